@@ -1,0 +1,321 @@
+"""Settings: one YAML file plus ``NETVIGIL_*`` environment variables, one section per stage.
+
+Precedence, highest first: environment variables (``NETVIGIL_<SECTION>__<SETTING>``, e.g.
+``NETVIGIL_TWIN__SPEED=60``), the YAML file (``--config`` or ``NETVIGIL_CONFIG``), defaults.
+Every setting has a type, a default and one line of help (``netvigil config docs``).
+Invalid configuration raises :class:`~netvigil.errors.ConfigError` naming the setting and fix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from netvigil.errors import ConfigError
+
+__all__ = ["Settings", "describe", "load_settings", "redacted"]
+
+ENV_PREFIX = "NETVIGIL_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class BusSettings(_Section):
+    url: str = Field(
+        "memory://",
+        description="Message bus: memory:// (embedded, in-process) or kafka://HOST:PORT[,HOST:PORT].",
+    )
+    queue_size: int = Field(
+        2048, ge=1, description="Embedded bus: bounded inbox per processor (back-pressure beyond)."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not v.startswith(("memory://", "kafka://")):
+            raise ValueError("must start with memory:// or kafka://")
+        return v
+
+
+class GraphSettings(_Section):
+    url: str = Field("memory://", description="Topology store: memory:// or neo4j://HOST:PORT.")
+    user: str = Field("neo4j", description="Neo4j user.")
+    password: SecretStr = Field(SecretStr(""), description="Neo4j password (secret).")
+    topology: Path | None = Field(
+        None, description="Topology file (YAML inventory or GraphML) loaded at start."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not v.startswith(("memory://", "neo4j://", "bolt://", "neo4j+s://", "bolt+s://")):
+            raise ValueError("must start with memory://, neo4j:// or bolt://")
+        return v
+
+
+class TicketSettings(_Section):
+    url: str = Field(
+        "local://", description="Ticket backend: local:// (SQLite) or servicenow://INSTANCE-HOST."
+    )
+    user: str = Field("", description="ServiceNow user (basic auth).")
+    password: SecretStr = Field(SecretStr(""), description="ServiceNow password (secret).")
+    token: SecretStr = Field(SecretStr(""), description="ServiceNow OAuth bearer token (secret).")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if not v.startswith(("local://", "servicenow://")):
+            raise ValueError("must start with local:// or servicenow://")
+        return v
+
+
+class StorageSettings(_Section):
+    data_dir: Path = Field(
+        Path(".netvigil"),
+        description="Where the embedded runtime keeps incidents, tickets, audit and dead letters.",
+    )
+
+
+FaultKind = Literal["link_down", "congestion", "node_down"]
+
+
+class TwinSettings(_Section):
+    topology: Path | None = Field(
+        None, description="Twin topology (YAML or GraphML); empty = the built-in demo backbone."
+    )
+    seed: int = Field(
+        7, description="Random seed: the same seed gives the same traffic and faults."
+    )
+    step_s: float = Field(10.0, gt=0, description="Simulated seconds between telemetry samples.")
+    speed: float = Field(
+        30.0,
+        ge=0,
+        description="Simulated seconds per wall-clock second; 0 runs as fast as possible.",
+    )
+    warmup_s: float = Field(
+        1800.0, ge=0, description="Simulated seconds of normal traffic before the first fault."
+    )
+    fault_interval_s: float = Field(
+        900.0, gt=0, description="Simulated seconds between injected faults (0 faults if disabled)."
+    )
+    fault_duration_s: float = Field(
+        300.0, gt=0, description="How long each injected fault lasts, in simulated seconds."
+    )
+    fault_kinds: list[FaultKind] = Field(
+        ["link_down", "congestion", "node_down"], description="Fault kinds injected, in rotation."
+    )
+    inject_faults: bool = Field(True, description="Inject faults on a schedule.")
+
+    @field_validator("fault_kinds")
+    @classmethod
+    def _nonempty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("list at least one fault kind")
+        return v
+
+
+class DetectorSettings(_Section):
+    warmup: int = Field(
+        30, ge=2, description="Points a series is learned before its deviations are scored."
+    )
+    z_threshold: float = Field(
+        6.0, gt=0, description="Robust z-score above which a point deviates."
+    )
+    min_points: int = Field(
+        2, ge=1, description="Consecutive deviating points before an anomaly opens (hysteresis)."
+    )
+    clear_points: int = Field(
+        3, ge=1, description="Consecutive normal points before an anomaly clears (hysteresis)."
+    )
+    util_threshold: float = Field(
+        0.9, gt=0, le=1.5, description="Utilization at which an interface is congested."
+    )
+    util_clear: float = Field(
+        0.8, gt=0, le=1.5, description="Utilization below which congestion clears."
+    )
+    ew_alpha: float = Field(
+        0.05, gt=0, lt=1, description="Weight of the newest point in the running mean/variance."
+    )
+
+
+class CorrelatorSettings(_Section):
+    window_s: float = Field(
+        300.0, gt=0, description="Anomalies closer in event time than this may be one incident."
+    )
+    max_hops: int = Field(
+        2, ge=0, description="Anomalies this many hops apart in the topology may be one incident."
+    )
+    min_evidence: float = Field(
+        0.8, gt=0, description="Strongest weighted anomaly needed before an incident opens."
+    )
+
+
+class CoordinatorSettings(_Section):
+    phase: Literal["passive", "semi-autonomous", "autonomous"] = Field(
+        "passive", description="Deployment phase: passive only recommends actions."
+    )
+
+
+class ApiSettings(_Section):
+    enabled: bool = Field(False, description="Serve the operator console.")
+    host: str = Field("127.0.0.1", description="Console listen address.")
+    port: int = Field(8080, ge=0, le=65535, description="Console listen port.")
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Log level of the service."
+    )
+
+
+class Settings(BaseSettings):
+    """All settings of NetVigil, one section per stage."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    bus: BusSettings = BusSettings()
+    graph: GraphSettings = GraphSettings()
+    tickets: TicketSettings = TicketSettings()
+    storage: StorageSettings = StorageSettings()
+    twin: TwinSettings = TwinSettings()
+    detector: DetectorSettings = DetectorSettings()
+    correlator: CorrelatorSettings = CorrelatorSettings()
+    coordinator: CoordinatorSettings = CoordinatorSettings()
+    api: ApiSettings = ApiSettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # the YAML file arrives as init kwargs; the environment overrides it
+        return (env_settings, init_settings)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    parts = [str(p) for p in loc if not isinstance(p, int)][:2]
+    return ENV_PREFIX + "__".join(p.upper() for p in parts)
+
+
+def _translate(exc: ValidationError, source: str, prefix: tuple[str, ...] = ()) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        loc = prefix + tuple(err["loc"])
+        where = _location(loc)
+        if err["type"] == "extra_forbidden":
+            section = loc[0] if len(loc) > 1 else None
+            known = _known(str(section)) if section else sorted(Settings.model_fields)
+            fix = f"remove it or use one of: {', '.join(known)}"
+            lines.append(f"  {where}: unknown setting; {fix}")
+            continue
+        got = err.get("input")
+        shown = "<redacted>" if "password" in where or "token" in where else repr(got)
+        lines.append(
+            f"  {where} = {shown}: {err['msg']}; fix it in {source} "
+            f"or set {_env_name(loc)}; see `netvigil config docs`"
+        )
+    return ConfigError("invalid configuration:\n" + "\n".join(lines))
+
+
+def _known(section: str) -> list[str]:
+    field = Settings.model_fields.get(section)
+    model = field.annotation if field else None
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return sorted(model.model_fields)
+    return sorted(Settings.model_fields)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Load the YAML file (if any), apply environment variables, validate everything.
+
+    ``overrides`` are nested dicts per section (from command-line flags); they win over both.
+    """
+    path = path or os.environ.get("NETVIGIL_CONFIG") or None
+    data: dict[str, Any] = {}
+    source = "the environment"
+    if path:
+        source = str(path)
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist; check --config") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(
+                f"config file {path} must be a mapping of sections (bus:, twin:, ...), "
+                f"not {type(loaded).__name__}"
+            )
+        data = loaded
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise _translate(exc, source) from None
+    for section, values in overrides.items():
+        sub = getattr(settings, section)
+        for key, value in values.items():
+            try:
+                setattr(sub, key, value)
+            except ValidationError as exc:
+                raise _translate(exc, "the command line", (section,)) from None
+    return settings
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, secrets shown as ``**********`` when set."""
+    out: dict[str, Any] = settings.model_dump(mode="json")
+    for section_name, section in settings:
+        for key, value in section:
+            if isinstance(value, SecretStr):
+                out[section_name][key] = "**********" if value.get_secret_value() else ""
+    return out
+
+
+def describe() -> list[dict[str, str]]:
+    """Every setting with its env var, type, default and help, for ``netvigil config docs``."""
+    rows = []
+    for section_name, field in Settings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        for key, sub in model.model_fields.items():
+            default = sub.default
+            if isinstance(default, SecretStr):
+                default = ""
+            rows.append(
+                {
+                    "setting": f"{section_name}.{key}",
+                    "env": f"{ENV_PREFIX}{section_name.upper()}__{key.upper()}",
+                    "type": _type_name(sub.annotation),
+                    "default": "" if default is None else str(default),
+                    "help": sub.description or "",
+                }
+            )
+    return rows
+
+
+def _type_name(annotation: Any) -> str:
+    name = getattr(annotation, "__name__", None)
+    return name if name and "[" not in repr(annotation) else repr(annotation).replace("typing.", "")

@@ -1,0 +1,36 @@
+"""The one exception root of NetVigil.
+
+Every error NetVigil raises on purpose derives from :class:`NetVigilError`, and each message
+says what went wrong *and* what to do about it. Library exceptions (msgspec, pydantic, drivers)
+are translated into these at one boundary each, never leaked to callers.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "EventDecodeError",
+    "NetVigilError",
+    "ProcessorError",
+    "TopologyError",
+]
+
+
+class NetVigilError(Exception):
+    """Base class of every error NetVigil raises on purpose."""
+
+
+class ConfigError(NetVigilError):
+    """The configuration is invalid; the message names the setting and the fix."""
+
+
+class EventDecodeError(NetVigilError):
+    """Bytes could not be decoded as a NetVigil event (garbage, wrong type, unknown version)."""
+
+
+class ProcessorError(NetVigilError):
+    """A stream processor is wired wrongly (unknown topic, duplicate name, cycle)."""
+
+
+class TopologyError(NetVigilError):
+    """A topology file or query is invalid (unknown entity, malformed file)."""

@@ -1,0 +1,163 @@
+"""Topology input: a YAML inventory or a GraphML file (e.g. the Internet Topology Zoo).
+
+Interface names, when a file gives none, follow each vendor's naming style (a data table),
+numbered per device in the order links appear.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import yaml
+
+from netvigil.errors import TopologyError
+from netvigil.events import interface_id, link_id
+from netvigil.graph.base import Device, Link, TopologyStore
+from netvigil.graph.memory import MemoryTopology
+
+__all__ = ["BUILTIN_TOPOLOGY", "load_topology", "parse_capacity"]
+
+BUILTIN_TOPOLOGY = "builtin:demo-backbone"
+
+#: interface naming style per vendor: a format with ``{n}``, the interface index on the device
+IFNAME_STYLE: dict[str, str] = {
+    "cisco": "GigabitEthernet0/0/{n}",
+    "juniper": "ge-0/0/{n}",
+    "arista": "Ethernet{n}",
+    "nokia": "1/1/{n}",
+    "": "eth{n}",
+}
+
+_UNITS = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+_CAP = re.compile(r"^\s*([0-9.]+)\s*([KMGT]?)(?:bps|b/s|b)?\s*$", re.IGNORECASE)
+
+
+def parse_capacity(value: Any) -> float:
+    """``100G``, ``10 Gbps``, ``2.5e9`` or a number of bits per second, to bits per second."""
+    if isinstance(value, int | float):
+        return float(value)
+    m = _CAP.match(str(value))
+    if not m:
+        raise TopologyError(f"capacity {value!r} is not like 10G, 100Mbps or 1e9")
+    return float(m.group(1)) * _UNITS[m.group(2).upper()]
+
+
+def load_topology(source: str | Path | None, store: TopologyStore | None = None) -> TopologyStore:
+    """Load a topology file (``.yaml``/``.yml``/``.graphml``) or the built-in demo backbone."""
+    store = store if store is not None else MemoryTopology()
+    if source is None or str(source) == BUILTIN_TOPOLOGY:
+        text = resources.files("netvigil.twin").joinpath("topologies/demo-backbone.yaml")
+        _load_yaml(yaml.safe_load(text.read_text()), store, "built-in demo backbone")
+        return store
+    path = Path(source)
+    if not path.exists():
+        raise TopologyError(f"topology file {path} does not exist")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise TopologyError(f"{path}: not valid YAML: {exc}") from exc
+        _load_yaml(data, store, str(path))
+    elif path.suffix.lower() == ".graphml":
+        _load_graphml(path, store)
+    else:
+        raise TopologyError(f"{path}: unknown topology format; use .yaml or .graphml")
+    return store
+
+
+class _Namer:
+    """Hands out interface names per device in its vendor's style."""
+
+    def __init__(self) -> None:
+        self._next: Counter[str] = Counter()
+
+    def __call__(self, device: Device) -> str:
+        style = IFNAME_STYLE.get(device.vendor.lower(), IFNAME_STYLE[""])
+        n = self._next[device.name]
+        self._next[device.name] += 1
+        return interface_id(device.name, style.format(n=n))
+
+
+def _unique_link_id(store: TopologyStore, a: str, b: str, seen: Counter[str]) -> str:
+    base = link_id(a, b)
+    seen[base] += 1
+    return base if seen[base] == 1 else f"{base}#{seen[base]}"
+
+
+def _load_yaml(data: Any, store: TopologyStore, where: str) -> None:
+    if not isinstance(data, dict) or not isinstance(data.get("devices"), list):
+        raise TopologyError(f"{where}: expected a mapping with a 'devices' list and a 'links' list")
+    for i, d in enumerate(data["devices"]):
+        if not isinstance(d, dict) or "name" not in d:
+            raise TopologyError(f"{where}: devices[{i}] needs a name")
+        store.add_device(
+            Device(
+                name=str(d["name"]),
+                role=str(d.get("role", "")),
+                vendor=str(d.get("vendor", "")),
+                site=str(d.get("site", "")),
+                weight=float(d.get("weight", 1.0)),
+            )
+        )
+    namer = _Namer()
+    seen: Counter[str] = Counter()
+    for i, raw in enumerate(data.get("links") or []):
+        if not isinstance(raw, dict) or "a" not in raw or "b" not in raw:
+            raise TopologyError(f"{where}: links[{i}] needs 'a' and 'b'")
+        a, b = str(raw["a"]), str(raw["b"])
+        da, db = store.device(a), store.device(b)
+        a_if = interface_id(a, str(raw["a_if"])) if raw.get("a_if") else namer(da)
+        b_if = interface_id(b, str(raw["b_if"])) if raw.get("b_if") else namer(db)
+        store.add_link(
+            Link(
+                id=str(raw.get("id") or _unique_link_id(store, a, b, seen)),
+                a=a,
+                a_if=a_if,
+                b=b,
+                b_if=b_if,
+                capacity_bps=parse_capacity(raw.get("capacity", 10e9)),
+                igp_metric=int(raw.get("igp_metric", 10)),
+            )
+        )
+
+
+def _clean(name: str) -> str:
+    return re.sub(r"\s+", " ", name.replace(":", "_").replace("--", "-")).strip()
+
+
+def _load_graphml(path: Path, store: TopologyStore) -> None:
+    try:
+        g = nx.read_graphml(path)
+    except Exception as exc:  # networkx raises several XML and key errors
+        raise TopologyError(f"{path}: not a readable GraphML file: {exc}") from exc
+    names: dict[str, str] = {}
+    used: Counter[str] = Counter()
+    for node, attrs in g.nodes(data=True):
+        label = _clean(str(attrs.get("label") or node)) or f"node{node}"
+        used[label] += 1
+        name = label if used[label] == 1 else f"{label} {used[label]}"
+        names[node] = name
+        store.add_device(Device(name=name, role=str(attrs.get("type", "")), site=name))
+    namer = _Namer()
+    seen: Counter[str] = Counter()
+    for u, v, attrs in g.edges(data=True):
+        if u == v:
+            continue  # self-loops in a few Zoo files carry no topology
+        a, b = names[u], names[v]
+        speed = attrs.get("LinkSpeedRaw")
+        store.add_link(
+            Link(
+                id=_unique_link_id(store, a, b, seen),
+                a=a,
+                a_if=namer(store.device(a)),
+                b=b,
+                b_if=namer(store.device(b)),
+                capacity_bps=float(speed) if speed else 10e9,
+                igp_metric=10,
+            )
+        )

@@ -1,0 +1,62 @@
+"""The processor interface: every stream processor is written once, against this.
+
+A processor declares the topics it reads and writes, how it partitions its input (``key``),
+how to create the state of a new key (``new_state``), and an async ``process`` step that takes
+one event and that key's state (mutated in place) and returns the events it produces.
+
+Runtimes (the embedded bus, faust on Kafka) own ordering per key, state storage, back-pressure,
+crash isolation and shutdown; processors own nothing but their logic. Processors use event
+time (``event.ts``), never the wall clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, Protocol, TypeVar
+
+from netvigil.events import Event, key_of
+
+__all__ = ["Emit", "Listener", "Processor", "Source"]
+
+S = TypeVar("S")
+
+Emit = Callable[[Event], Awaitable[None]]
+"""Publish one event to its topic; awaiting it is how back-pressure reaches a producer."""
+
+Listener = Callable[[str, Event], None]
+"""A synchronous observer of a topic (the console, the demo scoreboard, metrics)."""
+
+
+class Processor(ABC, Generic[S]):
+    """One concern of the pipeline: reads topics, keeps per-key state, emits events."""
+
+    #: unique name; also the consumer group on Kafka
+    name: str = ""
+    #: topics read
+    inputs: tuple[str, ...] = ()
+    #: topics written (besides the dead-letter topic); the runtime enforces it
+    outputs: tuple[str, ...] = ()
+
+    def key(self, event: Event) -> str:
+        """The state partition of an event; by default the key of its topic."""
+        return key_of(event)
+
+    @abstractmethod
+    def new_state(self) -> S:
+        """The state of a key seen for the first time."""
+
+    @abstractmethod
+    async def process(self, event: Event, state: S) -> Sequence[Event]:
+        """Handle one event with its key's state; return the events to publish."""
+
+
+class Source(Protocol):
+    """Something that produces events from outside: a collector, the twin."""
+
+    name: str
+
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        """Produce events until ``stop`` is set (or the source is exhausted), then return."""
+        ...

@@ -1,0 +1,216 @@
+"""The twin's network model: demands, routing, link loads, and the telemetry devices report.
+
+Demands follow a gravity model (product of device weights) with a daily cycle and noise;
+routing is shortest path by IGP metric with equal-cost multipath; a link's load is the sum of
+the demands routed over it, per direction. Faults change the state (links and devices down,
+pinned demand surges) and routing follows. Everything is a function of the seed and the
+simulated time, so the same seed gives the same telemetry.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+from scipy import sparse
+
+from netvigil.events import DeviceEvent, Event, Metric
+from netvigil.graph.base import Link, TopologyStore
+from netvigil.twin.faults import Fault
+
+__all__ = ["MAX_ENDPOINTS", "TwinNetwork"]
+
+#: demands run between at most this many devices (the heaviest), to bound the model's size
+MAX_ENDPOINTS = 40
+#: normal peak utilization of the busiest link direction, which sets the traffic scale
+PEAK_UTIL = 0.55
+DAILY_SWING = 0.3
+NOISE_SIGMA = 0.03
+AVG_PACKET_BITS = 8000.0
+
+
+@dataclass(frozen=True)
+class _Dir:
+    link: Link
+    src: str  # the device the traffic leaves from
+
+    @property
+    def out_if(self) -> str:
+        return self.link.end(self.src)
+
+    @property
+    def in_if(self) -> str:
+        return self.link.end(self.link.other(self.src))
+
+
+class TwinNetwork:
+    """A simulated network; :meth:`step` returns the telemetry of one sampling instant."""
+
+    def __init__(self, topo: TopologyStore, faults: Sequence[Fault] = (), *, seed: int) -> None:
+        self.topo = topo
+        self.faults = sorted(faults, key=lambda f: f.start)
+        self._rng = np.random.default_rng(seed)
+        self._dirs = [_Dir(lk, end) for lk in topo.links() for end in (lk.a, lk.b)]
+        self._dir_index = {(d.link.id, d.src): i for i, d in enumerate(self._dirs)}
+        self._caps = np.array([d.link.capacity_bps for d in self._dirs])
+        devices = sorted(topo.devices(), key=lambda d: (-d.weight, d.name))[:MAX_ENDPOINTS]
+        self._pairs = [(s.name, d.name) for s in devices for d in devices if s.name != d.name]
+        weights = {d.name: d.weight for d in devices}
+        gravity = np.array([weights[s] * weights[d] for s, d in self._pairs])
+        self._base = gravity / max(gravity.sum(), 1e-9)
+        self._routing_key: tuple[frozenset[str], frozenset[str]] | None = None
+        self._routing: sparse.csr_matrix | None = None
+        self._reachable = np.ones(len(self._pairs), dtype=bool)
+        # total traffic (bps) such that the busiest direction peaks at PEAK_UTIL, all links up
+        m, _ = self._route(frozenset(), frozenset())
+        peak = np.asarray(m @ (self._base * (1 + DAILY_SWING))).ravel()
+        worst = float(np.max(peak / self._caps)) if len(peak) else 0.0
+        self._total_bps = PEAK_UTIL / worst if worst > 0 else 0.0
+        self._prev_status: dict[str, int] = {}
+        self._prev_reachable: dict[str, bool] = {d.name: True for d in topo.devices()}
+        self.unreachable_demand_bps = 0.0
+
+    # ------------------------------------------------------------------ state
+
+    def active_faults(self, t: float) -> list[Fault]:
+        return [f for f in self.faults if f.active(t)]
+
+    def _state(self, t: float) -> tuple[frozenset[str], frozenset[str], list[Fault]]:
+        active = self.active_faults(t)
+        down_dev = frozenset(f.target for f in active if f.kind == "node_down")
+        down_links = {f.target for f in active if f.kind == "link_down"}
+        for lk in self.topo.links():
+            if lk.a in down_dev or lk.b in down_dev:
+                down_links.add(lk.id)
+        surges = [f for f in active if f.kind == "congestion"]
+        return frozenset(down_links), down_dev, surges
+
+    def _route(
+        self, down_links: frozenset[str], down_dev: frozenset[str]
+    ) -> tuple[sparse.csr_matrix, np.ndarray]:
+        """The routing matrix (direction x demand pair, fraction of the demand) and reachability."""
+        if self._routing_key == (down_links, down_dev) and self._routing is not None:
+            return self._routing, self._reachable
+        g = nx.Graph()
+        best: dict[tuple[str, str], list[Link]] = {}
+        for lk in self.topo.links():
+            if lk.id in down_links:
+                continue
+            k = (min(lk.a, lk.b), max(lk.a, lk.b))
+            cur = best.get(k)
+            if cur is None or lk.igp_metric < cur[0].igp_metric:
+                best[k] = [lk]
+            elif lk.igp_metric == cur[0].igp_metric:
+                cur.append(lk)
+        for (a, b), lks in best.items():
+            g.add_edge(a, b, weight=lks[0].igp_metric)
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
+        reachable = np.zeros(len(self._pairs), dtype=bool)
+        for j, (s, d) in enumerate(self._pairs):
+            if s in down_dev or d in down_dev or s not in g or d not in g:
+                continue
+            try:
+                paths = list(nx.all_shortest_paths(g, s, d, weight="weight"))
+            except nx.NetworkXNoPath:
+                continue
+            reachable[j] = True
+            share = 1.0 / len(paths)
+            for path in paths:
+                for u, v in itertools.pairwise(path):
+                    lks = best[(min(u, v), max(u, v))]
+                    for lk in lks:
+                        rows.append(self._dir_index[(lk.id, u)])
+                        cols.append(j)
+                        vals.append(share / len(lks))
+        m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(self._dirs), len(self._pairs)))
+        self._routing_key, self._routing, self._reachable = (down_links, down_dev), m, reachable
+        return m, reachable
+
+    # ------------------------------------------------------------------ telemetry
+
+    def step(self, t: float) -> list[Event]:
+        """The telemetry and events devices would report at simulated time ``t``."""
+        t = float(t)
+        down_links, down_dev, surges = self._state(t)
+        m, reachable = self._route(down_links, down_dev)
+        daily = 1 + DAILY_SWING * math.sin(2 * math.pi * ((t % 86400) / 86400) - math.pi / 2)
+        noise = self._rng.lognormal(0.0, NOISE_SIGMA, len(self._pairs))
+        demand_bps = self._base * self._total_bps * daily * noise
+        self.unreachable_demand_bps = float(demand_bps[~reachable].sum())
+        offered_bps = np.asarray(m @ demand_bps).ravel()
+        for f in surges:
+            lk = self.topo.link(f.target)
+            if lk.id not in down_links:
+                i = self._dir_index[(lk.id, f.direction or lk.a)]
+                offered_bps[i] += f.magnitude * lk.capacity_bps
+        delivered = np.minimum(offered_bps, self._caps)
+        out: list[Event] = []
+        out.extend(self._reachability_events(t, down_dev))
+        through: dict[str, float] = {}
+        for i, d in enumerate(self._dirs):
+            if d.src in down_dev:
+                continue
+            lk = d.link
+            up = lk.id not in down_links
+            rev = self._dir_index[(lk.id, lk.other(d.src))]
+            ifname = d.out_if.partition(":")[2]
+            labels = {"interface": ifname}
+            status = 1 if up else 0
+            out.extend(self._status_events(t, d.src, d.out_if, status))
+            out_bps = float(delivered[i]) if up else 0.0
+            in_bps = float(delivered[rev]) if up else 0.0
+            discards = float(max(offered_bps[i] - self._caps[i], 0.0)) if up else 0.0
+            through[d.src] = through.get(d.src, 0.0) + out_bps / float(self._caps[i])
+            out += [
+                Metric(ts=t, device=d.src, name="if.oper_status", value=status, labels=labels),
+                Metric(
+                    ts=t, device=d.src, name="if.out_bps", value=out_bps, unit="bps", labels=labels
+                ),
+                Metric(
+                    ts=t, device=d.src, name="if.in_bps", value=in_bps, unit="bps", labels=labels
+                ),
+                Metric(
+                    ts=t,
+                    device=d.src,
+                    name="if.out_util",
+                    value=out_bps / float(self._caps[i]),
+                    unit="ratio",
+                    labels=labels,
+                ),
+                Metric(
+                    ts=t,
+                    device=d.src,
+                    name="if.out_discards",
+                    value=discards / AVG_PACKET_BITS,
+                    unit="pps",
+                    labels=labels,
+                ),
+            ]
+        for dev in sorted(d.name for d in self.topo.devices()):
+            if dev in down_dev:
+                continue
+            n_if = max(len(self.topo.interfaces(dev)), 1)
+            cpu = 12 + 25 * through.get(dev, 0.0) / n_if + float(self._rng.normal(0, 1.0))
+            out.append(Metric(ts=t, device=dev, name="cpu.util", value=round(cpu, 2), unit="%"))
+        return out
+
+    def _status_events(self, t: float, dev: str, ifid: str, status: int) -> Iterable[Event]:
+        prev = self._prev_status.get(ifid, 1)
+        self._prev_status[ifid] = status
+        if prev != status:
+            kind = "link_up" if status else "link_down"
+            yield DeviceEvent(ts=t, device=dev, kind=kind, entity=ifid, source="twin")
+
+    def _reachability_events(self, t: float, down_dev: frozenset[str]) -> Iterable[Event]:
+        for dev, was in sorted(self._prev_reachable.items()):
+            now = dev not in down_dev
+            if now != was:
+                self._prev_reachable[dev] = now
+                kind = "reachable" if now else "unreachable"
+                yield DeviceEvent(ts=t, device=dev, kind=kind, source="twin-poller")

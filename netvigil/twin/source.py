@@ -1,0 +1,70 @@
+"""The twin as a source of telemetry on the bus, on a simulated clock.
+
+In this first slice the twin publishes what collectors would produce (metrics, oper-status
+events, poller reachability) straight onto the bus. Its protocol endpoints (gNMI, SNMP, syslog,
+IPFIX) are the twin issue's work; then collectors sit between the twin and the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from netvigil.streams.base import Emit
+from netvigil.twin.faults import Fault
+from netvigil.twin.network import TwinNetwork
+
+__all__ = ["SIM_EPOCH", "TwinSource"]
+
+#: simulated time starts here (2026-01-05 00:00 UTC) unless told otherwise
+SIM_EPOCH = 1767571200.0
+
+
+@dataclass
+class TwinSource:
+    """Steps the twin's network every ``step_s`` simulated seconds and publishes telemetry.
+
+    ``speed`` is simulated seconds per wall-clock second; 0 runs as fast as the pipeline takes
+    it (back-pressure paces the twin). ``until`` (simulated) ends the run; None runs forever.
+    """
+
+    network: TwinNetwork
+    step_s: float = 10.0
+    speed: float = 0.0
+    start: float = SIM_EPOCH
+    until: float | None = None
+    on_fault: Callable[[str, Fault, float], None] | None = None
+    """Called with ("injected" | "cleared", fault, sim time) as faults begin and end."""
+    name: str = "twin"
+    now: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        self.now = self.start
+
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        wall0 = time.monotonic()
+        active: set[Fault] = set()
+        t = self.start
+        while not stop.is_set() and (self.until is None or t <= self.until):
+            self.now = t
+            current = set(self.network.active_faults(t))
+            if self.on_fault:
+                for f in sorted(current - active, key=lambda f: f.start):
+                    self.on_fault("injected", f, t)
+                for f in sorted(active - current, key=lambda f: f.start):
+                    self.on_fault("cleared", f, t)
+            active = current
+            for event in self.network.step(t):
+                await emit(event)
+            t += self.step_s
+            if self.speed > 0:
+                due = wall0 + (t - self.start) / self.speed
+                delay = due - time.monotonic()
+                if delay > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
+            else:
+                await asyncio.sleep(0)

@@ -1,0 +1,69 @@
+"""The online detector: status, threshold with hysteresis, deviation, score-before-learn."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+from netvigil.analytics.detector import DetectorConfig, SeriesDetector
+
+CFG = DetectorConfig(warmup=30, z_threshold=6.0, min_points=2, clear_points=3)
+
+
+def feed(det: SeriesDetector, values: list[float], start: int = 0) -> list[tuple[int, str, str]]:
+    out = []
+    for i, v in enumerate(values, start):
+        tr = det.observe(float(i), v, CFG)
+        if tr:
+            out.append((i, tr.state, tr.kind))
+    return out
+
+
+def test_status_drop_opens_at_once_and_clears_at_once() -> None:
+    det = SeriesDetector.for_signal("if.oper_status", CFG)
+    assert feed(det, [1, 1, 0, 0, 0, 1, 1]) == [(2, "active", "down"), (5, "cleared", "down")]
+
+
+def test_threshold_needs_min_points_and_clears_with_hysteresis() -> None:
+    det = SeriesDetector.for_signal("if.out_util", CFG)
+    # one point over 0.9 is not enough; two are; 0.85 is still "congested" (clear at 0.8)
+    vals = [0.5, 0.95, 0.5, 0.95, 0.97, 0.85, 0.85, 0.7, 0.7, 0.7, 0.5]
+    assert feed(det, vals) == [(4, "active", "threshold"), (9, "cleared", "threshold")]
+
+
+def test_deviation_after_warmup_only_and_onset_is_first_abnormal_point() -> None:
+    rng = random.Random(1)
+    det = SeriesDetector.for_signal("if.out_bps", CFG)
+    base = [100 + rng.gauss(0, 1) for _ in range(100)]
+    assert feed(det, base) == []
+    spikes = [200.0, 200.0]
+    tr1 = det.observe(100.0, spikes[0], CFG)
+    tr2 = det.observe(101.0, spikes[1], CFG)
+    assert tr1 is None and tr2 is not None
+    assert tr2.state == "active" and tr2.kind == "deviation"
+    assert tr2.onset_ts == 100.0
+    assert 0 < tr2.score <= 1
+    assert tr2.expected is not None and abs(tr2.expected - 100) < 5
+
+
+def test_no_deviation_during_warmup() -> None:
+    det = SeriesDetector.for_signal("cpu.util", CFG)
+    assert feed(det, [1.0, 1000.0, 1.0, 1000.0, 1000.0] * 5) == []
+
+
+def test_scores_before_learning() -> None:
+    """The first outlier is scored against what came before it, not against itself."""
+    det = SeriesDetector.for_signal("cpu.util", CFG)
+    feed(det, [10.0 + (i % 2) * 0.1 for i in range(60)])
+    before = det.mean.get()
+    check = det._score(50.0, CFG)
+    assert check.expected == before
+    assert check.abnormal
+
+
+def test_memory_per_series_is_constant() -> None:
+    det = SeriesDetector.for_signal("if.out_bps", CFG)
+    feed(det, [float(i % 7) for i in range(100)])
+    size_100 = len(pickle.dumps(det))
+    feed(det, [float(i % 7) for i in range(10_000)], start=100)
+    assert len(pickle.dumps(det)) <= size_100 + 16

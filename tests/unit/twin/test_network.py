@@ -1,0 +1,93 @@
+"""The twin: deterministic for a seed, faults change what devices report, routing follows."""
+
+from __future__ import annotations
+
+from netvigil.events import DeviceEvent, Metric
+from netvigil.graph.importers import load_topology
+from netvigil.twin.faults import Fault, schedule_faults
+from netvigil.twin.network import TwinNetwork
+
+T0 = 1_767_571_200.0
+
+
+def metrics(events: list, name: str) -> dict[str, float]:
+    return {e.entity: e.value for e in events if isinstance(e, Metric) and e.name == name}
+
+
+def test_same_seed_same_telemetry() -> None:
+    topo = load_topology(None)
+    a, b = TwinNetwork(topo, seed=3), TwinNetwork(topo, seed=3)
+    c = TwinNetwork(topo, seed=4)
+    ea = [a.step(T0 + 10 * i) for i in range(5)]
+    eb = [b.step(T0 + 10 * i) for i in range(5)]
+    ec = [c.step(T0 + 10 * i) for i in range(5)]
+    assert ea == eb
+    assert ea != ec
+
+
+def test_normal_load_is_below_congestion() -> None:
+    net = TwinNetwork(load_topology(None), seed=1)
+    for h in range(0, 24):
+        util = metrics(net.step(T0 + 3600 * h), "if.out_util")
+        assert 0 < max(util.values()) < 0.7
+
+
+def test_link_down_reroutes_and_reports() -> None:
+    topo = load_topology(None)
+    lk = topo.link("core1--edge1")
+    fault = Fault("link_down", lk.id, T0 + 100, T0 + 200)
+    net = TwinNetwork(topo, [fault], seed=1)
+    before = net.step(T0 + 90)
+    during = net.step(T0 + 100)
+    st = metrics(during, "if.oper_status")
+    assert st[lk.a_if] == 0 and st[lk.b_if] == 0
+    downs = {e.entity for e in during if isinstance(e, DeviceEvent) and e.kind == "link_down"}
+    assert downs == {lk.a_if, lk.b_if}
+    other = topo.link("core2--edge1")
+    assert (
+        metrics(during, "if.out_bps")[other.b_if] > 1.5 * metrics(before, "if.out_bps")[other.b_if]
+    )
+    after = net.step(T0 + 200)
+    ups = {e.entity for e in after if isinstance(e, DeviceEvent) and e.kind == "link_up"}
+    assert ups == {lk.a_if, lk.b_if}
+
+
+def test_node_down_silences_the_device_and_its_neighbours_see_it() -> None:
+    topo = load_topology(None)
+    net = TwinNetwork(topo, [Fault("node_down", "edge2", T0, T0 + 100)], seed=1)
+    events = net.step(T0)
+    assert not [e for e in events if isinstance(e, Metric) and e.device == "edge2"]
+    assert any(
+        isinstance(e, DeviceEvent) and e.kind == "unreachable" and e.device == "edge2"
+        for e in events
+    )
+    st = metrics(events, "if.oper_status")
+    for lk in topo.links_of("edge2"):
+        assert st[lk.end(lk.other("edge2"))] == 0
+    assert net.unreachable_demand_bps > 0
+
+
+def test_congestion_saturates_the_link_in_its_direction() -> None:
+    topo = load_topology(None)
+    lk = topo.link("core2--core3")
+    net = TwinNetwork(topo, [Fault("congestion", lk.id, T0, T0 + 100, 1.3, "core3")], seed=1)
+    util = metrics(net.step(T0), "if.out_util")
+    assert util[lk.end("core3")] >= 0.99
+    assert util[lk.end("core2")] < 0.7
+
+
+def test_schedule_rotates_kinds_and_is_deterministic() -> None:
+    topo = load_topology(None)
+    kw = dict(
+        kinds=["link_down", "congestion", "node_down"],
+        count=6,
+        first=T0,
+        interval=900.0,
+        duration=300.0,
+        seed=5,
+    )
+    a, b = schedule_faults(topo, **kw), schedule_faults(topo, **kw)  # type: ignore[arg-type]
+    assert a == b
+    assert [f.kind for f in a] == ["link_down", "congestion", "node_down"] * 2
+    assert all(topo.has(f.target) for f in a)
+    assert [f.start for f in a] == [T0 + 900 * i for i in range(6)]
