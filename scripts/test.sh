@@ -4,12 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/system-deps.sh
 scripts/setup.sh
 . .venv/bin/activate
 
 echo "== ruff"
-ruff check netvigil tests bench
-ruff format --check netvigil tests bench
+ruff check netvigil tests bench provision
+ruff format --check netvigil tests bench provision
 echo "== mypy"
 mypy netvigil
 echo "== pytest"

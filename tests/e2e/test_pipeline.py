@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from netvigil.events import Incident
+from tests.conftest import shared_data
 
 NETVIGIL = [sys.executable, "-m", "netvigil.cli"]
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
@@ -54,10 +55,8 @@ def test_demo_replays_identically() -> None:
 
 
 def test_demo_on_a_topology_zoo_graph() -> None:
-    zoo = Path(__file__).resolve().parents[3] / "shared" / "data" / "topologies"
-    if not (zoo / "Bics.graphml").exists():
-        pytest.skip("shared Topology Zoo data not present")
-    report = demo("--json", "--faults", "6", "--topology", str(zoo / "Bics.graphml"))
+    bics = shared_data("topologies", "Bics.graphml")
+    report = demo("--json", "--faults", "6", "--topology", str(bics))
     assert report["correct"] == 6, report
 
 

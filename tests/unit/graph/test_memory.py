@@ -10,8 +10,7 @@ from netvigil.errors import TopologyError
 from netvigil.graph.base import Device, Link, entity_devices
 from netvigil.graph.importers import load_topology, parse_capacity
 from netvigil.graph.memory import MemoryTopology
-
-ZOO = Path(__file__).resolve().parents[4] / "shared" / "data" / "topologies"
+from tests.conftest import shared_data
 
 
 def test_builtin_topology_shape() -> None:
@@ -74,9 +73,8 @@ def test_capacity_parsing() -> None:
         parse_capacity("fast")
 
 
-@pytest.mark.skipif(not ZOO.exists(), reason="shared Topology Zoo data not present")
 def test_every_topology_zoo_file_imports() -> None:
-    files = sorted(ZOO.glob("*.graphml"))
+    files = sorted(shared_data("topologies").glob("*.graphml"))
     assert len(files) > 100
     for f in files:
         t = load_topology(f)

@@ -1,4 +1,4 @@
-"""The ``netvigil`` command."""
+"""Core commands: run, demo, version, config, audit."""
 
 from __future__ import annotations
 
@@ -8,19 +8,17 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 import yaml
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netvigil import __version__
+from netvigil.cli._common import config_option, err, main, out
+from netvigil.cli._common import friendly as _friendly
 from netvigil.config import Settings, describe, load_settings, redacted
 from netvigil.errors import NetVigilError
 from netvigil.events import AuditRecord, Event, Incident
@@ -29,44 +27,6 @@ from netvigil.service import Service
 from netvigil.twin.faults import Fault
 from netvigil.twin.scoreboard import Scoreboard
 from netvigil.twin.source import SIM_EPOCH
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _friendly(fn: F) -> F:
-    """Turn NetVigil errors into one clear message and exit status 2."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except NetVigilError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="YAML settings file (default: $NETVIGIL_CONFIG, else built-in defaults).",
-)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """NetVigil: event-streaming AIOps for networks.
-
-    Collects telemetry, detects anomalies online, correlates them on the topology into
-    incidents with a named root cause, and opens, updates and resolves tickets, with every
-    decision in a hash-chained audit log.
-    """
 
 
 @main.command()
@@ -349,7 +309,3 @@ def audit_verify(config_path: str | None, data_dir: str | None, as_json: bool) -
         for p in result.problems:
             out.print(f"  {p}")
     sys.exit(0 if result.ok else 1)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,3 @@
+from netvigil.cli import main
+
+main()
