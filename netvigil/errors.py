@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "DecodeError",
     "EventDecodeError",
     "NetVigilError",
     "ProcessorError",
@@ -26,6 +27,18 @@ class ConfigError(NetVigilError):
 
 class EventDecodeError(NetVigilError):
     """Bytes could not be decoded as a NetVigil event (garbage, wrong type, unknown version)."""
+
+
+class DecodeError(NetVigilError):
+    """Raw input from a device (packet, log line, PDU) could not be decoded.
+
+    ``reason`` is a short stable code for counters and dead letters (``truncated``,
+    ``bad_version``, ``unknown_template``, ...); the message says what was wrong.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
 
 
 class ProcessorError(NetVigilError):
