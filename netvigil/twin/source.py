@@ -41,6 +41,8 @@ class TwinSource:
     """Called with ("injected" | "cleared", fault, sim time) as faults begin and end."""
     observers: list[Callable[[Event], None]] = field(default_factory=list)
     """Called with every event the network produces (e.g. the twin's protocol endpoints)."""
+    step_hooks: list[Callable[[float], None]] = field(default_factory=list)
+    """Called with the simulated time after each step (e.g. flow export)."""
     publish: bool = True
     """Publish events on the bus; False when collectors read the twin through its protocols."""
     name: str = "twin"
@@ -67,6 +69,8 @@ class TwinSource:
                     observe(event)
                 if self.publish:
                     await emit(event)
+            for hook in self.step_hooks:
+                hook(t)
             t += self.step_s
             if self.speed > 0:
                 due = wall0 + (t - self.start) / self.speed
