@@ -17,6 +17,7 @@ from netvigil.service import Service
 from netvigil.twin.gnmi import serve_gnmi
 from netvigil.twin.ipfix import TwinIpfixExporter
 from netvigil.twin.network import TwinNetwork
+from netvigil.twin.snmp import TwinSnmpAgents, TwinTrapSender
 from netvigil.twin.source import SIM_EPOCH, TwinSource
 from netvigil.twin.syslog import TwinSyslog
 from netvigil.twin.telemetry import TwinTelemetry
@@ -70,6 +71,18 @@ def _hostport(value: str) -> tuple[str, int]:
     show_default=True,
     help="TCP uses RFC 6587 octet counting.",
 )
+@click.option(
+    "--snmp/--no-snmp",
+    default=False,
+    help="Serve an SNMP agent per device (v2c 'public'; v3 user netvigil).",
+)
+@click.option(
+    "--traps",
+    "traps_to",
+    default=None,
+    metavar="HOST:PORT",
+    help="Send linkDown/linkUp SNMPv2c traps to this receiver.",
+)
 @friendly
 def serve(
     config_path: str | None,
@@ -80,6 +93,8 @@ def serve(
     ipfix_to: str | None,
     syslog_to: str | None,
     syslog_transport: str,
+    snmp: bool,
+    traps_to: str | None,
 ) -> None:
     """Run the twin and serve one gNMI endpoint per device on free ports.
 
@@ -129,12 +144,23 @@ def serve(
             )
             source.observers.append(logs.observe)
             senders.append(asyncio.create_task(logs.run(stop)))
+        snmp_ports: dict[str, int] = {}
+        agents = None
+        if snmp:
+            agents = TwinSnmpAgents(telemetry, network)
+            snmp_ports = await agents.start(sorted(ports), host)
+        if traps_to:
+            traps = TwinTrapSender(telemetry, _hostport(traps_to))
+            source.observers.append(traps.observe)
+            senders.append(asyncio.create_task(traps.run(stop)))
         for device, port in ports.items():
             record = {
                 "device": device,
                 "gnmi": f"{host}:{port}",
                 "address": telemetry.loopback(device),
             }
+            if device in snmp_ports:
+                record["snmp"] = f"{host}:{snmp_ports[device]}"
             click.echo(json.dumps(record))
         click.get_text_stream("stdout").flush()
 
@@ -147,6 +173,8 @@ def serve(
             await asyncio.gather(*senders)
         finally:
             await asyncio.gather(*(s.stop(grace=1.0) for s in servers))
+            if agents is not None:
+                agents.close()
             err.print("twin stopped")
 
     asyncio.run(run())
