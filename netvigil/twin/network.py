@@ -62,7 +62,11 @@ class TwinNetwork:
         weights = {d.name: d.weight for d in devices}
         gravity = np.array([weights[s] * weights[d] for s, d in self._pairs])
         self._base = gravity / max(gravity.sum(), 1e-9)
-        self._routing_key: tuple[frozenset[str], frozenset[str]] | None = None
+        self._routing_key: tuple[object, ...] | None = None
+        # operational changes made by executors (see twin/whatif.py): they outlive faults
+        self.metric_override: dict[str, int] = {}
+        self.policers: dict[str, float] = {}
+        self.fault_cleared: dict[Fault, float] = {}
         self._routing: sparse.csr_matrix | None = None
         self._reachable = np.ones(len(self._pairs), dtype=bool)
         # total traffic (bps) such that the busiest direction peaks at PEAK_UTIL, all links up
@@ -77,7 +81,11 @@ class TwinNetwork:
     # ------------------------------------------------------------------ state
 
     def active_faults(self, t: float) -> list[Fault]:
-        return [f for f in self.faults if f.active(t)]
+        return [
+            f
+            for f in self.faults
+            if f.active(t) and not (f in self.fault_cleared and t >= self.fault_cleared[f])
+        ]
 
     def _state(self, t: float) -> tuple[frozenset[str], frozenset[str], list[Fault]]:
         active = self.active_faults(t)
@@ -93,7 +101,8 @@ class TwinNetwork:
         self, down_links: frozenset[str], down_dev: frozenset[str]
     ) -> tuple[sparse.csr_matrix, np.ndarray]:
         """The routing matrix (direction x demand pair, fraction of the demand) and reachability."""
-        if self._routing_key == (down_links, down_dev) and self._routing is not None:
+        key = (down_links, down_dev, frozenset(self.metric_override.items()))
+        if self._routing_key == key and self._routing is not None:
             return self._routing, self._reachable
         g = nx.Graph()
         best: dict[tuple[str, str], list[Link]] = {}
@@ -102,12 +111,13 @@ class TwinNetwork:
                 continue
             k = (min(lk.a, lk.b), max(lk.a, lk.b))
             cur = best.get(k)
-            if cur is None or lk.igp_metric < cur[0].igp_metric:
+            metric = self.metric(lk)
+            if cur is None or metric < self.metric(cur[0]):
                 best[k] = [lk]
-            elif lk.igp_metric == cur[0].igp_metric:
+            elif metric == self.metric(cur[0]):
                 cur.append(lk)
         for (a, b), lks in best.items():
-            g.add_edge(a, b, weight=lks[0].igp_metric)
+            g.add_edge(a, b, weight=self.metric(lks[0]))
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
@@ -129,8 +139,27 @@ class TwinNetwork:
                         cols.append(j)
                         vals.append(share / len(lks))
         m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(self._dirs), len(self._pairs)))
-        self._routing_key, self._routing, self._reachable = (down_links, down_dev), m, reachable
+        self._routing_key, self._routing, self._reachable = key, m, reachable
         return m, reachable
+
+    def metric(self, lk: Link) -> int:
+        """The IGP metric of a link now (an executor may have changed it)."""
+        return self.metric_override.get(lk.id, lk.igp_metric)
+
+    def expected_load(self, t: float) -> tuple[dict[tuple[str, str], float], float]:
+        """Utilization per (link id, sending device) at ``t`` without noise, and the demand
+        (bps) that has no path: what the what-if gate (``twin/whatif.py``) compares."""
+        down_links, down_dev, surges = self._state(t)
+        m, reachable = self._route(down_links, down_dev)
+        daily = 1 + DAILY_SWING * math.sin(2 * math.pi * ((t % 86400) / 86400) - math.pi / 2)
+        demand_bps = self._base * self._total_bps * daily
+        offered = np.asarray(m @ demand_bps).ravel()
+        self._add_surges(offered, surges, down_links)
+        util = {
+            (d.link.id, d.src): (0.0 if d.link.id in down_links else float(offered[i] / self._caps[i]))
+            for i, d in enumerate(self._dirs)
+        }
+        return util, float(demand_bps[~reachable].sum())
 
     # ------------------------------------------------------------------ telemetry
 
@@ -144,11 +173,7 @@ class TwinNetwork:
         demand_bps = self._base * self._total_bps * daily * noise
         self.unreachable_demand_bps = float(demand_bps[~reachable].sum())
         offered_bps = np.asarray(m @ demand_bps).ravel()
-        for f in surges:
-            lk = self.topo.link(f.target)
-            if lk.id not in down_links:
-                i = self._dir_index[(lk.id, f.direction or lk.a)]
-                offered_bps[i] += f.magnitude * lk.capacity_bps
+        self._add_surges(offered_bps, surges, down_links)
         delivered = np.minimum(offered_bps, self._caps)
         out: list[Event] = []
         out.extend(self._reachability_events(t, down_dev))
@@ -199,6 +224,20 @@ class TwinNetwork:
             cpu = 12 + 25 * through.get(dev, 0.0) / n_if + float(self._rng.normal(0, 1.0))
             out.append(Metric(ts=t, device=dev, name="cpu.util", value=round(cpu, 2), unit="%"))
         return out
+
+    def _add_surges(
+        self, offered_bps: np.ndarray, surges: list[Fault], down_links: frozenset[str]
+    ) -> None:
+        """Pinned demand surges; a policer on the link caps the total at its share."""
+        for f in surges:
+            lk = self.topo.link(f.target)
+            if lk.id not in down_links:
+                i = self._dir_index[(lk.id, f.direction or lk.a)]
+                surge = f.magnitude * lk.capacity_bps
+                share = self.policers.get(lk.id)
+                if share is not None:
+                    surge = min(surge, max(share * lk.capacity_bps - offered_bps[i], 0.0))
+                offered_bps[i] += surge
 
     def _status_events(self, t: float, dev: str, ifid: str, status: int) -> Iterable[Event]:
         prev = self._prev_status.get(ifid, 1)
