@@ -38,7 +38,7 @@ class Verdict:
 
 def apply_change(net: TwinNetwork, change: Change, t: float) -> None:
     """Make ``change`` on ``net`` from simulated time ``t`` on."""
-    net.metric_override.update(change.metric)
+    net.igp_metric.update(change.metric)
     net.policers.update(change.policers)
     for f in net.active_faults(t):
         if f.kind == "link_down" and f.target in change.restore:
@@ -48,16 +48,17 @@ def apply_change(net: TwinNetwork, change: Change, t: float) -> None:
 def undo_change(net: TwinNetwork, change: Change) -> None:
     """Revert the metric and policer parts of ``change`` (a reset cannot be undone)."""
     for link in change.metric:
-        net.metric_override.pop(link, None)
+        net.igp_metric.pop(link, None)
     for link in change.policers:
         net.policers.pop(link, None)
 
 
 def _copy(net: TwinNetwork) -> TwinNetwork:
     twin = copy.copy(net)
-    twin.metric_override = dict(net.metric_override)
+    twin.igp_metric = dict(net.igp_metric)
     twin.policers = dict(net.policers)
     twin.fault_cleared = dict(net.fault_cleared)
+    twin.admin_down = set(net.admin_down)
     twin._routing_key = None
     twin._routing = None
     return twin
