@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from netvigil.cli import (
     core,  # noqa: F401  (registers run, demo, version, config, audit)
+    resolvers,  # noqa: F401  (policy check, breaker, change approve)
     twin,  # noqa: F401
 )
 from netvigil.cli._common import main

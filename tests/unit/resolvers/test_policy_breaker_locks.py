@@ -137,3 +137,25 @@ def test_lock_is_exclusive_across_worker_processes(tmp_path: Path) -> None:
     winners = [n for n, ok in results if ok]
     assert len(results) == 4 and len(winners) == 1
     assert SqliteLocks(path).holders()["core1--core2"].holder == winners[0]
+
+
+def test_cli_policy_check_and_breaker(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from netvigil.cli import main
+
+    good = tmp_path / "p.yaml"
+    import yaml
+
+    good.write_text(yaml.safe_dump(POLICY))
+    r = CliRunner().invoke(main, ["policy", "check", str(good)])
+    assert r.exit_code == 0 and "is valid" in r.output
+    bad = tmp_path / "b.yaml"
+    bad.write_text(yaml.safe_dump({"domains": {"a": {"rules": [{"action": "reboot", "level": 2}]}}}))
+    r = CliRunner().invoke(main, ["policy", "check", str(bad)])
+    assert r.exit_code == 2 and "reboot" in r.output
+    dd = str(tmp_path / "data")
+    r = CliRunner().invoke(main, ["breaker", "trip", "--data-dir", dd, "--reason", "freeze"])
+    assert r.exit_code == 0
+    r = CliRunner().invoke(main, ["breaker", "status", "--data-dir", dd, "--json"])
+    assert '"open": true' in r.output and "freeze" in r.output
