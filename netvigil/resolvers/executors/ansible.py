@@ -36,6 +36,7 @@ class AnsibleExecutor:
         self.hosts = {k: dict(v) for k, v in hosts.items()}
         self.playbook_of = dict(playbook_of)
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="netvigil-ansible-"))
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         self.extravars = dict(extravars or {})
         self.last_artifacts: Path | None = None
 
