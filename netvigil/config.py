@@ -162,7 +162,8 @@ class CoordinatorSettings(_Section):
         "passive", description="Deployment phase: passive only recommends actions."
     )
     policy: Path | None = Field(
-        None, description="Autonomy policy YAML (`netvigil policy check`); empty = one domain in `phase`."
+        None,
+        description="Autonomy policy YAML (`netvigil policy check`); empty = one domain, `phase`.",
     )
     catalog: Path | None = Field(None, description="Action catalog YAML; empty = the built-in one.")
     executor: Literal["twin", "gnmi", "ansible", "none"] = Field(
@@ -173,7 +174,9 @@ class CoordinatorSettings(_Section):
     lock_wait_s: float = Field(
         300.0, ge=0, description="How long an action waits for a locked target before refusal."
     )
-    max_active: int = Field(4, ge=1, description="Actions in flight at once; more wait in the queue.")
+    max_active: int = Field(
+        4, ge=1, description="Actions in flight at once; more wait in the queue."
+    )
     poll_s: float = Field(
         30.0, gt=0, description="Event-time seconds between polls of the ticket system."
     )

@@ -19,9 +19,9 @@ from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
+from netvigil.resolvers.assemble import build_coordinator
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
-from netvigil.resolvers.assemble import build_coordinator
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.streams.base import Processor
@@ -100,9 +100,7 @@ class Service:
 
         incidents = IncidentStore(data / "incidents.db")
         tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets.url, data)
-        audit = AuditLog(
-            data / "audit.db", key=settings.coordinator.audit_key.get_secret_value()
-        )
+        audit = AuditLog(data / "audit.db", key=settings.coordinator.audit_key.get_secret_value())
         dlq = DeadLetterFile(data / "dead-letters.jsonl")
         network = None
         if twin is not None:

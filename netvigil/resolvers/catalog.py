@@ -46,7 +46,7 @@ class Param(_Model):
     def check(self, name: str, value: Any) -> int | float | str:
         cast = {"int": int, "float": float, "str": str}[self.type]
         try:
-            v = cast(value)
+            v: int | float | str = cast(value)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"parameter {name}={value!r} is not {self.type}") from exc
         if isinstance(v, int | float) and not isinstance(v, bool):
@@ -198,7 +198,9 @@ class Catalog(_Model):
         try:
             return self.actions[name]
         except KeyError:
-            raise ConfigError(f"no action {name!r} in the catalog: {sorted(self.actions)}") from None
+            raise ConfigError(
+                f"no action {name!r} in the catalog: {sorted(self.actions)}"
+            ) from None
 
     def for_fault(self, target_kind: str, fault: str) -> list[ActionSpec]:
         """Actions that remedy ``fault`` on a ``target_kind``, lowest risk first."""

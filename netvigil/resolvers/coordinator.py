@@ -105,16 +105,12 @@ class CoordinatorProcessor(Processor[None]):
             return self.remediator.cancel(inc.fingerprint, inc.ts, "the incident resolved")
         if inc.root_cause is None or self.remediator.store.of_incident(inc.fingerprint):
             return []
-        self.queue.push(
-            inc.fingerprint, score(inc, blast_radius(self.topo, inc)), inc.opened_ts
-        )
+        self.queue.push(inc.fingerprint, score(inc, blast_radius(self.topo, inc)), inc.opened_ts)
         return self._dispatch(inc.ts)
 
     def _active(self) -> int:
         assert self.remediator is not None
-        return sum(
-            1 for r in self.remediator.store.open() if r.status in ("waiting", "verifying")
-        )
+        return sum(1 for r in self.remediator.store.open() if r.status in ("waiting", "verifying"))
 
     def _dispatch(self, ts: float, *, escalate: frozenset[str] = frozenset()) -> list[Event]:
         assert self.remediator is not None and self.topo is not None

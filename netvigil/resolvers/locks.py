@@ -125,7 +125,9 @@ class SqliteLocks:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             (last,) = self._db.execute("SELECT last FROM lock_tokens").fetchone()
-            result = grant(_Rows(self._db, entities), last + 1, entities, holder, ttl_s=ttl_s, now=now)
+            result = grant(
+                _Rows(self._db, entities), last + 1, entities, holder, ttl_s=ttl_s, now=now
+            )
             if isinstance(result, Lease):
                 self._db.execute("UPDATE lock_tokens SET last = ?", (last + 1,))
                 self._db.execute("COMMIT")
@@ -156,7 +158,9 @@ class SqliteLocks:
         )
 
     def holders(self) -> dict[str, LockRow]:
-        rows = self._db.execute("SELECT entity, holder, token, expires FROM locks WHERE holder != ''")
+        rows = self._db.execute(
+            "SELECT entity, holder, token, expires FROM locks WHERE holder != ''"
+        )
         return {r[0]: LockRow(r[1], r[2], r[3]) for r in rows.fetchall()}
 
     def close(self) -> None:

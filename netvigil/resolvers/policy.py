@@ -198,9 +198,7 @@ def decide(
                 f"{dname} (max {dom.max_changes_per_hour})"
             )
         if blast_radius > dom.max_blast_radius:
-            blockers.append(
-                f"blast radius {blast_radius} exceeds the limit {dom.max_blast_radius}"
-            )
+            blockers.append(f"blast radius {blast_radius} exceeds the limit {dom.max_blast_radius}")
         if dom.maintenance_windows and not any(w.contains(ts) for w in dom.maintenance_windows):
             blockers.append("outside the maintenance windows")
         if blockers:

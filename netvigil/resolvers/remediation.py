@@ -60,7 +60,14 @@ class ActionRecord:
 
     @property
     def done(self) -> bool:
-        return self.status in {"verified", "rolled_back", "refused", "rejected", "cancelled", "dry_run"}
+        return self.status in {
+            "verified",
+            "rolled_back",
+            "refused",
+            "rejected",
+            "cancelled",
+            "dry_run",
+        }
 
 
 class ActionStore:
@@ -244,58 +251,109 @@ class Remediator:
                 d = type(d)(1, False, d.domain, d.rule, [*d.reasons, "escalated: a human decides"])
             options.append((d.level == 1, spec, d))
         _, spec, decision = min(options, key=lambda o: o[0])  # autonomous first, then low risk
-        rec = self._new(incident, spec.name, facts, decision.level, decision.domain, decision.rule, ts)
+        rec = self._new(
+            incident, spec.name, facts, decision.level, decision.domain, decision.rule, ts
+        )
         rec.params = spec.params()
         rec.reasons = list(decision.reasons)
         events: list[Event] = [
             self._audit(
-                rec, "action.decided", ts, why=decision.reasons, evidence=evidence,
-                blast_radius=blast_radius, autonomous=decision.autonomous,
+                rec,
+                "action.decided",
+                ts,
+                why=decision.reasons,
+                evidence=evidence,
+                blast_radius=blast_radius,
+                autonomous=decision.autonomous,
             )
         ]
         ops = spec.render(facts, rec.params)
         if decision.level >= 2 and decision.twin_validation and self.validator is not None:
-            ok, why, numbers = self.validator(spec, facts, ops, ts)
-            rec.verdict = {"ok": ok, "reasons": why, **numbers}
+            ok, refusals, numbers = self.validator(spec, facts, ops, ts)
+            rec.verdict = {"ok": ok, "reasons": refusals, **numbers}
             events.append(self._audit(rec, "action.validated", ts, verdict=rec.verdict))
             if not ok:
                 rec.level = 1
-                rec.reasons.append("twin refused: " + "; ".join(why))
+                rec.reasons.append("twin refused: " + "; ".join(refusals))
         title = f"NetVigil {spec.name} on {facts.target}"
         description = self._describe(rec, spec, ops)
         devs = sorted({o.device for o in ops} or {facts.a})
         if rec.level == 1:
             change = self.tickets.open_change(
-                rec.request_id, incident=incident, kind="normal", title=title,
-                description=description, devices=devs, ts=ts,
+                rec.request_id,
+                incident=incident,
+                kind="normal",
+                title=title,
+                description=description,
+                devices=devs,
+                ts=ts,
             )
             rec.change, rec.status = rec.request_id, "awaiting_approval"
             self.store.put(rec)
-            self._note(rec, f"Proposed {spec.name} on {facts.target} as change {change.number}; "
-                       f"awaiting approval. {'; '.join(rec.reasons)}", ts)
-            events += [self._request(rec, "proposed", ts),
-                       self._audit(rec, "action.proposed", ts, change=change.number,
-                                   approval="awaiting a human (normal change)")]
+            self._note(
+                rec,
+                f"Proposed {spec.name} on {facts.target} as change {change.number}; "
+                f"awaiting approval. {'; '.join(rec.reasons)}",
+                ts,
+            )
+            events += [
+                self._request(rec, "proposed", ts),
+                self._audit(
+                    rec,
+                    "action.proposed",
+                    ts,
+                    change=change.number,
+                    approval="awaiting a human (normal change)",
+                ),
+            ]
             return events
         change = self.tickets.open_change(
-            rec.request_id, incident=incident, kind="standard", title=title,
-            description=description, devices=devs, ts=ts,
+            rec.request_id,
+            incident=incident,
+            kind="standard",
+            title=title,
+            description=description,
+            devices=devs,
+            ts=ts,
         )
         rec.change, rec.status = rec.request_id, "approved"
         self.store.put(rec)
-        events += [self._request(rec, "approved", ts),
-                   self._audit(rec, "action.approved", ts, change=change.number,
-                               approval=f"pre-approved by policy {rec.rule} (standard change)")]
+        events += [
+            self._request(rec, "approved", ts),
+            self._audit(
+                rec,
+                "action.approved",
+                ts,
+                change=change.number,
+                approval=f"pre-approved by policy {rec.rule} (standard change)",
+            ),
+        ]
         return events + self.execute(rec, ts)
 
-    def _new(self, incident: str, action: str, facts: Facts, level: int, domain: str,
-             rule: str, ts: float) -> ActionRecord:
+    def _new(
+        self,
+        incident: str,
+        action: str,
+        facts: Facts,
+        level: int,
+        domain: str,
+        rule: str,
+        ts: float,
+    ) -> ActionRecord:
         f = asdict(facts)
         f["unreachable"] = sorted(facts.unreachable)
         return ActionRecord(
-            request_id=f"{incident}-{uuid.uuid4().hex[:8]}", incident=incident, action=action,
-            target=facts.target, level=level, domain=domain, rule=rule, status="new",
-            params={}, facts=f, created_ts=ts,
+            request_id=f"{incident}-{uuid.uuid4().hex[:8]}",
+            incident=incident,
+            action=action,
+            target=facts.target,
+            level=level,
+            domain=domain,
+            rule=rule,
+            status="new",
+            params={},
+            facts=f,
+            created_ts=ts,
         )
 
     def _describe(self, rec: ActionRecord, spec: ActionSpec, ops: list[Any]) -> str:
@@ -305,7 +363,9 @@ class Remediator:
         if spec.playbook and spec.executor == "ansible":
             lines.append(f"Playbook: {spec.playbook}")
         v = spec.verification
-        lines.append(f"Verification: {v.kpi} {v.op} {v.threshold} on {v.entities} within {v.within_s:.0f} s")
+        lines.append(
+            f"Verification: {v.kpi} {v.op} {v.threshold} on {v.entities} within {v.within_s:.0f} s"
+        )
         if rec.verdict:
             lines.append("Twin verdict: " + msgspec.json.encode(rec.verdict).decode())
         return "\n".join(lines)
@@ -324,7 +384,9 @@ class Remediator:
     def execute(self, rec: ActionRecord, ts: float) -> list[Event]:
         """Lock the target, check the lease, run the executor, start verifying."""
         spec = self.catalog.get(rec.action)
-        got = self.locks.acquire(self._lock_entities(rec), rec.request_id, ttl_s=self.lock_ttl_s, now=ts)
+        got = self.locks.acquire(
+            self._lock_entities(rec), rec.request_id, ttl_s=self.lock_ttl_s, now=ts
+        )
         if not isinstance(got, Lease):
             if rec.status != "waiting":
                 rec.status, rec.executed_ts = "waiting", ts
@@ -336,11 +398,17 @@ class Remediator:
                 why = f"{got.reason}; waited {ts - rec.executed_ts:.0f} s"
                 self._change(rec, "closed", f"Refused: {why}", ts)
                 self._note(rec, f"{rec.action} on {rec.target} refused: {why}", ts)
-                return [self._request(rec, "refused", ts, why),
-                        self._audit(rec, "action.refused", ts, why=why)]
+                return [
+                    self._request(rec, "refused", ts, why),
+                    self._audit(rec, "action.refused", ts, why=why),
+                ]
             return []
-        rec.lease = {"entities": list(got.entities), "holder": got.holder, "token": got.token,
-                     "expires": got.expires}
+        rec.lease = {
+            "entities": list(got.entities),
+            "holder": got.holder,
+            "token": got.token,
+            "expires": got.expires,
+        }
         facts = self._facts(rec)
         ops = spec.render(facts, rec.params)
         if not self.locks.valid(got, now=ts):  # fencing: never act on a lost lease
@@ -349,10 +417,18 @@ class Remediator:
             return []
         out = self.executor.execute(rec.action, rec.target, ops, rec.params, dry_run=self.dry_run)
         self.autonomy.record_change(rec.domain, rec.request_id, ts=ts)
-        events: list[Event] = [self._audit(
-            rec, "action.executed", ts, executor=self.executor.name, ok=out.ok,
-            detail=out.detail, dry_run=out.dry_run, lock_token=got.token,
-        )]
+        events: list[Event] = [
+            self._audit(
+                rec,
+                "action.executed",
+                ts,
+                executor=self.executor.name,
+                ok=out.ok,
+                detail=out.detail,
+                dry_run=out.dry_run,
+                lock_token=got.token,
+            )
+        ]
         if out.dry_run:
             rec.status = "dry_run"
             self.locks.release(got)
@@ -361,7 +437,9 @@ class Remediator:
             self.store.put(rec)
             return [*events, self._result(rec, "dry_run", ts, out.detail)]
         self._change(rec, "implemented", f"Executed by {self.executor.name}: {out.detail}", ts)
-        self._note(rec, f"Executed {rec.action} on {rec.target} ({self.executor.name}): {out.detail}", ts)
+        self._note(
+            rec, f"Executed {rec.action} on {rec.target} ({self.executor.name}): {out.detail}", ts
+        )
         rec.executed_ts = ts
         if not out.ok:
             return events + self._fail(rec, ts, f"execution failed: {out.detail}")
@@ -398,29 +476,44 @@ class Remediator:
                     events += self._verified(rec, ts, [val for _, val in fresh])
                 elif ts >= rec.deadline:
                     vals = [None if s is None else s[1] for s in seen]
-                    events += self._fail(rec, ts, f"{v.kpi} {v.op} {v.threshold} did not hold "
-                                         f"within {v.within_s:.0f} s (last {vals})")
+                    events += self._fail(
+                        rec,
+                        ts,
+                        f"{v.kpi} {v.op} {v.threshold} did not hold "
+                        f"within {v.within_s:.0f} s (last {vals})",
+                    )
             elif rec.status in ("waiting", "approved"):
                 events += self.execute(rec, ts)
         return events
 
     def _release(self, rec: ActionRecord) -> None:
         if rec.lease:
-            self.locks.release(Lease(tuple(rec.lease["entities"]), rec.lease["holder"],
-                                     rec.lease["token"], rec.lease["expires"]))
+            self.locks.release(
+                Lease(
+                    tuple(rec.lease["entities"]),
+                    rec.lease["holder"],
+                    rec.lease["token"],
+                    rec.lease["expires"],
+                )
+            )
 
     def _verified(self, rec: ActionRecord, ts: float, values: list[float]) -> list[Event]:
         rec.status = "verified"
         self._release(rec)
         self.store.put(rec)
         fb = self.policy.domains[rec.domain].fallback if rec.domain in self.policy.domains else None
-        tripped = self.autonomy.record_verification(rec.domain, rec.request_id, True, ts=ts,
-                                                    fallback=fb) if fb else []
+        tripped = (
+            self.autonomy.record_verification(rec.domain, rec.request_id, True, ts=ts, fallback=fb)
+            if fb
+            else []
+        )
         detail = f"verified after {ts - rec.executed_ts:.0f} s: {values}"
         self._change(rec, "closed", f"Verification passed: {detail}", ts)
         self._note(rec, f"{rec.action} on {rec.target} {detail}", ts)
-        return [self._result(rec, "succeeded", ts, detail),
-                self._audit(rec, "action.verified", ts, result=detail, also=tripped)]
+        return [
+            self._result(rec, "succeeded", ts, detail),
+            self._audit(rec, "action.verified", ts, result=detail, also=tripped),
+        ]
 
     def _fail(self, rec: ActionRecord, ts: float, why: str) -> list[Event]:
         spec = self.catalog.get(rec.action)
@@ -430,14 +523,27 @@ class Remediator:
         self._release(rec)
         self.store.put(rec)
         fb = self.policy.domains[rec.domain].fallback if rec.domain in self.policy.domains else None
-        tripped = self.autonomy.record_verification(rec.domain, rec.request_id, False, ts=ts,
-                                                    fallback=fb) if fb else []
+        tripped = (
+            self.autonomy.record_verification(rec.domain, rec.request_id, False, ts=ts, fallback=fb)
+            if fb
+            else []
+        )
         text = f"{rec.action} on {rec.target} failed ({why}); rollback: {back.detail}"
         self._change(rec, "failed", text, ts)
         self._note(rec, text + ". Escalated to level 1: a human decides.", ts)
-        return [self._result(rec, "rolled_back", ts, text),
-                self._audit(rec, "action.rolled_back", ts, why=why, rollback_ok=back.ok,
-                            rollback=back.detail, escalated_to=1, also=tripped)]
+        return [
+            self._result(rec, "rolled_back", ts, text),
+            self._audit(
+                rec,
+                "action.rolled_back",
+                ts,
+                why=why,
+                rollback_ok=back.ok,
+                rollback=back.detail,
+                escalated_to=1,
+                also=tripped,
+            ),
+        ]
 
     # ------------------------------------------------------------------ humans
 
@@ -450,13 +556,17 @@ class Remediator:
             rec.status = "rejected"
             self.store.put(rec)
             self._note(rec, f"Change for {rec.action} on {rec.target} rejected.", ts)
-            return [self._request(rec, "rejected", ts, who),
-                    self._audit(rec, "action.rejected", ts, approval=f"rejected by {who}")]
+            return [
+                self._request(rec, "rejected", ts, who),
+                self._audit(rec, "action.rejected", ts, approval=f"rejected by {who}"),
+            ]
         rec.status = "approved"
         self.store.put(rec)
-        return [self._request(rec, "approved", ts, who),
-                self._audit(rec, "action.approved", ts, approval=f"approved by {who}"),
-                *self.execute(rec, ts)]
+        return [
+            self._request(rec, "approved", ts, who),
+            self._audit(rec, "action.approved", ts, approval=f"approved by {who}"),
+            *self.execute(rec, ts),
+        ]
 
     def cancel(self, incident: str, ts: float, why: str) -> list[Event]:
         events: list[Event] = []

@@ -174,7 +174,9 @@ class TwinNetwork:
         offered = np.asarray(m @ demand_bps).ravel()
         self._add_surges(offered, surges, down_links)
         util = {
-            (d.link.id, d.src): (0.0 if d.link.id in down_links else float(offered[i] / self._caps[i]))
+            (d.link.id, d.src): (
+                0.0 if d.link.id in down_links else float(offered[i] / self._caps[i])
+            )
             for i, d in enumerate(self._dirs)
         }
         return util, float(demand_bps[~reachable].sum())

@@ -109,7 +109,9 @@ def what_if(
         "target": target,
         "target_util_before": round(tgt_before, 4),
         "target_util_after": round(tgt_after, 4),
-        "max_other_util_before": round(max((u for (lk, _), u in before.items() if lk != target), default=0.0), 4),
+        "max_other_util_before": round(
+            max((u for (lk, _), u in before.items() if lk != target), default=0.0), 4
+        ),
         "max_other_util_after": round(max(others, default=0.0), 4),
         "unreachable_bps_before": round(lost_before, 1),
         "unreachable_bps_after": round(lost_after, 1),

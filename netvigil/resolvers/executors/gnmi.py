@@ -73,11 +73,16 @@ class GnmiExecutor:
                         )
                     if replace or delete:
                         done.setdefault(device, []).append(
-                            gc.set(replace=replace or None, delete=delete or None, encoding=self.encoding)
+                            gc.set(
+                                replace=replace or None,
+                                delete=delete or None,
+                                encoding=self.encoding,
+                            )
                         )
             except Exception as exc:  # pygnmi raises gNMIException and grpc errors
                 log.warning("gNMI %s on %s failed: %s", action, device, exc)
-                detail = f"gNMI {'Get' if dry_run else 'Set'} on {device} ({t.host}:{t.port}) failed: {exc}"
+                verb = "Get" if dry_run else "Set"
+                detail = f"gNMI {verb} on {device} ({t.host}:{t.port}) failed: {exc}"
                 return ExecOutcome(False, detail, dry_run, {"done": sorted(done)})
         verb = "read" if dry_run else "set"
         return ExecOutcome(

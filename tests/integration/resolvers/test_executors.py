@@ -46,9 +46,16 @@ def twin() -> Iterator[dict[str, tuple[str, int]]]:
 def _facts() -> Facts:
     link = load_topology(None).link("core1--core2")
     return Facts(
-        target=link.id, fault="congestion", confidence=0.9, a=link.a, b=link.b,
-        a_if=link.a_if.partition(":")[2], b_if=link.b_if.partition(":")[2],
-        src=link.a, src_if=link.a_if.partition(":")[2], orig_metric=link.igp_metric,
+        target=link.id,
+        fault="congestion",
+        confidence=0.9,
+        a=link.a,
+        b=link.b,
+        a_if=link.a_if.partition(":")[2],
+        b_if=link.b_if.partition(":")[2],
+        src=link.a,
+        src_if=link.a_if.partition(":")[2],
+        orig_metric=link.igp_metric,
     )
 
 
@@ -75,8 +82,13 @@ def test_gnmi_set_changes_the_metric_and_rollback_restores_it(
     assert out.ok, out.detail
     assert _metric(twin, "core1", ops[0].path) == 777
     assert _metric(twin, "core2", ops[1].path) == 777
-    back = ex.execute(spec.name, facts.target, spec.render(facts, {"metric": 777}, rollback=True),
-                      {}, dry_run=False)
+    back = ex.execute(
+        spec.name,
+        facts.target,
+        spec.render(facts, {"metric": 777}, rollback=True),
+        {},
+        dry_run=False,
+    )
     assert back.ok and _metric(twin, "core1", ops[0].path) == before
 
 
@@ -103,12 +115,16 @@ def test_gnmi_unreachable_target_fails_with_the_reason() -> None:
 
 def test_ansible_runner_runs_the_catalog_playbooks(tmp_path: Path) -> None:
     cat = load_catalog()
-    hosts = {d: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-             for d in ("core1", "core2")}
+    hosts = {
+        d: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+        for d in ("core1", "core2")
+    }
     ex = AnsibleExecutor(
-        playbook_dir(), hosts,
+        playbook_dir(),
+        hosts,
         playbook_of={n: s.playbook for n, s in cat.actions.items() if s.playbook},
-        work_dir=tmp_path / "runs", extravars={"netvigil_config_dir": str(tmp_path / "cfg")},
+        work_dir=tmp_path / "runs",
+        extravars={"netvigil_config_dir": str(tmp_path / "cfg")},
     )
     spec = cat.get("igp_metric_change")
     ops = spec.render(_facts(), spec.params({"metric": 500}))

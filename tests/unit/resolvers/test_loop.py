@@ -4,6 +4,7 @@ verification, ticket resolved, at each autonomy level; the twin gate; tampered a
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 
@@ -12,16 +13,23 @@ import yaml
 from netvigil.config import load_settings
 from netvigil.graph.base import Device, Link
 from netvigil.graph.memory import MemoryTopology
+from netvigil.resolvers.assemble import twin_validator
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.catalog import Facts, load_catalog
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.service import Service
 from netvigil.twin.network import TwinNetwork
-from netvigil.resolvers.assemble import twin_validator
 
 
-def _run(tmp: Path, policy: dict | None, *, phase: str = "passive", kinds: str = "link_down",
-         approve: bool = False, faults: int = 1) -> Service:
+def _run(
+    tmp: Path,
+    policy: dict | None,
+    *,
+    phase: str = "passive",
+    kinds: str = "link_down",
+    approve: bool = False,
+    faults: int = 1,
+) -> Service:
     s = load_settings()
     s.coordinator.phase = phase  # type: ignore[assignment]
     s.coordinator.poll_s = 10.0
@@ -46,7 +54,11 @@ def _run(tmp: Path, policy: dict | None, *, phase: str = "passive", kinds: str =
 
 
 def _actions(svc: Service) -> list[str]:
-    return [r.action for r in svc.audit.records() if r.action.startswith(("action.", "incident.o", "incident.res"))]
+    return [
+        r.action
+        for r in svc.audit.records()
+        if r.action.startswith(("action.", "incident.o", "incident.res"))
+    ]
 
 
 def test_level_1_waits_for_a_human_then_executes_and_verifies(tmp_path: Path) -> None:
@@ -71,8 +83,14 @@ def test_level_1_waits_for_a_human_then_executes_and_verifies(tmp_path: Path) ->
 def test_level_2_runs_on_its_own_as_a_standard_change(tmp_path: Path) -> None:
     svc = _run(tmp_path, None, phase="semi-autonomous", kinds="congestion")
     acts = _actions(svc)
-    assert acts == ["incident.opened", "action.decided", "action.approved",
-                    "action.executed", "action.verified", "incident.resolved"]
+    assert acts == [
+        "incident.opened",
+        "action.decided",
+        "action.approved",
+        "action.executed",
+        "action.verified",
+        "incident.resolved",
+    ]
     decided = next(r for r in svc.audit.records() if r.action == "action.decided")
     assert decided.detail["action"] == "qos_adjust" and decided.detail["level"] == 2
     tickets = svc.tickets
@@ -84,8 +102,11 @@ def test_level_2_runs_on_its_own_as_a_standard_change(tmp_path: Path) -> None:
 
 
 def test_level_3_runs_after_the_twin_validated_it(tmp_path: Path) -> None:
-    policy = {"domains": {"all": {"phase": "autonomous",
-                                  "rules": [{"action": "interface_reset", "level": 3}]}}}
+    policy = {
+        "domains": {
+            "all": {"phase": "autonomous", "rules": [{"action": "interface_reset", "level": 3}]}
+        }
+    }
     svc = _run(tmp_path, policy)
     acts = _actions(svc)
     assert acts[:3] == ["incident.opened", "action.decided", "action.validated"]
@@ -125,8 +146,18 @@ def _bottleneck() -> TwinNetwork:
 def test_level_3_change_that_would_congest_another_link_is_refused_with_numbers() -> None:
     net = _bottleneck()
     spec = load_catalog().get("igp_metric_change")
-    facts = Facts(target="a--b", fault="congestion", confidence=0.9, a="a", b="b", a_if="1",
-                  b_if="1", src="a", src_if="1", orig_metric=10)
+    facts = Facts(
+        target="a--b",
+        fault="congestion",
+        confidence=0.9,
+        a="a",
+        b="b",
+        a_if="1",
+        b_if="1",
+        src="a",
+        src_if="1",
+        orig_metric=10,
+    )
     ops = spec.render(facts, spec.params())
     ok, reasons, numbers = twin_validator(net)(spec, facts, ops, 1767571200.0 + 12 * 3600)
     assert not ok
@@ -147,6 +178,8 @@ def test_deleting_the_newest_audit_records_fails_verification(tmp_path: Path) ->
     v = AuditLog(db, key="k").verify()
     assert not v.ok and any("records 4..5 are missing" in p for p in v.problems)
     # forging the anchor without the key is detected too
-    (tmp_path / "audit.db.head").write_text('{"seq": 3, "hash": "%s"}' % AuditLog(db).records()[-1].hash)
+    (tmp_path / "audit.db.head").write_text(
+        json.dumps({"seq": 3, "hash": AuditLog(db).records()[-1].hash})
+    )
     v = AuditLog(db, key="k").verify()
     assert not v.ok and any("not signed" in p for p in v.problems)

@@ -28,7 +28,10 @@ POLICY = {
                 {"action": "igp_metric_change", "level": 3},
             ],
         },
-        "rest": {"phase": "semi-autonomous", "rules": [{"action": "igp_metric_change", "level": 3}]},
+        "rest": {
+            "phase": "semi-autonomous",
+            "rules": [{"action": "igp_metric_change", "level": 3}],
+        },
     }
 }
 
@@ -86,7 +89,9 @@ def test_breaker_trips_on_failures_and_keeps_the_reason() -> None:
     st.reset("core", "fixed the cause", actor="op", ts=3.0)
     assert st.open_reason("core") is None
     st.trip(GLOBAL, "freeze for the holidays", actor="alice", ts=4.0)
-    assert "alice" in (st.open_reason("edge") or "") and "holidays" in (st.open_reason("edge") or "")
+    assert "alice" in (st.open_reason("edge") or "") and "holidays" in (
+        st.open_reason("edge") or ""
+    )
 
 
 def test_fallback_to_passive_when_success_drops() -> None:
@@ -151,7 +156,9 @@ def test_cli_policy_check_and_breaker(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["policy", "check", str(good)])
     assert r.exit_code == 0 and "is valid" in r.output
     bad = tmp_path / "b.yaml"
-    bad.write_text(yaml.safe_dump({"domains": {"a": {"rules": [{"action": "reboot", "level": 2}]}}}))
+    bad.write_text(
+        yaml.safe_dump({"domains": {"a": {"rules": [{"action": "reboot", "level": 2}]}}})
+    )
     r = CliRunner().invoke(main, ["policy", "check", str(bad)])
     assert r.exit_code == 2 and "reboot" in r.output
     dd = str(tmp_path / "data")
