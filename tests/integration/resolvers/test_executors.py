@@ -5,10 +5,7 @@ module proxy refuses it; see CONTRIBUTING.md.)"""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,27 +17,6 @@ from netvigil.resolvers.executors.ansible import AnsibleExecutor
 from netvigil.resolvers.executors.gnmi import GnmiExecutor, GnmiTarget
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def twin() -> Iterator[dict[str, tuple[str, int]]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "netvigil.cli", "twin", "serve", "--speed", "20"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    endpoints: dict[str, tuple[str, int]] = {}
-    assert proc.stdout is not None
-    while len(endpoints) < 8:
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read() if proc.stderr else "twin exited"
-        rec = json.loads(line)
-        host, port = rec["gnmi"].rsplit(":", 1)
-        endpoints[rec["device"]] = (host, int(port))
-    yield endpoints
-    proc.terminate()
-    proc.wait(timeout=20)
 
 
 def _facts() -> Facts:
