@@ -161,6 +161,28 @@ class CoordinatorSettings(_Section):
     phase: Literal["passive", "semi-autonomous", "autonomous"] = Field(
         "passive", description="Deployment phase: passive only recommends actions."
     )
+    policy: Path | None = Field(
+        None,
+        description="Autonomy policy YAML (`netvigil policy check`); empty = one domain, `phase`.",
+    )
+    catalog: Path | None = Field(None, description="Action catalog YAML; empty = the built-in one.")
+    executor: Literal["twin", "gnmi", "ansible", "none"] = Field(
+        "twin", description="How actions reach devices (twin = the digital twin when it runs)."
+    )
+    dry_run: bool = Field(False, description="Check and report actions, change nothing.")
+    lock_ttl_s: float = Field(600.0, gt=0, description="Lifetime of a lock on a target entity.")
+    lock_wait_s: float = Field(
+        300.0, ge=0, description="How long an action waits for a locked target before refusal."
+    )
+    max_active: int = Field(
+        4, ge=1, description="Actions in flight at once; more wait in the queue."
+    )
+    poll_s: float = Field(
+        30.0, gt=0, description="Event-time seconds between polls of the ticket system."
+    )
+    audit_key: SecretStr = Field(
+        SecretStr(""), description="HMAC key signing the audit head anchor (secret)."
+    )
 
 
 class ApiSettings(_Section):

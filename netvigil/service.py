@@ -19,9 +19,9 @@ from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
+from netvigil.resolvers.assemble import build_coordinator
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
-from netvigil.resolvers.coordinator import CoordinatorProcessor
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.streams.base import Processor
@@ -100,8 +100,22 @@ class Service:
 
         incidents = IncidentStore(data / "incidents.db")
         tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets.url, data)
-        audit = AuditLog(data / "audit.db")
+        audit = AuditLog(data / "audit.db", key=settings.coordinator.audit_key.get_secret_value())
         dlq = DeadLetterFile(data / "dead-letters.jsonl")
+        network = None
+        if twin is not None:
+            network = TwinNetwork(topo, twin.faults, seed=settings.twin.seed)
+        clock: list[TwinSource] = []  # the twin source, once built: its clock is sim time
+        coordinator, _, _ = build_coordinator(
+            settings,
+            data,
+            topo=topo,
+            incidents=incidents,
+            tickets=tickets,
+            audit=audit,
+            network=network,
+            clock=lambda: clock[0].now if clock else 0.0,
+        )
         d = settings.detector
         c = settings.correlator
         processors: list[Processor[Any]] = [
@@ -122,14 +136,13 @@ class Service:
                     window_s=c.window_s, max_hops=c.max_hops, min_evidence=c.min_evidence
                 ),
             ),
-            CoordinatorProcessor(incidents, tickets, audit),
+            coordinator,
             dlq,
         ]
         source = None
         faults: list[Fault] = []
-        if twin is not None:
+        if twin is not None and network is not None:
             faults = twin.faults
-            network = TwinNetwork(topo, faults, seed=settings.twin.seed)
             source = TwinSource(
                 network,
                 step_s=settings.twin.step_s,
@@ -138,6 +151,7 @@ class Service:
                 until=twin.until,
                 on_fault=on_fault,
             )
+            clock.append(source)
         runtime = EmbeddedRuntime(
             processors, [source] if source else [], queue_size=settings.bus.queue_size
         )
