@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from netvigil.cli import (
+    collect,  # noqa: F401
     core,  # noqa: F401  (registers run, demo, version, config, audit)
     twin,  # noqa: F401
 )

@@ -164,13 +164,11 @@ class TrapReceiver:
             # _learn_engine)
             config.add_v3_user(self._engine, u.user, **keys)
             self._users.setdefault(u.user.encode(), keys)
-        self._transport = _Transport()
-        self._transport.receiver = self
+        self._transport: _Transport | None = None  # made in start(), inside the loop
         self._pending: list[Event] = []
         self._delivered = False
         self._sender = ""
         self._queue: asyncio.Queue[Event] | None = None
-        self._ready = asyncio.Event()
 
     # ------------------------------------------------------------------ engine side
 
@@ -285,6 +283,8 @@ class TrapReceiver:
         for e in self._pending:
             self._queue.put_nowait(e)
         self._pending.clear()
+        self._transport = _Transport()
+        self._transport.receiver = self
         config.add_transport(
             self._engine,
             udp.DOMAIN_NAME,
@@ -301,7 +301,6 @@ class TrapReceiver:
         )
         if sock:
             self.port = int(sock[1])
-        self._ready.set()
         return self.port
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
