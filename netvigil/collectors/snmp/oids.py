@@ -140,30 +140,32 @@ SNMP_TRAP_OID: Final = oid("1.3.6.1.6.3.1.1.4.1.0")
 class TrapKind:
     """A notification NetVigil understands: its event kind, and what its varbinds name.
 
-    ``entity_column``: a varbind whose OID starts with this column carries the row index
-    (e.g. ifIndex) as its last sub-identifier; ``name_columns`` give the entity's name.
+    ``entity_columns``: a varbind whose OID starts with one of these columns carries the
+    row index (e.g. ifIndex) after it; ``name_columns`` give the entity's name (and index).
     """
 
     kind: str
-    entity_column: Oid | None = None
+    entity_columns: tuple[Oid, ...] = ()
     name_columns: tuple[Oid, ...] = ()
 
 
 _IF_NAMES = (IF_COLUMNS["ifName"], IF_COLUMNS["ifDescr"])
+_IF_ROW = (oid("1.3.6.1.2.1.2.2.1.1"), IF_COLUMNS["ifAdminStatus"], IF_COLUMNS["ifOperStatus"])
+_BGP_PEER = (oid("1.3.6.1.2.1.15.3.1.14"), oid("1.3.6.1.2.1.15.3.1.2"))
 
 #: snmpTrapOID value -> what it means; anything else becomes kind ``trap`` with its OID
 TRAP_KINDS: Final[dict[Oid, TrapKind]] = {
     oid("1.3.6.1.6.3.1.1.5.1"): TrapKind("cold_start"),
     oid("1.3.6.1.6.3.1.1.5.2"): TrapKind("warm_start"),
-    oid("1.3.6.1.6.3.1.1.5.3"): TrapKind("link_down", IF_COLUMNS["ifOperStatus"], _IF_NAMES),
-    oid("1.3.6.1.6.3.1.1.5.4"): TrapKind("link_up", IF_COLUMNS["ifOperStatus"], _IF_NAMES),
+    oid("1.3.6.1.6.3.1.1.5.3"): TrapKind("link_down", _IF_ROW, _IF_NAMES),
+    oid("1.3.6.1.6.3.1.1.5.4"): TrapKind("link_up", _IF_ROW, _IF_NAMES),
     oid("1.3.6.1.6.3.1.1.5.5"): TrapKind("authentication_failure"),
     # BGP4-MIB bgpEstablished / bgpBackwardTransition (peer address is the row index)
-    oid("1.3.6.1.2.1.15.7.1"): TrapKind("bgp_up", oid("1.3.6.1.2.1.15.3.1.14")),
-    oid("1.3.6.1.2.1.15.7.2"): TrapKind("bgp_down", oid("1.3.6.1.2.1.15.3.1.14")),
+    oid("1.3.6.1.2.1.15.7.1"): TrapKind("bgp_up", _BGP_PEER),
+    oid("1.3.6.1.2.1.15.7.2"): TrapKind("bgp_down", _BGP_PEER),
     # BGP4-V2 (RFC 4273) bgpEstablishedNotification / bgpBackwardTransNotification
-    oid("1.3.6.1.2.1.15.0.1"): TrapKind("bgp_up", oid("1.3.6.1.2.1.15.3.1.14")),
-    oid("1.3.6.1.2.1.15.0.2"): TrapKind("bgp_down", oid("1.3.6.1.2.1.15.3.1.14")),
+    oid("1.3.6.1.2.1.15.0.1"): TrapKind("bgp_up", _BGP_PEER),
+    oid("1.3.6.1.2.1.15.0.2"): TrapKind("bgp_down", _BGP_PEER),
     # ENTITY-MIB entConfigChange
     oid("1.3.6.1.2.1.47.2.0.1"): TrapKind("config_change"),
 }

@@ -294,9 +294,10 @@ class SnmpPoller:
         try:
             await stop.wait()
         finally:
-            scheduler.shutdown(wait=False)
+            scheduler.pause()  # no new polls; the ones in flight finish (within timeout_s)
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
+            scheduler.shutdown(wait=False)
             self.close()
 
     def close(self) -> None:

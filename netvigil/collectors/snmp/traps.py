@@ -99,12 +99,11 @@ def notification_events(
         attrs[oid_str(name)] = display(value)
         if spec is None:
             continue
-        col = spec.entity_column
-        if col is not None and name[: len(col)] == col and len(name) > len(col):
-            index = name[len(col) :]
-        for c in spec.name_columns:
-            if name[: len(c)] == c and len(name) > len(c) and display(value):
-                names[name[len(c) :]] = names.get(name[len(c) :]) or display(value)
+        for col in (*spec.entity_columns, *spec.name_columns):
+            if name[: len(col)] == col and len(name) > len(col):
+                index = index or name[len(col) :]
+                if col in spec.name_columns and display(value):
+                    names.setdefault(name[len(col) :], display(value))
     entity = ""
     if spec is not None and index is not None:
         if spec.name_columns:
