@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GnmiTarget:
-    """One gNMI target. ``device``: its topology name (default: ``host``)."""
+    """One gNMI target. ``device``: its topology name (default: its hostname, else host)."""
 
     host: str
     port: int
@@ -73,6 +73,12 @@ class _Session:
     up: bool | None = None
     on_change: bool = True
     failures: int = 0
+    device: str = ""
+
+    @property
+    def name(self) -> str:
+        """The device name: configured, else the hostname the target reported, else host."""
+        return self.target.device or self.device or self.target.host
 
 
 def channel(target: GnmiTarget) -> grpc.aio.Channel:
@@ -166,9 +172,7 @@ class GnmiCollector:
                     and s.up is None
                     and code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED)
                 ):
-                    log.info(
-                        "%s refuses ON_CHANGE (%s); subscribing with SAMPLE", s.target.name, code
-                    )
+                    log.info("%s refuses ON_CHANGE (%s); subscribing with SAMPLE", s.name, code)
                     s.on_change = False
                     continue
                 reason = f"{code.name}: {exc.details()}"
@@ -183,14 +187,14 @@ class GnmiCollector:
                 await asyncio.wait_for(stop.wait(), delay)
 
     async def _down(self, s: _Session, emit: Emit, reason: str) -> None:
-        log.info("gNMI %s down: %s", s.target.name, reason)
+        log.info("gNMI %s down: %s", s.name, reason)
         if s.up is False:
             return
         s.up = False
         await emit(
             DeviceEvent(
                 ts=self.clock(),
-                device=s.target.name,
+                device=s.name,
                 kind="unreachable",
                 source="gnmi",
                 attrs={
@@ -207,7 +211,7 @@ class GnmiCollector:
             await emit(
                 DeviceEvent(
                     ts=self.clock(),
-                    device=s.target.name,
+                    device=s.name,
                     kind="reachable",
                     source="gnmi",
                     attrs={"event": "target-up", "target": f"{s.target.host}:{s.target.port}"},
@@ -262,7 +266,7 @@ class GnmiCollector:
                 grpc.StatusCode.INVALID_ARGUMENT,
                 grpc.StatusCode.NOT_FOUND,
             ):
-                log.info("%s: no inventory over Get (%s)", t.name, exc.code().name)
+                log.info("%s: no inventory over Get (%s)", s.name, exc.code().name)
                 return
             raise
         await self._up(s, emit)
@@ -270,11 +274,13 @@ class GnmiCollector:
             self.counters.received += 1
             for event in self._decode(s, note):
                 await emit(event)
+        if s.state.inventory.get("hostname"):
+            s.device = s.state.inventory["hostname"]
         if s.state.inventory:
             await emit(
                 DeviceEvent(
                     ts=self.clock(),
-                    device=t.name,
+                    device=s.name,
                     kind="inventory",
                     source="gnmi",
                     attrs=dict(sorted(s.state.inventory.items())),
@@ -284,7 +290,7 @@ class GnmiCollector:
     def _decode(self, s: _Session, note: pb.Notification) -> list[Event]:
         ts = note.timestamp / 1e9 if note.timestamp else self.clock()
         try:
-            events = notification_events(s.target.name, note, s.state, ts)
+            events = notification_events(s.name, note, s.state, ts)
         except DecodeError as exc:
             return [
                 dead_letter(
