@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.analytics.detector import DetectorConfig
+from netvigil.collectors.push import push_collectors
 from netvigil.config import Settings
 from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
@@ -24,7 +25,7 @@ from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.coordinator import CoordinatorProcessor
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
-from netvigil.streams.base import Processor
+from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
 from netvigil.streams.detect import DetectorProcessor
@@ -75,6 +76,7 @@ class Service:
     dead_letters: DeadLetterFile
     twin: TwinSource | None = None
     faults: list[Fault] = field(default_factory=list)
+    collectors: list[Source] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -138,10 +140,26 @@ class Service:
                 until=twin.until,
                 on_fault=on_fault,
             )
+        collectors, collector_processors = push_collectors(settings, data)
+        processors.extend(collector_processors)
         runtime = EmbeddedRuntime(
-            processors, [source] if source else [], queue_size=settings.bus.queue_size
+            processors,
+            [*([source] if source else []), *collectors],
+            queue_size=settings.bus.queue_size,
         )
-        return cls(settings, data, topo, runtime, incidents, tickets, audit, dlq, source, faults)
+        return cls(
+            settings,
+            data,
+            topo,
+            runtime,
+            incidents,
+            tickets,
+            audit,
+            dlq,
+            source,
+            faults,
+            collectors,
+        )
 
     @staticmethod
     def plan_twin(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from netvigil.cli import core  # noqa: F401  (registers run, demo, version, config, audit)
-from netvigil.cli import decode  # noqa: F401  (registers decode flow, decode syslog)
+from netvigil.cli import (
+    core,  # noqa: F401  (registers run, demo, version, config, audit)
+    decode,  # noqa: F401  (registers decode flow, decode syslog)
+)
 from netvigil.cli._common import main
 
 __all__ = ["main"]

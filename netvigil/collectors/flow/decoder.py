@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from netvigil.collectors.flow.netflow import FlowSession, Problem, RecordSet
@@ -100,7 +100,7 @@ def flow_events(result: FlowResult, received: float) -> list[Event]:
     return out
 
 
-def _sflow_record(sample: dict[str, object], exporter: str, ts: float) -> FlowRecord:
+def _sflow_record(sample: Mapping[str, object], exporter: str, ts: float) -> FlowRecord:
     fields: dict[str, FieldValue] = {
         k: v for k, v in sample.items() if isinstance(v, int | float | str | bool)
     }

@@ -119,8 +119,10 @@ class FlowSession:
     def _store(self, key: _Key, template: FlowTemplate) -> bool:
         """Cache a template; True if it is new or changed (worth publishing)."""
         old = self._templates.get(key)
-        if old is not None and old[0].fields == template.fields and (
-            old[0].scope_count == template.scope_count
+        if (
+            old is not None
+            and old[0].fields == template.fields
+            and (old[0].scope_count == template.scope_count)
         ):
             return False
         self._templates[key] = (template, compile_template(template.fields, template.scope_count))
@@ -208,7 +210,7 @@ class FlowSession:
                 break
             body = bytes(view[pos + 4 : pos + slen])
             pos += slen
-            if sid == tset or sid == oset:
+            if sid in (tset, oset):
                 self._template_set(body, sid == oset, version, exporter, domain, secs, now, out)
             elif sid >= 256:
                 self._data_set(body, sid, version, exporter, domain, secs, seq, now, out)

@@ -46,7 +46,9 @@ class _Xdr:
 
     def need(self, n: int, what: str) -> None:
         if n < 0 or self.p + n > self.end:
-            raise DecodeError("truncated", f"sFlow {what}: needs {n} bytes, {self.end - self.p} left")
+            raise DecodeError(
+                "truncated", f"sFlow {what}: needs {n} bytes, {self.end - self.p} left"
+            )
 
     def u32(self, what: str = "field") -> int:
         self.need(4, what)

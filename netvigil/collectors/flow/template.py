@@ -119,7 +119,7 @@ class CompiledTemplate:
 
 def _unique(names: list[str]) -> list[str]:
     seen: dict[str, int] = {}
-    out = []
+    out: list[str] = []
     for n in names:
         if not n:
             out.append(n)
@@ -134,10 +134,7 @@ def _builder(names: list[str]) -> Callable[[Sequence[list[FieldValue]]], list[Re
         return lambda cols: []
     args = [f"v{i}" for i in range(len(names))]
     display = ", ".join(f"{name!r}: {a}" for name, a in zip(names, args, strict=True))
-    src = (
-        "def build(cols):\n"
-        f"    return [{{{display}}} for {', '.join(args)}, in zip(*cols)]\n"
-    )
+    src = f"def build(cols):\n    return [{{{display}}} for {', '.join(args)}, in zip(*cols)]\n"
     ns: dict[str, Any] = {}
     exec(compile(src, "<flow-template>", "exec"), ns)  # names are repr-quoted constants
     fn: Callable[[Sequence[list[FieldValue]]], list[Record]] = ns["build"]
@@ -154,7 +151,9 @@ def compile_template(fields: Sequence[TemplateField], scope_count: int = 0) -> C
     if hit is not None:
         return hit
     elems = [element(f.element_id, f.enterprise) for f in fields]
-    names = _unique([e.name if f.element_id != _PADDING else "" for f, e in zip(fields, elems)])
+    names = _unique(
+        [e.name if f.element_id != _PADDING else "" for f, e in zip(fields, elems, strict=True)]
+    )
     kinds = [e.kind for e in elems]
     fixed = all(f.length != VARIABLE for f in fields)
     tpl = CompiledTemplate(

@@ -63,9 +63,7 @@ class OctetFramer:
                 return out
             length = int(buf[:i])
             if length > self.max_length:
-                out.append(
-                    FramingError(f"MSGLEN {length} exceeds the maximum {self.max_length}")
-                )
+                out.append(FramingError(f"MSGLEN {length} exceeds the maximum {self.max_length}"))
                 self._fail()
                 return out
             if len(buf) < i + 1 + length:

@@ -38,7 +38,7 @@ SD_ID = (
 )
 SD_PARAM = (
     'expecting a structured data parameter (`key="value"`, both part from 1 to max 32 '
-    "US-ASCII characters; key cannot contain `=`, ` `, `]`, and `\"`, while value cannot "
+    'US-ASCII characters; key cannot contain `=`, ` `, `]`, and `"`, while value cannot '
     'contain `]`, backslash, and `"` unless escaped)'
 )
 ESCAPE = 'expecting chars `]`, `"`, and `\\` to be escaped within param value'
@@ -54,7 +54,7 @@ _TS = (
     r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
     r"(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
 )
-_NAME = r'[!#-<>-\\^-~]{1,32}'
+_NAME = r"[!#-<>-\\^-~]{1,32}"
 _VALUE = r'(?:[^"\\\]]|\\["\\\]])*'
 _SD = rf'(?:\[{_NAME}(?: {_NAME}="{_VALUE}")*\])+'
 _FAST = re.compile(
@@ -121,7 +121,7 @@ def _digit(c: int) -> bool:
     return 48 <= c <= 57
 
 
-def _scan(b: bytes, compliant_msg: bool) -> SyslogMessage:  # noqa: C901 - one grammar, in order
+def _scan(b: bytes, compliant_msg: bool) -> SyslogMessage:
     n = len(b)
 
     def fail(what: str, col: int, partial: SyslogMessage | None) -> SyslogParseError:
