@@ -66,7 +66,7 @@ def to_events(msg: SyslogMessage, peer: str, received: float) -> list[Event]:
             app_name=msg.app_name,
             procid=msg.procid,
             msgid=msg.msgid,
-            message=msg.message or "",
+            message=(msg.message or "").rstrip("\r\n"),  # rsyslog frames end in LF
             rfc="5424" if msg.rfc == "5424" else "3164",
             source=f"{SOURCE}:{peer}",
             structured_data=msg.structured_data or {},
