@@ -32,9 +32,9 @@ from netvigil.events import FieldValue
 __all__ = [
     "REVERSE_PEN",
     "Element",
-    "column_codec",
     "element",
     "element_id",
+    "field_codec",
     "render",
 ]
 
@@ -135,47 +135,22 @@ def render(kind: str, raw: bytes) -> FieldValue:
     return raw.hex()
 
 
-# --------------------------------------------------------------------------- columns
+# --------------------------------------------------------------------------- fixed-length fields
 
-Column = Callable[[Any], list[FieldValue]]
-"""Turns one field of a structured numpy array (all records of a set) into Python values."""
-
-
-def _tolist(col: Any) -> list[FieldValue]:
-    out: list[FieldValue] = col.tolist()
-    return out
-
+Scalar = Callable[[Any], FieldValue]
+"""Turns one value of ``ndarray.tolist()`` (an int, float or bytes) into the field's value."""
 
 _IP4: dict[int, str] = {}
 
 
-def _ipv4_col(col: Any) -> list[FieldValue]:
-    # flows repeat addresses; a bounded cache turns most conversions into one dict lookup
-    if len(_IP4) > 1 << 16:
-        _IP4.clear()
-    out: list[FieldValue] = []
-    get = _IP4.get
-    for v in col.tolist():
-        s = get(v)
-        if s is None:
-            s = _IP4[v] = socket.inet_ntoa(v.to_bytes(4, "big"))
-        out.append(s)
-    return out
-
-
-def _bytes_col(fn: Callable[[bytes], FieldValue], size: int) -> Column:
-    def conv(col: Any) -> list[FieldValue]:
-        raw = col.tobytes()
-        return [fn(raw[i : i + size]) for i in range(0, len(raw), size)]
-
-    return conv
-
-
-def _map_col(fn: Callable[[int], FieldValue]) -> Column:
-    def conv(col: Any) -> list[FieldValue]:
-        return [fn(v) for v in col.tolist()]
-
-    return conv
+def _ipv4_int(v: int) -> FieldValue:
+    # flows repeat addresses: a bounded cache makes most conversions one dict lookup
+    s = _IP4.get(v)
+    if s is None:
+        if len(_IP4) > 1 << 16:
+            _IP4.clear()
+        s = _IP4[v] = socket.inet_ntoa(v.to_bytes(4, "big"))
+    return s
 
 
 def _ipv6(raw: bytes) -> FieldValue:
@@ -190,31 +165,40 @@ def _hex(raw: bytes) -> FieldValue:
     return raw.hex()
 
 
+def _bool(v: int) -> FieldValue:
+    return {1: True, 2: False}.get(v, v)
+
+
+def _seconds(v: int) -> FieldValue:
+    return _iso_ms(v * 1000)
+
+
 _NATIVE = {1: "u1", 2: ">u2", 4: ">u4", 8: ">u8"}
 
 
 @cache
-def column_codec(kind: str, length: int) -> tuple[str, Column]:
-    """The numpy dtype of a fixed-length field and the conversion of its column to values."""
+def field_codec(kind: str, length: int) -> tuple[str, Scalar | None]:
+    """The numpy dtype of a fixed-length field, and the conversion of each of its values
+    (None when ``tolist`` already gives the value: integers and floats)."""
     numeric = kind.startswith(("unsigned", "dateTime")) or (not kind and length in _NATIVE)
     if numeric and length in _NATIVE:
         dtype = _NATIVE[length]
         if kind == "dateTimeSeconds":
-            return dtype, _map_col(lambda v: _iso_ms(v * 1000))
+            return dtype, _seconds
         if kind == "dateTimeMilliseconds":
-            return dtype, _map_col(_iso_ms)
-        if kind in ("dateTimeMicroseconds", "dateTimeNanoseconds"):
-            return dtype, _map_col(_iso_ntp) if length == 8 else _tolist
-        return dtype, _tolist
+            return dtype, _iso_ms
+        if kind in ("dateTimeMicroseconds", "dateTimeNanoseconds") and length == 8:
+            return dtype, _iso_ntp
+        return dtype, None
     if kind.startswith("signed") and length in _NATIVE:
-        return _NATIVE[length].replace("u", "i"), _tolist
+        return _NATIVE[length].replace("u", "i"), None
     if kind == "ipv4Address" and length == 4:
-        return ">u4", _ipv4_col
+        return ">u4", _ipv4_int
     if kind in ("float32", "float64") and length in (4, 8):
-        return (">f4" if length == 4 else ">f8"), _tolist
+        return (">f4" if length == 4 else ">f8"), None
     if kind == "boolean" and length == 1:
-        return "u1", _map_col(lambda v: {1: True, 2: False}.get(v, v))
-    fn: Callable[[bytes], FieldValue]
+        return "u1", _bool
+    fn: Scalar
     if kind == "ipv6Address" and length == 16:
         fn = _ipv6
     elif kind == "macAddress" and length == 6:
@@ -225,10 +209,10 @@ def column_codec(kind: str, length: int) -> tuple[str, Column]:
         fn = _text
     else:
         fn = _hex
-    return f"V{length}", _bytes_col(fn, length)
+    return f"V{length}", fn
 
 
-def _partial_render(kind: str) -> Callable[[bytes], FieldValue]:
+def _partial_render(kind: str) -> Scalar:
     def fn(raw: bytes) -> FieldValue:
         return render(kind, raw)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from netvigil.collectors.flow.elements import column_codec, element, render
+from netvigil.collectors.flow.elements import Scalar, element, field_codec, render
 from netvigil.errors import DecodeError
 from netvigil.events import FieldValue, TemplateField
 
@@ -58,8 +58,7 @@ class CompiledTemplate:
     fixed_length: int | None
     """Bytes per record when every field has a fixed length; None when some field varies."""
     dtype: np.dtype[Any] | None = None
-    columns: list[tuple[int, Callable[[Any], list[FieldValue]]]] = field(default_factory=list)
-    build: Callable[[Sequence[list[FieldValue]]], list[Record]] | None = None
+    build: Callable[[list[Any]], list[Record]] | None = None
     counters: list[str] = field(default_factory=list)
 
     @property
@@ -82,9 +81,7 @@ class CompiledTemplate:
             return []
         if self.dtype is None or self.build is None:
             return []  # only padding: nothing to report
-        arr = np.frombuffer(body, dtype=self.dtype, count=n)
-        cols = [conv(arr[f"f{i}"]) for i, conv in self.columns]
-        return self.build(cols)
+        return self.build(np.frombuffer(body, dtype=self.dtype, count=n).tolist())
 
     def _decode_variable(self, body: bytes) -> list[Record]:
         out: list[Record] = []
@@ -129,15 +126,26 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def _builder(names: list[str]) -> Callable[[Sequence[list[FieldValue]]], list[Record]]:
-    if not names:
-        return lambda cols: []
-    args = [f"v{i}" for i in range(len(names))]
-    display = ", ".join(f"{name!r}: {a}" for name, a in zip(names, args, strict=True))
-    src = f"def build(cols):\n    return [{{{display}}} for {', '.join(args)}, in zip(*cols)]\n"
-    ns: dict[str, Any] = {}
+def _builder(
+    fields: list[tuple[str, Scalar | None]],
+) -> Callable[[list[Any]], list[Record]]:
+    """A function from ``ndarray.tolist()`` rows to records; fields named "" are skipped."""
+    args, items, env = [], [], {}
+    for i, (name, conv) in enumerate(fields):
+        args.append(f"v{i}")
+        if not name:
+            continue
+        if conv is None:
+            items.append(f"{name!r}: v{i}")
+        else:
+            env[f"c{i}"] = conv
+            items.append(f"{name!r}: c{i}(v{i})")
+    if not items:
+        return lambda rows: [{} for _ in rows]
+    src = f"def build(rows):\n    return [{{{', '.join(items)}}} for {', '.join(args)}, in rows]\n"
+    ns: dict[str, Any] = dict(env)
     exec(compile(src, "<flow-template>", "exec"), ns)  # names are repr-quoted constants
-    fn: Callable[[Sequence[list[FieldValue]]], list[Record]] = ns["build"]
+    fn: Callable[[list[Any]], list[Record]] = ns["build"]
     return fn
 
 
@@ -166,19 +174,20 @@ def compile_template(fields: Sequence[TemplateField], scope_count: int = 0) -> C
     )
     if fixed:
         spec: list[tuple[str, str]] = []
-        kept: list[str] = []
+        plan: list[tuple[str, Scalar | None]] = []
         for i, (f, name, kind) in enumerate(zip(fields, tpl.names, kinds, strict=True)):
             if not f.length:
                 continue
             if not name:
                 spec.append((f"f{i}", f"V{f.length}"))
+                plan.append(("", None))
                 continue
-            dtype, conv = column_codec(kind, f.length)
+            dtype, conv = field_codec(kind, f.length)
             spec.append((f"f{i}", dtype))
-            tpl.columns.append((i, conv))
-            kept.append(name)
-        tpl.dtype = np.dtype(spec) if spec else None
-        tpl.build = _builder(kept)
+            plan.append((name, conv))
+        if spec:
+            tpl.dtype = np.dtype(spec)
+            tpl.build = _builder(plan)
     if len(_COMPILED) > 4096:
         _COMPILED.clear()
     _COMPILED[key] = tpl
