@@ -92,12 +92,26 @@ def sflow(n_packets: int, seed: int = 3) -> list[bytes]:
     for i in range(n_packets):
         samples = []
         for _ in range(7):
-            ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 1500, 7, 0, 64, 6, 0,
-                             socket.inet_aton(f"10.0.0.{rng.randrange(1, 40)}"),
-                             socket.inet_aton(f"192.0.2.{rng.randrange(1, 200)}"))
-            tcp = struct.pack(">HHIIBBHHH", rng.randrange(1024, 65535), 443, 0, 0, 0x50, 0x10, 0, 0, 0)
+            ip = struct.pack(
+                ">BBHHHBBH4s4s",
+                0x45,
+                0,
+                1500,
+                7,
+                0,
+                64,
+                6,
+                0,
+                socket.inet_aton(f"10.0.0.{rng.randrange(1, 40)}"),
+                socket.inet_aton(f"192.0.2.{rng.randrange(1, 200)}"),
+            )
+            tcp = struct.pack(
+                ">HHIIBBHHH", rng.randrange(1024, 65535), 443, 0, 0, 0x50, 0x10, 0, 0, 0
+            )
             frame = b"\x02" * 6 + b"\x04" * 6 + b"\x08\x00" + ip + tcp
-            header = struct.pack(">IIII", 1, 1518, 4, len(frame)) + frame + b"\0" * (-len(frame) % 4)
+            header = (
+                struct.pack(">IIII", 1, 1518, 4, len(frame)) + frame + b"\0" * (-len(frame) % 4)
+            )
             record = struct.pack(">II", 1, len(header)) + header
             body = struct.pack(">IIIIIIII", i, 5, 1024, 1024 * i, 0, 3, 4, 1) + record
             samples.append(struct.pack(">II", 1, len(body)) + body)
@@ -152,7 +166,9 @@ def main() -> None:
         row = {"records": n, "netvigil_per_s": round(mine)}
         if base:
             theirs, m = rate(baseline, packets, a.repeats)
-            row.update(baseline_records=m, baseline_per_s=round(theirs), ratio=round(mine / theirs, 2))
+            row.update(
+                baseline_records=m, baseline_per_s=round(theirs), ratio=round(mine / theirs, 2)
+            )
         report[name] = row
     if a.json:
         print(json.dumps(report))

@@ -74,8 +74,28 @@ def _offset(tz: str | None) -> float | None:
     return None if hours is None else hours * 3600.0
 
 
+_CACHE: dict[tuple[str, int], float | None] = {}
+
+
+def _cached(key: tuple[str, int], compute: float | None) -> float | None:
+    if len(_CACHE) > 4096:  # messages of one second share a stamp: a small cache suffices
+        _CACHE.clear()
+    _CACHE[key] = compute
+    return compute
+
+
 def rfc3339_epoch(token: str) -> float | None:
     """Unix seconds of an RFC 3339 timestamp (fraction of any length); None if invalid."""
+    return _rfc3339(token)
+
+
+def _rfc3339(token: str) -> float | None:
+    try:  # the C parser first; it takes up to 6 fraction digits and a Z or numeric offset
+        stamp = datetime.fromisoformat(token.replace("z", "Z"))
+        if stamp.tzinfo is not None:
+            return stamp.timestamp()
+    except ValueError:
+        pass
     try:
         date, _, rest = token.partition("T")
         y, mo, d = (int(p) for p in date.split("-"))
@@ -99,6 +119,15 @@ def bsd_epoch(
 ) -> float | None:
     """Unix seconds of a BSD stamp (``Mar  1 18:48:50.483``); a missing year is the one that
     puts the stamp in the past (within a day of tolerance) relative to ``now``."""
+    key = (f"{month} {day} {clock} {year} {tz}", int(now // 3600))
+    if key in _CACHE:
+        return _CACHE[key]
+    return _cached(key, _bsd(month, day, clock, year, tz, now))
+
+
+def _bsd(
+    month: str, day: int, clock: str, year: int | None, tz: str | None, now: float
+) -> float | None:
     mo = _MONTHS.get(month[:1].upper() + month[1:3].lower())
     off = _offset(tz)
     if mo is None or off is None:

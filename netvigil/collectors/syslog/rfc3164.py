@@ -44,7 +44,10 @@ _TAG = re.compile(r"(?P<tag>[^\s:\[\]%]{1,48})(?:\[(?P<pid>[^\]\s]{0,128})\])?:(
 
 def parse_3164(data: bytes, now: float) -> SyslogMessage | None:
     """Parse a BSD syslog message; None when the input does not look like one."""
-    text = data.decode("utf-8", "surrogateescape")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", "surrogateescape")
     m = _HEAD.match(text)
     if m is None or int(m["pri"]) > 191 or (len(m["pri"]) > 1 and m["pri"][0] == "0"):
         return None
@@ -84,10 +87,10 @@ def parse_3164(data: bytes, now: float) -> SyslogMessage | None:
         msg.fields["sequence"] = m["seq"]
     if m["sync"]:
         msg.fields["clock"] = "unsynchronized" if m["sync"] == "*" else "resynchronized"
-    raw = rest.encode("utf-8", "surrogateescape")
-    try:
-        msg.message = raw.decode("utf-8") or None
-    except UnicodeDecodeError:
+    if rest.isascii() or not any("\udc80" <= c <= "\udcff" for c in rest):
+        msg.message = rest or None
+    else:
+        raw = rest.encode("utf-8", "surrogateescape")
         msg.message, msg.message_bytes = raw.decode("utf-8", "replace"), raw
     return msg
 

@@ -95,9 +95,15 @@ def parse_5424(data: bytes, *, compliant_msg: bool = False) -> SyslogMessage:
         for el in _ELEMENT.finditer(sd_text):
             if el.group(1) in sd:
                 return _scan(data, compliant_msg)
-            sd[el.group(1)] = {
-                p.group(1): _UNESCAPE.sub(r"\1", p.group(2)) for p in _PARAM.finditer(el.group(2))
-            }
+            params = el.group(2)
+            sd[el.group(1)] = (
+                {
+                    k: (_UNESCAPE.sub(r"\1", v) if "\\" in v else v)
+                    for k, v in _PARAM.findall(params)
+                }
+                if params
+                else {}
+            )
     prival = int(pri)
     out = SyslogMessage(
         "5424", prival >> 3, prival & 7, int(ver), _nil(ts), _nil(host), _nil(app),

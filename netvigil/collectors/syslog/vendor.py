@@ -68,7 +68,8 @@ def enrich(msg: SyslogMessage) -> str | None:
     """Add vendor fields to ``msg.fields``; return the device event kind it means, if any."""
     text = msg.message or ""
     key = None
-    m = _CISCO.search(text, 0, 200)
+    pct = text.find("%", 0, 200)
+    m = _CISCO.search(text, pct, 200) if pct >= 0 else None
     if m is not None:
         facility, severity, mnemonic = m.groups()
         msg.fields.update(
