@@ -78,8 +78,9 @@ def v5(n_packets: int, seed: int = 2) -> list[bytes]:
         recs = b"".join(
             socket.inet_aton(f"10.0.{rng.randrange(8)}.{rng.randrange(1, 40)}")
             + socket.inet_aton(f"192.0.2.{rng.randrange(1, 200)}") + socket.inet_aton("10.9.9.9")
-            + struct.pack(">HHIIIIHHBBBBHHBBH", 1, 2, rng.randrange(1, 100), rng.randrange(99, 10**6),
-                          1000, 2000, rng.randrange(1024, 65535), 443, 0, 0x18, 6, 0, 0, 0, 24, 24, 0)
+            + struct.pack(">HHIIIIHHBBBBHHBBH", 1, 2, rng.randrange(1, 100),
+                          rng.randrange(99, 10**6), 1000, 2000, rng.randrange(1024, 65535), 443,
+                          0, 0x18, 6, 0, 0, 0, 24, 24, 0)
             for _ in range(30)
         )  # fmt: skip
         out.append(struct.pack(">HHIIIIBBH", 5, 30, 1000, 1_700_000_000, 0, i * 30, 0, 0, 0) + recs)

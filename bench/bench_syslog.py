@@ -85,12 +85,14 @@ def baseline(msgs: list[bytes]) -> int:
         m = _R5424.match(s)
         if m:
             pri, ver, ts, host, app, proc, msgid, sd, msg = m.groups()
-            rec = {"pri": int(pri), "version": int(ver), "timestamp": ts, "hostname": host,
-                   "app_name": app, "procid": proc, "msgid": msgid, "sd": sd, "message": msg}  # fmt: skip
+            rec = {
+                "pri": int(pri), "version": int(ver), "timestamp": ts, "hostname": host,
+                "app_name": app, "procid": proc, "msgid": msgid, "sd": sd, "message": msg,
+            }  # fmt: skip
         else:
             m = _R3164.match(s)
-            rec = {"raw": s} if m is None else dict(zip(
-                ("pri", "timestamp", "hostname", "tag", "pid", "message"), m.groups(), strict=True))  # fmt: skip
+            names = ("pri", "timestamp", "hostname", "tag", "pid", "message")
+            rec = {"raw": s} if m is None else dict(zip(names, m.groups(), strict=True))
         n += bool(rec)
     return n
 

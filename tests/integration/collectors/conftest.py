@@ -17,7 +17,9 @@ def need(tool: str) -> str:
     """The path of a peer program the project installs (scripts/system-deps.sh)."""
     path = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
     if path is None:
-        pytest.fail(f"{tool} is not installed: run scripts/system-deps.sh (scripts/apt-packages.txt)")
+        pytest.fail(
+            f"{tool} is not installed: run scripts/system-deps.sh (scripts/apt-packages.txt)"
+        )
     return path
 
 

@@ -63,11 +63,14 @@ async def test_softflowd_export_is_decoded_exactly(tmp_path: Path, version: int)
         def flows() -> set[Flow]:
             return {
                 (
-                    r.fields["sourceIPv4Address"], r.fields["destinationIPv4Address"],
-                    r.fields["sourceTransportPort"], r.fields["destinationTransportPort"],
-                    r.fields["protocolIdentifier"], r.fields["packetDeltaCount"],
+                    r.fields["sourceIPv4Address"],
+                    r.fields["destinationIPv4Address"],
+                    r.fields["sourceTransportPort"],
+                    r.fields["destinationTransportPort"],
+                    r.fields["protocolIdentifier"],
+                    r.fields["packetDeltaCount"],
                     r.fields["octetDeltaCount"],
-                )  # fmt: skip
+                )
                 for r in sink.of(FlowRecord)
                 if not r.options
             }

@@ -115,7 +115,7 @@ async def test_tls_octet_counted(tmp_path: Path) -> None:
     async with running(collector) as sink:
         ctx = ssl.create_default_context(cafile=cert)
         ctx.check_hostname = False
-        reader, writer = await asyncio.open_connection(
+        _reader, writer = await asyncio.open_connection(
             "127.0.0.1", collector.listen.bound["tls"], ssl=ctx
         )
         msgs = [b"<34>1 2024-05-01T10:00:00Z host1 app - - - over tls", b"<13>garbage"]
