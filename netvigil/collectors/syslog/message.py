@@ -74,10 +74,10 @@ def _offset(tz: str | None) -> float | None:
     return None if hours is None else hours * 3600.0
 
 
-_CACHE: dict[tuple[str, int], float | None] = {}
+_CACHE: dict[tuple[object, ...], float | None] = {}
 
 
-def _cached(key: tuple[str, int], compute: float | None) -> float | None:
+def _cached(key: tuple[object, ...], compute: float | None) -> float | None:
     if len(_CACHE) > 4096:  # messages of one second share a stamp: a small cache suffices
         _CACHE.clear()
     _CACHE[key] = compute
@@ -119,7 +119,7 @@ def bsd_epoch(
 ) -> float | None:
     """Unix seconds of a BSD stamp (``Mar  1 18:48:50.483``); a missing year is the one that
     puts the stamp in the past (within a day of tolerance) relative to ``now``."""
-    key = (f"{month} {day} {clock} {year} {tz}", int(now // 3600))
+    key = (month, day, clock, year, tz, int(now // 3600))
     if key in _CACHE:
         return _CACHE[key]
     return _cached(key, _bsd(month, day, clock, year, tz, now))

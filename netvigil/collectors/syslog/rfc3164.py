@@ -54,18 +54,18 @@ def parse_3164(data: bytes, now: float) -> SyslogMessage | None:
     rest = text[m.end() :]
     has_ts = m["ts"] is not None
     host = m["origin"]
+    tag = None
     if host is None:
         sp = rest.find(" ")
         first = rest[:sp] if sp > 0 else ""
-        if (
-            first
-            and not first.endswith(":")
-            and first[0] not in "%["
-            and "[" not in first
-            and (has_ts or _TAG.match(rest, sp + 1))
-        ):
-            host, rest = first, rest[sp + 1 :]
-    tag = _TAG.match(rest)
+        if first and first[-1] != ":" and first[0] != "%" and "[" not in first:
+            tag = _TAG.match(rest, sp + 1)
+            if has_ts or tag:
+                host, rest = first, rest[sp + 1 :]
+                if tag:
+                    tag = _TAG.match(rest)  # the same tag, at the start of what is left
+    if tag is None:
+        tag = _TAG.match(rest)
     if not (has_ts or m["seq"] or tag or host):
         return None
     prival = int(m["pri"])
