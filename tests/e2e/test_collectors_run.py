@@ -83,3 +83,41 @@ def test_run_collects_syslog_and_flows_and_keeps_templates(tmp_path: Path) -> No
     # restart: a data set alone decodes with the template kept from the first run
     second = _run(tmp_path, env, [("flow", flow_port, _ipfix([DATA]))])
     assert "0 left in flight" in second and "0 dead letters" in second, second
+
+
+def test_run_on_the_twins_ipfix_and_vendor_syslog(tmp_path: Path) -> None:
+    """The twin exports IPFIX and vendor syslog (TCP, octet counting) from each device; the
+    service, with no twin of its own, must see its faults through the collectors alone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+    tcp, flows = free_port(), free_port()
+    env.update(
+        NETVIGIL_SYSLOG__HOST="127.0.0.1",
+        NETVIGIL_SYSLOG__TCP_PORT=str(tcp),
+        NETVIGIL_FLOWS__HOST="127.0.0.1",
+        NETVIGIL_FLOWS__PORT=str(flows),
+    )
+    run = subprocess.Popen(
+        [*NETVIGIL, "run", "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    twin = None
+    try:
+        wait_for_port(tcp, timeout=60)
+        twin = subprocess.Popen(
+            [*NETVIGIL, "twin", "serve", "--speed", "300", "--faults",
+             "--ipfix", f"127.0.0.1:{flows}", "--syslog", f"127.0.0.1:{tcp}",
+             "--syslog-transport", "tcp"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        time.sleep(20)  # 30 min warm-up + a fault or two at 300x
+    finally:
+        if twin is not None:
+            twin.send_signal(signal.SIGINT)
+            twin.communicate(timeout=60)
+        time.sleep(1)
+        run.send_signal(signal.SIGINT)
+        stdout, stderr = run.communicate(timeout=60)
+    assert run.returncode == 0, stderr
+    assert "incident" in stdout, stdout
+    assert "0 left in flight" in stdout and "0 dead letters" in stdout, stdout
+    assert (tmp_path / "flow-templates.jsonl").read_text().count("flow_template") >= 1
