@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.analytics.detector import DetectorConfig
+from netvigil.collectors.push import push_collectors
 from netvigil.collectors.sources import device_sources
 from netvigil.config import Settings
 from netvigil.errors import ConfigError
@@ -76,6 +77,7 @@ class Service:
     dead_letters: DeadLetterFile
     twin: TwinSource | None = None
     faults: list[Fault] = field(default_factory=list)
+    collectors: list[Source] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -153,10 +155,27 @@ class Service:
                 on_fault=on_fault,
             )
             clock.append(source)
-        sources: list[Source] = [source] if source else []
-        sources += device_sources(settings)  # SNMP / gNMI collectors, when configured
-        runtime = EmbeddedRuntime(processors, sources, queue_size=settings.bus.queue_size)
-        return cls(settings, data, topo, runtime, incidents, tickets, audit, dlq, source, faults)
+        collectors, collector_processors = push_collectors(settings, data)
+        collectors = [*collectors, *device_sources(settings)]  # syslog/flows; SNMP/gNMI
+        processors.extend(collector_processors)
+        runtime = EmbeddedRuntime(
+            processors,
+            [*([source] if source else []), *collectors],
+            queue_size=settings.bus.queue_size,
+        )
+        return cls(
+            settings,
+            data,
+            topo,
+            runtime,
+            incidents,
+            tickets,
+            audit,
+            dlq,
+            source,
+            faults,
+            collectors,
+        )
 
     @staticmethod
     def plan_twin(
