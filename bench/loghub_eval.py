@@ -54,8 +54,17 @@ def mine_cli(messages: list[str], tmp: Path) -> list[str]:
     src, out = tmp / "messages.txt", tmp / "templates.csv"
     src.write_text("".join(m.replace("\n", " ") + "\n" for m in messages))
     subprocess.run(
-        [sys.executable, "-m", "netvigil.cli", "logs", "mine", "--input", str(src)]
-        + ["--output", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "netvigil.cli",
+            "logs",
+            "mine",
+            "--input",
+            str(src),
+            "--output",
+            str(out),
+        ],
         check=True,
         capture_output=True,
     )

@@ -24,6 +24,7 @@ from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.coordinator import CoordinatorProcessor
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
+from netvigil.streams.analytics import analytics_processors
 from netvigil.streams.base import Processor
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
@@ -125,6 +126,7 @@ class Service:
             CoordinatorProcessor(incidents, tickets, audit),
             dlq,
         ]
+        processors += analytics_processors(settings)
         source = None
         faults: list[Fault] = []
         if twin is not None:

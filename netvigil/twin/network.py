@@ -149,6 +149,13 @@ class TwinNetwork:
             if lk.id not in down_links:
                 i = self._dir_index[(lk.id, f.direction or lk.a)]
                 offered_bps[i] += f.magnitude * lk.capacity_bps
+        for f in self.active_faults(t):
+            if f.kind == "growth_ramp":  # demand growing steadily toward saturation
+                lk = self.topo.link(f.target)
+                if lk.id not in down_links:
+                    i = self._dir_index[(lk.id, f.direction or lk.a)]
+                    share = (t - f.start) / max(f.end - f.start, 1e-9)
+                    offered_bps[i] += f.magnitude * share * lk.capacity_bps
         delivered = np.minimum(offered_bps, self._caps)
         out: list[Event] = []
         out.extend(self._reachability_events(t, down_dev))
