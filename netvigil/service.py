@@ -26,6 +26,7 @@ from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
+from netvigil.streams.analytics import analytics_processors
 from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
@@ -142,6 +143,7 @@ class Service:
             coordinator,
             dlq,
         ]
+        processors += analytics_processors(settings)
         source = None
         faults: list[Fault] = []
         if twin is not None and network is not None:

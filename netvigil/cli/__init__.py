@@ -5,6 +5,7 @@ Add a command group by adding a module and one ``import netvigil.cli.<module>`` 
 
 from __future__ import annotations
 
+import netvigil.cli.analytics
 import netvigil.cli.bench
 import netvigil.cli.collect
 import netvigil.cli.core
