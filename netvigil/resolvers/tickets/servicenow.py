@@ -1,0 +1,376 @@
+"""The ServiceNow ticket backend (``servicenow://INSTANCE-HOST``), behind a durable outbox.
+
+Calls from the resolver never touch the network: they update the local mirror and queue an
+operation in one SQLite transaction (:mod:`outbox`), and return at once. A worker thread
+sends the queue in order through the ``servicenow-api`` package (:mod:`snow_client`),
+retrying with exponential backoff while ServiceNow is down or failing, and waiting
+``Retry-After`` when it throttles. Creation is idempotent by correlation id: the worker looks
+the record up before creating it, and a work note that may already have been written (a
+retry) is looked for in ``sys_journal_field`` by its operation tag, so retries and restarts
+make no duplicates. The same thread polls ServiceNow for what humans did (incident resolved,
+change approved or rejected) and :meth:`sync` reports it, once.
+
+What NetVigil writes: an ``incident`` per NetVigil incident (``correlation_id`` = the
+fingerprint, ``correlation_display`` = NetVigil, ``cmdb_ci`` = the device's CI when found by
+name), work notes, resolution (state 6, close code and notes); a ``change_request`` per
+action: a normal change moved to Assess (approval requested) at level 1, a standard change
+from the template "NetVigil pre-approved network action" at levels 2 and 3 (the twin verdict
+is in the description the resolver writes), linked to its CIs and to the incident (the
+incident's ``rfc``). Until the worker has created a record its number reads ``pending``.
+
+URL: ``servicenow://HOST[:PORT]``; ``?tls=0`` speaks plain HTTP (the emulator).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from netvigil.errors import ConfigError
+from netvigil.resolvers.base import ChangeKind, ChangeRecord, ChangeState, SyncUpdate, Ticket
+from netvigil.resolvers.tickets.outbox import OutboxOp, OutboxStore
+from netvigil.resolvers.tickets.snow_client import (
+    SnowAuthError,
+    SnowClient,
+    SnowError,
+    SnowRejected,
+    SnowUnavailable,
+)
+from netvigil.resolvers.tickets.snow_emulator import STANDARD_TEMPLATE
+
+__all__ = ["ServiceNowTickets", "base_url"]
+
+log = logging.getLogger(__name__)
+
+# NetVigil change state -> ServiceNow change_request fields
+_CHANGE_FIELDS: dict[str, dict[str, str]] = {
+    "requested": {"state": "-4"},
+    "approved": {"state": "-2"},
+    "rejected": {"state": "4", "approval": "rejected"},
+    "implemented": {"state": "0"},
+    "failed": {"state": "3", "close_code": "unsuccessful"},
+    "closed": {"state": "3", "close_code": "successful"},
+}
+
+
+def base_url(url: str) -> str:
+    """``servicenow://host[:port][?tls=0]`` -> ``https://host[:port]`` (or ``http://``)."""
+    parts = urlsplit(url)
+    if parts.scheme != "servicenow" or not parts.netloc:
+        raise ValueError(f"{url!r}: expected servicenow://INSTANCE-HOST")
+    tls = parse_qs(parts.query).get("tls", ["1"])[0] not in ("0", "false", "no")
+    return f"{'https' if tls else 'http'}://{parts.netloc}"
+
+
+def _tag(op: OutboxOp) -> str:
+    return f"[netvigil op {op.correlation_id}#{op.id}]"
+
+
+class ServiceNowTickets:
+    """A TicketBackend writing to ServiceNow through an outbox in ``db_path``."""
+
+    def __init__(
+        self,
+        client: SnowClient,
+        db_path: str | Path,
+        *,
+        poll_s: float = 5.0,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 60.0,
+        worker: bool = True,
+    ) -> None:
+        self.client, self.store = client, OutboxStore(db_path)
+        self.poll_s, self.backoff_s, self.max_backoff_s = poll_s, backoff_s, max_backoff_s
+        self.last_error: SnowError | None = None
+        self._pump_lock = threading.Lock()
+        self._wake, self._closed = threading.Event(), threading.Event()
+        self._next_poll = 0.0
+        self._thread: threading.Thread | None = None
+        if worker:
+            self._thread = threading.Thread(target=self._run, name="servicenow-outbox", daemon=True)
+            self._thread.start()
+
+    @classmethod
+    def from_url(
+        cls, url: str, data_dir: Path, *, user: str = "", password: str = "", token: str = "",
+        **kw: Any,
+    ) -> ServiceNowTickets:  # fmt: skip
+        if not token and not (user and password):
+            raise ConfigError(
+                f"tickets.url = {url!r} needs tickets.user and tickets.password "
+                "(NETVIGIL_TICKETS__USER, NETVIGIL_TICKETS__PASSWORD) or tickets.token"
+            )
+        client = SnowClient(base_url(url), user=user, password=password, token=token)
+        return cls(client, data_dir / "servicenow-outbox.db", **kw)
+
+    # ------------------------------------------------------------------ TicketBackend
+
+    @staticmethod
+    def _ticket(row: dict[str, str]) -> Ticket:
+        state = "resolved" if row["state"] == "resolved" else "open"
+        return Ticket(row["correlation_id"], row["number"] or "pending", row["correlation_id"],
+                      state, row["title"])  # type: ignore[arg-type]  # fmt: skip
+
+    @staticmethod
+    def _change(row: dict[str, str]) -> ChangeRecord:
+        return ChangeRecord(row["correlation_id"], row["number"] or "pending",
+                            row["correlation_id"], row["kind"], row["state"],  # type: ignore[arg-type]
+                            row["title"])  # fmt: skip
+
+    def find(self, correlation_id: str) -> Ticket | None:
+        row = self.store.row("tickets", correlation_id)
+        return self._ticket(row) if row else None
+
+    def open(
+        self, correlation_id: str, title: str, description: str, *, severity: str, ts: float
+    ) -> Ticket:
+        with self.store.tx():
+            if self.store.row("tickets", correlation_id) is None:
+                self.store.db.execute(
+                    "INSERT INTO tickets (correlation_id, title, state) VALUES (?, ?, 'open')",
+                    (correlation_id, title),
+                )
+                payload = {"title": title, "description": description, "severity": severity}
+                self.store.enqueue("open_incident", correlation_id, payload)
+        self._wake.set()
+        found = self.find(correlation_id)
+        assert found is not None
+        return found
+
+    def add_note(self, ticket: Ticket, text: str, *, ts: float) -> None:
+        with self.store.tx():
+            self.store.db.execute("INSERT INTO notes VALUES (?, ?, ?)", (ticket.correlation_id, ts, text))
+            self.store.enqueue("note", ticket.correlation_id, {"text": text})
+        self._wake.set()
+
+    def resolve(self, ticket: Ticket, note: str, *, ts: float) -> Ticket:
+        with self.store.tx():
+            row = self.store.row("tickets", ticket.correlation_id)
+            if row is not None and row["state"] != "resolved":
+                self.store.set("tickets", ticket.correlation_id, state="resolved")
+                self.store.db.execute("INSERT INTO notes VALUES (?, ?, ?)",
+                                      (ticket.correlation_id, ts, note))  # fmt: skip
+                self.store.enqueue("resolve", ticket.correlation_id, {"note": note})
+        self._wake.set()
+        found = self.find(ticket.correlation_id)
+        assert found is not None
+        return found
+
+    def notes(self, ticket: Ticket) -> list[str]:
+        rows = self.store.db.execute(
+            "SELECT text FROM notes WHERE correlation_id = ? ORDER BY rowid", (ticket.correlation_id,)
+        )
+        return [r[0] for r in rows.fetchall()]
+
+    def open_change(
+        self, correlation_id: str, *, incident: str, kind: ChangeKind, title: str,
+        description: str, devices: list[str], ts: float,
+    ) -> ChangeRecord:  # fmt: skip
+        with self.store.tx():
+            if self.store.row("changes", correlation_id) is None:
+                state = "approved" if kind == "standard" else "requested"
+                self.store.db.execute(
+                    "INSERT INTO changes (correlation_id, kind, state, title) VALUES (?, ?, ?, ?)",
+                    (correlation_id, kind, state, title),
+                )
+                payload = {"incident": incident, "kind": kind, "title": title,
+                           "description": description, "devices": devices}  # fmt: skip
+                self.store.enqueue("open_change", correlation_id, payload)
+        self._wake.set()
+        found = self.find_change(correlation_id)
+        assert found is not None
+        return found
+
+    def find_change(self, correlation_id: str) -> ChangeRecord | None:
+        row = self.store.row("changes", correlation_id)
+        return self._change(row) if row else None
+
+    def update_change(
+        self, change: ChangeRecord, state: ChangeState, note: str, *, ts: float
+    ) -> ChangeRecord:
+        with self.store.tx():
+            self.store.set("changes", change.correlation_id, state=state)
+            self.store.enqueue("update_change", change.correlation_id, {"state": state, "note": note})
+        self._wake.set()
+        found = self.find_change(change.correlation_id)
+        assert found is not None
+        return found
+
+    def sync(self) -> list[SyncUpdate]:
+        """What humans did in ServiceNow, as seen by the worker's last polls; each once."""
+        return [SyncUpdate(k, c, n, note) for k, c, n, note in self.store.unreported()]  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._closed.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(30)
+        self.store.close()
+
+    # ------------------------------------------------------------------ worker
+
+    def _run(self) -> None:
+        while not self._closed.is_set():
+            try:
+                self.pump()
+                if time.time() >= self._next_poll:
+                    self.poll()
+            except SnowError as e:  # already recorded; wait for the next round
+                self.last_error = e
+            except Exception:  # keep the worker alive, say why loudly
+                log.exception("ServiceNow outbox worker")
+            due = self.store.next_due()
+            wait = self._next_poll - time.time()
+            if due is not None:
+                wait = min(wait, due - time.time())
+            self._wake.wait(max(0.05, min(wait, 5.0)))
+            self._wake.clear()
+
+    def pump(self, now: float | None = None) -> int:
+        """Send due operations in order until one fails; returns how many were sent."""
+        sent = 0
+        with self._pump_lock:
+            while not self._closed.is_set():
+                op = self.store.due(time.time() if now is None else now)
+                if op is None:
+                    return sent
+                self.store.started(op.id)
+                try:
+                    self._apply(op)
+                except (SnowUnavailable, SnowAuthError) as e:
+                    hint = e.retry_after if isinstance(e, SnowUnavailable) else None
+                    delay = hint if hint is not None else self._backoff(op.attempts + 1)
+                    self.store.retry(op.id, time.time() + delay, str(e))
+                    self.last_error = e
+                    log.warning("ticket operation %s %s waits %.1fs: %s", op.kind,
+                                op.correlation_id, delay, e)  # fmt: skip
+                    return sent
+                except SnowRejected as e:
+                    self.store.dead(op.id, str(e))
+                    log.error("ticket operation %s %s dropped by ServiceNow, kept as dead: %s",
+                              op.kind, op.correlation_id, e)  # fmt: skip
+                else:
+                    self.store.done(op.id)
+                    self.last_error = None
+                    sent += 1
+        return sent
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        return float(base * (0.5 + random.random() / 2))
+
+    def _sys_id(self, table: str, correlation_id: str) -> str:
+        row = self.store.row(table, correlation_id)
+        if row is None or not row["sys_id"]:
+            raise SnowRejected(f"{table} {correlation_id} was never created in ServiceNow")
+        return row["sys_id"]
+
+    def _ci(self, device: str) -> str:
+        rows = self.client.find("cmdb_ci", f"name={device}", limit=1)
+        return rows[0]["sys_id"] if rows else ""
+
+    def _note_written(self, op: OutboxOp, sys_id: str) -> bool:
+        if op.attempts == 0:  # first try: nothing can be there yet
+            return False
+        q = f"element_id={sys_id}^element=work_notes^valueLIKE{_tag(op)}"
+        return bool(self.client.find("sys_journal_field", q, limit=1))
+
+    def _existing(self, table: str, correlation_id: str) -> dict[str, str] | None:
+        rows = self.client.find(table, f"correlation_id={correlation_id}", limit=1)
+        return rows[0] if rows else None
+
+    def _apply(self, op: OutboxOp) -> None:
+        p, corr = op.payload, op.correlation_id
+        if op.kind == "open_incident":
+            rec = self._existing("incident", corr)
+            if rec is None:
+                rec = self.client.create("incident", {
+                    "short_description": p["title"][:160], "description": p["description"],
+                    "correlation_id": corr, "correlation_display": "NetVigil",
+                    "urgency": {"critical": "1", "major": "1", "minor": "2"}.get(p["severity"], "3"),
+                    "impact": "2", "category": "network",
+                })  # fmt: skip
+            self.store.set("tickets", corr, sys_id=rec["sys_id"], number=rec["number"])
+        elif op.kind in ("note", "resolve"):
+            sys_id = self._sys_id("tickets", corr)
+            text = f"{p.get('text') or p.get('note')}\n{_tag(op)}"
+            data: dict[str, Any] = {"work_notes": text}
+            if op.kind == "resolve":
+                data = {"state": "6", "close_code": "Solved (Permanently)",
+                        "close_notes": p["note"], "work_notes": text}  # fmt: skip
+            if self._note_written(op, sys_id):
+                data.pop("work_notes")
+            if data:
+                self.client.patch("incident", sys_id, data)
+        elif op.kind == "open_change":
+            rec = self._existing("change_request", corr)
+            if rec is None:
+                cis = [c for c in (self._ci(d) for d in p["devices"]) if c]
+                data = {"short_description": p["title"][:160], "description": p["description"],
+                        "correlation_id": corr, "correlation_display": "NetVigil",
+                        "category": "Network", "cmdb_ci": cis[0] if cis else ""}  # fmt: skip
+                if p["kind"] == "standard":
+                    tpl = self.client.find("std_change_record_producer", f"name={STANDARD_TEMPLATE}", 1)
+                    if not tpl:
+                        raise SnowRejected(f"no standard change template {STANDARD_TEMPLATE!r}")
+                    rec = self.client.create_change("standard", data, tpl[0]["sys_id"])
+                else:
+                    rec = self.client.create_change("normal", data)
+                    self.client.update_change(rec["sys_id"], {"state": "-4"})  # Assess: approval requested
+            self.store.set("changes", corr, sys_id=rec["sys_id"], number=rec["number"])
+            inc = self.store.row("tickets", p["incident"])
+            if inc is not None and inc["sys_id"]:
+                self.client.patch("incident", inc["sys_id"], {"rfc": rec["sys_id"]})
+        elif op.kind == "update_change":
+            sys_id = self._sys_id("changes", corr)
+            data = {**_CHANGE_FIELDS[p["state"]], "work_notes": f"{p['note']}\n{_tag(op)}"}
+            if self._note_written(op, sys_id):
+                data.pop("work_notes")
+            self.client.update_change(sys_id, data)
+        else:
+            raise SnowRejected(f"unknown outbox operation {op.kind!r}")
+
+    def poll(self) -> None:
+        """Look for incidents resolved and changes decided by humans in ServiceNow."""
+        self._next_poll = time.time() + self.poll_s
+        with self._pump_lock:
+            mine = {r["sys_id"]: r for r in self.store.rows("tickets", "open")}
+            if mine:
+                for rec in self.client.find("incident", "state=6^ORstate=7^correlation_display=NetVigil"):
+                    row = mine.get(rec["sys_id"])
+                    if row is not None and "resolve" not in self.store.pending_kinds(row["correlation_id"]):
+                        with self.store.tx():
+                            self.store.set("tickets", row["correlation_id"], state="resolved")
+                            self.store.human("incident_resolved", row["correlation_id"], rec["number"],
+                                             rec.get("close_notes") or rec.get("sys_updated_by", ""))  # fmt: skip
+            waiting = {r["sys_id"]: r for r in self.store.rows("changes", "requested")}
+            if waiting:
+                q = "approval=approved^ORapproval=rejected^correlation_display=NetVigil"
+                for rec in self.client.find("change_request", q):
+                    row = waiting.get(rec["sys_id"])
+                    if row is not None:
+                        state = rec["approval"]
+                        with self.store.tx():
+                            self.store.set("changes", row["correlation_id"], state=state)
+                            self.store.human(f"change_{state}", row["correlation_id"], rec["number"],
+                                             rec.get("sys_updated_by", ""))  # fmt: skip
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait until every queued operation reached ServiceNow and one poll ran (tests, CLI);
+        raises the last :class:`SnowError` when that does not happen in time."""
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            if self._thread is None:
+                self.pump()
+            else:
+                self._wake.set()
+            if self.store.counts().get("pending", 0) == 0:
+                self.poll()
+                return
+            time.sleep(0.05)
+        raise self.last_error or TimeoutError("ServiceNow outbox did not drain")
