@@ -90,6 +90,7 @@ class ServiceNowTickets:
         self._pump_lock = threading.Lock()
         self._wake, self._closed = threading.Event(), threading.Event()
         self._next_poll = 0.0
+        self._quiet_until = 0.0  # after a 429/5xx/outage, nothing is sent before this
         self._thread: threading.Thread | None = None
         if worker:
             self._thread = threading.Thread(target=self._run, name="servicenow-outbox", daemon=True)
@@ -217,17 +218,20 @@ class ServiceNowTickets:
     def _run(self) -> None:
         while not self._closed.is_set():
             try:
-                self.pump()
-                if time.time() >= self._next_poll:
+                if time.time() >= self._quiet_until:
+                    self.pump()
+                if time.time() >= max(self._next_poll, self._quiet_until):
                     self.poll()
-            except SnowError as e:  # already recorded; wait for the next round
+            except SnowError as e:  # a failed poll: the next one will tell
                 self.last_error = e
+                if isinstance(e, SnowUnavailable):
+                    self._quiet_until = time.time() + (e.retry_after or self.backoff_s)
             except Exception:  # keep the worker alive, say why loudly
                 log.exception("ServiceNow outbox worker")
             due = self.store.next_due()
-            wait = self._next_poll - time.time()
+            wait = max(self._next_poll, self._quiet_until) - time.time()
             if due is not None:
-                wait = min(wait, due - time.time())
+                wait = min(wait, max(due, self._quiet_until) - time.time())
             self._wake.wait(max(0.05, min(wait, 5.0)))
             self._wake.clear()
 
@@ -246,6 +250,7 @@ class ServiceNowTickets:
                     hint = e.retry_after if isinstance(e, SnowUnavailable) else None
                     delay = hint if hint is not None else self._backoff(op.attempts + 1)
                     self.store.retry(op.id, time.time() + delay, str(e))
+                    self._quiet_until = time.time() + delay
                     self.last_error = e
                     log.warning("ticket operation %s %s waits %.1fs: %s", op.kind,
                                 op.correlation_id, delay, e)  # fmt: skip

@@ -157,7 +157,6 @@ def build_app(state: SnowState) -> web.Application:
         role = state.users.get(user, ("", "snc_read_only"))[1]
         if request.method not in ("GET", "HEAD") and role not in ("itil", "admin"):
             return _error(403, "User Not Authorized", f"{user} has no write access to this record")
-        request["user"] = user
         return await handler(request)  # type: ignore[no-any-return]
 
     def _auth(request: web.Request) -> str | None:
@@ -223,7 +222,7 @@ def build_app(state: SnowState) -> web.Application:
             return table
         if isinstance(data, web.Response):
             return data
-        rec = state.insert(table, data, request["user"])
+        rec = state.insert(table, data, _auth(request) or "")
         return web.json_response({"result": _fields(rec, request.query.get("sysparm_fields"))},
                                  status=201)  # fmt: skip
 
@@ -241,7 +240,7 @@ def build_app(state: SnowState) -> web.Application:
             data = await body(request)
             if isinstance(data, web.Response):
                 return data
-            state.update(table, rec, data, request["user"])
+            state.update(table, rec, data, _auth(request) or "")
         return web.json_response({"result": _fields(rec, request.query.get("sysparm_fields"))})
 
     async def change_list(request: web.Request) -> web.Response:
@@ -264,7 +263,7 @@ def build_app(state: SnowState) -> web.Application:
             if isinstance(tpl, web.Response):
                 return tpl
             values.update(approval="approved", state="-2", std_change_producer_version=tpl["sys_id"])
-        rec = state.insert("change_request", values, request["user"])
+        rec = state.insert("change_request", values, _auth(request) or "")
         return web.json_response({"result": _pairs(rec)}, status=200)
 
     async def change_one(request: web.Request) -> web.Response:
@@ -278,7 +277,7 @@ def build_app(state: SnowState) -> web.Application:
             data = await body(request)
             if isinstance(data, web.Response):
                 return data
-            state.update("change_request", rec, data, request["user"])
+            state.update("change_request", rec, data, _auth(request) or "")
         return web.json_response({"result": _pairs(rec)})
 
     async def subscribers(request: web.Request) -> web.Response:
@@ -358,9 +357,17 @@ class EmulatorServer:
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     def go_down(self) -> None:
+        """Stop listening and drop every open (keep-alive) connection, as an outage does."""
         if self._site is not None:
             self._call(self._site.stop())
             self._site = None
+        server = self._runner.server
+
+        async def drop() -> None:
+            for conn in server.connections if server is not None else []:
+                conn.force_close()
+
+        self._call(drop())
 
     def faults(self, **kw: Any) -> None:
         self.state.faults = Faults(**kw)
