@@ -45,9 +45,12 @@ _GRAPHS: dict[str, Callable[[str], TopologyStore]] = {"memory": lambda url: Memo
 _TICKETS: dict[str, Callable[[TicketSettings, Path], TicketBackend]] = {
     "local": lambda s, data: LocalTickets(data / "tickets.db"),
     "servicenow": lambda s, data: ServiceNowTickets.from_url(
-        s.url, data, user=s.user, password=s.password.get_secret_value(),
+        s.url,
+        data,
+        user=s.user,
+        password=s.password.get_secret_value(),
         token=s.token.get_secret_value(),
-    ),  # fmt: skip
+    ),
 }
 
 

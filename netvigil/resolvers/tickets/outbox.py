@@ -33,6 +33,7 @@ def _locked(fn: F) -> F:
 
     return wrapper  # type: ignore[return-value]
 
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (correlation_id TEXT PRIMARY KEY, title TEXT NOT NULL,
     state TEXT NOT NULL, sys_id TEXT NOT NULL DEFAULT '', number TEXT NOT NULL DEFAULT '');
@@ -165,16 +166,15 @@ class OutboxStore:
     def rows(self, table: str, state: str) -> list[dict[str, str]]:
         assert table in ("tickets", "changes")
         cur = self.db.execute(f"SELECT * FROM {table} WHERE state = ? AND sys_id != ''", (state,))
-        return [
-            {d[0]: v for d, v in zip(cur.description, r, strict=True)} for r in cur.fetchall()
-        ]
+        return [{d[0]: v for d, v in zip(cur.description, r, strict=True)} for r in cur.fetchall()]
 
     @_locked
     def set(self, table: str, correlation_id: str, **values: str) -> None:
         assert table in ("tickets", "changes") and values
         cols = ", ".join(f"{k} = ?" for k in values)
         self.db.execute(
-            f"UPDATE {table} SET {cols} WHERE correlation_id = ?", (*values.values(), correlation_id)
+            f"UPDATE {table} SET {cols} WHERE correlation_id = ?",
+            (*values.values(), correlation_id),
         )
 
     @_locked

@@ -98,9 +98,15 @@ class ServiceNowTickets:
 
     @classmethod
     def from_url(
-        cls, url: str, data_dir: Path, *, user: str = "", password: str = "", token: str = "",
+        cls,
+        url: str,
+        data_dir: Path,
+        *,
+        user: str = "",
+        password: str = "",
+        token: str = "",
         **kw: Any,
-    ) -> ServiceNowTickets:  # fmt: skip
+    ) -> ServiceNowTickets:
         if not token and not (user and password):
             raise ConfigError(
                 f"tickets.url = {url!r} needs tickets.user and tickets.password "
@@ -113,15 +119,24 @@ class ServiceNowTickets:
 
     @staticmethod
     def _ticket(row: dict[str, str]) -> Ticket:
-        state = "resolved" if row["state"] == "resolved" else "open"
-        return Ticket(row["correlation_id"], row["number"] or "pending", row["correlation_id"],
-                      state, row["title"])  # type: ignore[arg-type]  # fmt: skip
+        return Ticket(
+            row["correlation_id"],
+            row["number"] or "pending",
+            row["correlation_id"],
+            "resolved" if row["state"] == "resolved" else "open",
+            row["title"],
+        )
 
     @staticmethod
     def _change(row: dict[str, str]) -> ChangeRecord:
-        return ChangeRecord(row["correlation_id"], row["number"] or "pending",
-                            row["correlation_id"], row["kind"], row["state"],  # type: ignore[arg-type]
-                            row["title"])  # fmt: skip
+        return ChangeRecord(
+            row["correlation_id"],
+            row["number"] or "pending",
+            row["correlation_id"],
+            row["kind"],  # type: ignore[arg-type]
+            row["state"],  # type: ignore[arg-type]
+            row["title"],
+        )
 
     def find(self, correlation_id: str) -> Ticket | None:
         row = self.store.row("tickets", correlation_id)
@@ -145,7 +160,9 @@ class ServiceNowTickets:
 
     def add_note(self, ticket: Ticket, text: str, *, ts: float) -> None:
         with self.store.tx():
-            self.store.db.execute("INSERT INTO notes VALUES (?, ?, ?)", (ticket.correlation_id, ts, text))
+            self.store.db.execute(
+                "INSERT INTO notes VALUES (?, ?, ?)", (ticket.correlation_id, ts, text)
+            )
             self.store.enqueue("note", ticket.correlation_id, {"text": text})
         self._wake.set()
 
@@ -154,8 +171,9 @@ class ServiceNowTickets:
             row = self.store.row("tickets", ticket.correlation_id)
             if row is not None and row["state"] != "resolved":
                 self.store.set("tickets", ticket.correlation_id, state="resolved")
-                self.store.db.execute("INSERT INTO notes VALUES (?, ?, ?)",
-                                      (ticket.correlation_id, ts, note))  # fmt: skip
+                self.store.db.execute(
+                    "INSERT INTO notes VALUES (?, ?, ?)", (ticket.correlation_id, ts, note)
+                )
                 self.store.enqueue("resolve", ticket.correlation_id, {"note": note})
         self._wake.set()
         found = self.find(ticket.correlation_id)
@@ -164,14 +182,22 @@ class ServiceNowTickets:
 
     def notes(self, ticket: Ticket) -> list[str]:
         rows = self.store.db.execute(
-            "SELECT text FROM notes WHERE correlation_id = ? ORDER BY rowid", (ticket.correlation_id,)
+            "SELECT text FROM notes WHERE correlation_id = ? ORDER BY rowid",
+            (ticket.correlation_id,),
         )
         return [r[0] for r in rows.fetchall()]
 
     def open_change(
-        self, correlation_id: str, *, incident: str, kind: ChangeKind, title: str,
-        description: str, devices: list[str], ts: float,
-    ) -> ChangeRecord:  # fmt: skip
+        self,
+        correlation_id: str,
+        *,
+        incident: str,
+        kind: ChangeKind,
+        title: str,
+        description: str,
+        devices: list[str],
+        ts: float,
+    ) -> ChangeRecord:
         with self.store.tx():
             if self.store.row("changes", correlation_id) is None:
                 state = "approved" if kind == "standard" else "requested"
@@ -179,8 +205,13 @@ class ServiceNowTickets:
                     "INSERT INTO changes (correlation_id, kind, state, title) VALUES (?, ?, ?, ?)",
                     (correlation_id, kind, state, title),
                 )
-                payload = {"incident": incident, "kind": kind, "title": title,
-                           "description": description, "devices": devices}  # fmt: skip
+                payload = {
+                    "incident": incident,
+                    "kind": kind,
+                    "title": title,
+                    "description": description,
+                    "devices": devices,
+                }
                 self.store.enqueue("open_change", correlation_id, payload)
         self._wake.set()
         found = self.find_change(correlation_id)
@@ -196,7 +227,9 @@ class ServiceNowTickets:
     ) -> ChangeRecord:
         with self.store.tx():
             self.store.set("changes", change.correlation_id, state=state)
-            self.store.enqueue("update_change", change.correlation_id, {"state": state, "note": note})
+            self.store.enqueue(
+                "update_change", change.correlation_id, {"state": state, "note": note}
+            )
         self._wake.set()
         found = self.find_change(change.correlation_id)
         assert found is not None
@@ -252,13 +285,22 @@ class ServiceNowTickets:
                     self.store.retry(op.id, time.time() + delay, str(e))
                     self._quiet_until = time.time() + delay
                     self.last_error = e
-                    log.warning("ticket operation %s %s waits %.1fs: %s", op.kind,
-                                op.correlation_id, delay, e)  # fmt: skip
+                    log.warning(
+                        "ticket operation %s %s waits %.1fs: %s",
+                        op.kind,
+                        op.correlation_id,
+                        delay,
+                        e,
+                    )
                     return sent
                 except SnowRejected as e:
                     self.store.dead(op.id, str(e))
-                    log.error("ticket operation %s %s dropped by ServiceNow, kept as dead: %s",
-                              op.kind, op.correlation_id, e)  # fmt: skip
+                    log.error(
+                        "ticket operation %s %s dropped by ServiceNow, kept as dead: %s",
+                        op.kind,
+                        op.correlation_id,
+                        e,
+                    )
                 else:
                     self.store.done(op.id)
                     self.last_error = None
@@ -294,20 +336,32 @@ class ServiceNowTickets:
         if op.kind == "open_incident":
             rec = self._existing("incident", corr)
             if rec is None:
-                rec = self.client.create("incident", {
-                    "short_description": p["title"][:160], "description": p["description"],
-                    "correlation_id": corr, "correlation_display": "NetVigil",
-                    "urgency": {"critical": "1", "major": "1", "minor": "2"}.get(p["severity"], "3"),
-                    "impact": "2", "category": "network",
-                })  # fmt: skip
+                rec = self.client.create(
+                    "incident",
+                    {
+                        "short_description": p["title"][:160],
+                        "description": p["description"],
+                        "correlation_id": corr,
+                        "correlation_display": "NetVigil",
+                        "urgency": {"critical": "1", "major": "1", "minor": "2"}.get(
+                            p["severity"], "3"
+                        ),
+                        "impact": "2",
+                        "category": "network",
+                    },
+                )
             self.store.set("tickets", corr, sys_id=rec["sys_id"], number=rec["number"])
         elif op.kind in ("note", "resolve"):
             sys_id = self._sys_id("tickets", corr)
             text = f"{p.get('text') or p.get('note')}\n{_tag(op)}"
             data: dict[str, Any] = {"work_notes": text}
             if op.kind == "resolve":
-                data = {"state": "6", "close_code": "Solved (Permanently)",
-                        "close_notes": p["note"], "work_notes": text}  # fmt: skip
+                data = {
+                    "state": "6",
+                    "close_code": "Solved (Permanently)",
+                    "close_notes": p["note"],
+                    "work_notes": text,
+                }
             if self._note_written(op, sys_id):
                 data.pop("work_notes")
             if data:
@@ -316,17 +370,26 @@ class ServiceNowTickets:
             rec = self._existing("change_request", corr)
             if rec is None:
                 cis = [c for c in (self._ci(d) for d in p["devices"]) if c]
-                data = {"short_description": p["title"][:160], "description": p["description"],
-                        "correlation_id": corr, "correlation_display": "NetVigil",
-                        "category": "Network", "cmdb_ci": cis[0] if cis else ""}  # fmt: skip
+                data = {
+                    "short_description": p["title"][:160],
+                    "description": p["description"],
+                    "correlation_id": corr,
+                    "correlation_display": "NetVigil",
+                    "category": "Network",
+                    "cmdb_ci": cis[0] if cis else "",
+                }
                 if p["kind"] == "standard":
-                    tpl = self.client.find("std_change_record_producer", f"name={STANDARD_TEMPLATE}", 1)
+                    tpl = self.client.find(
+                        "std_change_record_producer", f"name={STANDARD_TEMPLATE}", 1
+                    )
                     if not tpl:
                         raise SnowRejected(f"no standard change template {STANDARD_TEMPLATE!r}")
                     rec = self.client.create_change("standard", data, tpl[0]["sys_id"])
                 else:
                     rec = self.client.create_change("normal", data)
-                    self.client.update_change(rec["sys_id"], {"state": "-4"})  # Assess: approval requested
+                    self.client.update_change(
+                        rec["sys_id"], {"state": "-4"}
+                    )  # Assess: approval requested
             self.store.set("changes", corr, sys_id=rec["sys_id"], number=rec["number"])
             inc = self.store.row("tickets", p["incident"])
             if inc is not None and inc["sys_id"]:
@@ -346,13 +409,21 @@ class ServiceNowTickets:
         with self._pump_lock:
             mine = {r["sys_id"]: r for r in self.store.rows("tickets", "open")}
             if mine:
-                for rec in self.client.find("incident", "state=6^ORstate=7^correlation_display=NetVigil"):
+                for rec in self.client.find(
+                    "incident", "state=6^ORstate=7^correlation_display=NetVigil"
+                ):
                     row = mine.get(rec["sys_id"])
-                    if row is not None and "resolve" not in self.store.pending_kinds(row["correlation_id"]):
+                    if row is not None and "resolve" not in self.store.pending_kinds(
+                        row["correlation_id"]
+                    ):
                         with self.store.tx():
                             self.store.set("tickets", row["correlation_id"], state="resolved")
-                            self.store.human("incident_resolved", row["correlation_id"], rec["number"],
-                                             rec.get("close_notes") or rec.get("sys_updated_by", ""))  # fmt: skip
+                            self.store.human(
+                                "incident_resolved",
+                                row["correlation_id"],
+                                rec["number"],
+                                rec.get("close_notes") or rec.get("sys_updated_by", ""),
+                            )
             waiting = {r["sys_id"]: r for r in self.store.rows("changes", "requested")}
             if waiting:
                 q = "approval=approved^ORapproval=rejected^correlation_display=NetVigil"
@@ -362,8 +433,12 @@ class ServiceNowTickets:
                         state = rec["approval"]
                         with self.store.tx():
                             self.store.set("changes", row["correlation_id"], state=state)
-                            self.store.human(f"change_{state}", row["correlation_id"], rec["number"],
-                                             rec.get("sys_updated_by", ""))  # fmt: skip
+                            self.store.human(
+                                f"change_{state}",
+                                row["correlation_id"],
+                                rec["number"],
+                                rec.get("sys_updated_by", ""),
+                            )
 
     def flush(self, timeout_s: float = 30.0) -> None:
         """Wait until every queued operation reached ServiceNow and one poll ran (tests, CLI);

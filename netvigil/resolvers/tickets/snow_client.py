@@ -66,8 +66,10 @@ def translate(exc: BaseException, base_url: str) -> SnowError:
     resp = getattr(exc, "response", None)
     status = resp.status_code if isinstance(resp, requests.Response) else None
     if status in (401, 403) or name in ("AuthError", "UnauthorizedError"):
-        what = "refused the credentials" if status != 403 and name != "UnauthorizedError" else (
-            "denied access (the user needs the itil role)"
+        what = (
+            "refused the credentials"
+            if status != 403 and name != "UnauthorizedError"
+            else ("denied access (the user needs the itil role)")
         )
         return SnowAuthError(
             f"ServiceNow at {base_url} {what}: set tickets.user and tickets.password "
@@ -75,7 +77,9 @@ def translate(exc: BaseException, base_url: str) -> SnowError:
         )
     if status == 429 or (status is not None and status >= 500):
         assert resp is not None
-        return SnowUnavailable(f"ServiceNow answered {status} ({_detail(resp)})", _retry_after(resp))
+        return SnowUnavailable(
+            f"ServiceNow answered {status} ({_detail(resp)})", _retry_after(resp)
+        )
     if status is not None:
         assert resp is not None
         return SnowRejected(f"ServiceNow rejected the request with {status}: {_detail(resp)}")
@@ -98,16 +102,26 @@ class SnowClient:
     """The NetVigil calls over one ``servicenow_api.Api``, created on first use."""
 
     def __init__(
-        self, base_url: str, *, user: str = "", password: str = "", token: str = "",
-        timeout_s: float = 10.0, verify: bool = True,
-    ) -> None:  # fmt: skip
+        self,
+        base_url: str,
+        *,
+        user: str = "",
+        password: str = "",
+        token: str = "",
+        timeout_s: float = 10.0,
+        verify: bool = True,
+    ) -> None:
         if not token and not (user and password):
             raise SnowAuthError(
                 "the servicenow:// ticket backend needs tickets.user and tickets.password "
                 "or tickets.token"
             )
         self.base_url = base_url.rstrip("/")
-        self._creds = {"username": user or None, "password": password or None, "token": token or None}
+        self._creds = {
+            "username": user or None,
+            "password": password or None,
+            "token": token or None,
+        }
         self._timeout_s, self._verify = timeout_s, verify
         self._api: Any = None
 

@@ -47,8 +47,14 @@ from netvigil.resolvers.tickets.snow_query import QueryError, apply
 __all__ = ["EmulatorServer", "Faults", "SnowState", "build_app", "main"]
 
 _PREFIX = {"incident": ("INC", 10001), "change_request": ("CHG", 30001)}
-_TABLES = {"incident", "change_request", "cmdb_ci", "sys_journal_field",
-           "std_change_record_producer", "sys_user"}  # fmt: skip
+_TABLES = {
+    "incident",
+    "change_request",
+    "cmdb_ci",
+    "sys_journal_field",
+    "std_change_record_producer",
+    "sys_user",
+}
 _JOURNAL = ("work_notes", "comments")
 STANDARD_TEMPLATE = "NetVigil pre-approved network action"
 
@@ -70,15 +76,23 @@ class SnowState:
     tables: dict[str, dict[str, dict[str, str]]] = field(
         default_factory=lambda: {t: {} for t in _TABLES}
     )
-    counters: dict[str, int] = field(default_factory=lambda: {t: n for t, (_, n) in _PREFIX.items()})
+    counters: dict[str, int] = field(
+        default_factory=lambda: {t: n for t, (_, n) in _PREFIX.items()}
+    )
     faults: Faults = field(default_factory=Faults)
     requests: int = 0
 
     def insert(self, table: str, values: dict[str, Any], user: str = "system") -> dict[str, str]:
         now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         rec = {k: "" if v is None else str(v) for k, v in values.items() if k not in _JOURNAL}
-        rec.update(sys_id=uuid.uuid4().hex, sys_created_on=now, sys_updated_on=now,
-                   sys_created_by=user, sys_updated_by=user, sys_mod_count="0")  # fmt: skip
+        rec.update(
+            sys_id=uuid.uuid4().hex,
+            sys_created_on=now,
+            sys_updated_on=now,
+            sys_created_by=user,
+            sys_updated_by=user,
+            sys_mod_count="0",
+        )
         if table in _PREFIX:
             prefix, n = _PREFIX[table][0], self.counters[table]
             self.counters[table] = n + 1
@@ -94,9 +108,11 @@ class SnowState:
         for k, v in values.items():
             if k not in _JOURNAL and k != "sys_id":
                 rec[k] = "" if v is None else str(v)
-        if table == "change_request" and rec.get("type") == "normal" and values.get(
-            "state"
-        ) in ("-4", -4):
+        if (
+            table == "change_request"
+            and rec.get("type") == "normal"
+            and values.get("state") in ("-4", -4)
+        ):
             rec["approval"] = "requested"
         rec["sys_updated_on"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         rec["sys_updated_by"] = user
@@ -106,11 +122,18 @@ class SnowState:
     def _journal(self, table: str, rec: dict[str, str], values: dict[str, Any], user: str) -> None:
         for element in _JOURNAL:
             if values.get(element):
-                self.insert("sys_journal_field", {"name": table, "element": element,
-                            "element_id": rec["sys_id"], "value": values[element]}, user)  # fmt: skip
+                self.insert(
+                    "sys_journal_field",
+                    {
+                        "name": table,
+                        "element": element,
+                        "element_id": rec["sys_id"],
+                        "value": values[element],
+                    },
+                    user,
+                )
         for element in _JOURNAL:
-            if element in rec:
-                del rec[element]
+            rec.pop(element, None)
 
     def journal(self, sys_id: str, element: str = "work_notes") -> list[str]:
         rows = self.tables["sys_journal_field"].values()
@@ -146,11 +169,22 @@ def build_app(state: SnowState) -> web.Application:
         if f.status is not None and f.count != 0:
             f.count -= 1 if f.count > 0 else 0
             if f.status == 429:
-                return _error(429, "Too many requests", "Rate limit exceeded; retry later",
-                              **{"Retry-After": str(int(f.retry_after) if f.retry_after >= 1
-                                                    else f.retry_after)})  # fmt: skip
-            return _error(f.status, "Service Unavailable" if f.status == 503 else "Server Error",
-                          "The instance is not available", **{"Retry-After": str(f.retry_after)})  # fmt: skip
+                return _error(
+                    429,
+                    "Too many requests",
+                    "Rate limit exceeded; retry later",
+                    **{
+                        "Retry-After": str(
+                            int(f.retry_after) if f.retry_after >= 1 else f.retry_after
+                        )
+                    },
+                )
+            return _error(
+                f.status,
+                "Service Unavailable" if f.status == 503 else "Server Error",
+                "The instance is not available",
+                **{"Retry-After": str(f.retry_after)},
+            )
         user = _auth(request)
         if user is None:
             return _error(401, "User Not Authenticated", "Required to provide Auth information")
@@ -188,8 +222,9 @@ def build_app(state: SnowState) -> web.Application:
     def record(table: str, sys_id: str) -> dict[str, str] | web.Response:
         rec = state.tables[table].get(sys_id)
         if rec is None:
-            return _error(404, "No Record found",
-                          "Record doesn't exist or ACL restricts the record retrieval")  # fmt: skip
+            return _error(
+                404, "No Record found", "Record doesn't exist or ACL restricts the record retrieval"
+            )
         return rec
 
     async def list_records(request: web.Request, table: str, pairs: bool) -> web.Response:
@@ -223,8 +258,9 @@ def build_app(state: SnowState) -> web.Application:
         if isinstance(data, web.Response):
             return data
         rec = state.insert(table, data, _auth(request) or "")
-        return web.json_response({"result": _fields(rec, request.query.get("sysparm_fields"))},
-                                 status=201)  # fmt: skip
+        return web.json_response(
+            {"result": _fields(rec, request.query.get("sysparm_fields"))}, status=201
+        )
 
     async def table_one(request: web.Request) -> web.Response:
         table = table_of(request)
@@ -248,8 +284,9 @@ def build_app(state: SnowState) -> web.Application:
         if kind is not None:
             extra = f"type={kind}"
             q = request.query.get("sysparm_query", "")
-            request = request.clone(rel_url=request.rel_url.update_query(
-                sysparm_query=f"{q}^{extra}" if q else extra))  # fmt: skip
+            request = request.clone(
+                rel_url=request.rel_url.update_query(sysparm_query=f"{q}^{extra}" if q else extra)
+            )
         return await list_records(request, "change_request", pairs=True)
 
     async def change_create(request: web.Request) -> web.Response:
@@ -262,7 +299,9 @@ def build_app(state: SnowState) -> web.Application:
             tpl = record("std_change_record_producer", request.match_info.get("template", ""))
             if isinstance(tpl, web.Response):
                 return tpl
-            values.update(approval="approved", state="-2", std_change_producer_version=tpl["sys_id"])
+            values.update(
+                approval="approved", state="-2", std_change_producer_version=tpl["sys_id"]
+            )
         rec = state.insert("change_request", values, _auth(request) or "")
         return web.json_response({"result": _pairs(rec)}, status=200)
 
@@ -286,15 +325,24 @@ def build_app(state: SnowState) -> web.Application:
     async def oauth(request: web.Request) -> web.Response:
         form = await request.post()
         known = state.users.get(str(form.get("username", "")))
-        if form.get("grant_type") != "password" or known is None or known[0] != form.get(
-            "password"
+        if (
+            form.get("grant_type") != "password"
+            or known is None
+            or known[0] != form.get("password")
         ):
-            return web.json_response({"error": "access_denied",
-                                      "error_description": "access_denied"}, status=401)  # fmt: skip
+            return web.json_response(
+                {"error": "access_denied", "error_description": "access_denied"}, status=401
+            )
         token = secrets.token_urlsafe(24)
         state.tokens[token] = str(form["username"])
-        return web.json_response({"access_token": token, "token_type": "Bearer",
-                                  "expires_in": 1799, "scope": "useraccount"})  # fmt: skip
+        return web.json_response(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": 1799,
+                "scope": "useraccount",
+            }
+        )
 
     async def faults(request: web.Request) -> web.Response:
         data = await request.json()
@@ -313,8 +361,10 @@ def build_app(state: SnowState) -> web.Application:
         if method != "PUT":
             app.router.add_route(method, f"/api/sn_chg_rest/change/{sid}", change_one)
             app.router.add_route(
-                method, f"/api/sn_chg_rest/change/{{type:normal|standard|emergency}}/{sid}",
-                change_one)  # fmt: skip
+                method,
+                f"/api/sn_chg_rest/change/{{type:normal|standard|emergency}}/{sid}",
+                change_one,
+            )
     app.router.add_get("/api/sn_chg_rest/change", change_list)
     app.router.add_get("/api/sn_chg_rest/change/{type:normal|standard|emergency}", change_list)
     app.router.add_post("/api/sn_chg_rest/change/{type:normal|emergency}", change_create)
@@ -354,7 +404,7 @@ class EmulatorServer:
         self._call(self._site.start())
         server = self._site._server
         if self.port == 0 and server is not None:
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     def go_down(self) -> None:
         """Stop listening and drop every open (keep-alive) connection, as an outage does."""
@@ -381,13 +431,17 @@ class EmulatorServer:
 
 def default_state(users: dict[str, tuple[str, str]] | None = None) -> SnowState:
     """An instance with users, the standard-change template NetVigil uses and no records."""
-    state = SnowState(users=users or {"netvigil": ("netvigil", "itil"), "viewer": ("viewer", "snc_read_only")})
+    state = SnowState(
+        users=users or {"netvigil": ("netvigil", "itil"), "viewer": ("viewer", "snc_read_only")}
+    )
     state.insert("std_change_record_producer", {"name": STANDARD_TEMPLATE, "active": "true"})
     return state
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description="ServiceNow Table + Change API emulator (not ServiceNow)")
+    p = argparse.ArgumentParser(
+        description="ServiceNow Table + Change API emulator (not ServiceNow)"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 = a free port, printed on start")
     p.add_argument("--user", action="append", default=[], help="NAME:PASSWORD[:ROLE] (itil)")

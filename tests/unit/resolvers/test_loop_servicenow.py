@@ -28,8 +28,9 @@ def test_level_1_change_approved_in_servicenow_flows_back(tmp_path: Path) -> Non
     server = EmulatorServer().start()
     try:
         s = _settings(server.port, "passive", "link_down")
-        svc = Service.build(s, twin=Service.plan_twin(s, fault_count=1, speed=0.0),
-                            data_dir=tmp_path)  # fmt: skip
+        svc = Service.build(
+            s, twin=Service.plan_twin(s, fault_count=1, speed=0.0), data_dir=tmp_path
+        )
         tickets = svc.tickets
         assert isinstance(tickets, ServiceNowTickets)
 

@@ -25,8 +25,13 @@ def server() -> Iterator[EmulatorServer]:
     srv.stop()
 
 
-def _backend(srv: EmulatorServer, path: Path, user: str = "netvigil", pw: str = "netvigil",
-             timeout_s: float = 2.0) -> ServiceNowTickets:  # fmt: skip
+def _backend(
+    srv: EmulatorServer,
+    path: Path,
+    user: str = "netvigil",
+    pw: str = "netvigil",
+    timeout_s: float = 2.0,
+) -> ServiceNowTickets:
     client = SnowClient(srv.url, user=user, password=pw, timeout_s=timeout_s)
     return ServiceNowTickets(client, path, poll_s=0.2, backoff_s=0.05, max_backoff_s=0.4)
 
@@ -43,8 +48,15 @@ def test_outage_in_the_middle_of_an_incident_loses_nothing_duplicates_nothing(
     b.flush(10)
     server.go_down()
     b.add_note(t, "proposed interface_reset", ts=2.0)
-    b.open_change("fp-outage/1", incident="fp-outage", kind="normal", title="reset",
-                  description="d", devices=["r1"], ts=3.0)  # fmt: skip
+    b.open_change(
+        "fp-outage/1",
+        incident="fp-outage",
+        kind="normal",
+        title="reset",
+        description="d",
+        devices=["r1"],
+        ts=3.0,
+    )
     b.add_note(t, "verification pending", ts=4.0)
     b.resolve(t, "verified", ts=5.0)
     time.sleep(1.0)  # the worker retries against a closed port meanwhile
@@ -58,8 +70,11 @@ def test_outage_in_the_middle_of_an_incident_loses_nothing_duplicates_nothing(
     assert inc["state"] == "6"
     notes = [n.split("\n[")[0] for n in server.state.journal(inc["sys_id"])]
     assert notes == ["proposed interface_reset", "verification pending", "verified"]
-    changes = [c for c in server.state.tables["change_request"].values()
-               if c["correlation_id"] == "fp-outage/1"]  # fmt: skip
+    changes = [
+        c
+        for c in server.state.tables["change_request"].values()
+        if c["correlation_id"] == "fp-outage/1"
+    ]
     assert len(changes) == 1 and inc["rfc"] == changes[0]["sys_id"]
     assert b.store.counts() == {"done": 5}
     b.close()
@@ -138,7 +153,7 @@ def test_service_registry_builds_the_servicenow_backend(
 ) -> None:
     s = load_settings()
     s.tickets.url = f"servicenow://127.0.0.1:{server.port}?tls=0"
-    with pytest.raises(ConfigError, match="tickets.user"):
+    with pytest.raises(ConfigError, match=r"tickets\.user"):
         _TICKETS["servicenow"](s.tickets, tmp_path)
     s.tickets.user = "netvigil"
     s.tickets.password = "netvigil"  # type: ignore[assignment]

@@ -30,8 +30,9 @@ def _get(srv: EmulatorServer, path: str, **params: str) -> requests.Response:
 
 
 def test_create_returns_sys_id_and_number(srv: EmulatorServer) -> None:
-    r = requests.post(f"{srv.url}/api/now/table/incident", json={"short_description": "x"},
-                      auth=AUTH, timeout=5)  # fmt: skip
+    r = requests.post(
+        f"{srv.url}/api/now/table/incident", json={"short_description": "x"}, auth=AUTH, timeout=5
+    )
     assert r.status_code == 201
     rec = r.json()["result"]
     assert len(rec["sys_id"]) == 32 and rec["number"].startswith("INC00")
@@ -49,8 +50,14 @@ def test_query_subset_limit_offset_fields(srv: EmulatorServer) -> None:
     assert names(sysparm_query="nameSTARTSWITHr^ORDERBYDESCname") == ["r2", "r10", "r1"]
     assert names(sysparm_query="sys_class_name=switch^ORname=r2^ORDERBYname") == ["r2", "sw1"]
     assert names(sysparm_query="nameLIKE1^sys_class_name=router^ORDERBYname") == ["r1", "r10"]
-    page = _get(srv, "/api/now/table/cmdb_ci", sysparm_query="ORDERBYname", sysparm_limit="2",
-                sysparm_offset="1", sysparm_fields="name")  # fmt: skip
+    page = _get(
+        srv,
+        "/api/now/table/cmdb_ci",
+        sysparm_query="ORDERBYname",
+        sysparm_limit="2",
+        sysparm_offset="1",
+        sysparm_fields="name",
+    )
     assert [x["name"] for x in page.json()["result"]] == ["r10", "r2"]
     assert page.headers["X-Total-Count"] == "4" and 'rel="next"' in page.headers["Link"]
     assert list(page.json()["result"][0]) == ["name"]
@@ -59,14 +66,17 @@ def test_query_subset_limit_offset_fields(srv: EmulatorServer) -> None:
 def test_documented_errors(srv: EmulatorServer) -> None:
     missing = _get(srv, "/api/now/table/incident/" + "0" * 32)
     assert missing.status_code == 404
-    assert missing.json() == {"error": {"message": "No Record found", "detail": missing.json()[
-        "error"]["detail"]}, "status": "failure"}  # fmt: skip
+    assert missing.json() == {
+        "error": {"message": "No Record found", "detail": missing.json()["error"]["detail"]},
+        "status": "failure",
+    }
     assert _get(srv, "/api/now/table/no_such_table").status_code == 400
     assert _get(srv, "/api/now/table/cmdb_ci", sysparm_query="name~~x").status_code == 400
     anon = requests.get(f"{srv.url}/api/now/table/incident", timeout=5)
     assert anon.status_code == 401 and anon.json()["status"] == "failure"
-    ro = requests.post(f"{srv.url}/api/now/table/incident", json={}, auth=("viewer", "viewer"),
-                       timeout=5)  # fmt: skip
+    ro = requests.post(
+        f"{srv.url}/api/now/table/incident", json={}, auth=("viewer", "viewer"), timeout=5
+    )
     assert ro.status_code == 403
     srv.faults(status=429, count=1, retry_after=3)
     throttled = _get(srv, "/api/now/table/incident")
@@ -77,31 +87,53 @@ def test_documented_errors(srv: EmulatorServer) -> None:
 
 
 def test_change_api_and_oauth(srv: EmulatorServer) -> None:
-    tok = requests.post(f"{srv.url}/oauth_token.do", data={"grant_type": "password",
-                        "username": "netvigil", "password": "netvigil", "client_id": "c",
-                        "client_secret": "s"}, timeout=5).json()["access_token"]  # fmt: skip
+    tok = requests.post(
+        f"{srv.url}/oauth_token.do",
+        data={
+            "grant_type": "password",
+            "username": "netvigil",
+            "password": "netvigil",
+            "client_id": "c",
+            "client_secret": "s",
+        },
+        timeout=5,
+    ).json()["access_token"]
     bearer = {"Authorization": f"Bearer {tok}"}
-    r = requests.post(f"{srv.url}/api/sn_chg_rest/change/normal", json={"short_description": "c"},
-                      headers=bearer, timeout=5)  # fmt: skip
+    r = requests.post(
+        f"{srv.url}/api/sn_chg_rest/change/normal",
+        json={"short_description": "c"},
+        headers=bearer,
+        timeout=5,
+    )
     res = r.json()["result"]
     assert res["number"]["value"].startswith("CHG003") and res["type"]["value"] == "normal"
     sid = res["sys_id"]["value"]
-    p = requests.patch(f"{srv.url}/api/sn_chg_rest/change/{sid}", json={"state": "-4"},
-                       headers=bearer, timeout=5)  # fmt: skip
+    p = requests.patch(
+        f"{srv.url}/api/sn_chg_rest/change/{sid}", json={"state": "-4"}, headers=bearer, timeout=5
+    )
     assert p.json()["result"]["approval"]["value"] == "requested"
     lst = requests.get(f"{srv.url}/api/sn_chg_rest/change/normal", headers=bearer, timeout=5)
     assert sid in [c["sys_id"]["value"] for c in lst.json()["result"]]
-    no_tpl = requests.post(f"{srv.url}/api/sn_chg_rest/change/standard/{'f' * 32}", json={},
-                           headers=bearer, timeout=5)  # fmt: skip
+    no_tpl = requests.post(
+        f"{srv.url}/api/sn_chg_rest/change/standard/{'f' * 32}", json={}, headers=bearer, timeout=5
+    )
     assert no_tpl.status_code == 404
-    assert requests.get(f"{srv.url}/api/now/table/incident",
-                        headers={"Authorization": "Bearer nope"}, timeout=5).status_code == 401  # fmt: skip
+    assert (
+        requests.get(
+            f"{srv.url}/api/now/table/incident", headers={"Authorization": "Bearer nope"}, timeout=5
+        ).status_code
+        == 401
+    )
 
 
 def test_work_notes_are_journal_entries(srv: EmulatorServer) -> None:
     rec = srv.state.insert("incident", {"short_description": "j"})
-    r = requests.patch(f"{srv.url}/api/now/table/incident/{rec['sys_id']}",
-                       json={"work_notes": "n1"}, auth=AUTH, timeout=5)  # fmt: skip
+    r = requests.patch(
+        f"{srv.url}/api/now/table/incident/{rec['sys_id']}",
+        json={"work_notes": "n1"},
+        auth=AUTH,
+        timeout=5,
+    )
     assert r.status_code == 200 and "work_notes" not in r.json()["result"]
     assert srv.state.journal(rec["sys_id"]) == ["n1"]
 
@@ -123,8 +155,27 @@ def test_or_binds_to_the_previous_term() -> None:
     assert apply("", rows) == rows
 
 
-_ATOMS = st.sampled_from(["^", "^OR", "^NQ", "=", "!=", "LIKE", "STARTSWITH", "ORDERBY",
-                          "ORDERBYDESC", "IN", "ISEMPTY", "a", "b", "1", ",", "", "é"])  # fmt: skip
+_ATOMS = st.sampled_from(
+    [
+        "^",
+        "^OR",
+        "^NQ",
+        "=",
+        "!=",
+        "LIKE",
+        "STARTSWITH",
+        "ORDERBY",
+        "ORDERBYDESC",
+        "IN",
+        "ISEMPTY",
+        "a",
+        "b",
+        "1",
+        ",",
+        "",
+        "é",
+    ]
+)
 
 
 @given(st.lists(_ATOMS, max_size=12).map("".join) | st.text(max_size=40))

@@ -39,7 +39,9 @@ class LocalHarness:
         pass
 
     def remote_tickets(self, correlation_id: str) -> list[dict[str, Any]]:
-        return [{"state": t.state} for t in self.backend.all() if t.correlation_id == correlation_id]
+        return [
+            {"state": t.state} for t in self.backend.all() if t.correlation_id == correlation_id
+        ]
 
     def remote_notes(self, correlation_id: str) -> list[str]:
         ticket = self.backend.find(correlation_id)
@@ -93,8 +95,9 @@ class SnowHarness:
         self._human("incident", correlation_id, {"state": "6", "close_notes": "alice fixed it"})
 
     def human_decide(self, correlation_id: str, approved: bool) -> None:
-        self._human("change_request", correlation_id,
-                    {"approval": "approved" if approved else "rejected"})  # fmt: skip
+        self._human(
+            "change_request", correlation_id, {"approval": "approved" if approved else "rejected"}
+        )
 
     def reopen(self) -> None:
         self.backend.close()
@@ -162,12 +165,15 @@ def test_changes_kinds_idempotency_and_updates(
     corr = _corr(request)
     harness.backend.open(corr, "Congestion r1-r2", "e", severity="major", ts=1.0)
     kw: dict[str, Any] = {"incident": corr, "description": "twin: 0.95 -> 0.60", "ts": 2.0}
-    normal = harness.backend.open_change(corr + "/n", kind="normal", title="reset",
-                                         devices=["r1"], **kw)  # fmt: skip
-    std = harness.backend.open_change(corr + "/s", kind="standard", title="qos",
-                                      devices=["r1", "r2"], **kw)  # fmt: skip
-    again = harness.backend.open_change(corr + "/n", kind="normal", title="reset",
-                                        devices=["r1"], **kw)  # fmt: skip
+    normal = harness.backend.open_change(
+        corr + "/n", kind="normal", title="reset", devices=["r1"], **kw
+    )
+    std = harness.backend.open_change(
+        corr + "/s", kind="standard", title="qos", devices=["r1", "r2"], **kw
+    )
+    again = harness.backend.open_change(
+        corr + "/n", kind="normal", title="reset", devices=["r1"], **kw
+    )
     assert (normal.state, std.state, again.id) == ("requested", "approved", normal.id)
     done = harness.backend.update_change(std, "implemented", "executed", ts=3.0)
     assert done.state == "implemented"
@@ -181,8 +187,14 @@ def test_sync_reports_human_decisions_once(
 ) -> None:
     corr = _corr(request)
     harness.backend.open(corr, "Link down", "e", severity="major", ts=1.0)
-    kw: dict[str, Any] = {"incident": corr, "kind": "normal", "title": "t", "description": "d",
-                          "devices": ["r1"], "ts": 2.0}  # fmt: skip
+    kw: dict[str, Any] = {
+        "incident": corr,
+        "kind": "normal",
+        "title": "t",
+        "description": "d",
+        "devices": ["r1"],
+        "ts": 2.0,
+    }
     harness.backend.open_change(corr + "/a", **kw)
     harness.backend.open_change(corr + "/r", **kw)
     harness.settle()
