@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from netvigil.errors import ConfigError
 from netvigil.resolvers.base import ChangeKind, ChangeRecord, ChangeState, SyncUpdate, Ticket
-from netvigil.resolvers.tickets.outbox import OutboxOp, OutboxStore
+from netvigil.resolvers.tickets.outbox import OutboxStore
 from netvigil.resolvers.tickets.snow_client import (
     SnowAuthError,
     SnowClient,
@@ -41,21 +41,11 @@ from netvigil.resolvers.tickets.snow_client import (
     SnowRejected,
     SnowUnavailable,
 )
-from netvigil.resolvers.tickets.snow_emulator import STANDARD_TEMPLATE
+from netvigil.resolvers.tickets.snow_ops import SnowWriter
 
 __all__ = ["ServiceNowTickets", "base_url"]
 
 log = logging.getLogger(__name__)
-
-# NetVigil change state -> ServiceNow change_request fields
-_CHANGE_FIELDS: dict[str, dict[str, str]] = {
-    "requested": {"state": "-4"},
-    "approved": {"state": "-2"},
-    "rejected": {"state": "4", "approval": "rejected"},
-    "implemented": {"state": "0"},
-    "failed": {"state": "3", "close_code": "unsuccessful"},
-    "closed": {"state": "3", "close_code": "successful"},
-}
 
 
 def base_url(url: str) -> str:
@@ -65,10 +55,6 @@ def base_url(url: str) -> str:
         raise ValueError(f"{url!r}: expected servicenow://INSTANCE-HOST")
     tls = parse_qs(parts.query).get("tls", ["1"])[0] not in ("0", "false", "no")
     return f"{'https' if tls else 'http'}://{parts.netloc}"
-
-
-def _tag(op: OutboxOp) -> str:
-    return f"[netvigil op {op.correlation_id}#{op.id}]"
 
 
 class ServiceNowTickets:
@@ -85,6 +71,7 @@ class ServiceNowTickets:
         worker: bool = True,
     ) -> None:
         self.client, self.store = client, OutboxStore(db_path)
+        self.writer = SnowWriter(client, self.store)
         self.poll_s, self.backoff_s, self.max_backoff_s = poll_s, backoff_s, max_backoff_s
         self.last_error: SnowError | None = None
         self._pump_lock = threading.Lock()
@@ -278,7 +265,7 @@ class ServiceNowTickets:
                     return sent
                 self.store.started(op.id)
                 try:
-                    self._apply(op)
+                    self.writer.apply(op)
                 except (SnowUnavailable, SnowAuthError) as e:
                     hint = e.retry_after if isinstance(e, SnowUnavailable) else None
                     delay = hint if hint is not None else self._backoff(op.attempts + 1)
@@ -311,134 +298,11 @@ class ServiceNowTickets:
         base = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
         return float(base * (0.5 + random.random() / 2))
 
-    def _sys_id(self, table: str, correlation_id: str) -> str:
-        row = self.store.row(table, correlation_id)
-        if row is None or not row["sys_id"]:
-            raise SnowRejected(f"{table} {correlation_id} was never created in ServiceNow")
-        return row["sys_id"]
-
-    def _ci(self, device: str) -> str:
-        rows = self.client.find("cmdb_ci", f"name={device}", limit=1)
-        return rows[0]["sys_id"] if rows else ""
-
-    def _note_written(self, op: OutboxOp, sys_id: str) -> bool:
-        if op.attempts == 0:  # first try: nothing can be there yet
-            return False
-        q = f"element_id={sys_id}^element=work_notes^valueLIKE{_tag(op)}"
-        return bool(self.client.find("sys_journal_field", q, limit=1))
-
-    def _existing(self, table: str, correlation_id: str) -> dict[str, str] | None:
-        rows = self.client.find(table, f"correlation_id={correlation_id}", limit=1)
-        return rows[0] if rows else None
-
-    def _apply(self, op: OutboxOp) -> None:
-        p, corr = op.payload, op.correlation_id
-        if op.kind == "open_incident":
-            rec = self._existing("incident", corr)
-            if rec is None:
-                rec = self.client.create(
-                    "incident",
-                    {
-                        "short_description": p["title"][:160],
-                        "description": p["description"],
-                        "correlation_id": corr,
-                        "correlation_display": "NetVigil",
-                        "urgency": {"critical": "1", "major": "1", "minor": "2"}.get(
-                            p["severity"], "3"
-                        ),
-                        "impact": "2",
-                        "category": "network",
-                    },
-                )
-            self.store.set("tickets", corr, sys_id=rec["sys_id"], number=rec["number"])
-        elif op.kind in ("note", "resolve"):
-            sys_id = self._sys_id("tickets", corr)
-            text = f"{p.get('text') or p.get('note')}\n{_tag(op)}"
-            data: dict[str, Any] = {"work_notes": text}
-            if op.kind == "resolve":
-                data = {
-                    "state": "6",
-                    "close_code": "Solved (Permanently)",
-                    "close_notes": p["note"],
-                    "work_notes": text,
-                }
-            if self._note_written(op, sys_id):
-                data.pop("work_notes")
-            if data:
-                self.client.patch("incident", sys_id, data)
-        elif op.kind == "open_change":
-            rec = self._existing("change_request", corr)
-            if rec is None:
-                cis = [c for c in (self._ci(d) for d in p["devices"]) if c]
-                data = {
-                    "short_description": p["title"][:160],
-                    "description": p["description"],
-                    "correlation_id": corr,
-                    "correlation_display": "NetVigil",
-                    "category": "Network",
-                    "cmdb_ci": cis[0] if cis else "",
-                }
-                if p["kind"] == "standard":
-                    tpl = self.client.find(
-                        "std_change_record_producer", f"name={STANDARD_TEMPLATE}", 1
-                    )
-                    if not tpl:
-                        raise SnowRejected(f"no standard change template {STANDARD_TEMPLATE!r}")
-                    rec = self.client.create_change("standard", data, tpl[0]["sys_id"])
-                else:
-                    rec = self.client.create_change("normal", data)
-                    self.client.update_change(
-                        rec["sys_id"], {"state": "-4"}
-                    )  # Assess: approval requested
-            self.store.set("changes", corr, sys_id=rec["sys_id"], number=rec["number"])
-            inc = self.store.row("tickets", p["incident"])
-            if inc is not None and inc["sys_id"]:
-                self.client.patch("incident", inc["sys_id"], {"rfc": rec["sys_id"]})
-        elif op.kind == "update_change":
-            sys_id = self._sys_id("changes", corr)
-            data = {**_CHANGE_FIELDS[p["state"]], "work_notes": f"{p['note']}\n{_tag(op)}"}
-            if self._note_written(op, sys_id):
-                data.pop("work_notes")
-            self.client.update_change(sys_id, data)
-        else:
-            raise SnowRejected(f"unknown outbox operation {op.kind!r}")
-
     def poll(self) -> None:
-        """Look for incidents resolved and changes decided by humans in ServiceNow."""
+        """Read what humans did in ServiceNow (the worker does this every ``poll_s``)."""
         self._next_poll = time.time() + self.poll_s
         with self._pump_lock:
-            mine = {r["sys_id"]: r for r in self.store.rows("tickets", "open")}
-            if mine:
-                for rec in self.client.find(
-                    "incident", "state=6^ORstate=7^correlation_display=NetVigil"
-                ):
-                    row = mine.get(rec["sys_id"])
-                    if row is not None and "resolve" not in self.store.pending_kinds(
-                        row["correlation_id"]
-                    ):
-                        with self.store.tx():
-                            self.store.set("tickets", row["correlation_id"], state="resolved")
-                            self.store.human(
-                                "incident_resolved",
-                                row["correlation_id"],
-                                rec["number"],
-                                rec.get("close_notes") or rec.get("sys_updated_by", ""),
-                            )
-            waiting = {r["sys_id"]: r for r in self.store.rows("changes", "requested")}
-            if waiting:
-                q = "approval=approved^ORapproval=rejected^correlation_display=NetVigil"
-                for rec in self.client.find("change_request", q):
-                    row = waiting.get(rec["sys_id"])
-                    if row is not None:
-                        state = rec["approval"]
-                        with self.store.tx():
-                            self.store.set("changes", row["correlation_id"], state=state)
-                            self.store.human(
-                                f"change_{state}",
-                                row["correlation_id"],
-                                rec["number"],
-                                rec.get("sys_updated_by", ""),
-                            )
+            self.writer.poll()
 
     def flush(self, timeout_s: float = 30.0) -> None:
         """Wait until every queued operation reached ServiceNow and one poll ran (tests, CLI);
