@@ -18,11 +18,13 @@ NetVigil and the ``servicenow-api`` client use, with the shapes of ServiceNow's 
   (bad query, invalid table), 401, 403, 404, 429 (with ``Retry-After``), 500/503.
 - ``GET /api/subscribers`` answers 200: ``servicenow-api`` probes it when it connects.
 
-Fault switches (``POST /__emulator/faults`` with JSON, or :class:`EmulatorServer` methods):
-``status`` (429/500/503) for the next ``count`` requests (-1: until cleared) with
-``retry_after``; ``delay_s`` slows every answer; :meth:`EmulatorServer.go_down` closes the
-listening socket (connection refused) and :meth:`come_up` reopens it on the same port, with
-the records kept. Not covered: ACLs beyond the two roles, display values of references,
+Fault switches (``POST /__emulator/faults`` with JSON, CLI flags, or :class:`EmulatorServer`
+methods): ``status`` (429/500/503) for the next ``count`` requests (-1: until cleared) with
+``retry_after``; ``delay_s`` slows every answer; ``down_s`` (or
+:meth:`EmulatorServer.go_down` / :meth:`come_up`) closes the listening socket and every open
+connection (connection refused) and reopens it on the same port, with the records kept.
+
+Not covered: ACLs beyond the two roles, display values of references,
 ``sysparm_display_value``, business rules, other tables' numbering, attachments.
 
 Run: ``python -m netvigil.resolvers.tickets.snow_emulator --port 0 --user admin:secret``.
@@ -35,6 +37,8 @@ import asyncio
 import base64
 import secrets
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -60,8 +64,9 @@ def _pairs(rec: dict[str, str]) -> dict[str, dict[str, str]]:
     return {k: {"value": v, "display_value": v} for k, v in rec.items()}
 
 
-def build_app(state: SnowState) -> web.Application:
-    """The aiohttp application serving ``state``."""
+def build_app(state: SnowState, outage: Callable[[float], None] | None = None) -> web.Application:
+    """The aiohttp application serving ``state``; ``outage(seconds)`` takes the server down
+    (``POST /__emulator/faults {"down_s": N}``)."""
 
     @web.middleware
     async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -73,23 +78,11 @@ def build_app(state: SnowState) -> web.Application:
             await asyncio.sleep(f.delay_s)
         if f.status is not None and f.count != 0:
             f.count -= 1 if f.count > 0 else 0
+            after = {"Retry-After": f"{f.retry_after:g}"}
             if f.status == 429:
-                return _error(
-                    429,
-                    "Too many requests",
-                    "Rate limit exceeded; retry later",
-                    **{
-                        "Retry-After": str(
-                            int(f.retry_after) if f.retry_after >= 1 else f.retry_after
-                        )
-                    },
-                )
-            return _error(
-                f.status,
-                "Service Unavailable" if f.status == 503 else "Server Error",
-                "The instance is not available",
-                **{"Retry-After": str(f.retry_after)},
-            )
+                return _error(429, "Too many requests", "Rate limit exceeded; retry later", **after)
+            message = "Service Unavailable" if f.status == 503 else "Server Error"
+            return _error(f.status, message, "The instance is not available", **after)
         user = _auth(request)
         if user is None:
             return _error(401, "User Not Authenticated", "Required to provide Auth information")
@@ -250,8 +243,14 @@ def build_app(state: SnowState) -> web.Application:
         )
 
     async def faults(request: web.Request) -> web.Response:
-        data = await request.json()
-        state.faults = Faults(**data)
+        try:
+            data = await request.json()
+            down_s = float(data.pop("down_s", 0))
+            state.faults = Faults(**data)
+        except (ValueError, TypeError) as e:
+            return _error(400, "Invalid fault switch", str(e))
+        if down_s > 0 and outage is not None:
+            outage(down_s)
         return web.json_response({"result": "ok"})
 
     app = web.Application(middlewares=[gate])
@@ -287,7 +286,7 @@ class EmulatorServer:
         self.state = state or default_state()
         self.host, self.port = host, 0
         self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(build_app(self.state))
+        self._runner = web.AppRunner(build_app(self.state, self._outage))
         self._site: web.TCPSite | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
@@ -324,6 +323,15 @@ class EmulatorServer:
 
         self._call(drop())
 
+    def _outage(self, seconds: float) -> None:
+        def run() -> None:
+            time.sleep(0.2)  # let the switch's own answer leave first
+            self.go_down()
+            time.sleep(seconds)
+            self.come_up()
+
+        threading.Thread(target=run, daemon=True).start()
+
     def faults(self, **kw: Any) -> None:
         self.state.faults = Faults(**kw)
 
@@ -342,6 +350,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port", type=int, default=0, help="0 = a free port, printed on start")
     p.add_argument("--user", action="append", default=[], help="NAME:PASSWORD[:ROLE] (itil)")
     p.add_argument("--token", action="append", default=[], help="TOKEN:USER, a bearer token")
+    p.add_argument("--fail-status", type=int, help="answer every request with 429, 500 or 503")
+    p.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of failures (s)")
+    p.add_argument("--delay", type=float, default=0.0, help="slow every answer by this (s)")
     args = p.parse_args(argv)
     users = {}
     for spec in args.user:
@@ -352,6 +363,12 @@ def main(argv: list[str] | None = None) -> None:
         tok, _, who = spec.partition(":")
         srv.state.tokens[tok] = who
     srv.port = args.port
+    srv.faults(
+        status=args.fail_status,
+        count=-1 if args.fail_status else 0,
+        retry_after=args.retry_after,
+        delay_s=args.delay,
+    )
     srv.start()
     print(f"ServiceNow emulator on {srv.url}", flush=True)
     try:

@@ -187,3 +187,39 @@ def test_parser_fuzz_never_crashes(query: str) -> None:
     rows = [{"a": "1", "b": ""}, {"a": "2", "b": "x"}]
     out = apply(query, rows)
     assert all(q.matches(r) for r in out) and len(out) <= len(rows)
+
+
+def test_cli_runs_on_a_free_port_with_switches() -> None:
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "netvigil.resolvers.tickets.snow_emulator",
+            "--user",
+            "a:b",
+            "--fail-status",
+            "503",
+            "--retry-after",
+            "7",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[-1]
+        r = requests.get(f"{url}/api/now/table/incident", auth=("a", "b"), timeout=5)
+        assert r.status_code == 503 and r.headers["Retry-After"] == "7"
+        requests.post(f"{url}/__emulator/faults", json={"down_s": 1.0}, timeout=5)
+        time.sleep(0.6)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{url}/api/now/table/incident", auth=("a", "b"), timeout=5)
+        time.sleep(1.2)
+        assert requests.get(f"{url}/api/now/table/incident", auth=("a", "b"), timeout=5).ok
+    finally:
+        proc.terminate()
+        proc.wait(10)
