@@ -97,33 +97,7 @@ class SnowWriter:
             if data:
                 self.client.patch("incident", sys_id, data)
         elif op.kind == "open_change":
-            rec = self._existing("change_request", corr)
-            if rec is None:
-                cis = [c for c in (self._ci(d) for d in p["devices"]) if c]
-                data = {
-                    "short_description": p["title"][:160],
-                    "description": p["description"],
-                    "correlation_id": corr,
-                    "correlation_display": "NetVigil",
-                    "category": "Network",
-                    "cmdb_ci": cis[0] if cis else "",
-                }
-                if p["kind"] == "standard":
-                    tpl = self.client.find(
-                        "std_change_record_producer", f"name={STANDARD_TEMPLATE}", 1
-                    )
-                    if not tpl:
-                        raise SnowRejected(f"no standard change template {STANDARD_TEMPLATE!r}")
-                    rec = self.client.create_change("standard", data, tpl[0]["sys_id"])
-                else:
-                    rec = self.client.create_change("normal", data)
-                    self.client.update_change(
-                        rec["sys_id"], {"state": "-4"}
-                    )  # Assess: approval requested
-            self.store.set("changes", corr, sys_id=rec["sys_id"], number=rec["number"])
-            inc = self.store.row("tickets", p["incident"])
-            if inc is not None and inc["sys_id"]:
-                self.client.patch("incident", inc["sys_id"], {"rfc": rec["sys_id"]})
+            self._open_change(op)
         elif op.kind == "update_change":
             sys_id = self._sys_id("changes", corr)
             data = {**_CHANGE_FIELDS[p["state"]], "work_notes": f"{p['note']}\n{_tag(op)}"}
@@ -132,6 +106,39 @@ class SnowWriter:
             self.client.update_change(sys_id, data)
         else:
             raise SnowRejected(f"unknown outbox operation {op.kind!r}")
+
+    def _open_change(self, op: OutboxOp) -> None:
+        """Create the change (or find it), request approval of a normal change, link every
+        device's CI (``cmdb_ci`` = the first, ``task_ci`` rows = all, as "Affected CIs") and
+        point the incident's ``rfc`` at it; each step is skipped when already done."""
+        p, corr = op.payload, op.correlation_id
+        cis = [c for c in (self._ci(d) for d in p["devices"]) if c]
+        rec = self._existing("change_request", corr)
+        if rec is None:
+            data = {
+                "short_description": p["title"][:160],
+                "description": p["description"],
+                "correlation_id": corr,
+                "correlation_display": "NetVigil",
+                "category": "Network",
+                "cmdb_ci": cis[0] if cis else "",
+            }
+            if p["kind"] == "standard":
+                tpl = self.client.find("std_change_record_producer", f"name={STANDARD_TEMPLATE}", 1)
+                if not tpl:
+                    raise SnowRejected(f"no standard change template {STANDARD_TEMPLATE!r}")
+                rec = self.client.create_change("standard", data, tpl[0]["sys_id"])
+            else:
+                rec = self.client.create_change("normal", data)
+        self.store.set("changes", corr, sys_id=rec["sys_id"], number=rec["number"])
+        if p["kind"] == "normal" and rec.get("state") == "-5":
+            self.client.update_change(rec["sys_id"], {"state": "-4"})  # Assess: ask approval
+        for ci in cis:
+            if not self.client.find("task_ci", f"task={rec['sys_id']}^ci_item={ci}", 1):
+                self.client.create("task_ci", {"task": rec["sys_id"], "ci_item": ci})
+        inc = self.store.row("tickets", p["incident"])
+        if inc is not None and inc["sys_id"]:
+            self.client.patch("incident", inc["sys_id"], {"rfc": rec["sys_id"]})
 
     def poll(self) -> None:
         """Look for incidents resolved and changes decided by humans in ServiceNow; record

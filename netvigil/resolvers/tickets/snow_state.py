@@ -21,6 +21,7 @@ _TABLES = {
     "sys_journal_field",
     "std_change_record_producer",
     "sys_user",
+    "task_ci",
 }
 _JOURNAL = ("work_notes", "comments")
 

@@ -161,3 +161,33 @@ def test_service_registry_builds_the_servicenow_backend(
     assert isinstance(backend, ServiceNowTickets) and backend.client.base_url == server.url
     backend.close()
     assert base_url("servicenow://acme.service-now.com") == "https://acme.service-now.com"
+
+
+def test_change_links_cis_by_device_name_and_requests_approval(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    r1 = server.state.insert("cmdb_ci", {"name": "r1"})["sys_id"]
+    r2 = server.state.insert("cmdb_ci", {"name": "r2"})["sys_id"]
+    b = _backend(server, tmp_path / "o.db")
+    b.open("fp-ci", "Link down r1-r2", "", severity="major", ts=1.0)
+    b.open_change(
+        "fp-ci/1",
+        incident="fp-ci",
+        kind="normal",
+        title="igp metric",
+        description="d",
+        devices=["r1", "r2", "unknown-box"],
+        ts=2.0,
+    )
+    b.flush(10)
+    (chg,) = [
+        c
+        for c in server.state.tables["change_request"].values()
+        if c["correlation_id"] == "fp-ci/1"
+    ]
+    assert chg["cmdb_ci"] == r1 and chg["approval"] == "requested" and chg["state"] == "-4"
+    linked = {
+        r["ci_item"] for r in server.state.tables["task_ci"].values() if r["task"] == chg["sys_id"]
+    }
+    assert linked == {r1, r2}
+    b.close()
