@@ -39,6 +39,7 @@ class SnowWriter:
 
     def __init__(self, client: SnowClient, store: OutboxStore) -> None:
         self.client, self.store = client, store
+        self.watermarks: dict[str, str] = {}  # table -> newest sys_updated_on seen by a poll
 
     def _sys_id(self, table: str, correlation_id: str) -> str:
         row = self.store.row(table, correlation_id)
@@ -140,14 +141,25 @@ class SnowWriter:
         if inc is not None and inc["sys_id"]:
             self.client.patch("incident", inc["sys_id"], {"rfc": rec["sys_id"]})
 
+    def _since(self, table: str) -> str:
+        """Only records updated since the last poll saw (ServiceNow's own clock; ``>=`` so
+        a record updated in the same second is read again, which is harmless)."""
+        mark = self.watermarks.get(table)
+        return f"^sys_updated_on>={mark}" if mark else ""
+
+    def _seen(self, table: str, recs: list[dict[str, str]]) -> list[dict[str, str]]:
+        stamps = [r.get("sys_updated_on", "") for r in recs]
+        if any(stamps):
+            self.watermarks[table] = max(stamps)
+        return recs
+
     def poll(self) -> None:
         """Look for incidents resolved and changes decided by humans in ServiceNow; record
         each once as a human update in the store."""
         mine = {r["sys_id"]: r for r in self.store.rows("tickets", "open")}
         if mine:
-            for rec in self.client.find(
-                "incident", "state=6^ORstate=7^correlation_display=NetVigil"
-            ):
+            q = "state=6^ORstate=7^correlation_display=NetVigil" + self._since("incident")
+            for rec in self._seen("incident", self.client.find("incident", q)):
                 row = mine.get(rec["sys_id"])
                 if row is not None and "resolve" not in self.store.pending_kinds(
                     row["correlation_id"]
@@ -163,7 +175,8 @@ class SnowWriter:
         waiting = {r["sys_id"]: r for r in self.store.rows("changes", "requested")}
         if waiting:
             q = "approval=approved^ORapproval=rejected^correlation_display=NetVigil"
-            for rec in self.client.find("change_request", q):
+            q += self._since("change_request")
+            for rec in self._seen("change_request", self.client.find("change_request", q)):
                 row = waiting.get(rec["sys_id"])
                 if row is not None:
                     state = rec["approval"]

@@ -3,8 +3,10 @@
 The emulator needs it to filter Table API lists; no maintained Python library parses encoded
 queries (pysnow only *builds* them), so it is written here, small and fuzzed.
 
-Covered: ``field=value``, ``!=``, ``LIKE`` / ``NOTLIKE`` (contains, case-insensitive),
-``STARTSWITH``, ``ENDSWITH``, ``IN`` (comma list), ``ISEMPTY``, ``ISNOTEMPTY``; ``^`` (AND),
+Covered: ``field=value``, ``!=``, ``>``, ``>=``, ``<``, ``<=`` (string order, which is
+time order for ServiceNow's ``YYYY-MM-DD HH:MM:SS`` dates), ``LIKE`` / ``NOTLIKE``
+(contains, case-insensitive), ``STARTSWITH``, ``ENDSWITH``, ``IN`` (comma list),
+``ISEMPTY``, ``ISNOTEMPTY``; ``^`` (AND),
 ``^OR`` (OR with the previous term: ``a=1^ORa=2^b=3`` is ``(a=1 OR a=2) AND b=3``, as in
 ServiceNow), ``^NQ`` (a new query ORed with the previous one), ``ORDERBYfield`` and
 ``ORDERBYDESCfield``. A term naming a field the table lacks matches nothing (ServiceNow's
@@ -22,7 +24,7 @@ __all__ = ["Query", "QueryError", "Term", "apply", "parse"]
 
 _TERM = re.compile(
     r"^(?P<field>[a-z0-9_.]+?)"
-    r"(?P<op>!=|=|NOTLIKE|LIKE|STARTSWITH|ENDSWITH|ISNOTEMPTY|ISEMPTY|IN)(?P<value>.*)$",
+    r"(?P<op>!=|>=|<=|=|>|<|NOTLIKE|LIKE|STARTSWITH|ENDSWITH|ISNOTEMPTY|ISEMPTY|IN)(?P<value>.*)$",
     re.DOTALL,
 )
 
@@ -45,6 +47,10 @@ class Term:
         tests: dict[str, Callable[[], bool]] = {
             "=": lambda: have == self.value,
             "!=": lambda: have != self.value,
+            ">=": lambda: have >= self.value,
+            "<=": lambda: have <= self.value,
+            ">": lambda: have > self.value,
+            "<": lambda: have < self.value,
             "LIKE": lambda: want in low,
             "NOTLIKE": lambda: want not in low,
             "STARTSWITH": lambda: low.startswith(want),

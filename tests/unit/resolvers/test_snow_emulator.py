@@ -153,6 +153,8 @@ def test_or_binds_to_the_previous_term() -> None:
     assert apply("a=9^NQb=4", rows) == [rows[1], rows[2]]
     assert apply("nosuchfield=1", rows) == []
     assert apply("", rows) == rows
+    assert apply("a>=2^b<4", rows) == [rows[2]]
+    assert apply("a>1^ORa<1", rows) == [rows[1], rows[2]]
 
 
 _ATOMS = st.sampled_from(
@@ -167,6 +169,8 @@ _ATOMS = st.sampled_from(
         "ORDERBY",
         "ORDERBYDESC",
         "IN",
+        ">=",
+        "<",
         "ISEMPTY",
         "a",
         "b",
