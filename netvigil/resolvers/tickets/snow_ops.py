@@ -110,8 +110,9 @@ class SnowWriter:
 
     def _open_change(self, op: OutboxOp) -> None:
         """Create the change (or find it), request approval of a normal change, link every
-        device's CI (``cmdb_ci`` = the first, ``task_ci`` rows = all, as "Affected CIs") and
-        point the incident's ``rfc`` at it; each step is skipped when already done."""
+        device's CI (``cmdb_ci`` = the first, ``task_ci`` rows = all, as "Affected CIs"), point
+        the incident's ``rfc`` at it and give the incident that CI if it has none; each step
+        is skipped when already done."""
         p, corr = op.payload, op.correlation_id
         cis = [c for c in (self._ci(d) for d in p["devices"]) if c]
         rec = self._existing("change_request", corr)
@@ -139,7 +140,11 @@ class SnowWriter:
                 self.client.create("task_ci", {"task": rec["sys_id"], "ci_item": ci})
         inc = self.store.row("tickets", p["incident"])
         if inc is not None and inc["sys_id"]:
-            self.client.patch("incident", inc["sys_id"], {"rfc": rec["sys_id"]})
+            link = {"rfc": rec["sys_id"]}
+            known = self.client.find("incident", f"sys_id={inc['sys_id']}", 1)
+            if cis and known and not known[0].get("cmdb_ci"):
+                link["cmdb_ci"] = cis[0]  # the incident's CI, unless someone set one
+            self.client.patch("incident", inc["sys_id"], link)
 
     def _since(self, table: str) -> str:
         """Only records updated since the last poll saw (ServiceNow's own clock; ``>=`` so

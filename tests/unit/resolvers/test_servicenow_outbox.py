@@ -190,4 +190,6 @@ def test_change_links_cis_by_device_name_and_requests_approval(
         r["ci_item"] for r in server.state.tables["task_ci"].values() if r["task"] == chg["sys_id"]
     }
     assert linked == {r1, r2}
+    (inc,) = _incidents(server, "fp-ci")
+    assert inc["cmdb_ci"] == r1 and inc["rfc"] == chg["sys_id"]
     b.close()
