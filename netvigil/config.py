@@ -191,6 +191,68 @@ class ApiSettings(_Section):
     port: int = Field(8080, ge=0, le=65535, description="Console listen port.")
 
 
+class SnmpTargetSettings(_Section):
+    host: str = Field(description="Agent address.")
+    port: int = Field(161, ge=1, le=65535, description="Agent UDP port.")
+    device: str = Field("", description="Device name in the topology (default: sysName).")
+    version: Literal["2c", "3"] = Field("2c", description="SNMP version.")
+    community: SecretStr = Field(SecretStr("public"), description="v2c community (secret).")
+    user: str = Field("", description="v3 USM user.")
+    auth_key: SecretStr = Field(SecretStr(""), description="v3 authentication key (secret).")
+    priv_key: SecretStr = Field(SecretStr(""), description="v3 privacy key (secret).")
+    auth_protocol: Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"] = "SHA"
+    priv_protocol: Literal["DES", "AES", "AES192", "AES256"] = "AES"
+    lldp: bool = Field(True, description="Walk LLDP-MIB neighbours.")
+
+
+class SnmpV3UserSettings(_Section):
+    user: str = Field(description="USM user notifications may come from.")
+    auth_key: SecretStr = Field(SecretStr(""), description="Authentication key (secret).")
+    priv_key: SecretStr = Field(SecretStr(""), description="Privacy key (secret).")
+    auth_protocol: Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"] = "SHA"
+    priv_protocol: Literal["DES", "AES", "AES192", "AES256"] = "AES"
+
+
+class SnmpSettings(_Section):
+    targets: list[SnmpTargetSettings] = Field([], description="Agents to poll.")
+    interval_s: float = Field(60.0, gt=0, description="Seconds between polls of a target.")
+    jitter_s: float = Field(
+        -1.0, description="Random delay added to each poll; negative = a tenth of interval_s."
+    )
+    timeout_s: float = Field(10.0, gt=0, description="Deadline of one whole poll of a target.")
+    request_timeout_s: float = Field(2.0, gt=0, description="Timeout of one SNMP request.")
+    retries: int = Field(1, ge=0, description="Retries of one SNMP request.")
+    max_concurrency: int = Field(64, ge=1, description="Polls in flight at once.")
+    max_repetitions: int = Field(10, ge=1, description="GETBULK max-repetitions.")
+    traps: bool = Field(False, description="Run the trap/inform receiver.")
+    trap_host: str = Field("0.0.0.0", description="Trap receiver listen address.")
+    trap_port: int = Field(162, ge=0, le=65535, description="Trap receiver UDP port.")
+    trap_communities: list[SecretStr] = Field(
+        [SecretStr("public")], description="v1/v2c communities accepted (secret)."
+    )
+    trap_v3_users: list[SnmpV3UserSettings] = Field([], description="v3 users accepted.")
+
+
+class GnmiTargetSettings(_Section):
+    host: str = Field(description="Target address.")
+    port: int = Field(ge=1, le=65535, description="Target gRPC port.")
+    device: str = Field("", description="Device name in the topology (default: host).")
+    insecure: bool = Field(False, description="Plaintext gRPC (no TLS).")
+    ca_file: Path | None = Field(None, description="CA certificate to verify the target (TLS).")
+    cert_file: Path | None = Field(None, description="Client certificate (mutual TLS).")
+    key_file: Path | None = Field(None, description="Client key (mutual TLS).")
+    server_name: str = Field("", description="TLS server name to expect, if not the host.")
+    username: str = Field("", description="gNMI metadata user name.")
+    password: SecretStr = Field(SecretStr(""), description="gNMI metadata password (secret).")
+
+
+class GnmiSettings(_Section):
+    targets: list[GnmiTargetSettings] = Field([], description="Targets to stream from.")
+    sample_interval_s: float = Field(10.0, gt=0, description="SAMPLE subscription interval.")
+    backoff_s: float = Field(1.0, gt=0, description="First reconnect delay (doubles).")
+    max_backoff_s: float = Field(60.0, gt=0, description="Longest reconnect delay.")
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of the service."
@@ -217,6 +279,8 @@ class Settings(BaseSettings):
     coordinator: CoordinatorSettings = CoordinatorSettings()
     api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()
+    snmp: SnmpSettings = SnmpSettings()
+    gnmi: GnmiSettings = GnmiSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -252,7 +316,8 @@ def _translate(exc: ValidationError, source: str, prefix: tuple[str, ...] = ()) 
             lines.append(f"  {where}: unknown setting; {fix}")
             continue
         got = err.get("input")
-        shown = "<redacted>" if "password" in where or "token" in where else repr(got)
+        secret = any(w in where for w in ("password", "token", "key", "community"))
+        shown = "<redacted>" if secret else repr(got)
         lines.append(
             f"  {where} = {shown}: {err['msg']}; fix it in {source} "
             f"or set {_env_name(loc)}; see `netvigil config docs`"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.analytics.detector import DetectorConfig
+from netvigil.collectors.sources import device_sources
 from netvigil.config import Settings, TicketSettings
 from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
@@ -25,7 +26,7 @@ from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
-from netvigil.streams.base import Processor
+from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
 from netvigil.streams.detect import DetectorProcessor
@@ -160,9 +161,9 @@ class Service:
                 on_fault=on_fault,
             )
             clock.append(source)
-        runtime = EmbeddedRuntime(
-            processors, [source] if source else [], queue_size=settings.bus.queue_size
-        )
+        sources: list[Source] = [source] if source else []
+        sources += device_sources(settings)  # SNMP / gNMI collectors, when configured
+        runtime = EmbeddedRuntime(processors, sources, queue_size=settings.bus.queue_size)
         return cls(settings, data, topo, runtime, incidents, tickets, audit, dlq, source, faults)
 
     @staticmethod

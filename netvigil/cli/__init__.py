@@ -6,6 +6,7 @@ Add a command group by adding a module and one ``import netvigil.cli.<module>`` 
 from __future__ import annotations
 
 import netvigil.cli.bench
+import netvigil.cli.collect
 import netvigil.cli.core
 import netvigil.cli.resolvers
 import netvigil.cli.twin  # noqa: F401  (each import registers its commands)

@@ -78,5 +78,7 @@ class TwinSource:
                 if delay > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=delay)
-            else:
-                await asyncio.sleep(0)
+                    continue
+            # behind schedule (or as fast as possible): still yield once per step, so that
+            # signal handlers, senders and servers on this loop are never starved
+            await asyncio.sleep(0)

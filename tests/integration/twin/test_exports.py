@@ -37,7 +37,7 @@ def twin(*args: str) -> Iterator[list[dict[str, str]]]:
 def udp() -> socket.socket:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
-    s.settimeout(10)
+    s.settimeout(30)
     return s
 
 
@@ -92,13 +92,13 @@ def test_syslog_over_tcp_with_octet_counting() -> None:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
-    server.settimeout(15)
+    server.settimeout(30)
     port = server.getsockname()[1]
     with twin(
         "--speed", "900", "--faults", "--syslog", f"127.0.0.1:{port}", "--syslog-transport", "tcp"
     ):
         conn, _ = server.accept()
-        conn.settimeout(15)
+        conn.settimeout(30)
         buf = b""
         while buf.count(b"<") < 2:
             buf += conn.recv(65535)
