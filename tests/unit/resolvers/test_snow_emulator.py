@@ -3,11 +3,12 @@ auth, documented errors; and the query parser fuzzed."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 import requests
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netvigil.resolvers.tickets.snow_emulator import EmulatorServer
@@ -227,3 +228,30 @@ def test_cli_runs_on_a_free_port_with_switches() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.binary(max_size=200)
+    | st.builds(
+        lambda d: json.dumps(d).encode(),
+        st.dictionaries(
+            st.text(max_size=12),
+            st.one_of(st.none(), st.integers(), st.text(max_size=20)),
+            max_size=4,
+        ),
+    )
+)
+def test_any_body_gets_a_documented_answer(srv: EmulatorServer, body: bytes) -> None:
+    r = requests.post(
+        f"{srv.url}/api/now/table/incident",
+        data=body,
+        auth=AUTH,
+        timeout=5,
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code in (201, 400)
+    if r.status_code == 400:
+        assert r.json()["status"] == "failure" and r.json()["error"]["message"]
