@@ -16,7 +16,7 @@ from typing import Any
 from netvigil.analytics.detector import DetectorConfig
 from netvigil.collectors.push import push_collectors
 from netvigil.collectors.sources import device_sources
-from netvigil.config import Settings
+from netvigil.config import Settings, TicketSettings
 from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
@@ -26,6 +26,7 @@ from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
+from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
 from netvigil.streams.analytics import analytics_processors
 from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
@@ -44,8 +45,15 @@ def _scheme(url: str) -> str:
 
 
 _GRAPHS: dict[str, Callable[[str], TopologyStore]] = {"memory": lambda url: MemoryTopology()}
-_TICKETS: dict[str, Callable[[str, Path], TicketBackend]] = {
-    "local": lambda url, data: LocalTickets(data / "tickets.db"),
+_TICKETS: dict[str, Callable[[TicketSettings, Path], TicketBackend]] = {
+    "local": lambda s, data: LocalTickets(data / "tickets.db"),
+    "servicenow": lambda s, data: ServiceNowTickets.from_url(
+        s.url,
+        data,
+        user=s.user,
+        password=s.password.get_secret_value(),
+        token=s.token.get_secret_value(),
+    ),
 }
 
 
@@ -103,7 +111,7 @@ class Service:
         load_topology(topo_file, topo)
 
         incidents = IncidentStore(data / "incidents.db")
-        tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets.url, data)
+        tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets, data)
         audit = AuditLog(data / "audit.db", key=settings.coordinator.audit_key.get_secret_value())
         dlq = DeadLetterFile(data / "dead-letters.jsonl")
         network = None
