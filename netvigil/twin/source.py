@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from netvigil.events import Event
 from netvigil.streams.base import Emit
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
@@ -38,6 +39,10 @@ class TwinSource:
     until: float | None = None
     on_fault: Callable[[str, Fault, float], None] | None = None
     """Called with ("injected" | "cleared", fault, sim time) as faults begin and end."""
+    observers: list[Callable[[Event], None]] = field(default_factory=list)
+    """Called with every event the network produces (e.g. the twin's protocol endpoints)."""
+    publish: bool = True
+    """Publish events on the bus; False when collectors read the twin through its protocols."""
     name: str = "twin"
     now: float = field(init=False, default=0.0)
 
@@ -58,7 +63,10 @@ class TwinSource:
                     self.on_fault("cleared", f, t)
             active = current
             for event in self.network.step(t):
-                await emit(event)
+                for observe in self.observers:
+                    observe(event)
+                if self.publish:
+                    await emit(event)
             t += self.step_s
             if self.speed > 0:
                 due = wall0 + (t - self.start) / self.speed
