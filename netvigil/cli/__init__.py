@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from netvigil.cli import (
+    bench_rca,  # noqa: F401  (netvigil bench rca)
     core,  # noqa: F401  (registers run, demo, version, config, audit)
+    graph,  # noqa: F401  (netvigil graph import/show/blast-radius)
     twin,  # noqa: F401
 )
 from netvigil.cli._common import main

@@ -85,12 +85,12 @@ class TwinNetwork:
     def _state(self, t: float) -> tuple[frozenset[str], frozenset[str], list[Fault]]:
         active = self.active_faults(t)
         down_dev = frozenset(f.target for f in active if f.kind == "node_down")
-        down_links = {f.target for f in active if f.kind == "link_down"}
+        down_links = {lk for f in active for lk in f.links_down(t)}
         down_links |= {i.link for i in map(self.topo.interface, self.admin_down) if i.link}
         for lk in self.topo.links():
             if lk.a in down_dev or lk.b in down_dev:
                 down_links.add(lk.id)
-        surges = [f for f in active if f.kind == "congestion"]
+        surges = [f for f in active if f.kind in ("congestion", "traffic_burst")]
         return frozenset(down_links), down_dev, surges
 
     def _route(
@@ -201,11 +201,13 @@ class TwinNetwork:
                     labels=labels,
                 ),
             ]
+        spikes = {f.target: f.magnitude for f in self.active_faults(t) if f.kind == "cpu_spike"}
         for dev in sorted(d.name for d in self.topo.devices()):
             if dev in down_dev:
                 continue
             n_if = max(len(self.topo.interfaces(dev)), 1)
             cpu = 12 + 25 * through.get(dev, 0.0) / n_if + float(self._rng.normal(0, 1.0))
+            cpu += spikes.get(dev, 0.0)
             out.append(Metric(ts=t, device=dev, name="cpu.util", value=round(cpu, 2), unit="%"))
         return out
 

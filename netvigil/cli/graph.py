@@ -1,0 +1,1 @@
+"""netvigil graph (to come)."""
