@@ -80,6 +80,8 @@ class TwinPlan:
     until: float | None
     loss: float = 0.0
     """Share of the twin's telemetry lost before it reaches the pipeline."""
+    poll_reachability: bool = False
+    """The twin reports each device's reachability every step (a poller), not only changes."""
 
 
 @dataclass
@@ -149,7 +151,9 @@ class Service:
         if twin is not None:
             faults = twin.faults
             twin_topo = topo if isinstance(topo, MemoryTopology) else load_topology(topo_file)
-            network = TwinNetwork(twin_topo, faults, seed=settings.twin.seed)
+            network = TwinNetwork(
+                twin_topo, faults, seed=settings.twin.seed, poll_reachability=twin.poll_reachability
+            )
             source = TwinSource(
                 network,
                 step_s=settings.twin.step_s,

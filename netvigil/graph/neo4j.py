@@ -32,7 +32,7 @@ import neo4j
 import networkx as nx
 from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from netvigil.errors import TopologyError
+from netvigil.errors import GraphUnavailable, TopologyError
 from netvigil.graph import algorithms as alg
 from netvigil.graph.base import (
     BlastRadius,
@@ -66,10 +66,6 @@ _SCHEMA = [
 ]
 
 _BUMP = "MERGE (m:Meta {id: 'topology'}) SET m.generation = coalesce(m.generation, 0) + 1"
-
-
-class GraphUnavailable(TopologyError):
-    """Neo4j could not be reached (or refused us) even after the driver's retries."""
 
 
 def _chunks(rows: list[T], n: int = BATCH) -> Iterator[list[T]]:

@@ -20,6 +20,7 @@ from scipy import sparse
 
 from netvigil.events import DeviceEvent, Event, Metric
 from netvigil.graph.base import Link, TopologyStore
+from netvigil.graph.discovery.lldp import Neighbor
 from netvigil.twin.faults import Fault
 
 __all__ = ["MAX_ENDPOINTS", "TwinNetwork"]
@@ -50,8 +51,17 @@ class _Dir:
 class TwinNetwork:
     """A simulated network; :meth:`step` returns the telemetry of one sampling instant."""
 
-    def __init__(self, topo: TopologyStore, faults: Sequence[Fault] = (), *, seed: int) -> None:
+    def __init__(
+        self,
+        topo: TopologyStore,
+        faults: Sequence[Fault] = (),
+        *,
+        seed: int,
+        poll_reachability: bool = False,
+    ) -> None:
         self.topo = topo
+        #: also report every device's reachability each step, as a poller does (1 up, 0 down)
+        self.poll_reachability = poll_reachability
         self.faults = sorted(faults, key=lambda f: f.start)
         #: operator changes (gNMI Set): interfaces shut down, and IGP metrics per link
         self.admin_down: set[str] = set()
@@ -137,6 +147,26 @@ class TwinNetwork:
         self._routing_key, self._routing, self._reachable = key, m, reachable
         return m, reachable
 
+    def lldp_tables(self, t: float) -> dict[str, list[Neighbor]]:
+        """What each running device's LLDP lists at ``t``: its neighbours over links that are up."""
+        down_links, down_dev, _ = self._state(t)
+        tables: dict[str, list[Neighbor]] = {
+            d.name: [] for d in self.topo.devices() if d.name not in down_dev
+        }
+        for lk in self.topo.links():
+            if lk.id in down_links or lk.a == lk.b:
+                continue
+            for dev in (lk.a, lk.b):
+                far = lk.other(dev)
+                tables[dev].append(
+                    Neighbor(
+                        local_port=lk.end(dev).partition(":")[2],
+                        remote_system=far,
+                        remote_port=lk.end(far).partition(":")[2],
+                    )
+                )
+        return tables
+
     def metric(self, link: Link) -> int:
         """The IGP metric in force on a link (an operator's change wins over the topology)."""
         return self.igp_metric.get(link.id, link.igp_metric)
@@ -161,6 +191,11 @@ class TwinNetwork:
         delivered = np.minimum(offered_bps, self._caps)
         out: list[Event] = []
         out.extend(self._reachability_events(t, down_dev))
+        if self.poll_reachability:
+            out += [
+                Metric(ts=t, device=d, name="reachability", value=0.0 if d in down_dev else 1.0)
+                for d in sorted(self._prev_reachable)
+            ]
         through: dict[str, float] = {}
         for i, d in enumerate(self._dirs):
             if d.src in down_dev:

@@ -70,6 +70,7 @@ def run_rca_bench(topology: str | Path | None, faults: int, seed: int) -> dict[s
         faults=sorted(plan_faults + benign, key=lambda f: f.start),
         until=last + SETTLE_S,
         loss=LOSS,
+        poll_reachability=True,
     )
     board = Scoreboard(grace_s=3 * settings.twin.step_s)
     wall0 = time.monotonic()
