@@ -31,11 +31,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-import networkx as nx
+import numpy as np
+from scipy import sparse
 
+from netvigil.errors import TopologyError
 from netvigil.events import AnomalyRef, RootCause
-from netvigil.graph.base import TopologyStore, entity_devices, entity_kind
+from netvigil.graph.base import Interface, Link, Subgraph, entity_devices, entity_kind
 
 __all__ = [
     "KIND_WEIGHT",
@@ -43,6 +46,8 @@ __all__ = [
     "W_RULE",
     "W_WALK",
     "Hypothesis",
+    "Topo",
+    "View",
     "is_strong",
     "rank",
     "weight",
@@ -59,6 +64,13 @@ KIND_WEIGHT: dict[str, float] = {
 STRONG_KINDS = frozenset({"down", "threshold"})
 #: links failing within this many seconds of each other count as failing together
 LINECARD_SPREAD_S = 30.0
+#: a device with more links than this joins the walk with its anomalous links only
+WALK_MAX_LINKS = 32
+#: the walk's damping, and its power iteration (an L1 change below WALK_TOL stops it; the
+#: ranking needs the order of a few candidates, not PageRank to many digits)
+WALK_ALPHA = 0.85
+WALK_ITERATIONS = 40
+WALK_TOL = 1e-4
 #: onset discount of the propagation seed: weight * exp(-(onset - first onset) / ONSET_TAU_S)
 ONSET_TAU_S = 60.0
 W_RULE = 0.8
@@ -71,6 +83,50 @@ _FAULT = {
     "linecard": "linecard",
     "degraded": "degraded",
 }
+
+
+class Topo(Protocol):
+    """What ranking reads from a topology (a TopologyStore, or a :class:`View`)."""
+
+    def has(self, entity: str) -> bool: ...
+
+    def interface(self, interface_id: str) -> Interface: ...
+
+    def link(self, link_id: str) -> Link: ...
+
+    def links_of(self, device: str) -> list[Link]: ...
+
+
+class View:
+    """A read-only index of a subgraph: what ranking needs, without building a graph."""
+
+    def __init__(self, sub: Subgraph) -> None:
+        self._devices = {d.name for d in sub.devices}
+        self._links = {lk.id: lk for lk in sub.links}
+        self._ifaces: dict[str, Interface] = {}
+        self._by_device: dict[str, list[Link]] = {d: [] for d in self._devices}
+        for lk in sorted(sub.links, key=lambda x: x.id):
+            for dev, ifid in ((lk.a, lk.a_if), (lk.b, lk.b_if)):
+                self._ifaces[ifid] = Interface(ifid, dev, ifid.partition(":")[2], lk.id)
+                self._by_device.setdefault(dev, []).append(lk)
+
+    def has(self, entity: str) -> bool:
+        return entity in self._devices or entity in self._links or entity in self._ifaces
+
+    def interface(self, interface_id: str) -> Interface:
+        try:
+            return self._ifaces[interface_id]
+        except KeyError:
+            raise TopologyError(f"unknown interface {interface_id!r}") from None
+
+    def link(self, link_id: str) -> Link:
+        try:
+            return self._links[link_id]
+        except KeyError:
+            raise TopologyError(f"unknown link {link_id!r}") from None
+
+    def links_of(self, device: str) -> list[Link]:
+        return list(self._by_device.get(device, ()))
 
 
 def weight(a: AnomalyRef) -> float:
@@ -107,7 +163,7 @@ def _key(a: AnomalyRef) -> str:
     return f"{a.entity}|reach" if a.signal == "reachability" else a.entity
 
 
-def _collect(topo: TopologyStore, anomalies: Iterable[AnomalyRef]) -> _Evidence:
+def _collect(topo: Topo, anomalies: Iterable[AnomalyRef]) -> _Evidence:
     ev = _Evidence()
     for a in anomalies:
         if not topo.has(a.entity):
@@ -134,7 +190,7 @@ def _observable(e: str, unreachable: set[str]) -> bool:
     return entity_devices(e)[0] not in unreachable
 
 
-def hypotheses(topo: TopologyStore, ev: _Evidence) -> list[Hypothesis]:
+def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
     """The typed candidates the strong evidence suggests (the rules for the obvious cases)."""
     out: dict[tuple[str, str], Hypothesis] = {}
     devices: set[str] = set(ev.unreachable)
@@ -176,7 +232,7 @@ def hypotheses(topo: TopologyStore, ev: _Evidence) -> list[Hypothesis]:
     return list(out.values())
 
 
-def _weak_candidates(topo: TopologyStore, ev: _Evidence) -> list[Hypothesis]:
+def _weak_candidates(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
     out: dict[str, Hypothesis] = {}
     for e in ev.weak:
         kind = entity_kind(e)
@@ -191,39 +247,87 @@ def _weak_candidates(topo: TopologyStore, ev: _Evidence) -> list[Hypothesis]:
 
 
 def _walk(
-    topo: TopologyStore, ev: _Evidence, anomalies: Sequence[AnomalyRef], targets: set[str]
+    topo: Topo, ev: _Evidence, anomalies: Sequence[AnomalyRef], targets: set[str]
 ) -> dict[str, float]:
-    """Personalized PageRank on devices, interfaces and links, seeded by the anomalies."""
-    g = nx.Graph()
-    devices = {d for a in anomalies if topo.has(a.entity) for d in entity_devices(a.entity)}
+    """Personalized PageRank on devices, interfaces and links, seeded by the anomalies.
+
+    Written as a sparse power iteration (numpy/scipy) rather than ``networkx.pagerank``: the
+    graph is rebuilt for every incident update and networkx's conversions cost more than the
+    walk itself. Hubs join with their anomalous or candidate links only (WALK_MAX_LINKS).
+    """
+    seen = {a.entity for a in anomalies if topo.has(a.entity)}
+    devices = {d for e in seen for d in entity_devices(e)}
     devices |= {d for t in targets for d in entity_devices(t)}
-    for dev in devices:
+    index: dict[str, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+
+    def node(name: str) -> int:
+        i = index.get(name)
+        if i is None:
+            i = index[name] = len(index)
+        return i
+
+    def edge(u: str, v: str) -> None:
+        i, j = node(u), node(v)
+        rows.extend((i, j))
+        cols.extend((j, i))
+
+    done: set[str] = set()
+    for dev in sorted(devices):
         if not topo.has(dev):
             continue
-        g.add_node(dev)
-        for lk in topo.links_of(dev):
-            g.add_edge(lk.a, lk.a_if)
-            g.add_edge(lk.a_if, lk.id)
-            g.add_edge(lk.id, lk.b_if)
-            g.add_edge(lk.b_if, lk.b)
+        node(dev)
+        links = topo.links_of(dev)
+        if len(links) > WALK_MAX_LINKS:
+            links = [
+                lk for lk in links if lk.id in targets or {lk.a_if, lk.b_if, lk.a, lk.b} & seen
+            ]
+        for lk in links:
+            if lk.id in done:
+                continue
+            done.add(lk.id)
+            edge(lk.a, lk.a_if)
+            edge(lk.a_if, lk.id)
+            edge(lk.id, lk.b_if)
+            edge(lk.b_if, lk.b)
     first = min((a.onset_ts for a in anomalies), default=0.0)
-    seed: dict[str, float] = {}
+    n = len(index)
+    p = np.zeros(n)
     for a in anomalies:
-        node = a.entity
-        if node not in g:
-            continue
-        w = weight(a) * math.exp(-max(a.onset_ts - first, 0.0) / ONSET_TAU_S)
-        seed[node] = max(seed.get(node, 0.0), w)
-    if not seed:
+        i = index.get(a.entity)
+        if i is not None:
+            w = weight(a) * math.exp(-max(a.onset_ts - first, 0.0) / ONSET_TAU_S)
+            p[i] = max(p[i], w)
+    if n == 0 or p.sum() <= 0:
         return {}
-    pr = nx.pagerank(g, alpha=0.85, personalization=seed, tol=1e-8, max_iter=200)
-    scores = {t: pr.get(t, 0.0) for t in targets}
+    p /= p.sum()
+    adj = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    adj.data[:] = 1.0  # parallel entries collapse to one edge
+    deg = np.asarray(adj.sum(axis=1)).ravel()
+    walk_t = (sparse.diags(1.0 / np.maximum(deg, 1.0)) @ adj).T.tocsr()
+    dangling = deg == 0
+    x = p.copy()
+    for _ in range(WALK_ITERATIONS):
+        nxt = WALK_ALPHA * (walk_t @ x) + (1 - WALK_ALPHA) * p
+        nxt += WALK_ALPHA * p * x[dangling].sum()  # dangling mass goes back to the seeds
+        done_ = np.abs(nxt - x).sum() < WALK_TOL
+        x = nxt
+        if done_:
+            break
+    scores = {t: float(x[index[t]]) if t in index else 0.0 for t in targets}
     top = max(scores.values(), default=0.0)
     return {t: (s / top if top > 0 else 0.0) for t, s in scores.items()}
 
 
-def rank(topo: TopologyStore, anomalies: Sequence[AnomalyRef], top: int = 5) -> list[RootCause]:
-    """Rank root-cause candidates for a group of anomalies; best first, scores in [0, 1]."""
+def rank(topo: Topo | Subgraph, anomalies: Sequence[AnomalyRef], top: int = 5) -> list[RootCause]:
+    """Rank root-cause candidates for a group of anomalies; best first, scores in [0, 1].
+
+    ``topo`` is a TopologyStore, or the subgraph around the anomalies (which is all ranking
+    reads: the correlator passes the store's 1-hop subgraph).
+    """
+    if isinstance(topo, Subgraph):
+        topo = View(topo)
     ev = _collect(topo, anomalies)
     strong_total = sum(ev.strength.values())
     cands = hypotheses(topo, ev) if strong_total > 0 else _weak_candidates(topo, ev)

@@ -29,7 +29,6 @@ from netvigil.analytics.rca import is_strong, rank, weight
 from netvigil.events import Anomaly, AnomalyRef, Event, Incident, RootCause, Severity
 from netvigil.graph.aio import AsyncTopology
 from netvigil.graph.base import TopologyStore, entity_devices
-from netvigil.graph.memory import MemoryTopology
 from netvigil.streams.base import Processor
 
 __all__ = ["CorrelatorConfig", "CorrelatorProcessor"]
@@ -197,9 +196,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         refs = sorted(g.anomalies.values(), key=lambda a: (a.onset_ts, a.entity, a.signal))
         entities = sorted({a.entity for a in refs})
         sub = await self.aio.call(self.topo.subgraph, entities, 1)
-        local = MemoryTopology()
-        local.load(devices=sub.devices, links=sub.links)
-        causes = rank(local, refs)
+        causes = rank(sub, refs)
         if g.reopened and causes and causes[0].kind == "link" and causes[0].fault == "down":
             causes[0] = msgspec.structs.replace(causes[0], fault="flapping")
         status: Literal["open", "resolved"] = "resolved" if g.resolved_ts is not None else "open"
