@@ -47,7 +47,7 @@ class CorrelatorConfig:
     window_s: float = 300.0
     max_hops: int = 2
     min_evidence: float = 0.8
-    reopen_s: float = 300.0
+    reopen_s: float = 120.0
     """A resolved incident whose symptoms return within this many seconds reopens."""
 
 
