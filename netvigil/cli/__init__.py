@@ -1,13 +1,15 @@
-"""The ``netvigil`` command: one module per command group, registered by importing it."""
+"""The ``netvigil`` command: one module per command group, registered by importing it.
+
+Add a command group by adding a module and one ``import netvigil.cli.<module>`` line below.
+"""
 
 from __future__ import annotations
 
-from netvigil.cli import (
-    bench_rca,  # noqa: F401  (netvigil bench rca)
-    core,  # noqa: F401  (registers run, demo, version, config, audit)
-    graph,  # noqa: F401  (netvigil graph import/show/blast-radius)
-    twin,  # noqa: F401
-)
+import netvigil.cli.bench
+import netvigil.cli.bench_rca
+import netvigil.cli.core
+import netvigil.cli.graph
+import netvigil.cli.twin  # noqa: F401  (each import registers its commands)
 from netvigil.cli._common import main
 
 __all__ = ["main"]

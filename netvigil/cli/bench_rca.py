@@ -6,19 +6,10 @@ import json
 
 import click
 
-from netvigil.cli._common import friendly, main, out
+from netvigil.cli._common import friendly, out
+from netvigil.cli.bench import bench
 
-__all__ = ["bench", "bench_rca"]
-
-# other areas may add their own ``bench`` commands: share one group, whoever registers first
-bench = main.commands.get("bench")
-if not isinstance(bench, click.Group):
-
-    @main.group("bench")
-    def _bench() -> None:
-        """Quality and speed evaluations (on the twin and on shared data)."""
-
-    bench = _bench
+__all__ = ["bench_rca"]
 
 
 @bench.command("rca")

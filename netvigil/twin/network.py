@@ -86,6 +86,8 @@ class TwinNetwork:
         self._prev_status: dict[str, int] = {}
         self._prev_reachable: dict[str, bool] = {d.name: True for d in topo.devices()}
         self.unreachable_demand_bps = 0.0
+        #: (source device, destination device, bps) of the demands delivered at the last step
+        self.last_demands: list[tuple[str, str, float]] = []
 
     # ------------------------------------------------------------------ state
 
@@ -167,6 +169,20 @@ class TwinNetwork:
                 )
         return tables
 
+    def hop_loads(self) -> list[tuple[str, str, str, str, float]]:
+        """Per demand and link direction at the last step: (source device, destination
+        device, link id, device the traffic enters, bps) — what ingress flow export sees."""
+        if not hasattr(self, "_last_hops"):
+            return []
+        m, demand_bps = self._last_hops
+        coo = m.tocoo()
+        out = []
+        for i, j, frac in zip(coo.row, coo.col, coo.data, strict=True):
+            d = self._dirs[int(i)]
+            s, t = self._pairs[int(j)]
+            out.append((s, t, d.link.id, d.link.other(d.src), float(frac * demand_bps[int(j)])))
+        return out
+
     def metric(self, link: Link) -> int:
         """The IGP metric in force on a link (an operator's change wins over the topology)."""
         return self.igp_metric.get(link.id, link.igp_metric)
@@ -182,6 +198,12 @@ class TwinNetwork:
         noise = self._rng.lognormal(0.0, NOISE_SIGMA, len(self._pairs))
         demand_bps = self._base * self._total_bps * daily * noise
         self.unreachable_demand_bps = float(demand_bps[~reachable].sum())
+        self.last_demands = [
+            (s, d, float(bps))
+            for (s, d), bps, ok in zip(self._pairs, demand_bps, reachable, strict=True)
+            if ok
+        ]
+        self._last_hops = (m, demand_bps)
         offered_bps = np.asarray(m @ demand_bps).ravel()
         for f in surges:
             lk = self.topo.link(f.target)

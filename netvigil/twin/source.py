@@ -42,6 +42,8 @@ class TwinSource:
     """Called with ("injected" | "cleared", fault, sim time) as faults begin and end."""
     observers: list[Callable[[Event], None]] = field(default_factory=list)
     """Called with every event the network produces (e.g. the twin's protocol endpoints)."""
+    step_hooks: list[Callable[[float], None]] = field(default_factory=list)
+    """Called with the simulated time after each step (e.g. flow export)."""
     publish: bool = True
     """Publish events on the bus; False when collectors read the twin through its protocols."""
     loss: float = 0.0
@@ -72,6 +74,8 @@ class TwinSource:
                     observe(event)
                 if self.publish and not (self.loss and self._lossy.random() < self.loss):
                     await emit(event)
+            for hook in self.step_hooks:
+                hook(t)
             t += self.step_s
             if self.speed > 0:
                 due = wall0 + (t - self.start) / self.speed
@@ -79,5 +83,7 @@ class TwinSource:
                 if delay > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=delay)
-            else:
-                await asyncio.sleep(0)
+                    continue
+            # behind schedule (or as fast as possible): still yield once per step, so that
+            # signal handlers, senders and servers on this loop are never starved
+            await asyncio.sleep(0)

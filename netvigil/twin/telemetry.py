@@ -61,6 +61,15 @@ class TwinTelemetry:
                 state.interfaces[iface.name] = InterfaceState(iface.name, peer, speed)
             self.devices[d.name] = state
 
+    def ifindex(self, device: str, ifname: str) -> int:
+        """The interface's ifIndex (1-based, in the order the device's links were defined)."""
+        return list(self.devices[device].interfaces).index(ifname) + 1
+
+    def loopback(self, device: str) -> str:
+        """The device's management address on this machine's loopback network (127.1.x.y)."""
+        i = sorted(self.devices).index(device)
+        return f"127.1.{i // 254}.{i % 254 + 1}"
+
     def observe(self, event: Event) -> None:
         """Fold one twin event into the device state."""
         self.now = max(self.now, event.ts)
