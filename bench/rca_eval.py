@@ -62,9 +62,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--count", type=int, default=20)
+    ap.add_argument("--min-nodes", type=int, default=20)
+    ap.add_argument("--max-nodes", type=int, default=80)
     ap.add_argument("--json", type=Path, default=None, help="write every report here")
     args = ap.parse_args()
-    tops = pick_topologies(args.count)
+    tops = pick_topologies(args.count, args.min_nodes, args.max_nodes)
     with ThreadPoolExecutor(args.jobs) as pool:
         reports = list(pool.map(lambda t: run_one(t, args.faults, args.seed), tops))
     for r in reports:

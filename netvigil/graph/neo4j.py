@@ -306,13 +306,7 @@ class Neo4jTopology:
         for e in ends:
             if seen.setdefault(e["if"], e["link"]) != e["link"]:
                 raise TopologyError(f"interface {e['if']} is already on link {seen[e['if']]}")
-        ids = [r["id"] for r in rows]
-        tx.run(
-            "UNWIND $ids AS id MATCH (l:Link {id: id}) "
-            "OPTIONAL MATCH (l)<-[:CONNECTS]-(i:Interface) DETACH DELETE l, i",
-            ids=ids,
-        ).consume()
-        tx.run("UNWIND $ids AS id MATCH ()-[r:LINKED {link: id}]->() DELETE r", ids=ids).consume()
+        Neo4jTopology._delete_links(tx, [r["id"] for r in rows])
         tx.run(
             "UNWIND $rows AS r "
             "MATCH (a:Device {name: r.a}) MATCH (b:Device {name: r.b}) "
@@ -357,16 +351,18 @@ class Neo4jTopology:
             rows=rows,
         ).consume()
 
-    def remove_link(self, link_id: str) -> None:
-        def work(tx: neo4j.ManagedTransaction) -> None:
-            tx.run(
-                "MATCH (l:Link {id: $id}) OPTIONAL MATCH (l)<-[:CONNECTS]-(i:Interface) "
-                "DETACH DELETE l, i",
-                id=link_id,
-            ).consume()
-            tx.run("MATCH ()-[r:LINKED {link: $id}]->() DELETE r", id=link_id).consume()
+    @staticmethod
+    def _delete_links(tx: neo4j.ManagedTransaction, ids: list[str]) -> None:
+        """Links, their interfaces and their LINKED shortcut, by id (unknown ids: nothing)."""
+        tx.run(
+            "UNWIND $ids AS id MATCH (l:Link {id: id}) "
+            "OPTIONAL MATCH (l)<-[:CONNECTS]-(i:Interface) DETACH DELETE l, i",
+            ids=ids,
+        ).consume()
+        tx.run("UNWIND $ids AS id MATCH ()-[r:LINKED {link: id}]->() DELETE r", ids=ids).consume()
 
-        self._write(work)
+    def remove_link(self, link_id: str) -> None:
+        self._write(lambda tx: self._delete_links(tx, [link_id]))
 
     def clear(self) -> None:
         def work(tx: neo4j.ManagedTransaction) -> None:

@@ -14,14 +14,20 @@ from provision.servers import neo4j as neo4j_server
 
 
 @pytest.fixture(scope="session")
-def neo4j_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Bolt URL of a Neo4j started for this test session on a free loopback port."""
+def neo4j_server_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The run directory of a Neo4j started for this session on a free loopback port."""
     run_dir = Path(tmp_path_factory.mktemp("neo4j"))
-    facts = neo4j_server.start(run_dir)
+    neo4j_server.start(run_dir)
     try:
-        yield str(facts["url"])
+        yield run_dir
     finally:
         neo4j_server.stop(run_dir)
+
+
+@pytest.fixture(scope="session")
+def neo4j_url(neo4j_server_dir: Path) -> str:
+    """Bolt URL of the session's Neo4j."""
+    return str(neo4j_server.status(neo4j_server_dir)["url"])
 
 
 @pytest.fixture(scope="session")

@@ -130,3 +130,29 @@ def test_gnmi_lldp_discovery_from_the_twin_endpoints() -> None:
     assert {frozenset({x.a_if, x.b_if}) for x in store.links()} == {
         frozenset({x.a_if, x.b_if}) for x in ref.links()
     }
+
+
+def test_discovery_keeps_changes_while_neo4j_is_down(neo4j_server_dir: Path) -> None:
+    """Neo4j stops mid-discovery: the changes wait and land once it is back."""
+    from netvigil.graph.neo4j import Neo4jTopology
+    from provision.servers import neo4j as server
+
+    facts = server.status(neo4j_server_dir)
+    store = Neo4jTopology(str(facts["url"]), retry_s=2.0)
+    store.clear()
+    ref = load_topology(None)
+    store.load(devices=ref.devices())
+    disc = LldpDiscovery("lldp:twin")
+    net = TwinNetwork(ref, seed=1)
+    for dev, table in net.lldp_tables(T0).items():
+        disc.observe(dev, table, T0)
+    changes = disc.plan(store)
+    server.stop(neo4j_server_dir)
+    try:
+        pending = apply(store, changes, [])
+        assert pending == changes  # nothing written, nothing lost
+    finally:
+        server.start(neo4j_server_dir, int(facts["port"]))  # type: ignore[call-overload]
+    assert apply(store, [], pending) == []
+    assert len(store.links()) == len(ref.links())
+    store.close()
