@@ -86,6 +86,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         self.cfg = cfg or CorrelatorConfig()
         self._near: dict[str, set[str]] = {}
         self._near_gen: int | None = None
+        self._impacts: dict[tuple[str, int | None], list[str]] = {}
 
     def key(self, event: Event) -> str:
         return "all"
@@ -227,11 +228,18 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         if not causes:
             return []
         rc = causes[0]
-        try:
-            br = await self.aio.call(self.topo.blast_radius, rc.entity)
-        except Exception:  # an entity the store no longer knows: no impact to show
-            return []
-        return sorted((set(br.devices) | set(br.links) | set(br.services)) - {rc.entity})
+        key = (rc.entity, self._near_gen)
+        if key not in self._impacts:
+            try:
+                br = await self.aio.call(self.topo.blast_radius, rc.entity)
+            except Exception:  # an entity the store no longer knows: no impact to show
+                return []
+            if len(self._impacts) > 1024:
+                self._impacts.clear()
+            self._impacts[key] = sorted(
+                (set(br.devices) | set(br.links) | set(br.services)) - {rc.entity}
+            )
+        return self._impacts[key]
 
 
 def _title(causes: list[RootCause]) -> str:
