@@ -15,6 +15,7 @@ from typing import Any
 
 from netvigil.analytics.detector import DetectorConfig
 from netvigil.collectors.push import push_collectors
+from netvigil.collectors.service_level import service_level_processors, service_level_sources
 from netvigil.collectors.sources import device_sources
 from netvigil.config import Settings, TicketSettings
 from netvigil.errors import ConfigError
@@ -180,6 +181,7 @@ class Service:
             dlq,
         ]
         processors += analytics_processors(settings)
+        processors += service_level_processors(settings)
         source = None
         faults: list[Fault] = []
         if twin is not None and network is not None:
@@ -196,7 +198,8 @@ class Service:
             )
             clock.append(source)
         collectors, collector_processors = push_collectors(settings, data)
-        collectors = [*collectors, *device_sources(settings)]  # syslog/flows; SNMP/gNMI
+        # syslog/flows; SNMP/gNMI; probes and Prometheus scraping
+        collectors = [*collectors, *device_sources(settings), *service_level_sources(settings)]
         processors.extend(collector_processors)
         runtime = EmbeddedRuntime(
             processors,
