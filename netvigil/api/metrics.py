@@ -1,0 +1,106 @@
+"""Prometheus metrics of the running service, read at scrape time (prometheus_client).
+
+A custom collector reads the runtime's counters and the stores when Prometheus scrapes, instead
+of updating metric objects on every event: the hot path stays free of metrics code, and the
+numbers cannot drift from the stores they describe. Each console has its own registry (no
+process-global state), so several consoles in one test process do not collide.
+
+On the embedded runtime, "consumer lag" is the depth of each processor's inbox (events
+published to it and not yet processed); on Kafka it will be the consumer group's offset lag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from netvigil.api.app import Console
+
+__all__ = ["ServiceCollector", "make_registry"]
+
+
+class ServiceCollector(Collector):
+    def __init__(self, console: Console) -> None:
+        self.c = console
+
+    def collect(self) -> Iterator[Metric]:
+        c = self.c
+        stats = c.stats()
+        pub = CounterMetricFamily(
+            "netvigil_events_published", "Events published, per topic.", labels=["topic"]
+        )
+        for topic, n in sorted(stats.get("published", {}).items()):
+            pub.add_metric([topic], n)
+        yield pub
+        proc = CounterMetricFamily(
+            "netvigil_events_processed", "Events processed, per processor.", labels=["processor"]
+        )
+        for name, n in sorted(stats.get("processed", {}).items()):
+            proc.add_metric([name], n)
+        yield proc
+        failed = CounterMetricFamily(
+            "netvigil_processor_errors",
+            "Events a processor raised on (sent to the dead-letter topic).",
+            labels=["processor"],
+        )
+        for name, n in sorted(stats.get("failed", {}).items()):
+            failed.add_metric([name], n)
+        yield failed
+        lag = GaugeMetricFamily(
+            "netvigil_consumer_lag",
+            "Events waiting in each processor's inbox (embedded runtime).",
+            labels=["processor"],
+        )
+        for name, n in sorted(stats.get("queued", {}).items()):
+            lag.add_metric([name], n)
+        yield lag
+        incidents = GaugeMetricFamily(
+            "netvigil_incidents", "Incidents by status.", labels=["status"]
+        )
+        tickets = GaugeMetricFamily("netvigil_tickets", "Tickets by state.", labels=["state"])
+        by_status: dict[str, int] = {"open": 0, "resolved": 0}
+        by_state: dict[str, int] = {}
+        for inc, ticket in c.incidents.list():
+            by_status[inc.status] = by_status.get(inc.status, 0) + 1
+            if ticket is not None:
+                t = c.tickets.find(inc.fingerprint)
+                state = t.state if t is not None else "unknown"
+                by_state[state] = by_state.get(state, 0) + 1
+        for k, v in sorted(by_status.items()):
+            incidents.add_metric([k], v)
+        for k, v in sorted(by_state.items()):
+            tickets.add_metric([k], v)
+        yield incidents
+        yield tickets
+        dl = CounterMetricFamily("netvigil_dead_letters", "Dead letters written.")
+        dl.add_metric([], c.dead_letter_count())
+        yield dl
+        actions = GaugeMetricFamily(
+            "netvigil_actions", "Remediation actions by status/outcome.", labels=["status"]
+        )
+        by_action: dict[str, int] = {}
+        for a in c.actions.list():
+            by_action[a.status] = by_action.get(a.status, 0) + 1
+        for k, v in sorted(by_action.items()):
+            actions.add_metric([k], v)
+        yield actions
+        br = GaugeMetricFamily("netvigil_breaker_open", "1 while the circuit breaker is open.")
+        br.add_metric([], 1.0 if c.breaker.view().open else 0.0)
+        yield br
+
+
+def make_registry(console: Console) -> tuple[CollectorRegistry, Counter]:
+    """A registry with the service collector and the console's own login-failure counter."""
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(ServiceCollector(console))
+    failures = Counter(
+        "netvigil_api_auth_failures",
+        "Requests refused for a missing or wrong token.",
+        registry=reg,
+    )
+    return reg, failures
