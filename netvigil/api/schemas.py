@@ -141,7 +141,8 @@ class TopoNode(BaseModel):
     role: str
     x: float
     y: float
-    affected: bool
+    affected: bool = Field(description="Has an anomaly of the incident (or is the entity).")
+    root: bool = Field(False, description="Is (an end of) the root cause.")
 
 
 class TopoEdge(BaseModel):
@@ -149,6 +150,7 @@ class TopoEdge(BaseModel):
     a: str
     b: str
     affected: bool
+    root: bool = False
 
 
 class TopologyOut(BaseModel):

@@ -30,7 +30,7 @@ def _marked_devices(marked: set[str]) -> set[str]:
 
 def subgraph(topo: TopologyStore, entity: str, hops: int, marked: set[str]) -> TopologyOut:
     """Devices within ``hops`` of ``entity`` and the links between them; ``marked`` entities
-    (devices, interfaces, links) are flagged as affected."""
+    (devices, interfaces, links) are flagged as affected, ``entity`` itself as the root."""
     try:
         if not topo.has(entity):
             raise NotFound(f"no device, interface or link {entity!r} in the topology")
@@ -53,6 +53,8 @@ def subgraph(topo: TopologyStore, entity: str, hops: int, marked: set[str]) -> T
     span_y = (max(ys) - min(ys)) or 1.0
     hot_devices = _marked_devices(marked)
     hot_links = {e.partition("#")[0] for e in marked if "--" in e}
+    root_link = entity.partition("#")[0] if "--" in entity else None
+    root_devices = set() if root_link else set(entity_devices(entity))
     nodes = [
         TopoNode(
             id=n,
@@ -60,11 +62,18 @@ def subgraph(topo: TopologyStore, entity: str, hops: int, marked: set[str]) -> T
             x=round((float(pos[n][0]) - min(xs)) / span_x, 4),
             y=round((float(pos[n][1]) - min(ys)) / span_y, 4),
             affected=n in hot_devices,
+            root=n in root_devices,
         )
         for n in sorted(graph)
     ]
     edges = [
-        TopoEdge(id=lk.id, a=lk.a, b=lk.b, affected=lk.id.partition("#")[0] in hot_links)
+        TopoEdge(
+            id=lk.id,
+            a=lk.a,
+            b=lk.b,
+            affected=lk.id.partition("#")[0] in hot_links,
+            root=lk.id.partition("#")[0] == root_link,
+        )
         for lk in sorted(links, key=lambda lk: lk.id)
     ]
     return TopologyOut(center=entity, hops=hops, nodes=nodes, edges=edges)

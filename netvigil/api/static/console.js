@@ -103,31 +103,33 @@ async function loadDetail(fp, fresh) {
 
 function drawTopology(g) {
   const svg = $("#topo"); svg.replaceChildren();
-  const W = 420, H = 300, P = 30;
+  const W = 420, H = 300, P = 40;
+  const color = (x) => (x.root ? "#d93025" : x.affected ? "#f29900" : null);
   const at = {};
   for (const n of g.nodes) at[n.id] = [P + n.x * (W - 2 * P), P + n.y * (H - 2 * P)];
   for (const e of g.edges) {
     const [x1, y1] = at[e.a], [x2, y2] = at[e.b];
-    svg.appendChild(svgEl("line", { x1, y1, x2, y2, stroke: e.affected ? "#d93025" : "#9aa3b2",
-      "stroke-width": e.affected ? 4 : 2, "data-link": e.id }));
+    svg.appendChild(svgEl("line", { x1, y1, x2, y2, stroke: color(e) || "#9aa3b2",
+      "stroke-width": e.root ? 5 : e.affected ? 3 : 2, "data-link": e.id, "data-root": e.root }));
   }
   for (const n of g.nodes) {
     const [x, y] = at[n.id];
-    svg.appendChild(svgEl("circle", { cx: x, cy: y, r: 9, fill: n.affected ? "#d93025" : "#4a7bd0", "data-node": n.id }));
-    svg.appendChild(svgEl("text", { x: x + 11, y: y - 8, "font-size": 11 }, n.id));
+    svg.appendChild(svgEl("circle", { cx: x, cy: y, r: 9, fill: color(n) || "#4a7bd0", "data-node": n.id, "data-root": n.root }));
+    svg.appendChild(svgEl("text", { x: x + (x > W - 90 ? -11 : 11), y: y - 9, "font-size": 11,
+      "text-anchor": x > W - 90 ? "end" : "start" }, n.id));
   }
 }
 
 function drawTimeline(inc) {
   const svg = $("#timeline"); svg.replaceChildren();
   const t = inc.timeline; if (!t.length) return;
-  const W = 460, left = 170, rowH = 18;
+  const W = 560, left = 300, rowH = 18;
   svg.setAttribute("height", Math.max(60, 30 + t.length * rowH));
   const t0 = Math.min(...t.map((a) => a.onset_ts)), t1 = Math.max(inc.updated_ts, t0 + 1);
   const xs = (ts) => left + ((ts - t0) / (t1 - t0)) * (W - left - 20);
   t.forEach((a, k) => {
     const y = 20 + k * rowH;
-    svg.appendChild(svgEl("text", { x: 4, y: y + 4, "font-size": 11 }, `${a.entity} ${a.signal}`));
+    svg.appendChild(svgEl("text", { x: 4, y: y + 4, "font-size": 11 }, `${a.entity} ${a.signal} ${a.kind}`));
     svg.appendChild(svgEl("circle", { cx: xs(a.onset_ts), cy: y, r: 5, fill: a.state === "active" ? "#d93025" : "#2e7d32" }));
   });
   svg.appendChild(svgEl("text", { x: left, y: 30 + t.length * rowH - 4, "font-size": 10, fill: "#666" },

@@ -33,11 +33,13 @@ async def test_topology_around_an_incident_and_an_entity(env: Env) -> None:
     ids = {n["id"] for n in g["nodes"]}
     assert {a, b} <= ids and len(ids) > 2
     assert all(0 <= n["x"] <= 1 and 0 <= n["y"] <= 1 for n in g["nodes"])
-    hot = [e["id"] for e in g["edges"] if e["affected"]]
-    assert hot == [link]
+    assert [e["id"] for e in g["edges"] if e["affected"]] == [link]
+    assert [e["id"] for e in g["edges"] if e["root"]] == [link]
+    assert not any(n["root"] for n in g["nodes"])  # the root cause is the link, not a device
     assert {n["id"] for n in g["nodes"] if n["affected"]} == {a}  # the cpu anomaly's device
     g0 = (await c.get(f"/api/topology?entity={a}&hops=0", headers=h)).json()
     assert [n["id"] for n in g0["nodes"]] == [a] and g0["edges"] == []
+    assert g0["nodes"][0]["root"] is True
     r = await c.get("/api/topology?entity=ghost&hops=1", headers=h)
     assert r.status_code == 404 and "ghost" in r.json()["detail"]
     assert (await c.get(f"/api/topology?entity={a}&hops=9", headers=h)).status_code == 422
