@@ -119,6 +119,9 @@ def create_app(console: Console) -> FastAPI:
         version=__version__,
         description="Incidents, pending actions, circuit breaker, autonomy policy, audit log "
         "and topology of a NetVigil service. Every route but health needs a bearer token.",
+        openapi_url=None,  # served below, behind a token like everything but health
+        docs_url=None,
+        redoc_url=None,
     )
     registry, auth_failures = make_registry(console)
     app.state.console = console
@@ -300,6 +303,10 @@ def create_app(console: Console) -> FastAPI:
     async def metrics(tok: Viewer) -> Response:
         """Prometheus text format (scrape with a viewer token as bearer)."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(tok: Viewer) -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:

@@ -66,5 +66,7 @@ class TwinSource:
                 if delay > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=delay)
+                else:  # behind schedule: still let the rest of the loop (e.g. the console) run
+                    await asyncio.sleep(0)
             else:
                 await asyncio.sleep(0)

@@ -37,6 +37,13 @@ async def test_every_route_but_health_needs_a_token(env: Env) -> None:
         env.console.limiter._fails.clear()  # this test is not about the lockout
 
 
+async def test_the_spec_needs_a_token_too_and_no_docs_page_is_served(env: Env) -> None:
+    assert (await env.client.get("/openapi.json")).status_code == 401
+    spec = (await env.client.get("/openapi.json", headers=env.auth("vera"))).json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert (await env.client.get("/docs")).status_code == 404
+
+
 async def test_roles(env: Env) -> None:
     c = env.client
     rid = env.actions.list()[0].request_id
