@@ -24,6 +24,39 @@ if TYPE_CHECKING:
 __all__ = ["ServiceCollector", "make_registry"]
 
 
+_RUNTIME: list[tuple[type[CounterMetricFamily | GaugeMetricFamily], str, str, str, str]] = [
+    (
+        CounterMetricFamily,
+        "netvigil_events_published",
+        "Events published, per topic.",
+        "topic",
+        "published",
+    ),
+    (
+        CounterMetricFamily,
+        "netvigil_events_processed",
+        "Events processed, per processor.",
+        "processor",
+        "processed",
+    ),
+    (
+        CounterMetricFamily,
+        "netvigil_processor_errors",
+        "Events a processor raised on (sent to the dead-letter topic).",
+        "processor",
+        "failed",
+    ),
+    (
+        GaugeMetricFamily,
+        "netvigil_consumer_lag",
+        "Events waiting in each processor's inbox (embedded runtime).",
+        "processor",
+        "queued",
+    ),
+]
+"""(family, metric name, help, label, key of EmbeddedRuntime.stats())"""
+
+
 class ServiceCollector(Collector):
     def __init__(self, console: Console) -> None:
         self.c = console
@@ -31,34 +64,11 @@ class ServiceCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         c = self.c
         stats = c.stats()
-        pub = CounterMetricFamily(
-            "netvigil_events_published", "Events published, per topic.", labels=["topic"]
-        )
-        for topic, n in sorted(stats.get("published", {}).items()):
-            pub.add_metric([topic], n)
-        yield pub
-        proc = CounterMetricFamily(
-            "netvigil_events_processed", "Events processed, per processor.", labels=["processor"]
-        )
-        for name, n in sorted(stats.get("processed", {}).items()):
-            proc.add_metric([name], n)
-        yield proc
-        failed = CounterMetricFamily(
-            "netvigil_processor_errors",
-            "Events a processor raised on (sent to the dead-letter topic).",
-            labels=["processor"],
-        )
-        for name, n in sorted(stats.get("failed", {}).items()):
-            failed.add_metric([name], n)
-        yield failed
-        lag = GaugeMetricFamily(
-            "netvigil_consumer_lag",
-            "Events waiting in each processor's inbox (embedded runtime).",
-            labels=["processor"],
-        )
-        for name, n in sorted(stats.get("queued", {}).items()):
-            lag.add_metric([name], n)
-        yield lag
+        for family, name, doc, label, key in _RUNTIME:
+            m = family(name, doc, labels=[label])
+            for value, n in sorted(stats.get(key, {}).items()):
+                m.add_metric([value], n)
+            yield m
         incidents = GaugeMetricFamily(
             "netvigil_incidents", "Incidents by status.", labels=["status"]
         )

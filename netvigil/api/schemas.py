@@ -6,7 +6,7 @@ the wire contract of the bus and the HTTP contract can evolve separately.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -35,6 +35,8 @@ __all__ = [
     "incident_detail",
     "incident_summary",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Health(BaseModel):
@@ -160,10 +162,9 @@ class TopologyOut(BaseModel):
     edges: list[TopoEdge]
 
 
-def _rc(rc: Any) -> RootCauseOut:
-    return RootCauseOut(
-        entity=rc.entity, kind=rc.kind, score=rc.score, fault=rc.fault, evidence=list(rc.evidence)
-    )
+def _out(model: type[M], obj: object) -> M:
+    """A response model read from an object's attributes (structs, dataclasses)."""
+    return model.model_validate(obj, from_attributes=True)
 
 
 def incident_summary(inc: Incident, ticket: str | None) -> IncidentSummary:
@@ -175,62 +176,29 @@ def incident_summary(inc: Incident, ticket: str | None) -> IncidentSummary:
         revision=inc.revision,
         opened_ts=inc.opened_ts,
         updated_ts=inc.ts,
-        root_cause=_rc(inc.root_cause) if inc.root_cause else None,
+        root_cause=_out(RootCauseOut, inc.root_cause) if inc.root_cause else None,
         ticket=ticket,
     )
 
 
 def incident_detail(inc: Incident, ticket: str | None) -> IncidentDetail:
-    base = incident_summary(inc, ticket).model_dump()
     timeline = sorted(inc.anomalies, key=lambda a: (a.onset_ts, a.entity, a.signal))
     return IncidentDetail(
-        **base,
+        **incident_summary(inc, ticket).model_dump(),
         summary=inc.summary,
-        root_causes=[_rc(rc) for rc in inc.root_causes],
-        timeline=[
-            AnomalyOut(
-                entity=a.entity,
-                signal=a.signal,
-                kind=a.kind,
-                score=a.score,
-                onset_ts=a.onset_ts,
-                state=a.state,
-            )
-            for a in timeline
-        ],
+        root_causes=[_out(RootCauseOut, rc) for rc in inc.root_causes],
+        timeline=[_out(AnomalyOut, a) for a in timeline],
         impact=list(inc.impact),
     )
 
 
 def action_out(pa: PendingAction) -> ActionOut:
-    return ActionOut(
-        request_id=pa.request_id,
-        incident=pa.incident,
-        action=pa.action,
-        target=pa.target,
-        level=pa.level,
-        reason=pa.reason,
-        status=pa.status,
-        proposed_ts=pa.proposed_ts,
-        decided_by=pa.decided_by,
-        decided_ts=pa.decided_ts,
-        outcome=pa.outcome,
-    )
+    return _out(ActionOut, pa)
 
 
 def breaker_out(b: BreakerState) -> BreakerOut:
-    return BreakerOut(
-        open=b.open, reason=b.reason, changed_by=b.changed_by, changed_ts=b.changed_ts
-    )
+    return _out(BreakerOut, b)
 
 
 def audit_out(r: AuditRecord) -> AuditOut:
-    return AuditOut(
-        seq=r.seq,
-        ts=r.ts,
-        actor=r.actor,
-        action=r.action,
-        subject=r.subject,
-        detail=dict(r.detail),
-        hash=r.hash,
-    )
+    return _out(AuditOut, r)
