@@ -108,6 +108,13 @@ def _need(role: str) -> Callable[..., Any]:
     return check
 
 
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
 Viewer = Annotated[TokenRecord, Depends(_need("viewer"))]
 Operator = Annotated[TokenRecord, Depends(_need("operator"))]
 Admin = Annotated[TokenRecord, Depends(_need("admin"))]
@@ -123,6 +130,16 @@ def create_app(console: Console) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        # the page holds a bearer token: no foreign scripts, no framing, no caching of data
+        response: Response = await call_next(request)
+        response.headers.update(_SECURITY_HEADERS)
+        if request.url.path.startswith("/api/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
     registry, auth_failures = make_registry(console)
     app.state.console = console
     app.state.auth_failures = auth_failures

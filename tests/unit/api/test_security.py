@@ -44,6 +44,15 @@ async def test_the_spec_needs_a_token_too_and_no_docs_page_is_served(env: Env) -
     assert (await env.client.get("/docs")).status_code == 404
 
 
+async def test_security_headers_on_page_and_api(env: Env) -> None:
+    page = await env.client.get("/ui/index.html")
+    assert page.status_code == 200 and "console.js" in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    api = await env.client.get("/api/me", headers=env.auth("vera"))
+    assert api.headers["cache-control"] == "no-store"
+
+
 async def test_roles(env: Env) -> None:
     c = env.client
     rid = env.actions.list()[0].request_id
