@@ -1,11 +1,14 @@
-"""The ``netvigil`` command: one module per command group, registered by importing it."""
+"""The ``netvigil`` command: one module per command group, registered by importing it.
+
+Add a command group by adding a module and one ``import netvigil.cli.<module>`` line below.
+"""
 
 from __future__ import annotations
 
-from netvigil.cli import (
-    api,  # noqa: F401  (registers api token ...)
-    core,  # noqa: F401  (registers run, demo, version, config, audit)
-)
+import netvigil.cli.api
+import netvigil.cli.bench
+import netvigil.cli.core
+import netvigil.cli.twin  # noqa: F401  (each import registers its commands)
 from netvigil.cli._common import main
 
 __all__ = ["main"]

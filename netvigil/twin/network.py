@@ -53,6 +53,9 @@ class TwinNetwork:
     def __init__(self, topo: TopologyStore, faults: Sequence[Fault] = (), *, seed: int) -> None:
         self.topo = topo
         self.faults = sorted(faults, key=lambda f: f.start)
+        #: operator changes (gNMI Set): interfaces shut down, and IGP metrics per link
+        self.admin_down: set[str] = set()
+        self.igp_metric: dict[str, int] = {}
         self._rng = np.random.default_rng(seed)
         self._dirs = [_Dir(lk, end) for lk in topo.links() for end in (lk.a, lk.b)]
         self._dir_index = {(d.link.id, d.src): i for i, d in enumerate(self._dirs)}
@@ -62,7 +65,7 @@ class TwinNetwork:
         weights = {d.name: d.weight for d in devices}
         gravity = np.array([weights[s] * weights[d] for s, d in self._pairs])
         self._base = gravity / max(gravity.sum(), 1e-9)
-        self._routing_key: tuple[frozenset[str], frozenset[str]] | None = None
+        self._routing_key: tuple[object, ...] | None = None
         self._routing: sparse.csr_matrix | None = None
         self._reachable = np.ones(len(self._pairs), dtype=bool)
         # total traffic (bps) such that the busiest direction peaks at PEAK_UTIL, all links up
@@ -73,6 +76,8 @@ class TwinNetwork:
         self._prev_status: dict[str, int] = {}
         self._prev_reachable: dict[str, bool] = {d.name: True for d in topo.devices()}
         self.unreachable_demand_bps = 0.0
+        #: (source device, destination device, bps) of the demands delivered at the last step
+        self.last_demands: list[tuple[str, str, float]] = []
 
     # ------------------------------------------------------------------ state
 
@@ -83,6 +88,7 @@ class TwinNetwork:
         active = self.active_faults(t)
         down_dev = frozenset(f.target for f in active if f.kind == "node_down")
         down_links = {f.target for f in active if f.kind == "link_down"}
+        down_links |= {i.link for i in map(self.topo.interface, self.admin_down) if i.link}
         for lk in self.topo.links():
             if lk.a in down_dev or lk.b in down_dev:
                 down_links.add(lk.id)
@@ -93,7 +99,8 @@ class TwinNetwork:
         self, down_links: frozenset[str], down_dev: frozenset[str]
     ) -> tuple[sparse.csr_matrix, np.ndarray]:
         """The routing matrix (direction x demand pair, fraction of the demand) and reachability."""
-        if self._routing_key == (down_links, down_dev) and self._routing is not None:
+        key = (down_links, down_dev, tuple(sorted(self.igp_metric.items())))
+        if self._routing_key == key and self._routing is not None:
             return self._routing, self._reachable
         g = nx.Graph()
         best: dict[tuple[str, str], list[Link]] = {}
@@ -102,12 +109,12 @@ class TwinNetwork:
                 continue
             k = (min(lk.a, lk.b), max(lk.a, lk.b))
             cur = best.get(k)
-            if cur is None or lk.igp_metric < cur[0].igp_metric:
+            if cur is None or self.metric(lk) < self.metric(cur[0]):
                 best[k] = [lk]
-            elif lk.igp_metric == cur[0].igp_metric:
+            elif self.metric(lk) == self.metric(cur[0]):
                 cur.append(lk)
         for (a, b), lks in best.items():
-            g.add_edge(a, b, weight=lks[0].igp_metric)
+            g.add_edge(a, b, weight=self.metric(lks[0]))
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
@@ -129,8 +136,26 @@ class TwinNetwork:
                         cols.append(j)
                         vals.append(share / len(lks))
         m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(self._dirs), len(self._pairs)))
-        self._routing_key, self._routing, self._reachable = (down_links, down_dev), m, reachable
+        self._routing_key, self._routing, self._reachable = key, m, reachable
         return m, reachable
+
+    def hop_loads(self) -> list[tuple[str, str, str, str, float]]:
+        """Per demand and link direction at the last step: (source device, destination
+        device, link id, device the traffic enters, bps) — what ingress flow export sees."""
+        if not hasattr(self, "_last_hops"):
+            return []
+        m, demand_bps = self._last_hops
+        coo = m.tocoo()
+        out = []
+        for i, j, frac in zip(coo.row, coo.col, coo.data, strict=True):
+            d = self._dirs[int(i)]
+            s, t = self._pairs[int(j)]
+            out.append((s, t, d.link.id, d.link.other(d.src), float(frac * demand_bps[int(j)])))
+        return out
+
+    def metric(self, link: Link) -> int:
+        """The IGP metric in force on a link (an operator's change wins over the topology)."""
+        return self.igp_metric.get(link.id, link.igp_metric)
 
     # ------------------------------------------------------------------ telemetry
 
@@ -143,6 +168,12 @@ class TwinNetwork:
         noise = self._rng.lognormal(0.0, NOISE_SIGMA, len(self._pairs))
         demand_bps = self._base * self._total_bps * daily * noise
         self.unreachable_demand_bps = float(demand_bps[~reachable].sum())
+        self.last_demands = [
+            (s, d, float(bps))
+            for (s, d), bps, ok in zip(self._pairs, demand_bps, reachable, strict=True)
+            if ok
+        ]
+        self._last_hops = (m, demand_bps)
         offered_bps = np.asarray(m @ demand_bps).ravel()
         for f in surges:
             lk = self.topo.link(f.target)

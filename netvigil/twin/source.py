@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from netvigil.events import Event
 from netvigil.streams.base import Emit
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
@@ -38,6 +39,12 @@ class TwinSource:
     until: float | None = None
     on_fault: Callable[[str, Fault, float], None] | None = None
     """Called with ("injected" | "cleared", fault, sim time) as faults begin and end."""
+    observers: list[Callable[[Event], None]] = field(default_factory=list)
+    """Called with every event the network produces (e.g. the twin's protocol endpoints)."""
+    step_hooks: list[Callable[[float], None]] = field(default_factory=list)
+    """Called with the simulated time after each step (e.g. flow export)."""
+    publish: bool = True
+    """Publish events on the bus; False when collectors read the twin through its protocols."""
     name: str = "twin"
     now: float = field(init=False, default=0.0)
 
@@ -58,7 +65,12 @@ class TwinSource:
                     self.on_fault("cleared", f, t)
             active = current
             for event in self.network.step(t):
-                await emit(event)
+                for observe in self.observers:
+                    observe(event)
+                if self.publish:
+                    await emit(event)
+            for hook in self.step_hooks:
+                hook(t)
             t += self.step_s
             if self.speed > 0:
                 due = wall0 + (t - self.start) / self.speed
@@ -66,7 +78,7 @@ class TwinSource:
                 if delay > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=delay)
-                else:  # behind schedule: still let the rest of the loop (e.g. the console) run
-                    await asyncio.sleep(0)
-            else:
-                await asyncio.sleep(0)
+                    continue
+            # behind schedule (or as fast as possible): still yield once per step, so that
+            # signal handlers, senders and servers on this loop are never starved
+            await asyncio.sleep(0)
