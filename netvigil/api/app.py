@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from netvigil import __version__
 from netvigil.api.auth import FailureLimiter, TokenRecord, TokenStore, role_allows
 from netvigil.api.base import ActionQueue, Breaker, Conflict, NotFound, Policy
-from netvigil.api.metrics import make_registry
+from netvigil.api.metrics import Meters, make_registry
 from netvigil.api.schemas import (
     ActionOut,
     AuditOut,
@@ -72,6 +72,7 @@ class Console:
     dead_letter_count: Callable[[], int] = lambda: 0
     ready: Callable[[], bool] = lambda: True
     limiter: FailureLimiter = field(default_factory=FailureLimiter)
+    meters: Meters = field(default_factory=Meters)
 
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `netvigil api token create`.")
@@ -97,7 +98,7 @@ def _need(role: str) -> Callable[..., Any]:
         rec = console.tokens.check(creds.credentials) if creds else None
         if rec is None:
             console.limiter.fail(client)
-            request.app.state.auth_failures.inc()
+            console.meters.auth_failures.inc()
             raise HTTPException(
                 401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
             )
@@ -140,9 +141,8 @@ def create_app(console: Console) -> FastAPI:
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    registry, auth_failures = make_registry(console)
+    registry = make_registry(console)
     app.state.console = console
-    app.state.auth_failures = auth_failures
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:

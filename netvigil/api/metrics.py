@@ -14,14 +14,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from netvigil.events import Anomaly, DeadLetter, Event
 
 if TYPE_CHECKING:
     from netvigil.api.app import Console
 
-__all__ = ["ServiceCollector", "make_registry"]
+__all__ = ["Meters", "ServiceCollector", "make_registry"]
 
 
 _RUNTIME: list[tuple[type[CounterMetricFamily | GaugeMetricFamily], str, str, str, str]] = [
@@ -104,13 +106,46 @@ class ServiceCollector(Collector):
         yield br
 
 
-def make_registry(console: Console) -> tuple[CollectorRegistry, Counter]:
-    """A registry with the service collector and the console's own login-failure counter."""
-    reg = CollectorRegistry(auto_describe=False)
+_DELAY_BUCKETS = (0.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, float("inf"))
+
+
+class Meters:
+    """Metrics counted as events pass (runtime listeners), in the console's own registry:
+    dead letters by source (decode errors of collectors, processor failures) and the detector's
+    delay from a signal's onset to its anomaly, in event-time seconds."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.auth_failures = Counter(
+            "netvigil_api_auth_failures",
+            "Requests refused for a missing or wrong token.",
+            registry=self.registry,
+        )
+        self.dead_letters = Counter(
+            "netvigil_dead_letters_by_source",
+            "Dead letters by source (collector decode errors, processor failures).",
+            ["source"],
+            registry=self.registry,
+        )
+        self.detection_delay = Histogram(
+            "netvigil_detection_delay_seconds",
+            "Event time from a signal's onset to its anomaly being raised.",
+            buckets=_DELAY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def on_dead_letter(self, topic: str, event: Event) -> None:
+        if isinstance(event, DeadLetter):
+            # "processor:detector" or "syslog:10.0.0.1" -> bounded label values
+            self.dead_letters.labels(event.source.partition(":")[0] or "unknown").inc()
+
+    def on_anomaly(self, topic: str, event: Event) -> None:
+        if isinstance(event, Anomaly) and event.state == "active" and event.onset_ts is not None:
+            self.detection_delay.observe(max(event.ts - event.onset_ts, 0.0))
+
+
+def make_registry(console: Console) -> CollectorRegistry:
+    """The console's registry: its meters plus the collector reading the service at scrape."""
+    reg = console.meters.registry
     reg.register(ServiceCollector(console))
-    failures = Counter(
-        "netvigil_api_auth_failures",
-        "Requests refused for a missing or wrong token.",
-        registry=reg,
-    )
-    return reg, failures
+    return reg

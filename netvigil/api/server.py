@@ -36,7 +36,7 @@ def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Con
     breaker = MemoryBreaker(svc.audit)
     actions.breaker = breaker
     svc.runtime.listen("netvigil.incidents", actions.on_incident)
-    return Console(
+    console = Console(
         incidents=svc.incidents,
         audit=svc.audit,
         topology=svc.topology,
@@ -50,6 +50,9 @@ def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Con
         ready=ready,
         limiter=FailureLimiter(api.login_failures, api.login_window_s),
     )
+    svc.runtime.listen("netvigil.dlq", console.meters.on_dead_letter)
+    svc.runtime.listen("netvigil.anomalies", console.meters.on_anomaly)
+    return console
 
 
 async def run_with_console(

@@ -27,12 +27,15 @@ class LiveConsole:
     data_dir: Path
     proc: subprocess.Popen[str]
 
-    def get(self, path: str, who: str = "viewer") -> object:
+    def text(self, path: str, who: str = "viewer") -> str:
         req = urllib.request.Request(
             self.url + path, headers={"Authorization": f"Bearer {self.tokens[who]}"}
         )
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read())
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return str(r.read().decode())
+
+    def get(self, path: str, who: str = "viewer") -> object:
+        return json.loads(self.text(path, who))
 
 
 def create_token(data_dir: Path, role: str, name: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.console import live_console
 
@@ -120,6 +121,19 @@ def test_operator_approves_an_action_of_a_twin_incident(browser: WebDriver, tmp_
         assert [a["action"] for a in mine] == ["action.executed", "action.approved"]
         assert mine[1]["actor"] == "user:otto"
         assert live.get("/api/audit/verify")["ok"] is True  # type: ignore[index]
+        metrics = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(live.text("/metrics"))
+            for s in fam.samples
+        }
+        assert metrics[("netvigil_events_published_total", (("topic", "netvigil.metrics"),))] > 0
+        assert metrics[("netvigil_detection_delay_seconds_count", ())] > 0
+        assert (
+            metrics[("netvigil_incidents", (("status", "open"),))]
+            + metrics[("netvigil_incidents", (("status", "resolved"),))]
+            >= 1
+        )
+        assert metrics[("netvigil_actions", (("status", "executed"),))] == 1
 
         # a viewer sees the same action but gets no buttons, and cannot trip the breaker
         drv.find_element(By.ID, "logout").click()

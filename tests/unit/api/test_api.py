@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.unit.api.conftest import Env
+from netvigil.events import Anomaly, DeadLetter
+from tests.unit.api.conftest import T0, Env
 
 
 async def test_incident_list_filters_and_detail(env: Env) -> None:
@@ -104,6 +105,23 @@ async def test_health_readiness_and_metrics(env: Env) -> None:
         "queued": {"detector": 2},
     }
     await c.get("/api/me")  # one refused request
+    meters = env.console.meters
+    meters.on_dead_letter(
+        "netvigil.dlq", DeadLetter(ts=T0, source="syslog:10.0.0.1", reason="bad", raw=b"x")
+    )
+    for delay in (10.0, 30.0):
+        meters.on_anomaly(
+            "netvigil.anomalies",
+            Anomaly(
+                ts=T0 + delay,
+                device="d",
+                entity="d",
+                signal="cpu",
+                kind="deviation",
+                score=1.0,
+                onset_ts=T0,
+            ),
+        )
     text = (await c.get("/metrics", headers=env.auth("vera"))).text
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
@@ -118,3 +136,7 @@ async def test_health_readiness_and_metrics(env: Env) -> None:
     assert samples[("netvigil_actions", (("status", "proposed"),))] == 2
     assert samples[("netvigil_breaker_open", ())] == 0
     assert samples[("netvigil_api_auth_failures_total", ())] == 1
+    assert samples[("netvigil_dead_letters_by_source_total", (("source", "syslog"),))] == 1
+    assert samples[("netvigil_detection_delay_seconds_count", ())] == 2
+    assert samples[("netvigil_detection_delay_seconds_sum", ())] == 40
+    assert samples[("netvigil_detection_delay_seconds_bucket", (("le", "20.0"),))] == 1
