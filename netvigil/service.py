@@ -14,17 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.analytics.detector import DetectorConfig
+from netvigil.collectors.sources import device_sources
 from netvigil.config import Settings
 from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
+from netvigil.resolvers.assemble import build_coordinator
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
-from netvigil.resolvers.coordinator import CoordinatorProcessor
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
-from netvigil.streams.base import Processor
+from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
 from netvigil.streams.detect import DetectorProcessor
@@ -100,8 +101,22 @@ class Service:
 
         incidents = IncidentStore(data / "incidents.db")
         tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets.url, data)
-        audit = AuditLog(data / "audit.db")
+        audit = AuditLog(data / "audit.db", key=settings.coordinator.audit_key.get_secret_value())
         dlq = DeadLetterFile(data / "dead-letters.jsonl")
+        network = None
+        if twin is not None:
+            network = TwinNetwork(topo, twin.faults, seed=settings.twin.seed)
+        clock: list[TwinSource] = []  # the twin source, once built: its clock is sim time
+        coordinator, _, _ = build_coordinator(
+            settings,
+            data,
+            topo=topo,
+            incidents=incidents,
+            tickets=tickets,
+            audit=audit,
+            network=network,
+            clock=lambda: clock[0].now if clock else 0.0,
+        )
         d = settings.detector
         c = settings.correlator
         processors: list[Processor[Any]] = [
@@ -122,14 +137,13 @@ class Service:
                     window_s=c.window_s, max_hops=c.max_hops, min_evidence=c.min_evidence
                 ),
             ),
-            CoordinatorProcessor(incidents, tickets, audit),
+            coordinator,
             dlq,
         ]
         source = None
         faults: list[Fault] = []
-        if twin is not None:
+        if twin is not None and network is not None:
             faults = twin.faults
-            network = TwinNetwork(topo, faults, seed=settings.twin.seed)
             source = TwinSource(
                 network,
                 step_s=settings.twin.step_s,
@@ -138,9 +152,10 @@ class Service:
                 until=twin.until,
                 on_fault=on_fault,
             )
-        runtime = EmbeddedRuntime(
-            processors, [source] if source else [], queue_size=settings.bus.queue_size
-        )
+            clock.append(source)
+        sources: list[Source] = [source] if source else []
+        sources += device_sources(settings)  # SNMP / gNMI collectors, when configured
+        runtime = EmbeddedRuntime(processors, sources, queue_size=settings.bus.queue_size)
         return cls(settings, data, topo, runtime, incidents, tickets, audit, dlq, source, faults)
 
     @staticmethod

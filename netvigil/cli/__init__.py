@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import netvigil.cli.api
 import netvigil.cli.bench
+import netvigil.cli.collect
 import netvigil.cli.core
+import netvigil.cli.resolvers
 import netvigil.cli.twin  # noqa: F401  (each import registers its commands)
 from netvigil.cli._common import main
 

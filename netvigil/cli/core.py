@@ -301,7 +301,7 @@ def audit_verify(config_path: str | None, data_dir: str | None, as_json: bool) -
     path = Path(data_dir or settings.storage.data_dir) / "audit.db"
     if not path.exists():
         raise NetVigilError(f"no audit log at {path}; pass --data-dir of a NetVigil run")
-    log = AuditLog(path)
+    log = AuditLog(path, key=settings.coordinator.audit_key.get_secret_value())
     result = log.verify()
     log.close()
     if as_json:
