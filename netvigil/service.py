@@ -23,7 +23,9 @@ from netvigil.graph.memory import MemoryTopology
 from netvigil.resolvers.assemble import build_coordinator
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
+from netvigil.resolvers.breaker import AutonomyState
 from netvigil.resolvers.incidents import IncidentStore
+from netvigil.resolvers.remediation import ActionStore
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
@@ -76,6 +78,8 @@ class Service:
     dead_letters: DeadLetterFile
     twin: TwinSource | None = None
     faults: list[Fault] = field(default_factory=list)
+    autonomy: AutonomyState | None = None
+    actions: ActionStore | None = None
 
     @classmethod
     def build(
@@ -107,7 +111,7 @@ class Service:
         if twin is not None:
             network = TwinNetwork(topo, twin.faults, seed=settings.twin.seed)
         clock: list[TwinSource] = []  # the twin source, once built: its clock is sim time
-        coordinator, _, _ = build_coordinator(
+        coordinator, autonomy, action_store = build_coordinator(
             settings,
             data,
             topo=topo,
@@ -156,7 +160,9 @@ class Service:
         sources: list[Source] = [source] if source else []
         sources += device_sources(settings)  # SNMP / gNMI collectors, when configured
         runtime = EmbeddedRuntime(processors, sources, queue_size=settings.bus.queue_size)
-        return cls(settings, data, topo, runtime, incidents, tickets, audit, dlq, source, faults)
+        svc = cls(settings, data, topo, runtime, incidents, tickets, audit, dlq, source, faults)
+        svc.autonomy, svc.actions = autonomy, action_store  # for the operator console
+        return svc
 
     @staticmethod
     def plan_twin(

@@ -16,7 +16,9 @@ import uvicorn
 
 from netvigil.api.app import Console, create_app
 from netvigil.api.auth import FailureLimiter, TokenStore, token_path
+from netvigil.api.base import ActionQueue, Breaker
 from netvigil.api.memory import MemoryActionQueue, MemoryBreaker, MemoryPolicy
+from netvigil.api.resolvers import AutonomyBreaker, RemediationQueue
 from netvigil.service import Service
 
 __all__ = ["build_console", "run_with_console"]
@@ -29,13 +31,31 @@ class _Server(uvicorn.Server):
         yield
 
 
-def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Console:
-    """The console over a built service, with the in-memory action queue, breaker, policy."""
-    api = svc.settings.api
+def _oversight(svc: Service) -> tuple[ActionQueue, Breaker]:
+    """The resolvers' real action store, change desk and breaker when the service has them;
+    the in-memory stand-ins (proposing from the incidents they see) otherwise."""
+    desk = svc.tickets
+    if (
+        svc.actions is not None
+        and svc.autonomy is not None
+        and hasattr(desk, "decide_change")
+        and hasattr(desk, "find_change")
+    ):
+        return (
+            RemediationQueue(svc.actions, desk, svc.audit),  # type: ignore[arg-type]
+            AutonomyBreaker(svc.autonomy, svc.audit),
+        )
     actions = MemoryActionQueue(svc.audit, publish=svc.runtime.publish)
     breaker = MemoryBreaker(svc.audit)
     actions.breaker = breaker
     svc.runtime.listen("netvigil.incidents", actions.on_incident)
+    return actions, breaker
+
+
+def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Console:
+    """The console over a built service."""
+    api = svc.settings.api
+    actions, breaker = _oversight(svc)
     console = Console(
         incidents=svc.incidents,
         audit=svc.audit,

@@ -62,7 +62,9 @@ def create_token(data_dir: Path, role: str, name: str) -> str:
 
 
 @contextmanager
-def live_console(data_dir: Path, speed: float = 300.0) -> Iterator[LiveConsole]:
+def live_console(
+    data_dir: Path, speed: float = 300.0, env: dict[str, str] | None = None
+) -> Iterator[LiveConsole]:
     """Start the service against the twin with the console; Ctrl-C it at the end and check
     that it stopped cleanly."""
     tokens = {
@@ -70,7 +72,7 @@ def live_console(data_dir: Path, speed: float = 300.0) -> Iterator[LiveConsole]:
         for role, name in (("viewer", "vera"), ("operator", "otto"), ("admin", "ada"))
     }
     port = free_port()
-    env = {**ENV, "NETVIGIL_API__ENABLED": "true", "NETVIGIL_API__PORT": str(port)}
+    env = {**ENV, **(env or {}), "NETVIGIL_API__ENABLED": "true", "NETVIGIL_API__PORT": str(port)}
     proc = subprocess.Popen(
         [*NETVIGIL, "run", "--twin", "--speed", str(speed), "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,

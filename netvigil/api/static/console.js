@@ -183,7 +183,8 @@ async function loadAudit() {
   const recs = await api("GET", "/api/audit?limit=50");
   const body = $("#audit tbody"); body.replaceChildren();
   for (const r of recs) {
-    const tr = row([String(r.seq), fmt(r.ts), r.actor, r.action, r.subject, JSON.stringify(r.detail)], { seq: r.seq, action: r.action });
+    const tr = row([String(r.seq), fmt(r.ts), r.actor, r.action, r.subject, JSON.stringify(r.detail)],
+      { seq: r.seq, action: r.action, request: r.detail.request_id || "" });
     tr.children[5].className = "detail";
     body.appendChild(tr);
   }
