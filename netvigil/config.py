@@ -262,6 +262,40 @@ class GnmiSettings(_Section):
     max_backoff_s: float = Field(60.0, gt=0, description="Longest reconnect delay.")
 
 
+class SyslogSettings(_Section):
+    host: str = Field("0.0.0.0", description="Syslog collector listen address.")
+    udp_port: int = Field(0, ge=0, le=65535, description="Syslog over UDP (RFC 5426); 0 = off.")
+    tcp_port: int = Field(
+        0, ge=0, le=65535, description="Syslog over TCP (RFC 6587, framing detected); 0 = off."
+    )
+    tls_port: int = Field(0, ge=0, le=65535, description="Syslog over TLS (RFC 5425); 0 = off.")
+    tls_cert: Path | None = Field(None, description="TLS certificate chain (PEM) for tls_port.")
+    tls_key: Path | None = Field(None, description="TLS private key (PEM) for tls_port.")
+    framing: Literal["auto", "lf", "octet-counting"] = Field(
+        "auto", description="TCP framing: auto detects it per connection from the first byte."
+    )
+    max_message_length: int = Field(
+        65536, ge=480, description="Largest message accepted over TCP (octets)."
+    )
+    queue_size: int = Field(
+        10000, ge=1, description="Messages buffered between sockets and the parser."
+    )
+
+
+class FlowSettings(_Section):
+    host: str = Field("0.0.0.0", description="Flow collector listen address.")
+    port: int = Field(
+        0, ge=0, le=65535, description="UDP port for NetFlow v5/v9, IPFIX and sFlow; 0 = off."
+    )
+    hold_s: float = Field(
+        30.0, ge=0, description="Seconds a data set waits for its template before a dead letter."
+    )
+    hold_max: int = Field(10000, ge=0, description="Data sets held for templates at most.")
+    queue_size: int = Field(
+        10000, ge=1, description="Datagrams buffered between the socket and the decoder."
+    )
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of the service."
@@ -290,6 +324,8 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     snmp: SnmpSettings = SnmpSettings()
     gnmi: GnmiSettings = GnmiSettings()
+    syslog: SyslogSettings = SyslogSettings()
+    flows: FlowSettings = FlowSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.analytics.detector import DetectorConfig
+from netvigil.collectors.push import push_collectors
 from netvigil.collectors.sources import device_sources
-from netvigil.config import Settings
+from netvigil.config import Settings, TicketSettings
 from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
@@ -27,6 +28,8 @@ from netvigil.resolvers.breaker import AutonomyState
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.remediation import ActionStore
 from netvigil.resolvers.tickets.local import LocalTickets
+from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
+from netvigil.streams.analytics import analytics_processors
 from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
@@ -44,8 +47,15 @@ def _scheme(url: str) -> str:
 
 
 _GRAPHS: dict[str, Callable[[str], TopologyStore]] = {"memory": lambda url: MemoryTopology()}
-_TICKETS: dict[str, Callable[[str, Path], TicketBackend]] = {
-    "local": lambda url, data: LocalTickets(data / "tickets.db"),
+_TICKETS: dict[str, Callable[[TicketSettings, Path], TicketBackend]] = {
+    "local": lambda s, data: LocalTickets(data / "tickets.db"),
+    "servicenow": lambda s, data: ServiceNowTickets.from_url(
+        s.url,
+        data,
+        user=s.user,
+        password=s.password.get_secret_value(),
+        token=s.token.get_secret_value(),
+    ),
 }
 
 
@@ -78,6 +88,7 @@ class Service:
     dead_letters: DeadLetterFile
     twin: TwinSource | None = None
     faults: list[Fault] = field(default_factory=list)
+    collectors: list[Source] = field(default_factory=list)
     autonomy: AutonomyState | None = None
     actions: ActionStore | None = None
 
@@ -104,7 +115,7 @@ class Service:
         load_topology(topo_file, topo)
 
         incidents = IncidentStore(data / "incidents.db")
-        tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets.url, data)
+        tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets, data)
         audit = AuditLog(data / "audit.db", key=settings.coordinator.audit_key.get_secret_value())
         dlq = DeadLetterFile(data / "dead-letters.jsonl")
         network = None
@@ -144,6 +155,7 @@ class Service:
             coordinator,
             dlq,
         ]
+        processors += analytics_processors(settings)
         source = None
         faults: list[Fault] = []
         if twin is not None and network is not None:
@@ -157,10 +169,27 @@ class Service:
                 on_fault=on_fault,
             )
             clock.append(source)
-        sources: list[Source] = [source] if source else []
-        sources += device_sources(settings)  # SNMP / gNMI collectors, when configured
-        runtime = EmbeddedRuntime(processors, sources, queue_size=settings.bus.queue_size)
-        svc = cls(settings, data, topo, runtime, incidents, tickets, audit, dlq, source, faults)
+        collectors, collector_processors = push_collectors(settings, data)
+        collectors = [*collectors, *device_sources(settings)]  # syslog/flows; SNMP/gNMI
+        processors.extend(collector_processors)
+        runtime = EmbeddedRuntime(
+            processors,
+            [*([source] if source else []), *collectors],
+            queue_size=settings.bus.queue_size,
+        )
+        svc = cls(
+            settings,
+            data,
+            topo,
+            runtime,
+            incidents,
+            tickets,
+            audit,
+            dlq,
+            source,
+            faults,
+            collectors,
+        )
         svc.autonomy, svc.actions = autonomy, action_store  # for the operator console
         return svc
 

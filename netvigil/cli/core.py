@@ -129,7 +129,7 @@ def run(config_path: str | None, twin: bool, speed: float | None, data_dir: str 
 
     svc.runtime.listen("netvigil.incidents", on_incident)
     svc.runtime.listen("netvigil.audit", on_audit)
-    if plan is None:
+    if plan is None and not svc.collectors:
         err.print("[yellow]no sources: start with --twin to watch the digital twin[/]")
     out.print(
         f"NetVigil {__version__} running (embedded; data in {svc.data_dir}); "

@@ -99,7 +99,7 @@ class TwinNetwork:
         for lk in self.topo.links():
             if lk.a in down_dev or lk.b in down_dev:
                 down_links.add(lk.id)
-        surges = [f for f in active if f.kind == "congestion"]
+        surges = [f for f in active if f.kind in ("congestion", "growth_ramp")]
         return frozenset(down_links), down_dev, surges
 
     def _route(
@@ -172,7 +172,7 @@ class TwinNetwork:
         daily = 1 + DAILY_SWING * math.sin(2 * math.pi * ((t % 86400) / 86400) - math.pi / 2)
         demand_bps = self._base * self._total_bps * daily
         offered = np.asarray(m @ demand_bps).ravel()
-        self._add_surges(offered, surges, down_links)
+        self._add_surges(offered, surges, down_links, t)
         util = {
             (d.link.id, d.src): (
                 0.0 if d.link.id in down_links else float(offered[i] / self._caps[i])
@@ -199,7 +199,7 @@ class TwinNetwork:
         ]
         self._last_hops = (m, demand_bps)
         offered_bps = np.asarray(m @ demand_bps).ravel()
-        self._add_surges(offered_bps, surges, down_links)
+        self._add_surges(offered_bps, surges, down_links, t)
         delivered = np.minimum(offered_bps, self._caps)
         out: list[Event] = []
         out.extend(self._reachability_events(t, down_dev))
@@ -252,14 +252,18 @@ class TwinNetwork:
         return out
 
     def _add_surges(
-        self, offered_bps: np.ndarray, surges: list[Fault], down_links: frozenset[str]
+        self, offered_bps: np.ndarray, surges: list[Fault], down_links: frozenset[str], t: float
     ) -> None:
-        """Pinned demand surges; a policer on the link caps the total at its share."""
+        """Pinned demand surges (a growth ramp rises linearly over its span); a policer on
+        the link caps the total at its share."""
         for f in surges:
             lk = self.topo.link(f.target)
             if lk.id not in down_links:
                 i = self._dir_index[(lk.id, f.direction or lk.a)]
-                surge = f.magnitude * lk.capacity_bps
+                ramp = 1.0
+                if f.kind == "growth_ramp":  # demand growing steadily toward saturation
+                    ramp = min(max((t - f.start) / max(f.end - f.start, 1e-9), 0.0), 1.0)
+                surge = f.magnitude * ramp * lk.capacity_bps
                 share = self.policers.get(lk.id)
                 if share is not None:
                     surge = min(surge, max(share * lk.capacity_bps - offered_bps[i], 0.0))

@@ -78,7 +78,10 @@ def test_default_render_is_valid_and_has_every_part(helm: Path) -> None:
     svc = by_kind(docs, "Service", "collectors")
     protocols = {p["protocol"] for p in svc["spec"]["ports"]}
     assert protocols == {"UDP", "TCP"}
-    assert {p["name"] for p in svc["spec"]["ports"]} >= {"syslog-udp", "ipfix", "traps"}
+    assert {p["name"] for p in svc["spec"]["ports"]} >= {"syslog-udp", "flows", "traps"}
+    [col] = by_kind(docs, "Deployment", "collectors")["spec"]["template"]["spec"]["containers"]
+    cenv = {e["name"]: e.get("value") for e in col["env"]}
+    assert cenv["NETVIGIL_SYSLOG__UDP_PORT"] == "5514" and cenv["NETVIGIL_FLOWS__PORT"] == "4739"
 
 
 def test_servicenow_credentials_and_ingress(helm: Path) -> None:
