@@ -189,6 +189,15 @@ class ApiSettings(_Section):
     enabled: bool = Field(False, description="Serve the operator console.")
     host: str = Field("127.0.0.1", description="Console listen address.")
     port: int = Field(8080, ge=0, le=65535, description="Console listen port.")
+    token_file: Path | None = Field(
+        None, description="Console bearer tokens (hashed); empty = <data_dir>/api-tokens.json."
+    )
+    login_failures: int = Field(
+        10, ge=1, description="Failed logins per client address before it must wait."
+    )
+    login_window_s: float = Field(
+        60.0, gt=0, description="Window over which failed logins are counted, in seconds."
+    )
 
 
 class SnmpTargetSettings(_Section):

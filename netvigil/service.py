@@ -25,7 +25,9 @@ from netvigil.graph.memory import MemoryTopology
 from netvigil.resolvers.assemble import build_coordinator
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
+from netvigil.resolvers.breaker import AutonomyState
 from netvigil.resolvers.incidents import IncidentStore
+from netvigil.resolvers.remediation import ActionStore
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
 from netvigil.streams.analytics import analytics_processors
@@ -109,6 +111,8 @@ class Service:
     twin: TwinSource | None = None
     faults: list[Fault] = field(default_factory=list)
     collectors: list[Source] = field(default_factory=list)
+    autonomy: AutonomyState | None = None
+    actions: ActionStore | None = None
 
     @classmethod
     def build(
@@ -147,7 +151,7 @@ class Service:
                 poll_reachability=twin.poll_reachability,
             )
         clock: list[TwinSource] = []  # the twin source, once built: its clock is sim time
-        coordinator, _, _ = build_coordinator(
+        coordinator, autonomy, action_store = build_coordinator(
             settings,
             data,
             topo=topo,
@@ -206,7 +210,7 @@ class Service:
             [*([source] if source else []), *collectors],
             queue_size=settings.bus.queue_size,
         )
-        return cls(
+        svc = cls(
             settings,
             data,
             topo,
@@ -219,6 +223,8 @@ class Service:
             faults,
             collectors,
         )
+        svc.autonomy, svc.actions = autonomy, action_store  # for the operator console
+        return svc
 
     @staticmethod
     def plan_twin(

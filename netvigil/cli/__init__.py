@@ -6,6 +6,7 @@ Add a command group by adding a module and one ``import netvigil.cli.<module>`` 
 from __future__ import annotations
 
 import netvigil.cli.analytics
+import netvigil.cli.api
 import netvigil.cli.bench
 import netvigil.cli.bench_rca
 import netvigil.cli.collect

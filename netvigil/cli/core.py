@@ -141,7 +141,12 @@ def run(config_path: str | None, twin: bool, speed: float | None, data_dir: str 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await svc.run(stop)
+        if settings.api.enabled:
+            from netvigil.api.server import run_with_console
+
+            await run_with_console(svc, stop, lambda url: out.print(f"console at {url}"))
+        else:
+            await svc.run(stop)
 
     try:
         asyncio.run(main_loop())
