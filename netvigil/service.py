@@ -8,7 +8,7 @@ named in the error, not silently replaced.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,7 @@ from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.coordinator import CoordinatorProcessor
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
-from netvigil.streams.base import Processor
+from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
 from netvigil.streams.detect import DetectorProcessor
@@ -58,7 +58,7 @@ def _pick(registry: Mapping[str, object], setting: str, url: str) -> None:
 
 
 def _runtime(
-    settings: Settings, processors: list[Processor[Any]], sources: list[TwinSource], data: Path
+    settings: Settings, processors: list[Processor[Any]], sources: list[Source], data: Path
 ) -> EmbeddedRuntime | KafkaRuntime:
     if _scheme(settings.bus.url) == "kafka":
         from netvigil.streams.kafka_admin import bootstrap_of  # faust loads in ~1 s: lazily
@@ -105,8 +105,10 @@ class Service:
         data_dir: Path | None = None,
         on_fault: Callable[[str, Fault, float], None] | None = None,
         only: Collection[str] | None = None,
+        sources: Sequence[Source] = (),
     ) -> Service:
-        """Assemble the service; ``only`` keeps just the named processors (``netvigil worker``)."""
+        """Assemble the service; ``only`` keeps just the named processors (``netvigil worker``),
+        ``sources`` are added to the twin's (``netvigil replay``)."""
         _pick(_GRAPHS, "graph.url", settings.graph.url)
         _pick(_TICKETS, "tickets.url", settings.tickets.url)
         data = Path(data_dir or settings.storage.data_dir)
@@ -163,7 +165,7 @@ class Service:
                     f"choose from {[p.name for p in processors]}"
                 )
             processors = [p for p in processors if p.name in only]
-        runtime = _runtime(settings, processors, [source] if source else [], data)
+        runtime = _runtime(settings, processors, [*([source] if source else []), *sources], data)
         return cls(settings, data, topo, runtime, incidents, tickets, audit, dlq, source, faults)
 
     @staticmethod

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from netvigil.cli import core  # noqa: F401  (registers run, demo, version, config, audit)
+from netvigil.cli import (
+    core,  # noqa: F401  (registers run, demo, version, config, audit)
+    kafka,  # noqa: F401  (registers topics, worker, replay)
+)
 from netvigil.cli._common import main
 
 __all__ = ["main"]

@@ -12,9 +12,11 @@ worker state (a mismatch is reported instead).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (
@@ -32,6 +34,7 @@ from netvigil.errors import NetVigilError
 from netvigil.events import TOPICS
 
 __all__ = [
+    "RDKAFKA_LOG",
     "GroupLag",
     "TopicInfo",
     "TopicSpec",
@@ -43,6 +46,20 @@ __all__ = [
 ]
 
 SINGLE_PARTITION = frozenset({"netvigil.audit"})
+
+
+class _RdKafkaLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """librdkafka's log lines, at DEBUG unless critical: while a broker is away it reports
+    every failed connection several times a second; the spool and the errors raised to the
+    caller already say what matters, once."""
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        level = logging.CRITICAL if level >= logging.CRITICAL else logging.DEBUG
+        super().log(level, msg, *args, **kwargs)
+
+
+#: pass as ``logger`` in every confluent-kafka client's configuration
+RDKAFKA_LOG = _RdKafkaLog(logging.getLogger("netvigil.librdkafka"), {})
 
 
 def bootstrap_of(url: str) -> str:
@@ -78,12 +95,17 @@ def topic_specs(cfg: KafkaSettings) -> list[TopicSpec]:
 
 
 def _admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 5000})
+    conf: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "socket.connection.setup.timeout.ms": 5000,
+        "logger": RDKAFKA_LOG,
+    }
+    return AdminClient(conf)
 
 
 def _check_reachable(admin: AdminClient, bootstrap: str, timeout: float) -> None:
     try:
-        admin.list_topics(timeout=timeout)
+        admin.list_topics(timeout=min(timeout, 10.0))
     except KafkaException as exc:
         raise NetVigilError(
             f"Kafka at {bootstrap} is not reachable ({exc.args[0]}); check bus.url and that "

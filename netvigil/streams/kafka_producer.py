@@ -30,6 +30,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
+from netvigil.streams.kafka_admin import RDKAFKA_LOG
 from netvigil.streams.spool import Record, Spool
 from netvigil.streams.wire import encode_batch
 
@@ -51,19 +52,6 @@ _RETRY_LATER = frozenset(
 )
 
 
-class _RdKafkaLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """librdkafka's log lines, at DEBUG unless critical: while a broker is away it
-    warns many times a second about leaders and connections, which the spool already reports."""
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        super().log(
-            logging.CRITICAL if level >= logging.CRITICAL else logging.DEBUG, msg, *args, **kwargs
-        )
-
-
-_LIBRDKAFKA_LOG = _RdKafkaLog(logging.getLogger("netvigil.librdkafka"), {})
-
-
 def producer_config(bootstrap: str, compression: str = "lz4", **extra: Any) -> dict[str, Any]:
     """librdkafka settings of every NetVigil producer."""
     return {
@@ -80,7 +68,7 @@ def producer_config(bootstrap: str, compression: str = "lz4", **extra: Any) -> d
         "delivery.report.only.error": True,
         "socket.connection.setup.timeout.ms": 5000,
         "reconnect.backoff.max.ms": 2000,
-        "logger": _LIBRDKAFKA_LOG,
+        "logger": RDKAFKA_LOG,
         **extra,
     }
 

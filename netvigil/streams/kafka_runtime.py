@@ -28,7 +28,7 @@ from netvigil.config import KafkaSettings
 from netvigil.errors import NetVigilError, ProcessorError
 from netvigil.events import TOPICS, Event, topic_of
 from netvigil.streams.base import Listener, Processor, Source
-from netvigil.streams.kafka_admin import create_topics, group_lag
+from netvigil.streams.kafka_admin import RDKAFKA_LOG, create_topics, group_lag
 from netvigil.streams.kafka_producer import KafkaPublisher
 from netvigil.streams.kafka_worker import ProcessorApp
 from netvigil.streams.spool import Spool
@@ -113,7 +113,9 @@ class KafkaRuntime:
     # ------------------------------------------------------------------ lifecycle
 
     def _partitions(self) -> dict[str, int]:
-        meta = AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=30).topics
+        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "logger": RDKAFKA_LOG}
+        admin = AdminClient(conf)
+        meta = admin.list_topics(timeout=30).topics
         return {t: len(m.partitions) for t, m in meta.items()}
 
     async def start(self) -> None:
