@@ -41,6 +41,7 @@ __all__ = [
     "bootstrap_of",
     "create_topics",
     "describe_topics",
+    "ensure_topic",
     "group_lag",
     "topic_specs",
 ]
@@ -162,6 +163,19 @@ def create_topics(
                     "changing it would move keys between partitions)"
                 )
     return [(s.name, outcome[s.name]) for s in specs]
+
+
+def ensure_topic(
+    bootstrap: str, name: str, partitions: int, replication: int, *, timeout: float = 30.0
+) -> None:
+    """Create one topic unless it exists (workers' own topics, before their group joins)."""
+    admin = _admin(bootstrap)
+    fut = admin.create_topics([NewTopic(name, partitions, replication)])[name]
+    try:
+        fut.result(timeout=timeout)
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise NetVigilError(f"creating topic {name} failed: {exc.args[0]}") from None
 
 
 @dataclass

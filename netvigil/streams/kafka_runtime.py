@@ -28,7 +28,7 @@ from netvigil.config import KafkaSettings
 from netvigil.errors import NetVigilError, ProcessorError
 from netvigil.events import TOPICS, Event, topic_of
 from netvigil.streams.base import Listener, Processor, Source
-from netvigil.streams.kafka_admin import RDKAFKA_LOG, create_topics, group_lag
+from netvigil.streams.kafka_admin import RDKAFKA_LOG, create_topics, ensure_topic, group_lag
 from netvigil.streams.kafka_producer import KafkaPublisher
 from netvigil.streams.kafka_worker import ProcessorApp
 from netvigil.streams.spool import Spool
@@ -157,6 +157,15 @@ class KafkaRuntime:
                     observer=self._observer(set(observe)) if observe else None,
                 )
             )
+        for app in self.apps:
+            if app.rekey:  # before the group joins, or the assignor ignores the topic
+                await asyncio.to_thread(
+                    ensure_topic,
+                    self.bootstrap,
+                    app.by_key.get_topic_name(),
+                    app.partitions,
+                    self.cfg.replication,
+                )
         await self.publisher.start()
         for app in self.apps:
             await app.start()

@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 
 warnings.filterwarnings("ignore", message="The pickle codec", module="faust.*")
 
+#: the largest state of one key the changelog takes (the broker's default record limit is 1 MiB)
+STATE_MAX_BYTES = 16 << 20
+
 _RAW: dict[str, Any] = {
     "key_type": bytes,
     "value_type": bytes,
@@ -113,7 +116,7 @@ class ProcessorApp:
         datadir: Path,
         listener: Listener | None = None,
         observer: Listener | None = None,
-        take_max: int = 200,
+        take_max: int = 50,
         take_within: float = 0.05,
     ) -> None:
         self.proc = proc
@@ -128,9 +131,12 @@ class ProcessorApp:
         self.batch_max = cfg.batch_max_events
         self._lock = asyncio.Lock()
         self._read: dict[tuple[str, int], int] = {}
+        self._held: set[bytes] = set()
+        self._rescan = False
         self.processed = 0
         self.skipped = 0
         self.failed = 0
+        self.state_errors = 0
         self.dead_letters: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
         self.assignment: list[tuple[str, int]] = []
@@ -152,6 +158,7 @@ class ProcessorApp:
             producer_acks=-1,
             producer_compression_type=None if cfg.compression == "none" else cfg.compression,
             producer_linger=0.005,
+            producer_max_request_size=STATE_MAX_BYTES,
             stream_buffer_maxsize=1024,
         )
         self.inputs = tuple(self.prefix + t for t in proc.inputs)
@@ -171,6 +178,7 @@ class ProcessorApp:
             partitions=partitions,
             schema=faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="pickle"),
             help=f"per-key state of processor {proc.name}",
+            extra_topic_configs={"max.message.bytes": str(STATE_MAX_BYTES)},
         )
         self.out = {
             t: self.app.topic(self.prefix + t, **_RAW) for t in (*proc.outputs, "netvigil.dlq")
@@ -193,6 +201,7 @@ class ProcessorApp:
 
     async def _on_assigned(self, sender: Any, assigned: set[Any], **_: Any) -> None:
         self.assignment = sorted((tp.topic, tp.partition) for tp in assigned)
+        self._rescan = True
         mine = [f"{t}[{p}]" for t, p in self.assignment if t in self.inputs]
         log.info("%s: assigned %s", self.group, ", ".join(mine) or "nothing")
 
@@ -273,6 +282,7 @@ class ProcessorApp:
                     entry.partition = msg.partition
                     for topic, ready in self._ordered(entry, msg.topic, event, now):
                         await self._apply(ready, entry, batch, topic)
+                    self._track(key, entry)
                     batch.dirty[key] = entry
                     touched.append(entry)
                 for entry in touched:
@@ -281,9 +291,10 @@ class ProcessorApp:
 
     def _new_buffer(self) -> Reorder | Merge | None:
         if self.rekey:
-            return Reorder(self.cfg.reorder_lateness_s, self.cfg.reorder_hold_s)
+            cfg = self.cfg
+            return Reorder(cfg.reorder_lateness_s, cfg.reorder_hold_s, cfg.reorder_max_hold_s)
         if len(self.inputs) > 1:
-            return Merge(self.inputs)
+            return Merge(self.inputs, max_hold=self.cfg.reorder_max_hold_s)
         return None
 
     def _ordered(
@@ -298,8 +309,14 @@ class ProcessorApp:
                 buf.push(event, now)
             return [(topic, e) for e in buf.release(now)]
         if event is not None:
-            buf.push(topic, event)
-        return buf.release(lambda t: self._caught_up(t, entry.partition))
+            buf.push(topic, event, now)
+        return buf.release(lambda t: self._caught_up(t, entry.partition), now)
+
+    def _track(self, key: bytes, entry: KeyState) -> None:
+        if entry.buffer:
+            self._held.add(key)
+        else:
+            self._held.discard(key)
 
     def _caught_up(self, topic: str, partition: int) -> bool:
         """Whether everything in this input partition has reached this agent."""
@@ -319,14 +336,19 @@ class ProcessorApp:
         batch = _Batch()
         async with self._lock:
             now = time.time()
-            for key, entry in list(self.table.data.items()):
-                if not entry.buffer or entry.partition not in active:
+            if self._rescan:  # after a rebalance: recovered keys may hold events
+                self._rescan = False
+                self._held = {k for k, e in self.table.data.items() if e.buffer}
+            for key in list(self._held):
+                entry = self.table.data.get(key)
+                if entry is None or entry.partition not in active:
                     continue
                 ready = self._ordered(entry, "(held)", None, now)
                 for topic, event in ready:
                     await self._apply(event, entry, batch, topic)
                 if ready:
                     batch.dirty[key] = entry
+                self._track(key, entry)
             if batch.dirty:
                 await self._commit(batch)
 
@@ -359,13 +381,17 @@ class ProcessorApp:
         await self._deliver(sends + self._letters(batch.letters))
         for key, entry in batch.dirty.items():
             self.table.data[key] = entry
-            await self.table.changelog_topic.send(
-                key=key,
-                value=entry,
-                partition=entry.partition,
-                key_serializer="raw",
-                value_serializer="pickle",
-            )
+            try:
+                await self.table.changelog_topic.send(
+                    key=key,
+                    value=entry,
+                    partition=entry.partition,
+                    key_serializer="raw",
+                    value_serializer="pickle",
+                )
+            except Exception as exc:  # the state stays in memory; only its backup failed
+                self.state_errors += 1
+                log.error("%s: saving the state of %r failed: %r", self.group, key, exc)
         if self.listener is not None:
             for (topic, _), events in batch.outputs.items():
                 for event in events:

@@ -73,6 +73,15 @@ def _properties(data: Path, port: int, cport: int) -> str:
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 
+def _cluster_id() -> str:
+    """22 url-safe base64 characters of a random UUID, never starting with ``-`` (which the
+    storage tool would read as an option; Kafka's own ``Uuid.randomUuid`` avoids it too)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
+        if not cid.startswith("-"):
+            return cid
+
+
 def install() -> Path:
     """Fetch Kafka's jars (once; cached) and return the folder holding them."""
     if shutil.which("java") is None:
@@ -115,7 +124,7 @@ def start(run_dir: Path, port: int | None = None, timeout: float = 120.0) -> dic
     cport = facts.get("controller_port") or free_port()
     while cport == port:
         cport = free_port()
-    cluster = facts.get("cluster_id") or base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:22]
+    cluster = facts.get("cluster_id") or _cluster_id()
     data = run_dir / "data"
     conf = run_dir / "server.properties"
     conf.write_text(_properties(data, port, cport))
@@ -124,7 +133,7 @@ def start(run_dir: Path, port: int | None = None, timeout: float = 120.0) -> dic
     (run_dir / "kafka.json").write_text(json.dumps(facts))
     fmt = subprocess.run(
         [
-            *_java(lib, run_dir, "kafka.tools.StorageTool", "format", "-t", cluster),
+            *_java(lib, run_dir, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster}"),
             *("-c", str(conf), "--ignore-formatted"),
         ],
         capture_output=True,

@@ -38,9 +38,19 @@ def test_sorted_and_complete_when_disorder_is_within_lateness(
 def test_a_quiet_stream_releases_after_the_hold() -> None:
     buf = Reorder(lateness=300, hold=1.0)
     buf.push(metric(100.0), now=10.0)
-    assert buf.release(now=10.5) == []
-    assert [e.ts for e in buf.release(now=11.0)] == [100.0]
+    buf.push(metric(90.0), now=10.6)
+    assert buf.release(now=11.2) == []  # the stream was not quiet for a second yet
+    assert [e.ts for e in buf.release(now=11.6)] == [90.0, 100.0]
     assert len(buf) == 0
+
+
+def test_a_storm_that_never_goes_quiet_is_released_after_max_hold() -> None:
+    buf = Reorder(lateness=1e9, hold=1.0, max_hold=5.0)
+    for i in range(12):
+        buf.push(metric(i * 0.5), now=i * 0.5)
+        released = buf.release(now=i * 0.5)
+        assert all(e.ts <= i * 0.5 - 5.0 + 1e-9 for e in released)
+    assert len(buf) < 12
 
 
 def test_lateness_releases_without_waiting() -> None:
@@ -97,3 +107,17 @@ def test_merge_waits_for_a_topic_that_is_behind() -> None:
     merge.push("m", metric(460.0))
     assert [e.ts for _, e in merge.release(lambda t: False)] == [460.0]
     assert [e.ts for _, e in merge.release(lambda t: t == "m")] == [1800.0]
+
+
+def test_merge_lets_go_after_max_hold_when_progress_is_unknown() -> None:
+    merge = Merge(("m", "e"), max_hold=5.0)
+    merge.push("m", metric(100.0), now=0.0)
+    assert merge.release(lambda t: False, now=4.0) == []
+    assert [e.ts for _, e in merge.release(lambda t: False, now=5.0)] == [100.0]
+
+
+def test_merge_lets_go_when_too_much_is_held() -> None:
+    merge = Merge(("m", "e"), max_held=3)
+    for i in range(5):
+        merge.push("m", metric(float(i)))
+    assert [e.ts for _, e in merge.release(lambda t: False)] == [0.0, 1.0]
