@@ -44,6 +44,63 @@ class BusSettings(_Section):
         return v
 
 
+class KafkaSettings(_Section):
+    topic_prefix: str = Field(
+        "",
+        description="Prefix of every Kafka topic and consumer group (to share a cluster).",
+    )
+    partitions: int = Field(
+        6, ge=1, description="Partitions per topic made by `netvigil topics create` (audit: 1)."
+    )
+    replication: int = Field(
+        1, ge=1, description="Replication factor of the topics NetVigil makes."
+    )
+    retention_hours: float = Field(
+        168.0, gt=0, description="Retention of telemetry, anomaly, action and dead-letter topics."
+    )
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="Workers: at_least_once (idempotent effects) or exactly_once (transactions).",
+    )
+    batch_max_events: int = Field(
+        200, ge=1, description="Most events of one key carried by one Kafka record."
+    )
+    linger_ms: float = Field(
+        20.0, ge=0, description="How long the producer waits to fill a batch (latency vs. cost)."
+    )
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "lz4", description="Compression of produced record batches."
+    )
+    spool_dir: Path | None = Field(
+        None, description="Where events wait while the broker is unreachable (default: DATA/spool)."
+    )
+    spool_max_mb: float = Field(
+        256.0,
+        gt=0,
+        description="Spool bound; beyond it the oldest spooled events are shed, counted.",
+    )
+    session_timeout_s: float = Field(
+        10.0, ge=6, description="A worker silent this long is presumed dead; its partitions move."
+    )
+    standby_replicas: int = Field(
+        1,
+        ge=0,
+        description="Workers keeping a warm copy of each state partition for fast takeover.",
+    )
+    reorder_lateness_s: float = Field(
+        300.0, ge=0, description="Re-keyed streams (correlator): event-time disorder absorbed."
+    )
+    reorder_hold_s: float = Field(
+        2.0, ge=0, description="Re-keyed streams: a quiet spell this long releases what waits."
+    )
+    reorder_max_hold_s: float = Field(
+        10.0, ge=0, description="Re-keyed streams: the longest an event waits in a storm."
+    )
+    worker_processors: list[str] = Field(
+        ["detector", "correlator"], description="Processors `netvigil worker` runs by default."
+    )
+
+
 class GraphSettings(_Section):
     url: str = Field("memory://", description="Topology store: memory:// or neo4j://HOST:PORT.")
     user: str = Field("neo4j", description="Neo4j user.")
@@ -347,6 +404,7 @@ class Settings(BaseSettings):
     )
 
     bus: BusSettings = BusSettings()
+    kafka: KafkaSettings = KafkaSettings()
     graph: GraphSettings = GraphSettings()
     tickets: TicketSettings = TicketSettings()
     storage: StorageSettings = StorageSettings()

@@ -8,10 +8,10 @@ named in the error, not silently replaced.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netvigil.analytics.detector import DetectorConfig
 from netvigil.collectors.push import push_collectors
@@ -39,6 +39,9 @@ from netvigil.streams.embedded import EmbeddedRuntime
 from netvigil.twin.faults import Fault, schedule_faults
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.source import SIM_EPOCH, TwinSource
+
+if TYPE_CHECKING:
+    from netvigil.streams.kafka_runtime import KafkaRuntime
 
 __all__ = ["Service", "TwinPlan", "open_graph"]
 
@@ -85,6 +88,23 @@ def open_graph(settings: Settings) -> TopologyStore:
     return _GRAPHS[_scheme(settings.graph.url)](settings.graph.url, settings)
 
 
+def _runtime(
+    settings: Settings, processors: list[Processor[Any]], sources: list[Source], data: Path
+) -> EmbeddedRuntime | KafkaRuntime:
+    if _scheme(settings.bus.url) == "kafka":
+        from netvigil.streams.kafka_admin import bootstrap_of  # faust loads in ~1 s: lazily
+        from netvigil.streams.kafka_runtime import KafkaRuntime
+
+        return KafkaRuntime(
+            processors,
+            sources,
+            bootstrap=bootstrap_of(settings.bus.url),
+            cfg=settings.kafka,
+            data_dir=data,
+        )
+    return EmbeddedRuntime(processors, sources, queue_size=settings.bus.queue_size)
+
+
 @dataclass(frozen=True)
 class TwinPlan:
     """How the twin runs: its speed, its fault schedule and when it stops (simulated)."""
@@ -103,7 +123,7 @@ class Service:
     settings: Settings
     data_dir: Path
     topology: TopologyStore
-    runtime: EmbeddedRuntime
+    runtime: EmbeddedRuntime | KafkaRuntime
     incidents: IncidentStore
     tickets: TicketBackend
     audit: AuditLog
@@ -122,14 +142,13 @@ class Service:
         twin: TwinPlan | None = None,
         data_dir: Path | None = None,
         on_fault: Callable[[str, Fault, float], None] | None = None,
+        only: Collection[str] | None = None,
+        sources: Sequence[Source] = (),
     ) -> Service:
+        """Assemble the service; ``only`` keeps just the named processors (``netvigil worker``),
+        ``sources`` are added to the twin's (``netvigil replay``)."""
         _pick(_GRAPHS, "graph.url", settings.graph.url)
         _pick(_TICKETS, "tickets.url", settings.tickets.url)
-        if _scheme(settings.bus.url) != "memory":
-            raise ConfigError(
-                f"bus.url = {settings.bus.url!r}: the embedded service runs on memory:// only;"
-                " the Kafka runtime is not part of this build yet"
-            )
         data = Path(data_dir or settings.storage.data_dir)
         data.mkdir(parents=True, exist_ok=True)
         topo = open_graph(settings)
@@ -205,10 +224,16 @@ class Service:
         # syslog/flows; SNMP/gNMI; probes and Prometheus scraping
         collectors = [*collectors, *device_sources(settings), *service_level_sources(settings)]
         processors.extend(collector_processors)
-        runtime = EmbeddedRuntime(
-            processors,
-            [*([source] if source else []), *collectors],
-            queue_size=settings.bus.queue_size,
+        if only is not None:
+            unknown = set(only) - {p.name for p in processors}
+            if unknown:
+                raise ConfigError(
+                    f"unknown processors {sorted(unknown)}; "
+                    f"choose from {[p.name for p in processors]}"
+                )
+            processors = [p for p in processors if p.name in only]
+        runtime = _runtime(
+            settings, processors, [*([source] if source else []), *collectors, *sources], data
         )
         svc = cls(
             settings,

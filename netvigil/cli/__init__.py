@@ -13,6 +13,7 @@ import netvigil.cli.collect
 import netvigil.cli.core
 import netvigil.cli.decode
 import netvigil.cli.graph
+import netvigil.cli.kafka
 import netvigil.cli.resolvers
 import netvigil.cli.twin  # noqa: F401  (each import registers its commands)
 from netvigil.cli._common import main

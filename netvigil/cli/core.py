@@ -97,10 +97,22 @@ def _sim(ts: float) -> str:
     default=None,
     help="Where incidents, tickets, audit and dead letters are kept.",
 )
+@click.option(
+    "--bus",
+    default=None,
+    metavar="URL",
+    help="memory:// (embedded, the default) or kafka://HOST:PORT[,HOST:PORT].",
+)
 @_friendly
-def run(config_path: str | None, twin: bool, speed: float | None, data_dir: str | None) -> None:
-    """Run the always-on service (embedded runtime) until Ctrl-C, then drain and stop."""
-    settings = load_settings(config_path)
+def run(
+    config_path: str | None,
+    twin: bool,
+    speed: float | None,
+    data_dir: str | None,
+    bus: str | None = None,
+) -> None:
+    """Run the always-on service until Ctrl-C, then drain and stop."""
+    settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
     plan = Service.plan_twin(settings, speed=speed) if twin else None
 
     def on_fault(what: str, f: Fault, t: float) -> None:
@@ -132,7 +144,9 @@ def run(config_path: str | None, twin: bool, speed: float | None, data_dir: str 
     if plan is None and not svc.collectors:
         err.print("[yellow]no sources: start with --twin to watch the digital twin[/]")
     out.print(
-        f"NetVigil {__version__} running (embedded; data in {svc.data_dir}); "
+        f"NetVigil {__version__} running "
+        f"({'embedded' if settings.bus.url.startswith('memory') else settings.bus.url}; "
+        f"data in {svc.data_dir}); "
         "Ctrl-C stops it cleanly."
     )
 

@@ -1,0 +1,298 @@
+"""The contract's topics on Kafka: creating them idempotently, and reading lag per group.
+
+Every topic of :data:`netvigil.events.TOPICS` becomes one Kafka topic named
+``<kafka.topic_prefix><name>``. Telemetry, anomalies, actions and dead letters are deleted
+after ``kafka.retention_hours``; flow templates and incidents are compacted (the latest value
+per key is kept forever, so any worker can rebuild them); the audit chain keeps everything in
+one partition, because its hash chain has one order. Creating is idempotent: existing topics
+get their configuration brought to these values; partition counts are never changed, because
+that would move keys between partitions and break per-key order and the co-partitioning of
+worker state (a mismatch is reported instead).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    OffsetSpec,
+    ResourceType,
+)
+
+from netvigil.config import KafkaSettings
+from netvigil.errors import NetVigilError
+from netvigil.events import TOPICS
+
+__all__ = [
+    "RDKAFKA_LOG",
+    "GroupLag",
+    "TopicInfo",
+    "TopicSpec",
+    "bootstrap_of",
+    "create_topics",
+    "describe_topics",
+    "ensure_topic",
+    "group_lag",
+    "topic_specs",
+]
+
+SINGLE_PARTITION = frozenset({"netvigil.audit"})
+
+
+class _RdKafkaLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """librdkafka's log lines, at DEBUG unless critical: while a broker is away it reports
+    every failed connection several times a second; the spool and the errors raised to the
+    caller already say what matters, once."""
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        level = logging.CRITICAL if level >= logging.CRITICAL else logging.DEBUG
+        super().log(level, msg, *args, **kwargs)
+
+
+#: pass as ``logger`` in every confluent-kafka client's configuration
+RDKAFKA_LOG = _RdKafkaLog(logging.getLogger("netvigil.librdkafka"), {})
+
+
+def bootstrap_of(url: str) -> str:
+    """``kafka://h1:9092,h2:9092`` -> ``h1:9092,h2:9092`` (what Kafka clients take)."""
+    if not url.startswith("kafka://") or not url[len("kafka://") :].strip("/"):
+        raise NetVigilError(f"bus.url = {url!r} is not kafka://HOST:PORT[,HOST:PORT]")
+    return url[len("kafka://") :].strip("/")
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """What one contract topic should look like on Kafka."""
+
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def topic_specs(cfg: KafkaSettings) -> list[TopicSpec]:
+    """The Kafka topics of the contract, with partitions and configuration, per settings."""
+    retention = str(int(cfg.retention_hours * 3600 * 1000))
+    specs = []
+    for topic in TOPICS.values():
+        if topic.compacted:
+            conf = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1"}
+        elif topic.name == "netvigil.audit":
+            conf = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+        else:
+            conf = {"cleanup.policy": "delete", "retention.ms": retention}
+        parts = 1 if topic.name in SINGLE_PARTITION else cfg.partitions
+        specs.append(TopicSpec(cfg.topic_prefix + topic.name, parts, conf))
+    return specs
+
+
+def _admin(bootstrap: str) -> AdminClient:
+    conf: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "socket.connection.setup.timeout.ms": 5000,
+        "logger": RDKAFKA_LOG,
+    }
+    return AdminClient(conf)
+
+
+def _check_reachable(admin: AdminClient, bootstrap: str, timeout: float) -> None:
+    try:
+        admin.list_topics(timeout=min(timeout, 10.0))
+    except KafkaException as exc:
+        raise NetVigilError(
+            f"Kafka at {bootstrap} is not reachable ({exc.args[0]}); check bus.url and that "
+            "the broker runs (`python -m provision start kafka` starts a local one)"
+        ) from None
+
+
+def create_topics(
+    bootstrap: str, cfg: KafkaSettings, *, timeout: float = 30.0
+) -> list[tuple[str, str]]:
+    """Create the missing topics and align the configuration of existing ones.
+
+    Returns ``(topic, what happened)`` per topic: ``created``, ``exists``, ``exists,
+    configuration updated`` or a partition-count mismatch.
+    """
+    admin = _admin(bootstrap)
+    _check_reachable(admin, bootstrap, timeout)
+    specs = topic_specs(cfg)
+    futures = admin.create_topics(
+        [NewTopic(s.name, s.partitions, cfg.replication, config=s.config) for s in specs],
+        request_timeout=timeout,
+    )
+    outcome: dict[str, str] = {}
+    for name, fut in futures.items():
+        try:
+            fut.result(timeout=timeout)
+            outcome[name] = "created"
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise NetVigilError(f"creating topic {name} failed: {exc.args[0]}") from None
+            outcome[name] = "exists"
+    existing = [s for s in specs if outcome[s.name] == "exists"]
+    if existing:
+        meta = admin.list_topics(timeout=timeout).topics
+        alter = [
+            ConfigResource(
+                ResourceType.TOPIC,
+                s.name,
+                incremental_configs=[
+                    ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                    for k, v in s.config.items()
+                ],
+            )
+            for s in existing
+        ]
+        for res, fut in admin.incremental_alter_configs(alter).items():
+            fut.result(timeout=timeout)
+            outcome[res.name] = "exists, configuration aligned"
+        for s in existing:
+            have = len(meta[s.name].partitions) if s.name in meta else s.partitions
+            if have != s.partitions:
+                outcome[s.name] += (
+                    f"; has {have} partitions, settings say {s.partitions} (left as is: "
+                    "changing it would move keys between partitions)"
+                )
+    return [(s.name, outcome[s.name]) for s in specs]
+
+
+def ensure_topic(
+    bootstrap: str, name: str, partitions: int, replication: int, *, timeout: float = 30.0
+) -> None:
+    """Create one topic unless it exists (workers' own topics, before their group joins)."""
+    admin = _admin(bootstrap)
+    fut = admin.create_topics([NewTopic(name, partitions, replication)])[name]
+    try:
+        fut.result(timeout=timeout)
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise NetVigilError(f"creating topic {name} failed: {exc.args[0]}") from None
+
+
+@dataclass
+class GroupLag:
+    """How far one consumer group is behind on one topic."""
+
+    group: str
+    topic: str
+    lag: int
+    committed_partitions: int
+
+
+@dataclass
+class TopicInfo:
+    """One topic as the broker sees it."""
+
+    name: str
+    partitions: int
+    messages: int
+    cleanup_policy: str
+    retention_ms: str
+    groups: list[GroupLag] = field(default_factory=list)
+
+
+def _watermarks(
+    admin: AdminClient, tps: list[TopicPartition], timeout: float
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """(low, high) offsets per partition; retried while leaders are being elected."""
+    out: dict[tuple[str, int], tuple[int, int]] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            specs = ((OffsetSpec.earliest(), 0), (OffsetSpec.latest(), 1))  # type: ignore[no-untyped-call]
+            for spec, slot in specs:
+                futs = admin.list_offsets({tp: spec for tp in tps}, request_timeout=timeout)
+                for tp, fut in futs.items():
+                    got = out.get((tp.topic, tp.partition), (0, 0))
+                    off = fut.result(timeout=timeout).offset
+                    out[(tp.topic, tp.partition)] = (off, got[1]) if slot == 0 else (got[0], off)
+            return out
+        except KafkaException as exc:
+            if not exc.args[0].retriable() or time.monotonic() > deadline:
+                raise NetVigilError(f"reading offsets failed: {exc.args[0]}") from None
+            time.sleep(0.2)
+
+
+def group_lag(
+    bootstrap: str, groups: list[str] | None = None, *, timeout: float = 30.0
+) -> list[GroupLag]:
+    """Lag per (group, topic): sum over partitions of high watermark - committed offset
+    (a partition the group never committed counts all its retained messages)."""
+    admin = _admin(bootstrap)
+    _check_reachable(admin, bootstrap, timeout)
+    if groups is None:
+        listing = admin.list_consumer_groups(request_timeout=timeout).result(timeout=timeout)
+        groups = sorted(g.group_id for g in listing.valid)
+    committed: dict[str, dict[tuple[str, int], int]] = {}
+    for group in groups:
+        req = [ConsumerGroupTopicPartitions(group)]
+        res = admin.list_consumer_group_offsets(req, request_timeout=timeout)[group]
+        tps = res.result(timeout=timeout).topic_partitions or []
+        committed[group] = {(tp.topic, tp.partition): tp.offset for tp in tps}
+    meta = admin.list_topics(timeout=timeout).topics
+    topics = {t for offs in committed.values() for t, _ in offs}
+    tps = [TopicPartition(t, p) for t in sorted(topics) if t in meta for p in meta[t].partitions]
+    marks = _watermarks(admin, tps, timeout)
+    out: list[GroupLag] = []
+    for group in groups:
+        per_topic: dict[str, list[int]] = defaultdict(list)
+        counted: dict[str, int] = defaultdict(int)
+        for t in sorted({t for t, _ in committed[group]}):
+            if t not in meta:
+                continue
+            for p in meta[t].partitions:
+                low, high = marks[(t, p)]
+                off = committed[group].get((t, p), -1)
+                if off >= 0:
+                    counted[t] += 1
+                per_topic[t].append(max(high - max(off, low), 0))
+        out.extend(GroupLag(group, t, sum(v), counted[t]) for t, v in sorted(per_topic.items()))
+    return out
+
+
+def describe_topics(
+    bootstrap: str, prefix: str = "", *, internal: bool = False, timeout: float = 30.0
+) -> list[TopicInfo]:
+    """The topics under ``prefix`` (the contract's; with ``internal`` also worker changelog
+    and repartition topics), with message counts and lag per consumer group."""
+    admin = _admin(bootstrap)
+    _check_reachable(admin, bootstrap, timeout)
+    meta = admin.list_topics(timeout=timeout).topics
+    contract = {prefix + t for t in TOPICS}
+    names = sorted(
+        n
+        for n in meta
+        if n in contract or (internal and n.startswith(prefix) and not n.startswith("__"))
+    )
+    if not names:
+        return []
+    resources = [ConfigResource(ResourceType.TOPIC, n) for n in names]
+    configs = {
+        res.name: fut.result(timeout=timeout)
+        for res, fut in admin.describe_configs(resources, request_timeout=timeout).items()
+    }
+    tps = [TopicPartition(n, p) for n in names for p in meta[n].partitions]
+    marks = _watermarks(admin, tps, timeout)
+    lags = [g for g in group_lag(bootstrap, timeout=timeout) if g.topic in names]
+    out = []
+    for n in names:
+        conf = configs[n]
+        info = TopicInfo(
+            name=n,
+            partitions=len(meta[n].partitions),
+            messages=sum(marks[(n, p)][1] - marks[(n, p)][0] for p in meta[n].partitions),
+            cleanup_policy=str(conf["cleanup.policy"].value),
+            retention_ms=str(conf["retention.ms"].value),
+            groups=[g for g in lags if g.topic == n],
+        )
+        out.append(info)
+    return out

@@ -1,0 +1,272 @@
+"""The Kafka runtime: sources publish to Kafka, processors run as faust apps, same interface
+as the embedded runtime (``listen``, ``run``, ``drain``, ``stats``).
+
+``netvigil run --bus kafka://...`` runs sources and every processor in one process;
+``netvigil worker`` runs some processors and no sources, and any number of workers share the
+partitions of each processor's consumer group. Topics are created (idempotently) at start so
+a first run just works; on a cluster where NetVigil may not create topics that step only
+warns and ``netvigil topics create`` is run by an administrator instead.
+
+Listeners see every event of their topic that passes through this process: for a topic a
+local processor consumes, when it is consumed (so ``run`` shows incidents whichever worker
+correlated them); otherwise when a local source or processor publishes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka.admin import AdminClient
+
+from netvigil.config import KafkaSettings
+from netvigil.errors import NetVigilError, ProcessorError
+from netvigil.events import TOPICS, Event, topic_of
+from netvigil.streams.base import Listener, Processor, Source
+from netvigil.streams.kafka_admin import RDKAFKA_LOG, create_topics, ensure_topic, group_lag
+from netvigil.streams.kafka_producer import KafkaPublisher
+from netvigil.streams.kafka_worker import ProcessorApp
+from netvigil.streams.spool import Spool
+
+__all__ = ["KafkaRuntime", "quiet_kafka_logs"]
+
+log = logging.getLogger(__name__)
+
+
+def quiet_kafka_logs(level: int = logging.WARNING) -> None:
+    """faust, mode and aiokafka log every rebalance step at INFO; keep them to warnings."""
+    for name in ("faust", "mode", "aiokafka"):
+        logging.getLogger(name).setLevel(level)
+
+
+class KafkaRuntime:
+    """Runs processors as faust apps and sources through a spooling Kafka publisher."""
+
+    def __init__(
+        self,
+        processors: Sequence[Processor[Any]],
+        sources: Sequence[Source] = (),
+        *,
+        bootstrap: str,
+        cfg: KafkaSettings,
+        data_dir: Path,
+        ensure_topics: bool = True,
+    ) -> None:
+        names = [p.name for p in processors]
+        if len(set(names)) != len(names) or not all(names):
+            raise ProcessorError(f"processor names must be unique and non-empty: {names}")
+        for p in processors:
+            for t in (*p.inputs, *p.outputs):
+                if t not in TOPICS:
+                    raise ProcessorError(f"processor {p.name!r} names unknown topic {t!r}")
+        self.processors = list(processors)
+        self.sources = list(sources)
+        self.bootstrap = bootstrap
+        self.cfg = cfg
+        self.data_dir = Path(data_dir)
+        self.ensure_topics = ensure_topics
+        spool_dir = cfg.spool_dir or self.data_dir / "spool"
+        self.publisher = KafkaPublisher(
+            bootstrap,
+            Spool(spool_dir, max_bytes=int(cfg.spool_max_mb * (1 << 20))),
+            topic_prefix=cfg.topic_prefix,
+            batch_max=cfg.batch_max_events,
+            linger_s=cfg.linger_ms / 1000,
+            compression=cfg.compression,
+        )
+        self.apps: list[ProcessorApp] = []
+        self._listeners: dict[str, list[Listener]] = {t: [] for t in TOPICS}
+        self._consumed = {t for p in self.processors for t in p.inputs}
+        self._started = False
+
+    # ------------------------------------------------------------------ wiring
+
+    def listen(self, topic: str, listener: Listener) -> None:
+        """Call ``listener(topic, event)`` for every event of ``topic`` seen by this process."""
+        if topic not in TOPICS:
+            raise ProcessorError(f"unknown topic {topic!r}")
+        self._listeners[topic].append(listener)
+
+    def _fire(self, topic: str, event: Event) -> None:
+        for listener in self._listeners[topic]:
+            try:
+                listener(topic, event)
+            except Exception:  # an observer must never break the data path
+                log.exception("listener on %s failed", topic)
+
+    def _on_output(self, topic: str, event: Event) -> None:
+        if topic not in self._consumed:
+            self._fire(topic, event)
+
+    async def publish(self, event: Event) -> None:
+        """The ``Emit`` of local sources."""
+        topic = topic_of(event)
+        if topic not in self._consumed:
+            self._fire(topic, event)
+        await self.publisher.publish(event)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _partitions(self) -> dict[str, int]:
+        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "logger": RDKAFKA_LOG}
+        admin = AdminClient(conf)
+        meta = admin.list_topics(timeout=30).topics
+        return {t: len(m.partitions) for t, m in meta.items()}
+
+    async def start(self) -> None:
+        """Create topics (idempotent), start the publisher and every processor's faust app."""
+        if self._started:
+            return
+        quiet_kafka_logs()
+        if self.ensure_topics:
+            try:
+                await asyncio.to_thread(create_topics, self.bootstrap, self.cfg)
+            except NetVigilError as exc:
+                log.warning("could not create topics (%s); expecting them to exist", exc)
+        counts = await asyncio.to_thread(self._partitions)
+        observers: set[str] = set()
+        for proc in self.processors:
+            names = [self.cfg.topic_prefix + t for t in proc.inputs]
+            missing = [n for n in names if n not in counts]
+            if missing:
+                raise NetVigilError(
+                    f"topics {missing} do not exist on {self.bootstrap}; run `netvigil topics "
+                    "create` (with the same kafka.topic_prefix)"
+                )
+            parts = {counts[n] for n in names}
+            if len(parts) != 1:
+                raise NetVigilError(
+                    f"processor {proc.name} reads {names} with different partition counts "
+                    f"({sorted(parts)}); its state needs them co-partitioned"
+                )
+            observe = [t for t in proc.inputs if t not in observers and self._listeners[t]]
+            observers.update(observe)
+            self.apps.append(
+                ProcessorApp(
+                    proc,
+                    bootstrap=self.bootstrap,
+                    cfg=self.cfg,
+                    partitions=parts.pop(),
+                    datadir=self.data_dir / "faust" / proc.name,
+                    listener=self._on_output,
+                    observer=self._observer(set(observe)) if observe else None,
+                )
+            )
+        for app in self.apps:
+            if app.rekey:  # before the group joins, or the assignor ignores the topic
+                await asyncio.to_thread(
+                    ensure_topic,
+                    self.bootstrap,
+                    app.by_key.get_topic_name(),
+                    app.partitions,
+                    self.cfg.replication,
+                )
+        await self.publisher.start()
+        for app in self.apps:
+            await app.start()
+        self._started = True
+
+    def _observer(self, topics: set[str]) -> Listener:
+        def observe(topic: str, event: Event) -> None:
+            if topic in topics:
+                self._fire(topic, event)
+
+        return observe
+
+    async def ready(self, timeout: float = 120.0) -> None:
+        """Wait until every app joined its group and recovered its state."""
+        await asyncio.gather(*(a.ready(timeout) for a in self.apps))
+
+    async def run(self, stop: asyncio.Event | None = None, *, drain_s: float = 60.0) -> None:
+        """Run until ``stop`` is set, or until every source finished and what they sent was
+        processed (at most ``drain_s`` more seconds); then stop cleanly."""
+        stop = stop or asyncio.Event()
+        await self.start()
+        src_tasks = [
+            asyncio.create_task(s.run(self.publish, stop), name=f"source:{s.name}")
+            for s in self.sources
+        ]
+        stopper = asyncio.create_task(stop.wait())
+        finished = False
+        try:
+            pending: set[asyncio.Task[Any]] = {*src_tasks, stopper}
+            while pending - {stopper}:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for t in done - {stopper}:
+                    if t.exception() is not None:
+                        log.error("source %s failed: %r", t.get_name(), t.exception())
+                if stopper in done:
+                    break
+            else:
+                finished = bool(src_tasks)
+            if not src_tasks:
+                await stop.wait()
+        finally:
+            stop.set()
+            stopper.cancel()
+            await asyncio.gather(*src_tasks, return_exceptions=True)
+            if finished:
+                await self.drain(drain_s)
+            await self.close()
+
+    async def close(self) -> None:
+        for app in self.apps:
+            with contextlib.suppress(Exception):
+                await app.stop()
+        await self.publisher.close()
+
+    async def drain(self, timeout: float = 60.0) -> bool:
+        """Wait until this process's consumer groups have no lag (twice in a row)."""
+        self.publisher._flush_buffers()
+        deadline = time.monotonic() + timeout
+        calm = 0
+        while time.monotonic() < deadline:
+            lag = await asyncio.to_thread(self.lag)
+            held = sum(a.held() for a in self.apps)
+            busy = sum(lag.values()) + held + self.publisher.stats()["in_flight"]
+            calm = calm + 1 if busy == 0 and not self.publisher.spooling else 0
+            if calm >= 2:
+                return True
+            await asyncio.sleep(0.5)
+        log.warning("drain: still busy after %.0f s: %s", timeout, self.lag())
+        return False
+
+    def lag(self) -> dict[str, int]:
+        """Unprocessed records per local consumer group (its input topics)."""
+        if not self.apps:
+            return {}
+        groups = [a.group for a in self.apps]
+        lags = group_lag(self.bootstrap, groups)
+        out = dict.fromkeys(groups, 0)
+        for g in lags:
+            if not g.topic.endswith("-changelog"):
+                out[g.group] += g.lag
+        for app in self.apps:  # a group that never committed has read nothing yet
+            if not any(g.group == app.group for g in lags):
+                out[app.group] += self._retained(app)
+        return out
+
+    def _retained(self, app: ProcessorApp) -> int:
+        from netvigil.streams.kafka_admin import describe_topics
+
+        infos = describe_topics(self.bootstrap, self.cfg.topic_prefix)
+        return sum(i.messages for i in infos if i.name in app.inputs)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        pub = self.publisher.stats()
+        try:
+            queued = self.lag()
+        except Exception:
+            queued = {}
+        return {
+            "published": pub["published"],
+            "processed": {a.proc.name: a.processed for a in self.apps},
+            "failed": {a.proc.name: a.failed for a in self.apps},
+            "queued": queued,
+            "publisher": pub,
+        }

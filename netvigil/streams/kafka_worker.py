@@ -1,0 +1,446 @@
+"""Processors as faust-streaming agents: one faust app, hence one consumer group, per processor.
+
+The :class:`~netvigil.streams.base.Processor` objects of the embedded runtime run here
+unchanged. Each gets a faust app named ``<prefix>netvigil-<processor>`` (the consumer group,
+as ``Processor.name`` promises), an agent on its input topics, and a faust table ``state``
+whose changelog topic (``<group>-state-changelog``, compacted, co-partitioned with the
+input) holds each key's state, pickled: processor state is arbitrary Python (river
+statistics, dataclasses), which only pickle carries faithfully. Changelog topics must
+therefore be writable by NetVigil workers only (Kafka ACLs), like any pickle source.
+
+Ordering and partitioning. A record's key is the processor's key when the processor does not
+override :meth:`Processor.key`; then a key's records sit in one partition, are handled in
+order, and its state lives in the same partition number of the changelog. A processor with
+its own key (the correlator keys everything to ``all``) gets a second agent that re-keys
+its input into ``<group>-by-key`` (same partition count) first, as faust's ``group_by`` does.
+
+Delivery. Agents take records in batches (``take_events``). For each batch they run the
+processor per event, send the outputs (batched per key, see :mod:`netvigil.streams.wire`)
+and *wait until Kafka acknowledged them*, then write the changed keys to the changelog,
+each value carrying the offset of the last input record applied to it; faust commits input
+offsets only after that (its commit flushes the producer first). After a crash or a
+rebalance, the new owner recovers the state from the changelog and re-reads from the last
+committed offset: records already reflected in the recovered state are skipped by their
+offset, the others are processed again and re-send their outputs. So state changes happen
+exactly once, outputs at least once, and downstream effects are idempotent (incident
+revisions, ticket correlation ids). Writing the changelog once per key and batch, instead
+of once per event as ``table[key] = value`` would, is what keeps detection fast.
+
+A record that is not a NetVigil event, and an event that makes the processor raise, become
+dead letters on ``netvigil.dlq`` with the reason; the agent goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import faust
+from faust.streams import Stream
+from faust.types import TP, EventT
+
+from netvigil.config import KafkaSettings
+from netvigil.errors import ProcessorError
+from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
+from netvigil.streams.base import Listener, Processor
+from netvigil.streams.embedded import _dead_letter
+from netvigil.streams.reorder import Merge, Reorder
+from netvigil.streams.wire import decode_batch, encode_batch
+
+__all__ = ["KeyState", "ProcessorApp", "group_of"]
+
+log = logging.getLogger(__name__)
+
+warnings.filterwarnings("ignore", message="The pickle codec", module="faust.*")
+
+#: the largest state of one key the changelog takes (the broker's default record limit is 1 MiB)
+STATE_MAX_BYTES = 16 << 20
+
+_RAW: dict[str, Any] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
+
+
+def group_of(proc_name: str, prefix: str = "") -> str:
+    """The consumer group (faust app id) of a processor."""
+    return f"{prefix}netvigil-{proc_name}"
+
+
+@dataclass
+class KeyState:
+    """One key's row in the state table: the processor's state; per input partition
+    (``topic:partition``) the offset of the last record applied to it; the partition the
+    key lives in; and the events held to be handled in event-time order (see
+    :mod:`netvigil.streams.reorder`)."""
+
+    state: Any
+    applied: dict[str, int] = field(default_factory=dict)
+    partition: int = -1
+    buffer: Reorder | Merge | None = None
+
+
+@dataclass
+class _Batch:
+    """What one round of processing produced: outputs per (topic, key), dead letters, and
+    the keys whose state changed."""
+
+    outputs: dict[tuple[str, str], list[Event]] = field(default_factory=dict)
+    letters: list[DeadLetter] = field(default_factory=list)
+    dirty: dict[bytes, KeyState] = field(default_factory=dict)
+
+
+def _chunks(events: list[Event], size: int) -> list[list[Event]]:
+    return [events[i : i + size] for i in range(0, len(events), size)]
+
+
+class ProcessorApp:
+    """A faust app running one processor; start it in a running event loop."""
+
+    def __init__(
+        self,
+        proc: Processor[Any],
+        *,
+        bootstrap: str,
+        cfg: KafkaSettings,
+        partitions: int,
+        datadir: Path,
+        listener: Listener | None = None,
+        observer: Listener | None = None,
+        take_max: int = 50,
+        take_within: float = 0.05,
+    ) -> None:
+        self.proc = proc
+        self.cfg = cfg
+        self.prefix = cfg.topic_prefix
+        self.group = group_of(proc.name, self.prefix)
+        self.partitions = partitions
+        self.listener = listener
+        self.observer = observer
+        self.take_max = take_max
+        self.take_within = take_within
+        self.batch_max = cfg.batch_max_events
+        self._lock = asyncio.Lock()
+        self._read: dict[tuple[str, int], int] = {}
+        self._held: set[bytes] = set()
+        self._rescan = False
+        self.processed = 0
+        self.skipped = 0
+        self.failed = 0
+        self.state_errors = 0
+        self.dead_letters: Counter[str] = Counter()
+        self.sent: Counter[str] = Counter()
+        self.assignment: list[tuple[str, int]] = []
+        datadir.mkdir(parents=True, exist_ok=True)
+        self.app = faust.App(
+            self.group,
+            broker=[f"kafka://{h}" for h in bootstrap.split(",")],
+            web_enabled=False,
+            autodiscover=False,
+            store="memory://",
+            datadir=str(datadir),
+            topic_partitions=partitions,
+            topic_replication_factor=cfg.replication,
+            table_standby_replicas=cfg.standby_replicas,
+            broker_session_timeout=cfg.session_timeout_s,
+            broker_heartbeat_interval=max(1.0, cfg.session_timeout_s / 5),
+            broker_commit_interval=1.0,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            producer_compression_type=None if cfg.compression == "none" else cfg.compression,
+            producer_linger=0.005,
+            producer_max_request_size=STATE_MAX_BYTES,
+            stream_buffer_maxsize=1024,
+        )
+        self.inputs = tuple(self.prefix + t for t in proc.inputs)
+        source = self.app.topic(*self.inputs, **_RAW)
+        self.rekey = type(proc).key is not Processor.key
+        if self.rekey:
+            self.by_key = self.app.topic(
+                f"{self.group}-by-key", partitions=partitions, internal=True, **_RAW
+            )
+            self.app.agent(source, name=f"{proc.name}-by-key")(self._rekey_agent)
+            source = self.by_key
+        if self.rekey or len(self.inputs) > 1:
+            self.app.timer(max(cfg.reorder_hold_s / 2, 0.1))(self._tick)
+        self.table = self.app.Table(
+            "state",
+            default=None,
+            partitions=partitions,
+            schema=faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="pickle"),
+            help=f"per-key state of processor {proc.name}",
+            extra_topic_configs={"max.message.bytes": str(STATE_MAX_BYTES)},
+        )
+        self.out = {
+            t: self.app.topic(self.prefix + t, **_RAW) for t in (*proc.outputs, "netvigil.dlq")
+        }
+        self.app.agent(source, name=proc.name)(self._agent)
+        self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        await self.app.start()
+
+    async def ready(self, timeout: float = 120.0) -> None:
+        """Wait until the first rebalance and state recovery finished."""
+        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
+        await asyncio.wait_for(recovery.completed.wait(), timeout)
+
+    async def stop(self) -> None:
+        await self.app.stop()
+
+    async def _on_assigned(self, sender: Any, assigned: set[Any], **_: Any) -> None:
+        self.assignment = sorted((tp.topic, tp.partition) for tp in assigned)
+        self._rescan = True
+        mine = [f"{t}[{p}]" for t, p in self.assignment if t in self.inputs]
+        log.info("%s: assigned %s", self.group, ", ".join(mine) or "nothing")
+
+    # ------------------------------------------------------------------ agents
+
+    async def _rekey_agent(self, stream: faust.StreamT[bytes]) -> None:
+        """Re-key input records by the processor's key (order kept per source partition)."""
+        async for records in cast(Stream[bytes], stream).take_events(
+            self.take_max, self.take_within
+        ):
+            groups: dict[str, list[Event]] = {}
+            letters: list[DeadLetter] = []
+            for rec in records:
+                decoded = self._decode(rec, letters, observe=True)
+                for event in decoded:
+                    try:
+                        groups.setdefault(self.proc.key(event), []).append(event)
+                    except Exception as exc:
+                        letters.append(_dead_letter(self.proc.name, rec.message.topic, event, exc))
+            sends = [
+                (self.by_key, key.encode(), encode_batch(chunk))
+                for key, events in groups.items()
+                for chunk in _chunks(events, self.batch_max)
+            ]
+            await self._deliver(sends + self._letters(letters))
+
+    async def _agent(self, stream: faust.StreamT[bytes]) -> None:
+        async for records in cast(Stream[bytes], stream).take_events(
+            self.take_max, self.take_within
+        ):
+            await self._handle(records)
+
+    # ------------------------------------------------------------------ processing
+
+    def _decode(
+        self, rec: EventT[bytes], letters: list[DeadLetter], *, observe: bool
+    ) -> list[Event]:
+        msg = rec.message
+        decoded = decode_batch(rec.value)
+        if observe and self.observer is not None:
+            topic = msg.topic[len(self.prefix) :]
+            for event in decoded.events:
+                self._notify(self.observer, topic, event)
+        for raw, reason in decoded.failures:
+            letters.append(
+                DeadLetter(
+                    ts=float(msg.timestamp or time.time()),
+                    source=f"kafka:{msg.topic}",
+                    reason=f"{reason} (partition {msg.partition}, offset {msg.offset})",
+                    raw=raw,
+                    topic=msg.topic,
+                )
+            )
+        return decoded.events
+
+    async def _handle(self, records: Sequence[EventT[bytes]]) -> None:
+        proc = self.proc
+        batch = _Batch()
+        async with self._lock:
+            now = time.time()
+            for rec in records:
+                msg = rec.message
+                mark = f"{msg.topic}:{msg.partition}"
+                self._read[(msg.topic, msg.partition)] = msg.offset + 1
+                touched: list[KeyState] = []
+                for event in self._decode(rec, batch.letters, observe=not self.rekey):
+                    try:
+                        key = proc.key(event).encode()
+                    except Exception as exc:
+                        batch.letters.append(_dead_letter(proc.name, msg.topic, event, exc))
+                        continue
+                    entry = batch.dirty.get(key) or self.table.data.get(key)
+                    if entry is None:
+                        entry = KeyState(proc.new_state(), buffer=self._new_buffer())
+                    if entry.applied.get(mark, -1) >= msg.offset:
+                        self.skipped += 1  # already in the recovered state: processed before
+                        continue
+                    entry.partition = msg.partition
+                    for topic, ready in self._ordered(entry, msg.topic, event, now):
+                        await self._apply(ready, entry, batch, topic)
+                    self._track(key, entry)
+                    batch.dirty[key] = entry
+                    touched.append(entry)
+                for entry in touched:
+                    entry.applied[mark] = msg.offset
+            await self._commit(batch)
+
+    def _new_buffer(self) -> Reorder | Merge | None:
+        if self.rekey:
+            cfg = self.cfg
+            return Reorder(cfg.reorder_lateness_s, cfg.reorder_hold_s, cfg.reorder_max_hold_s)
+        if len(self.inputs) > 1:
+            return Merge(self.inputs, max_hold=self.cfg.reorder_max_hold_s)
+        return None
+
+    def _ordered(
+        self, entry: KeyState, topic: str, event: Event | None, now: float
+    ) -> list[tuple[str, Event]]:
+        """Pass ``event`` (None: nothing new) through the key's buffer; what may go now."""
+        buf = entry.buffer
+        if buf is None:
+            return [(topic, event)] if event is not None else []
+        if isinstance(buf, Reorder):
+            if event is not None:
+                buf.push(event, now)
+            return [(topic, e) for e in buf.release(now)]
+        if event is not None:
+            buf.push(topic, event, now)
+        return buf.release(lambda t: self._caught_up(t, entry.partition), now)
+
+    def _track(self, key: bytes, entry: KeyState) -> None:
+        if entry.buffer:
+            self._held.add(key)
+        else:
+            self._held.discard(key)
+
+    def _caught_up(self, topic: str, partition: int) -> bool:
+        """Whether everything in this input partition has reached this agent."""
+        try:
+            high = self.app.consumer.highwater(TP(topic, partition))
+        except Exception:
+            return False
+        return high is not None and self._read.get((topic, partition), 0) >= high
+
+    async def _tick(self) -> None:
+        """Re-evaluate held events: a quiet stream brings nothing new to push them out (hold
+        expired, or the topic they waited for caught up). Only keys this worker owns now."""
+        if getattr(self.app, "rebalancing", False):
+            return
+        mine = {*self.inputs, self.by_key.get_topic_name()} if self.rekey else set(self.inputs)
+        active = {p for t, p in self.assignment if t in mine}
+        batch = _Batch()
+        async with self._lock:
+            now = time.time()
+            if self._rescan:  # after a rebalance: recovered keys may hold events
+                self._rescan = False
+                self._held = {k for k, e in self.table.data.items() if e.buffer}
+            for key in list(self._held):
+                entry = self.table.data.get(key)
+                if entry is None or entry.partition not in active:
+                    continue
+                ready = self._ordered(entry, "(held)", None, now)
+                for topic, event in ready:
+                    await self._apply(event, entry, batch, topic)
+                if ready:
+                    batch.dirty[key] = entry
+                self._track(key, entry)
+            if batch.dirty:
+                await self._commit(batch)
+
+    async def _apply(self, event: Event, entry: KeyState, batch: _Batch, topic: str) -> None:
+        """Run the processor on one event with its key's state; collect what it emits."""
+        proc = self.proc
+        try:
+            outs = await proc.process(event, entry.state)
+            for out in outs:
+                if topic_of(out) not in proc.outputs:
+                    raise ProcessorError(
+                        f"{proc.name} emitted to {topic_of(out)}, not in its outputs"
+                    )
+        except Exception as exc:
+            self.failed += 1
+            log.warning("processor %s failed on %s: %r", proc.name, topic, exc)
+            batch.letters.append(_dead_letter(proc.name, topic, event, exc))
+            outs = ()
+        for out in outs:
+            batch.outputs.setdefault((topic_of(out), key_of(out)), []).append(out)
+        self.processed += 1
+
+    async def _commit(self, batch: _Batch) -> None:
+        """Deliver outputs and dead letters (acknowledged), then save the changed keys."""
+        sends = [
+            (self.out[topic], key.encode(), encode_batch(chunk))
+            for (topic, key), events in batch.outputs.items()
+            for chunk in _chunks(events, 1 if TOPICS[topic].compacted else self.batch_max)
+        ]
+        await self._deliver(sends + self._letters(batch.letters))
+        for key, entry in batch.dirty.items():
+            self.table.data[key] = entry
+            try:
+                await self.table.changelog_topic.send(
+                    key=key,
+                    value=entry,
+                    partition=entry.partition,
+                    key_serializer="raw",
+                    value_serializer="pickle",
+                )
+            except Exception as exc:  # the state stays in memory; only its backup failed
+                self.state_errors += 1
+                log.error("%s: saving the state of %r failed: %r", self.group, key, exc)
+        if self.listener is not None:
+            for (topic, _), events in batch.outputs.items():
+                for event in events:
+                    self._notify(self.listener, topic, event)
+
+    @staticmethod
+    def _notify(listener: Listener, topic: str, event: Event) -> None:
+        try:
+            listener(topic, event)
+        except Exception:  # an observer must never break the data path
+            log.exception("listener on %s failed", topic)
+
+    def _letters(self, letters: list[DeadLetter]) -> list[tuple[Any, bytes, bytes]]:
+        for letter in letters:
+            self.dead_letters[letter.source] += 1
+            log.warning("dead letter from %s: %s", letter.source, letter.reason)
+        return [(self.out["netvigil.dlq"], lt.source.encode(), encode(lt)) for lt in letters]
+
+    async def _deliver(self, sends: list[tuple[Any, bytes, bytes]]) -> None:
+        """Send and wait for Kafka's acknowledgement, retrying (at least once) until it comes."""
+        delay = 0.5
+        while sends:
+            try:
+                futs = [await topic.send(key=key, value=value) for topic, key, value in sends]
+                await asyncio.gather(*futs)
+                for topic, _, _ in sends:
+                    self.sent[topic.get_topic_name()] += 1
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "%s: sending %d records failed (%r); retrying", self.group, len(sends), exc
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def held(self) -> int:
+        """Events waiting in reorder buffers of this worker's keys."""
+        return sum(len(e.buffer) for e in self.table.data.values() if e.buffer)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "held": self.held(),
+            "group": self.group,
+            "processed": self.processed,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "dead_letters": dict(self.dead_letters),
+            "sent": dict(self.sent),
+            "keys": len(self.table.data),
+        }

@@ -1,0 +1,196 @@
+"""Helpers for the Kafka runtime tests: per-test settings on the shared broker, the twin's
+telemetry as a fixed list of events, the embedded runtime's results on it as the reference,
+and two independent readers of topics (kcat, and a plain confluent-kafka consumer)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from netvigil.config import Settings, load_settings
+from netvigil.events import Anomaly, Event, Incident
+from netvigil.graph.importers import load_topology
+from netvigil.service import Service
+from netvigil.streams.base import Emit
+from netvigil.streams.wire import decode_batch
+from netvigil.twin.faults import Fault
+from netvigil.twin.network import TwinNetwork
+from netvigil.twin.source import SIM_EPOCH
+
+
+@pytest.fixture
+def settings(kafka: str) -> Settings:
+    """Settings for the shared broker with a topic and group prefix of this test's own."""
+    s = load_settings()
+    s.bus.url = f"kafka://{kafka}"
+    s.kafka.topic_prefix = f"t{uuid.uuid4().hex[:10]}."
+    s.kafka.partitions = 4
+    s.kafka.session_timeout_s = 6.0
+    return s
+
+
+@dataclass
+class TwinRun:
+    events: list[Event]
+    faults: list[Fault]
+
+
+def twin_events(settings: Settings, faults: int = 3) -> TwinRun:
+    """What the twin publishes for ``faults`` faults (10 s steps, settle time included)."""
+    topo = load_topology(settings.twin.topology)
+    plan = Service.plan_twin(settings, topo, fault_count=faults, speed=0.0)
+    net = TwinNetwork(topo, plan.faults, seed=settings.twin.seed)
+    events: list[Event] = []
+    t = SIM_EPOCH
+    assert plan.until is not None
+    while t <= plan.until:
+        events.extend(net.step(t))
+        t += settings.twin.step_s
+    return TwinRun(events, plan.faults)
+
+
+class ListSource:
+    """A source emitting a fixed list of events, optionally over ``seconds`` of wall time."""
+
+    name = "list"
+
+    def __init__(self, events: Sequence[Event], seconds: float = 0.0) -> None:
+        self.events = events
+        self.seconds = seconds
+        self.emitted = 0
+
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        pause = self.seconds / max(len(self.events) / 500, 1)
+        for i, event in enumerate(self.events):
+            if stop.is_set():
+                return
+            await emit(event)
+            self.emitted += 1
+            if i % 500 == 499:
+                await asyncio.sleep(pause)
+
+
+@dataclass
+class Results:
+    anomalies: list[Anomaly]
+    incidents: dict[str, Incident]
+    """The last revision of each incident, by fingerprint."""
+
+    def anomaly_set(self) -> set[tuple[object, ...]]:
+        return {(a.ts, a.entity, a.signal, a.state, a.kind) for a in self.anomalies}
+
+    def root_causes(self) -> set[tuple[str | None, str]]:
+        return {
+            (i.root_cause.entity if i.root_cause else None, i.status)
+            for i in self.incidents.values()
+        }
+
+
+def collect(events: Sequence[Event]) -> Results:
+    anomalies = [e for e in events if isinstance(e, Anomaly)]
+    incidents: dict[str, Incident] = {}
+    for e in events:
+        if isinstance(e, Incident):
+            prev = incidents.get(e.fingerprint)
+            if prev is None or prev.revision < e.revision:
+                incidents[e.fingerprint] = e
+    return Results(anomalies, incidents)
+
+
+def embedded_results(settings: Settings, events: Sequence[Event]) -> Results:
+    """The reference: the same events through the embedded runtime."""
+    local = settings.model_copy(deep=True)
+    local.bus.url = "memory://"
+    seen: list[Event] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        svc = Service.build(local, data_dir=Path(tmp), sources=[ListSource(events)])
+        svc.runtime.listen("netvigil.anomalies", lambda t, e: seen.append(e))
+        svc.runtime.listen("netvigil.incidents", lambda t, e: seen.append(e))
+        asyncio.run(svc.run())
+        svc.close()
+    return collect(seen)
+
+
+# ------------------------------------------------------------------ independent readers
+
+
+@dataclass
+class Rec:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Rec]:
+    """Every record of ``topic`` now, with a plain confluent-kafka consumer (no group)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}"})
+    try:
+        parts = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions
+        ends = {}
+        for p in parts:
+            lo, hi = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            if hi > lo:
+                ends[p] = hi
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        out: list[Rec] = []
+        deadline = time.monotonic() + timeout
+        while ends and time.monotonic() < deadline:
+            msg = consumer.poll(1.0)
+            if msg is None or msg.error():
+                continue
+            p, off = msg.partition(), msg.offset()
+            out.append(Rec(p, off, msg.key(), msg.value()))
+            if off + 1 >= ends.get(p, 0):
+                ends.pop(p, None)
+        assert not ends, f"could not read {topic} to its end: {ends}"
+        return out
+    finally:
+        consumer.close()
+
+
+def kcat_read(bootstrap: str, topic: str) -> list[Rec]:
+    """Every record of ``topic`` as kcat (librdkafka's CLI, a Debian package) prints it."""
+    kcat = shutil.which("kcat") or shutil.which("kafkacat")
+    assert kcat, "kcat is missing: scripts/system-deps.sh installs it (scripts/apt-packages.txt)"
+    proc = subprocess.run(
+        [kcat, "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-J", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    out = []
+    for line in proc.stdout.splitlines():
+        row = json.loads(line)
+        key = row.get("key")
+        out.append(
+            Rec(
+                row["partition"],
+                row["offset"],
+                key.encode() if key is not None else None,
+                row["payload"].encode(),
+            )
+        )
+    return out
+
+
+def events_in(records: Sequence[Rec]) -> list[Event]:
+    """The events of records, in partition/offset order; fails on anything undecodable."""
+    out: list[Event] = []
+    for rec in sorted(records, key=lambda r: (r.partition, r.offset)):
+        decoded = decode_batch(rec.value)
+        assert not decoded.failures, decoded.failures
+        out.extend(decoded.events)
+    return out

@@ -1,0 +1,124 @@
+"""Twin -> Kafka -> faust workers -> incidents topic, read back by independent clients, and the
+same results as the embedded runtime; poison records and failing events become dead letters
+while processing goes on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from netvigil.config import Settings
+from netvigil.events import Anomaly, DeadLetter, DeviceEvent, Event, Metric, decode, key_of
+from netvigil.service import Service
+from netvigil.streams.base import Processor
+from netvigil.streams.kafka_admin import create_topics
+from netvigil.streams.kafka_runtime import KafkaRuntime
+from tests.integration.kafka.conftest import (
+    ListSource,
+    collect,
+    embedded_results,
+    events_in,
+    kcat_read,
+    read_topic,
+    twin_events,
+)
+
+
+def test_twin_through_kafka_gives_the_embedded_results(
+    kafka: str, settings: Settings, tmp_path: Path
+) -> None:
+    run = twin_events(settings, faults=3)
+    expected = embedded_results(settings, run.events)
+    assert len(expected.incidents) == 3  # the reference itself finds the three faults
+
+    svc = Service.build(settings, data_dir=tmp_path, sources=[ListSource(run.events)])
+    assert isinstance(svc.runtime, KafkaRuntime)
+    asyncio.run(svc.run())
+    try:
+        prefix = settings.kafka.topic_prefix
+        incidents = collect(events_in(kcat_read(kafka, prefix + "netvigil.incidents")))
+        anomalies = collect(events_in(read_topic(kafka, prefix + "netvigil.anomalies")))
+        metrics = events_in(read_topic(kafka, prefix + "netvigil.metrics"))
+
+        assert Counter(map(key_of, metrics)) == Counter(
+            key_of(e) for e in run.events if isinstance(e, Metric)
+        )
+        assert anomalies.anomaly_set() == expected.anomaly_set()
+        assert incidents.root_causes() == expected.root_causes()
+        assert all(i.status == "resolved" for i in incidents.incidents.values())
+        # one ticket per incident, found by the incident's fingerprint (its correlation id)
+        assert len(svc.incidents.list()) == len(incidents.incidents)
+        for fingerprint in incidents.incidents:
+            ticket = svc.tickets.find(fingerprint)
+            assert ticket is not None and ticket.state == "resolved"
+    finally:
+        svc.close()
+
+
+class Explode(Processor[list[float]]):
+    """Raises on device events of kind ``boom``; otherwise reports each event as an anomaly."""
+
+    name = "explode"
+    inputs = ("netvigil.events",)
+    outputs = ("netvigil.anomalies",)
+
+    def new_state(self) -> list[float]:
+        return []
+
+    async def process(self, event: Event, state: list[float]) -> Sequence[Event]:
+        assert isinstance(event, DeviceEvent)
+        if event.kind == "boom":
+            raise RuntimeError("boom")
+        state.append(event.ts)
+        return [
+            Anomaly(
+                ts=event.ts,
+                device=event.device,
+                entity=event.device,
+                signal="seen",
+                kind="count",
+                score=min(1.0, len(state) / 10),
+            )
+        ]
+
+
+def test_poison_records_and_failing_events_become_dead_letters_and_processing_goes_on(
+    kafka: str, settings: Settings, tmp_path: Path
+) -> None:
+    cfg = settings.kafka
+    create_topics(kafka, cfg)
+    runtime = KafkaRuntime([Explode()], bootstrap=kafka, cfg=cfg, data_dir=tmp_path)
+    garbage = b"\x00\x01 not json"
+    not_an_event = b'{"type": "metric", "ts": "yesterday"}'
+
+    async def scenario() -> None:
+        await runtime.start()
+        await runtime.ready()
+        pub = runtime.publisher
+        for i in range(3):
+            await pub.publish(DeviceEvent(ts=float(i), device="r1", kind="link_down"))
+        await pub.publish_raw("netvigil.events", b"r1", garbage)
+        await pub.publish(DeviceEvent(ts=10.0, device="r1", kind="boom"))
+        await pub.publish_raw("netvigil.events", b"r1", not_an_event)
+        for i in range(3):
+            await pub.publish(DeviceEvent(ts=20.0 + i, device="r1", kind="link_up"))
+        pub._flush_buffers()
+        assert await runtime.drain(60)
+        await runtime.close()
+
+    asyncio.run(scenario())
+    prefix = cfg.topic_prefix
+    letters = [decode(r.value) for r in read_topic(kafka, prefix + "netvigil.dlq")]
+    assert all(isinstance(d, DeadLetter) for d in letters)
+    by_raw = {d.raw: d for d in letters if isinstance(d, DeadLetter)}
+    assert by_raw[garbage].reason.startswith("EventDecodeError")
+    assert by_raw[garbage].source == f"kafka:{prefix}netvigil.events"
+    assert by_raw[not_an_event].reason.startswith("EventDecodeError")
+    boom = [d for d in letters if isinstance(d, DeadLetter) and d.source == "processor:explode"]
+    assert len(boom) == 1 and "RuntimeError: boom" in boom[0].reason
+    assert decode(boom[0].raw) == DeviceEvent(ts=10.0, device="r1", kind="boom")
+    # processing went on after each bad one: all six good events were handled, in order
+    seen = [a for a in events_in(read_topic(kafka, prefix + "netvigil.anomalies"))]
+    assert [a.ts for a in seen] == [0.0, 1.0, 2.0, 20.0, 21.0, 22.0]
