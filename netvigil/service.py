@@ -14,17 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.analytics.detector import DetectorConfig
-from netvigil.config import Settings
+from netvigil.collectors.push import push_collectors
+from netvigil.collectors.sources import device_sources
+from netvigil.config import Settings, TicketSettings
 from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
+from netvigil.resolvers.assemble import build_coordinator
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
-from netvigil.resolvers.coordinator import CoordinatorProcessor
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
-from netvigil.streams.base import Processor
+from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
+from netvigil.streams.analytics import analytics_processors
+from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
 from netvigil.streams.detect import DetectorProcessor
@@ -52,8 +56,15 @@ _GRAPHS: dict[str, Callable[[str, Settings], TopologyStore]] = {
     "neo4j": _neo4j,
     "bolt": _neo4j,
 }
-_TICKETS: dict[str, Callable[[str, Path], TicketBackend]] = {
-    "local": lambda url, data: LocalTickets(data / "tickets.db"),
+_TICKETS: dict[str, Callable[[TicketSettings, Path], TicketBackend]] = {
+    "local": lambda s, data: LocalTickets(data / "tickets.db"),
+    "servicenow": lambda s, data: ServiceNowTickets.from_url(
+        s.url,
+        data,
+        user=s.user,
+        password=s.password.get_secret_value(),
+        token=s.token.get_secret_value(),
+    ),
 }
 
 
@@ -96,6 +107,7 @@ class Service:
     dead_letters: DeadLetterFile
     twin: TwinSource | None = None
     faults: list[Fault] = field(default_factory=list)
+    collectors: list[Source] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -120,9 +132,30 @@ class Service:
         load_topology(topo_file, topo)
 
         incidents = IncidentStore(data / "incidents.db")
-        tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets.url, data)
-        audit = AuditLog(data / "audit.db")
+        tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets, data)
+        audit = AuditLog(data / "audit.db", key=settings.coordinator.audit_key.get_secret_value())
         dlq = DeadLetterFile(data / "dead-letters.jsonl")
+        network = None
+        if twin is not None:
+            # the twin keeps its own in-memory copy of the topology when the store is Neo4j
+            twin_topo = topo if isinstance(topo, MemoryTopology) else load_topology(topo_file)
+            network = TwinNetwork(
+                twin_topo,
+                twin.faults,
+                seed=settings.twin.seed,
+                poll_reachability=twin.poll_reachability,
+            )
+        clock: list[TwinSource] = []  # the twin source, once built: its clock is sim time
+        coordinator, _, _ = build_coordinator(
+            settings,
+            data,
+            topo=topo,
+            incidents=incidents,
+            tickets=tickets,
+            audit=audit,
+            network=network,
+            clock=lambda: clock[0].now if clock else 0.0,
+        )
         d = settings.detector
         c = settings.correlator
         processors: list[Processor[Any]] = [
@@ -143,17 +176,14 @@ class Service:
                     window_s=c.window_s, max_hops=c.max_hops, min_evidence=c.min_evidence
                 ),
             ),
-            CoordinatorProcessor(incidents, tickets, audit),
+            coordinator,
             dlq,
         ]
+        processors += analytics_processors(settings)
         source = None
         faults: list[Fault] = []
-        if twin is not None:
+        if twin is not None and network is not None:
             faults = twin.faults
-            twin_topo = topo if isinstance(topo, MemoryTopology) else load_topology(topo_file)
-            network = TwinNetwork(
-                twin_topo, faults, seed=settings.twin.seed, poll_reachability=twin.poll_reachability
-            )
             source = TwinSource(
                 network,
                 step_s=settings.twin.step_s,
@@ -164,10 +194,28 @@ class Service:
                 loss=twin.loss,
                 loss_seed=settings.twin.seed,
             )
+            clock.append(source)
+        collectors, collector_processors = push_collectors(settings, data)
+        collectors = [*collectors, *device_sources(settings)]  # syslog/flows; SNMP/gNMI
+        processors.extend(collector_processors)
         runtime = EmbeddedRuntime(
-            processors, [source] if source else [], queue_size=settings.bus.queue_size
+            processors,
+            [*([source] if source else []), *collectors],
+            queue_size=settings.bus.queue_size,
         )
-        return cls(settings, data, topo, runtime, incidents, tickets, audit, dlq, source, faults)
+        return cls(
+            settings,
+            data,
+            topo,
+            runtime,
+            incidents,
+            tickets,
+            audit,
+            dlq,
+            source,
+            faults,
+            collectors,
+        )
 
     @staticmethod
     def plan_twin(

@@ -129,7 +129,7 @@ def run(config_path: str | None, twin: bool, speed: float | None, data_dir: str 
 
     svc.runtime.listen("netvigil.incidents", on_incident)
     svc.runtime.listen("netvigil.audit", on_audit)
-    if plan is None:
+    if plan is None and not svc.collectors:
         err.print("[yellow]no sources: start with --twin to watch the digital twin[/]")
     out.print(
         f"NetVigil {__version__} running (embedded; data in {svc.data_dir}); "
@@ -296,7 +296,7 @@ def audit_verify(config_path: str | None, data_dir: str | None, as_json: bool) -
     path = Path(data_dir or settings.storage.data_dir) / "audit.db"
     if not path.exists():
         raise NetVigilError(f"no audit log at {path}; pass --data-dir of a NetVigil run")
-    log = AuditLog(path)
+    log = AuditLog(path, key=settings.coordinator.audit_key.get_secret_value())
     result = log.verify()
     log.close()
     if as_json:

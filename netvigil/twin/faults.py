@@ -32,6 +32,7 @@ FAULT_KINDS: dict[str, str] = {
     "link_down": "link",
     "congestion": "link",
     "node_down": "device",
+    "growth_ramp": "link",
     "linecard": "device",
     "flap": "link",
 }
@@ -54,7 +55,8 @@ class Fault:
     start: float
     end: float
     magnitude: float = 1.0
-    """For congestion: extra demand as a multiple of the link's capacity."""
+    """For congestion: extra demand as a multiple of the link's capacity. For a growth ramp:
+    the extra demand reached at ``end``, growing linearly from 0 at ``start``."""
     direction: str = ""
     """For congestion: the device the surge leaves from (traffic flows away from it)."""
     links: tuple[str, ...] = ()
@@ -119,7 +121,7 @@ def schedule_faults(
         start = first + i * interval
         direction = ""
         card: tuple[str, ...] = ()
-        if kind == "congestion":
+        if kind in ("congestion", "growth_ramp"):
             link = topo.link(target)
             direction = rng.choice((link.a, link.b))
         elif kind == "linecard":

@@ -76,6 +76,9 @@ class TwinNetwork:
         gravity = np.array([weights[s] * weights[d] for s, d in self._pairs])
         self._base = gravity / max(gravity.sum(), 1e-9)
         self._routing_key: tuple[object, ...] | None = None
+        # operational changes made by executors (see twin/whatif.py): they outlive faults
+        self.policers: dict[str, float] = {}
+        self.fault_cleared: dict[Fault, float] = {}
         self._routing: sparse.csr_matrix | None = None
         self._reachable = np.ones(len(self._pairs), dtype=bool)
         # total traffic (bps) such that the busiest direction peaks at PEAK_UTIL, all links up
@@ -92,7 +95,11 @@ class TwinNetwork:
     # ------------------------------------------------------------------ state
 
     def active_faults(self, t: float) -> list[Fault]:
-        return [f for f in self.faults if f.active(t)]
+        return [
+            f
+            for f in self.faults
+            if f.active(t) and not (f in self.fault_cleared and t >= self.fault_cleared[f])
+        ]
 
     def _state(self, t: float) -> tuple[frozenset[str], frozenset[str], list[Fault]]:
         active = self.active_faults(t)
@@ -102,7 +109,7 @@ class TwinNetwork:
         for lk in self.topo.links():
             if lk.a in down_dev or lk.b in down_dev:
                 down_links.add(lk.id)
-        surges = [f for f in active if f.kind in ("congestion", "traffic_burst")]
+        surges = [f for f in active if f.kind in ("congestion", "growth_ramp", "traffic_burst")]
         return frozenset(down_links), down_dev, surges
 
     def _route(
@@ -187,6 +194,23 @@ class TwinNetwork:
         """The IGP metric in force on a link (an operator's change wins over the topology)."""
         return self.igp_metric.get(link.id, link.igp_metric)
 
+    def expected_load(self, t: float) -> tuple[dict[tuple[str, str], float], float]:
+        """Utilization per (link id, sending device) at ``t`` without noise, and the demand
+        (bps) that has no path: what the what-if gate (``twin/whatif.py``) compares."""
+        down_links, down_dev, surges = self._state(t)
+        m, reachable = self._route(down_links, down_dev)
+        daily = 1 + DAILY_SWING * math.sin(2 * math.pi * ((t % 86400) / 86400) - math.pi / 2)
+        demand_bps = self._base * self._total_bps * daily
+        offered = np.asarray(m @ demand_bps).ravel()
+        self._add_surges(offered, surges, down_links, t)
+        util = {
+            (d.link.id, d.src): (
+                0.0 if d.link.id in down_links else float(offered[i] / self._caps[i])
+            )
+            for i, d in enumerate(self._dirs)
+        }
+        return util, float(demand_bps[~reachable].sum())
+
     # ------------------------------------------------------------------ telemetry
 
     def step(self, t: float) -> list[Event]:
@@ -205,11 +229,7 @@ class TwinNetwork:
         ]
         self._last_hops = (m, demand_bps)
         offered_bps = np.asarray(m @ demand_bps).ravel()
-        for f in surges:
-            lk = self.topo.link(f.target)
-            if lk.id not in down_links:
-                i = self._dir_index[(lk.id, f.direction or lk.a)]
-                offered_bps[i] += f.magnitude * lk.capacity_bps
+        self._add_surges(offered_bps, surges, down_links, t)
         delivered = np.minimum(offered_bps, self._caps)
         out: list[Event] = []
         out.extend(self._reachability_events(t, down_dev))
@@ -267,6 +287,24 @@ class TwinNetwork:
             cpu += spikes.get(dev, 0.0)
             out.append(Metric(ts=t, device=dev, name="cpu.util", value=round(cpu, 2), unit="%"))
         return out
+
+    def _add_surges(
+        self, offered_bps: np.ndarray, surges: list[Fault], down_links: frozenset[str], t: float
+    ) -> None:
+        """Pinned demand surges (a growth ramp rises linearly over its span); a policer on
+        the link caps the total at its share."""
+        for f in surges:
+            lk = self.topo.link(f.target)
+            if lk.id not in down_links:
+                i = self._dir_index[(lk.id, f.direction or lk.a)]
+                ramp = 1.0
+                if f.kind == "growth_ramp":  # demand growing steadily toward saturation
+                    ramp = min(max((t - f.start) / max(f.end - f.start, 1e-9), 0.0), 1.0)
+                surge = f.magnitude * ramp * lk.capacity_bps
+                share = self.policers.get(lk.id)
+                if share is not None:
+                    surge = min(surge, max(share * lk.capacity_bps - offered_bps[i], 0.0))
+                offered_bps[i] += surge
 
     def _status_events(self, t: float, dev: str, ifid: str, status: int) -> Iterable[Event]:
         prev = self._prev_status.get(ifid, 1)
