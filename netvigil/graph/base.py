@@ -12,7 +12,8 @@ in a worker thread so that a slow Neo4j never blocks the event loop.
 
 Queries (the same answers from every store; ties are broken by name so they are stable):
 
-- ``neighbors``, ``hops``, ``k_hop`` and ``subgraph``: adjacency and the k-hop neighbourhood;
+- ``neighbors``, ``hops``, ``k_hop``, ``subgraph`` and ``neighbourhood``: adjacency, the k-hop
+  neighbourhood, and the entities with their incident links (what RCA reads);
 - ``shortest_path`` and ``alternate_paths``: IGP-metric routes, optionally avoiding entities;
 - ``blast_radius``: what an entity's failure takes down (its links, devices cut off from the
   rest of the network, services traversing or depending on any of them);
@@ -232,6 +233,14 @@ class TopologyStore(Protocol):
 
     def subgraph(self, entities: Iterable[str], k: int) -> Subgraph:
         """The devices within ``k`` hops of the entities' devices and the links among them."""
+        ...
+
+    def neighbourhood(self, entities: Iterable[str]) -> Subgraph:
+        """The entities' devices, every link incident to them, and the devices at the far ends.
+
+        What root-cause ranking reads: smaller than ``subgraph(entities, 1)``, which also holds
+        the links among the neighbours (many, around a hub).
+        """
         ...
 
     def shortest_path(self, a: str, b: str, *, avoid: Iterable[str] = ()) -> Route | None:

@@ -226,6 +226,15 @@ class MemoryTopology:
             links=tuple(self._links[lk] for lk in sorted(links)),
         )
 
+    def neighbourhood(self, entities: Iterable[str]) -> Subgraph:
+        seeds = {d for d in self._entity_devices(entities) if d in self._g}
+        links = {k for _, _, k in self._g.edges(seeds, keys=True)}
+        names = seeds | {d for lk in links for d in (self._links[lk].a, self._links[lk].b)}
+        return Subgraph(
+            devices=tuple(self._devices[n] for n in sorted(names)),
+            links=tuple(self._links[lk] for lk in sorted(links)),
+        )
+
     def _avoid(self, avoid: Iterable[str]) -> tuple[set[str], set[str]]:
         devs: set[str] = set()
         links: set[str] = set()

@@ -541,6 +541,29 @@ class Neo4jTopology:
         devs, links = self._run("read", work)
         return Subgraph(tuple(devs), tuple(links))
 
+    def neighbourhood(self, entities: Iterable[str]) -> Subgraph:
+        seeds = sorted({d for e in entities for d in entity_devices(e)})
+
+        def work(tx: neo4j.ManagedTransaction) -> tuple[list[Device], list[Link]]:
+            rec = tx.run(
+                "MATCH (s:Device) WHERE s.name IN $names "
+                "OPTIONAL MATCH (s)-[r:LINKED]-(o:Device) "
+                "WITH collect(DISTINCT s) + collect(DISTINCT o) AS ds, "
+                "     collect(DISTINCT r.link) AS ids "
+                "RETURN [d IN ds WHERE d IS NOT NULL] AS ds, "
+                "COLLECT { MATCH (l:Link) WHERE l.id IN ids RETURN l } AS ls",
+                names=seeds,
+            ).single()
+            if rec is None:
+                return [], []
+            devs = {d["name"]: _device(d) for d in rec["ds"]}
+            return [devs[n] for n in sorted(devs)], sorted(
+                map(_link, rec["ls"]), key=lambda x: x.id
+            )
+
+        devs, links = self._run("read", work)
+        return Subgraph(tuple(devs), tuple(links))
+
     def _snapshot(self) -> tuple[nx.MultiGraph, dict[str, Link], list[Service]]:
         gen = self.generation()
         with self._snap_lock:

@@ -12,8 +12,8 @@ Life cycle: the incident is re-emitted (revision + 1) whenever its evidence or r
 and resolved when all of its strong symptoms have cleared. If its symptoms return within
 ``reopen_s`` (a flapping link), the same incident reopens instead of a new one, and its fault
 becomes ``flapping``. The topology is asked through :class:`~netvigil.graph.aio.AsyncTopology`
-(a thread for Neo4j, inline for the embedded store); ranking runs on the k-hop subgraph
-around the group, so its cost does not grow with the network.
+(a thread for Neo4j, inline for the embedded store); ranking runs on the neighbourhood of
+the group (its devices and their links), so its cost does not grow with the network.
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
     async def _emit(self, g: _Group, ts: float) -> list[Event]:
         refs = sorted(g.anomalies.values(), key=lambda a: (a.onset_ts, a.entity, a.signal))
         entities = sorted({a.entity for a in refs})
-        sub = await self.aio.call(self.topo.subgraph, entities, 1)
+        sub = await self.aio.call(self.topo.neighbourhood, entities)
         causes = rank(sub, refs)
         if g.reopened and causes and causes[0].kind == "link" and causes[0].fault == "down":
             causes[0] = msgspec.structs.replace(causes[0], fault="flapping")

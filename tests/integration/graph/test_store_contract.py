@@ -136,6 +136,25 @@ def test_k_hop_subgraph_around_entities(store: TopologyStore) -> None:
     ]
 
 
+def test_neighbourhood_is_the_entities_with_their_links(store: TopologyStore) -> None:
+    backbone(store)
+    lk = store.link("core1--edge1")
+    sub = store.neighbourhood([lk.end("core1"), "stub1"])
+    assert [d.name for d in sub.devices] == [
+        "core1",
+        "core2",
+        "core3",
+        "core4",
+        "edge1",
+        "edge4",
+        "stub1",
+    ]
+    assert [x.id for x in sub.links] == sorted(
+        {x.id for x in store.links_of("core1")} | {"edge1--stub1"}
+    )
+    assert store.neighbourhood(["nosuch"]).devices == ()
+
+
 def test_shortest_and_alternate_paths_by_igp_metric(store: TopologyStore) -> None:
     backbone(store)
     r = store.shortest_path("edge1", "edge3")
@@ -214,3 +233,4 @@ def test_same_answers_as_the_reference_on_a_topology_zoo_graph(store: TopologySt
         assert store.blast_radius(a) == ref.blast_radius(a)
         assert store.common_upstream([a, b]) == ref.common_upstream([a, b])
         assert store.subgraph([a], 2) == ref.subgraph([a], 2)
+        assert store.neighbourhood([a, b]) == ref.neighbourhood([a, b])
