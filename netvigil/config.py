@@ -83,7 +83,7 @@ class StorageSettings(_Section):
     )
 
 
-FaultKind = Literal["link_down", "congestion", "node_down"]
+FaultKind = Literal["link_down", "congestion", "node_down", "linecard", "flap"]
 
 
 class TwinSettings(_Section):
