@@ -42,12 +42,35 @@ _HEAD = re.compile(
 _TAG = re.compile(r"(?P<tag>[^\s:\[\]%]{1,48})(?:\[(?P<pid>[^\]\s]{0,128})\])?:(?: |$)")
 
 
+_HOST = r"(?P<host>[^ %\[][^ \[]*+)(?<!:) "
+_FAST = re.compile(f"(?>{_HEAD.pattern}){_HOST}(?>{_TAG.pattern})?")
+"""The common shape in one match: a header with a timestamp, a hostname, an optional tag.
+
+The atomic groups make the header and the tag match exactly what ``_HEAD`` and ``_TAG`` match
+on their own (no backtracking into the zone or the tag to make a hostname fit), and the
+hostname token obeys the same rules as the general path's; a test checks that both agree."""
+
+
 def parse_3164(data: bytes, now: float) -> SyslogMessage | None:
     """Parse a BSD syslog message; None when the input does not look like one."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("utf-8", "surrogateescape")
+    m = _FAST.match(text)
+    if m is not None and m["ts"] is not None and m["origin"] is None:
+        pri = m["pri"]
+        if int(pri) > 191 or (len(pri) > 1 and pri[0] == "0"):
+            return None
+        msg = _message(m, text[m.end() :], m["host"], now)
+        if m["tag"] is not None:
+            msg.app_name, msg.procid = m["tag"], m["pid"] or None
+        return msg
+    return _general(text, now)
+
+
+def _general(text: str, now: float) -> SyslogMessage | None:
+    """Every shape the header allows: sequence numbers, origin hosts, no hostname, no stamp."""
     m = _HEAD.match(text)
     if m is None or int(m["pri"]) > 191 or (len(m["pri"]) > 1 and m["pri"][0] == "0"):
         return None
@@ -68,12 +91,19 @@ def parse_3164(data: bytes, now: float) -> SyslogMessage | None:
         tag = _TAG.match(rest)
     if not (has_ts or m["seq"] or tag or host):
         return None
-    prival = int(m["pri"])
-    msg = SyslogMessage("3164", prival >> 3, prival & 7, hostname=host)
+    if tag:
+        rest = rest[tag.end() :]
+    msg = _message(m, rest, host, now)
     if tag:
         msg.app_name, msg.procid = tag["tag"], tag["pid"] or None
-        rest = rest[tag.end() :]
-    if has_ts:
+    return msg
+
+
+def _message(m: re.Match[str], rest: str, host: str | None, now: float) -> SyslogMessage:
+    """The message from a header match: priority, stamp, Cisco markers, and the text."""
+    prival = int(m["pri"])
+    msg = SyslogMessage("3164", prival >> 3, prival & 7, hostname=host)
+    if m["ts"] is not None:
         msg.timestamp = m["ts"] + (f" {m['tz']}" if m["tz"] else "")
         if m["iso"]:
             msg.ts = rfc3339_epoch(m["iso"])
