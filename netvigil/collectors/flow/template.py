@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from netvigil.collectors.flow.elements import Scalar, element, field_codec, render
+from netvigil.collectors.flow.elements import (
+    _IP4,
+    Scalar,
+    _ipv4_int,
+    element,
+    field_codec,
+    render,
+)
 from netvigil.errors import DecodeError
 from netvigil.events import FieldValue, TemplateField
 
@@ -137,6 +144,9 @@ def _builder(
             continue
         if conv is None:
             items.append(f"{name!r}: v{i}")
+        elif conv is _ipv4_int:  # the cache lookup inline: most addresses repeat
+            env["ip4"], env[f"c{i}"] = _IP4, conv
+            items.append(f"{name!r}: ip4.get(v{i}) or c{i}(v{i})")
         else:
             env[f"c{i}"] = conv
             items.append(f"{name!r}: c{i}(v{i})")
