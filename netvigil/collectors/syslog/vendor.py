@@ -67,8 +67,10 @@ def _lookup(key: str) -> Rule | None:
 def enrich(msg: SyslogMessage) -> str | None:
     """Add vendor fields to ``msg.fields``; return the device event kind it means, if any."""
     text = msg.message or ""
-    key = None
     pct = text.find("%", 0, 200)
+    if pct < 0 and not text[:1].isupper() and not msg.msgid:
+        return None  # neither a Cisco nor a Junos mnemonic can be there (the common case)
+    key = None
     m = _CISCO.search(text, pct, 200) if pct >= 0 else None
     if m is not None:
         facility, severity, mnemonic = m.groups()
