@@ -21,8 +21,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netvigil.collectors.syslog.message import bsd_epoch, rfc3339_epoch, rfc5424_epoch
-from netvigil.collectors.syslog.rfc3164 import _general, parse_3164
-from netvigil.collectors.syslog.rfc5424 import _SD, _sd, _sd_plain
+from netvigil.collectors.syslog.rfc3164 import _V5424, _general, parse_3164, parse_syslog
+from netvigil.collectors.syslog.rfc5424 import _SD, _sd, _sd_plain, parse_5424
+from netvigil.errors import DecodeError
 from tests.conftest import SHARED_DATA
 
 CHECK = settings(
@@ -178,3 +179,40 @@ def test_bsd_epoch_agrees_with_a_direct_reading(
     assert bsd_epoch(month, day, clock, year, tz, now) == _bsd_reference(
         month, day, clock, year, tz, now
     )
+
+
+def _dispatch_reference(data: bytes) -> object:
+    """``parse_syslog`` without its inline fast path: the RFC choice as the docstring says."""
+    if not _V5424.match(data):
+        bsd = parse_3164(data, NOW)
+        if bsd is not None:
+            return bsd
+    try:
+        return parse_5424(data)
+    except DecodeError as exc:
+        return str(exc)
+
+
+def _parsed(data: bytes) -> object:
+    try:
+        return parse_syslog(data, now=NOW)
+    except DecodeError as exc:
+        return str(exc)
+
+
+@CHECK
+@given(
+    st.one_of(
+        bsd_messages(),
+        st.sampled_from([b"<38>1 ", b"<38>12", b"<38> x", b"<38>123 Dec 10 06:55:46 h t: m"]).map(
+            lambda b: b + b" LabSZ sshd - - - msg"
+        ),
+    )
+)
+def test_parse_syslog_inline_fast_path_keeps_the_rfc_choice(data: bytes) -> None:
+    assert _parsed(data) == _dispatch_reference(data)
+
+
+def test_parse_syslog_keeps_the_rfc_choice_on_every_vector() -> None:
+    for data in _vector_messages():
+        assert _parsed(data) == _dispatch_reference(data), data
