@@ -20,7 +20,10 @@ from netvigil.collectors.flow.netflow import FlowSession, Problem, RecordSet
 from netvigil.collectors.flow.sflow import SFlowDatagram, decode_sflow, is_sflow
 from netvigil.events import Event, FieldValue, FlowRecord, FlowTemplate
 
-__all__ = ["FlowDecoder", "FlowResult", "flow_events", "rows"]
+__all__ = ["PROTOCOLS", "FlowDecoder", "FlowResult", "flow_events", "rows"]
+
+PROTOCOLS = {5: "netflow5", 9: "netflow9", 10: "ipfix"}
+"""``FlowRecord.protocol`` by NetFlow/IPFIX header version (sFlow records say ``sflow5``)."""
 
 
 @dataclass
@@ -78,14 +81,30 @@ def flow_events(result: FlowResult, received: float) -> list[Event]:
         return out
     for s in result.sets:
         ts = s.export_time or received
+        protocol = PROTOCOLS.get(s.version, "")
         if s.options:
             out.extend(
-                FlowRecord(ts=ts, exporter=s.exporter, version=s.version, fields=r, options=True)
+                FlowRecord(
+                    ts=ts,
+                    exporter=s.exporter,
+                    version=s.version,
+                    fields=r,
+                    options=True,
+                    protocol=protocol,
+                )
                 for r in s.records
             )
             continue
+        rates = s.rates
+        if rates.count(1) == len(rates):  # unsampled, the common case: one comprehension
+            exporter, version = s.exporter, s.version
+            out += [
+                FlowRecord(ts=ts, exporter=exporter, version=version, fields=rec, protocol=protocol)
+                for rec in s.records
+            ]
+            continue
         counters = s.counters
-        for rec, rate in zip(s.records, s.rates or [1] * len(s.records), strict=True):
+        for rec, rate in zip(s.records, rates, strict=True):
             if rate > 1:
                 for c in counters:
                     v = rec.get(c)
@@ -93,7 +112,12 @@ def flow_events(result: FlowResult, received: float) -> list[Event]:
                         rec[c] = v * rate
             out.append(
                 FlowRecord(
-                    ts=ts, exporter=s.exporter, version=s.version, fields=rec, sampling_rate=rate
+                    ts=ts,
+                    exporter=s.exporter,
+                    version=s.version,
+                    fields=rec,
+                    sampling_rate=rate,
+                    protocol=protocol,
                 )
             )
     out.extend(result.templates)
@@ -113,4 +137,6 @@ def _sflow_record(sample: Mapping[str, object], exporter: str, ts: float) -> Flo
         size = sample.get("ipTotalLength", sample.get("frame_length", 0))
         fields["packetDeltaCount"] = rate
         fields["octetDeltaCount"] = (size if isinstance(size, int) else 0) * rate
-    return FlowRecord(ts=ts, exporter=exporter, version=5, fields=fields, sampling_rate=rate)
+    return FlowRecord(
+        ts=ts, exporter=exporter, version=5, fields=fields, sampling_rate=rate, protocol="sflow5"
+    )

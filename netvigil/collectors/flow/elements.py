@@ -30,11 +30,13 @@ import numpy as np
 from netvigil.events import FieldValue
 
 __all__ = [
+    "IPV4_NAMES",
     "REVERSE_PEN",
     "Element",
     "element",
     "element_id",
     "field_codec",
+    "ipv4_name",
     "render",
 ]
 
@@ -140,16 +142,17 @@ def render(kind: str, raw: bytes) -> FieldValue:
 Scalar = Callable[[Any], FieldValue]
 """Turns one value of ``ndarray.tolist()`` (an int, float or bytes) into the field's value."""
 
-_IP4: dict[int, str] = {}
+IPV4_NAMES: dict[int, str] = {}
+"""Dotted quads by 32-bit value, bounded; the template builders look them up inline."""
 
 
-def _ipv4_int(v: int) -> FieldValue:
+def ipv4_name(v: int) -> FieldValue:
     # flows repeat addresses: a bounded cache makes most conversions one dict lookup
-    s = _IP4.get(v)
+    s = IPV4_NAMES.get(v)
     if s is None:
-        if len(_IP4) > 1 << 16:
-            _IP4.clear()
-        s = _IP4[v] = socket.inet_ntoa(v.to_bytes(4, "big"))
+        if len(IPV4_NAMES) > 1 << 16:
+            IPV4_NAMES.clear()
+        s = IPV4_NAMES[v] = socket.inet_ntoa(v.to_bytes(4, "big"))
     return s
 
 
@@ -193,7 +196,7 @@ def field_codec(kind: str, length: int) -> tuple[str, Scalar | None]:
     if kind.startswith("signed") and length in _NATIVE:
         return _NATIVE[length].replace("u", "i"), None
     if kind == "ipv4Address" and length == 4:
-        return ">u4", _ipv4_int
+        return ">u4", ipv4_name
     if kind in ("float32", "float64") and length in (4, 8):
         return (">f4" if length == 4 else ">f8"), None
     if kind == "boolean" and length == 1:

@@ -21,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from netvigil.collectors.flow.elements import Scalar, element, field_codec, render
+from netvigil.collectors.flow.elements import (
+    IPV4_NAMES,
+    Scalar,
+    element,
+    field_codec,
+    ipv4_name,
+    render,
+)
 from netvigil.errors import DecodeError
 from netvigil.events import FieldValue, TemplateField
 
@@ -130,13 +137,18 @@ def _builder(
     fields: list[tuple[str, Scalar | None]],
 ) -> Callable[[list[Any]], list[Record]]:
     """A function from ``ndarray.tolist()`` rows to records; fields named "" are skipped."""
-    args, items, env = [], [], {}
+    args: list[str] = []
+    items: list[str] = []
+    env: dict[str, Any] = {}
     for i, (name, conv) in enumerate(fields):
         args.append(f"v{i}")
         if not name:
             continue
         if conv is None:
             items.append(f"{name!r}: v{i}")
+        elif conv is ipv4_name:  # the cache lookup inline: most addresses repeat
+            env["ip4"], env[f"c{i}"] = IPV4_NAMES, conv
+            items.append(f"{name!r}: ip4.get(v{i}) or c{i}(v{i})")
         else:
             env[f"c{i}"] = conv
             items.append(f"{name!r}: c{i}(v{i})")

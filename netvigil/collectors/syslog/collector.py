@@ -57,31 +57,29 @@ def to_events(msg: SyslogMessage, peer: str, received: float) -> list[Event]:
     kind = enrich(msg)
     device = msg.hostname or peer
     ts = msg.ts if msg.ts is not None else received
-    out: list[Event] = [
-        LogRecord(
-            ts=ts,
-            device=device,
-            facility=msg.facility,
-            severity=msg.severity,
-            app_name=msg.app_name,
-            procid=msg.procid,
-            msgid=msg.msgid,
-            message=(msg.message or "").rstrip("\r\n"),  # rsyslog frames end in LF
-            rfc="5424" if msg.rfc == "5424" else "3164",
-            source=f"{SOURCE}:{peer}",
-            structured_data=msg.structured_data or {},
-            fields=msg.fields,
-        )
+    text = msg.message
+    record = LogRecord(
+        ts=ts,
+        device=device,
+        facility=msg.facility,
+        severity=msg.severity,
+        app_name=msg.app_name,
+        procid=msg.procid,
+        msgid=msg.msgid,
+        message=text.rstrip("\r\n") if text else "",  # rsyslog frames end in LF
+        rfc="5424" if msg.rfc == "5424" else "3164",
+        source=f"{SOURCE}:{peer}",
+        structured_data=msg.structured_data or {},
+        fields=msg.fields,
+    )
+    if not kind:
+        return [record]
+    f = msg.fields
+    entity = interface_id(device, f["interface"]) if f.get("interface") else f.get("neighbor", "")
+    return [
+        record,
+        DeviceEvent(ts=ts, device=device, kind=kind, entity=entity, source=SOURCE, attrs=f),
     ]
-    if kind:
-        f = msg.fields
-        entity = (
-            interface_id(device, f["interface"]) if f.get("interface") else f.get("neighbor", "")
-        )
-        out.append(
-            DeviceEvent(ts=ts, device=device, kind=kind, entity=entity, source=SOURCE, attrs=f)
-        )
-    return out
 
 
 class SyslogCollector:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from netvigil.errors import DecodeError
 
-__all__ = ["SyslogMessage", "SyslogParseError", "bsd_epoch", "rfc3339_epoch"]
+__all__ = ["SyslogMessage", "SyslogParseError", "bsd_epoch", "rfc3339_epoch", "rfc5424_epoch"]
 
 
 @dataclass(slots=True)
@@ -74,19 +74,34 @@ def _offset(tz: str | None) -> float | None:
     return None if hours is None else hours * 3600.0
 
 
-_CACHE: dict[tuple[object, ...], float | None] = {}
-
-
-def _cached(key: tuple[object, ...], compute: float | None) -> float | None:
-    if len(_CACHE) > 4096:  # messages of one second share a stamp: a small cache suffices
-        _CACHE.clear()
-    _CACHE[key] = compute
-    return compute
-
-
 def rfc3339_epoch(token: str) -> float | None:
     """Unix seconds of an RFC 3339 timestamp (fraction of any length); None if invalid."""
     return _rfc3339(token)
+
+
+_SECONDS: dict[str, int | None] = {}
+
+
+def rfc5424_epoch(token: str) -> float | None:
+    """:func:`rfc3339_epoch` of a stamp already matched to RFC 5424's TIMESTAMP (at most six
+    fraction digits, ``Z`` or ``+hh:mm``): the whole seconds are cached by their text (messages
+    of one second share them) and the fraction added exactly as ``datetime.timestamp`` does."""
+    zone = "Z" if token[-1] == "Z" else token[-6:]
+    key = token[:19] + zone
+    if token.startswith("0000"):
+        return _rfc3339(token)  # before datetime's first year: the general parser's arithmetic
+    if key not in _SECONDS:
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        whole = _rfc3339(key)
+        _SECONDS[key] = None if whole is None else int(whole)
+    base = _SECONDS[key]
+    if base is None:
+        return None
+    frac = token[20 : len(token) - len(zone)]
+    if not frac:
+        return float(base)
+    return (base * 1_000_000 + int(frac.ljust(6, "0"))) / 1_000_000
 
 
 def _rfc3339(token: str) -> float | None:
@@ -118,31 +133,53 @@ def bsd_epoch(
     month: str, day: int, clock: str, year: int | None, tz: str | None, now: float
 ) -> float | None:
     """Unix seconds of a BSD stamp (``Mar  1 18:48:50.483``); a missing year is the one that
-    puts the stamp in the past (within a day of tolerance) relative to ``now``."""
-    key = (month, day, clock, year, tz, int(now // 3600))
-    if key in _CACHE:
-        return _CACHE[key]
-    return _cached(key, _bsd(month, day, clock, year, tz, now))
+    puts the stamp in the past (within a day of tolerance) relative to ``now``.
+
+    The start of the day in each candidate year is cached (messages of one day share it);
+    the time of day is added with the same integer arithmetic as ``calendar.timegm``."""
+    key = (month, day, year, tz, int(now // 3600))
+    if key in _DAYS:
+        days = _DAYS[key]
+    else:
+        if len(_DAYS) > 4096:
+            _DAYS.clear()
+        days = _DAYS[key] = _day_starts(month, day, year, tz, now)
+    if days is None:
+        return None
+    off, starts = days
+    hms, _, frac = clock.partition(".")
+    try:
+        h, mi, s = (int(p) for p in hms.split(":"))
+    except ValueError:
+        return None
+    secs = h * 3600 + mi * 60 + s
+    for start in starts:
+        t = start + secs - off
+        t += float("0." + frac) if frac.isdigit() else 0.0
+        if year or t <= now + 86400:
+            return t
+    return None
 
 
-def _bsd(
-    month: str, day: int, clock: str, year: int | None, tz: str | None, now: float
-) -> float | None:
+_DAYS: dict[tuple[object, ...], tuple[float, tuple[int, ...]] | None] = {}
+
+
+def _day_starts(
+    month: str, day: int, year: int | None, tz: str | None, now: float
+) -> tuple[float, tuple[int, ...]] | None:
+    """The zone offset, and the Unix second starting ``day`` in each candidate year (the
+    given one, else this year then the last) where that day exists; None if unreadable."""
     mo = _MONTHS.get(month[:1].upper() + month[1:3].lower())
     off = _offset(tz)
     if mo is None or off is None:
         return None
     try:
-        hms, _, frac = clock.partition(".")
-        h, mi, s = (int(p) for p in hms.split(":"))
         years = [year] if year else [datetime.fromtimestamp(now, UTC).year + d for d in (0, -1)]
-        for y in years:
-            if not 1 <= day <= calendar.monthrange(y, mo)[1]:
-                continue
-            t = calendar.timegm((y, mo, day, h, mi, s, 0, 0, 0)) - off
-            t += float("0." + frac) if frac.isdigit() else 0.0
-            if year or t <= now + 86400:
-                return t
+        starts = tuple(
+            calendar.timegm((y, mo, day, 0, 0, 0, 0, 0, 0))
+            for y in years
+            if 1 <= day <= calendar.monthrange(y, mo)[1]
+        )
     except (ValueError, OverflowError):
         return None
-    return None
+    return off, starts

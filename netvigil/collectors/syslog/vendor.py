@@ -31,6 +31,8 @@ class Rule:
     pattern: re.Pattern[str]
     state: str | None
     events: dict[str, str]
+    fields: tuple[str | None, ...] = ()
+    """The field each capture group fills, by group number (``vrf2`` fills ``vrf``)."""
 
 
 @cache
@@ -40,11 +42,14 @@ def rules() -> tuple[dict[str, Rule], tuple[Rule, ...]]:
     exact: dict[str, Rule] = {}
     prefix: list[Rule] = []
     for key, spec in (yaml.safe_load(text) or {}).items():
+        pattern = re.compile(spec["pattern"])
+        names = {i: n.rstrip("0123456789") for n, i in pattern.groupindex.items()}
         rule = Rule(
             key=key,
-            pattern=re.compile(spec["pattern"]),
+            pattern=pattern,
             state=spec.get("state"),
             events={str(k).lower(): v for k, v in (spec.get("events") or {}).items()},
+            fields=tuple(names.get(i) for i in range(1, pattern.groups + 1)),
         )
         if key.endswith("*"):
             prefix.append(rule)
@@ -67,8 +72,10 @@ def _lookup(key: str) -> Rule | None:
 def enrich(msg: SyslogMessage) -> str | None:
     """Add vendor fields to ``msg.fields``; return the device event kind it means, if any."""
     text = msg.message or ""
-    key = None
     pct = text.find("%", 0, 200)
+    if pct < 0 and not text[:1].isupper() and not msg.msgid:
+        return None  # neither a Cisco nor a Junos mnemonic can be there (the common case)
+    key = None
     m = _CISCO.search(text, pct, 200) if pct >= 0 else None
     if m is not None:
         facility, severity, mnemonic = m.groups()
@@ -94,9 +101,10 @@ def enrich(msg: SyslogMessage) -> str | None:
     found = rule.pattern.search(body)
     if found is None:
         return None
-    for name, value in found.groupdict().items():
-        if value is not None:
-            msg.fields[name.rstrip("0123456789")] = value
+    fields = msg.fields
+    for name, value in zip(rule.fields, found.groups(), strict=True):
+        if name is not None and value is not None:
+            fields[name] = value
     state = msg.fields.get("state") or rule.state
     if state is None:
         return None
