@@ -26,7 +26,7 @@ from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
-from netvigil.streams.analytics import analytics_processors
+from netvigil.streams.analytics import analytics_processors, summarizer
 from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
@@ -139,6 +139,7 @@ class Service:
                 CorrelatorConfig(
                     window_s=c.window_s, max_hops=c.max_hops, min_evidence=c.min_evidence
                 ),
+                summarizer(settings),
             ),
             coordinator,
             dlq,

@@ -9,12 +9,16 @@ replay of the same events yields the same fingerprints.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import msgspec
+
 from netvigil.analytics.rca import rank, weight
+from netvigil.analytics.summary import Summarizer
 from netvigil.events import Anomaly, AnomalyRef, Event, Incident, RootCause, Severity
 from netvigil.graph.base import TopologyStore, entity_devices
 from netvigil.streams.base import Processor
@@ -58,9 +62,15 @@ class CorrelatorProcessor(Processor[CorrelationState]):
     inputs = ("netvigil.anomalies",)
     outputs = ("netvigil.incidents",)
 
-    def __init__(self, topo: TopologyStore, cfg: CorrelatorConfig | None = None) -> None:
+    def __init__(
+        self,
+        topo: TopologyStore,
+        cfg: CorrelatorConfig | None = None,
+        summarizer: Summarizer | None = None,
+    ) -> None:
         self.topo = topo
         self.cfg = cfg or CorrelatorConfig()
+        self.summarizer = summarizer or Summarizer()
 
     def key(self, event: Event) -> str:
         return "all"
@@ -69,6 +79,19 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         return CorrelationState()
 
     async def process(self, event: Event, state: CorrelationState) -> Sequence[Event]:
+        return [await self._summarized(e) for e in self._handle(event, state)]
+
+    async def _summarized(self, event: Event) -> Event:
+        """The incident with its summary (a generator runs off the event loop)."""
+        if not isinstance(event, Incident):
+            return event
+        if self.summarizer.generative:
+            text = await asyncio.to_thread(self.summarizer.summarize, event)
+        else:
+            text = self.summarizer.summarize(event)
+        return msgspec.structs.replace(event, summary=text)
+
+    def _handle(self, event: Event, state: CorrelationState) -> Sequence[Event]:
         if not isinstance(event, Anomaly):
             return []
         ref_key = f"{event.entity}|{event.signal}"
