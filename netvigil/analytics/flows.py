@@ -24,6 +24,7 @@ score, is shared with the metric detector.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ _SRC = ("sourceIPv4Address", "sourceIPv6Address", "src_ip")
 _DST = ("destinationIPv4Address", "destinationIPv6Address", "dst_ip")
 OTHER = "other"
 _MAX_GAP = 1000
+_MAX_COUNT = 2.0**96
+"""Larger than any 64-bit counter times any 32-bit sampling rate: beyond, not a count."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,15 @@ def _first(fields: Mapping[str, FieldValue], names: tuple[str, ...]) -> str | No
         if v is not None and v != "":
             return str(v)
     return None
+
+
+def _counter(value: FieldValue) -> int | None:
+    """A byte or packet count, or None for anything that is not a finite count."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value < 0 or value > _MAX_COUNT:
+        return None
+    return int(value)
 
 
 def interfaces_of(fields: Mapping[str, FieldValue]) -> tuple[str | None, str | None]:
@@ -120,23 +132,23 @@ class ExporterFlows:
     skipped: int = 0
     """Records without a byte count (options data, malformed exports); counted, not used."""
     last: WindowReport | None = None
+    partial: bool = True
+    """The first window began mid-window: its volume is not learned as normal."""
 
     def add(self, ts: float, fields: Mapping[str, FieldValue]) -> list[WindowReport]:
         """Fold one flow record in; return the windows it closed (usually none)."""
-        octets = fields.get("octetDeltaCount")
-        if not isinstance(octets, int | float) or isinstance(octets, bool) or octets < 0:
+        n = _counter(fields.get("octetDeltaCount"))
+        if n is None or not math.isfinite(ts):
             self.skipped += 1
             return []
         reports = self.advance(ts)
         w = self.window
         assert w is not None
-        n = int(octets)
         cap = self.cfg.max_keys
         if ts < w.start:
             w.late += 1
         w.octets += n
-        pk = fields.get("packetDeltaCount")
-        w.packets += int(pk) if isinstance(pk, int | float) and not isinstance(pk, bool) else 0
+        w.packets += _counter(fields.get("packetDeltaCount")) or 0
         w.records += 1
         ins, out = interfaces_of(fields)
         if ins is not None:
@@ -187,7 +199,8 @@ class ExporterFlows:
         if self.volume is None:
             self.volume = SeriesDetector.for_signal("flow.bps", self.cfg.detector)
         total = rate(w.octets)
-        tr = self.volume.observe(end, total, self.cfg.detector)
+        tr = None if self.partial else self.volume.observe(end, total, self.cfg.detector)
+        self.partial = False
         report = WindowReport(
             start=w.start,
             end=end,
