@@ -32,8 +32,8 @@ from river import stats
 
 from bench.loghub_eval import DEFAULT as LOGHUB
 from bench.loghub_eval import load
-from netvigil.analytics.logmining import LogMiner
 from netvigil.analytics.batch import SeasonalBatch
+from netvigil.analytics.logmining import LogMiner
 from netvigil.analytics.logmining import _cache as mask_cache
 from netvigil.analytics.seasonal import SeasonalScorer
 

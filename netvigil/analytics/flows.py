@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from netvigil.analytics.detector import DetectorConfig, SeriesDetector, Transition
 from netvigil.events import FieldValue
 
-__all__ = ["FlowConfig", "FlowWindow", "ExporterFlows", "WindowReport", "interfaces_of"]
+__all__ = ["ExporterFlows", "FlowConfig", "FlowWindow", "WindowReport", "interfaces_of"]
 
 _SRC = ("sourceIPv4Address", "sourceIPv6Address", "src_ip")
 _DST = ("destinationIPv4Address", "destinationIPv6Address", "dst_ip")

@@ -68,8 +68,7 @@ def template_summary(incident: Incident) -> str:
         kinds = sorted({f"{a.signal} {a.kind}" for a in incident.anomalies})
         shown = ", ".join(kinds[:4]) + (f" and {len(kinds) - 4} more" if len(kinds) > 4 else "")
         parts.append(
-            f"{len(incident.anomalies)} anomalies ({active} active) since {_when(first)}: "
-            f"{shown}."
+            f"{len(incident.anomalies)} anomalies ({active} active) since {_when(first)}: {shown}."
         )
     if incident.impact:
         shown = ", ".join(incident.impact[:5])
@@ -141,7 +140,7 @@ class Summarizer:
             headers=headers,
             method="POST",
         )
-        with urllib.request.urlopen(req, timeout=self.cfg.timeout_s) as resp:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=self.cfg.timeout_s) as resp:
             answer = json.loads(resp.read())
         return str(answer["choices"][0]["message"]["content"])
 

@@ -17,8 +17,13 @@ _MODELS = ("level", "daily", "weekly")
 _HORIZONS = ("spike", "shift")
 
 
-def _compare(batch: SeasonalBatch, scorers: list[SeasonalScorer], idx: list[int],
-             ts: float, values: list[float]) -> None:
+def _compare(
+    batch: SeasonalBatch,
+    scorers: list[SeasonalScorer],
+    idx: list[int],
+    ts: float,
+    values: list[float],
+) -> None:
     got = batch.update(idx, ts, values)
     for j, i in enumerate(idx):
         v = scorers[i].update(ts, values[j])

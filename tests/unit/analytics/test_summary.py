@@ -39,12 +39,19 @@ def _incident(status: str = "open") -> Incident:
         ],
         anomalies=[
             AnomalyRef(
-                entity="core1:eth1", signal="if.oper_status", kind="down", score=1.0,
+                entity="core1:eth1",
+                signal="if.oper_status",
+                kind="down",
+                score=1.0,
                 onset_ts=1_700_000_000.0,
             ),
             AnomalyRef(
-                entity="edge1:eth0", signal="if.oper_status", kind="down", score=1.0,
-                onset_ts=1_700_000_010.0, state="cleared",
+                entity="edge1:eth0",
+                signal="if.oper_status",
+                kind="down",
+                score=1.0,
+                onset_ts=1_700_000_010.0,
+                state="cleared",
             ),
         ],
         impact=["core1", "edge1"],
@@ -62,9 +69,7 @@ def test_template_summary_states_the_incident_facts() -> None:
 
 
 def test_template_summary_without_a_cause() -> None:
-    inc = Incident(
-        ts=0.0, fingerprint="x", status="open", revision=1, opened_ts=0.0, title="t"
-    )
+    inc = Incident(ts=0.0, fingerprint="x", status="open", revision=1, opened_ts=0.0, title="t")
     assert template_summary(inc) == "Open major incident: anomalies without a located cause."
 
 
@@ -74,9 +79,11 @@ class _Stub(BaseHTTPRequestHandler):
     requests: list[dict[str, Any]] = []
     status = 200
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append({"path": self.path, "auth": self.headers["Authorization"], **body})
+        type(self).requests.append(
+            {"path": self.path, "auth": self.headers["Authorization"], **body}
+        )
         if type(self).status != 200:
             self.send_error(type(self).status)
             return
@@ -143,8 +150,13 @@ def test_an_unreachable_backend_falls_back_to_the_template(stub: str) -> None:
 
 def _anomaly(entity: str) -> Anomaly:
     return Anomaly(
-        ts=100.0, device=entity.split(":")[0], entity=entity, signal="if.oper_status",
-        kind="down", score=1.0, onset_ts=100.0,
+        ts=100.0,
+        device=entity.split(":")[0],
+        entity=entity,
+        signal="if.oper_status",
+        kind="down",
+        score=1.0,
+        onset_ts=100.0,
     )
 
 
@@ -155,8 +167,9 @@ def _correlate(summarizer: Summarizer | None) -> list[Incident]:
     lk = topo.link("core1--edge1")
     out: list[Incident] = []
     for entity in (lk.a_if, lk.b_if):
-        out += [e for e in asyncio.run(proc.process(_anomaly(entity), state))
-                if isinstance(e, Incident)]
+        out += [
+            e for e in asyncio.run(proc.process(_anomaly(entity), state)) if isinstance(e, Incident)
+        ]
     return out
 
 
