@@ -83,7 +83,7 @@ class StorageSettings(_Section):
     )
 
 
-FaultKind = Literal["link_down", "congestion", "node_down"]
+FaultKind = Literal["link_down", "congestion", "node_down", "linecard", "flap"]
 
 
 class TwinSettings(_Section):
@@ -299,6 +299,40 @@ class FlowSettings(_Section):
     )
 
 
+class ProbeSettings(_Section):
+    name: str = Field(description="Probe name (unique).")
+    kind: Literal["http", "tcp", "dns"] = Field(description="What to check.")
+    target: str = Field(description="http: URL; tcp: HOST:PORT; dns: name to resolve.")
+    service: str = Field("", description="Service the result belongs to (for SLOs).")
+    device: str = Field("", description="Device the service runs on.")
+    interval_s: float = Field(30.0, gt=0, description="Seconds between checks.")
+    timeout_s: float = Field(5.0, gt=0, description="Deadline of one check.")
+    expect_status: int | None = Field(None, description="HTTP status expected (default 2xx/3xx).")
+    expect_content: str | None = Field(None, description="Regex the HTTP body must match.")
+    nameserver: str | None = Field(None, description="DNS server HOST:PORT (default: system).")
+
+
+class ScrapeSettings(_Section):
+    url: str = Field(description="Prometheus text-format endpoint.")
+    service: str = Field(description="Service the metrics belong to.")
+    device: str = Field("", description="Device the service runs on.")
+    interval_s: float = Field(15.0, gt=0, description="Seconds between scrapes.")
+
+
+class SloSettings(_Section):
+    service: str = Field(description="Service the objective is for.")
+    objective: float = Field(gt=0, lt=1, description="Share of good events, e.g. 0.999.")
+    kind: Literal["success", "latency"] = Field("success", description="What counts as good.")
+    latency_ms: float | None = Field(None, gt=0, description="Latency SLO: good if faster.")
+    window_s: float = Field(30 * 86400, gt=0, description="SLO window in seconds.")
+
+
+class ServiceLevelSettings(_Section):
+    probes: list[ProbeSettings] = Field([], description="Synthetic checks (HTTP, TCP, DNS).")
+    scrape: list[ScrapeSettings] = Field([], description="Prometheus endpoints to scrape.")
+    slos: list[SloSettings] = Field([], description="Service-level objectives to track.")
+
+
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Log level of the service."
@@ -326,6 +360,7 @@ class Settings(BaseSettings):
     coordinator: CoordinatorSettings = CoordinatorSettings()
     api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()
+    services: ServiceLevelSettings = ServiceLevelSettings()
     snmp: SnmpSettings = SnmpSettings()
     gnmi: GnmiSettings = GnmiSettings()
     syslog: SyslogSettings = SyslogSettings()

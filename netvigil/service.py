@@ -15,8 +15,9 @@ from typing import Any
 
 from netvigil.analytics.detector import DetectorConfig
 from netvigil.collectors.push import push_collectors
+from netvigil.collectors.service_level import service_level_processors, service_level_sources
 from netvigil.collectors.sources import device_sources
-from netvigil.config import Settings
+from netvigil.config import Settings, TicketSettings
 from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
@@ -26,6 +27,7 @@ from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
+from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
 from netvigil.streams.analytics import analytics_processors, summarizer
 from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
@@ -36,16 +38,34 @@ from netvigil.twin.faults import Fault, schedule_faults
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.source import SIM_EPOCH, TwinSource
 
-__all__ = ["Service", "TwinPlan"]
+__all__ = ["Service", "TwinPlan", "open_graph"]
 
 
 def _scheme(url: str) -> str:
     return url.split("://", 1)[0]
 
 
-_GRAPHS: dict[str, Callable[[str], TopologyStore]] = {"memory": lambda url: MemoryTopology()}
-_TICKETS: dict[str, Callable[[str, Path], TicketBackend]] = {
-    "local": lambda url, data: LocalTickets(data / "tickets.db"),
+def _neo4j(url: str, settings: Settings) -> TopologyStore:
+    from netvigil.graph.neo4j import Neo4jTopology  # the driver loads only when asked for
+
+    g = settings.graph
+    return Neo4jTopology(url, user=g.user, password=g.password.get_secret_value())
+
+
+_GRAPHS: dict[str, Callable[[str, Settings], TopologyStore]] = {
+    "memory": lambda url, settings: MemoryTopology(),
+    "neo4j": _neo4j,
+    "bolt": _neo4j,
+}
+_TICKETS: dict[str, Callable[[TicketSettings, Path], TicketBackend]] = {
+    "local": lambda s, data: LocalTickets(data / "tickets.db"),
+    "servicenow": lambda s, data: ServiceNowTickets.from_url(
+        s.url,
+        data,
+        user=s.user,
+        password=s.password.get_secret_value(),
+        token=s.token.get_secret_value(),
+    ),
 }
 
 
@@ -57,6 +77,12 @@ def _pick(registry: Mapping[str, object], setting: str, url: str) -> None:
         )
 
 
+def open_graph(settings: Settings) -> TopologyStore:
+    """The topology store ``graph.url`` names (``memory://``, ``neo4j://``, ``bolt://``)."""
+    _pick(_GRAPHS, "graph.url", settings.graph.url)
+    return _GRAPHS[_scheme(settings.graph.url)](settings.graph.url, settings)
+
+
 @dataclass(frozen=True)
 class TwinPlan:
     """How the twin runs: its speed, its fault schedule and when it stops (simulated)."""
@@ -64,6 +90,10 @@ class TwinPlan:
     speed: float
     faults: list[Fault]
     until: float | None
+    loss: float = 0.0
+    """Share of the twin's telemetry lost before it reaches the pipeline."""
+    poll_reachability: bool = False
+    """The twin reports each device's reachability every step (a poller), not only changes."""
 
 
 @dataclass
@@ -98,17 +128,24 @@ class Service:
             )
         data = Path(data_dir or settings.storage.data_dir)
         data.mkdir(parents=True, exist_ok=True)
-        topo = _GRAPHS[_scheme(settings.graph.url)](settings.graph.url)
+        topo = open_graph(settings)
         topo_file = settings.graph.topology or (settings.twin.topology if twin else None)
         load_topology(topo_file, topo)
 
         incidents = IncidentStore(data / "incidents.db")
-        tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets.url, data)
+        tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets, data)
         audit = AuditLog(data / "audit.db", key=settings.coordinator.audit_key.get_secret_value())
         dlq = DeadLetterFile(data / "dead-letters.jsonl")
         network = None
         if twin is not None:
-            network = TwinNetwork(topo, twin.faults, seed=settings.twin.seed)
+            # the twin keeps its own in-memory copy of the topology when the store is Neo4j
+            twin_topo = topo if isinstance(topo, MemoryTopology) else load_topology(topo_file)
+            network = TwinNetwork(
+                twin_topo,
+                twin.faults,
+                seed=settings.twin.seed,
+                poll_reachability=twin.poll_reachability,
+            )
         clock: list[TwinSource] = []  # the twin source, once built: its clock is sim time
         coordinator, _, _ = build_coordinator(
             settings,
@@ -145,6 +182,7 @@ class Service:
             dlq,
         ]
         processors += analytics_processors(settings)
+        processors += service_level_processors(settings)
         source = None
         faults: list[Fault] = []
         if twin is not None and network is not None:
@@ -156,10 +194,13 @@ class Service:
                 start=SIM_EPOCH,
                 until=twin.until,
                 on_fault=on_fault,
+                loss=twin.loss,
+                loss_seed=settings.twin.seed,
             )
             clock.append(source)
         collectors, collector_processors = push_collectors(settings, data)
-        collectors = [*collectors, *device_sources(settings)]  # syslog/flows; SNMP/gNMI
+        # syslog/flows; SNMP/gNMI; probes and Prometheus scraping
+        collectors = [*collectors, *device_sources(settings), *service_level_sources(settings)]
         processors.extend(collector_processors)
         runtime = EmbeddedRuntime(
             processors,

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import netvigil.cli.analytics
 import netvigil.cli.bench
+import netvigil.cli.bench_rca
 import netvigil.cli.collect
 import netvigil.cli.core
 import netvigil.cli.decode
+import netvigil.cli.graph
 import netvigil.cli.resolvers
 import netvigil.cli.twin  # noqa: F401  (each import registers its commands)
 from netvigil.cli._common import main

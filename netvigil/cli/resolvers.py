@@ -138,6 +138,10 @@ def change_approve(
     config_path: str | None, data_dir: str | None, number: str, reject: bool, actor: str
 ) -> None:
     """Approve (or --reject) change NUMBER; the running service picks it up when it polls."""
+    url = load_settings(config_path).tickets.url
+    if not url.startswith("local://"):
+        err.print(f"tickets.url is {url}: approve or reject {number} in ServiceNow itself")
+        sys.exit(2)
     tickets = LocalTickets(_data(config_path, data_dir) / "tickets.db")
     try:
         ch = tickets.decide_change(number, not reject, actor)

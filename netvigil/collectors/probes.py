@@ -41,7 +41,8 @@ class ProbeTarget:
     device: str = ""
     interval_s: float = 30.0
     timeout_s: float = 5.0
-    jitter_s: float = 2.0
+    jitter_s: float | None = None
+    """Random delay added to each run; default a tenth of the interval."""
     expect_status: int | None = None
     """HTTP: the status expected (default: any 2xx or 3xx)."""
     expect_content: str | None = None
@@ -176,7 +177,7 @@ class ProbeCollector:
                     "interval",
                     args=(t, emit, session),
                     seconds=t.interval_s,
-                    jitter=t.jitter_s,
+                    jitter=t.interval_s / 10 if t.jitter_s is None else t.jitter_s,
                     max_instances=1,
                     coalesce=True,
                     id=t.name,

@@ -11,6 +11,8 @@ twin must answer real gNMI clients. Paths served (``X`` = an interface name):
 - ``/interfaces/interface[name=X]/state/counters/{in-octets,out-octets,out-discards}``
 - ``/interfaces/interface[name=X]/config/{enabled,description}`` (Set: ``enabled``)
 - ``/system/state/{hostname,boot-time}``, ``/system/cpus/cpu[index=0]/state/total/instant``
+- ``/lldp/interfaces/interface[name=X]/neighbors/neighbor[id=N]/state/{system-name,port-id,
+  port-id-type}`` (openconfig-lldp: the neighbours over links that are up)
 - ``/network-instances/network-instance[name=default]/protocols/protocol[identifier=ISIS]
   [name=0]/isis/interfaces/interface[interface-id=X]/levels/level[level-number=2]/config/
   metric`` (Get and Set)
@@ -40,6 +42,7 @@ MODELS = [
     ("openconfig-interfaces", "OpenConfig working group", "3.0.0"),
     ("openconfig-system", "OpenConfig working group", "2.0.0"),
     ("openconfig-network-instance", "OpenConfig working group", "4.0.0"),
+    ("openconfig-lldp", "OpenConfig working group", "0.2.1"),
 ]
 ISIS = (
     ("network-instances", ()),
@@ -169,6 +172,26 @@ class GnmiDevice(pb_grpc.gNMIServicer):  # type: ignore[misc]
             if iface_obj.link:
                 lk = self.network.topo.link(iface_obj.link)
                 out.append(Leaf(self._isis_path(iface.name), self.network.metric(lk)))
+        out += self._lldp_leaves()
+        return out
+
+    def _lldp_leaves(self) -> list[Leaf]:
+        """openconfig-lldp neighbour state: what LLDP on this device sees right now."""
+        out = []
+        for n in self.network.lldp_tables(self.telemetry.now).get(self.name, []):
+            st = (
+                _elem("lldp"),
+                _elem("interfaces"),
+                _elem("interface", name=n.local_port),
+                _elem("neighbors"),
+                _elem("neighbor", id=f"{n.remote_system}|{n.remote_port}"),
+                _elem("state"),
+            )
+            out += [
+                Leaf((*st, _elem("system-name")), n.remote_system),
+                Leaf((*st, _elem("port-id")), n.remote_port),
+                Leaf((*st, _elem("port-id-type")), "INTERFACE_NAME"),
+            ]
         return out
 
     @staticmethod

@@ -20,6 +20,7 @@ from scipy import sparse
 
 from netvigil.events import DeviceEvent, Event, Metric
 from netvigil.graph.base import Link, TopologyStore
+from netvigil.graph.discovery.lldp import Neighbor
 from netvigil.twin.faults import Fault
 
 __all__ = ["MAX_ENDPOINTS", "TwinNetwork"]
@@ -50,8 +51,17 @@ class _Dir:
 class TwinNetwork:
     """A simulated network; :meth:`step` returns the telemetry of one sampling instant."""
 
-    def __init__(self, topo: TopologyStore, faults: Sequence[Fault] = (), *, seed: int) -> None:
+    def __init__(
+        self,
+        topo: TopologyStore,
+        faults: Sequence[Fault] = (),
+        *,
+        seed: int,
+        poll_reachability: bool = False,
+    ) -> None:
         self.topo = topo
+        #: also report every device's reachability each step, as a poller does (1 up, 0 down)
+        self.poll_reachability = poll_reachability
         self.faults = sorted(faults, key=lambda f: f.start)
         #: operator changes (gNMI Set): interfaces shut down, and IGP metrics per link
         self.admin_down: set[str] = set()
@@ -94,12 +104,12 @@ class TwinNetwork:
     def _state(self, t: float) -> tuple[frozenset[str], frozenset[str], list[Fault]]:
         active = self.active_faults(t)
         down_dev = frozenset(f.target for f in active if f.kind == "node_down")
-        down_links = {f.target for f in active if f.kind == "link_down"}
+        down_links = {lk for f in active for lk in f.links_down(t)}
         down_links |= {i.link for i in map(self.topo.interface, self.admin_down) if i.link}
         for lk in self.topo.links():
             if lk.a in down_dev or lk.b in down_dev:
                 down_links.add(lk.id)
-        surges = [f for f in active if f.kind in ("congestion", "growth_ramp")]
+        surges = [f for f in active if f.kind in ("congestion", "growth_ramp", "traffic_burst")]
         return frozenset(down_links), down_dev, surges
 
     def _route(
@@ -145,6 +155,26 @@ class TwinNetwork:
         m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(self._dirs), len(self._pairs)))
         self._routing_key, self._routing, self._reachable = key, m, reachable
         return m, reachable
+
+    def lldp_tables(self, t: float) -> dict[str, list[Neighbor]]:
+        """What each running device's LLDP lists at ``t``: its neighbours over links that are up."""
+        down_links, down_dev, _ = self._state(t)
+        tables: dict[str, list[Neighbor]] = {
+            d.name: [] for d in self.topo.devices() if d.name not in down_dev
+        }
+        for lk in self.topo.links():
+            if lk.id in down_links or lk.a == lk.b:
+                continue
+            for dev in (lk.a, lk.b):
+                far = lk.other(dev)
+                tables[dev].append(
+                    Neighbor(
+                        local_port=lk.end(dev).partition(":")[2],
+                        remote_system=far,
+                        remote_port=lk.end(far).partition(":")[2],
+                    )
+                )
+        return tables
 
     def hop_loads(self) -> list[tuple[str, str, str, str, float]]:
         """Per demand and link direction at the last step: (source device, destination
@@ -203,6 +233,11 @@ class TwinNetwork:
         delivered = np.minimum(offered_bps, self._caps)
         out: list[Event] = []
         out.extend(self._reachability_events(t, down_dev))
+        if self.poll_reachability:
+            out += [
+                Metric(ts=t, device=d, name="reachability", value=0.0 if d in down_dev else 1.0)
+                for d in sorted(self._prev_reachable)
+            ]
         through: dict[str, float] = {}
         for i, d in enumerate(self._dirs):
             if d.src in down_dev:
@@ -243,11 +278,13 @@ class TwinNetwork:
                     labels=labels,
                 ),
             ]
+        spikes = {f.target: f.magnitude for f in self.active_faults(t) if f.kind == "cpu_spike"}
         for dev in sorted(d.name for d in self.topo.devices()):
             if dev in down_dev:
                 continue
             n_if = max(len(self.topo.interfaces(dev)), 1)
             cpu = 12 + 25 * through.get(dev, 0.0) / n_if + float(self._rng.normal(0, 1.0))
+            cpu += spikes.get(dev, 0.0)
             out.append(Metric(ts=t, device=dev, name="cpu.util", value=round(cpu, 2), unit="%"))
         return out
 

@@ -33,7 +33,7 @@ class Scoreboard:
     false_fingerprints: list[str] = field(default_factory=list)
 
     def on_fault(self, what: str, fault: Fault, t: float) -> None:
-        if what == "injected":
+        if what == "injected" and not fault.benign:  # benign anomalies are not faults
             self.injected.append(fault)
 
     def on_incident(self, topic: str, event: Event) -> None:
@@ -64,6 +64,7 @@ class Scoreboard:
                 "detected_root_cause": None,
                 "detection_latency_s": None,
                 "correct": False,
+                "rank": None,
             }
             if match:
                 first = match[0]
@@ -72,6 +73,8 @@ class Scoreboard:
                 row["detected_root_cause"] = rc.entity if rc else None
                 row["detection_latency_s"] = round(first.first_ts - f.start, 3)
                 row["correct"] = row["detected_root_cause"] == f.target
+                ranked = [c.entity for c in first.latest.root_causes]
+                row["rank"] = ranked.index(f.target) + 1 if f.target in ranked else None
                 row["top3"] = f.target in [c.entity for c in first.latest.root_causes[:3]]
                 row["incident"] = first.latest.fingerprint
                 row["resolved"] = first.latest.status == "resolved"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,11 +46,15 @@ class TwinSource:
     """Called with the simulated time after each step (e.g. flow export)."""
     publish: bool = True
     """Publish events on the bus; False when collectors read the twin through its protocols."""
+    loss: float = 0.0
+    """Share of published events lost on the way (UDP telemetry, traps), drawn per event."""
+    loss_seed: int = 0
     name: str = "twin"
     now: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         self.now = self.start
+        self._lossy = random.Random(self.loss_seed)
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         wall0 = time.monotonic()
@@ -67,7 +72,7 @@ class TwinSource:
             for event in self.network.step(t):
                 for observe in self.observers:
                     observe(event)
-                if self.publish:
+                if self.publish and not (self.loss and self._lossy.random() < self.loss):
                     await emit(event)
             for hook in self.step_hooks:
                 hook(t)

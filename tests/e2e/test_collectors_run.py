@@ -121,3 +121,43 @@ def test_run_on_the_twins_ipfix_and_vendor_syslog(tmp_path: Path) -> None:
     assert "incident" in stdout, stdout
     assert "0 left in flight" in stdout and "0 dead letters" in stdout, stdout
     assert (tmp_path / "flow-templates.jsonl").read_text().count("flow_template") >= 1
+
+
+def test_run_probes_a_dead_service_and_its_slo_burns(tmp_path: Path) -> None:
+    """A probe of a closed port, with a 99.9 % SLO: the service's error budget burns and an
+    slo_burn anomaly is published; the probe's check_down event is seen once."""
+    cfg = tmp_path / "nv.yaml"
+    cfg.write_text(
+        "services:\n"
+        "  probes:\n"
+        f"    - {{name: co, kind: tcp, target: '127.0.0.1:{free_port()}', service: checkout,"
+        " device: edge1, interval_s: 0.2, timeout_s: 0.5}\n"
+        "  slos:\n"
+        "    - {service: checkout, objective: 0.999}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+    code = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from netvigil.config import load_settings\n"
+        "from netvigil.service import Service\n"
+        f"svc = Service.build(load_settings({str(cfg)!r}), data_dir=Path({str(tmp_path)!r}))\n"
+        "seen = []\n"
+        "svc.runtime.listen('netvigil.anomalies', lambda t, e: seen.append(e))\n"
+        "svc.runtime.listen('netvigil.events', lambda t, e: seen.append(e))\n"
+        "async def main():\n"
+        "    stop = asyncio.Event()\n"
+        "    task = asyncio.create_task(svc.run(stop))\n"
+        "    for _ in range(300):\n"
+        "        await asyncio.sleep(0.1)\n"
+        "        if any(getattr(e, 'kind', '') == 'slo_burn' for e in seen):\n"
+        "            break\n"
+        "    stop.set(); await task\n"
+        "asyncio.run(main())\n"
+        "print(sorted({(type(e).__name__, e.kind) for e in seen}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "('Anomaly', 'slo_burn')" in out.stdout, out.stdout
+    assert "('DeviceEvent', 'check_down')" in out.stdout, out.stdout
