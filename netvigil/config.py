@@ -214,6 +214,18 @@ class CorrelatorSettings(_Section):
     )
 
 
+class SummarySettings(_Section):
+    backend: Literal["template", "openai", "transformers"] = Field(
+        "template",
+        description="Incident summaries: the deterministic template, an OpenAI-compatible "
+        "chat API, or a local transformers model (falls back to the template on failure).",
+    )
+    url: str = Field("", description="OpenAI-compatible base URL, e.g. http://HOST:PORT/v1.")
+    model: str = Field("", description="Model name (openai) or local model directory.")
+    api_key: SecretStr = Field(SecretStr(""), description="API key for the openai backend.")
+    timeout_s: float = Field(10.0, gt=0, description="Time limit of one generation.")
+
+
 class CoordinatorSettings(_Section):
     phase: Literal["passive", "semi-autonomous", "autonomous"] = Field(
         "passive", description="Deployment phase: passive only recommends actions."
@@ -411,6 +423,7 @@ class Settings(BaseSettings):
     twin: TwinSettings = TwinSettings()
     detector: DetectorSettings = DetectorSettings()
     correlator: CorrelatorSettings = CorrelatorSettings()
+    summary: SummarySettings = SummarySettings()
     coordinator: CoordinatorSettings = CoordinatorSettings()
     api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()

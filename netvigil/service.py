@@ -30,7 +30,7 @@ from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.remediation import ActionStore
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
-from netvigil.streams.analytics import analytics_processors
+from netvigil.streams.analytics import analytics_processors, summarizer
 from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
@@ -199,6 +199,7 @@ class Service:
                 CorrelatorConfig(
                     window_s=c.window_s, max_hops=c.max_hops, min_evidence=c.min_evidence
                 ),
+                summarizer(settings),
             ),
             coordinator,
             dlq,

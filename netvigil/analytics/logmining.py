@@ -39,17 +39,32 @@ def _token(match: re.Match[str]) -> str:
     return _TOKENS[int(str(match.lastgroup)[1:])]
 
 
+_CACHE_SIZE = 100_000
+_cache: dict[str, str] = {}
+
+
+def _mask_token(tok: str) -> str:
+    masked = _COMBINED.sub(_token, tok) if _CANDIDATE.search(tok) else tok
+    if len(_cache) >= _CACHE_SIZE:  # bounded: start afresh rather than track recency
+        _cache.clear()
+    _cache[tok] = masked
+    return masked
+
+
 def mask(message: str) -> str:
     """The message with addresses, interfaces, AS numbers and hex ids replaced by tokens
-    (and runs of whitespace made single spaces, as Drain tokenises on whitespace anyway)."""
+    (and runs of whitespace made single spaces, as Drain tokenises on whitespace anyway).
+
+    Each token's mask is cached (at most ``_CACHE_SIZE`` tokens): log tokens repeat a lot
+    (words, interface names, addresses of the same peers), and a dictionary hit costs a tenth
+    of a regular-expression scan (~4.5x faster masking on Loghub bodies, cold cache)."""
     if "AS" in message:
         message = _ASN.sub("<ASN>", message)
     parts = message.split()
-    candidate = _CANDIDATE.search
-    sub = _COMBINED.sub
+    get = _cache.get
     for i, tok in enumerate(parts):
-        if candidate(tok):
-            parts[i] = sub(_token, tok)
+        masked = get(tok)
+        parts[i] = _mask_token(tok) if masked is None else masked
     return " ".join(parts)
 
 
@@ -57,8 +72,10 @@ def mask(message: str) -> str:
 class MinerConfig:
     """One configuration for every log source."""
 
-    sim_th: float = 0.5
-    """Share of equal tokens for a message to join a template."""
+    sim_th: float = 0.7
+    """Share of equal tokens for a message to join a template (numbers are masked, so only
+    words can differ: 0.5 merged distinct events, 0.8 split one event's wordings on
+    loghub-dev; 0.65-0.7 is the plateau)."""
     depth: int = 5
     """Depth of Drain's parse tree (prefix tokens used to route a message)."""
     max_children: int = 100
@@ -105,15 +122,18 @@ class LogMiner:
         tmc.masking_instructions = []  # masked here, in one pass (see mask())
         tmc.profiling_enabled = False
         self._miner = TemplateMiner(persistence_handler=None, config=tmc)
+        self._drain = self._miner.drain
 
     def add(self, message: str) -> Mined:
         """Mine one message body (learns it)."""
-        r = self._miner.add_log_message(mask(message.strip()))
+        # drain3's Drain directly: TemplateMiner.add_log_message adds masking (done here),
+        # persistence and profiling hooks, none of which is used, at ~25 % of the cost
+        cluster, change = self._drain.add_log_message(mask(message.strip()))
         return Mined(
-            template_id=int(r["cluster_id"]),
-            template=str(r["template_mined"]),
-            change=str(r["change_type"]),
-            size=int(r["cluster_size"]),
+            template_id=int(cluster.cluster_id),
+            template=cluster.get_template(),
+            change=str(change),
+            size=int(cluster.size),
         )
 
     def template(self, template_id: int) -> str:

@@ -4,7 +4,11 @@ Each mask is a named regular expression; :data:`MASKS` is applied in order befor
 tokenises a message, so that the variable parts networks put in their logs (addresses,
 interface names of every vendor's style, AS numbers, hex identifiers) become one token each
 (``<IP>``, ``<IF>``, ...) instead of splitting templates. The order matters: more specific
-patterns first (an IPv6 address before a MAC, an interface before a bare number).
+patterns first (an IPv6 address before a MAC, an interface before a bare number). Numbers are
+masked last, as Drain's authors recommend for every log source: with every number one token,
+two messages differ only in words, so Drain's similarity threshold can be stricter (0.7,
+see :class:`~netvigil.analytics.logmining.MinerConfig`) and tell events apart that share most
+of their words ("Received disconnect ...: Bye Bye" vs "...: disconnected by user").
 """
 
 from __future__ import annotations
@@ -53,4 +57,7 @@ MASKS: list[tuple[str, str]] = [
     ("ASN", r"(?<![\w])AS[ -]?\d+(?:\.\d+)?(?![\w])"),
     ("HEX", r"(?<![\w])0[xX][0-9A-Fa-f]+(?![\w])"),
     ("HEX", r"(?<![\w-])(?=[0-9A-Fa-f-]*\d)[0-9A-Fa-f]{8,}(?:-[0-9A-Fa-f]{4,})*(?![\w-])"),
+    # last: any other (signed) number, also inside a token (``blk_-123``, ``11:``, ``uid=0``),
+    # but not one glued to a word (``%LINK-3-UPDOWN``, ``ipv6``, ``md5``): that is a name
+    ("NUM", r"(?<![A-Za-z])(?<![A-Za-z]-)-?\d+"),
 ]

@@ -18,6 +18,7 @@ the group (its devices and their links), so its cost does not grow with the netw
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Literal
 import msgspec
 
 from netvigil.analytics.rca import is_strong, rank, weight
+from netvigil.analytics.summary import Summarizer
 from netvigil.events import Anomaly, AnomalyRef, Event, Incident, RootCause, Severity
 from netvigil.graph.aio import AsyncTopology
 from netvigil.graph.base import TopologyStore, entity_devices
@@ -80,10 +82,16 @@ class CorrelatorProcessor(Processor[CorrelationState]):
     inputs = ("netvigil.anomalies",)
     outputs = ("netvigil.incidents",)
 
-    def __init__(self, topo: TopologyStore, cfg: CorrelatorConfig | None = None) -> None:
+    def __init__(
+        self,
+        topo: TopologyStore,
+        cfg: CorrelatorConfig | None = None,
+        summarizer: Summarizer | None = None,
+    ) -> None:
         self.topo = topo
         self.aio = AsyncTopology(topo)
         self.cfg = cfg or CorrelatorConfig()
+        self.summarizer = summarizer or Summarizer()
         self._near: dict[str, set[str]] = {}
         self._near_gen: int | None = None
         self._impacts: dict[tuple[str, int | None], list[str]] = {}
@@ -95,6 +103,19 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         return CorrelationState()
 
     async def process(self, event: Event, state: CorrelationState) -> Sequence[Event]:
+        return [await self._summarized(e) for e in await self._handle(event, state)]
+
+    async def _summarized(self, event: Event) -> Event:
+        """The incident with its summary (a generator runs off the event loop)."""
+        if not isinstance(event, Incident):
+            return event
+        if self.summarizer.generative:
+            text = await asyncio.to_thread(self.summarizer.summarize, event)
+        else:
+            text = self.summarizer.summarize(event)
+        return msgspec.structs.replace(event, summary=text)
+
+    async def _handle(self, event: Event, state: CorrelationState) -> Sequence[Event]:
         if not isinstance(event, Anomaly):
             return []
         self._expire(state, event.ts)
