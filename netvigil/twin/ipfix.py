@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.telemetry import TwinTelemetry
+from netvigil.twin.udp import send_per_device
 
 __all__ = ["DATA_TEMPLATE", "OPTIONS_TEMPLATE", "TwinIpfixExporter", "encode_messages"]
 
@@ -143,24 +144,4 @@ class TwinIpfixExporter:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send what the steps produced until ``stop``; UDP, so nothing waits for the peer."""
-        loop = asyncio.get_running_loop()
-        transports: dict[str, asyncio.DatagramTransport] = {}
-        try:
-            while True:
-                while self._pending:
-                    dev, msg = self._pending.popleft()
-                    tr = transports.get(dev)
-                    if tr is None:
-                        tr, _ = await loop.create_datagram_endpoint(
-                            asyncio.DatagramProtocol,
-                            remote_addr=self.collector,
-                            local_addr=(self.exporter_address(dev), 0),
-                        )
-                        transports[dev] = tr
-                    tr.sendto(msg)
-                if stop.is_set():
-                    return
-                await asyncio.sleep(0.05)
-        finally:
-            for tr in transports.values():
-                tr.close()
+        await send_per_device(self._pending, self.collector, self.exporter_address, stop)

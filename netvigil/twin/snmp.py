@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from netvigil.events import DeviceEvent, Event
 from netvigil.graph.base import TopologyStore
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.telemetry import TwinTelemetry
+from netvigil.twin.udp import send_per_device
 
 __all__ = ["V3_USER", "TwinSnmpAgents", "TwinTrapSender", "oid_table"]
 
@@ -205,7 +207,7 @@ class TwinTrapSender:
         self.telemetry = telemetry
         self.receiver = receiver
         self.community = community
-        self._pending: list[tuple[str, bytes]] = []
+        self._pending: deque[tuple[str, bytes]] = deque(maxlen=50_000)
         self.sent = 0
 
     def encode(self, event: DeviceEvent) -> bytes:
@@ -245,25 +247,9 @@ class TwinTrapSender:
             self._pending.append((event.device, self.encode(event)))
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        transports: dict[str, asyncio.DatagramTransport] = {}
-        try:
-            while True:
-                while self._pending:
-                    dev, msg = self._pending.pop(0)
-                    tr = transports.get(dev)
-                    if tr is None:
-                        tr, _ = await loop.create_datagram_endpoint(
-                            asyncio.DatagramProtocol,
-                            remote_addr=self.receiver,
-                            local_addr=(self.telemetry.loopback(dev), 0),
-                        )
-                        transports[dev] = tr
-                    tr.sendto(msg)
-                    self.sent += 1
-                if stop.is_set():
-                    return
-                await asyncio.sleep(0.05)
-        finally:
-            for tr in transports.values():
-                tr.close()
+        await send_per_device(
+            self._pending, self.receiver, self.telemetry.loopback, stop, on_sent=self._count
+        )
+
+    def _count(self) -> None:
+        self.sent += 1

@@ -20,6 +20,7 @@ from typing import Literal
 from netvigil.events import DeviceEvent, Event
 from netvigil.graph.base import TopologyStore
 from netvigil.twin.telemetry import TwinTelemetry
+from netvigil.twin.udp import send_per_device
 
 __all__ = ["VENDOR_LOGS", "TwinSyslog", "format_message"]
 
@@ -214,28 +215,12 @@ class TwinSyslog:
             await self._run_tcp(stop)
 
     async def _run_udp(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        transports: dict[str, asyncio.DatagramTransport] = {}
-        try:
-            while True:
-                while self._pending:
-                    dev, msg = self._pending.popleft()
-                    tr = transports.get(dev)
-                    if tr is None:
-                        tr, _ = await loop.create_datagram_endpoint(
-                            asyncio.DatagramProtocol,
-                            remote_addr=self.collector,
-                            local_addr=(self.telemetry.loopback(dev), 0),
-                        )
-                        transports[dev] = tr
-                    tr.sendto(msg)
-                    self.sent += 1
-                if stop.is_set():
-                    return
-                await asyncio.sleep(0.05)
-        finally:
-            for tr in transports.values():
-                tr.close()
+        await send_per_device(
+            self._pending, self.collector, self.telemetry.loopback, stop, on_sent=self._count
+        )
+
+    def _count(self) -> None:
+        self.sent += 1
 
     async def _run_tcp(self, stop: asyncio.Event) -> None:
         writers: dict[str, asyncio.StreamWriter] = {}
