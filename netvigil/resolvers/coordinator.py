@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from netvigil.events import ActionResult, Event, Incident, Metric
+from netvigil.events import ActionResult, Event, Incident, Metric, RootCause
 from netvigil.graph.base import TopologyStore, entity_devices
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
@@ -214,7 +214,7 @@ class CoordinatorProcessor(Processor[None]):
                     detail={**detail, "ticket": ticket.number, "severity": event.severity},
                 )
             )
-        elif prev is not None and prev.root_cause != rc and event.status == "open":
+        elif prev is not None and _named(prev.root_cause) != _named(rc) and event.status == "open":
             self.tickets.add_note(
                 ticket, "Root cause updated.\n" + describe_incident(event), ts=event.ts
             )
@@ -248,3 +248,8 @@ class CoordinatorProcessor(Processor[None]):
             )
         self.incidents.put(event, ticket.number)
         return list(records)
+
+
+def _named(rc: RootCause | None) -> tuple[str, str] | None:
+    """What a work note is about: which entity is blamed and for what, not its confidence."""
+    return (rc.entity, rc.fault) if rc is not None else None
