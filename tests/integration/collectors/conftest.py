@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shutil
 import subprocess
 import sys
@@ -55,28 +54,6 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     facts = snmpd.start(run, extra_conf=f"pass .1.0.8802.1.1.2 {sys.executable} {script}")
     yield facts
     snmpd.stop(run)
-
-
-@pytest.fixture(scope="module")
-def twin() -> Iterator[dict[str, tuple[str, int]]]:
-    """The twin's gNMI endpoints (8 devices), 20x faster than real time."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "netvigil.cli", "twin", "serve", "--speed", "20"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    endpoints: dict[str, tuple[str, int]] = {}
-    assert proc.stdout is not None
-    while len(endpoints) < 8:
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read() if proc.stderr else "twin exited"
-        rec = json.loads(line)
-        host, port = rec["gnmi"].rsplit(":", 1)
-        endpoints[rec["device"]] = (host, int(port))
-    yield endpoints
-    proc.terminate()
-    proc.wait(timeout=20)
 
 
 def netvigil(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -3,35 +3,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 import socket
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import netflow
 import pytest
 
+from tests.integration.conftest import serve_twin
+
 pytestmark = pytest.mark.integration
-
-
-@contextmanager
-def twin(*args: str) -> Iterator[list[dict[str, str]]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "netvigil.cli", "twin", "serve", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    devices = [json.loads(proc.stdout.readline()) for _ in range(8)]
-    try:
-        yield devices
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def udp() -> socket.socket:
@@ -43,7 +23,7 @@ def udp() -> socket.socket:
 
 def test_ipfix_export_decodes_with_an_independent_decoder() -> None:
     sock = udp()
-    with twin("--speed", "300", "--ipfix", f"127.0.0.1:{sock.getsockname()[1]}") as devices:
+    with serve_twin("--speed", "300", "--ipfix", f"127.0.0.1:{sock.getsockname()[1]}") as devices:
         templates: dict[str, dict] = {"netflow": {}, "ipfix": {}}
         flows, exporters = [], set()
         for _ in range(5000):
@@ -54,7 +34,7 @@ def test_ipfix_export_decodes_with_an_independent_decoder() -> None:
             pkt = netflow.parse_packet(data, templates)
             assert pkt.header.version == 10
             flows += pkt.flows
-    assert exporters <= {d["address"] for d in devices}
+    assert exporters <= {d["address"] for d in devices.values()}
     assert len(exporters) == 8  # every device exports, each from its own address
     options = [x.data for x in flows if "octetDeltaCount" not in x.data]
     data = [x.data for x in flows if "octetDeltaCount" in x.data]
@@ -79,7 +59,7 @@ ARISTA = re.compile(
 
 def test_syslog_over_udp_in_vendor_formats() -> None:
     sock = udp()
-    with twin("--speed", "900", "--faults", "--syslog", f"127.0.0.1:{sock.getsockname()[1]}"):
+    with serve_twin("--speed", "900", "--faults", "--syslog", f"127.0.0.1:{sock.getsockname()[1]}"):
         messages = [sock.recvfrom(65535) for _ in range(4)]
     texts = [m.decode() for m, _ in messages]
     assert any(CISCO.match(t) for t in texts) or any(ARISTA.match(t) for t in texts), texts
@@ -94,7 +74,7 @@ def test_syslog_over_tcp_with_octet_counting() -> None:
     server.listen()
     server.settimeout(30)
     port = server.getsockname()[1]
-    with twin(
+    with serve_twin(
         "--speed", "900", "--faults", "--syslog", f"127.0.0.1:{port}", "--syslog-transport", "tcp"
     ):
         conn, _ = server.accept()

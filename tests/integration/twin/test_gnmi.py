@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -15,27 +11,6 @@ from pygnmi.client import gNMIclient
 pytestmark = pytest.mark.integration
 
 IF0 = "GigabitEthernet0/0/0"  # core1's interface towards core2 in the built-in topology
-
-
-@pytest.fixture(scope="module")
-def twin() -> Iterator[dict[str, tuple[str, int]]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "netvigil.cli", "twin", "serve", "--speed", "20"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    endpoints: dict[str, tuple[str, int]] = {}
-    assert proc.stdout is not None
-    while len(endpoints) < 8:
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read() if proc.stderr else "twin exited"
-        rec = json.loads(line)
-        host, port = rec["gnmi"].rsplit(":", 1)
-        endpoints[rec["device"]] = (host, int(port))
-    yield endpoints
-    proc.terminate()
-    proc.wait(timeout=20)
 
 
 def client(endpoints: dict[str, tuple[str, int]], device: str) -> gNMIclient:

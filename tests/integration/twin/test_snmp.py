@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from provision.common import Server, free_port
+from tests.integration.conftest import serve_twin
 
 pytestmark = pytest.mark.integration
 ENV = {**os.environ, "MIBS": "", "MIBDIRS": ""}
@@ -70,32 +69,9 @@ def trapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]
 
 @pytest.fixture(scope="module")
 def twin(trapd: tuple[int, Path]) -> Iterator[dict[str, dict[str, str]]]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "netvigil.cli",
-            "twin",
-            "serve",
-            "--speed",
-            "300",
-            "--snmp",
-            "--faults",
-            "--traps",
-            f"127.0.0.1:{trapd[0]}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    devices = {}
-    for _ in range(8):
-        rec = json.loads(proc.stdout.readline())
-        devices[rec["device"]] = rec
-    yield devices
-    proc.terminate()
-    proc.wait(timeout=20)
+    args = ["--speed", "300", "--snmp", "--faults", "--traps", f"127.0.0.1:{trapd[0]}"]
+    with serve_twin(*args) as devices:
+        yield devices
 
 
 def test_snmpwalk_v2c_reads_if_mib(twin: dict[str, dict[str, str]]) -> None:
