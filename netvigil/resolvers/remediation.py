@@ -278,16 +278,17 @@ class Remediator:
         title = f"NetVigil {spec.name} on {facts.target}"
         description = self._describe(rec, spec, ops)
         devs = sorted({o.device for o in ops} or {facts.a})
+        # level 1 waits for a human (a normal change); levels 2 and 3 are pre-approved (standard)
+        change = self.tickets.open_change(
+            rec.request_id,
+            incident=incident,
+            kind="normal" if rec.level == 1 else "standard",
+            title=title,
+            description=description,
+            devices=devs,
+            ts=ts,
+        )
         if rec.level == 1:
-            change = self.tickets.open_change(
-                rec.request_id,
-                incident=incident,
-                kind="normal",
-                title=title,
-                description=description,
-                devices=devs,
-                ts=ts,
-            )
             rec.change, rec.status = rec.request_id, "awaiting_approval"
             self.store.put(rec)
             self._note(
@@ -307,15 +308,6 @@ class Remediator:
                 ),
             ]
             return events
-        change = self.tickets.open_change(
-            rec.request_id,
-            incident=incident,
-            kind="standard",
-            title=title,
-            description=description,
-            devices=devs,
-            ts=ts,
-        )
         rec.change, rec.status = rec.request_id, "approved"
         self.store.put(rec)
         events += [
