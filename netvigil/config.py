@@ -200,6 +200,14 @@ class DetectorSettings(_Section):
     ew_alpha: float = Field(
         0.05, gt=0, lt=1, description="Weight of the newest point in the running mean/variance."
     )
+    log_classifier: Literal["minilm", "keywords"] = Field(
+        "minilm",
+        description=(
+            "How log templates get their fault category: 'minilm' embeds each new template "
+            "with the local all-MiniLM-L6-v2 model (loaded offline, a few seconds at start); "
+            "'keywords' matches keyword lists (instant, less general)."
+        ),
+    )
 
 
 class CorrelatorSettings(_Section):

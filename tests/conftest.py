@@ -8,6 +8,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Pipelines built by tests classify log templates by keywords: loading the MiniLM model takes
+# seconds per service start. The semantic path has its own tests (test_semantic.py, and
+# test_logs.py::test_the_settings_give_the_log_processor_the_minilm_classifier).
+os.environ.setdefault("NETVIGIL_DETECTOR__LOG_CLASSIFIER", "keywords")
 SHARED_DATA = Path(os.environ.get("NETVIGIL_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
