@@ -64,6 +64,8 @@ class MiniLMEmbedder:
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        # transformers warns at import that torch is missing: by design here (see above)
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         try:
             from safetensors.numpy import load_file
             from transformers import AutoConfig, AutoTokenizer
