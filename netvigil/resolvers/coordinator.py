@@ -214,6 +214,23 @@ class CoordinatorProcessor(Processor[None]):
                     detail={**detail, "ticket": ticket.number, "severity": event.severity},
                 )
             )
+        elif prev is not None and prev.status == "resolved" and event.status == "open":
+            # the incident came back (a flap after recovery): its resolved ticket reopens. A
+            # ticket a human resolved while the incident stayed open is left as they set it.
+            ticket = self.tickets.reopen(
+                ticket,
+                "The incident is back; reopened by NetVigil.\n" + describe_incident(event),
+                ts=event.ts,
+            )
+            records.append(
+                self.audit.append(
+                    ts=event.ts,
+                    actor=ACTOR,
+                    action="incident.reopened",
+                    subject=event.fingerprint,
+                    detail={**detail, "ticket": ticket.number},
+                )
+            )
         elif prev is not None and _named(prev.root_cause) != _named(rc) and event.status == "open":
             self.tickets.add_note(
                 ticket, "Root cause updated.\n" + describe_incident(event), ts=event.ts
