@@ -7,12 +7,10 @@ in every runtime, so it is one pure function, :func:`grant`, over a mapping of e
 - **embedded** (:class:`SqliteLocks`): rows in one SQLite file, every grant inside a
   ``BEGIN IMMEDIATE`` transaction, so any number of worker *processes* sharing the data
   directory serialise on it (tested with several processes);
-- **Kafka** (design, for the Kafka runtime): lock requests are events keyed by the entity,
-  so one partition owner applies :func:`grant` for that entity; the mapping is a table
-  backed by a compacted changelog topic (a faust ``Table``), so after a rebalance the new
-  owner restores the leases and their expiry from the changelog and nothing is granted
-  twice. A multi-entity lease is taken in sorted entity order, each entity at its owner,
-  and given back on the first refusal (no deadlock: a fixed order, and leases expire).
+- **several machines** (:class:`~netvigil.resolvers.locks_neo4j.Neo4jLocks`): the same rows
+  as nodes in the Neo4j database the Kafka workers share for the topology, every grant in one
+  write transaction serialised on a token node (``coordinator.locks``; ``auto`` picks it when
+  ``graph.url`` is Neo4j).
 
 Every grant carries a *fencing token* that only grows. An executor checks
 :meth:`SqliteLocks.valid` (the holder and token still own every entity, unexpired) right
