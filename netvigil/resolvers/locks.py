@@ -20,13 +20,13 @@ before it touches a device, so a worker that stalled past its lease cannot act o
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from netvigil.resolvers.base import Lease, LockRefusal
 
-__all__ = ["LockRow", "SqliteLocks", "grant", "release_rows"]
+__all__ = ["LockRow", "SqliteLocks", "grant", "release_rows", "still_held"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,18 @@ def release_rows(table: MutableMapping[str, LockRow], lease: Lease) -> None:
         row = table.get(entity)
         if row is not None and row.token == lease.token and row.holder == lease.holder:
             table[entity] = LockRow("", row.token, 0.0)
+
+
+def still_held(table: Mapping[str, LockRow], lease: Lease, *, now: float) -> bool:
+    """Whether ``lease``'s holder and token still own every one of its entities, unexpired:
+    what an executor checks right before it touches a device."""
+    return all(
+        e in table
+        and table[e].token == lease.token
+        and table[e].holder == lease.holder
+        and table[e].expires > now
+        for e in lease.entities
+    )
 
 
 class _Rows(MutableMapping[str, LockRow]):
@@ -146,14 +158,7 @@ class SqliteLocks:
             raise
 
     def valid(self, lease: Lease, *, now: float) -> bool:
-        rows = _Rows(self._db, list(lease.entities))
-        return all(
-            e in rows
-            and rows[e].token == lease.token
-            and rows[e].holder == lease.holder
-            and rows[e].expires > now
-            for e in lease.entities
-        )
+        return still_held(_Rows(self._db, list(lease.entities)), lease, now=now)
 
     def holders(self) -> dict[str, LockRow]:
         rows = self._db.execute(

@@ -27,7 +27,7 @@ import neo4j
 
 from netvigil.graph.neo4j import Neo4jTopology
 from netvigil.resolvers.base import Lease, LockRefusal
-from netvigil.resolvers.locks import LockRow, grant, release_rows
+from netvigil.resolvers.locks import LockRow, grant, release_rows, still_held
 
 __all__ = ["Neo4jLocks"]
 
@@ -111,13 +111,7 @@ class Neo4jLocks:
 
     def valid(self, lease: Lease, *, now: float) -> bool:
         rows = self.graph.execute("read", lambda tx: _Rows(tx, list(lease.entities)).rows)
-        return all(
-            e in rows
-            and rows[e].token == lease.token
-            and rows[e].holder == lease.holder
-            and rows[e].expires > now
-            for e in lease.entities
-        )
+        return still_held(rows, lease, now=now)
 
     def holders(self) -> dict[str, LockRow]:
         def work(tx: neo4j.ManagedTransaction) -> dict[str, LockRow]:
