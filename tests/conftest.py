@@ -16,6 +16,14 @@ os.environ.setdefault("NETVIGIL_DETECTOR__LOG_CLASSIFIER", "keywords")
 SHARED_DATA = Path(os.environ.get("NETVIGIL_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+def clean_env() -> dict[str, str]:
+    """This process's environment without NETVIGIL_* settings, for a CLI child that must see
+    the defaults; but with the test suite's keyword log classifier (see above)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+    env["NETVIGIL_DETECTOR__LOG_CLASSIFIER"] = "keywords"
+    return env
+
+
 def shared_data(*parts: str) -> Path:
     """A path under the shared data folder; skips the test when it is not on this machine."""
     path = SHARED_DATA.joinpath(*parts)
