@@ -19,6 +19,9 @@ from .conftest import netvigil
 pytestmark = pytest.mark.integration
 
 ENV = {"MIBS": "", "PATH": "/usr/bin:/bin"}
+# snmpd answers LLDP-MIB through a `pass` script it starts for every request: on a busy
+# machine a walk outlasts the default 10 s poll deadline (seen with load average 12)
+SLOW_AGENT = ("--timeout", "60")
 
 
 def _events(stdout: str) -> list[dict]:
@@ -38,6 +41,7 @@ def test_cli_v2c_poll_gives_status_rates_and_lldp_neighbours(agent: dict) -> Non
         "2",
         "--gap",
         "1",
+        *SLOW_AGENT,
     )
     assert r.returncode == 0, r.stderr
     events = _events(r.stdout)
@@ -70,6 +74,7 @@ def test_cli_v3_authpriv_poll(agent: dict) -> None:
         "--once",
         "--device",
         "lab1",
+        *SLOW_AGENT,
     )
     assert r.returncode == 0, r.stderr
     events = _events(r.stdout)
