@@ -140,7 +140,7 @@ class StorageSettings(_Section):
     )
 
 
-FaultKind = Literal["link_down", "congestion", "node_down", "linecard", "flap"]
+FaultKind = Literal["link_down", "congestion", "node_down", "linecard", "flap", "packet_loss"]
 
 
 class TwinSettings(_Section):
