@@ -113,6 +113,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         self._near: dict[str, set[str]] = {}
         self._near_gen: int | None = None
         self._impacts: dict[tuple[str, int | None], list[str]] = {}
+        #: service -> (topology generation, devices on its path, entities of its path)
+        self._paths: dict[str, tuple[int, tuple[str, ...], frozenset[str]]] = {}
 
     def key(self, event: Event) -> str:
         return "all"
@@ -147,8 +149,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             score=event.score,
             onset_ts=event.onset_ts or event.ts,
         )
-        devices = await self._devices_of(ref)
-        group = await self._group_for(ref, ref_key, event.ts, state, devices)
+        devices, path = await self._devices_of(ref)
+        group = await self._group_for(ref, ref_key, event.ts, state, devices, path)
         if group is None:
             group = _Group(fingerprint="", created_ts=event.ts, last_strong_ts=event.ts)
             state.groups.append(group)
@@ -179,16 +181,29 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             out |= self._near[d]
         return out
 
-    async def _devices_of(self, ref: AnomalyRef) -> tuple[str, ...]:
-        """The devices an anomaly is about; for a service's SLO, the devices on its path."""
+    async def _devices_of(self, ref: AnomalyRef) -> tuple[tuple[str, ...], frozenset[str]]:
+        """The devices an anomaly is about; for a service's SLO, the devices on its path and
+        the entities of the path (its links, their interfaces, its devices)."""
         if ref.kind != SLO_KIND:
-            return entity_devices(ref.entity)
+            return entity_devices(ref.entity), frozenset()
+        gen = await self.aio.call(self.topo.generation)
+        cached = self._paths.get(ref.entity)
+        if cached is not None and cached[0] == gen:
+            return cached[1], cached[2]
         try:
             svc = await self.aio.call(self.topo.service, ref.entity)
         except TopologyError:  # a service the graph does not know: it has no path to join
-            return ()
-        on_path = {d for lk in svc.links for d in entity_devices(lk)}
-        return tuple(sorted(on_path | set(svc.devices)))
+            return (), frozenset()
+        on_path = {d for lk in svc.links for d in entity_devices(lk)} | set(svc.devices)
+        entities = set(svc.links) | on_path
+        for link_id in svc.links:
+            lk = await self.aio.call(self.topo.link, link_id)
+            entities |= {lk.a_if, lk.b_if}
+        devices, path = tuple(sorted(on_path)), frozenset(entities)
+        if len(self._paths) > 4096:
+            self._paths.clear()
+        self._paths[ref.entity] = (gen, devices, path)
+        return devices, path
 
     async def _group_for(
         self,
@@ -197,9 +212,10 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         ts: float,
         state: CorrelationState,
         devices: tuple[str, ...],
+        path: frozenset[str],
     ) -> _Group | None:
-        # a service is hurt by what is on its path, not by what is near it
-        near = set(devices) if ref.kind == SLO_KIND else await self._nearby(devices)
+        service = ref.kind == SLO_KIND
+        near = set() if service else await self._nearby(devices)
         strong = is_strong(ref)
         best: tuple[int, float, _Group] | None = None
         for g in state.groups:
@@ -216,7 +232,12 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 continue
             if not strong and ts - g.last_strong_ts > self.cfg.window_s and not g.strong_active():
                 continue
-            if not (g.devices & near):
+            if service:
+                # a service is hurt by what is on its path (its links, their interfaces, its
+                # devices), not by what is merely near it
+                if not any(a.entity in path for a in g.anomalies.values() if a.kind != SLO_KIND):
+                    continue
+            elif not (g.devices & near):
                 continue
             dist = 0 if g.devices & set(devices) else 1
             # an incident already open nearby wins over a group of weak evidence only

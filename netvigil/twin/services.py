@@ -73,6 +73,8 @@ def load_services(raw: Sequence[Mapping[str, Any]], devices: set[str]) -> list[S
     specs: list[ServiceSpec] = []
     for i, r in enumerate(raw):
         try:
+            if not isinstance(r, Mapping):
+                raise TypeError(f"a mapping expected, got {type(r).__name__}")
             name = str(r["name"])
             slos = tuple(
                 SLO(
@@ -84,6 +86,12 @@ def load_services(raw: Sequence[Mapping[str, Any]], devices: set[str]) -> list[S
                 )
                 for s in r.get("slos") or []
             )
+            for slo in slos:
+                if slo.kind not in ("success", "latency") or not 0 < slo.objective < 1:
+                    raise ValueError(
+                        f"SLO {slo.kind!r} {slo.objective}: kind success|latency, "
+                        "objective between 0 and 1"
+                    )
             spec = ServiceSpec(
                 name=name,
                 runs_on=str(r["runs_on"]),
@@ -207,9 +215,7 @@ class TwinServices:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server  # aiohttp exposes the bound port only through the server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = int(sockets[0].getsockname()[1])
+        self.port = int(self._runner.addresses[0][1])  # the port the system picked
         self.prober = ProbeCollector(self._targets(), name="twin-probes", clock=self.clock)
         self._session = ClientSession()
 
