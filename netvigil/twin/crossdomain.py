@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from netvigil.config import Settings, SloSettings
-from netvigil.events import Event, Incident, Metric
+from netvigil.events import Anomaly, Event, Incident, Metric
 from netvigil.graph.base import TopologyStore
 from netvigil.service import Service
 from netvigil.twin.faults import Fault
@@ -107,6 +107,9 @@ class CrossDomainRecorder:
     budgets: dict[str, _Budget] = field(default_factory=dict)
     bad_series: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     incidents: dict[str, list[Incident]] = field(default_factory=dict)
+    burns: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    """service -> (time, severity) of each SLO burn alert that opened: what alerting on the
+    service alone would have raised (the baseline the incident is compared with)."""
 
     def __post_init__(self) -> None:
         for spec in self.specs:
@@ -127,6 +130,11 @@ class CrossDomainRecorder:
             self.bad_series.setdefault(spec.name, []).append((event.ts, b.bad))
             if b.exhausted_ts is None and b.bad >= self._allowed(spec.name, b):
                 b.exhausted_ts = event.ts
+
+    def on_anomaly(self, topic: str, event: Event) -> None:
+        if isinstance(event, Anomaly) and event.kind == "slo_burn" and event.state == "active":
+            sev = event.evidence.get("severity", "")
+            self.burns.setdefault(event.entity, []).append((event.ts, sev))
 
     def on_incident(self, topic: str, event: Event) -> None:
         if isinstance(event, Incident):
@@ -185,7 +193,13 @@ class CrossDomainRecorder:
                     base = _bad_at(series, fault.start)
                     exhausted = fault.start + (allowed - base) / rate
                     projected = True
+            pages = [
+                ts for ts, sev in self.burns.get(name, []) if ts >= fault.start and sev == "page"
+            ]
+            alerts = [ts for ts, _ in self.burns.get(name, []) if ts >= fault.start]
             out[f"budget:{name}"] = {
+                "slo_alert_after_s": round(alerts[0] - fault.start, 1) if alerts else None,
+                "slo_page_after_s": round(pages[0] - fault.start, 1) if pages else None,
                 "allowed_failures": round(allowed, 1),
                 "failures": b.bad,
                 "probes": b.total,

@@ -190,6 +190,7 @@ def run_mission(
             )
             svc.runtime.listen("netvigil.metrics", cross.on_metric)
             svc.runtime.listen("netvigil.incidents", cross.on_incident)
+            svc.runtime.listen("netvigil.anomalies", cross.on_anomaly)
         if plot is not None:
             svc.runtime.listen("netvigil.metrics", recorder.on_metric)
         wall0 = time.monotonic()
