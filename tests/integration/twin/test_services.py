@@ -3,11 +3,13 @@ path loss and delay, the project's probes measure them, and the graph follows ro
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
+from aiohttp import ClientSession
 
 from netvigil.collectors.probes import run_check
 from netvigil.errors import ConfigError
@@ -49,7 +51,8 @@ async def sample(services: TwinServices, n: int) -> tuple[float, float]:
     """Failure share and median latency (ms) of ``n`` real requests to shop from edge3."""
     target = services.prober.targets[0]
     assert target.service == "shop" and target.device == "edge3"
-    results = [await run_check(target) for _ in range(n)]
+    async with ClientSession() as session:  # concurrent, as the twin's own prober runs them
+        results = await asyncio.gather(*(run_check(target, session) for _ in range(n)))
     ok = [r.latency_ms for r in results if r.ok]
     return 1 - len(ok) / n, statistics.median(ok)
 
