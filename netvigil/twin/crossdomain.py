@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from netvigil.config import Settings, SloSettings
@@ -55,22 +55,12 @@ def faults_on_path(
     pool = sorted(links)
     if not pool:
         return faults
-    rng = random.Random(seed)
+    rng = random.Random(f"on-path:{seed}")  # not Random(seed): small seeds draw alike here
     return [replace(f, target=rng.choice(pool)) for f in faults]
 
 
 def slo_settings(specs: Sequence[ServiceSpec]) -> list[SloSettings]:
-    return [
-        SloSettings(
-            service=s.service,
-            objective=s.objective,
-            kind=s.kind,
-            latency_ms=s.latency_ms,
-            window_s=s.window_s,
-        )
-        for spec in specs
-        for s in spec.slos
-    ]
+    return [SloSettings(**asdict(s)) for spec in specs for s in spec.slos]
 
 
 def attach_services(svc: Service, specs: list[ServiceSpec], *, seed: int) -> TwinServices:
@@ -209,7 +199,10 @@ class CrossDomainRecorder:
                 ),
                 "exhausted_after_s": round(exhausted - fault.start, 1) if exhausted else None,
                 "exhaustion_projected": projected,
-                "detected_before_exhaustion": exhausted is not None and revs[0].ts < exhausted,
+                # None: this SLO's budget was not being spent (nothing to be early for)
+                "detected_before_exhaustion": (
+                    None if exhausted is None else revs[0].ts < exhausted
+                ),
             }
         return out
 
