@@ -18,15 +18,19 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from netvigil.config import Settings, SloSettings
+from netvigil.errors import ConfigError
 from netvigil.events import Anomaly, Event, Incident, Metric
 from netvigil.graph.base import TopologyStore
-from netvigil.service import Service
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.services import ServiceSpec, TwinServices, load_services
+from netvigil.twin.source import TwinSource
 
 __all__ = [
     "CrossDomainRecorder",
@@ -35,6 +39,7 @@ __all__ = [
     "prepare",
     "service_specs",
     "slo_settings",
+    "twin_service_specs",
 ]
 
 
@@ -63,12 +68,28 @@ def slo_settings(specs: Sequence[ServiceSpec]) -> list[SloSettings]:
     return [SloSettings(**asdict(s)) for spec in specs for s in spec.slos]
 
 
-def attach_services(svc: Service, specs: list[ServiceSpec], *, seed: int) -> TwinServices:
-    """Run ``specs`` on the service's twin: probed after every twin step, stopped at its end."""
-    twin = svc.twin
-    if twin is None:
-        raise ValueError("the service has no twin to run services on")
-    services = TwinServices(specs, twin.network, svc.topology, clock=lambda: twin.now, seed=seed)
+def twin_service_specs(settings: Settings, topo: TopologyStore) -> list[ServiceSpec]:
+    """The services of ``twin.services`` (a YAML file), their SLOs added to the settings'."""
+    if settings.twin.services is None:
+        return []
+    path = Path(settings.twin.services)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"twin.services = {path}: {exc}") from None
+    items = raw.get("services") if isinstance(raw, dict) else None
+    if not isinstance(items, list):
+        raise ConfigError(f"twin.services = {path}: needs a 'services' list")
+    specs = service_specs(items, topo)
+    prepare(settings, specs)
+    return specs
+
+
+def attach_services(
+    twin: TwinSource, topo: TopologyStore, specs: list[ServiceSpec], *, seed: int
+) -> TwinServices:
+    """Run ``specs`` on the twin: probed after every twin step, stopped at its end."""
+    services = TwinServices(specs, twin.network, topo, clock=lambda: twin.now, seed=seed)
     services.sync_graph(twin.start)  # in the graph before the first anomaly arrives
     twin.async_step_hooks.append(services.on_step)
     twin.closers.append(services.stop)

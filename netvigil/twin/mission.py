@@ -184,7 +184,10 @@ def run_mission(
         svc = Service.build(settings, twin=plan, data_dir=Path(tmp), on_fault=board.on_fault)
         svc.runtime.listen("netvigil.incidents", board.on_incident)
         if scenario.services:
-            twin_services = crossdomain.attach_services(svc, specs, seed=settings.twin.seed)
+            assert svc.twin is not None  # a mission always runs the twin
+            twin_services = crossdomain.attach_services(
+                svc.twin, svc.topology, specs, seed=settings.twin.seed
+            )
             cross = crossdomain.CrossDomainRecorder(
                 specs, scenario.step_s, twin_services.requests_per_step
             )

@@ -7,17 +7,24 @@ import asyncio
 import statistics
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+import yaml
 from aiohttp import ClientSession
 
 from netvigil.collectors.probes import run_check
+from netvigil.config import Settings
 from netvigil.errors import ConfigError
+from netvigil.events import Metric
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
+from netvigil.service import Service, TwinPlan
+from netvigil.twin.crossdomain import twin_service_specs
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.services import TXN_PACKETS, TwinServices, load_services
+from netvigil.twin.source import SIM_EPOCH
 
 pytestmark = pytest.mark.integration
 
@@ -51,10 +58,14 @@ async def sample(services: TwinServices, n: int) -> tuple[float, float]:
     """Failure share and median latency (ms) of ``n`` real requests to shop from edge3."""
     target = services.prober.targets[0]
     assert target.service == "shop" and target.device == "edge3"
-    async with ClientSession() as session:  # concurrent, as the twin's own prober runs them
-        results = await asyncio.gather(*(run_check(target, session) for _ in range(n)))
+    results = []
+    async with ClientSession() as session:  # 10 at a time, as the twin's own prober runs them
+        for _ in range(0, n, 10):
+            results += await asyncio.gather(*(run_check(target, session) for _ in range(10)))
     ok = [r.latency_ms for r in results if r.ok]
-    return 1 - len(ok) / n, statistics.median(ok)
+    # every failure is the server's modelled 503, never a timeout of an overloaded test host
+    assert all(r.detail == "status 503" for r in results if not r.ok)
+    return 1 - len(ok) / len(results), statistics.median(ok)
 
 
 async def test_clean_network_serves_every_request_after_the_path_delay(
@@ -120,3 +131,40 @@ def test_service_specs_are_checked() -> None:
         )
     with pytest.raises(ConfigError, match="malformed"):
         load_services([{"name": "a"}], devices)
+
+
+async def test_run_with_twin_services_from_settings(tmp_path: Path) -> None:
+    """``twin.services`` in the settings: served, probed each twin step, SLOs tracked."""
+    spec_file = tmp_path / "services.yaml"
+    spec_file.write_text(
+        yaml.safe_dump(
+            {"services": [{**SPECS[1], "slos": [{"objective": 0.99, "window_s": 86400}]}]}
+        )
+    )
+    settings = Settings()
+    settings.twin.services = spec_file
+    settings.twin.step_s = 60
+    plan = TwinPlan(speed=0.0, faults=[], until=SIM_EPOCH + 240)
+    svc = Service.build(settings, twin=plan, data_dir=tmp_path / "data")
+    seen: list[Metric] = []
+    svc.runtime.listen(
+        "netvigil.metrics",
+        lambda _t, e: seen.append(e) if isinstance(e, Metric) and e.name == "probe.success" else 0,
+    )
+    await svc.run()
+    svc.close()
+    assert [s.service for s in settings.services.slos] == ["orders"]
+    assert len(seen) == 5 * 10  # 5 steps x 10 requests, all answered
+    assert all(m.value == 1.0 and m.labels["service"] == "orders" for m in seen)
+    assert svc.topology.service("orders").props["runs_on"] == "edge2"
+
+
+def test_twin_services_file_errors(tmp_path: Path) -> None:
+    settings = Settings()
+    settings.twin.services = tmp_path / "missing.yaml"
+    with pytest.raises(ConfigError, match=r"twin\.services"):
+        twin_service_specs(settings, load_topology(None))
+    (tmp_path / "bad.yaml").write_text("services: 3\n")
+    settings.twin.services = tmp_path / "bad.yaml"
+    with pytest.raises(ConfigError, match="'services' list"):
+        twin_service_specs(settings, load_topology(None))
