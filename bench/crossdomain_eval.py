@@ -96,6 +96,8 @@ def main() -> None:
             for variant in ("on-path", "off-path", "no-services"):
                 r = run(variant, seed, Path(tmp))
                 results.setdefault(variant, []).append(r)
+                if args.json:  # kept as it goes: a long evaluation is never lost at the end
+                    args.json.write_text(json.dumps({"runs": results}, indent=1))
                 row = r["per_fault"][0]
                 print(
                     f"{variant:12} seed {seed}: link {row['true_root_cause']:14} "
