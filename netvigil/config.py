@@ -140,7 +140,7 @@ class StorageSettings(_Section):
     )
 
 
-FaultKind = Literal["link_down", "congestion", "node_down", "linecard", "flap"]
+FaultKind = Literal["link_down", "congestion", "node_down", "linecard", "flap", "packet_loss"]
 
 
 class TwinSettings(_Section):
@@ -169,6 +169,11 @@ class TwinSettings(_Section):
         ["link_down", "congestion", "node_down"], description="Fault kinds injected, in rotation."
     )
     inject_faults: bool = Field(True, description="Inject faults on a schedule.")
+    services: Path | None = Field(
+        None,
+        description="Twin services YAML (a 'services' list: name, runs_on, clients, depends_on, "
+        "slos), served over HTTP on loopback and probed each step; empty = none.",
+    )
 
     @field_validator("fault_kinds")
     @classmethod

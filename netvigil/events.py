@@ -232,6 +232,12 @@ class Incident(Event, frozen=True, kw_only=True, tag="incident"):
     impact: list[str] = []
     """Entities affected (devices, links, services), excluding the root cause."""
     summary: str = ""
+    services: list[str] = []
+    """Services hurt: those whose SLO burns in this incident and those whose path crosses the
+    root cause (cross-domain correlation)."""
+    slos: list[str] = []
+    """SLOs whose error budget burns in this incident, as ``service:kind`` (e.g.
+    ``shop:success``); a breach raises the incident's severity."""
 
     @property
     def root_cause(self) -> RootCause | None:

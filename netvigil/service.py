@@ -36,6 +36,7 @@ from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
 from netvigil.streams.detect import DetectorProcessor
 from netvigil.streams.embedded import EmbeddedRuntime
+from netvigil.twin.crossdomain import attach_services, twin_service_specs
 from netvigil.twin.faults import Fault, schedule_faults
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.source import SIM_EPOCH, TwinSource
@@ -205,6 +206,7 @@ class Service:
             dlq,
         ]
         processors += analytics_processors(settings)
+        twin_services = twin_service_specs(settings, topo) if twin is not None else []
         processors += service_level_processors(settings)
         source = None
         faults: list[Fault] = []
@@ -221,6 +223,8 @@ class Service:
                 loss_seed=settings.twin.seed,
             )
             clock.append(source)
+            if twin_services:  # the twin's HTTP services, probed on its clock
+                attach_services(source, topo, twin_services, seed=settings.twin.seed)
         collectors, collector_processors = push_collectors(settings, data)
         # syslog/flows; SNMP/gNMI; probes and Prometheus scraping
         collectors = [*collectors, *device_sources(settings), *service_level_sources(settings)]

@@ -5,6 +5,10 @@ signal gets is data (:data:`SIGNAL_CHECKS`), not code branches:
 
 - ``status``: a discrete up/down signal (1 = up); a drop to 0 is an anomaly at once.
 - ``threshold``: a utilization above ``util_threshold`` (opens) / below ``util_clear`` (clears).
+- ``errors``: an error rate (packets/s) at or above ``error_pps`` opens, below
+  ``error_clear_pps`` clears. A rate, not a ratio of received packets: packet counters are not
+  collected, and a healthy link counts (almost) no input errors, so any sustained rate is a
+  fault signal (a dirty fibre, a failing optic: the twin's ``packet_loss``).
 - ``deviation``: the calibrated, seasonal score of :class:`~netvigil.analytics.seasonal.
   SeasonalScorer` (daily/weekly profiles, spikes, level shifts, drift), abnormal when the score
   reaches ``score_open`` *and* the residual is at least ``z_threshold`` robust sigmas; it stays
@@ -34,6 +38,11 @@ SIGNAL_CHECKS: dict[str, tuple[str, ...]] = {
     "if.out_bps": ("deviation",),
     "if.in_bps": (),  # the far end's out_bps says the same
     "if.out_discards": (),
+    "if.in_errors": ("errors",),
+    # service-level signals are judged by their SLO's error budget (streams/slo.py); a
+    # per-device deviation would blame the probe's vantage point, not the service
+    "probe.success": (),
+    "probe.latency_ms": (),
     "cpu.util": ("deviation",),
 }
 DEFAULT_CHECKS: tuple[str, ...] = ("deviation",)
@@ -50,6 +59,8 @@ class DetectorConfig:
     ew_alpha: float = 0.05
     score_open: float = 0.5
     score_clear: float = 0.3
+    error_pps: float = 1.0
+    error_clear_pps: float = 0.5
 
     def scorer(self) -> ScorerConfig:
         return ScorerConfig(warmup=self.warmup, level_alpha=self.ew_alpha)
@@ -118,6 +129,10 @@ class SeriesDetector:
                     min(1.0, value) if high else 0.0,
                     band=(0.0, cfg.util_threshold),
                 )
+            elif check == "errors":
+                limit = cfg.error_clear_pps if self.open_kind == "errors" else cfg.error_pps
+                bad = value >= limit
+                c = _Check(bad, "errors", 1.0 if bad else 0.0, expected=0.0)
             elif check == "deviation":
                 assert self.scorer is not None
                 v = self.scorer.update(ts, value)

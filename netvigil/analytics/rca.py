@@ -8,6 +8,8 @@ Two views of the same evidence are combined:
 
    - ``link down`` (and a flapping link): both interfaces of the link down;
    - ``link congestion``: an interface of the link over its utilization threshold;
+   - ``link packet_loss``: the link's interfaces counting input errors (a lossy link is seen
+     by whoever receives from it: both ends when traffic flows both ways);
    - ``device down``: the device unreachable and the far ends of all its links down (its own
      interfaces cannot be observed any more);
    - ``device linecard``: two or more links of a reachable device down together (onsets within
@@ -57,11 +59,12 @@ __all__ = [
 KIND_WEIGHT: dict[str, float] = {
     "down": 1.0,
     "threshold": 0.9,
+    "errors": 0.9,
     "predicted_congestion": 0.4,
     "deviation": 0.3,
 }
 #: kinds that are symptoms of a hard fault; everything else is weak evidence
-STRONG_KINDS = frozenset({"down", "threshold"})
+STRONG_KINDS = frozenset({"down", "threshold", "errors"})
 #: links failing within this many seconds of each other count as failing together
 LINECARD_SPREAD_S = 30.0
 #: a device with more links than this joins the walk with its anomalous links only
@@ -75,10 +78,18 @@ WALK_TOL = 1e-4
 ONSET_TAU_S = 60.0
 W_RULE = 0.8
 W_WALK = 0.2
-_SIMPLER = {"link_down": 0, "congestion": 0, "linecard": 1, "device_down": 2, "degraded": 3}
+_SIMPLER = {
+    "link_down": 0,
+    "congestion": 0,
+    "packet_loss": 0,
+    "linecard": 1,
+    "device_down": 2,
+    "degraded": 3,
+}
 _FAULT = {
     "link_down": "down",
     "congestion": "congestion",
+    "packet_loss": "packet_loss",
     "device_down": "down",
     "linecard": "linecard",
     "degraded": "degraded",
@@ -154,6 +165,7 @@ class _Evidence:
     kind: dict[str, str] = field(default_factory=dict)
     down_ifaces: set[str] = field(default_factory=set)
     congested: set[str] = field(default_factory=set)
+    lossy: set[str] = field(default_factory=set)
     unreachable: set[str] = field(default_factory=set)
     weak: dict[str, float] = field(default_factory=dict)
 
@@ -183,6 +195,8 @@ def _collect(topo: Topo, anomalies: Iterable[AnomalyRef]) -> _Evidence:
             ev.down_ifaces.add(a.entity)
         elif a.kind == "threshold" and entity_kind(a.entity) == "interface":
             ev.congested.add(a.entity)
+        elif a.kind == "errors" and entity_kind(a.entity) == "interface":
+            ev.lossy.add(a.entity)
     return ev
 
 
@@ -209,6 +223,14 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
             hot = frozenset(e for e in (lk.a_if, lk.b_if) if e in ev.congested)
             out[("congestion", lk.id)] = Hypothesis(
                 "congestion", lk.id, hot, "interface over utilization threshold"
+            )
+    for ifid in ev.lossy:
+        iface = topo.interface(ifid)
+        if iface.link:
+            lk = topo.link(iface.link)
+            ends = frozenset(e for e in (lk.a_if, lk.b_if) if _observable(e, ev.unreachable))
+            out[("packet_loss", lk.id)] = Hypothesis(
+                "packet_loss", lk.id, ends, "input errors on the link's interfaces"
             )
     for dev in sorted(devices):
         links = topo.links_of(dev)

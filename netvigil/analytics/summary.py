@@ -74,6 +74,8 @@ def template_summary(incident: Incident) -> str:
         shown = ", ".join(incident.impact[:5])
         more = f" and {len(incident.impact) - 5} more" if len(incident.impact) > 5 else ""
         parts.append(f"Affected: {shown}{more}.")
+    if incident.slos:
+        parts.append("Error budget burning: " + ", ".join(incident.slos) + ".")
     return " ".join(parts)
 
 

@@ -83,6 +83,8 @@ class IncidentDetail(IncidentSummary):
     root_causes: list[RootCauseOut]
     timeline: list[AnomalyOut] = Field(description="The incident's signals, by onset time.")
     impact: list[str]
+    services: list[str] = Field([], description="Services hurt (SLO burning or path crossed).")
+    slos: list[str] = Field([], description="SLOs whose error budget burns (service:kind).")
 
 
 class ActionOut(BaseModel):
@@ -189,6 +191,8 @@ def incident_detail(inc: Incident, ticket: str | None) -> IncidentDetail:
         root_causes=[_out(RootCauseOut, rc) for rc in inc.root_causes],
         timeline=[_out(AnomalyOut, a) for a in timeline],
         impact=list(inc.impact),
+        services=list(inc.services),
+        slos=list(inc.slos),
     )
 
 

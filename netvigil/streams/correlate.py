@@ -14,6 +14,13 @@ and resolved when all of its strong symptoms have cleared. If its symptoms retur
 becomes ``flapping``. The topology is asked through :class:`~netvigil.graph.aio.AsyncTopology`
 (a thread for Neo4j, inline for the embedded store); ranking runs on the neighbourhood of
 the group (its devices and their links), so its cost does not grow with the network.
+
+Cross-domain: an ``slo_burn`` anomaly (a service's error budget burning, from
+``streams/slo.py``) is placed by the service's *path*: the devices at the ends of the links its
+traffic traverses, as the topology store keeps them (``twin/services.py`` keeps them current).
+It joins the live group on that path and never opens one on its own (it is weak evidence), so
+the root cause stays the network element while the incident lists the services and SLOs it
+hurts (``Incident.services``, ``Incident.slos``); a burning SLO raises the severity one level.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import msgspec
 
 from netvigil.analytics.rca import is_strong, rank, weight
 from netvigil.analytics.summary import Summarizer
+from netvigil.errors import TopologyError
 from netvigil.events import Anomaly, AnomalyRef, Event, Incident, RootCause, Severity
 from netvigil.graph.aio import AsyncTopology
 from netvigil.graph.base import TopologyStore, entity_devices
@@ -41,7 +49,17 @@ _SEVERITY: dict[tuple[str, str], Severity] = {
     ("link", "down"): "major",
     ("link", "flapping"): "major",
     ("link", "congestion"): "minor",
+    ("link", "packet_loss"): "minor",
 }
+#: one level up, for an incident that burns an SLO's error budget
+_RAISED: dict[Severity, Severity] = {
+    "info": "warning",
+    "warning": "minor",
+    "minor": "major",
+    "major": "critical",
+    "critical": "critical",
+}
+SLO_KIND = "slo_burn"
 
 
 @dataclass(frozen=True)
@@ -95,6 +113,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         self._near: dict[str, set[str]] = {}
         self._near_gen: int | None = None
         self._impacts: dict[tuple[str, int | None], list[str]] = {}
+        #: service -> (topology generation, devices on its path, entities of its path)
+        self._paths: dict[str, tuple[int, tuple[str, ...], frozenset[str]]] = {}
 
     def key(self, event: Event) -> str:
         return "all"
@@ -129,12 +149,13 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             score=event.score,
             onset_ts=event.onset_ts or event.ts,
         )
-        group = await self._group_for(ref, ref_key, event.ts, state)
+        devices, path = await self._devices_of(ref)
+        group = await self._group_for(ref, ref_key, event.ts, state, devices, path)
         if group is None:
             group = _Group(fingerprint="", created_ts=event.ts, last_strong_ts=event.ts)
             state.groups.append(group)
         group.anomalies[ref_key] = ref
-        group.devices.update(entity_devices(event.entity))
+        group.devices.update(devices)
         if is_strong(ref):
             group.last_strong_ts = max(group.last_strong_ts, ref.onset_ts)
             if group.resolved_ts is not None:  # symptoms are back: reopen the same incident
@@ -160,11 +181,41 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             out |= self._near[d]
         return out
 
+    async def _devices_of(self, ref: AnomalyRef) -> tuple[tuple[str, ...], frozenset[str]]:
+        """The devices an anomaly is about; for a service's SLO, the devices on its path and
+        the entities of the path (its links, their interfaces, its devices)."""
+        if ref.kind != SLO_KIND:
+            return entity_devices(ref.entity), frozenset()
+        gen = await self.aio.call(self.topo.generation)
+        cached = self._paths.get(ref.entity)
+        if cached is not None and cached[0] == gen:
+            return cached[1], cached[2]
+        try:
+            svc = await self.aio.call(self.topo.service, ref.entity)
+        except TopologyError:  # a service the graph does not know: it has no path to join
+            return (), frozenset()
+        on_path = {d for lk in svc.links for d in entity_devices(lk)} | set(svc.devices)
+        entities = set(svc.links) | on_path
+        for link_id in svc.links:
+            lk = await self.aio.call(self.topo.link, link_id)
+            entities |= {lk.a_if, lk.b_if}
+        devices, path = tuple(sorted(on_path)), frozenset(entities)
+        if len(self._paths) > 4096:
+            self._paths.clear()
+        self._paths[ref.entity] = (gen, devices, path)
+        return devices, path
+
     async def _group_for(
-        self, ref: AnomalyRef, ref_key: str, ts: float, state: CorrelationState
+        self,
+        ref: AnomalyRef,
+        ref_key: str,
+        ts: float,
+        state: CorrelationState,
+        devices: tuple[str, ...],
+        path: frozenset[str],
     ) -> _Group | None:
-        devices = entity_devices(ref.entity)
-        near = await self._nearby(devices)
+        service = ref.kind == SLO_KIND
+        near = set() if service else await self._nearby(devices)
         strong = is_strong(ref)
         best: tuple[int, float, _Group] | None = None
         for g in state.groups:
@@ -181,11 +232,18 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 continue
             if not strong and ts - g.last_strong_ts > self.cfg.window_s and not g.strong_active():
                 continue
-            if not (g.devices & near):
+            if service:
+                # a service is hurt by what is on its path (its links, their interfaces, its
+                # devices), not by what is merely near it
+                if not any(a.entity in path for a in g.anomalies.values() if a.kind != SLO_KIND):
+                    continue
+            elif not (g.devices & near):
                 continue
             dist = 0 if g.devices & set(devices) else 1
-            if best is None or (dist, -g.last_strong_ts) < (best[0], -best[1]):
-                best = (dist, g.last_strong_ts, g)
+            # an incident already open nearby wins over a group of weak evidence only
+            rank = dist + (0 if g.fingerprint else 2)
+            if best is None or (rank, -g.last_strong_ts) < (best[0], -best[1]):
+                best = (rank, g.last_strong_ts, g)
         return best[2] if best else None
 
     def _expire(self, state: CorrelationState, now: float) -> None:
@@ -216,9 +274,11 @@ class CorrelatorProcessor(Processor[CorrelationState]):
 
     async def _emit(self, g: _Group, ts: float) -> list[Event]:
         refs = sorted(g.anomalies.values(), key=lambda a: (a.onset_ts, a.entity, a.signal))
-        entities = sorted({a.entity for a in refs})
+        network = [a for a in refs if a.kind != SLO_KIND]
+        burning = [a for a in refs if a.kind == SLO_KIND and a.state == "active"]
+        entities = sorted({a.entity for a in network})
         sub = await self.aio.call(self.topo.neighbourhood, entities)
-        causes = rank(sub, refs)
+        causes = rank(sub, network)
         if g.reopened and causes and causes[0].kind == "link" and causes[0].fault == "down":
             causes[0] = msgspec.structs.replace(causes[0], fault="flapping")
         status: Literal["open", "resolved"] = "resolved" if g.resolved_ts is not None else "open"
@@ -226,6 +286,12 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         if signature == g.last_emitted:
             return []
         impact = await self._impact(causes)
+        slos = sorted({f"{a.entity}:{a.signal.removeprefix('slo.')}" for a in burning})
+        services = sorted({a.entity for a in burning} | await self._services_on(causes))
+        impact = sorted(set(impact) | set(services))
+        severity = _severity(causes)
+        if slos:
+            severity = _RAISED[severity]
         g.last_emitted = signature
         g.revision += 1
         if g.opened_ts is None:
@@ -238,12 +304,22 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 revision=g.revision,
                 opened_ts=g.opened_ts,
                 title=_title(causes),
-                severity=_severity(causes),
+                severity=severity,
                 root_causes=causes,
                 anomalies=refs,
                 impact=impact,
+                services=services,
+                slos=slos,
             )
         ]
+
+    async def _services_on(self, causes: list[RootCause]) -> set[str]:
+        """Services whose traffic crosses the root cause (a lossy or congested link does not
+        take anything down, so the blast radius misses them)."""
+        if not causes or causes[0].kind != "link":
+            return set()
+        services = await self.aio.call(self.topo.services)
+        return {s.name for s in services if causes[0].entity in s.links}
 
     async def _impact(self, causes: list[RootCause]) -> list[str]:
         if not causes:

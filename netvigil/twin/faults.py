@@ -2,11 +2,13 @@
 
 Faults: ``link_down``, ``congestion`` (a demand surge pinned to one direction of a link),
 ``node_down``, ``linecard`` (several links of one device fail together while the device stays
-up; the root cause is the device) and ``flap`` (a link that goes down and up again every
-:data:`FLAP_PERIOD_S`; the root cause is the link). Benign anomalies are not faults: a
-``cpu_spike`` on a device and a ``traffic_burst`` (a surge that stays below congestion) on a
-link; they are injected beside the faults so that RCA is judged on telling them apart, and
-they never count as ground truth.
+up; the root cause is the device), ``flap`` (a link that goes down and up again every
+:data:`FLAP_PERIOD_S`; the root cause is the link) and ``packet_loss`` (a link that drops or
+corrupts a share of its frames, ``magnitude``, both ways: the receiving interfaces count
+input errors, and services whose path crosses it see failed transactions). Benign anomalies
+are not faults: a ``cpu_spike`` on a device and a ``traffic_burst`` (a surge that stays below
+congestion) on a link; they are injected beside the faults so that RCA is judged on telling
+them apart, and they never count as ground truth.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "FAULT_KINDS",
     "FLAP_DOWN_S",
     "FLAP_PERIOD_S",
+    "PACKET_LOSS_SHARE",
     "Fault",
     "schedule_benign",
     "schedule_faults",
@@ -35,7 +38,11 @@ FAULT_KINDS: dict[str, str] = {
     "growth_ramp": "link",
     "linecard": "device",
     "flap": "link",
+    "packet_loss": "link",
 }
+#: share of frames a ``packet_loss`` fault loses when the schedule does not say (a degraded
+#: optic or a dirty fibre: a few per cent, well below what takes a link down)
+PACKET_LOSS_SHARE = 0.03
 #: benign anomaly kind -> kind of entity it happens on (not faults: no root cause to find)
 BENIGN_KINDS: dict[str, str] = {
     "cpu_spike": "device",
@@ -61,6 +68,10 @@ class Fault:
     """For congestion: the device the surge leaves from (traffic flows away from it)."""
     links: tuple[str, ...] = ()
     """For a linecard failure: the links of ``target`` that go down."""
+
+    def loss(self, t: float) -> float:
+        """The share of frames this fault loses on its link at ``t`` (0 for other kinds)."""
+        return self.magnitude if self.kind == "packet_loss" and self.active(t) else 0.0
 
     def active(self, t: float) -> bool:
         return self.start <= t < self.end
@@ -134,7 +145,7 @@ def schedule_faults(
                 target,
                 start,
                 start + duration,
-                magnitude=1.3,
+                magnitude=PACKET_LOSS_SHARE if kind == "packet_loss" else 1.3,
                 direction=direction,
                 links=card,
             )

@@ -8,7 +8,7 @@ protobufs that pygnmi ships, because no third-party gNMI target can be installed
 twin must answer real gNMI clients. Paths served (``X`` = an interface name):
 
 - ``/interfaces/interface[name=X]/state/{oper-status,admin-status,high-speed,description}``
-- ``/interfaces/interface[name=X]/state/counters/{in-octets,out-octets,out-discards}``
+- ``/interfaces/interface[name=X]/state/counters/{in-octets,out-octets,out-discards,in-errors}``
 - ``/interfaces/interface[name=X]/config/{enabled,description}`` (Set: ``enabled``)
 - ``/system/state/{hostname,boot-time}``, ``/system/cpus/cpu[index=0]/state/total/instant``
 - ``/lldp/interfaces/interface[name=X]/neighbors/neighbor[id=N]/state/{system-name,port-id,
@@ -167,6 +167,7 @@ class GnmiDevice(pb_grpc.gNMIServicer):  # type: ignore[misc]
                 Leaf((*cnt, _elem("in-octets")), iface.in_octets),
                 Leaf((*cnt, _elem("out-octets")), iface.out_octets),
                 Leaf((*cnt, _elem("out-discards")), iface.out_discards),
+                Leaf((*cnt, _elem("in-errors")), iface.in_errors),
             ]
             iface_obj = self.network.topo.interface(ifid)
             if iface_obj.link:

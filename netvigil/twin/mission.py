@@ -45,6 +45,10 @@ class Scenario:
     every_s: float
     fault_duration_s: float
     count: int | None = None
+    services: list[dict[str, Any]] = field(default_factory=list)
+    """The twin's services (``twin/services.py``): cross-domain scenarios only."""
+    on_path_of: str = ""
+    """Pin the faults to links on this service's path (``twin/crossdomain.py``)."""
 
     def faults(self, topo: TopologyStore, seed: int) -> list[Fault]:
         n = self.count
@@ -52,7 +56,7 @@ class Scenario:
             n = max(
                 int((self.duration_s - self.first_s - self.fault_duration_s) // self.every_s) + 1, 0
             )
-        return schedule_faults(
+        faults = schedule_faults(
             topo,
             kinds=self.kinds,
             count=n,
@@ -61,6 +65,12 @@ class Scenario:
             duration=self.fault_duration_s,
             seed=seed,
         )
+        if self.on_path_of:
+            from netvigil.twin.crossdomain import faults_on_path, service_specs
+
+            specs = {s.name: s for s in service_specs(self.services, topo)}
+            faults = faults_on_path(faults, topo, specs[self.on_path_of], seed)
+        return faults
 
 
 def list_scenarios() -> list[str]:
@@ -101,6 +111,8 @@ def load_scenario(name_or_path: str) -> Scenario:
             every_s=float(sched["every_s"]),
             fault_duration_s=float(sched["duration_s"]),
             count=int(sched["count"]) if "count" in sched else None,
+            services=list(raw.get("services") or []),
+            on_path_of=str(sched.get("on_path_of", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
@@ -162,9 +174,26 @@ def run_mission(
     plan = TwinPlan(speed=0.0, faults=faults, until=SIM_EPOCH + scenario.duration_s)
     board = Scoreboard(grace_s=3 * scenario.step_s)
     recorder = MissionRecorder(_watched(topo, faults))
+    cross = None
+    if scenario.services:
+        from netvigil.twin import crossdomain
+
+        specs = crossdomain.service_specs(scenario.services, topo)
+        crossdomain.prepare(settings, specs)
     with tempfile.TemporaryDirectory(prefix="netvigil-mission-") as tmp:
         svc = Service.build(settings, twin=plan, data_dir=Path(tmp), on_fault=board.on_fault)
         svc.runtime.listen("netvigil.incidents", board.on_incident)
+        if scenario.services:
+            assert svc.twin is not None  # a mission always runs the twin
+            twin_services = crossdomain.attach_services(
+                svc.twin, svc.topology, specs, seed=settings.twin.seed
+            )
+            cross = crossdomain.CrossDomainRecorder(
+                specs, scenario.step_s, twin_services.requests_per_step
+            )
+            svc.runtime.listen("netvigil.metrics", cross.on_metric)
+            svc.runtime.listen("netvigil.incidents", cross.on_incident)
+            svc.runtime.listen("netvigil.anomalies", cross.on_anomaly)
         if plot is not None:
             svc.runtime.listen("netvigil.metrics", recorder.on_metric)
         wall0 = time.monotonic()
@@ -213,6 +242,9 @@ def run_mission(
 
         plot_mission(plot, scenario, faults, rows, recorder.series)
         result["plot"] = str(plot)
+    if cross is not None:
+        end = SIM_EPOCH + scenario.duration_s
+        result["cross_domain"] = [cross.report(f, end) for f in faults if not f.benign]
     if latencies:
         result["mttd_mean_s"] = round(statistics.fmean(latencies), 3)
     return result

@@ -3,8 +3,11 @@
 Demands follow a gravity model (product of device weights) with a daily cycle and noise;
 routing is shortest path by IGP metric with equal-cost multipath; a link's load is the sum of
 the demands routed over it, per direction. Faults change the state (links and devices down,
-pinned demand surges) and routing follows. Everything is a function of the seed and the
-simulated time, so the same seed gives the same telemetry.
+pinned demand surges, lossy links) and routing follows. A lossy link keeps its routes (loss
+does not change IGP metrics): its receiving interfaces count input errors, and
+:meth:`TwinNetwork.path_state` gives the loss and latency a service's traffic meets on its
+path, which the twin's services (``twin/services.py``) serve. Everything is a function of the
+seed and the simulated time, so the same seed gives the same telemetry.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from netvigil.graph.base import Link, TopologyStore
 from netvigil.graph.discovery.lldp import Neighbor
 from netvigil.twin.faults import Fault
 
-__all__ = ["MAX_ENDPOINTS", "TwinNetwork"]
+__all__ = ["MAX_ENDPOINTS", "PathState", "TwinNetwork"]
 
 #: demands run between at most this many devices (the heaviest), to bound the model's size
 MAX_ENDPOINTS = 40
@@ -32,6 +35,24 @@ PEAK_UTIL = 0.55
 DAILY_SWING = 0.3
 NOISE_SIGMA = 0.03
 AVG_PACKET_BITS = 8000.0
+#: one-way delay of a link when its ``latency_ms`` property does not say (a metro hop)
+LINK_LATENCY_MS = 1.0
+#: queueing delay scale: a direction at utilization u adds QUEUE_MS * u / (1 - u) ms
+QUEUE_MS = 0.2
+MAX_QUEUE_MS = 50.0
+
+
+@dataclass(frozen=True)
+class PathState:
+    """What traffic from one device to another meets at one instant (ECMP-weighted)."""
+
+    links: tuple[str, ...]
+    """Links carrying any share of the traffic, sorted."""
+    loss: float
+    """Expected share of packets lost on the way."""
+    latency_ms: float
+    """Expected one-way delay: propagation plus queueing."""
+    reachable: bool = True
 
 
 @dataclass(frozen=True)
@@ -87,6 +108,8 @@ class TwinNetwork:
         worst = float(np.max(peak / self._caps)) if len(peak) else 0.0
         self._total_bps = PEAK_UTIL / worst if worst > 0 else 0.0
         self._prev_status: dict[str, int] = {}
+        self._loss: dict[str, float] = {}  # link id -> share of frames lost (set by _state)
+        self._last_util = np.zeros(len(self._dirs))
         self._prev_reachable: dict[str, bool] = {d.name: True for d in topo.devices()}
         self.unreachable_demand_bps = 0.0
         #: (source device, destination device, bps) of the demands delivered at the last step
@@ -105,6 +128,7 @@ class TwinNetwork:
         active = self.active_faults(t)
         down_dev = frozenset(f.target for f in active if f.kind == "node_down")
         down_links = {lk for f in active for lk in f.links_down(t)}
+        self._loss = {f.target: f.loss(t) for f in active if f.kind == "packet_loss"}
         down_links |= {i.link for i in map(self.topo.interface, self.admin_down) if i.link}
         for lk in self.topo.links():
             if lk.a in down_dev or lk.b in down_dev:
@@ -190,6 +214,39 @@ class TwinNetwork:
             out.append((s, t, d.link.id, d.link.other(d.src), float(frac * demand_bps[int(j)])))
         return out
 
+    def path_state(self, src: str, dst: str, t: float) -> PathState:
+        """Loss and latency from ``src`` to ``dst`` at ``t`` under the routing in force.
+
+        The routing matrix's column of the pair gives each link direction's share of the
+        traffic (ECMP splits it); the expected loss and delay are those shares times each
+        direction's loss and delay (exact for one path; for small losses, what a mix of
+        equal-cost paths averages to). Utilization is the last step's (queueing delay).
+        """
+        down_links, down_dev, _ = self._state(t)
+        m, reachable = self._route(down_links, down_dev)
+        if src == dst:
+            return PathState((), 0.0, 0.0)
+        try:
+            j = self._pairs.index((src, dst))
+        except ValueError:
+            raise ValueError(
+                f"{src} -> {dst}: not among the twin's {MAX_ENDPOINTS} demand endpoints"
+            ) from None
+        if not reachable[j]:
+            return PathState((), 1.0, 0.0, reachable=False)
+        col = m.getcol(j).tocoo()
+        links: set[str] = set()
+        loss = latency = 0.0
+        for i, share in zip(col.row, col.data, strict=True):
+            lk = self._dirs[int(i)].link
+            links.add(lk.id)
+            u = min(float(self._last_util[int(i)]), 0.999)
+            queue = min(QUEUE_MS * u / (1.0 - u), MAX_QUEUE_MS)
+            prop = float(lk.props.get("latency_ms", LINK_LATENCY_MS))
+            loss += float(share) * self._loss.get(lk.id, 0.0)
+            latency += float(share) * (prop + queue)
+        return PathState(tuple(sorted(links)), min(loss, 1.0), latency)
+
     def metric(self, link: Link) -> int:
         """The IGP metric in force on a link (an operator's change wins over the topology)."""
         return self.igp_metric.get(link.id, link.igp_metric)
@@ -231,6 +288,9 @@ class TwinNetwork:
         offered_bps = np.asarray(m @ demand_bps).ravel()
         self._add_surges(offered_bps, surges, down_links, t)
         delivered = np.minimum(offered_bps, self._caps)
+        self._last_util = np.where(
+            [d.link.id in down_links for d in self._dirs], 0.0, offered_bps / self._caps
+        )
         out: list[Event] = []
         out.extend(self._reachability_events(t, down_dev))
         if self.poll_reachability:
@@ -249,8 +309,10 @@ class TwinNetwork:
             labels = {"interface": ifname}
             status = 1 if up else 0
             out.extend(self._status_events(t, d.src, d.out_if, status))
+            loss = self._loss.get(lk.id, 0.0) if up else 0.0
             out_bps = float(delivered[i]) if up else 0.0
-            in_bps = float(delivered[rev]) if up else 0.0
+            in_bps = float(delivered[rev]) * (1.0 - loss) if up else 0.0
+            in_errors = float(delivered[rev]) * loss / AVG_PACKET_BITS
             discards = float(max(offered_bps[i] - self._caps[i], 0.0)) if up else 0.0
             through[d.src] = through.get(d.src, 0.0) + out_bps / float(self._caps[i])
             out += [
@@ -274,6 +336,14 @@ class TwinNetwork:
                     device=d.src,
                     name="if.out_discards",
                     value=discards / AVG_PACKET_BITS,
+                    unit="pps",
+                    labels=labels,
+                ),
+                Metric(
+                    ts=t,
+                    device=d.src,
+                    name="if.in_errors",
+                    value=in_errors,
                     unit="pps",
                     labels=labels,
                 ),

@@ -77,6 +77,7 @@ def oid_table(
             ((*IF_TABLE, 7, idx), rfc1902.Integer32(admin)),
             ((*IF_TABLE, 8, idx), rfc1902.Integer32(oper)),
             ((*IF_TABLE, 10, idx), rfc1902.Counter32(iface.in_octets % 2**32)),
+            ((*IF_TABLE, 14, idx), rfc1902.Counter32(iface.in_errors % 2**32)),
             ((*IF_TABLE, 16, idx), rfc1902.Counter32(iface.out_octets % 2**32)),
             ((*IF_TABLE, 19, idx), rfc1902.Counter32(iface.out_discards % 2**32)),
             ((*IFX_TABLE, 1, idx), rfc1902.OctetString(iface.name)),

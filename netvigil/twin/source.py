@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from netvigil.events import Event
@@ -44,6 +44,11 @@ class TwinSource:
     """Called with every event the network produces (e.g. the twin's protocol endpoints)."""
     step_hooks: list[Callable[[float], None]] = field(default_factory=list)
     """Called with the simulated time after each step (e.g. flow export)."""
+    async_step_hooks: list[Callable[[float, Emit], Awaitable[None]]] = field(default_factory=list)
+    """Awaited with the simulated time and the bus after each step, before the next one (the
+    twin's services probe on the twin's clock: ``twin/services.py``)."""
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Awaited once when the run ends (servers the hooks started)."""
     publish: bool = True
     """Publish events on the bus; False when collectors read the twin through its protocols."""
     loss: float = 0.0
@@ -57,6 +62,13 @@ class TwinSource:
         self._lossy = random.Random(self.loss_seed)
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        try:
+            await self._run(emit, stop)
+        finally:
+            for close in self.closers:
+                await close()
+
+    async def _run(self, emit: Emit, stop: asyncio.Event) -> None:
         wall0 = time.monotonic()
         active: set[Fault] = set()
         t = self.start
@@ -76,6 +88,8 @@ class TwinSource:
                     await emit(event)
             for hook in self.step_hooks:
                 hook(t)
+            for ahook in self.async_step_hooks:
+                await ahook(t, emit)
             t += self.step_s
             if self.speed > 0:
                 due = wall0 + (t - self.start) / self.speed

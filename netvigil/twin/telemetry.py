@@ -26,6 +26,7 @@ class InterfaceState:
     in_octets: int = 0
     out_octets: int = 0
     out_discards: int = 0
+    in_errors: int = 0
     in_bps: float = 0.0
     out_bps: float = 0.0
     last_change_ns: int = 0
@@ -94,6 +95,8 @@ class TwinTelemetry:
                 iface.in_octets += int(event.value * self.step_s / 8)
             elif event.name == "if.out_discards":
                 iface.out_discards += int(event.value * self.step_s)
+            elif event.name == "if.in_errors":
+                iface.in_errors += int(event.value * self.step_s)
             elif event.name == "if.oper_status":
                 up = event.value >= 0.5
                 if up != iface.oper_up:
