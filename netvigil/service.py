@@ -58,7 +58,11 @@ def _pick(registry: Mapping[str, object], setting: str, url: str) -> None:
 
 
 def _runtime(
-    settings: Settings, processors: list[Processor[Any]], sources: list[Source], data: Path
+    settings: Settings,
+    processors: list[Processor[Any]],
+    sources: list[Source],
+    data: Path,
+    writers: dict[str, tuple[str, ...]],
 ) -> EmbeddedRuntime | KafkaRuntime:
     if _scheme(settings.bus.url) == "kafka":
         from netvigil.streams.kafka_admin import bootstrap_of  # faust loads in ~1 s: lazily
@@ -70,6 +74,7 @@ def _runtime(
             bootstrap=bootstrap_of(settings.bus.url),
             cfg=settings.kafka,
             data_dir=data,
+            writers=writers,
         )
     return EmbeddedRuntime(processors, sources, queue_size=settings.bus.queue_size)
 
@@ -157,15 +162,16 @@ class Service:
                 until=twin.until,
                 on_fault=on_fault,
             )
+        if only is not None and set(only) - {p.name for p in processors}:
+            raise ConfigError(
+                f"unknown processors {sorted(set(only) - {p.name for p in processors})}; "
+                f"choose from {[p.name for p in processors]}"
+            )
+        writers = {p.name: p.outputs for p in processors}
         if only is not None:
-            unknown = set(only) - {p.name for p in processors}
-            if unknown:
-                raise ConfigError(
-                    f"unknown processors {sorted(unknown)}; "
-                    f"choose from {[p.name for p in processors]}"
-                )
             processors = [p for p in processors if p.name in only]
-        runtime = _runtime(settings, processors, [*([source] if source else []), *sources], data)
+        srcs = [*([source] if source else []), *sources]
+        runtime = _runtime(settings, processors, srcs, data, writers)
         return cls(settings, data, topo, runtime, incidents, tickets, audit, dlq, source, faults)
 
     @staticmethod
