@@ -136,7 +136,7 @@ class StorageSettings(_Section):
     )
 
 
-FaultKind = Literal["link_down", "congestion", "node_down"]
+FaultKind = Literal["link_down", "congestion", "node_down", "linecard", "flap"]
 
 
 class TwinSettings(_Section):
@@ -210,9 +210,43 @@ class CorrelatorSettings(_Section):
     )
 
 
+class SummarySettings(_Section):
+    backend: Literal["template", "openai", "transformers"] = Field(
+        "template",
+        description="Incident summaries: the deterministic template, an OpenAI-compatible "
+        "chat API, or a local transformers model (falls back to the template on failure).",
+    )
+    url: str = Field("", description="OpenAI-compatible base URL, e.g. http://HOST:PORT/v1.")
+    model: str = Field("", description="Model name (openai) or local model directory.")
+    api_key: SecretStr = Field(SecretStr(""), description="API key for the openai backend.")
+    timeout_s: float = Field(10.0, gt=0, description="Time limit of one generation.")
+
+
 class CoordinatorSettings(_Section):
     phase: Literal["passive", "semi-autonomous", "autonomous"] = Field(
         "passive", description="Deployment phase: passive only recommends actions."
+    )
+    policy: Path | None = Field(
+        None,
+        description="Autonomy policy YAML (`netvigil policy check`); empty = one domain, `phase`.",
+    )
+    catalog: Path | None = Field(None, description="Action catalog YAML; empty = the built-in one.")
+    executor: Literal["twin", "gnmi", "ansible", "none"] = Field(
+        "twin", description="How actions reach devices (twin = the digital twin when it runs)."
+    )
+    dry_run: bool = Field(False, description="Check and report actions, change nothing.")
+    lock_ttl_s: float = Field(600.0, gt=0, description="Lifetime of a lock on a target entity.")
+    lock_wait_s: float = Field(
+        300.0, ge=0, description="How long an action waits for a locked target before refusal."
+    )
+    max_active: int = Field(
+        4, ge=1, description="Actions in flight at once; more wait in the queue."
+    )
+    poll_s: float = Field(
+        30.0, gt=0, description="Event-time seconds between polls of the ticket system."
+    )
+    audit_key: SecretStr = Field(
+        SecretStr(""), description="HMAC key signing the audit head anchor (secret)."
     )
 
 
@@ -220,6 +254,145 @@ class ApiSettings(_Section):
     enabled: bool = Field(False, description="Serve the operator console.")
     host: str = Field("127.0.0.1", description="Console listen address.")
     port: int = Field(8080, ge=0, le=65535, description="Console listen port.")
+    token_file: Path | None = Field(
+        None, description="Console bearer tokens (hashed); empty = <data_dir>/api-tokens.json."
+    )
+    login_failures: int = Field(
+        10, ge=1, description="Failed logins per client address before it must wait."
+    )
+    login_window_s: float = Field(
+        60.0, gt=0, description="Window over which failed logins are counted, in seconds."
+    )
+
+
+class SnmpTargetSettings(_Section):
+    host: str = Field(description="Agent address.")
+    port: int = Field(161, ge=1, le=65535, description="Agent UDP port.")
+    device: str = Field("", description="Device name in the topology (default: sysName).")
+    version: Literal["2c", "3"] = Field("2c", description="SNMP version.")
+    community: SecretStr = Field(SecretStr("public"), description="v2c community (secret).")
+    user: str = Field("", description="v3 USM user.")
+    auth_key: SecretStr = Field(SecretStr(""), description="v3 authentication key (secret).")
+    priv_key: SecretStr = Field(SecretStr(""), description="v3 privacy key (secret).")
+    auth_protocol: Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"] = "SHA"
+    priv_protocol: Literal["DES", "AES", "AES192", "AES256"] = "AES"
+    lldp: bool = Field(True, description="Walk LLDP-MIB neighbours.")
+
+
+class SnmpV3UserSettings(_Section):
+    user: str = Field(description="USM user notifications may come from.")
+    auth_key: SecretStr = Field(SecretStr(""), description="Authentication key (secret).")
+    priv_key: SecretStr = Field(SecretStr(""), description="Privacy key (secret).")
+    auth_protocol: Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"] = "SHA"
+    priv_protocol: Literal["DES", "AES", "AES192", "AES256"] = "AES"
+
+
+class SnmpSettings(_Section):
+    targets: list[SnmpTargetSettings] = Field([], description="Agents to poll.")
+    interval_s: float = Field(60.0, gt=0, description="Seconds between polls of a target.")
+    jitter_s: float = Field(
+        -1.0, description="Random delay added to each poll; negative = a tenth of interval_s."
+    )
+    timeout_s: float = Field(10.0, gt=0, description="Deadline of one whole poll of a target.")
+    request_timeout_s: float = Field(2.0, gt=0, description="Timeout of one SNMP request.")
+    retries: int = Field(1, ge=0, description="Retries of one SNMP request.")
+    max_concurrency: int = Field(64, ge=1, description="Polls in flight at once.")
+    max_repetitions: int = Field(10, ge=1, description="GETBULK max-repetitions.")
+    traps: bool = Field(False, description="Run the trap/inform receiver.")
+    trap_host: str = Field("0.0.0.0", description="Trap receiver listen address.")
+    trap_port: int = Field(162, ge=0, le=65535, description="Trap receiver UDP port.")
+    trap_communities: list[SecretStr] = Field(
+        [SecretStr("public")], description="v1/v2c communities accepted (secret)."
+    )
+    trap_v3_users: list[SnmpV3UserSettings] = Field([], description="v3 users accepted.")
+
+
+class GnmiTargetSettings(_Section):
+    host: str = Field(description="Target address.")
+    port: int = Field(ge=1, le=65535, description="Target gRPC port.")
+    device: str = Field("", description="Device name in the topology (default: host).")
+    insecure: bool = Field(False, description="Plaintext gRPC (no TLS).")
+    ca_file: Path | None = Field(None, description="CA certificate to verify the target (TLS).")
+    cert_file: Path | None = Field(None, description="Client certificate (mutual TLS).")
+    key_file: Path | None = Field(None, description="Client key (mutual TLS).")
+    server_name: str = Field("", description="TLS server name to expect, if not the host.")
+    username: str = Field("", description="gNMI metadata user name.")
+    password: SecretStr = Field(SecretStr(""), description="gNMI metadata password (secret).")
+
+
+class GnmiSettings(_Section):
+    targets: list[GnmiTargetSettings] = Field([], description="Targets to stream from.")
+    sample_interval_s: float = Field(10.0, gt=0, description="SAMPLE subscription interval.")
+    backoff_s: float = Field(1.0, gt=0, description="First reconnect delay (doubles).")
+    max_backoff_s: float = Field(60.0, gt=0, description="Longest reconnect delay.")
+
+
+class SyslogSettings(_Section):
+    host: str = Field("0.0.0.0", description="Syslog collector listen address.")
+    udp_port: int = Field(0, ge=0, le=65535, description="Syslog over UDP (RFC 5426); 0 = off.")
+    tcp_port: int = Field(
+        0, ge=0, le=65535, description="Syslog over TCP (RFC 6587, framing detected); 0 = off."
+    )
+    tls_port: int = Field(0, ge=0, le=65535, description="Syslog over TLS (RFC 5425); 0 = off.")
+    tls_cert: Path | None = Field(None, description="TLS certificate chain (PEM) for tls_port.")
+    tls_key: Path | None = Field(None, description="TLS private key (PEM) for tls_port.")
+    framing: Literal["auto", "lf", "octet-counting"] = Field(
+        "auto", description="TCP framing: auto detects it per connection from the first byte."
+    )
+    max_message_length: int = Field(
+        65536, ge=480, description="Largest message accepted over TCP (octets)."
+    )
+    queue_size: int = Field(
+        10000, ge=1, description="Messages buffered between sockets and the parser."
+    )
+
+
+class FlowSettings(_Section):
+    host: str = Field("0.0.0.0", description="Flow collector listen address.")
+    port: int = Field(
+        0, ge=0, le=65535, description="UDP port for NetFlow v5/v9, IPFIX and sFlow; 0 = off."
+    )
+    hold_s: float = Field(
+        30.0, ge=0, description="Seconds a data set waits for its template before a dead letter."
+    )
+    hold_max: int = Field(10000, ge=0, description="Data sets held for templates at most.")
+    queue_size: int = Field(
+        10000, ge=1, description="Datagrams buffered between the socket and the decoder."
+    )
+
+
+class ProbeSettings(_Section):
+    name: str = Field(description="Probe name (unique).")
+    kind: Literal["http", "tcp", "dns"] = Field(description="What to check.")
+    target: str = Field(description="http: URL; tcp: HOST:PORT; dns: name to resolve.")
+    service: str = Field("", description="Service the result belongs to (for SLOs).")
+    device: str = Field("", description="Device the service runs on.")
+    interval_s: float = Field(30.0, gt=0, description="Seconds between checks.")
+    timeout_s: float = Field(5.0, gt=0, description="Deadline of one check.")
+    expect_status: int | None = Field(None, description="HTTP status expected (default 2xx/3xx).")
+    expect_content: str | None = Field(None, description="Regex the HTTP body must match.")
+    nameserver: str | None = Field(None, description="DNS server HOST:PORT (default: system).")
+
+
+class ScrapeSettings(_Section):
+    url: str = Field(description="Prometheus text-format endpoint.")
+    service: str = Field(description="Service the metrics belong to.")
+    device: str = Field("", description="Device the service runs on.")
+    interval_s: float = Field(15.0, gt=0, description="Seconds between scrapes.")
+
+
+class SloSettings(_Section):
+    service: str = Field(description="Service the objective is for.")
+    objective: float = Field(gt=0, lt=1, description="Share of good events, e.g. 0.999.")
+    kind: Literal["success", "latency"] = Field("success", description="What counts as good.")
+    latency_ms: float | None = Field(None, gt=0, description="Latency SLO: good if faster.")
+    window_s: float = Field(30 * 86400, gt=0, description="SLO window in seconds.")
+
+
+class ServiceLevelSettings(_Section):
+    probes: list[ProbeSettings] = Field([], description="Synthetic checks (HTTP, TCP, DNS).")
+    scrape: list[ScrapeSettings] = Field([], description="Prometheus endpoints to scrape.")
+    slos: list[SloSettings] = Field([], description="Service-level objectives to track.")
 
 
 class LogSettings(_Section):
@@ -246,9 +419,15 @@ class Settings(BaseSettings):
     twin: TwinSettings = TwinSettings()
     detector: DetectorSettings = DetectorSettings()
     correlator: CorrelatorSettings = CorrelatorSettings()
+    summary: SummarySettings = SummarySettings()
     coordinator: CoordinatorSettings = CoordinatorSettings()
     api: ApiSettings = ApiSettings()
     log: LogSettings = LogSettings()
+    services: ServiceLevelSettings = ServiceLevelSettings()
+    snmp: SnmpSettings = SnmpSettings()
+    gnmi: GnmiSettings = GnmiSettings()
+    syslog: SyslogSettings = SyslogSettings()
+    flows: FlowSettings = FlowSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -284,7 +463,8 @@ def _translate(exc: ValidationError, source: str, prefix: tuple[str, ...] = ()) 
             lines.append(f"  {where}: unknown setting; {fix}")
             continue
         got = err.get("input")
-        shown = "<redacted>" if "password" in where or "token" in where else repr(got)
+        secret = any(w in where for w in ("password", "token", "key", "community"))
+        shown = "<redacted>" if secret else repr(got)
         lines.append(
             f"  {where} = {shown}: {err['msg']}; fix it in {source} "
             f"or set {_env_name(loc)}; see `netvigil config docs`"

@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "EventDecodeError",
+    "GraphUnavailable",
     "NetVigilError",
     "ProcessorError",
     "TopologyError",
@@ -47,3 +48,7 @@ class ProcessorError(NetVigilError):
 
 class TopologyError(NetVigilError):
     """A topology file or query is invalid (unknown entity, malformed file)."""
+
+
+class GraphUnavailable(TopologyError):
+    """The topology store's server could not be reached (or refused us) after retries."""

@@ -126,6 +126,8 @@ class FlowRecord(Event, frozen=True, kw_only=True, tag="flow"):
     options: bool = False
     sampling_rate: int = 1
     """Counts in ``fields`` are already multiplied by this rate."""
+    protocol: str = ""
+    """``netflow5``, ``netflow9``, ``ipfix`` or ``sflow5`` (sFlow and NetFlow v5 both say 5)."""
 
 
 class TemplateField(msgspec.Struct, frozen=True, array_like=True):

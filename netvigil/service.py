@@ -14,16 +14,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netvigil.analytics.detector import DetectorConfig
-from netvigil.config import Settings
+from netvigil.collectors.push import push_collectors
+from netvigil.collectors.service_level import service_level_processors, service_level_sources
+from netvigil.collectors.sources import device_sources
+from netvigil.config import Settings, TicketSettings
 from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
+from netvigil.resolvers.assemble import build_coordinator
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
-from netvigil.resolvers.coordinator import CoordinatorProcessor
+from netvigil.resolvers.breaker import AutonomyState
 from netvigil.resolvers.incidents import IncidentStore
+from netvigil.resolvers.remediation import ActionStore
 from netvigil.resolvers.tickets.local import LocalTickets
+from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
+from netvigil.streams.analytics import analytics_processors, summarizer
 from netvigil.streams.base import Processor, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
@@ -36,16 +43,34 @@ from netvigil.twin.source import SIM_EPOCH, TwinSource
 if TYPE_CHECKING:
     from netvigil.streams.kafka_runtime import KafkaRuntime
 
-__all__ = ["Service", "TwinPlan"]
+__all__ = ["Service", "TwinPlan", "open_graph"]
 
 
 def _scheme(url: str) -> str:
     return url.split("://", 1)[0]
 
 
-_GRAPHS: dict[str, Callable[[str], TopologyStore]] = {"memory": lambda url: MemoryTopology()}
-_TICKETS: dict[str, Callable[[str, Path], TicketBackend]] = {
-    "local": lambda url, data: LocalTickets(data / "tickets.db"),
+def _neo4j(url: str, settings: Settings) -> TopologyStore:
+    from netvigil.graph.neo4j import Neo4jTopology  # the driver loads only when asked for
+
+    g = settings.graph
+    return Neo4jTopology(url, user=g.user, password=g.password.get_secret_value())
+
+
+_GRAPHS: dict[str, Callable[[str, Settings], TopologyStore]] = {
+    "memory": lambda url, settings: MemoryTopology(),
+    "neo4j": _neo4j,
+    "bolt": _neo4j,
+}
+_TICKETS: dict[str, Callable[[TicketSettings, Path], TicketBackend]] = {
+    "local": lambda s, data: LocalTickets(data / "tickets.db"),
+    "servicenow": lambda s, data: ServiceNowTickets.from_url(
+        s.url,
+        data,
+        user=s.user,
+        password=s.password.get_secret_value(),
+        token=s.token.get_secret_value(),
+    ),
 }
 
 
@@ -55,6 +80,12 @@ def _pick(registry: Mapping[str, object], setting: str, url: str) -> None:
             f"{setting} = {url!r}: this build runs {', '.join(s + '://' for s in registry)} only; "
             f"set {setting} to one of those"
         )
+
+
+def open_graph(settings: Settings) -> TopologyStore:
+    """The topology store ``graph.url`` names (``memory://``, ``neo4j://``, ``bolt://``)."""
+    _pick(_GRAPHS, "graph.url", settings.graph.url)
+    return _GRAPHS[_scheme(settings.graph.url)](settings.graph.url, settings)
 
 
 def _runtime(
@@ -86,6 +117,10 @@ class TwinPlan:
     speed: float
     faults: list[Fault]
     until: float | None
+    loss: float = 0.0
+    """Share of the twin's telemetry lost before it reaches the pipeline."""
+    poll_reachability: bool = False
+    """The twin reports each device's reachability every step (a poller), not only changes."""
 
 
 @dataclass
@@ -100,6 +135,9 @@ class Service:
     dead_letters: DeadLetterFile
     twin: TwinSource | None = None
     faults: list[Fault] = field(default_factory=list)
+    collectors: list[Source] = field(default_factory=list)
+    autonomy: AutonomyState | None = None
+    actions: ActionStore | None = None
 
     @classmethod
     def build(
@@ -118,14 +156,35 @@ class Service:
         _pick(_TICKETS, "tickets.url", settings.tickets.url)
         data = Path(data_dir or settings.storage.data_dir)
         data.mkdir(parents=True, exist_ok=True)
-        topo = _GRAPHS[_scheme(settings.graph.url)](settings.graph.url)
+        topo = open_graph(settings)
         topo_file = settings.graph.topology or (settings.twin.topology if twin else None)
         load_topology(topo_file, topo)
 
         incidents = IncidentStore(data / "incidents.db")
-        tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets.url, data)
-        audit = AuditLog(data / "audit.db")
+        tickets = _TICKETS[_scheme(settings.tickets.url)](settings.tickets, data)
+        audit = AuditLog(data / "audit.db", key=settings.coordinator.audit_key.get_secret_value())
         dlq = DeadLetterFile(data / "dead-letters.jsonl")
+        network = None
+        if twin is not None:
+            # the twin keeps its own in-memory copy of the topology when the store is Neo4j
+            twin_topo = topo if isinstance(topo, MemoryTopology) else load_topology(topo_file)
+            network = TwinNetwork(
+                twin_topo,
+                twin.faults,
+                seed=settings.twin.seed,
+                poll_reachability=twin.poll_reachability,
+            )
+        clock: list[TwinSource] = []  # the twin source, once built: its clock is sim time
+        coordinator, autonomy, action_store = build_coordinator(
+            settings,
+            data,
+            topo=topo,
+            incidents=incidents,
+            tickets=tickets,
+            audit=audit,
+            network=network,
+            clock=lambda: clock[0].now if clock else 0.0,
+        )
         d = settings.detector
         c = settings.correlator
         processors: list[Processor[Any]] = [
@@ -145,15 +204,17 @@ class Service:
                 CorrelatorConfig(
                     window_s=c.window_s, max_hops=c.max_hops, min_evidence=c.min_evidence
                 ),
+                summarizer(settings),
             ),
-            CoordinatorProcessor(incidents, tickets, audit),
+            coordinator,
             dlq,
         ]
+        processors += analytics_processors(settings)
+        processors += service_level_processors(settings)
         source = None
         faults: list[Fault] = []
-        if twin is not None:
+        if twin is not None and network is not None:
             faults = twin.faults
-            network = TwinNetwork(topo, faults, seed=settings.twin.seed)
             source = TwinSource(
                 network,
                 step_s=settings.twin.step_s,
@@ -161,18 +222,48 @@ class Service:
                 start=SIM_EPOCH,
                 until=twin.until,
                 on_fault=on_fault,
+                loss=twin.loss,
+                loss_seed=settings.twin.seed,
             )
-        if only is not None and set(only) - {p.name for p in processors}:
-            raise ConfigError(
-                f"unknown processors {sorted(set(only) - {p.name for p in processors})}; "
-                f"choose from {[p.name for p in processors]}"
-            )
+            clock.append(source)
+        collectors, collector_processors = push_collectors(settings, data)
+        # syslog/flows; SNMP/gNMI; probes and Prometheus scraping
+        collectors = [*collectors, *device_sources(settings), *service_level_sources(settings)]
+        processors.extend(collector_processors)
+        if only is not None:
+            unknown = set(only) - {p.name for p in processors}
+            if unknown:
+                raise ConfigError(
+                    f"unknown processors {sorted(unknown)}; "
+                    f"choose from {[p.name for p in processors]}"
+                )
+        # which processor writes which topic, before ``only`` narrows the list: the Kafka
+        # runtime needs every writer of a topic to merge it in event time
         writers = {p.name: p.outputs for p in processors}
         if only is not None:
             processors = [p for p in processors if p.name in only]
-        srcs = [*([source] if source else []), *sources]
-        runtime = _runtime(settings, processors, srcs, data, writers)
-        return cls(settings, data, topo, runtime, incidents, tickets, audit, dlq, source, faults)
+        runtime = _runtime(
+            settings,
+            processors,
+            [*([source] if source else []), *collectors, *sources],
+            data,
+            writers,
+        )
+        svc = cls(
+            settings,
+            data,
+            topo,
+            runtime,
+            incidents,
+            tickets,
+            audit,
+            dlq,
+            source,
+            faults,
+            collectors,
+        )
+        svc.autonomy, svc.actions = autonomy, action_store  # for the operator console
+        return svc
 
     @staticmethod
     def plan_twin(

@@ -149,6 +149,11 @@ class Server:
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                # our own child that exited stays a zombie (kill(pid, 0) still succeeds) until
+                # reaped; reap it here, also when this Server object did not spawn it
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    break
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:

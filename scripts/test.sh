@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/system-deps.sh
-scripts/setup.sh
+NETVIGIL_EXTRAS="${NETVIGIL_EXTRAS:-dev,ml}" scripts/setup.sh  # ml: semantic log tests run in CI
 . .venv/bin/activate
 
 echo "== ruff"

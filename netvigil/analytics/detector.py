@@ -5,22 +5,25 @@ signal gets is data (:data:`SIGNAL_CHECKS`), not code branches:
 
 - ``status``: a discrete up/down signal (1 = up); a drop to 0 is an anomaly at once.
 - ``threshold``: a utilization above ``util_threshold`` (opens) / below ``util_clear`` (clears).
-- ``deviation``: a robust z-score against an exponentially weighted mean and variance
-  (river's ``EWMean``/``EWVar``), after a warm-up.
+- ``deviation``: the calibrated, seasonal score of :class:`~netvigil.analytics.seasonal.
+  SeasonalScorer` (daily/weekly profiles, spikes, level shifts, drift), abnormal when the score
+  reaches ``score_open`` *and* the residual is at least ``z_threshold`` robust sigmas; it stays
+  abnormal down to ``score_clear`` / half the z threshold (hysteresis). The anomaly's score is
+  the calibrated score scaled by the size of the deviation (full at twice the z threshold), so
+  a barely significant change weighs less as evidence than a large one.
 
 An anomaly opens after ``min_points`` consecutive abnormal points and clears after
-``clear_points`` consecutive normal ones (hysteresis); one anomaly per series at a time.
-Outliers are learned clipped to the expected band, so one spike cannot inflate the variance
-enough to hide the next point; a lasting level shift is still adopted within a few points.
+``clear_points`` consecutive normal ones (:class:`~netvigil.analytics.hygiene.Hysteresis`);
+status changes open and clear at once. One anomaly per series at a time.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from river import stats
+from netvigil.analytics.hygiene import Hysteresis
+from netvigil.analytics.seasonal import ScorerConfig, SeasonalScorer
 
 __all__ = ["SIGNAL_CHECKS", "DetectorConfig", "SeriesDetector", "Transition"]
 
@@ -45,6 +48,11 @@ class DetectorConfig:
     util_threshold: float = 0.9
     util_clear: float = 0.8
     ew_alpha: float = 0.05
+    score_open: float = 0.5
+    score_clear: float = 0.3
+
+    def scorer(self) -> ScorerConfig:
+        return ScorerConfig(warmup=self.warmup, level_alpha=self.ew_alpha)
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class Transition:
     expected: float | None = None
     band: tuple[float, float] | None = None
     z: float | None = None
+    explain: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,6 +78,7 @@ class _Check:
     expected: float | None = None
     band: tuple[float, float] | None = None
     z: float | None = None
+    explain: dict[str, str] | None = None
 
 
 @dataclass
@@ -76,22 +86,24 @@ class SeriesDetector:
     """The detector state of one series. ``observe`` returns a transition or None."""
 
     checks: tuple[str, ...]
-    n: int = 0
-    mean: stats.EWMean = field(default=None)  # type: ignore[assignment]
-    var: stats.EWVar = field(default=None)  # type: ignore[assignment]
-    streak: int = 0
-    normal_streak: int = 0
-    first_abnormal_ts: float = 0.0
+    gate: Hysteresis
+    scorer: SeasonalScorer | None = None
     open_kind: str | None = None
+    open_check: _Check | None = None
 
     @classmethod
     def for_signal(cls, signal: str, cfg: DetectorConfig) -> SeriesDetector:
-        det = cls(checks=SIGNAL_CHECKS.get(signal, DEFAULT_CHECKS))
-        det.mean = stats.EWMean(fading_factor=cfg.ew_alpha)
-        det.var = stats.EWVar(fading_factor=cfg.ew_alpha)
-        return det
+        checks = SIGNAL_CHECKS.get(signal, DEFAULT_CHECKS)
+        status = "status" in checks
+        gate = Hysteresis(
+            min_points=1 if status else cfg.min_points,
+            clear_points=1 if status else cfg.clear_points,
+        )
+        scorer = SeasonalScorer(cfg.scorer()) if "deviation" in checks else None
+        return cls(checks=checks, gate=gate, scorer=scorer)
 
-    def _score(self, value: float, cfg: DetectorConfig) -> _Check:
+    def _check(self, ts: float, value: float, cfg: DetectorConfig) -> _Check:
+        """Score the point with every check of the series (the scorer then learns it)."""
         worst = _Check(False, "", 0.0)
         for check in self.checks:
             if check == "status":
@@ -107,22 +119,23 @@ class SeriesDetector:
                     band=(0.0, cfg.util_threshold),
                 )
             elif check == "deviation":
-                if self.n < cfg.warmup:
-                    continue
-                mu = self.mean.get()
-                sd = math.sqrt(max(self.var.get(), 0.0))
-                floor = 1e-9 + 0.01 * abs(mu)
-                z = (value - mu) / max(sd, floor)
-                limit = cfg.z_threshold / 2 if self.open_kind == "deviation" else cfg.z_threshold
-                dev = abs(z) >= limit
-                half = cfg.z_threshold * max(sd, floor)
+                assert self.scorer is not None
+                v = self.scorer.update(ts, value)
+                held = self.open_kind == "deviation"
+                s_lim = cfg.score_clear if held else cfg.score_open
+                z_lim = cfg.z_threshold / 2 if held else cfg.z_threshold
+                dev = v.score >= s_lim and abs(v.z) >= z_lim
+                # the evidence an anomaly carries: its calibrated probability, scaled down
+                # for deviations that are significant but small (a barely-there reroute)
+                strength = v.score * min(1.0, abs(v.z) / (2 * cfg.z_threshold))
                 c = _Check(
                     dev,
                     "deviation",
-                    min(1.0, abs(z) / (2 * cfg.z_threshold)) if dev else 0.0,
-                    expected=mu,
-                    band=(mu - half, mu + half),
-                    z=z,
+                    strength if dev else 0.0,
+                    expected=v.expected,
+                    band=v.band,
+                    z=v.z,
+                    explain={"model": v.model, "detector": v.horizon, "score": f"{v.score:.3f}"},
                 )
             else:
                 raise ValueError(f"unknown check {check!r}")
@@ -133,40 +146,24 @@ class SeriesDetector:
         return worst
 
     def observe(self, ts: float, value: float, cfg: DetectorConfig) -> Transition | None:
-        check = self._score(value, cfg)  # score first ...
-        self.n += 1  # ... then learn, an outlier clipped to the band so it cannot blow it up
-        learn = value
-        if check.z is not None and check.band is not None:
-            learn = min(max(value, check.band[0]), check.band[1])
-        self.mean.update(learn)
-        self.var.update(learn)
-        is_status = "status" in self.checks
-        need_open = 1 if is_status else cfg.min_points
-        need_clear = 1 if is_status else cfg.clear_points
-        if check.abnormal:
-            self.normal_streak = 0
-            if self.streak == 0:
-                self.first_abnormal_ts = ts
-            self.streak += 1
-            if self.open_kind is None and self.streak >= need_open:
-                self.open_kind = check.kind
-                return Transition(
-                    "active",
-                    check.kind,
-                    check.score,
-                    self.first_abnormal_ts,
-                    value,
-                    check.expected,
-                    check.band,
-                    check.z,
-                )
-            return None
-        self.streak = 0
-        if self.open_kind is not None:
-            self.normal_streak += 1
-            if self.normal_streak >= need_clear:
-                kind, self.open_kind, self.normal_streak = self.open_kind, None, 0
-                return Transition("cleared", kind, 0.0, ts, value, check.expected, check.band)
+        check = self._check(ts, value, cfg)
+        step = self.gate.step(ts, check.abnormal)
+        if step == "open":
+            self.open_kind = check.kind
+            return Transition(
+                "active",
+                check.kind,
+                check.score,
+                self.gate.onset_ts,
+                value,
+                check.expected,
+                check.band,
+                check.z,
+                check.explain or {},
+            )
+        if step == "clear" and self.open_kind is not None:
+            kind, self.open_kind = self.open_kind, None
+            return Transition("cleared", kind, 0.0, ts, value, check.expected, check.band)
         return None
 
     def force(self, ts: float, up: bool, cfg: DetectorConfig) -> Transition | None:

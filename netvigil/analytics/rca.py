@@ -1,22 +1,57 @@
-"""Topology-aware root-cause ranking (pure).
+"""Topology-aware root-cause ranking (pure: a topology and anomalies in, candidates out).
 
-A candidate root cause (a device or a link near the anomalies) *predicts* a set of observable
-symptoms: a failed link makes both of its interfaces abnormal; a failed device makes itself
-unreachable and the neighbours' interfaces that face it abnormal (its own interfaces can no
-longer be observed). Each candidate is scored by how well its predicted set matches the
-anomalies seen: the harmonic mean of the share of anomaly weight it explains (recall) and the
-share of its predictions that came true (precision). Stronger kinds of evidence weigh more.
+Two views of the same evidence are combined:
+
+1. **Fault hypotheses** (the rules for the obvious cases, as a codebook). Each candidate is a
+   typed hypothesis that *predicts* which strong symptoms (``down``/``threshold`` anomalies,
+   reachability) would be seen if it were true:
+
+   - ``link down`` (and a flapping link): both interfaces of the link down;
+   - ``link congestion``: an interface of the link over its utilization threshold;
+   - ``device down``: the device unreachable and the far ends of all its links down (its own
+     interfaces cannot be observed any more);
+   - ``device linecard``: two or more links of a reachable device down together (onsets within
+     ``LINECARD_SPREAD_S``) while others stay up.
+
+   A hypothesis scores the harmonic mean of the share of the strong evidence it explains
+   (weighted) and the share of its predictions that came true. Interfaces on unreachable
+   devices are unobservable and never counted as missed predictions.
+
+2. **Propagation** (a personalized PageRank on the device-interface-link graph around the
+   anomalies, seeded by anomaly strength and discounted by onset order: earlier symptoms weigh
+   more, because effects follow causes). It ranks where the anomalies concentrate, and it is
+   what ranks candidates when only weak evidence (deviations) exists.
+
+Final confidence = ``W_RULE * hypothesis + W_WALK * walk`` (each in [0, 1]), ties broken by the
+simpler hypothesis (one link before a device) and then by name, so rankings are stable.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
+import numpy as np
+from scipy import sparse
+
+from netvigil.errors import TopologyError
 from netvigil.events import AnomalyRef, RootCause
-from netvigil.graph.base import TopologyStore, entity_devices
+from netvigil.graph.base import Interface, Link, Subgraph, entity_devices, entity_kind
 
-__all__ = ["KIND_WEIGHT", "Candidate", "rank", "weight"]
+__all__ = [
+    "KIND_WEIGHT",
+    "LINECARD_SPREAD_S",
+    "W_RULE",
+    "W_WALK",
+    "Hypothesis",
+    "Topo",
+    "View",
+    "is_strong",
+    "rank",
+    "weight",
+]
 
 #: how much one anomaly of a kind counts as evidence, times its score
 KIND_WEIGHT: dict[str, float] = {
@@ -25,93 +60,324 @@ KIND_WEIGHT: dict[str, float] = {
     "predicted_congestion": 0.4,
     "deviation": 0.3,
 }
-_FAULT_OF_KIND = {"down": "down", "threshold": "congestion", "deviation": "degraded"}
+#: kinds that are symptoms of a hard fault; everything else is weak evidence
+STRONG_KINDS = frozenset({"down", "threshold"})
+#: links failing within this many seconds of each other count as failing together
+LINECARD_SPREAD_S = 30.0
+#: a device with more links than this joins the walk with its anomalous links only
+WALK_MAX_LINKS = 32
+#: the walk's damping, and its power iteration (an L1 change below WALK_TOL stops it; the
+#: ranking needs the order of a few candidates, not PageRank to many digits)
+WALK_ALPHA = 0.85
+WALK_ITERATIONS = 40
+WALK_TOL = 1e-4
+#: onset discount of the propagation seed: weight * exp(-(onset - first onset) / ONSET_TAU_S)
+ONSET_TAU_S = 60.0
+W_RULE = 0.8
+W_WALK = 0.2
+_SIMPLER = {"link_down": 0, "congestion": 0, "linecard": 1, "device_down": 2, "degraded": 3}
+_FAULT = {
+    "link_down": "down",
+    "congestion": "congestion",
+    "device_down": "down",
+    "linecard": "linecard",
+    "degraded": "degraded",
+}
+
+
+class Topo(Protocol):
+    """What ranking reads from a topology (a TopologyStore, or a :class:`View`)."""
+
+    def has(self, entity: str) -> bool: ...
+
+    def interface(self, interface_id: str) -> Interface: ...
+
+    def link(self, link_id: str) -> Link: ...
+
+    def links_of(self, device: str) -> list[Link]: ...
+
+
+class View:
+    """A read-only index of a subgraph: what ranking needs, without building a graph."""
+
+    def __init__(self, sub: Subgraph) -> None:
+        self._devices = {d.name for d in sub.devices}
+        self._links = {lk.id: lk for lk in sub.links}
+        self._ifaces: dict[str, Interface] = {}
+        self._by_device: dict[str, list[Link]] = {d: [] for d in self._devices}
+        for lk in sorted(sub.links, key=lambda x: x.id):
+            for dev, ifid in ((lk.a, lk.a_if), (lk.b, lk.b_if)):
+                self._ifaces[ifid] = Interface(ifid, dev, ifid.partition(":")[2], lk.id)
+                self._by_device.setdefault(dev, []).append(lk)
+
+    def has(self, entity: str) -> bool:
+        return entity in self._devices or entity in self._links or entity in self._ifaces
+
+    def interface(self, interface_id: str) -> Interface:
+        try:
+            return self._ifaces[interface_id]
+        except KeyError:
+            raise TopologyError(f"unknown interface {interface_id!r}") from None
+
+    def link(self, link_id: str) -> Link:
+        try:
+            return self._links[link_id]
+        except KeyError:
+            raise TopologyError(f"unknown link {link_id!r}") from None
+
+    def links_of(self, device: str) -> list[Link]:
+        return list(self._by_device.get(device, ()))
 
 
 def weight(a: AnomalyRef) -> float:
     return KIND_WEIGHT.get(a.kind, 0.3) * a.score
 
 
+def is_strong(a: AnomalyRef) -> bool:
+    return a.kind in STRONG_KINDS
+
+
 @dataclass(frozen=True)
-class Candidate:
-    kind: str  # "device" | "link"
+class Hypothesis:
+    """A candidate root cause and the strong symptoms it predicts."""
+
+    kind: str  # link_down | congestion | device_down | linecard | degraded
     entity: str
+    predicts: frozenset[str]
+    rule: str = ""
 
 
-def _unreachable(anomalies: Iterable[AnomalyRef]) -> set[str]:
-    return {a.entity for a in anomalies if a.signal == "reachability" and a.kind == "down"}
+@dataclass
+class _Evidence:
+    strength: dict[str, float] = field(default_factory=dict)  # symptom key -> weight
+    onset: dict[str, float] = field(default_factory=dict)
+    kind: dict[str, str] = field(default_factory=dict)
+    down_ifaces: set[str] = field(default_factory=set)
+    congested: set[str] = field(default_factory=set)
+    unreachable: set[str] = field(default_factory=set)
+    weak: dict[str, float] = field(default_factory=dict)
 
 
-def predicted(topo: TopologyStore, c: Candidate, unobservable: set[str]) -> set[str]:
-    """The observable entities that would be abnormal if ``c`` failed."""
-    if c.kind == "link":
-        lk = topo.link(c.entity)
-        out = {lk.a_if, lk.b_if}
-    else:
-        out = {c.entity}
-        for lk in topo.links_of(c.entity):
-            out.add(lk.a_if)
-            out.add(lk.b_if)
-    return {e for e in out if entity_devices(e)[0] not in unobservable or e in unobservable}
+def _key(a: AnomalyRef) -> str:
+    """Symptom key: reachability is about the device; other signals about their entity."""
+    return f"{a.entity}|reach" if a.signal == "reachability" else a.entity
 
 
-def _candidates(topo: TopologyStore, entities: Iterable[str]) -> set[Candidate]:
-    out: set[Candidate] = set()
-    for e in entities:
-        if not topo.has(e):
-            continue
-        if "--" in e:
-            out.add(Candidate("link", e))
-            out.update(Candidate("device", d) for d in entity_devices(e))
-        elif ":" in e:
-            iface = topo.interface(e)
-            out.add(Candidate("device", iface.device))
-            if iface.link:
-                out.add(Candidate("link", iface.link))
-        else:
-            out.add(Candidate("device", e))
-            out.update(Candidate("link", lk.id) for lk in topo.links_of(e))
-    return out
-
-
-def rank(topo: TopologyStore, anomalies: Sequence[AnomalyRef], top: int = 5) -> list[RootCause]:
-    """Rank root-cause candidates for a group of anomalies; best first, scores in [0, 1]."""
-    strength: dict[str, float] = {}
-    kinds: dict[str, str] = {}
+def _collect(topo: Topo, anomalies: Iterable[AnomalyRef]) -> _Evidence:
+    ev = _Evidence()
     for a in anomalies:
+        if not topo.has(a.entity):
+            continue
         w = weight(a)
-        if w > strength.get(a.entity, 0.0):
-            strength[a.entity] = w
-            kinds[a.entity] = a.kind
-    total = sum(strength.values())
-    if total <= 0:
+        if not is_strong(a):
+            ev.weak[a.entity] = max(ev.weak.get(a.entity, 0.0), w)
+            continue
+        k = _key(a)
+        if w > ev.strength.get(k, 0.0):
+            ev.strength[k] = w
+            ev.kind[k] = a.kind
+        ev.onset[k] = min(ev.onset.get(k, a.onset_ts), a.onset_ts)
+        if a.signal == "reachability":
+            ev.unreachable.add(a.entity)
+        elif a.kind == "down" and entity_kind(a.entity) == "interface":
+            ev.down_ifaces.add(a.entity)
+        elif a.kind == "threshold" and entity_kind(a.entity) == "interface":
+            ev.congested.add(a.entity)
+    return ev
+
+
+def _observable(e: str, unreachable: set[str]) -> bool:
+    return entity_devices(e)[0] not in unreachable
+
+
+def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
+    """The typed candidates the strong evidence suggests (the rules for the obvious cases)."""
+    out: dict[tuple[str, str], Hypothesis] = {}
+    devices: set[str] = set(ev.unreachable)
+    for ifid in ev.down_ifaces:
+        iface = topo.interface(ifid)
+        devices.add(iface.device)
+        if iface.link:
+            lk = topo.link(iface.link)
+            devices.add(lk.other(iface.device))
+            ends = frozenset(e for e in (lk.a_if, lk.b_if) if _observable(e, ev.unreachable))
+            out[("link_down", lk.id)] = Hypothesis("link_down", lk.id, ends, "both ends down")
+    for ifid in ev.congested:
+        iface = topo.interface(ifid)
+        if iface.link:
+            lk = topo.link(iface.link)
+            hot = frozenset(e for e in (lk.a_if, lk.b_if) if e in ev.congested)
+            out[("congestion", lk.id)] = Hypothesis(
+                "congestion", lk.id, hot, "interface over utilization threshold"
+            )
+    for dev in sorted(devices):
+        links = topo.links_of(dev)
+        far = {lk.end(lk.other(dev)) for lk in links if lk.a != lk.b}
+        far = {e for e in far if _observable(e, ev.unreachable - {dev})}
+        out[("device_down", dev)] = Hypothesis(
+            "device_down", dev, frozenset({f"{dev}|reach"} | far), "unreachable, neighbours see it"
+        )
+        failed = [lk for lk in links if {lk.a_if, lk.b_if} & ev.down_ifaces]
+        if 2 <= len(failed) < len(links) and dev not in ev.unreachable:
+            onsets = [
+                min(ev.onset[e] for e in (lk.a_if, lk.b_if) if e in ev.onset) for lk in failed
+            ]
+            if max(onsets) - min(onsets) <= LINECARD_SPREAD_S:
+                ends = frozenset(
+                    e for lk in failed for e in (lk.a_if, lk.b_if) if _observable(e, ev.unreachable)
+                )
+                out[("linecard", dev)] = Hypothesis(
+                    "linecard", dev, ends, "several links of a reachable device down together"
+                )
+    return list(out.values())
+
+
+def _weak_candidates(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
+    out: dict[str, Hypothesis] = {}
+    for e in ev.weak:
+        kind = entity_kind(e)
+        if kind == "interface":
+            iface = topo.interface(e)
+            out.setdefault(iface.device, Hypothesis("degraded", iface.device, frozenset()))
+            if iface.link:
+                out.setdefault(iface.link, Hypothesis("degraded", iface.link, frozenset()))
+        else:
+            out.setdefault(e, Hypothesis("degraded", e, frozenset()))
+    return list(out.values())
+
+
+def _walk(
+    topo: Topo, ev: _Evidence, anomalies: Sequence[AnomalyRef], targets: set[str]
+) -> dict[str, float]:
+    """Personalized PageRank on devices, interfaces and links, seeded by the anomalies.
+
+    Written as a sparse power iteration (numpy/scipy) rather than ``networkx.pagerank``: the
+    graph is rebuilt for every incident update and networkx's conversions cost more than the
+    walk itself. Hubs join with their anomalous or candidate links only (WALK_MAX_LINKS).
+    """
+    seen = {a.entity for a in anomalies if topo.has(a.entity)}
+    devices = {d for e in seen for d in entity_devices(e)}
+    devices |= {d for t in targets for d in entity_devices(t)}
+    index: dict[str, int] = {}
+    rows: list[int] = []
+    cols: list[int] = []
+
+    def node(name: str) -> int:
+        i = index.get(name)
+        if i is None:
+            i = index[name] = len(index)
+        return i
+
+    def edge(u: str, v: str) -> None:
+        i, j = node(u), node(v)
+        rows.extend((i, j))
+        cols.extend((j, i))
+
+    done: set[str] = set()
+    for dev in sorted(devices):
+        if not topo.has(dev):
+            continue
+        node(dev)
+        links = topo.links_of(dev)
+        if len(links) > WALK_MAX_LINKS:
+            links = [
+                lk for lk in links if lk.id in targets or {lk.a_if, lk.b_if, lk.a, lk.b} & seen
+            ]
+        for lk in links:
+            if lk.id in done:
+                continue
+            done.add(lk.id)
+            edge(lk.a, lk.a_if)
+            edge(lk.a_if, lk.id)
+            edge(lk.id, lk.b_if)
+            edge(lk.b_if, lk.b)
+    first = min((a.onset_ts for a in anomalies), default=0.0)
+    n = len(index)
+    p = np.zeros(n)
+    for a in anomalies:
+        i = index.get(a.entity)
+        if i is not None:
+            w = weight(a) * math.exp(-max(a.onset_ts - first, 0.0) / ONSET_TAU_S)
+            p[i] = max(p[i], w)
+    if n == 0 or p.sum() <= 0:
+        return {}
+    p /= p.sum()
+    adj = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    adj.data[:] = 1.0  # parallel entries collapse to one edge
+    deg = np.asarray(adj.sum(axis=1)).ravel()
+    walk_t = (sparse.diags(1.0 / np.maximum(deg, 1.0)) @ adj).T.tocsr()
+    dangling = deg == 0
+    x = p.copy()
+    for _ in range(WALK_ITERATIONS):
+        nxt = WALK_ALPHA * (walk_t @ x) + (1 - WALK_ALPHA) * p
+        nxt += WALK_ALPHA * p * x[dangling].sum()  # dangling mass goes back to the seeds
+        done_ = np.abs(nxt - x).sum() < WALK_TOL
+        x = nxt
+        if done_:
+            break
+    scores = {t: float(x[index[t]]) if t in index else 0.0 for t in targets}
+    top = max(scores.values(), default=0.0)
+    return {t: (s / top if top > 0 else 0.0) for t, s in scores.items()}
+
+
+def rank(topo: Topo | Subgraph, anomalies: Sequence[AnomalyRef], top: int = 5) -> list[RootCause]:
+    """Rank root-cause candidates for a group of anomalies; best first, scores in [0, 1].
+
+    ``topo`` is a TopologyStore, or the subgraph around the anomalies (which is all ranking
+    reads: the correlator passes the store's 1-hop subgraph).
+    """
+    if isinstance(topo, Subgraph):
+        topo = View(topo)
+    ev = _collect(topo, anomalies)
+    strong_total = sum(ev.strength.values())
+    cands = hypotheses(topo, ev) if strong_total > 0 else _weak_candidates(topo, ev)
+    if not cands:
         return []
-    unobservable = _unreachable(anomalies)
-    scored: list[tuple[float, Candidate, set[str]]] = []
-    for c in _candidates(topo, strength):
-        pred = predicted(topo, c, unobservable)
-        if not pred:
+    walk = _walk(topo, ev, anomalies, {c.entity for c in cands})
+    weak_total = sum(ev.weak.values())
+    scored: list[tuple[float, Hypothesis, list[str]]] = []
+    for h in cands:
+        if strong_total > 0:
+            hit = h.predicts & ev.strength.keys()
+            explained = sum(ev.strength[k] for k in hit)
+            recall = explained / strong_total
+            precision = len(hit) / len(h.predicts) if h.predicts else 0.0
+            fit = 2 * recall * precision / (recall + precision) if recall and precision else 0.0
+            shown = sorted(hit)
+        else:
+            near = {e: w for e, w in ev.weak.items() if h.entity in (e, *entity_devices(e))}
+            fit = sum(near.values()) / weak_total if weak_total else 0.0
+            shown = sorted(near)
+        if fit <= 0:
             continue
-        hit = pred & strength.keys()
-        explained = sum(strength[e] for e in hit)
-        recall = explained / total
-        precision = explained / len(pred)
-        if recall <= 0 or precision <= 0:
-            continue
-        scored.append((2 * recall * precision / (recall + precision), c, hit))
-    scored.sort(key=lambda s: (-s[0], s[1].kind != "link", s[1].entity))
-    out = []
-    for score, c, hit in scored[:top]:
-        strongest = max(hit, key=lambda e: (strength[e], e))
-        fault = _FAULT_OF_KIND.get(kinds[strongest], "degraded")
-        evidence = [f"{e} {kinds[e]} ({strength[e]:.2f})" for e in sorted(hit)]
+        score = W_RULE * fit + W_WALK * walk.get(h.entity, 0.0)
+        scored.append((score, h, shown))
+    scored.sort(key=lambda s: (-round(s[0], 9), _SIMPLER[s[1].kind], s[1].entity))
+    out: list[RootCause] = []
+    seen: set[str] = set()
+    for score, h, shown in scored:
+        if h.entity in seen:
+            continue  # one line per entity: its best hypothesis
+        seen.add(h.entity)
+        evidence = [f"{h.rule}" if h.rule else "weak evidence only"]
+        evidence += [_describe(k, ev) for k in shown[:12]]
         out.append(
             RootCause(
-                entity=c.entity,
-                kind="link" if c.kind == "link" else "device",
-                score=round(score, 4),
-                fault=fault,
+                entity=h.entity,
+                kind="link" if entity_kind(h.entity) == "link" else "device",
+                score=round(min(score, 1.0), 4),
+                fault=_FAULT[h.kind],
                 evidence=evidence,
             )
         )
+        if len(out) >= top:
+            break
     return out
+
+
+def _describe(k: str, ev: _Evidence) -> str:
+    if k.endswith("|reach"):
+        return f"{k.removesuffix('|reach')} unreachable"
+    if k in ev.strength:
+        return f"{k} {ev.kind[k]} ({ev.strength[k]:.2f})"
+    return f"{k} deviation ({ev.weak.get(k, 0.0):.2f})"

@@ -1,11 +1,21 @@
-"""The ``netvigil`` command: one module per command group, registered by importing it."""
+"""The ``netvigil`` command: one module per command group, registered by importing it.
+
+Add a command group by adding a module and one ``import netvigil.cli.<module>`` line below.
+"""
 
 from __future__ import annotations
 
-from netvigil.cli import (
-    core,  # noqa: F401  (registers run, demo, version, config, audit)
-    kafka,  # noqa: F401  (registers topics, worker, replay)
-)
+import netvigil.cli.analytics
+import netvigil.cli.api
+import netvigil.cli.bench
+import netvigil.cli.bench_rca
+import netvigil.cli.collect
+import netvigil.cli.core
+import netvigil.cli.decode
+import netvigil.cli.graph
+import netvigil.cli.kafka
+import netvigil.cli.resolvers
+import netvigil.cli.twin  # noqa: F401  (each import registers its commands)
 from netvigil.cli._common import main
 
 __all__ = ["main"]

@@ -141,7 +141,7 @@ def run(
 
     svc.runtime.listen("netvigil.incidents", on_incident)
     svc.runtime.listen("netvigil.audit", on_audit)
-    if plan is None:
+    if plan is None and not svc.collectors:
         err.print("[yellow]no sources: start with --twin to watch the digital twin[/]")
     out.print(
         f"NetVigil {__version__} running "
@@ -155,7 +155,12 @@ def run(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await svc.run(stop)
+        if settings.api.enabled:
+            from netvigil.api.server import run_with_console
+
+            await run_with_console(svc, stop, lambda url: out.print(f"console at {url}"))
+        else:
+            await svc.run(stop)
 
     try:
         asyncio.run(main_loop())
@@ -310,7 +315,7 @@ def audit_verify(config_path: str | None, data_dir: str | None, as_json: bool) -
     path = Path(data_dir or settings.storage.data_dir) / "audit.db"
     if not path.exists():
         raise NetVigilError(f"no audit log at {path}; pass --data-dir of a NetVigil run")
-    log = AuditLog(path)
+    log = AuditLog(path, key=settings.coordinator.audit_key.get_secret_value())
     result = log.verify()
     log.close()
     if as_json:

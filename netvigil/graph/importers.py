@@ -17,7 +17,7 @@ import yaml
 
 from netvigil.errors import TopologyError
 from netvigil.events import interface_id, link_id
-from netvigil.graph.base import Device, Link, TopologyStore
+from netvigil.graph.base import Device, Link, Service, Site, TopologyStore
 from netvigil.graph.memory import MemoryTopology
 
 __all__ = ["BUILTIN_TOPOLOGY", "load_topology", "parse_capacity"]
@@ -83,47 +83,85 @@ class _Namer:
         return interface_id(device.name, style.format(n=n))
 
 
-def _unique_link_id(store: TopologyStore, a: str, b: str, seen: Counter[str]) -> str:
+def _unique_link_id(a: str, b: str, seen: Counter[str]) -> str:
     base = link_id(a, b)
     seen[base] += 1
     return base if seen[base] == 1 else f"{base}#{seen[base]}"
 
 
+def _str_map(raw: Any, where: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise TopologyError(f"{where}: props must be a mapping")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
 def _load_yaml(data: Any, store: TopologyStore, where: str) -> None:
+    """Sites, devices, links and services of a YAML inventory, loaded in one batch."""
     if not isinstance(data, dict) or not isinstance(data.get("devices"), list):
         raise TopologyError(f"{where}: expected a mapping with a 'devices' list and a 'links' list")
+    sites = []
+    for i, s in enumerate(data.get("sites") or []):
+        if not isinstance(s, dict) or "name" not in s:
+            raise TopologyError(f"{where}: sites[{i}] needs a name")
+        sites.append(
+            Site(str(s["name"]), str(s.get("region", "")), _str_map(s.get("props"), where))
+        )
+    devices: dict[str, Device] = {}
     for i, d in enumerate(data["devices"]):
         if not isinstance(d, dict) or "name" not in d:
             raise TopologyError(f"{where}: devices[{i}] needs a name")
-        store.add_device(
-            Device(
-                name=str(d["name"]),
-                role=str(d.get("role", "")),
-                vendor=str(d.get("vendor", "")),
-                site=str(d.get("site", "")),
-                weight=float(d.get("weight", 1.0)),
-            )
+        name = str(d["name"])
+        if ":" in name or "--" in name or not name:
+            raise TopologyError(f"{where}: device name {name!r} may not contain ':' or '--'")
+        devices[name] = Device(
+            name=name,
+            role=str(d.get("role", "")),
+            vendor=str(d.get("vendor", "")),
+            site=str(d.get("site", "")),
+            weight=float(d.get("weight", 1.0)),
+            props=_str_map(d.get("props"), where),
         )
     namer = _Namer()
     seen: Counter[str] = Counter()
+    links = []
     for i, raw in enumerate(data.get("links") or []):
         if not isinstance(raw, dict) or "a" not in raw or "b" not in raw:
             raise TopologyError(f"{where}: links[{i}] needs 'a' and 'b'")
         a, b = str(raw["a"]), str(raw["b"])
-        da, db = store.device(a), store.device(b)
-        a_if = interface_id(a, str(raw["a_if"])) if raw.get("a_if") else namer(da)
-        b_if = interface_id(b, str(raw["b_if"])) if raw.get("b_if") else namer(db)
-        store.add_link(
+        for end in (a, b):
+            if end not in devices:
+                raise TopologyError(f"{where}: links[{i}]: unknown device {end!r}")
+        a_if = interface_id(a, str(raw["a_if"])) if raw.get("a_if") else namer(devices[a])
+        b_if = interface_id(b, str(raw["b_if"])) if raw.get("b_if") else namer(devices[b])
+        links.append(
             Link(
-                id=str(raw.get("id") or _unique_link_id(store, a, b, seen)),
+                id=str(raw.get("id") or _unique_link_id(a, b, seen)),
                 a=a,
                 a_if=a_if,
                 b=b,
                 b_if=b_if,
                 capacity_bps=parse_capacity(raw.get("capacity", 10e9)),
                 igp_metric=int(raw.get("igp_metric", 10)),
+                props=_str_map(raw.get("props"), where),
+                source="yaml",
             )
         )
+    services = []
+    for i, s in enumerate(data.get("services") or []):
+        if not isinstance(s, dict) or "name" not in s:
+            raise TopologyError(f"{where}: services[{i}] needs a name")
+        services.append(
+            Service(
+                name=str(s["name"]),
+                kind=str(s.get("kind", "")),
+                links=tuple(str(x) for x in s.get("links") or ()),
+                devices=tuple(str(x) for x in s.get("devices") or ()),
+                props=_str_map(s.get("props"), where),
+            )
+        )
+    store.load(sites=sites, devices=devices.values(), links=links, services=services)
 
 
 def _clean(name: str) -> str:
@@ -131,33 +169,39 @@ def _clean(name: str) -> str:
 
 
 def _load_graphml(path: Path, store: TopologyStore) -> None:
+    """A Topology Zoo GraphML file: nodes become devices, edges links, in one batch."""
     try:
         g = nx.read_graphml(path)
     except Exception as exc:  # networkx raises several XML and key errors
         raise TopologyError(f"{path}: not a readable GraphML file: {exc}") from exc
     names: dict[str, str] = {}
+    devices: dict[str, Device] = {}
     used: Counter[str] = Counter()
     for node, attrs in g.nodes(data=True):
         label = _clean(str(attrs.get("label") or node)) or f"node{node}"
         used[label] += 1
         name = label if used[label] == 1 else f"{label} {used[label]}"
         names[node] = name
-        store.add_device(Device(name=name, role=str(attrs.get("type", "")), site=name))
+        props = {k: str(attrs[k]) for k in ("Country", "Latitude", "Longitude") if k in attrs}
+        devices[name] = Device(name=name, role=str(attrs.get("type", "")), site=name, props=props)
     namer = _Namer()
     seen: Counter[str] = Counter()
+    links = []
     for u, v, attrs in g.edges(data=True):
         if u == v:
             continue  # self-loops in a few Zoo files carry no topology
         a, b = names[u], names[v]
         speed = attrs.get("LinkSpeedRaw")
-        store.add_link(
+        links.append(
             Link(
-                id=_unique_link_id(store, a, b, seen),
+                id=_unique_link_id(a, b, seen),
                 a=a,
-                a_if=namer(store.device(a)),
+                a_if=namer(devices[a]),
                 b=b,
-                b_if=namer(store.device(b)),
+                b_if=namer(devices[b]),
                 capacity_bps=float(speed) if speed else 10e9,
                 igp_metric=10,
+                source="graphml",
             )
         )
+    store.load(devices=devices.values(), links=links)

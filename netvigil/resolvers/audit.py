@@ -3,11 +3,20 @@
 Each record's hash is ``sha256(prev_hash || canonical JSON of the record body)``; the first
 record chains to 64 zeros. :meth:`AuditLog.verify` recomputes the chain and reports any edited,
 inserted, deleted or reordered record.
+
+A chain alone cannot show that its newest records were cut off (the shorter chain is still
+valid), so the head is *anchored* outside the database: after every append the sequence number
+and hash of the head are written to an anchor file next to it (atomically, by rename), signed
+with HMAC-SHA256 when a key is configured (``coordinator.audit_key``). Verification compares
+the chain's head with the anchor: a missing tail, or an anchor forged without the key, fails.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -56,7 +65,13 @@ class Verification:
 class AuditLog:
     """An append-only, hash-chained log in SQLite (``:memory:`` for tests)."""
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(
+        self, path: str | Path = ":memory:", *, anchor: str | Path | None = None, key: str = ""
+    ) -> None:
+        if anchor is None and str(path) != ":memory:":
+            anchor = Path(str(path) + ".head")
+        self._anchor = Path(anchor) if anchor is not None else None
+        self._key = key.encode()
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, ts REAL NOT NULL,"
@@ -95,6 +110,7 @@ class AuditLog:
                     digest,
                 ),
             )
+            self._write_anchor(seq, digest)
         return AuditRecord(
             ts=ts,
             seq=seq,
@@ -130,8 +146,47 @@ class AuditLog:
             for r in self._db.execute(sql, args).fetchall()
         ]
 
+    # ------------------------------------------------------------------ anchor
+
+    def _sign(self, seq: int, digest: str) -> str:
+        return hmac.new(self._key, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+    def _write_anchor(self, seq: int, digest: str) -> None:
+        if self._anchor is None:
+            return
+        body = {"seq": seq, "hash": digest}
+        if self._key:
+            body["mac"] = self._sign(seq, digest)
+        tmp = self._anchor.with_name(self._anchor.name + ".tmp")
+        tmp.write_text(json.dumps(body))
+        os.replace(tmp, self._anchor)
+
+    def _check_anchor(self, last_seq: int, last_hash: str) -> list[str]:
+        if self._anchor is None:
+            return []
+        if not self._anchor.exists():
+            return [] if last_seq == 0 else [f"anchor {self._anchor} is missing"]
+        try:
+            head = json.loads(self._anchor.read_text())
+            seq, digest = int(head["seq"]), str(head["hash"])
+        except (ValueError, KeyError, TypeError):
+            return [f"anchor {self._anchor} is unreadable"]
+        problems = []
+        if self._key and not hmac.compare_digest(str(head.get("mac", "")), self._sign(seq, digest)):
+            problems.append(f"anchor {self._anchor} is not signed with the audit key")
+        if seq > last_seq:
+            problems.append(
+                f"records {last_seq + 1}..{seq} are missing: the anchored head is record {seq}"
+            )
+        elif seq < last_seq:
+            problems.append(f"records after {seq} were added without updating the anchor")
+        elif digest != last_hash:
+            problems.append(f"record {seq}: does not match the anchored head hash")
+        return problems
+
     def verify(self) -> Verification:
-        """Recompute the chain; any edit, insertion, deletion or reordering is a problem."""
+        """Recompute the chain and compare its head with the anchor; any edit, insertion,
+        deletion (including of the newest records) or reordering is a problem."""
         problems = []
         prev = GENESIS
         expected_seq = 1
@@ -149,6 +204,7 @@ class AuditLog:
                 problems.append(f"record {rec.seq}: content does not match its hash")
             prev = rec.hash
             expected_seq = rec.seq + 1
+        problems.extend(self._check_anchor(expected_seq - 1, prev if n else GENESIS))
         return Verification(ok=not problems, records=n, problems=problems)
 
     def close(self) -> None:

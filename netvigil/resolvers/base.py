@@ -1,11 +1,32 @@
-"""Interfaces of the resolver stage: ticket backends (local SQLite, ServiceNow)."""
+"""Interfaces of the resolver stage: tickets and changes, locks, executors.
+
+Implementations import these, not each other: ``tickets/local.py`` and
+``tickets/servicenow.py`` are both :class:`TicketBackend`; ``locks.py`` holds the embedded
+:class:`LockManager`; ``executors/`` hold one :class:`Executor` per way of touching a device.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
-__all__ = ["Ticket", "TicketBackend"]
+__all__ = [
+    "ChangeKind",
+    "ChangeRecord",
+    "ChangeState",
+    "ExecOutcome",
+    "Executor",
+    "Lease",
+    "LockManager",
+    "LockRefusal",
+    "Op",
+    "SyncUpdate",
+    "Ticket",
+    "TicketBackend",
+]
+
+ChangeKind = Literal["normal", "standard"]
+ChangeState = Literal["requested", "approved", "rejected", "implemented", "failed", "closed"]
 
 
 @dataclass(frozen=True)
@@ -19,8 +40,34 @@ class Ticket:
     title: str
 
 
+@dataclass(frozen=True)
+class ChangeRecord:
+    """A change request: a normal change awaits approval, a standard change is pre-approved."""
+
+    id: str
+    number: str
+    correlation_id: str
+    kind: ChangeKind
+    state: ChangeState
+    title: str
+
+
+@dataclass(frozen=True)
+class SyncUpdate:
+    """Something a human did in the ticket system, seen by polling it."""
+
+    kind: Literal["incident_resolved", "change_approved", "change_rejected"]
+    correlation_id: str
+    number: str
+    note: str = ""
+
+
 class TicketBackend(Protocol):
-    """Where incidents become tickets. Every operation is idempotent by correlation id."""
+    """Where incidents become tickets and actions become change requests.
+
+    Every creating operation is idempotent by correlation id: calling it again (a retry after
+    a timeout, a redelivered event) returns the record that already exists.
+    """
 
     def open(
         self, correlation_id: str, title: str, description: str, *, severity: str, ts: float
@@ -40,4 +87,111 @@ class TicketBackend(Protocol):
 
     def notes(self, ticket: Ticket) -> list[str]: ...
 
+    def open_change(
+        self,
+        correlation_id: str,
+        *,
+        incident: str,
+        kind: ChangeKind,
+        title: str,
+        description: str,
+        devices: list[str],
+        ts: float,
+    ) -> ChangeRecord:
+        """Open a change request linked to the incident ticket ``incident`` (its correlation
+        id) and to the configuration items named ``devices``; idempotent by correlation id."""
+        ...
+
+    def find_change(self, correlation_id: str) -> ChangeRecord | None: ...
+
+    def update_change(
+        self, change: ChangeRecord, state: ChangeState, note: str, *, ts: float
+    ) -> ChangeRecord:
+        """Move a change to ``state`` with a work note."""
+        ...
+
+    def sync(self) -> list[SyncUpdate]:
+        """Poll for what humans did since the last call: resolved incidents, approved or
+        rejected changes. Each update is reported once."""
+        ...
+
     def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------- locks
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Exclusive, expiring ownership of some entities. ``token`` is a fencing token: it grows
+    with every grant of an entity, so a holder whose lease expired can be told apart."""
+
+    entities: tuple[str, ...]
+    holder: str
+    token: int
+    expires: float
+
+
+@dataclass(frozen=True)
+class LockRefusal:
+    """Why a lease was not granted: who holds what, until when."""
+
+    entity: str
+    holder: str
+    expires: float
+
+    @property
+    def reason(self) -> str:
+        return f"{self.entity} is locked by {self.holder} until {self.expires:.0f}"
+
+
+class LockManager(Protocol):
+    """Exclusive, expiring locks on target entities (devices, links, interfaces, policies)."""
+
+    def acquire(
+        self, entities: list[str], holder: str, *, ttl_s: float, now: float
+    ) -> Lease | LockRefusal:
+        """Grant all of ``entities`` to ``holder`` or none of them."""
+        ...
+
+    def release(self, lease: Lease) -> None:
+        """Give the entities back; a lease that already expired and was re-granted is ignored."""
+        ...
+
+    def valid(self, lease: Lease, *, now: float) -> bool:
+        """Whether ``lease`` still owns all its entities (check before touching a device)."""
+        ...
+
+
+# --------------------------------------------------------------------------- executors
+
+
+@dataclass(frozen=True)
+class Op:
+    """One configuration operation on one device (gNMI semantics: update, replace, delete)."""
+
+    device: str
+    op: Literal["update", "replace", "delete"]
+    path: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class ExecOutcome:
+    ok: bool
+    detail: str
+    dry_run: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Executor(Protocol):
+    """Applies the operations of one action step to devices."""
+
+    name: str
+
+    def execute(
+        self, action: str, target: str, ops: list[Op], params: dict[str, Any], *, dry_run: bool
+    ) -> ExecOutcome:
+        """Apply ``ops`` (or, for playbook executors, run the action's playbook with
+        ``params``); with ``dry_run`` check and report only, change nothing."""
+        ...

@@ -1,20 +1,29 @@
-"""The coordinator: incidents in, tickets and audit records out.
+"""The coordinator: incidents in; tickets, actions and audit records out.
 
 For each incident revision it keeps the latest state, opens one ticket per incident (the
 fingerprint is the ticket's correlation id, so a redelivered incident never opens a second
 ticket), adds a work note when the root cause changes, resolves the ticket with the incident,
 and appends every decision to the hash-chained audit log. Stale or repeated revisions
 (at-least-once delivery, replays) change nothing.
+
+With a :class:`~netvigil.resolvers.remediation.Remediator` it also acts: open incidents wait
+in a priority queue (severity x blast radius x confidence) and at most ``max_active`` actions
+are in flight; each goes through policy, the twin gate, a lock, the executor and verification.
+It reads ``netvigil.metrics`` for the KPIs being verified and as its event-time clock (on
+which it also polls the ticket system for approvals and human resolutions).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from netvigil.events import Event, Incident
+from netvigil.events import ActionResult, Event, Incident, Metric, RootCause
+from netvigil.graph.base import TopologyStore, entity_devices
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.incidents import IncidentStore
+from netvigil.resolvers.priority import IncidentQueue, blast_radius, facts_of, score
+from netvigil.resolvers.remediation import Remediator
 from netvigil.streams.base import Processor
 
 __all__ = ["CoordinatorProcessor", "describe_incident"]
@@ -38,20 +47,143 @@ def describe_incident(inc: Incident) -> str:
 
 class CoordinatorProcessor(Processor[None]):
     name = "coordinator"
-    inputs = ("netvigil.incidents",)
-    outputs = ("netvigil.audit",)
+    inputs: tuple[str, ...] = ("netvigil.incidents",)
+    outputs: tuple[str, ...] = ("netvigil.audit",)
 
-    def __init__(self, incidents: IncidentStore, tickets: TicketBackend, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        incidents: IncidentStore,
+        tickets: TicketBackend,
+        audit: AuditLog,
+        *,
+        remediator: Remediator | None = None,
+        topo: TopologyStore | None = None,
+        max_active: int = 4,
+        poll_s: float = 30.0,
+        metric_of: Callable[[], dict[str, int]] | None = None,
+    ) -> None:
         self.incidents = incidents
         self.tickets = tickets
         self.audit = audit
+        self.remediator = remediator
+        self.topo = topo
+        self.max_active = max_active
+        self.poll_s = poll_s
+        self.metric_of = metric_of or dict
+        self.queue = IncidentQueue()
+        self.now = 0.0
+        self._last_poll = 0.0
+        if remediator is not None:
+            if topo is None:
+                raise ValueError("a coordinator that acts needs the topology (topo=)")
+            self.inputs = ("netvigil.incidents", "netvigil.metrics")
+            self.outputs = ("netvigil.audit", "netvigil.actions")
+
+    def key(self, event: Event) -> str:
+        return "resolver"  # one ordered stream; entity locks guard changes across workers
 
     def new_state(self) -> None:
         return None
 
     async def process(self, event: Event, state: None) -> Sequence[Event]:
+        if isinstance(event, Metric):
+            return self._on_metric(event)
         if not isinstance(event, Incident):
             return []
+        out = list(self._on_incident(event))
+        if self.remediator is not None:
+            out += self._act(event)
+        return out
+
+    # ------------------------------------------------------------------ acting
+
+    def _act(self, inc: Incident) -> list[Event]:
+        assert self.remediator is not None and self.topo is not None
+        self.now = max(self.now, inc.ts)
+        if inc.status == "resolved":
+            self.queue.discard(inc.fingerprint)
+            return self.remediator.cancel(inc.fingerprint, inc.ts, "the incident resolved")
+        if inc.root_cause is None or self.remediator.store.of_incident(inc.fingerprint):
+            return []
+        self.queue.push(inc.fingerprint, score(inc, blast_radius(self.topo, inc)), inc.opened_ts)
+        return self._dispatch(inc.ts)
+
+    def _active(self) -> int:
+        assert self.remediator is not None
+        return sum(1 for r in self.remediator.store.open() if r.status in ("waiting", "verifying"))
+
+    def _dispatch(self, ts: float, *, escalate: frozenset[str] = frozenset()) -> list[Event]:
+        assert self.remediator is not None and self.topo is not None
+        out: list[Event] = []
+        while len(self.queue) and self._active() < self.max_active:
+            fp = self.queue.pop()
+            got = self.incidents.get(fp) if fp else None
+            if got is None or got[0].status != "open":
+                continue
+            inc = got[0]
+            facts = facts_of(self.topo, inc, self.metric_of())
+            if facts is None:
+                continue
+            names = [d for d in entity_devices(facts.target) if self.topo.has(d)]
+            devices = [(d, self.topo.device(d).role, self.topo.device(d).site) for d in names]
+            rc = inc.root_cause
+            out += self.remediator.plan(
+                inc.fingerprint,
+                facts,
+                devices=devices,
+                blast_radius=blast_radius(self.topo, inc),
+                evidence=list(rc.evidence) if rc else [],
+                ts=ts,
+                force_level1=inc.fingerprint in escalate,
+            )
+        return out
+
+    def _on_metric(self, m: Metric) -> list[Event]:
+        if self.remediator is None:
+            return []
+        self.remediator.on_metric(m)
+        if m.ts <= self.now:
+            return []
+        self.now = m.ts
+        out = self.remediator.tick(m.ts)
+        escalate = {
+            e.request_id.rsplit("-", 1)[0]
+            for e in out
+            if isinstance(e, ActionResult) and e.outcome == "rolled_back"
+        }
+        for fp in escalate:
+            got = self.incidents.get(fp)
+            if got is not None and got[0].status == "open":
+                self.queue.push(fp, 1e9, got[0].opened_ts)  # escalations go first
+        if m.ts - self._last_poll >= self.poll_s:
+            self._last_poll = m.ts
+            out += self._poll(m.ts)
+        return out + self._dispatch(m.ts, escalate=frozenset(escalate))
+
+    def _poll(self, ts: float) -> list[Event]:
+        assert self.remediator is not None
+        out: list[Event] = []
+        for upd in self.tickets.sync():
+            if upd.kind in ("change_approved", "change_rejected"):
+                out += self.remediator.on_approval(
+                    upd.correlation_id, upd.kind == "change_approved", upd.note, ts
+                )
+            else:
+                out.append(
+                    self.audit.append(
+                        ts=ts,
+                        actor="human/ticket-system",
+                        action="incident.resolved_by_human",
+                        subject=upd.correlation_id,
+                        detail={"ticket": upd.number, "note": upd.note},
+                    )
+                )
+                out += self.remediator.cancel(upd.correlation_id, ts, "resolved by a human")
+        return out
+
+    # ------------------------------------------------------------------ tickets
+
+    def _on_incident(self, event: Incident) -> list[Event]:
         known = self.incidents.get(event.fingerprint)
         if known is not None and known[0].revision >= event.revision:
             return []  # a stale or repeated revision
@@ -82,7 +214,7 @@ class CoordinatorProcessor(Processor[None]):
                     detail={**detail, "ticket": ticket.number, "severity": event.severity},
                 )
             )
-        elif prev is not None and prev.root_cause != rc and event.status == "open":
+        elif prev is not None and _named(prev.root_cause) != _named(rc) and event.status == "open":
             self.tickets.add_note(
                 ticket, "Root cause updated.\n" + describe_incident(event), ts=event.ts
             )
@@ -115,4 +247,9 @@ class CoordinatorProcessor(Processor[None]):
                 )
             )
         self.incidents.put(event, ticket.number)
-        return records
+        return list(records)
+
+
+def _named(rc: RootCause | None) -> tuple[str, str] | None:
+    """What a work note is about: which entity is blamed and for what, not its confidence."""
+    return (rc.entity, rc.fault) if rc is not None else None

@@ -1,21 +1,35 @@
 """The correlation processor: groups anomalies into incidents and names the root cause.
 
-Anomalies close in event time (``window_s``) and in the topology (``max_hops``) form one group.
-A group becomes an incident once its strongest evidence reaches ``min_evidence``; the incident
-is re-emitted (revision + 1) whenever its evidence or ranking changes, and resolved when all of
-its anomalies have cleared. The fingerprint is derived from the group's first anomaly, so a
-replay of the same events yields the same fingerprints.
+Grouping: an anomaly joins the nearest group (in hops, at most ``max_hops``) that is still
+live in event time: strong symptoms (``down``, ``threshold``) must start within ``window_s`` of
+the group's last strong symptom, so a lingering group does not swallow the next fault; weak
+ones (deviations) attach to any open group nearby as supporting evidence but never keep a
+group alive. A group becomes an incident once its strongest evidence reaches
+``min_evidence``; its fingerprint is a hash of the anomaly that opened it (entity, signal and
+onset), so a replay of the same events yields the same fingerprints.
+
+Life cycle: the incident is re-emitted (revision + 1) whenever its evidence or ranking changes,
+and resolved when all of its strong symptoms have cleared. If its symptoms return within
+``reopen_s`` (a flapping link), the same incident reopens instead of a new one, and its fault
+becomes ``flapping``. The topology is asked through :class:`~netvigil.graph.aio.AsyncTopology`
+(a thread for Neo4j, inline for the embedded store); ranking runs on the neighbourhood of
+the group (its devices and their links), so its cost does not grow with the network.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from netvigil.analytics.rca import rank, weight
+import msgspec
+
+from netvigil.analytics.rca import is_strong, rank, weight
+from netvigil.analytics.summary import Summarizer
 from netvigil.events import Anomaly, AnomalyRef, Event, Incident, RootCause, Severity
+from netvigil.graph.aio import AsyncTopology
 from netvigil.graph.base import TopologyStore, entity_devices
 from netvigil.streams.base import Processor
 
@@ -23,7 +37,9 @@ __all__ = ["CorrelatorConfig", "CorrelatorProcessor"]
 
 _SEVERITY: dict[tuple[str, str], Severity] = {
     ("device", "down"): "critical",
+    ("device", "linecard"): "major",
     ("link", "down"): "major",
+    ("link", "flapping"): "major",
     ("link", "congestion"): "minor",
 }
 
@@ -33,17 +49,25 @@ class CorrelatorConfig:
     window_s: float = 300.0
     max_hops: int = 2
     min_evidence: float = 0.8
+    reopen_s: float = 120.0
+    """A resolved incident whose symptoms return within this many seconds reopens."""
 
 
 @dataclass
 class _Group:
     fingerprint: str
-    opened_ts: float
-    last_ts: float
+    created_ts: float
+    last_strong_ts: float
     anomalies: dict[str, AnomalyRef] = field(default_factory=dict)
     devices: set[str] = field(default_factory=set)
+    opened_ts: float | None = None
     revision: int = 0
+    resolved_ts: float | None = None
+    reopened: int = 0
     last_emitted: tuple[object, ...] | None = None
+
+    def strong_active(self) -> bool:
+        return any(is_strong(a) and a.state == "active" for a in self.anomalies.values())
 
 
 @dataclass
@@ -58,9 +82,19 @@ class CorrelatorProcessor(Processor[CorrelationState]):
     inputs = ("netvigil.anomalies",)
     outputs = ("netvigil.incidents",)
 
-    def __init__(self, topo: TopologyStore, cfg: CorrelatorConfig | None = None) -> None:
+    def __init__(
+        self,
+        topo: TopologyStore,
+        cfg: CorrelatorConfig | None = None,
+        summarizer: Summarizer | None = None,
+    ) -> None:
         self.topo = topo
+        self.aio = AsyncTopology(topo)
         self.cfg = cfg or CorrelatorConfig()
+        self.summarizer = summarizer or Summarizer()
+        self._near: dict[str, set[str]] = {}
+        self._near_gen: int | None = None
+        self._impacts: dict[tuple[str, int | None], list[str]] = {}
 
     def key(self, event: Event) -> str:
         return "all"
@@ -69,11 +103,25 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         return CorrelationState()
 
     async def process(self, event: Event, state: CorrelationState) -> Sequence[Event]:
+        return [await self._summarized(e) for e in await self._handle(event, state)]
+
+    async def _summarized(self, event: Event) -> Event:
+        """The incident with its summary (a generator runs off the event loop)."""
+        if not isinstance(event, Incident):
+            return event
+        if self.summarizer.generative:
+            text = await asyncio.to_thread(self.summarizer.summarize, event)
+        else:
+            text = self.summarizer.summarize(event)
+        return msgspec.structs.replace(event, summary=text)
+
+    async def _handle(self, event: Event, state: CorrelationState) -> Sequence[Event]:
         if not isinstance(event, Anomaly):
             return []
+        self._expire(state, event.ts)
         ref_key = f"{event.entity}|{event.signal}"
         if event.state == "cleared":
-            return self._clear(event, ref_key, state)
+            return await self._clear(event, ref_key, state)
         ref = AnomalyRef(
             entity=event.entity,
             signal=event.signal,
@@ -81,71 +129,107 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             score=event.score,
             onset_ts=event.onset_ts or event.ts,
         )
-        group = self._group_for(event, state)
+        group = await self._group_for(ref, ref_key, event.ts, state)
         if group is None:
-            digest = hashlib.sha1(f"{ref_key}|{ref.onset_ts:.3f}".encode()).hexdigest()
-            group = _Group(fingerprint=digest[:16], opened_ts=event.ts, last_ts=event.ts)
+            group = _Group(fingerprint="", created_ts=event.ts, last_strong_ts=event.ts)
             state.groups.append(group)
         group.anomalies[ref_key] = ref
         group.devices.update(entity_devices(event.entity))
-        group.last_ts = max(group.last_ts, event.ts)
-        return self._emit(group, event.ts, resolved=False)
+        if is_strong(ref):
+            group.last_strong_ts = max(group.last_strong_ts, ref.onset_ts)
+            if group.resolved_ts is not None:  # symptoms are back: reopen the same incident
+                group.resolved_ts = None
+                group.reopened += 1
+        if not group.fingerprint and weight(ref) >= self.cfg.min_evidence:
+            digest = hashlib.sha1(f"{ref_key}|{ref.onset_ts:.3f}".encode()).hexdigest()
+            group.fingerprint = digest[:16]
+        if not group.fingerprint:
+            return []  # not (yet) an incident: evidence too weak
+        return await self._emit(group, event.ts)
 
-    def _group_for(self, event: Anomaly, state: CorrelationState) -> _Group | None:
-        devices = entity_devices(event.entity)
+    # ------------------------------------------------------------------ grouping
+
+    async def _nearby(self, devices: tuple[str, ...]) -> set[str]:
+        gen = await self.aio.call(self.topo.generation)
+        if gen != self._near_gen:
+            self._near, self._near_gen = {}, gen
+        out: set[str] = set()
+        for d in devices:
+            if d not in self._near:
+                self._near[d] = await self.aio.call(self.topo.k_hop, {d}, self.cfg.max_hops)
+            out |= self._near[d]
+        return out
+
+    async def _group_for(
+        self, ref: AnomalyRef, ref_key: str, ts: float, state: CorrelationState
+    ) -> _Group | None:
+        devices = entity_devices(ref.entity)
+        near = await self._nearby(devices)
+        strong = is_strong(ref)
         best: tuple[int, float, _Group] | None = None
         for g in state.groups:
-            if event.ts - g.last_ts > self.cfg.window_s:
+            if g.resolved_ts is not None:
+                # a resolved incident takes back only its own symptoms, and only for a while
+                if (
+                    not strong
+                    or ref_key not in g.anomalies
+                    or ts - g.resolved_ts > self.cfg.reopen_s
+                ):
+                    continue
+                return g
+            if strong and ref.onset_ts - g.last_strong_ts > self.cfg.window_s:
                 continue
-            dist = min(
-                (h for d in devices for gd in g.devices if (h := self._hops(d, gd)) is not None),
-                default=None,
-            )
-            if dist is None or dist > self.cfg.max_hops:
+            if not strong and ts - g.last_strong_ts > self.cfg.window_s and not g.strong_active():
                 continue
-            if best is None or (dist, -g.last_ts) < (best[0], -best[1]):
-                best = (dist, g.last_ts, g)
+            if not (g.devices & near):
+                continue
+            dist = 0 if g.devices & set(devices) else 1
+            if best is None or (dist, -g.last_strong_ts) < (best[0], -best[1]):
+                best = (dist, g.last_strong_ts, g)
         return best[2] if best else None
 
-    def _hops(self, a: str, b: str) -> int | None:
-        if a == b:
-            return 0
-        try:
-            return self.topo.hops(a, b)
-        except Exception:  # unknown device in an anomaly: not near anything
-            return None
+    def _expire(self, state: CorrelationState, now: float) -> None:
+        keep = []
+        for g in state.groups:
+            if g.resolved_ts is not None and now - g.resolved_ts > self.cfg.reopen_s:
+                continue
+            if not g.fingerprint and now - g.last_strong_ts > self.cfg.window_s:
+                continue  # a weak group that never became an incident
+            keep.append(g)
+        state.groups[:] = keep
 
-    def _clear(self, event: Anomaly, ref_key: str, state: CorrelationState) -> list[Event]:
+    async def _clear(self, event: Anomaly, ref_key: str, state: CorrelationState) -> list[Event]:
+        out: list[Event] = []
         for g in state.groups:
             ref = g.anomalies.get(ref_key)
             if ref is None or ref.state == "cleared":
                 continue
-            g.anomalies[ref_key] = AnomalyRef(
-                entity=ref.entity,
-                signal=ref.signal,
-                kind=ref.kind,
-                score=ref.score,
-                onset_ts=ref.onset_ts,
-                state="cleared",
-            )
-            g.last_ts = max(g.last_ts, event.ts)
-            if all(a.state == "cleared" for a in g.anomalies.values()):
-                state.groups.remove(g)
-                return self._emit(g, event.ts, resolved=True)
-            return self._emit(g, event.ts, resolved=False)
-        return []
+            g.anomalies[ref_key] = msgspec.structs.replace(ref, state="cleared")
+            if not g.fingerprint or g.resolved_ts is not None:
+                continue
+            if not g.strong_active():
+                g.resolved_ts = event.ts
+            out += await self._emit(g, event.ts)
+        return out
 
-    def _emit(self, g: _Group, ts: float, *, resolved: bool) -> list[Event]:
+    # ------------------------------------------------------------------ incidents
+
+    async def _emit(self, g: _Group, ts: float) -> list[Event]:
         refs = sorted(g.anomalies.values(), key=lambda a: (a.onset_ts, a.entity, a.signal))
-        if g.last_emitted is None and max(map(weight, refs), default=0.0) < self.cfg.min_evidence:
-            return []  # not (yet) an incident: evidence too weak
-        causes = rank(self.topo, refs)
-        status: Literal["open", "resolved"] = "resolved" if resolved else "open"
+        entities = sorted({a.entity for a in refs})
+        sub = await self.aio.call(self.topo.neighbourhood, entities)
+        causes = rank(sub, refs)
+        if g.reopened and causes and causes[0].kind == "link" and causes[0].fault == "down":
+            causes[0] = msgspec.structs.replace(causes[0], fault="flapping")
+        status: Literal["open", "resolved"] = "resolved" if g.resolved_ts is not None else "open"
         signature = (status, tuple(refs), tuple(causes))
         if signature == g.last_emitted:
             return []
+        impact = await self._impact(causes)
         g.last_emitted = signature
         g.revision += 1
+        if g.opened_ts is None:
+            g.opened_ts = ts
         return [
             Incident(
                 ts=ts,
@@ -157,9 +241,26 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 severity=_severity(causes),
                 root_causes=causes,
                 anomalies=refs,
-                impact=_impact(self.topo, causes),
+                impact=impact,
             )
         ]
+
+    async def _impact(self, causes: list[RootCause]) -> list[str]:
+        if not causes:
+            return []
+        rc = causes[0]
+        key = (rc.entity, self._near_gen)
+        if key not in self._impacts:
+            try:
+                br = await self.aio.call(self.topo.blast_radius, rc.entity)
+            except Exception:  # an entity the store no longer knows: no impact to show
+                return []
+            if len(self._impacts) > 1024:
+                self._impacts.clear()
+            self._impacts[key] = sorted(
+                (set(br.devices) | set(br.links) | set(br.services)) - {rc.entity}
+            )
+        return self._impacts[key]
 
 
 def _title(causes: list[RootCause]) -> str:
@@ -173,15 +274,3 @@ def _severity(causes: list[RootCause]) -> Severity:
     if not causes:
         return "warning"
     return _SEVERITY.get((causes[0].kind, causes[0].fault), "warning")
-
-
-def _impact(topo: TopologyStore, causes: list[RootCause]) -> list[str]:
-    if not causes:
-        return []
-    rc = causes[0]
-    if rc.kind == "link":
-        return sorted(entity_devices(rc.entity))
-    try:
-        return sorted(topo.neighbors(rc.entity))
-    except Exception:
-        return []

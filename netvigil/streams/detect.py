@@ -1,14 +1,22 @@
-"""The detection processor: metrics and device events in, anomalies out, keyed by device."""
+"""The detection processor: metrics and device events in, anomalies out, keyed by device.
+
+Per series it runs :class:`~netvigil.analytics.detector.SeriesDetector` (status, threshold and
+the seasonal calibrated score, with minimum duration and hysteresis); per entity it folds
+further alerts into the one already open (:class:`~netvigil.analytics.hygiene.EntityDedup`),
+so a down interface is one anomaly, not also a traffic deviation on the same interface.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from netvigil.analytics.detector import DetectorConfig, SeriesDetector, Transition
+from netvigil.analytics.hygiene import EntityDedup
 from netvigil.events import Anomaly, DeviceEvent, Event, Metric
 from netvigil.streams.base import Processor
 
-__all__ = ["DetectorProcessor"]
+__all__ = ["DetectorProcessor", "DeviceState"]
 
 #: device events that are status changes: kind -> (signal, up?)
 STATUS_EVENTS: dict[str, tuple[str, bool]] = {
@@ -18,7 +26,16 @@ STATUS_EVENTS: dict[str, tuple[str, bool]] = {
     "reachable": ("reachability", True),
 }
 
-DeviceState = dict[str, SeriesDetector]
+
+@dataclass
+class DeviceState:
+    """Detectors of one device's series and its per-entity de-duplication."""
+
+    series: dict[str, SeriesDetector] = field(default_factory=dict)
+    dedup: EntityDedup = field(default_factory=EntityDedup)
+
+    def get(self, key: str) -> SeriesDetector | None:
+        return self.series.get(key)
 
 
 class DetectorProcessor(Processor[DeviceState]):
@@ -30,31 +47,44 @@ class DetectorProcessor(Processor[DeviceState]):
         self.cfg = cfg or DetectorConfig()
 
     def new_state(self) -> DeviceState:
-        return {}
+        return DeviceState()
 
     async def process(self, event: Event, state: DeviceState) -> Sequence[Event]:
         if isinstance(event, Metric):
-            key = f"{event.entity}|{event.name}"
-            det = state.get(key)
-            if det is None:
-                det = state[key] = SeriesDetector.for_signal(event.name, self.cfg)
-            tr = det.observe(event.ts, event.value, self.cfg)
-            return (
-                [self._anomaly(event.device, event.entity, event.name, tr, event.ts)] if tr else []
+            return self._observe(
+                state, event.device, event.entity, event.name, event.ts, event.value
             )
         if isinstance(event, DeviceEvent) and event.kind in STATUS_EVENTS:
             signal, up = STATUS_EVENTS[event.kind]
             entity = event.entity or event.device
-            key = f"{entity}|{signal}"
-            det = state.get(key)
-            if det is None:
-                det = state[key] = SeriesDetector.for_signal(signal, self.cfg)
-            tr = det.force(event.ts, up, self.cfg)
-            return [self._anomaly(event.device, entity, signal, tr, event.ts)] if tr else []
+            return self._observe(state, event.device, entity, signal, event.ts, 1.0 if up else 0.0)
         return []
 
-    def _anomaly(self, device: str, entity: str, signal: str, tr: Transition, ts: float) -> Anomaly:
-        evidence = {"z": f"{tr.z:.2f}"} if tr.z is not None else {}
+    def _observe(
+        self, state: DeviceState, device: str, entity: str, signal: str, ts: float, value: float
+    ) -> list[Event]:
+        key = f"{entity}|{signal}"
+        det = state.series.get(key)
+        if det is None:
+            det = state.series[key] = SeriesDetector.for_signal(signal, self.cfg)
+        tr = det.observe(ts, value, self.cfg)
+        if tr is None:
+            return []
+        if tr.state == "active":
+            if not state.dedup.admit_open(entity, signal, foldable=tr.kind == "deviation"):
+                return []
+        elif not state.dedup.admit_clear(entity, signal):
+            return []
+        return [self._anomaly(device, entity, signal, tr, ts, state.dedup.also(entity))]
+
+    def _anomaly(
+        self, device: str, entity: str, signal: str, tr: Transition, ts: float, also: list[str]
+    ) -> Anomaly:
+        evidence = dict(tr.explain)
+        if tr.z is not None:
+            evidence["z"] = f"{tr.z:.2f}"
+        if also:
+            evidence["also"] = ",".join(also)
         return Anomaly(
             ts=ts,
             device=device,

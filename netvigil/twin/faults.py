@@ -1,4 +1,13 @@
-"""Faults the twin can inject, with ground-truth labels, and a deterministic schedule."""
+"""Faults the twin can inject, with ground-truth labels, and a deterministic schedule.
+
+Faults: ``link_down``, ``congestion`` (a demand surge pinned to one direction of a link),
+``node_down``, ``linecard`` (several links of one device fail together while the device stays
+up; the root cause is the device) and ``flap`` (a link that goes down and up again every
+:data:`FLAP_PERIOD_S`; the root cause is the link). Benign anomalies are not faults: a
+``cpu_spike`` on a device and a ``traffic_burst`` (a surge that stays below congestion) on a
+link; they are injected beside the faults so that RCA is judged on telling them apart, and
+they never count as ground truth.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +17,33 @@ from dataclasses import dataclass
 
 from netvigil.graph.base import TopologyStore
 
-__all__ = ["FAULT_KINDS", "Fault", "schedule_faults"]
+__all__ = [
+    "BENIGN_KINDS",
+    "FAULT_KINDS",
+    "FLAP_DOWN_S",
+    "FLAP_PERIOD_S",
+    "Fault",
+    "schedule_benign",
+    "schedule_faults",
+]
 
 #: fault kind -> kind of entity its root cause is
 FAULT_KINDS: dict[str, str] = {
     "link_down": "link",
     "congestion": "link",
     "node_down": "device",
+    "growth_ramp": "link",
+    "linecard": "device",
+    "flap": "link",
 }
+#: benign anomaly kind -> kind of entity it happens on (not faults: no root cause to find)
+BENIGN_KINDS: dict[str, str] = {
+    "cpu_spike": "device",
+    "traffic_burst": "link",
+}
+#: a flapping link is down for FLAP_DOWN_S at the start of every FLAP_PERIOD_S
+FLAP_PERIOD_S = 60.0
+FLAP_DOWN_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -27,12 +55,32 @@ class Fault:
     start: float
     end: float
     magnitude: float = 1.0
-    """For congestion: extra demand as a multiple of the link's capacity."""
+    """For congestion: extra demand as a multiple of the link's capacity. For a growth ramp:
+    the extra demand reached at ``end``, growing linearly from 0 at ``start``."""
     direction: str = ""
     """For congestion: the device the surge leaves from (traffic flows away from it)."""
+    links: tuple[str, ...] = ()
+    """For a linecard failure: the links of ``target`` that go down."""
 
     def active(self, t: float) -> bool:
         return self.start <= t < self.end
+
+    @property
+    def benign(self) -> bool:
+        """A benign anomaly, not a fault: nothing to find, nothing to open an incident for."""
+        return self.kind in BENIGN_KINDS
+
+    def links_down(self, t: float) -> tuple[str, ...]:
+        """The links this fault holds down at ``t`` (node faults are handled by the network)."""
+        if not self.active(t):
+            return ()
+        if self.kind == "link_down":
+            return (self.target,)
+        if self.kind == "linecard":
+            return self.links
+        if self.kind == "flap" and (t - self.start) % FLAP_PERIOD_S < FLAP_DOWN_S:
+            return (self.target,)
+        return ()
 
 
 def schedule_faults(
@@ -56,21 +104,76 @@ def schedule_faults(
     rng = random.Random(seed)
     links = sorted(link.id for link in topo.links())
     devices = sorted(d.name for d in topo.devices() if len(topo.neighbors(d.name)) > 1)
+    # a linecard takes at least two links and leaves at least one up
+    linecard_devices = [d for d in devices if len(topo.links_of(d)) >= 3]
     pools: dict[str, list[str]] = {}
     faults = []
     for i in range(count):
         kind = kinds[i % len(kinds)]
-        candidates = links if FAULT_KINDS[kind] == "link" else devices
+        if kind == "linecard":
+            candidates = linecard_devices or devices
+        else:
+            candidates = links if FAULT_KINDS[kind] == "link" else devices
         pool = pools.get(kind)
         if not pool:
             pool = pools[kind] = rng.sample(candidates, len(candidates))
         target = pool.pop()
         start = first + i * interval
         direction = ""
-        if kind == "congestion":
+        card: tuple[str, ...] = ()
+        if kind in ("congestion", "growth_ramp"):
             link = topo.link(target)
             direction = rng.choice((link.a, link.b))
+        elif kind == "linecard":
+            own = sorted(lk.id for lk in topo.links_of(target))
+            size = rng.randint(2, max(2, min(4, len(own) - 1)))
+            card = tuple(sorted(rng.sample(own, min(size, len(own)))))
         faults.append(
-            Fault(kind, target, start, start + duration, magnitude=1.3, direction=direction)
+            Fault(
+                kind,
+                target,
+                start,
+                start + duration,
+                magnitude=1.3,
+                direction=direction,
+                links=card,
+            )
         )
     return faults
+
+
+def schedule_benign(
+    topo: TopologyStore,
+    *,
+    count: int,
+    first: float,
+    last: float,
+    duration: float,
+    seed: int,
+) -> list[Fault]:
+    """``count`` benign anomalies at random times in ``[first, last)``, on random targets.
+
+    Half are CPU spikes on a device, half traffic bursts on one direction of a link that stay
+    below congestion; their times are independent of the faults', so some overlap a fault.
+    """
+    rng = random.Random(seed ^ 0x5EED)
+    links = sorted(link.id for link in topo.links())
+    devices = sorted(d.name for d in topo.devices())
+    out = []
+    for i in range(count):
+        start = rng.uniform(first, max(first, last - duration))
+        if i % 2 == 0 and devices:
+            out.append(Fault("cpu_spike", rng.choice(devices), start, start + duration, 40.0))
+        elif links:
+            link = topo.link(rng.choice(links))
+            out.append(
+                Fault(
+                    "traffic_burst",
+                    link.id,
+                    start,
+                    start + duration,
+                    magnitude=0.2,
+                    direction=rng.choice((link.a, link.b)),
+                )
+            )
+    return sorted(out, key=lambda f: f.start)

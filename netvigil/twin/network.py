@@ -20,6 +20,7 @@ from scipy import sparse
 
 from netvigil.events import DeviceEvent, Event, Metric
 from netvigil.graph.base import Link, TopologyStore
+from netvigil.graph.discovery.lldp import Neighbor
 from netvigil.twin.faults import Fault
 
 __all__ = ["MAX_ENDPOINTS", "TwinNetwork"]
@@ -50,9 +51,21 @@ class _Dir:
 class TwinNetwork:
     """A simulated network; :meth:`step` returns the telemetry of one sampling instant."""
 
-    def __init__(self, topo: TopologyStore, faults: Sequence[Fault] = (), *, seed: int) -> None:
+    def __init__(
+        self,
+        topo: TopologyStore,
+        faults: Sequence[Fault] = (),
+        *,
+        seed: int,
+        poll_reachability: bool = False,
+    ) -> None:
         self.topo = topo
+        #: also report every device's reachability each step, as a poller does (1 up, 0 down)
+        self.poll_reachability = poll_reachability
         self.faults = sorted(faults, key=lambda f: f.start)
+        #: operator changes (gNMI Set): interfaces shut down, and IGP metrics per link
+        self.admin_down: set[str] = set()
+        self.igp_metric: dict[str, int] = {}
         self._rng = np.random.default_rng(seed)
         self._dirs = [_Dir(lk, end) for lk in topo.links() for end in (lk.a, lk.b)]
         self._dir_index = {(d.link.id, d.src): i for i, d in enumerate(self._dirs)}
@@ -62,7 +75,10 @@ class TwinNetwork:
         weights = {d.name: d.weight for d in devices}
         gravity = np.array([weights[s] * weights[d] for s, d in self._pairs])
         self._base = gravity / max(gravity.sum(), 1e-9)
-        self._routing_key: tuple[frozenset[str], frozenset[str]] | None = None
+        self._routing_key: tuple[object, ...] | None = None
+        # operational changes made by executors (see twin/whatif.py): they outlive faults
+        self.policers: dict[str, float] = {}
+        self.fault_cleared: dict[Fault, float] = {}
         self._routing: sparse.csr_matrix | None = None
         self._reachable = np.ones(len(self._pairs), dtype=bool)
         # total traffic (bps) such that the busiest direction peaks at PEAK_UTIL, all links up
@@ -73,27 +89,35 @@ class TwinNetwork:
         self._prev_status: dict[str, int] = {}
         self._prev_reachable: dict[str, bool] = {d.name: True for d in topo.devices()}
         self.unreachable_demand_bps = 0.0
+        #: (source device, destination device, bps) of the demands delivered at the last step
+        self.last_demands: list[tuple[str, str, float]] = []
 
     # ------------------------------------------------------------------ state
 
     def active_faults(self, t: float) -> list[Fault]:
-        return [f for f in self.faults if f.active(t)]
+        return [
+            f
+            for f in self.faults
+            if f.active(t) and not (f in self.fault_cleared and t >= self.fault_cleared[f])
+        ]
 
     def _state(self, t: float) -> tuple[frozenset[str], frozenset[str], list[Fault]]:
         active = self.active_faults(t)
         down_dev = frozenset(f.target for f in active if f.kind == "node_down")
-        down_links = {f.target for f in active if f.kind == "link_down"}
+        down_links = {lk for f in active for lk in f.links_down(t)}
+        down_links |= {i.link for i in map(self.topo.interface, self.admin_down) if i.link}
         for lk in self.topo.links():
             if lk.a in down_dev or lk.b in down_dev:
                 down_links.add(lk.id)
-        surges = [f for f in active if f.kind == "congestion"]
+        surges = [f for f in active if f.kind in ("congestion", "growth_ramp", "traffic_burst")]
         return frozenset(down_links), down_dev, surges
 
     def _route(
         self, down_links: frozenset[str], down_dev: frozenset[str]
     ) -> tuple[sparse.csr_matrix, np.ndarray]:
         """The routing matrix (direction x demand pair, fraction of the demand) and reachability."""
-        if self._routing_key == (down_links, down_dev) and self._routing is not None:
+        key = (down_links, down_dev, tuple(sorted(self.igp_metric.items())))
+        if self._routing_key == key and self._routing is not None:
             return self._routing, self._reachable
         g = nx.Graph()
         best: dict[tuple[str, str], list[Link]] = {}
@@ -102,12 +126,12 @@ class TwinNetwork:
                 continue
             k = (min(lk.a, lk.b), max(lk.a, lk.b))
             cur = best.get(k)
-            if cur is None or lk.igp_metric < cur[0].igp_metric:
+            if cur is None or self.metric(lk) < self.metric(cur[0]):
                 best[k] = [lk]
-            elif lk.igp_metric == cur[0].igp_metric:
+            elif self.metric(lk) == self.metric(cur[0]):
                 cur.append(lk)
         for (a, b), lks in best.items():
-            g.add_edge(a, b, weight=lks[0].igp_metric)
+            g.add_edge(a, b, weight=self.metric(lks[0]))
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
@@ -129,8 +153,63 @@ class TwinNetwork:
                         cols.append(j)
                         vals.append(share / len(lks))
         m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(self._dirs), len(self._pairs)))
-        self._routing_key, self._routing, self._reachable = (down_links, down_dev), m, reachable
+        self._routing_key, self._routing, self._reachable = key, m, reachable
         return m, reachable
+
+    def lldp_tables(self, t: float) -> dict[str, list[Neighbor]]:
+        """What each running device's LLDP lists at ``t``: its neighbours over links that are up."""
+        down_links, down_dev, _ = self._state(t)
+        tables: dict[str, list[Neighbor]] = {
+            d.name: [] for d in self.topo.devices() if d.name not in down_dev
+        }
+        for lk in self.topo.links():
+            if lk.id in down_links or lk.a == lk.b:
+                continue
+            for dev in (lk.a, lk.b):
+                far = lk.other(dev)
+                tables[dev].append(
+                    Neighbor(
+                        local_port=lk.end(dev).partition(":")[2],
+                        remote_system=far,
+                        remote_port=lk.end(far).partition(":")[2],
+                    )
+                )
+        return tables
+
+    def hop_loads(self) -> list[tuple[str, str, str, str, float]]:
+        """Per demand and link direction at the last step: (source device, destination
+        device, link id, device the traffic enters, bps) — what ingress flow export sees."""
+        if not hasattr(self, "_last_hops"):
+            return []
+        m, demand_bps = self._last_hops
+        coo = m.tocoo()
+        out = []
+        for i, j, frac in zip(coo.row, coo.col, coo.data, strict=True):
+            d = self._dirs[int(i)]
+            s, t = self._pairs[int(j)]
+            out.append((s, t, d.link.id, d.link.other(d.src), float(frac * demand_bps[int(j)])))
+        return out
+
+    def metric(self, link: Link) -> int:
+        """The IGP metric in force on a link (an operator's change wins over the topology)."""
+        return self.igp_metric.get(link.id, link.igp_metric)
+
+    def expected_load(self, t: float) -> tuple[dict[tuple[str, str], float], float]:
+        """Utilization per (link id, sending device) at ``t`` without noise, and the demand
+        (bps) that has no path: what the what-if gate (``twin/whatif.py``) compares."""
+        down_links, down_dev, surges = self._state(t)
+        m, reachable = self._route(down_links, down_dev)
+        daily = 1 + DAILY_SWING * math.sin(2 * math.pi * ((t % 86400) / 86400) - math.pi / 2)
+        demand_bps = self._base * self._total_bps * daily
+        offered = np.asarray(m @ demand_bps).ravel()
+        self._add_surges(offered, surges, down_links, t)
+        util = {
+            (d.link.id, d.src): (
+                0.0 if d.link.id in down_links else float(offered[i] / self._caps[i])
+            )
+            for i, d in enumerate(self._dirs)
+        }
+        return util, float(demand_bps[~reachable].sum())
 
     # ------------------------------------------------------------------ telemetry
 
@@ -143,15 +222,22 @@ class TwinNetwork:
         noise = self._rng.lognormal(0.0, NOISE_SIGMA, len(self._pairs))
         demand_bps = self._base * self._total_bps * daily * noise
         self.unreachable_demand_bps = float(demand_bps[~reachable].sum())
+        self.last_demands = [
+            (s, d, float(bps))
+            for (s, d), bps, ok in zip(self._pairs, demand_bps, reachable, strict=True)
+            if ok
+        ]
+        self._last_hops = (m, demand_bps)
         offered_bps = np.asarray(m @ demand_bps).ravel()
-        for f in surges:
-            lk = self.topo.link(f.target)
-            if lk.id not in down_links:
-                i = self._dir_index[(lk.id, f.direction or lk.a)]
-                offered_bps[i] += f.magnitude * lk.capacity_bps
+        self._add_surges(offered_bps, surges, down_links, t)
         delivered = np.minimum(offered_bps, self._caps)
         out: list[Event] = []
         out.extend(self._reachability_events(t, down_dev))
+        if self.poll_reachability:
+            out += [
+                Metric(ts=t, device=d, name="reachability", value=0.0 if d in down_dev else 1.0)
+                for d in sorted(self._prev_reachable)
+            ]
         through: dict[str, float] = {}
         for i, d in enumerate(self._dirs):
             if d.src in down_dev:
@@ -192,13 +278,33 @@ class TwinNetwork:
                     labels=labels,
                 ),
             ]
+        spikes = {f.target: f.magnitude for f in self.active_faults(t) if f.kind == "cpu_spike"}
         for dev in sorted(d.name for d in self.topo.devices()):
             if dev in down_dev:
                 continue
             n_if = max(len(self.topo.interfaces(dev)), 1)
             cpu = 12 + 25 * through.get(dev, 0.0) / n_if + float(self._rng.normal(0, 1.0))
+            cpu += spikes.get(dev, 0.0)
             out.append(Metric(ts=t, device=dev, name="cpu.util", value=round(cpu, 2), unit="%"))
         return out
+
+    def _add_surges(
+        self, offered_bps: np.ndarray, surges: list[Fault], down_links: frozenset[str], t: float
+    ) -> None:
+        """Pinned demand surges (a growth ramp rises linearly over its span); a policer on
+        the link caps the total at its share."""
+        for f in surges:
+            lk = self.topo.link(f.target)
+            if lk.id not in down_links:
+                i = self._dir_index[(lk.id, f.direction or lk.a)]
+                ramp = 1.0
+                if f.kind == "growth_ramp":  # demand growing steadily toward saturation
+                    ramp = min(max((t - f.start) / max(f.end - f.start, 1e-9), 0.0), 1.0)
+                surge = f.magnitude * ramp * lk.capacity_bps
+                share = self.policers.get(lk.id)
+                if share is not None:
+                    surge = min(surge, max(share * lk.capacity_bps - offered_bps[i], 0.0))
+                offered_bps[i] += surge
 
     def _status_events(self, t: float, dev: str, ifid: str, status: int) -> Iterable[Event]:
         prev = self._prev_status.get(ifid, 1)

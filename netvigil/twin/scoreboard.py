@@ -30,9 +30,10 @@ class Scoreboard:
     grace_s: float = 60.0
     injected: list[Fault] = field(default_factory=list)
     incidents: dict[str, _Seen] = field(default_factory=dict)
+    false_fingerprints: list[str] = field(default_factory=list)
 
     def on_fault(self, what: str, fault: Fault, t: float) -> None:
-        if what == "injected":
+        if what == "injected" and not fault.benign:  # benign anomalies are not faults
             self.injected.append(fault)
 
     def on_incident(self, topic: str, event: Event) -> None:
@@ -63,6 +64,7 @@ class Scoreboard:
                 "detected_root_cause": None,
                 "detection_latency_s": None,
                 "correct": False,
+                "rank": None,
             }
             if match:
                 first = match[0]
@@ -71,10 +73,16 @@ class Scoreboard:
                 row["detected_root_cause"] = rc.entity if rc else None
                 row["detection_latency_s"] = round(first.first_ts - f.start, 3)
                 row["correct"] = row["detected_root_cause"] == f.target
+                ranked = [c.entity for c in first.latest.root_causes]
+                row["rank"] = ranked.index(f.target) + 1 if f.target in ranked else None
+                row["top3"] = f.target in [c.entity for c in first.latest.root_causes[:3]]
                 row["incident"] = first.latest.fingerprint
                 row["resolved"] = first.latest.status == "resolved"
+                if row["resolved"]:
+                    row["resolved_after_s"] = round(first.latest.ts - f.start, 3)
             rows.append(row)
         false = [fp for fp in self.incidents if fp not in claimed]
+        self.false_fingerprints = false
         return {
             "faults": rows,
             "detected": sum(1 for r in rows if r["detected_root_cause"] is not None),

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from netvigil.events import Event
 from netvigil.streams.base import Emit
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
@@ -38,11 +40,21 @@ class TwinSource:
     until: float | None = None
     on_fault: Callable[[str, Fault, float], None] | None = None
     """Called with ("injected" | "cleared", fault, sim time) as faults begin and end."""
+    observers: list[Callable[[Event], None]] = field(default_factory=list)
+    """Called with every event the network produces (e.g. the twin's protocol endpoints)."""
+    step_hooks: list[Callable[[float], None]] = field(default_factory=list)
+    """Called with the simulated time after each step (e.g. flow export)."""
+    publish: bool = True
+    """Publish events on the bus; False when collectors read the twin through its protocols."""
+    loss: float = 0.0
+    """Share of published events lost on the way (UDP telemetry, traps), drawn per event."""
+    loss_seed: int = 0
     name: str = "twin"
     now: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         self.now = self.start
+        self._lossy = random.Random(self.loss_seed)
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         wall0 = time.monotonic()
@@ -58,7 +70,12 @@ class TwinSource:
                     self.on_fault("cleared", f, t)
             active = current
             for event in self.network.step(t):
-                await emit(event)
+                for observe in self.observers:
+                    observe(event)
+                if self.publish and not (self.loss and self._lossy.random() < self.loss):
+                    await emit(event)
+            for hook in self.step_hooks:
+                hook(t)
             t += self.step_s
             if self.speed > 0:
                 due = wall0 + (t - self.start) / self.speed
@@ -66,5 +83,7 @@ class TwinSource:
                 if delay > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=delay)
-            else:
-                await asyncio.sleep(0)
+                    continue
+            # behind schedule (or as fast as possible): still yield once per step, so that
+            # signal handlers, senders and servers on this loop are never starved
+            await asyncio.sleep(0)

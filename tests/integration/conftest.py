@@ -3,7 +3,11 @@ on free ports and shared per test session; every test here is marked ``integrati
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,3 +32,37 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield str(info["bootstrap"])
     finally:
         kafka_server.stop(run_dir)
+
+
+@contextmanager
+def serve_twin(*args: str, devices: int = 8) -> Iterator[dict[str, dict[str, str]]]:
+    """Run ``netvigil twin serve ARGS`` (the built-in topology has 8 devices) and yield each
+    device's endpoint record (``gnmi``, ``address``, ``snmp``, ...) by device name."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netvigil.cli", "twin", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    records: dict[str, dict[str, str]] = {}
+    try:
+        while len(records) < devices:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else "twin exited"
+            rec = json.loads(line)
+            records[rec["device"]] = rec
+        yield records
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def twin() -> Iterator[dict[str, tuple[str, int]]]:
+    """The twin's gNMI endpoints (host, port) by device, 20x faster than real time."""
+    with serve_twin("--speed", "20") as records:
+        yield {
+            dev: (rec["gnmi"].rsplit(":", 1)[0], int(rec["gnmi"].rsplit(":", 1)[1]))
+            for dev, rec in records.items()
+        }

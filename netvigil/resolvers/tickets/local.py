@@ -1,11 +1,13 @@
-"""The local ticket backend (``local://``): tickets in SQLite, the embedded default."""
+"""The local ticket backend (``local://``): tickets and change requests in SQLite, the
+embedded default. Humans act on it through the CLI (``netvigil change approve``), and
+:meth:`LocalTickets.sync` reports what they did, once, like polling ServiceNow would."""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
-from netvigil.resolvers.base import Ticket
+from netvigil.resolvers.base import ChangeKind, ChangeRecord, ChangeState, SyncUpdate, Ticket
 
 __all__ = ["LocalTickets"]
 
@@ -25,6 +27,22 @@ CREATE TABLE IF NOT EXISTS notes (
     ts REAL NOT NULL,
     text TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    correlation_id TEXT NOT NULL UNIQUE,
+    incident TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    devices TEXT NOT NULL,
+    opened_ts REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS change_notes (change_id INTEGER NOT NULL, ts REAL NOT NULL,
+    text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS human_updates (id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL, correlation_id TEXT NOT NULL, number TEXT NOT NULL, note TEXT NOT NULL,
+    reported INTEGER NOT NULL DEFAULT 0);
 """
 
 
@@ -32,7 +50,7 @@ class LocalTickets:
     """A TicketBackend in one SQLite file (``:memory:`` for tests)."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
         self._db.executescript(_SCHEMA)
 
     @staticmethod
@@ -88,6 +106,108 @@ class LocalTickets:
             "SELECT text FROM notes WHERE ticket_id = ? ORDER BY rowid", (int(ticket.id),)
         ).fetchall()
         return [r[0] for r in rows]
+
+    # ------------------------------------------------------------------ changes
+
+    @staticmethod
+    def _change(row: tuple[int, str, str, str, str]) -> ChangeRecord:
+        rid, corr, kind, state, title = row
+        return ChangeRecord(
+            id=str(rid),
+            number=f"NVC{rid:07d}",
+            correlation_id=corr,
+            kind=kind,  # type: ignore[arg-type]
+            state=state,  # type: ignore[arg-type]
+            title=title,
+        )
+
+    def open_change(
+        self,
+        correlation_id: str,
+        *,
+        incident: str,
+        kind: ChangeKind,
+        title: str,
+        description: str,
+        devices: list[str],
+        ts: float,
+    ) -> ChangeRecord:
+        state = "approved" if kind == "standard" else "requested"
+        self._db.execute(
+            "INSERT OR IGNORE INTO changes (correlation_id, incident, kind, state, title,"
+            " description, devices, opened_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (correlation_id, incident, kind, state, title, description, ",".join(devices), ts),
+        )
+        found = self.find_change(correlation_id)
+        assert found is not None
+        return found
+
+    def find_change(self, correlation_id: str) -> ChangeRecord | None:
+        row = self._db.execute(
+            "SELECT id, correlation_id, kind, state, title FROM changes WHERE correlation_id = ?",
+            (correlation_id,),
+        ).fetchone()
+        return self._change(row) if row else None
+
+    def update_change(
+        self, change: ChangeRecord, state: ChangeState, note: str, *, ts: float
+    ) -> ChangeRecord:
+        with self._db:
+            self._db.execute("UPDATE changes SET state = ? WHERE id = ?", (state, int(change.id)))
+            self._db.execute(
+                "INSERT INTO change_notes VALUES (?, ?, ?)", (int(change.id), ts, note)
+            )
+        found = self.find_change(change.correlation_id)
+        assert found is not None
+        return found
+
+    def change_notes(self, change: ChangeRecord) -> list[str]:
+        rows = self._db.execute(
+            "SELECT text FROM change_notes WHERE change_id = ? ORDER BY rowid", (int(change.id),)
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def changes(self) -> list[ChangeRecord]:
+        rows = self._db.execute("SELECT id, correlation_id, kind, state, title FROM changes")
+        return [self._change(r) for r in rows.fetchall()]
+
+    def decide_change(self, number: str, approved: bool, who: str) -> ChangeRecord:
+        """A human approves or rejects a change (the CLI); :meth:`sync` reports it once."""
+        row = self._db.execute(
+            "SELECT id, correlation_id, kind, state, title FROM changes WHERE id = ?",
+            (int(number.removeprefix("NVC")),),
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no change {number}")
+        change = self._change(row)
+        state = "approved" if approved else "rejected"
+        self._db.execute("UPDATE changes SET state = ? WHERE id = ?", (state, int(change.id)))
+        self._db.execute(
+            "INSERT INTO human_updates (kind, correlation_id, number, note) VALUES (?, ?, ?, ?)",
+            (f"change_{state}", change.correlation_id, change.number, who),
+        )
+        return self._change((row[0], row[1], row[2], state, row[4]))
+
+    def resolve_by_human(self, correlation_id: str, who: str) -> None:
+        ticket = self.find(correlation_id)
+        if ticket is None:
+            raise KeyError(f"no ticket for {correlation_id}")
+        self.resolve(ticket, f"Resolved by {who}", ts=0.0)
+        self._db.execute(
+            "INSERT INTO human_updates (kind, correlation_id, number, note) VALUES (?, ?, ?, ?)",
+            ("incident_resolved", correlation_id, ticket.number, who),
+        )
+
+    def sync(self) -> list[SyncUpdate]:
+        with self._db:
+            rows = self._db.execute(
+                "SELECT id, kind, correlation_id, number, note FROM human_updates"
+                " WHERE reported = 0 ORDER BY id"
+            ).fetchall()
+            self._db.executemany(
+                "UPDATE human_updates SET reported = 1 WHERE id = ?", [(r[0],) for r in rows]
+            )
+        return [SyncUpdate(r[1], r[2], r[3], r[4]) for r in rows]
 
     def all(self) -> list[Ticket]:
         rows = self._db.execute("SELECT id, correlation_id, title, state FROM tickets ORDER BY id")

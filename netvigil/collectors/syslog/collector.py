@@ -1,0 +1,206 @@
+"""The syslog collector: UDP, TCP (RFC 6587 octet counting or LF) and TLS (RFC 5425) listeners.
+
+Each message becomes a :class:`~netvigil.events.LogRecord` on ``netvigil.logs`` (the device is
+the message's hostname, else the sender's address; the time is the message's own timestamp,
+else the receive time). A vendor mnemonic that means a state change (a link or BGP session
+going down, ...) also becomes a :class:`~netvigil.events.DeviceEvent` on ``netvigil.events``.
+Anything that does not parse, and every framing fault, becomes a dead letter with the raw
+bytes and the reason; the collector goes on. A TCP connection's framing is detected from its
+first byte unless configured; after an octet-counting fault the connection is closed, since
+its stream is out of step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from netvigil.collectors.base import CollectorCounters, dead_letter
+from netvigil.collectors.listen import Inbound, UdpListener, open_tcp, open_udp
+from netvigil.collectors.syslog.framing import FramingError, LineFramer, OctetFramer, detect
+from netvigil.collectors.syslog.message import SyslogMessage
+from netvigil.collectors.syslog.rfc3164 import parse_syslog
+from netvigil.collectors.syslog.vendor import enrich
+from netvigil.errors import DecodeError
+from netvigil.events import DeviceEvent, Event, LogRecord, interface_id
+from netvigil.streams.base import Emit
+
+__all__ = ["SyslogCollector", "SyslogListen", "to_events"]
+
+log = logging.getLogger(__name__)
+SOURCE = "syslog"
+
+
+@dataclass
+class SyslogListen:
+    """Where to listen: a port of None is off, 0 picks a free port (see ``bound``)."""
+
+    host: str = "127.0.0.1"
+    udp: int | None = None
+    tcp: int | None = None
+    tls: int | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    framing: str = "auto"
+    max_message_length: int = 65_536
+    queue_size: int = 10_000
+    bound: dict[str, int] = field(default_factory=dict)
+
+
+def to_events(msg: SyslogMessage, peer: str, received: float) -> list[Event]:
+    """The LogRecord of a parsed message, and the DeviceEvent its mnemonic means (if any)."""
+    kind = enrich(msg)
+    device = msg.hostname or peer
+    ts = msg.ts if msg.ts is not None else received
+    text = msg.message
+    record = LogRecord(
+        ts=ts,
+        device=device,
+        facility=msg.facility,
+        severity=msg.severity,
+        app_name=msg.app_name,
+        procid=msg.procid,
+        msgid=msg.msgid,
+        message=text.rstrip("\r\n") if text else "",  # rsyslog frames end in LF
+        rfc="5424" if msg.rfc == "5424" else "3164",
+        source=f"{SOURCE}:{peer}",
+        structured_data=msg.structured_data or {},
+        fields=msg.fields,
+    )
+    if not kind:
+        return [record]
+    f = msg.fields
+    entity = interface_id(device, f["interface"]) if f.get("interface") else f.get("neighbor", "")
+    return [
+        record,
+        DeviceEvent(ts=ts, device=device, kind=kind, entity=entity, source=SOURCE, attrs=f),
+    ]
+
+
+class SyslogCollector:
+    """Receives syslog over UDP, TCP and TLS and publishes logs, device events, dead letters."""
+
+    name = "syslog"
+
+    def __init__(self, listen: SyslogListen, *, clock: Callable[[], float] = time.time) -> None:
+        self.listen = listen
+        self.clock = clock
+        self.counters = CollectorCounters()
+        self.ready = asyncio.Event()
+        self._udp: UdpListener | None = None
+        self._framers: dict[int, OctetFramer | LineFramer] = {}
+
+    @property
+    def dropped(self) -> int:
+        """Datagrams that found the queue full (UDP cannot push back)."""
+        return self._udp.dropped if self._udp else 0
+
+    def _tls(self) -> ssl.SSLContext:
+        if not (self.listen.tls_cert and self.listen.tls_key):
+            raise DecodeError("config", "syslog TLS needs syslog.tls_cert and syslog.tls_key")
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.listen.tls_cert, self.listen.tls_key)
+        return ctx
+
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        lst = self.listen
+        queue: asyncio.Queue[Inbound] = asyncio.Queue(lst.queue_size)
+        closers: list[Callable[[], object]] = []
+        servers: list[tuple[asyncio.Server, set[asyncio.StreamWriter]]] = []
+        try:
+            if lst.udp is not None:
+                transport, self._udp, lst.bound["udp"] = await open_udp(
+                    lst.host, lst.udp, queue, self.clock
+                )
+                closers.append(transport.close)
+            for kind, port in (("tcp", lst.tcp), ("tls", lst.tls)):
+                if port is not None:
+                    tls = self._tls() if kind == "tls" else None
+                    server, lst.bound[kind], writers = await open_tcp(
+                        lst.host, port, queue, tls=tls, clock=self.clock
+                    )
+                    servers.append((server, writers))
+            self.ready.set()
+            consumer = asyncio.create_task(self._consume(queue, emit))
+            await stop.wait()
+            for close in closers:
+                close()
+            for server, writers in servers:
+                server.close()
+                for w in list(writers):
+                    w.close()
+            await asyncio.sleep(0)
+            while not queue.empty():
+                await asyncio.sleep(0.01)
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+            for conn in list(self._framers):
+                await self._close_stream(conn, "?", self.clock(), emit)
+        finally:
+            self.ready.set()
+
+    async def _consume(self, queue: asyncio.Queue[Inbound], emit: Emit) -> None:
+        while True:
+            item = await queue.get()
+            try:
+                if item.conn == 0:
+                    self.counters.received += 1
+                    await self._message(item.data, item.peer, item.received, emit)
+                elif item.closed:
+                    await self._close_stream(item.conn, item.peer, item.received, emit)
+                else:
+                    await self._chunk(item, emit)
+            finally:
+                queue.task_done()
+
+    async def _chunk(self, item: Inbound, emit: Emit) -> None:
+        framer = self._framers.get(item.conn)
+        if framer is None:
+            framing = self.listen.framing
+            if framing == "auto":
+                framing = detect(item.data[0])
+            n = self.listen.max_message_length
+            framer = OctetFramer(n) if framing == "octet-counting" else LineFramer(max_length=n)
+            self._framers[item.conn] = framer
+        for frame in framer.feed(item.data):
+            await self._frame(frame, item.peer, item.received, emit)
+
+    async def _close_stream(self, conn: int, peer: str, received: float, emit: Emit) -> None:
+        framer = self._framers.pop(conn, None)
+        if framer is None:
+            return
+        for frame in framer.close():
+            if isinstance(frame, FramingError) and frame.incomplete:
+                frame = frame.raw  # a last message without its LF is still a message
+            if isinstance(frame, FramingError) and frame.message.startswith("found EOF, exp"):
+                continue  # a connection that closed between messages
+            await self._frame(frame, peer, received, emit)
+
+    async def _frame(
+        self, frame: bytes | FramingError, peer: str, received: float, emit: Emit
+    ) -> None:
+        self.counters.received += 1
+        if isinstance(frame, FramingError):
+            await emit(
+                dead_letter(
+                    SOURCE, frame.raw, f"bad_framing: {frame.message}", received, self.counters
+                )
+            )
+            return
+        await self._message(frame, peer, received, emit)
+
+    async def _message(self, raw: bytes, peer: str, received: float, emit: Emit) -> None:
+        try:
+            msg = parse_syslog(raw, now=received)
+        except DecodeError as exc:
+            await emit(dead_letter(SOURCE, raw, str(exc), received, self.counters))
+            return
+        for event in to_events(msg, peer, received):
+            await emit(event)
+        self.counters.decoded += 1

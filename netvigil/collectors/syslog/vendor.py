@@ -1,0 +1,115 @@
+"""Vendor mnemonics turned into structured fields and device events, by a data table.
+
+Network devices say what happened in a mnemonic: Cisco IOS/NX-OS/IOS-XR and Arista EOS write
+``%FACILITY-SEVERITY-MNEMONIC: text``, Junos an event tag (``SNMP_TRAP_LINK_DOWN: text``, or
+the MSGID of its RFC 5424 format). ``mnemonics.yaml`` maps each mnemonic to a regular
+expression whose named groups become fields (``interface``, ``neighbor``, ``state``, ...) and
+to the device event a state means (``link_down``, ``bgp_down``, ...). Adding a vendor message
+is a table row, not code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from netvigil.collectors.syslog.message import SyslogMessage
+
+__all__ = ["Rule", "enrich", "rules"]
+
+_CISCO = re.compile(r"%([A-Z][A-Z0-9_]*(?:-[A-Z][A-Z0-9_]*)*?)-([0-7])-([A-Z][A-Z0-9_]*)\s?:\s?")
+_JUNOS = re.compile(r"([A-Z][A-Z0-9]*_[A-Z0-9_]+)(?:: |:?$)")
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    pattern: re.Pattern[str]
+    state: str | None
+    events: dict[str, str]
+    fields: tuple[str | None, ...] = ()
+    """The field each capture group fills, by group number (``vrf2`` fills ``vrf``)."""
+
+
+@cache
+def rules() -> tuple[dict[str, Rule], tuple[Rule, ...]]:
+    """Exact-key rules and wildcard (prefix) rules from ``mnemonics.yaml``."""
+    text = resources.files(__package__).joinpath("mnemonics.yaml").read_text()
+    exact: dict[str, Rule] = {}
+    prefix: list[Rule] = []
+    for key, spec in (yaml.safe_load(text) or {}).items():
+        pattern = re.compile(spec["pattern"])
+        names = {i: n.rstrip("0123456789") for n, i in pattern.groupindex.items()}
+        rule = Rule(
+            key=key,
+            pattern=pattern,
+            state=spec.get("state"),
+            events={str(k).lower(): v for k, v in (spec.get("events") or {}).items()},
+            fields=tuple(names.get(i) for i in range(1, pattern.groups + 1)),
+        )
+        if key.endswith("*"):
+            prefix.append(rule)
+        else:
+            exact[key] = rule
+    return exact, tuple(prefix)
+
+
+def _lookup(key: str) -> Rule | None:
+    exact, prefix = rules()
+    hit = exact.get(key)
+    if hit is not None:
+        return hit
+    for rule in prefix:
+        if key.startswith(rule.key[:-1]):
+            return rule
+    return None
+
+
+def enrich(msg: SyslogMessage) -> str | None:
+    """Add vendor fields to ``msg.fields``; return the device event kind it means, if any."""
+    text = msg.message or ""
+    pct = text.find("%", 0, 200)
+    if pct < 0 and not text[:1].isupper() and not msg.msgid:
+        return None  # neither a Cisco nor a Junos mnemonic can be there (the common case)
+    key = None
+    m = _CISCO.search(text, pct, 200) if pct >= 0 else None
+    if m is not None:
+        facility, severity, mnemonic = m.groups()
+        msg.fields.update(
+            mnemonic=f"{facility}-{severity}-{mnemonic}",
+            vendor_facility=facility,
+            vendor_severity=severity,
+        )
+        key, body = f"{facility}-{mnemonic}", text[m.end() :]
+    else:
+        j = _JUNOS.match(text)
+        if j is not None:
+            key, body = j.group(1), text[j.end() :]
+        elif msg.msgid and _JUNOS.fullmatch(msg.msgid):
+            key, body = msg.msgid, text
+        if key is not None:
+            msg.fields["mnemonic"] = key
+    if key is None:
+        return None
+    rule = _lookup(key)
+    if rule is None:
+        return None
+    found = rule.pattern.search(body)
+    if found is None:
+        return None
+    fields = msg.fields
+    for name, value in zip(rule.fields, found.groups(), strict=True):
+        if name is not None and value is not None:
+            fields[name] = value
+    state = msg.fields.get("state") or rule.state
+    if state is None:
+        return None
+    msg.fields["state"] = state
+    kind = rule.events.get(state.lower())
+    if kind:
+        msg.fields["event"] = kind
+    return kind

@@ -1,0 +1,152 @@
+"""Graph algorithms both stores share, on a networkx multigraph of devices (pure).
+
+The embedded store runs them on its own graph; the Neo4j store runs the IGP-weighted ones
+(routes, blast radius) on an adjacency snapshot it reads with one Cypher query, because
+Neo4j community has no weighted shortest path or connected components without the GDS or
+APOC plugins, which are not on the server's classpath here. Everything else the Neo4j store
+asks in Cypher.
+
+Answers must not depend on the order links were inserted (the stores load in different
+orders), so ties are broken by cost, then hop count, then the device names along the path.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterable, Mapping
+
+import networkx as nx
+
+from netvigil.graph.base import BlastRadius, Link, Route, Service
+
+__all__ = [
+    "blast_radius",
+    "build_graph",
+    "default_root",
+    "must_pass",
+    "routes",
+]
+
+#: at most this many equal-or-better paths are enumerated to break ties exactly
+_TIE_LIMIT = 64
+
+
+def build_graph(devices: Iterable[str], links: Iterable[Link]) -> nx.MultiGraph:
+    """Devices as nodes, one edge per link (key = link id, with its metric)."""
+    g = nx.MultiGraph()
+    g.add_nodes_from(devices)
+    for lk in links:
+        g.add_edge(lk.a, lk.b, key=lk.id, metric=lk.igp_metric)
+    return g
+
+
+def _simple(g: nx.MultiGraph, avoid_devices: set[str], avoid_links: set[str]) -> nx.Graph:
+    """Collapse parallel links to the cheapest (ties: smallest id), dropping avoided parts."""
+    s = nx.Graph()
+    s.add_nodes_from(n for n in g.nodes if n not in avoid_devices)
+    for u, v, key, data in g.edges(keys=True, data=True):
+        if key in avoid_links or u in avoid_devices or v in avoid_devices or u == v:
+            continue
+        cand = (int(data["metric"]), str(key))
+        cur = s.get_edge_data(u, v)
+        if cur is None or cand < (cur["metric"], cur["link"]):
+            s.add_edge(u, v, metric=cand[0], link=cand[1])
+    return s
+
+
+def routes(
+    g: nx.MultiGraph,
+    a: str,
+    b: str,
+    k: int,
+    *,
+    avoid_devices: Iterable[str] = (),
+    avoid_links: Iterable[str] = (),
+) -> list[Route]:
+    """Up to ``k`` loop-free routes from ``a`` to ``b`` by (cost, hops, device names)."""
+    avoid_d = set(avoid_devices) - {a, b}
+    s = _simple(g, avoid_d, set(avoid_links))
+    if a not in s or b not in s or k < 1:
+        return []
+    if a == b:
+        return [Route((a,), (), 0)]
+    found: list[Route] = []
+    try:
+        gen = nx.shortest_simple_paths(s, a, b, weight="metric")
+        for path in itertools.islice(gen, _TIE_LIMIT):
+            links = tuple(s[u][v]["link"] for u, v in itertools.pairwise(path))
+            cost = sum(int(s[u][v]["metric"]) for u, v in itertools.pairwise(path))
+            if len(found) >= k and cost > found[k - 1].cost:
+                break  # every route tied with the k-th one is known: ties are complete
+            found.append(Route(tuple(path), links, cost))
+            found.sort(key=lambda r: (r.cost, len(r.devices), r.devices))
+    except nx.NetworkXNoPath:
+        return []
+    return found[:k]
+
+
+def default_root(g: nx.MultiGraph) -> str | None:
+    """The device with the most links (ties: first name): a stand-in for the poller's place."""
+    if g.number_of_nodes() == 0:
+        return None
+    return str(min(g.nodes, key=lambda n: (-g.degree(n), n)))
+
+
+def _bfs(g: nx.MultiGraph, src: str) -> dict[str, int]:
+    dist = {src: 0}
+    todo = deque([src])
+    while todo:
+        u = todo.popleft()
+        for v in g.adj[u]:
+            if v not in dist:
+                dist[v] = dist[u] + 1
+                todo.append(v)
+    return dist
+
+
+def must_pass(g: nx.MultiGraph, root: str, target: str) -> list[str]:
+    """Devices on every shortest (hop) path from ``root`` to ``target``, target first."""
+    if root not in g or target not in g:
+        return []
+    from_root = _bfs(g, root)
+    if target not in from_root:
+        return []
+    from_target = _bfs(g, target)
+    total = from_root[target]
+    layers: dict[int, list[str]] = {}
+    for n, d in from_root.items():
+        if d + from_target.get(n, total + 1) == total:
+            layers.setdefault(d, []).append(n)
+    return [layers[d][0] for d in sorted(layers, reverse=True) if len(layers[d]) == 1]
+
+
+def blast_radius(
+    g: nx.MultiGraph,
+    entity: str,
+    links: Mapping[str, Link],
+    services: Iterable[Service],
+    *,
+    failed_devices: set[str],
+    failed_links: set[str],
+) -> BlastRadius:
+    """Failed parts, devices cut off from the largest remaining part, services affected."""
+    rest = nx.Graph()
+    rest.add_nodes_from(n for n in g.nodes if n not in failed_devices)
+    for u, v, key in g.edges(keys=True):
+        if key not in failed_links and u not in failed_devices and v not in failed_devices:
+            rest.add_edge(u, v)
+    parts = sorted(nx.connected_components(rest), key=lambda c: (-len(c), min(c)))
+    cut = {n for p in parts[1:] for n in p}
+    down_devices = failed_devices | cut
+    hit = []
+    for svc in services:
+        ends = {d for lk in svc.links if lk in links for d in (links[lk].a, links[lk].b)}
+        if failed_links & set(svc.links) or down_devices & (set(svc.devices) | ends):
+            hit.append(svc.name)
+    return BlastRadius(
+        entity=entity,
+        links=tuple(sorted(failed_links)),
+        devices=tuple(sorted(down_devices)),
+        services=tuple(sorted(hit)),
+    )

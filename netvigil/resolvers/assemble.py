@@ -1,0 +1,116 @@
+"""Builds the acting coordinator from settings: policy, catalog, executor, locks, state.
+
+Everything the resolver stage keeps lives in the data directory: ``actions.db`` (actions and
+their life), ``locks.db`` (entity leases, shared by every worker using the directory) and
+``autonomy.db`` (breakers, fallbacks, change counters; the CLI changes them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from netvigil.config import Settings
+from netvigil.errors import ConfigError
+from netvigil.graph.base import TopologyStore
+from netvigil.resolvers.audit import AuditLog
+from netvigil.resolvers.base import ExecOutcome, Executor, Op, TicketBackend
+from netvigil.resolvers.breaker import AutonomyState
+from netvigil.resolvers.catalog import ActionSpec, Facts, load_catalog
+from netvigil.resolvers.coordinator import CoordinatorProcessor
+from netvigil.resolvers.executors.twin import TwinExecutor, change_of
+from netvigil.resolvers.incidents import IncidentStore
+from netvigil.resolvers.locks import SqliteLocks
+from netvigil.resolvers.policy import default_policy, load_policy
+from netvigil.resolvers.remediation import ActionStore, Remediator, Validator
+from netvigil.twin.network import TwinNetwork
+from netvigil.twin.whatif import what_if
+
+__all__ = ["NoExecutor", "build_coordinator", "twin_validator"]
+
+
+class NoExecutor:
+    """Refuses every execution: for a deployment that only proposes."""
+
+    name = "none"
+
+    def execute(
+        self, action: str, target: str, ops: list[Op], params: dict[str, Any], *, dry_run: bool
+    ) -> ExecOutcome:
+        return ExecOutcome(False, "no executor configured (coordinator.executor = none)", dry_run)
+
+
+def twin_validator(net: TwinNetwork) -> Validator:
+    """The level-3 gate: the change on a copy of the twin, judged by :func:`what_if`."""
+
+    def validate(
+        spec: ActionSpec, facts: Facts, ops: list[Any], t: float
+    ) -> tuple[bool, list[str], dict[str, Any]]:
+        change, unknown = change_of(net.topo, ops)
+        if unknown:
+            return False, [f"the twin cannot model: {'; '.join(unknown)}"], {}
+        verdict = what_if(net, change, t=t, target=facts.target)
+        return verdict.ok, verdict.reasons, verdict.numbers
+
+    return validate
+
+
+def build_coordinator(
+    settings: Settings,
+    data: Path,
+    *,
+    topo: TopologyStore,
+    incidents: IncidentStore,
+    tickets: TicketBackend,
+    audit: AuditLog,
+    network: TwinNetwork | None = None,
+    clock: Callable[[], float] | None = None,
+    executor: Executor | None = None,
+) -> tuple[CoordinatorProcessor, AutonomyState, ActionStore]:
+    c = settings.coordinator
+    policy = load_policy(c.policy) if c.policy else default_policy(c.phase)
+    catalog = load_catalog(c.catalog)
+    if executor is None:
+        if c.executor == "twin" and network is not None:
+            executor = TwinExecutor(network, clock or (lambda: 0.0))
+        elif c.executor in ("twin", "none"):
+            executor = NoExecutor()
+        else:
+            raise ConfigError(
+                f"coordinator.executor = {c.executor}: its device inventory is not configured "
+                "here; pass an executor to build_coordinator or use twin/none"
+            )
+    autonomy = AutonomyState(data / "autonomy.db")
+    store = ActionStore(data / "actions.db")
+    remediator = Remediator(
+        catalog=catalog,
+        policy=policy,
+        executor=executor,
+        locks=SqliteLocks(data / "locks.db"),
+        autonomy=autonomy,
+        tickets=tickets,
+        audit=audit,
+        store=store,
+        validator=twin_validator(network) if network is not None else None,
+        dry_run=c.dry_run,
+        lock_ttl_s=c.lock_ttl_s,
+        lock_wait_s=c.lock_wait_s,
+    )
+
+    def metrics() -> dict[str, int]:
+        if network is None:
+            return {}
+        return {lk.id: network.metric(lk) for lk in topo.links()}
+
+    coord = CoordinatorProcessor(
+        incidents,
+        tickets,
+        audit,
+        remediator=remediator,
+        topo=topo,
+        max_active=c.max_active,
+        poll_s=c.poll_s,
+        metric_of=metrics,
+    )
+    return coord, autonomy, store

@@ -1,0 +1,195 @@
+"""What each outbox operation does in ServiceNow, and how human decisions are read back.
+
+Every operation is safe to send again: creations look the record up by ``correlation_id``
+first, and a work note carries a tag (``[netvigil op CORR#ID]``) that is looked for in
+``sys_journal_field`` before a retry writes it again. Field values follow ServiceNow's
+defaults: incident state 6 = Resolved, 7 = Closed; change state -4 = Assess (a normal change
+asks for approval), -2 = Scheduled, 0 = Review, 3 = Closed, 4 = Canceled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netvigil.resolvers.tickets.outbox import OutboxOp, OutboxStore
+from netvigil.resolvers.tickets.snow_client import SnowClient, SnowRejected
+
+__all__ = ["STANDARD_TEMPLATE", "SnowWriter"]
+
+#: the standard change template (std_change_record_producer) NetVigil files level 2-3 under
+STANDARD_TEMPLATE = "NetVigil pre-approved network action"
+
+# NetVigil change state -> ServiceNow change_request fields
+_CHANGE_FIELDS: dict[str, dict[str, str]] = {
+    "requested": {"state": "-4"},
+    "approved": {"state": "-2"},
+    "rejected": {"state": "4", "approval": "rejected"},
+    "implemented": {"state": "0"},
+    "failed": {"state": "3", "close_code": "unsuccessful"},
+    "closed": {"state": "3", "close_code": "successful"},
+}
+
+
+def _tag(op: OutboxOp) -> str:
+    return f"[netvigil op {op.correlation_id}#{op.id}]"
+
+
+class SnowWriter:
+    """Applies outbox operations to ServiceNow and polls it, over one :class:`SnowClient`."""
+
+    def __init__(self, client: SnowClient, store: OutboxStore) -> None:
+        self.client, self.store = client, store
+        self.watermarks: dict[str, str] = {}  # table -> newest sys_updated_on seen by a poll
+
+    def _sys_id(self, table: str, correlation_id: str) -> str:
+        row = self.store.row(table, correlation_id)
+        if row is None or not row["sys_id"]:
+            raise SnowRejected(f"{table} {correlation_id} was never created in ServiceNow")
+        return row["sys_id"]
+
+    def _ci(self, device: str) -> str:
+        rows = self.client.find("cmdb_ci", f"name={device}", limit=1)
+        return rows[0]["sys_id"] if rows else ""
+
+    def _note_written(self, op: OutboxOp, sys_id: str) -> bool:
+        if op.attempts == 0:  # first try: nothing can be there yet
+            return False
+        q = f"element_id={sys_id}^element=work_notes^valueLIKE{_tag(op)}"
+        return bool(self.client.find("sys_journal_field", q, limit=1))
+
+    def _existing(self, table: str, correlation_id: str) -> dict[str, str] | None:
+        rows = self.client.find(table, f"correlation_id={correlation_id}", limit=1)
+        return rows[0] if rows else None
+
+    def apply(self, op: OutboxOp) -> None:
+        """Send one operation; idempotent, so it may be sent again after any failure."""
+        p, corr = op.payload, op.correlation_id
+        if op.kind == "open_incident":
+            rec = self._existing("incident", corr)
+            if rec is None:
+                rec = self.client.create(
+                    "incident",
+                    {
+                        "short_description": p["title"][:160],
+                        "description": p["description"],
+                        "correlation_id": corr,
+                        "correlation_display": "NetVigil",
+                        "urgency": {"critical": "1", "major": "1", "minor": "2"}.get(
+                            p["severity"], "3"
+                        ),
+                        "impact": "2",
+                        "category": "network",
+                    },
+                )
+            self.store.set("tickets", corr, sys_id=rec["sys_id"], number=rec["number"])
+        elif op.kind in ("note", "resolve"):
+            sys_id = self._sys_id("tickets", corr)
+            text = f"{p.get('text') or p.get('note')}\n{_tag(op)}"
+            data: dict[str, Any] = {"work_notes": text}
+            if op.kind == "resolve":
+                data = {
+                    "state": "6",
+                    "close_code": "Solved (Permanently)",
+                    "close_notes": p["note"],
+                    "work_notes": text,
+                }
+            if self._note_written(op, sys_id):
+                data.pop("work_notes")
+            if data:
+                self.client.patch("incident", sys_id, data)
+        elif op.kind == "open_change":
+            self._open_change(op)
+        elif op.kind == "update_change":
+            sys_id = self._sys_id("changes", corr)
+            data = {**_CHANGE_FIELDS[p["state"]], "work_notes": f"{p['note']}\n{_tag(op)}"}
+            if self._note_written(op, sys_id):
+                data.pop("work_notes")
+            self.client.update_change(sys_id, data)
+        else:
+            raise SnowRejected(f"unknown outbox operation {op.kind!r}")
+
+    def _open_change(self, op: OutboxOp) -> None:
+        """Create the change (or find it), request approval of a normal change, link every
+        device's CI (``cmdb_ci`` = the first, ``task_ci`` rows = all, as "Affected CIs"), point
+        the incident's ``rfc`` at it and give the incident that CI if it has none; each step
+        is skipped when already done."""
+        p, corr = op.payload, op.correlation_id
+        cis = [c for c in (self._ci(d) for d in p["devices"]) if c]
+        rec = self._existing("change_request", corr)
+        if rec is None:
+            data = {
+                "short_description": p["title"][:160],
+                "description": p["description"],
+                "correlation_id": corr,
+                "correlation_display": "NetVigil",
+                "category": "Network",
+                "cmdb_ci": cis[0] if cis else "",
+            }
+            if p["kind"] == "standard":
+                tpl = self.client.find("std_change_record_producer", f"name={STANDARD_TEMPLATE}", 1)
+                if not tpl:
+                    raise SnowRejected(f"no standard change template {STANDARD_TEMPLATE!r}")
+                rec = self.client.create_change("standard", data, tpl[0]["sys_id"])
+            else:
+                rec = self.client.create_change("normal", data)
+        self.store.set("changes", corr, sys_id=rec["sys_id"], number=rec["number"])
+        if p["kind"] == "normal" and rec.get("state") == "-5":
+            self.client.update_change(rec["sys_id"], {"state": "-4"})  # Assess: ask approval
+        for ci in cis:
+            if not self.client.find("task_ci", f"task={rec['sys_id']}^ci_item={ci}", 1):
+                self.client.create("task_ci", {"task": rec["sys_id"], "ci_item": ci})
+        inc = self.store.row("tickets", p["incident"])
+        if inc is not None and inc["sys_id"]:
+            link = {"rfc": rec["sys_id"]}
+            known = self.client.find("incident", f"sys_id={inc['sys_id']}", 1)
+            if cis and known and not known[0].get("cmdb_ci"):
+                link["cmdb_ci"] = cis[0]  # the incident's CI, unless someone set one
+            self.client.patch("incident", inc["sys_id"], link)
+
+    def _since(self, table: str) -> str:
+        """Only records updated since the last poll saw (ServiceNow's own clock; ``>=`` so
+        a record updated in the same second is read again, which is harmless)."""
+        mark = self.watermarks.get(table)
+        return f"^sys_updated_on>={mark}" if mark else ""
+
+    def _seen(self, table: str, recs: list[dict[str, str]]) -> list[dict[str, str]]:
+        stamps = [r.get("sys_updated_on", "") for r in recs]
+        if any(stamps):
+            self.watermarks[table] = max(stamps)
+        return recs
+
+    def poll(self) -> None:
+        """Look for incidents resolved and changes decided by humans in ServiceNow; record
+        each once as a human update in the store."""
+        mine = {r["sys_id"]: r for r in self.store.rows("tickets", "open")}
+        if mine:
+            q = "state=6^ORstate=7^correlation_display=NetVigil" + self._since("incident")
+            for rec in self._seen("incident", self.client.find("incident", q)):
+                row = mine.get(rec["sys_id"])
+                if row is not None and "resolve" not in self.store.pending_kinds(
+                    row["correlation_id"]
+                ):
+                    with self.store.tx():
+                        self.store.set("tickets", row["correlation_id"], state="resolved")
+                        self.store.human(
+                            "incident_resolved",
+                            row["correlation_id"],
+                            rec["number"],
+                            rec.get("close_notes") or rec.get("sys_updated_by", ""),
+                        )
+        waiting = {r["sys_id"]: r for r in self.store.rows("changes", "requested")}
+        if waiting:
+            q = "approval=approved^ORapproval=rejected^correlation_display=NetVigil"
+            q += self._since("change_request")
+            for rec in self._seen("change_request", self.client.find("change_request", q)):
+                row = waiting.get(rec["sys_id"])
+                if row is not None:
+                    state = rec["approval"]
+                    with self.store.tx():
+                        self.store.set("changes", row["correlation_id"], state=state)
+                        self.store.human(
+                            f"change_{state}",
+                            row["correlation_id"],
+                            rec["number"],
+                            rec.get("sys_updated_by", ""),
+                        )

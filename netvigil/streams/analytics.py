@@ -1,0 +1,40 @@
+"""The analytics processors beyond the detector, assembled from settings in one place so that
+:mod:`netvigil.service` needs a single line for them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netvigil.analytics.forecast import ForecastConfig
+from netvigil.analytics.summary import Summarizer, SummaryConfig
+from netvigil.config import Settings
+from netvigil.streams.base import Processor
+from netvigil.streams.flows import FlowAnalyticsProcessor
+from netvigil.streams.forecast import ForecastProcessor
+from netvigil.streams.logs import LogProcessor
+
+__all__ = ["analytics_processors", "summarizer"]
+
+
+def analytics_processors(settings: Settings) -> list[Processor[Any]]:
+    """Forecasting (and, as they are added, log and flow analytics) per the settings."""
+    d = settings.detector
+    return [
+        ForecastProcessor(ForecastConfig(threshold=d.util_threshold)),
+        LogProcessor(),
+        FlowAnalyticsProcessor(),
+    ]
+
+
+def summarizer(settings: Settings) -> Summarizer:
+    """The incident summariser of the settings (the deterministic template by default)."""
+    s = settings.summary
+    return Summarizer(
+        SummaryConfig(
+            backend=s.backend,
+            url=s.url,
+            model=s.model,
+            api_key=s.api_key.get_secret_value(),
+            timeout_s=s.timeout_s,
+        )
+    )

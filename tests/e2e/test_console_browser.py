@@ -1,0 +1,165 @@
+"""The console in a real headless Chromium (Debian's) against the twin: log in, see an incident
+appear, approve its action, see it executed and audited; a viewer gets no approve button."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.e2e.console import live_console
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+DRIVER = "/usr/bin/chromedriver"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+]
+
+if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
+    pytest.fail(
+        "Debian's chromium and chromium-driver are needed: scripts/system-deps.sh installs them",
+        pytrace=False,
+    )
+
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.chrome.service import Service as DriverService  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for f in FLAGS:
+        opts.add_argument(f)
+    opts.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    drv = webdriver.Chrome(options=opts, service=DriverService(executable_path=DRIVER))
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def _attr(wait: WebDriverWait[WebDriver], css: str, name: str) -> str:
+    return str(wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).get_attribute(name)))
+
+
+def _text(wait: WebDriverWait[WebDriver], css: str) -> str:
+    return str(wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).text))
+
+
+def _click(wait: WebDriverWait[WebDriver], css: str) -> None:
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).click() or True)
+
+
+def _login(drv: WebDriver, url: str, token: str) -> WebDriverWait[WebDriver]:
+    # the page redraws its tables every 2 s: an element found a moment ago may be replaced,
+    # so every lookup below is retried on a stale element
+    wait = WebDriverWait(drv, 60, ignored_exceptions=[StaleElementReferenceException])
+    drv.get(url + "/")
+    box = wait.until(ec.visibility_of_element_located((By.ID, "token")))
+    box.clear()
+    box.send_keys(token)
+    drv.find_element(By.ID, "login").click()
+    return wait
+
+
+def test_operator_approves_an_action_of_a_twin_incident(browser: WebDriver, tmp_path: Path) -> None:
+    drv = browser
+    # faults last an hour (12 s of wall time at 300x), so a human has time to approve the
+    # remediator's proposal before the incident resolves and cancels it
+    slow = {"NETVIGIL_TWIN__FAULT_DURATION_S": "3600", "NETVIGIL_TWIN__FAULT_INTERVAL_S": "7200"}
+    with live_console(tmp_path / "data", env=slow) as live:
+        # a wrong token is refused on the page
+        wait = _login(drv, live.url, "nvk_00000000_wrong")
+        wait.until(ec.text_to_be_present_in_element((By.ID, "login-error"), "refused"))
+        assert not drv.find_element(By.ID, "app").is_displayed()
+
+        wait = _login(drv, live.url, live.tokens["operator"])
+        wait.until(ec.text_to_be_present_in_element((By.ID, "who"), "otto (operator)"))
+        # an incident from the twin appears in the live list (polled every 2 s)
+        fp = _attr(wait, "#incidents tbody tr[data-fp]", "data-fp")
+        _click(wait, f"#incidents tbody tr[data-fp='{fp}']")
+        wait.until(ec.visibility_of_element_located((By.ID, "detail")))
+        # the picture of the affected topology and the signal timeline are drawn
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#topo circle")) >= 2)
+        root = drv.find_elements(By.CSS_SELECTOR, "#topo [data-root='true']")
+        assert root, "the root cause is highlighted in the picture"
+        assert drv.find_elements(By.CSS_SELECTOR, "#timeline circle")
+        assert drv.find_elements(By.CSS_SELECTOR, "#ranking tbody tr")
+
+        rid = _attr(wait, "#actions button.approve", "data-id")
+        _click(wait, f"#actions button.approve[data-id='{rid}']")
+        wait.until(
+            ec.text_to_be_present_in_element(
+                (By.CSS_SELECTOR, f"#actions tr[data-id='{rid}']"), "by otto"
+            )
+        )
+        # the remediator picks the approval up, executes on the twin and audits every step;
+        # the audit view shows it
+        executed = f"#audit tr[data-action='action.executed'][data-request='{rid}']"
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, executed))
+        approved = _text(wait, f"#audit tr[data-action='action.approved'][data-request='{rid}']")
+        assert "approved by otto" in approved
+        mine = _text(wait, f"#audit tr[data-action='console.approved'][data-request='{rid}']")
+        assert "user:otto" in mine
+        _click(wait, "#verify")
+        wait.until(ec.text_to_be_present_in_element((By.ID, "verify-result"), "verified"))
+        shot = os.environ.get("NETVIGIL_CONSOLE_SCREENSHOT")
+        if shot:  # the README's picture of the console
+            drv.set_window_size(1400, 1500)
+            drv.execute_script("window.scrollTo(0, 0)")
+            drv.save_screenshot(shot)
+
+        # the server agrees with the page
+        audit = live.get(f"/api/audit?subject={fp}")
+        assert isinstance(audit, list)
+        steps = [a["action"] for a in audit if a["detail"].get("request_id") == rid]
+        assert {"console.approved", "action.approved", "action.executed"} <= set(steps)
+        assert live.get("/api/audit/verify")["ok"] is True  # type: ignore[index]
+        metrics = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(live.text("/metrics"))
+            for s in fam.samples
+        }
+        assert metrics[("netvigil_events_published_total", (("topic", "netvigil.metrics"),))] > 0
+        assert metrics[("netvigil_detection_delay_seconds_count", ())] > 0
+        assert (
+            metrics[("netvigil_incidents", (("status", "open"),))]
+            + metrics[("netvigil_incidents", (("status", "resolved"),))]
+            >= 1
+        )
+        acted = [
+            v
+            for (name, labels), v in metrics.items()
+            if name == "netvigil_actions" and dict(labels)["status"] not in ("proposed",)
+        ]
+        assert sum(acted) >= 1
+
+        # a viewer sees the same action but gets no buttons, and cannot trip the breaker
+        _click(wait, "#logout")
+        wait = _login(drv, live.url, live.tokens["viewer"])
+        wait.until(ec.text_to_be_present_in_element((By.ID, "who"), "vera (viewer)"))
+        _click(wait, f"#incidents tbody tr[data-fp='{fp}']")
+        wait.until(
+            ec.presence_of_element_located((By.CSS_SELECTOR, f"#actions tr[data-id='{rid}']"))
+        )
+        assert drv.find_elements(By.CSS_SELECTOR, "#actions button") == []
+        assert not drv.find_element(By.ID, "breaker-toggle").is_enabled()

@@ -1,0 +1,124 @@
+"""The Helm chart: ``helm lint``, then ``helm template`` validated offline against the
+Kubernetes schemas (kubernetes-validate, strict), for the defaults and the optional parts.
+
+Helm itself is built by ``provision.helm`` (go install from the Go module proxy, cached).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from provision.helm import ensure_helm
+
+pytestmark = pytest.mark.integration
+
+CHART = Path(__file__).resolve().parents[3] / "charts" / "netvigil"
+KUBE = "1.31.0"
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    return ensure_helm()
+
+
+def render(helm: Path, *sets: str) -> list[dict[str, Any]]:
+    args = [str(helm), "template", "nv", str(CHART), "--kube-version", KUBE]
+    for s in sets:
+        args += ["--set", s]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def validate(docs: list[dict[str, Any]]) -> None:
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBE, strict=True)
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str, suffix: str) -> dict[str, Any]:
+    [doc] = [d for d in docs if d["kind"] == kind and d["metadata"]["name"].endswith(suffix)]
+    return doc
+
+
+def test_helm_lint(helm: Path) -> None:
+    r = subprocess.run(
+        [str(helm), "lint", str(CHART), "--strict", "--kube-version", KUBE],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_default_render_is_valid_and_has_every_part(helm: Path) -> None:
+    docs = render(helm)
+    validate(docs)
+    kinds = sorted((d["kind"], d["metadata"]["name"]) for d in docs)
+    assert ("Deployment", "nv-netvigil-collectors") in kinds
+    assert ("Deployment", "nv-netvigil-workers") in kinds
+    assert ("Deployment", "nv-netvigil-coordinator") in kinds
+    assert ("Service", "nv-netvigil-api") in kinds
+
+    coord = by_kind(docs, "Deployment", "coordinator")
+    assert coord["spec"]["replicas"] == 1 and coord["spec"]["strategy"]["type"] == "Recreate"
+    [c] = coord["spec"]["template"]["spec"]["containers"]
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["resources"]["requests"]["cpu"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["NETVIGIL_BUS__URL"]["value"].startswith("kafka://")
+    assert env["NETVIGIL_GRAPH__URL"]["value"].startswith("neo4j://")
+    assert env["NETVIGIL_GRAPH__PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "neo4j-auth"
+    assert "value" not in env["NETVIGIL_GRAPH__PASSWORD"]
+
+    svc = by_kind(docs, "Service", "collectors")
+    protocols = {p["protocol"] for p in svc["spec"]["ports"]}
+    assert protocols == {"UDP", "TCP"}
+    assert {p["name"] for p in svc["spec"]["ports"]} >= {"syslog-udp", "flows", "traps"}
+    [col] = by_kind(docs, "Deployment", "collectors")["spec"]["template"]["spec"]["containers"]
+    cenv = {e["name"]: e.get("value") for e in col["env"]}
+    assert cenv["NETVIGIL_SYSLOG__UDP_PORT"] == "5514" and cenv["NETVIGIL_FLOWS__PORT"] == "4739"
+
+
+def test_servicenow_credentials_and_ingress(helm: Path) -> None:
+    docs = render(
+        helm,
+        "servicenow.enabled=true",
+        "api.ingress.enabled=true",
+        "api.ingress.tlsSecret=nv-tls",
+        "coordinator.persistence.enabled=false",
+    )
+    validate(docs)
+    [c] = by_kind(docs, "Deployment", "workers")["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["NETVIGIL_TICKETS__URL"]["value"] == "servicenow://example.service-now.com"
+    for key in ("NETVIGIL_TICKETS__USER", "NETVIGIL_TICKETS__PASSWORD"):
+        assert env[key]["valueFrom"]["secretKeyRef"]["name"] == "servicenow-credentials"
+    assert by_kind(docs, "Ingress", "api")["spec"]["tls"][0]["secretName"] == "nv-tls"
+    assert not [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+
+
+def test_more_workers_than_partitions_is_refused(helm: Path) -> None:
+    sets = ["--set", "workers.replicas=20", "--set", "kafka.partitions=12"]
+    r = subprocess.run(
+        [str(helm), "template", "nv", str(CHART), "--kube-version", KUBE, *sets],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode != 0 and "exceeds kafka.partitions" in r.stderr
+
+
+def test_the_schema_check_rejects_a_broken_manifest(helm: Path) -> None:
+    docs = render(helm)
+    coord = by_kind(docs, "Deployment", "coordinator")
+    coord["spec"]["replicas"] = "one"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(coord, KUBE, strict=True)
+    svc = by_kind(docs, "Service", "api")
+    svc["spec"]["portz"] = []
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(svc, KUBE, strict=True)

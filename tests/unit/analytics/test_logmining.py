@@ -1,0 +1,93 @@
+"""Template mining with network-aware masks, and the ``logs mine`` contract."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netvigil.analytics.categories import keyword_category
+from netvigil.analytics.logmining import LogMiner, loghub_template, mask
+
+CASES = [
+    (
+        "Interface GigabitEthernet0/0/1, changed state to down",
+        "Interface <IF>, changed state to down",
+    ),
+    ("Interface Gi1/0/24 up", "Interface <IF> up"),
+    ("ge-0/0/1.0 down", "<IF> down"),
+    ("xe-1/2/3:1 up", "<IF> up"),
+    ("Ethernet49/1 link down", "<IF> link down"),
+    ("port 1/1/c2/1 down on lag-10", "port <IF> down on <IF>"),
+    ("neighbor 10.0.0.1 AS 65001 up", "neighbor <IP> <ASN> up"),
+    ("peer 2001:db8::1 (AS65002.10) Down", "peer <IP> (<ASN>) Down"),
+    ("mac 00:1a:2b:3c:4d:5e and aabb.ccdd.eeff on Vlan100", "mac <MAC> and <MAC> on <IF>"),
+    ("id 0x1f3a and 3f2a9c1d7e", "id <HEX> and <HEX>"),
+    ("from 192.168.1.20:514 via 10.1.0.0/16", "from <IP> via <IP>"),
+]
+
+
+@pytest.mark.parametrize(("raw", "masked"), CASES)
+def test_masks_vendor_interfaces_addresses_as_numbers_and_hex(raw: str, masked: str) -> None:
+    assert mask(raw) == masked
+
+
+def test_messages_differing_only_in_masked_parts_share_a_template() -> None:
+    m = LogMiner()
+    a = m.add("%LINK-3-UPDOWN: Interface GigabitEthernet0/0/1, changed state to down")
+    b = m.add("%LINK-3-UPDOWN: Interface TenGigE0/1/0/3, changed state to down")
+    c = m.add("%BGP-5-ADJCHANGE: neighbor 10.0.0.2 Down BGP Notification sent")
+    assert a.is_new and not b.is_new and c.is_new
+    assert a.template_id == b.template_id != c.template_id
+    assert loghub_template(m.template(a.template_id)) == (
+        "%LINK-3-UPDOWN: Interface <*>, changed state to down"
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_masks_and_mines_without_error(text: str) -> None:
+    m = LogMiner()
+    masked = mask(text)
+    assert isinstance(masked, str)
+    if text.strip():
+        assert m.add(text).template_id >= 1
+
+
+def test_keyword_categories() -> None:
+    assert keyword_category("%BGP-5-ADJCHANGE: neighbor <IP> Down")[0] == "routing_protocol"
+    assert keyword_category("Failed password for invalid user <*>")[0] == "authentication"
+    assert keyword_category("hello world") == ("other", 0.0)
+
+
+def test_logs_mine_cli_contract(tmp_path: Path) -> None:
+    src = tmp_path / "m.txt"
+    src.write_text("Interface Gi0/1 down\nInterface Gi0/2 down\n\nuser admin logged in\n")
+    out = tmp_path / "t.csv"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netvigil.cli",
+            "logs",
+            "mine",
+            "--input",
+            str(src),
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["LineId", "EventId", "EventTemplate"]
+    assert [r["LineId"] for r in rows] == ["1", "2", "3", "4"]
+    assert rows[0]["EventId"] == rows[1]["EventId"] != rows[3]["EventId"]
+    assert rows[0]["EventTemplate"] == "Interface <*> down"
+    assert rows[2]["EventId"] == "E0"

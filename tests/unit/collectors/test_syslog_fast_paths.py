@@ -1,0 +1,218 @@
+"""The syslog fast paths agree with the general code they shortcut (issue #3, speed floors).
+
+Each fast path is checked against the slower code that defines the behaviour, on generated
+inputs shaped to hit the corner cases (hostnames that look like a zone, ``%`` mnemonics,
+brackets, colons, invalid UTF-8) and on every syslog vector of ../shared/data/vectors:
+
+- RFC 3164: the one-match fast path of ``parse_3164`` against ``_general``;
+- RFC 5424 structured data without escapes: ``_sd_plain`` (splitting) against ``_sd`` (regex);
+- RFC 5424 stamps: ``rfc5424_epoch`` (cached whole seconds) against ``rfc3339_epoch``;
+- BSD stamps: ``bsd_epoch`` (cached day starts) against a direct ``calendar.timegm`` reading.
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import json
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from netvigil.collectors.syslog.message import bsd_epoch, rfc3339_epoch, rfc5424_epoch
+from netvigil.collectors.syslog.rfc3164 import _V5424, _general, parse_3164, parse_syslog
+from netvigil.collectors.syslog.rfc5424 import _SD, _sd, _sd_plain, parse_5424
+from netvigil.errors import DecodeError
+from tests.conftest import SHARED_DATA
+
+CHECK = settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+NOW = 1.7e9
+
+_pri = st.sampled_from(["<38>", "<189>", "<0>", "<191>", "<192>", "<07>", "<13>"])
+_seq = st.sampled_from(["", "123: ", "7: router1: "])
+_sync = st.sampled_from(["", "*", "."])
+_stamp = st.sampled_from(
+    [
+        "Dec 10 06:55:46",
+        "Mar  1 18:48:50.483",
+        "Feb 29 00:00:00",
+        "Jan 10 2024 12:00:00",
+        "2024 Jan 10 12:00:00",
+        "2024-03-01T10:11:00.123+02:00",
+        "Xyz 1 00:00:00",
+    ]
+)
+_zone = st.sampled_from(["", " UTC", " CEST", " +02:00", " ABC"])
+_after = st.sampled_from(["", ":"])
+_host = st.sampled_from(
+    ["LabSZ", "UTC", "HOST", "r1.example", "%LINK-3-UPDOWN:", "a[1]", "x:", ":", "", "é", "spine4"]
+)
+_tag = st.sampled_from(["", "sshd[24200]: ", "sshd: ", "Bgp: ", "app[]: ", "ftpd[1]:", "a b: "])
+_text = st.text(alphabet=st.sampled_from(list("ab %:[] \t\nZ%É")), max_size=12)
+
+
+@st.composite
+def bsd_messages(draw: st.DrawFn) -> bytes:
+    parts = [draw(_pri), draw(_seq), draw(_sync), draw(_stamp), draw(_zone), draw(_after)]
+    parts += [" ", draw(_host), draw(st.sampled_from([" ", "", "  "])), draw(_tag), draw(_text)]
+    raw = "".join(parts).encode()
+    return raw + (b"\xff" if draw(st.booleans()) and draw(st.booleans()) else b"")
+
+
+def _vector_messages() -> list[bytes]:
+    path = SHARED_DATA / "vectors" / "syslog" / "cases.json"
+    if not path.exists():
+        return []
+    out = []
+    for case in json.loads(path.read_text()):
+        raw = case.get("input_b64")
+        out.append(base64.b64decode(raw) if raw else str(case.get("input", "")).encode())
+    return out
+
+
+def _general_of(data: bytes) -> object:
+    try:
+        return _general(data.decode("utf-8"), True, NOW)
+    except UnicodeDecodeError:
+        return _general(data.decode("utf-8", "surrogateescape"), False, NOW)
+
+
+@CHECK
+@given(bsd_messages())
+def test_3164_fast_path_agrees_with_the_general_path(data: bytes) -> None:
+    assert parse_3164(data, NOW) == _general_of(data)
+
+
+def test_3164_fast_path_agrees_on_every_vector() -> None:
+    vectors = _vector_messages()
+    for data in vectors:
+        assert parse_3164(data, NOW) == _general_of(data), data
+    # the fast path is taken for the common shape, and gives what the general path gives
+    common = b"<38>Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster"
+    msg = parse_3164(common, NOW)
+    assert msg is not None and (msg.hostname, msg.app_name, msg.procid) == (
+        "LabSZ",
+        "sshd",
+        "24200",
+    )
+    assert msg.ts == calendar.timegm((2022, 12, 10, 6, 55, 46, 0, 0, 0))
+
+
+_name = st.text(alphabet=st.sampled_from(list("ab@1.-_")), min_size=1, max_size=5)
+_value = st.text(alphabet=st.sampled_from(list('xy =[é\t"]\\')), max_size=6).filter(
+    lambda v: not any(c in v for c in '"]\\')
+)
+
+
+@st.composite
+def plain_sd(draw: st.DrawFn) -> str:
+    elements = []
+    for sdid in draw(st.lists(_name, min_size=1, max_size=3)):
+        params = draw(st.lists(st.tuples(_name, _value), max_size=3))
+        elements.append("[" + sdid + "".join(f' {k}="{v}"' for k, v in params) + "]")
+    return "".join(elements)
+
+
+@CHECK
+@given(plain_sd())
+def test_plain_structured_data_split_agrees_with_the_regex(sd_text: str) -> None:
+    import re
+
+    assert re.fullmatch(_SD, sd_text, re.S)  # the fast regex accepts it first
+    assert _sd_plain(sd_text) == _sd(sd_text)
+
+
+@st.composite
+def rfc5424_stamps(draw: st.DrawFn) -> str:
+    y = draw(st.integers(0, 9999))
+    mo, d = draw(st.integers(1, 12)), draw(st.integers(1, 31))
+    h, mi, s = draw(st.integers(0, 23)), draw(st.integers(0, 59)), draw(st.integers(0, 59))
+    frac = draw(st.sampled_from(["", ".1", ".003", ".123456", ".999999", ".50"]))
+    zone = draw(st.sampled_from(["Z", "+00:00", "+02:00", "-07:30", "+23:59"]))
+    return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{frac}{zone}"
+
+
+@CHECK
+@given(rfc5424_stamps())
+def test_rfc5424_epoch_agrees_with_rfc3339_epoch(token: str) -> None:
+    assert rfc5424_epoch(token) == rfc3339_epoch(token)
+    assert rfc5424_epoch(token) == rfc3339_epoch(token)  # again, from the cache
+
+
+def _bsd_reference(
+    month: str, day: int, clock: str, year: int | None, tz: str | None, now: float
+) -> float | None:
+    """The direct reading: each candidate year in full through ``calendar.timegm``."""
+    months = {m: i for i, m in enumerate(calendar.month_abbr) if m}
+    mo = months.get(month)
+    zones = {None: 0.0, "UTC": 0.0, "CEST": 7200.0}
+    if mo is None or tz not in zones:
+        return None
+    hms, _, frac = clock.partition(".")
+    h, mi, s = (int(p) for p in hms.split(":"))
+    years = [year] if year else [datetime.fromtimestamp(now, UTC).year + d for d in (0, -1)]
+    for y in years:
+        if not 1 <= day <= calendar.monthrange(y, mo)[1]:
+            continue
+        t = calendar.timegm((y, mo, day, h, mi, s, 0, 0, 0)) - zones[tz]
+        t += float("0." + frac) if frac.isdigit() else 0.0
+        if year or t <= now + 86400:
+            return t
+    return None
+
+
+@CHECK
+@given(
+    st.sampled_from(["Jan", "Feb", "Nov", "Dec", "Foo"]),
+    st.integers(1, 31),
+    st.sampled_from(["00:00:00", "23:59:59", "18:48:50.483", "06:55:46.000001", "99:99:99"]),
+    st.sampled_from([None, 2020, 2023, 2024]),
+    st.sampled_from([None, "UTC", "CEST", "XYZ"]),
+    st.floats(1.5e9, 1.8e9),
+)
+def test_bsd_epoch_agrees_with_a_direct_reading(
+    month: str, day: int, clock: str, year: int | None, tz: str | None, now: float
+) -> None:
+    assert bsd_epoch(month, day, clock, year, tz, now) == _bsd_reference(
+        month, day, clock, year, tz, now
+    )
+
+
+def _dispatch_reference(data: bytes) -> object:
+    """``parse_syslog`` without its inline fast path: the RFC choice as the docstring says."""
+    if not _V5424.match(data):
+        bsd = parse_3164(data, NOW)
+        if bsd is not None:
+            return bsd
+    try:
+        return parse_5424(data)
+    except DecodeError as exc:
+        return str(exc)
+
+
+def _parsed(data: bytes) -> object:
+    try:
+        return parse_syslog(data, now=NOW)
+    except DecodeError as exc:
+        return str(exc)
+
+
+@CHECK
+@given(
+    st.one_of(
+        bsd_messages(),
+        st.sampled_from([b"<38>1 ", b"<38>12", b"<38> x", b"<38>123 Dec 10 06:55:46 h t: m"]).map(
+            lambda b: b + b" LabSZ sshd - - - msg"
+        ),
+    )
+)
+def test_parse_syslog_inline_fast_path_keeps_the_rfc_choice(data: bytes) -> None:
+    assert _parsed(data) == _dispatch_reference(data)
+
+
+def test_parse_syslog_keeps_the_rfc_choice_on_every_vector() -> None:
+    for data in _vector_messages():
+        assert _parsed(data) == _dispatch_reference(data), data

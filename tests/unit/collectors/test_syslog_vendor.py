@@ -1,0 +1,52 @@
+"""The vendor tables give structured fields and device events (``vendor.enrich``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from netvigil.collectors.syslog.collector import to_events
+from netvigil.collectors.syslog.rfc3164 import parse_syslog
+from netvigil.collectors.syslog.vendor import enrich, rules
+from netvigil.events import DeviceEvent
+
+CASES = [
+    (
+        b"<189>12: *Mar  1 18:48:50.483 UTC: %LINK-3-UPDOWN: Interface GigabitEthernet0/4, "
+        b"changed state to down",
+        "link_down",
+        {"mnemonic": "LINK-3-UPDOWN", "interface": "GigabitEthernet0/4", "state": "down"},
+    ),
+    (
+        b"<189>Jan 10 12:00:00 spine4 Bgp: %BGP-5-ADJCHANGE: peer 10.0.0.4 (VRF default AS "
+        b"65001) old state Established event Stop new state Idle",
+        "bgp_down",
+        {"neighbor": "10.0.0.4", "vrf": "default", "asn": "65001", "state": "Idle"},
+    ),
+    (
+        b"<30>Mar 10 12:00:00 mx4 rpd[99]: BGP_NEIGHBOR_STATE_CHANGED: BGP peer 192.0.2.4 "
+        b"(External AS 65002) changed state from Established to Idle (event RecvNotify)",
+        "bgp_down",
+        {"mnemonic": "BGP_NEIGHBOR_STATE_CHANGED", "old_state": "Established", "asn": "65002"},
+    ),
+    (b"<38>Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster", None, {}),
+    (b"<38>Dec 10 06:55:46 LabSZ sshd[24200]: 100% CPU", None, {}),
+]
+
+
+@pytest.mark.parametrize(("raw", "kind", "fields"), CASES)
+def test_vendor_fields_and_events(raw: bytes, kind: str | None, fields: dict[str, str]) -> None:
+    msg = parse_syslog(raw, now=1.7e9)
+    assert enrich(msg) == kind
+    assert fields.items() <= msg.fields.items()
+    if not fields:
+        assert "mnemonic" not in msg.fields and "state" not in msg.fields
+    events = to_events(parse_syslog(raw, now=1.7e9), "192.0.2.1", 1.7e9)
+    assert [e.kind for e in events if isinstance(e, DeviceEvent)] == ([kind] if kind else [])
+
+
+def test_every_rule_names_its_groups() -> None:
+    exact, prefix = rules()
+    for rule in (*exact.values(), *prefix):
+        assert len(rule.fields) == rule.pattern.groups
+        named = {n.rstrip("0123456789") for n in rule.pattern.groupindex}
+        assert {f for f in rule.fields if f is not None} == named

@@ -1,0 +1,214 @@
+"""One contract for every ticket backend: ``local://`` (SQLite) and ``servicenow://`` (the
+real ``servicenow-api`` client over HTTP against the emulator, through the outbox).
+
+Each backend comes with a harness that plays the human in its ticket system and reads what
+the system holds, so the same assertions run on both."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from netvigil.resolvers.base import TicketBackend
+from netvigil.resolvers.tickets.local import LocalTickets
+from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
+from netvigil.resolvers.tickets.snow_client import SnowClient
+from netvigil.resolvers.tickets.snow_emulator import EmulatorServer
+
+
+class Harness(Protocol):
+    backend: TicketBackend
+
+    def settle(self) -> None: ...
+    def remote_tickets(self, correlation_id: str) -> list[dict[str, Any]]: ...
+    def remote_notes(self, correlation_id: str) -> list[str]: ...
+    def human_resolve(self, correlation_id: str) -> None: ...
+    def human_decide(self, correlation_id: str, approved: bool) -> None: ...
+    def reopen(self) -> None: ...
+
+
+class LocalHarness:
+    def __init__(self, tmp: Path) -> None:
+        self.path = tmp / "tickets.db"
+        self.backend: LocalTickets = LocalTickets(self.path)
+
+    def settle(self) -> None:
+        pass
+
+    def remote_tickets(self, correlation_id: str) -> list[dict[str, Any]]:
+        return [
+            {"state": t.state} for t in self.backend.all() if t.correlation_id == correlation_id
+        ]
+
+    def remote_notes(self, correlation_id: str) -> list[str]:
+        ticket = self.backend.find(correlation_id)
+        return self.backend.notes(ticket) if ticket else []
+
+    def human_resolve(self, correlation_id: str) -> None:
+        self.backend.resolve_by_human(correlation_id, "alice")
+
+    def human_decide(self, correlation_id: str, approved: bool) -> None:
+        change = self.backend.find_change(correlation_id)
+        assert change is not None
+        self.backend.decide_change(change.number, approved, "alice")
+
+    def reopen(self) -> None:
+        self.backend.close()
+        self.backend = LocalTickets(self.path)
+
+
+class SnowHarness:
+    def __init__(self, tmp: Path, server: EmulatorServer) -> None:
+        self.server, self.path = server, tmp / "outbox.db"
+        self.backend: ServiceNowTickets = self._make()
+
+    def _make(self) -> ServiceNowTickets:
+        client = SnowClient(self.server.url, user="netvigil", password="netvigil", timeout_s=2)
+        return ServiceNowTickets(client, self.path, poll_s=0.2, backoff_s=0.05, max_backoff_s=0.5)
+
+    def settle(self) -> None:
+        self.backend.flush(30)
+
+    def _records(self, table: str) -> list[dict[str, str]]:
+        return list(self.server.state.tables[table].values())
+
+    def remote_tickets(self, correlation_id: str) -> list[dict[str, Any]]:
+        states = {"6": "resolved", "7": "resolved"}
+        return [
+            {**r, "state": states.get(r["state"], "open")}
+            for r in self._records("incident")
+            if r["correlation_id"] == correlation_id
+        ]
+
+    def remote_notes(self, correlation_id: str) -> list[str]:
+        (rec,) = self.remote_tickets(correlation_id)
+        return [n.split("\n[netvigil op")[0] for n in self.server.state.journal(rec["sys_id"])]
+
+    def _human(self, table: str, correlation_id: str, values: dict[str, str]) -> None:
+        (rec,) = [r for r in self._records(table) if r["correlation_id"] == correlation_id]
+        self.server.state.update(table, rec, values, "alice")
+
+    def human_resolve(self, correlation_id: str) -> None:
+        self._human("incident", correlation_id, {"state": "6", "close_notes": "alice fixed it"})
+
+    def human_decide(self, correlation_id: str, approved: bool) -> None:
+        self._human(
+            "change_request", correlation_id, {"approval": "approved" if approved else "rejected"}
+        )
+
+    def reopen(self) -> None:
+        self.backend.close()
+        self.backend = self._make()
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorServer]:
+    server = EmulatorServer().start()
+    server.state.insert("cmdb_ci", {"name": "r1", "sys_class_name": "cmdb_ci_ip_router"})
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["local", "servicenow"])
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    h: Harness
+    if request.param == "local":
+        h = LocalHarness(tmp_path)
+    else:
+        emulator = request.getfixturevalue("emulator")
+        emulator.faults()
+        h = SnowHarness(tmp_path, emulator)
+    yield h
+    h.backend.close()
+
+
+def _corr(request: pytest.FixtureRequest, suffix: str = "") -> str:
+    return f"{request.node.name}{suffix}"
+
+
+def test_open_is_idempotent_and_survives_restart(
+    harness: Harness, request: pytest.FixtureRequest
+) -> None:
+    corr = _corr(request)
+    first = harness.backend.open(corr, "Link down r1-r2", "evidence", severity="major", ts=1.0)
+    again = harness.backend.open(corr, "Link down r1-r2", "evidence", severity="major", ts=2.0)
+    assert again.id == first.id and first.state == "open" and first.correlation_id == corr
+    harness.settle()
+    harness.reopen()
+    assert harness.backend.open(corr, "Link down", "x", severity="major", ts=3.0).id == first.id
+    harness.settle()
+    assert len(harness.remote_tickets(corr)) == 1
+    found = harness.backend.find(corr)
+    assert found is not None and found.number not in ("", "pending")
+
+
+def test_notes_and_resolve(harness: Harness, request: pytest.FixtureRequest) -> None:
+    corr = _corr(request)
+    t = harness.backend.open(corr, "BGP flap", "evidence", severity="minor", ts=1.0)
+    harness.backend.add_note(t, "evidence: 3 flaps", ts=2.0)
+    resolved = harness.backend.resolve(t, "verified: session stable", ts=3.0)
+    assert resolved.state == "resolved"
+    assert harness.backend.resolve(resolved, "again", ts=4.0).state == "resolved"
+    assert harness.backend.notes(t) == ["evidence: 3 flaps", "verified: session stable"]
+    harness.settle()
+    (remote,) = harness.remote_tickets(corr)
+    assert remote["state"] == "resolved"
+    assert harness.remote_notes(corr) == ["evidence: 3 flaps", "verified: session stable"]
+
+
+def test_changes_kinds_idempotency_and_updates(
+    harness: Harness, request: pytest.FixtureRequest
+) -> None:
+    corr = _corr(request)
+    harness.backend.open(corr, "Congestion r1-r2", "e", severity="major", ts=1.0)
+    kw: dict[str, Any] = {"incident": corr, "description": "twin: 0.95 -> 0.60", "ts": 2.0}
+    normal = harness.backend.open_change(
+        corr + "/n", kind="normal", title="reset", devices=["r1"], **kw
+    )
+    std = harness.backend.open_change(
+        corr + "/s", kind="standard", title="qos", devices=["r1", "r2"], **kw
+    )
+    again = harness.backend.open_change(
+        corr + "/n", kind="normal", title="reset", devices=["r1"], **kw
+    )
+    assert (normal.state, std.state, again.id) == ("requested", "approved", normal.id)
+    done = harness.backend.update_change(std, "implemented", "executed", ts=3.0)
+    assert done.state == "implemented"
+    harness.settle()
+    assert harness.backend.sync() == []  # NetVigil's own changes are not human updates
+    assert harness.backend.find_change(corr + "/s").state == "implemented"  # type: ignore[union-attr]
+
+
+def test_sync_reports_human_decisions_once(
+    harness: Harness, request: pytest.FixtureRequest
+) -> None:
+    corr = _corr(request)
+    harness.backend.open(corr, "Link down", "e", severity="major", ts=1.0)
+    kw: dict[str, Any] = {
+        "incident": corr,
+        "kind": "normal",
+        "title": "t",
+        "description": "d",
+        "devices": ["r1"],
+        "ts": 2.0,
+    }
+    harness.backend.open_change(corr + "/a", **kw)
+    harness.backend.open_change(corr + "/r", **kw)
+    harness.settle()
+    harness.human_decide(corr + "/a", approved=True)
+    harness.human_decide(corr + "/r", approved=False)
+    harness.human_resolve(corr)
+    harness.settle()
+    updates = {(u.kind, u.correlation_id) for u in harness.backend.sync()}
+    assert updates == {
+        ("change_approved", corr + "/a"),
+        ("change_rejected", corr + "/r"),
+        ("incident_resolved", corr),
+    }
+    harness.settle()
+    assert harness.backend.sync() == []
+    assert harness.backend.find_change(corr + "/a").state == "approved"  # type: ignore[union-attr]
+    assert harness.backend.find(corr).state == "resolved"  # type: ignore[union-attr]

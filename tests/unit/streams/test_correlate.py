@@ -1,0 +1,122 @@
+"""The correlator: one incident per root cause, stable fingerprints, updates, close, reopen."""
+
+from __future__ import annotations
+
+from netvigil.events import Anomaly, Event, Incident
+from netvigil.graph.importers import load_topology
+from netvigil.streams.correlate import CorrelationState, CorrelatorConfig, CorrelatorProcessor
+
+TOPO = load_topology(None)
+
+
+def anomaly(
+    entity: str,
+    ts: float,
+    *,
+    kind: str = "down",
+    signal: str = "if.oper_status",
+    state: str = "active",
+    score: float = 1.0,
+) -> Anomaly:
+    return Anomaly(
+        ts=ts,
+        device=entity.partition(":")[0],
+        entity=entity,
+        signal=signal,
+        kind=kind,
+        score=score,
+        state=state,
+        onset_ts=ts,
+    )  # type: ignore[arg-type]
+
+
+async def feed(events: list[Anomaly], cfg: CorrelatorConfig | None = None) -> list[Incident]:
+    proc = CorrelatorProcessor(TOPO, cfg)
+    state = CorrelationState()
+    out: list[Event] = []
+    for e in events:
+        out += await proc.process(e, state)
+    return [e for e in out if isinstance(e, Incident)]
+
+
+def link_ends(link: str) -> tuple[str, str]:
+    lk = TOPO.link(link)
+    return lk.a_if, lk.b_if
+
+
+async def test_a_link_failure_is_one_incident_that_updates_and_resolves() -> None:
+    a, b = link_ends("core1--edge1")
+    incs = await feed(
+        [
+            anomaly(a, 100),
+            anomaly(b, 100),
+            anomaly(a, 160, state="cleared"),
+            anomaly(b, 160, state="cleared"),
+        ]
+    )
+    assert len({i.fingerprint for i in incs}) == 1
+    assert [i.revision for i in incs] == list(range(1, len(incs) + 1))
+    assert incs[-1].status == "resolved" and incs[-1].root_cause is not None
+    assert incs[-1].root_cause.entity == "core1--edge1"
+    assert incs[0].opened_ts == 100
+
+
+async def test_fingerprints_are_stable_across_replays() -> None:
+    a, b = link_ends("core3--edge3")
+    events = [anomaly(a, 50), anomaly(b, 50)]
+    assert [i.fingerprint for i in await feed(events)] == [
+        i.fingerprint for i in await feed(events)
+    ]
+
+
+async def test_weak_anomalies_alone_open_no_incident() -> None:
+    events = [anomaly("core2", 10, kind="deviation", signal="cpu.util", score=0.9)]
+    assert await feed(events) == []
+
+
+async def test_a_flapping_link_reopens_the_same_incident() -> None:
+    a, b = link_ends("core2--core3")
+    events = []
+    for k in range(4):
+        t = 1000 + 60 * k
+        events += [anomaly(a, t), anomaly(b, t)]
+        events += [anomaly(a, t + 20, state="cleared"), anomaly(b, t + 20, state="cleared")]
+    incs = await feed(events)
+    assert len({i.fingerprint for i in incs}) == 1
+    last = incs[-1]
+    assert last.root_cause is not None and last.root_cause.fault == "flapping"
+    assert last.status == "resolved"
+
+
+async def test_a_later_fault_nearby_is_a_new_incident() -> None:
+    a, b = link_ends("core1--edge1")
+    c, d = link_ends("core1--core2")
+    lingering = anomaly("core1:x", 0, kind="deviation", signal="if.out_bps", score=1.0)
+    incs = await feed(
+        [
+            anomaly(a, 100),
+            anomaly(b, 100),
+            lingering,
+            anomaly(a, 200, state="cleared"),
+            anomaly(b, 200, state="cleared"),
+            anomaly(c, 2000),
+            anomaly(d, 2000),
+        ]
+    )
+    fps = {i.fingerprint: i for i in incs}
+    assert len(fps) == 2
+    assert {i.root_cause.entity for i in fps.values() if i.root_cause} == {
+        "core1--edge1",
+        "core1--core2",
+    }
+
+
+async def test_two_simultaneous_faults_far_apart_are_two_incidents() -> None:
+    a, b = link_ends("core1--edge1")
+    c, d = link_ends("core3--edge3")
+    incs = await feed(
+        [anomaly(a, 100), anomaly(c, 100), anomaly(b, 100), anomaly(d, 100)],
+        CorrelatorConfig(max_hops=0),
+    )
+    causes = {i.fingerprint: i.root_cause.entity for i in incs if i.root_cause}
+    assert sorted(set(causes.values())) == ["core1--edge1", "core3--edge3"]

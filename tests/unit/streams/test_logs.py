@@ -1,0 +1,29 @@
+"""The log processor: new templates after warm-up and template-rate bursts become anomalies."""
+
+from __future__ import annotations
+
+from netvigil.events import Anomaly, LogRecord
+from netvigil.streams.logs import LogProcessor
+
+
+async def test_new_template_and_rate_burst() -> None:
+    proc = LogProcessor(warmup=50, bucket_s=60.0)
+    state = proc.new_state()
+    out: list[Anomaly] = []
+
+    async def feed(ts: float, msg: str, dev: str = "r1") -> None:
+        e = LogRecord(ts=ts, device=dev, message=msg, fields={"interface": "Gi0/1"})
+        out.extend(a for a in await proc.process(e, state) if isinstance(a, Anomaly))
+
+    for i in range(120):  # one login per minute for two hours: a steady rate
+        await feed(i * 60.0, f"user u{i % 5} logged in from 10.0.0.{i % 200}")
+    assert out == []
+    await feed(7200.0, "%LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down")
+    new = [a for a in out if a.kind == "new_template"]
+    assert [a.state for a in new] == ["active", "cleared"]
+    assert new[0].entity == "r1:Gi0/1" and new[0].evidence["category"] == "link"
+    for k in range(40):  # a burst: 40 logins in one minute
+        await feed(7260.0 + k, f"user u{k % 5} logged in from 10.0.1.{k}")
+    await feed(7330.0, "user u1 logged in from 10.0.0.1")  # closes the burst's bucket
+    rate = [a for a in out if a.kind == "log_rate"]
+    assert rate and rate[0].state == "active" and rate[0].value == 40.0
