@@ -88,6 +88,7 @@ class KafkaRuntime:
         self._listeners: dict[str, list[Listener]] = {t: [] for t in TOPICS}
         self._consumed = {t for p in self.processors for t in p.inputs}
         self._started = False
+        self._up = asyncio.Event()  # set when start() has created and started every app
 
     # ------------------------------------------------------------------ wiring
 
@@ -187,6 +188,7 @@ class KafkaRuntime:
         for app in self.apps:
             await app.start()
         self._started = True
+        self._up.set()
 
     def _observer(self, topics: set[str]) -> Listener:
         def observe(topic: str, event: Event) -> None:
@@ -196,8 +198,12 @@ class KafkaRuntime:
         return observe
 
     async def ready(self, timeout: float = 120.0) -> None:
-        """Wait until every app joined its group and recovered its state."""
-        await asyncio.gather(*(a.ready(timeout) for a in self.apps))
+        """Wait until :meth:`start` (called by :meth:`run` too) has started every app and each
+        joined its group and recovered its state; so it may be awaited beside ``run``."""
+        deadline = time.monotonic() + timeout
+        await asyncio.wait_for(self._up.wait(), timeout)
+        left = max(deadline - time.monotonic(), 0.1)
+        await asyncio.gather(*(a.ready(left) for a in self.apps))
 
     async def run(self, stop: asyncio.Event | None = None, *, drain_s: float = 60.0) -> None:
         """Run until ``stop`` is set, or until every source finished and what they sent was

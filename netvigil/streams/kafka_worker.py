@@ -53,6 +53,7 @@ from netvigil.errors import NetVigilError, ProcessorError
 from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
 from netvigil.streams.base import Listener, Processor
 from netvigil.streams.embedded import _dead_letter
+from netvigil.streams.gaps import Gap, RawRecord, find_gaps, read_range
 from netvigil.streams.kafka_admin import committed_offsets
 from netvigil.streams.progress import (
     PROGRESS_TOPIC,
@@ -152,6 +153,7 @@ class ProcessorApp:
         self._rescan = False
         self.processed = 0
         self.skipped = 0
+        self.refetched = 0
         self.failed = 0
         self.state_errors = 0
         self.dead_letters: Counter[str] = Counter()
@@ -241,7 +243,9 @@ class ProcessorApp:
         (self.datadir / "assignment.json").write_text(json.dumps(status))
         # what came before the group's committed offsets was handled (by whichever worker):
         # the base of "caught up" for partitions this worker has read nothing of yet
-        tps = [TopicPartition(t, p) for t, p in self.assignment if t in self.inputs]
+        # and where faust seeks to: the next record each agent expects (see streams.gaps)
+        read = {*self.inputs, self.by_key.get_topic_name()} if self.rekey else set(self.inputs)
+        tps = [TopicPartition(t, p) for t, p in self.assignment if t in read]
         try:
             base = await asyncio.to_thread(committed_offsets, self.bootstrap, self.group, tps)
         except NetVigilError as exc:
@@ -249,7 +253,9 @@ class ProcessorApp:
             return
         for tp, off in base.items():
             if off >= 0:
-                self._read[tp] = max(self._read.get(tp, 0), off)
+                self._read[tp] = off
+            else:  # nothing committed: faust starts at the log start, whatever it is now
+                self._read.pop(tp, None)
 
     # ------------------------------------------------------------------ agents
 
@@ -261,10 +267,76 @@ class ProcessorApp:
             async with self._lock:
                 await self._rekey(records)
 
-    async def _rekey(self, records: Sequence[EventT[bytes]]) -> None:
+    async def _refill(self, records: Sequence[Any]) -> Sequence[Any]:
+        """``records`` with what the consumer skipped before them read again and put in
+        front (see :mod:`netvigil.streams.gaps`); retried until the broker answers."""
+        gaps = find_gaps(self._read, records)
+        if not gaps:
+            return records
+        before: dict[tuple[str, int], list[RawRecord]] = {}
+        for gap in gaps:
+            log.warning(
+                "%s: the consumer skipped %s[%d] offsets %d..%d; reading them again",
+                self.group,
+                gap.topic,
+                gap.partition,
+                gap.start,
+                gap.stop - 1,
+            )
+            delay = 0.5
+            while True:
+                try:
+                    got = await asyncio.to_thread(read_range, self.bootstrap, gap)
+                    break
+                except NetVigilError as exc:
+                    log.warning("%s: %s; retrying", self.group, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+            self.refetched += len(got)
+            before.setdefault((gap.topic, gap.partition), []).extend(got)
+        out: list[Any] = []
+        for rec in records:
+            msg = rec.message
+            out.extend(before.pop((msg.topic, msg.partition), []))
+            out.append(rec)
+        return out
+
+    async def _repair_commits(self) -> None:
+        """Handle what faust committed without this agent having seen it: a skipped record
+        with nothing after it yet, which :meth:`_refill` cannot notice. Under the lock."""
+        read = {*self.inputs, self.by_key.get_topic_name()} if self.rekey else set(self.inputs)
+        committed: dict[Any, int | None] = self.app.consumer._committed_offset  # type: ignore[attr-defined]
+        for topic, part in self.assignment:
+            tp = (topic, part)
+            nxt, done = self._read.get(tp), committed.get(TP(topic, part))
+            if topic not in read or nxt is None or done is None or done <= nxt:
+                continue
+            gap = Gap(topic, part, nxt, done)
+            log.warning(
+                "%s: faust committed %s[%d] to %d, but offsets from %d were not handled here; "
+                "reading them again",
+                self.group,
+                topic,
+                part,
+                done,
+                nxt,
+            )
+            try:
+                got = await asyncio.to_thread(read_range, self.bootstrap, gap)
+            except NetVigilError as exc:
+                log.warning("%s: %s; retrying in a second", self.group, exc)
+                continue
+            self.refetched += len(got)
+            if self.rekey and topic != self.by_key.get_topic_name():
+                await self._rekey(got)
+            else:
+                await self._process(got)
+            self._read[tp] = max(self._read.get(tp, 0), done)
+
+    async def _rekey(self, records: Sequence[Any]) -> None:
         groups: dict[str, list[Event]] = {}
         letters: list[DeadLetter] = []
-        for rec in records:
+        for rec in await self._refill(records):
             msg = rec.message
             self._read[(msg.topic, msg.partition)] = msg.offset + 1
             for event in self._decode(rec, letters, observe=True):
@@ -313,36 +385,40 @@ class ProcessorApp:
         return decoded.events
 
     async def _handle(self, records: Sequence[EventT[bytes]]) -> None:
+        async with self._lock:
+            await self._process(records)
+
+    async def _process(self, records: Sequence[Any]) -> None:
+        """Run the processor on records of its input, in order; under the lock."""
         proc = self.proc
         batch = _Batch()
-        async with self._lock:
-            now = time.time()
-            for rec in records:
-                msg = rec.message
-                mark = f"{msg.topic}:{msg.partition}"
-                self._read[(msg.topic, msg.partition)] = msg.offset + 1
-                touched: list[KeyState] = []
-                for event in self._decode(rec, batch.letters, observe=not self.rekey):
-                    try:
-                        key = proc.key(event).encode()
-                    except Exception as exc:
-                        batch.letters.append(_dead_letter(proc.name, msg.topic, event, exc))
-                        continue
-                    entry = batch.dirty.get(key) or self.table.data.get(key)
-                    if entry is None:
-                        entry = KeyState(proc.new_state(), buffer=self._new_buffer())
-                    if entry.applied.get(mark, -1) >= msg.offset:
-                        self.skipped += 1  # already in the recovered state: processed before
-                        continue
-                    entry.partition = msg.partition
-                    for topic, ready in self._ordered(entry, msg.topic, event, now):
-                        await self._apply(ready, entry, batch, topic)
-                    self._track(key, entry)
-                    batch.dirty[key] = entry
-                    touched.append(entry)
-                for entry in touched:
-                    entry.applied[mark] = msg.offset
-            await self._commit(batch)
+        now = time.time()
+        for rec in await self._refill(records):
+            msg = rec.message
+            mark = f"{msg.topic}:{msg.partition}"
+            self._read[(msg.topic, msg.partition)] = msg.offset + 1
+            touched: list[KeyState] = []
+            for event in self._decode(rec, batch.letters, observe=not self.rekey):
+                try:
+                    key = proc.key(event).encode()
+                except Exception as exc:
+                    batch.letters.append(_dead_letter(proc.name, msg.topic, event, exc))
+                    continue
+                entry = batch.dirty.get(key) or self.table.data.get(key)
+                if entry is None:
+                    entry = KeyState(proc.new_state(), buffer=self._new_buffer())
+                if entry.applied.get(mark, -1) >= msg.offset:
+                    self.skipped += 1  # already in the recovered state: processed before
+                    continue
+                entry.partition = msg.partition
+                for topic, ready in self._ordered(entry, msg.topic, event, now):
+                    await self._apply(ready, entry, batch, topic)
+                self._track(key, entry)
+                batch.dirty[key] = entry
+                touched.append(entry)
+            for entry in touched:
+                entry.applied[mark] = msg.offset
+        await self._commit(batch)
 
     def _new_buffer(self) -> Reorder | Merge | None:
         if self.rekey:
@@ -443,6 +519,7 @@ class ProcessorApp:
             return
         mine = [TP(t, p) for t, p in self.assignment if t in self.inputs]
         async with self._lock:
+            await self._repair_commits()
             now = time.time()  # before asking: records written later are not covered
             try:  # the broker's end offsets, not the consumer's last-fetched (stale) ones
                 ends = await asyncio.wait_for(self.app.consumer.highwaters(*mine), 5.0)
@@ -464,7 +541,9 @@ class ProcessorApp:
                 end = ends.get(tp)
                 read = self._read.get((topic, part), 0)
                 up = part not in held and end is not None and read >= end
-                key, value = progress_record(self.group, topic, part, Progress(ts, up, now))
+                key, value = progress_record(
+                    self.group, topic, part, Progress(ts, up, now, self.partitions)
+                )
                 sends.append((self.progress, key, value))
             if sends:
                 await self._deliver(sends)
@@ -556,6 +635,7 @@ class ProcessorApp:
             "group": self.group,
             "processed": self.processed,
             "skipped": self.skipped,
+            "refetched": self.refetched,
             "failed": self.failed,
             "dead_letters": dict(self.dead_letters),
             "sent": dict(self.sent),

@@ -14,9 +14,17 @@ oldest event time handled among their partitions, except that a partition holds 
 if it was reported caught up *after* ``since`` (everything written before that report had
 been handled then, and what is written later is newer) or has never held anything; reports
 older than ``stale_s`` are ignored (a worker that died and whose partitions' new owner has not
-reported yet). Nothing reported means nothing to wait for. This is what stream processors
-call a low watermark; it is
-computed from Kafka only, so no worker needs to know the others.
+reported yet). This is what stream processors call a low watermark; it is computed from Kafka
+only, so no worker needs to know the others.
+
+What has not reported yet is the hard part. A group that runs but has not reported (its
+workers just started), or has reported only some partitions of a topic (each report says how
+many the topic has), may still deliver anything: it holds everything back. A group that no
+worker runs (a processor of the deployment that is disabled, or not started yet) cannot be
+waited for: it holds nothing back, but only when a listing of the broker's consumer groups
+*taken after the event arrived* shows it without members. Trusting an older listing is what
+let a correlator started beside its detector act on anomalies out of order: the detector
+joined and emitted between the listing and its first report.
 """
 
 from __future__ import annotations
@@ -29,7 +37,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    ConsumerGroupState,
+    KafkaException,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
 
 from netvigil.streams.kafka_admin import admin_config
 
@@ -40,6 +55,15 @@ log = logging.getLogger(__name__)
 #: the progress topic's name after the topic prefix
 PROGRESS_TOPIC = "netvigil-progress"
 
+#: states of a consumer group that has members
+_LIVE = frozenset(
+    {
+        ConsumerGroupState.STABLE,
+        ConsumerGroupState.PREPARING_REBALANCING,
+        ConsumerGroupState.COMPLETING_REBALANCING,
+    }
+)
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -48,12 +72,15 @@ class Progress:
     ts: float | None
     caught_up: bool
     at: float
+    of: int | None = None
+    """How many partitions the topic has (None: an older worker that did not say)."""
 
 
 def progress_record(group: str, topic: str, partition: int, p: Progress) -> tuple[bytes, bytes]:
     """The key and value of a progress report."""
     key = f"{group}|{topic}|{partition}".encode()
-    return key, json.dumps({"ts": p.ts, "caught_up": p.caught_up, "at": p.at}).encode()
+    value = {"ts": p.ts, "caught_up": p.caught_up, "at": p.at, "of": p.of}
+    return key, json.dumps(value).encode()
 
 
 class ProgressBoard:
@@ -63,13 +90,26 @@ class ProgressBoard:
         self.stale_s = stale_s
         self._lock = threading.Lock()
         self._latest: dict[tuple[str, str, int], Progress] = {}
+        self._live: set[str] = set()
+        self._listed_at = float("-inf")
+
+    def set_live(self, groups: set[str], at: float) -> None:
+        """The consumer groups that have members, per a listing taken at wall time ``at``."""
+        with self._lock:
+            self._live, self._listed_at = set(groups), at
 
     def update(self, key: bytes, value: bytes | None) -> None:
         try:
             group, topic, part_text = key.decode().rsplit("|", 2)
             part = int(part_text)
             data: dict[str, Any] = json.loads(value or b"null") or {}
-            report = Progress(data.get("ts"), bool(data.get("caught_up")), float(data["at"]))
+            of = data.get("of")
+            report = Progress(
+                data.get("ts"),
+                bool(data.get("caught_up")),
+                float(data["at"]),
+                int(of) if of is not None else None,
+            )
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring a malformed progress report %r", key)
             return
@@ -88,23 +128,54 @@ class ProgressBoard:
         since = now if since is None else since
         low, who = float("inf"), ""
         with self._lock:
+            fresh: dict[str, dict[tuple[str, int], Progress]] = {g: {} for g in groups}
             for (group, topic, part), p in self._latest.items():
-                if group not in groups or now - p.at > self.stale_s:
-                    continue
-                if p.caught_up and (p.at >= since or p.ts is None):
-                    continue
-                ts = p.ts if p.ts is not None else float("-inf")
-                if ts < low:
-                    low, who = ts, f"{group}|{topic}|{part}"
+                if group in fresh and now - p.at <= self.stale_s:
+                    fresh[group][(topic, part)] = p
+            for group, reports in sorted(fresh.items()):
+                gap = _gap(reports)
+                if gap is None and not reports:
+                    if self._listed_at >= since and group not in self._live:
+                        continue  # no worker runs it: nothing to wait for
+                    gap = "no report yet"
+                if gap is not None:
+                    return float("-inf"), f"{group} ({gap})"
+                for (topic, part), p in reports.items():
+                    if p.caught_up and (p.at >= since or p.ts is None):
+                        continue
+                    ts = p.ts if p.ts is not None else float("-inf")
+                    if ts < low:
+                        low, who = ts, f"{group}|{topic}|{part}"
         return low, who
 
 
-class ProgressReader:
-    """Follows the progress topic from its beginning in a thread, into a board."""
+def _gap(reports: dict[tuple[str, int], Progress]) -> str | None:
+    """Which partitions of a group's topics have no fresh report, if any."""
+    seen: dict[str, set[int]] = {}
+    count: dict[str, int] = {}
+    for (topic, part), p in reports.items():
+        seen.setdefault(topic, set()).add(part)
+        if p.of is not None:
+            count[topic] = max(count.get(topic, 0), p.of)
+    for topic, n in sorted(count.items()):
+        missing = sorted(set(range(n)) - seen[topic])
+        if missing:
+            return f"{topic} partitions {missing} not reported"
+    return None
 
-    def __init__(self, bootstrap: str, topic: str, board: ProgressBoard) -> None:
+
+class ProgressReader:
+    """Follows the progress topic from its beginning in a thread, into a board, and lists
+    the consumer groups that have members every ``list_s`` seconds."""
+
+    def __init__(
+        self, bootstrap: str, topic: str, board: ProgressBoard, list_s: float = 1.0
+    ) -> None:
         self.topic = topic
         self.board = board
+        self.list_s = list_s
+        self._admin = AdminClient(admin_config(bootstrap))
+        self._next_list = 0.0
         self._stop = threading.Event()
         conf = {
             **admin_config(bootstrap),
@@ -118,10 +189,23 @@ class ProgressReader:
         self._consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
         self._thread.start()
 
+    def _list_groups(self) -> None:
+        at = time.time()  # before asking: a group missing from the answer had no members then
+        try:
+            listing = self._admin.list_consumer_groups(request_timeout=5).result(timeout=5)
+        except Exception as exc:  # the broker is away: the board keeps the older listing
+            log.debug("progress reader: listing groups failed: %r", exc)
+            return
+        live = {g.group_id for g in listing.valid if g.state in _LIVE}
+        self.board.set_live(live, at)
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            if time.monotonic() >= self._next_list:
+                self._next_list = time.monotonic() + self.list_s
+                self._list_groups()
             try:
-                msg = self._consumer.poll(0.5)
+                msg = self._consumer.poll(min(0.5, self.list_s))
             except KafkaException as exc:  # the broker is away: keep trying
                 log.debug("progress reader: %s", exc)
                 time.sleep(0.5)

@@ -32,8 +32,13 @@ from netvigil.twin.source import SIM_EPOCH
 @pytest.fixture
 def settings(kafka: str) -> Settings:
     """Settings for the shared broker with a topic and group prefix of this test's own."""
+    return settings_for(kafka)
+
+
+def settings_for(bootstrap: str) -> Settings:
+    """Settings for ``bootstrap`` with a topic and group prefix of their own."""
     s = load_settings()
-    s.bus.url = f"kafka://{kafka}"
+    s.bus.url = f"kafka://{bootstrap}"
     s.kafka.topic_prefix = f"t{uuid.uuid4().hex[:10]}."
     s.kafka.partitions = 4
     s.kafka.session_timeout_s = 6.0

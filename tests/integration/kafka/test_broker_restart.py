@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from tests.integration.kafka.conftest import (
     embedded_results,
     events_in,
     read_topic,
+    settings_for,
     twin_events,
 )
 
@@ -37,6 +39,12 @@ def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
         kafka_server.stop(run_dir)
 
 
+@pytest.fixture
+def settings(own_kafka: tuple[Path, str]) -> Settings:
+    """On this test's own broker only (not the shared one, which would start for nothing)."""
+    return settings_for(own_kafka[1])
+
+
 def per_key(events: list[Event], cls: type[Event]) -> Counter[str]:
     return Counter(key_of(e) for e in events if isinstance(e, cls))
 
@@ -46,29 +54,36 @@ def test_broker_down_for_30_s_mid_stream_loses_nothing_and_duplicates_no_inciden
     own_kafka: tuple[Path, str], settings: Settings, tmp_path: Path
 ) -> None:
     run_dir, bootstrap = own_kafka
-    settings.bus.url = f"kafka://{bootstrap}"
     run = twin_events(settings, faults=3)
     expected = embedded_results(settings, run.events)
-    source = ListSource(run.events, seconds=50.0)
+    source = ListSource(run.events, seconds=40.0)
     svc = Service.build(settings, data_dir=tmp_path, sources=[source])
     runtime = svc.runtime
     assert isinstance(runtime, KafkaRuntime)
     outage: dict[str, int] = {}
 
+    phases: dict[str, float] = {}  # seconds since start, printed for the CI log
+    t0 = time.monotonic()
+
     async def scenario() -> None:
         task = asyncio.create_task(runtime.run(drain_s=180.0))
         await runtime.ready()
+        phases["ready"] = time.monotonic() - t0
         while source.emitted < len(run.events) // 5:
             await asyncio.sleep(0.2)
         await asyncio.to_thread(kafka_server.stop, run_dir)
+        phases["stopped"] = time.monotonic() - t0
         outage["at"] = source.emitted
         await asyncio.sleep(OUTAGE_S)
         outage["spooled_during"] = runtime.publisher.spooled
         await asyncio.to_thread(kafka_server.start, run_dir)
+        phases["restarted"] = time.monotonic() - t0
         await task
+        phases["drained"] = time.monotonic() - t0
 
     try:
         asyncio.run(scenario())
+        print(f"phases (s): {phases}, source emitted {source.emitted} events")
         stats = runtime.publisher.stats()
         # the outage was real and mid-stream: events were spooled, then all replayed
         assert 0 < outage["at"] < len(run.events)

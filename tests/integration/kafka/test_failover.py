@@ -179,6 +179,16 @@ def test_killed_workers_partitions_and_state_move_to_the_other(
 
     def state() -> object:
         got = results(kafka, prefix)
+        dump = tmp_path / "debug.txt"  # what the correlator saw, for the failure message
+        dump.write_text(
+            "\n".join(
+                f"{i.fingerprint} {i.revision} {i.title} {i.status} "
+                f"{[(a.entity, a.signal, a.onset_ts - SIM_EPOCH) for a in i.anomalies]}"
+                for i in got.incidents.values()
+            )
+            + "\n\nBY-KEY\n"
+            + "\n".join(f"{a.ts - SIM_EPOCH} {a!r}" for a in events_in(read_topic(kafka, by_key)))
+        )
         return {
             "lag": lags(),
             "expected": expected.root_causes(),
@@ -188,6 +198,7 @@ def test_killed_workers_partitions_and_state_move_to_the_other(
             "incidents": sorted(
                 (i.opened_ts - SIM_EPOCH, i.title, i.status) for i in got.incidents.values()
             ),
+            "details": str(dump),
         }
 
     wait_for("the survivor to finish the stream", done, 240, logs, state)
@@ -205,16 +216,6 @@ def test_killed_workers_partitions_and_state_move_to_the_other(
         )
         for i in got.incidents.values()
     )
-    if len(got.incidents) != len(run.faults):  # pragma: no cover - diagnostics
-        Path("/tmp/kproto/fo-debug.txt").write_text(
-            "\n".join(repr(i) for i in got.incidents.values())
-            + "\n\nANOMALIES\n"
-            + "\n".join(
-                repr(a) for a in events_in(read_topic(kafka, prefix + "netvigil.anomalies"))
-            )
-            + "\n\nBYKEY\n"
-            + "\n".join(repr(a) for a in events_in(read_topic(kafka, by_key)))
-        )
     assert len(got.incidents) == len(expected.incidents) == len(run.faults), summary
     # the survivor took over everything the victim had, and the victim had real work
     assert survivor.assigned("detector") & inputs == inputs

@@ -1,5 +1,7 @@
 """Watermarks from progress reports: the oldest not-caught-up partition of the groups holds
-back, caught-up and stale reports do not, malformed reports are ignored."""
+back, caught-up and stale reports do not, malformed reports are ignored; a group that runs
+but has not reported every partition holds everything back, one that no worker runs (per a
+listing taken after the event arrived) holds nothing back."""
 
 from __future__ import annotations
 
@@ -7,9 +9,15 @@ from netvigil.streams.progress import Progress, ProgressBoard, progress_record
 
 
 def report(
-    board: ProgressBoard, group: str, part: int, ts: float | None, up: bool, at: float
+    board: ProgressBoard,
+    group: str,
+    part: int,
+    ts: float | None,
+    up: bool,
+    at: float,
+    of: int | None = None,
 ) -> None:
-    board.update(*progress_record(group, "t.metrics", part, Progress(ts, up, at)))
+    board.update(*progress_record(group, "t.metrics", part, Progress(ts, up, at, of)))
 
 
 def test_watermark_is_the_oldest_partition_still_reading() -> None:
@@ -23,11 +31,33 @@ def test_watermark_is_the_oldest_partition_still_reading() -> None:
     assert board.watermark({"det"}, now=103, since=99) == 500.0
 
 
-def test_stale_reports_and_nothing_reported_do_not_block() -> None:
+def test_a_group_nobody_runs_holds_nothing_back_per_a_listing_newer_than_the_event() -> None:
     board = ProgressBoard(stale_s=30)
-    assert board.watermark({"det"}, now=0) == float("inf")
+    assert board.watermark({"det"}, now=0) == float("-inf")  # never listed: may run
+    board.set_live({"other"}, at=10)
+    assert board.watermark({"det"}, now=11, since=9) == float("inf")
+    # the listing is older than the event: the group may have joined and emitted since
+    assert board.watermark({"det"}, now=11, since=10.5) == float("-inf")
+    board.set_live({"det"}, at=12)  # it runs but has not reported: wait for it
+    assert board.watermark({"det"}, now=13, since=11) == float("-inf")
+
+
+def test_stale_reports_count_as_none() -> None:
+    board = ProgressBoard(stale_s=30)
     report(board, "det", 0, 500.0, False, at=100)
-    assert board.watermark({"det"}, now=131) == float("inf")
+    board.set_live(set(), at=131)
+    assert board.watermark({"det"}, now=131, since=120) == float("inf")
+    board.set_live({"det"}, at=131)
+    assert board.watermark({"det"}, now=131, since=120) == float("-inf")
+
+
+def test_a_group_that_reported_some_partitions_only_holds_everything_back() -> None:
+    board = ProgressBoard()
+    report(board, "det", 0, 500.0, True, at=100, of=2)
+    who = board.blocking({"det"}, now=101, since=99)
+    assert who == (float("-inf"), "det (t.metrics partitions [1] not reported)")
+    report(board, "det", 1, 400.0, False, at=100, of=2)
+    assert board.watermark({"det"}, now=101, since=99) == 400.0
 
 
 def test_a_partition_with_nothing_handled_yet_blocks_everything() -> None:
@@ -41,6 +71,7 @@ def test_malformed_reports_are_ignored() -> None:
     board.update(b"no-bars", b"{}")
     board.update(b"g|t|1", b"not json")
     board.update(b"g|t|x", b'{"ts": 1, "caught_up": false, "at": 0}')
+    board.set_live(set(), at=0)
     assert board.watermark({"g"}, now=0) == float("inf")
 
 
