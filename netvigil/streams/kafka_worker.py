@@ -148,6 +148,7 @@ class ProcessorApp:
         self._reader: ProgressReader | None = None
         self._lock = asyncio.Lock()
         self._read: dict[tuple[str, int], int] = {}
+        self._caught: dict[tuple[str, int], bool] = {}
         self._held: set[bytes] = set()
         self._warned = 0.0
         self._rescan = False
@@ -393,10 +394,12 @@ class ProcessorApp:
         proc = self.proc
         batch = _Batch()
         now = time.time()
+        self._caught.clear()
         for rec in await self._refill(records):
             msg = rec.message
             mark = f"{msg.topic}:{msg.partition}"
             self._read[(msg.topic, msg.partition)] = msg.offset + 1
+            self._caught.pop((msg.topic, msg.partition), None)
             touched: list[KeyState] = []
             for event in self._decode(rec, batch.letters, observe=not self.rekey):
                 try:
@@ -454,12 +457,18 @@ class ProcessorApp:
             self._held.discard(key)
 
     def _caught_up(self, topic: str, partition: int) -> bool:
-        """Whether everything in this input partition has reached this agent."""
+        """Whether everything in this input partition has reached this agent. Remembered
+        until a record of that partition is handled or the round ends (asked per event)."""
+        tp = (topic, partition)
+        known = self._caught.get(tp)
+        if known is not None:
+            return known
         try:
             high = self.app.consumer.highwater(TP(topic, partition))
         except Exception:
-            return False
-        return high is not None and self._read.get((topic, partition), 0) >= high
+            high = None
+        self._caught[tp] = up = high is not None and self._read.get(tp, 0) >= high
+        return up
 
     async def _tick(self) -> None:
         """Re-evaluate held events: a quiet stream brings nothing new to push them out (hold
@@ -471,6 +480,7 @@ class ProcessorApp:
         batch = _Batch()
         async with self._lock:
             now = time.time()
+            self._caught.clear()
             if self._rescan:  # after a rebalance: recovered keys may hold events
                 self._rescan = False
                 self._held = {k for k, e in self.table.data.items() if e.buffer}

@@ -29,6 +29,7 @@ saved with it, surviving crashes and rebalances.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 from collections import deque
@@ -118,22 +119,31 @@ class Merge:
         """Events that may go now, as (topic, event), oldest first. ``caught_up(topic)`` says
         whether a topic has nothing more to read for now (its partition is at its end)."""
         out: list[tuple[str, Event]] = []
-        order = {t: i for i, t in enumerate(self.topics)}
+        queues = self.queues
+        order = _order(self.topics)
+        last = len(order)
         held = len(self)
-        while True:
-            heads = [
-                (q[0][1].ts, order.get(t, len(order)), q[0][0], t)
-                for t, q in self.queues.items()
-                if q
-            ]
-            if not heads:
+        while True:  # the hot path of every detector event: plain loops, no temporaries
+            best: tuple[float, int, float, str] | None = None
+            for t, q in queues.items():
+                if q:
+                    head = (q[0][1].ts, order.get(t, last), q[0][0], t)
+                    if best is None or head < best:
+                        best = head
+            if best is None:
                 return out
-            ts, _, arrived, topic = min(heads)
-            forced = now - arrived >= self.max_hold or held - len(out) > self.max_held
-            for other in self.topics:
-                if forced or other == topic or self.queues.get(other):
-                    continue  # a non-empty queue's head is not older: ``min`` chose
-                if self.seen.get(other, float("-inf")) > ts or caught_up(other):
-                    continue
-                return out  # ``other`` may still bring something older: wait
-            out.append((topic, self.queues[topic].popleft()[1]))
+            ts, _, arrived, topic = best
+            if not (now - arrived >= self.max_hold or held - len(out) > self.max_held):
+                for other in self.topics:
+                    if other == topic or queues.get(other):
+                        continue  # a non-empty queue's head is not older: it was not chosen
+                    if self.seen.get(other, float("-inf")) > ts or caught_up(other):
+                        continue
+                    return out  # ``other`` may still bring something older: wait
+            out.append((topic, queues[topic].popleft()[1]))
+
+
+@functools.lru_cache(maxsize=64)
+def _order(topics: tuple[str, ...]) -> dict[str, int]:
+    """Tie-break rank of each input topic (cached: Merge is pickled, so no extra field)."""
+    return {t: i for i, t in enumerate(topics)}

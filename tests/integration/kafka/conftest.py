@@ -113,13 +113,16 @@ def collect(events: Sequence[Event]) -> Results:
     return Results(anomalies, incidents)
 
 
-def embedded_results(settings: Settings, events: Sequence[Event]) -> Results:
-    """The reference: the same events through the embedded runtime."""
+def embedded_results(
+    settings: Settings, events: Sequence[Event], only: Sequence[str] | None = None
+) -> Results:
+    """The reference: the same events through the embedded runtime (``only`` those
+    processors, as :meth:`Service.build` takes them)."""
     local = settings.model_copy(deep=True)
     local.bus.url = "memory://"
     seen: list[Event] = []
     with tempfile.TemporaryDirectory() as tmp:
-        svc = Service.build(local, data_dir=Path(tmp), sources=[ListSource(events)])
+        svc = Service.build(local, data_dir=Path(tmp), sources=[ListSource(events)], only=only)
         svc.runtime.listen("netvigil.anomalies", lambda t, e: seen.append(e))
         svc.runtime.listen("netvigil.incidents", lambda t, e: seen.append(e))
         asyncio.run(svc.run())
