@@ -257,6 +257,11 @@ def main(argv: list[str] | None = None) -> int:
             "embedded": {"p50": pct(lat_e, 0.5), "p99": pct(lat_e, 0.99), "n": len(lat_e)},
             "kafka": {"p50": pct(lat_k, 0.5), "p99": pct(lat_k, 0.99), "n": len(lat_k)},
         },
+        "floors": {
+            "produce_events_per_cpu_s": 100_000,
+            "worker_events_per_cpu_s": 20_000,
+            "fault_to_incident_p99_s": 5.0,
+        },
         "runs": {"produce": prod_k, "worker": work_k, "latency_kafka": lat_k},
         "repeats": args.repeats,
         "events": args.events,

@@ -81,6 +81,8 @@ def read_range(bootstrap: str, gap: Gap, timeout: float = 30.0) -> list[RawRecor
     """The records of ``gap`` as the broker has them (an offset with no record, such as a
     transaction marker, is simply absent). Raises :class:`NetVigilError` when the range could
     not be read within ``timeout``; the caller retries."""
+    if gap.stop <= gap.start:
+        return []
     conf = {
         **admin_config(bootstrap),
         "group.id": f"netvigil-gap-{uuid.uuid4().hex[:8]}",
