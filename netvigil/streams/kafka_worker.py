@@ -445,7 +445,8 @@ class ProcessorApp:
             def mark(arrived: float) -> float:
                 return self.board.watermark(self.upstream, now, since=arrived)
 
-            return [(topic, e) for e in buf.release(now, mark)]
+            # held too long counts only while reports flow (see ProgressBoard.heard)
+            return [(topic, e) for e in buf.release(min(now, self.board.heard), mark)]
         if event is not None:
             buf.push(topic, event, now)
         return buf.release(lambda t: self._caught_up(t, entry.partition), now)

@@ -92,6 +92,9 @@ class ProgressBoard:
         self._latest: dict[tuple[str, str, int], Progress] = {}
         self._live: set[str] = set()
         self._listed_at = float("-inf")
+        self.heard = float("-inf")
+        """Wall time of the newest report: the clock of "stuck too long", which stops while
+        the broker is away, so an outage does not release held events out of order."""
 
     def set_live(self, groups: set[str], at: float) -> None:
         """The consumer groups that have members, per a listing taken at wall time ``at``."""
@@ -115,6 +118,7 @@ class ProgressBoard:
             return
         with self._lock:
             self._latest[(group, topic, part)] = report
+            self.heard = max(self.heard, report.at)
 
     def watermark(self, groups: set[str], now: float, since: float | None = None) -> float:
         """The oldest event time the groups may still emit something about, for an event that

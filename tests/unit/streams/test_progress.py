@@ -82,3 +82,11 @@ def test_caught_up_counts_only_for_events_that_arrived_before_the_report() -> No
     assert board.watermark({"det"}, now=101, since=99) == float("inf")
     # an event that arrived after the report: upstream may have read more since then
     assert board.watermark({"det"}, now=101, since=100.5) == 500.0
+
+
+def test_the_clock_of_stuck_events_is_the_newest_report() -> None:
+    board = ProgressBoard()
+    assert board.heard == float("-inf")
+    report(board, "det", 0, 5.0, False, at=100)
+    report(board, "det", 1, 5.0, False, at=90)  # an older report does not turn it back
+    assert board.heard == 100
