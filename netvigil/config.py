@@ -87,14 +87,10 @@ class KafkaSettings(_Section):
         ge=0,
         description="Workers keeping a warm copy of each state partition for fast takeover.",
     )
-    reorder_lateness_s: float = Field(
-        300.0, ge=0, description="Re-keyed streams (correlator): event-time disorder absorbed."
-    )
-    reorder_hold_s: float = Field(
-        2.0, ge=0, description="Re-keyed streams: a quiet spell this long releases what waits."
-    )
-    reorder_max_hold_s: float = Field(
-        10.0, ge=0, description="Re-keyed streams: the longest an event waits in a storm."
+    reorder_max_wait_s: float = Field(
+        120.0,
+        gt=0,
+        description="Re-keyed streams (correlator): longest wait for upstream progress reports.",
     )
     worker_processors: list[str] = Field(
         ["detector", "correlator"], description="Processors `netvigil worker` runs by default."

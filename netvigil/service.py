@@ -90,7 +90,11 @@ def open_graph(settings: Settings) -> TopologyStore:
 
 
 def _runtime(
-    settings: Settings, processors: list[Processor[Any]], sources: list[Source], data: Path
+    settings: Settings,
+    processors: list[Processor[Any]],
+    sources: list[Source],
+    data: Path,
+    writers: dict[str, tuple[str, ...]],
 ) -> EmbeddedRuntime | KafkaRuntime:
     if _scheme(settings.bus.url) == "kafka":
         from netvigil.streams.kafka_admin import bootstrap_of  # faust loads in ~1 s: lazily
@@ -102,6 +106,7 @@ def _runtime(
             bootstrap=bootstrap_of(settings.bus.url),
             cfg=settings.kafka,
             data_dir=data,
+            writers=writers,
         )
     return EmbeddedRuntime(processors, sources, queue_size=settings.bus.queue_size)
 
@@ -236,9 +241,17 @@ class Service:
                     f"unknown processors {sorted(unknown)}; "
                     f"choose from {[p.name for p in processors]}"
                 )
+        # which processor writes which topic, before ``only`` narrows the list: the Kafka
+        # runtime needs every writer of a topic to merge it in event time
+        writers = {p.name: p.outputs for p in processors}
+        if only is not None:
             processors = [p for p in processors if p.name in only]
         runtime = _runtime(
-            settings, processors, [*([source] if source else []), *collectors, *sources], data
+            settings,
+            processors,
+            [*([source] if source else []), *collectors, *sources],
+            data,
+            writers,
         )
         svc = cls(
             settings,

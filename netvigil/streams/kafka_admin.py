@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -38,7 +38,9 @@ __all__ = [
     "GroupLag",
     "TopicInfo",
     "TopicSpec",
+    "admin_config",
     "bootstrap_of",
+    "committed_offsets",
     "create_topics",
     "describe_topics",
     "ensure_topic",
@@ -59,7 +61,7 @@ class _RdKafkaLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         super().log(level, msg, *args, **kwargs)
 
 
-#: pass as ``logger`` in every confluent-kafka client's configuration
+#: pass as ``logger`` to confluent-kafka producers and consumers (not admin clients)
 RDKAFKA_LOG = _RdKafkaLog(logging.getLogger("netvigil.librdkafka"), {})
 
 
@@ -96,12 +98,18 @@ def topic_specs(cfg: KafkaSettings) -> list[TopicSpec]:
 
 
 def _admin(bootstrap: str) -> AdminClient:
-    conf: dict[str, Any] = {
+    return AdminClient(admin_config(bootstrap))
+
+
+def admin_config(bootstrap: str) -> dict[str, Any]:
+    """librdkafka settings of NetVigil's admin clients. No Python ``logger`` here: the admin
+    client calls it from librdkafka's own threads, which crashed the interpreter while a
+    broker was away (confluent-kafka-python #1734); only critical lines are logged."""
+    return {
         "bootstrap.servers": bootstrap,
         "socket.connection.setup.timeout.ms": 5000,
-        "logger": RDKAFKA_LOG,
+        "log_level": 2,
     }
-    return AdminClient(conf)
 
 
 def _check_reachable(admin: AdminClient, bootstrap: str, timeout: float) -> None:
@@ -166,11 +174,18 @@ def create_topics(
 
 
 def ensure_topic(
-    bootstrap: str, name: str, partitions: int, replication: int, *, timeout: float = 30.0
+    bootstrap: str,
+    name: str,
+    partitions: int,
+    replication: int,
+    *,
+    config: dict[str, str] | None = None,
+    timeout: float = 30.0,
 ) -> None:
     """Create one topic unless it exists (workers' own topics, before their group joins)."""
     admin = _admin(bootstrap)
-    fut = admin.create_topics([NewTopic(name, partitions, replication)])[name]
+    topic = NewTopic(name, partitions, replication, config=config or {})
+    fut = admin.create_topics([topic])[name]
     try:
         fut.result(timeout=timeout)
     except KafkaException as exc:
@@ -223,40 +238,63 @@ def _watermarks(
 
 
 def group_lag(
-    bootstrap: str, groups: list[str] | None = None, *, timeout: float = 30.0
+    bootstrap: str,
+    groups: list[str] | None = None,
+    topics: list[str] | None = None,
+    *,
+    timeout: float = 30.0,
 ) -> list[GroupLag]:
-    """Lag per (group, topic): sum over partitions of high watermark - committed offset
-    (a partition the group never committed counts all its retained messages)."""
+    """Lag per (group, topic): sum over partitions of high watermark - committed offset.
+
+    With ``topics`` given, each group is reported on each of them, a partition it never
+    committed counting all its retained records; without, on the topics it committed on.
+    Committed offsets are read by a consumer of the group that never joins it, not by the
+    admin API, whose offset fetch crashed librdkafka 2.x when the answer came from a broker
+    just restarted (a null group handle in ``rd_kafka_cgrp_op``).
+    """
     admin = _admin(bootstrap)
     _check_reachable(admin, bootstrap, timeout)
     if groups is None:
         listing = admin.list_consumer_groups(request_timeout=timeout).result(timeout=timeout)
         groups = sorted(g.group_id for g in listing.valid)
-    committed: dict[str, dict[tuple[str, int], int]] = {}
-    for group in groups:
-        req = [ConsumerGroupTopicPartitions(group)]
-        res = admin.list_consumer_group_offsets(req, request_timeout=timeout)[group]
-        tps = res.result(timeout=timeout).topic_partitions or []
-        committed[group] = {(tp.topic, tp.partition): tp.offset for tp in tps}
     meta = admin.list_topics(timeout=timeout).topics
-    topics = {t for offs in committed.values() for t, _ in offs}
-    tps = [TopicPartition(t, p) for t in sorted(topics) if t in meta for p in meta[t].partitions]
+    names = topics if topics is not None else [t for t in meta if not t.startswith("__")]
+    tps = [TopicPartition(t, p) for t in sorted(names) if t in meta for p in meta[t].partitions]
+    if not tps or not groups:
+        return []
     marks = _watermarks(admin, tps, timeout)
     out: list[GroupLag] = []
     for group in groups:
-        per_topic: dict[str, list[int]] = defaultdict(list)
+        committed = committed_offsets(bootstrap, group, tps, timeout)
+        per_topic: dict[str, int] = defaultdict(int)
         counted: dict[str, int] = defaultdict(int)
-        for t in sorted({t for t, _ in committed[group]}):
-            if t not in meta:
-                continue
-            for p in meta[t].partitions:
-                low, high = marks[(t, p)]
-                off = committed[group].get((t, p), -1)
-                if off >= 0:
-                    counted[t] += 1
-                per_topic[t].append(max(high - max(off, low), 0))
-        out.extend(GroupLag(group, t, sum(v), counted[t]) for t, v in sorted(per_topic.items()))
+        for tp in tps:
+            low, high = marks[(tp.topic, tp.partition)]
+            off = committed.get((tp.topic, tp.partition), -1)
+            if off >= 0:
+                counted[tp.topic] += 1
+            per_topic[tp.topic] += max(high - max(off, low), 0)
+        out.extend(
+            GroupLag(group, t, lag, counted[t])
+            for t, lag in sorted(per_topic.items())
+            if topics is not None or counted[t]
+        )
     return out
+
+
+def committed_offsets(
+    bootstrap: str, group: str, tps: list[TopicPartition], timeout: float = 30.0
+) -> dict[tuple[str, int], int]:
+    """The group's committed offset per partition (-1: none), read without joining it."""
+    conf = {**admin_config(bootstrap), "group.id": group, "enable.auto.commit": False}
+    consumer = Consumer(conf)
+    try:
+        got = consumer.committed(tps, timeout=timeout)
+    except KafkaException as exc:
+        raise NetVigilError(f"reading offsets of group {group} failed: {exc.args[0]}") from None
+    finally:
+        consumer.close()
+    return {(tp.topic, tp.partition): tp.offset for tp in got}
 
 
 def describe_topics(
@@ -282,7 +320,8 @@ def describe_topics(
     }
     tps = [TopicPartition(n, p) for n in names for p in meta[n].partitions]
     marks = _watermarks(admin, tps, timeout)
-    lags = [g for g in group_lag(bootstrap, timeout=timeout) if g.topic in names]
+    lags = group_lag(bootstrap, topics=None, timeout=timeout)
+    lags = [g for g in lags if g.topic in names]
     out = []
     for n in names:
         conf = configs[n]

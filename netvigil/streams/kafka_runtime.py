@@ -28,9 +28,10 @@ from netvigil.config import KafkaSettings
 from netvigil.errors import NetVigilError, ProcessorError
 from netvigil.events import TOPICS, Event, topic_of
 from netvigil.streams.base import Listener, Processor, Source
-from netvigil.streams.kafka_admin import RDKAFKA_LOG, create_topics, ensure_topic, group_lag
+from netvigil.streams.kafka_admin import admin_config, create_topics, ensure_topic, group_lag
 from netvigil.streams.kafka_producer import KafkaPublisher
-from netvigil.streams.kafka_worker import ProcessorApp
+from netvigil.streams.kafka_worker import ProcessorApp, group_of
+from netvigil.streams.progress import PROGRESS_TOPIC
 from netvigil.streams.spool import Spool
 
 __all__ = ["KafkaRuntime", "quiet_kafka_logs"]
@@ -56,7 +57,10 @@ class KafkaRuntime:
         cfg: KafkaSettings,
         data_dir: Path,
         ensure_topics: bool = True,
+        writers: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
+        """``writers``: every processor of the deployment (not only the local ones) and the
+        topics it writes, so a merging processor knows whose progress to wait for."""
         names = [p.name for p in processors]
         if len(set(names)) != len(names) or not all(names):
             raise ProcessorError(f"processor names must be unique and non-empty: {names}")
@@ -65,6 +69,7 @@ class KafkaRuntime:
                 if t not in TOPICS:
                     raise ProcessorError(f"processor {p.name!r} names unknown topic {t!r}")
         self.processors = list(processors)
+        self.writers = writers or {p.name: p.outputs for p in processors}
         self.sources = list(sources)
         self.bootstrap = bootstrap
         self.cfg = cfg
@@ -83,6 +88,7 @@ class KafkaRuntime:
         self._listeners: dict[str, list[Listener]] = {t: [] for t in TOPICS}
         self._consumed = {t for p in self.processors for t in p.inputs}
         self._started = False
+        self._up = asyncio.Event()  # set when start() has created and started every app
 
     # ------------------------------------------------------------------ wiring
 
@@ -113,8 +119,7 @@ class KafkaRuntime:
     # ------------------------------------------------------------------ lifecycle
 
     def _partitions(self) -> dict[str, int]:
-        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap, "logger": RDKAFKA_LOG}
-        admin = AdminClient(conf)
+        admin = AdminClient(admin_config(self.bootstrap))
         meta = admin.list_topics(timeout=30).topics
         return {t: len(m.partitions) for t, m in meta.items()}
 
@@ -155,8 +160,21 @@ class KafkaRuntime:
                     datadir=self.data_dir / "faust" / proc.name,
                     listener=self._on_output,
                     observer=self._observer(set(observe)) if observe else None,
+                    upstream=[
+                        group_of(name, self.cfg.topic_prefix)
+                        for name, writes in self.writers.items()
+                        if set(writes) & set(proc.inputs)
+                    ],
                 )
             )
+        await asyncio.to_thread(
+            ensure_topic,
+            self.bootstrap,
+            self.cfg.topic_prefix + PROGRESS_TOPIC,
+            1,
+            self.cfg.replication,
+            config={"cleanup.policy": "compact", "segment.ms": "600000"},
+        )
         for app in self.apps:
             if app.rekey:  # before the group joins, or the assignor ignores the topic
                 await asyncio.to_thread(
@@ -170,6 +188,7 @@ class KafkaRuntime:
         for app in self.apps:
             await app.start()
         self._started = True
+        self._up.set()
 
     def _observer(self, topics: set[str]) -> Listener:
         def observe(topic: str, event: Event) -> None:
@@ -179,8 +198,12 @@ class KafkaRuntime:
         return observe
 
     async def ready(self, timeout: float = 120.0) -> None:
-        """Wait until every app joined its group and recovered its state."""
-        await asyncio.gather(*(a.ready(timeout) for a in self.apps))
+        """Wait until :meth:`start` (called by :meth:`run` too) has started every app and each
+        joined its group and recovered its state; so it may be awaited beside ``run``."""
+        deadline = time.monotonic() + timeout
+        await asyncio.wait_for(self._up.wait(), timeout)
+        left = max(deadline - time.monotonic(), 0.1)
+        await asyncio.gather(*(a.ready(left) for a in self.apps))
 
     async def run(self, stop: asyncio.Event | None = None, *, drain_s: float = 60.0) -> None:
         """Run until ``stop`` is set, or until every source finished and what they sent was
@@ -226,36 +249,30 @@ class KafkaRuntime:
         deadline = time.monotonic() + timeout
         calm = 0
         while time.monotonic() < deadline:
-            lag = await asyncio.to_thread(self.lag)
+            try:
+                lag = await asyncio.to_thread(self.lag)
+            except NetVigilError as exc:  # the broker is away: keep waiting for it
+                log.warning("drain: %s", exc)
+                calm = 0
+                await asyncio.sleep(1.0)
+                continue
             held = sum(a.held() for a in self.apps)
             busy = sum(lag.values()) + held + self.publisher.stats()["in_flight"]
             calm = calm + 1 if busy == 0 and not self.publisher.spooling else 0
             if calm >= 2:
                 return True
             await asyncio.sleep(0.5)
-        log.warning("drain: still busy after %.0f s: %s", timeout, self.lag())
+        log.warning("drain: still busy after %.0f s", timeout)
         return False
 
     def lag(self) -> dict[str, int]:
         """Unprocessed records per local consumer group (its input topics)."""
-        if not self.apps:
-            return {}
-        groups = [a.group for a in self.apps]
-        lags = group_lag(self.bootstrap, groups)
-        out = dict.fromkeys(groups, 0)
-        for g in lags:
-            if not g.topic.endswith("-changelog"):
-                out[g.group] += g.lag
-        for app in self.apps:  # a group that never committed has read nothing yet
-            if not any(g.group == app.group for g in lags):
-                out[app.group] += self._retained(app)
+        out = {}
+        for app in self.apps:
+            topics = [*app.inputs, *([app.by_key.get_topic_name()] if app.rekey else [])]
+            lags = group_lag(self.bootstrap, [app.group], topics)
+            out[app.group] = sum(g.lag for g in lags)
         return out
-
-    def _retained(self, app: ProcessorApp) -> int:
-        from netvigil.streams.kafka_admin import describe_topics
-
-        infos = describe_topics(self.bootstrap, self.cfg.topic_prefix)
-        return sum(i.messages for i in infos if i.name in app.inputs)
 
     def stats(self) -> dict[str, dict[str, Any]]:
         pub = self.publisher.stats()

@@ -33,24 +33,35 @@ dead letters on ``netvigil.dlq`` with the reason; the agent goes on.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import faust
+from confluent_kafka import TopicPartition
 from faust.streams import Stream
 from faust.types import TP, EventT
 
 from netvigil.config import KafkaSettings
-from netvigil.errors import ProcessorError
+from netvigil.errors import NetVigilError, ProcessorError
 from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
 from netvigil.streams.base import Listener, Processor
 from netvigil.streams.embedded import _dead_letter
+from netvigil.streams.gaps import Gap, RawRecord, find_gaps, read_range
+from netvigil.streams.kafka_admin import committed_offsets
+from netvigil.streams.progress import (
+    PROGRESS_TOPIC,
+    Progress,
+    ProgressBoard,
+    ProgressReader,
+    progress_record,
+)
 from netvigil.streams.reorder import Merge, Reorder
 from netvigil.streams.wire import decode_batch, encode_batch
 
@@ -116,6 +127,7 @@ class ProcessorApp:
         datadir: Path,
         listener: Listener | None = None,
         observer: Listener | None = None,
+        upstream: Collection[str] = (),
         take_max: int = 50,
         take_within: float = 0.05,
     ) -> None:
@@ -129,18 +141,27 @@ class ProcessorApp:
         self.take_max = take_max
         self.take_within = take_within
         self.batch_max = cfg.batch_max_events
+        self.bootstrap = bootstrap
+        self.upstream = {*upstream, self.group}
+        self._max_ts: dict[tuple[str, int], float] = {}
+        self.board = ProgressBoard(stale_s=max(30.0, 3 * cfg.session_timeout_s))
+        self._reader: ProgressReader | None = None
         self._lock = asyncio.Lock()
         self._read: dict[tuple[str, int], int] = {}
+        self._caught: dict[tuple[str, int], bool] = {}
         self._held: set[bytes] = set()
+        self._warned = 0.0
         self._rescan = False
         self.processed = 0
         self.skipped = 0
+        self.refetched = 0
         self.failed = 0
         self.state_errors = 0
         self.dead_letters: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
         self.assignment: list[tuple[str, int]] = []
         datadir.mkdir(parents=True, exist_ok=True)
+        self.datadir = datadir
         self.app = faust.App(
             self.group,
             broker=[f"kafka://{h}" for h in bootstrap.split(",")],
@@ -171,7 +192,9 @@ class ProcessorApp:
             self.app.agent(source, name=f"{proc.name}-by-key")(self._rekey_agent)
             source = self.by_key
         if self.rekey or len(self.inputs) > 1:
-            self.app.timer(max(cfg.reorder_hold_s / 2, 0.1))(self._tick)
+            self.app.timer(0.5)(self._tick)
+        self.progress = self.app.topic(self.prefix + PROGRESS_TOPIC, **_RAW)
+        self.app.timer(1.0)(self._report)
         self.table = self.app.Table(
             "state",
             default=None,
@@ -180,6 +203,14 @@ class ProcessorApp:
             help=f"per-key state of processor {proc.name}",
             extra_topic_configs={"max.message.bytes": str(STATE_MAX_BYTES)},
         )
+        # faust derives the changelog's serializers from the value *type* (json for None) and
+        # writes them over the schema when it makes the changelog topic, in the Table's
+        # constructor; recovery would then read pickled state as JSON. Make it again.
+        table: Any = self.table
+        table.key_serializer = "raw"
+        table.value_serializer = "pickle"
+        table._changelog_topic = None
+        assert table.changelog_topic.schema.value_serializer == "pickle"
         self.out = {
             t: self.app.topic(self.prefix + t, **_RAW) for t in (*proc.outputs, "netvigil.dlq")
         }
@@ -189,6 +220,9 @@ class ProcessorApp:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        if self.rekey:
+            self._reader = ProgressReader(self.bootstrap, self.prefix + PROGRESS_TOPIC, self.board)
+            self._reader.start()
         await self.app.start()
 
     async def ready(self, timeout: float = 120.0) -> None:
@@ -198,12 +232,31 @@ class ProcessorApp:
 
     async def stop(self) -> None:
         await self.app.stop()
+        if self._reader is not None:
+            await asyncio.to_thread(self._reader.stop)
 
     async def _on_assigned(self, sender: Any, assigned: set[Any], **_: Any) -> None:
         self.assignment = sorted((tp.topic, tp.partition) for tp in assigned)
         self._rescan = True
-        mine = [f"{t}[{p}]" for t, p in self.assignment if t in self.inputs]
+        mine = [f"{t}[{p}]" for t, p in self.assignment if not t.endswith("-changelog")]
         log.info("%s: assigned %s", self.group, ", ".join(mine) or "nothing")
+        status = {"group": self.group, "assigned": self.assignment, "at": time.time()}
+        (self.datadir / "assignment.json").write_text(json.dumps(status))
+        # what came before the group's committed offsets was handled (by whichever worker):
+        # the base of "caught up" for partitions this worker has read nothing of yet
+        # and where faust seeks to: the next record each agent expects (see streams.gaps)
+        read = {*self.inputs, self.by_key.get_topic_name()} if self.rekey else set(self.inputs)
+        tps = [TopicPartition(t, p) for t, p in self.assignment if t in read]
+        try:
+            base = await asyncio.to_thread(committed_offsets, self.bootstrap, self.group, tps)
+        except NetVigilError as exc:
+            log.warning("%s: committed offsets unknown (%s)", self.group, exc)
+            return
+        for tp, off in base.items():
+            if off >= 0:
+                self._read[tp] = off
+            else:  # nothing committed: faust starts at the log start, whatever it is now
+                self._read.pop(tp, None)
 
     # ------------------------------------------------------------------ agents
 
@@ -212,21 +265,92 @@ class ProcessorApp:
         async for records in cast(Stream[bytes], stream).take_events(
             self.take_max, self.take_within
         ):
-            groups: dict[str, list[Event]] = {}
-            letters: list[DeadLetter] = []
-            for rec in records:
-                decoded = self._decode(rec, letters, observe=True)
-                for event in decoded:
-                    try:
-                        groups.setdefault(self.proc.key(event), []).append(event)
-                    except Exception as exc:
-                        letters.append(_dead_letter(self.proc.name, rec.message.topic, event, exc))
-            sends = [
-                (self.by_key, key.encode(), encode_batch(chunk))
-                for key, events in groups.items()
-                for chunk in _chunks(events, self.batch_max)
-            ]
-            await self._deliver(sends + self._letters(letters))
+            async with self._lock:
+                await self._rekey(records)
+
+    async def _refill(self, records: Sequence[Any]) -> Sequence[Any]:
+        """``records`` with what the consumer skipped before them read again and put in
+        front (see :mod:`netvigil.streams.gaps`); retried until the broker answers."""
+        gaps = find_gaps(self._read, records)
+        if not gaps:
+            return records
+        before: dict[tuple[str, int], list[RawRecord]] = {}
+        for gap in gaps:
+            log.warning(
+                "%s: the consumer skipped %s[%d] offsets %d..%d; reading them again",
+                self.group,
+                gap.topic,
+                gap.partition,
+                gap.start,
+                gap.stop - 1,
+            )
+            delay = 0.5
+            while True:
+                try:
+                    got = await asyncio.to_thread(read_range, self.bootstrap, gap)
+                    break
+                except NetVigilError as exc:
+                    log.warning("%s: %s; retrying", self.group, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+            self.refetched += len(got)
+            before.setdefault((gap.topic, gap.partition), []).extend(got)
+        out: list[Any] = []
+        for rec in records:
+            msg = rec.message
+            out.extend(before.pop((msg.topic, msg.partition), []))
+            out.append(rec)
+        return out
+
+    async def _repair_commits(self) -> None:
+        """Handle what faust committed without this agent having seen it: a skipped record
+        with nothing after it yet, which :meth:`_refill` cannot notice. Under the lock."""
+        read = {*self.inputs, self.by_key.get_topic_name()} if self.rekey else set(self.inputs)
+        committed: dict[Any, int | None] = self.app.consumer._committed_offset  # type: ignore[attr-defined]
+        for topic, part in self.assignment:
+            tp = (topic, part)
+            nxt, done = self._read.get(tp), committed.get(TP(topic, part))
+            if topic not in read or nxt is None or done is None or done <= nxt:
+                continue
+            gap = Gap(topic, part, nxt, done)
+            log.warning(
+                "%s: faust committed %s[%d] to %d, but offsets from %d were not handled here; "
+                "reading them again",
+                self.group,
+                topic,
+                part,
+                done,
+                nxt,
+            )
+            try:
+                got = await asyncio.to_thread(read_range, self.bootstrap, gap)
+            except NetVigilError as exc:
+                log.warning("%s: %s; retrying in a second", self.group, exc)
+                continue
+            self.refetched += len(got)
+            if self.rekey and topic != self.by_key.get_topic_name():
+                await self._rekey(got)
+            else:
+                await self._process(got)
+            self._read[tp] = max(self._read.get(tp, 0), done)
+
+    async def _rekey(self, records: Sequence[Any]) -> None:
+        groups: dict[str, list[Event]] = {}
+        letters: list[DeadLetter] = []
+        for rec in await self._refill(records):
+            msg = rec.message
+            self._read[(msg.topic, msg.partition)] = msg.offset + 1
+            for event in self._decode(rec, letters, observe=True):
+                try:
+                    groups.setdefault(self.proc.key(event), []).append(event)
+                except Exception as exc:
+                    letters.append(_dead_letter(self.proc.name, msg.topic, event, exc))
+        sends = [
+            (self.by_key, key.encode(), encode_batch(chunk))
+            for key, events in groups.items()
+            for chunk in _chunks(events, self.batch_max)
+        ]
+        await self._deliver(sends + self._letters(letters))
 
     async def _agent(self, stream: faust.StreamT[bytes]) -> None:
         async for records in cast(Stream[bytes], stream).take_events(
@@ -241,6 +365,10 @@ class ProcessorApp:
     ) -> list[Event]:
         msg = rec.message
         decoded = decode_batch(rec.value)
+        if decoded.events:
+            tp = (msg.topic, msg.partition)
+            newest = max(e.ts for e in decoded.events)
+            self._max_ts[tp] = max(self._max_ts.get(tp, newest), newest)
         if observe and self.observer is not None:
             topic = msg.topic[len(self.prefix) :]
             for event in decoded.events:
@@ -258,43 +386,49 @@ class ProcessorApp:
         return decoded.events
 
     async def _handle(self, records: Sequence[EventT[bytes]]) -> None:
+        async with self._lock:
+            await self._process(records)
+
+    async def _process(self, records: Sequence[Any]) -> None:
+        """Run the processor on records of its input, in order; under the lock."""
         proc = self.proc
         batch = _Batch()
-        async with self._lock:
-            now = time.time()
-            for rec in records:
-                msg = rec.message
-                mark = f"{msg.topic}:{msg.partition}"
-                self._read[(msg.topic, msg.partition)] = msg.offset + 1
-                touched: list[KeyState] = []
-                for event in self._decode(rec, batch.letters, observe=not self.rekey):
-                    try:
-                        key = proc.key(event).encode()
-                    except Exception as exc:
-                        batch.letters.append(_dead_letter(proc.name, msg.topic, event, exc))
-                        continue
-                    entry = batch.dirty.get(key) or self.table.data.get(key)
-                    if entry is None:
-                        entry = KeyState(proc.new_state(), buffer=self._new_buffer())
-                    if entry.applied.get(mark, -1) >= msg.offset:
-                        self.skipped += 1  # already in the recovered state: processed before
-                        continue
-                    entry.partition = msg.partition
-                    for topic, ready in self._ordered(entry, msg.topic, event, now):
-                        await self._apply(ready, entry, batch, topic)
-                    self._track(key, entry)
-                    batch.dirty[key] = entry
-                    touched.append(entry)
-                for entry in touched:
-                    entry.applied[mark] = msg.offset
-            await self._commit(batch)
+        now = time.time()
+        self._caught.clear()
+        for rec in await self._refill(records):
+            msg = rec.message
+            mark = f"{msg.topic}:{msg.partition}"
+            self._read[(msg.topic, msg.partition)] = msg.offset + 1
+            self._caught.pop((msg.topic, msg.partition), None)
+            touched: list[KeyState] = []
+            for event in self._decode(rec, batch.letters, observe=not self.rekey):
+                try:
+                    key = proc.key(event).encode()
+                except Exception as exc:
+                    batch.letters.append(_dead_letter(proc.name, msg.topic, event, exc))
+                    continue
+                entry = batch.dirty.get(key) or self.table.data.get(key)
+                if entry is None:
+                    entry = KeyState(proc.new_state(), buffer=self._new_buffer())
+                if entry.applied.get(mark, -1) >= msg.offset:
+                    self.skipped += 1  # already in the recovered state: processed before
+                    continue
+                entry.partition = msg.partition
+                for topic, ready in self._ordered(entry, msg.topic, event, now):
+                    await self._apply(ready, entry, batch, topic)
+                self._track(key, entry)
+                batch.dirty[key] = entry
+                touched.append(entry)
+            for entry in touched:
+                entry.applied[mark] = msg.offset
+        await self._commit(batch)
 
     def _new_buffer(self) -> Reorder | Merge | None:
         if self.rekey:
             cfg = self.cfg
-            return Reorder(cfg.reorder_lateness_s, cfg.reorder_hold_s, cfg.reorder_max_hold_s)
+            return Reorder(stuck_s=cfg.reorder_max_wait_s)
         if len(self.inputs) > 1:
-            return Merge(self.inputs, max_hold=self.cfg.reorder_max_hold_s)
+            return Merge(self.inputs)
         return None
 
     def _ordered(
@@ -307,7 +441,12 @@ class ProcessorApp:
         if isinstance(buf, Reorder):
             if event is not None:
                 buf.push(event, now)
-            return [(topic, e) for e in buf.release(now)]
+
+            def mark(arrived: float) -> float:
+                return self.board.watermark(self.upstream, now, since=arrived)
+
+            # held too long counts only while reports flow (see ProgressBoard.heard)
+            return [(topic, e) for e in buf.release(min(now, self.board.heard), mark)]
         if event is not None:
             buf.push(topic, event, now)
         return buf.release(lambda t: self._caught_up(t, entry.partition), now)
@@ -319,12 +458,18 @@ class ProcessorApp:
             self._held.discard(key)
 
     def _caught_up(self, topic: str, partition: int) -> bool:
-        """Whether everything in this input partition has reached this agent."""
+        """Whether everything in this input partition has reached this agent. Remembered
+        until a record of that partition is handled or the round ends (asked per event)."""
+        tp = (topic, partition)
+        known = self._caught.get(tp)
+        if known is not None:
+            return known
         try:
             high = self.app.consumer.highwater(TP(topic, partition))
         except Exception:
-            return False
-        return high is not None and self._read.get((topic, partition), 0) >= high
+            high = None
+        self._caught[tp] = up = high is not None and self._read.get(tp, 0) >= high
+        return up
 
     async def _tick(self) -> None:
         """Re-evaluate held events: a quiet stream brings nothing new to push them out (hold
@@ -336,6 +481,7 @@ class ProcessorApp:
         batch = _Batch()
         async with self._lock:
             now = time.time()
+            self._caught.clear()
             if self._rescan:  # after a rebalance: recovered keys may hold events
                 self._rescan = False
                 self._held = {k for k, e in self.table.data.items() if e.buffer}
@@ -351,6 +497,67 @@ class ProcessorApp:
                 self._track(key, entry)
             if batch.dirty:
                 await self._commit(batch)
+            self._warn_if_stuck(now)
+
+    def _warn_if_stuck(self, now: float) -> None:
+        """Say, every 10 s, what held events wait for, when they have waited that long."""
+        waits = [
+            e.buffer.heap[0]
+            for k in self._held
+            if (e := self.table.data.get(k)) is not None
+            and isinstance(e.buffer, Reorder)
+            and e.buffer.heap
+        ]
+        oldest = min(waits, default=None)
+        if oldest is None or now - oldest[2] < 10 or now - self._warned < 10:
+            return
+        self._warned = now
+        mark, who = self.board.blocking(self.upstream, now, since=oldest[2])
+        log.warning(
+            "%s: %d events held; the oldest (event time %.0f) waited %.0f s for %s (at %s)",
+            self.group,
+            self.held(),
+            oldest[0],
+            now - oldest[2],
+            who or "nothing (being released)",
+            mark,
+        )
+
+    async def _report(self) -> None:
+        """Report progress per input partition (see :mod:`netvigil.streams.progress`); under
+        the lock, so every record read so far is handled and its outputs acknowledged."""
+        if getattr(self.app, "rebalancing", False) or not self.assignment:
+            return
+        mine = [TP(t, p) for t, p in self.assignment if t in self.inputs]
+        async with self._lock:
+            await self._repair_commits()
+            now = time.time()  # before asking: records written later are not covered
+            try:  # the broker's end offsets, not the consumer's last-fetched (stale) ones
+                ends = await asyncio.wait_for(self.app.consumer.highwaters(*mine), 5.0)
+            except Exception as exc:
+                log.debug("%s: no progress report (%r)", self.group, exc)
+                return
+            held: dict[int, float] = {}
+            for key in self._held:
+                entry = self.table.data.get(key)
+                if entry is not None and isinstance(entry.buffer, Merge) and len(entry.buffer):
+                    oldest = min(q[0][1].ts for q in entry.buffer.queues.values() if q)
+                    held[entry.partition] = min(held.get(entry.partition, oldest), oldest)
+            sends = []
+            for tp in mine:
+                topic, part = tp.topic, tp.partition
+                ts = self._max_ts.get((topic, part))
+                if part in held:
+                    ts = held[part] - 1e-3 if ts is None else min(ts, held[part] - 1e-3)
+                end = ends.get(tp)
+                read = self._read.get((topic, part), 0)
+                up = part not in held and end is not None and read >= end
+                key, value = progress_record(
+                    self.group, topic, part, Progress(ts, up, now, self.partitions)
+                )
+                sends.append((self.progress, key, value))
+            if sends:
+                await self._deliver(sends)
 
     async def _apply(self, event: Event, entry: KeyState, batch: _Batch, topic: str) -> None:
         """Run the processor on one event with its key's state; collect what it emits."""
@@ -439,6 +646,7 @@ class ProcessorApp:
             "group": self.group,
             "processed": self.processed,
             "skipped": self.skipped,
+            "refetched": self.refetched,
             "failed": self.failed,
             "dead_letters": dict(self.dead_letters),
             "sent": dict(self.sent),

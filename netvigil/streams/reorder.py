@@ -11,19 +11,26 @@ are caught up, so nothing waits; a backlog is merged exactly. Ties go in input-t
 
 :class:`Reorder` is for a processor whose own key merges many partitions (the correlator
 keys everything to ``all``): its input arrives in the order consumers happened to read the
-partitions, and during a backlog one partition can run minutes of event time ahead of another.
-Time-window logic fed that way groups the wrong anomalies. Reorder releases events sorted by
-event time: an event goes once an event ``lateness`` seconds newer has been seen (event time,
-so right however fast a backlog is replayed); or once no event came for ``hold`` wall-clock
-seconds (a quiet stream need not wait for newer events: a fault's burst of anomalies is
-released ``hold`` after it ends); or, in a storm that never goes quiet, once it waited
-``max_hold``. Ties are broken by the encoded event, so the same input gives the same order.
-The buffers are part of the key's state and are saved with it, surviving crashes and
-rebalances.
+partitions, and during a backlog or a rebalance one partition can run minutes of event time
+ahead of another. Time-window logic fed that way groups the wrong anomalies. Reorder holds
+events and releases them sorted by event time once no worker upstream may still deliver an
+older one: the watermark of :mod:`netvigil.streams.progress`, computed from Kafka, not from
+the wall clock, so it is right however fast a backlog is replayed and whichever worker died.
+Live, upstream reports being caught up within a second, and that is the added latency. An
+event that waited ``stuck_s`` goes anyway (a worker that reports nothing cannot stop the
+pipeline). Ties are broken by the encoded event, so the same input gives the same order.
+
+Such a stream reaches its processor through a re-keying hop, and every hop redelivers after a
+crash (at least once); a redelivered anomaly arriving after its incident was resolved would
+open a second incident. So Reorder also drops an event byte-identical to one it took within
+the last ``dedupe_s`` seconds of event time. The buffers are part of the key's state and are
+saved with it, surviving crashes and rebalances.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import heapq
 from collections import deque
 from collections.abc import Callable
@@ -36,34 +43,49 @@ __all__ = ["Merge", "Reorder"]
 
 @dataclass
 class Reorder:
-    """A min-heap of events by (event time, encoded bytes), released by lateness or hold."""
+    """A min-heap of events by (event time, encoded bytes), released by the watermark."""
 
-    lateness: float
-    hold: float
-    max_hold: float = 10.0
+    stuck_s: float = 120.0
     heap: list[tuple[float, bytes, float, Event]] = field(default_factory=list)
     high: float = float("-inf")
     """The newest event time seen."""
-    last_push: float = float("-inf")
-    """Wall-clock time of the newest arrival."""
+    dedupe_s: float = 3600.0
+    taken: dict[bytes, float] = field(default_factory=dict)
+    """Digest -> event time of the events taken within ``dedupe_s`` of ``high``."""
+    duplicates: int = 0
 
     def __len__(self) -> int:
         return len(self.heap)
 
-    def push(self, event: Event, now: float) -> None:
-        """Buffer ``event`` that arrived at wall-clock time ``now``."""
-        heapq.heappush(self.heap, (event.ts, encode(event), now, event))
-        self.high = max(self.high, event.ts)
-        self.last_push = max(self.last_push, now)
+    def push(self, event: Event, now: float) -> bool:
+        """Buffer ``event`` that arrived at wall-clock time ``now``; False for a redelivery."""
+        raw = encode(event)
+        digest = hashlib.blake2b(raw, digest_size=16).digest()
+        if digest in self.taken:
+            self.duplicates += 1
+            return False
+        self.taken[digest] = event.ts
+        heapq.heappush(self.heap, (event.ts, raw, now, event))
+        if event.ts > self.high:
+            self.high = event.ts
+            if len(self.taken) > 1024:
+                old = self.high - self.dedupe_s
+                self.taken = {d: ts for d, ts in self.taken.items() if ts >= old}
+        return True
 
-    def release(self, now: float) -> list[Event]:
-        """The events that may go now, oldest event time first."""
+    def release(
+        self, now: float, watermark: Callable[[float], float] = lambda arrived: float("inf")
+    ) -> list[Event]:
+        """The events that may go now, oldest event time first. ``watermark(arrived)``: the
+        oldest event time upstream may still deliver, as far as is known about what was
+        written before an event arrived (see :mod:`netvigil.streams.progress`); no event newer
+        than it goes, unless it has been stuck for ``stuck_s``."""
         out = []
         heap = self.heap
-        quiet = now - self.last_push >= self.hold
-        while heap and (
-            quiet or heap[0][0] <= self.high - self.lateness or now - heap[0][2] >= self.max_hold
-        ):
+        while heap:
+            ts, _, arrived, _ = heap[0]
+            if not (ts <= watermark(arrived) or now - arrived >= self.stuck_s):
+                break
             out.append(heapq.heappop(heap)[3])
         return out
 
@@ -97,22 +119,31 @@ class Merge:
         """Events that may go now, as (topic, event), oldest first. ``caught_up(topic)`` says
         whether a topic has nothing more to read for now (its partition is at its end)."""
         out: list[tuple[str, Event]] = []
-        order = {t: i for i, t in enumerate(self.topics)}
+        queues = self.queues
+        order = _order(self.topics)
+        last = len(order)
         held = len(self)
-        while True:
-            heads = [
-                (q[0][1].ts, order.get(t, len(order)), q[0][0], t)
-                for t, q in self.queues.items()
-                if q
-            ]
-            if not heads:
+        while True:  # the hot path of every detector event: plain loops, no temporaries
+            best: tuple[float, int, float, str] | None = None
+            for t, q in queues.items():
+                if q:
+                    head = (q[0][1].ts, order.get(t, last), q[0][0], t)
+                    if best is None or head < best:
+                        best = head
+            if best is None:
                 return out
-            ts, _, arrived, topic = min(heads)
-            forced = now - arrived >= self.max_hold or held - len(out) > self.max_held
-            for other in self.topics:
-                if forced or other == topic or self.queues.get(other):
-                    continue  # a non-empty queue's head is not older: ``min`` chose
-                if self.seen.get(other, float("-inf")) > ts or caught_up(other):
-                    continue
-                return out  # ``other`` may still bring something older: wait
-            out.append((topic, self.queues[topic].popleft()[1]))
+            ts, _, arrived, topic = best
+            if not (now - arrived >= self.max_hold or held - len(out) > self.max_held):
+                for other in self.topics:
+                    if other == topic or queues.get(other):
+                        continue  # a non-empty queue's head is not older: it was not chosen
+                    if self.seen.get(other, float("-inf")) > ts or caught_up(other):
+                        continue
+                    return out  # ``other`` may still bring something older: wait
+            out.append((topic, queues[topic].popleft()[1]))
+
+
+@functools.lru_cache(maxsize=64)
+def _order(topics: tuple[str, ...]) -> dict[str, int]:
+    """Tie-break rank of each input topic (cached: Merge is pickled, so no extra field)."""
+    return {t: i for i, t in enumerate(topics)}

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import msgspec
 
 from netvigil.errors import EventDecodeError
-from netvigil.events import Event, decode
+from netvigil.events import Event, decode, decode_many
 
 __all__ = ["Decoded", "decode_batch", "encode_batch"]
 
@@ -58,6 +58,13 @@ def decode_batch(data: bytes | bytearray | memoryview | None) -> Decoded:
             return Decoded([decode(raw)], [])
         except EventDecodeError as exc:
             return Decoded([], [(raw, f"EventDecodeError: {exc}")])
+    try:  # the usual case, every element good: one pass
+        whole = decode_many(raw)
+    except EventDecodeError:
+        pass
+    else:
+        if whole:
+            return Decoded(whole, [])
     try:
         parts = _split.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:

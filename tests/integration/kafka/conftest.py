@@ -32,8 +32,13 @@ from netvigil.twin.source import SIM_EPOCH
 @pytest.fixture
 def settings(kafka: str) -> Settings:
     """Settings for the shared broker with a topic and group prefix of this test's own."""
+    return settings_for(kafka)
+
+
+def settings_for(bootstrap: str) -> Settings:
+    """Settings for ``bootstrap`` with a topic and group prefix of their own."""
     s = load_settings()
-    s.bus.url = f"kafka://{kafka}"
+    s.bus.url = f"kafka://{bootstrap}"
     s.kafka.topic_prefix = f"t{uuid.uuid4().hex[:10]}."
     s.kafka.partitions = 4
     s.kafka.session_timeout_s = 6.0
@@ -108,13 +113,16 @@ def collect(events: Sequence[Event]) -> Results:
     return Results(anomalies, incidents)
 
 
-def embedded_results(settings: Settings, events: Sequence[Event]) -> Results:
-    """The reference: the same events through the embedded runtime."""
+def embedded_results(
+    settings: Settings, events: Sequence[Event], only: Sequence[str] | None = None
+) -> Results:
+    """The reference: the same events through the embedded runtime (``only`` those
+    processors, as :meth:`Service.build` takes them)."""
     local = settings.model_copy(deep=True)
     local.bus.url = "memory://"
     seen: list[Event] = []
     with tempfile.TemporaryDirectory() as tmp:
-        svc = Service.build(local, data_dir=Path(tmp), sources=[ListSource(events)])
+        svc = Service.build(local, data_dir=Path(tmp), sources=[ListSource(events)], only=only)
         svc.runtime.listen("netvigil.anomalies", lambda t, e: seen.append(e))
         svc.runtime.listen("netvigil.incidents", lambda t, e: seen.append(e))
         asyncio.run(svc.run())

@@ -1,5 +1,5 @@
-"""Event-time reordering: nothing lost or duplicated, sorted output when disorder stays within
-the lateness, held events released after the hold, and a deterministic order for ties."""
+"""Event-time order: Reorder releases sorted by the upstream watermark, drops redeliveries and
+lets stuck events go; Merge interleaves topics by event time; both lose nothing."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from netvigil.events import Metric
 from netvigil.streams.reorder import Merge, Reorder
 
 
-def metric(ts: float, dev: str = "r1") -> Metric:
-    return Metric(ts=ts, device=dev, name="cpu.util", value=ts)
+def metric(ts: float, dev: str = "r1", value: float | None = None) -> Metric:
+    return Metric(ts=ts, device=dev, name="cpu.util", value=ts if value is None else value)
 
 
 @settings(max_examples=200, deadline=None)
@@ -20,56 +20,50 @@ def metric(ts: float, dev: str = "r1") -> Metric:
     st.integers(0, 50),
     st.randoms(use_true_random=False),
 )
-def test_sorted_and_complete_when_disorder_is_within_lateness(
+def test_sorted_and_complete_when_the_watermark_trails_the_disorder(
     times: list[int], skew: int, rnd: object
 ) -> None:
     ordered = sorted(times)
-    # shuffle locally: each event arrives at most `skew` event-seconds late
+    # each event arrives at most `skew` event-seconds late, and upstream's watermark trails
+    # the newest event it sent by more than that
     arrival = sorted(range(len(ordered)), key=lambda i: ordered[i] + rnd.uniform(0, skew))  # type: ignore[attr-defined]
-    buf = Reorder(lateness=skew + 1, hold=1e9)
+    buf = Reorder()
     out = []
     for i in arrival:
-        buf.push(metric(float(ordered[i])), now=0.0)
-        out.extend(buf.release(now=0.0))
+        buf.push(metric(float(ordered[i]), value=i), now=0.0)
+        mark = buf.high - skew - 1
+        out.extend(buf.release(now=0.0, watermark=lambda arrived, m=mark: m))
     out.extend(buf.drain())
     assert [e.ts for e in out] == [float(t) for t in ordered]
 
 
-def test_a_quiet_stream_releases_after_the_hold() -> None:
-    buf = Reorder(lateness=300, hold=1.0)
-    buf.push(metric(100.0), now=10.0)
-    buf.push(metric(90.0), now=10.6)
-    assert buf.release(now=11.2) == []  # the stream was not quiet for a second yet
-    assert [e.ts for e in buf.release(now=11.6)] == [90.0, 100.0]
-    assert len(buf) == 0
-
-
-def test_a_storm_that_never_goes_quiet_is_released_after_max_hold() -> None:
-    buf = Reorder(lateness=1e9, hold=1.0, max_hold=5.0)
-    for i in range(12):
-        buf.push(metric(i * 0.5), now=i * 0.5)
-        released = buf.release(now=i * 0.5)
-        assert all(e.ts <= i * 0.5 - 5.0 + 1e-9 for e in released)
-    assert len(buf) < 12
-
-
-def test_lateness_releases_without_waiting() -> None:
-    buf = Reorder(lateness=60, hold=1e9)
-    buf.push(metric(100.0), now=0)
-    buf.push(metric(130.0), now=0)
-    assert buf.release(now=0) == []
-    buf.push(metric(161.0), now=0)
-    assert [e.ts for e in buf.release(now=0)] == [100.0]
-
-
 def test_ties_are_broken_by_content_not_arrival() -> None:
     a, b = metric(5.0, "ra"), metric(5.0, "rb")
-    one, two = Reorder(0, 0), Reorder(0, 0)
+    one, two = Reorder(), Reorder()
     one.push(a, 0)
     one.push(b, 0)
     two.push(b, 0)
     two.push(a, 0)
     assert one.drain() == two.drain()
+
+
+def test_nothing_newer_than_the_watermark_goes_until_stuck() -> None:
+    buf = Reorder(stuck_s=60)
+    buf.push(metric(100.0), now=0)
+    assert buf.release(now=5, watermark=lambda a: 50.0) == []  # older ones may still come
+    assert [e.ts for e in buf.release(now=5, watermark=lambda a: 100.0)] == [100.0]
+    buf.push(metric(200.0), now=10)
+    assert [e.ts for e in buf.release(now=70, watermark=lambda a: 0.0)] == [200.0]  # stuck
+
+
+def test_redeliveries_are_dropped_but_distinct_events_are_kept() -> None:
+    buf = Reorder()
+    assert buf.push(metric(5.0), now=0) is True
+    assert buf.push(metric(5.0), now=0) is False  # byte-identical: a redelivery
+    assert buf.push(metric(5.0, "r2"), now=0) is True
+    assert [e.device for e in buf.drain()] == ["r1", "r2"]
+    assert buf.push(metric(5.0), now=9) is False  # also after it was released
+    assert buf.duplicates == 2
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,0 +1,225 @@
+"""Two workers share the partitions; the one holding the correlator's state is killed (-9) in
+the middle of a fault; the other takes over, restores the detector and correlator state from
+the changelog topics, and the results are complete and the same as the embedded runtime's."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from netvigil.config import Settings
+from netvigil.events import Event
+from netvigil.streams.kafka_admin import GroupLag, create_topics, group_lag
+from netvigil.streams.kafka_producer import KafkaPublisher
+from netvigil.streams.kafka_worker import group_of
+from netvigil.streams.spool import Spool
+from netvigil.twin.source import SIM_EPOCH
+from tests.integration.kafka.conftest import (
+    Results,
+    collect,
+    embedded_results,
+    events_in,
+    read_topic,
+    twin_events,
+)
+
+PROCESSORS = ("detector", "correlator")
+
+
+class Worker:
+    """A ``netvigil worker`` process, as an operator starts it."""
+
+    def __init__(self, name: str, settings: Settings, root: Path) -> None:
+        self.name = name
+        self.data = root / name
+        self.log = root / f"{name}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+        env |= {
+            "NETVIGIL_BUS__URL": settings.bus.url,
+            "NETVIGIL_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+            "NETVIGIL_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+            "NETVIGIL_KAFKA__SESSION_TIMEOUT_S": str(settings.kafka.session_timeout_s),
+            "NETVIGIL_LOG__LEVEL": "INFO",
+        }
+        argv = [sys.executable, "-m", "netvigil.cli", "worker", "--data-dir", str(self.data)]
+        with self.log.open("wb") as fh:
+            self.proc = subprocess.Popen(
+                [*argv, "--processors", ",".join(PROCESSORS)],
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+
+    def assigned(self, proc: str) -> set[tuple[str, int]]:
+        path = self.data / "faust" / proc / "assignment.json"
+        if not path.exists():
+            return set()
+        return {(t, p) for t, p in json.loads(path.read_text())["assigned"]}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def workers(settings: Settings, tmp_path: Path) -> Iterator[list[Worker]]:
+    create_topics(settings.bus.url.removeprefix("kafka://"), settings.kafka)
+    started = [Worker(n, settings, tmp_path) for n in ("w1", "w2")]
+    try:
+        yield started
+    finally:
+        for w in started:
+            w.stop()
+
+
+def wait_for(
+    what: str,
+    check: Callable[[], bool],
+    timeout: float,
+    logs: list[Path],
+    state: Callable[[], object] = lambda: "",
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs)
+    pytest.fail(f"timed out waiting for {what}: {state()}\n{tails}")
+
+
+def publish(bootstrap: str, settings: Settings, events: list[Event], spool: Path) -> None:
+    async def go() -> None:
+        pub = KafkaPublisher(
+            bootstrap, Spool(spool, 1 << 28), topic_prefix=settings.kafka.topic_prefix
+        )
+        await pub.start()
+        for e in events:
+            await pub.publish(e)
+        await pub.close(timeout=60)
+        assert pub.stats()["spool_bytes"] == 0
+
+    asyncio.run(go())
+
+
+def results(bootstrap: str, prefix: str) -> Results:
+    seen = events_in(read_topic(bootstrap, prefix + "netvigil.anomalies"))
+    seen += events_in(read_topic(bootstrap, prefix + "netvigil.incidents"))
+    return collect(seen)
+
+
+@pytest.mark.timeout(600)
+def test_killed_workers_partitions_and_state_move_to_the_other(
+    kafka: str, settings: Settings, workers: list[Worker], tmp_path: Path
+) -> None:
+    run = twin_events(settings, faults=3)
+    expected = embedded_results(settings, run.events)
+    last = run.faults[-1]
+    cut = last.start + (last.end - last.start) / 3  # the last fault is active at the kill
+    first = [e for e in run.events if e.ts < cut]
+    rest = [e for e in run.events if e.ts >= cut]
+    prefix = settings.kafka.topic_prefix
+    logs = [w.log for w in workers]
+    inputs = {(prefix + t, p) for t in ("netvigil.metrics", "netvigil.events") for p in range(4)}
+
+    def shared() -> bool:  # both joined, the detector's input partitions split between them
+        got = [w.assigned("detector") & inputs for w in workers]
+        return all(got) and set.union(*got) == inputs and not set.intersection(*got)
+
+    wait_for("both workers to share the partitions", shared, 180, logs)
+    publish(kafka, settings, first, tmp_path / "spool1")
+
+    def opened() -> bool:  # the last fault's incident is open: state to carry over exists
+        got = results(kafka, prefix)
+        return any(
+            i.root_cause is not None and i.root_cause.entity == last.target
+            for i in got.incidents.values()
+        )
+
+    wait_for("the last fault's incident", opened, 180, logs)
+    by_key = group_of("correlator", prefix) + "-by-key"
+    hot = {r.partition for r in read_topic(kafka, by_key)}
+    victim = next(w for w in workers if {(by_key, p) for p in hot} & w.assigned("correlator"))
+    survivor = next(w for w in workers if w is not victim)
+    victim_devices = victim.assigned("detector") & inputs
+    os.kill(victim.proc.pid, signal.SIGKILL)
+    victim.proc.wait(10)
+
+    publish(kafka, settings, rest, tmp_path / "spool2")
+
+    reads = {
+        group_of("detector", prefix): sorted({t for t, _ in inputs}),
+        group_of("correlator", prefix): [prefix + "netvigil.anomalies", by_key],
+    }
+
+    def lags() -> list[GroupLag]:
+        return [g for group, topics in reads.items() for g in group_lag(kafka, [group], topics)]
+
+    def done() -> bool:  # everything the embedded runtime found, and nothing more for 5 s
+        got = results(kafka, prefix)
+        if got.anomaly_set() != expected.anomaly_set() or len(got.incidents) < 3:
+            return False
+        if all(i.status == "resolved" for i in got.incidents.values()):
+            time.sleep(5)
+            return results(kafka, prefix).incidents == got.incidents
+        return False
+
+    def state() -> object:
+        got = results(kafka, prefix)
+        dump = tmp_path / "debug.txt"  # what the correlator saw, for the failure message
+        dump.write_text(
+            "\n".join(
+                f"{i.fingerprint} {i.revision} {i.title} {i.status} "
+                f"{[(a.entity, a.signal, a.onset_ts - SIM_EPOCH) for a in i.anomalies]}"
+                for i in got.incidents.values()
+            )
+            + "\n\nBY-KEY\n"
+            + "\n".join(f"{a.ts - SIM_EPOCH} {a!r}" for a in events_in(read_topic(kafka, by_key)))
+        )
+        return {
+            "lag": lags(),
+            "expected": expected.root_causes(),
+            "got": got.root_causes(),
+            "missing anomalies": sorted(expected.anomaly_set() - got.anomaly_set())[:10],
+            "extra anomalies": sorted(got.anomaly_set() - expected.anomaly_set())[:10],
+            "incidents": sorted(
+                (i.opened_ts - SIM_EPOCH, i.title, i.status) for i in got.incidents.values()
+            ),
+            "details": str(dump),
+        }
+
+    wait_for("the survivor to finish the stream", done, 240, logs, state)
+    got = results(kafka, prefix)
+    # complete and correct: the same anomalies (duplicates allowed: at least once) and the
+    # same incidents; the one open at the kill resolved under the fingerprint it opened with
+    assert got.anomaly_set() == expected.anomaly_set()
+    assert got.root_causes() == expected.root_causes()
+    summary = sorted(
+        (
+            i.opened_ts - SIM_EPOCH,
+            i.title,
+            i.fingerprint,
+            [(a.entity, a.signal) for a in i.anomalies],
+        )
+        for i in got.incidents.values()
+    )
+    assert len(got.incidents) == len(expected.incidents) == len(run.faults), summary
+    # the survivor took over everything the victim had, and the victim had real work
+    assert survivor.assigned("detector") & inputs == inputs
+    assert victim_devices, "the killed worker owned no detector partitions"
+    after = [a for a in got.anomalies if a.ts >= cut]
+    assert any(a.state == "cleared" and a.ts >= last.end for a in after)
+    assert SIM_EPOCH < cut < run.events[-1].ts
