@@ -26,8 +26,12 @@ from netvigil.errors import ConfigError
 from netvigil.events import Event, Metric
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
+from netvigil.resolvers.remediation import ActionRecord
 from netvigil.service import Service, TwinPlan
 from netvigil.twin.faults import FAULT_KINDS, Fault, schedule_faults
+from netvigil.twin.leadtime import LeadTimes
+from netvigil.twin.operator import Operator, OperatorModel
+from netvigil.twin.recovery import Recovery, RecoveryWatch
 from netvigil.twin.scoreboard import Scoreboard
 from netvigil.twin.source import SIM_EPOCH
 
@@ -143,6 +147,103 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(ordered[min(int(q * len(ordered)), len(ordered) - 1)], 3)
 
 
+def _summary(
+    board_report: dict[str, Any], recoveries: list[Recovery], tickets: int, until: float
+) -> dict[str, Any]:
+    """Detection, accuracy and repair figures of one run."""
+    rows = board_report["faults"]
+    latencies = [r["detection_latency_s"] for r in rows if r["detection_latency_s"] is not None]
+    repairs = [_repair(r, until) for r in recoveries]
+    return {
+        "detected": board_report["detected"],
+        "mttd_p50_s": _pct(latencies, 0.5),
+        "mttd_p90_s": _pct(latencies, 0.9),
+        "rca_top1": round(board_report["correct"] / len(rows), 4) if rows else None,
+        "rca_top3": round(sum(1 for r in rows if r.get("top3")) / len(rows), 4) if rows else None,
+        "false_incidents": board_report["false_incidents"],
+        "incidents": board_report["incidents"],
+        "tickets": tickets,
+        "tickets_equal_incidents": tickets == board_report["incidents"],
+        "mttr_p50_s": _median([v for v in repairs if v is not None]),
+        "cleared_by_change": sum(1 for r in recoveries if r.cleared_by == "change"),
+        "prevented": sum(1 for r in recoveries if r.cleared_by == "never_present"),
+        "latencies": latencies,
+    }
+
+
+def _repair(r: Recovery, until: float) -> float | None:
+    """Time to repair of one fault; a symptom still present at the end counts to the end."""
+    if r.onset is None:
+        return None  # never harmed the network (prevented): not a repair
+    return r.repair_s if r.repair_s is not None else until - r.onset
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+@dataclass
+class _Run:
+    board: Scoreboard
+    watch: RecoveryWatch
+    leads: LeadTimes
+    recorder: MissionRecorder
+    operator: Operator | None
+    actions: list[ActionRecord]
+    tickets: int
+    wall: float
+
+
+def _run_once(
+    scenario: Scenario,
+    settings: Settings,
+    topo: TopologyStore,
+    faults: list[Fault],
+    *,
+    phase: str,
+    operator: OperatorModel | None,
+    record: bool,
+) -> _Run:
+    """One run of the scenario on the embedded pipeline in the autonomy ``phase``."""
+    settings = settings.model_copy(deep=True)
+    settings.coordinator.phase = phase  # type: ignore[assignment]
+    plan = TwinPlan(speed=0.0, faults=faults, until=SIM_EPOCH + scenario.duration_s)
+    board = Scoreboard(grace_s=3 * scenario.step_s)
+    recorder = MissionRecorder(_watched(topo, faults))
+    leads = LeadTimes.of(topo, faults)
+    with tempfile.TemporaryDirectory(prefix="netvigil-mission-") as tmp:
+        svc = Service.build(settings, twin=plan, data_dir=Path(tmp), on_fault=board.on_fault)
+        assert svc.twin is not None
+        watch = RecoveryWatch(svc.twin.network, faults, threshold=settings.detector.util_threshold)
+        svc.twin.step_hooks.append(watch)
+        human = None
+        if operator is not None:
+            human = Operator.of(operator, svc.tickets)
+            svc.runtime.listen("netvigil.actions", human.on_action)
+            svc.twin.step_hooks.append(human)
+        svc.runtime.listen("netvigil.incidents", board.on_incident)
+        svc.runtime.listen("netvigil.anomalies", leads.on_anomaly)
+        if record:
+            svc.runtime.listen("netvigil.metrics", recorder.on_metric)
+        wall0 = time.monotonic()
+        asyncio.run(svc.run())
+        wall = time.monotonic() - wall0
+        stored = svc.incidents.list()
+        tickets = sum(1 for _, t in stored if t)
+        actions = svc.actions.all() if svc.actions is not None else []
+        if svc.actions is not None:
+            svc.actions.close()
+        svc.close()
+    return _Run(board, watch, leads, recorder, human, actions, tickets, wall)
+
+
+def _actions_of(run: _Run, incident: str | None) -> str | None:
+    if incident is None:
+        return None
+    done = [a for a in run.actions if a.incident == incident]
+    return ", ".join(f"{a.action}@L{a.level}:{a.status}" for a in done) or "none"
+
+
 def run_mission(
     scenario: Scenario,
     settings: Settings,
@@ -150,34 +251,59 @@ def run_mission(
     topology: str | None = None,
     seed: int | None = None,
     plot: Path | None = None,
+    operator: OperatorModel | None = None,
+    compare_autonomy: bool = True,
 ) -> dict[str, Any]:
-    """Run the scenario on the embedded pipeline; return the scoreboard as plain data."""
+    """Run the scenario on the embedded pipeline; return the scoreboard as plain data.
+
+    The scenario runs at autonomy level 1 (phase ``passive``: every change is a proposal that
+    the modelled ``operator`` approves after its response time) and, with
+    ``compare_autonomy``, again with the same seed at levels 2/3 (phase ``autonomous``:
+    pre-approved and twin-validated changes run at once). MTTR is read from the twin
+    (:mod:`netvigil.twin.recovery`); detection figures at the top are the level-1 run's.
+    """
     if seed is not None:
         settings.twin.seed = seed
     settings.twin.step_s = scenario.step_s
     if topology is not None:
         settings.twin.topology = Path(topology)
+    operator = operator or OperatorModel()
     topo = load_topology(settings.twin.topology)
     faults = scenario.faults(topo, settings.twin.seed)
-    plan = TwinPlan(speed=0.0, faults=faults, until=SIM_EPOCH + scenario.duration_s)
-    board = Scoreboard(grace_s=3 * scenario.step_s)
-    recorder = MissionRecorder(_watched(topo, faults))
-    with tempfile.TemporaryDirectory(prefix="netvigil-mission-") as tmp:
-        svc = Service.build(settings, twin=plan, data_dir=Path(tmp), on_fault=board.on_fault)
-        svc.runtime.listen("netvigil.incidents", board.on_incident)
-        if plot is not None:
-            svc.runtime.listen("netvigil.metrics", recorder.on_metric)
-        wall0 = time.monotonic()
-        asyncio.run(svc.run())
-        wall = time.monotonic() - wall0
-        stored = svc.incidents.list()
-        tickets = sum(1 for _, t in stored if t)
-        svc.close()
-    report = board.report()
+    until = SIM_EPOCH + scenario.duration_s
+    manual = _run_once(
+        scenario, settings, topo, faults, phase="passive", operator=operator, record=plot is not None
+    )
+    auto = None
+    if compare_autonomy:
+        auto = _run_once(
+            scenario, settings, topo, faults, phase="autonomous", operator=None, record=False
+        )
+    report = manual.board.report()
     rows = report["faults"]
     days = scenario.duration_s / 86400
-    latencies = [r["detection_latency_s"] for r in rows if r["detection_latency_s"] is not None]
-    mttr = [r["resolved_after_s"] for r in rows if r.get("resolved_after_s") is not None]
+    s1 = _summary(report, manual.watch.recoveries, manual.tickets, until)
+    auto_report = auto.board.report() if auto else None
+    s2 = (
+        _summary(auto_report, auto.watch.recoveries, auto.tickets, until)
+        if auto is not None and auto_report is not None
+        else None
+    )
+    for i, row in enumerate(rows):
+        f = manual.board.injected[i]
+        rec = manual.watch.of(f)
+        row["level1"] = {**(rec.row() if rec else {}), "actions": _actions_of(manual, row.get("incident"))}
+        if auto is not None and auto_report is not None:
+            arow = auto_report["faults"][i]
+            arec = auto.watch.of(f)
+            row["autonomous"] = {
+                **(arec.row() if arec else {}),
+                "actions": _actions_of(auto, arow.get("incident")),
+            }
+    mttr1 = s1["mttr_p50_s"]
+    mttr2 = s2["mttr_p50_s"] if s2 else None
+    lead = manual.leads.report(manual.watch)
+    latencies = s1.pop("latencies")
     result: dict[str, Any] = {
         "scenario": scenario.name,
         "topology": str(settings.twin.topology or "builtin:demo-backbone"),
@@ -187,31 +313,45 @@ def run_mission(
         "simulated_days": round(days, 3),
         "faults": len(rows),
         "detected": report["detected"],
-        "mttd_p50_s": _pct(latencies, 0.5),
-        "mttd_p90_s": _pct(latencies, 0.9),
-        "rca_top1": round(report["correct"] / len(rows), 4) if rows else None,
-        "rca_top3": round(sum(1 for r in rows if r.get("top3")) / len(rows), 4) if rows else None,
+        "mttd_p50_s": s1["mttd_p50_s"],
+        "mttd_p90_s": s1["mttd_p90_s"],
+        "rca_top1": s1["rca_top1"],
+        "rca_top3": s1["rca_top3"],
         "false_incidents": report["false_incidents"],
         "false_incidents_per_day": round(report["false_incidents"] / days, 3),
         "incidents": report["incidents"],
-        "tickets": tickets,
-        "tickets_equal_incidents": tickets == report["incidents"],
-        "mttr_p50_s": _pct(mttr, 0.5),
-        "autonomy": settings.coordinator.phase,
-        "mttr_autonomy_ratio": None,
-        "congestion_lead_time_p50_s": None,
-        "not_measured": {
-            "mttr_autonomy_ratio": "needs autonomous remediation (resolvers issue)",
-            "congestion_lead_time_p50_s": "needs the congestion forecaster (analytics issue)",
-        },
-        "wall_s": round(wall, 2),
-        "wall_s_per_simulated_day": round(wall / days, 2) if days else None,
+        "tickets": s1["tickets"],
+        "tickets_equal_incidents": s1["tickets_equal_incidents"]
+        and (s2 is None or s2["tickets_equal_incidents"]),
+        "operator": operator.describe(),
+        "mttr_level1_p50_s": mttr1,
+        "mttr_autonomous_p50_s": mttr2,
+        "mttr_autonomy_ratio": (
+            round(mttr1 / mttr2, 2) if mttr1 is not None and mttr2 else None
+        ),
+        "congestion_ramps": lead["ramps"],
+        "congestion_predicted_in_time": lead["predicted_in_time"],
+        "congestion_in_time_share": lead["in_time_share"],
+        "congestion_lead_time_p50_s": lead["lead_p50_s"],
+        "not_measured": {},
+        "wall_s": round(manual.wall + (auto.wall if auto else 0.0), 2),
+        "wall_s_per_simulated_day": round(manual.wall / days, 2) if days else None,
+        "runs": {"level1": s1, **({"autonomous": s2} if s2 else {})},
+        "lead_times": lead["per_ramp"],
         "per_fault": rows,
     }
+    if s2 is not None:
+        s2.pop("latencies")
+    if not compare_autonomy:
+        result["not_measured"]["mttr_autonomy_ratio"] = "autonomy comparison turned off"
+    if not lead["ramps"]:
+        result["not_measured"]["congestion_lead_time_p50_s"] = "no growth_ramp in the scenario"
+    if mttr1 is None:
+        result["not_measured"]["mttr_level1_p50_s"] = "no fault harmed the network"
     if plot is not None:
         from netvigil.twin.plot import plot_mission
 
-        plot_mission(plot, scenario, faults, rows, recorder.series)
+        plot_mission(plot, scenario, faults, rows, manual.recorder.series)
         result["plot"] = str(plot)
     if latencies:
         result["mttd_mean_s"] = round(statistics.fmean(latencies), 3)
