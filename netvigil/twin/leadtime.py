@@ -11,7 +11,9 @@ prevented it) is reported as such and not counted either way.
 
 The criterion mirrors ``bench/forecast_eval.py`` (first prediction on the interface, first
 crossing), except that saturation is read from the twin's noise-free load instead of noisy
-samples, so one noisy sample above the line does not end the lead early.
+samples, so one noisy sample above the line does not end the lead early. The cost of
+predicting is counted too: a prediction is *false* when its interface's samples do not reach
+the threshold within 1.5x the horizon after it (the same criterion as that bench).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from netvigil.events import Anomaly, Event
+from netvigil.events import Anomaly, Event, Metric
 from netvigil.graph.base import TopologyStore
 from netvigil.twin.faults import Fault
 from netvigil.twin.recovery import RecoveryWatch
@@ -35,12 +37,43 @@ class LeadTimes:
     topo: TopologyStore
     ramps: list[Fault]
     required_s: float = 1800.0
+    horizon_s: float = 1800.0
+    threshold: float = 0.9
     predictions: dict[str, list[float]] = field(default_factory=dict)
     """interface id -> times of the forecaster's active predictions on it"""
+    congested: dict[str, list[float]] = field(default_factory=dict)
+    """interface id -> times of samples at or above the threshold"""
 
     @classmethod
-    def of(cls, topo: TopologyStore, faults: list[Fault], required_s: float = 1800.0) -> LeadTimes:
-        return cls(topo, [f for f in faults if f.kind == "growth_ramp"], required_s)
+    def of(
+        cls,
+        topo: TopologyStore,
+        faults: list[Fault],
+        *,
+        horizon_s: float,
+        threshold: float,
+        required_s: float = 1800.0,
+    ) -> LeadTimes:
+        ramps = [f for f in faults if f.kind == "growth_ramp"]
+        return cls(topo, ramps, required_s, horizon_s, threshold)
+
+    def on_metric(self, topic: str, event: Event) -> None:
+        if (
+            isinstance(event, Metric)
+            and event.name == "if.out_util"
+            and event.value >= self.threshold
+        ):
+            self.congested.setdefault(event.entity, []).append(event.ts)
+
+    def false_predictions(self) -> int:
+        """Predictions after which the interface's samples do not reach the threshold within
+        1.5x the horizon (the criterion of ``bench/forecast_eval.py``)."""
+        return sum(
+            1
+            for entity, times in self.predictions.items()
+            for t in times
+            if not any(t <= s <= t + 1.5 * self.horizon_s for s in self.congested.get(entity, ()))
+        )
 
     def interface(self, f: Fault) -> str:
         lk = self.topo.link(f.target)
@@ -90,5 +123,8 @@ class LeadTimes:
             "lead_p50_s": statistics.median(leads) if leads else None,
             "lead_min_s": min(leads) if leads else None,
             "required_s": self.required_s,
+            "horizon_s": self.horizon_s,
+            "predictions": sum(len(v) for v in self.predictions.values()),
+            "false_predictions": self.false_predictions(),
             "per_ramp": rows,
         }

@@ -3,9 +3,16 @@
 A scenario (a data file in ``netvigil/twin/scenarios/``) says how long to simulate, how often
 devices are sampled, and which faults to inject when. :func:`run_mission` runs the embedded
 pipeline against the twin for it and reports detection time, root-cause accuracy, false
-incidents per simulated day, time to resolution, and tickets versus incidents (which must be
-equal). Quantities that need parts not built yet are reported as ``null`` with the reason,
-never invented.
+incidents per simulated day, congestion-prediction lead time (:mod:`netvigil.twin.leadtime`),
+time to repair with autonomy off and on, and tickets versus incidents (which must be equal).
+
+Time to repair is measured by running the scenario twice with the same seed: at autonomy
+level 1 (phase ``passive``; a modelled operator, :mod:`netvigil.twin.operator`, approves each
+proposed change after an explicit response time) and at levels 2/3 (phase ``autonomous``:
+pre-approved and twin-validated changes run at once). Both runs use the resolvers as they
+are, with the twin executor acting on the twin; when each fault stopped harming the network
+is read from the twin itself (:mod:`netvigil.twin.recovery`). Quantities a scenario cannot
+give (no growth ramp: no lead time) are ``null`` with the reason, never invented.
 """
 
 from __future__ import annotations
@@ -210,7 +217,8 @@ def _run_once(
     plan = TwinPlan(speed=0.0, faults=faults, until=SIM_EPOCH + scenario.duration_s)
     board = Scoreboard(grace_s=3 * scenario.step_s)
     recorder = MissionRecorder(_watched(topo, faults))
-    leads = LeadTimes.of(topo, faults)
+    d = settings.detector
+    leads = LeadTimes.of(topo, faults, horizon_s=d.forecast_horizon_s, threshold=d.util_threshold)
     with tempfile.TemporaryDirectory(prefix="netvigil-mission-") as tmp:
         svc = Service.build(settings, twin=plan, data_dir=Path(tmp), on_fault=board.on_fault)
         assert svc.twin is not None
@@ -223,6 +231,7 @@ def _run_once(
             svc.twin.step_hooks.append(human)
         svc.runtime.listen("netvigil.incidents", board.on_incident)
         svc.runtime.listen("netvigil.anomalies", leads.on_anomaly)
+        svc.runtime.listen("netvigil.metrics", leads.on_metric)
         if record:
             svc.runtime.listen("netvigil.metrics", recorder.on_metric)
         wall0 = time.monotonic()
@@ -251,6 +260,7 @@ def run_mission(
     topology: str | None = None,
     seed: int | None = None,
     plot: Path | None = None,
+    repair_plot: Path | None = None,
     operator: OperatorModel | None = None,
     compare_autonomy: bool = True,
 ) -> dict[str, Any]:
@@ -271,13 +281,14 @@ def run_mission(
     topo = load_topology(settings.twin.topology)
     faults = scenario.faults(topo, settings.twin.seed)
     until = SIM_EPOCH + scenario.duration_s
+    record = plot is not None or repair_plot is not None
     manual = _run_once(
-        scenario, settings, topo, faults, phase="passive", operator=operator, record=plot is not None
+        scenario, settings, topo, faults, phase="passive", operator=operator, record=record
     )
     auto = None
     if compare_autonomy:
         auto = _run_once(
-            scenario, settings, topo, faults, phase="autonomous", operator=None, record=False
+            scenario, settings, topo, faults, phase="autonomous", operator=None, record=record
         )
     report = manual.board.report()
     rows = report["faults"]
@@ -292,7 +303,10 @@ def run_mission(
     for i, row in enumerate(rows):
         f = manual.board.injected[i]
         rec = manual.watch.of(f)
-        row["level1"] = {**(rec.row() if rec else {}), "actions": _actions_of(manual, row.get("incident"))}
+        row["level1"] = {
+            **(rec.row() if rec else {}),
+            "actions": _actions_of(manual, row.get("incident")),
+        }
         if auto is not None and auto_report is not None:
             arow = auto_report["faults"][i]
             arec = auto.watch.of(f)
@@ -326,13 +340,14 @@ def run_mission(
         "operator": operator.describe(),
         "mttr_level1_p50_s": mttr1,
         "mttr_autonomous_p50_s": mttr2,
-        "mttr_autonomy_ratio": (
-            round(mttr1 / mttr2, 2) if mttr1 is not None and mttr2 else None
-        ),
+        "mttr_autonomy_ratio": (round(mttr1 / mttr2, 2) if mttr1 is not None and mttr2 else None),
         "congestion_ramps": lead["ramps"],
         "congestion_predicted_in_time": lead["predicted_in_time"],
         "congestion_in_time_share": lead["in_time_share"],
         "congestion_lead_time_p50_s": lead["lead_p50_s"],
+        "forecast_horizon_s": lead["horizon_s"],
+        "congestion_predictions": lead["predictions"],
+        "false_predictions": lead["false_predictions"],
         "not_measured": {},
         "wall_s": round(manual.wall + (auto.wall if auto else 0.0), 2),
         "wall_s_per_simulated_day": round(manual.wall / days, 2) if days else None,
@@ -353,6 +368,14 @@ def run_mission(
 
         plot_mission(plot, scenario, faults, rows, manual.recorder.series)
         result["plot"] = str(plot)
+    if repair_plot is not None:
+        from netvigil.twin.plot_repair import plot_repairs
+
+        runs = {"level1": manual.recorder.series}
+        if auto is not None:
+            runs["autonomous"] = auto.recorder.series
+        plot_repairs(repair_plot, result, runs)
+        result["repair_plot"] = str(repair_plot)
     if latencies:
         result["mttd_mean_s"] = round(statistics.fmean(latencies), 3)
     return result
