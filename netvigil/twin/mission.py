@@ -35,6 +35,7 @@ from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.resolvers.remediation import ActionRecord
 from netvigil.service import Service, TwinPlan
+from netvigil.streams.embedded import EmbeddedRuntime
 from netvigil.twin.faults import FAULT_KINDS, Fault, schedule_faults
 from netvigil.twin.leadtime import LeadTimes
 from netvigil.twin.operator import Operator, OperatorModel
@@ -224,6 +225,8 @@ def _run_once(
         assert svc.twin is not None
         watch = RecoveryWatch(svc.twin.network, faults, threshold=settings.detector.util_threshold)
         svc.twin.step_hooks.append(watch)
+        if isinstance(svc.runtime, EmbeddedRuntime):
+            svc.twin.pace = svc.runtime.drain  # no simulated lag between twin and pipeline
         human = None
         if operator is not None:
             human = Operator.of(operator, svc.tickets)
