@@ -2,8 +2,8 @@
 
 Top: one fault target's utilization in both runs, with the fault's start, the forecaster's
 first prediction (for a growth ramp), the saturation and both repairs marked. Bottom: time
-to repair per fault, level 1 beside levels 2/3, on a log scale (they differ by an order of
-magnitude). The data is the mission result (:func:`netvigil.twin.mission.run_mission`).
+to repair per fault, level 1 beside levels 2/3. The data is the mission result
+(:func:`netvigil.twin.mission.run_mission`).
 """
 
 from __future__ import annotations
@@ -87,7 +87,11 @@ def plot_repairs(
     for k, (run, (color, label)) in enumerate(styles.items()):
         vals = [((r.get(run) or {}).get("repair_s") or 0.0) / 60 for r in rows]
         bottom.bar([x + (k - 0.5) * width for x in xs], vals, width, color=color, label=label)
-    bottom.set_yscale("log")
+    top_val = max(
+        (((r.get(run) or {}).get("repair_s") or 0.0) / 60 for r in rows for run in styles),
+        default=1.0,
+    )
+    bottom.set_ylim(0, top_val * 1.25)
     bottom.set_xticks(xs, [f"{r['kind']}\n{r['true_root_cause']}" for r in rows], fontsize=6)
     bottom.set_ylabel("time to repair (simulated min)")
     bottom.set_title(
@@ -95,7 +99,7 @@ def plot_repairs(
         f"{result['mttr_level1_p50_s']} s vs {result['mttr_autonomous_p50_s']} s "
         f"(x{result['mttr_autonomy_ratio']}); operator {result['operator']}"
     )
-    bottom.legend(fontsize=8)
+    bottom.legend(fontsize=8, loc="upper right", framealpha=0.9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
