@@ -205,6 +205,14 @@ class DetectorSettings(_Section):
         gt=0,
         description="Congestion forecasts look this far ahead (45 min gives >= 30 min lead).",
     )
+    log_classifier: Literal["minilm", "keywords"] = Field(
+        "minilm",
+        description=(
+            "How log templates get their fault category: 'minilm' embeds each new template "
+            "with the local all-MiniLM-L6-v2 model (loaded offline, a few seconds at start); "
+            "'keywords' matches keyword lists (instant, less general)."
+        ),
+    )
 
 
 class CorrelatorSettings(_Section):
@@ -245,6 +253,14 @@ class CoordinatorSettings(_Section):
     )
     dry_run: bool = Field(False, description="Check and report actions, change nothing.")
     lock_ttl_s: float = Field(600.0, gt=0, description="Lifetime of a lock on a target entity.")
+    locks: Literal["auto", "sqlite", "graph"] = Field(
+        "auto",
+        description=(
+            "Where entity locks live: 'sqlite' = locks.db in the data directory (workers of "
+            "one machine), 'graph' = the Neo4j of graph.url (workers on several machines), "
+            "'auto' = graph when graph.url is Neo4j, else sqlite."
+        ),
+    )
     lock_wait_s: float = Field(
         300.0, ge=0, description="How long an action waits for a locked target before refusal."
     )

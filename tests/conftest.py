@@ -8,7 +8,20 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Pipelines built by tests classify log templates by keywords: loading the MiniLM model takes
+# seconds per service start. The semantic path has its own tests (test_semantic.py, and
+# test_logs.py::test_the_settings_give_the_log_processor_the_minilm_classifier).
+os.environ.setdefault("NETVIGIL_DETECTOR__LOG_CLASSIFIER", "keywords")
 SHARED_DATA = Path(os.environ.get("NETVIGIL_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without NETVIGIL_* settings, for a CLI child that must see
+    the defaults; but with the test suite's keyword log classifier (see above)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+    env["NETVIGIL_DETECTOR__LOG_CLASSIFIER"] = "keywords"
+    return env
 
 
 def shared_data(*parts: str) -> Path:

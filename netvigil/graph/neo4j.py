@@ -180,6 +180,12 @@ class Neo4jTopology:
         except Neo4jError as exc:
             raise TopologyError(f"Neo4j at {self.url} failed a query: {exc}") from exc
 
+    def execute(self, mode: str, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
+        """Run ``work`` in one managed ``read`` or ``write`` transaction of this database (the
+        driver retries transient errors); for state that other stages keep beside the
+        topology, such as :class:`~netvigil.resolvers.locks_neo4j.Neo4jLocks`."""
+        return self._run(mode, work)
+
     def _read(self, query: str, **params: Any) -> list[neo4j.Record]:
         def work(tx: neo4j.ManagedTransaction) -> list[neo4j.Record]:
             return list(tx.run(query, params))
@@ -366,7 +372,9 @@ class Neo4jTopology:
 
     def clear(self) -> None:
         def work(tx: neo4j.ManagedTransaction) -> None:
-            tx.run("MATCH (n) WHERE NOT n:Meta DETACH DELETE n").consume()
+            # the topology only: the entity locks kept beside it (NvLock*) must survive
+            q = "MATCH (n) WHERE NOT (n:Meta OR n:NvLock OR n:NvLockToken) DETACH DELETE n"
+            tx.run(q).consume()
 
         self._write(work)
 

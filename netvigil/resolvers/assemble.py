@@ -1,7 +1,8 @@
 """Builds the acting coordinator from settings: policy, catalog, executor, locks, state.
 
 Everything the resolver stage keeps lives in the data directory: ``actions.db`` (actions and
-their life), ``locks.db`` (entity leases, shared by every worker using the directory) and
+their life), ``locks.db`` (entity leases, shared by every worker using the directory; in
+the shared Neo4j instead when ``graph.url`` is Neo4j, see :func:`open_locks`) and
 ``autonomy.db`` (breakers, fallbacks, change counters; the CLI changes them).
 """
 
@@ -15,7 +16,7 @@ from netvigil.config import Settings
 from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.resolvers.audit import AuditLog
-from netvigil.resolvers.base import ExecOutcome, Executor, Op, TicketBackend
+from netvigil.resolvers.base import ExecOutcome, Executor, LockManager, Op, TicketBackend
 from netvigil.resolvers.breaker import AutonomyState
 from netvigil.resolvers.catalog import ActionSpec, Facts, load_catalog
 from netvigil.resolvers.coordinator import CoordinatorProcessor
@@ -27,7 +28,7 @@ from netvigil.resolvers.remediation import ActionStore, Remediator, Validator
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.whatif import what_if
 
-__all__ = ["NoExecutor", "build_coordinator", "twin_validator"]
+__all__ = ["NoExecutor", "build_coordinator", "open_locks", "twin_validator"]
 
 
 class NoExecutor:
@@ -54,6 +55,25 @@ def twin_validator(net: TwinNetwork) -> Validator:
         return verdict.ok, verdict.reasons, verdict.numbers
 
     return validate
+
+
+def open_locks(settings: Settings, data: Path, topo: TopologyStore) -> LockManager:
+    """The lock table ``coordinator.locks`` names: SQLite in the data directory, or the
+    shared Neo4j of ``graph.url`` (what workers on several machines need)."""
+    from netvigil.graph.neo4j import Neo4jTopology
+    from netvigil.resolvers.locks_neo4j import Neo4jLocks
+
+    where = settings.coordinator.locks
+    if where == "auto":
+        where = "graph" if isinstance(topo, Neo4jTopology) else "sqlite"
+    if where == "sqlite":
+        return SqliteLocks(data / "locks.db")
+    if not isinstance(topo, Neo4jTopology):
+        raise ConfigError(
+            "coordinator.locks = graph needs the Neo4j topology store "
+            f"(graph.url = neo4j://HOST:PORT), not {settings.graph.url}"
+        )
+    return Neo4jLocks(topo)
 
 
 def build_coordinator(
@@ -87,7 +107,7 @@ def build_coordinator(
         catalog=catalog,
         policy=policy,
         executor=executor,
-        locks=SqliteLocks(data / "locks.db"),
+        locks=open_locks(settings, data, topo),
         autonomy=autonomy,
         tickets=tickets,
         audit=audit,

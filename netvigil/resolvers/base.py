@@ -85,6 +85,11 @@ class TicketBackend(Protocol):
         """Resolve with a closing note; resolving a resolved ticket changes nothing."""
         ...
 
+    def reopen(self, ticket: Ticket, note: str, *, ts: float) -> Ticket:
+        """Reopen a resolved ticket with a note (its incident came back); reopening an open
+        ticket changes nothing."""
+        ...
+
     def notes(self, ticket: Ticket) -> list[str]: ...
 
     def open_change(

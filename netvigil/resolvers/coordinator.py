@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from netvigil.events import ActionResult, Event, Incident, Metric, RootCause
 from netvigil.graph.base import TopologyStore, entity_devices
 from netvigil.resolvers.audit import AuditLog
-from netvigil.resolvers.base import TicketBackend
+from netvigil.resolvers.base import Ticket, TicketBackend
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.priority import IncidentQueue, blast_radius, facts_of, score
 from netvigil.resolvers.remediation import Remediator
@@ -189,65 +189,49 @@ class CoordinatorProcessor(Processor[None]):
             return []  # a stale or repeated revision
         prev = known[0] if known else None
         rc = event.root_cause
-        detail = {
-            "revision": event.revision,
-            "root_cause": rc.entity if rc else None,
-            "fault": rc.fault if rc else None,
-            "confidence": rc.score if rc else None,
-        }
-        records = []
+        records: list[Event] = []
+
+        def record(action: str, ticket: Ticket, **extra: object) -> None:
+            detail = {
+                "revision": event.revision,
+                "root_cause": rc.entity if rc else None,
+                "fault": rc.fault if rc else None,
+                "confidence": rc.score if rc else None,
+                "ticket": ticket.number,
+                **extra,
+            }
+            records.append(
+                self.audit.append(
+                    ts=event.ts,
+                    actor=ACTOR,
+                    action=action,
+                    subject=event.fingerprint,
+                    detail=detail,
+                )
+            )
+
+        text = describe_incident(event)
         ticket = self.tickets.find(event.fingerprint)
         if ticket is None:
             ticket = self.tickets.open(
-                event.fingerprint,
-                event.title,
-                describe_incident(event),
-                severity=event.severity,
-                ts=event.ts,
+                event.fingerprint, event.title, text, severity=event.severity, ts=event.ts
             )
-            records.append(
-                self.audit.append(
-                    ts=event.ts,
-                    actor=ACTOR,
-                    action="incident.opened",
-                    subject=event.fingerprint,
-                    detail={**detail, "ticket": ticket.number, "severity": event.severity},
-                )
-            )
+            record("incident.opened", ticket, severity=event.severity)
+        elif prev is not None and prev.status == "resolved" and event.status == "open":
+            # the incident came back (a flap after recovery): its resolved ticket reopens. A
+            # ticket a human resolved while the incident stayed open is left as they set it.
+            note = "The incident is back; reopened by NetVigil.\n" + text
+            ticket = self.tickets.reopen(ticket, note, ts=event.ts)
+            record("incident.reopened", ticket)
         elif prev is not None and _named(prev.root_cause) != _named(rc) and event.status == "open":
-            self.tickets.add_note(
-                ticket, "Root cause updated.\n" + describe_incident(event), ts=event.ts
-            )
-            records.append(
-                self.audit.append(
-                    ts=event.ts,
-                    actor=ACTOR,
-                    action="incident.updated",
-                    subject=event.fingerprint,
-                    detail={**detail, "ticket": ticket.number},
-                )
-            )
+            self.tickets.add_note(ticket, "Root cause updated.\n" + text, ts=event.ts)
+            record("incident.updated", ticket)
         if event.status == "resolved" and ticket.state != "resolved":
-            ticket = self.tickets.resolve(
-                ticket,
-                "All signals recovered; resolved by NetVigil.\n" + describe_incident(event),
-                ts=event.ts,
-            )
-            records.append(
-                self.audit.append(
-                    ts=event.ts,
-                    actor=ACTOR,
-                    action="incident.resolved",
-                    subject=event.fingerprint,
-                    detail={
-                        **detail,
-                        "ticket": ticket.number,
-                        "duration_s": round(event.ts - event.opened_ts, 3),
-                    },
-                )
-            )
+            note = "All signals recovered; resolved by NetVigil.\n" + text
+            ticket = self.tickets.resolve(ticket, note, ts=event.ts)
+            record("incident.resolved", ticket, duration_s=round(event.ts - event.opened_ts, 3))
         self.incidents.put(event, ticket.number)
-        return list(records)
+        return records
 
 
 def _named(rc: RootCause | None) -> tuple[str, str] | None:

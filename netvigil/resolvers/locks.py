@@ -7,12 +7,10 @@ in every runtime, so it is one pure function, :func:`grant`, over a mapping of e
 - **embedded** (:class:`SqliteLocks`): rows in one SQLite file, every grant inside a
   ``BEGIN IMMEDIATE`` transaction, so any number of worker *processes* sharing the data
   directory serialise on it (tested with several processes);
-- **Kafka** (design, for the Kafka runtime): lock requests are events keyed by the entity,
-  so one partition owner applies :func:`grant` for that entity; the mapping is a table
-  backed by a compacted changelog topic (a faust ``Table``), so after a rebalance the new
-  owner restores the leases and their expiry from the changelog and nothing is granted
-  twice. A multi-entity lease is taken in sorted entity order, each entity at its owner,
-  and given back on the first refusal (no deadlock: a fixed order, and leases expire).
+- **several machines** (:class:`~netvigil.resolvers.locks_neo4j.Neo4jLocks`): the same rows
+  as nodes in the Neo4j database the Kafka workers share for the topology, every grant in one
+  write transaction serialised on a token node (``coordinator.locks``; ``auto`` picks it when
+  ``graph.url`` is Neo4j).
 
 Every grant carries a *fencing token* that only grows. An executor checks
 :meth:`SqliteLocks.valid` (the holder and token still own every entity, unexpired) right
@@ -22,13 +20,13 @@ before it touches a device, so a worker that stalled past its lease cannot act o
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from netvigil.resolvers.base import Lease, LockRefusal
 
-__all__ = ["LockRow", "SqliteLocks", "grant", "release_rows"]
+__all__ = ["LockRow", "SqliteLocks", "grant", "release_rows", "still_held"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,18 @@ def release_rows(table: MutableMapping[str, LockRow], lease: Lease) -> None:
         row = table.get(entity)
         if row is not None and row.token == lease.token and row.holder == lease.holder:
             table[entity] = LockRow("", row.token, 0.0)
+
+
+def still_held(table: Mapping[str, LockRow], lease: Lease, *, now: float) -> bool:
+    """Whether ``lease``'s holder and token still own every one of its entities, unexpired:
+    what an executor checks right before it touches a device."""
+    return all(
+        e in table
+        and table[e].token == lease.token
+        and table[e].holder == lease.holder
+        and table[e].expires > now
+        for e in lease.entities
+    )
 
 
 class _Rows(MutableMapping[str, LockRow]):
@@ -148,14 +158,7 @@ class SqliteLocks:
             raise
 
     def valid(self, lease: Lease, *, now: float) -> bool:
-        rows = _Rows(self._db, list(lease.entities))
-        return all(
-            e in rows
-            and rows[e].token == lease.token
-            and rows[e].holder == lease.holder
-            and rows[e].expires > now
-            for e in lease.entities
-        )
+        return still_held(_Rows(self._db, list(lease.entities)), lease, now=now)
 
     def holders(self) -> dict[str, LockRow]:
         rows = self._db.execute(

@@ -11,9 +11,18 @@ from netvigil.config import Settings
 from netvigil.streams.base import Processor
 from netvigil.streams.flows import FlowAnalyticsProcessor
 from netvigil.streams.forecast import ForecastProcessor
-from netvigil.streams.logs import LogProcessor
+from netvigil.streams.logs import Classifier, LogProcessor
 
-__all__ = ["analytics_processors", "summarizer"]
+__all__ = ["analytics_processors", "log_classifier", "summarizer"]
+
+
+def log_classifier(settings: Settings) -> Classifier | None:
+    """The semantic template classifier of the settings; None means keyword matching."""
+    if settings.detector.log_classifier == "keywords":
+        return None
+    from netvigil.analytics.semantic import MiniLMEmbedder, TemplateClassifier
+
+    return TemplateClassifier(MiniLMEmbedder())
 
 
 def analytics_processors(settings: Settings) -> list[Processor[Any]]:
@@ -23,7 +32,7 @@ def analytics_processors(settings: Settings) -> list[Processor[Any]]:
         ForecastProcessor(
             ForecastConfig(threshold=d.util_threshold, horizon_s=d.forecast_horizon_s)
         ),
-        LogProcessor(),
+        LogProcessor(log_classifier(settings)),
         FlowAnalyticsProcessor(),
     ]
 

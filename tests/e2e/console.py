@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provision.common import free_port
+from tests.conftest import clean_env
 
 NETVIGIL = [sys.executable, "-m", "netvigil.cli"]
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+ENV = clean_env()
 
 
 @dataclass

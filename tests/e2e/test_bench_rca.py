@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
+from tests.conftest import clean_env
+
 pytestmark = pytest.mark.e2e
 
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+ENV = clean_env()
 
 
 def test_bench_rca_prints_one_json_object_with_the_scores() -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import struct
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from provision.common import free_port, wait_for_port
+from tests.conftest import clean_env
 
 NETVIGIL = [sys.executable, "-m", "netvigil.cli"]
 pytestmark = pytest.mark.e2e
@@ -58,7 +58,7 @@ def _run(tmp: Path, env: dict[str, str], send: list[tuple[str, int, bytes]]) -> 
 
 def test_run_collects_syslog_and_flows_and_keeps_templates(tmp_path: Path) -> None:
     syslog_port, flow_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+    env = clean_env()
     env.update(
         NETVIGIL_SYSLOG__HOST="127.0.0.1",
         NETVIGIL_SYSLOG__UDP_PORT=str(syslog_port),
@@ -88,7 +88,7 @@ def test_run_collects_syslog_and_flows_and_keeps_templates(tmp_path: Path) -> No
 def test_run_on_the_twins_ipfix_and_vendor_syslog(tmp_path: Path) -> None:
     """The twin exports IPFIX and vendor syslog (TCP, octet counting) from each device; the
     service, with no twin of its own, must see its faults through the collectors alone."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+    env = clean_env()
     tcp, flows = free_port(), free_port()
     env.update(
         NETVIGIL_SYSLOG__HOST="127.0.0.1",
@@ -135,7 +135,7 @@ def test_run_probes_a_dead_service_and_its_slo_burns(tmp_path: Path) -> None:
         "  slos:\n"
         "    - {service: checkout, objective: 0.999}\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+    env = clean_env()
     code = (
         "import asyncio, sys\n"
         "from pathlib import Path\n"

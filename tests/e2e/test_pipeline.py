@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -14,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from netvigil.events import Incident
-from tests.conftest import shared_data
+from tests.conftest import clean_env, shared_data
 
 NETVIGIL = [sys.executable, "-m", "netvigil.cli"]
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+ENV = clean_env()
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from pygnmi.spec.v080 import gnmi_pb2 as pb
 
+from netvigil.collectors.counters import RATE_METRICS, UTIL_METRICS, counter_delta
 from netvigil.collectors.gnmi.paths import LEAVES
-from netvigil.collectors.snmp.rates import RATE_METRICS, UTIL_METRICS, counter_delta
 from netvigil.errors import DecodeError
 from netvigil.events import DeviceEvent, Event, Metric, interface_id
 

@@ -24,26 +24,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from netvigil.collectors.counters import RATE_METRICS, UTIL_METRICS, counter_delta
 from netvigil.collectors.snmp.mib import IfSample, Neighbor
 from netvigil.events import DeviceEvent, Event, Metric, interface_id
 
-__all__ = ["Poll", "PollState", "counter_delta", "poll_events"]
+__all__ = ["Poll", "PollState", "poll_events"]
 
 UPTIME_WRAP = 2**32
 WRAP_SLACK = 1.5
 """A 32-bit wrap is believed when the implied rate is at most this times the speed."""
-
-#: counter -> (metric name, unit, multiplier to that unit)
-RATE_METRICS: dict[str, tuple[str, str, float]] = {
-    "in_octets": ("if.in_bps", "bps", 8.0),
-    "out_octets": ("if.out_bps", "bps", 8.0),
-    "in_discards": ("if.in_discards", "pps", 1.0),
-    "out_discards": ("if.out_discards", "pps", 1.0),
-    "in_errors": ("if.in_errors", "pps", 1.0),
-    "out_errors": ("if.out_errors", "pps", 1.0),
-}
-#: rate metric -> utilization metric derived from it
-UTIL_METRICS = {"if.in_bps": "if.in_util", "if.out_bps": "if.out_util"}
 
 
 @dataclass(frozen=True)
@@ -69,18 +58,6 @@ class PollState:
     restarts: int = 0
     discontinuities: int = 0
     wraps: int = 0
-
-
-def counter_delta(prev: int, cur: int, width: int, max_delta: float | None) -> int | None:
-    """The increase of a counter between two reads, or None where it cannot be known."""
-    if cur >= prev:
-        return cur - prev
-    if width != 32:
-        return None
-    wrapped = cur + 2**32 - prev
-    if max_delta is not None and wrapped > max_delta:
-        return None
-    return wrapped
 
 
 def _restarted(prev: int | None, cur: int | None, elapsed_cs: float) -> bool:

@@ -101,6 +101,19 @@ class LocalTickets:
         assert found is not None
         return found
 
+    def reopen(self, ticket: Ticket, note: str, *, ts: float) -> Ticket:
+        with self._db:
+            cur = self._db.execute(
+                "UPDATE tickets SET state = 'open', resolved_ts = NULL "
+                "WHERE id = ? AND state = 'resolved'",
+                (int(ticket.id),),
+            )
+            if cur.rowcount:
+                self.add_note(ticket, note, ts=ts)
+        found = self.find(ticket.correlation_id)
+        assert found is not None
+        return found
+
     def notes(self, ticket: Ticket) -> list[str]:
         rows = self._db.execute(
             "SELECT text FROM notes WHERE ticket_id = ? ORDER BY rowid", (int(ticket.id),)

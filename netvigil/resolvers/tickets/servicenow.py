@@ -154,14 +154,23 @@ class ServiceNowTickets:
         self._wake.set()
 
     def resolve(self, ticket: Ticket, note: str, *, ts: float) -> Ticket:
+        return self._transition(ticket, "open", "resolved", "resolve", note, ts)
+
+    def reopen(self, ticket: Ticket, note: str, *, ts: float) -> Ticket:
+        return self._transition(ticket, "resolved", "open", "reopen", note, ts)
+
+    def _transition(
+        self, ticket: Ticket, source: str, target: str, op: str, note: str, ts: float
+    ) -> Ticket:
+        """Move a ticket from ``source`` to ``target`` state with a note, once, queued."""
         with self.store.tx():
             row = self.store.row("tickets", ticket.correlation_id)
-            if row is not None and row["state"] != "resolved":
-                self.store.set("tickets", ticket.correlation_id, state="resolved")
+            if row is not None and row["state"] == source:
+                self.store.set("tickets", ticket.correlation_id, state=target)
                 self.store.db.execute(
                     "INSERT INTO notes VALUES (?, ?, ?)", (ticket.correlation_id, ts, note)
                 )
-                self.store.enqueue("resolve", ticket.correlation_id, {"note": note})
+                self.store.enqueue(op, ticket.correlation_id, {"note": note})
         self._wake.set()
         found = self.find(ticket.correlation_id)
         assert found is not None

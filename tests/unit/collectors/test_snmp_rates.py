@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from netvigil.collectors.counters import counter_delta
 from netvigil.collectors.snmp.mib import IfSample, Neighbor
-from netvigil.collectors.snmp.rates import Poll, PollState, counter_delta, poll_events
+from netvigil.collectors.snmp.rates import Poll, PollState, poll_events
 from netvigil.events import DeviceEvent, Metric
 
 

@@ -83,3 +83,33 @@ def test_local_tickets_are_idempotent_by_correlation_id() -> None:
     r2 = t.resolve(a, "done again", ts=4.0)
     assert r1.state == r2.state == "resolved"
     assert t.notes(a) == ["done"]
+
+
+async def test_an_incident_that_comes_back_reopens_its_ticket() -> None:
+    coord, tickets, audit, _ = make()
+    await coord.process(incident(1), None)
+    await coord.process(incident(2, status="resolved"), None)
+    out = await coord.process(incident(3), None)  # the same fault again: the incident reopens
+    assert [r.action for r in out if isinstance(r, AuditRecord)] == ["incident.reopened"]
+    (ticket,) = tickets.all()
+    assert ticket.state == "open"
+    assert tickets.notes(ticket)[-1].startswith("The incident is back")
+    await coord.process(incident(4, status="resolved"), None)
+    assert tickets.all()[0].state == "resolved"
+    assert [r.action for r in audit.records()] == [
+        "incident.opened",
+        "incident.resolved",
+        "incident.reopened",
+        "incident.resolved",
+    ]
+    assert audit.verify().ok
+
+
+async def test_a_ticket_a_human_resolved_stays_resolved_while_the_incident_is_open() -> None:
+    coord, tickets, _audit, _ = make()
+    await coord.process(incident(1), None)
+    (ticket,) = tickets.all()
+    tickets.resolve(ticket, "alice: known, ignore", ts=101.0)
+    out = await coord.process(incident(2, rc="a"), None)
+    assert "incident.reopened" not in [r.action for r in out if isinstance(r, AuditRecord)]
+    assert tickets.all()[0].state == "resolved"

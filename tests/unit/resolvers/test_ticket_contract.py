@@ -159,6 +159,21 @@ def test_notes_and_resolve(harness: Harness, request: pytest.FixtureRequest) -> 
     assert harness.remote_notes(corr) == ["evidence: 3 flaps", "verified: session stable"]
 
 
+def test_reopen_a_resolved_ticket(harness: Harness, request: pytest.FixtureRequest) -> None:
+    corr = _corr(request)
+    t = harness.backend.open(corr, "Link down", "evidence", severity="major", ts=1.0)
+    assert harness.backend.reopen(t, "not resolved: nothing to reopen", ts=1.5).state == "open"
+    t = harness.backend.resolve(t, "recovered", ts=2.0)
+    again = harness.backend.reopen(t, "the link is down again", ts=3.0)
+    assert again.state == "open" and again.id == t.id
+    assert harness.backend.reopen(again, "twice", ts=4.0).state == "open"
+    assert harness.backend.notes(t) == ["recovered", "the link is down again"]
+    harness.settle()
+    (remote,) = harness.remote_tickets(corr)
+    assert remote["state"] == "open"
+    assert harness.remote_notes(corr) == ["recovered", "the link is down again"]
+
+
 def test_changes_kinds_idempotency_and_updates(
     harness: Harness, request: pytest.FixtureRequest
 ) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from netvigil.analytics.categories import keyword_category
 from netvigil.events import Anomaly, LogRecord
 from netvigil.streams.logs import LogProcessor
 
@@ -27,3 +30,23 @@ async def test_new_template_and_rate_burst() -> None:
     await feed(7330.0, "user u1 logged in from 10.0.0.1")  # closes the burst's bucket
     rate = [a for a in out if a.kind == "log_rate"]
     assert rate and rate[0].state == "active" and rate[0].value == 40.0
+
+
+async def test_the_settings_give_the_log_processor_the_minilm_classifier(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from netvigil.config import Settings
+    from netvigil.streams.analytics import analytics_processors
+
+    monkeypatch.setenv("NETVIGIL_DETECTOR__LOG_CLASSIFIER", "minilm")  # tests/conftest.py: keywords
+    (proc,) = [p for p in analytics_processors(Settings()) if isinstance(p, LogProcessor)]
+    state = proc.new_state()
+    out: list[Anomaly] = []
+    proc.warmup = 0
+    # no keyword of any category in it (keyword_category says "other"), a link event by meaning
+    msg = "optic on et-0/0/1 reports no light received"
+    assert keyword_category(msg)[0] == "other"
+    e = LogRecord(ts=1.0, device="r1", message=msg, fields={"interface": "et-0/0/1"})
+    out.extend(a for a in await proc.process(e, state) if isinstance(a, Anomaly))
+    new = [a for a in out if a.kind == "new_template" and a.state == "active"]
+    assert new and new[0].evidence["category"] == "link"
