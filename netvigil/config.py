@@ -201,6 +201,11 @@ class DetectorSettings(_Section):
     ew_alpha: float = Field(
         0.05, gt=0, lt=1, description="Weight of the newest point in the running mean/variance."
     )
+    forecast_horizon_s: float = Field(
+        2700.0,
+        gt=0,
+        description="Congestion forecasts look this far ahead (45 min gives >= 30 min lead).",
+    )
     log_classifier: Literal["minilm", "keywords"] = Field(
         "minilm",
         description=(

@@ -11,6 +11,7 @@ from rich.table import Table
 from netvigil.cli._common import config_option, err, friendly, main, out
 from netvigil.config import load_settings
 from netvigil.twin.mission import list_scenarios, load_scenario, run_mission
+from netvigil.twin.operator import OperatorModel
 
 __all__ = ["bench"]
 
@@ -41,6 +42,31 @@ def bench() -> None:
     default=None,
     help="Write a PNG of the signals, injected faults and detections.",
 )
+@click.option(
+    "--repair-plot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write a PNG of time to repair per fault, level 1 vs levels 2/3, and one ramp.",
+)
+@click.option(
+    "--ack-s",
+    type=float,
+    default=OperatorModel.ack_s,
+    show_default=True,
+    help="Level 1: simulated seconds the modelled operator takes to acknowledge a proposal.",
+)
+@click.option(
+    "--approve-s",
+    type=float,
+    default=OperatorModel.approve_s,
+    show_default=True,
+    help="Level 1: simulated seconds the modelled operator then takes to approve it.",
+)
+@click.option(
+    "--no-compare",
+    is_flag=True,
+    help="Run at level 1 only (no second run at levels 2/3; no MTTR ratio).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @friendly
 def mission(
@@ -49,16 +75,30 @@ def mission(
     scenario: str,
     seed: int | None,
     plot: str | None,
+    repair_plot: str | None,
+    ack_s: float,
+    approve_s: float,
+    no_compare: bool,
     as_json: bool,
 ) -> None:
     """The mission scoreboard: run a scenario through the whole pipeline on the simulated
-    clock and report MTTD, RCA accuracy, false incidents per day, MTTR and ticket hygiene."""
+    clock and report MTTD, RCA accuracy, false incidents per day, congestion-prediction lead
+    time, MTTR at autonomy level 1 (a modelled operator approves) and at levels 2/3 (the
+    same scenario and seed again), and ticket hygiene."""
     settings = load_settings(config_path)
     sc = load_scenario(scenario)
     if not as_json:
-        err.print(f"running '{sc.name}' ({sc.duration_s / 3600:.0f} simulated hours) ...")
+        runs = "once" if no_compare else "twice (level 1, then levels 2/3)"
+        err.print(f"running '{sc.name}' ({sc.duration_s / 3600:.0f} simulated hours) {runs} ...")
     result = run_mission(
-        sc, settings, topology=topology, seed=seed, plot=Path(plot) if plot else None
+        sc,
+        settings,
+        topology=topology,
+        seed=seed,
+        plot=Path(plot) if plot else None,
+        repair_plot=Path(repair_plot) if repair_plot else None,
+        operator=OperatorModel(ack_s=ack_s, approve_s=approve_s),
+        compare_autonomy=not no_compare,
     )
     if as_json:
         click.echo(json.dumps(result))
@@ -79,9 +119,13 @@ def mission(
         "incidents",
         "tickets",
         "tickets_equal_incidents",
-        "mttr_p50_s",
-        "autonomy",
+        "operator",
+        "mttr_level1_p50_s",
+        "mttr_autonomous_p50_s",
         "mttr_autonomy_ratio",
+        "congestion_ramps",
+        "congestion_predicted_in_time",
+        "congestion_in_time_share",
         "congestion_lead_time_p50_s",
         "wall_s",
         "wall_s_per_simulated_day",

@@ -466,7 +466,8 @@ class Remediator:
                 fresh = [s for s in seen if s is not None and s[0] > rec.executed_ts]
                 if len(fresh) == len(seen) and all(v.holds(val) for _, val in fresh):
                     events += self._verified(rec, ts, [val for _, val in fresh])
-                elif ts >= rec.deadline:
+                elif ts > rec.deadline:  # samples taken at the deadline still count: they
+                    # arrive after the tick their timestamp's first sample triggers
                     vals = [None if s is None else s[1] for s in seen]
                     events += self._fail(
                         rec,

@@ -29,7 +29,9 @@ def analytics_processors(settings: Settings) -> list[Processor[Any]]:
     """Forecasting (and, as they are added, log and flow analytics) per the settings."""
     d = settings.detector
     return [
-        ForecastProcessor(ForecastConfig(threshold=d.util_threshold)),
+        ForecastProcessor(
+            ForecastConfig(threshold=d.util_threshold, horizon_s=d.forecast_horizon_s)
+        ),
         LogProcessor(log_classifier(settings)),
         FlowAnalyticsProcessor(),
     ]

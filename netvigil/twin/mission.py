@@ -3,9 +3,16 @@
 A scenario (a data file in ``netvigil/twin/scenarios/``) says how long to simulate, how often
 devices are sampled, and which faults to inject when. :func:`run_mission` runs the embedded
 pipeline against the twin for it and reports detection time, root-cause accuracy, false
-incidents per simulated day, time to resolution, and tickets versus incidents (which must be
-equal). Quantities that need parts not built yet are reported as ``null`` with the reason,
-never invented.
+incidents per simulated day, congestion-prediction lead time (:mod:`netvigil.twin.leadtime`),
+time to repair with autonomy off and on, and tickets versus incidents (which must be equal).
+
+Time to repair is measured by running the scenario twice with the same seed: at autonomy
+level 1 (phase ``passive``; a modelled operator, :mod:`netvigil.twin.operator`, approves each
+proposed change after an explicit response time) and at levels 2/3 (phase ``autonomous``:
+pre-approved and twin-validated changes run at once). Both runs use the resolvers as they
+are, with the twin executor acting on the twin; when each fault stopped harming the network
+is read from the twin itself (:mod:`netvigil.twin.recovery`). Quantities a scenario cannot
+give (no growth ramp: no lead time) are ``null`` with the reason, never invented.
 """
 
 from __future__ import annotations
@@ -26,8 +33,13 @@ from netvigil.errors import ConfigError
 from netvigil.events import Event, Metric
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
+from netvigil.resolvers.remediation import ActionRecord
 from netvigil.service import Service, TwinPlan
+from netvigil.streams.embedded import EmbeddedRuntime
 from netvigil.twin.faults import FAULT_KINDS, Fault, schedule_faults
+from netvigil.twin.leadtime import LeadTimes
+from netvigil.twin.operator import Operator, OperatorModel
+from netvigil.twin.recovery import Recovery, RecoveryWatch
 from netvigil.twin.scoreboard import Scoreboard
 from netvigil.twin.source import SIM_EPOCH
 
@@ -155,6 +167,125 @@ def _pct(values: list[float], q: float) -> float | None:
     return round(ordered[min(int(q * len(ordered)), len(ordered) - 1)], 3)
 
 
+def _summary(
+    board_report: dict[str, Any], recoveries: list[Recovery], tickets: int, until: float
+) -> dict[str, Any]:
+    """Detection, accuracy and repair figures of one run."""
+    rows = board_report["faults"]
+    latencies = [r["detection_latency_s"] for r in rows if r["detection_latency_s"] is not None]
+    repairs = [_repair(r, until) for r in recoveries]
+    return {
+        "detected": board_report["detected"],
+        "mttd_p50_s": _pct(latencies, 0.5),
+        "mttd_p90_s": _pct(latencies, 0.9),
+        "rca_top1": round(board_report["correct"] / len(rows), 4) if rows else None,
+        "rca_top3": round(sum(1 for r in rows if r.get("top3")) / len(rows), 4) if rows else None,
+        "false_incidents": board_report["false_incidents"],
+        "incidents": board_report["incidents"],
+        "tickets": tickets,
+        "tickets_equal_incidents": tickets == board_report["incidents"],
+        "mttr_p50_s": _median([v for v in repairs if v is not None]),
+        "cleared_by_change": sum(1 for r in recoveries if r.cleared_by == "change"),
+        "prevented": sum(1 for r in recoveries if r.cleared_by == "never_present"),
+        "latencies": latencies,
+    }
+
+
+def _repair(r: Recovery, until: float) -> float | None:
+    """Time to repair of one fault; a symptom still present at the end counts to the end."""
+    if r.onset is None:
+        return None  # never harmed the network (prevented): not a repair
+    return r.repair_s if r.repair_s is not None else until - r.onset
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
+
+
+@dataclass
+class _Run:
+    board: Scoreboard
+    watch: RecoveryWatch
+    leads: LeadTimes
+    recorder: MissionRecorder
+    operator: Operator | None
+    actions: list[ActionRecord]
+    tickets: int
+    wall: float
+    cross: Any = None
+    """The :class:`~netvigil.twin.crossdomain.CrossDomainRecorder` when the scenario has
+    services."""
+
+
+def _run_once(
+    scenario: Scenario,
+    settings: Settings,
+    topo: TopologyStore,
+    faults: list[Fault],
+    *,
+    phase: str,
+    operator: OperatorModel | None,
+    record: bool,
+    specs: list[Any] | None = None,
+) -> _Run:
+    """One run of the scenario on the embedded pipeline in the autonomy ``phase``; with
+    ``specs``, the twin also serves those services over HTTP (the cross-domain scenario)."""
+    settings = settings.model_copy(deep=True)
+    settings.coordinator.phase = phase  # type: ignore[assignment]
+    plan = TwinPlan(speed=0.0, faults=faults, until=SIM_EPOCH + scenario.duration_s)
+    board = Scoreboard(grace_s=3 * scenario.step_s)
+    recorder = MissionRecorder(_watched(topo, faults))
+    d = settings.detector
+    leads = LeadTimes.of(topo, faults, horizon_s=d.forecast_horizon_s, threshold=d.util_threshold)
+    with tempfile.TemporaryDirectory(prefix="netvigil-mission-") as tmp:
+        svc = Service.build(settings, twin=plan, data_dir=Path(tmp), on_fault=board.on_fault)
+        assert svc.twin is not None
+        watch = RecoveryWatch(svc.twin.network, faults, threshold=settings.detector.util_threshold)
+        svc.twin.step_hooks.append(watch)
+        if isinstance(svc.runtime, EmbeddedRuntime):
+            svc.twin.pace = svc.runtime.drain  # no simulated lag between twin and pipeline
+        human = None
+        if operator is not None:
+            human = Operator.of(operator, svc.tickets)
+            svc.runtime.listen("netvigil.actions", human.on_action)
+            svc.twin.step_hooks.append(human)
+        svc.runtime.listen("netvigil.incidents", board.on_incident)
+        svc.runtime.listen("netvigil.anomalies", leads.on_anomaly)
+        svc.runtime.listen("netvigil.metrics", leads.on_metric)
+        if record:
+            svc.runtime.listen("netvigil.metrics", recorder.on_metric)
+        cross = None
+        if specs:
+            from netvigil.twin import crossdomain
+
+            served = crossdomain.attach_services(
+                svc.twin, svc.topology, specs, seed=settings.twin.seed
+            )
+            cross = crossdomain.CrossDomainRecorder(
+                specs, scenario.step_s, served.requests_per_step
+            )
+            svc.runtime.listen("netvigil.metrics", cross.on_metric)
+            svc.runtime.listen("netvigil.incidents", cross.on_incident)
+            svc.runtime.listen("netvigil.anomalies", cross.on_anomaly)
+        wall0 = time.monotonic()
+        asyncio.run(svc.run())
+        wall = time.monotonic() - wall0
+        stored = svc.incidents.list()
+        tickets = sum(1 for _, t in stored if t)
+        actions = svc.actions.all() if svc.actions is not None else []
+        if svc.actions is not None:
+            svc.actions.close()
+        svc.close()
+    return _Run(board, watch, leads, recorder, human, actions, tickets, wall, cross)
+
+
+def _actions_of(run: _Run, incident: str | None) -> str | None:
+    if incident is None:
+        return None
+    done = [a for a in run.actions if a.incident == incident]
+    return ", ".join(f"{a.action}@L{a.level}:{a.status}" for a in done) or "none"
+
+
 def run_mission(
     scenario: Scenario,
     settings: Settings,
@@ -162,51 +293,84 @@ def run_mission(
     topology: str | None = None,
     seed: int | None = None,
     plot: Path | None = None,
+    repair_plot: Path | None = None,
+    operator: OperatorModel | None = None,
+    compare_autonomy: bool = True,
 ) -> dict[str, Any]:
-    """Run the scenario on the embedded pipeline; return the scoreboard as plain data."""
+    """Run the scenario on the embedded pipeline; return the scoreboard as plain data.
+
+    The scenario runs at autonomy level 1 (phase ``passive``: every change is a proposal that
+    the modelled ``operator`` approves after its response time) and, with
+    ``compare_autonomy``, again with the same seed at levels 2/3 (phase ``autonomous``:
+    pre-approved and twin-validated changes run at once). MTTR is read from the twin
+    (:mod:`netvigil.twin.recovery`); detection figures at the top are the level-1 run's.
+    """
     if seed is not None:
         settings.twin.seed = seed
     settings.twin.step_s = scenario.step_s
     if topology is not None:
         settings.twin.topology = Path(topology)
+    operator = operator or OperatorModel()
     topo = load_topology(settings.twin.topology)
     faults = scenario.faults(topo, settings.twin.seed)
-    plan = TwinPlan(speed=0.0, faults=faults, until=SIM_EPOCH + scenario.duration_s)
-    board = Scoreboard(grace_s=3 * scenario.step_s)
-    recorder = MissionRecorder(_watched(topo, faults))
-    cross = None
+    until = SIM_EPOCH + scenario.duration_s
+    record = plot is not None or repair_plot is not None
+    specs = None
     if scenario.services:
         from netvigil.twin import crossdomain
 
         specs = crossdomain.service_specs(scenario.services, topo)
         crossdomain.prepare(settings, specs)
-    with tempfile.TemporaryDirectory(prefix="netvigil-mission-") as tmp:
-        svc = Service.build(settings, twin=plan, data_dir=Path(tmp), on_fault=board.on_fault)
-        svc.runtime.listen("netvigil.incidents", board.on_incident)
-        if scenario.services:
-            assert svc.twin is not None  # a mission always runs the twin
-            twin_services = crossdomain.attach_services(
-                svc.twin, svc.topology, specs, seed=settings.twin.seed
-            )
-            cross = crossdomain.CrossDomainRecorder(
-                specs, scenario.step_s, twin_services.requests_per_step
-            )
-            svc.runtime.listen("netvigil.metrics", cross.on_metric)
-            svc.runtime.listen("netvigil.incidents", cross.on_incident)
-            svc.runtime.listen("netvigil.anomalies", cross.on_anomaly)
-        if plot is not None:
-            svc.runtime.listen("netvigil.metrics", recorder.on_metric)
-        wall0 = time.monotonic()
-        asyncio.run(svc.run())
-        wall = time.monotonic() - wall0
-        stored = svc.incidents.list()
-        tickets = sum(1 for _, t in stored if t)
-        svc.close()
-    report = board.report()
+    manual = _run_once(
+        scenario,
+        settings,
+        topo,
+        faults,
+        phase="passive",
+        operator=operator,
+        record=record,
+        specs=specs,
+    )
+    auto = None
+    if compare_autonomy:
+        auto = _run_once(
+            scenario,
+            settings,
+            topo,
+            faults,
+            phase="autonomous",
+            operator=None,
+            record=record,
+            specs=specs,
+        )
+    report = manual.board.report()
     rows = report["faults"]
     days = scenario.duration_s / 86400
-    latencies = [r["detection_latency_s"] for r in rows if r["detection_latency_s"] is not None]
-    mttr = [r["resolved_after_s"] for r in rows if r.get("resolved_after_s") is not None]
+    s1 = _summary(report, manual.watch.recoveries, manual.tickets, until)
+    auto_report = auto.board.report() if auto else None
+    s2 = (
+        _summary(auto_report, auto.watch.recoveries, auto.tickets, until)
+        if auto is not None and auto_report is not None
+        else None
+    )
+    for i, row in enumerate(rows):
+        f = manual.board.injected[i]
+        rec = manual.watch.of(f)
+        row["level1"] = {
+            **(rec.row() if rec else {}),
+            "actions": _actions_of(manual, row.get("incident")),
+        }
+        if auto is not None and auto_report is not None:
+            arow = auto_report["faults"][i]
+            arec = auto.watch.of(f)
+            row["autonomous"] = {
+                **(arec.row() if arec else {}),
+                "actions": _actions_of(auto, arow.get("incident")),
+            }
+    mttr1 = s1["mttr_p50_s"]
+    mttr2 = s2["mttr_p50_s"] if s2 else None
+    lead = manual.leads.report(manual.watch)
+    latencies = s1.pop("latencies")
     result: dict[str, Any] = {
         "scenario": scenario.name,
         "topology": str(settings.twin.topology or "builtin:demo-backbone"),
@@ -216,35 +380,58 @@ def run_mission(
         "simulated_days": round(days, 3),
         "faults": len(rows),
         "detected": report["detected"],
-        "mttd_p50_s": _pct(latencies, 0.5),
-        "mttd_p90_s": _pct(latencies, 0.9),
-        "rca_top1": round(report["correct"] / len(rows), 4) if rows else None,
-        "rca_top3": round(sum(1 for r in rows if r.get("top3")) / len(rows), 4) if rows else None,
+        "mttd_p50_s": s1["mttd_p50_s"],
+        "mttd_p90_s": s1["mttd_p90_s"],
+        "rca_top1": s1["rca_top1"],
+        "rca_top3": s1["rca_top3"],
         "false_incidents": report["false_incidents"],
         "false_incidents_per_day": round(report["false_incidents"] / days, 3),
         "incidents": report["incidents"],
-        "tickets": tickets,
-        "tickets_equal_incidents": tickets == report["incidents"],
-        "mttr_p50_s": _pct(mttr, 0.5),
-        "autonomy": settings.coordinator.phase,
-        "mttr_autonomy_ratio": None,
-        "congestion_lead_time_p50_s": None,
-        "not_measured": {
-            "mttr_autonomy_ratio": "needs autonomous remediation (resolvers issue)",
-            "congestion_lead_time_p50_s": "needs the congestion forecaster (analytics issue)",
-        },
-        "wall_s": round(wall, 2),
-        "wall_s_per_simulated_day": round(wall / days, 2) if days else None,
+        "tickets": s1["tickets"],
+        "tickets_equal_incidents": s1["tickets_equal_incidents"]
+        and (s2 is None or s2["tickets_equal_incidents"]),
+        "operator": operator.describe(),
+        "mttr_level1_p50_s": mttr1,
+        "mttr_autonomous_p50_s": mttr2,
+        "mttr_autonomy_ratio": (round(mttr1 / mttr2, 2) if mttr1 is not None and mttr2 else None),
+        "congestion_ramps": lead["ramps"],
+        "congestion_predicted_in_time": lead["predicted_in_time"],
+        "congestion_in_time_share": lead["in_time_share"],
+        "congestion_lead_time_p50_s": lead["lead_p50_s"],
+        "forecast_horizon_s": lead["horizon_s"],
+        "congestion_predictions": lead["predictions"],
+        "false_predictions": lead["false_predictions"],
+        "not_measured": {},
+        "wall_s": round(manual.wall + (auto.wall if auto else 0.0), 2),
+        "wall_s_per_simulated_day": round(manual.wall / days, 2) if days else None,
+        "runs": {"level1": s1, **({"autonomous": s2} if s2 else {})},
+        "lead_times": lead["per_ramp"],
         "per_fault": rows,
     }
+    if s2 is not None:
+        s2.pop("latencies")
+    if not compare_autonomy:
+        result["not_measured"]["mttr_autonomy_ratio"] = "autonomy comparison turned off"
+    if not lead["ramps"]:
+        result["not_measured"]["congestion_lead_time_p50_s"] = "no growth_ramp in the scenario"
+    if mttr1 is None:
+        result["not_measured"]["mttr_level1_p50_s"] = "no fault harmed the network"
     if plot is not None:
         from netvigil.twin.plot import plot_mission
 
-        plot_mission(plot, scenario, faults, rows, recorder.series)
+        plot_mission(plot, scenario, faults, rows, manual.recorder.series)
         result["plot"] = str(plot)
-    if cross is not None:
+    if manual.cross is not None:
         end = SIM_EPOCH + scenario.duration_s
-        result["cross_domain"] = [cross.report(f, end) for f in faults if not f.benign]
+        result["cross_domain"] = [manual.cross.report(f, end) for f in faults if not f.benign]
+    if repair_plot is not None:
+        from netvigil.twin.plot_repair import plot_repairs
+
+        runs = {"level1": manual.recorder.series}
+        if auto is not None:
+            runs["autonomous"] = auto.recorder.series
+        plot_repairs(repair_plot, result, runs)
+        result["repair_plot"] = str(repair_plot)
     if latencies:
         result["mttd_mean_s"] = round(statistics.fmean(latencies), 3)
     return result

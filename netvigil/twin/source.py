@@ -54,6 +54,10 @@ class TwinSource:
     loss: float = 0.0
     """Share of published events lost on the way (UDP telemetry, traps), drawn per event."""
     loss_seed: int = 0
+    pace: Callable[[], Awaitable[None]] | None = None
+    """Awaited after each step (e.g. the embedded runtime's ``drain``): the pipeline has then
+    handled step t before the twin computes the next, so event time and twin time agree as
+    they do in real time, and a change made in reaction to step t shows from the next step."""
     name: str = "twin"
     now: float = field(init=False, default=0.0)
 
@@ -90,6 +94,8 @@ class TwinSource:
                 hook(t)
             for ahook in self.async_step_hooks:
                 await ahook(t, emit)
+            if self.pace is not None:
+                await self.pace()
             t += self.step_s
             if self.speed > 0:
                 due = wall0 + (t - self.start) / self.speed
