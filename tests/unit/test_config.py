@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from netvigil.cli import main
-from netvigil.config import describe, load_settings, redacted
+from netvigil.config import Settings, describe, load_settings, redacted
 from netvigil.errors import ConfigError
 
 
@@ -123,3 +124,10 @@ def test_every_setting_is_documented() -> None:
     for r in rows:
         assert r["help"], f"{r['setting']} has no help"
         assert r["env"].startswith("NETVIGIL_")
+
+
+def test_exactly_once_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValidationError, match="faust-streaming opens transactions only"):
+        Settings.model_validate({"kafka": {"processing_guarantee": "exactly_once"}})
+    ok = Settings.model_validate({"kafka": {"processing_guarantee": "at_least_once"}})
+    assert ok.kafka.processing_guarantee == "at_least_once"
