@@ -77,6 +77,7 @@ class KafkaSettings(_Section):
                 "idempotent by fingerprint"
             )
         return v
+
     batch_max_events: int = Field(
         200, ge=1, description="Most events of one key carried by one Kafka record."
     )
