@@ -108,6 +108,14 @@ class KafkaSettings(_Section):
         gt=0,
         description="Re-keyed streams (correlator): longest wait for upstream progress reports.",
     )
+    stall_s: float = Field(
+        15.0,
+        gt=0,
+        description=(
+            "A partition whose records the broker has but the consumer has not delivered for "
+            "this long is read directly by the worker (a faust-streaming stall, see streams.gaps)."
+        ),
+    )
     worker_processors: list[str] = Field(
         ["detector", "correlator"], description="Processors `netvigil worker` runs by default."
     )

@@ -30,7 +30,7 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from netvigil.errors import NetVigilError
 from netvigil.streams.kafka_admin import admin_config
 
-__all__ = ["Gap", "RawMessage", "RawRecord", "find_gaps", "read_range"]
+__all__ = ["Gap", "RawMessage", "RawRecord", "find_gaps", "new_records", "read_range"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,17 @@ def find_gaps(expected: dict[tuple[str, int], int], records: Sequence[Any]) -> l
             gaps.append(Gap(msg.topic, msg.partition, nxt, msg.offset))
         want[tp] = msg.offset + 1
     return gaps
+
+
+def new_records(expected: dict[tuple[str, int], int], records: Sequence[Any]) -> list[Any]:
+    """``records`` less those below the next offset ``expected`` of their partition: handled
+    already (a redelivery, or what was read directly while the consumer stalled); pure."""
+    out = []
+    for rec in records:
+        msg = rec.message
+        if msg.offset >= expected.get((msg.topic, msg.partition), msg.offset):
+            out.append(rec)
+    return out
 
 
 def read_range(bootstrap: str, gap: Gap, timeout: float = 30.0) -> list[RawRecord]:

@@ -53,8 +53,8 @@ from netvigil.errors import NetVigilError, ProcessorError
 from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
 from netvigil.streams.base import Listener, Processor
 from netvigil.streams.embedded import _dead_letter
-from netvigil.streams.gaps import Gap, RawRecord, find_gaps, read_range
-from netvigil.streams.kafka_admin import committed_offsets
+from netvigil.streams.gaps import Gap, RawRecord, find_gaps, new_records, read_range
+from netvigil.streams.kafka_admin import start_offsets
 from netvigil.streams.progress import (
     PROGRESS_TOPIC,
     Progress,
@@ -73,6 +73,8 @@ warnings.filterwarnings("ignore", message="The pickle codec", module="faust.*")
 
 #: the largest state of one key the changelog takes (the broker's default record limit is 1 MiB)
 STATE_MAX_BYTES = 16 << 20
+#: most records one direct read of a stalled partition takes (the lock is held meanwhile)
+STALL_READ_MAX = 5000
 
 _RAW: dict[str, Any] = {
     "key_type": bytes,
@@ -148,6 +150,9 @@ class ProcessorApp:
         self._reader: ProgressReader | None = None
         self._lock = asyncio.Lock()
         self._read: dict[tuple[str, int], int] = {}
+        """Per assigned partition, the next offset to handle: everything before it was."""
+        self._moved: dict[tuple[str, int], tuple[int, float]] = {}
+        """Per partition, ``_read`` when last seen to change and when (monotonic)."""
         self._caught: dict[tuple[str, int], bool] = {}
         self._held: set[bytes] = set()
         self._warned = 0.0
@@ -155,6 +160,7 @@ class ProcessorApp:
         self.processed = 0
         self.skipped = 0
         self.refetched = 0
+        self.unstalled = 0
         self.failed = 0
         self.state_errors = 0
         self.dead_letters: Counter[str] = Counter()
@@ -242,21 +248,25 @@ class ProcessorApp:
         log.info("%s: assigned %s", self.group, ", ".join(mine) or "nothing")
         status = {"group": self.group, "assigned": self.assignment, "at": time.time()}
         (self.datadir / "assignment.json").write_text(json.dumps(status))
-        # what came before the group's committed offsets was handled (by whichever worker):
-        # the base of "caught up" for partitions this worker has read nothing of yet
-        # and where faust seeks to: the next record each agent expects (see streams.gaps)
-        read = {*self.inputs, self.by_key.get_topic_name()} if self.rekey else set(self.inputs)
-        tps = [TopicPartition(t, p) for t, p in self.assignment if t in read]
+        # what came before the group's committed offsets was handled (by whichever worker),
+        # and faust seeks there (to the log start where nothing was committed): the next
+        # record each agent expects, and the base of "caught up" (see streams.gaps)
+        tps = [TopicPartition(t, p) for t, p in self.assignment if t in self._read_topics()]
+        for tp in set(self._read) - {(t.topic, t.partition) for t in tps}:
+            del self._read[tp]  # revoked
         try:
-            base = await asyncio.to_thread(committed_offsets, self.bootstrap, self.group, tps)
+            base = await asyncio.to_thread(start_offsets, self.bootstrap, self.group, tps)
         except NetVigilError as exc:
             log.warning("%s: committed offsets unknown (%s)", self.group, exc)
+            for t in tps:
+                self._read.pop((t.topic, t.partition), None)
             return
-        for tp, off in base.items():
-            if off >= 0:
-                self._read[tp] = off
-            else:  # nothing committed: faust starts at the log start, whatever it is now
-                self._read.pop(tp, None)
+        self._read.update(base)
+        self._moved.clear()
+
+    def _read_topics(self) -> set[str]:
+        """The topics this app's agents consume."""
+        return {*self.inputs, self.by_key.get_topic_name()} if self.rekey else set(self.inputs)
 
     # ------------------------------------------------------------------ agents
 
@@ -269,8 +279,12 @@ class ProcessorApp:
                 await self._rekey(records)
 
     async def _refill(self, records: Sequence[Any]) -> Sequence[Any]:
-        """``records`` with what the consumer skipped before them read again and put in
-        front (see :mod:`netvigil.streams.gaps`); retried until the broker answers."""
+        """``records`` less those handled already, with what the consumer skipped before
+        them read again and put in front (see :mod:`netvigil.streams.gaps`); retried until
+        the broker answers."""
+        fresh = new_records(self._read, records)
+        self.skipped += len(records) - len(fresh)
+        records = fresh
         gaps = find_gaps(self._read, records)
         if not gaps:
             return records
@@ -305,7 +319,7 @@ class ProcessorApp:
     async def _repair_commits(self) -> None:
         """Handle what faust committed without this agent having seen it: a skipped record
         with nothing after it yet, which :meth:`_refill` cannot notice. Under the lock."""
-        read = {*self.inputs, self.by_key.get_topic_name()} if self.rekey else set(self.inputs)
+        read = self._read_topics()
         committed: dict[Any, int | None] = self.app.consumer._committed_offset  # type: ignore[attr-defined]
         for topic, part in self.assignment:
             tp = (topic, part)
@@ -322,17 +336,69 @@ class ProcessorApp:
                 done,
                 nxt,
             )
-            try:
-                got = await asyncio.to_thread(read_range, self.bootstrap, gap)
-            except NetVigilError as exc:
-                log.warning("%s: %s; retrying in a second", self.group, exc)
+            await self._read_directly(gap)
+
+    async def _unstall(self, ends: dict[TP, int]) -> None:
+        """Read directly what the broker has (``ends``: its end offsets) but the consumer has
+        not delivered for ``kafka.stall_s`` while nothing of that partition was handled: a
+        partition faust-streaming stopped fetching, as the failover test saw after a
+        rebalance. Later deliveries of the same records are skipped. Under the lock."""
+        if getattr(self.app, "in_recovery", False):
+            return  # the state is being restored: nothing may be handled yet
+        now = time.monotonic()
+        for tp, end in ends.items():
+            at = (tp.topic, tp.partition)
+            nxt = self._read.get(at)
+            if nxt is None or end is None or nxt >= end:
+                self._moved.pop(at, None)
                 continue
-            self.refetched += len(got)
-            if self.rekey and topic != self.by_key.get_topic_name():
-                await self._rekey(got)
-            else:
-                await self._process(got)
-            self._read[tp] = max(self._read.get(tp, 0), done)
+            seen = self._moved.get(at)
+            if seen is None or seen[0] != nxt:
+                self._moved[at] = (nxt, now)
+                continue
+            if now - seen[1] < self.cfg.stall_s:
+                continue
+            log.warning(
+                "%s: the consumer delivered nothing of %s[%d] for %.0f s, offsets %d..%d "
+                "waiting; reading them directly",
+                self.group,
+                tp.topic,
+                tp.partition,
+                now - seen[1],
+                nxt,
+                end - 1,
+            )
+            gap = Gap(tp.topic, tp.partition, nxt, min(end, nxt + STALL_READ_MAX))
+            if await self._read_directly(gap):
+                self.unstalled += 1
+                self._moved[at] = (self._read[at], time.monotonic())
+                await self._commit_offset(tp, self._read[at])
+
+    async def _read_directly(self, gap: Gap) -> bool:
+        """Read ``gap`` with a plain consumer and handle it; False if the broker did not
+        answer (the caller tries again on its next round)."""
+        try:
+            got = await asyncio.to_thread(read_range, self.bootstrap, gap)
+        except NetVigilError as exc:
+            log.warning("%s: %s; retrying in a second", self.group, exc)
+            return False
+        self.refetched += len(got)
+        if self.rekey and gap.topic != self.by_key.get_topic_name():
+            await self._rekey(got)
+        else:
+            await self._process(got)
+        at = (gap.topic, gap.partition)
+        self._read[at] = max(self._read.get(at, 0), gap.stop)
+        return True
+
+    async def _commit_offset(self, tp: TP, offset: int) -> None:
+        """Commit what was read directly, so the group's lag (which ``drain`` and operators
+        watch) and a restart agree with what was handled; faust then ignores the
+        acknowledgements below it. A failed commit only means a re-read after a restart."""
+        try:
+            await self.app.consumer._commit_offsets({tp: offset})  # type: ignore[attr-defined]
+        except Exception as exc:
+            log.warning("%s: committing %s[%d] at %d failed: %r", self.group, *tp, offset, exc)
 
     async def _rekey(self, records: Sequence[Any]) -> None:
         groups: dict[str, list[Event]] = {}
@@ -476,7 +542,7 @@ class ProcessorApp:
         expired, or the topic they waited for caught up). Only keys this worker owns now."""
         if getattr(self.app, "rebalancing", False):
             return
-        mine = {*self.inputs, self.by_key.get_topic_name()} if self.rekey else set(self.inputs)
+        mine = self._read_topics()
         active = {p for t, p in self.assignment if t in mine}
         batch = _Batch()
         async with self._lock:
@@ -529,14 +595,16 @@ class ProcessorApp:
         if getattr(self.app, "rebalancing", False) or not self.assignment:
             return
         mine = [TP(t, p) for t, p in self.assignment if t in self.inputs]
+        every = [TP(t, p) for t, p in self.assignment if t in self._read_topics()]
         async with self._lock:
             await self._repair_commits()
             now = time.time()  # before asking: records written later are not covered
             try:  # the broker's end offsets, not the consumer's last-fetched (stale) ones
-                ends = await asyncio.wait_for(self.app.consumer.highwaters(*mine), 5.0)
+                ends = await asyncio.wait_for(self.app.consumer.highwaters(*every), 5.0)
             except Exception as exc:
                 log.debug("%s: no progress report (%r)", self.group, exc)
                 return
+            await self._unstall(dict(ends))
             held: dict[int, float] = {}
             for key in self._held:
                 entry = self.table.data.get(key)
@@ -647,6 +715,7 @@ class ProcessorApp:
             "processed": self.processed,
             "skipped": self.skipped,
             "refetched": self.refetched,
+            "unstalled": self.unstalled,
             "failed": self.failed,
             "dead_letters": dict(self.dead_letters),
             "sent": dict(self.sent),

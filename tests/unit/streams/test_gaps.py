@@ -1,11 +1,12 @@
-"""Finding records a consumer skipped: by the offsets each agent expects next."""
+"""Finding records a consumer skipped, and those it delivers again: by the offsets each agent
+expects next."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netvigil.streams.gaps import Gap, RawMessage, RawRecord, find_gaps
+from netvigil.streams.gaps import Gap, RawMessage, RawRecord, find_gaps, new_records
 
 
 def rec(topic: str, part: int, offset: int) -> RawRecord:
@@ -32,3 +33,14 @@ def test_every_skipped_offset_is_in_exactly_one_gap(kept: list[int]) -> None:
     gaps = find_gaps({("m", 0): 0}, [rec("m", 0, o) for o in offsets])
     missing = [o for g in gaps for o in range(g.start, g.stop)]
     assert missing == [o for o in range(offsets[-1]) if o not in offsets]
+
+
+def test_records_below_the_expected_offset_were_handled_and_are_dropped() -> None:
+    # read directly while faust stalled, then delivered by faust after all
+    records = [rec("m", 0, 8), rec("m", 0, 9), rec("m", 0, 10), rec("m", 1, 0), rec("e", 0, 4)]
+    got = new_records({("m", 0): 10, ("m", 1): 0}, records)
+    assert [(r.message.topic, r.message.partition, r.message.offset) for r in got] == [
+        ("m", 0, 10),
+        ("m", 1, 0),
+        ("e", 0, 4),  # a partition with no expectation keeps everything
+    ]
