@@ -27,6 +27,7 @@ from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.breaker import AutonomyState
 from netvigil.resolvers.incidents import IncidentStore
+from netvigil.resolvers.policy import Policy
 from netvigil.resolvers.remediation import ActionStore
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
@@ -139,6 +140,8 @@ class Service:
     collectors: list[Source] = field(default_factory=list)
     autonomy: AutonomyState | None = None
     actions: ActionStore | None = None
+    policy: Policy | None = None
+    """The remediator's autonomy policy (for the console)."""
 
     @classmethod
     def build(
@@ -267,6 +270,8 @@ class Service:
             collectors,
         )
         svc.autonomy, svc.actions = autonomy, action_store  # for the operator console
+        if coordinator.remediator is not None:
+            svc.policy = coordinator.remediator.policy
         return svc
 
     @staticmethod

@@ -13,6 +13,11 @@ decision back (remembered for the life of the process).
 
 :class:`AutonomyBreaker` is the global breaker of :class:`~netvigil.resolvers.breaker.AutonomyState`
 (per-domain breakers stay with ``netvigil breaker``).
+
+:class:`AutonomyPolicy` shows the phase of each domain of the remediator's policy as it decides
+now (a fallback to passive first, then a phase an operator set, then the policy file's) and
+sets a domain's phase in the shared autonomy state, which the remediator reads at every
+decision.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ import asyncio
 import time
 from typing import Protocol
 
-from netvigil.api.base import BreakerState, Conflict, Decision, NotFound, PendingAction
+from netvigil.api.base import PHASES, BreakerState, Conflict, Decision, NotFound, PendingAction
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import ChangeRecord
 from netvigil.resolvers.breaker import GLOBAL, AutonomyState
+from netvigil.resolvers.policy import Policy
 from netvigil.resolvers.remediation import ActionRecord, ActionStore
 
-__all__ = ["AutonomyBreaker", "ChangeDesk", "RemediationQueue"]
+__all__ = ["AutonomyBreaker", "AutonomyPolicy", "ChangeDesk", "RemediationQueue"]
 
 
 class ChangeDesk(Protocol):
@@ -148,3 +154,44 @@ class AutonomyBreaker:
 
     async def reset(self, actor: str, reason: str) -> BreakerState:
         return await self._set(False, actor, reason)
+
+
+class AutonomyPolicy:
+    def __init__(self, policy: Policy, autonomy: AutonomyState, audit: AuditLog) -> None:
+        self._policy = policy
+        self._autonomy = autonomy
+        self._audit = audit
+        self._lock = asyncio.Lock()
+
+    def phases(self) -> dict[str, str]:
+        st = self._autonomy
+        return {
+            name: st.fallback(name) or st.phase(name) or dom.phase
+            for name, dom in self._policy.domains.items()
+        }
+
+    async def set_phase(self, domain: str, phase: str, actor: str) -> dict[str, str]:
+        if domain not in self._policy.domains:
+            known = ", ".join(self._policy.domains)
+            raise NotFound(f"no domain {domain!r}; domains of the policy: {known}")
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}; phases: {', '.join(PHASES)}")
+        async with self._lock:
+            before = self.phases()[domain]
+            was = self._autonomy.phase(domain) or self._policy.domains[domain].phase
+            if was != phase:
+                now = time.time()
+                self._autonomy.set_phase(domain, phase, actor=f"user:{actor}", ts=now)
+                fallback = self._autonomy.fallback(domain)
+                self._audit.append(
+                    ts=now,
+                    actor=f"user:{actor}",
+                    action="policy.changed",
+                    subject=domain,
+                    detail={
+                        "from": before,
+                        "to": phase,
+                        **({"fallback": f"still {fallback} until cleared"} if fallback else {}),
+                    },
+                )
+            return self.phases()

@@ -16,9 +16,9 @@ import uvicorn
 
 from netvigil.api.app import Console, create_app
 from netvigil.api.auth import FailureLimiter, TokenStore, token_path
-from netvigil.api.base import ActionQueue, Breaker
+from netvigil.api.base import ActionQueue, Breaker, Policy
 from netvigil.api.memory import MemoryActionQueue, MemoryBreaker, MemoryPolicy
-from netvigil.api.resolvers import AutonomyBreaker, RemediationQueue
+from netvigil.api.resolvers import AutonomyBreaker, AutonomyPolicy, RemediationQueue
 from netvigil.service import Service
 
 __all__ = ["build_console", "run_with_console"]
@@ -52,6 +52,14 @@ def _oversight(svc: Service) -> tuple[ActionQueue, Breaker]:
     return actions, breaker
 
 
+def _policy(svc: Service) -> Policy:
+    """The remediator's policy and the shared autonomy state when the service acts; an
+    in-memory view of the coordinator's phase otherwise."""
+    if svc.policy is not None and svc.autonomy is not None:
+        return AutonomyPolicy(svc.policy, svc.autonomy, svc.audit)
+    return MemoryPolicy(svc.audit, svc.settings.coordinator.phase)
+
+
 def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Console:
     """The console over a built service."""
     api = svc.settings.api
@@ -63,7 +71,7 @@ def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Con
         tickets=svc.tickets,
         actions=actions,
         breaker=breaker,
-        policy=MemoryPolicy(svc.audit, svc.settings.coordinator.phase),
+        policy=_policy(svc),
         tokens=TokenStore(token_path(svc.data_dir, api.token_file)),
         stats=svc.runtime.stats,
         dead_letter_count=lambda: svc.dead_letters.count,

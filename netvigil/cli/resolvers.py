@@ -1,4 +1,4 @@
-"""Resolver commands: policy check, the circuit breaker, approving changes."""
+"""Resolver commands: policy check and phases, the circuit breaker, approving changes."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from netvigil.cli._common import config_option, err, main, out
 from netvigil.cli._common import friendly as _friendly
 from netvigil.config import load_settings
 from netvigil.errors import NetVigilError
+from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.breaker import GLOBAL, AutonomyState
 from netvigil.resolvers.catalog import load_catalog
-from netvigil.resolvers.policy import load_policy
+from netvigil.resolvers.policy import PHASE_CAP, default_policy, load_policy
 from netvigil.resolvers.tickets.local import LocalTickets
 
 
@@ -28,6 +29,70 @@ def _data(config_path: str | None, data_dir: str | None) -> Path:
 @main.group()
 def policy() -> None:
     """Check the autonomy policy."""
+
+
+@policy.command("phase")
+@config_option
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None)
+@click.argument("domain", required=False)
+@click.argument("phase", required=False, type=click.Choice(list(PHASE_CAP)))
+@click.option("--by", "actor", default="operator", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_friendly
+def policy_phase(
+    config_path: str | None,
+    data_dir: str | None,
+    domain: str | None,
+    phase: str | None,
+    actor: str,
+    as_json: bool,
+) -> None:
+    """Show the phase of each domain as the remediator decides now, or set DOMAIN to PHASE
+    (kept in the shared autonomy state; a fallback to passive still wins)."""
+    s = load_settings(config_path)
+    c = s.coordinator
+    pol = load_policy(c.policy) if c.policy else default_policy(c.phase)
+    st = AutonomyState(_data(config_path, data_dir) / "autonomy.db")
+    if domain is not None:
+        if domain not in pol.domains:
+            raise NetVigilError(
+                f"no domain {domain!r}; domains of the policy: {', '.join(pol.domains)}"
+            )
+        if phase is None:
+            raise NetVigilError("give the phase too: netvigil policy phase DOMAIN PHASE")
+        before = st.fallback(domain) or st.phase(domain) or pol.domains[domain].phase
+        if (st.phase(domain) or pol.domains[domain].phase) != phase:
+            now = time.time()
+            st.set_phase(domain, phase, actor=actor, ts=now)
+            data = _data(config_path, data_dir)
+            log = AuditLog(data / "audit.db", key=c.audit_key.get_secret_value())
+            log.append(
+                ts=now,
+                actor=actor,
+                action="policy.changed",
+                subject=domain,
+                detail={"from": before, "to": phase, "via": "netvigil policy phase"},
+            )
+            log.close()
+    rows = {
+        name: {
+            "phase": st.fallback(name) or st.phase(name) or dom.phase,
+            "file": dom.phase,
+            "set": st.phase(name),
+            "fallback": st.fallback(name),
+        }
+        for name, dom in pol.domains.items()
+    }
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    for name, r in rows.items():
+        why = (
+            f"fallback from {r['set'] or r['file']}"
+            if r["fallback"]
+            else ("set by an operator" if r["set"] else "policy file")
+        )
+        out.print(f"domain [bold]{name}[/]: {r['phase']} ({why})")
 
 
 @policy.command("check")

@@ -8,6 +8,9 @@ see the same state.
 - **Fallback**: when the verification success rate of a domain's last ``window`` autonomous
   changes drops below ``min_success_rate``, the domain falls back to the passive phase until an
   operator clears it.
+- **Phases set by operators**: the console (or ``netvigil policy phase``) may move a domain to
+  another deployment phase than the policy file gives it; kept here so the remediator of every
+  worker sees it at its next decision. A fallback to passive still wins over it.
 - **Rate limits**: autonomous changes per domain are recorded with their event time.
 """
 
@@ -32,6 +35,8 @@ CREATE TABLE IF NOT EXISTS changes (domain TEXT NOT NULL, ts REAL NOT NULL,
     request_id TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS fallbacks (domain TEXT PRIMARY KEY, phase TEXT NOT NULL,
     reason TEXT NOT NULL, ts REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS phases (domain TEXT PRIMARY KEY, phase TEXT NOT NULL,
+    actor TEXT NOT NULL, ts REAL NOT NULL);
 """
 
 
@@ -150,6 +155,19 @@ class AutonomyState:
         with self._db:
             self._db.execute("DELETE FROM fallbacks WHERE domain = ?", (domain,))
             self._db.execute("DELETE FROM verifications WHERE domain = ?", (domain,))
+
+    # ------------------------------------------------------------------ phases
+
+    def set_phase(self, domain: str, phase: str, *, actor: str, ts: float) -> None:
+        """Put ``domain`` in ``phase`` (checked by the caller against the policy's phases)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO phases VALUES (?, ?, ?, ?)", (domain, phase, actor, ts)
+        )
+
+    def phase(self, domain: str) -> str | None:
+        """The phase an operator set for ``domain``, or None (the policy file's applies)."""
+        row = self._db.execute("SELECT phase FROM phases WHERE domain = ?", (domain,)).fetchone()
+        return str(row[0]) if row else None
 
     def close(self) -> None:
         self._db.close()

@@ -160,11 +160,13 @@ def decide(
     changes_last_hour: int,
     breaker_open: str | None,
     phase_override: str | None = None,
+    phase_set: str | None = None,
 ) -> Decision:
     """The autonomy level of ``action`` on ``devices`` ((name, role, site) triples).
 
     ``breaker_open`` is the reason a global or domain breaker is open (None when closed);
-    ``phase_override`` is a phase forced by fallback (e.g. ``passive``).
+    ``phase_override`` is a phase forced by fallback (e.g. ``passive``); ``phase_set`` one an
+    operator chose over the file's (the fallback wins over it).
     """
     first = devices[0] if devices else ("", "", "")
     dname = policy.domain_of(*first)
@@ -178,9 +180,11 @@ def decide(
             level, rule_id, twin = rule.level, f"domains.{dname}.rules[{i}]", rule.twin_validation
             break
     reasons = [f"rule {rule_id} gives level {level}"]
-    phase = phase_override or dom.phase
+    phase = phase_override or phase_set or dom.phase
     if phase_override:
         reasons.append(f"domain {dname} fell back to {phase_override}")
+    elif phase_set and phase_set != dom.phase:
+        reasons.append(f"an operator set domain {dname} to phase {phase_set}")
     cap = PHASE_CAP[phase]
     if level > cap:
         reasons.append(f"phase {phase} caps the level at {cap}")

@@ -246,6 +246,7 @@ class Remediator:
                 changes_last_hour=self.autonomy.changes_since(dom, since),
                 breaker_open=self.autonomy.open_reason(dom),
                 phase_override=self.autonomy.fallback(dom),
+                phase_set=self.autonomy.phase(dom),
             )
             if force_level1 and d.level > 1:
                 d = type(d)(1, False, d.domain, d.rule, [*d.reasons, "escalated: a human decides"])

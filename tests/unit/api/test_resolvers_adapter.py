@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from netvigil.api.base import Conflict, NotFound
-from netvigil.api.resolvers import AutonomyBreaker, RemediationQueue
+from netvigil.api.resolvers import AutonomyBreaker, AutonomyPolicy, RemediationQueue
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.breaker import AutonomyState
+from netvigil.resolvers.policy import DomainPolicy, Match, Policy
 from netvigil.resolvers.remediation import ActionRecord, ActionStore
 from netvigil.resolvers.tickets.local import LocalTickets
 
@@ -94,3 +95,27 @@ async def test_breaker_is_the_global_autonomy_breaker() -> None:
     assert (await b.reset("ada", "done")).open is False
     assert autonomy.open_reason("all") is None
     assert [r.action for r in audit.records()] == ["breaker.tripped", "breaker.reset"]
+
+
+async def test_policy_phases_are_the_remediators_and_a_fallback_wins(tmp_path: Path) -> None:
+    st, audit = AutonomyState(tmp_path / "a.db"), AuditLog()
+    core = DomainPolicy(phase="autonomous", match=Match(roles=["core"]))
+    pol = Policy(domains={"core": core, "all": DomainPolicy()})
+    view = AutonomyPolicy(pol, st, audit)
+    assert view.phases() == {"core": "autonomous", "all": "passive"}
+    assert (await view.set_phase("all", "semi-autonomous", "ada"))["all"] == "semi-autonomous"
+    assert AutonomyState(tmp_path / "a.db").phase("all") == "semi-autonomous"  # shared, kept
+    assert len([r for r in audit.records() if r.action == "policy.changed"]) == 1
+    await view.set_phase("all", "semi-autonomous", "ada")  # the same again: nothing new
+    assert len([r for r in audit.records() if r.action == "policy.changed"]) == 1
+    with pytest.raises(NotFound):
+        await view.set_phase("edge", "passive", "ada")
+    with pytest.raises(ValueError):
+        await view.set_phase("all", "reckless", "ada")
+    # a domain that fell back to passive shows passive whatever was set, until cleared
+    st.record_verification("core", "r1", False, ts=1.0, fallback=pol.domains["core"].fallback)
+    for i in range(2, 6):
+        st.record_verification("core", f"r{i}", False, ts=i, fallback=pol.domains["core"].fallback)
+    assert view.phases()["core"] == "passive"
+    st.clear_fallback("core")
+    assert view.phases()["core"] == "autonomous"

@@ -132,6 +132,34 @@ def test_a_tripped_breaker_stops_autonomy(tmp_path: Path) -> None:
     svc.close()
 
 
+def test_a_phase_set_in_the_console_reaches_the_remediator(tmp_path: Path) -> None:
+    """The policy file says passive; an admin moves the domain to semi-autonomous through the
+    console's policy adapter; the congestion's QoS change then runs on its own."""
+    from netvigil.api.resolvers import AutonomyPolicy
+
+    s = load_settings()
+    s.twin.fault_kinds = ["congestion"]  # type: ignore[assignment]
+    svc = Service.build(s, twin=Service.plan_twin(s, fault_count=1, speed=0.0), data_dir=tmp_path)
+    assert svc.policy is not None and svc.autonomy is not None
+    console = AutonomyPolicy(svc.policy, svc.autonomy, svc.audit)
+    assert console.phases() == {"all": "passive"}
+    assert asyncio.run(console.set_phase("all", "semi-autonomous", "ada")) == {
+        "all": "semi-autonomous"
+    }
+    asyncio.run(svc.run())
+    acts = _actions(svc)
+    assert "action.executed" in acts and "action.proposed" not in acts
+    decided = next(r for r in svc.audit.records() if r.action == "action.decided")
+    assert decided.detail["level"] == 2
+    assert "an operator set domain all to phase semi-autonomous" in decided.detail["why"]
+    changed = next(r for r in svc.audit.records() if r.action == "policy.changed")
+    assert changed.actor == "user:ada" and changed.detail == {
+        "from": "passive",
+        "to": "semi-autonomous",
+    }
+    svc.close()
+
+
 def _bottleneck() -> TwinNetwork:
     """a and b joined by a fat direct link and a thin detour through c."""
     topo = MemoryTopology()

@@ -166,3 +166,28 @@ def test_cli_policy_check_and_breaker(tmp_path: Path) -> None:
     assert r.exit_code == 0
     r = CliRunner().invoke(main, ["breaker", "status", "--data-dir", dd, "--json"])
     assert '"open": true' in r.output and "freeze" in r.output
+
+
+def test_cli_policy_phase_sets_shows_and_audits(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from netvigil.cli import main
+    from netvigil.resolvers.audit import AuditLog
+
+    dd = str(tmp_path / "data")
+    r = CliRunner().invoke(main, ["policy", "phase", "--data-dir", dd, "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["all"]["phase"] == "passive"
+    r = CliRunner().invoke(
+        main, ["policy", "phase", "--data-dir", dd, "all", "semi-autonomous", "--by", "bob"]
+    )
+    assert r.exit_code == 0 and "semi-autonomous (set by an operator)" in r.output
+    assert AutonomyState(Path(dd) / "autonomy.db").phase("all") == "semi-autonomous"
+    r = CliRunner().invoke(main, ["policy", "phase", "--data-dir", dd, "core", "passive"])
+    assert r.exit_code == 2 and "no domain 'core'" in r.output
+    r = CliRunner().invoke(main, ["policy", "phase", "--data-dir", dd, "all", "reckless"])
+    assert r.exit_code == 2  # not a phase
+    (rec,) = AuditLog(Path(dd) / "audit.db").records()
+    assert rec.action == "policy.changed" and rec.actor == "bob"
+    assert rec.detail["from"] == "passive" and rec.detail["to"] == "semi-autonomous"
