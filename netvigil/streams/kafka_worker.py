@@ -153,6 +153,8 @@ class ProcessorApp:
         """Per assigned partition, the next offset to handle: everything before it was."""
         self._moved: dict[tuple[str, int], tuple[int, float]] = {}
         """Per partition, ``_read`` when last seen to change and when (monotonic)."""
+        self._first: dict[tuple[str, int], int] = {}
+        """Per partition, the first offset handled since the last assignment."""
         self._caught: dict[tuple[str, int], bool] = {}
         self._held: set[bytes] = set()
         self._warned = 0.0
@@ -250,19 +252,24 @@ class ProcessorApp:
         (self.datadir / "assignment.json").write_text(json.dumps(status))
         # what came before the group's committed offsets was handled (by whichever worker),
         # and faust seeks there (to the log start where nothing was committed): the next
-        # record each agent expects, and the base of "caught up" (see streams.gaps)
+        # record each agent expects, and the base of "caught up" (see streams.gaps). faust's
+        # recovery may resume fetching before this handler returns: records handled while the
+        # base is asked for count from the first of them, and only a first one past the base
+        # means faust skipped some (not under the agents' lock: it would hold up faust's
+        # consumer thread, which the agents may be waiting for, in the middle of a rebalance).
         tps = [TopicPartition(t, p) for t, p in self.assignment if t in self._read_topics()]
-        for tp in set(self._read) - {(t.topic, t.partition) for t in tps}:
-            del self._read[tp]  # revoked
+        self._read.clear()
+        self._moved.clear()
+        self._first.clear()
         try:
             base = await asyncio.to_thread(start_offsets, self.bootstrap, self.group, tps)
         except NetVigilError as exc:
             log.warning("%s: committed offsets unknown (%s)", self.group, exc)
-            for t in tps:
-                self._read.pop((t.topic, t.partition), None)
             return
-        self._read.update(base)
-        self._moved.clear()
+        for tp, off in base.items():
+            first, now = self._first.get(tp), self._read.get(tp)
+            ok = first is not None and first <= off and now is not None
+            self._read[tp] = max(now, off) if ok and now is not None else off
 
     def _read_topics(self) -> set[str]:
         """The topics this app's agents consume."""
@@ -285,6 +292,8 @@ class ProcessorApp:
         fresh = new_records(self._read, records)
         self.skipped += len(records) - len(fresh)
         records = fresh
+        for rec in records:  # the first offset handled since the last assignment
+            self._first.setdefault((rec.message.topic, rec.message.partition), rec.message.offset)
         gaps = find_gaps(self._read, records)
         if not gaps:
             return records
