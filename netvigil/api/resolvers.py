@@ -166,8 +166,7 @@ class AutonomyPolicy:
     def phases(self) -> dict[str, str]:
         st = self._autonomy
         return {
-            name: st.fallback(name) or st.phase(name) or dom.phase
-            for name, dom in self._policy.domains.items()
+            name: st.effective_phase(name, dom.phase) for name, dom in self._policy.domains.items()
         }
 
     async def set_phase(self, domain: str, phase: str, actor: str) -> dict[str, str]:

@@ -60,7 +60,7 @@ def policy_phase(
             )
         if phase is None:
             raise NetVigilError("give the phase too: netvigil policy phase DOMAIN PHASE")
-        before = st.fallback(domain) or st.phase(domain) or pol.domains[domain].phase
+        before = st.effective_phase(domain, pol.domains[domain].phase)
         if (st.phase(domain) or pol.domains[domain].phase) != phase:
             now = time.time()
             st.set_phase(domain, phase, actor=actor, ts=now)
@@ -76,7 +76,7 @@ def policy_phase(
             log.close()
     rows = {
         name: {
-            "phase": st.fallback(name) or st.phase(name) or dom.phase,
+            "phase": st.effective_phase(name, dom.phase),
             "file": dom.phase,
             "set": st.phase(name),
             "fallback": st.fallback(name),

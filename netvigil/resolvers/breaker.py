@@ -169,5 +169,10 @@ class AutonomyState:
         row = self._db.execute("SELECT phase FROM phases WHERE domain = ?", (domain,)).fetchone()
         return str(row[0]) if row else None
 
+    def effective_phase(self, domain: str, configured: str) -> str:
+        """The phase the remediator decides with: a fallback first, then one an operator set,
+        then ``configured`` (the policy file's)."""
+        return self.fallback(domain) or self.phase(domain) or configured
+
     def close(self) -> None:
         self._db.close()

@@ -268,8 +268,8 @@ class ProcessorApp:
             return
         for tp, off in base.items():
             first, now = self._first.get(tp), self._read.get(tp)
-            ok = first is not None and first <= off and now is not None
-            self._read[tp] = max(now, off) if ok and now is not None else off
+            handled = first is not None and first <= off and now is not None
+            self._read[tp] = max(now, off) if handled and now is not None else off
 
     def _read_topics(self) -> set[str]:
         """The topics this app's agents consume."""

@@ -19,10 +19,10 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from netvigil.config import Settings, load_settings
-from netvigil.events import Anomaly, Event, Incident
+from netvigil.events import Anomaly, DeviceEvent, Event, Incident
 from netvigil.graph.importers import load_topology
 from netvigil.service import Service
-from netvigil.streams.base import Emit
+from netvigil.streams.base import Emit, Processor
 from netvigil.streams.wire import decode_batch
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
@@ -128,6 +128,33 @@ def embedded_results(
         asyncio.run(svc.run())
         svc.close()
     return collect(seen)
+
+
+class Explode(Processor[list[float]]):
+    """Raises on device events of kind ``boom``; otherwise reports each event as an anomaly."""
+
+    name = "explode"
+    inputs = ("netvigil.events",)
+    outputs = ("netvigil.anomalies",)
+
+    def new_state(self) -> list[float]:
+        return []
+
+    async def process(self, event: Event, state: list[float]) -> Sequence[Event]:
+        assert isinstance(event, DeviceEvent)
+        if event.kind == "boom":
+            raise RuntimeError("boom")
+        state.append(event.ts)
+        return [
+            Anomaly(
+                ts=event.ts,
+                device=event.device,
+                entity=event.device,
+                signal="seen",
+                kind="count",
+                score=min(1.0, len(state) / 10),
+            )
+        ]
 
 
 # ------------------------------------------------------------------ independent readers

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from netvigil.config import Settings
-from netvigil.events import Anomaly, DeadLetter, DeviceEvent, Event, Metric, decode, key_of
+from netvigil.events import DeadLetter, DeviceEvent, Metric, decode, key_of
 from netvigil.service import Service
-from netvigil.streams.base import Processor
 from netvigil.streams.kafka_admin import create_topics
 from netvigil.streams.kafka_runtime import KafkaRuntime
 from tests.integration.kafka.conftest import (
+    Explode,
     ListSource,
     collect,
     embedded_results,
@@ -60,33 +59,6 @@ def test_twin_through_kafka_gives_the_embedded_results(
             assert ticket is not None and ticket.state == "resolved"
     finally:
         svc.close()
-
-
-class Explode(Processor[list[float]]):
-    """Raises on device events of kind ``boom``; otherwise reports each event as an anomaly."""
-
-    name = "explode"
-    inputs = ("netvigil.events",)
-    outputs = ("netvigil.anomalies",)
-
-    def new_state(self) -> list[float]:
-        return []
-
-    async def process(self, event: Event, state: list[float]) -> Sequence[Event]:
-        assert isinstance(event, DeviceEvent)
-        if event.kind == "boom":
-            raise RuntimeError("boom")
-        state.append(event.ts)
-        return [
-            Anomaly(
-                ts=event.ts,
-                device=event.device,
-                entity=event.device,
-                signal="seen",
-                kind="count",
-                score=min(1.0, len(state) / 10),
-            )
-        ]
 
 
 def test_poison_records_and_failing_events_become_dead_letters_and_processing_goes_on(

@@ -5,41 +5,15 @@ group's committed offsets reach the end, so its lag says the truth."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 
 from faust.types import TP
 
 from netvigil.config import Settings
-from netvigil.events import Anomaly, DeviceEvent, Event
-from netvigil.streams.base import Processor
+from netvigil.events import DeviceEvent
 from netvigil.streams.kafka_admin import create_topics, group_lag
 from netvigil.streams.kafka_runtime import KafkaRuntime
-from tests.integration.kafka.conftest import events_in, read_topic
-
-
-class Echo(Processor[None]):
-    """One anomaly per device event, carrying its time."""
-
-    name = "echo"
-    inputs = ("netvigil.events",)
-    outputs = ("netvigil.anomalies",)
-
-    def new_state(self) -> None:
-        return None
-
-    async def process(self, event: Event, state: None) -> Sequence[Event]:
-        assert isinstance(event, DeviceEvent)
-        return [
-            Anomaly(
-                ts=event.ts,
-                device=event.device,
-                entity=event.device,
-                signal="seen",
-                kind="x",
-                score=1.0,
-            )
-        ]
+from tests.integration.kafka.conftest import Explode, events_in, read_topic
 
 
 def test_a_partition_the_consumer_stopped_delivering_is_read_directly(
@@ -48,7 +22,7 @@ def test_a_partition_the_consumer_stopped_delivering_is_read_directly(
     cfg = settings.kafka
     cfg.stall_s = 2.0
     create_topics(kafka, cfg)
-    runtime = KafkaRuntime([Echo()], bootstrap=kafka, cfg=cfg, data_dir=tmp_path)
+    runtime = KafkaRuntime([Explode()], bootstrap=kafka, cfg=cfg, data_dir=tmp_path)
     topic = cfg.topic_prefix + "netvigil.events"
     devices = [f"r{i}" for i in range(16)]  # over the 4 partitions
     sent = [DeviceEvent(ts=float(i), device=devices[i % 16], kind="x") for i in range(400)]
