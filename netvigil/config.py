@@ -439,9 +439,25 @@ class SloSettings(_Section):
     window_s: float = Field(30 * 86400, gt=0, description="SLO window in seconds.")
 
 
+class OtlpSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address of the OTLP/HTTP metrics receiver.")
+    port: int = Field(
+        0, ge=0, le=65535, description="Port of POST /v1/metrics (0 = off; OTLP's own is 4318)."
+    )
+    max_body_bytes: int = Field(
+        4 << 20, gt=0, description="Largest request body, after decompression (else 413)."
+    )
+    devices: dict[str, str] = Field(
+        {}, description="service.name -> device it runs on (default: the resource's host.name)."
+    )
+
+
 class ServiceLevelSettings(_Section):
     probes: list[ProbeSettings] = Field([], description="Synthetic checks (HTTP, TCP, DNS).")
     scrape: list[ScrapeSettings] = Field([], description="Prometheus endpoints to scrape.")
+    otlp: OtlpSettings = Field(
+        OtlpSettings(), description="OTLP/HTTP metrics pushed by instrumented applications."
+    )
     slos: list[SloSettings] = Field([], description="Service-level objectives to track.")
 
 

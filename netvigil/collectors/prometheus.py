@@ -22,7 +22,7 @@ from netvigil.errors import DecodeError
 from netvigil.events import Event, Metric
 from netvigil.streams.base import Emit
 
-__all__ = ["PrometheusScraper", "ScrapeTarget", "parse_exposition"]
+__all__ = ["CounterRates", "SeriesKey", "PrometheusScraper", "ScrapeTarget", "parse_exposition"]
 
 
 @dataclass(frozen=True)
@@ -46,21 +46,33 @@ def parse_exposition(text: str) -> list[tuple[str, str, dict[str, str], float]]:
         raise DecodeError("bad_exposition", f"not Prometheus text format: {exc}") from exc
 
 
-@dataclass
-class _Rates:
-    last: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, float]] = field(
-        default_factory=dict
-    )
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]
 
-    def rate(
-        self, key: tuple[str, tuple[tuple[str, str], ...]], value: float, ts: float
-    ) -> float | None:
-        prev = self.last.get(key)
-        self.last[key] = (ts, value)
+
+@dataclass
+class CounterRates:
+    """Per-second rates of cumulative counters between two samples of the same series.
+
+    Keeps the last sample of at most ``max_series`` series; the one updated longest ago is
+    forgotten first (its next sample then starts it again), so a label explosion in an
+    application costs rates, never memory.
+    """
+
+    max_series: int = 100_000
+    last: dict[SeriesKey, tuple[float, float, int]] = field(default_factory=dict)
+
+    def rate(self, key: SeriesKey, value: float, ts: float, start: int = 0) -> float | None:
+        """The rate since the last sample (None for the first). A counter that went down, or
+        whose ``start`` (its start time, where the protocol has one) changed, restarted and
+        counts from zero again."""
+        prev = self.last.pop(key, None)  # re-inserted last: the dict is in order of use
+        self.last[key] = (ts, value, start)
+        if len(self.last) > self.max_series:
+            del self.last[next(iter(self.last))]
         if prev is None or ts <= prev[0]:
             return None
         delta = value - prev[1]
-        if delta < 0:  # counter reset: the process restarted and counts from zero again
+        if delta < 0 or start != prev[2]:  # a reset: the process restarted
             delta = value
         return delta / (ts - prev[0])
 
@@ -71,10 +83,10 @@ class PrometheusScraper:
     name: str = "prometheus"
     clock: Callable[[], float] = time.time
     counters: CollectorCounters = field(default_factory=CollectorCounters)
-    _rates: dict[str, _Rates] = field(default_factory=dict)
+    _rates: dict[str, CounterRates] = field(default_factory=dict)
 
     def to_events(self, t: ScrapeTarget, text: str, ts: float) -> list[Event]:
-        rates = self._rates.setdefault(t.url, _Rates())
+        rates = self._rates.setdefault(t.url, CounterRates())
         out: list[Event] = []
         device = t.device or t.service
         for ftype, name, labels, value in parse_exposition(text):

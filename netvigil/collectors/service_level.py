@@ -1,11 +1,12 @@
-"""Builds the service-level sources (probes, Prometheus scraping) and the SLO processor from
-the ``services`` section of the settings."""
+"""Builds the service-level sources (probes, Prometheus scraping, the OTLP/HTTP receiver) and
+the SLO processor from the ``services`` section of the settings."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from netvigil.analytics.slo import SLO
+from netvigil.collectors.otlp import OtlpListen, OtlpReceiver
 from netvigil.collectors.probes import ProbeCollector, ProbeTarget
 from netvigil.collectors.prometheus import PrometheusScraper, ScrapeTarget
 from netvigil.config import Settings
@@ -22,6 +23,8 @@ def service_level_sources(settings: Settings) -> list[Source]:
         out.append(ProbeCollector([ProbeTarget(**p.model_dump()) for p in sv.probes]))
     if sv.scrape:
         out.append(PrometheusScraper([ScrapeTarget(**s.model_dump()) for s in sv.scrape]))
+    if sv.otlp.port:
+        out.append(OtlpReceiver(OtlpListen(**sv.otlp.model_dump())))
     return out
 
 
