@@ -1,4 +1,5 @@
-"""The console's HTTP API (FastAPI): incidents, actions, breaker, policy, audit, topology.
+"""The console's HTTP API (FastAPI): incidents, services, actions, breaker, policy, audit,
+topology.
 
 Every route but ``/healthz`` and ``/readyz`` needs a bearer token; the role a route needs is
 part of its declaration (``_need("operator")``), so the rule is visible where the route is.
@@ -12,7 +13,7 @@ token.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Annotated, Any
@@ -24,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from netvigil import __version__
+from netvigil.analytics.slo import SLO
 from netvigil.api.auth import FailureLimiter, TokenRecord, TokenStore, role_allows
 from netvigil.api.base import ActionQueue, Breaker, Conflict, NotFound, Policy
 from netvigil.api.metrics import Meters, make_registry
@@ -39,6 +41,7 @@ from netvigil.api.schemas import (
     Me,
     PhaseIn,
     PolicyOut,
+    ServiceOut,
     TopologyOut,
     VerifyOut,
     action_out,
@@ -47,6 +50,7 @@ from netvigil.api.schemas import (
     incident_detail,
     incident_summary,
 )
+from netvigil.api.services import SloBoard, services_view
 from netvigil.api.topology import subgraph
 from netvigil.graph.base import TopologyStore
 from netvigil.resolvers.audit import AuditLog
@@ -73,6 +77,8 @@ class Console:
     ready: Callable[[], bool] = lambda: True
     limiter: FailureLimiter = field(default_factory=FailureLimiter)
     meters: Meters = field(default_factory=Meters)
+    slos: Sequence[SLO] = ()
+    slo_board: SloBoard = field(default_factory=SloBoard)
 
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `netvigil api token create`.")
@@ -231,6 +237,14 @@ def create_app(console: Console) -> FastAPI:
     ) -> TopologyOut:
         """The subgraph within ``hops`` of a device, interface or link."""
         return subgraph(console.topology, entity, hops, {entity})
+
+    # ------------------------------------------------------------ services
+
+    @app.get("/api/services", tags=["services"])
+    async def list_services(tok: Viewer) -> list[ServiceOut]:
+        """Services with their paths, SLOs (burn state, budget left) and open incidents."""
+        opened = [inc for inc, _ in console.incidents.list("open")]
+        return services_view(console.topology, console.slos, console.slo_board, opened)
 
     # ------------------------------------------------------------ actions
 

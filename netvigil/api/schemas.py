@@ -27,6 +27,8 @@ __all__ = [
     "PhaseIn",
     "PolicyOut",
     "RootCauseOut",
+    "ServiceOut",
+    "SloOut",
     "TopologyOut",
     "VerifyOut",
     "action_out",
@@ -122,6 +124,34 @@ class PhaseIn(BaseModel):
 
 class PolicyOut(BaseModel):
     phases: dict[str, str]
+
+
+class SloOut(BaseModel):
+    key: str = Field(description="service:kind, as incidents name it.")
+    kind: Literal["success", "latency"]
+    objective: float
+    latency_ms: float | None
+    window_s: float
+    status: str = Field(
+        description="page or ticket while a burn-rate alert fires; ok after one cleared; "
+        "'no alert yet' when none fired since the service started."
+    )
+    burn: float = Field(description="Burn rate of the firing alert's long window (0 if none).")
+    budget_remaining: float | None = Field(
+        description="Share of the error budget left at the last alert change."
+    )
+    updated_ts: float | None
+
+
+class ServiceOut(BaseModel):
+    name: str
+    kind: str
+    in_topology: bool = Field(description="False for a service with an SLO but no graph node.")
+    links: list[str] = Field(description="Links the service's traffic traverses.")
+    devices: list[str] = Field(description="Devices it runs on or depends on.")
+    props: dict[str, str]
+    slos: list[SloOut]
+    incidents: list[str] = Field(description="Fingerprints of open incidents that hurt it.")
 
 
 class AuditOut(BaseModel):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
+from netvigil.analytics.slo import SLO
 from netvigil.api.app import Console, create_app
 from netvigil.api.auth import FailureLimiter, TokenStore, token_path
 from netvigil.api.base import ActionQueue, Breaker, Policy
@@ -77,9 +78,11 @@ def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Con
         dead_letter_count=lambda: svc.dead_letters.count,
         ready=ready,
         limiter=FailureLimiter(api.login_failures, api.login_window_s),
+        slos=[SLO(**s.model_dump()) for s in svc.settings.services.slos],
     )
     svc.runtime.listen("netvigil.dlq", console.meters.on_dead_letter)
     svc.runtime.listen("netvigil.anomalies", console.meters.on_anomaly)
+    svc.runtime.listen("netvigil.anomalies", console.slo_board.observe)
     return console
 
 

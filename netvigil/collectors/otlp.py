@@ -23,8 +23,8 @@ metrics look alike whichever way they come:
   ``_bucket.rate`` with ``le``; exponential histograms give count and sum only; summaries give
   their quantiles as gauges (label ``quantile``) and count and sum as rates;
 - data-point attributes become labels, with ``service`` added (and ``instance``, the
-  resource's ``service.instance.id``, when it has one: replicas stay separate series). Timestamps are the data
-  points' own (event time).
+  resource's ``service.instance.id``, when it has one: replicas stay separate series).
+  Timestamps are the data points' own (event time).
 """
 
 from __future__ import annotations

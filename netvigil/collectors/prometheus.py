@@ -22,7 +22,7 @@ from netvigil.errors import DecodeError
 from netvigil.events import Event, Metric
 from netvigil.streams.base import Emit
 
-__all__ = ["CounterRates", "SeriesKey", "PrometheusScraper", "ScrapeTarget", "parse_exposition"]
+__all__ = ["CounterRates", "PrometheusScraper", "ScrapeTarget", "SeriesKey", "parse_exposition"]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+import netvigil.twin
 from tests.e2e.console import live_console
+
+SCENARIOS = Path(netvigil.twin.__file__).parent / "scenarios"
 
 pytestmark = pytest.mark.e2e
 
@@ -86,6 +89,8 @@ def test_operator_approves_an_action_of_a_twin_incident(browser: WebDriver, tmp_
     # faults last an hour (12 s of wall time at 300x), so a human has time to approve the
     # remediator's proposal before the incident resolves and cancels it
     slow = {"NETVIGIL_TWIN__FAULT_DURATION_S": "3600", "NETVIGIL_TWIN__FAULT_INTERVAL_S": "7200"}
+    # the twin serves and probes the cross-domain scenario's services: the services table
+    slow["NETVIGIL_TWIN__SERVICES"] = str(SCENARIOS / "service-loss.yaml")
     with live_console(tmp_path / "data", env=slow) as live:
         # a wrong token is refused on the page
         wait = _login(drv, live.url, "nvk_00000000_wrong")
@@ -94,6 +99,9 @@ def test_operator_approves_an_action_of_a_twin_incident(browser: WebDriver, tmp_
 
         wait = _login(drv, live.url, live.tokens["operator"])
         wait.until(ec.text_to_be_present_in_element((By.ID, "who"), "otto (operator)"))
+        # the twin's services are listed with their path and SLOs
+        shop = _text(wait, "#services tbody tr[data-service='shop']")
+        assert "edge1" in shop and "99.00% success" in shop, shop
         # an incident from the twin appears in the live list (polled every 2 s)
         fp = _attr(wait, "#incidents tbody tr[data-fp]", "data-fp")
         _click(wait, f"#incidents tbody tr[data-fp='{fp}']")

@@ -64,7 +64,7 @@ function logout(msg) {
 async function refresh() {
   if (!token) return;
   try {
-    await Promise.all([loadIncidents(), loadBreaker(), loadAudit()]);
+    await Promise.all([loadIncidents(), loadServices(), loadBreaker(), loadAudit()]);
     if (selected) await loadDetail(selected, false);
     $("#refreshed").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (e) { /* shown by the handlers; retry on the next tick */ }
@@ -81,6 +81,38 @@ async function loadIncidents() {
     if (i.fingerprint === selected) tr.classList.add("selected");
     tr.addEventListener("click", () => loadDetail(i.fingerprint, true));
     body.appendChild(tr);
+  }
+}
+
+function sloText(s) {
+  const goal = s.kind === "latency" ? `${(s.objective * 100).toFixed(2)}% under ${s.latency_ms} ms`
+    : `${(s.objective * 100).toFixed(2)}% success`;
+  const left = s.budget_remaining === null ? "" : `, ${(s.budget_remaining * 100).toFixed(1)}% budget left`;
+  const burn = s.burn ? `, burning ${s.burn}x` : "";
+  return `${goal}: ${s.status}${burn}${left}`;
+}
+
+async function loadServices() {
+  const list = await api("GET", "/api/services");
+  const body = $("#services tbody");
+  body.replaceChildren();
+  for (const s of list) {
+    const slos = document.createElement("div");
+    for (const o of s.slos) {
+      const line = document.createElement("div");
+      line.textContent = sloText(o);
+      line.className = o.status === "page" || o.status === "ticket" ? "error" : (o.status === "ok" ? "ok" : "");
+      slos.appendChild(line);
+    }
+    const incs = document.createElement("div");
+    for (const fp of s.incidents) {
+      const b = document.createElement("button");
+      b.type = "button"; b.textContent = fp.slice(0, 8);
+      b.addEventListener("click", () => loadDetail(fp, true));
+      incs.appendChild(b);
+    }
+    const path = s.in_topology ? [...s.devices, ...s.links].join(", ") : "(not in the topology)";
+    body.appendChild(row([s.name, path, slos, incs], { service: s.name }));
   }
 }
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from msgspec.structs import replace
 from prometheus_client.parser import text_string_to_metric_families
 
+from netvigil.analytics.slo import SLO
 from netvigil.events import Anomaly, DeadLetter
-from tests.unit.api.conftest import T0, Env
+from netvigil.graph.base import Service
+from tests.unit.api.conftest import T0, Env, make_incident
 
 
 async def test_incident_list_filters_and_detail(env: Env) -> None:
@@ -140,3 +143,45 @@ async def test_health_readiness_and_metrics(env: Env) -> None:
     assert samples[("netvigil_detection_delay_seconds_count", ())] == 2
     assert samples[("netvigil_detection_delay_seconds_sum", ())] == 40
     assert samples[("netvigil_detection_delay_seconds_bucket", (("le", "20.0"),))] == 1
+
+
+async def test_services_with_their_paths_slo_state_and_open_incidents(env: Env) -> None:
+    link = sorted(lk.id for lk in env.console.topology.links())[0]
+    env.console.topology.add_service(
+        Service(name="shop", kind="http", links=(link,), devices=("edge1",), props={"x": "1"})
+    )
+    env.console.slos = [
+        SLO(service="shop", objective=0.99),
+        SLO(service="shop", objective=0.9, kind="latency", latency_ms=200),
+        SLO(service="ledger", objective=0.999),  # an SLO with no node in the graph
+    ]
+    burn = Anomaly(
+        ts=T0 + 120, device="edge1", entity="shop", signal="slo.success", kind="slo_burn",
+        score=1.0, state="active", value=14.5, detector="slo:burn-rate",
+        evidence={"objective": "0.99", "severity": "page", "budget_remaining": "0.944"},
+    )  # fmt: skip
+    env.console.slo_board.observe("netvigil.anomalies", burn)
+    hurt = replace(make_incident("bbbb000000000001", link), services=["shop"])
+    env.console.incidents.put(hurt, None)
+    r = await env.client.get("/api/services", headers=env.auth("vera"))
+    assert r.status_code == 200
+    by_name = {s["name"]: s for s in r.json()}
+    assert sorted(by_name) == ["ledger", "shop"]
+    shop = by_name["shop"]
+    assert (shop["links"], shop["devices"], shop["in_topology"]) == ([link], ["edge1"], True)
+    assert shop["incidents"] == ["bbbb000000000001"]
+    slos = {s["key"]: s for s in shop["slos"]}
+    assert slos["shop:success"]["status"] == "page"
+    assert (
+        slos["shop:success"]["burn"] == 14.5 and slos["shop:success"]["budget_remaining"] == 0.944
+    )
+    assert slos["shop:latency"]["status"] == "no alert yet"
+    assert by_name["ledger"]["in_topology"] is False
+    # the alert clears: the SLO is ok again, its budget as last reported
+    env.console.slo_board.observe(
+        "netvigil.anomalies", replace(burn, state="cleared", ts=T0 + 600, score=0.0)
+    )
+    r = await env.client.get("/api/services", headers=env.auth("vera"))
+    cleared = {s["key"]: s for s in r.json()[1]["slos"]}["shop:success"]
+    assert (cleared["status"], cleared["burn"]) == ("ok", 0.0)
+    assert (await env.client.get("/api/services")).status_code == 401
