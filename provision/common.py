@@ -20,6 +20,7 @@ __all__ = [
     "CACHE",
     "Server",
     "free_port",
+    "go_install",
     "maven_fetch",
     "wait_for_log",
     "wait_for_port",
@@ -76,6 +77,31 @@ def maven_fetch(name: str, artifacts: list[str]) -> Path:
     )
     stamp.write_text(want)
     return lib
+
+
+def _go() -> str:
+    for cand in (shutil.which("go"), "/usr/local/go/bin/go", "/usr/lib/go/bin/go"):
+        if cand and Path(cand).exists():
+            return cand
+    raise RuntimeError("Go is needed to build this server (go install); install the Go toolchain")
+
+
+def go_install(package_at_version: str, root: Path) -> Path:
+    """Build ``package@version`` from the Go module proxy into ``root/bin`` once (modules
+    cached in ``CACHE/go``); return the binary's path."""
+    binary = root / "bin" / package_at_version.partition("@")[0].rsplit("/", 1)[-1]
+    if binary.exists():
+        return binary
+    env = dict(os.environ)
+    env.update(
+        GOBIN=str(root / "bin"),
+        GOPATH=str(CACHE / "go"),
+        GOMODCACHE=str(CACHE / "go" / "pkg" / "mod"),
+        GOFLAGS="-mod=mod",
+        CGO_ENABLED="0",
+    )
+    subprocess.run([_go(), "install", package_at_version], check=True, env=env, timeout=1800)
+    return binary
 
 
 def free_port() -> int:
