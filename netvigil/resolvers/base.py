@@ -187,6 +187,10 @@ class ExecOutcome:
     detail: str
     dry_run: bool = False
     data: dict[str, Any] = field(default_factory=dict)
+    applied_ts: float | None = None
+    """When the change took effect on the network's clock, where that is not the decision's
+    event time (the twin runs ahead of a pipeline that lags behind it); verification counts
+    from then."""
 
 
 class Executor(Protocol):

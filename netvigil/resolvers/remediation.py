@@ -6,9 +6,10 @@ on the incident's ticket and its change request. Actions live in SQLite (``actio
 restart finds proposals still awaiting approval and changes still being verified.
 
 Verification runs on event time: the KPI the catalog names must hold on every watched series
-in samples taken after the change, before ``within_s`` simulated seconds have passed. Otherwise
-the change is rolled back, the failure is counted (it may trip the domain's breaker or its
-fallback to passive), and the incident is escalated to level 1: a human decides.
+in samples taken after the change took effect (the executor's ``applied_ts`` where the
+network's clock runs ahead of the pipeline's), before ``within_s`` more seconds have passed.
+Otherwise the change is rolled back, the failure is counted (it may trip the domain's breaker
+or its fallback to passive), and the incident is escalated to level 1: a human decides.
 """
 
 from __future__ import annotations
@@ -433,10 +434,13 @@ class Remediator:
         self._note(
             rec, f"Executed {rec.action} on {rec.target} ({self.executor.name}): {out.detail}", ts
         )
-        rec.executed_ts = ts
+        # samples count from when the change took effect: on the Kafka runtime the twin (the
+        # network) is ahead of the event time the pipeline decides on
+        rec.executed_ts = max(ts, out.applied_ts or ts)
         if not out.ok:
             return events + self._fail(rec, ts, f"execution failed: {out.detail}")
-        rec.status, rec.deadline = "verifying", ts + spec.verification.within_s
+        rec.status = "verifying"
+        rec.deadline = rec.executed_ts + spec.verification.within_s
         self.store.put(rec)
         self.watched |= set(self._watch(rec))
         return events

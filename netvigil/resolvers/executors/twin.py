@@ -99,5 +99,6 @@ class TwinExecutor:
                 policers={lk: s for lk, s in change.policers.items() if s >= 0},
                 restore=change.restore,
             )
-        apply_change(self.net, change, self.clock())
-        return ExecOutcome(True, f"applied {summary} at t={self.clock():.0f}", False, summary)
+        now = self.clock()
+        apply_change(self.net, change, now)
+        return ExecOutcome(True, f"applied {summary} at t={now:.0f}", False, summary, now)

@@ -1,4 +1,5 @@
-"""Verification counts the samples taken at its deadline.
+"""Verification counts the samples taken at its deadline, and starts when the change took
+effect.
 
 The coordinator ticks on the first metric of each new timestamp, before the other samples of
 that timestamp arrive; and an incident can reach it after it already read the next samples.
@@ -25,22 +26,22 @@ from netvigil.resolvers.tickets.local import LocalTickets
 class Recording:
     name = "recording"
 
-    def __init__(self) -> None:
+    def __init__(self, applied_ts: float | None = None) -> None:
         self.calls: list[list[Op]] = []
+        self.applied_ts = applied_ts
 
     def execute(
         self, action: str, target: str, ops: list[Op], params: dict[str, Any], *, dry_run: bool
     ) -> ExecOutcome:
         self.calls.append(ops)
-        return ExecOutcome(True, "ok", dry_run)
+        return ExecOutcome(True, "ok", dry_run, applied_ts=self.applied_ts)
 
 
 def util(ts: float, value: float) -> Metric:
     return Metric(ts=ts, device="a", name="if.out_util", value=value, labels={"interface": "1"})
 
 
-def test_the_sample_at_the_deadline_verifies_the_change(tmp_path: Path) -> None:
-    executor = Recording()
+def _planned(tmp_path: Path, executor: Recording) -> Remediator:
     rem = Remediator(
         catalog=load_catalog(None),
         policy=default_policy("autonomous"),
@@ -64,6 +65,12 @@ def test_the_sample_at_the_deadline_verifies_the_change(tmp_path: Path) -> None:
         orig_metric=10,
     )
     rem.plan("fp", facts, devices=[("a", "core", "")], blast_radius=1, evidence=[], ts=0.0)
+    return rem
+
+
+def test_the_sample_at_the_deadline_verifies_the_change(tmp_path: Path) -> None:
+    executor = Recording()
+    rem = _planned(tmp_path, executor)
     (rec,) = rem.store.open()
     assert rec.action == "qos_adjust" and rec.status == "verifying" and rec.deadline == 120.0
     out = rem.tick(120.0)  # the first sample of t=120 triggers the tick; a's is not in yet
@@ -73,3 +80,17 @@ def test_the_sample_at_the_deadline_verifies_the_change(tmp_path: Path) -> None:
     (result,) = [e for e in out if isinstance(e, ActionResult)]
     assert result.outcome == "succeeded"
     assert len(executor.calls) == 1  # applied once, never rolled back
+
+
+def test_verification_counts_from_when_the_change_took_effect(tmp_path: Path) -> None:
+    """The network's clock is ahead of the decision's event time (the Kafka runtime lags the
+    twin): samples from before the change took effect do not fail it, and the window starts
+    when it did."""
+    rem = _planned(tmp_path, Recording(applied_ts=150.0))  # decided at 0, applied at 150
+    (rec,) = rem.store.open()
+    assert (rec.executed_ts, rec.deadline) == (150.0, 270.0)
+    rem.on_metric(util(140.0, 1.0))  # still congested: taken before the change
+    assert not [e for e in rem.tick(200.0) if isinstance(e, ActionResult)]
+    rem.on_metric(util(260.0, 0.6))
+    (result,) = [e for e in rem.tick(260.0) if isinstance(e, ActionResult)]
+    assert result.outcome == "succeeded"
