@@ -6,10 +6,10 @@ optionally gzip-compressed; the answer is an ``ExportMetricsServiceResponse`` in
 encoding, with ``partial_success`` when some data points could not be used, or HTTP 400 with a
 ``google.rpc.Status`` when the body is not a request (that body becomes a dead letter with the
 reason). Bodies are capped (``max_body_bytes``, after decompression, so a gzip bomb stops at
-the cap with 413); other media types get 415. Decoding is the ``opentelemetry-proto``
-generated classes and ``google.protobuf.json_format`` (which reads the OTLP JSON mapping:
-lowerCamel or snake names, 64-bit integers as strings, enums as integers, unknown fields
-ignored, as the specification asks of receivers).
+the cap with 413 and a dead letter without the body); other media types get 415. Decoding is
+the ``opentelemetry-proto`` generated classes and ``google.protobuf.json_format`` (which
+reads the OTLP JSON mapping: lowerCamel or snake names, 64-bit integers as strings, enums as
+integers, unknown fields ignored, as the specification asks of receivers).
 
 Mapping, the same shape as :mod:`netvigil.collectors.prometheus` produces, so a service's
 metrics look alike whichever way they come:
@@ -265,8 +265,8 @@ class OtlpReceiver:
                 why = f"bad_encoding: the {encoding} body does not decode"
                 resp = await self._bad(peer, b"", why, ctype)
             else:
-                self.counters.dead_letters["too_large"] += 1
-                resp = self._status(413, f"body over {self.listen.max_body_bytes} bytes", ctype)
+                why = f"too_large: body over {self.listen.max_body_bytes} bytes"
+                resp = await self._bad(peer, b"", why, ctype, http=413)
             resp.force_close()
             return resp
         self.counters.received += 1
@@ -287,10 +287,13 @@ class OtlpReceiver:
             resp.partial_success.error_message = "; ".join(reasons)
         return self._encode(200, resp, ctype)
 
-    async def _bad(self, peer: str, raw: bytes, reason: str, ctype: str) -> web.Response:
+    async def _bad(
+        self, peer: str, raw: bytes, reason: str, ctype: str, http: int = 400
+    ) -> web.Response:
+        """A dead letter with the reason (and the body, where it was read), and the answer."""
         assert self._emit is not None
         await self._emit(dead_letter(f"otlp:{peer}", raw, reason, self.clock(), self.counters))
-        return self._status(400, reason, ctype)
+        return self._status(http, reason, ctype)
 
     def _status(self, http: int, message: str, ctype: str) -> web.Response:
         code = code_pb2.INVALID_ARGUMENT if http == 400 else code_pb2.FAILED_PRECONDITION

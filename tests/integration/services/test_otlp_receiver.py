@@ -113,6 +113,6 @@ def test_bad_requests_get_the_specified_answers_and_dead_letters() -> None:
     first = status_pb2.Status.FromString(answers[0][2])
     assert first.code == 3 and "not an OTLP metrics request" in first.message
     letters = [e for e in got if isinstance(e, DeadLetter)]
-    assert [d.reason.split(":")[0] for d in letters] == ["bad_otlp", "bad_encoding"]
+    assert [d.reason.split(":")[0] for d in letters] == ["bad_otlp", "bad_encoding", "too_large"]
     assert letters[0].raw == b"\x0a\xff\xff\xff\xff"
     assert r.counters.dead_letters == {"bad_otlp": 1, "bad_encoding": 1, "too_large": 1}
