@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from aiohttp import web
 from opentelemetry.exporter.otlp.proto.http import Compression
@@ -175,3 +176,23 @@ async def run_service_level(svc: Service, scrape_counter: PromCounter, otlp_port
         stop.set()
         await task
     return seen
+
+
+def service_level_scenario(
+    settings: Settings, data_dir: Path, runtime: type
+) -> set[tuple[str, str, str, str]]:
+    """Builds the service from ``settings`` with the three service-level sources (the
+    Prometheus app served meanwhile), checks it runs on ``runtime``, runs it as
+    :func:`run_service_level` does and returns what was seen."""
+
+    async def scenario() -> set[tuple[str, str, str, str]]:
+        async with prometheus_app() as (url, counter):
+            port = free_port()
+            svc = Service.build(service_level_settings(settings, url, port), data_dir=data_dir)
+            assert isinstance(svc.runtime, runtime)
+            try:
+                return await run_service_level(svc, counter, port)
+            finally:
+                svc.close()
+
+    return asyncio.run(scenario())

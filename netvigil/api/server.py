@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 
 import uvicorn
 
-from netvigil.analytics.slo import SLO
 from netvigil.api.app import Console, create_app
 from netvigil.api.auth import FailureLimiter, TokenStore, token_path
 from netvigil.api.base import ActionQueue, Breaker, Policy
 from netvigil.api.memory import MemoryActionQueue, MemoryBreaker, MemoryPolicy
 from netvigil.api.resolvers import AutonomyBreaker, AutonomyPolicy, RemediationQueue
+from netvigil.collectors.service_level import slos_of
 from netvigil.service import Service
 
 __all__ = ["build_console", "run_with_console"]
@@ -78,7 +78,7 @@ def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Con
         dead_letter_count=lambda: svc.dead_letters.count,
         ready=ready,
         limiter=FailureLimiter(api.login_failures, api.login_window_s),
-        slos=[SLO(**s.model_dump()) for s in svc.settings.services.slos],
+        slos=slos_of(svc.settings),
     )
     svc.runtime.listen("netvigil.dlq", console.meters.on_dead_letter)
     svc.runtime.listen("netvigil.anomalies", console.meters.on_anomaly)

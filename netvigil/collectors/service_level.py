@@ -13,7 +13,7 @@ from netvigil.config import Settings
 from netvigil.streams.base import Processor, Source
 from netvigil.streams.slo import SloProcessor
 
-__all__ = ["service_level_processors", "service_level_sources"]
+__all__ = ["service_level_processors", "service_level_sources", "slos_of"]
 
 
 def service_level_sources(settings: Settings) -> list[Source]:
@@ -28,6 +28,11 @@ def service_level_sources(settings: Settings) -> list[Source]:
     return out
 
 
+def slos_of(settings: Settings) -> list[SLO]:
+    """The SLOs of the settings (the twin's services add theirs to the same list)."""
+    return [SLO(**s.model_dump()) for s in settings.services.slos]
+
+
 def service_level_processors(settings: Settings) -> list[Processor[Any]]:
-    slos = [SLO(**s.model_dump()) for s in settings.services.slos]
+    slos = slos_of(settings)
     return [SloProcessor(slos)] if slos else []
