@@ -23,17 +23,13 @@ from dataclasses import dataclass, field
 from netvigil.collectors.base import CollectorCounters, dead_letter
 from netvigil.collectors.listen import Inbound, UdpListener, open_tcp, open_udp
 from netvigil.collectors.syslog.framing import FramingError, LineFramer, OctetFramer, detect
-from netvigil.collectors.syslog.message import SyslogMessage
-from netvigil.collectors.syslog.rfc3164 import parse_syslog
-from netvigil.collectors.syslog.vendor import enrich
+from netvigil.collectors.syslog.records import SOURCE, events_of
 from netvigil.errors import DecodeError
-from netvigil.events import DeviceEvent, Event, LogRecord, interface_id
 from netvigil.streams.base import Emit
 
-__all__ = ["SyslogCollector", "SyslogListen", "to_events"]
+__all__ = ["SyslogCollector", "SyslogListen"]
 
 log = logging.getLogger(__name__)
-SOURCE = "syslog"
 
 
 @dataclass
@@ -50,36 +46,6 @@ class SyslogListen:
     max_message_length: int = 65_536
     queue_size: int = 10_000
     bound: dict[str, int] = field(default_factory=dict)
-
-
-def to_events(msg: SyslogMessage, peer: str, received: float) -> list[Event]:
-    """The LogRecord of a parsed message, and the DeviceEvent its mnemonic means (if any)."""
-    kind = enrich(msg)
-    device = msg.hostname or peer
-    ts = msg.ts if msg.ts is not None else received
-    text = msg.message
-    record = LogRecord(
-        ts=ts,
-        device=device,
-        facility=msg.facility,
-        severity=msg.severity,
-        app_name=msg.app_name,
-        procid=msg.procid,
-        msgid=msg.msgid,
-        message=text.rstrip("\r\n") if text else "",  # rsyslog frames end in LF
-        rfc="5424" if msg.rfc == "5424" else "3164",
-        source=f"{SOURCE}:{peer}",
-        structured_data=msg.structured_data or {},
-        fields=msg.fields,
-    )
-    if not kind:
-        return [record]
-    f = msg.fields
-    entity = interface_id(device, f["interface"]) if f.get("interface") else f.get("neighbor", "")
-    return [
-        record,
-        DeviceEvent(ts=ts, device=device, kind=kind, entity=entity, source=SOURCE, attrs=f),
-    ]
 
 
 class SyslogCollector:
@@ -197,10 +163,10 @@ class SyslogCollector:
 
     async def _message(self, raw: bytes, peer: str, received: float, emit: Emit) -> None:
         try:
-            msg = parse_syslog(raw, now=received)
+            events = events_of(raw, peer, received)
         except DecodeError as exc:
             await emit(dead_letter(SOURCE, raw, str(exc), received, self.counters))
             return
-        for event in to_events(msg, peer, received):
+        for event in events:
             await emit(event)
         self.counters.decoded += 1

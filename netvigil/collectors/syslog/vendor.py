@@ -19,7 +19,7 @@ import yaml
 
 from netvigil.collectors.syslog.message import SyslogMessage
 
-__all__ = ["Rule", "enrich", "rules"]
+__all__ = ["Rule", "classify", "enrich", "rules"]
 
 _CISCO = re.compile(r"%([A-Z][A-Z0-9_]*(?:-[A-Z][A-Z0-9_]*)*?)-([0-7])-([A-Z][A-Z0-9_]*)\s?:\s?")
 _JUNOS = re.compile(r"([A-Z][A-Z0-9]*_[A-Z0-9_]+)(?:: |:?$)")
@@ -71,15 +71,20 @@ def _lookup(key: str) -> Rule | None:
 
 def enrich(msg: SyslogMessage) -> str | None:
     """Add vendor fields to ``msg.fields``; return the device event kind it means, if any."""
-    text = msg.message or ""
+    return classify(msg.message or "", msg.msgid, msg.fields)
+
+
+def classify(text: str, msgid: str | None, fields: dict[str, str]) -> str | None:
+    """The vendor fields of a message's text (and RFC 5424 MSGID), added to ``fields``; the
+    device event kind they mean, if any."""
     pct = text.find("%", 0, 200)
-    if pct < 0 and not text[:1].isupper() and not msg.msgid:
-        return None  # neither a Cisco nor a Junos mnemonic can be there (the common case)
+    if pct < 0 and not msgid and not text[:2].isupper():
+        return None  # neither a Cisco nor a Junos mnemonic (``[A-Z][A-Z0-9_]``) is there
     key = None
     m = _CISCO.search(text, pct, 200) if pct >= 0 else None
     if m is not None:
         facility, severity, mnemonic = m.groups()
-        msg.fields.update(
+        fields.update(
             mnemonic=f"{facility}-{severity}-{mnemonic}",
             vendor_facility=facility,
             vendor_severity=severity,
@@ -89,10 +94,10 @@ def enrich(msg: SyslogMessage) -> str | None:
         j = _JUNOS.match(text)
         if j is not None:
             key, body = j.group(1), text[j.end() :]
-        elif msg.msgid and _JUNOS.fullmatch(msg.msgid):
-            key, body = msg.msgid, text
+        elif msgid and _JUNOS.fullmatch(msgid):
+            key, body = msgid, text
         if key is not None:
-            msg.fields["mnemonic"] = key
+            fields["mnemonic"] = key
     if key is None:
         return None
     rule = _lookup(key)
@@ -101,15 +106,14 @@ def enrich(msg: SyslogMessage) -> str | None:
     found = rule.pattern.search(body)
     if found is None:
         return None
-    fields = msg.fields
     for name, value in zip(rule.fields, found.groups(), strict=True):
         if name is not None and value is not None:
             fields[name] = value
-    state = msg.fields.get("state") or rule.state
+    state = fields.get("state") or rule.state
     if state is None:
         return None
-    msg.fields["state"] = state
+    fields["state"] = state
     kind = rule.events.get(state.lower())
     if kind:
-        msg.fields["event"] = kind
+        fields["event"] = kind
     return kind

@@ -7,7 +7,9 @@ brackets, colons, invalid UTF-8) and on every syslog vector of ../shared/data/ve
 - RFC 3164: the one-match fast path of ``parse_3164`` against ``_general``;
 - RFC 5424 structured data without escapes: ``_sd_plain`` (splitting) against ``_sd`` (regex);
 - RFC 5424 stamps: ``rfc5424_epoch`` (cached whole seconds) against ``rfc3339_epoch``;
-- BSD stamps: ``bsd_epoch`` (cached day starts) against a direct ``calendar.timegm`` reading.
+- BSD stamps: ``bsd_epoch`` (cached day starts) against a direct ``calendar.timegm`` reading;
+- the collector's lane from bytes to events (``records.events_of``) against ``parse_syslog``
+  then ``to_events``, on both RFCs and vendor messages.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.bench_syslog import corpus
 from netvigil.collectors.syslog.message import bsd_epoch, rfc3339_epoch, rfc5424_epoch
+from netvigil.collectors.syslog.records import _BSD, _RFC5424, events_of, to_events
 from netvigil.collectors.syslog.rfc3164 import _V5424, _general, parse_3164, parse_syslog
 from netvigil.collectors.syslog.rfc5424 import _SD, _sd, _sd_plain, parse_5424
 from netvigil.errors import DecodeError
+from netvigil.events import DeviceEvent, LogRecord
 from tests.conftest import SHARED_DATA
 
 CHECK = settings(
@@ -216,3 +221,105 @@ def test_parse_syslog_inline_fast_path_keeps_the_rfc_choice(data: bytes) -> None
 def test_parse_syslog_keeps_the_rfc_choice_on_every_vector() -> None:
     for data in _vector_messages():
         assert _parsed(data) == _dispatch_reference(data), data
+
+
+# ------------------------------------------------ the collector's lane from bytes to events
+
+_sd_any = st.one_of(
+    st.just("-"),
+    plain_sd(),
+    st.sampled_from(['[a x="1"][a y="2"]', '[a x="q\\"uote"]', "[a\\b]", "[a]x", '[a x="1"]']),
+)
+
+
+@st.composite
+def rfc5424_messages(draw: st.DrawFn) -> bytes:
+    head = draw(st.sampled_from(["<38>1", "<189>1", "<0>2", "<191>999", "<192>1", "<07>1"]))
+    stamp = draw(
+        st.sampled_from(
+            ["-", "2024-03-01T10:02:00.002Z", "2024-09-31T00:00:00Z", "2003-10-11T22:14:15+02:00"]
+        )
+    )
+    host = draw(st.sampled_from(["-", "LabSZ", "mx1.example", "é"]))
+    app = draw(st.sampled_from(["-", "sshd", "rpd"]))
+    procid = draw(st.sampled_from(["-", "1234"]))
+    msgid = draw(st.sampled_from(["-", "ID47", "SNMP_TRAP_LINK_DOWN", "BGP_PREFIX_THRESH"]))
+    sep = draw(st.sampled_from([" ", "", "  "]))
+    text = draw(st.one_of(_text, st.sampled_from(VENDOR_TEXTS)))
+    return f"{head} {stamp} {host} {app} {procid} {msgid} {draw(_sd_any)}{sep}{text}".encode()
+
+
+VENDOR_TEXTS = [
+    "SNMP_TRAP_LINK_DOWN: ifIndex 52, ifAdminStatus up(1), ifOperStatus down(2), ifName ge-0/0/2",
+    "ifIndex 52, ifAdminStatus up(1), ifOperStatus down(2), ifName ge-0/0/2",
+    "%LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down",
+    "%BGP-5-ADJCHANGE: peer 10.0.0.1 (VRF default AS 65001) old state Established event Stop "
+    "new state Idle",
+    "BGP peer 192.0.2.4 (External AS 65002) changed state from Established to Idle (event x)",
+]
+
+
+@st.composite
+def lane_shaped(draw: st.DrawFn) -> bytes:
+    """BSD messages one token away from the lane's shape: hostnames the header takes for a
+    zone, colons, brackets, percent signs, no tag, doubled spaces, line ends."""
+    pri = draw(st.sampled_from(["<38>", "<30>", "<191>", "<192>", "<038>"]))
+    stamp = draw(st.sampled_from(["Mar 10 12:00:00", "Mar  1 02:03:04", "Feb 30 00:00:00"]))
+    hosts = ["mx4", "UTC", "CEST", "ABCDE", "ABCDEF", "+02:00", "+0200", "-07:00x"]
+    hosts += ["h:", ":h", "h[1]", "%h", "a:b", "Ab1"]
+    host = draw(st.sampled_from([*hosts, ""]))
+    tag = draw(
+        st.sampled_from(["rpd[99]: ", "rpd: ", "rpd:", "rpd[]: ", "rpd[9 9]: ", "r%d: ", "", " "])
+    )
+    text = draw(st.one_of(_text, st.sampled_from(VENDOR_TEXTS)))
+    end = draw(st.sampled_from(["", "\n", "\r\n"]))
+    return f"{pri}{stamp} {host} {tag}{text}{end}".encode()
+
+
+def _events(data: bytes) -> object:
+    try:
+        return events_of(data, "192.0.2.1", NOW)
+    except DecodeError as exc:
+        return str(exc)
+
+
+def _general_events(data: bytes) -> object:
+    try:
+        return to_events(parse_syslog(data, now=NOW), "192.0.2.1", NOW)
+    except DecodeError as exc:
+        return str(exc)
+
+
+@settings(CHECK, max_examples=1500)
+@given(
+    st.one_of(
+        bsd_messages(),
+        lane_shaped(),
+        rfc5424_messages(),
+        st.builds(
+            lambda head, text: (head + text).encode(),
+            st.sampled_from(["<30>Mar 10 12:00:00 mx4 rpd[99]: ", "<189>Jan 10 12:00:00 s Bgp: "]),
+            st.sampled_from(VENDOR_TEXTS),
+        ),
+    )
+)
+def test_events_of_agrees_with_the_general_path(data: bytes) -> None:
+    assert _events(data) == _general_events(data)
+
+
+def test_events_of_agrees_on_every_vector_and_takes_the_lane_for_the_common_shapes() -> None:
+    for data in _vector_messages():
+        assert _events(data) == _general_events(data), data
+    for data in corpus(500):  # the benchmark's corpus: Loghub lines as both RFCs, vendor lines
+        assert _events(data) == _general_events(data), data
+    bsd = "<30>Mar 10 12:00:00 mx4 rpd[99]: " + VENDOR_TEXTS[0]
+    rfc5424 = '<38>1 2024-03-01T10:02:00.002Z LabSZ sshd 2 - [origin@32473 ip="10.0.0.2"] hi'
+    assert _BSD.match(bsd) and _RFC5424.match(rfc5424)  # so the lane is what was compared
+    record, event = events_of(bsd.encode(), "192.0.2.1", NOW)
+    assert isinstance(record, LogRecord) and isinstance(event, DeviceEvent)
+    assert (record.device, record.app_name, record.procid) == ("mx4", "rpd", "99")
+    assert (event.kind, event.entity) == ("link_down", "mx4:ge-0/0/2")
+    (record,) = events_of(rfc5424.encode(), "192.0.2.1", NOW)
+    assert isinstance(record, LogRecord)
+    assert record.structured_data == {"origin@32473": {"ip": "10.0.0.2"}}
+    assert record.ts == 1709287320.002

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from netvigil.collectors.syslog.collector import to_events
+from netvigil.collectors.syslog.records import to_events
 from netvigil.collectors.syslog.rfc3164 import parse_syslog
 from netvigil.collectors.syslog.vendor import enrich, rules
 from netvigil.events import DeviceEvent
