@@ -1,9 +1,10 @@
 """Syslog parsing throughput per core, against a straightforward regex parser in the same run.
 
 What is timed: raw message bytes in, serialized events out, as the collector does it:
-`events_of` (the fast lane for the common shapes, else `parse_syslog` — strict RFC 5424, RFC
-3164 with vendor deviations — and `to_events`), the vendor mnemonic table (LogRecord, plus a
-DeviceEvent when the mnemonic means a state change) and `netvigil.events.encode`. The general
+`events_of` (the lane for the common shapes — its C scanner, else its regular expressions —
+else `parse_syslog`, strict RFC 5424 and RFC 3164 with vendor deviations, and `to_events`),
+the vendor mnemonic table (LogRecord, plus a DeviceEvent when the mnemonic means a state
+change) and `netvigil.events.encode`. The general
 path alone (`parse_syslog` then `to_events` for every message) is reported too. The
 baseline is the parser people write first: one regex per RFC to a dict of strings, no
 validation, no structured-data parsing, no serialization, so it does less work.

@@ -4,11 +4,13 @@
 :class:`~netvigil.events.LogRecord` and, when the vendor mnemonic means a state change, a
 :class:`~netvigil.events.DeviceEvent`. :func:`events_of` is what the collector calls per
 message: most messages on a network have one of two shapes, ``<PRI>Mmm dd hh:mm:ss host
-tag[pid]: text`` and RFC 5424 with plain structured data, and for those one regular
-expression goes straight from the bytes to the events, without the intermediate message
-object, the choice between the RFCs or the vendor-deviation alternatives. Anything else, and
+tag[pid]: text`` and RFC 5424 with plain structured data, and for those the lane goes
+straight from the bytes to the events, without the intermediate message object, the choice
+between the RFCs or the vendor-deviation alternatives. The lane reads the header fields
+with the C scanner ``_lane.scan`` (``_lane.c``), or, where it declines, with one regular
+expression per shape (:func:`python_lane`, the scanner's reference). Anything else, and
 anything the lane is unsure of, takes the general path (``parse_syslog`` then
-:func:`to_events`), which defines the behaviour; a test checks that both give equal events.
+:func:`to_events`), which defines the behaviour; tests check that all three agree.
 
 Written by hand, not taken from a library, because the collector's floor is 150,000 messages
 per second per core to serialized events and the general parser, strict and tolerant of
@@ -18,14 +20,18 @@ vendor quirks, spends most of its time on shapes that are rare.
 from __future__ import annotations
 
 import re
+from typing import cast
 
+from netvigil.collectors.syslog import _lane
 from netvigil.collectors.syslog.message import SyslogMessage, bsd_epoch, rfc5424_epoch
 from netvigil.collectors.syslog.rfc3164 import _MON, _STAMPS, parse_syslog
 from netvigil.collectors.syslog.rfc5424 import _NAME, _TS, _sd_plain
 from netvigil.collectors.syslog.vendor import classify
 from netvigil.events import DeviceEvent, Event, LogRecord, interface_id
 
-__all__ = ["SOURCE", "events_of", "to_events"]
+__all__ = ["SOURCE", "events_of", "python_lane", "to_events"]
+
+SD = dict[str, dict[str, str]]
 
 SOURCE = "syslog"
 
@@ -84,42 +90,79 @@ def _with_device_event(record: LogRecord, kind: str | None) -> list[Event]:
     return [record, event]
 
 
+Bsd = tuple[int, int, str, str, str, str, str, str, str | None, str]
+"""3164, PRI, stamp, month, day, clock, hostname, app, procid (None if absent or empty), rest."""
+Rfc5424 = tuple[int, int, float | None, str | None, str | None, str | None, str | None, SD, str]
+"""5424, PRI, Unix time (None for ``-``), hostname, app, procid, msgid (None for ``-``),
+structured data, rest."""
+
+
 def events_of(raw: bytes, peer: str, received: float) -> list[Event]:
     """The events of one message; raises :class:`~netvigil.errors.DecodeError` (a
     ``SyslogParseError``) when it is not syslog."""
+    fields = _lane.scan(raw)
+    if fields is None:
+        fields = python_lane(raw)
+        if fields is None:
+            return to_events(parse_syslog(raw, now=received), peer, received)
+    if fields[0] == 3164:
+        return _bsd(cast(Bsd, fields), peer, received)
+    return _rfc5424(cast(Rfc5424, fields), peer, received)
+
+
+def python_lane(raw: bytes) -> Bsd | Rfc5424 | None:
+    """The lane's fields of a message by the regular expressions; what the C scanner
+    (``_lane.scan``) returns, and its reference."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        text = ""
+        return None
     m = _BSD.match(text)
     if m is not None:
-        return _bsd(m, text, peer, received)
+        pri, stamp, mon, day, clock, host, app, pid = m.groups()
+        return 3164, int(pri), stamp, mon, day, clock, host, app, pid or None, text[m.end() :]
     m = _RFC5424.match(text)
-    out = _rfc5424(m, text, peer, received) if m is not None else None
-    if out is None:
-        return to_events(parse_syslog(raw, now=received), peer, received)
-    return out
+    if m is None:
+        return None
+    pri, _, stamp, host, app, procid, msgid, sd_text = m.groups()
+    ts = None
+    if stamp != "-":
+        ts = rfc5424_epoch(stamp)
+        if ts is None:
+            return None  # e.g. September 31st: the general path says why
+    sd: SD = {}
+    if sd_text != "-":
+        if "\\" in sd_text:
+            return None  # a backslash in an SD-ID: the general path's regex reads those
+        plain = _sd_plain(sd_text)
+        if plain is None:
+            return None  # a duplicate SD-ID: an error, from the general path
+        sd = plain
+    rest = text[m.end() :]
+    return 5424, int(pri), ts, _nil(host), _nil(app), _nil(procid), _nil(msgid), sd, rest
 
 
-def _bsd(m: re.Match[str], text: str, peer: str, received: float) -> list[Event]:
-    pri, stamp, mon, day, clock, host, app, pid = m.groups()
+def _nil(v: str) -> str | None:
+    return None if v == "-" else v
+
+
+def _bsd(f: Bsd, peer: str, received: float) -> list[Event]:
+    _, pri, stamp, mon, day, clock, host, app, procid, rest = f
     key = (stamp, int(received // 3600))
     ts = _STAMPS.get(key, -1.0)
     if ts == -1.0:  # the general path's cache of stamps, filled the same way
         if len(_STAMPS) > 4096:
             _STAMPS.clear()
         ts = _STAMPS[key] = bsd_epoch(mon, int(day), clock, None, None, received)
-    rest = text[m.end() :]
     fields: dict[str, str] = {}
     kind = classify(rest, None, fields)
-    p = int(pri)
     record = LogRecord(
         ts=received if ts is None else ts,
         device=host,
-        facility=p >> 3,
-        severity=p & 7,
+        facility=pri >> 3,
+        severity=pri & 7,
         app_name=app,
-        procid=pid or None,
+        procid=procid,
         message=rest.rstrip("\r\n"),
         rfc="3164",
         source=f"{SOURCE}:{peer}",
@@ -128,35 +171,18 @@ def _bsd(m: re.Match[str], text: str, peer: str, received: float) -> list[Event]
     return _with_device_event(record, kind)
 
 
-def _rfc5424(m: re.Match[str], text: str, peer: str, received: float) -> list[Event] | None:
-    pri, _, stamp, host, app, procid, msgid, sd_text = m.groups()
-    ts = received
-    if stamp != "-":
-        epoch = rfc5424_epoch(stamp)
-        if epoch is None:
-            return None  # e.g. September 31st: the general path says why
-        ts = epoch
-    sd = {}
-    if sd_text != "-":
-        if "\\" in sd_text:
-            return None  # a backslash in an SD-ID: the general path's regex reads those
-        parsed = _sd_plain(sd_text)
-        if parsed is None:
-            return None  # a duplicate SD-ID: an error, from the general path
-        sd = parsed
-    msgid_ = None if msgid == "-" else msgid
-    rest = text[m.end() :]
+def _rfc5424(f: Rfc5424, peer: str, received: float) -> list[Event]:
+    _, pri, ts, host, app, procid, msgid, sd, rest = f
     fields: dict[str, str] = {}
-    kind = classify(rest, msgid_, fields)
-    p = int(pri)
+    kind = classify(rest, msgid, fields)
     record = LogRecord(
-        ts=ts,
-        device=peer if host == "-" else host,
-        facility=p >> 3,
-        severity=p & 7,
-        app_name=None if app == "-" else app,
-        procid=None if procid == "-" else procid,
-        msgid=msgid_,
+        ts=received if ts is None else ts,
+        device=host or peer,
+        facility=pri >> 3,
+        severity=pri & 7,
+        app_name=app,
+        procid=procid,
+        msgid=msgid,
         message=rest.rstrip("\r\n"),
         rfc="5424",
         source=f"{SOURCE}:{peer}",

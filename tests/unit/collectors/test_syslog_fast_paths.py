@@ -9,7 +9,10 @@ brackets, colons, invalid UTF-8) and on every syslog vector of ../shared/data/ve
 - RFC 5424 stamps: ``rfc5424_epoch`` (cached whole seconds) against ``rfc3339_epoch``;
 - BSD stamps: ``bsd_epoch`` (cached day starts) against a direct ``calendar.timegm`` reading;
 - the collector's lane from bytes to events (``records.events_of``) against ``parse_syslog``
-  then ``to_events``, on both RFCs and vendor messages.
+  then ``to_events``, on both RFCs and vendor messages;
+- the lane's C scanner (``_lane.scan``) against the lane's regular expressions
+  (``records.python_lane``), on those messages with bytes flipped, cut or inserted, and on
+  random bytes (which also fuzzes it: no crash, no hang).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.bench_syslog import corpus
+from netvigil.collectors.syslog import _lane
 from netvigil.collectors.syslog.message import bsd_epoch, rfc3339_epoch, rfc5424_epoch
-from netvigil.collectors.syslog.records import _BSD, _RFC5424, events_of, to_events
+from netvigil.collectors.syslog.records import _BSD, _RFC5424, events_of, python_lane, to_events
 from netvigil.collectors.syslog.rfc3164 import _V5424, _general, parse_3164, parse_syslog
 from netvigil.collectors.syslog.rfc5424 import _SD, _sd, _sd_plain, parse_5424
 from netvigil.errors import DecodeError
@@ -229,6 +233,9 @@ _sd_any = st.one_of(
     st.just("-"),
     plain_sd(),
     st.sampled_from(['[a x="1"][a y="2"]', '[a x="q\\"uote"]', "[a\\b]", "[a]x", '[a x="1"]']),
+    st.sampled_from(
+        [f"[{'n' * 32}]", f"[{'n' * 33}]", f'[a {"k" * 32}="v"]', f'[a {"k" * 33}="v"]']
+    ),
 )
 
 
@@ -240,10 +247,10 @@ def rfc5424_messages(draw: st.DrawFn) -> bytes:
             ["-", "2024-03-01T10:02:00.002Z", "2024-09-31T00:00:00Z", "2003-10-11T22:14:15+02:00"]
         )
     )
-    host = draw(st.sampled_from(["-", "LabSZ", "mx1.example", "é"]))
+    host = draw(st.sampled_from(["-", "LabSZ", "mx1.example", "é", "h" * 255, "h" * 256]))
     app = draw(st.sampled_from(["-", "sshd", "rpd"]))
     procid = draw(st.sampled_from(["-", "1234"]))
-    msgid = draw(st.sampled_from(["-", "ID47", "SNMP_TRAP_LINK_DOWN", "BGP_PREFIX_THRESH"]))
+    msgid = draw(st.sampled_from(["-", "ID47", "SNMP_TRAP_LINK_DOWN", "m" * 32, "m" * 33]))
     sep = draw(st.sampled_from([" ", "", "  "]))
     text = draw(st.one_of(_text, st.sampled_from(VENDOR_TEXTS)))
     return f"{head} {stamp} {host} {app} {procid} {msgid} {draw(_sd_any)}{sep}{text}".encode()
@@ -268,9 +275,9 @@ def lane_shaped(draw: st.DrawFn) -> bytes:
     hosts = ["mx4", "UTC", "CEST", "ABCDE", "ABCDEF", "+02:00", "+0200", "-07:00x"]
     hosts += ["h:", ":h", "h[1]", "%h", "a:b", "Ab1"]
     host = draw(st.sampled_from([*hosts, ""]))
-    tag = draw(
-        st.sampled_from(["rpd[99]: ", "rpd: ", "rpd:", "rpd[]: ", "rpd[9 9]: ", "r%d: ", "", " "])
-    )
+    tags = ["rpd[99]: ", "rpd: ", "rpd:", "rpd[]: ", "rpd[9 9]: ", "r%d: ", "r\x1cd: ", "", " "]
+    tags += ["t" * 48 + ": ", "t" * 49 + ": ", f"rpd[{'9' * 128}]: ", f"rpd[{'9' * 129}]: "]
+    tag = draw(st.sampled_from(tags))
     text = draw(st.one_of(_text, st.sampled_from(VENDOR_TEXTS)))
     end = draw(st.sampled_from(["", "\n", "\r\n"]))
     return f"{pri}{stamp} {host} {tag}{text}{end}".encode()
@@ -323,3 +330,57 @@ def test_events_of_agrees_on_every_vector_and_takes_the_lane_for_the_common_shap
     assert isinstance(record, LogRecord)
     assert record.structured_data == {"origin@32473": {"ip": "10.0.0.2"}}
     assert record.ts == 1709287320.002
+
+
+# --------------------------------------------- the C scanner against the Python lane it mirrors
+
+
+def _near_misses() -> st.SearchStrategy[bytes]:
+    """Messages of the lane's shapes, and those with a few bytes flipped, cut or inserted."""
+    shaped = st.one_of(bsd_messages(), lane_shaped(), rfc5424_messages())
+
+    @st.composite
+    def mutated(draw: st.DrawFn) -> bytes:
+        data = bytearray(draw(shaped))
+        for _ in range(draw(st.integers(0, 3))):
+            if not data:
+                break
+            at = draw(st.integers(0, len(data) - 1))
+            op = draw(st.sampled_from(["flip", "cut", "insert"]))
+            byte = draw(st.sampled_from(b' :[]"=\\-+%0Z9\t\n\x1c\xc3\xff\x80.'))
+            if op == "flip":
+                data[at] = byte
+            elif op == "cut":
+                del data[at:]
+            else:
+                data.insert(at, byte)
+        return bytes(data)
+
+    return st.one_of(shaped, mutated(), st.binary(max_size=80))
+
+
+@settings(CHECK, max_examples=3000)
+@given(_near_misses())
+def test_c_scanner_agrees_with_the_python_lane(data: bytes) -> None:
+    fast = _lane.scan(data)
+    assert fast is None or fast == python_lane(data), data
+    assert _events(data) == _general_events(data), data
+
+
+def test_c_scanner_takes_the_common_shapes_and_agrees_on_every_vector() -> None:
+    messages = corpus(2000) + _vector_messages()
+    taken = 0
+    for data in messages:
+        fast = _lane.scan(data)
+        assert fast is None or fast == python_lane(data), data
+        taken += fast is not None
+    lane = sum(python_lane(d) is not None for d in messages)
+    assert lane > len(messages) // 2 and taken == lane  # all the lane takes, the C scanner does
+    assert _lane.scan(b"<38>Dec 10 06:55:46 LabSZ sshd[24200]: hi") == (
+        3164, 38, "Dec 10 06:55:46", "Dec", "10", "06:55:46", "LabSZ", "sshd", "24200", "hi"
+    )  # fmt: skip
+    assert _lane.scan(b'<165>1 2003-10-11T22:14:15.003+02:00 - app - ID47 [x@1 k=""] m') == (
+        5424, 165, 1065903255.003, None, "app", None, "ID47", {"x@1": {"k": ""}}, "m"
+    )  # fmt: skip
+    for refused in (b"<38>1 0000-01-01T00:00:00Z h a p m - x", b"<38>1 2024-09-31T00:00:00Z h"):
+        assert _lane.scan(refused) is None  # left to Python: year 0, September 31st
