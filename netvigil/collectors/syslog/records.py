@@ -20,7 +20,7 @@ vendor quirks, spends most of its time on shapes that are rare.
 from __future__ import annotations
 
 import re
-from typing import cast
+from typing import Literal, cast
 
 from netvigil.collectors.syslog import _lane
 from netvigil.collectors.syslog.message import SyslogMessage, bsd_epoch, rfc5424_epoch
@@ -154,37 +154,41 @@ def _bsd(f: Bsd, peer: str, received: float) -> list[Event]:
         if len(_STAMPS) > 4096:
             _STAMPS.clear()
         ts = _STAMPS[key] = bsd_epoch(mon, int(day), clock, None, None, received)
-    fields: dict[str, str] = {}
-    kind = classify(rest, None, fields)
-    record = LogRecord(
-        ts=received if ts is None else ts,
-        device=host,
-        facility=pri >> 3,
-        severity=pri & 7,
-        app_name=app,
-        procid=procid,
-        message=rest.rstrip("\r\n"),
-        rfc="3164",
-        source=f"{SOURCE}:{peer}",
-        fields=fields,
+    return _lane_events(
+        "3164", pri, received if ts is None else ts, host, app, procid, None, {}, rest, peer
     )
-    return _with_device_event(record, kind)
 
 
 def _rfc5424(f: Rfc5424, peer: str, received: float) -> list[Event]:
     _, pri, ts, host, app, procid, msgid, sd, rest = f
+    ts_ = received if ts is None else ts
+    return _lane_events("5424", pri, ts_, host or peer, app, procid, msgid, sd, rest, peer)
+
+
+def _lane_events(
+    rfc: Literal["3164", "5424"],
+    pri: int,
+    ts: float,
+    device: str,
+    app: str | None,
+    procid: str | None,
+    msgid: str | None,
+    sd: SD,
+    rest: str,
+    peer: str,
+) -> list[Event]:
     fields: dict[str, str] = {}
     kind = classify(rest, msgid, fields)
     record = LogRecord(
-        ts=received if ts is None else ts,
-        device=host or peer,
+        ts=ts,
+        device=device,
         facility=pri >> 3,
         severity=pri & 7,
         app_name=app,
         procid=procid,
         msgid=msgid,
         message=rest.rstrip("\r\n"),
-        rfc="5424",
+        rfc=rfc,
         source=f"{SOURCE}:{peer}",
         structured_data=sd,
         fields=fields,
