@@ -1,7 +1,7 @@
 /* The syslog collector's lane in C: the two common message shapes scanned once, byte by byte.
  *
- * scan(raw: bytes) -> tuple | None reads exactly what the regular expressions _BSD and
- * _RFC5424 of records.py read, and returns None for everything else, including inputs those
+ * scan(raw: bytes) -> tuple | None reads exactly what the regular expressions _BSD, _RFC5424
+ * and _VENDOR of records.py read, and returns None for everything else, including inputs those
  * expressions would accept but this scanner leaves to them (a header token that is not ASCII,
  * a year 0000, a stamp too far from 1970 for exact float arithmetic). None is always safe: the
  * caller then tries the Python lane, then the general parser. tests/unit/collectors/
@@ -9,6 +9,7 @@
  *
  *   (3164, pri, stamp, month, day, clock, host, app, procid, rest)   procid None when absent or []
  *   (5424, pri, ts, host, app, procid, msgid, sd, rest)              nil fields None, ts None for -
+ *   (0, pri, seq, origin, sync, stamp, month, day, clock, year, zone, rest)   Cisco IOS / NX-OS
  *
  * Why C: the collector's floor is 150,000 messages/s per core to serialized events, and after
  * the Python lane the regular expressions, the RFC 5424 stamp and the structured data still
@@ -376,6 +377,121 @@ static PyObject *scan_5424(Cur *c, int pri) {
         nil_or_str(s + at[3][0], at[3][1] - at[3][0]), sd, rest);
 }
 
+
+/* ------------------------------------------------------- Cisco IOS and NX-OS headers before % */
+
+/* a clock dd:dd:dd with an optional fraction of 1-9 digits at p; its end, or -1 */
+static Py_ssize_t clock_end(const unsigned char *s, Py_ssize_t n, Py_ssize_t p) {
+    if (n - p < 8) return -1;
+    for (int i = 0; i < 8; i++) {
+        int want_colon = (i == 2 || i == 5);
+        if (want_colon ? s[p + i] != ':' : !is_digit(s[p + i])) return -1;
+    }
+    p += 8;
+    if (p < n && s[p] == '.') {
+        Py_ssize_t f0 = ++p;
+        while (p < n && is_digit(s[p])) p++;
+        if (p == f0 || p - f0 > 9) return -1;
+    }
+    return p;
+}
+
+static int is_month(const unsigned char *s, Py_ssize_t n, Py_ssize_t p) {
+    if (n - p < 3) return 0;
+    for (int i = 0; i < 12; i++)
+        if (memcmp(s + p, MONTHS + 3 * i, 3) == 0) return 1;
+    return 0;
+}
+
+/* "Mmm +d{1,2} " at p: the day's bounds in d0/d1 and the clock's start, or -1 */
+static Py_ssize_t month_day(const unsigned char *s, Py_ssize_t n, Py_ssize_t p, Py_ssize_t *d0,
+                            Py_ssize_t *d1) {
+    if (!is_month(s, n, p)) return -1;
+    p += 3;
+    if (p >= n || s[p] != ' ') return -1;
+    while (p < n && s[p] == ' ') p++;
+    *d0 = p;
+    while (p < n && is_digit(s[p]) && p - *d0 < 2) p++;
+    *d1 = p;
+    if (*d1 == *d0 || p >= n || s[p] != ' ') return -1;
+    return p + 1;
+}
+
+static PyObject *str_or_none(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, int present) {
+    if (!present) Py_RETURN_NONE;
+    return ascii_str(s + a, b - a);
+}
+
+static PyObject *scan_vendor(Cur *c, int pri) {
+    const unsigned char *s = c->s;
+    Py_ssize_t n = c->n, p = c->p, q;
+    /* (?:(\d{1,10}): )? */
+    Py_ssize_t seq0 = p, seq1 = p;
+    q = p;
+    while (q < n && is_digit(s[q])) q++;
+    if (q > p && q + 1 < n && s[q] == ':' && s[q + 1] == ' ') {
+        if (q - p > 10) Py_RETURN_NONE;
+        seq1 = q;
+        p = q + 2;
+    }
+    /* (?:([A-Za-z][\w.-]{0,254}): )? with \w as ASCII: a run that stops at a non-ASCII letter is
+     * no origin here, and what follows it is no timestamp, so the scan declines */
+    Py_ssize_t org0 = p, org1 = p;
+    if (p < n && ((s[p] | 0x20) >= 'a' && (s[p] | 0x20) <= 'z')) {
+        q = p + 1;
+        while (q < n && (s[q] == '_' || s[q] == '.' || s[q] == '-' || is_digit(s[q]) ||
+                         ((s[q] | 0x20) >= 'a' && (s[q] | 0x20) <= 'z')))
+            q++;
+        if (q + 1 < n && s[q] == ':' && s[q + 1] == ' ') {
+            if (q - p > 255) Py_RETURN_NONE;
+            org1 = q;
+            p = q + 2;
+        }
+    }
+    /* ([*.])? */
+    Py_ssize_t sync = p;
+    int have_sync = p < n && (s[p] == '*' || s[p] == '.');
+    if (have_sync) p++;
+    /* Mmm dd clock | yyyy Mmm dd clock */
+    Py_ssize_t ts0 = p, mon0, d0, d1, year0 = p, clock0, clock1;
+    int have_year = 0;
+    if (n - p >= 5 && is_digit(s[p]) && is_digit(s[p + 1]) && is_digit(s[p + 2]) &&
+        is_digit(s[p + 3]) && s[p + 4] == ' ') {
+        have_year = 1;
+        p += 5;
+    }
+    mon0 = p;
+    clock0 = month_day(s, n, p, &d0, &d1);
+    if (clock0 < 0) Py_RETURN_NONE;
+    clock1 = clock_end(s, n, clock0);
+    if (clock1 < 0) Py_RETURN_NONE;
+    p = clock1;
+    Py_ssize_t ts1 = p;
+    /* (?: ([A-Z]{1,5}))?: (?=%) */
+    Py_ssize_t tz0 = p, tz1 = p;
+    if (p < n && s[p] == ' ') {
+        tz0 = ++p;
+        while (p < n && s[p] >= 'A' && s[p] <= 'Z' && p - tz0 < 6) p++;
+        tz1 = p;
+        if (tz1 == tz0 || tz1 - tz0 > 5) Py_RETURN_NONE;
+    }
+    if (n - p < 3 || s[p] != ':' || s[p + 1] != ' ' || s[p + 2] != '%') Py_RETURN_NONE;
+    c->p = p + 2;
+    PyObject *rest = rest_str(c);
+    if (rest == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        Py_RETURN_NONE;
+    }
+    /* the stamp as the general path caches it: the timestamp, and " ZONE" when there is one */
+    Py_ssize_t stamp1 = tz1 > tz0 ? tz1 : ts1;
+    return Py_BuildValue(
+        "(iiNNNNNNNNNN)", 0, pri, str_or_none(s, seq0, seq1, seq1 > seq0),
+        str_or_none(s, org0, org1, org1 > org0), str_or_none(s, sync, sync + 1, have_sync),
+        ascii_str(s + ts0, stamp1 - ts0), ascii_str(s + mon0, 3), ascii_str(s + d0, d1 - d0),
+        ascii_str(s + clock0, clock1 - clock0), str_or_none(s, year0, year0 + 4, have_year),
+        str_or_none(s, tz0, tz1, tz1 > tz0), rest);
+}
+
 static PyObject *scan(PyObject *self, PyObject *arg) {
     (void)self;
     char *buf;
@@ -384,8 +500,12 @@ static PyObject *scan(PyObject *self, PyObject *arg) {
     Cur c = {(const unsigned char *)buf, n, 0};
     int pri = scan_pri(&c);
     if (pri < 0 || c.p >= n) Py_RETURN_NONE;
-    if (is_digit(c.s[c.p])) return scan_5424(&c, pri);
-    return scan_bsd(&c, pri);
+    Py_ssize_t head = c.p;
+    PyObject *r = is_digit(c.s[c.p]) ? scan_5424(&c, pri) : scan_bsd(&c, pri);
+    if (r != Py_None) return r; /* the fields, or NULL for an error */
+    Py_DECREF(r);
+    c.p = head;
+    return scan_vendor(&c, pri);
 }
 
 static PyMethodDef methods[] = {

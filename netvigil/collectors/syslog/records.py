@@ -46,9 +46,17 @@ _RFC5424 = re.compile(
     _PRI + rf"([1-9]\d{{0,2}}) (-|{_TS}) ([!-~]{{1,255}}) ([!-~]{{1,48}}) ([!-~]{{1,128}}) "
     rf'([!-~]{{1,32}}) (-|(?:\[{_NAME}(?: {_NAME}="[^"\\\]]*")*\])+)(?: |\Z)'
 )
-"""The lane's two shapes. Each accepts a subset of what the general path accepts for the same
+_CLOCK = r"\d\d:\d\d:\d\d(?:\.\d{1,9})?"
+_VENDOR = re.compile(
+    _PRI + r"(?:(\d{1,10}): )?(?:([A-Za-z][\w.-]{0,254}): )?([*.])?"
+    rf"(({_MON}) +(\d{{1,2}}) ({_CLOCK})|(\d{{4}}) ({_MON}) +(\d{{1,2}}) ({_CLOCK}))"
+    r"(?: ([A-Z]{1,5}))?: (?=%)"
+)
+"""The lane's shapes. Each accepts a subset of what the general path accepts for the same
 RFC, and reads it the same way: the BSD header without sequence number, origin host, clock
-marker, year, fraction or zone; RFC 5424 structured data without escapes."""
+marker, year, fraction or zone; RFC 5424 structured data without escapes; and the header of
+Cisco IOS and NX-OS, straight followed by the ``%`` mnemonic: sequence number, origin host
+and clock marker optional, ``Mmm dd`` or NX-OS ``yyyy Mmm dd``, a zone name optional."""
 
 
 def to_events(msg: SyslogMessage, peer: str, received: float) -> list[Event]:
@@ -90,6 +98,11 @@ def _with_device_event(record: LogRecord, kind: str | None) -> list[Event]:
     return [record, event]
 
 
+Vendor = tuple[
+    int, int, str | None, str | None, str | None, str, str, str, str, str | None, str | None, str
+]
+"""0, PRI, sequence, origin host, clock marker, stamp (as the general path caches it),
+month, day, clock, year, zone (None where absent), rest (from the ``%``)."""
 Bsd = tuple[int, int, str, str, str, str, str, str, str | None, str]
 """3164, PRI, stamp, month, day, clock, hostname, app, procid (None if absent or empty), rest."""
 Rfc5424 = tuple[int, int, float | None, str | None, str | None, str | None, str | None, SD, str]
@@ -107,10 +120,12 @@ def events_of(raw: bytes, peer: str, received: float) -> list[Event]:
             return to_events(parse_syslog(raw, now=received), peer, received)
     if fields[0] == 3164:
         return _bsd(cast(Bsd, fields), peer, received)
-    return _rfc5424(cast(Rfc5424, fields), peer, received)
+    if fields[0] == 5424:
+        return _rfc5424(cast(Rfc5424, fields), peer, received)
+    return _vendor(cast(Vendor, fields), peer, received)
 
 
-def python_lane(raw: bytes) -> Bsd | Rfc5424 | None:
+def python_lane(raw: bytes) -> Bsd | Rfc5424 | Vendor | None:
     """The lane's fields of a message by the regular expressions; what the C scanner
     (``_lane.scan``) returns, and its reference."""
     try:
@@ -123,7 +138,15 @@ def python_lane(raw: bytes) -> Bsd | Rfc5424 | None:
         return 3164, int(pri), stamp, mon, day, clock, host, app, pid or None, text[m.end() :]
     m = _RFC5424.match(text)
     if m is None:
-        return None
+        v = _VENDOR.match(text)
+        if v is None:
+            return None
+        pri, seq, origin, sync, ts, mon, day, clock, year, mon2, day2, clock2, tz = v.groups()
+        stamp = ts if tz is None else f"{ts} {tz}"
+        if mon is None:
+            mon, day, clock = mon2, day2, clock2
+        rest = text[v.end() :]
+        return 0, int(pri), seq, origin, sync, stamp, mon, day, clock, year, tz, rest
     pri, _, stamp, host, app, procid, msgid, sd_text = m.groups()
     ts = None
     if stamp != "-":
@@ -146,23 +169,42 @@ def _nil(v: str) -> str | None:
     return None if v == "-" else v
 
 
-def _bsd(f: Bsd, peer: str, received: float) -> list[Event]:
-    _, pri, stamp, mon, day, clock, host, app, procid, rest = f
+def _bsd_time(
+    stamp: str, mon: str, day: str, clock: str, year: str | None, tz: str | None, received: float
+) -> float:
     key = (stamp, int(received // 3600))
     ts = _STAMPS.get(key, -1.0)
     if ts == -1.0:  # the general path's cache of stamps, filled the same way
         if len(_STAMPS) > 4096:
             _STAMPS.clear()
-        ts = _STAMPS[key] = bsd_epoch(mon, int(day), clock, None, None, received)
-    return _lane_events(
-        "3164", pri, received if ts is None else ts, host, app, procid, None, {}, rest, peer
-    )
+        ts = _STAMPS[key] = bsd_epoch(
+            mon, int(day), clock, int(year) if year else None, tz, received
+        )
+    return received if ts is None else ts
+
+
+def _bsd(f: Bsd, peer: str, received: float) -> list[Event]:
+    _, pri, stamp, mon, day, clock, host, app, procid, rest = f
+    ts = _bsd_time(stamp, mon, day, clock, None, None, received)
+    return _lane_events("3164", pri, ts, host, app, procid, None, {}, rest, peer, {})
+
+
+def _vendor(f: Vendor, peer: str, received: float) -> list[Event]:
+    _, pri, seq, origin, sync, stamp, mon, day, clock, year, tz, rest = f
+    ts = _bsd_time(stamp, mon, day, clock, year, tz, received)
+    fields = {}
+    if seq is not None:
+        fields["sequence"] = seq
+    if sync is not None:
+        fields["clock"] = "unsynchronized" if sync == "*" else "resynchronized"
+    device = origin or peer
+    return _lane_events("3164", pri, ts, device, None, None, None, {}, rest, peer, fields)
 
 
 def _rfc5424(f: Rfc5424, peer: str, received: float) -> list[Event]:
     _, pri, ts, host, app, procid, msgid, sd, rest = f
     ts_ = received if ts is None else ts
-    return _lane_events("5424", pri, ts_, host or peer, app, procid, msgid, sd, rest, peer)
+    return _lane_events("5424", pri, ts_, host or peer, app, procid, msgid, sd, rest, peer, {})
 
 
 def _lane_events(
@@ -176,8 +218,8 @@ def _lane_events(
     sd: SD,
     rest: str,
     peer: str,
+    fields: dict[str, str],
 ) -> list[Event]:
-    fields: dict[str, str] = {}
     kind = classify(rest, msgid, fields)
     record = LogRecord(
         ts=ts,

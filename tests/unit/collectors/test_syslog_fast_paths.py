@@ -283,6 +283,27 @@ def lane_shaped(draw: st.DrawFn) -> bytes:
     return f"{pri}{stamp} {host} {tag}{text}{end}".encode()
 
 
+@st.composite
+def vendor_shaped(draw: st.DrawFn) -> bytes:
+    """Cisco IOS and NX-OS headers before a ``%`` mnemonic, and their near misses."""
+    pri = draw(st.sampled_from(["<189>", "<187>", "<0>", "<192>"]))
+    seq = draw(st.sampled_from(["", "17: ", "0: ", "12345678901: ", "17 : ", "17:"]))
+    origins = ["", "router3: ", "r-1.x_y: ", "3r: ", "é: ", "rté: ", ": r: "]
+    origin = draw(st.sampled_from([*origins, "r" * 255 + ": ", "r" * 256 + ": "]))
+    sync = draw(st.sampled_from(["", "*", ".", "**"]))
+    stamps = ["Mar  1 18:48:50.483", "Mar 1 18:48:50", "2024 Jan 10 12:00:00", "Feb 30 00:00:00"]
+    stamps += [
+        "Jan 10 2024 12:00:00",
+        "2024 Jan 10 12:00:00.123456789",
+        "Mar 1 18:48:50.1234567890",
+    ]
+    stamp = draw(st.sampled_from(stamps))
+    zone = draw(st.sampled_from(["", " UTC", " CEST", " ABCDEF", " utc", " +02:00", " XYZ"]))
+    colon = draw(st.sampled_from([": ", ":", " ", ":  "]))
+    text = draw(st.sampled_from([*VENDOR_TEXTS[2:4], "%X", "x %LINK-3-UPDOWN: y", "%"]))
+    return f"{pri}{seq}{origin}{sync}{stamp}{zone}{colon}{text}".encode()
+
+
 def _events(data: bytes) -> object:
     try:
         return events_of(data, "192.0.2.1", NOW)
@@ -302,6 +323,7 @@ def _general_events(data: bytes) -> object:
     st.one_of(
         bsd_messages(),
         lane_shaped(),
+        vendor_shaped(),
         rfc5424_messages(),
         st.builds(
             lambda head, text: (head + text).encode(),
@@ -337,7 +359,7 @@ def test_events_of_agrees_on_every_vector_and_takes_the_lane_for_the_common_shap
 
 def _near_misses() -> st.SearchStrategy[bytes]:
     """Messages of the lane's shapes, and those with a few bytes flipped, cut or inserted."""
-    shaped = st.one_of(bsd_messages(), lane_shaped(), rfc5424_messages())
+    shaped = st.one_of(bsd_messages(), lane_shaped(), vendor_shaped(), rfc5424_messages())
 
     @st.composite
     def mutated(draw: st.DrawFn) -> bytes:
@@ -382,5 +404,12 @@ def test_c_scanner_takes_the_common_shapes_and_agrees_on_every_vector() -> None:
     assert _lane.scan(b'<165>1 2003-10-11T22:14:15.003+02:00 - app - ID47 [x@1 k=""] m') == (
         5424, 165, 1065903255.003, None, "app", None, "ID47", {"x@1": {"k": ""}}, "m"
     )  # fmt: skip
+    for taken in (
+        b"<189>17: *Mar  1 18:48:50.483 UTC: %LINK-3-UPDOWN: Interface Gi0/1, changed state to up",
+        b"<189>17: router3: .Mar  1 18:48:51.001: %LINEPROTO-5-UPDOWN: Line protocol on",
+        b"<187>2024 Jan 10 12:00:00 UTC: %ETHPORT-5-IF_DOWN_LINK_FAILURE: Interface e1/1 is down",
+        b"<189>Jan 10 12:00:00: %SYS-5-CONFIG_I: Configured from console",
+    ):
+        assert _lane.scan(taken) is not None and _lane.scan(taken) == python_lane(taken), taken
     for refused in (b"<38>1 0000-01-01T00:00:00Z h a p m - x", b"<38>1 2024-09-31T00:00:00Z h"):
         assert _lane.scan(refused) is None  # left to Python: year 0, September 31st
