@@ -69,6 +69,11 @@ def _lookup(key: str) -> Rule | None:
     return None
 
 
+_LOOKED_UP: dict[str, Rule | None] = {}
+"""Each mnemonic's rule (or None), as ``_lookup`` found it; cleared when it grows past 4,096
+keys, since devices (or a hostile sender) can make up any number of mnemonics."""
+
+
 def enrich(msg: SyslogMessage) -> str | None:
     """Add vendor fields to ``msg.fields``; return the device event kind it means, if any."""
     return classify(msg.message or "", msg.msgid, msg.fields)
@@ -84,11 +89,9 @@ def classify(text: str, msgid: str | None, fields: dict[str, str]) -> str | None
     m = _CISCO.search(text, pct, 200) if pct >= 0 else None
     if m is not None:
         facility, severity, mnemonic = m.groups()
-        fields.update(
-            mnemonic=f"{facility}-{severity}-{mnemonic}",
-            vendor_facility=facility,
-            vendor_severity=severity,
-        )
+        fields["mnemonic"] = f"{facility}-{severity}-{mnemonic}"
+        fields["vendor_facility"] = facility
+        fields["vendor_severity"] = severity
         key, body = f"{facility}-{mnemonic}", text[m.end() :]
     else:
         j = _JUNOS.match(text)
@@ -100,14 +103,20 @@ def classify(text: str, msgid: str | None, fields: dict[str, str]) -> str | None
             fields["mnemonic"] = key
     if key is None:
         return None
-    rule = _lookup(key)
+    if key in _LOOKED_UP:
+        rule = _LOOKED_UP[key]
+    else:
+        if len(_LOOKED_UP) > 4096:
+            _LOOKED_UP.clear()
+        rule = _LOOKED_UP[key] = _lookup(key)
     if rule is None:
         return None
     found = rule.pattern.search(body)
     if found is None:
         return None
-    for name, value in zip(rule.fields, found.groups(), strict=True):
-        if name is not None and value is not None:
+    # rules() gives each group one name, so the lengths match (strict would cost a check)
+    for name, value in zip(rule.fields, found.groups(), strict=False):
+        if value is not None and name is not None:
             fields[name] = value
     state = fields.get("state") or rule.state
     if state is None:
