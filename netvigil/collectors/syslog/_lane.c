@@ -1,4 +1,4 @@
-/* The syslog collector's lane in C: the two common message shapes scanned once, byte by byte.
+/* The syslog collector's lane in C: the common message shapes scanned once, byte by byte.
  *
  * scan(raw: bytes) -> tuple | None reads exactly what the regular expressions _BSD, _RFC5424
  * and _VENDOR of records.py read, and returns None for everything else, including inputs those
@@ -68,26 +68,57 @@ static PyObject *rest_str(Cur *c) {
 
 static const char MONTHS[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 
+/* a clock dd:dd:dd with an optional fraction of 1-9 digits at p; its end, or -1 */
+static Py_ssize_t clock_end(const unsigned char *s, Py_ssize_t n, Py_ssize_t p) {
+    if (n - p < 8) return -1;
+    for (int i = 0; i < 8; i++) {
+        int want_colon = (i == 2 || i == 5);
+        if (want_colon ? s[p + i] != ':' : !is_digit(s[p + i])) return -1;
+    }
+    p += 8;
+    if (p < n && s[p] == '.') {
+        Py_ssize_t f0 = ++p;
+        while (p < n && is_digit(s[p])) p++;
+        if (p == f0 || p - f0 > 9) return -1;
+    }
+    return p;
+}
+
+static int is_month(const unsigned char *s, Py_ssize_t n, Py_ssize_t p) {
+    if (n - p < 3) return 0;
+    for (int i = 0; i < 12; i++)
+        if (memcmp(s + p, MONTHS + 3 * i, 3) == 0) return 1;
+    return 0;
+}
+
+/* "Mmm +d{1,2} " at p: the day's bounds in d0/d1 and the clock's start, or -1 */
+static Py_ssize_t month_day(const unsigned char *s, Py_ssize_t n, Py_ssize_t p, Py_ssize_t *d0,
+                            Py_ssize_t *d1) {
+    if (!is_month(s, n, p)) return -1;
+    p += 3;
+    if (p >= n || s[p] != ' ') return -1;
+    while (p < n && s[p] == ' ') p++;
+    *d0 = p;
+    while (p < n && is_digit(s[p]) && p - *d0 < 2) p++;
+    *d1 = p;
+    if (*d1 == *d0 || p >= n || s[p] != ' ') return -1;
+    return p + 1;
+}
+
+static PyObject *str_or_none(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, int present) {
+    if (!present) Py_RETURN_NONE;
+    return ascii_str(s + a, b - a);
+}
+
 /* ------------------------------------------------------------------------------ RFC 3164 */
 
 static PyObject *scan_bsd(Cur *c, int pri) {
     const unsigned char *s = c->s;
     Py_ssize_t n = c->n, p = c->p;
-    Py_ssize_t stamp0 = p, mon0 = p;
-    if (n - p < 3) Py_RETURN_NONE;
-    int month_ok = 0;
-    for (int i = 0; i < 12; i++)
-        if (memcmp(s + p, MONTHS + 3 * i, 3) == 0) month_ok = 1;
-    if (!month_ok) Py_RETURN_NONE;
-    p += 3;
-    if (p >= n || s[p] != ' ') Py_RETURN_NONE;
-    while (p < n && s[p] == ' ') p++;
-    Py_ssize_t day0 = p;
-    while (p < n && is_digit(s[p]) && p - day0 < 2) p++;
-    Py_ssize_t day1 = p;
-    if (day1 == day0 || p >= n || s[p] != ' ') Py_RETURN_NONE;
-    p++;
-    Py_ssize_t clock0 = p;
+    Py_ssize_t stamp0 = p, mon0 = p, day0, day1;
+    p = month_day(s, n, p, &day0, &day1);
+    if (p < 0) Py_RETURN_NONE;
+    Py_ssize_t clock0 = p; /* no fraction here: the lane's BSD shape has none */
     if (n - p < 9) Py_RETURN_NONE;
     for (int i = 0; i < 8; i++) {
         int want_colon = (i == 2 || i == 5);
@@ -231,7 +262,7 @@ static Py_ssize_t stamp(Cur *c, double *ts) {
     long off = 0;
     if (q < avail && s[q] == 'Z') {
         q++;
-    } else if (q + 5 < avail + 0 && (s[q] == '+' || s[q] == '-')) {
+    } else if (q + 5 < avail && (s[q] == '+' || s[q] == '-')) {
         int oh = num(s + q + 1, 2), om = num(s + q + 4, 2);
         if (oh < 0 || oh > 23 || s[q + 3] != ':' || om < 0 || om > 59) return -1;
         off = (oh * 3600L + om * 60L) * (s[q] == '+' ? 1 : -1);
@@ -377,50 +408,7 @@ static PyObject *scan_5424(Cur *c, int pri) {
         nil_or_str(s + at[3][0], at[3][1] - at[3][0]), sd, rest);
 }
 
-
 /* ------------------------------------------------------- Cisco IOS and NX-OS headers before % */
-
-/* a clock dd:dd:dd with an optional fraction of 1-9 digits at p; its end, or -1 */
-static Py_ssize_t clock_end(const unsigned char *s, Py_ssize_t n, Py_ssize_t p) {
-    if (n - p < 8) return -1;
-    for (int i = 0; i < 8; i++) {
-        int want_colon = (i == 2 || i == 5);
-        if (want_colon ? s[p + i] != ':' : !is_digit(s[p + i])) return -1;
-    }
-    p += 8;
-    if (p < n && s[p] == '.') {
-        Py_ssize_t f0 = ++p;
-        while (p < n && is_digit(s[p])) p++;
-        if (p == f0 || p - f0 > 9) return -1;
-    }
-    return p;
-}
-
-static int is_month(const unsigned char *s, Py_ssize_t n, Py_ssize_t p) {
-    if (n - p < 3) return 0;
-    for (int i = 0; i < 12; i++)
-        if (memcmp(s + p, MONTHS + 3 * i, 3) == 0) return 1;
-    return 0;
-}
-
-/* "Mmm +d{1,2} " at p: the day's bounds in d0/d1 and the clock's start, or -1 */
-static Py_ssize_t month_day(const unsigned char *s, Py_ssize_t n, Py_ssize_t p, Py_ssize_t *d0,
-                            Py_ssize_t *d1) {
-    if (!is_month(s, n, p)) return -1;
-    p += 3;
-    if (p >= n || s[p] != ' ') return -1;
-    while (p < n && s[p] == ' ') p++;
-    *d0 = p;
-    while (p < n && is_digit(s[p]) && p - *d0 < 2) p++;
-    *d1 = p;
-    if (*d1 == *d0 || p >= n || s[p] != ' ') return -1;
-    return p + 1;
-}
-
-static PyObject *str_or_none(const unsigned char *s, Py_ssize_t a, Py_ssize_t b, int present) {
-    if (!present) Py_RETURN_NONE;
-    return ascii_str(s + a, b - a);
-}
 
 static PyObject *scan_vendor(Cur *c, int pri) {
     const unsigned char *s = c->s;
