@@ -136,10 +136,20 @@ def _build(
     else:
         raw = rest.encode("utf-8", "surrogateescape")
         message = raw.decode("utf-8", "replace")
+    if not clean:  # bytes that are not UTF-8 in the header: U+FFFD, as in the message
+        host, app, pid = _replaced(host), _replaced(app), _replaced(pid)
     return SyslogMessage(
         "3164", prival >> 3, prival & 7, None, stamp, host, app, pid or None, None, None,
         message, raw, epoch, fields,
     )  # fmt: skip
+
+
+def _replaced(token: str | None) -> str | None:
+    """A header token read with ``surrogateescape``, its undecodable bytes as U+FFFD (an event
+    must be valid UTF-8 to be serialized)."""
+    if token is None or token.isascii():
+        return token
+    return token.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _epoch(g: _Groups, now: float) -> float | None:
