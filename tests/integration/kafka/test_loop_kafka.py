@@ -72,9 +72,15 @@ def _record(records: list[AuditRecord], action: str) -> AuditRecord:
 
 
 def _closed_loop(svc: Service, fault: Fault, records: list[AuditRecord], change_kind: str) -> None:
-    """The change ran while the fault lasted and was verified; change and ticket closed."""
+    """The change ran while the fault lasted and was verified; change and ticket closed.
+
+    Verification and the incident's resolution may come in either order: once the change
+    has taken effect the incident can resolve before the remediator's next look at the KPI
+    (on a loaded machine the broker's latency is minutes of simulated time)."""
     acts = _acts(records)
-    assert "action.verified" in acts and acts[-1] == "incident.resolved", acts
+    assert "action.verified" in acts and "incident.resolved" in acts, acts
+    assert "action.rolled_back" not in acts, acts
+    assert acts.index("action.executed") < acts.index("action.verified"), acts
     executed = _record(records, "action.executed")
     assert fault.start <= executed.ts < fault.end
     tickets = svc.tickets
