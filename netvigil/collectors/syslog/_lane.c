@@ -118,15 +118,11 @@ static PyObject *scan_bsd(Cur *c, int pri) {
     Py_ssize_t stamp0 = p, mon0 = p, day0, day1;
     p = month_day(s, n, p, &day0, &day1);
     if (p < 0) Py_RETURN_NONE;
-    Py_ssize_t clock0 = p; /* no fraction here: the lane's BSD shape has none */
-    if (n - p < 9) Py_RETURN_NONE;
-    for (int i = 0; i < 8; i++) {
-        int want_colon = (i == 2 || i == 5);
-        if (want_colon ? s[p + i] != ':' : !is_digit(s[p + i])) Py_RETURN_NONE;
-    }
-    p += 8;
+    Py_ssize_t clock0 = p;
+    p = clock_end(s, n, p);
+    if (p != clock0 + 8) Py_RETURN_NONE; /* no clock, or a fraction: the BSD shape has none */
     Py_ssize_t stamp1 = p;
-    if (s[p] != ' ') Py_RETURN_NONE;
+    if (p >= n || s[p] != ' ') Py_RETURN_NONE;
     p++;
     /* a token the BSD header reads as a zone: [A-Z]{1,5}[: ] or [+-]dd:?dd[: ] */
     Py_ssize_t k = 0;

@@ -23,8 +23,8 @@ import re
 from typing import Literal, cast
 
 from netvigil.collectors.syslog import _lane
-from netvigil.collectors.syslog.message import SyslogMessage, bsd_epoch, rfc5424_epoch
-from netvigil.collectors.syslog.rfc3164 import _MON, _STAMPS, parse_syslog
+from netvigil.collectors.syslog.message import SyslogMessage, rfc5424_epoch
+from netvigil.collectors.syslog.rfc3164 import _MON, parse_syslog, stamp_epoch
 from netvigil.collectors.syslog.rfc5424 import _NAME, _TS, _sd_plain
 from netvigil.collectors.syslog.vendor import classify
 from netvigil.events import DeviceEvent, Event, LogRecord, interface_id
@@ -61,39 +61,57 @@ and clock marker optional, ``Mmm dd`` or NX-OS ``yyyy Mmm dd``, a zone name opti
 
 def to_events(msg: SyslogMessage, peer: str, received: float) -> list[Event]:
     """The LogRecord of a parsed message, and the DeviceEvent its mnemonic means (if any)."""
-    text = msg.message
-    fields = msg.fields
-    kind = classify(text or "", msg.msgid, fields)
+    rfc: Literal["3164", "5424"] = "5424" if msg.rfc == "5424" else "3164"
+    return _events(
+        rfc, msg.facility, msg.severity, msg.ts, msg.hostname, msg.app_name, msg.procid,
+        msg.msgid, msg.structured_data or {}, msg.message or "", peer, received, msg.fields,
+    )  # fmt: skip
+
+
+def _events(
+    rfc: Literal["3164", "5424"],
+    facility: int,
+    severity: int,
+    ts: float | None,
+    host: str | None,
+    app: str | None,
+    procid: str | None,
+    msgid: str | None,
+    sd: SD,
+    text: str,
+    peer: str,
+    received: float,
+    fields: dict[str, str],
+) -> list[Event]:
+    """The LogRecord (the device is the hostname, else the sender; the time is the message's,
+    else the receive time), and the DeviceEvent that the vendor mnemonic means, if any."""
+    kind = classify(text, msgid, fields)
+    device = host or peer
+    ts = received if ts is None else ts
     record = LogRecord(
-        ts=msg.ts if msg.ts is not None else received,
-        device=msg.hostname or peer,
-        facility=msg.facility,
-        severity=msg.severity,
-        app_name=msg.app_name,
-        procid=msg.procid,
-        msgid=msg.msgid,
-        message=text.rstrip("\r\n") if text else "",  # rsyslog frames end in LF
-        rfc="5424" if msg.rfc == "5424" else "3164",
+        ts=ts,
+        device=device,
+        facility=facility,
+        severity=severity,
+        app_name=app,
+        procid=procid,
+        msgid=msgid,
+        message=text.rstrip("\r\n"),  # rsyslog frames end in LF
+        rfc=rfc,
         source=f"{SOURCE}:{peer}",
-        structured_data=msg.structured_data or {},
+        structured_data=sd,
         fields=fields,
     )
-    return _with_device_event(record, kind)
-
-
-def _with_device_event(record: LogRecord, kind: str | None) -> list[Event]:
     if not kind:
         return [record]
-    f = record.fields
-    device = record.device
-    entity = interface_id(device, f["interface"]) if f.get("interface") else f.get("neighbor", "")
+    iface = fields.get("interface")
     event = DeviceEvent(
-        ts=record.ts,
+        ts=ts,
         device=device,
         kind=kind,
-        entity=entity,
+        entity=interface_id(device, iface) if iface else fields.get("neighbor", ""),
         source=SOURCE,
-        attrs=f,
+        attrs=fields,
     )
     return [record, event]
 
@@ -113,16 +131,16 @@ structured data, rest."""
 def events_of(raw: bytes, peer: str, received: float) -> list[Event]:
     """The events of one message; raises :class:`~netvigil.errors.DecodeError` (a
     ``SyslogParseError``) when it is not syslog."""
-    fields = _lane.scan(raw)
-    if fields is None:
-        fields = python_lane(raw)
-        if fields is None:
+    head = _lane.scan(raw)
+    if head is None:
+        head = python_lane(raw)
+        if head is None:
             return to_events(parse_syslog(raw, now=received), peer, received)
-    if fields[0] == 3164:
-        return _bsd(cast(Bsd, fields), peer, received)
-    if fields[0] == 5424:
-        return _rfc5424(cast(Rfc5424, fields), peer, received)
-    return _vendor(cast(Vendor, fields), peer, received)
+    if head[0] == 3164:
+        return _bsd(cast(Bsd, head), peer, received)
+    if head[0] == 5424:
+        return _rfc5424(cast(Rfc5424, head), peer, received)
+    return _vendor(cast(Vendor, head), peer, received)
 
 
 def python_lane(raw: bytes) -> Bsd | Rfc5424 | Vendor | None:
@@ -169,70 +187,29 @@ def _nil(v: str) -> str | None:
     return None if v == "-" else v
 
 
-def _bsd_time(
-    stamp: str, mon: str, day: str, clock: str, year: str | None, tz: str | None, received: float
-) -> float:
-    key = (stamp, int(received // 3600))
-    ts = _STAMPS.get(key, -1.0)
-    if ts == -1.0:  # the general path's cache of stamps, filled the same way
-        if len(_STAMPS) > 4096:
-            _STAMPS.clear()
-        ts = _STAMPS[key] = bsd_epoch(
-            mon, int(day), clock, int(year) if year else None, tz, received
-        )
-    return received if ts is None else ts
-
-
 def _bsd(f: Bsd, peer: str, received: float) -> list[Event]:
     _, pri, stamp, mon, day, clock, host, app, procid, rest = f
-    ts = _bsd_time(stamp, mon, day, clock, None, None, received)
-    return _lane_events("3164", pri, ts, host, app, procid, None, {}, rest, peer, {})
+    ts = stamp_epoch(stamp, received, mon, day, clock, None, None)
+    return _events(
+        "3164", pri >> 3, pri & 7, ts, host, app, procid, None, {}, rest, peer, received, {}
+    )
 
 
 def _vendor(f: Vendor, peer: str, received: float) -> list[Event]:
     _, pri, seq, origin, sync, stamp, mon, day, clock, year, tz, rest = f
-    ts = _bsd_time(stamp, mon, day, clock, year, tz, received)
+    ts = stamp_epoch(stamp, received, mon, day, clock, year, tz)
     fields = {}
     if seq is not None:
         fields["sequence"] = seq
     if sync is not None:
         fields["clock"] = "unsynchronized" if sync == "*" else "resynchronized"
-    device = origin or peer
-    return _lane_events("3164", pri, ts, device, None, None, None, {}, rest, peer, fields)
+    return _events(
+        "3164", pri >> 3, pri & 7, ts, origin, None, None, None, {}, rest, peer, received, fields
+    )
 
 
 def _rfc5424(f: Rfc5424, peer: str, received: float) -> list[Event]:
     _, pri, ts, host, app, procid, msgid, sd, rest = f
-    ts_ = received if ts is None else ts
-    return _lane_events("5424", pri, ts_, host or peer, app, procid, msgid, sd, rest, peer, {})
-
-
-def _lane_events(
-    rfc: Literal["3164", "5424"],
-    pri: int,
-    ts: float,
-    device: str,
-    app: str | None,
-    procid: str | None,
-    msgid: str | None,
-    sd: SD,
-    rest: str,
-    peer: str,
-    fields: dict[str, str],
-) -> list[Event]:
-    kind = classify(rest, msgid, fields)
-    record = LogRecord(
-        ts=ts,
-        device=device,
-        facility=pri >> 3,
-        severity=pri & 7,
-        app_name=app,
-        procid=procid,
-        msgid=msgid,
-        message=rest.rstrip("\r\n"),
-        rfc=rfc,
-        source=f"{SOURCE}:{peer}",
-        structured_data=sd,
-        fields=fields,
+    return _events(
+        "5424", pri >> 3, pri & 7, ts, host, app, procid, msgid, sd, rest, peer, received, {}
     )
-    return _with_device_event(record, kind)

@@ -24,7 +24,7 @@ import re
 from netvigil.collectors.syslog.message import SyslogMessage, bsd_epoch, rfc3339_epoch
 from netvigil.collectors.syslog.rfc5424 import parse_5424
 
-__all__ = ["parse_3164", "parse_syslog"]
+__all__ = ["parse_3164", "parse_syslog", "stamp_epoch"]
 
 _MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _CLOCK = r"\d\d:\d\d:\d\d(?:\.\d{1,9})?"
@@ -118,13 +118,10 @@ def _build(
     stamp = epoch = None
     if ts is not None:
         stamp = ts if tz is None else f"{ts} {tz}"
-        key = (stamp, int(now // 3600))
-        if key in _STAMPS:  # messages of one second share a stamp: a small cache suffices
-            epoch = _STAMPS[key]
-        else:
-            if len(_STAMPS) > 4096:
-                _STAMPS.clear()
-            epoch = _STAMPS[key] = _epoch(g, now)
+        _, _, _, _, _, mon, day, year, clock, year2, mon2, day2, clock2, iso, _ = g[:15]
+        if mon is None:
+            mon, day, clock, year = mon2, day2, clock2, year2
+        epoch = stamp_epoch(stamp, now, mon, day, clock, year, tz, iso)
     fields: dict[str, str] = {}
     if seq is not None:
         fields["sequence"] = seq
@@ -152,14 +149,31 @@ def _replaced(token: str | None) -> str | None:
     return token.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _epoch(g: _Groups, now: float) -> float | None:
-    _, _, _, _, _, mon, day, year, clock, year2, mon2, day2, clock2, iso, tz = g[:15]
+def stamp_epoch(
+    stamp: str,
+    now: float,
+    mon: str | None,
+    day: str | None,
+    clock: str | None,
+    year: str | None,
+    tz: str | None,
+    iso: str | None = None,
+) -> float | None:
+    """Unix time of a BSD header's timestamp (``stamp``: its text, with the zone), from its
+    parts (``iso`` for an RFC 3339 one). Cached by the text and the hour of ``now``, which
+    decides a missing year: messages of one second share a stamp, so a small cache suffices."""
+    key = (stamp, int(now // 3600))
+    if key in _STAMPS:
+        return _STAMPS[key]
+    if len(_STAMPS) > 4096:
+        _STAMPS.clear()
     if iso:
-        return rfc3339_epoch(iso)
-    if mon is None:
-        mon, day, clock, year = mon2, day2, clock2, year2
-    assert mon is not None and day is not None and clock is not None
-    return bsd_epoch(mon, int(day), clock, int(year) if year else None, tz, now)
+        epoch = rfc3339_epoch(iso)
+    else:
+        assert mon is not None and day is not None and clock is not None
+        epoch = bsd_epoch(mon, int(day), clock, int(year) if year else None, tz, now)
+    _STAMPS[key] = epoch
+    return epoch
 
 
 _V5424 = re.compile(rb"<\d{1,3}>(?:\d{1,3} |\d{0,3}$| )")

@@ -58,20 +58,22 @@ def rules() -> tuple[dict[str, Rule], tuple[Rule, ...]]:
     return exact, tuple(prefix)
 
 
+_LOOKED_UP: dict[str, Rule | None] = {}
+"""Each mnemonic's rule (or None), as :func:`_lookup` found it; cleared when it grows past
+4,096 keys, since devices (or a hostile sender) can make up any number of mnemonics."""
+
+
 def _lookup(key: str) -> Rule | None:
+    if key in _LOOKED_UP:
+        return _LOOKED_UP[key]
+    if len(_LOOKED_UP) > 4096:
+        _LOOKED_UP.clear()
     exact, prefix = rules()
     hit = exact.get(key)
-    if hit is not None:
-        return hit
-    for rule in prefix:
-        if key.startswith(rule.key[:-1]):
-            return rule
-    return None
-
-
-_LOOKED_UP: dict[str, Rule | None] = {}
-"""Each mnemonic's rule (or None), as ``_lookup`` found it; cleared when it grows past 4,096
-keys, since devices (or a hostile sender) can make up any number of mnemonics."""
+    if hit is None:
+        hit = next((r for r in prefix if key.startswith(r.key[:-1])), None)
+    _LOOKED_UP[key] = hit
+    return hit
 
 
 def enrich(msg: SyslogMessage) -> str | None:
@@ -103,12 +105,7 @@ def classify(text: str, msgid: str | None, fields: dict[str, str]) -> str | None
             fields["mnemonic"] = key
     if key is None:
         return None
-    if key in _LOOKED_UP:
-        rule = _LOOKED_UP[key]
-    else:
-        if len(_LOOKED_UP) > 4096:
-            _LOOKED_UP.clear()
-        rule = _LOOKED_UP[key] = _lookup(key)
+    rule = _lookup(key)
     if rule is None:
         return None
     found = rule.pattern.search(body)
