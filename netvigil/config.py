@@ -61,22 +61,12 @@ class KafkaSettings(_Section):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",
         description=(
-            "Workers: at_least_once (effects are idempotent downstream). exactly_once is "
-            "refused: faust-streaming only opens transactions inside its own Worker, and a "
-            "test showed none were produced when it was selected."
+            "Workers: at_least_once (faust-streaming agents; effects are idempotent "
+            "downstream) or exactly_once (Kafka transactions: outputs, state and input "
+            "offsets committed together, read read_committed). Every worker of a deployment "
+            "must use the same."
         ),
     )
-
-    @field_validator("processing_guarantee")
-    @classmethod
-    def _guarantee(cls, v: str) -> str:
-        if v == "exactly_once":
-            raise ValueError(
-                "exactly_once is not supported yet (faust-streaming opens transactions only "
-                "inside its own Worker); use at_least_once: incidents and tickets are "
-                "idempotent by fingerprint"
-            )
-        return v
 
     batch_max_events: int = Field(
         200, ge=1, description="Most events of one key carried by one Kafka record."

@@ -30,6 +30,7 @@ from netvigil.events import TOPICS, Event, topic_of
 from netvigil.streams.base import Listener, Processor, Source
 from netvigil.streams.kafka_admin import admin_config, create_topics, ensure_topic, group_lag
 from netvigil.streams.kafka_producer import KafkaPublisher
+from netvigil.streams.kafka_txn import TransactionalApp
 from netvigil.streams.kafka_worker import ProcessorApp, group_of
 from netvigil.streams.progress import PROGRESS_TOPIC
 from netvigil.streams.spool import Spool
@@ -84,7 +85,7 @@ class KafkaRuntime:
             linger_s=cfg.linger_ms / 1000,
             compression=cfg.compression,
         )
-        self.apps: list[ProcessorApp] = []
+        self.apps: list[ProcessorApp | TransactionalApp] = []
         self._listeners: dict[str, list[Listener]] = {t: [] for t in TOPICS}
         self._consumed = {t for p in self.processors for t in p.inputs}
         self._started = False
@@ -151,13 +152,15 @@ class KafkaRuntime:
                 )
             observe = [t for t in proc.inputs if t not in observers and self._listeners[t]]
             observers.update(observe)
+            exactly_once = self.cfg.processing_guarantee == "exactly_once"
+            kind = TransactionalApp if exactly_once else ProcessorApp
             self.apps.append(
-                ProcessorApp(
+                kind(
                     proc,
                     bootstrap=self.bootstrap,
                     cfg=self.cfg,
                     partitions=parts.pop(),
-                    datadir=self.data_dir / "faust" / proc.name,
+                    datadir=self.data_dir / ("txn" if exactly_once else "faust") / proc.name,
                     listener=self._on_output,
                     observer=self._observer(set(observe)) if observe else None,
                     upstream=[
@@ -180,7 +183,7 @@ class KafkaRuntime:
                 await asyncio.to_thread(
                     ensure_topic,
                     self.bootstrap,
-                    app.by_key.get_topic_name(),
+                    app.by_key_name,
                     app.partitions,
                     self.cfg.replication,
                 )
@@ -269,7 +272,7 @@ class KafkaRuntime:
         """Unprocessed records per local consumer group (its input topics)."""
         out = {}
         for app in self.apps:
-            topics = [*app.inputs, *([app.by_key.get_topic_name()] if app.rekey else [])]
+            topics = [*app.inputs, *([app.by_key_name] if app.rekey else [])]
             lags = group_lag(self.bootstrap, [app.group], topics)
             out[app.group] = sum(g.lag for g in lags)
         return out

@@ -28,6 +28,10 @@ of once per event as ``table[key] = value`` would, is what keeps detection fast.
 
 A record that is not a NetVigil event, and an event that makes the processor raise, become
 dead letters on ``netvigil.dlq`` with the reason; the agent goes on.
+
+The keyed processing itself (state rows, buffers, dead letters, progress) is
+:class:`~netvigil.streams.keyed.KeyedWorker`, shared with the exactly-once transport
+(:mod:`netvigil.streams.kafka_txn`); what is here is faust's part and the repairs it needs.
 """
 
 from __future__ import annotations
@@ -37,9 +41,7 @@ import json
 import logging
 import time
 import warnings
-from collections import Counter
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -49,21 +51,12 @@ from faust.streams import Stream
 from faust.types import TP, EventT
 
 from netvigil.config import KafkaSettings
-from netvigil.errors import NetVigilError, ProcessorError
-from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
+from netvigil.errors import NetVigilError
 from netvigil.streams.base import Listener, Processor
-from netvigil.streams.embedded import _dead_letter
 from netvigil.streams.gaps import Gap, RawRecord, find_gaps, new_records, read_range
 from netvigil.streams.kafka_admin import start_offsets
-from netvigil.streams.progress import (
-    PROGRESS_TOPIC,
-    Progress,
-    ProgressBoard,
-    ProgressReader,
-    progress_record,
-)
-from netvigil.streams.reorder import Merge, Reorder
-from netvigil.streams.wire import decode_batch, encode_batch
+from netvigil.streams.keyed import STATE_MAX_BYTES, Batch, KeyedWorker, KeyState, Send, group_of
+from netvigil.streams.progress import ProgressReader
 
 __all__ = ["KeyState", "ProcessorApp", "group_of"]
 
@@ -71,8 +64,6 @@ log = logging.getLogger(__name__)
 
 warnings.filterwarnings("ignore", message="The pickle codec", module="faust.*")
 
-#: the largest state of one key the changelog takes (the broker's default record limit is 1 MiB)
-STATE_MAX_BYTES = 16 << 20
 #: most records one direct read of a stalled partition takes (the lock is held meanwhile)
 STALL_READ_MAX = 5000
 
@@ -84,39 +75,7 @@ _RAW: dict[str, Any] = {
 }
 
 
-def group_of(proc_name: str, prefix: str = "") -> str:
-    """The consumer group (faust app id) of a processor."""
-    return f"{prefix}netvigil-{proc_name}"
-
-
-@dataclass
-class KeyState:
-    """One key's row in the state table: the processor's state; per input partition
-    (``topic:partition``) the offset of the last record applied to it; the partition the
-    key lives in; and the events held to be handled in event-time order (see
-    :mod:`netvigil.streams.reorder`)."""
-
-    state: Any
-    applied: dict[str, int] = field(default_factory=dict)
-    partition: int = -1
-    buffer: Reorder | Merge | None = None
-
-
-@dataclass
-class _Batch:
-    """What one round of processing produced: outputs per (topic, key), dead letters, and
-    the keys whose state changed."""
-
-    outputs: dict[tuple[str, str], list[Event]] = field(default_factory=dict)
-    letters: list[DeadLetter] = field(default_factory=list)
-    dirty: dict[bytes, KeyState] = field(default_factory=dict)
-
-
-def _chunks(events: list[Event], size: int) -> list[list[Event]]:
-    return [events[i : i + size] for i in range(0, len(events), size)]
-
-
-class ProcessorApp:
+class ProcessorApp(KeyedWorker):
     """A faust app running one processor; start it in a running event loop."""
 
     def __init__(
@@ -133,43 +92,25 @@ class ProcessorApp:
         take_max: int = 50,
         take_within: float = 0.05,
     ) -> None:
-        self.proc = proc
-        self.cfg = cfg
-        self.prefix = cfg.topic_prefix
-        self.group = group_of(proc.name, self.prefix)
-        self.partitions = partitions
-        self.listener = listener
-        self.observer = observer
+        super().__init__(
+            proc,
+            bootstrap=bootstrap,
+            cfg=cfg,
+            partitions=partitions,
+            datadir=datadir,
+            listener=listener,
+            observer=observer,
+            upstream=upstream,
+        )
         self.take_max = take_max
         self.take_within = take_within
-        self.batch_max = cfg.batch_max_events
-        self.bootstrap = bootstrap
-        self.upstream = {*upstream, self.group}
-        self._max_ts: dict[tuple[str, int], float] = {}
-        self.board = ProgressBoard(stale_s=max(30.0, 3 * cfg.session_timeout_s))
         self._reader: ProgressReader | None = None
         self._lock = asyncio.Lock()
-        self._read: dict[tuple[str, int], int] = {}
-        """Per assigned partition, the next offset to handle: everything before it was."""
         self._moved: dict[tuple[str, int], tuple[int, float]] = {}
         """Per partition, ``_read`` when last seen to change and when (monotonic)."""
         self._first: dict[tuple[str, int], int] = {}
         """Per partition, the first offset handled since the last assignment."""
-        self._caught: dict[tuple[str, int], bool] = {}
-        self._held: set[bytes] = set()
-        self._warned = 0.0
         self._rescan = False
-        self.processed = 0
-        self.skipped = 0
-        self.refetched = 0
-        self.unstalled = 0
-        self.failed = 0
-        self.state_errors = 0
-        self.dead_letters: Counter[str] = Counter()
-        self.sent: Counter[str] = Counter()
-        self.assignment: list[tuple[str, int]] = []
-        datadir.mkdir(parents=True, exist_ok=True)
-        self.datadir = datadir
         self.app = faust.App(
             self.group,
             broker=[f"kafka://{h}" for h in bootstrap.split(",")],
@@ -190,18 +131,15 @@ class ProcessorApp:
             producer_max_request_size=STATE_MAX_BYTES,
             stream_buffer_maxsize=1024,
         )
-        self.inputs = tuple(self.prefix + t for t in proc.inputs)
         source = self.app.topic(*self.inputs, **_RAW)
-        self.rekey = type(proc).key is not Processor.key
         if self.rekey:
             self.by_key = self.app.topic(
-                f"{self.group}-by-key", partitions=partitions, internal=True, **_RAW
+                self.by_key_name, partitions=partitions, internal=True, **_RAW
             )
             self.app.agent(source, name=f"{proc.name}-by-key")(self._rekey_agent)
             source = self.by_key
         if self.rekey or len(self.inputs) > 1:
             self.app.timer(0.5)(self._tick)
-        self.progress = self.app.topic(self.prefix + PROGRESS_TOPIC, **_RAW)
         self.app.timer(1.0)(self._report)
         self.table = self.app.Table(
             "state",
@@ -220,7 +158,12 @@ class ProcessorApp:
         table._changelog_topic = None
         assert table.changelog_topic.schema.value_serializer == "pickle"
         self.out = {
-            t: self.app.topic(self.prefix + t, **_RAW) for t in (*proc.outputs, "netvigil.dlq")
+            name: self.app.topic(name, **_RAW)
+            for name in (
+                *(self.prefix + t for t in (*proc.outputs, "netvigil.dlq")),
+                self.progress_name,
+                *([self.by_key_name] if self.rekey else []),
+            )
         }
         self.app.agent(source, name=proc.name)(self._agent)
         self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
@@ -229,7 +172,7 @@ class ProcessorApp:
 
     async def start(self) -> None:
         if self.rekey:
-            self._reader = ProgressReader(self.bootstrap, self.prefix + PROGRESS_TOPIC, self.board)
+            self._reader = ProgressReader(self.bootstrap, self.progress_name, self.board)
             self._reader.start()
         await self.app.start()
 
@@ -270,10 +213,6 @@ class ProcessorApp:
             first, now = self._first.get(tp), self._read.get(tp)
             handled = first is not None and first <= off and now is not None
             self._read[tp] = max(now, off) if handled and now is not None else off
-
-    def _read_topics(self) -> set[str]:
-        """The topics this app's agents consume."""
-        return {*self.inputs, self.by_key.get_topic_name()} if self.rekey else set(self.inputs)
 
     # ------------------------------------------------------------------ agents
 
@@ -410,22 +349,7 @@ class ProcessorApp:
             log.warning("%s: committing %s[%d] at %d failed: %r", self.group, *tp, offset, exc)
 
     async def _rekey(self, records: Sequence[Any]) -> None:
-        groups: dict[str, list[Event]] = {}
-        letters: list[DeadLetter] = []
-        for rec in await self._refill(records):
-            msg = rec.message
-            self._read[(msg.topic, msg.partition)] = msg.offset + 1
-            for event in self._decode(rec, letters, observe=True):
-                try:
-                    groups.setdefault(self.proc.key(event), []).append(event)
-                except Exception as exc:
-                    letters.append(_dead_letter(self.proc.name, msg.topic, event, exc))
-        sends = [
-            (self.by_key, key.encode(), encode_batch(chunk))
-            for key, events in groups.items()
-            for chunk in _chunks(events, self.batch_max)
-        ]
-        await self._deliver(sends + self._letters(letters))
+        await self._deliver(self._rekeyed(await self._refill(records)))
 
     async def _agent(self, stream: faust.StreamT[bytes]) -> None:
         async for records in cast(Stream[bytes], stream).take_events(
@@ -435,175 +359,37 @@ class ProcessorApp:
 
     # ------------------------------------------------------------------ processing
 
-    def _decode(
-        self, rec: EventT[bytes], letters: list[DeadLetter], *, observe: bool
-    ) -> list[Event]:
-        msg = rec.message
-        decoded = decode_batch(rec.value)
-        if decoded.events:
-            tp = (msg.topic, msg.partition)
-            newest = max(e.ts for e in decoded.events)
-            self._max_ts[tp] = max(self._max_ts.get(tp, newest), newest)
-        if observe and self.observer is not None:
-            topic = msg.topic[len(self.prefix) :]
-            for event in decoded.events:
-                self._notify(self.observer, topic, event)
-        for raw, reason in decoded.failures:
-            letters.append(
-                DeadLetter(
-                    ts=float(msg.timestamp or time.time()),
-                    source=f"kafka:{msg.topic}",
-                    reason=f"{reason} (partition {msg.partition}, offset {msg.offset})",
-                    raw=raw,
-                    topic=msg.topic,
-                )
-            )
-        return decoded.events
-
     async def _handle(self, records: Sequence[EventT[bytes]]) -> None:
         async with self._lock:
             await self._process(records)
 
     async def _process(self, records: Sequence[Any]) -> None:
         """Run the processor on records of its input, in order; under the lock."""
-        proc = self.proc
-        batch = _Batch()
-        now = time.time()
-        self._caught.clear()
-        for rec in await self._refill(records):
-            msg = rec.message
-            mark = f"{msg.topic}:{msg.partition}"
-            self._read[(msg.topic, msg.partition)] = msg.offset + 1
-            self._caught.pop((msg.topic, msg.partition), None)
-            touched: list[KeyState] = []
-            for event in self._decode(rec, batch.letters, observe=not self.rekey):
-                try:
-                    key = proc.key(event).encode()
-                except Exception as exc:
-                    batch.letters.append(_dead_letter(proc.name, msg.topic, event, exc))
-                    continue
-                entry = batch.dirty.get(key) or self.table.data.get(key)
-                if entry is None:
-                    entry = KeyState(proc.new_state(), buffer=self._new_buffer())
-                if entry.applied.get(mark, -1) >= msg.offset:
-                    self.skipped += 1  # already in the recovered state: processed before
-                    continue
-                entry.partition = msg.partition
-                for topic, ready in self._ordered(entry, msg.topic, event, now):
-                    await self._apply(ready, entry, batch, topic)
-                self._track(key, entry)
-                batch.dirty[key] = entry
-                touched.append(entry)
-            for entry in touched:
-                entry.applied[mark] = msg.offset
+        batch = Batch()
+        await self._process_into(await self._refill(records), batch)
         await self._commit(batch)
 
-    def _new_buffer(self) -> Reorder | Merge | None:
-        if self.rekey:
-            cfg = self.cfg
-            return Reorder(stuck_s=cfg.reorder_max_wait_s)
-        if len(self.inputs) > 1:
-            return Merge(self.inputs)
-        return None
-
-    def _ordered(
-        self, entry: KeyState, topic: str, event: Event | None, now: float
-    ) -> list[tuple[str, Event]]:
-        """Pass ``event`` (None: nothing new) through the key's buffer; what may go now."""
-        buf = entry.buffer
-        if buf is None:
-            return [(topic, event)] if event is not None else []
-        if isinstance(buf, Reorder):
-            if event is not None:
-                buf.push(event, now)
-
-            def mark(arrived: float) -> float:
-                return self.board.watermark(self.upstream, now, since=arrived)
-
-            # held too long counts only while reports flow (see ProgressBoard.heard)
-            return [(topic, e) for e in buf.release(min(now, self.board.heard), mark)]
-        if event is not None:
-            buf.push(topic, event, now)
-        return buf.release(lambda t: self._caught_up(t, entry.partition), now)
-
-    def _track(self, key: bytes, entry: KeyState) -> None:
-        if entry.buffer:
-            self._held.add(key)
-        else:
-            self._held.discard(key)
-
-    def _caught_up(self, topic: str, partition: int) -> bool:
-        """Whether everything in this input partition has reached this agent. Remembered
-        until a record of that partition is handled or the round ends (asked per event)."""
-        tp = (topic, partition)
-        known = self._caught.get(tp)
-        if known is not None:
-            return known
-        try:
-            high = self.app.consumer.highwater(TP(topic, partition))
-        except Exception:
-            high = None
-        self._caught[tp] = up = high is not None and self._read.get(tp, 0) >= high
-        return up
-
     async def _tick(self) -> None:
-        """Re-evaluate held events: a quiet stream brings nothing new to push them out (hold
-        expired, or the topic they waited for caught up). Only keys this worker owns now."""
+        """Re-evaluate held events (see :meth:`KeyedWorker._release_held`); only keys this
+        worker owns now."""
         if getattr(self.app, "rebalancing", False):
             return
         mine = self._read_topics()
         active = {p for t, p in self.assignment if t in mine}
-        batch = _Batch()
+        batch = Batch()
         async with self._lock:
-            now = time.time()
-            self._caught.clear()
             if self._rescan:  # after a rebalance: recovered keys may hold events
                 self._rescan = False
                 self._held = {k for k, e in self.table.data.items() if e.buffer}
-            for key in list(self._held):
-                entry = self.table.data.get(key)
-                if entry is None or entry.partition not in active:
-                    continue
-                ready = self._ordered(entry, "(held)", None, now)
-                for topic, event in ready:
-                    await self._apply(event, entry, batch, topic)
-                if ready:
-                    batch.dirty[key] = entry
-                self._track(key, entry)
+            await self._release_held(batch, active)
             if batch.dirty:
                 await self._commit(batch)
-            self._warn_if_stuck(now)
-
-    def _warn_if_stuck(self, now: float) -> None:
-        """Say, every 10 s, what held events wait for, when they have waited that long."""
-        waits = [
-            e.buffer.heap[0]
-            for k in self._held
-            if (e := self.table.data.get(k)) is not None
-            and isinstance(e.buffer, Reorder)
-            and e.buffer.heap
-        ]
-        oldest = min(waits, default=None)
-        if oldest is None or now - oldest[2] < 10 or now - self._warned < 10:
-            return
-        self._warned = now
-        mark, who = self.board.blocking(self.upstream, now, since=oldest[2])
-        log.warning(
-            "%s: %d events held; the oldest (event time %.0f) waited %.0f s for %s (at %s)",
-            self.group,
-            self.held(),
-            oldest[0],
-            now - oldest[2],
-            who or "nothing (being released)",
-            mark,
-        )
 
     async def _report(self) -> None:
         """Report progress per input partition (see :mod:`netvigil.streams.progress`); under
         the lock, so every record read so far is handled and its outputs acknowledged."""
         if getattr(self.app, "rebalancing", False) or not self.assignment:
             return
-        mine = [TP(t, p) for t, p in self.assignment if t in self.inputs]
         every = [TP(t, p) for t, p in self.assignment if t in self._read_topics()]
         async with self._lock:
             await self._repair_commits()
@@ -614,55 +400,13 @@ class ProcessorApp:
                 log.debug("%s: no progress report (%r)", self.group, exc)
                 return
             await self._unstall(dict(ends))
-            held: dict[int, float] = {}
-            for key in self._held:
-                entry = self.table.data.get(key)
-                if entry is not None and isinstance(entry.buffer, Merge) and len(entry.buffer):
-                    oldest = min(q[0][1].ts for q in entry.buffer.queues.values() if q)
-                    held[entry.partition] = min(held.get(entry.partition, oldest), oldest)
-            sends = []
-            for tp in mine:
-                topic, part = tp.topic, tp.partition
-                ts = self._max_ts.get((topic, part))
-                if part in held:
-                    ts = held[part] - 1e-3 if ts is None else min(ts, held[part] - 1e-3)
-                end = ends.get(tp)
-                read = self._read.get((topic, part), 0)
-                up = part not in held and end is not None and read >= end
-                key, value = progress_record(
-                    self.group, topic, part, Progress(ts, up, now, self.partitions)
-                )
-                sends.append((self.progress, key, value))
+            sends = self._progress({(tp.topic, tp.partition): e for tp, e in ends.items()}, now)
             if sends:
                 await self._deliver(sends)
 
-    async def _apply(self, event: Event, entry: KeyState, batch: _Batch, topic: str) -> None:
-        """Run the processor on one event with its key's state; collect what it emits."""
-        proc = self.proc
-        try:
-            outs = await proc.process(event, entry.state)
-            for out in outs:
-                if topic_of(out) not in proc.outputs:
-                    raise ProcessorError(
-                        f"{proc.name} emitted to {topic_of(out)}, not in its outputs"
-                    )
-        except Exception as exc:
-            self.failed += 1
-            log.warning("processor %s failed on %s: %r", proc.name, topic, exc)
-            batch.letters.append(_dead_letter(proc.name, topic, event, exc))
-            outs = ()
-        for out in outs:
-            batch.outputs.setdefault((topic_of(out), key_of(out)), []).append(out)
-        self.processed += 1
-
-    async def _commit(self, batch: _Batch) -> None:
+    async def _commit(self, batch: Batch) -> None:
         """Deliver outputs and dead letters (acknowledged), then save the changed keys."""
-        sends = [
-            (self.out[topic], key.encode(), encode_batch(chunk))
-            for (topic, key), events in batch.outputs.items()
-            for chunk in _chunks(events, 1 if TOPICS[topic].compacted else self.batch_max)
-        ]
-        await self._deliver(sends + self._letters(batch.letters))
+        await self._deliver(self._sends(batch))
         for key, entry in batch.dirty.items():
             self.table.data[key] = entry
             try:
@@ -676,33 +420,17 @@ class ProcessorApp:
             except Exception as exc:  # the state stays in memory; only its backup failed
                 self.state_errors += 1
                 log.error("%s: saving the state of %r failed: %r", self.group, key, exc)
-        if self.listener is not None:
-            for (topic, _), events in batch.outputs.items():
-                for event in events:
-                    self._notify(self.listener, topic, event)
+        self._delivered(batch)
 
-    @staticmethod
-    def _notify(listener: Listener, topic: str, event: Event) -> None:
-        try:
-            listener(topic, event)
-        except Exception:  # an observer must never break the data path
-            log.exception("listener on %s failed", topic)
-
-    def _letters(self, letters: list[DeadLetter]) -> list[tuple[Any, bytes, bytes]]:
-        for letter in letters:
-            self.dead_letters[letter.source] += 1
-            log.warning("dead letter from %s: %s", letter.source, letter.reason)
-        return [(self.out["netvigil.dlq"], lt.source.encode(), encode(lt)) for lt in letters]
-
-    async def _deliver(self, sends: list[tuple[Any, bytes, bytes]]) -> None:
+    async def _deliver(self, sends: list[Send]) -> None:
         """Send and wait for Kafka's acknowledgement, retrying (at least once) until it comes."""
         delay = 0.5
         while sends:
             try:
-                futs = [await topic.send(key=key, value=value) for topic, key, value in sends]
+                futs = [await self.out[n].send(key=key, value=value) for n, key, value in sends]
                 await asyncio.gather(*futs)
-                for topic, _, _ in sends:
-                    self.sent[topic.get_topic_name()] += 1
+                for name, _, _ in sends:
+                    self.sent[name] += 1
                 return
             except asyncio.CancelledError:
                 raise
@@ -713,20 +441,10 @@ class ProcessorApp:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def held(self) -> int:
-        """Events waiting in reorder buffers of this worker's keys."""
-        return sum(len(e.buffer) for e in self.table.data.values() if e.buffer)
+    @property
+    def states(self) -> dict[bytes, KeyState]:
+        return cast(dict[bytes, KeyState], self.table.data)
 
-    def stats(self) -> dict[str, Any]:
-        return {
-            "held": self.held(),
-            "group": self.group,
-            "processed": self.processed,
-            "skipped": self.skipped,
-            "refetched": self.refetched,
-            "unstalled": self.unstalled,
-            "failed": self.failed,
-            "dead_letters": dict(self.dead_letters),
-            "sent": dict(self.sent),
-            "keys": len(self.table.data),
-        }
+    def _end_offset(self, topic: str, partition: int) -> int | None:
+        high = self.app.consumer.highwater(TP(topic, partition))
+        return None if high is None else int(high)

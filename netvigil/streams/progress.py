@@ -96,6 +96,16 @@ class ProgressBoard:
         """Wall time of the newest report: the clock of "stuck too long", which stops while
         the broker is away, so an outage does not release held events out of order."""
 
+    def copy(self) -> ProgressBoard:
+        """The board as it is now, frozen (what was known at one moment)."""
+        other = ProgressBoard(self.stale_s)
+        with self._lock:
+            other._latest = dict(self._latest)
+            other._live = set(self._live)
+            other._listed_at = self._listed_at
+            other.heard = self.heard
+        return other
+
     def set_live(self, groups: set[str], at: float) -> None:
         """The consumer groups that have members, per a listing taken at wall time ``at``."""
         with self._lock:

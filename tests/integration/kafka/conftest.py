@@ -169,8 +169,18 @@ class Rec:
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Rec]:
-    """Every record of ``topic`` now, with a plain confluent-kafka consumer (no group)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}"})
+    """Every committed record of ``topic`` now, with a plain confluent-kafka consumer (no
+    group; ``read_committed``, librdkafka's default, said here because the exactly-once tests
+    rely on it). A partition is read when the consumer's position reaches its end offset: the
+    last offsets of a transactional topic are markers, which hold no record."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
     try:
         parts = consumer.list_topics(topic, timeout=timeout).topics[topic].partitions
         ends = {}
@@ -183,12 +193,13 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 60.0) -> list[Rec]:
         deadline = time.monotonic() + timeout
         while ends and time.monotonic() < deadline:
             msg = consumer.poll(1.0)
-            if msg is None or msg.error():
+            if msg is None:
                 continue
-            p, off = msg.partition(), msg.offset()
-            out.append(Rec(p, off, msg.key(), msg.value()))
-            if off + 1 >= ends.get(p, 0):
-                ends.pop(p, None)
+            p = msg.partition() or 0
+            if msg.error() is None:
+                out.append(Rec(p, msg.offset() or 0, msg.key(), msg.value() or b""))
+            if p in ends and consumer.position([TopicPartition(topic, p)])[0].offset >= ends[p]:
+                ends.pop(p)
         assert not ends, f"could not read {topic} to its end: {ends}"
         return out
     finally:

@@ -30,9 +30,11 @@ from tests.integration.kafka.conftest import (
 # a known defect makes this fail now and then: records faust skips around a rebalance or a
 # late group join are not always read again (README, Kafka runtime). A rerun must pass in full.
 @pytest.mark.flaky(reruns=2)
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 def test_twin_through_kafka_gives_the_embedded_results(
-    kafka: str, settings: Settings, tmp_path: Path
+    kafka: str, settings: Settings, tmp_path: Path, guarantee: str
 ) -> None:
+    settings.kafka.processing_guarantee = guarantee  # type: ignore[assignment]
     run = twin_events(settings, faults=3)
     expected = embedded_results(settings, run.events)
     assert len(expected.incidents) == 3  # the reference itself finds the three faults
@@ -61,10 +63,12 @@ def test_twin_through_kafka_gives_the_embedded_results(
         svc.close()
 
 
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 def test_poison_records_and_failing_events_become_dead_letters_and_processing_goes_on(
-    kafka: str, settings: Settings, tmp_path: Path
+    kafka: str, settings: Settings, tmp_path: Path, guarantee: str
 ) -> None:
     cfg = settings.kafka
+    cfg.processing_guarantee = guarantee  # type: ignore[assignment]
     create_topics(kafka, cfg)
     runtime = KafkaRuntime([Explode()], bootstrap=kafka, cfg=cfg, data_dir=tmp_path)
     garbage = b"\x00\x01 not json"

@@ -1,0 +1,408 @@
+"""What a processor's Kafka worker does whatever carries its records: per-key state with the
+offsets applied to it, event-time buffers, running the processor, dead letters, progress.
+
+Two transports build on :class:`KeyedWorker`: faust-streaming agents
+(:mod:`netvigil.streams.kafka_worker`, at least once) and a transactional consume-process-
+produce loop on confluent-kafka (:mod:`netvigil.streams.kafka_txn`, exactly once). Both keep
+the same :class:`KeyState` rows in the same changelog topic, so a deployment may switch
+``kafka.processing_guarantee`` and keep its detectors' state.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from netvigil.config import KafkaSettings
+from netvigil.errors import ProcessorError
+from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
+from netvigil.streams.base import Listener, Processor
+from netvigil.streams.embedded import _dead_letter
+from netvigil.streams.progress import PROGRESS_TOPIC, Progress, ProgressBoard, progress_record
+from netvigil.streams.reorder import Merge, Reorder
+from netvigil.streams.wire import decode_batch, encode_batch
+
+__all__ = ["KeyState", "KeyedWorker", "Send", "group_of"]
+
+log = logging.getLogger(__name__)
+
+#: the largest state of one key the changelog takes (the broker's default record limit is 1 MiB)
+STATE_MAX_BYTES = 16 << 20
+
+Send = tuple[str, bytes, bytes]
+"""A record to produce: topic name (prefix included), key, value."""
+
+
+def group_of(proc_name: str, prefix: str = "") -> str:
+    """The consumer group (faust app id) of a processor."""
+    return f"{prefix}netvigil-{proc_name}"
+
+
+@dataclass
+class KeyState:
+    """One key's row in the state table: the processor's state; per input partition
+    (``topic:partition``) the offset of the last record applied to it; the partition the
+    key lives in; and the events held to be handled in event-time order (see
+    :mod:`netvigil.streams.reorder`)."""
+
+    state: Any
+    applied: dict[str, int] = field(default_factory=dict)
+    partition: int = -1
+    buffer: Reorder | Merge | None = None
+
+
+@dataclass
+class Batch:
+    """What one round of processing produced: outputs per (topic, key), dead letters, and
+    the keys whose state changed."""
+
+    outputs: dict[tuple[str, str], list[Event]] = field(default_factory=dict)
+    letters: list[DeadLetter] = field(default_factory=list)
+    dirty: dict[bytes, KeyState] = field(default_factory=dict)
+
+
+def _chunks(events: list[Event], size: int) -> list[list[Event]]:
+    return [events[i : i + size] for i in range(0, len(events), size)]
+
+
+class KeyedWorker:
+    """One processor's keyed processing; a transport supplies records, the key table
+    (:attr:`states`), end offsets (:meth:`_end_offset`) and delivery."""
+
+    def __init__(
+        self,
+        proc: Processor[Any],
+        *,
+        bootstrap: str,
+        cfg: KafkaSettings,
+        partitions: int,
+        datadir: Path,
+        listener: Listener | None = None,
+        observer: Listener | None = None,
+        upstream: Collection[str] = (),
+    ) -> None:
+        self.proc = proc
+        self.cfg = cfg
+        self.prefix = cfg.topic_prefix
+        self.group = group_of(proc.name, self.prefix)
+        self.partitions = partitions
+        self.listener = listener
+        self.observer = observer
+        self.batch_max = cfg.batch_max_events
+        self.bootstrap = bootstrap
+        self.upstream = {*upstream, self.group}
+        self.inputs = tuple(self.prefix + t for t in proc.inputs)
+        self.rekey = type(proc).key is not Processor.key
+        """A processor with its own key re-keys its input into :attr:`by_key_name` first."""
+        self.by_key_name = f"{self.group}-by-key"
+        self.changelog_name = f"{self.group}-state-changelog"
+        self.progress_name = self.prefix + PROGRESS_TOPIC
+        self.board = ProgressBoard(stale_s=max(30.0, 3 * cfg.session_timeout_s))
+        self._max_ts: dict[tuple[str, int], float] = {}
+        self._read: dict[tuple[str, int], int] = {}
+        """Per assigned partition, the next offset to handle: everything before it was."""
+        self._caught: dict[tuple[str, int], bool] = {}
+        self._held: set[bytes] = set()
+        self._warned = 0.0
+        self.processed = 0
+        self.skipped = 0
+        self.refetched = 0
+        self.unstalled = 0
+        self.failed = 0
+        self.state_errors = 0
+        self.dead_letters: Counter[str] = Counter()
+        self.sent: Counter[str] = Counter()
+        self.assignment: list[tuple[str, int]] = []
+        datadir.mkdir(parents=True, exist_ok=True)
+        self.datadir = datadir
+
+    # ------------------------------------------------------------------ transport
+
+    @property
+    def states(self) -> dict[bytes, KeyState]:
+        """The rows of the keys this worker owns."""
+        raise NotImplementedError
+
+    def _end_offset(self, topic: str, partition: int) -> int | None:
+        """The offset after the last record of a partition this worker may read (None:
+        unknown)."""
+        raise NotImplementedError
+
+    def _read_topics(self) -> set[str]:
+        """The topics this worker consumes."""
+        return {*self.inputs, self.by_key_name} if self.rekey else set(self.inputs)
+
+    # ------------------------------------------------------------------ processing
+
+    def _decode(self, rec: Any, letters: list[DeadLetter], *, observe: bool) -> list[Event]:
+        """The events of a record (a faust event or :class:`~netvigil.streams.gaps.RawRecord`);
+        what does not decode becomes a dead letter."""
+        msg = rec.message
+        decoded = decode_batch(rec.value)
+        if decoded.events:
+            tp = (msg.topic, msg.partition)
+            newest = max(e.ts for e in decoded.events)
+            self._max_ts[tp] = max(self._max_ts.get(tp, newest), newest)
+        if observe and self.observer is not None:
+            topic = msg.topic[len(self.prefix) :]
+            for event in decoded.events:
+                self._notify(self.observer, topic, event)
+        for raw, reason in decoded.failures:
+            letters.append(
+                DeadLetter(
+                    ts=float(msg.timestamp or time.time()),
+                    source=f"kafka:{msg.topic}",
+                    reason=f"{reason} (partition {msg.partition}, offset {msg.offset})",
+                    raw=raw,
+                    topic=msg.topic,
+                )
+            )
+        return decoded.events
+
+    def _rekeyed(self, records: Any) -> list[Send]:
+        """Input records re-keyed by the processor's key, as records of :attr:`by_key_name`
+        (order kept per source partition), and the dead letters of what failed."""
+        groups: dict[str, list[Event]] = {}
+        letters: list[DeadLetter] = []
+        for rec in records:
+            msg = rec.message
+            self._read[(msg.topic, msg.partition)] = msg.offset + 1
+            for event in self._decode(rec, letters, observe=True):
+                try:
+                    groups.setdefault(self.proc.key(event), []).append(event)
+                except Exception as exc:
+                    letters.append(_dead_letter(self.proc.name, msg.topic, event, exc))
+        sends = [
+            (self.by_key_name, key.encode(), encode_batch(chunk))
+            for key, events in groups.items()
+            for chunk in _chunks(events, self.batch_max)
+        ]
+        return sends + self._letters(letters)
+
+    async def _process_into(self, records: Any, batch: Batch) -> None:
+        """Run the processor on records of its input, in order, collecting into ``batch``."""
+        proc = self.proc
+        now = time.time()
+        self._caught.clear()
+        for rec in records:
+            msg = rec.message
+            mark = f"{msg.topic}:{msg.partition}"
+            self._read[(msg.topic, msg.partition)] = msg.offset + 1
+            self._caught.pop((msg.topic, msg.partition), None)
+            touched: list[KeyState] = []
+            for event in self._decode(rec, batch.letters, observe=not self.rekey):
+                try:
+                    key = proc.key(event).encode()
+                except Exception as exc:
+                    batch.letters.append(_dead_letter(proc.name, msg.topic, event, exc))
+                    continue
+                entry = batch.dirty.get(key) or self.states.get(key)
+                if entry is None:
+                    entry = KeyState(proc.new_state(), buffer=self._new_buffer())
+                if entry.applied.get(mark, -1) >= msg.offset:
+                    self.skipped += 1  # already in the recovered state: processed before
+                    continue
+                entry.partition = msg.partition
+                for topic, ready in self._ordered(entry, msg.topic, event, now):
+                    await self._apply(ready, entry, batch, topic)
+                self._track(key, entry)
+                batch.dirty[key] = entry
+                touched.append(entry)
+            for entry in touched:
+                entry.applied[mark] = msg.offset
+
+    async def _release_held(self, batch: Batch, active: set[int]) -> None:
+        """Re-evaluate held events of keys in ``active`` partitions: a quiet stream brings
+        nothing new to push them out (hold expired, or the topic they waited for caught up)."""
+        now = time.time()
+        self._caught.clear()
+        for key in list(self._held):
+            entry = self.states.get(key)
+            if entry is None or entry.partition not in active:
+                continue
+            ready = self._ordered(entry, "(held)", None, now)
+            for topic, event in ready:
+                await self._apply(event, entry, batch, topic)
+            if ready:
+                batch.dirty[key] = entry
+            self._track(key, entry)
+        self._warn_if_stuck(now)
+
+    def _new_buffer(self) -> Reorder | Merge | None:
+        if self.rekey:
+            return Reorder(stuck_s=self.cfg.reorder_max_wait_s)
+        if len(self.inputs) > 1:
+            return Merge(self.inputs)
+        return None
+
+    def _ordered(
+        self, entry: KeyState, topic: str, event: Event | None, now: float
+    ) -> list[tuple[str, Event]]:
+        """Pass ``event`` (None: nothing new) through the key's buffer; what may go now."""
+        buf = entry.buffer
+        if buf is None:
+            return [(topic, event)] if event is not None else []
+        if isinstance(buf, Reorder):
+            if event is not None:
+                buf.push(event, now)
+            marks = self._marks()
+
+            def mark(arrived: float) -> float:
+                return marks.watermark(self.upstream, now, since=arrived)
+
+            # held too long counts only while reports flow (see ProgressBoard.heard)
+            return [(topic, e) for e in buf.release(min(now, self.board.heard), mark)]
+        if event is not None:
+            buf.push(topic, event, now)
+        return buf.release(lambda t: self._caught_up(t, entry.partition), now)
+
+    def _marks(self) -> ProgressBoard:
+        """The progress reports a re-keyed event may be released by: those whose re-keyed
+        records have all reached this worker (the faust transport: the live board)."""
+        return self.board
+
+    def _track(self, key: bytes, entry: KeyState) -> None:
+        if entry.buffer:
+            self._held.add(key)
+        else:
+            self._held.discard(key)
+
+    def _caught_up(self, topic: str, partition: int) -> bool:
+        """Whether everything in this input partition has reached this worker. Remembered
+        until a record of that partition is handled or the round ends (asked per event)."""
+        tp = (topic, partition)
+        known = self._caught.get(tp)
+        if known is not None:
+            return known
+        try:
+            high = self._end_offset(topic, partition)
+        except Exception:
+            high = None
+        self._caught[tp] = up = high is not None and self._read.get(tp, 0) >= high
+        return up
+
+    def _warn_if_stuck(self, now: float) -> None:
+        """Say, every 10 s, what held events wait for, when they have waited that long."""
+        waits = [
+            e.buffer.heap[0]
+            for k in self._held
+            if (e := self.states.get(k)) is not None
+            and isinstance(e.buffer, Reorder)
+            and e.buffer.heap
+        ]
+        oldest = min(waits, default=None)
+        if oldest is None or now - oldest[2] < 10 or now - self._warned < 10:
+            return
+        self._warned = now
+        mark, who = self.board.blocking(self.upstream, now, since=oldest[2])
+        log.warning(
+            "%s: %d events held; the oldest (event time %.0f) waited %.0f s for %s (at %s)",
+            self.group,
+            self.held(),
+            oldest[0],
+            now - oldest[2],
+            who or "nothing (being released)",
+            mark,
+        )
+
+    async def _apply(self, event: Event, entry: KeyState, batch: Batch, topic: str) -> None:
+        """Run the processor on one event with its key's state; collect what it emits."""
+        proc = self.proc
+        try:
+            outs = await proc.process(event, entry.state)
+            for out in outs:
+                if topic_of(out) not in proc.outputs:
+                    raise ProcessorError(
+                        f"{proc.name} emitted to {topic_of(out)}, not in its outputs"
+                    )
+        except Exception as exc:
+            self.failed += 1
+            log.warning("processor %s failed on %s: %r", proc.name, topic, exc)
+            batch.letters.append(_dead_letter(proc.name, topic, event, exc))
+            outs = ()
+        for out in outs:
+            batch.outputs.setdefault((topic_of(out), key_of(out)), []).append(out)
+        self.processed += 1
+
+    def _sends(self, batch: Batch) -> list[Send]:
+        """The records of a batch's outputs and dead letters (not its state)."""
+        sends = [
+            (self.prefix + topic, key.encode(), encode_batch(chunk))
+            for (topic, key), events in batch.outputs.items()
+            for chunk in _chunks(events, 1 if TOPICS[topic].compacted else self.batch_max)
+        ]
+        return sends + self._letters(batch.letters)
+
+    def _delivered(self, batch: Batch) -> None:
+        """Show a batch's outputs to the listener, once Kafka has them."""
+        if self.listener is not None:
+            for (topic, _), events in batch.outputs.items():
+                for event in events:
+                    self._notify(self.listener, topic, event)
+
+    def _letters(self, letters: list[DeadLetter]) -> list[Send]:
+        for letter in letters:
+            self.dead_letters[letter.source] += 1
+            log.warning("dead letter from %s: %s", letter.source, letter.reason)
+        dlq = self.prefix + "netvigil.dlq"
+        return [(dlq, lt.source.encode(), encode(lt)) for lt in letters]
+
+    @staticmethod
+    def _notify(listener: Listener, topic: str, event: Event) -> None:
+        try:
+            listener(topic, event)
+        except Exception:  # an observer must never break the data path
+            log.exception("listener on %s failed", topic)
+
+    # ------------------------------------------------------------------ progress
+
+    def _progress(self, ends: dict[tuple[str, int], int | None], now: float) -> list[Send]:
+        """Progress reports (see :mod:`netvigil.streams.progress`) per assigned input
+        partition, given the broker's end offsets; only when everything read so far is
+        handled and its outputs acknowledged (or in the same transaction)."""
+        held: dict[int, float] = {}
+        for key in self._held:
+            entry = self.states.get(key)
+            if entry is not None and isinstance(entry.buffer, Merge) and len(entry.buffer):
+                oldest = min(q[0][1].ts for q in entry.buffer.queues.values() if q)
+                held[entry.partition] = min(held.get(entry.partition, oldest), oldest)
+        sends = []
+        for topic, part in self.assignment:
+            if topic not in self.inputs:
+                continue
+            ts = self._max_ts.get((topic, part))
+            if part in held:
+                ts = held[part] - 1e-3 if ts is None else min(ts, held[part] - 1e-3)
+            end = ends.get((topic, part))
+            read = self._read.get((topic, part), 0)
+            up = part not in held and end is not None and read >= end
+            key, value = progress_record(
+                self.group, topic, part, Progress(ts, up, now, self.partitions)
+            )
+            sends.append((self.progress_name, key, value))
+        return sends
+
+    # ------------------------------------------------------------------ reporting
+
+    def held(self) -> int:
+        """Events waiting in reorder buffers of this worker's keys."""
+        return sum(len(e.buffer) for e in self.states.values() if e.buffer)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "held": self.held(),
+            "group": self.group,
+            "processed": self.processed,
+            "skipped": self.skipped,
+            "refetched": self.refetched,
+            "unstalled": self.unstalled,
+            "failed": self.failed,
+            "dead_letters": dict(self.dead_letters),
+            "sent": dict(self.sent),
+            "keys": len(self.states),
+        }
