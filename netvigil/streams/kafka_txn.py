@@ -241,6 +241,7 @@ class TransactionalApp(KeyedWorker):
         self._committed.clear()
         self._forget_marks()
         self._restore()
+        self._announce()
         mine = [f"{t}[{p}]" for t, p in self.assignment]
         log.info(
             "%s: assigned %s; %d keys restored",

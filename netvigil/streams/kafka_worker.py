@@ -37,7 +37,6 @@ The keyed processing itself (state rows, buffers, dead letters, progress) is
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import warnings
@@ -191,8 +190,7 @@ class ProcessorApp(KeyedWorker):
         self._rescan = True
         mine = [f"{t}[{p}]" for t, p in self.assignment if not t.endswith("-changelog")]
         log.info("%s: assigned %s", self.group, ", ".join(mine) or "nothing")
-        status = {"group": self.group, "assigned": self.assignment, "at": time.time()}
-        (self.datadir / "assignment.json").write_text(json.dumps(status))
+        self._announce()
         # what came before the group's committed offsets was handled (by whichever worker),
         # and faust seeks there (to the log start where nothing was committed): the next
         # record each agent expects, and the base of "caught up" (see streams.gaps). faust's

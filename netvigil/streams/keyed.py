@@ -10,6 +10,7 @@ the same :class:`KeyState` rows in the same changelog topic, so a deployment may
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -136,6 +137,12 @@ class KeyedWorker:
     def _read_topics(self) -> set[str]:
         """The topics this worker consumes."""
         return {*self.inputs, self.by_key_name} if self.rekey else set(self.inputs)
+
+    def _announce(self) -> None:
+        """Write the assignment to ``assignment.json`` in the data directory (for operators
+        and tests: which worker holds which partitions now)."""
+        status = {"group": self.group, "assigned": self.assignment, "at": time.time()}
+        (self.datadir / "assignment.json").write_text(json.dumps(status))
 
     # ------------------------------------------------------------------ processing
 

@@ -13,6 +13,7 @@ from netvigil.config import Settings
 from netvigil.events import DeviceEvent
 from netvigil.streams.kafka_admin import create_topics, group_lag
 from netvigil.streams.kafka_runtime import KafkaRuntime
+from netvigil.streams.kafka_worker import ProcessorApp
 from tests.integration.kafka.conftest import Explode, events_in, read_topic
 
 
@@ -31,6 +32,7 @@ def test_a_partition_the_consumer_stopped_delivering_is_read_directly(
         await runtime.start()
         await runtime.ready()
         app = runtime.apps[0]
+        assert isinstance(app, ProcessorApp)  # the faust transport, whose stalls this repairs
         app.app.consumer.pause_partitions([TP(topic, 1)])  # faust delivers nothing of it now
         for event in sent:
             await runtime.publisher.publish(event)
