@@ -10,11 +10,11 @@ Starts its own Apache Kafka broker (provision/, free ports) and stops it at the 
    bus's ``publish`` into one subscriber that does nothing.
 2. worker: metric events/s through one worker with detection on (consume, decode, detect,
    produce anomalies, save state), on a backlog produced beforehand, timed from the moment
-   the worker is ready until every event was processed. Baseline: the same events through
-   the embedded runtime's detector.
+   the worker is ready until every event was processed; at least once (faust) and exactly
+   once (transactions). Baseline: the same events through the embedded runtime's detector.
 3. latency: wall-clock seconds from a fault injected by the twin (at ``--speed`` simulated
    seconds per second) to the first revision of its incident, whole pipeline in one
-   process. Baseline: the same twin through the embedded runtime.
+   process, under both guarantees. Baseline: the same twin through the embedded runtime.
 
 Medians over ``--repeats``; every repeat uses fresh topics. CPU seconds come from
 ``resource.getrusage`` (user + system).
@@ -90,11 +90,12 @@ class Sink(Processor[None]):
         return ()
 
 
-def settings_for(bootstrap: str) -> Settings:
+def settings_for(bootstrap: str, guarantee: str = "at_least_once") -> Settings:
     s = load_settings()
     s.bus.url = f"kafka://{bootstrap}"
     s.kafka.topic_prefix = f"b{uuid.uuid4().hex[:8]}."
     s.kafka.partitions = 4
+    s.kafka.processing_guarantee = guarantee  # type: ignore[assignment]
     return s
 
 
@@ -140,8 +141,10 @@ async def embedded_rate(procs: list[Processor[Any]], events: list[Event]) -> tup
 # ---------------------------------------------------------------- 2. one worker
 
 
-async def worker_kafka(bootstrap: str, events: list[Event]) -> tuple[float, float]:
-    s = settings_for(bootstrap)
+async def worker_kafka(
+    bootstrap: str, events: list[Event], guarantee: str = "at_least_once"
+) -> tuple[float, float]:
+    s = settings_for(bootstrap, guarantee)
     create_topics(bootstrap, s.kafka)
     with tempfile.TemporaryDirectory() as tmp:
         pub = KafkaPublisher(
@@ -177,8 +180,10 @@ class Sink2(Sink):
 # ---------------------------------------------------------------- 3. latency
 
 
-def latency(bus: str, bootstrap: str, faults: int, speed: float) -> list[float]:
-    s = settings_for(bootstrap) if bus == "kafka" else load_settings()
+def latency(
+    bus: str, bootstrap: str, faults: int, speed: float, guarantee: str = "at_least_once"
+) -> list[float]:
+    s = settings_for(bootstrap, guarantee) if bus == "kafka" else load_settings()
     s.twin.warmup_s = 600.0
     s.twin.fault_interval_s = 300.0
     s.twin.fault_duration_s = 120.0
@@ -239,25 +244,48 @@ def main(argv: list[str] | None = None) -> int:
         prod_k = repeat(args.repeats, lambda: asyncio.run(produce_kafka(bootstrap, ev)))
         work_e = repeat(args.repeats, lambda: asyncio.run(worker_embedded(wev)))
         work_k = repeat(args.repeats, lambda: asyncio.run(worker_kafka(bootstrap, wev)))
+        work_x = repeat(
+            args.repeats, lambda: asyncio.run(worker_kafka(bootstrap, wev, "exactly_once"))
+        )
         lat_e = latency("memory", bootstrap, args.faults, args.speed)
         lat_k = latency("kafka", bootstrap, args.faults, args.speed)
+        lat_x = latency("kafka", bootstrap, args.faults, args.speed, "exactly_once")
     finally:
         kafka_server.stop(run_dir)
     report = {
         "produce_events_per_s": {"embedded": med(prod_e, 0), "kafka": med(prod_k, 0)},
         "produce_events_per_cpu_s": {"embedded": med(prod_e, 1), "kafka": med(prod_k, 1)},
-        "worker_events_per_s": {"embedded": med(work_e, 0), "kafka": med(work_k, 0)},
-        "worker_events_per_cpu_s": {"embedded": med(work_e, 1), "kafka": med(work_k, 1)},
+        "worker_events_per_s": {
+            "embedded": med(work_e, 0),
+            "kafka": med(work_k, 0),
+            "kafka_exactly_once": med(work_x, 0),
+        },
+        "worker_events_per_cpu_s": {
+            "embedded": med(work_e, 1),
+            "kafka": med(work_k, 1),
+            "kafka_exactly_once": med(work_x, 1),
+        },
         "fault_to_incident_s": {
             "embedded": {"p50": pct(lat_e, 0.5), "p99": pct(lat_e, 0.99), "n": len(lat_e)},
             "kafka": {"p50": pct(lat_k, 0.5), "p99": pct(lat_k, 0.99), "n": len(lat_k)},
+            "kafka_exactly_once": {
+                "p50": pct(lat_x, 0.5),
+                "p99": pct(lat_x, 0.99),
+                "n": len(lat_x),
+            },
         },
         "floors": {
             "produce_events_per_cpu_s": 100_000,
             "worker_events_per_cpu_s": 20_000,
             "fault_to_incident_p99_s": 5.0,
         },
-        "runs": {"produce": prod_k, "worker": work_k, "latency_kafka": lat_k},
+        "runs": {
+            "produce": prod_k,
+            "worker": work_k,
+            "worker_exactly_once": work_x,
+            "latency_kafka": lat_k,
+            "latency_kafka_exactly_once": lat_x,
+        },
         "repeats": args.repeats,
         "events": args.events,
         "worker_events": args.worker_events,

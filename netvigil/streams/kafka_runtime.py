@@ -1,5 +1,7 @@
-"""The Kafka runtime: sources publish to Kafka, processors run as faust apps, same interface
-as the embedded runtime (``listen``, ``run``, ``drain``, ``stats``).
+"""The Kafka runtime: sources publish to Kafka, processors run as faust apps (at least once,
+:mod:`netvigil.streams.kafka_worker`) or transactional loops (exactly once,
+:mod:`netvigil.streams.kafka_txn`), same interface as the embedded runtime (``listen``,
+``run``, ``drain``, ``stats``).
 
 ``netvigil run --bus kafka://...`` runs sources and every processor in one process;
 ``netvigil worker`` runs some processors and no sources, and any number of workers share the
@@ -47,7 +49,8 @@ def quiet_kafka_logs(level: int = logging.WARNING) -> None:
 
 
 class KafkaRuntime:
-    """Runs processors as faust apps and sources through a spooling Kafka publisher."""
+    """Runs processors as faust apps or transactional loops (``kafka.processing_guarantee``)
+    and sources through a spooling Kafka publisher."""
 
     def __init__(
         self,
