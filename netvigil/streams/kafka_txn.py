@@ -45,9 +45,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
 
 from confluent_kafka import (
@@ -62,10 +61,9 @@ from confluent_kafka import (
 )
 from faust.serializers import codecs
 
-from netvigil.config import KafkaSettings
 from netvigil.errors import NetVigilError
 from netvigil.events import DeadLetter
-from netvigil.streams.base import Listener, Processor
+from netvigil.streams.base import Processor
 from netvigil.streams.gaps import RawMessage, RawRecord
 from netvigil.streams.kafka_admin import admin_config, ensure_topic
 from netvigil.streams.kafka_producer import producer_config
@@ -102,33 +100,13 @@ class _Abort(Exception):
 class TransactionalApp(KeyedWorker):
     """One processor on a transactional loop; start it in a running event loop."""
 
-    def __init__(
-        self,
-        proc: Processor[Any],
-        *,
-        bootstrap: str,
-        cfg: KafkaSettings,
-        partitions: int,
-        datadir: Path,
-        listener: Listener | None = None,
-        observer: Listener | None = None,
-        upstream: Collection[str] = (),
-        take_max: int = 500,
-        take_within: float = 0.05,
-    ) -> None:
-        super().__init__(
-            proc,
-            bootstrap=bootstrap,
-            cfg=cfg,
-            partitions=partitions,
-            datadir=datadir,
-            listener=listener,
-            observer=observer,
-            upstream=upstream,
-        )
-        self.take_max = take_max
-        self.take_within = take_within
-        id_file = datadir / "worker-id"
+    #: most records one round takes
+    take_max = 500
+
+    def __init__(self, proc: Processor[Any], **kw: Any) -> None:
+        """Takes :class:`~netvigil.streams.keyed.KeyedWorker`'s arguments."""
+        super().__init__(proc, **kw)
+        id_file = self.datadir / "worker-id"
         if not id_file.exists():
             id_file.write_text(uuid.uuid4().hex[:12])
         self.transactional_id = f"{self.group}-{id_file.read_text().strip()}"

@@ -40,8 +40,7 @@ import asyncio
 import logging
 import time
 import warnings
-from collections.abc import Collection, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, cast
 
 import faust
@@ -49,9 +48,8 @@ from confluent_kafka import TopicPartition
 from faust.streams import Stream
 from faust.types import TP, EventT
 
-from netvigil.config import KafkaSettings
 from netvigil.errors import NetVigilError
-from netvigil.streams.base import Listener, Processor
+from netvigil.streams.base import Processor
 from netvigil.streams.gaps import Gap, RawRecord, find_gaps, new_records, read_range
 from netvigil.streams.kafka_admin import start_offsets
 from netvigil.streams.keyed import STATE_MAX_BYTES, Batch, KeyedWorker, KeyState, Send, group_of
@@ -77,32 +75,13 @@ _RAW: dict[str, Any] = {
 class ProcessorApp(KeyedWorker):
     """A faust app running one processor; start it in a running event loop."""
 
-    def __init__(
-        self,
-        proc: Processor[Any],
-        *,
-        bootstrap: str,
-        cfg: KafkaSettings,
-        partitions: int,
-        datadir: Path,
-        listener: Listener | None = None,
-        observer: Listener | None = None,
-        upstream: Collection[str] = (),
-        take_max: int = 50,
-        take_within: float = 0.05,
-    ) -> None:
-        super().__init__(
-            proc,
-            bootstrap=bootstrap,
-            cfg=cfg,
-            partitions=partitions,
-            datadir=datadir,
-            listener=listener,
-            observer=observer,
-            upstream=upstream,
-        )
-        self.take_max = take_max
-        self.take_within = take_within
+    #: most records one round takes
+    take_max = 50
+
+    def __init__(self, proc: Processor[Any], **kw: Any) -> None:
+        """Takes :class:`~netvigil.streams.keyed.KeyedWorker`'s arguments."""
+        super().__init__(proc, **kw)
+        cfg, partitions = self.cfg, self.partitions
         self._reader: ProgressReader | None = None
         self._lock = asyncio.Lock()
         self._moved: dict[tuple[str, int], tuple[int, float]] = {}
@@ -112,11 +91,11 @@ class ProcessorApp(KeyedWorker):
         self._rescan = False
         self.app = faust.App(
             self.group,
-            broker=[f"kafka://{h}" for h in bootstrap.split(",")],
+            broker=[f"kafka://{h}" for h in self.bootstrap.split(",")],
             web_enabled=False,
             autodiscover=False,
             store="memory://",
-            datadir=str(datadir),
+            datadir=str(self.datadir),
             topic_partitions=partitions,
             topic_replication_factor=cfg.replication,
             table_standby_replicas=cfg.standby_replicas,

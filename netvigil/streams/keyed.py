@@ -75,6 +75,10 @@ class KeyedWorker:
     """One processor's keyed processing; a transport supplies records, the key table
     (:attr:`states`), end offsets (:meth:`_end_offset`) and delivery."""
 
+    #: most records one round takes, and how long a round waits for them (seconds)
+    take_max = 100
+    take_within = 0.05
+
     def __init__(
         self,
         proc: Processor[Any],
