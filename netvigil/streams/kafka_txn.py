@@ -12,9 +12,15 @@ Kafka's transactions were designed to be used (KIP-98, KIP-447):
 - one transactional producer per worker and processor. Each round takes a batch of records,
   runs the processor (:class:`~netvigil.streams.keyed.KeyedWorker`, the same code as the
   faust transport), and in **one transaction** writes its outputs, dead letters, the changed
-  keys' state rows to ``<group>-state-changelog``, the progress reports, and the input
-  offsets (``send_offsets_to_transaction`` with the consumer's group metadata, so a worker
+  keys' state rows to ``<group>-state-changelog``, the progress reports and marks, and the
+  input offsets (``send_offsets_to_transaction`` with the consumer's group metadata, so a worker
   that lost its partitions in a rebalance is fenced by the group generation);
+- a processor with its own key (the correlator, the coordinator) re-keys its input into
+  ``<group>-by-key`` in the same loop, and every ``MARK_S`` writes an in-band progress mark
+  into every partition of that topic, after the round's re-keyed records and in the same
+  transaction (:class:`~netvigil.streams.progress.MarkBoard`): the merging stage orders
+  re-keyed events by what the marks it has read say, never by a report that may have
+  overtaken the records it covers;
 - consumers downstream read ``read_committed`` (librdkafka's default; NetVigil's readers all
   use it), so they see each round's outputs once, or not at all;
 - when a worker takes partitions (at start, on a rebalance, after an aborted round) it
@@ -53,12 +59,14 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_INVALID,
     Consumer,
+    IsolationLevel,
     KafkaError,
     KafkaException,
     Message,
     Producer,
     TopicPartition,
 )
+from confluent_kafka.admin import AdminClient, OffsetSpec
 from faust.serializers import codecs
 
 from netvigil.errors import NetVigilError
@@ -68,7 +76,7 @@ from netvigil.streams.gaps import RawMessage, RawRecord
 from netvigil.streams.kafka_admin import admin_config, ensure_topic
 from netvigil.streams.kafka_producer import producer_config
 from netvigil.streams.keyed import STATE_MAX_BYTES, Batch, KeyedWorker, KeyState, Send
-from netvigil.streams.progress import ProgressBoard, ProgressReader
+from netvigil.streams.progress import MARK_KEY, ProgressReader
 
 __all__ = ["TransactionalApp"]
 
@@ -76,13 +84,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: how often held events are looked at again, progress reported, and progress reports
-#: checked against the re-keyed records that reached this worker (seconds)
+#: how often held events are looked at again, progress is reported to the progress topic,
+#: and the re-keying stage writes an in-band mark (seconds)
 TICK_S = 0.5
 REPORT_S = 1.0
 MARK_S = 0.2
-#: most progress snapshots waiting for their re-keyed records
-MARKS_MAX = 64
 
 
 def _pickled(entry: KeyState | None) -> bytes | None:
@@ -121,13 +127,11 @@ class TransactionalApp(KeyedWorker):
         self._reader: ProgressReader | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
+        self._admin: AdminClient | None = None
         self.transactions = 0
         self.aborted = 0
         self.restored = 0
         self.error: BaseException | None = None
-        self._valid_marks = ProgressBoard(self.board.stale_s)
-        self._pending_marks: ProgressBoard | None = None
-        self._marks_queue: list[tuple[dict[tuple[str, int], int], ProgressBoard]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -167,6 +171,7 @@ class TransactionalApp(KeyedWorker):
                 "fetch.max.bytes": STATE_MAX_BYTES + 4096,
             }
         )
+        self._admin = AdminClient(admin_config(self.bootstrap))
         producer = self._producer
         await self._in_thread(
             self._retrying, "initialising transactions", lambda: producer.init_transactions(30)
@@ -215,9 +220,7 @@ class TransactionalApp(KeyedWorker):
         """Rebuild the state of the assigned partitions (in librdkafka's poll, in the loop's
         thread, between rounds: no transaction is open)."""
         self.assignment = sorted((tp.topic, tp.partition) for tp in partitions)
-        self._read.clear()
-        self._committed.clear()
-        self._forget_marks()
+        self._forget()
         self._restore()
         self._announce()
         mine = [f"{t}[{p}]" for t, p in self.assignment]
@@ -302,59 +305,26 @@ class TransactionalApp(KeyedWorker):
                     log.info(
                         "%s: not rewinding %s[%d]: %s", self.group, tp.topic, tp.partition, exc
                     )
+        self._forget()
+        self._restore()
+
+    def _forget(self) -> None:
+        """What this worker knew of its positions, before they are set again: the next round
+        starts from the committed offsets, and marks are read again from there (until then
+        re-keyed events are held)."""
         self._read.clear()
         self._committed.clear()
+        self._max_ts.clear()
         self._forget_marks()
-        self._restore()
 
     # ------------------------------------------------------------------ watermarks
 
-    def _forget_marks(self) -> None:
-        self._valid_marks = ProgressBoard(self.board.stale_s)  # holds everything back
-        self._pending_marks = None
-        self._marks_queue.clear()
-
-    def _mark_round(self) -> None:
-        """Pair the progress snapshot taken last time with the re-keyed topic's end offsets
-        now, and take a new snapshot (in the loop's thread).
-
-        A progress report of the re-keying stage says which input records were re-keyed, not
-        that their re-keyed records reached the processor: here both are committed in one
-        transaction, so the report is often read before the records are, and an event
-        released by it would pass older ones still in the re-keyed topic. A snapshot of the
-        board is therefore used only once this worker has handled the re-keyed topic up to
-        end offsets read *after* the snapshot (a round later, so that the commit markers of
-        the snapshot's transactions are written to every partition): every re-keyed record
-        committed with or before a report in the snapshot is then in the buffers.
-
-        Not sufficient yet: with end offsets queried in ~1 ms instead of ~0.5 s per partition
-        (batched ``AdminClient.list_offsets``), rounds got fast and the twin-through-Kafka run
-        split an incident; a watermark carried in band with the re-keyed records is the
-        proposed fix (README, Kafka runtime)."""
-        assert self._consumer is not None
-        ends: dict[tuple[str, int], int] = {}
-        for topic, part in self.assignment:
-            if topic == self.by_key_name:
-                try:
-                    tp = TopicPartition(topic, part)
-                    high = self._consumer.get_watermark_offsets(tp, timeout=5)[1]
-                except KafkaException:
-                    return  # the broker is away: try again next round
-                if high < 0:
-                    return
-                ends[(topic, part)] = high
-        if self._pending_marks is not None:
-            self._marks_queue.append((ends, self._pending_marks))
-            del self._marks_queue[:-MARKS_MAX]  # a later snapshot needs more, never less
-        self._pending_marks = self.board.copy()
-
-    def _marks(self) -> ProgressBoard:
-        """The newest snapshot whose re-keyed records were all handled (see
-        :meth:`_mark_round`); until there is one, a board that holds everything back."""
-        queue = self._marks_queue
-        while queue and all(self._read.get(tp, 0) >= end for tp, end in queue[0][0].items()):
-            self._valid_marks = queue.pop(0)[1]
-        return self._valid_marks
+    def _mark(self) -> bytes | None:
+        """The in-band mark to write after this round's re-keyed records (in the loop's
+        thread); None if this worker re-keys nothing or the broker did not answer."""
+        upstream = self.board.dump(self.upstream - {self.group})  # before asking for ends
+        got = self._ends()
+        return None if got is None else self._mark_value(upstream, got[1], got[0])
 
     # ------------------------------------------------------------------ the loop
 
@@ -369,25 +339,30 @@ class TransactionalApp(KeyedWorker):
                 self._sync_positions()  # every record returned before was handled
                 msgs = await self._in_thread(self._consume)
                 now = time.monotonic()
-                if self.rekey and now >= next_mark:
-                    next_mark = now + MARK_S
-                    await self._in_thread(self._mark_round)
                 batch = Batch()
                 sends = await self._round(msgs, batch)
                 offsets = self._advanced()
-                if buffered and now >= next_tick:
-                    next_tick = now + TICK_S
+                if buffered and (now >= next_tick or self._marked):
                     active = {p for t, p in self.assignment if t in self._read_topics()}
+                    if now >= next_tick:
+                        next_tick = now + TICK_S
+                    else:  # a new mark may release what waits in its partition
+                        active &= self._marked
                     await self._release_held(batch, active)
+                self._marked.clear()
                 sends += self._sends(batch)
                 self._states.update(batch.dirty)  # an aborted round restores them all
+                mark: bytes | None = None
+                if self.rekey and now >= next_mark:
+                    next_mark = now + MARK_S
+                    mark = await self._in_thread(self._mark)
                 if now >= next_report and self.assignment:
                     next_report = now + REPORT_S
                     sends += await self._in_thread(self._reports)
-                if not sends and not offsets and not batch.dirty:
+                if not sends and not offsets and not batch.dirty and mark is None:
                     continue
                 try:
-                    await self._in_thread(self._transact, sends, batch.dirty, offsets)
+                    await self._in_thread(self._transact, sends, batch.dirty, offsets, mark)
                 except _Abort:
                     self.aborted += 1
                     self._rewind = True
@@ -456,36 +431,55 @@ class TransactionalApp(KeyedWorker):
             if tp.offset >= 0 and tp.offset > self._read.get(at, -1):
                 self._read[at] = tp.offset
 
-    def _reports(self) -> list[Send]:
-        """Progress reports of the assigned input partitions (in the loop's thread)."""
-        assert self._consumer is not None
+    def _ends(self) -> tuple[float, dict[tuple[str, int], int | None]] | None:
+        """The wall time, then the last stable offsets of the assigned input partitions (in
+        the loop's thread): one ``ListOffsets`` request for all of them, where the consumer
+        would ask partition by partition and wait for a fetch each time. None if the broker
+        did not answer."""
+        assert self._admin is not None
+        tps = [TopicPartition(t, p) for t, p in self.assignment if t in self.inputs]
         now = time.time()  # before asking: records written later are not covered
         ends: dict[tuple[str, int], int | None] = {}
-        for topic, part in self.assignment:
-            if topic in self.inputs:
-                try:
-                    tp = TopicPartition(topic, part)
-                    high = self._consumer.get_watermark_offsets(tp, timeout=5)[1]
-                    ends[(topic, part)] = high if high >= 0 else None
-                except KafkaException as exc:
-                    log.debug("%s: no progress report (%r)", self.group, exc)
-                    return []
-        return self._progress(ends, now)
+        if tps:
+            latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+            try:
+                asked = self._admin.list_offsets(
+                    {tp: latest for tp in tps},
+                    isolation_level=IsolationLevel.READ_COMMITTED,
+                    request_timeout=5,
+                )
+                for tp, future in asked.items():
+                    end = future.result(timeout=10).offset
+                    ends[(tp.topic, tp.partition)] = end if end >= 0 else None
+            except Exception as exc:  # the broker is away
+                log.debug("%s: no end offsets (%r)", self.group, exc)
+                return None
+        return now, ends
+
+    def _reports(self) -> list[Send]:
+        """Progress reports of the assigned input partitions (in the loop's thread)."""
+        got = self._ends()
+        return [] if got is None else self._progress(got[1], got[0])
 
     def _transact(
         self,
         sends: list[Send],
         states: dict[bytes, KeyState],
         offsets: dict[tuple[str, int], int],
+        mark: bytes | None = None,
     ) -> None:
-        """Write ``sends`` and the state rows, and commit ``offsets``, in one transaction (in
-        the loop's thread); retried while the broker is away; :class:`_Abort` if aborted."""
+        """Write ``sends``, then ``mark`` into every by-key partition, and the state rows,
+        and commit ``offsets``, in one transaction (in the loop's thread); retried while the
+        broker is away; :class:`_Abort` if aborted."""
         producer, consumer = self._producer, self._consumer
         assert producer is not None and consumer is not None
         try:
             producer.begin_transaction()
             for topic, key, value in sends:
                 self._produce(producer, topic, key, value, None)
+            if mark is not None:  # after the re-keyed records in ``sends``: see _blocking
+                for part in range(self.partitions):
+                    self._produce(producer, self.by_key_name, MARK_KEY, mark, part)
             for key, entry in states.items():
                 self._produce(producer, self.changelog_name, key, _pickled(entry), entry.partition)
             if offsets:

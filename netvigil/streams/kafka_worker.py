@@ -12,7 +12,10 @@ Ordering and partitioning. A record's key is the processor's key when the proces
 override :meth:`Processor.key`; then a key's records sit in one partition, are handled in
 order, and its state lives in the same partition number of the changelog. A processor with
 its own key (the correlator keys everything to ``all``) gets a second agent that re-keys
-its input into ``<group>-by-key`` (same partition count) first, as faust's ``group_by`` does.
+its input into ``<group>-by-key`` (same partition count) first, as faust's ``group_by`` does;
+once a second, after the re-keyed records of everything read so far are acknowledged, it
+writes an in-band progress mark into every partition of that topic, by which the processor
+orders the re-keyed events (:class:`~netvigil.streams.progress.MarkBoard`).
 
 Delivery. Agents take records in batches (``take_events``). For each batch they run the
 processor per event, send the outputs (batched per key, see :mod:`netvigil.streams.wire`)
@@ -53,7 +56,7 @@ from netvigil.streams.base import Processor
 from netvigil.streams.gaps import Gap, RawRecord, find_gaps, new_records, read_range
 from netvigil.streams.kafka_admin import start_offsets
 from netvigil.streams.keyed import STATE_MAX_BYTES, Batch, KeyedWorker, KeyState, Send, group_of
-from netvigil.streams.progress import ProgressReader
+from netvigil.streams.progress import MARK_KEY, ProgressReader
 
 __all__ = ["KeyState", "ProcessorApp", "group_of"]
 
@@ -181,6 +184,7 @@ class ProcessorApp(KeyedWorker):
         self._read.clear()
         self._moved.clear()
         self._first.clear()
+        self._forget_marks()
         try:
             base = await asyncio.to_thread(start_offsets, self.bootstrap, self.group, tps)
         except NetVigilError as exc:
@@ -370,6 +374,7 @@ class ProcessorApp(KeyedWorker):
         every = [TP(t, p) for t, p in self.assignment if t in self._read_topics()]
         async with self._lock:
             await self._repair_commits()
+            upstream = self.board.dump(self.upstream - {self.group})  # before asking for ends
             now = time.time()  # before asking: records written later are not covered
             try:  # the broker's end offsets, not the consumer's last-fetched (stale) ones
                 ends = await asyncio.wait_for(self.app.consumer.highwaters(*every), 5.0)
@@ -377,9 +382,15 @@ class ProcessorApp(KeyedWorker):
                 log.debug("%s: no progress report (%r)", self.group, exc)
                 return
             await self._unstall(dict(ends))
-            sends = self._progress({(tp.topic, tp.partition): e for tp, e in ends.items()}, now)
+            high = {(tp.topic, tp.partition): e for tp, e in ends.items()}
+            sends = self._progress(high, now)
+            parts: list[int | None] = [None] * len(sends)
+            mark = self._mark_value(upstream, high, now) if self.rekey else None
+            if mark is not None:  # every re-keyed record of what was read is acknowledged
+                sends += [(self.by_key_name, MARK_KEY, mark)] * self.partitions
+                parts += list(range(self.partitions))
             if sends:
-                await self._deliver(sends)
+                await self._deliver(sends, parts)
 
     async def _commit(self, batch: Batch) -> None:
         """Deliver outputs and dead letters (acknowledged), then save the changed keys."""
@@ -399,12 +410,17 @@ class ProcessorApp(KeyedWorker):
                 log.error("%s: saving the state of %r failed: %r", self.group, key, exc)
         self._delivered(batch)
 
-    async def _deliver(self, sends: list[Send]) -> None:
-        """Send and wait for Kafka's acknowledgement, retrying (at least once) until it comes."""
+    async def _deliver(self, sends: list[Send], parts: Sequence[int | None] = ()) -> None:
+        """Send (``parts``: into these partitions, None: by key) and wait for Kafka's
+        acknowledgement, retrying (at least once) until it comes."""
         delay = 0.5
+        where = list(parts) or [None] * len(sends)
         while sends:
             try:
-                futs = [await self.out[n].send(key=key, value=value) for n, key, value in sends]
+                futs = [
+                    await self.out[n].send(key=key, value=value, partition=part)
+                    for (n, key, value), part in zip(sends, where, strict=True)
+                ]
                 await asyncio.gather(*futs)
                 for name, _, _ in sends:
                     self.sent[name] += 1

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,13 +24,24 @@ from netvigil.errors import ProcessorError
 from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
 from netvigil.streams.base import Listener, Processor
 from netvigil.streams.embedded import _dead_letter
-from netvigil.streams.progress import PROGRESS_TOPIC, Progress, ProgressBoard, progress_record
+from netvigil.streams.progress import (
+    PROGRESS_TOPIC,
+    MarkBoard,
+    Progress,
+    ProgressBoard,
+    is_mark,
+    mark_value,
+    progress_record,
+)
 from netvigil.streams.reorder import Merge, Reorder
 from netvigil.streams.wire import decode_batch, encode_batch
 
 __all__ = ["KeyState", "KeyedWorker", "Send", "group_of"]
 
 log = logging.getLogger(__name__)
+
+#: most copies of upstream progress reports waiting to be read past (see _mark_value)
+MARK_COPIES = 64
 
 #: the largest state of one key the changelog takes (the broker's default record limit is 1 MiB)
 STATE_MAX_BYTES = 16 << 20
@@ -113,6 +124,15 @@ class KeyedWorker:
         """Per assigned partition, the next offset to handle: everything before it was."""
         self._caught: dict[tuple[str, int], bool] = {}
         self._held: set[bytes] = set()
+        self._inband: dict[int, MarkBoard] = {}
+        """Per by-key partition, the re-keying stage's progress as its in-band marks say."""
+        self._marked: set[int] = set()
+        """The by-key partitions a mark was read from since the caller last cleared it."""
+        self._covered: dict[tuple[str, int], tuple[float, dict[str, Any]]] = {}
+        """Per input partition: the newest copy of the upstream progress reports whose
+        records it has been read past (and when it was taken): see :meth:`_mark_value`."""
+        self._pending_copies: list[tuple[float, dict[str, Any], dict[tuple[str, int], int]]] = []
+        """Copies not yet read past on every input partition, with the offsets to pass."""
         self._warned = 0.0
         self.processed = 0
         self.skipped = 0
@@ -205,6 +225,9 @@ class KeyedWorker:
             mark = f"{msg.topic}:{msg.partition}"
             self._read[(msg.topic, msg.partition)] = msg.offset + 1
             self._caught.pop((msg.topic, msg.partition), None)
+            if self.rekey and is_mark(rec.value):
+                self._take_mark(msg.partition, rec.value, batch.letters, msg.offset)
+                continue
             touched: list[KeyState] = []
             for event in self._decode(rec, batch.letters, observe=not self.rekey):
                 try:
@@ -226,6 +249,27 @@ class KeyedWorker:
                 touched.append(entry)
             for entry in touched:
                 entry.applied[mark] = msg.offset
+
+    def _take_mark(
+        self, partition: int, value: bytes, letters: list[DeadLetter], offset: int
+    ) -> None:
+        """Take an in-band progress mark read from a by-key partition: from now on events of
+        that partition may be released by it (see :meth:`_blocking`)."""
+        board = self._inband.setdefault(partition, MarkBoard(self.group, self.board.stale_s))
+        try:
+            board.take(value)
+        except ValueError as exc:
+            letters.append(
+                DeadLetter(
+                    ts=time.time(),
+                    source=f"kafka:{self.by_key_name}",
+                    reason=f"{exc} (partition {partition}, offset {offset})",
+                    raw=value[: 64 << 10],
+                    topic=self.by_key_name,
+                )
+            )
+            return
+        self._marked.add(partition)
 
     async def _release_held(self, batch: Batch, active: set[int]) -> None:
         """Re-evaluate held events of keys in ``active`` partitions: a quiet stream brings
@@ -261,10 +305,10 @@ class KeyedWorker:
         if isinstance(buf, Reorder):
             if event is not None:
                 buf.push(event, now)
-            marks = self._marks()
+            part = entry.partition
 
             def mark(arrived: float) -> float:
-                return marks.watermark(self.upstream, now, since=arrived)
+                return self._blocking(part, now, arrived)[0]
 
             # held too long counts only while reports flow (see ProgressBoard.heard)
             return [(topic, e) for e in buf.release(min(now, self.board.heard), mark)]
@@ -272,10 +316,53 @@ class KeyedWorker:
             buf.push(topic, event, now)
         return buf.release(lambda t: self._caught_up(t, entry.partition), now)
 
-    def _marks(self) -> ProgressBoard:
-        """The progress reports a re-keyed event may be released by: those whose re-keyed
-        records have all reached this worker (the faust transport: the live board)."""
-        return self.board
+    def _blocking(self, partition: int, now: float, since: float) -> tuple[float, str]:
+        """The watermark of a re-keyed event of a by-key ``partition`` that arrived at
+        ``since``, and which report sets it: what the in-band marks read from that partition
+        say (see :class:`~netvigil.streams.progress.MarkBoard`)."""
+        board = self._inband.get(partition)
+        if board is None:
+            return float("-inf"), f"{self.group} (no in-band mark read yet)"
+        return board.blocking(self.upstream - {self.group}, now, since)
+
+    def _mark_value(
+        self, upstream: dict[str, Any], ends: Mapping[tuple[str, int], int | None], at: float
+    ) -> bytes | None:
+        """The in-band mark to write into every by-key partition, once the re-keyed records
+        of everything read so far are written; None if this worker re-keys nothing.
+
+        ``upstream`` is a dump of the board taken before ``ends`` were asked for (at ``at``):
+        once an input partition is read up to its end offset in ``ends``, everything that
+        copy covers is re-keyed, so it covers that partition. Copies wait for that (at most
+        ``MARK_COPIES``; while so many wait, no new one is taken, so the oldest is passed
+        sooner or later even when the worker is never quite at the end). The mark carries
+        the oldest of the newest copies covering each assigned input partition (None: one
+        has not been read past any copy since it was assigned)."""
+        covers = [(t, p) for t, p in self.assignment if t in self.inputs]
+        if not covers:
+            return None
+        pending = self._pending_copies
+        if len(pending) < MARK_COPIES and all(ends.get(tp) is not None for tp in covers):
+            pending.append((at, upstream, {tp: int(ends[tp] or 0) for tp in covers}))
+        for taken, copy, need in pending:
+            for tp, offset in need.items():
+                newest = self._covered.get(tp)
+                if self._read.get(tp, 0) >= offset and (newest is None or newest[0] < taken):
+                    self._covered[tp] = (taken, copy)
+        pending[:] = [
+            c for c in pending if any(self._read.get(tp, 0) < off for tp, off in c[2].items())
+        ]
+        copies = [c for tp in covers if (c := self._covered.get(tp)) is not None]
+        oldest = min(copies, key=lambda c: c[0])[1] if len(copies) == len(covers) else None
+        return mark_value(covers, self.partitions, at, oldest)
+
+    def _forget_marks(self) -> None:
+        """After a rebalance or a rewind: marks are read again from the committed offsets
+        (re-keyed events are held until then), and what is re-keyed is covered again only
+        once every input partition is read to its end."""
+        self._inband.clear()
+        self._covered.clear()
+        self._pending_copies.clear()
 
     def _track(self, key: bytes, entry: KeyState) -> None:
         if entry.buffer:
@@ -300,7 +387,7 @@ class KeyedWorker:
     def _warn_if_stuck(self, now: float) -> None:
         """Say, every 10 s, what held events wait for, when they have waited that long."""
         waits = [
-            e.buffer.heap[0]
+            (*e.buffer.heap[0][:3], e.partition)
             for k in self._held
             if (e := self.states.get(k)) is not None
             and isinstance(e.buffer, Reorder)
@@ -310,7 +397,7 @@ class KeyedWorker:
         if oldest is None or now - oldest[2] < 10 or now - self._warned < 10:
             return
         self._warned = now
-        mark, who = self.board.blocking(self.upstream, now, since=oldest[2])
+        mark, who = self._blocking(oldest[3], now, oldest[2])
         log.warning(
             "%s: %d events held; the oldest (event time %.0f) waited %.0f s for %s (at %s)",
             self.group,
@@ -372,7 +459,7 @@ class KeyedWorker:
 
     # ------------------------------------------------------------------ progress
 
-    def _progress(self, ends: dict[tuple[str, int], int | None], now: float) -> list[Send]:
+    def _progress(self, ends: Mapping[tuple[str, int], int | None], now: float) -> list[Send]:
         """Progress reports (see :mod:`netvigil.streams.progress`) per assigned input
         partition, given the broker's end offsets; only when everything read so far is
         handled and its outputs acknowledged (or in the same transaction)."""

@@ -12,7 +12,9 @@ its end. Reports go to one small compacted topic, ``<prefix>netvigil-progress``,
 The watermark of a set of groups, for an event that arrived at wall time ``since``, is the
 oldest event time handled among their partitions, except that a partition holds nothing back
 if it was reported caught up *after* ``since`` (everything written before that report had
-been handled then, and what is written later is newer) or has never held anything; reports
+been handled then, and what is written later is newer); an older report that it had never
+held anything says nothing of what was written after it (a copy of the board taken before
+the first events, carried in a mark, once released everything by that rule); reports
 older than ``stale_s`` are ignored (a worker that died and whose partitions' new owner has not
 reported yet). This is what stream processors call a low watermark; it is computed from Kafka
 only, so no worker needs to know the others.
@@ -25,6 +27,10 @@ waited for: it holds nothing back, but only when a listing of the broker's consu
 *taken after the event arrived* shows it without members. Trusting an older listing is what
 let a correlator started beside its detector act on anomalies out of order: the detector
 joined and emitted between the listing and its first report.
+
+The re-keying hop in front of a merging processor is not covered by reports: its progress
+travels in band, as marks in the re-keyed topic (:class:`MarkBoard`), which carry the
+upstream reports that everything re-keyed before them covers.
 """
 
 from __future__ import annotations
@@ -48,7 +54,17 @@ from confluent_kafka.admin import AdminClient
 
 from netvigil.streams.kafka_admin import admin_config
 
-__all__ = ["PROGRESS_TOPIC", "Progress", "ProgressBoard", "ProgressReader", "progress_record"]
+__all__ = [
+    "MARK_KEY",
+    "PROGRESS_TOPIC",
+    "MarkBoard",
+    "Progress",
+    "ProgressBoard",
+    "ProgressReader",
+    "is_mark",
+    "mark_value",
+    "progress_record",
+]
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +112,30 @@ class ProgressBoard:
         """Wall time of the newest report: the clock of "stuck too long", which stops while
         the broker is away, so an outage does not release held events out of order."""
 
-    def copy(self) -> ProgressBoard:
-        """The board as it is now, frozen (what was known at one moment)."""
-        other = ProgressBoard(self.stale_s)
+    def dump(self, groups: set[str]) -> dict[str, Any]:
+        """The reports of ``groups`` and the listing of live groups, as JSON-ready data
+        (:meth:`load` makes a board of it again)."""
         with self._lock:
-            other._latest = dict(self._latest)
-            other._live = set(self._live)
-            other._listed_at = self._listed_at
-            other.heard = self.heard
-        return other
+            reports = {
+                f"{g}|{t}|{p}": {"ts": r.ts, "caught_up": r.caught_up, "at": r.at, "of": r.of}
+                for (g, t, p), r in self._latest.items()
+                if g in groups
+            }
+            return {
+                "reports": reports,
+                "live": sorted(self._live & groups),
+                "listed_at": self._listed_at if self._listed_at > float("-inf") else None,
+            }
+
+    @classmethod
+    def load(cls, data: dict[str, Any], stale_s: float) -> ProgressBoard:
+        """A board of what :meth:`dump` wrote (a malformed report is left out)."""
+        board = cls(stale_s)
+        for key, report in dict(data["reports"]).items():
+            board.put(str(key), report)
+        if data.get("listed_at") is not None:
+            board.set_live(set(data["live"]), float(data["listed_at"]))
+        return board
 
     def set_live(self, groups: set[str], at: float) -> None:
         """The consumer groups that have members, per a listing taken at wall time ``at``."""
@@ -112,10 +143,21 @@ class ProgressBoard:
             self._live, self._listed_at = set(groups), at
 
     def update(self, key: bytes, value: bytes | None) -> None:
+        """Take one record of the progress topic."""
         try:
-            group, topic, part_text = key.decode().rsplit("|", 2)
+            data: Any = json.loads(value or b"null")
+            text = key.decode()
+        except ValueError:
+            log.warning("ignoring a malformed progress report %r", key)
+            return
+        self.put(text, data)
+
+    def put(self, key: str, data: Any) -> None:
+        """Take one report: its key (``group|topic|partition``) and its decoded value."""
+        try:
+            group, topic, part_text = key.rsplit("|", 2)
             part = int(part_text)
-            data: dict[str, Any] = json.loads(value or b"null") or {}
+            data = data or {}
             of = data.get("of")
             report = Progress(
                 data.get("ts"),
@@ -123,7 +165,7 @@ class ProgressBoard:
                 float(data["at"]),
                 int(of) if of is not None else None,
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("ignoring a malformed progress report %r", key)
             return
         with self._lock:
@@ -155,7 +197,7 @@ class ProgressBoard:
                 if gap is not None:
                     return float("-inf"), f"{group} ({gap})"
                 for (topic, part), p in reports.items():
-                    if p.caught_up and (p.at >= since or p.ts is None):
+                    if p.caught_up and p.at >= since:
                         continue
                     ts = p.ts if p.ts is not None else float("-inf")
                     if ts < low:
@@ -176,6 +218,87 @@ def _gap(reports: dict[tuple[str, int], Progress]) -> str | None:
         if missing:
             return f"{topic} partitions {missing} not reported"
     return None
+
+
+#: the key of an in-band progress mark in a by-key topic, and how its value starts
+MARK_KEY = b"netvigil-mark"
+_MARK_HEAD = b'{"netvigil-mark":'
+
+
+def mark_value(
+    covers: list[tuple[str, int]], of: int, at: float, upstream: dict[str, Any] | None
+) -> bytes:
+    """An in-band progress mark of a re-keying worker: it has re-keyed, and written before
+    this mark, every record its input partitions ``covers`` (of ``of`` per topic) held when
+    ``upstream`` (a :meth:`ProgressBoard.dump` of the groups upstream) was taken; None: not
+    since it was assigned them. See :class:`MarkBoard`."""
+    body = {"netvigil-mark": 1, "covers": covers, "of": of, "at": at, "upstream": upstream}
+    return json.dumps(body).encode()
+
+
+def is_mark(value: bytes | None) -> bool:
+    """Whether a record of a by-key topic is an in-band progress mark, not events."""
+    return value is not None and value.startswith(_MARK_HEAD)
+
+
+class MarkBoard:
+    """What the in-band marks read from one by-key partition say: the watermark of the
+    events re-keyed into it.
+
+    A progress report of the re-keying stage cannot give it. The report says which input
+    records were re-keyed, not that their re-keyed records reached the processor (both are
+    committed in one transaction and the report is often read first); and its event time is
+    the newest re-keyed, while the rest of an input partition need not be newer (the
+    detector writes its anomalies in the order it handled its keys, not in event time). So
+    the re-keying worker copies the progress reports of the groups upstream, then asks for
+    its input partitions' end offsets: once it has read a partition up to that offset,
+    everything the copy covers in that partition is re-keyed (see
+    :meth:`~netvigil.streams.keyed.KeyedWorker._mark_value`). It writes the oldest copy that
+    covers all its partitions into every by-key partition after its re-keyed records (a
+    mark), where it cannot be read before them. An event is released by the watermark of the
+    newest mark covering each input partition (the oldest of them), computed as
+    :meth:`ProgressBoard.blocking` does; until every partition of the input is covered by a
+    fresh mark, everything is held."""
+
+    def __init__(self, group: str, stale_s: float) -> None:
+        self.group = group
+        self.stale_s = stale_s
+        self._latest: dict[tuple[str, int], tuple[float, int, ProgressBoard | None]] = {}
+        """Per input partition: when the newest mark covering it was written, how many
+        partitions its topic has, and the reports the mark carried."""
+
+    def take(self, value: bytes) -> None:
+        """Take one mark; ValueError if it is malformed (nothing of it is taken)."""
+        try:
+            data = json.loads(value)
+            at, of = float(data["at"]), int(data["of"])
+            raw = data["upstream"]
+            board = None if raw is None else ProgressBoard.load(raw, self.stale_s)
+            covers = [(str(t), int(p)) for t, p in data["covers"]]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"malformed progress mark ({exc!r})") from exc
+        for tp in covers:
+            self._latest[tp] = (at, of, board)
+
+    def blocking(self, groups: set[str], now: float, since: float) -> tuple[float, str]:
+        """The watermark of an event that arrived at ``since`` and which report sets it."""
+        fresh = {tp: m for tp, m in self._latest.items() if now - m[0] <= self.stale_s}
+        if not fresh:
+            return float("-inf"), f"{self.group} (no in-band mark read yet)"
+        for topic in sorted({t for t, _ in fresh}):
+            of = max(m[1] for (t, _), m in fresh.items() if t == topic)
+            missing = sorted(set(range(of)) - {p for t, p in fresh if t == topic})
+            if missing:
+                return float("-inf"), f"{self.group} ({topic} partitions {missing} not marked)"
+        low: tuple[float, str] = (float("inf"), "")
+        seen: set[int] = set()
+        for (topic, part), (_, _, board) in sorted(fresh.items()):
+            if board is None:
+                return float("-inf"), f"{self.group}|{topic}|{part} (not caught up yet)"
+            if id(board) not in seen:
+                seen.add(id(board))
+                low = min(low, board.blocking(groups, now, since))
+        return low
 
 
 class ProgressReader:
