@@ -63,8 +63,8 @@ class KafkaSettings(_Section):
         description=(
             "Workers: at_least_once (faust-streaming agents; effects are idempotent "
             "downstream) or exactly_once (Kafka transactions: outputs, state and input "
-            "offsets committed together, read read_committed; fault-to-incident latency is "
-            "still about 25 s, see README). Every worker of a deployment must use the same."
+            "offsets committed together, read read_committed). Every worker of a "
+            "deployment must use the same."
         ),
     )
 

@@ -359,7 +359,7 @@ class KeyedWorker:
     def _forget_marks(self) -> None:
         """After a rebalance or a rewind: marks are read again from the committed offsets
         (re-keyed events are held until then), and what is re-keyed is covered again only
-        once every input partition is read to its end."""
+        once every input partition is read past a copy taken since."""
         self._inband.clear()
         self._covered.clear()
         self._pending_copies.clear()
