@@ -322,7 +322,7 @@ class TransactionalApp(KeyedWorker):
     def _mark(self) -> bytes | None:
         """The in-band mark to write after this round's re-keyed records (in the loop's
         thread); None if this worker re-keys nothing or the broker did not answer."""
-        upstream = self.board.dump(self.upstream - {self.group})  # before asking for ends
+        upstream = self.board.dump(self.upstream)  # before asking for ends
         got = self._ends()
         return None if got is None else self._mark_value(upstream, got[1], got[0])
 

@@ -374,7 +374,7 @@ class ProcessorApp(KeyedWorker):
         every = [TP(t, p) for t, p in self.assignment if t in self._read_topics()]
         async with self._lock:
             await self._repair_commits()
-            upstream = self.board.dump(self.upstream - {self.group})  # before asking for ends
+            upstream = self.board.dump(self.upstream)  # before asking for ends
             now = time.time()  # before asking: records written later are not covered
             try:  # the broker's end offsets, not the consumer's last-fetched (stale) ones
                 ends = await asyncio.wait_for(self.app.consumer.highwaters(*every), 5.0)

@@ -111,7 +111,8 @@ class KeyedWorker:
         self.observer = observer
         self.batch_max = cfg.batch_max_events
         self.bootstrap = bootstrap
-        self.upstream = {*upstream, self.group}
+        self.upstream = set(upstream) - {self.group}
+        """The groups that write this processor's input (its re-keyed events wait for them)."""
         self.inputs = tuple(self.prefix + t for t in proc.inputs)
         self.rekey = type(proc).key is not Processor.key
         """A processor with its own key re-keys its input into :attr:`by_key_name` first."""
@@ -323,7 +324,7 @@ class KeyedWorker:
         board = self._inband.get(partition)
         if board is None:
             return float("-inf"), f"{self.group} (no in-band mark read yet)"
-        return board.blocking(self.upstream - {self.group}, now, since)
+        return board.blocking(self.upstream, now, since)
 
     def _mark_value(
         self, upstream: dict[str, Any], ends: Mapping[tuple[str, int], int | None], at: float
