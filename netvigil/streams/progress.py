@@ -189,7 +189,7 @@ class ProgressBoard:
                 if group in fresh and now - p.at <= self.stale_s:
                     fresh[group][(topic, part)] = p
             for group, reports in sorted(fresh.items()):
-                gap = _gap(reports)
+                gap = _gap({tp: p.of for tp, p in reports.items()})
                 if gap is None and not reports:
                     if self._listed_at >= since and group not in self._live:
                         continue  # no worker runs it: nothing to wait for
@@ -205,18 +205,19 @@ class ProgressBoard:
         return low, who
 
 
-def _gap(reports: dict[tuple[str, int], Progress]) -> str | None:
-    """Which partitions of a group's topics have no fresh report, if any."""
+def _gap(of: dict[tuple[str, int], int | None], what: str = "reported") -> str | None:
+    """Which partitions of the topics have no fresh report (or mark), if any, given each
+    fresh one's count of partitions in its topic."""
     seen: dict[str, set[int]] = {}
     count: dict[str, int] = {}
-    for (topic, part), p in reports.items():
+    for (topic, part), n in of.items():
         seen.setdefault(topic, set()).add(part)
-        if p.of is not None:
-            count[topic] = max(count.get(topic, 0), p.of)
+        if n is not None:
+            count[topic] = max(count.get(topic, 0), n)
     for topic, n in sorted(count.items()):
         missing = sorted(set(range(n)) - seen[topic])
         if missing:
-            return f"{topic} partitions {missing} not reported"
+            return f"{topic} partitions {missing} not {what}"
     return None
 
 
@@ -285,11 +286,9 @@ class MarkBoard:
         fresh = {tp: m for tp, m in self._latest.items() if now - m[0] <= self.stale_s}
         if not fresh:
             return float("-inf"), f"{self.group} (no in-band mark read yet)"
-        for topic in sorted({t for t, _ in fresh}):
-            of = max(m[1] for (t, _), m in fresh.items() if t == topic)
-            missing = sorted(set(range(of)) - {p for t, p in fresh if t == topic})
-            if missing:
-                return float("-inf"), f"{self.group} ({topic} partitions {missing} not marked)"
+        gap = _gap({tp: m[1] for tp, m in fresh.items()}, "marked")
+        if gap is not None:
+            return float("-inf"), f"{self.group} ({gap})"
         low: tuple[float, str] = (float("inf"), "")
         seen: set[int] = set()
         for (topic, part), (_, _, board) in sorted(fresh.items()):
