@@ -9,12 +9,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 
 from netvigil.config import Settings
-from netvigil.events import DeadLetter, DeviceEvent, Metric, decode, key_of
+from netvigil.events import DeadLetter, DeviceEvent, Event, Metric, decode, key_of
 from netvigil.service import Service
 from netvigil.streams.kafka_admin import create_topics
 from netvigil.streams.kafka_runtime import KafkaRuntime
+from netvigil.streams.keyed import group_of
+from netvigil.streams.progress import MARK_KEY
 from tests.integration.kafka.conftest import (
     Explode,
     ListSource,
@@ -103,3 +106,47 @@ def test_poison_records_and_failing_events_become_dead_letters_and_processing_go
     # processing went on after each bad one: all six good events were handled, in order
     seen = [a for a in events_in(read_topic(kafka, prefix + "netvigil.anomalies"))]
     assert [a.ts for a in seen] == [0.0, 1.0, 2.0, 20.0, 21.0, 22.0]
+
+
+class ExplodeAll(Explode):
+    """Explode keyed to one key: its input is re-keyed, and ordered by in-band marks."""
+
+    name = "explode-all"
+
+    def key(self, event: Event) -> str:
+        return "all"
+
+
+@pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
+def test_a_malformed_progress_mark_becomes_a_dead_letter_and_ordering_goes_on(
+    kafka: str, settings: Settings, tmp_path: Path, guarantee: str
+) -> None:
+    cfg = settings.kafka
+    cfg.processing_guarantee = guarantee  # type: ignore[assignment]
+    create_topics(kafka, cfg)
+    runtime = KafkaRuntime([ExplodeAll()], bootstrap=kafka, cfg=cfg, data_dir=tmp_path)
+    bad_mark = b'{"netvigil-mark": 1, "covers": "everything"}'
+
+    async def scenario() -> None:
+        await runtime.start()
+        await runtime.ready()
+        (app,) = runtime.apps
+        assert app.rekey
+        producer = Producer({"bootstrap.servers": kafka})
+        producer.produce(app.by_key_name, bad_mark, MARK_KEY, partition=0)
+        assert producer.flush(10) == 0
+        pub = runtime.publisher
+        for ts in (2.0, 0.0, 1.0):  # out of order on purpose: released sorted
+            await pub.publish(DeviceEvent(ts=ts, device="r1", kind="link_down"))
+        pub._flush_buffers()
+        assert await runtime.drain(60)
+        await runtime.close()
+
+    asyncio.run(scenario())
+    prefix = cfg.topic_prefix
+    letters = [decode(r.value) for r in read_topic(kafka, prefix + "netvigil.dlq")]
+    marks = [d for d in letters if isinstance(d, DeadLetter) and d.raw == bad_mark]
+    assert len(marks) == 1 and marks[0].reason.startswith("malformed progress mark")
+    assert marks[0].source == f"kafka:{group_of('explode-all', prefix)}-by-key"
+    seen = events_in(read_topic(kafka, prefix + "netvigil.anomalies"))
+    assert sorted(a.ts for a in seen) == [0.0, 1.0, 2.0]
