@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -43,6 +43,7 @@ __all__ = [
     "committed_offsets",
     "create_topics",
     "describe_topics",
+    "end_offsets",
     "ensure_topic",
     "group_lag",
     "start_offsets",
@@ -214,6 +215,28 @@ class TopicInfo:
     cleanup_policy: str
     retention_ms: str
     groups: list[GroupLag] = field(default_factory=list)
+
+
+def end_offsets(
+    admin: AdminClient, tps: list[tuple[str, int]], committed_only: bool = False
+) -> dict[tuple[str, int], int | None]:
+    """The broker's end offsets of ``tps`` now, in one ``ListOffsets`` request (a consumer
+    asks partition by partition, each request queued behind its pending fetch);
+    ``committed_only``: the last stable offsets, which exclude open transactions. None for
+    a partition the broker has no offset for. Blocks; raises ``KafkaException`` when the
+    broker does not answer within a few seconds."""
+    if not tps:
+        return {}
+    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+    level = IsolationLevel.READ_COMMITTED if committed_only else IsolationLevel.READ_UNCOMMITTED
+    asked = admin.list_offsets(
+        {TopicPartition(t, p): latest for t, p in tps}, isolation_level=level, request_timeout=5
+    )
+    ends: dict[tuple[str, int], int | None] = {}
+    for tp, future in asked.items():
+        end = future.result(timeout=10).offset
+        ends[(tp.topic, tp.partition)] = end if end >= 0 else None
+    return ends
 
 
 def _watermarks(

@@ -59,23 +59,31 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_INVALID,
     Consumer,
-    IsolationLevel,
     KafkaError,
     KafkaException,
     Message,
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka.admin import AdminClient
 from faust.serializers import codecs
 
 from netvigil.errors import NetVigilError
 from netvigil.events import DeadLetter
 from netvigil.streams.base import Processor
 from netvigil.streams.gaps import RawMessage, RawRecord
-from netvigil.streams.kafka_admin import admin_config, ensure_topic
+from netvigil.streams.kafka_admin import admin_config, end_offsets, ensure_topic
 from netvigil.streams.kafka_producer import producer_config
-from netvigil.streams.keyed import STATE_MAX_BYTES, Batch, KeyedWorker, KeyState, Send
+from netvigil.streams.keyed import (
+    MARK_S,
+    REPORT_S,
+    STATE_MAX_BYTES,
+    TICK_S,
+    Batch,
+    KeyedWorker,
+    KeyState,
+    Send,
+)
 from netvigil.streams.progress import MARK_KEY, ProgressReader
 
 __all__ = ["TransactionalApp"]
@@ -83,12 +91,6 @@ __all__ = ["TransactionalApp"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-#: how often held events are looked at again, progress is reported to the progress topic,
-#: and the re-keying stage writes an in-band mark (seconds)
-TICK_S = 0.5
-REPORT_S = 1.0
-MARK_S = 0.2
 
 
 def _pickled(entry: KeyState | None) -> bytes | None:
@@ -433,28 +435,15 @@ class TransactionalApp(KeyedWorker):
 
     def _ends(self) -> tuple[float, dict[tuple[str, int], int | None]] | None:
         """The wall time, then the last stable offsets of the assigned input partitions (in
-        the loop's thread): one ``ListOffsets`` request for all of them, where the consumer
-        would ask partition by partition and wait for a fetch each time. None if the broker
-        did not answer."""
+        the loop's thread). None if the broker did not answer."""
         assert self._admin is not None
-        tps = [TopicPartition(t, p) for t, p in self.assignment if t in self.inputs]
+        tps = [(t, p) for t, p in self.assignment if t in self.inputs]
         now = time.time()  # before asking: records written later are not covered
-        ends: dict[tuple[str, int], int | None] = {}
-        if tps:
-            latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-            try:
-                asked = self._admin.list_offsets(
-                    {tp: latest for tp in tps},
-                    isolation_level=IsolationLevel.READ_COMMITTED,
-                    request_timeout=5,
-                )
-                for tp, future in asked.items():
-                    end = future.result(timeout=10).offset
-                    ends[(tp.topic, tp.partition)] = end if end >= 0 else None
-            except Exception as exc:  # the broker is away
-                log.debug("%s: no end offsets (%r)", self.group, exc)
-                return None
-        return now, ends
+        try:
+            return now, end_offsets(self._admin, tps, committed_only=True)
+        except Exception as exc:  # the broker is away
+            log.debug("%s: no end offsets (%r)", self.group, exc)
+            return None
 
     def _reports(self) -> list[Send]:
         """Progress reports of the assigned input partitions (in the loop's thread)."""

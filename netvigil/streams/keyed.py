@@ -43,6 +43,12 @@ log = logging.getLogger(__name__)
 #: most copies of upstream progress reports waiting to be read past (see _mark_value)
 MARK_COPIES = 64
 
+#: how often held events are looked at again, progress is reported to the progress topic,
+#: and the re-keying stage writes an in-band mark (seconds)
+TICK_S = 0.5
+REPORT_S = 1.0
+MARK_S = 0.2
+
 #: the largest state of one key the changelog takes (the broker's default record limit is 1 MiB)
 STATE_MAX_BYTES = 16 << 20
 
