@@ -35,6 +35,7 @@ from netvigil.events import TOPICS
 
 __all__ = [
     "RDKAFKA_LOG",
+    "EndOffsets",
     "GroupLag",
     "TopicInfo",
     "TopicSpec",
@@ -43,7 +44,6 @@ __all__ = [
     "committed_offsets",
     "create_topics",
     "describe_topics",
-    "end_offsets",
     "ensure_topic",
     "group_lag",
     "start_offsets",
@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 SINGLE_PARTITION = frozenset({"netvigil.audit"})
+
+log = logging.getLogger(__name__)
 
 
 class _RdKafkaLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -217,26 +219,44 @@ class TopicInfo:
     groups: list[GroupLag] = field(default_factory=list)
 
 
-def end_offsets(
-    admin: AdminClient, tps: list[tuple[str, int]], committed_only: bool = False
-) -> dict[tuple[str, int], int | None]:
-    """The broker's end offsets of ``tps`` now, in one ``ListOffsets`` request (a consumer
-    asks partition by partition, each request queued behind its pending fetch);
-    ``committed_only``: the last stable offsets, which exclude open transactions. None for
-    a partition the broker has no offset for. Blocks; raises ``KafkaException`` when the
-    broker does not answer within a few seconds."""
-    if not tps:
-        return {}
-    latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-    level = IsolationLevel.READ_COMMITTED if committed_only else IsolationLevel.READ_UNCOMMITTED
-    asked = admin.list_offsets(
-        {TopicPartition(t, p): latest for t, p in tps}, isolation_level=level, request_timeout=5
-    )
-    ends: dict[tuple[str, int], int | None] = {}
-    for tp, future in asked.items():
-        end = future.result(timeout=10).offset
-        ends[(tp.topic, tp.partition)] = end if end >= 0 else None
-    return ends
+class EndOffsets:
+    """The broker's end offsets of partitions, asked in one ``ListOffsets`` request for all
+    of them (a consumer asks partition by partition, each request queued behind its pending
+    fetch).
+
+    librdkafka's admin client keeps the leader epochs it learnt and sends them with the
+    request; after the broker restarts, every answer is ``FENCED_LEADER_EPOCH`` and it does
+    not refresh them (librdkafka 2.16, seen in the broker-restart test; its issue 4620 is the
+    consumer's form of it). So on that error the client is replaced by a new one."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self._admin = AdminClient(admin_config(bootstrap))
+
+    def __call__(
+        self, tps: list[tuple[str, int]], committed_only: bool = False
+    ) -> dict[tuple[str, int], int | None]:
+        """End offsets of ``tps`` now; ``committed_only``: the last stable offsets, which
+        exclude open transactions. None for a partition the broker has no offset for.
+        Blocks; raises ``KafkaException`` when the broker does not answer within seconds."""
+        if not tps:
+            return {}
+        latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+        level = IsolationLevel.READ_COMMITTED if committed_only else IsolationLevel.READ_UNCOMMITTED
+        asked = self._admin.list_offsets(
+            {TopicPartition(t, p): latest for t, p in tps}, isolation_level=level, request_timeout=5
+        )
+        ends: dict[tuple[str, int], int | None] = {}
+        try:
+            for tp, future in asked.items():
+                end = future.result(timeout=10).offset
+                ends[(tp.topic, tp.partition)] = end if end >= 0 else None
+        except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.FENCED_LEADER_EPOCH:
+                log.info("end offsets: stale leader epochs after a broker restart; new client")
+                self._admin = AdminClient(admin_config(self.bootstrap))
+            raise
+        return ends
 
 
 def _watermarks(

@@ -65,14 +65,13 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient
 from faust.serializers import codecs
 
 from netvigil.errors import NetVigilError
 from netvigil.events import DeadLetter
 from netvigil.streams.base import Processor
 from netvigil.streams.gaps import RawMessage, RawRecord
-from netvigil.streams.kafka_admin import admin_config, end_offsets, ensure_topic
+from netvigil.streams.kafka_admin import EndOffsets, admin_config, ensure_topic
 from netvigil.streams.kafka_producer import producer_config
 from netvigil.streams.keyed import (
     MARK_S,
@@ -129,7 +128,7 @@ class TransactionalApp(KeyedWorker):
         self._reader: ProgressReader | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
-        self._admin: AdminClient | None = None
+        self._end_offsets: EndOffsets | None = None
         self.transactions = 0
         self.aborted = 0
         self.restored = 0
@@ -173,7 +172,7 @@ class TransactionalApp(KeyedWorker):
                 "fetch.max.bytes": STATE_MAX_BYTES + 4096,
             }
         )
-        self._admin = AdminClient(admin_config(self.bootstrap))
+        self._end_offsets = EndOffsets(self.bootstrap)
         producer = self._producer
         await self._in_thread(
             self._retrying, "initialising transactions", lambda: producer.init_transactions(30)
@@ -436,11 +435,11 @@ class TransactionalApp(KeyedWorker):
     def _ends(self) -> tuple[float, dict[tuple[str, int], int | None]] | None:
         """The wall time, then the last stable offsets of the assigned input partitions (in
         the loop's thread). None if the broker did not answer."""
-        assert self._admin is not None
+        assert self._end_offsets is not None
         tps = [(t, p) for t, p in self.assignment if t in self.inputs]
         now = time.time()  # before asking: records written later are not covered
         try:
-            return now, end_offsets(self._admin, tps, committed_only=True)
+            return now, self._end_offsets(tps, committed_only=True)
         except Exception as exc:  # the broker is away
             log.debug("%s: no end offsets (%r)", self.group, exc)
             return None

@@ -49,14 +49,13 @@ from typing import Any, cast
 
 import faust
 from confluent_kafka import TopicPartition
-from confluent_kafka.admin import AdminClient
 from faust.streams import Stream
 from faust.types import TP, EventT
 
 from netvigil.errors import NetVigilError
 from netvigil.streams.base import Processor
 from netvigil.streams.gaps import Gap, RawRecord, find_gaps, new_records, read_range
-from netvigil.streams.kafka_admin import admin_config, end_offsets, start_offsets
+from netvigil.streams.kafka_admin import EndOffsets, start_offsets
 from netvigil.streams.keyed import (
     MARK_S,
     REPORT_S,
@@ -104,7 +103,7 @@ class ProcessorApp(KeyedWorker):
         self._first: dict[tuple[str, int], int] = {}
         """Per partition, the first offset handled since the last assignment."""
         self._rescan = False
-        self._admin = AdminClient(admin_config(self.bootstrap))
+        self._end_offsets = EndOffsets(self.bootstrap)
         self.app = faust.App(
             self.group,
             broker=[f"kafka://{h}" for h in self.bootstrap.split(",")],
@@ -427,7 +426,7 @@ class ProcessorApp(KeyedWorker):
         fetches (up to a second here). None if the broker does not answer."""
         tps = [(t, p) for t, p in self.assignment if t in topics]
         try:
-            return await asyncio.to_thread(end_offsets, self._admin, tps)
+            return await asyncio.to_thread(self._end_offsets, tps)
         except Exception as exc:
             log.debug("%s: no end offsets (%r)", self.group, exc)
             return None

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaException, Producer
 
 from netvigil.config import Settings
 from netvigil.events import DeviceEvent, Event, Metric, key_of
 from netvigil.service import Service
+from netvigil.streams.kafka_admin import EndOffsets, ensure_topic
 from netvigil.streams.kafka_runtime import KafkaRuntime
 from provision.servers import kafka as kafka_server
 from tests.integration.kafka.conftest import (
@@ -124,3 +127,36 @@ def test_broker_down_for_30_s_mid_stream_loses_nothing_and_duplicates_no_inciden
         assert all(i.status == "resolved" for i in incidents.incidents.values())
     finally:
         svc.close()
+
+
+def test_end_offsets_are_answered_again_after_the_broker_restarts(
+    own_kafka: tuple[Path, str],
+) -> None:
+    """librdkafka's admin client keeps stale leader epochs after a restart and is refused
+    with FENCED_LEADER_EPOCH forever; the workers' end-offset queries (progress reports,
+    in-band marks) must come back, or ordered stages hold every event from then on."""
+    run_dir, bootstrap = own_kafka
+    topic = f"end-offsets-{uuid.uuid4().hex[:8]}"
+    ensure_topic(bootstrap, topic, partitions=2, replication=1)
+    producer = Producer({"bootstrap.servers": bootstrap})
+
+    def produce(n: int) -> None:
+        for i in range(n):
+            producer.produce(topic, value=b"x%d" % i, partition=0)
+        assert producer.flush(30) == 0
+
+    ends = EndOffsets(bootstrap)
+    produce(3)
+    assert ends([(topic, 0), (topic, 1)]) == {(topic, 0): 3, (topic, 1): 0}
+    kafka_server.stop(run_dir)
+    kafka_server.start(run_dir)
+    produce(2)
+    got, errors = None, []
+    deadline = time.monotonic() + 60
+    while got is None and time.monotonic() < deadline:
+        try:
+            got = ends([(topic, 0), (topic, 1)])
+        except KafkaException as exc:  # leaders are being elected; then stale epochs once
+            errors.append(exc.args[0].code())
+            time.sleep(0.5)
+    assert got == {(topic, 0): 5, (topic, 1): 0}, errors
