@@ -24,14 +24,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import resource
 import statistics
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +239,36 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("faust", "mode", "aiokafka"):
         logging.getLogger(name).setLevel(logging.ERROR)
     run_dir = Path(tempfile.mkdtemp(prefix="netvigil-bench-kafka-"))
+    with contextlib.ExitStack() as stack:
+        if args.json:  # a library writes terminal escapes to stdout during the runs
+            stack.enter_context(stdout_to_stderr())
+        report = run_all(args, run_dir)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for key, val in report.items():
+            if key != "runs":
+                print(f"{key}: {val}")
+    return 0
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send whatever is written to file descriptor 1 to 2 meanwhile, so that stdout holds
+    the JSON report alone (faust's or a model loader's terminal escape codes went there)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def run_all(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
+    """Every measurement, on a broker of its own; the report."""
     bootstrap = str(kafka_server.start(run_dir)["bootstrap"])
     try:
         ev = metrics(args.events)
@@ -290,13 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         "events": args.events,
         "worker_events": args.worker_events,
     }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for key, val in report.items():
-            if key != "runs":
-                print(f"{key}: {val}")
-    return 0
+    return report
 
 
 if __name__ == "__main__":

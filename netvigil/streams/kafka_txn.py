@@ -92,6 +92,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+#: how long a partition may be unknown to the client before that is an error (seconds)
+UNKNOWN_S = 30.0
+
+
 def _pickled(entry: KeyState | None) -> bytes | None:
     return None if entry is None else bytes(codecs.dumps("pickle", entry))
 
@@ -519,14 +523,21 @@ class TransactionalApp(KeyedWorker):
                 (topic, key, value), part = self._letters([letter])[0], None
 
     def _retrying(self, what: str, call: Callable[[], T]) -> T:
-        """``call``, again while it fails with a retriable error (the broker is away)."""
+        """``call``, again while it fails with a retriable error (the broker is away), or
+        for up to ``UNKNOWN_S`` while the partition is unknown (a topic just created: its
+        metadata reaches the client later; the loop of a bench run died of it)."""
         delay = 0.5
+        deadline = time.monotonic() + UNKNOWN_S
         while True:
             try:
                 return call()
             except KafkaException as exc:
                 err: KafkaError = exc.args[0]
-                if not err.retriable():
+                unknown = err.code() in (
+                    KafkaError._UNKNOWN_PARTITION,
+                    KafkaError.UNKNOWN_TOPIC_OR_PART,
+                )
+                if not err.retriable() and not (unknown and time.monotonic() < deadline):
                     raise
                 log.warning("%s: %s: %s; retrying", self.group, what, err)
                 time.sleep(delay)
