@@ -226,8 +226,8 @@ class EndOffsets:
 
     librdkafka's admin client keeps the leader epochs it learnt and sends them with the
     request; after the broker restarts, every answer is ``FENCED_LEADER_EPOCH`` and it does
-    not refresh them (librdkafka 2.16, seen in the broker-restart test; its issue 4620 is the
-    consumer's form of it). So on that error the client is replaced by a new one."""
+    not refresh them (librdkafka 2.16, seen when the broker restarted under a worker; its
+    issue 4620 is the consumer's form of it). So on that error the client is replaced."""
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
