@@ -239,9 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("faust", "mode", "aiokafka"):
         logging.getLogger(name).setLevel(logging.ERROR)
     run_dir = Path(tempfile.mkdtemp(prefix="netvigil-bench-kafka-"))
-    with contextlib.ExitStack() as stack:
-        if args.json:  # a library writes terminal escapes to stdout during the runs
-            stack.enter_context(stdout_to_stderr())
+    # a library wrote terminal escapes to stdout during the runs, ahead of the JSON
+    with stdout_to_stderr() if args.json else contextlib.nullcontext():
         report = run_all(args, run_dir)
     if args.json:
         print(json.dumps(report))

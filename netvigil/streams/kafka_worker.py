@@ -55,7 +55,16 @@ from netvigil.errors import NetVigilError
 from netvigil.streams.base import Processor
 from netvigil.streams.gaps import Gap, RawRecord, find_gaps, new_records, read_range
 from netvigil.streams.kafka_admin import start_offsets
-from netvigil.streams.keyed import STATE_MAX_BYTES, Batch, KeyedWorker, KeyState, Send, group_of
+from netvigil.streams.keyed import (
+    REPORT_S,
+    STATE_MAX_BYTES,
+    TICK_S,
+    Batch,
+    KeyedWorker,
+    KeyState,
+    Send,
+    group_of,
+)
 from netvigil.streams.progress import MARK_KEY, ProgressReader
 
 __all__ = ["KeyState", "ProcessorApp", "group_of"]
@@ -120,8 +129,8 @@ class ProcessorApp(KeyedWorker):
             self.app.agent(source, name=f"{proc.name}-by-key")(self._rekey_agent)
             source = self.by_key
         if self.rekey or len(self.inputs) > 1:
-            self.app.timer(0.5)(self._tick)
-        self.app.timer(1.0)(self._report)
+            self.app.timer(TICK_S)(self._tick)
+        self.app.timer(REPORT_S)(self._report)
         self.table = self.app.Table(
             "state",
             default=None,
