@@ -16,7 +16,8 @@ Kafka's transactions were designed to be used (KIP-98, KIP-447):
   input offsets (``send_offsets_to_transaction`` with the consumer's group metadata, so a worker
   that lost its partitions in a rebalance is fenced by the group generation);
 - a processor with its own key (the correlator, the coordinator) re-keys its input into
-  ``<group>-by-key`` in the same loop, and every ``MARK_S`` writes an in-band progress mark
+  ``<group>-by-key`` in the same loop, and every ``MARK_S`` (``REPORT_S`` once idle, see
+  :meth:`~netvigil.streams.keyed.KeyedWorker._mark_due`) writes an in-band progress mark
   into every partition of that topic, after the round's re-keyed records and in the same
   transaction (:class:`~netvigil.streams.progress.MarkBoard`): the merging stage orders
   re-keyed events by what the marks it has read say, never by a report that may have
@@ -74,7 +75,6 @@ from netvigil.streams.gaps import RawMessage, RawRecord
 from netvigil.streams.kafka_admin import EndOffsets, admin_config, ensure_topic
 from netvigil.streams.kafka_producer import producer_config
 from netvigil.streams.keyed import (
-    MARK_S,
     REPORT_S,
     STATE_MAX_BYTES,
     TICK_S,
@@ -334,7 +334,7 @@ class TransactionalApp(KeyedWorker):
     # ------------------------------------------------------------------ the loop
 
     async def _run(self) -> None:
-        next_tick = next_report = next_mark = 0.0
+        next_tick = next_report = 0.0
         buffered = self.rekey or len(self.inputs) > 1
         try:
             while not self._stopping:
@@ -358,8 +358,7 @@ class TransactionalApp(KeyedWorker):
                 sends += self._sends(batch)
                 self._states.update(batch.dirty)  # an aborted round restores them all
                 mark: bytes | None = None
-                if self.rekey and now >= next_mark:
-                    next_mark = now + MARK_S
+                if self.rekey and self._mark_due(now):
                     mark = await self._in_thread(self._mark)
                 if now >= next_report and self.assignment:
                     next_report = now + REPORT_S

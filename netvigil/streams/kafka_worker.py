@@ -13,9 +13,12 @@ override :meth:`Processor.key`; then a key's records sit in one partition, are h
 order, and its state lives in the same partition number of the changelog. A processor with
 its own key (the correlator keys everything to ``all``) gets a second agent that re-keys
 its input into ``<group>-by-key`` (same partition count) first, as faust's ``group_by`` does;
-once a second, after the re-keyed records of everything read so far are acknowledged, it
-writes an in-band progress mark into every partition of that topic, by which the processor
-orders the re-keyed events (:class:`~netvigil.streams.progress.MarkBoard`).
+every ``MARK_S`` while it re-keys records (a timer of its own; every ``REPORT_S`` once
+idle, see :meth:`~netvigil.streams.keyed.KeyedWorker._mark_due`), after the re-keyed
+records of everything read so far are acknowledged, it writes an in-band progress mark into
+every partition of that topic, by which the processor orders the re-keyed events
+(:class:`~netvigil.streams.progress.MarkBoard`);
+a new mark releases what waits in its partition at once, not at the next tick.
 
 Delivery. Agents take records in batches (``take_events``). For each batch they run the
 processor per event, send the outputs (batched per key, see :mod:`netvigil.streams.wire`)
@@ -43,7 +46,7 @@ import asyncio
 import logging
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, cast
 
 import faust
@@ -54,8 +57,9 @@ from faust.types import TP, EventT
 from netvigil.errors import NetVigilError
 from netvigil.streams.base import Processor
 from netvigil.streams.gaps import Gap, RawRecord, find_gaps, new_records, read_range
-from netvigil.streams.kafka_admin import start_offsets
+from netvigil.streams.kafka_admin import EndOffsets, start_offsets
 from netvigil.streams.keyed import (
+    MARK_S,
     REPORT_S,
     STATE_MAX_BYTES,
     TICK_S,
@@ -101,6 +105,7 @@ class ProcessorApp(KeyedWorker):
         self._first: dict[tuple[str, int], int] = {}
         """Per partition, the first offset handled since the last assignment."""
         self._rescan = False
+        self._end_offsets = EndOffsets(self.bootstrap)
         self.app = faust.App(
             self.group,
             broker=[f"kafka://{h}" for h in self.bootstrap.split(",")],
@@ -131,6 +136,8 @@ class ProcessorApp(KeyedWorker):
         if self.rekey or len(self.inputs) > 1:
             self.app.timer(TICK_S)(self._tick)
         self.app.timer(REPORT_S)(self._report)
+        if self.rekey:
+            self.app.timer(MARK_S)(self._mark)
         self.table = self.app.Table(
             "state",
             default=None,
@@ -276,7 +283,7 @@ class ProcessorApp(KeyedWorker):
             )
             await self._read_directly(gap)
 
-    async def _unstall(self, ends: dict[TP, int]) -> None:
+    async def _unstall(self, ends: Mapping[tuple[str, int], int | None]) -> None:
         """Read directly what the broker has (``ends``: its end offsets) but the consumer has
         not delivered for ``kafka.stall_s`` while nothing of that partition was handled: a
         partition faust-streaming stopped fetching, as the failover test saw after a
@@ -284,8 +291,8 @@ class ProcessorApp(KeyedWorker):
         if getattr(self.app, "in_recovery", False):
             return  # the state is being restored: nothing may be handled yet
         now = time.monotonic()
-        for tp, end in ends.items():
-            at = (tp.topic, tp.partition)
+        for at, end in ends.items():
+            tp = TP(*at)
             nxt = self._read.get(at)
             if nxt is None or end is None or nxt >= end:
                 self._moved.pop(at, None)
@@ -357,15 +364,22 @@ class ProcessorApp(KeyedWorker):
         """Run the processor on records of its input, in order; under the lock."""
         batch = Batch()
         await self._process_into(await self._refill(records), batch)
+        if self._marked:  # a new mark may release what waits in its partition
+            await self._release_held(batch, self._marked & self._active())
+            self._marked.clear()
         await self._commit(batch)
+
+    def _active(self) -> set[int]:
+        """The partitions of the processor's (re-keyed) input this worker owns now."""
+        mine = self._read_topics()
+        return {p for t, p in self.assignment if t in mine}
 
     async def _tick(self) -> None:
         """Re-evaluate held events (see :meth:`KeyedWorker._release_held`); only keys this
         worker owns now."""
         if getattr(self.app, "rebalancing", False):
             return
-        mine = self._read_topics()
-        active = {p for t, p in self.assignment if t in mine}
+        active = self._active()
         batch = Batch()
         async with self._lock:
             if self._rescan:  # after a rebalance: recovered keys may hold events
@@ -380,26 +394,46 @@ class ProcessorApp(KeyedWorker):
         the lock, so every record read so far is handled and its outputs acknowledged."""
         if getattr(self.app, "rebalancing", False) or not self.assignment:
             return
-        every = [TP(t, p) for t, p in self.assignment if t in self._read_topics()]
+        now = time.time()  # before asking: records written later are not covered
+        ends = await self._ends(self._read_topics())
+        if ends is None:
+            return
         async with self._lock:
             await self._repair_commits()
-            upstream = self.board.dump(self.upstream)  # before asking for ends
-            now = time.time()  # before asking: records written later are not covered
-            try:  # the broker's end offsets, not the consumer's last-fetched (stale) ones
-                ends = await asyncio.wait_for(self.app.consumer.highwaters(*every), 5.0)
-            except Exception as exc:
-                log.debug("%s: no progress report (%r)", self.group, exc)
-                return
-            await self._unstall(dict(ends))
-            high = {(tp.topic, tp.partition): e for tp, e in ends.items()}
-            sends = self._progress(high, now)
-            parts: list[int | None] = [None] * len(sends)
-            mark = self._mark_value(upstream, high, now) if self.rekey else None
-            if mark is not None:  # every re-keyed record of what was read is acknowledged
-                sends += [(self.by_key_name, MARK_KEY, mark)] * self.partitions
-                parts += list(range(self.partitions))
+            await self._unstall(ends)
+            sends = self._progress(ends, now)
             if sends:
-                await self._deliver(sends, parts)
+                await self._deliver(sends)
+
+    async def _mark(self) -> None:
+        """Write an in-band progress mark into every by-key partition (see
+        :meth:`KeyedWorker._mark_value`) when one is due (:meth:`KeyedWorker._mark_due`):
+        under the lock, so every re-keyed record of what was read so far is acknowledged."""
+        if getattr(self.app, "rebalancing", False) or not self.assignment:
+            return
+        if not self._mark_due(time.monotonic()):
+            return
+        upstream = self.board.dump(self.upstream)  # before asking for ends
+        now = time.time()
+        ends = await self._ends(set(self.inputs))
+        if ends is None:
+            return
+        async with self._lock:
+            mark = self._mark_value(upstream, ends, now)
+            if mark is not None:
+                parts = range(self.partitions)
+                await self._deliver([(self.by_key_name, MARK_KEY, mark)] * len(parts), parts)
+
+    async def _ends(self, topics: Collection[str]) -> dict[tuple[str, int], int | None] | None:
+        """The broker's end offsets of the assigned partitions of ``topics``, asked with an
+        admin client: the faust consumer's are stale, and asking it queues behind its
+        fetches (up to a second here). None if the broker does not answer."""
+        tps = [(t, p) for t, p in self.assignment if t in topics]
+        try:
+            return await asyncio.to_thread(self._end_offsets, tps)
+        except Exception as exc:
+            log.debug("%s: no end offsets (%r)", self.group, exc)
+            return None
 
     async def _commit(self, batch: Batch) -> None:
         """Deliver outputs and dead letters (acknowledged), then save the changed keys."""

@@ -44,10 +44,13 @@ log = logging.getLogger(__name__)
 MARK_COPIES = 64
 
 #: how often held events are looked at again, progress is reported to the progress topic,
-#: and the re-keying stage writes an in-band mark (seconds)
+#: and the re-keying stage writes an in-band mark while it re-keys records (seconds); once
+#: it has re-keyed nothing for ``BUSY_S``, a mark every ``REPORT_S`` is enough (nothing new
+#: waits for one) and an idle pipeline does not fill its by-key topics with marks
 TICK_S = 0.5
 REPORT_S = 1.0
 MARK_S = 0.2
+BUSY_S = 3.0
 
 #: the largest state of one key the changelog takes (the broker's default record limit is 1 MiB)
 STATE_MAX_BYTES = 16 << 20
@@ -140,6 +143,9 @@ class KeyedWorker:
         records it has been read past (and when it was taken): see :meth:`_mark_value`."""
         self._pending_copies: list[tuple[float, dict[str, Any], dict[tuple[str, int], int]]] = []
         """Copies not yet read past on every input partition, with the offsets to pass."""
+        self._rekeyed_at = float("-inf")
+        """When (monotonic) records were last re-keyed: see :meth:`_mark_due`."""
+        self._marked_at = float("-inf")
         self._warned = 0.0
         self.processed = 0
         self.skipped = 0
@@ -220,7 +226,19 @@ class KeyedWorker:
             for key, events in groups.items()
             for chunk in _chunks(events, self.batch_max)
         ]
+        if sends:
+            self._rekeyed_at = time.monotonic()
         return sends + self._letters(letters)
+
+    def _mark_due(self, now: float) -> bool:
+        """Whether to write an in-band mark at monotonic ``now``: every ``MARK_S`` while
+        records are re-keyed (events wait for marks), every ``REPORT_S`` once none was for
+        ``BUSY_S``."""
+        every = MARK_S if now - self._rekeyed_at < BUSY_S else REPORT_S
+        if now - self._marked_at < every:
+            return False
+        self._marked_at = now
+        return True
 
     async def _process_into(self, records: Any, batch: Batch) -> None:
         """Run the processor on records of its input, in order, collecting into ``batch``."""
