@@ -17,8 +17,8 @@ every ``MARK_S`` while it re-keys records (a timer of its own; every ``REPORT_S`
 idle, see :meth:`~netvigil.streams.keyed.KeyedWorker._mark_due`), after the re-keyed
 records of everything read so far are acknowledged, it writes an in-band progress mark into
 every partition of that topic, by which the processor orders the re-keyed events
-(:class:`~netvigil.streams.progress.MarkBoard`);
-a new mark releases what waits in its partition at once, not at the next tick.
+(:class:`~netvigil.streams.progress.MarkBoard`); a new mark releases what waits in its
+partition at once, not at the next tick.
 
 Delivery. Agents take records in batches (``take_events``). For each batch they run the
 processor per event, send the outputs (batched per key, see :mod:`netvigil.streams.wire`)
