@@ -1,6 +1,6 @@
 """The mission scoreboard for several scenarios on Topology Zoo topologies: table and JSON.
 
-Each (scenario, topology) pair runs through :func:`netvigil.twin.mission.run_mission` — the
+Each (scenario, topology) pair runs through :func:`netvigil.eval.mission.run_mission` — the
 whole embedded pipeline against the twin, twice per pair (autonomy level 1 with the modelled
 operator, then levels 2/3 with the same seed). The baseline of the MTTR ratio is the level-1
 run of the same scenario in the same process. Simulated time is deterministic for a seed, so
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.config import load_settings
-from netvigil.twin.mission import load_scenario, run_mission
-from netvigil.twin.operator import OperatorModel
+from netvigil.eval.mission import load_scenario, run_mission
+from netvigil.eval.operator import OperatorModel
 
 #: scenario -> Topology Zoo file in ../shared/data/topologies
 DEFAULT_PAIRS = (

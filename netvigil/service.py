@@ -37,9 +37,9 @@ from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
 from netvigil.streams.detect import DetectorProcessor
 from netvigil.streams.embedded import EmbeddedRuntime
-from netvigil.twin.crossdomain import attach_services, twin_service_specs
 from netvigil.twin.faults import Fault, schedule_faults
 from netvigil.twin.network import TwinNetwork
+from netvigil.twin.service_setup import attach_services, twin_service_specs
 from netvigil.twin.source import SIM_EPOCH, TwinSource
 
 if TYPE_CHECKING:

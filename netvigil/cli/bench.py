@@ -10,8 +10,8 @@ from rich.table import Table
 
 from netvigil.cli._common import config_option, err, friendly, main, out
 from netvigil.config import load_settings
-from netvigil.twin.mission import list_scenarios, load_scenario, run_mission
-from netvigil.twin.operator import OperatorModel
+from netvigil.eval.mission import list_scenarios, load_scenario, run_mission
+from netvigil.eval.operator import OperatorModel
 
 __all__ = ["bench"]
 

@@ -1,4 +1,4 @@
-"""``netvigil bench rca``: the RCA evaluation on the digital twin (see netvigil.twin.rcabench)."""
+"""``netvigil bench rca``: the RCA evaluation on the digital twin (see netvigil.eval.rcabench)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def bench_rca(
 ) -> None:
     """Inject FAULTS faults one at a time on the twin (node, link, linecard, congestion,
     flapping link) with benign anomalies and 10% telemetry loss; score the root causes."""
-    from netvigil.twin.rcabench import run_rca_bench
+    from netvigil.eval.rcabench import run_rca_bench
 
     report = run_rca_bench(topology, fault_count, seed)
     keys = ["faults", "top1", "top3", "mttd_p50_s", "false_incidents"]

@@ -21,11 +21,11 @@ from netvigil.cli._common import config_option, err, main, out
 from netvigil.cli._common import friendly as _friendly
 from netvigil.config import Settings, describe, load_settings, redacted
 from netvigil.errors import NetVigilError
+from netvigil.eval.scoreboard import Scoreboard
 from netvigil.events import AuditRecord, Event, Incident
 from netvigil.resolvers.audit import AuditLog
 from netvigil.service import Service
 from netvigil.twin.faults import Fault
-from netvigil.twin.scoreboard import Scoreboard
 from netvigil.twin.source import SIM_EPOCH
 
 

@@ -103,7 +103,7 @@ def load_services(raw: Sequence[Mapping[str, Any]], devices: set[str]) -> list[S
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(
                 f"services[{i}]: malformed ({exc!r}); each needs name, runs_on, clients "
-                "(see netvigil/twin/scenarios/service-loss.yaml)"
+                "(see netvigil/eval/scenarios/service-loss.yaml)"
             ) from None
         unknown = {spec.runs_on, *spec.clients} - devices
         if unknown:

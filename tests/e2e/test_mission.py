@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from netvigil.errors import ConfigError
-from netvigil.twin.mission import list_scenarios, load_scenario
+from netvigil.eval.mission import list_scenarios, load_scenario
 
 pytestmark = pytest.mark.e2e
 

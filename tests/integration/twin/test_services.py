@@ -20,9 +20,9 @@ from netvigil.events import Metric
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
 from netvigil.service import Service, TwinPlan
-from netvigil.twin.crossdomain import twin_service_specs
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
+from netvigil.twin.service_setup import twin_service_specs
 from netvigil.twin.services import TXN_PACKETS, TwinServices, load_services
 from netvigil.twin.source import SIM_EPOCH
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from netvigil.config import Settings, load_settings
 from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
-from netvigil.resolvers.tickets.snow_emulator import EmulatorServer
+from netvigil.resolvers.tickets.emulator.server import EmulatorServer
 from netvigil.service import Service
 
 

@@ -11,8 +11,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netvigil.resolvers.tickets.snow_emulator import EmulatorServer
-from netvigil.resolvers.tickets.snow_query import QueryError, apply, parse
+from netvigil.resolvers.tickets.emulator.server import EmulatorServer
+from netvigil.resolvers.tickets.emulator.query import QueryError, apply, parse
 
 AUTH = ("netvigil", "netvigil")
 
@@ -203,7 +203,7 @@ def test_cli_runs_on_a_free_port_with_switches() -> None:
         [
             sys.executable,
             "-m",
-            "netvigil.resolvers.tickets.snow_emulator",
+            "netvigil.resolvers.tickets.emulator.server",
             "--user",
             "a:b",
             "--fail-status",

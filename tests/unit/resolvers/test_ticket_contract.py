@@ -16,7 +16,7 @@ from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
 from netvigil.resolvers.tickets.snow_client import SnowClient
-from netvigil.resolvers.tickets.snow_emulator import EmulatorServer
+from netvigil.resolvers.tickets.emulator.server import EmulatorServer
 
 
 class Harness(Protocol):

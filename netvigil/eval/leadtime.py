@@ -2,7 +2,7 @@
 
 For every ``growth_ramp`` fault (extra demand growing linearly on one link direction) the
 *saturation time* is the first step at which that direction's noise-free utilization in the
-twin reaches the congestion threshold (ground truth, from :class:`~netvigil.twin.recovery.
+twin reaches the congestion threshold (ground truth, from :class:`~netvigil.eval.recovery.
 RecoveryWatch`). The *prediction time* is the first ``predicted_congestion`` anomaly the
 pipeline's forecaster publishes for the ramped interface between the ramp's start and its
 saturation. The lead time is their difference; a ramp is *predicted in time* when the lead is
@@ -22,10 +22,10 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from netvigil.eval.recovery import RecoveryWatch
 from netvigil.events import Anomaly, Event, Metric
 from netvigil.graph.base import TopologyStore
 from netvigil.twin.faults import Fault
-from netvigil.twin.recovery import RecoveryWatch
 
 __all__ = ["LeadTimes"]
 

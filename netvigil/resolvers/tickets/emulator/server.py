@@ -4,7 +4,7 @@ It is an EMULATOR, for tests and demos: ServiceNow itself cannot run here. It co
 NetVigil and the ``servicenow-api`` client use, with the shapes of ServiceNow's documentation:
 
 - Table API ``/api/now/table/{table}``: GET list (``sysparm_query`` subset of
-  :mod:`snow_query`, ``sysparm_limit``/``offset``/``fields``, ``X-Total-Count`` and ``Link``
+  :mod:`~netvigil.resolvers.tickets.emulator.query`, ``sysparm_limit``/``offset``/``fields``, ``X-Total-Count`` and ``Link``
   headers), POST (returns ``sys_id`` and a ``number`` such as INC0010001 / CHG0030001),
   GET/PATCH/PUT/DELETE ``/{sys_id}``. ``work_notes`` and ``comments`` are journal fields:
   writes append a ``sys_journal_field`` row, reads return "".
@@ -27,7 +27,7 @@ connection (connection refused) and reopens it on the same port, with the record
 Not covered: ACLs beyond the two roles, display values of references,
 ``sysparm_display_value``, business rules, other tables' numbering, attachments.
 
-Run: ``python -m netvigil.resolvers.tickets.snow_emulator --port 0 --user admin:secret``.
+Run: ``python -m netvigil.resolvers.tickets.emulator.server --port 0 --user admin:secret``.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from typing import Any
 
 from aiohttp import web
 
-from netvigil.resolvers.tickets.snow_query import QueryError, apply
-from netvigil.resolvers.tickets.snow_state import Faults, SnowState, default_state
+from netvigil.resolvers.tickets.emulator.query import QueryError, apply
+from netvigil.resolvers.tickets.emulator.state import Faults, SnowState, default_state
 
 __all__ = ["EmulatorServer", "build_app", "main"]
 

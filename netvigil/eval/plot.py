@@ -10,7 +10,7 @@ from netvigil.twin.faults import Fault
 from netvigil.twin.source import SIM_EPOCH
 
 if TYPE_CHECKING:
-    from netvigil.twin.mission import Scenario
+    from netvigil.eval.mission import Scenario
 
 __all__ = ["plot_mission"]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from netvigil.eval.recovery import RecoveryWatch
 from netvigil.graph.importers import load_topology
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
-from netvigil.twin.recovery import RecoveryWatch
 from netvigil.twin.whatif import Change, apply_change, undo_change
 
 T0 = 1_767_571_200.0

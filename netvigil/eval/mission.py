@@ -1,17 +1,17 @@
 """The mission scoreboard: the whole pipeline against the twin, on the simulated clock.
 
-A scenario (a data file in ``netvigil/twin/scenarios/``) says how long to simulate, how often
+A scenario (a data file in ``netvigil/eval/scenarios/``) says how long to simulate, how often
 devices are sampled, and which faults to inject when. :func:`run_mission` runs the embedded
 pipeline against the twin for it and reports detection time, root-cause accuracy, false
-incidents per simulated day, congestion-prediction lead time (:mod:`netvigil.twin.leadtime`),
+incidents per simulated day, congestion-prediction lead time (:mod:`netvigil.eval.leadtime`),
 time to repair with autonomy off and on, and tickets versus incidents (which must be equal).
 
 Time to repair is measured by running the scenario twice with the same seed: at autonomy
-level 1 (phase ``passive``; a modelled operator, :mod:`netvigil.twin.operator`, approves each
+level 1 (phase ``passive``; a modelled operator, :mod:`netvigil.eval.operator`, approves each
 proposed change after an explicit response time) and at levels 2/3 (phase ``autonomous``:
 pre-approved and twin-validated changes run at once). Both runs use the resolvers as they
 are, with the twin executor acting on the twin; when each fault stopped harming the network
-is read from the twin itself (:mod:`netvigil.twin.recovery`). Quantities a scenario cannot
+is read from the twin itself (:mod:`netvigil.eval.recovery`). Quantities a scenario cannot
 give (no growth ramp: no lead time) are ``null`` with the reason, never invented.
 """
 
@@ -30,6 +30,10 @@ import yaml
 
 from netvigil.config import Settings
 from netvigil.errors import ConfigError
+from netvigil.eval.leadtime import LeadTimes
+from netvigil.eval.operator import Operator, OperatorModel
+from netvigil.eval.recovery import Recovery, RecoveryWatch
+from netvigil.eval.scoreboard import Scoreboard
 from netvigil.events import Event, Metric
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
@@ -37,10 +41,6 @@ from netvigil.resolvers.remediation import ActionRecord
 from netvigil.service import Service, TwinPlan
 from netvigil.streams.embedded import EmbeddedRuntime
 from netvigil.twin.faults import FAULT_KINDS, Fault, schedule_faults
-from netvigil.twin.leadtime import LeadTimes
-from netvigil.twin.operator import Operator, OperatorModel
-from netvigil.twin.recovery import Recovery, RecoveryWatch
-from netvigil.twin.scoreboard import Scoreboard
 from netvigil.twin.source import SIM_EPOCH
 
 __all__ = ["MissionRecorder", "Scenario", "list_scenarios", "load_scenario", "run_mission"]
@@ -60,7 +60,7 @@ class Scenario:
     services: list[dict[str, Any]] = field(default_factory=list)
     """The twin's services (``twin/services.py``): cross-domain scenarios only."""
     on_path_of: str = ""
-    """Pin the faults to links on this service's path (``twin/crossdomain.py``)."""
+    """Pin the faults to links on this service's path (``twin/service_setup.py``)."""
 
     def faults(self, topo: TopologyStore, seed: int) -> list[Fault]:
         n = self.count
@@ -78,7 +78,7 @@ class Scenario:
             seed=seed,
         )
         if self.on_path_of:
-            from netvigil.twin.crossdomain import faults_on_path, service_specs
+            from netvigil.twin.service_setup import faults_on_path, service_specs
 
             specs = {s.name: s for s in service_specs(self.services, topo)}
             faults = faults_on_path(faults, topo, specs[self.on_path_of], seed)
@@ -86,7 +86,7 @@ class Scenario:
 
 
 def list_scenarios() -> list[str]:
-    folder = resources.files("netvigil.twin").joinpath("scenarios")
+    folder = resources.files("netvigil.eval").joinpath("scenarios")
     return sorted(
         p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
     )
@@ -99,7 +99,7 @@ def load_scenario(name_or_path: str) -> Scenario:
         text = path.read_text()
     elif name_or_path in list_scenarios():
         text = (
-            resources.files("netvigil.twin").joinpath(f"scenarios/{name_or_path}.yaml").read_text()
+            resources.files("netvigil.eval").joinpath(f"scenarios/{name_or_path}.yaml").read_text()
         )
     else:
         raise ConfigError(
@@ -129,7 +129,7 @@ def load_scenario(name_or_path: str) -> Scenario:
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
             f"scenario {name_or_path}: malformed ({exc!r}); see "
-            "netvigil/twin/scenarios/mixed-faults.yaml for the format"
+            "netvigil/eval/scenarios/mixed-faults.yaml for the format"
         ) from None
 
 
@@ -213,7 +213,7 @@ class _Run:
     tickets: int
     wall: float
     cross: Any = None
-    """The :class:`~netvigil.twin.crossdomain.CrossDomainRecorder` when the scenario has
+    """The :class:`~netvigil.eval.crossdomain.CrossDomainRecorder` when the scenario has
     services."""
 
 
@@ -256,14 +256,11 @@ def _run_once(
             svc.runtime.listen("netvigil.metrics", recorder.on_metric)
         cross = None
         if specs:
-            from netvigil.twin import crossdomain
+            from netvigil.eval.crossdomain import CrossDomainRecorder
+            from netvigil.twin.service_setup import attach_services
 
-            served = crossdomain.attach_services(
-                svc.twin, svc.topology, specs, seed=settings.twin.seed
-            )
-            cross = crossdomain.CrossDomainRecorder(
-                specs, scenario.step_s, served.requests_per_step
-            )
+            served = attach_services(svc.twin, svc.topology, specs, seed=settings.twin.seed)
+            cross = CrossDomainRecorder(specs, scenario.step_s, served.requests_per_step)
             svc.runtime.listen("netvigil.metrics", cross.on_metric)
             svc.runtime.listen("netvigil.incidents", cross.on_incident)
             svc.runtime.listen("netvigil.anomalies", cross.on_anomaly)
@@ -303,7 +300,7 @@ def run_mission(
     the modelled ``operator`` approves after its response time) and, with
     ``compare_autonomy``, again with the same seed at levels 2/3 (phase ``autonomous``:
     pre-approved and twin-validated changes run at once). MTTR is read from the twin
-    (:mod:`netvigil.twin.recovery`); detection figures at the top are the level-1 run's.
+    (:mod:`netvigil.eval.recovery`); detection figures at the top are the level-1 run's.
     """
     if seed is not None:
         settings.twin.seed = seed
@@ -317,10 +314,10 @@ def run_mission(
     record = plot is not None or repair_plot is not None
     specs = None
     if scenario.services:
-        from netvigil.twin import crossdomain
+        from netvigil.twin.service_setup import prepare, service_specs
 
-        specs = crossdomain.service_specs(scenario.services, topo)
-        crossdomain.prepare(settings, specs)
+        specs = service_specs(scenario.services, topo)
+        prepare(settings, specs)
     manual = _run_once(
         scenario,
         settings,
@@ -417,7 +414,7 @@ def run_mission(
     if mttr1 is None:
         result["not_measured"]["mttr_level1_p50_s"] = "no fault harmed the network"
     if plot is not None:
-        from netvigil.twin.plot import plot_mission
+        from netvigil.eval.plot import plot_mission
 
         plot_mission(plot, scenario, faults, rows, manual.recorder.series)
         result["plot"] = str(plot)
@@ -425,7 +422,7 @@ def run_mission(
         end = SIM_EPOCH + scenario.duration_s
         result["cross_domain"] = [manual.cross.report(f, end) for f in faults if not f.benign]
     if repair_plot is not None:
-        from netvigil.twin.plot_repair import plot_repairs
+        from netvigil.eval.plot_repair import plot_repairs
 
         runs = {"level1": manual.recorder.series}
         if auto is not None:

@@ -1,4 +1,4 @@
-"""The records of the emulated ServiceNow instance (see :mod:`snow_emulator`), kept apart
+"""The records of the emulated ServiceNow instance (see :mod:`~netvigil.resolvers.tickets.emulator.server`), kept apart
 from the HTTP layer so they survive the server going down and tests can act as a human on
 them directly. Values are strings, as the Table API returns them."""
 

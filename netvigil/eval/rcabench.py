@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.config import load_settings
+from netvigil.eval.scoreboard import Scoreboard
 from netvigil.graph.importers import load_topology
 from netvigil.service import Service, TwinPlan
 from netvigil.twin.faults import schedule_benign, schedule_faults
-from netvigil.twin.scoreboard import Scoreboard
 from netvigil.twin.source import SIM_EPOCH
 
 __all__ = ["BENCH_KINDS", "LOSS", "run_rca_bench"]

@@ -3,7 +3,7 @@
 Top: one fault target's utilization in both runs, with the fault's start, the forecaster's
 first prediction (for a growth ramp), the saturation and both repairs marked. Bottom: time
 to repair per fault, level 1 beside levels 2/3. The data is the mission result
-(:func:`netvigil.twin.mission.run_mission`).
+(:func:`netvigil.eval.mission.run_mission`).
 """
 
 from __future__ import annotations

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from netvigil.errors import ConfigError
+from netvigil.eval.leadtime import LeadTimes
+from netvigil.eval.operator import Operator, OperatorModel
+from netvigil.eval.recovery import RecoveryWatch
 from netvigil.events import ActionRequest, Anomaly, Metric
 from netvigil.graph.importers import load_topology
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.twin.faults import Fault
-from netvigil.twin.leadtime import LeadTimes
 from netvigil.twin.network import TwinNetwork
-from netvigil.twin.operator import Operator, OperatorModel
-from netvigil.twin.recovery import RecoveryWatch
 
 T0 = 1_767_571_200.0
 
