@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from netvigil.analytics.detector import DetectorConfig
 from netvigil.collectors.push import push_collectors
@@ -32,7 +32,7 @@ from netvigil.resolvers.remediation import ActionStore
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
 from netvigil.streams.analytics import analytics_processors, summarizer
-from netvigil.streams.base import Processor, Source
+from netvigil.streams.base import Processor, Runtime, Source
 from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
 from netvigil.streams.detect import DetectorProcessor
@@ -41,9 +41,6 @@ from netvigil.twin.faults import Fault, schedule_faults
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.service_setup import attach_services, twin_service_specs
 from netvigil.twin.source import SIM_EPOCH, TwinSource
-
-if TYPE_CHECKING:
-    from netvigil.streams.kafka_runtime import KafkaRuntime
 
 __all__ = ["Service", "TwinPlan", "open_graph"]
 
@@ -96,7 +93,7 @@ def _runtime(
     sources: list[Source],
     data: Path,
     writers: dict[str, tuple[str, ...]],
-) -> EmbeddedRuntime | KafkaRuntime:
+) -> Runtime:
     if _scheme(settings.bus.url) == "kafka":
         from netvigil.streams.kafka_admin import bootstrap_of  # faust loads in ~1 s: lazily
         from netvigil.streams.kafka_runtime import KafkaRuntime
@@ -130,18 +127,20 @@ class Service:
     settings: Settings
     data_dir: Path
     topology: TopologyStore
-    runtime: EmbeddedRuntime | KafkaRuntime
+    runtime: Runtime
     incidents: IncidentStore
     tickets: TicketBackend
     audit: AuditLog
     dead_letters: DeadLetterFile
+    autonomy: AutonomyState
+    """Breakers, fallbacks and phases set by operators: what the remediator consults."""
+    actions: ActionStore
+    """The remediator's actions (the console's proposals are these)."""
+    policy: Policy
+    """The remediator's autonomy policy."""
     twin: TwinSource | None = None
     faults: list[Fault] = field(default_factory=list)
     collectors: list[Source] = field(default_factory=list)
-    autonomy: AutonomyState | None = None
-    actions: ActionStore | None = None
-    policy: Policy | None = None
-    """The remediator's autonomy policy (for the console)."""
 
     @classmethod
     def build(
@@ -256,7 +255,8 @@ class Service:
             data,
             writers,
         )
-        svc = cls(
+        assert coordinator.remediator is not None  # build_coordinator always makes one
+        return cls(
             settings,
             data,
             topo,
@@ -265,14 +265,13 @@ class Service:
             tickets,
             audit,
             dlq,
+            autonomy,
+            action_store,
+            coordinator.remediator.policy,
             source,
             faults,
             collectors,
         )
-        svc.autonomy, svc.actions = autonomy, action_store  # for the operator console
-        if coordinator.remediator is not None:
-            svc.policy = coordinator.remediator.policy
-        return svc
 
     @staticmethod
     def plan_twin(

@@ -2,9 +2,9 @@
 
 The pending-action queue, the circuit breaker and the autonomy policy are owned by the
 resolvers (their real implementations are built there); the console only asks these questions
-of them, so an implementation plugs in without the API changing. :mod:`netvigil.api.memory`
-holds in-memory implementations, used by the tests and by the embedded service until the real
-ones land.
+of them, so an implementation plugs in without the API changing. The service's are
+:mod:`netvigil.api.resolvers` (over the resolvers' action store, ticket backend and autonomy
+state); the API's unit tests use fakes of their own.
 
 Decisions are race-safe by contract: :meth:`ActionQueue.decide` decides a proposed action
 exactly once. Repeating the same decision by the same actor returns the stored decision

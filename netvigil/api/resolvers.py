@@ -1,18 +1,21 @@
-"""The console over the resolvers' real action store, change requests and breakers.
+"""The console over the resolvers' real action store, ticket backend and autonomy state.
 
 :class:`RemediationQueue` shows the remediator's actions (``actions.db``) and decides a level-1
-proposal the way a human in the ticket system would: it approves or rejects the action's change
-request (``LocalTickets.decide_change``). The coordinator picks the decision up at its next
-poll, and the remediator executes (or drops) the action, verifies it and audits every step;
-the console adds its own audit record of who decided, when.
+proposal through the ticket backend, where approvals belong
+(:meth:`~netvigil.resolvers.base.TicketBackend.decide_change`: the local store at once, or
+ServiceNow's approval records through the outbox). The coordinator picks the decision up at
+its next poll of the ticket system, and the remediator executes (or drops) the action,
+verifies it and audits every step; the console adds its own audit record of who decided, when.
 
-Race safety: decisions are taken under an ``asyncio.Lock`` and only while the change is still
-``requested``; of two operators the first wins, the second gets
-:class:`~netvigil.api.base.Conflict`. The same user repeating the same decision gets the stored
-decision back (remembered for the life of the process).
+Race safety: decisions are taken under an ``asyncio.Lock``, and the ticket backend moves a
+change only while it is ``requested``: of two operators (or an operator here and an approver
+in ServiceNow) the first wins, the second gets :class:`~netvigil.api.base.Conflict`. The same
+user repeating the same decision gets the stored decision back (remembered for the life of
+the process).
 
-:class:`AutonomyBreaker` is the global breaker of :class:`~netvigil.resolvers.breaker.AutonomyState`
-(per-domain breakers stay with ``netvigil breaker``).
+:class:`AutonomyBreaker` is the global breaker of
+:class:`~netvigil.resolvers.breaker.AutonomyState`, the one the remediator consults before
+every autonomous step (per-domain breakers stay with ``netvigil breaker``).
 
 :class:`AutonomyPolicy` shows the phase of each domain of the remediator's policy as it decides
 now (a fallback to passive first, then a phase an operator set, then the policy file's) and
@@ -24,24 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
 
 from netvigil.api.base import PHASES, BreakerState, Conflict, Decision, NotFound, PendingAction
 from netvigil.resolvers.audit import AuditLog
-from netvigil.resolvers.base import ChangeRecord
+from netvigil.resolvers.base import ChangeDecided, TicketBackend
 from netvigil.resolvers.breaker import GLOBAL, AutonomyState
 from netvigil.resolvers.policy import Policy
 from netvigil.resolvers.remediation import ActionRecord, ActionStore
 
-__all__ = ["AutonomyBreaker", "AutonomyPolicy", "ChangeDesk", "RemediationQueue"]
-
-
-class ChangeDesk(Protocol):
-    """What deciding needs of the ticket backend (LocalTickets has it)."""
-
-    def find_change(self, correlation_id: str) -> ChangeRecord | None: ...
-
-    def decide_change(self, number: str, approved: bool, who: str) -> ChangeRecord: ...
+__all__ = ["AutonomyBreaker", "AutonomyPolicy", "RemediationQueue"]
 
 
 def _pending(rec: ActionRecord, decided: tuple[str, str, float] | None) -> PendingAction:
@@ -64,7 +58,7 @@ def _pending(rec: ActionRecord, decided: tuple[str, str, float] | None) -> Pendi
 
 
 class RemediationQueue:
-    def __init__(self, store: ActionStore, desk: ChangeDesk, audit: AuditLog) -> None:
+    def __init__(self, store: ActionStore, desk: TicketBackend, audit: AuditLog) -> None:
         self._store = store
         self._desk = desk
         self._audit = audit
@@ -100,7 +94,12 @@ class RemediationQueue:
                     f"{change.state}); reload to see the current state"
                 )
             now = time.time()
-            self._desk.decide_change(change.number, decision == "approved", actor)
+            try:
+                self._desk.decide_change(request_id, decision == "approved", actor)
+            except ChangeDecided as exc:
+                raise Conflict(
+                    f"action {request_id}: {exc}; reload to see the current state"
+                ) from exc
             self._decided[request_id] = (decision, actor, now)
             self._audit.append(
                 ts=now,

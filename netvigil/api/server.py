@@ -16,8 +16,6 @@ import uvicorn
 
 from netvigil.api.app import Console, create_app
 from netvigil.api.auth import FailureLimiter, TokenStore, token_path
-from netvigil.api.base import ActionQueue, Breaker, Policy
-from netvigil.api.memory import MemoryActionQueue, MemoryBreaker, MemoryPolicy
 from netvigil.api.resolvers import AutonomyBreaker, AutonomyPolicy, RemediationQueue
 from netvigil.collectors.service_level import slos_of
 from netvigil.service import Service
@@ -32,47 +30,19 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _oversight(svc: Service) -> tuple[ActionQueue, Breaker]:
-    """The resolvers' real action store, change desk and breaker when the service has them;
-    the in-memory stand-ins (proposing from the incidents they see) otherwise."""
-    desk = svc.tickets
-    if (
-        svc.actions is not None
-        and svc.autonomy is not None
-        and hasattr(desk, "decide_change")
-        and hasattr(desk, "find_change")
-    ):
-        return (
-            RemediationQueue(svc.actions, desk, svc.audit),  # type: ignore[arg-type]
-            AutonomyBreaker(svc.autonomy, svc.audit),
-        )
-    actions = MemoryActionQueue(svc.audit, publish=svc.runtime.publish)
-    breaker = MemoryBreaker(svc.audit)
-    actions.breaker = breaker
-    svc.runtime.listen("netvigil.incidents", actions.on_incident)
-    return actions, breaker
-
-
-def _policy(svc: Service) -> Policy:
-    """The remediator's policy and the shared autonomy state when the service acts; an
-    in-memory view of the coordinator's phase otherwise."""
-    if svc.policy is not None and svc.autonomy is not None:
-        return AutonomyPolicy(svc.policy, svc.autonomy, svc.audit)
-    return MemoryPolicy(svc.audit, svc.settings.coordinator.phase)
-
-
 def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Console:
-    """The console over a built service."""
+    """The console over a built service: the remediator's own action store, the ticket
+    backend's change desk, and the autonomy state (breaker, phases) the remediator consults
+    before every step, whatever the ticket backend."""
     api = svc.settings.api
-    actions, breaker = _oversight(svc)
     console = Console(
         incidents=svc.incidents,
         audit=svc.audit,
         topology=svc.topology,
         tickets=svc.tickets,
-        actions=actions,
-        breaker=breaker,
-        policy=_policy(svc),
+        actions=RemediationQueue(svc.actions, svc.tickets, svc.audit),
+        breaker=AutonomyBreaker(svc.autonomy, svc.audit),
+        policy=AutonomyPolicy(svc.policy, svc.autonomy, svc.audit),
         tokens=TokenStore(token_path(svc.data_dir, api.token_file)),
         stats=svc.runtime.stats,
         dead_letter_count=lambda: svc.dead_letters.count,

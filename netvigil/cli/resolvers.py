@@ -14,6 +14,7 @@ from netvigil.cli._common import friendly as _friendly
 from netvigil.config import load_settings
 from netvigil.errors import NetVigilError
 from netvigil.resolvers.audit import AuditLog
+from netvigil.resolvers.base import ChangeDecided
 from netvigil.resolvers.breaker import GLOBAL, AutonomyState
 from netvigil.resolvers.catalog import load_catalog
 from netvigil.resolvers.policy import PHASE_CAP, default_policy, load_policy
@@ -208,9 +209,13 @@ def change_approve(
         err.print(f"tickets.url is {url}: approve or reject {number} in ServiceNow itself")
         sys.exit(2)
     tickets = LocalTickets(_data(config_path, data_dir) / "tickets.db")
-    try:
-        ch = tickets.decide_change(number, not reject, actor)
-    except KeyError:
+    found = tickets.change_by_number(number)
+    if found is None:
         err.print(f"no change {number}")
+        sys.exit(1)
+    try:
+        ch = tickets.decide_change(found.correlation_id, not reject, actor)
+    except ChangeDecided as exc:
+        err.print(str(exc))
         sys.exit(1)
     out.print(f"change {ch.number} {ch.state} by {actor}")

@@ -246,7 +246,7 @@ def _run_once(
             svc.twin.pace = svc.runtime.drain  # no simulated lag between twin and pipeline
         human = None
         if operator is not None:
-            human = Operator.of(operator, svc.tickets)
+            human = Operator(operator, svc.tickets)
             svc.runtime.listen("netvigil.actions", human.on_action)
             svc.twin.step_hooks.append(human)
         svc.runtime.listen("netvigil.incidents", board.on_incident)

@@ -3,8 +3,9 @@
 At level 1 NetVigil proposes a change (a *normal* change awaiting approval) and a person
 decides. To measure time to repair with and without autonomy on the same scenario, the mission
 needs that person: :class:`Operator` reads the actions topic, and ``ack_s + approve_s``
-simulated seconds after each proposal it approves the change in the ticket system, exactly as
-``netvigil change approve`` would; the coordinator then sees the approval on its next poll of
+simulated seconds after each proposal it approves the change through the ticket backend,
+exactly as an operator approving in the console does (``TicketBackend.decide_change``, local or
+ServiceNow); the coordinator then sees the approval on its next poll of
 the ticket system and runs the action. The defaults (10 minutes to acknowledge the page, 5 to
 review and approve the change: 15 minutes in all) are an assumption, stated wherever the
 figures are shown, and can be changed (``--ack-s``, ``--approve-s``). The operator approves
@@ -16,10 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from netvigil.errors import ConfigError
 from netvigil.events import ActionRequest, Event
 from netvigil.resolvers.base import TicketBackend
-from netvigil.resolvers.tickets.local import LocalTickets
 
 __all__ = ["Operator", "OperatorModel"]
 
@@ -50,20 +49,11 @@ class Operator:
     """
 
     model: OperatorModel
-    tickets: LocalTickets
+    tickets: TicketBackend
     due: dict[str, float] = field(default_factory=dict)
     """request id -> simulated time the approval is given"""
     approved: dict[str, float] = field(default_factory=dict)
     """request id -> simulated time the approval was given"""
-
-    @classmethod
-    def of(cls, model: OperatorModel, tickets: TicketBackend) -> Operator:
-        if not isinstance(tickets, LocalTickets):
-            raise ConfigError(
-                "the modelled operator approves changes in the local ticket store; "
-                "run the mission with tickets.url = local://"
-            )
-        return cls(model, tickets)
 
     def on_action(self, topic: str, event: Event) -> None:
         if isinstance(event, ActionRequest) and event.status == "proposed":
@@ -77,7 +67,5 @@ class Operator:
             change = self.tickets.find_change(rid)
             if change is None or change.state != "requested":
                 continue  # cancelled or already decided meanwhile
-            self.tickets.decide_change(
-                change.number, True, f"operator (modelled: {self.model.describe()})"
-            )
+            self.tickets.decide_change(rid, True, f"operator (modelled: {self.model.describe()})")
             self.approved[rid] = t

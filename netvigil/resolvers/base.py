@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from netvigil.errors import NetVigilError
+
 __all__ = [
+    "ChangeDecided",
     "ChangeKind",
     "ChangeRecord",
     "ChangeState",
@@ -26,7 +29,10 @@ __all__ = [
 ]
 
 ChangeKind = Literal["normal", "standard"]
-ChangeState = Literal["requested", "approved", "rejected", "implemented", "failed", "closed"]
+ChangeState = Literal[
+    "requested", "deciding", "approved", "rejected", "implemented", "failed", "closed"
+]
+"""``deciding``: a person decided through NetVigil and the ticket system has not confirmed yet."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,10 @@ class SyncUpdate:
     correlation_id: str
     number: str
     note: str = ""
+
+
+class ChangeDecided(NetVigilError):
+    """A change cannot be decided: it is unknown, or no longer waiting for approval."""
 
 
 class TicketBackend(Protocol):
@@ -113,6 +123,14 @@ class TicketBackend(Protocol):
         self, change: ChangeRecord, state: ChangeState, note: str, *, ts: float
     ) -> ChangeRecord:
         """Move a change to ``state`` with a work note."""
+        ...
+
+    def decide_change(self, correlation_id: str, approved: bool, who: str) -> ChangeRecord:
+        """A person approves or rejects a requested change through NetVigil (the console, the
+        CLI). The decision is made in the ticket system, where approvals belong: :meth:`sync`
+        reports it once the ticket system has it, as it reports a decision taken there.
+        Raises :class:`ChangeDecided` when the change is unknown or no longer ``requested``
+        (the first decision wins, wherever it was taken)."""
         ...
 
     def sync(self) -> list[SyncUpdate]:

@@ -4,7 +4,7 @@ A processor declares the topics it reads and writes, how it partitions its input
 how to create the state of a new key (``new_state``), and an async ``process`` step that takes
 one event and that key's state (mutated in place) and returns the events it produces.
 
-Runtimes (the embedded bus, faust on Kafka) own ordering per key, state storage, back-pressure,
+Runtimes (the embedded bus, Kafka) own ordering per key, state storage, back-pressure,
 crash isolation and shutdown; processors own nothing but their logic. Processors use event
 time (``event.ts``), never the wall clock.
 """
@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from netvigil.events import Event, key_of
 
-__all__ = ["Emit", "Listener", "Processor", "Source"]
+__all__ = ["Emit", "Listener", "Processor", "Runtime", "Source"]
 
 S = TypeVar("S")
 
@@ -59,4 +59,25 @@ class Source(Protocol):
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         """Produce events until ``stop`` is set (or the source is exhausted), then return."""
+        ...
+
+
+class Runtime(Protocol):
+    """What the service needs of a runtime (the embedded bus, Kafka): run the processors and
+    sources, let observers watch topics, take events from outside, report counters."""
+
+    def listen(self, topic: str, listener: Listener) -> None:
+        """Call ``listener`` with every event of ``topic`` that passes through this process."""
+        ...
+
+    async def publish(self, event: Event) -> None:
+        """Publish one event to its topic (waits while the bus is full)."""
+        ...
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set (or every source is exhausted), then drain and stop."""
+        ...
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Counters by kind (``published``, ``processed``, ``failed``, ``queued``, ...)."""
         ...

@@ -186,7 +186,7 @@ class EmbeddedRuntime:
             if all(w.inbox.empty() for w in self._workers):
                 return
 
-    def stats(self) -> dict[str, dict[str, int]]:
+    def stats(self) -> dict[str, dict[str, Any]]:
         return {
             "published": dict(self.published),
             "processed": dict(self.processed),

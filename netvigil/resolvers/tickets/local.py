@@ -5,9 +5,18 @@ embedded default. Humans act on it through the CLI (``netvigil change approve``)
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from netvigil.resolvers.base import ChangeKind, ChangeRecord, ChangeState, SyncUpdate, Ticket
+from netvigil.resolvers.base import (
+    ChangeDecided,
+    ChangeKind,
+    ChangeRecord,
+    ChangeState,
+    SyncUpdate,
+    Ticket,
+)
 
 __all__ = ["LocalTickets"]
 
@@ -53,6 +62,17 @@ class LocalTickets:
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
         self._db.executescript(_SCHEMA)
 
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        """One transaction (the connection autocommits each statement otherwise)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     @staticmethod
     def _ticket(row: tuple[int, str, str, str]) -> Ticket:
         rid, corr, title, state = row
@@ -89,7 +109,7 @@ class LocalTickets:
         )
 
     def resolve(self, ticket: Ticket, note: str, *, ts: float) -> Ticket:
-        with self._db:
+        with self._tx():
             cur = self._db.execute(
                 "UPDATE tickets SET state = 'resolved', resolved_ts = ? "
                 "WHERE id = ? AND state != 'resolved'",
@@ -102,7 +122,7 @@ class LocalTickets:
         return found
 
     def reopen(self, ticket: Ticket, note: str, *, ts: float) -> Ticket:
-        with self._db:
+        with self._tx():
             cur = self._db.execute(
                 "UPDATE tickets SET state = 'open', resolved_ts = NULL "
                 "WHERE id = ? AND state = 'resolved'",
@@ -165,7 +185,7 @@ class LocalTickets:
     def update_change(
         self, change: ChangeRecord, state: ChangeState, note: str, *, ts: float
     ) -> ChangeRecord:
-        with self._db:
+        with self._tx():
             self._db.execute("UPDATE changes SET state = ? WHERE id = ?", (state, int(change.id)))
             self._db.execute(
                 "INSERT INTO change_notes VALUES (?, ?, ?)", (int(change.id), ts, note)
@@ -184,22 +204,37 @@ class LocalTickets:
         rows = self._db.execute("SELECT id, correlation_id, kind, state, title FROM changes")
         return [self._change(r) for r in rows.fetchall()]
 
-    def decide_change(self, number: str, approved: bool, who: str) -> ChangeRecord:
-        """A human approves or rejects a change (the CLI); :meth:`sync` reports it once."""
+    def change_by_number(self, number: str) -> ChangeRecord | None:
+        """The change numbered ``number`` (``NVC0000001``), as the CLI names it."""
+        digits = number.upper().removeprefix("NVC")
+        if not digits.isdigit():
+            return None
         row = self._db.execute(
             "SELECT id, correlation_id, kind, state, title FROM changes WHERE id = ?",
-            (int(number.removeprefix("NVC")),),
+            (int(digits),),
         ).fetchone()
-        if row is None:
-            raise KeyError(f"no change {number}")
-        change = self._change(row)
+        return self._change(row) if row else None
+
+    def decide_change(self, correlation_id: str, approved: bool, who: str) -> ChangeRecord:
+        """Approve or reject a requested change (console, CLI); :meth:`sync` reports it once.
+        The state moves only from ``requested``, in one transaction: the first decision wins."""
         state = "approved" if approved else "rejected"
-        self._db.execute("UPDATE changes SET state = ? WHERE id = ?", (state, int(change.id)))
-        self._db.execute(
-            "INSERT INTO human_updates (kind, correlation_id, number, note) VALUES (?, ?, ?, ?)",
-            (f"change_{state}", change.correlation_id, change.number, who),
-        )
-        return self._change((row[0], row[1], row[2], state, row[4]))
+        with self._tx():
+            cur = self._db.execute(
+                "UPDATE changes SET state = ? WHERE correlation_id = ? AND state = 'requested'",
+                (state, correlation_id),
+            )
+            change = self.find_change(correlation_id)
+            if change is None:
+                raise ChangeDecided(f"no change for {correlation_id}")
+            if not cur.rowcount:
+                raise ChangeDecided(f"change {change.number} is {change.state}, not requested")
+            self._db.execute(
+                "INSERT INTO human_updates (kind, correlation_id, number, note)"
+                " VALUES (?, ?, ?, ?)",
+                (f"change_{state}", correlation_id, change.number, who),
+            )
+        return change
 
     def resolve_by_human(self, correlation_id: str, who: str) -> None:
         ticket = self.find(correlation_id)
@@ -212,7 +247,7 @@ class LocalTickets:
         )
 
     def sync(self) -> list[SyncUpdate]:
-        with self._db:
+        with self._tx():
             rows = self._db.execute(
                 "SELECT id, kind, correlation_id, number, note FROM human_updates"
                 " WHERE reported = 0 ORDER BY id"

@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS human_updates (id INTEGER PRIMARY KEY AUTOINCREMENT,
 @dataclass(frozen=True)
 class OutboxOp:
     id: int
-    kind: str  # open_incident | note | resolve | open_change | update_change
+    kind: str
+    """open_incident, note, resolve, reopen, open_change, update_change, decide_change"""
     correlation_id: str
     payload: dict[str, Any]
     attempts: int

@@ -32,7 +32,14 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from netvigil.errors import ConfigError
-from netvigil.resolvers.base import ChangeKind, ChangeRecord, ChangeState, SyncUpdate, Ticket
+from netvigil.resolvers.base import (
+    ChangeDecided,
+    ChangeKind,
+    ChangeRecord,
+    ChangeState,
+    SyncUpdate,
+    Ticket,
+)
 from netvigil.resolvers.tickets.outbox import OutboxStore
 from netvigil.resolvers.tickets.snow_client import (
     SnowAuthError,
@@ -228,6 +235,23 @@ class ServiceNowTickets:
             )
         self._wake.set()
         found = self.find_change(change.correlation_id)
+        assert found is not None
+        return found
+
+    def decide_change(self, correlation_id: str, approved: bool, who: str) -> ChangeRecord:
+        """Queue ``who``'s decision for ServiceNow; :meth:`sync` reports it once ServiceNow took
+        it (the approval record decided there, or ServiceNow's own earlier decision)."""
+        with self.store.tx():
+            row = self.store.row("changes", correlation_id)
+            if row is None:
+                raise ChangeDecided(f"no change for {correlation_id}")
+            if row["state"] != "requested":
+                number = row["number"] or "pending"
+                raise ChangeDecided(f"change {number} is {row['state']}, not requested")
+            self.store.set("changes", correlation_id, state="deciding")
+            self.store.enqueue("decide_change", correlation_id, {"approved": approved, "who": who})
+        self._wake.set()
+        found = self.find_change(correlation_id)
         assert found is not None
         return found
 

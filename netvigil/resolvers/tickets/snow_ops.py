@@ -5,6 +5,9 @@ first, and a work note carries a tag (``[netvigil op CORR#ID]``) that is looked 
 ``sys_journal_field`` before a retry writes it again. Field values follow ServiceNow's
 defaults: incident state 2 = In Progress, 6 = Resolved, 7 = Closed; change state -4 = Assess
 (a normal change asks for approval), -2 = Scheduled, 0 = Review, 3 = Closed, 4 = Canceled.
+A person deciding a change through NetVigil decides its ``sysapproval_approver`` records, as
+approving in ServiceNow's own UI does; the NetVigil user then needs ServiceNow's right to
+decide them (the approver, or the ``approval_admin`` role).
 """
 
 from __future__ import annotations
@@ -101,6 +104,8 @@ class SnowWriter:
                 self.client.patch("incident", sys_id, data)
         elif op.kind == "open_change":
             self._open_change(op)
+        elif op.kind == "decide_change":
+            self._decide_change(op)
         elif op.kind == "update_change":
             sys_id = self._sys_id("changes", corr)
             data = {**_CHANGE_FIELDS[p["state"]], "work_notes": f"{p['note']}\n{_tag(op)}"}
@@ -147,6 +152,53 @@ class SnowWriter:
             if cis and known and not known[0].get("cmdb_ci"):
                 link["cmdb_ci"] = cis[0]  # the incident's CI, unless someone set one
             self.client.patch("incident", inc["sys_id"], link)
+
+    def _decide_change(self, op: OutboxOp) -> None:
+        """Decide the change's open approval records (``sysapproval_approver``) as the person
+        did in NetVigil, with a tagged work note on the change; if ServiceNow had already
+        decided (someone approved there first), its decision stands. Either way the decision
+        is recorded once as a human update, which the coordinator acts on. A decision
+        ServiceNow refuses puts the change back to ``requested`` in the mirror."""
+        p, corr = op.payload, op.correlation_id
+        row = self.store.row("changes", corr)
+        if row is not None and row["state"] != "deciding":
+            return  # recorded by an earlier attempt that stopped before the outbox knew
+        try:
+            sys_id = self._sys_id("changes", corr)
+            wanted = "approved" if p["approved"] else "rejected"
+            rec = self._change_rec(sys_id)
+            if rec.get("approval") not in ("approved", "rejected"):
+                q = f"sysapproval={sys_id}^state=requested"
+                for approval in self.client.find("sysapproval_approver", q, limit=20):
+                    note = f"{wanted.capitalize()} by {p['who']} in NetVigil"
+                    self.client.patch(
+                        "sysapproval_approver",
+                        approval["sys_id"],
+                        {"state": wanted, "comments": note},
+                    )
+                rec = self._change_rec(sys_id)
+            decided = rec.get("approval", "")
+            if decided not in ("approved", "rejected"):
+                raise SnowRejected(
+                    f"change {rec.get('number', corr)} has no approval to decide "
+                    f"(approval is {decided or 'unknown'})"
+                )
+        except SnowRejected:
+            self.store.set("changes", corr, state="requested")
+            raise
+        if not self._note_written(op, sys_id):
+            text = f"{decided.capitalize()} by {p['who']} through NetVigil\n{_tag(op)}"
+            if decided != wanted:
+                text = f"{p['who']}'s decision came after ServiceNow's ({decided})\n{_tag(op)}"
+            self.client.update_change(sys_id, {"work_notes": text})
+        who = p["who"] if decided == wanted else rec.get("sys_updated_by", "")
+        with self.store.tx():
+            self.store.set("changes", corr, state=decided)
+            self.store.human(f"change_{decided}", corr, rec.get("number", ""), who)
+
+    def _change_rec(self, sys_id: str) -> dict[str, str]:
+        found = self.client.find("change_request", f"sys_id={sys_id}", 1)
+        return found[0] if found else {}
 
     def _since(self, table: str) -> str:
         """Only records updated since the last poll saw (ServiceNow's own clock; ``>=`` so

@@ -50,7 +50,7 @@ def _run(
     def approve_requested(topic: str, e: Event) -> None:  # the person of level 1
         for ch in tickets.changes():
             if ch.state == "requested":
-                tickets.decide_change(ch.number, True, "alice (test)")
+                tickets.decide_change(ch.correlation_id, True, "alice (test)")
 
     if phase == "passive":
         svc.runtime.listen("netvigil.actions", approve_requested)

@@ -11,13 +11,13 @@ import pytest
 
 from netvigil.api.app import Console, create_app
 from netvigil.api.auth import FailureLimiter, TokenStore
-from netvigil.api.memory import MemoryActionQueue, MemoryBreaker, MemoryPolicy
 from netvigil.events import AnomalyRef, Incident, RootCause
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
+from tests.unit.api.fakes import MemoryActionQueue, MemoryBreaker, MemoryPolicy
 
 T0 = 1_767_571_200.0
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from netvigil.errors import ConfigError
 from netvigil.eval.leadtime import LeadTimes
 from netvigil.eval.operator import Operator, OperatorModel
 from netvigil.eval.recovery import RecoveryWatch
@@ -35,7 +32,7 @@ def test_operator_approves_after_its_response_time_only() -> None:
         tickets.open_change(
             rid, incident=rid[:2], kind="normal", title="t", description="d", devices=["a"], ts=0
         )
-    op = Operator.of(OperatorModel(ack_s=600, approve_s=300), tickets)
+    op = Operator(OperatorModel(ack_s=600, approve_s=300), tickets)
     op.on_action("netvigil.actions", proposal("i1-x", T0))
     op.on_action("netvigil.actions", proposal("i2-y", T0 + 100))
     op.on_action("netvigil.actions", proposal("i3-z", T0, status="approved"))  # level 2: no human
@@ -51,11 +48,6 @@ def test_operator_approves_after_its_response_time_only() -> None:
     tickets.update_change(ch, "closed", "cancelled", ts=T0 + 500)
     op(T0 + 2000)
     assert tickets.sync() == [] and set(op.approved) == {"i1-x"} and op.due == {}
-
-
-def test_operator_needs_the_local_ticket_store() -> None:
-    with pytest.raises(ConfigError, match="local://"):
-        Operator.of(OperatorModel(), object())  # type: ignore[arg-type]
 
 
 def predicted(entity: str, ts: float) -> Anomaly:

@@ -46,7 +46,7 @@ def _run(
         def approve_proposals(topic: str, e: object) -> None:
             for ch in tickets.changes():
                 if ch.state == "requested":
-                    tickets.decide_change(ch.number, True, "alice (test)")
+                    tickets.decide_change(ch.correlation_id, True, "alice (test)")
 
         svc.runtime.listen("netvigil.actions", approve_proposals)
     asyncio.run(svc.run())

@@ -8,8 +8,8 @@ import asyncio
 from pathlib import Path
 
 from netvigil.config import Settings, load_settings
-from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
 from netvigil.resolvers.tickets.emulator.server import EmulatorServer
+from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
 from netvigil.service import Service
 
 

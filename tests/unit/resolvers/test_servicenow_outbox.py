@@ -12,9 +12,9 @@ import pytest
 
 from netvigil.config import load_settings
 from netvigil.errors import ConfigError
+from netvigil.resolvers.tickets.emulator.server import EmulatorServer
 from netvigil.resolvers.tickets.servicenow import ServiceNowTickets, base_url
 from netvigil.resolvers.tickets.snow_client import SnowAuthError, SnowClient
-from netvigil.resolvers.tickets.emulator.server import EmulatorServer
 from netvigil.service import _TICKETS
 
 

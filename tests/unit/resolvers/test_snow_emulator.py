@@ -11,8 +11,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netvigil.resolvers.tickets.emulator.server import EmulatorServer
 from netvigil.resolvers.tickets.emulator.query import QueryError, apply, parse
+from netvigil.resolvers.tickets.emulator.server import EmulatorServer
 
 AUTH = ("netvigil", "netvigil")
 

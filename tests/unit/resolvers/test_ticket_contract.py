@@ -6,17 +6,18 @@ the system holds, so the same assertions run on both."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 
-from netvigil.resolvers.base import TicketBackend
+from netvigil.resolvers.base import ChangeDecided, TicketBackend
+from netvigil.resolvers.tickets.emulator.server import EmulatorServer
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
 from netvigil.resolvers.tickets.snow_client import SnowClient
-from netvigil.resolvers.tickets.emulator.server import EmulatorServer
 
 
 class Harness(Protocol):
@@ -27,6 +28,7 @@ class Harness(Protocol):
     def remote_notes(self, correlation_id: str) -> list[str]: ...
     def human_resolve(self, correlation_id: str) -> None: ...
     def human_decide(self, correlation_id: str, approved: bool) -> None: ...
+    def remote_approval(self, correlation_id: str) -> str: ...
     def reopen(self) -> None: ...
 
 
@@ -53,7 +55,11 @@ class LocalHarness:
     def human_decide(self, correlation_id: str, approved: bool) -> None:
         change = self.backend.find_change(correlation_id)
         assert change is not None
-        self.backend.decide_change(change.number, approved, "alice")
+        self.backend.decide_change(correlation_id, approved, "alice")
+
+    def remote_approval(self, correlation_id: str) -> str:
+        change = self.backend.find_change(correlation_id)
+        return change.state if change else ""
 
     def reopen(self) -> None:
         self.backend.close()
@@ -98,6 +104,20 @@ class SnowHarness:
         self._human(
             "change_request", correlation_id, {"approval": "approved" if approved else "rejected"}
         )
+
+    def remote_approval(self, correlation_id: str) -> str:
+        """The change's approval as ServiceNow holds it, checked against its approval
+        records: every decided record agrees with it."""
+        (rec,) = [
+            r for r in self._records("change_request") if r["correlation_id"] == correlation_id
+        ]
+        votes = {
+            a["state"]
+            for a in self._records("sysapproval_approver")
+            if a["sysapproval"] == rec["sys_id"]
+        }
+        assert votes <= {rec["approval"], "requested"}, (votes, rec["approval"])
+        return rec["approval"]
 
     def reopen(self) -> None:
         self.backend.close()
@@ -227,3 +247,58 @@ def test_sync_reports_human_decisions_once(
     assert harness.backend.sync() == []
     assert harness.backend.find_change(corr + "/a").state == "approved"  # type: ignore[union-attr]
     assert harness.backend.find(corr).state == "resolved"  # type: ignore[union-attr]
+
+
+def _two_changes(harness: Harness, corr: str) -> None:
+    harness.backend.open(corr, "Link down", "e", severity="major", ts=1.0)
+    for suffix in ("/a", "/r"):
+        harness.backend.open_change(
+            corr + suffix,
+            incident=corr,
+            kind="normal",
+            title="t",
+            description="d",
+            devices=["r1"],
+            ts=2.0,
+        )
+    harness.settle()
+
+
+def test_a_decision_through_netvigil_is_made_in_the_ticket_system_once(
+    harness: Harness, request: pytest.FixtureRequest
+) -> None:
+    corr = _corr(request)
+    _two_changes(harness, corr)
+    assert harness.remote_approval(corr + "/a") in ("requested",)
+    harness.backend.decide_change(corr + "/a", True, "otto")
+    harness.backend.decide_change(corr + "/r", False, "olga")
+    with pytest.raises(ChangeDecided):
+        harness.backend.decide_change(corr + "/a", False, "olga")  # the first decision won
+    with pytest.raises(ChangeDecided):
+        harness.backend.decide_change(corr + "/nothing", True, "otto")
+    harness.settle()
+    assert harness.remote_approval(corr + "/a") == "approved"
+    assert harness.remote_approval(corr + "/r") == "rejected"
+    updates = {(u.kind, u.correlation_id, u.note) for u in harness.backend.sync()}
+    assert updates == {
+        ("change_approved", corr + "/a", "otto"),
+        ("change_rejected", corr + "/r", "olga"),
+    }
+    harness.settle()
+    assert harness.backend.sync() == []
+    assert harness.backend.find_change(corr + "/a").state == "approved"  # type: ignore[union-attr]
+
+
+def test_a_decision_taken_in_the_ticket_system_first_wins(
+    harness: Harness, request: pytest.FixtureRequest
+) -> None:
+    corr = _corr(request)
+    _two_changes(harness, corr)
+    harness.human_decide(corr + "/a", approved=False)  # in the ticket system, not yet polled
+    with contextlib.suppress(ChangeDecided):  # refused at once, or overruled when it arrives
+        harness.backend.decide_change(corr + "/a", True, "otto")
+    harness.settle()
+    assert harness.remote_approval(corr + "/a") == "rejected"
+    (upd,) = harness.backend.sync()
+    assert (upd.kind, upd.correlation_id) == ("change_rejected", corr + "/a")
+    assert harness.backend.find_change(corr + "/a").state == "rejected"  # type: ignore[union-attr]

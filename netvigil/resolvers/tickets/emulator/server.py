@@ -4,14 +4,17 @@ It is an EMULATOR, for tests and demos: ServiceNow itself cannot run here. It co
 NetVigil and the ``servicenow-api`` client use, with the shapes of ServiceNow's documentation:
 
 - Table API ``/api/now/table/{table}``: GET list (``sysparm_query`` subset of
-  :mod:`~netvigil.resolvers.tickets.emulator.query`, ``sysparm_limit``/``offset``/``fields``, ``X-Total-Count`` and ``Link``
-  headers), POST (returns ``sys_id`` and a ``number`` such as INC0010001 / CHG0030001),
+  :mod:`~netvigil.resolvers.tickets.emulator.query`, ``sysparm_limit``/``offset``/``fields``,
+  ``X-Total-Count`` and ``Link`` headers), POST (returns ``sys_id`` and a ``number`` such as
+  INC0010001 / CHG0030001),
   GET/PATCH/PUT/DELETE ``/{sys_id}``. ``work_notes`` and ``comments`` are journal fields:
   writes append a ``sys_journal_field`` row, reads return "".
 - Change Management API ``/api/sn_chg_rest/change[/normal|/emergency]`` (GET list, POST),
   ``/change/standard/{template_sys_id}`` (POST; pre-approved), ``/change[/type]/{sys_id}``
   (GET/PATCH/DELETE); fields come as ``{"value", "display_value"}`` pairs. A normal change
-  moved to Assess (-4) has its approval requested.
+  moved to Assess (-4) has its approval requested: a ``sysapproval_approver`` record (state
+  ``requested``) for its approver, and approving or rejecting that record (Table API PATCH)
+  sets the change's ``approval``, as an approval engine does.
 - Auth: basic (users with roles; ``itil`` may write, ``snc_read_only`` reads, else 403) and
   OAuth bearer tokens (static, or from ``POST /oauth_token.do`` password grant).
 - Errors as documented: ``{"error": {"message", "detail"}, "status": "failure"}`` with 400
@@ -24,7 +27,8 @@ methods): ``status`` (429/500/503) for the next ``count`` requests (-1: until cl
 :meth:`EmulatorServer.go_down` / :meth:`come_up`) closes the listening socket and every open
 connection (connection refused) and reopens it on the same port, with the records kept.
 
-Not covered: ACLs beyond the two roles, display values of references,
+Not covered: ACLs beyond the two roles (in ServiceNow only the approver, or a user with
+``approval_admin``, may decide an approval; here any writer may), display values of references,
 ``sysparm_display_value``, business rules, other tables' numbering, attachments.
 
 Run: ``python -m netvigil.resolvers.tickets.emulator.server --port 0 --user admin:secret``.

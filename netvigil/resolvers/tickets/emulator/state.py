@@ -1,6 +1,7 @@
-"""The records of the emulated ServiceNow instance (see :mod:`~netvigil.resolvers.tickets.emulator.server`), kept apart
-from the HTTP layer so they survive the server going down and tests can act as a human on
-them directly. Values are strings, as the Table API returns them."""
+"""The records of the emulated ServiceNow instance (see
+:mod:`~netvigil.resolvers.tickets.emulator.server`), kept apart from the HTTP layer so they
+survive the server going down and tests can act as a human on them directly. Values are
+strings, as the Table API returns them."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ _TABLES = {
     "std_change_record_producer",
     "sys_user",
     "task_ci",
+    "sysapproval_approver",
 }
 _JOURNAL = ("work_notes", "comments")
 
@@ -75,16 +77,28 @@ class SnowState:
         for k, v in values.items():
             if k not in _JOURNAL and k != "sys_id":
                 rec[k] = "" if v is None else str(v)
+        self._touch(rec, user)
+        self._journal(table, rec, values, user)
         if (
             table == "change_request"
             and rec.get("type") == "normal"
             and values.get("state") in ("-4", -4)
+            and rec.get("approval") != "requested"
         ):
-            rec["approval"] = "requested"
+            rec["approval"] = "requested"  # Assess asks the change's approver (the CAB)
+            approval = {"sysapproval": rec["sys_id"], "source_table": table, "state": "requested"}
+            self.insert("sysapproval_approver", {**approval, "approver": "cab"}, "system")
+        if table == "sysapproval_approver" and values.get("state") in ("approved", "rejected"):
+            change = self.tables["change_request"].get(rec.get("sysapproval", ""))
+            if change is not None and change.get("approval") == "requested":
+                change["approval"] = str(values["state"])
+                self._touch(change, user)
+
+    @staticmethod
+    def _touch(rec: dict[str, str], user: str) -> None:
         rec["sys_updated_on"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         rec["sys_updated_by"] = user
         rec["sys_mod_count"] = str(int(rec.get("sys_mod_count", "0")) + 1)
-        self._journal(table, rec, values, user)
 
     def _journal(self, table: str, rec: dict[str, str], values: dict[str, Any], user: str) -> None:
         for element in _JOURNAL:

@@ -1,8 +1,7 @@
-"""In-memory action queue, circuit breaker and autonomy policy for the console.
-
-These stand in for the resolvers' real policy engine and executor (being built on another
-branch) behind the Protocols of :mod:`netvigil.api.base`, so the console, its security rules
-and its browser test work today. What they do is deliberately small and honest:
+"""Test fakes of the console's oversight Protocols: an in-memory action queue, circuit breaker
+and autonomy policy, for the API's unit tests (routes, roles, races, headers) without a
+pipeline. The service never uses them: its console runs on the resolvers' real objects
+(:func:`netvigil.api.server.build_console`). What they do is deliberately small:
 
 - :class:`MemoryActionQueue` proposes one recommended action per new incident from a data table
   (root-cause fault -> action), and on approval "executes" it as a **dry run** (nothing touches
