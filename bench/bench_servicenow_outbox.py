@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from netvigil.resolvers.tickets.emulator.server import EmulatorServer
 from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
 from netvigil.resolvers.tickets.snow_client import SnowClient
-from netvigil.resolvers.tickets.emulator.server import EmulatorServer
 
 __all__ = ["main"]
 
