@@ -264,7 +264,22 @@ class CoordinatorSettings(_Section):
     )
     catalog: Path | None = Field(None, description="Action catalog YAML; empty = the built-in one.")
     executor: Literal["twin", "gnmi", "ansible", "none"] = Field(
-        "twin", description="How actions reach devices (twin = the digital twin when it runs)."
+        "twin",
+        description=(
+            "How actions reach devices: twin = the digital twin when it runs (else none); "
+            "gnmi = gNMI Set on gnmi.targets; ansible = the catalog's playbooks with "
+            "ansible-runner on coordinator.ansible_inventory; none = propose only."
+        ),
+    )
+    ansible_inventory: Path | None = Field(
+        None,
+        description="YAML mapping each device to its Ansible host variables (executor ansible).",
+    )
+    timeout_s: float = Field(
+        120.0, gt=0, description="Deadline of one executor call; later, the action times out."
+    )
+    tick_s: float = Field(
+        10.0, gt=0, description="Event-time seconds between the sampler's clock ticks."
     )
     dry_run: bool = Field(False, description="Check and report actions, change nothing.")
     lock_ttl_s: float = Field(600.0, gt=0, description="Lifetime of a lock on a target entity.")
