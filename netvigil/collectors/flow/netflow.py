@@ -207,19 +207,10 @@ class FlowSession:
             used = self._used[key]
             if used is not None and now - used < ttl:
                 break
-            template = self._templates[key][0]
+            version = self._templates[key][0].version
             self._drop(key)
             self.expired += 1
-            out.append(
-                FlowTemplate(
-                    ts=now,
-                    exporter=key[0],
-                    version=template.version,
-                    domain=key[1],
-                    template_id=key[2],
-                    withdrawn=True,
-                )
-            )
+            out.append(_withdrawn(key, version, now))
         return out
 
     # ------------------------------------------------------------------ datagrams
@@ -403,16 +394,7 @@ class FlowSession:
                 Problem("bad_template" if reason == "bad_length" else "template_limit", what, raw)
             )
             if self._drop(key):  # the exporter redefined it: the old definition is stale
-                out.templates.append(
-                    FlowTemplate(
-                        ts=float(secs),
-                        exporter=exporter,
-                        version=version,
-                        domain=domain,
-                        template_id=tid,
-                        withdrawn=True,
-                    )
-                )
+                out.templates.append(_withdrawn(key, version, float(secs)))
             return
         tpl = FlowTemplate(
             ts=float(secs),
@@ -451,16 +433,7 @@ class FlowSession:
             keys = [(exporter, domain, tid)] if (exporter, domain, tid) in self._templates else []
         for k in keys:
             self._drop(k)
-            out.templates.append(
-                FlowTemplate(
-                    ts=float(secs),
-                    exporter=exporter,
-                    version=version,
-                    domain=domain,
-                    template_id=k[2],
-                    withdrawn=True,
-                )
-            )
+            out.templates.append(_withdrawn(k, version, float(secs)))
 
     def _data_set(
         self,
@@ -585,6 +558,14 @@ class FlowSession:
                 rate = table.get(sampler, default) if isinstance(sampler, int) else default
             out.append(rate)
         return out
+
+
+def _withdrawn(key: _Key, version: int, ts: float) -> FlowTemplate:
+    """The withdrawal of the template under ``key``, to publish on the templates topic."""
+    exporter, domain, tid = key
+    return FlowTemplate(
+        ts=ts, exporter=exporter, version=version, domain=domain, template_id=tid, withdrawn=True
+    )
 
 
 def _rate_in(r: Record) -> int | None:
