@@ -6,8 +6,7 @@ with the best mean grouping accuracy on the *other* systems is chosen and scored
 one: the mean of those held-out scores is what to expect on a system never seen. Beside it, the
 in-sample figure (the configuration best on all systems, scored on the same systems) and the
 default configuration's scores. The sensitivity tables move one constant at a time around the
-default. Held-out corpora of other kinds (``--extra``, see bench/log_corpora.py) are scored with
-the default only: nothing is chosen on them.
+default.
 
     python -m bench.loghub_cv [--data ../shared/data/loghub-dev] [--json] [--markdown]
 """
@@ -17,7 +16,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -91,7 +90,7 @@ def cross_validate(corpus: Corpus, grid: dict[str, Sequence[float | int]]) -> di
     }
 
 
-def markdown(report: dict[str, object], extra: dict[str, float]) -> str:
+def markdown(report: dict[str, object]) -> str:
     names: list[str] = report["systems"]  # type: ignore[assignment]
     cv: dict[str, float] = report["cv"]  # type: ignore[assignment]
     ins: dict[str, float] = report["in_sample"]  # type: ignore[assignment]
@@ -119,27 +118,17 @@ def markdown(report: dict[str, object], extra: dict[str, float]) -> str:
                 + " | ".join(f"{r[n]:.3f}" for n in names)
                 + f" | {r['mean']:.3f} |"
             )
-    if extra:
-        out += ["", "| held-out corpus (default configuration) | grouping accuracy |", "|---|---|"]
-        out += [f"| {n} | {v:.3f} |" for n, v in extra.items()]
     return "\n".join(out)
 
 
-def main(extra_corpora: Callable[[], Corpus] | None = None) -> None:
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT)
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--extra", action="store_true", help="also score bench/log_corpora.py")
     args = ap.parse_args()
     corpus = {d.name: load(d) for d in sorted(args.data.iterdir()) if d.is_dir()}
     report = cross_validate(corpus, GRID)
-    extra: dict[str, float] = {}
-    if args.extra:
-        from bench.log_corpora import corpora
-
-        extra = scores(MinerConfig(), corpora())
-        report["extra"] = extra
-    print(json.dumps(report, indent=1) if args.json else markdown(report, extra))
+    print(json.dumps(report, indent=1) if args.json else markdown(report))
 
 
 if __name__ == "__main__":

@@ -88,8 +88,8 @@ class LogProcessor(Processor[LogState]):
         *,
         warmup: int = 1000,
         bucket_s: float = 60.0,
-        max_rates: int = 20_000,
-        max_templates: int = 20_000,
+        max_rates: int = 10_000,
+        max_templates: int = 10_000,
         storm_new: int = 50,
         storm_window_s: float = 60.0,
     ) -> None:
