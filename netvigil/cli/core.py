@@ -1,4 +1,4 @@
-"""Core commands: run, demo, version, config, audit."""
+"""Core commands: run, demo, config, audit."""
 
 from __future__ import annotations
 
@@ -27,13 +27,6 @@ from netvigil.resolvers.audit import AuditLog
 from netvigil.service import Service
 from netvigil.twin.faults import Fault
 from netvigil.twin.source import SIM_EPOCH
-
-
-@main.command()
-def version() -> None:
-    """Print the version."""
-    click.echo(f"netvigil {__version__}")
-
 
 # ---------------------------------------------------------------- config
 
