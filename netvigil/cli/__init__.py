@@ -14,6 +14,7 @@ import netvigil.cli.core
 import netvigil.cli.decode
 import netvigil.cli.graph
 import netvigil.cli.kafka
+import netvigil.cli.lab
 import netvigil.cli.resolvers
 import netvigil.cli.twin  # noqa: F401  (each import registers its commands)
 from netvigil.cli._common import main
