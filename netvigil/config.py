@@ -263,8 +263,10 @@ class CoordinatorSettings(_Section):
         description="Autonomy policy YAML (`netvigil policy check`); empty = one domain, `phase`.",
     )
     catalog: Path | None = Field(None, description="Action catalog YAML; empty = the built-in one.")
-    executor: Literal["twin", "gnmi", "ansible", "none"] = Field(
-        "twin", description="How actions reach devices (twin = the digital twin when it runs)."
+    executor: Literal["twin", "gnmi", "ansible", "none", "lab", "lab-ansible"] = Field(
+        "twin",
+        description="How actions reach devices (twin = the digital twin when it runs; lab, "
+        "lab-ansible = the lab's routers, directly or through an Ansible playbook).",
     )
     dry_run: bool = Field(False, description="Check and report actions, change nothing.")
     lock_ttl_s: float = Field(600.0, gt=0, description="Lifetime of a lock on a target entity.")

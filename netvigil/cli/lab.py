@@ -100,3 +100,96 @@ def lab_down(as_json: bool) -> None:
         f"{len(res['netns_removed'])} namespaces removed"
         + (f"; still running: {res['still_running']}" if res["still_running"] else "")
     )
+
+
+@lab.command("fault")
+@click.argument("kind")
+@click.argument("target")
+@click.option(
+    "--duration",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Seconds the fault lasts; then it is cleared.",
+)
+@click.option("--from", "direction", default="", help="congestion: the router the surge leaves.")
+@friendly
+def lab_fault(kind: str, target: str, duration: float, direction: str) -> None:
+    """Inject a fault on the running lab for DURATION seconds, then clear it (ground truth in
+    faults.jsonl). KIND: link_down, link_loss, congestion, node_down, routing_crash,
+    mtu_mismatch, cost_misconfig, flapping; TARGET: a link (A--B) or a router."""
+    import time
+
+    from netvigil.lab.faults import LabFault, clear, inject
+    from netvigil.lab.state import LabState
+    from netvigil.lab.system import LabError
+
+    state = LabState.load()
+    if state is None:
+        raise LabError("no lab is running; start one with `netvigil lab up --topology FILE`")
+    f = LabFault(kind, target, time.time(), duration, direction)
+    try:
+        inject(state, f)
+    except KeyError as exc:
+        raise LabError(str(exc).strip('"')) from None
+    out.print(f"injected {kind} on {target}; clearing in {duration:.0f} s (Ctrl-C clears now)")
+    try:
+        time.sleep(duration)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        clear(LabState.load() or state, f)
+        out.print(f"cleared {kind} on {target}")
+
+
+@lab.command("faults")
+@click.option("--count", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--interval",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="Seconds from one fault's start to the next.",
+)
+@click.option("--duration", type=float, default=60.0, show_default=True)
+@click.option(
+    "--kinds",
+    default=",".join(
+        [
+            "link_down",
+            "congestion",
+            "node_down",
+            "link_loss",
+            "routing_crash",
+            "mtu_mismatch",
+            "cost_misconfig",
+            "flapping",
+        ]
+    ),
+    show_default=True,
+)
+@friendly
+def lab_faults(count: int, seed: int, interval: float, duration: float, kinds: str) -> None:
+    """Run a schedule of faults on the lab (one at a time), logging the ground truth."""
+    import time
+
+    from netvigil.lab.faults import schedule
+    from netvigil.lab.state import LabState
+    from netvigil.lab.system import LabError
+
+    state = LabState.load()
+    if state is None:
+        raise LabError("no lab is running; start one with `netvigil lab up --topology FILE`")
+    plan = schedule(
+        state.plan,
+        kinds=kinds.split(","),
+        count=count,
+        first=time.time() + 5,
+        interval=interval,
+        duration=duration,
+        seed=seed,
+    )
+    from netvigil.lab.faults import run_schedule
+
+    run_schedule(plan, lambda what, f: out.print(f"{what} {f.kind} on {f.target}"))

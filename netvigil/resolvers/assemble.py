@@ -91,6 +91,11 @@ def build_coordinator(
     c = settings.coordinator
     policy = load_policy(c.policy) if c.policy else default_policy(c.phase)
     catalog = load_catalog(c.catalog)
+    if c.executor in ("lab", "lab-ansible"):  # the lab's routers (netvigil/lab)
+        from netvigil.lab.hook import lab_executor, lab_twin
+
+        executor = executor or lab_executor(c.executor, data)
+        network = network or lab_twin(topo)
     if executor is None:
         if c.executor == "twin" and network is not None:
             executor = TwinExecutor(network, clock or (lambda: 0.0))
