@@ -201,11 +201,11 @@ def interfaces(rows: Mapping[Oid, Mapping[int, Value]]) -> dict[int, IfSample]:
         # ifSpeed is exact below its 32-bit ceiling; ifHighSpeed counts whole Mbit/s, so a
         # 2.5 Mbit/s link reads as 2 there (RFC 2863: use ifHighSpeed above 4.29 Gbit/s)
         high = _int(row, "ifHighSpeed")
-        low = _int(row, "ifSpeed")
-        if low and low < 2**32 - 1:
-            speed = float(low)
+        if_speed = _int(row, "ifSpeed")
+        if if_speed and if_speed < 2**32 - 1:
+            speed = float(if_speed)
         else:
-            speed = float(high) * 1e6 if high else float(low or 0)
+            speed = float(high) * 1e6 if high else float(if_speed or 0)
         counters: dict[str, tuple[int, int]] = {}
         for key, hc, low in _COUNTERS:
             v = _int(row, hc) if hc else None
