@@ -263,12 +263,13 @@ class CoordinatorSettings(_Section):
         description="Autonomy policy YAML (`netvigil policy check`); empty = one domain, `phase`.",
     )
     catalog: Path | None = Field(None, description="Action catalog YAML; empty = the built-in one.")
-    executor: Literal["twin", "gnmi", "ansible", "none"] = Field(
+    executor: Literal["twin", "gnmi", "ansible", "lab", "lab-ansible", "none"] = Field(
         "twin",
         description=(
             "How actions reach devices: twin = the digital twin when it runs (else none); "
             "gnmi = gNMI Set on gnmi.targets; ansible = the catalog's playbooks with "
-            "ansible-runner on coordinator.ansible_inventory; none = propose only."
+            "ansible-runner on coordinator.ansible_inventory; lab, lab-ansible = the lab's "
+            "routers, directly or through a playbook; none = propose only."
         ),
     )
     ansible_inventory: Path | None = Field(

@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("netvigil.cli.core", "Run the pipeline against the twin on a fast simulated clock."),
     "detect": ("netvigil.cli.analytics", "Score a series strictly online."),
     "graph": ("netvigil.cli.graph", "The topology graph: import, inspect, blast radius."),
+    "lab": (
+        "netvigil.cli.lab",
+        "A real routed network on this machine: FRRouting routers in namespaces (root).",
+    ),
     "logs": ("netvigil.cli.logs", "Log analytics: template mining."),
     "policy": ("netvigil.cli.resolvers", "Check the autonomy policy."),
     "replay": ("netvigil.cli.kafka", "Feed a recorded range of topics through the processors."),

@@ -96,6 +96,12 @@ def _sim(ts: float) -> str:
     metavar="URL",
     help="memory:// (embedded, the default) or kafka://HOST:PORT[,HOST:PORT].",
 )
+@click.option(
+    "--lab",
+    is_flag=True,
+    help="Watch the running lab (`netvigil lab up`): its SNMP agents, logs, "
+    "flows and LLDP-learned topology; act on its routers.",
+)
 @_friendly
 def run(
     config_path: str | None,
@@ -103,9 +109,14 @@ def run(
     speed: float | None,
     data_dir: str | None,
     bus: str | None = None,
+    lab: bool = False,
 ) -> None:
     """Run the always-on service until Ctrl-C, then drain and stop."""
     settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
+    if lab:  # the whole hook: settings pointed at the lab (netvigil/lab/hook.py)
+        from netvigil.lab.hook import lab_settings
+
+        settings = lab_settings(settings, log=out.print)
     plan = Service.plan_twin(settings, speed=speed) if twin else None
 
     def on_fault(what: str, f: Fault, t: float) -> None:

@@ -81,6 +81,10 @@ def build_coordinator(
     c = settings.coordinator
     policy = load_policy(c.policy) if c.policy else default_policy(c.phase)
     catalog = load_catalog(c.catalog)
+    if network is None and c.executor in ("lab", "lab-ansible"):
+        from netvigil.lab.hook import lab_twin
+
+        network = lab_twin(topo)  # the level-3 gate: what-if on a twin of the lab
     if executor is None:
         twin = TwinExecutor(network, clock or (lambda: 0.0)) if network is not None else None
         executor = open_executor(ExecutorContext(settings, catalog, data, twin))

@@ -1,10 +1,11 @@
 """Executors by name (``coordinator.executor``), built from the settings like the graph and
-ticket backends are: ``twin``, ``gnmi``, ``ansible``, ``none``.
+ticket backends are: ``twin``, ``gnmi``, ``ansible``, ``lab``, ``lab-ansible``, ``none``.
 
 Device-facing executors (gNMI, Ansible) import their libraries only when they run. What an
 executor needs to reach devices comes from the settings: gNMI Set goes to ``gnmi.targets``
 (the targets NetVigil streams from), Ansible runs the catalog's playbooks on the hosts of
-``coordinator.ansible_inventory``.
+``coordinator.ansible_inventory``; the lab's executors act on the routers of the running lab
+(:mod:`netvigil.lab`).
 """
 
 from __future__ import annotations
@@ -94,10 +95,19 @@ def _ansible(ctx: ExecutorContext) -> Executor:
     )
 
 
+def _lab(ctx: ExecutorContext) -> Executor:
+    from netvigil.lab.hook import lab_executor
+
+    executor: Executor = lab_executor(ctx.settings.coordinator.executor, ctx.data_dir)
+    return executor
+
+
 EXECUTORS: dict[str, Callable[[ExecutorContext], Executor]] = {
     "twin": _twin,
     "gnmi": _gnmi,
     "ansible": _ansible,
+    "lab": _lab,
+    "lab-ansible": _lab,
     "none": lambda ctx: NoExecutor(),
 }
 
