@@ -8,6 +8,7 @@ Invalid configuration raises :class:`~netvigil.errors.ConfigError` naming the se
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -303,6 +304,38 @@ class ApiSettings(_Section):
     login_window_s: float = Field(
         60.0, gt=0, description="Window over which failed logins are counted, in seconds."
     )
+    trusted_proxies: list[str] = Field(
+        [],
+        description="Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is "
+        "believed; empty = none, the connecting address counts.",
+    )
+    max_body_bytes: int = Field(
+        65536,
+        ge=0,
+        description="Largest request body accepted (else 413), checked after the token.",
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError(
+                "an empty address listens on every interface; give one (127.0.0.1), or "
+                "0.0.0.0 / :: to listen on all on purpose"
+            )
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                ipaddress.ip_network(p, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{p!r} is not an address or CIDR network (e.g. 10.0.0.0/8)"
+                ) from None
+        return v
 
 
 class SnmpTargetSettings(_Section):
