@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -315,7 +316,12 @@ def audit_verify(config_path: str | None, data_dir: str | None, as_json: bool) -
     path = Path(data_dir or settings.storage.data_dir) / "audit.db"
     if not path.exists():
         raise NetVigilError(f"no audit log at {path}; pass --data-dir of a NetVigil run")
-    log = AuditLog(path, key=settings.coordinator.audit_key.get_secret_value())
+    try:
+        log = AuditLog(
+            path, key=settings.coordinator.audit_key.get_secret_value(), create_key=False
+        )
+    except sqlite3.DatabaseError as exc:
+        raise NetVigilError(f"{path} is not a readable audit log ({exc})") from None
     result = log.verify()
     log.close()
     if as_json:
