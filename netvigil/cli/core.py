@@ -23,6 +23,7 @@ from netvigil.cli._common import friendly as _friendly
 from netvigil.config import Settings, describe, load_settings, redacted
 from netvigil.errors import NetVigilError
 from netvigil.events import AuditRecord, Event, Incident
+from netvigil.redaction import redact_urls
 from netvigil.resolvers.audit import AuditLog
 from netvigil.service import Service
 from netvigil.twin.faults import Fault
@@ -115,6 +116,15 @@ def run(
     """Run the always-on service until Ctrl-C, then drain and stop."""
     settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
     plan = Service.plan_twin(settings, speed=speed) if twin else None
+    if settings.api.enabled:
+        from netvigil.api.preflight import check_console
+
+        data = Path(data_dir or settings.storage.data_dir)
+        if check_console(settings.api, data) == 0:
+            err.print(
+                "[yellow]no console tokens yet: create one with "
+                "`netvigil api token create --role admin`[/]"
+            )
 
     def on_fault(what: str, f: Fault, t: float) -> None:
         verb = "[yellow]twin injects[/]" if what == "injected" else "[green]twin clears[/]"
@@ -144,9 +154,9 @@ def run(
     svc.runtime.listen("netvigil.audit", on_audit)
     if plan is None and not svc.collectors:
         err.print("[yellow]no sources: start with --twin to watch the digital twin[/]")
+    bus_shown = "embedded" if settings.bus.url.startswith("memory") else settings.bus.url
     out.print(
-        f"NetVigil {__version__} running "
-        f"({'embedded' if settings.bus.url.startswith('memory') else settings.bus.url}; "
+        f"NetVigil {__version__} running ({redact_urls(bus_shown)}; "
         f"data in {svc.data_dir}); "
         "Ctrl-C stops it cleanly."
     )
@@ -159,23 +169,48 @@ def run(
         if settings.api.enabled:
             from netvigil.api.server import run_with_console
 
-            await run_with_console(svc, stop, lambda url: out.print(f"console at {url}"))
+            api = settings.api
+            try:
+                await run_with_console(svc, stop, lambda url: out.print(f"console at {url}"))
+            except SystemExit:  # uvicorn exits when it cannot listen
+                raise NetVigilError(
+                    f"the console could not listen on {api.host}:{api.port}; set api.host / "
+                    "api.port (NETVIGIL_API__PORT) to a free address"
+                ) from None
         else:
             await svc.run(stop)
 
+    failed = True
     try:
         asyncio.run(main_loop())
+        failed = bool(svc.runtime.source_errors)
     finally:
-        _print_summary(svc)
+        _print_summary(svc, failed)
         svc.close()
+    for name, exc in svc.runtime.source_errors.items():
+        where = _SOURCE_SETTINGS.get(name, f"{name}.*")
+        raise NetVigilError(
+            f"source {name} failed, so the service stopped: {exc}; check the {where} "
+            "settings (`netvigil config docs`)"
+        )
 
 
-def _print_summary(svc: Service) -> None:
+_SOURCE_SETTINGS = {
+    "snmp-traps": "snmp.trap_*",
+    "probes": "services.probes",
+    "prometheus": "services.scrape",
+    "otlp": "services.otlp.*",
+}
+"""Where the settings of a source are, when not in the section of its own name."""
+
+
+def _print_summary(svc: Service, failed: bool) -> None:
     stats = svc.runtime.stats()
     verification = svc.audit.verify()
     incidents = svc.incidents.list()
     out.print(
-        f"stopped cleanly: {sum(stats['published'].values())} events published, "
+        f"{'stopped after an error' if failed else 'stopped cleanly'}: "
+        f"{sum(stats['published'].values())} events published, "
         f"{sum(stats['queued'].values())} left in flight, {len(incidents)} incidents, "
         f"{svc.dead_letters.count} dead letters, audit chain "
         f"{'verified' if verification.ok else 'BROKEN'} ({verification.records} records)"

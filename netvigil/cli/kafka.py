@@ -19,6 +19,7 @@ from netvigil.cli._common import config_option, err, friendly, main, out
 from netvigil.config import Settings, load_settings
 from netvigil.errors import ConfigError, NetVigilError
 from netvigil.events import TOPICS, Incident
+from netvigil.redaction import redact_urls
 
 bus_option = click.option(
     "--bus",
@@ -34,7 +35,7 @@ def _settings(config_path: str | None, bus: str | None) -> tuple[Settings, str]:
     settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
     if not settings.bus.url.startswith("kafka://"):
         raise ConfigError(
-            f"bus.url = {settings.bus.url!r}: this command needs Kafka; pass --bus "
+            f"bus.url = {redact_urls(settings.bus.url)!r}: this command needs Kafka; pass --bus "
             "kafka://HOST:PORT or set NETVIGIL_BUS__URL"
         )
     return settings, bootstrap_of(settings.bus.url)
