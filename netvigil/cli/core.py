@@ -18,7 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netvigil import __version__
-from netvigil.cli._common import config_option, err, main, out
+from netvigil.cli._common import config_option, err, main, out, print_table
 from netvigil.cli._common import friendly as _friendly
 from netvigil.config import Settings, describe, load_settings, redacted
 from netvigil.errors import NetVigilError
@@ -70,7 +70,7 @@ def config_docs(as_json: bool) -> None:
     table = Table("setting", "environment variable", "type", "default", "meaning")
     for r in rows:
         table.add_row(r["setting"], r["env"], r["type"], r["default"], r["help"])
-    out.print(table)
+    print_table(table)
 
 
 # ---------------------------------------------------------------- run
@@ -289,7 +289,7 @@ def demo(
             lat,
             "[green]ok[/]" if r["correct"] else "[red]miss[/]",
         )
-    out.print(table)
+    print_table(table)
     out.print(
         f"{report['correct']}/{len(report['faults'])} root causes right, "
         f"{report['false_incidents']} false incidents, {report['tickets']} tickets, "

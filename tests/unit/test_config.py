@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from pydantic import ValidationError
 from netvigil.cli import main
 from netvigil.config import Settings, describe, load_settings, redacted
 from netvigil.errors import ConfigError
+from tests.conftest import clean_env
 
 
 @pytest.fixture(autouse=True)
@@ -132,3 +135,18 @@ def test_processing_guarantee_takes_the_two_guarantees_only() -> None:
         assert ok.kafka.processing_guarantee == guarantee
     with pytest.raises(ValidationError, match="processing_guarantee"):
         Settings.model_validate({"kafka": {"processing_guarantee": "at_most_once"}})
+
+
+def test_config_docs_piped_keeps_every_name_whole() -> None:
+    piped = subprocess.run(
+        [sys.executable, "-m", "netvigil.cli", "config", "docs"],
+        capture_output=True,
+        text=True,
+        env={**clean_env(), "COLUMNS": "80"},
+        timeout=120,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert "…" not in piped.stdout
+    lines = piped.stdout.splitlines()
+    for row in describe():
+        assert any(row["setting"] in ln and row["env"] in ln for ln in lines), row["env"]
