@@ -22,7 +22,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -32,6 +32,7 @@ from netvigil.api.console import Console
 
 __all__ = [
     "Admin",
+    "ConsoleDep",
     "ConsoleRoute",
     "Ident",
     "Need",
@@ -39,6 +40,7 @@ __all__ = [
     "StrictJSONRequest",
     "Viewer",
     "console_of",
+    "console_router",
 ]
 
 bearer = HTTPBearer(auto_error=False, description="A token from `netvigil api token create`.")
@@ -49,6 +51,10 @@ def console_of(request: Request) -> Console:
     """The console the application serves (a dependency: ``c: Annotated[Console, ...]``)."""
     console: Console = request.app.state.console
     return console
+
+
+ConsoleDep = Annotated[Console, Depends(console_of)]
+"""The console, as a route parameter (``console: ConsoleDep``)."""
 
 
 def _authenticate(
@@ -154,3 +160,8 @@ class ConsoleRoute(APIRoute):
             return await handler(StrictJSONRequest(request.scope, request.receive))
 
         return route
+
+
+def console_router() -> APIRouter:
+    """A router whose routes are :class:`ConsoleRoute` (one per resource module)."""
+    return APIRouter(route_class=ConsoleRoute)

@@ -5,26 +5,19 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from provision.common import free_port
-from tests.conftest import clean_env
+from tests.conftest import netvigil
 
 pytestmark = pytest.mark.e2e
 
 
 def _run(data: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netvigil.cli", "run", "--data-dir", str(data), *args],
-        capture_output=True,
-        text=True,
-        env={**clean_env(), **env},
-        timeout=180,
-    )
+    return netvigil("run", "--data-dir", str(data), *args, env=env)
 
 
 def _failed(r: subprocess.CompletedProcess[str], expected: str) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from pydantic import ValidationError
 from netvigil.cli import main
 from netvigil.config import Settings, describe, load_settings, redacted
 from netvigil.errors import ConfigError
-from tests.conftest import clean_env
+from tests.conftest import netvigil
 
 
 @pytest.fixture(autouse=True)
@@ -138,13 +136,7 @@ def test_processing_guarantee_takes_the_two_guarantees_only() -> None:
 
 
 def test_config_docs_piped_keeps_every_name_whole() -> None:
-    piped = subprocess.run(
-        [sys.executable, "-m", "netvigil.cli", "config", "docs"],
-        capture_output=True,
-        text=True,
-        env={**clean_env(), "COLUMNS": "80"},
-        timeout=120,
-    )
+    piped = netvigil("config", "docs", env={"COLUMNS": "80"})
     assert piped.returncode == 0, piped.stderr
     assert "…" not in piped.stdout
     lines = piped.stdout.splitlines()

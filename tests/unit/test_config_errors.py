@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from netvigil.cli import main
-from tests.conftest import clean_env
+from tests.conftest import netvigil
 
 FILES: dict[str, bytes] = {
     "not-utf8": b"twin:\n  seed: \xff\xfe\n",
@@ -62,13 +61,7 @@ ENVIRONMENTS: dict[str, tuple[dict[str, str], str]] = {
 
 
 def _show(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netvigil.cli", "config", "show", *args],
-        capture_output=True,
-        text=True,
-        env={**clean_env(), **env},
-        timeout=120,
-    )
+    return netvigil("config", "show", *args, env=env)
 
 
 def _one_clear_line(r: subprocess.CompletedProcess[str], expected: str) -> None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 
-from netvigil.api.console import Console
-from netvigil.api.guard import Admin, ConsoleRoute, Ident, Operator, Viewer, console_of
+from netvigil.api.guard import Admin, ConsoleDep, Ident, Operator, Viewer, console_router
 from netvigil.api.schemas import (
     ActionOut,
     BreakerIn,
@@ -23,8 +22,7 @@ from netvigil.api.schemas import (
 
 __all__ = ["router"]
 
-router = APIRouter(route_class=ConsoleRoute)
-Of = Annotated[Console, Depends(console_of)]
+router = console_router()
 
 _CONFLICT_DOC: dict[int | str, dict[str, Any]] = {
     404: {"description": "no such action"},
@@ -37,7 +35,7 @@ _CONFLICT_DOC: dict[int | str, dict[str, Any]] = {
 @router.get("/api/actions", tags=["actions"])
 async def list_actions(
     tok: Viewer,
-    console: Of,
+    console: ConsoleDep,
     status: Annotated[str | None, Query(max_length=32)] = None,
     incident: Annotated[str | None, Query(max_length=128)] = None,
 ) -> list[ActionOut]:
@@ -47,18 +45,22 @@ async def list_actions(
 
 
 @router.get("/api/actions/{request_id}", tags=["actions"])
-async def get_action(request_id: Ident, tok: Viewer, console: Of) -> ActionOut:
+async def get_action(request_id: Ident, tok: Viewer, console: ConsoleDep) -> ActionOut:
     return action_out(console.actions.get(request_id))
 
 
 @router.post("/api/actions/{request_id}/approve", tags=["actions"], responses=_CONFLICT_DOC)
-async def approve(request_id: Ident, body: DecisionIn, tok: Operator, console: Of) -> ActionOut:
+async def approve(
+    request_id: Ident, body: DecisionIn, tok: Operator, console: ConsoleDep
+) -> ActionOut:
     """Approve once (operator). Repeating your own approval is harmless; 409 otherwise."""
     return action_out(await console.actions.decide(request_id, "approved", tok.name, body.reason))
 
 
 @router.post("/api/actions/{request_id}/reject", tags=["actions"], responses=_CONFLICT_DOC)
-async def reject(request_id: Ident, body: DecisionIn, tok: Operator, console: Of) -> ActionOut:
+async def reject(
+    request_id: Ident, body: DecisionIn, tok: Operator, console: ConsoleDep
+) -> ActionOut:
     """Reject once (operator). Repeating your own rejection is harmless; 409 otherwise."""
     return action_out(await console.actions.decide(request_id, "rejected", tok.name, body.reason))
 
@@ -67,18 +69,18 @@ async def reject(request_id: Ident, body: DecisionIn, tok: Operator, console: Of
 
 
 @router.get("/api/breaker", tags=["breaker"])
-async def get_breaker(tok: Viewer, console: Of) -> BreakerOut:
+async def get_breaker(tok: Viewer, console: ConsoleDep) -> BreakerOut:
     return breaker_out(console.breaker.view())
 
 
 @router.post("/api/breaker/trip", tags=["breaker"])
-async def trip(body: BreakerIn, tok: Operator, console: Of) -> BreakerOut:
+async def trip(body: BreakerIn, tok: Operator, console: ConsoleDep) -> BreakerOut:
     """Open the breaker (operator): no action runs until an admin resets it."""
     return breaker_out(await console.breaker.trip(tok.name, body.reason))
 
 
 @router.post("/api/breaker/reset", tags=["breaker"])
-async def reset(body: BreakerIn, tok: Admin, console: Of) -> BreakerOut:
+async def reset(body: BreakerIn, tok: Admin, console: ConsoleDep) -> BreakerOut:
     """Close the breaker again (admin)."""
     return breaker_out(await console.breaker.reset(tok.name, body.reason))
 
@@ -87,12 +89,12 @@ async def reset(body: BreakerIn, tok: Admin, console: Of) -> BreakerOut:
 
 
 @router.get("/api/policy", tags=["policy"])
-async def get_policy(tok: Viewer, console: Of) -> PolicyOut:
+async def get_policy(tok: Viewer, console: ConsoleDep) -> PolicyOut:
     """The deployment phase of each domain."""
     return PolicyOut(phases=console.policy.phases())
 
 
 @router.put("/api/policy/{domain}", tags=["policy"], responses={404: {"description": "domain"}})
-async def set_policy(domain: Ident, body: PhaseIn, tok: Admin, console: Of) -> PolicyOut:
+async def set_policy(domain: Ident, body: PhaseIn, tok: Admin, console: ConsoleDep) -> PolicyOut:
     """Change one domain's phase (admin)."""
     return PolicyOut(phases=await console.policy.set_phase(domain, body.phase, tok.name))

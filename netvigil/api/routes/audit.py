@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 
-from netvigil.api.console import Console
-from netvigil.api.guard import ConsoleRoute, Viewer, console_of
+from netvigil.api.guard import ConsoleDep, Viewer, console_router
 from netvigil.api.schemas import AuditOut, VerifyOut, audit_out
 
 __all__ = ["router"]
 
-router = APIRouter(route_class=ConsoleRoute)
-Of = Annotated[Console, Depends(console_of)]
+router = console_router()
 
 
 @router.get("/api/audit", tags=["audit"])
 async def audit(
     tok: Viewer,
-    console: Of,
+    console: ConsoleDep,
     subject: Annotated[str | None, Query(max_length=256)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -32,7 +30,7 @@ async def audit(
 
 
 @router.get("/api/audit/verify", tags=["audit"])
-async def audit_verify(tok: Viewer, console: Of) -> VerifyOut:
+async def audit_verify(tok: Viewer, console: ConsoleDep) -> VerifyOut:
     """Recompute the hash chain."""
     v = console.audit.verify()
     return VerifyOut(ok=v.ok, records=v.records, problems=v.problems)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from netvigil.api.console import Console
-from netvigil.api.guard import ConsoleRoute, Viewer, console_of
+from netvigil.api.guard import ConsoleDep, Viewer, console_router
 from netvigil.api.schemas import Health
 
 __all__ = ["router"]
 
-router = APIRouter(route_class=ConsoleRoute)
+router = console_router()
 
 
 @router.get("/healthz", tags=["health"])
@@ -24,7 +23,7 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", tags=["health"], responses={503: {"model": Health}})
-async def readyz(console: Annotated[Console, Depends(console_of)]) -> Any:
+async def readyz(console: ConsoleDep) -> Any:
     """Readiness: the pipeline runs and the stores answer."""
     if not console.ready():
         return JSONResponse(Health(status="starting").model_dump(), status_code=503)
@@ -32,7 +31,7 @@ async def readyz(console: Annotated[Console, Depends(console_of)]) -> Any:
 
 
 @router.get("/metrics", tags=["metrics"], response_class=Response)
-async def metrics(tok: Viewer, console: Annotated[Console, Depends(console_of)]) -> Response:
+async def metrics(tok: Viewer, console: ConsoleDep) -> Response:
     """Prometheus text format (scrape with a viewer token as bearer)."""
     return Response(generate_latest(console.meters.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 
 from netvigil.api.base import NotFound
-from netvigil.api.console import Console
-from netvigil.api.guard import ConsoleRoute, Ident, Viewer, console_of
+from netvigil.api.guard import ConsoleDep, Ident, Viewer, console_router
 from netvigil.api.schemas import (
     IncidentDetail,
     IncidentSummary,
@@ -20,14 +19,13 @@ from netvigil.api.topology import subgraph
 
 __all__ = ["router"]
 
-router = APIRouter(route_class=ConsoleRoute)
-Of = Annotated[Console, Depends(console_of)]
+router = console_router()
 
 
 @router.get("/api/incidents", tags=["incidents"])
 async def list_incidents(
     tok: Viewer,
-    console: Of,
+    console: ConsoleDep,
     status: Annotated[str | None, Query(pattern="^(open|resolved)$")] = None,
     severity: Annotated[str | None, Query(max_length=32)] = None,
     entity: Annotated[str | None, Query(max_length=256)] = None,
@@ -51,7 +49,7 @@ async def list_incidents(
 
 
 @router.get("/api/incidents/{fingerprint}", tags=["incidents"])
-async def get_incident(fingerprint: Ident, tok: Viewer, console: Of) -> IncidentDetail:
+async def get_incident(fingerprint: Ident, tok: Viewer, console: ConsoleDep) -> IncidentDetail:
     """One incident: root-cause ranking with evidence, signal timeline, impact, ticket."""
     found = console.incidents.get(fingerprint)
     if found is None:
@@ -63,7 +61,7 @@ async def get_incident(fingerprint: Ident, tok: Viewer, console: Of) -> Incident
 async def incident_topology(
     fingerprint: Ident,
     tok: Viewer,
-    console: Of,
+    console: ConsoleDep,
     hops: Annotated[int, Query(ge=0, le=3)] = 1,
 ) -> TopologyOut:
     """The part of the topology around an incident's root cause, laid out for drawing."""

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
-
-from netvigil.api.console import Console
-from netvigil.api.guard import ConsoleRoute, Viewer, console_of
+from netvigil.api.guard import ConsoleDep, Viewer, console_router
 from netvigil.api.schemas import ServiceOut
 from netvigil.api.services import services_view
 
 __all__ = ["router"]
 
-router = APIRouter(route_class=ConsoleRoute)
+router = console_router()
 
 
 @router.get("/api/services", tags=["services"])
-async def list_services(
-    tok: Viewer, console: Annotated[Console, Depends(console_of)]
-) -> list[ServiceOut]:
+async def list_services(tok: Viewer, console: ConsoleDep) -> list[ServiceOut]:
     """Services with their paths, SLOs (burn state, budget left) and open incidents."""
     opened = [inc for inc, _ in console.incidents.list("open")]
     return services_view(console.topology, console.slos, console.slo_board, opened)

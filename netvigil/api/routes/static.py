@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from netvigil.api.guard import ConsoleRoute
+from netvigil.api.guard import console_router
 
 __all__ = ["mount_page", "router"]
 
-router = APIRouter(route_class=ConsoleRoute)
+router = console_router()
 
 
 @router.get("/", include_in_schema=False)

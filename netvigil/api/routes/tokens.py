@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
-from netvigil.api.guard import ConsoleRoute, Viewer
+from netvigil.api.guard import Viewer, console_router
 from netvigil.api.schemas import Me
 
 __all__ = ["router"]
 
-router = APIRouter(route_class=ConsoleRoute)
+router = console_router()
 
 
 @router.get("/api/me", tags=["auth"])

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 
-from netvigil.api.console import Console
-from netvigil.api.guard import ConsoleRoute, Viewer, console_of
+from netvigil.api.guard import ConsoleDep, Viewer, console_router
 from netvigil.api.schemas import TopologyOut
 from netvigil.api.topology import subgraph
 
 __all__ = ["router"]
 
-router = APIRouter(route_class=ConsoleRoute)
+router = console_router()
 
 
 @router.get("/api/topology", tags=["topology"])
 async def topology(
     tok: Viewer,
-    console: Annotated[Console, Depends(console_of)],
+    console: ConsoleDep,
     entity: Annotated[str, Query(min_length=1, max_length=256)],
     hops: Annotated[int, Query(ge=0, le=3)] = 1,
 ) -> TopologyOut:

@@ -7,14 +7,12 @@ import itertools
 import json
 import sqlite3
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from netvigil.resolvers.audit import GENESIS, AuditLog, record_hash
-from tests.conftest import clean_env
+from tests.conftest import netvigil
 
 
 def filled(path: Path, n: int = 5) -> AuditLog:
@@ -164,12 +162,12 @@ def test_cli_verify_reports_a_damaged_log_without_a_traceback(tmp_path: Path) ->
     db = sqlite3.connect(tmp_path / "audit.db")
     db.execute("UPDATE audit SET detail = 'nope' WHERE seq = 2")
     db.commit()
-    cli = [sys.executable, "-m", "netvigil.cli", "audit", "verify", "--data-dir", str(tmp_path)]
-    r = subprocess.run(cli, capture_output=True, text=True, env=clean_env(), timeout=120)
+    cli = ("audit", "verify", "--data-dir", str(tmp_path))
+    r = netvigil(*cli)
     assert r.returncode == 1, r.stderr
     assert "BROKEN" in r.stdout and "record 2: its detail is not valid JSON" in r.stdout
     assert "Traceback" not in r.stderr
     (tmp_path / "audit.db").write_bytes(b"not a database at all" * 100)
-    r = subprocess.run(cli, capture_output=True, text=True, env=clean_env(), timeout=120)
+    r = netvigil(*cli)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.startswith("error:") and "audit.db" in r.stderr
