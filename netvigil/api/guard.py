@@ -6,9 +6,9 @@ the body: FastAPI reads and parses a body before it runs a route's dependencies,
 this an unauthenticated client could make the service read (and hold) any body it sends. The
 dependency then finds the check already done for this request and returns its record.
 
-Bodies are parsed strictly (:class:`StrictJSONRequest`): ``NaN``/``Infinity``, invalid UTF-8
-and lone surrogates (``"\\ud800"``) are refused as 422, because Python's :mod:`json` accepts
-them and they cannot be stored, audited or answered as JSON afterwards.
+Bodies are parsed strictly (:class:`StrictJSONRequest`): ``NaN``/``Infinity`` (also as
+``1e999``), invalid UTF-8 and lone surrogates (``"\\ud800"``) are refused as 422, because
+Python's :mod:`json` accepts them and they cannot be stored, audited or answered as JSON.
 
 Failed logins are counted per client address (:class:`~netvigil.api.auth.FailureLimiter`);
 the address is the connecting one, or the one a configured reverse proxy reports
@@ -18,6 +18,7 @@ the address is the connecting one, or the one a configured reverse proxy reports
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -112,6 +113,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def _check_text(value: Any) -> None:
     """Raise ValueError on a string (or key) that is not valid Unicode (a lone surrogate)."""
     if isinstance(value, str):
@@ -133,7 +141,7 @@ class StrictJSONRequest(Request):
             body = await self.body()
             try:
                 text = body.decode("utf-8")
-                value = json.loads(text, parse_constant=_reject_constant)
+                value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
                 _check_text(value)
             except json.JSONDecodeError:
                 raise

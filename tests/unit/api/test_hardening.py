@@ -73,11 +73,12 @@ async def test_bodies_over_the_limit_are_413_with_or_without_content_length(env:
         b'{"reason": NaN}',
         b'{"reason": Infinity}',
         b'{"reason": -Infinity}',
+        b'{"reason": 1e999}',
         b'{"reason": "\\ud800"}',
         b'{"\\udfff": "x"}',
         b'{"reason": "\xff\xfe"}',
     ],
-    ids=["nan", "inf", "-inf", "lone-surrogate", "surrogate-key", "not-utf8"],
+    ids=["nan", "inf", "-inf", "1e999", "lone-surrogate", "surrogate-key", "not-utf8"],
 )
 async def test_odd_json_is_a_422_with_the_security_headers(env: Env, body: bytes) -> None:
     r = await env.client.post(
