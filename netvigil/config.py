@@ -323,7 +323,7 @@ class ApiSettings(_Section):
     )
     max_body_bytes: int = Field(
         65536,
-        ge=0,
+        ge=4096,  # a 500-character reason, escaped, still fits
         description="Largest request body accepted (else 413), checked after the token.",
     )
 

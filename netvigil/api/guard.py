@@ -49,7 +49,7 @@ Ident = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 def console_of(request: Request) -> Console:
-    """The console the application serves (a dependency: ``c: Annotated[Console, ...]``)."""
+    """The console the application serves (routes take it as ``console: ConsoleDep``)."""
     console: Console = request.app.state.console
     return console
 
