@@ -8,6 +8,7 @@ named in the error, not silently replaced.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
+from netvigil.redaction import redact_urls
 from netvigil.resolvers.assemble import build_coordinator
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
@@ -76,10 +78,26 @@ _TICKETS: dict[str, Callable[[TicketSettings, Path], TicketBackend]] = {
 
 def _pick(registry: Mapping[str, object], setting: str, url: str) -> None:
     if _scheme(url) not in registry:
+        schemes = ", ".join(s + "://" for s in registry)
         raise ConfigError(
-            f"{setting} = {url!r}: this build runs {', '.join(s + '://' for s in registry)} only; "
+            f"{setting} = {redact_urls(url)!r}: this build runs {schemes} only; "
             f"set {setting} to one of those"
         )
+
+
+def _writable(data: Path) -> Path:
+    """The data directory, made when missing; a ConfigError naming the setting when it cannot
+    be written (before any store is opened in it)."""
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=data):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"storage.data_dir = {str(data)!r} cannot be written ({exc.strerror}); choose a "
+            "writable directory with --data-dir or NETVIGIL_STORAGE__DATA_DIR"
+        ) from None
+    return data
 
 
 def open_graph(settings: Settings) -> TopologyStore:
@@ -158,8 +176,7 @@ class Service:
         ``sources`` are added to the twin's (``netvigil replay``)."""
         _pick(_GRAPHS, "graph.url", settings.graph.url)
         _pick(_TICKETS, "tickets.url", settings.tickets.url)
-        data = Path(data_dir or settings.storage.data_dir)
-        data.mkdir(parents=True, exist_ok=True)
+        data = _writable(Path(data_dir or settings.storage.data_dir))
         topo = open_graph(settings)
         topo_file = settings.graph.topology or (settings.twin.topology if twin else None)
         load_topology(topo_file, topo)
