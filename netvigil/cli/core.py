@@ -53,17 +53,50 @@ def config_show(config_path: str | None, as_json: bool) -> None:
 
 @config.command("docs")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-def config_docs(as_json: bool) -> None:
+@click.option(
+    "--markdown", is_flag=True, help="Print Markdown tables by section (docs/configuration.md)."
+)
+def config_docs(as_json: bool, markdown: bool) -> None:
     """List every setting with its environment variable, type, default and meaning."""
     rows = describe()
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))
         return
+    if markdown:
+        click.echo(settings_markdown(rows), nl=False)
+        return
     table = Table("setting", "environment variable", "type", "default", "meaning")
     for r in rows:
         table.add_row(r["setting"], r["env"], r["type"], r["default"], r["help"])
     print_table(table)
+
+
+def settings_markdown(rows: list[dict[str, str]]) -> str:
+    """Every setting as Markdown tables, one per section, in the order of the settings."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    out: list[str] = []
+    section = ""
+    for r in rows:
+        head = r["setting"].split(".", 1)[0]
+        if head != section:
+            section = head
+            out += [
+                "",
+                f"## `{section}`",
+                "",
+                "| setting | environment variable | type | default | meaning |",
+            ]
+            out.append("|---|---|---|---|---|")
+        default = cell(r["default"]) or '""'
+        out.append(
+            f"| `{r['setting']}` | `{r['env']}` | {cell(r['type'])} | "
+            f"`{default}` | {cell(r['help'])} |"
+        )
+    return "\n".join(out).lstrip("\n") + "\n"
 
 
 # ---------------------------------------------------------------- run
