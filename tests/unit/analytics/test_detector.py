@@ -56,7 +56,7 @@ def test_scores_before_learning() -> None:
     det = SeriesDetector.for_signal("cpu.util", CFG)
     feed(det, [10.0 + (i % 2) * 0.1 for i in range(60)])
     assert det.scorer is not None
-    before = det.scorer.level[0]
+    before = det.scorer.predictor.level[0]
     check = det._check(60.0, 50.0, CFG)
     assert check.expected is not None and abs(check.expected - before) < 0.2
     assert check.abnormal
