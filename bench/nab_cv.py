@@ -45,9 +45,22 @@ Files = dict[str, tuple[list[str], list[tuple[int, int]], np.ndarray, np.ndarray
 GRID: dict[str, tuple[Any, ...]] = {
     "error_alpha": (0.002, 0.003, 0.005, 0.01),
     "hist_alpha": (0.002, 0.005, 0.01),
-    "tail_alpha": (0.0, 0.001),
+    "tail_alpha": (0.0, 0.001, 0.003),
     "detectors": ("base", "base+context"),
     "onset_level": (0.3, 0.4, 0.5, 0.6),
+}
+#: detector sets compared at the default constants (in-sample; not a grid dimension)
+ABLATION = {
+    "spike": ("spike",),
+    "spike+noise (the previous scorer)": ("spike", "noise"),
+    "base - shift": ("spike", "drift", "noise"),
+    "base - drift": ("spike", "shift", "noise"),
+    "base - noise": ("spike", "shift", "drift"),
+    "base": ("spike", "shift", "drift", "noise"),
+    "base + context": ("spike", "shift", "drift", "noise", "context"),
+    "base + hst": ("spike", "shift", "drift", "noise", "hst"),
+    "context": ("context",),
+    "hst": ("hst",),
 }
 DETECTOR_SETS = {
     "base": ("spike", "shift", "drift", "noise"),
@@ -75,7 +88,7 @@ def make_config(params: Mapping[str, Any]) -> EnsembleConfig:
         seasonal = dataclasses.replace(seasonal, error_alpha=params["error_alpha"])
     fields = {f.name for f in dataclasses.fields(EnsembleConfig)}
     kw = {k: v for k, v in params.items() if k in fields}
-    if isinstance(kw.get("detectors"), str):
+    if kw.get("detectors") in DETECTOR_SETS:
         kw["detectors"] = DETECTOR_SETS[kw["detectors"]]
     return dataclasses.replace(base, seasonal=seasonal, **kw)
 
@@ -140,12 +153,16 @@ def cross_validate(
     p = PROFILES[profile]
     null, perfect = -p.fn * n_windows, p.tp * n_windows
     strict = 100.0 * (strict_raw - null) / (perfect - null)
-    return {"pooled": pooled["score"], "strict": strict, "chosen": chosen, "held": held}
+    return {
+        "pooled": pooled["score"],
+        "pooled_threshold": pooled["threshold"],
+        "strict": strict,
+        "chosen": chosen,
+        "held": held,
+    }
 
 
-def caught_by(
-    files: Files, held: Mapping[str, FileScoring], scores: Mapping[str, SeriesScores], t: float
-) -> list[dict[str, Any]]:
+def caught_by(files: Files, scores: Mapping[str, SeriesScores], t: float) -> list[dict[str, Any]]:
     """Per labelled window: detected or not at threshold ``t``, and which detector fired."""
     out = []
     for name, (stamps, windows, _, _) in files.items():
@@ -193,7 +210,28 @@ def main() -> None:
         for label, folds in (("loso", loso), ("loco", loco)):
             cv = cross_validate(results, folds, profile)
             row[label] = {"pooled": cv["pooled"], "strict": cv["strict"], "chosen": cv["chosen"]}
+            if label == "loso" and profile == "standard":
+                held = {n: raw_scores[tuple(k)][n] for n, k in cv["chosen"].items()}
+                report["caught_by_cv"] = caught_by(files, held, cv["pooled_threshold"])
         report["cv"][profile] = row
+    # every grid point on its own: held-out scores with its constants fixed (strict: the
+    # threshold comes from the training folds too, so LOCO strict measures whether one
+    # threshold carries over from one kind of series to another)
+    points = []
+    for key, prep in results.items():
+        a = cross_validate({key: prep}, loco, "standard")
+        b = cross_validate({key: prep}, loso, "standard")
+        points.append(
+            {
+                "at": dict(zip(keys, key, strict=True)),
+                "insample": score_corpus(prep, "standard")["score"],
+                "loso_strict": b["strict"],
+                "loco_pooled": a["pooled"],
+                "loco_strict": a["strict"],
+            }
+        )
+    points.sort(key=lambda r: -float(r["loco_strict"]))
+    report["points_by_loco_strict"] = points[:15]
     # sensitivity: one constant at a time, the others at their defaults
     sens: dict[str, list[dict[str, Any]]] = {}
     for i, k in enumerate(keys):
@@ -206,8 +244,22 @@ def main() -> None:
         sens[k] = rows
     report["sensitivity"] = sens
     std = score_corpus(results[default], "standard")
-    report["caught_by"] = caught_by(files, results[default], raw_scores[default], std["threshold"])  # type: ignore[arg-type]
+    report["caught_by"] = caught_by(files, raw_scores[default], std["threshold"])  # type: ignore[arg-type]
     report["per_file_default"] = std["per_file"]
+    report["calibration"] = {
+        cal: {
+            p: score_corpus(
+                prepared(files, onset(run(files, {"calibration": cal}), ONSET_LEVEL)), p
+            )["score"]
+            for p in PROFILES
+        }
+        for cal in ("average", "tail", "raw")
+    }
+    ablation = {}
+    for label, dets in ABLATION.items():
+        prep = prepared(files, onset(run(files, {"detectors": dets}), ONSET_LEVEL))
+        ablation[label] = {p: score_corpus(prep, p)["score"] for p in PROFILES}
+    report["ablation"] = ablation
     report["wall_s"] = round(time.perf_counter() - t0, 1)
     report["detectors"] = list(EnsembleConfig().detectors)
     report["all_detectors"] = list(DETECTORS)

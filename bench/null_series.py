@@ -66,6 +66,7 @@ def alarms(
     score: Callable[[list[float], list[float]], SeriesScores],
     threshold: float,
     series: int,
+    level: float = ONSET_LEVEL,
 ) -> dict[str, float]:
     """Alarms per 1,000 points after the first 15 % (NAB's probation), per shape."""
     out = {}
@@ -76,7 +77,7 @@ def alarms(
         for k in range(series):
             rng = np.random.default_rng(1000 + k)
             raw = score(t.tolist(), gen(rng, t).tolist())
-            filt = onset({"s": raw}, ONSET_LEVEL)["s"].scores
+            filt = onset({"s": raw}, level)["s"].scores
             hits += sum(1 for x in filt[skip:] if x >= threshold)
         out[name] = round(1000.0 * hits / (series * (N - skip)), 3)
     return out

@@ -71,13 +71,15 @@ class EnsembleConfig:
     over its typical size; only to measure what calibration is worth)."""
     hist_alpha: float = 0.005
     """Memory of each detector's score distribution (about 200 points)."""
-    tail_alpha: float = 0.0
-    """``average`` calibration: memory of an empirical tail (how often the series' average
-    went beyond 3 of its sigmas); 0 = the Gaussian tail only (chosen by cross-validation)."""
+    tail_alpha: float = 0.001
+    """``average`` calibration: memory of the empirical tail (how often the series' average
+    went beyond 3 of its sigmas, about 1,000 points); 0 = the Gaussian tail only."""
     tail_rate: float = 0.05
     """``tail`` calibration: share of each detector's scores above its tail threshold."""
     bonferroni: bool = True
     """Subtract log10(number of detectors) from the largest surprisal."""
+    saturate: bool = True
+    """Score = surprisal / 10, capped at 1 (else surprisal / (surprisal + 5): no cap)."""
     combine: str = "max"
     """``max`` (the largest surprisal) or ``top2`` (the mean of the two largest: a detector
     alone cannot raise an alarm above half its surprisal)."""
@@ -207,7 +209,10 @@ class EnsembleScorer:
         score = 0.0
         if self.n > c.warmup:
             s = best - self.bonferroni
-            score = 0.0 if s <= 0.0 else (s / 10.0 if s < 10.0 else 1.0)
+            if c.saturate:
+                score = 0.0 if s <= 0.0 else (s / 10.0 if s < 10.0 else 1.0)
+            else:
+                score = 0.0 if s <= 0.0 else s / (s + 5.0)
         half = 4.0 * scale
         return EnsembleVerdict(
             score, pred, (pred - half, pred + half), z, model, self.names[best_k]

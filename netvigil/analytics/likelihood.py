@@ -112,23 +112,23 @@ class AverageLikelihood:
       it should, e.g. Gaussian residuals), so a quiet spell does not make an ordinary wobble
       look impossible.
     - The standardised deviation ``x`` has a Gaussian tail only if the series does. So the
-      share of points with ``x > tail_k`` (prior: the Gaussian share) and their mean excess
-      are learned too (memory ``tail_alpha``), and the probability of ``x`` is the *larger*
-      of the Gaussian one and this empirical exponential tail (peaks over a threshold, as in
-      SPOT, Siffer et al., KDD 2017). On a heavy-tailed or bursty series a deviation that
-      happens every few hundred points is judged as such, not as a one-in-a-billion event:
-      one threshold serves smooth and spiky series alike.
+      share of points with ``x > tail_k`` is learned too (memory ``tail_alpha``; prior: the
+      Gaussian share, worth 100 points), and when the series goes beyond ``tail_k`` more
+      often than a Gaussian one would, every surprisal is lowered by ``log10`` of that ratio:
+      on a series with ten times the Gaussian share of large deviations, a large deviation
+      is ten times less rare. A series with Gaussian tails keeps the Gaussian surprisal, so
+      scores stay comparable between light- and heavy-tailed series (one threshold).
     - ``two_sided``: a signed raw score, rare in either direction (a level shift up or down).
     """
 
     __slots__ = (
         "avg",
         "avg_alpha",
-        "excess",
         "hist_alpha",
         "mean",
         "n",
         "rate",
+        "rate0",
         "tail_alpha",
         "tail_k",
         "two_sided",
@@ -159,7 +159,7 @@ class AverageLikelihood:
         # Gaussian prior: P(x > k) and the mean excess over k of a standard normal
         q = 0.5 * math.erfc(tail_k / _SQRT2)
         self.rate = q * (2.0 if two_sided else 1.0)
-        self.excess = math.exp(-tail_k * tail_k / 2.0) / math.sqrt(2.0 * math.pi) / q - tail_k
+        self.rate0 = self.rate
 
     def judge(self, s: float) -> float:
         """Surprisal (``-log10`` tail probability) of raw score ``s``, then learn it."""
@@ -179,12 +179,9 @@ class AverageLikelihood:
             self.n += 1
             if ta < 1.0 / self.n:
                 ta = 1.0 / self.n
-            if over > 0.0:
-                emp = -math.log10(self.rate) + over / self.excess * _LOG10E
-                if emp < out:
-                    out = emp
-                cap = 10.0 * self.excess
-                self.excess += 10.0 * ta * ((over if over < cap else cap) - self.excess)
+            heavier = self.rate / self.rate0
+            if heavier > 1.0:
+                out -= math.log10(heavier)
             self.rate += ta * ((1.0 if over > 0.0 else 0.0) - self.rate)
         self.avg = a
         h = self.hist_alpha

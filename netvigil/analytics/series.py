@@ -15,7 +15,7 @@ from netvigil.analytics.hygiene import OnsetFilter
 
 __all__ = ["ONSET_LEVEL", "SeriesScores", "StreamScorer", "score_series"]
 
-ONSET_LEVEL = 0.5
+ONSET_LEVEL = 0.4
 """Score at which an excursion starts its refractory period (chosen by cross-validation)."""
 
 

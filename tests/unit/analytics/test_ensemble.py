@@ -60,7 +60,7 @@ def _changes() -> dict[str, tuple[list[float], int]]:
     return {
         "spike": (spike, 2500),
         "shift": (base[:2500] + [v + 5 for v in base[2500:]], 2500),
-        "drift": (base[:2000] + [v + 0.1 * i for i, v in enumerate(base[2000:])], 2000),
+        "drift": (base[:2000] + [v + 0.2 * i for i, v in enumerate(base[2000:])], 2000),
         "noise": (base[:2500] + [v + rng.gauss(0, 4) for v in base[2500:]], 2500),
     }
 
