@@ -18,12 +18,17 @@ constant memory. Steps:
    - ``context``: CAD-style contextual novelty of the raw value sequence
      (:mod:`~netvigil.analytics.novelty`);
    - ``hst``: river's ``HalfSpaceTrees`` on the last three values scaled to the running range
-     (isolation of the recent shape; off by default: see docs/evaluation-detection.md).
+     (isolation of the recent shape).
 
-3. **Calibration** (:class:`~netvigil.analytics.likelihood.TailLikelihood`): each detector's raw
-   score becomes ``-log10`` of its tail probability under that detector's own recent scores on
-   this series, so a value routine for a noisy series is not rare, and one threshold serves
-   every series.
+   ``context`` and ``hst`` are off by default: on nab-dev they added false alarms (see
+   docs/evaluation-detection.md).
+
+3. **Calibration**, an anomaly likelihood per detector and series
+   (:class:`~netvigil.analytics.likelihood.AverageLikelihood`): each detector's raw score
+   becomes ``-log10`` of its tail probability under that detector's own recent scores on this
+   series, so a value routine for a noisy series is not rare, and one threshold serves
+   series of any unit and noise level (``calibration="tail"`` and ``"raw"`` exist only to
+   measure that choice).
 4. **Combination**: the largest surprisal, minus ``log10`` of the number of detectors (a
    Bonferroni correction: with k detectors, k chances of a false alarm). One detector's false
    alarms cannot dominate because each is judged against its own history: a detector that
@@ -36,7 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from netvigil.analytics.likelihood import AverageLikelihood, TailLikelihood
 from netvigil.analytics.novelty import ContextNovelty
@@ -64,25 +69,21 @@ class EnsembleConfig:
     """Weight of a point in the slow level the drift detector compares with (~200 points)."""
     noise_alpha: float = 0.05
     """Weight of a point in the noise (mean |z|) average (about 20 points)."""
-    calibration: str = "average"
+    calibration: Literal["average", "tail", "raw"] = "average"
     """How a raw score becomes a tail probability: ``average`` (Numenta's anomaly likelihood,
     :class:`~netvigil.analytics.likelihood.AverageLikelihood`), ``tail`` (peaks over threshold,
     :class:`~netvigil.analytics.likelihood.TailLikelihood`) or ``raw`` (none: the raw score
     over its typical size; only to measure what calibration is worth)."""
     hist_alpha: float = 0.005
     """Memory of each detector's score distribution (about 200 points)."""
-    tail_alpha: float = 0.001
-    """``average`` calibration: memory of the empirical tail (how often the series' average
-    went beyond 3 of its sigmas, about 1,000 points); 0 = the Gaussian tail only."""
+    tail_alpha: float = 0.0
+    """``average`` calibration: memory of an empirical tail correction (how often the series'
+    average went beyond 3 of its sigmas); 0 = off, the Gaussian likelihood only (chosen by
+    cross-validation: see docs/evaluation-detection.md)."""
     tail_rate: float = 0.05
     """``tail`` calibration: share of each detector's scores above its tail threshold."""
     bonferroni: bool = True
     """Subtract log10(number of detectors) from the largest surprisal."""
-    saturate: bool = True
-    """Score = surprisal / 10, capped at 1 (else surprisal / (surprisal + 5): no cap)."""
-    combine: str = "max"
-    """``max`` (the largest surprisal) or ``top2`` (the mean of the two largest: a detector
-    alone cannot raise an alarm above half its surprisal)."""
     context_bins: int = 8
     context_len: int = 4
     warmup: int = 100
@@ -179,7 +180,7 @@ class EnsembleScorer:
         cap = c.max_surprise
         zc = cap if z > cap else (-cap if z < -cap else z)
         za = zc if zc >= 0.0 else -zc
-        best, best_k, second = 0.0, 0, 0.0
+        best, best_k = 0.0, 0
         for k, name in enumerate(self.names):
             if name in ("spike", "noise"):
                 raw = za
@@ -199,20 +200,13 @@ class EnsembleScorer:
             cal = self.calibrators[k]
             s = cal.judge(raw) if cal is not None else abs(raw) / _RAW[name][2]
             if s > best:
-                best, best_k, second = s, k, best
-            elif s > second:
-                second = s
-        if c.combine == "top2":
-            best = 0.5 * (best + second)
+                best, best_k = s, k
         self.predictor.learn_point(ts, value, preds)
         self.n += 1
         score = 0.0
         if self.n > c.warmup:
             s = best - self.bonferroni
-            if c.saturate:
-                score = 0.0 if s <= 0.0 else (s / 10.0 if s < 10.0 else 1.0)
-            else:
-                score = 0.0 if s <= 0.0 else s / (s + 5.0)
+            score = 0.0 if s <= 0.0 else (s / 10.0 if s < 10.0 else 1.0)
         half = 4.0 * scale
         return EnsembleVerdict(
             score, pred, (pred - half, pred + half), z, model, self.names[best_k]
