@@ -10,8 +10,8 @@ signal gets is data (:data:`SIGNAL_CHECKS`), not code branches:
   collected, and a healthy link counts (almost) no input errors, so any sustained rate is a
   fault signal (a dirty fibre, a failing optic: the twin's ``packet_loss``).
 - ``deviation``: the calibrated score of :class:`~netvigil.analytics.ensemble.EnsembleScorer`
-  (seasonal expectation; spike, level-shift, drift and noise detectors, each judged against its
-  own history on the series; the evidence names the one that fired), abnormal when the score
+  (seasonal expectation; spike and noise detectors by default, each judged against its own
+  history on the series; the evidence names the one that fired), abnormal when the score
   reaches ``score_open`` *and* the residual is at least ``z_threshold`` robust sigmas; it stays
   abnormal down to ``score_clear`` / half the z threshold (hysteresis). The anomaly's score is
   the calibrated score scaled by the size of the deviation (full at twice the z threshold), so
