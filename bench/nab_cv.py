@@ -46,7 +46,7 @@ GRID: dict[str, tuple[Any, ...]] = {
     "error_alpha": (0.002, 0.003, 0.005, 0.01),
     "hist_alpha": (0.002, 0.005, 0.01),
     "tail_alpha": (0.0, 0.001, 0.003),
-    "detectors": ("base", "base+context"),
+    "detectors": ("spike+noise", "base", "base+context"),
     "onset_level": (0.3, 0.4, 0.5, 0.6),
 }
 #: detector sets compared at the default constants (in-sample; not a grid dimension)
@@ -63,6 +63,7 @@ ABLATION = {
     "hst": ("hst",),
 }
 DETECTOR_SETS = {
+    "spike+noise": ("spike", "noise"),
     "base": ("spike", "shift", "drift", "noise"),
     "base+context": ("spike", "shift", "drift", "noise", "context"),
 }
