@@ -25,6 +25,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from netvigil.analytics.detector import DetectorConfig
 from netvigil.config_input import environment_problems, read_file, too_deep
 from netvigil.errors import ConfigError
 from netvigil.redaction import redact_urls
@@ -206,28 +207,11 @@ class TwinSettings(_Section):
         return v
 
 
-class DetectorSettings(_Section):
-    warmup: int = Field(
-        30, ge=2, description="Points a series is learned before its deviations are scored."
-    )
-    z_threshold: float = Field(
-        6.0, gt=0, description="Robust z-score above which a point deviates."
-    )
-    min_points: int = Field(
-        2, ge=1, description="Consecutive deviating points before an anomaly opens (hysteresis)."
-    )
-    clear_points: int = Field(
-        3, ge=1, description="Consecutive normal points before an anomaly clears (hysteresis)."
-    )
-    util_threshold: float = Field(
-        0.9, gt=0, le=1.5, description="Utilization at which an interface is congested."
-    )
-    util_clear: float = Field(
-        0.8, gt=0, le=1.5, description="Utilization below which congestion clears."
-    )
-    ew_alpha: float = Field(
-        0.05, gt=0, lt=1, description="Weight of the newest point in the running mean/variance."
-    )
+class DetectorSettings(DetectorConfig):
+    """The detector's own fields come from :class:`~netvigil.analytics.detector.DetectorConfig`
+    (one source: the service hands this section to the processor as it is); the forecaster's
+    and the log classifier's are added here."""
+
     forecast_horizon_s: float = Field(
         2700.0,
         gt=0,

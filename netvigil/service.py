@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netvigil.analytics.detector import DetectorConfig
 from netvigil.collectors.push import push_collectors
 from netvigil.collectors.service_level import service_level_processors, service_level_sources
 from netvigil.collectors.sources import device_sources
@@ -206,20 +205,9 @@ class Service:
             network=network,
             clock=lambda: clock[0].now if clock else 0.0,
         )
-        d = settings.detector
         c = settings.correlator
         processors: list[Processor[Any]] = [
-            DetectorProcessor(
-                DetectorConfig(
-                    warmup=d.warmup,
-                    z_threshold=d.z_threshold,
-                    min_points=d.min_points,
-                    clear_points=d.clear_points,
-                    util_threshold=d.util_threshold,
-                    util_clear=d.util_clear,
-                    ew_alpha=d.ew_alpha,
-                )
-            ),
+            DetectorProcessor(settings.detector),
             CorrelatorProcessor(
                 topo,
                 CorrelatorConfig(
