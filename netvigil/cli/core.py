@@ -174,15 +174,11 @@ def run(
 
 
 def _print_summary(svc: Service) -> None:
-    stats = svc.runtime.stats()
-    verification = svc.audit.verify()
-    incidents = svc.incidents.list()
-    out.print(
-        f"stopped cleanly: {sum(stats['published'].values())} events published, "
-        f"{sum(stats['queued'].values())} left in flight, {len(incidents)} incidents, "
-        f"{svc.dead_letters.count} dead letters, audit chain "
-        f"{'verified' if verification.ok else 'BROKEN'} ({verification.records} records)"
-    )
+    """The stop summary (:mod:`netvigil.cli.stop_summary`)."""
+    from netvigil.cli.stop_summary import render, stop_report
+
+    for line in render(stop_report(svc)):
+        out.print(line, highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------- demo
