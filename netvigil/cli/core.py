@@ -147,6 +147,12 @@ def run(
     svc.runtime.listen("netvigil.audit", on_audit)
     if plan is None and not svc.collectors:
         err.print("[yellow]no sources: start with --twin to watch the digital twin[/]")
+    earlier = svc.incidents.counts()
+    if earlier:  # the correlator takes the open ones back (docs/operations.md)
+        out.print(
+            f"{sum(earlier.values())} incidents from earlier runs in {svc.data_dir} "
+            f"({earlier.get('open', 0)} open, resumed)"
+        )
     out.print(
         f"NetVigil {__version__} running "
         f"({'embedded' if settings.bus.url.startswith('memory') else settings.bus.url}; "

@@ -119,6 +119,7 @@ class CorrelationState:
     """Time of the first event after a resume: inherited symptoms must be seen within
     ``window_s`` of it. None when nothing was resumed or once they all were settled."""
     resuming: bool = False
+    """Groups were resumed and no event has come since."""
 
 
 class CorrelatorProcessor(Processor[CorrelationState]):
