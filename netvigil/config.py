@@ -237,6 +237,12 @@ class CorrelatorSettings(_Section):
     min_evidence: float = Field(
         0.8, gt=0, description="Strongest weighted anomaly needed before an incident opens."
     )
+    late_s: float = Field(
+        3600.0,
+        gt=0,
+        description="Anomalies older than the newest one seen by more than this are ignored "
+        "(counted as late_anomaly): a replay, a clock that went backwards.",
+    )
 
 
 class SummarySettings(_Section):

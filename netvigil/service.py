@@ -159,6 +159,8 @@ class Service:
     twin: TwinSource | None = None
     faults: list[Fault] = field(default_factory=list)
     collectors: list[Source] = field(default_factory=list)
+    processors: list[Processor[Any]] = field(default_factory=list)
+    """The processors this process runs (their ``ignored`` counters feed the stop summary)."""
 
     @classmethod
     def build(
@@ -211,9 +213,13 @@ class Service:
             CorrelatorProcessor(
                 topo,
                 CorrelatorConfig(
-                    window_s=c.window_s, max_hops=c.max_hops, min_evidence=c.min_evidence
+                    window_s=c.window_s,
+                    max_hops=c.max_hops,
+                    min_evidence=c.min_evidence,
+                    late_s=c.late_s,
                 ),
                 summarizer(settings),
+                resume=incidents.resumable,
             ),
             coordinator,
             SamplerProcessor(settings.coordinator.tick_s),
@@ -255,6 +261,8 @@ class Service:
         writers = {p.name: p.outputs for p in processors}
         if only is not None:
             processors = [p for p in processors if p.name in only]
+        if coordinator in processors:
+            coordinator.recover()  # a revision a dead process left half-applied, first
         runtime = _runtime(
             settings,
             processors,
@@ -278,6 +286,7 @@ class Service:
             source,
             faults,
             collectors,
+            processors,
         )
 
     @staticmethod

@@ -191,6 +191,12 @@ def run(
     svc.runtime.listen("netvigil.audit", on_audit)
     if plan is None and not svc.collectors:
         err.print("[yellow]no sources: start with --twin to watch the digital twin[/]")
+    earlier = svc.incidents.counts()
+    if earlier:  # the correlator takes the open ones back (docs/operations.md)
+        out.print(
+            f"{sum(earlier.values())} incidents from earlier runs in {svc.data_dir} "
+            f"({earlier.get('open', 0)} open, resumed)"
+        )
     bus_shown = "embedded" if settings.bus.url.startswith("memory") else settings.bus.url
     out.print(
         f"NetVigil {__version__} running ({redact_urls(bus_shown)}; "
@@ -242,16 +248,11 @@ _SOURCE_SETTINGS = {
 
 
 def _print_summary(svc: Service, failed: bool) -> None:
-    stats = svc.runtime.stats()
-    verification = svc.audit.verify()
-    incidents = svc.incidents.list()
-    out.print(
-        f"{'stopped after an error' if failed else 'stopped cleanly'}: "
-        f"{sum(stats['published'].values())} events published, "
-        f"{sum(stats['queued'].values())} left in flight, {len(incidents)} incidents, "
-        f"{svc.dead_letters.count} dead letters, audit chain "
-        f"{'verified' if verification.ok else 'BROKEN'} ({verification.records} records)"
-    )
+    """The stop summary (:mod:`netvigil.cli.stop_summary`)."""
+    from netvigil.cli.stop_summary import render, stop_report
+
+    for line in render(stop_report(svc, failed=failed)):
+        out.print(line, highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------- demo
