@@ -46,7 +46,6 @@ __all__ = [
     "describe_topics",
     "ensure_topic",
     "group_lag",
-    "start_offsets",
     "topic_specs",
 ]
 
@@ -339,19 +338,6 @@ def committed_offsets(
     finally:
         consumer.close()
     return {(tp.topic, tp.partition): tp.offset for tp in got}
-
-
-def start_offsets(
-    bootstrap: str, group: str, tps: list[TopicPartition], timeout: float = 30.0
-) -> dict[tuple[str, int], int]:
-    """Where the group resumes each partition: its committed offset or, where it committed
-    nothing, the log start (the consumers reset to ``earliest``)."""
-    got = committed_offsets(bootstrap, group, tps, timeout)
-    fresh = [tp for tp in tps if got.get((tp.topic, tp.partition), -1) < 0]
-    if fresh:
-        marks = _watermarks(_admin(bootstrap), fresh, timeout)
-        got.update({tp: low for tp, (low, _) in marks.items()})
-    return got
 
 
 def describe_topics(

@@ -1,4 +1,4 @@
-"""The exactly-once loop retries what the broker will answer soon, and gives up on the rest."""
+"""The Kafka loop retries what the broker will answer soon, and gives up on the rest."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any, cast
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from netvigil.streams import kafka_txn
-from netvigil.streams.kafka_txn import TransactionalApp
+from netvigil.streams.kafka import loop
+from netvigil.streams.kafka.loop import KafkaLoop
 
 
 def failing(codes: list[int], result: str = "done") -> Any:
@@ -28,14 +28,14 @@ def failing(codes: list[int], result: str = "done") -> Any:
 
 
 def retrying(call: Any) -> str:
-    app = cast(TransactionalApp, SimpleNamespace(group="g"))
-    return TransactionalApp._retrying(app, "reading", call)
+    app = cast(KafkaLoop, SimpleNamespace(group="g"))
+    return KafkaLoop._retrying(app, "reading", call)
 
 
 def test_a_partition_unknown_right_after_the_topic_was_created_is_asked_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(kafka_txn.time, "sleep", lambda s: None)
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
     call = failing([KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART])
     assert retrying(call) == "done"
     assert len(call.calls) == 3
@@ -44,15 +44,26 @@ def test_a_partition_unknown_right_after_the_topic_was_created_is_asked_again(
 def test_a_partition_unknown_for_longer_than_unknown_s_is_an_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(kafka_txn.time, "sleep", lambda s: None)
-    monkeypatch.setattr(kafka_txn, "UNKNOWN_S", -1.0)  # the deadline has passed already
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
+    monkeypatch.setattr(loop, "UNKNOWN_S", -1.0)  # the deadline has passed already
     with pytest.raises(KafkaException):
         retrying(failing([KafkaError._UNKNOWN_PARTITION]))
 
 
 def test_a_fatal_error_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kafka_txn.time, "sleep", lambda s: None)
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
     call = failing([KafkaError.TOPIC_AUTHORIZATION_FAILED])
     with pytest.raises(KafkaException):
         retrying(call)
     assert len(call.calls) == 1
+
+
+def test_a_new_partition_without_a_leader_yet_is_asked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A changelog topic made a moment ago: its end was asked before the broker had elected
+    its leader, and the loop (of log analytics, in the twin test) died of it."""
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
+    call = failing([KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE])
+    assert retrying(call) == "done"
+    assert len(call.calls) == 3
