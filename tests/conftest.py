@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import netvigil  # noqa: F401  (first, before any test imports gRPC: see netvigil/__init__.py)
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Pipelines built by tests classify log templates by keywords: loading the MiniLM model takes

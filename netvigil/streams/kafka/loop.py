@@ -56,7 +56,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 from confluent_kafka import (
@@ -99,6 +100,12 @@ T = TypeVar("T")
 #: (seconds)
 UNKNOWN_S = 30.0
 
+#: longest wait for a transactional call that has a timeout of its own (30 s) before its
+#: producer is taken as hung and replaced: librdkafka 2.16's ``send_offsets_to_transaction``
+#: can block past its timeout for good once the group coordinator's broker went away
+#: (librdkafka issues 5456 and 5511), as it did in the broker-restart test
+HUNG_S = 120.0
+
 #: errors of a topic or group the broker is still setting up: retried for ``UNKNOWN_S``
 _SETTLING = frozenset(
     {
@@ -126,6 +133,10 @@ def _unpickled(value: bytes | None) -> KeyState | None:
 
 class _Abort(Exception):
     """The round's transaction was aborted: run it again from the committed state."""
+
+
+class _Hung(Exception):
+    """A transactional call did not return: the producer is replaced, the round runs again."""
 
 
 class _Stopped(Exception):
@@ -157,6 +168,7 @@ class KafkaLoop(KeyedWorker):
         self._reader: ProgressReader | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
+        self._producer_conf: dict[str, Any] = {}
         self._end_offsets: EndOffsets | None = None
         self._refused: list[tuple[str, bytes, str]] = []
         """Records the broker refused (topic, value, reason), at least once."""
@@ -188,7 +200,8 @@ class KafkaLoop(KeyedWorker):
             }
         else:  # retried until acknowledged (message.timeout.ms 0); refusals are reported
             extra["on_delivery"] = self._on_delivery
-        self._producer = Producer(producer_config(self.bootstrap, self.cfg.compression, **extra))
+        self._producer_conf = producer_config(self.bootstrap, self.cfg.compression, **extra)
+        self._producer = Producer(self._producer_conf)
         self._consumer = Consumer(
             {
                 **admin_config(self.bootstrap),
@@ -433,6 +446,18 @@ class KafkaLoop(KeyedWorker):
                         self.aborted += 1
                         self._rewind = True
                         continue
+                    except _Hung as hung:
+                        log.error(
+                            "%s: %s did not return in %.0f s; a new producer takes over its "
+                            "transactional id and the round runs again",
+                            self.group,
+                            hung,
+                            HUNG_S,
+                        )
+                        self.aborted += 1
+                        await self._in_thread(self._new_producer)
+                        self._rewind = True
+                        continue
                     self.transactions += 1
                 else:
                     try:
@@ -545,10 +570,10 @@ class KafkaLoop(KeyedWorker):
             if offsets:
                 tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
                 meta = consumer.consumer_group_metadata()
-                self._retrying(
+                self._bounded(
                     "sending offsets", lambda: producer.send_offsets_to_transaction(tps, meta, 30)
                 )
-            self._retrying("committing", lambda: producer.commit_transaction(30))
+            self._bounded("committing", lambda: producer.commit_transaction(30))
         except KafkaException as exc:
             err: KafkaError = exc.args[0]
             if err.fatal() or not err.txn_requires_abort():
@@ -556,6 +581,32 @@ class KafkaLoop(KeyedWorker):
             log.warning("%s: transaction aborted (%s); running the round again", self.group, err)
             self._retrying("aborting", lambda: producer.abort_transaction(30))
             raise _Abort from exc
+
+    def _bounded(self, what: str, call: Callable[[], T]) -> T:
+        """:meth:`_retrying` ``call`` in a thread of its own; :class:`_Hung` if it has not
+        returned after ``HUNG_S`` (the thread is left to the abandoned producer: fenced by
+        its successor, the call then fails and the thread ends)."""
+        done: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                done.set_result(self._retrying(what, call))
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        threading.Thread(target=run, name=f"{self.group}: {what}", daemon=True).start()
+        try:
+            return done.result(HUNG_S)
+        except FutureTimeout:
+            raise _Hung(what) from None
+
+    def _new_producer(self) -> None:
+        """Replace a hung transactional producer by one with the same transactional id:
+        initialising it fences the old one and aborts its open transaction (in the loop's
+        thread)."""
+        producer = Producer(self._producer_conf)
+        self._retrying("initialising transactions", lambda: producer.init_transactions(30))
+        self._producer = producer
 
     def _acknowledged(
         self,

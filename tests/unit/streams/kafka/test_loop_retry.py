@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -67,3 +68,20 @@ def test_a_new_partition_without_a_leader_yet_is_asked_again(
     call = failing([KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE])
     assert retrying(call) == "done"
     assert len(call.calls) == 3
+
+
+def test_a_transactional_call_that_never_returns_is_given_up_as_hung(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """librdkafka's send_offsets_to_transaction can block past its own timeout for good once
+    the group coordinator's broker went away: the round must not wait for it forever."""
+    monkeypatch.setattr(loop, "HUNG_S", 0.2)
+    release = threading.Event()
+    app = cast(KafkaLoop, SimpleNamespace(group="g"))
+    app._retrying = lambda what, call: KafkaLoop._retrying(app, what, call)  # type: ignore[method-assign]
+    try:
+        with pytest.raises(loop._Hung):
+            KafkaLoop._bounded(app, "sending offsets", lambda: release.wait(30))
+        assert KafkaLoop._bounded(app, "committing", lambda: "done") == "done"
+    finally:
+        release.set()
