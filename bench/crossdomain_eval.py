@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SCENARIO = REPO / "netvigil" / "twin" / "scenarios" / "service-loss.yaml"
+SCENARIO = REPO / "netvigil" / "eval" / "scenarios" / "service-loss.yaml"
 
 
 def run(variant: str, seed: int, tmp: Path) -> dict[str, Any]:

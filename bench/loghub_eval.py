@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,10 @@ from pathlib import Path
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub-dev"
+SHARED = Path(
+    os.environ.get("NETVIGIL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+DEFAULT = SHARED / "loghub-dev"
 
 
 def grouping_accuracy(truth: Sequence[str], parsed: Sequence[str]) -> float:

@@ -6,8 +6,8 @@
   ``stats.EWMean`` + ``stats.EWVar``), the simplest online detector.
 - Metric scoring, batch path: :class:`~netvigil.analytics.batch.SeasonalBatch` scoring the
   same sweep (one array call per round of 10,000 series; same model, same scores).
-- Log mining: :class:`~netvigil.analytics.logmining.LogMiner` (masks + drain3) on the Loghub
-  bodies of ../shared/data/loghub-dev, lines/s. Baseline: drain3 with its defaults, no masks.
+- Log mining: :class:`~netvigil.analytics.logmining.LogMiner` (masks + variable detection) on
+  the Loghub bodies of ../shared/data/loghub-dev, lines/s. Baseline: drain3 defaults, no masks.
 
     python -m bench.speed_analytics [--series 10000] [--rounds 10] [--repeats 3]
 """
@@ -35,6 +35,7 @@ from bench.loghub_eval import load
 from netvigil.analytics.batch import SeasonalBatch
 from netvigil.analytics.logmining import LogMiner
 from netvigil.analytics.logmining import _cache as mask_cache
+from netvigil.analytics.logmining import _masky as masky_cache
 from netvigil.analytics.seasonal import SeasonalScorer
 
 
@@ -78,7 +79,8 @@ def _batch_run(n_series: int, rounds: int, seed: int) -> float:
 
 
 def _cold_miner() -> LogMiner:
-    mask_cache.clear()  # every repeat starts with an empty mask cache
+    mask_cache.clear()  # every repeat starts with empty mask caches
+    masky_cache.clear()
     return LogMiner()
 
 

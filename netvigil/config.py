@@ -250,8 +250,24 @@ class CoordinatorSettings(_Section):
         description="Autonomy policy YAML (`netvigil policy check`); empty = one domain, `phase`.",
     )
     catalog: Path | None = Field(None, description="Action catalog YAML; empty = the built-in one.")
-    executor: Literal["twin", "gnmi", "ansible", "none"] = Field(
-        "twin", description="How actions reach devices (twin = the digital twin when it runs)."
+    executor: Literal["twin", "gnmi", "ansible", "lab", "lab-ansible", "none"] = Field(
+        "twin",
+        description=(
+            "How actions reach devices: twin = the digital twin when it runs (else none); "
+            "gnmi = gNMI Set on gnmi.targets; ansible = the catalog's playbooks with "
+            "ansible-runner on coordinator.ansible_inventory; lab, lab-ansible = the lab's "
+            "routers, directly or through a playbook; none = propose only."
+        ),
+    )
+    ansible_inventory: Path | None = Field(
+        None,
+        description="YAML mapping each device to its Ansible host variables (executor ansible).",
+    )
+    timeout_s: float = Field(
+        120.0, gt=0, description="Deadline of one executor call; later, the action times out."
+    )
+    tick_s: float = Field(
+        10.0, gt=0, description="Event-time seconds between the sampler's clock ticks."
     )
     dry_run: bool = Field(False, description="Check and report actions, change nothing.")
     lock_ttl_s: float = Field(600.0, gt=0, description="Lifetime of a lock on a target entity.")
@@ -332,6 +348,16 @@ class SnmpSettings(_Section):
         [SecretStr("public")], description="v1/v2c communities accepted (secret)."
     )
     trap_v3_users: list[SnmpV3UserSettings] = Field([], description="v3 users accepted.")
+    trap_rcvbuf_bytes: int = Field(
+        8 << 20,
+        ge=4096,
+        description="Trap socket receive buffer asked for (net.core.rmem_max caps).",
+    )
+    trap_queue_size: int = Field(
+        10000,
+        ge=1,
+        description="Traps waiting for the pipeline at most; more are dropped, counted.",
+    )
 
 
 class GnmiTargetSettings(_Section):
@@ -372,6 +398,20 @@ class SyslogSettings(_Section):
     queue_size: int = Field(
         10000, ge=1, description="Messages buffered between sockets and the parser."
     )
+    udp_rcvbuf_bytes: int = Field(
+        8 << 20,
+        ge=4096,
+        description="UDP socket receive buffer asked for (net.core.rmem_max caps).",
+    )
+    tcp_idle_s: float = Field(
+        900.0, ge=0, description="Close a TCP/TLS connection silent for this long; 0 = never."
+    )
+    tcp_max_connections: int = Field(
+        512, ge=1, description="Open TCP/TLS connections per listener at most; more are refused."
+    )
+    tcp_max_per_source: int = Field(
+        32, ge=1, description="Open TCP/TLS connections from one address at most; more are refused."
+    )
 
 
 class FlowSettings(_Section):
@@ -385,6 +425,22 @@ class FlowSettings(_Section):
     hold_max: int = Field(10000, ge=0, description="Data sets held for templates at most.")
     queue_size: int = Field(
         10000, ge=1, description="Datagrams buffered between the socket and the decoder."
+    )
+    rcvbuf_bytes: int = Field(
+        8 << 20,
+        ge=4096,
+        description="UDP socket receive buffer asked for (net.core.rmem_max caps).",
+    )
+    max_templates: int = Field(
+        65536, ge=1, description="NetFlow v9/IPFIX templates cached at most, all exporters."
+    )
+    max_templates_per_exporter: int = Field(
+        1024, ge=1, description="Templates cached at most per exporter; more are refused."
+    )
+    template_ttl_s: float = Field(
+        5400.0,
+        ge=0,
+        description="Forget a template unused (no data, no refresh) this long; 0 = never.",
     )
 
 

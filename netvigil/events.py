@@ -44,9 +44,11 @@ __all__ = [
     "LogRecord",
     "Metric",
     "RootCause",
+    "Sample",
     "Severity",
     "TemplateField",
     "Topic",
+    "Watch",
     "decode",
     "decode_many",
     "encode",
@@ -271,6 +273,31 @@ class ActionResult(Event, frozen=True, kw_only=True, tag="action_result"):
     detail: str = ""
 
 
+class Watch(Event, frozen=True, kw_only=True, tag="watch"):
+    """The coordinator asks for one series' samples while it verifies a change on it."""
+
+    device: str
+    kpi: str
+    interface: str = ""
+    until: float
+    """Event time after which the watch lapses (the verification's deadline and a margin)."""
+    request_id: str = ""
+
+
+class Sample(Event, frozen=True, kw_only=True, tag="sample"):
+    """A sample of a watched series, for the coordinator; with ``kpi`` empty, a clock tick:
+    the metrics of ``device`` have reached event time ``ts``."""
+
+    device: str
+    kpi: str = ""
+    interface: str = ""
+    value: float = 0.0
+
+    @property
+    def tick(self) -> bool:
+        return not self.kpi
+
+
 class AuditRecord(Event, frozen=True, kw_only=True, tag="audit"):
     """One hash-chained audit entry: ``hash = sha256(prev_hash + canonical body)``."""
 
@@ -338,6 +365,18 @@ TOPICS: Final[dict[str, Topic]] = {
             lambda e: e.target,
             doc="remediation requests and results",
         ),
+        Topic(
+            "netvigil.watches",
+            (Watch,),
+            _device,
+            doc="series the coordinator verifies",
+        ),
+        Topic(
+            "netvigil.samples",
+            (Sample,),
+            _device,
+            doc="watched samples and clock ticks",
+        ),
         Topic("netvigil.audit", (AuditRecord,), lambda e: "", doc="hash-chained, append-only"),
         Topic("netvigil.dlq", (DeadLetter,), lambda e: e.source, doc="nothing dropped silently"),
     )
@@ -371,6 +410,8 @@ _AnyEvent: TypeAlias = (
     | Incident
     | ActionRequest
     | ActionResult
+    | Watch
+    | Sample
     | AuditRecord
     | DeadLetter
 )

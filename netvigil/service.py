@@ -29,6 +29,7 @@ from netvigil.resolvers.breaker import AutonomyState
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.policy import Policy
 from netvigil.resolvers.remediation import ActionStore
+from netvigil.resolvers.sampler import SamplerProcessor
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.resolvers.tickets.servicenow import ServiceNowTickets
 from netvigil.streams.analytics import analytics_processors, summarizer
@@ -209,6 +210,7 @@ class Service:
                 summarizer(settings),
             ),
             coordinator,
+            SamplerProcessor(settings.coordinator.tick_s),
             dlq,
         ]
         processors += analytics_processors(settings)

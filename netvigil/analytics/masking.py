@@ -13,7 +13,7 @@ of their words ("Received disconnect ...: Bye Bye" vs "...: disconnected by user
 
 from __future__ import annotations
 
-__all__ = ["INTERFACE_PATTERNS", "MASKS"]
+__all__ = ["INTERFACE_PATTERNS", "MASKS", "TIMESTAMP"]
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
@@ -47,17 +47,34 @@ INTERFACE_PATTERNS: dict[str, str] = {
     r"|\d+/\d+/\d+)",
 }
 
+_MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_CLOCK = r"\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?"
+#: a date and time in the forms logs print inside messages (ctime, syslog's, ISO 8601)
+TIMESTAMP = (
+    rf"(?<![\w:])(?:(?:{_DAY},?\s+)?{_MON}\s+\d{{1,2}}(?:,?\s+\d{{4}})?\s+{_CLOCK}"
+    rf"(?:\s+\d{{4}})?"
+    rf"|\d{{4}}-\d{{2}}-\d{{2}}[T ]{_CLOCK}(?:Z|[+-]\d{{2}}:?\d{{2}})?)(?![\w:])"
+)
+
 #: (name, pattern) applied in order; names become the mask token (``<IF>`` ...)
 MASKS: list[tuple[str, str]] = [
+    ("TS", TIMESTAMP),
+    ("URL", r"(?<![\w])[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+"),
     ("MAC", r"(?<![\w:.-])(?:[0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}(?![\w:-])"),
     ("MAC", r"(?<![\w.])[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}(?![\w.])"),
     ("IP", rf"(?<![\w:.]){_IPV6}(?:/\d{{1,3}})?(?![\w:.])"),
     ("IP", rf"(?<![\w.]){_IPV4}(?:/\d{{1,2}}|:\d{{1,5}})?(?![\w.])"),
     ("IF", r"(?<![\w/-])(?:" + "|".join(INTERFACE_PATTERNS.values()) + r")(?![\w/-])"),
     ("ASN", r"(?<![\w])AS[ -]?\d+(?:\.\d+)?(?![\w])"),
+    # a file path: starts at /, ./, ../ or ~/ and has a name after the slash (not "N/A")
+    ("PATH", r"(?<![\w./~-])(?:~|\.{1,2})?/(?:[\w.+@%=,-]+/?)+|(?<![\w])[A-Za-z]:\\[^\s\"'<>]*"),
     ("HEX", r"(?<![\w])0[xX][0-9A-Fa-f]+(?![\w])"),
-    ("HEX", r"(?<![\w-])(?=[0-9A-Fa-f-]*\d)[0-9A-Fa-f]{8,}(?:-[0-9A-Fa-f]{4,})*(?![\w-])"),
+    (
+        "HEX",
+        r"(?<![\w-])(?=[0-9A-Fa-f-]*\d)(?=[0-9A-Fa-f-]*[A-Fa-f])[0-9A-Fa-f]{8,}(?:-[0-9A-Fa-f]{4,})*(?![\w-])",
+    ),
     # last: any other (signed) number, also inside a token (``blk_-123``, ``11:``, ``uid=0``),
     # but not one glued to a word (``%LINK-3-UPDOWN``, ``ipv6``, ``md5``): that is a name
-    ("NUM", r"(?<![A-Za-z])(?<![A-Za-z]-)-?\d+"),
+    ("NUM", r"(?<![A-Za-z])(?<![A-Za-z]-)(?:(?<![A-Za-z0-9-])-)?\d+"),
 ]

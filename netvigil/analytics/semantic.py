@@ -59,7 +59,21 @@ class TemplateClassifier:
         return vec
 
     def classify(self, template: str) -> tuple[str, float]:
-        sims = self._protos @ self.embedding(template)
+        return self._nearest(self.embedding(template))
+
+    def classify_many(self, templates: Sequence[str]) -> list[tuple[str, float]]:
+        """Categories of several templates, the uncached ones embedded in one model call."""
+        todo = list(dict.fromkeys(t for t in templates if t not in self.cache))
+        if todo:
+            self.model_calls += 1
+            for t, vec in zip(todo, self.embedder.embed(todo), strict=True):
+                self.cache[t] = vec
+            while len(self.cache) > self.cache_size:
+                self.cache.popitem(last=False)
+        return [self._nearest(self.embedding(t)) for t in templates]
+
+    def _nearest(self, vec: np.ndarray) -> tuple[str, float]:
+        sims = self._protos @ vec
         best = int(np.argmax(sims))
         sim = float(sims[best])
         return (self._labels[best], sim) if sim >= self.min_similarity else ("other", sim)

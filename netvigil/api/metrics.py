@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from netvigil.events import Anomaly, DeadLetter, Event
+from netvigil.streams.meters import EDGE, EdgeMeters
 
 if TYPE_CHECKING:
     from netvigil.api.app import Console
@@ -112,10 +113,12 @@ _DELAY_BUCKETS = (0.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, float("inf")
 class Meters:
     """Metrics counted as events pass (runtime listeners), in the console's own registry:
     dead letters by source (decode errors of collectors, processor failures) and the detector's
-    delay from a signal's onset to its anomaly, in event-time seconds."""
+    delay from a signal's onset to its anomaly, in event-time seconds. The registry also
+    reads the edges' meters (collectors' sockets, queues, templates; the dead-letter store)."""
 
-    def __init__(self) -> None:
+    def __init__(self, edges: EdgeMeters = EDGE) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(edges)
         self.auth_failures = Counter(
             "netvigil_api_auth_failures",
             "Requests refused for a missing or wrong token.",

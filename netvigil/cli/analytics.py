@@ -1,6 +1,6 @@
-"""Analytics commands: ``netvigil detect`` (NAB-format series) and ``netvigil logs mine``.
+"""``netvigil detect`` (NAB-format series; ``netvigil logs mine`` is in :mod:`netvigil.cli.logs`).
 
-Both are contracts scripts depend on: the column names, one output row per input row, and one
+A contract scripts depend on: the column names, one output row per input row, and one
 configuration for every file.
 """
 
@@ -14,12 +14,11 @@ from pathlib import Path
 import click
 
 from netvigil.analytics.hygiene import OnsetFilter
-from netvigil.analytics.logmining import LogMiner, loghub_template
 from netvigil.analytics.seasonal import SeasonalScorer
 from netvigil.cli._common import err, friendly, main
 from netvigil.errors import NetVigilError
 
-__all__ = ["detect", "logs", "logs_mine", "parse_timestamp"]
+__all__ = ["detect", "parse_timestamp"]
 
 
 def parse_timestamp(text: str) -> float:
@@ -74,34 +73,3 @@ def detect(input_path: str, output_path: str) -> None:
             writer.writerow([row[0], row[1], f"{score:.6f}"])
             rows += 1
     err.print(f"scored {rows} rows -> {Path(output_path)}", highlight=False)
-
-
-@main.group()
-def logs() -> None:
-    """Log analytics: template mining."""
-
-
-@logs.command("mine")
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, exists=True))
-@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False))
-@friendly
-def logs_mine(input_path: str, output_path: str) -> None:
-    """Mine templates: MESSAGES.txt (one message body per line) -> TEMPLATES.csv
-    (LineId,EventId,EventTemplate in Loghub's format), one row per input line.
-
-    Templates are mined online in line order; each row carries its template as it stands
-    after the whole file (templates generalise as lines arrive). An empty line is E0."""
-    miner = LogMiner()
-    ids: list[int] = []
-    with open(input_path, encoding="utf-8", errors="replace", newline="") as fin:
-        for raw in fin:
-            line = raw.rstrip("\r\n")
-            ids.append(miner.add(line).template_id if line.strip() else 0)
-    templates = {tid: loghub_template(t) for tid, t in miner.templates().items()}
-    templates[0] = ""
-    with open(output_path, "w", newline="") as fout:
-        writer = csv.writer(fout, lineterminator="\n")
-        writer.writerow(["LineId", "EventId", "EventTemplate"])
-        for n, tid in enumerate(ids, start=1):
-            writer.writerow([n, f"E{tid}", templates[tid]])
-    err.print(f"mined {len(ids)} lines into {len(templates) - 1} templates -> {output_path}")

@@ -132,3 +132,6 @@ def mission(
     ):
         table.add_row(key, str(result[key]))
     out.print(table)
+
+
+import netvigil.cli.bench_rca  # noqa: E402, F401  (registers `bench rca` on this group)

@@ -1,4 +1,4 @@
-"""Core commands: run, demo, version, config, audit."""
+"""Core commands: run, demo, config, audit."""
 
 from __future__ import annotations
 
@@ -27,13 +27,6 @@ from netvigil.resolvers.audit import AuditLog
 from netvigil.service import Service
 from netvigil.twin.faults import Fault
 from netvigil.twin.source import SIM_EPOCH
-
-
-@main.command()
-def version() -> None:
-    """Print the version."""
-    click.echo(f"netvigil {__version__}")
-
 
 # ---------------------------------------------------------------- config
 
@@ -103,6 +96,12 @@ def _sim(ts: float) -> str:
     metavar="URL",
     help="memory:// (embedded, the default) or kafka://HOST:PORT[,HOST:PORT].",
 )
+@click.option(
+    "--lab",
+    is_flag=True,
+    help="Watch the running lab (`netvigil lab up`): its SNMP agents, logs, "
+    "flows and LLDP-learned topology; act on its routers.",
+)
 @_friendly
 def run(
     config_path: str | None,
@@ -110,9 +109,14 @@ def run(
     speed: float | None,
     data_dir: str | None,
     bus: str | None = None,
+    lab: bool = False,
 ) -> None:
     """Run the always-on service until Ctrl-C, then drain and stop."""
     settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
+    if lab:  # the whole hook: settings pointed at the lab (netvigil/lab/hook.py)
+        from netvigil.lab.hook import lab_settings
+
+        settings = lab_settings(settings, log=out.print)
     plan = Service.plan_twin(settings, speed=speed) if twin else None
 
     def on_fault(what: str, f: Fault, t: float) -> None:

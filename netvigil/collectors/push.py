@@ -7,6 +7,7 @@ from typing import Any
 
 from netvigil.collectors.flow.collector import FlowCollector
 from netvigil.collectors.flow.templates_store import TemplateFile, load_templates
+from netvigil.collectors.listen import TcpLimits
 from netvigil.collectors.syslog.collector import SyslogCollector, SyslogListen
 from netvigil.config import Settings
 from netvigil.streams.base import Processor, Source
@@ -34,6 +35,12 @@ def push_collectors(
                     framing=s.framing,
                     max_message_length=s.max_message_length,
                     queue_size=s.queue_size,
+                    rcvbuf=s.udp_rcvbuf_bytes,
+                    limits=TcpLimits(
+                        idle_s=s.tcp_idle_s or None,
+                        max_connections=s.tcp_max_connections,
+                        max_per_source=s.tcp_max_per_source,
+                    ),
                 )
             )
         )
@@ -48,6 +55,10 @@ def push_collectors(
                 hold_max=f.hold_max,
                 templates=load_templates(path),
                 queue_size=f.queue_size,
+                rcvbuf=f.rcvbuf_bytes,
+                max_templates=f.max_templates,
+                max_templates_per_exporter=f.max_templates_per_exporter,
+                template_ttl_s=f.template_ttl_s or None,
             )
         )
         processors.append(TemplateFile(path))

@@ -62,6 +62,8 @@ def device_sources(settings: Settings) -> list[Source]:
                 sn.trap_port,
                 communities=[c.get_secret_value() for c in sn.trap_communities],
                 v3_users=users,
+                rcvbuf=sn.trap_rcvbuf_bytes,
+                queue_size=sn.trap_queue_size,
             )
         )
     gn = settings.gnmi

@@ -16,10 +16,11 @@ from netvigil.config import Settings
 from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.resolvers.audit import AuditLog
-from netvigil.resolvers.base import ExecOutcome, Executor, LockManager, Op, TicketBackend
+from netvigil.resolvers.base import Executor, LockManager, TicketBackend
 from netvigil.resolvers.breaker import AutonomyState
 from netvigil.resolvers.catalog import ActionSpec, Facts, load_catalog
 from netvigil.resolvers.coordinator import CoordinatorProcessor
+from netvigil.resolvers.executors.registry import ExecutorContext, open_executor
 from netvigil.resolvers.executors.twin import TwinExecutor, change_of
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.locks import SqliteLocks
@@ -28,18 +29,7 @@ from netvigil.resolvers.remediation import ActionStore, Remediator, Validator
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.whatif import what_if
 
-__all__ = ["NoExecutor", "build_coordinator", "open_locks", "twin_validator"]
-
-
-class NoExecutor:
-    """Refuses every execution: for a deployment that only proposes."""
-
-    name = "none"
-
-    def execute(
-        self, action: str, target: str, ops: list[Op], params: dict[str, Any], *, dry_run: bool
-    ) -> ExecOutcome:
-        return ExecOutcome(False, "no executor configured (coordinator.executor = none)", dry_run)
+__all__ = ["build_coordinator", "open_locks", "twin_validator"]
 
 
 def twin_validator(net: TwinNetwork) -> Validator:
@@ -91,16 +81,13 @@ def build_coordinator(
     c = settings.coordinator
     policy = load_policy(c.policy) if c.policy else default_policy(c.phase)
     catalog = load_catalog(c.catalog)
+    if network is None and c.executor in ("lab", "lab-ansible"):
+        from netvigil.lab.hook import lab_twin
+
+        network = lab_twin(topo)  # the level-3 gate: what-if on a twin of the lab
     if executor is None:
-        if c.executor == "twin" and network is not None:
-            executor = TwinExecutor(network, clock or (lambda: 0.0))
-        elif c.executor in ("twin", "none"):
-            executor = NoExecutor()
-        else:
-            raise ConfigError(
-                f"coordinator.executor = {c.executor}: its device inventory is not configured "
-                "here; pass an executor to build_coordinator or use twin/none"
-            )
+        twin = TwinExecutor(network, clock or (lambda: 0.0)) if network is not None else None
+        executor = open_executor(ExecutorContext(settings, catalog, data, twin))
     autonomy = AutonomyState(data / "autonomy.db")
     store = ActionStore(data / "actions.db")
     remediator = Remediator(
@@ -116,6 +103,7 @@ def build_coordinator(
         dry_run=c.dry_run,
         lock_ttl_s=c.lock_ttl_s,
         lock_wait_s=c.lock_wait_s,
+        timeout_s=c.timeout_s,
     )
 
     def metrics() -> dict[str, int]:

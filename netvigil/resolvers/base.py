@@ -215,6 +215,10 @@ class Executor(Protocol):
     """Applies the operations of one action step to devices."""
 
     name: str
+    runs_inline: bool
+    """True where execute only changes in-process state and returns at once (the twin): it
+    runs on the coordinator's loop. False where it talks to devices: the coordinator runs it
+    in a thread of its own with a deadline (:mod:`netvigil.resolvers.calls`)."""
 
     def execute(
         self, action: str, target: str, ops: list[Op], params: dict[str, Any], *, dry_run: bool

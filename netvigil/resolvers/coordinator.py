@@ -8,16 +8,18 @@ and appends every decision to the hash-chained audit log. Stale or repeated revi
 
 With a :class:`~netvigil.resolvers.remediation.Remediator` it also acts: open incidents wait
 in a priority queue (severity x blast radius x confidence) and at most ``max_active`` actions
-are in flight; each goes through policy, the twin gate, a lock, the executor and verification.
-It reads ``netvigil.metrics`` for the KPIs being verified and as its event-time clock (on
-which it also polls the ticket system for approvals and human resolutions).
+are in flight; each goes through policy, the twin gate, a lock, the executor (off the loop,
+with a deadline) and verification. It reads ``netvigil.samples`` from the sampler
+(:mod:`netvigil.resolvers.sampler`): the series it verifies, which it asks for on
+``netvigil.watches``, and clock ticks, its event-time clock, on which it also takes up
+finished executor calls and polls the ticket system for approvals and human resolutions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from netvigil.events import ActionResult, Event, Incident, Metric, RootCause
+from netvigil.events import ActionResult, Event, Incident, RootCause, Sample
 from netvigil.graph.base import TopologyStore, entity_devices
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import Ticket, TicketBackend
@@ -76,8 +78,8 @@ class CoordinatorProcessor(Processor[None]):
         if remediator is not None:
             if topo is None:
                 raise ValueError("a coordinator that acts needs the topology (topo=)")
-            self.inputs = ("netvigil.incidents", "netvigil.metrics")
-            self.outputs = ("netvigil.audit", "netvigil.actions")
+            self.inputs = ("netvigil.incidents", "netvigil.samples")
+            self.outputs = ("netvigil.audit", "netvigil.actions", "netvigil.watches")
 
     def key(self, event: Event) -> str:
         return "resolver"  # one ordered stream; entity locks guard changes across workers
@@ -86,8 +88,8 @@ class CoordinatorProcessor(Processor[None]):
         return None
 
     async def process(self, event: Event, state: None) -> Sequence[Event]:
-        if isinstance(event, Metric):
-            return self._on_metric(event)
+        if isinstance(event, Sample):
+            return self._on_sample(event)
         if not isinstance(event, Incident):
             return []
         out = list(self._on_incident(event))
@@ -110,7 +112,8 @@ class CoordinatorProcessor(Processor[None]):
 
     def _active(self) -> int:
         assert self.remediator is not None
-        return sum(1 for r in self.remediator.store.open() if r.status in ("waiting", "verifying"))
+        busy = ("waiting", "executing", "verifying", "rolling_back")
+        return sum(1 for r in self.remediator.store.open() if r.status in busy)
 
     def _dispatch(self, ts: float, *, escalate: frozenset[str] = frozenset()) -> list[Event]:
         assert self.remediator is not None and self.topo is not None
@@ -138,27 +141,28 @@ class CoordinatorProcessor(Processor[None]):
             )
         return out
 
-    def _on_metric(self, m: Metric) -> list[Event]:
+    def _on_sample(self, s: Sample) -> list[Event]:
         if self.remediator is None:
             return []
-        self.remediator.on_metric(m)
-        if m.ts <= self.now:
+        if not s.tick:
+            self.remediator.on_sample(s)
+        if s.ts <= self.now:
             return []
-        self.now = m.ts
-        out = self.remediator.tick(m.ts)
+        self.now = s.ts
+        out = self.remediator.collect(s.ts) + self.remediator.tick(s.ts)
         escalate = {
             e.request_id.rsplit("-", 1)[0]
             for e in out
-            if isinstance(e, ActionResult) and e.outcome == "rolled_back"
+            if isinstance(e, ActionResult) and e.outcome in ("rolled_back", "failed")
         }
         for fp in escalate:
             got = self.incidents.get(fp)
             if got is not None and got[0].status == "open":
                 self.queue.push(fp, 1e9, got[0].opened_ts)  # escalations go first
-        if m.ts - self._last_poll >= self.poll_s:
-            self._last_poll = m.ts
-            out += self._poll(m.ts)
-        return out + self._dispatch(m.ts, escalate=frozenset(escalate))
+        if s.ts - self._last_poll >= self.poll_s:
+            self._last_poll = s.ts
+            out += self._poll(s.ts)
+        return out + self._dispatch(s.ts, escalate=frozenset(escalate))
 
     def _poll(self, ts: float) -> list[Event]:
         assert self.remediator is not None

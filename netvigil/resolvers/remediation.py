@@ -5,15 +5,24 @@ rule, the evidence, the approval and the result, and every step that changes som
 on the incident's ticket and its change request. Actions live in SQLite (``actions.db``) so a
 restart finds proposals still awaiting approval and changes still being verified.
 
+Executors that talk to devices run off the event loop (:mod:`netvigil.resolvers.calls`):
+an action is ``executing`` (or ``rolling_back``) until its call returns, and a call that has
+not returned by its deadline (``timeout_s``) fails the action as ``timed_out``: the change may
+be partly applied, so the target's lock is kept until its lease expires and a human decides.
+An action found ``executing`` after a restart has the same fate (its outcome is unknown).
+
 Verification runs on event time: the KPI the catalog names must hold on every watched series
 in samples taken after the change took effect (the executor's ``applied_ts`` where the
 network's clock runs ahead of the pipeline's), before ``within_s`` more seconds have passed.
-Otherwise the change is rolled back, the failure is counted (it may trip the domain's breaker
-or its fallback to passive), and the incident is escalated to level 1: a human decides.
+The series come from the sampler (:mod:`netvigil.resolvers.sampler`), asked for by
+:class:`~netvigil.events.Watch` events. Otherwise the change is rolled back, the failure is
+counted (it may trip the domain's breaker or its fallback to passive), and the incident is
+escalated to level 1: a human decides.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -23,10 +32,11 @@ from typing import Any
 
 import msgspec
 
-from netvigil.events import ActionRequest, ActionResult, Event, Metric
+from netvigil.events import ActionRequest, ActionResult, Event, Sample, Watch
 from netvigil.resolvers.audit import AuditLog
-from netvigil.resolvers.base import Executor, Lease, LockManager, TicketBackend
+from netvigil.resolvers.base import ExecOutcome, Executor, Lease, LockManager, Op, TicketBackend
 from netvigil.resolvers.breaker import AutonomyState
+from netvigil.resolvers.calls import Calls
 from netvigil.resolvers.catalog import ActionSpec, Catalog, Facts
 from netvigil.resolvers.policy import Policy
 
@@ -58,12 +68,15 @@ class ActionRecord:
     lease: dict[str, Any] | None = None
     verdict: dict[str, Any] = field(default_factory=dict)
     escalated: bool = False
+    failure: str = ""
+    """Why a verification or an execution failed (kept while the rollback runs)."""
 
     @property
     def done(self) -> bool:
         return self.status in {
             "verified",
             "rolled_back",
+            "timed_out",
             "refused",
             "rejected",
             "cancelled",
@@ -97,9 +110,15 @@ class ActionStore:
     def open(self) -> list[ActionRecord]:
         rows = self._db.execute(
             "SELECT body FROM actions WHERE status IN ('waiting', 'awaiting_approval',"
-            " 'approved', 'verifying') ORDER BY rowid"
+            " 'approved', 'executing', 'verifying', 'rolling_back') ORDER BY rowid"
         ).fetchall()
         return self._load(rows)
+
+    def get(self, request_id: str) -> ActionRecord | None:
+        row = self._db.execute(
+            "SELECT body FROM actions WHERE request_id = ?", (request_id,)
+        ).fetchone()
+        return self._load([row])[0] if row else None
 
     def all(self) -> list[ActionRecord]:
         return self._load(self._db.execute("SELECT body FROM actions ORDER BY rowid").fetchall())
@@ -132,6 +151,8 @@ class Remediator:
         dry_run: bool = False,
         lock_ttl_s: float = 600.0,
         lock_wait_s: float = 300.0,
+        timeout_s: float = 120.0,
+        calls: Calls | None = None,
     ) -> None:
         self.catalog = catalog
         self.policy = policy
@@ -145,6 +166,8 @@ class Remediator:
         self.dry_run = dry_run
         self.lock_ttl_s = lock_ttl_s
         self.lock_wait_s = lock_wait_s
+        self.timeout_s = timeout_s
+        self.calls = calls or Calls()
         self.latest: dict[tuple[str, str, str], tuple[float, float]] = {}
         """(device, kpi, interface) -> (ts, value) of watched series"""
         self.watched: set[tuple[str, str, str]] = set()
@@ -376,8 +399,8 @@ class Remediator:
         return ents
 
     def execute(self, rec: ActionRecord, ts: float) -> list[Event]:
-        """Lock the target, check the lease, run the executor, start verifying."""
-        spec = self.catalog.get(rec.action)
+        """Lock the target, check the lease, run the executor (off the loop unless it runs
+        inline); an inline run goes on to verification at once."""
         got = self.locks.acquire(
             self._lock_entities(rec), rec.request_id, ttl_s=self.lock_ttl_s, now=ts
         )
@@ -403,13 +426,38 @@ class Remediator:
             "token": got.token,
             "expires": got.expires,
         }
-        facts = self._facts(rec)
-        ops = spec.render(facts, rec.params)
         if not self.locks.valid(got, now=ts):  # fencing: never act on a lost lease
             rec.status = "waiting"
             self.store.put(rec)
             return []
-        out = self.executor.execute(rec.action, rec.target, ops, rec.params, dry_run=self.dry_run)
+        ops = self.catalog.get(rec.action).render(self._facts(rec), rec.params)
+        run = self._runner(rec, ops, dry_run=self.dry_run)
+        if self.executor.runs_inline:
+            return self._applied(rec, run(), ts)
+        rec.status, rec.executed_ts = "executing", ts
+        self.store.put(rec)
+        self.calls.start(rec.request_id, run, self.timeout_s)
+        return [
+            self._audit(
+                rec,
+                "action.started",
+                ts,
+                executor=self.executor.name,
+                timeout_s=self.timeout_s,
+                lock_token=got.token,
+            )
+        ]
+
+    def _runner(
+        self, rec: ActionRecord, ops: list[Op], *, dry_run: bool
+    ) -> Callable[[], ExecOutcome]:
+        return functools.partial(
+            self.executor.execute, rec.action, rec.target, ops, rec.params, dry_run=dry_run
+        )
+
+    def _applied(self, rec: ActionRecord, out: ExecOutcome, ts: float) -> list[Event]:
+        """The executor returned: audit it, then verify (or finish a dry run, or roll back)."""
+        spec = self.catalog.get(rec.action)
         self.autonomy.record_change(rec.domain, rec.request_id, ts=ts)
         events: list[Event] = [
             self._audit(
@@ -420,12 +468,12 @@ class Remediator:
                 ok=out.ok,
                 detail=out.detail,
                 dry_run=out.dry_run,
-                lock_token=got.token,
+                lock_token=(rec.lease or {}).get("token"),
             )
         ]
         if out.dry_run:
             rec.status = "dry_run"
-            self.locks.release(got)
+            self._release(rec)
             self._change(rec, "closed", f"Dry run: {out.detail}", ts)
             self._note(rec, f"Dry run of {rec.action} on {rec.target}: {out.detail}", ts)
             self.store.put(rec)
@@ -442,8 +490,54 @@ class Remediator:
         rec.status = "verifying"
         rec.deadline = rec.executed_ts + spec.verification.within_s
         self.store.put(rec)
-        self.watched |= set(self._watch(rec))
+        watched = self._watch(rec)
+        self.watched |= set(watched)
+        until = rec.deadline + spec.verification.within_s  # samples at the deadline still count
+        events += [
+            Watch(ts=ts, device=d, kpi=k, interface=i, until=until, request_id=rec.request_id)
+            for d, k, i in watched
+        ]
         return events
+
+    def collect(self, ts: float) -> list[Event]:
+        """Take up the executor calls that returned or timed out, and the actions a previous
+        run of the service left ``executing`` or ``rolling_back`` (their outcome is unknown)."""
+        events: list[Event] = []
+        for done in self.calls.finished():
+            rec = self.store.get(done.key)
+            if rec is None:
+                continue
+            if done.outcome is None:
+                events += self._timed_out(rec, ts, f"no answer within {done.elapsed_s:.0f} s")
+            elif rec.status == "executing":
+                events += self._applied(rec, done.outcome, ts)
+            elif rec.status == "rolling_back":
+                events += self._rolled_back(rec, done.outcome, ts)
+        for rec in self.store.open():
+            if rec.status in ("executing", "rolling_back") and not self.calls.running(
+                rec.request_id
+            ):
+                why = "the service stopped while the executor ran; its outcome is unknown"
+                events += self._timed_out(rec, ts, why)
+        return events
+
+    def _timed_out(self, rec: ActionRecord, ts: float, why: str) -> list[Event]:
+        """An executor call that did not return: the change may be partly applied. Keep the
+        lock until its lease expires (nothing else may touch the target meanwhile), fail the
+        change and escalate: a human checks the device."""
+        step = "rollback" if rec.status == "rolling_back" else "execution"
+        rec.status = "timed_out"
+        self.store.put(rec)
+        text = (
+            f"{rec.action} on {rec.target}: {step} by {self.executor.name} timed out ({why}); "
+            "the change may be partly applied; the target stays locked until its lease expires"
+        )
+        self._change(rec, "failed", text, ts)
+        self._note(rec, text + ". Escalated to level 1: a human decides.", ts)
+        return [
+            self._result(rec, "failed", ts, text),
+            self._audit(rec, "action.timed_out", ts, step=step, why=why, escalated_to=1),
+        ]
 
     def _watch(self, rec: ActionRecord) -> list[tuple[str, str, str]]:
         v = self.catalog.get(rec.action).verification
@@ -456,10 +550,10 @@ class Remediator:
 
     # ------------------------------------------------------------------ verification
 
-    def on_metric(self, m: Metric) -> None:
-        key = (m.device, m.name, m.labels.get("interface", ""))
+    def on_sample(self, s: Sample) -> None:
+        key = (s.device, s.kpi, s.interface)
         if key in self.watched:
-            self.latest[key] = (m.ts, m.value)
+            self.latest[key] = (s.ts, s.value)
 
     def tick(self, ts: float) -> list[Event]:
         """Verify what can be verified, time out what cannot, retry what waits for a lock."""
@@ -514,9 +608,20 @@ class Remediator:
         ]
 
     def _fail(self, rec: ActionRecord, ts: float, why: str) -> list[Event]:
+        """Roll the change back (off the loop unless the executor runs inline)."""
         spec = self.catalog.get(rec.action)
         ops = spec.render(self._facts(rec), rec.params, rollback=True)
-        back = self.executor.execute(rec.action, rec.target, ops, rec.params, dry_run=False)
+        run = self._runner(rec, ops, dry_run=False)
+        rec.failure = why
+        if self.executor.runs_inline:
+            return self._rolled_back(rec, run(), ts)
+        rec.status = "rolling_back"
+        self.store.put(rec)
+        self.calls.start(rec.request_id, run, self.timeout_s)
+        return [self._audit(rec, "action.rolling_back", ts, why=why)]
+
+    def _rolled_back(self, rec: ActionRecord, back: ExecOutcome, ts: float) -> list[Event]:
+        why = rec.failure
         rec.status = "rolled_back"
         self._release(rec)
         self.store.put(rec)

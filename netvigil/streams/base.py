@@ -38,6 +38,9 @@ class Processor(ABC, Generic[S]):
     inputs: tuple[str, ...] = ()
     #: topics written (besides the dead-letter topic); the runtime enforces it
     outputs: tuple[str, ...] = ()
+    #: inputs that come back from downstream (a low-volume back edge, such as the
+    #: coordinator's watches to the sampler): not back-pressured, so they close no cycle
+    feedback: tuple[str, ...] = ()
 
     def key(self, event: Event) -> str:
         """The state partition of an event; by default the key of its topic."""

@@ -5,6 +5,11 @@ order they were published. Publishing awaits room in every subscriber's inbox: a
 processor slows its producers instead of growing memory. An event that makes a processor raise
 goes to the dead-letter topic with the error; the processor goes on. Shutdown stops the sources
 first, then drains every inbox (including what draining produces) before stopping processors.
+
+Processors must not form a cycle (under back-pressure it could deadlock), except through a
+processor's declared ``feedback`` inputs: a low-volume topic that comes back from downstream
+(the coordinator's watches to the sampler). Those events are never waited for: when the inbox
+is full they wait beside it, and the processor takes them after its current event.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +37,8 @@ DLQ = "netvigil.dlq"
 class _Worker:
     proc: Processor[Any]
     inbox: asyncio.Queue[tuple[str, Event]]
+    side: deque[tuple[str, Event]] = field(default_factory=deque)
+    """Feedback events that found the inbox full."""
     states: dict[str, Any] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
@@ -69,9 +76,15 @@ class EmbeddedRuntime:
     # ------------------------------------------------------------------ wiring
 
     def _check_acyclic(self) -> None:
-        """Back-pressure on a cycle could deadlock: refuse processors that form one."""
+        """Back-pressure on a cycle could deadlock: refuse processors that form one (feedback
+        inputs are not back-pressured, so they close no cycle)."""
         graph = {
-            w.proc.name: {s.proc.name for t in w.proc.outputs for s in self._subs[t]}
+            w.proc.name: {
+                s.proc.name
+                for t in w.proc.outputs
+                for s in self._subs[t]
+                if t not in s.proc.feedback
+            }
             for w in self._workers
         }
         visiting: set[str] = set()
@@ -116,34 +129,45 @@ class EmbeddedRuntime:
             except Exception:  # an observer must never break the data path
                 log.exception("listener on %s failed", topic)
         for w in self._subs[topic]:
-            await w.inbox.put((topic, event))
+            if topic not in w.proc.feedback:
+                await w.inbox.put((topic, event))
+            elif w.inbox.full():
+                w.side.append((topic, event))
+            else:
+                w.inbox.put_nowait((topic, event))
 
     async def _work(self, w: _Worker) -> None:
-        proc = w.proc
         while True:
             topic, event = await w.inbox.get()
             try:
-                key = proc.key(event)
-                state = w.states.get(key)
-                if state is None:
-                    state = w.states[key] = proc.new_state()
-                outputs = await proc.process(event, state)
-                for out in outputs:
-                    if topic_of(out) not in proc.outputs:
-                        raise ProcessorError(
-                            f"{proc.name} emitted to {topic_of(out)}, not in its outputs"
-                        )
-                for out in outputs:
-                    await self.publish(out)
-                self.processed[proc.name] += 1
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.failed[proc.name] += 1
-                log.warning("processor %s failed on %s: %r", proc.name, topic, exc)
-                await self.publish(_dead_letter(proc.name, topic, event, exc))
+                await self._handle(w, topic, event)
+                while w.side:  # before task_done: drain() waits for these too
+                    await self._handle(w, *w.side.popleft())
             finally:
                 w.inbox.task_done()
+
+    async def _handle(self, w: _Worker, topic: str, event: Event) -> None:
+        proc = w.proc
+        try:
+            key = proc.key(event)
+            state = w.states.get(key)
+            if state is None:
+                state = w.states[key] = proc.new_state()
+            outputs = await proc.process(event, state)
+            for out in outputs:
+                if topic_of(out) not in proc.outputs:
+                    raise ProcessorError(
+                        f"{proc.name} emitted to {topic_of(out)}, not in its outputs"
+                    )
+            for out in outputs:
+                await self.publish(out)
+            self.processed[proc.name] += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.failed[proc.name] += 1
+            log.warning("processor %s failed on %s: %r", proc.name, topic, exc)
+            await self.publish(_dead_letter(proc.name, topic, event, exc))
 
     # ------------------------------------------------------------------ lifecycle
 

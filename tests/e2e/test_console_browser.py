@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-import netvigil.twin
+import netvigil.eval
 from tests.e2e.console import live_console
 
-SCENARIOS = Path(netvigil.twin.__file__).parent / "scenarios"
+SCENARIOS = Path(netvigil.eval.__file__).parent / "scenarios"
 
 pytestmark = pytest.mark.e2e
 

@@ -234,6 +234,8 @@ def test_every_topic_of_the_design_exists_with_its_key() -> None:
         "netvigil.anomalies",
         "netvigil.incidents",
         "netvigil.actions",
+        "netvigil.watches",
+        "netvigil.samples",
         "netvigil.audit",
         "netvigil.dlq",
     }
@@ -243,6 +245,10 @@ def test_every_topic_of_the_design_exists_with_its_key() -> None:
     assert key_of(tmpl) == "10.0.0.1/5/300"
     inc = Incident(ts=0, fingerprint="abc", status="open", revision=1, opened_ts=0, title="t")
     assert (topic_of(inc), key_of(inc)) == ("netvigil.incidents", "abc")
+    watch = ev.Watch(ts=0, device="r1", kpi="if.out_util", interface="1", until=60)
+    sample = ev.Sample(ts=0, device="r1")
+    assert key_of(watch) == key_of(sample) == "r1"  # co-partitioned with the metrics
+    assert sample.tick and not ev.Sample(ts=0, device="r1", kpi="cpu").tick
     req = ActionRequest(
         ts=0,
         request_id="r",

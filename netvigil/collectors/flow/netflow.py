@@ -4,12 +4,19 @@ Pure logic on bytes: no sockets, no clock (the caller passes ``now``). One :clas
 holds what decoding needs between datagrams:
 
 - the template cache, keyed by (exporter, observation domain / source id, template id), with
-  withdrawal (IPFIX template records with no fields; template id 2/3 withdraws all) and a
-  bound on its size;
+  withdrawal (IPFIX template records with no fields; template id 2/3 withdraws all);
 - data sets that arrive before their template: held (when ``hold_s`` > 0) for at most
   ``hold_s`` seconds and ``hold_max`` sets, decoded the moment the template arrives, and
   otherwise reported back as problems with their raw bytes (never dropped silently);
 - the sampling rates that options data announce per exporter, domain and sampler / selector.
+
+The template cache is bounded, so that no sender can grow it: a template is refused (a
+:class:`Problem`, counted in ``refused``) when a field's length does not fit its IANA type
+(:func:`~.template.field_error`), when its exporter already has ``max_per_exporter`` templates,
+or when the cache holds ``max_templates``. Refusing rather than evicting keeps the templates
+that decode live traffic: one noisy sender fills its own share and no more. A template that
+neither data nor a refresh used for ``template_ttl_s`` seconds expires (:meth:`expire_templates`
+returns it withdrawn, to publish), which frees its place.
 
 Bad input raises :class:`~netvigil.errors.DecodeError` when the datagram header itself is
 unusable; anything wrong inside (an unknown template, a truncated set) becomes a
@@ -21,10 +28,15 @@ codec (``netflow``) decodes 29 of 71 real-exporter cases and 45,000 v9 records/s
 from __future__ import annotations
 
 import struct
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 
-from netvigil.collectors.flow.template import CompiledTemplate, Record, compile_template
+from netvigil.collectors.flow.template import (
+    CompiledTemplate,
+    Record,
+    compile_template,
+    field_error,
+)
 from netvigil.errors import DecodeError
 from netvigil.events import FieldValue, FlowTemplate, TemplateField
 
@@ -93,43 +105,113 @@ class FlowSession:
     """Decodes NetFlow v5/v9/IPFIX datagrams of any number of exporters, statefully."""
 
     def __init__(
-        self, *, hold_s: float = 0.0, hold_max: int = 10_000, max_templates: int = 65_536
+        self,
+        *,
+        hold_s: float = 0.0,
+        hold_max: int = 10_000,
+        max_templates: int = 65_536,
+        max_per_exporter: int = 1_024,
+        template_ttl_s: float | None = None,
     ) -> None:
         self.hold_s = hold_s
         self.hold_max = hold_max
         self.max_templates = max_templates
+        self.max_per_exporter = max_per_exporter
+        self.template_ttl_s = template_ttl_s
+        self.refused: Counter[str] = Counter()
+        """Templates refused, by reason: bad_length, exporter_limit, total_limit."""
+        self.expired = 0
+        # least recently used first; the time of the last use (None: loaded, not used yet)
         self._templates: OrderedDict[_Key, tuple[FlowTemplate, CompiledTemplate]] = OrderedDict()
+        self._used: dict[_Key, float | None] = {}
+        self._unclocked: list[_Key] = []  # loaded, their time starts at the next expiry
+        self._per_exporter: Counter[str] = Counter()
         self._held: dict[_Key, deque[_Held]] = {}
         self._held_count = 0
         self._rates: dict[tuple[str, int], dict[int | None, int]] = {}
 
     # ------------------------------------------------------------------ templates
 
-    def load(self, template: FlowTemplate) -> None:
-        """Learn a template from the compacted templates topic (or withdraw it)."""
+    def load(self, template: FlowTemplate) -> str | None:
+        """Learn a template from the compacted templates topic (or withdraw it); returns the
+        reason it was refused, if it was (the same checks and bounds as on the wire)."""
         key = (template.exporter, template.domain, template.template_id)
         if template.withdrawn:
-            self._templates.pop(key, None)
-            return
-        self._store(key, template)
+            self._drop(key)
+            return None
+        refused = self._refusal(key, template.fields)
+        if refused is not None:
+            self.refused[refused[0]] += 1
+            return refused[0]
+        self._store(key, template, None)
+        self._unclocked.append(key)
+        return None
 
     def templates(self) -> list[FlowTemplate]:
         return [t for t, _ in self._templates.values()]
 
-    def _store(self, key: _Key, template: FlowTemplate) -> bool:
-        """Cache a template; True if it is new or changed (worth publishing)."""
+    @property
+    def template_count(self) -> int:
+        return len(self._templates)
+
+    def _refusal(self, key: _Key, fields: list[TemplateField]) -> tuple[str, str] | None:
+        """(reason, message) if the template may not be cached under ``key``, else None."""
+        for f in fields:
+            bad = field_error(f)
+            if bad is not None:
+                return "bad_length", bad
+        if key in self._templates:
+            return None
+        if self._per_exporter[key[0]] >= self.max_per_exporter:
+            return "exporter_limit", f"{key[0]} has {self.max_per_exporter} templates, the most"
+        if len(self._templates) >= self.max_templates:
+            return "total_limit", f"the cache holds {self.max_templates} templates, the most"
+        return None
+
+    def _store(self, key: _Key, template: FlowTemplate, now: float | None) -> bool:
+        """Cache an admitted template; True if it is new or changed (worth publishing)."""
         old = self._templates.get(key)
-        if (
-            old is not None
-            and old[0].fields == template.fields
-            and (old[0].scope_count == template.scope_count)
-        ):
-            return False
+        self._used[key] = now
+        if old is not None:
+            self._templates.move_to_end(key)
+            if old[0].fields == template.fields and old[0].scope_count == template.scope_count:
+                return False
+        else:
+            self._per_exporter[key[0]] += 1
         self._templates[key] = (template, compile_template(template.fields, template.scope_count))
-        self._templates.move_to_end(key)
-        while len(self._templates) > self.max_templates:
-            self._templates.popitem(last=False)
         return True
+
+    def _drop(self, key: _Key) -> bool:
+        if self._templates.pop(key, None) is None:
+            return False
+        del self._used[key]
+        self._per_exporter[key[0]] -= 1
+        if self._per_exporter[key[0]] <= 0:
+            del self._per_exporter[key[0]]
+        return True
+
+    def expire_templates(self, now: float) -> list[FlowTemplate]:
+        """Drop templates unused for ``template_ttl_s``; returns them withdrawn (to publish).
+
+        A template loaded from the topic starts its time at the first call."""
+        ttl = self.template_ttl_s
+        out: list[FlowTemplate] = []
+        if ttl is None:
+            return out
+        for key in self._unclocked:
+            if self._used.get(key, 0.0) is None:
+                self._used[key] = now
+                self._templates.move_to_end(key)
+        self._unclocked.clear()
+        for key in list(self._templates):  # least recently used first
+            used = self._used[key]
+            if used is not None and now - used < ttl:
+                break
+            version = self._templates[key][0].version
+            self._drop(key)
+            self.expired += 1
+            out.append(_withdrawn(key, version, now))
+        return out
 
     # ------------------------------------------------------------------ datagrams
 
@@ -252,7 +334,7 @@ class FlowSession:
                     fields.append(TemplateField(_V9_SCOPE.get(t, t) if i < nscope else t, n))
                 p += 4 * (nscope + nopt)
                 scope = nscope
-                self._learn(exporter, domain, tid, version, fields, scope, secs, now, out)
+                self._learn(exporter, domain, tid, version, fields, scope, secs, now, out, body)
                 if end - p < 6:
                     break  # padding to a 4-byte boundary
                 continue
@@ -286,7 +368,8 @@ class FlowSession:
                     p += 4
                     eid &= 0x7FFF
                 fields.append(TemplateField(eid, length, pen))
-            self._learn(exporter, domain, tid, version, fields, min(scope, count), secs, now, out)
+            scope = min(scope, count)
+            self._learn(exporter, domain, tid, version, fields, scope, secs, now, out, body)
 
     def _learn(
         self,
@@ -299,7 +382,20 @@ class FlowSession:
         secs: int,
         now: float,
         out: SessionResult,
+        raw: bytes,
     ) -> None:
+        key = (exporter, domain, tid)
+        refused = self._refusal(key, fields)
+        if refused is not None:
+            reason, why = refused
+            self.refused[reason] += 1
+            what = f"template {tid} from {exporter}/{domain} refused: {why}"
+            out.problems.append(
+                Problem("bad_template" if reason == "bad_length" else "template_limit", what, raw)
+            )
+            if self._drop(key):  # the exporter redefined it: the old definition is stale
+                out.templates.append(_withdrawn(key, version, float(secs)))
+            return
         tpl = FlowTemplate(
             ts=float(secs),
             exporter=exporter,
@@ -309,12 +405,13 @@ class FlowSession:
             fields=fields,
             scope_count=scope,
         )
-        key = (exporter, domain, tid)
-        if self._store(key, tpl):
+        if self._store(key, tpl, now):
             out.templates.append(tpl)
         for held in self._held.pop(key, ()):
             self._held_count -= 1
-            self._decode_with(key, held.body, held.version, held.export_time, held.sequence, out)
+            self._decode_with(
+                key, held.body, held.version, held.export_time, held.sequence, now, out
+            )
 
     def _withdraw(
         self,
@@ -335,17 +432,8 @@ class FlowSession:
         else:
             keys = [(exporter, domain, tid)] if (exporter, domain, tid) in self._templates else []
         for k in keys:
-            self._templates.pop(k, None)
-            out.templates.append(
-                FlowTemplate(
-                    ts=float(secs),
-                    exporter=exporter,
-                    version=version,
-                    domain=domain,
-                    template_id=k[2],
-                    withdrawn=True,
-                )
-            )
+            self._drop(k)
+            out.templates.append(_withdrawn(k, version, float(secs)))
 
     def _data_set(
         self,
@@ -361,7 +449,7 @@ class FlowSession:
     ) -> None:
         key = (exporter, domain, sid)
         if key in self._templates:
-            self._decode_with(key, body, version, float(secs), seq, out)
+            self._decode_with(key, body, version, float(secs), seq, now, out)
             return
         if self.hold_s <= 0:
             out.problems.append(
@@ -374,9 +462,18 @@ class FlowSession:
         self._held_count += 1
 
     def _decode_with(
-        self, key: _Key, body: bytes, version: int, export_time: float, seq: int, out: SessionResult
+        self,
+        key: _Key,
+        body: bytes,
+        version: int,
+        export_time: float,
+        seq: int,
+        now: float,
+        out: SessionResult,
     ) -> None:
         template, tpl = self._templates[key]
+        self._used[key] = now
+        self._templates.move_to_end(key)
         try:
             records = tpl.decode(body)
         except DecodeError as exc:
@@ -461,6 +558,14 @@ class FlowSession:
                 rate = table.get(sampler, default) if isinstance(sampler, int) else default
             out.append(rate)
         return out
+
+
+def _withdrawn(key: _Key, version: int, ts: float) -> FlowTemplate:
+    """The withdrawal of the template under ``key``, to publish on the templates topic."""
+    exporter, domain, tid = key
+    return FlowTemplate(
+        ts=ts, exporter=exporter, version=version, domain=domain, template_id=tid, withdrawn=True
+    )
 
 
 def _rate_in(r: Record) -> int | None:

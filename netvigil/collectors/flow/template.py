@@ -10,6 +10,17 @@ are quoted with ``repr`` and the variables are positional, so no input reaches t
 
 Templates with variable-length fields (length 65535, RFC 7011 section 7) take the slow path,
 a loop per record and field. Both paths yield the same values (a test checks it).
+
+:func:`field_error` checks a field's length against its element's IANA abstract type before a
+template is accepted. Reduced-size encoding (RFC 7011 section 6.2) only shrinks a value, so no
+field may be wider than its type: 8 octets for every integer and time type, 4 for float32, 8
+for float64, 1 for boolean, 6 for a MAC, 4 and 16 for IPv4 and IPv6 addresses, and none of
+these may be variable-length. Integers are held to the widest integer type (64 bits) rather
+than their own width, because real v9 exporters send some narrow elements wider than IPFIX
+registered them (forwardingStatus, unsigned8, in 4 octets; samplerId in 2: Cisco captures in
+../shared/data/vectors) and their values fit in 64 bits all the same. Strings, octet arrays,
+lists and unregistered elements take any length (unregistered ones longer than 8 octets are
+rendered as hex, never as a number). So no decoded number is wider than 64 bits.
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ from netvigil.collectors.flow.elements import (
 from netvigil.errors import DecodeError
 from netvigil.events import FieldValue, TemplateField
 
-__all__ = ["VARIABLE", "CompiledTemplate", "compile_template", "is_counter"]
+__all__ = ["VARIABLE", "CompiledTemplate", "compile_template", "field_error", "is_counter"]
 
 VARIABLE = 65535
 """The field length that announces a variable-length field (RFC 7011 section 7)."""
@@ -44,6 +55,24 @@ _COUNTER = re.compile(
     r"^(post|reverse|layer2|dropped|postMCast|postLayer2)?"
     r"(octet|packet|frame|Octet|Packet|Frame)(Delta|Total)Count$"
 )
+
+
+#: the widest encoding of each fixed-size type that is not an integer (octets)
+_WIDEST = dict(float32=4, float64=8, boolean=1, macAddress=6, ipv4Address=4, ipv6Address=16)
+_INTEGER = ("unsigned", "signed", "dateTime")
+
+
+def field_error(f: TemplateField) -> str | None:
+    """Why a template field's length does not fit its element's type (None when it does)."""
+    e = element(f.element_id, f.enterprise)
+    widest = 8 if e.kind.startswith(_INTEGER) else _WIDEST.get(e.kind)
+    if widest is None or f.length == 0:  # any length; 0 is a field carried without a value
+        return None
+    if f.length == VARIABLE:
+        return f"{e.name} ({f.element_id}) is {e.kind}: it cannot be variable-length"
+    if f.length > widest:
+        return f"{e.name} ({f.element_id}) is {e.kind}: at most {widest} octets, not {f.length}"
+    return None
 
 
 def is_counter(name: str) -> bool:

@@ -8,11 +8,18 @@ at start. On the embedded runtime the topic is kept by :class:`TemplateFile`, a 
 appends each template to a JSON-lines file; :func:`load_templates` reads it back compacted
 (the last record per exporter/domain/template wins; a withdrawal removes the key), the way a
 Kafka consumer reading a compacted topic from the beginning sees it.
+
+The file is compacted as Kafka compacts the topic: once it holds more than twice the live
+templates (plus ``slack`` lines), it is rewritten with the live ones only (a new file renamed
+over the old, so a crash leaves one or the other). Templates churning (changed, withdrawn,
+expired) therefore cannot grow it without bound, and a restart reads at most about twice
+the templates the collector may hold.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,18 +38,50 @@ class TemplateFile(Processor[None]):
     inputs = ("netvigil.flow-templates",)
     outputs = ()
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, slack: int = 1_000) -> None:
         self.path = Path(path)
+        self.slack = slack
+        self.compactions = 0
+        self._live: dict[str, bytes] | None = None  # read at the first template
+        self._lines = 0
 
     def new_state(self) -> None:
         return None
 
     async def process(self, event: Event, state: None) -> Sequence[Event]:
         if isinstance(event, FlowTemplate):  # rare (new or changed templates): open per write
+            live = self._load()
+            line = encode(event) + b"\n"
+            if event.withdrawn:
+                live.pop(key_of(event), None)
+            else:
+                live[key_of(event)] = line
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("ab") as fh:
-                fh.write(encode(event) + b"\n")
+            if self._lines >= 2 * len(live) + self.slack:
+                self._compact(live)
+            else:
+                with self.path.open("ab") as fh:
+                    fh.write(line)
+                self._lines += 1
         return []
+
+    def _load(self) -> dict[str, bytes]:
+        if self._live is None:
+            self._live = {key_of(t): encode(t) + b"\n" for t in load_templates(self.path)}
+            if self.path.exists():
+                with self.path.open("rb") as fh:
+                    self._lines = sum(1 for _ in fh)
+        return self._live
+
+    def _compact(self, live: dict[str, bytes]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("wb") as fh:
+            fh.writelines(live.values())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        self._lines = len(live)
+        self.compactions += 1
 
 
 def load_templates(path: str | Path) -> list[FlowTemplate]:

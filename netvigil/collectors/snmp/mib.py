@@ -198,8 +198,14 @@ def interfaces(rows: Mapping[Oid, Mapping[int, Value]]) -> dict[int, IfSample]:
         name = display(row.get("ifName")) or display(row.get("ifDescr")) or f"ifIndex{if_index}"
         oper = _int(row, "ifOperStatus")
         admin = _int(row, "ifAdminStatus")
+        # ifSpeed is exact below its 32-bit ceiling; ifHighSpeed counts whole Mbit/s, so a
+        # 2.5 Mbit/s link reads as 2 there (RFC 2863: use ifHighSpeed above 4.29 Gbit/s)
         high = _int(row, "ifHighSpeed")
-        speed = float(high) * 1e6 if high else float(_int(row, "ifSpeed") or 0)
+        if_speed = _int(row, "ifSpeed")
+        if if_speed and if_speed < 2**32 - 1:
+            speed = float(if_speed)
+        else:
+            speed = float(high) * 1e6 if high else float(if_speed or 0)
         counters: dict[str, tuple[int, int]] = {}
         for key, hc, low in _COUNTERS:
             v = _int(row, hc) if hc else None

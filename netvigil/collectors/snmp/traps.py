@@ -10,6 +10,11 @@ names the reason of a dead letter carrying the raw datagram. USM time/engine dis
 reports (usmStatsUnknownEngineIDs, usmStatsNotInTimeWindows) are protocol handshakes the
 sender retries after, so they are counted, not dead-lettered.
 
+The socket asks for a receive buffer of ``rcvbuf`` bytes like every UDP listener, and its
+kernel drops are counted and logged (:class:`~netvigil.collectors.udpwatch.UdpWatch`). Events
+wait for the pipeline in a queue of at most ``queue_size``: a datagram that arrives while it
+is full is dropped before the engine sees it, and counted as a queue drop.
+
 Turning varbinds into events is pure (:func:`notification_events`); what notifications mean
 is data (:data:`~netvigil.collectors.snmp.oids.TRAP_KINDS`).
 """
@@ -19,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +40,11 @@ from netvigil.collectors.base import CollectorCounters, dead_letter
 from netvigil.collectors.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 from netvigil.collectors.snmp.mib import Value, display, to_python
 from netvigil.collectors.snmp.oids import SNMP_TRAP_OID, SYS_UPTIME_VB, TRAP_KINDS, Oid, oid_str
+from netvigil.collectors.udpwatch import RCVBUF, UdpWatch
 from netvigil.errors import DecodeError
 from netvigil.events import DeviceEvent, Event, interface_id
 from netvigil.streams.base import Emit
+from netvigil.streams.meters import EDGE, EdgeMeters, Reading
 
 __all__ = ["TrapReceiver", "V3User", "notification_events"]
 
@@ -121,7 +128,12 @@ class _Transport(udp.UdpAsyncioTransport):  # type: ignore[misc]
     receiver: TrapReceiver
 
     def datagram_received(self, datagram: bytes, transportAddress: Any) -> None:
-        self.loop.call_soon(self.receiver._receive, self, transportAddress, datagram)
+        r = self.receiver
+        if r._backlog + r.queued() >= r.queue_size:
+            r.dropped += 1  # logged by the watch
+            return
+        r._backlog += 1
+        self.loop.call_soon(r._receive, self, transportAddress, datagram)
 
 
 class TrapReceiver:
@@ -138,8 +150,16 @@ class TrapReceiver:
         v3_users: Sequence[V3User] = (),
         devices: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        rcvbuf: int = RCVBUF,
+        queue_size: int = 10_000,
+        meters: EdgeMeters = EDGE,
     ) -> None:
         self.host, self.port = host, port
+        self.rcvbuf, self.queue_size, self.meters = rcvbuf, queue_size, meters
+        self.dropped = 0
+        """Datagrams dropped because the queue was full."""
+        self.watch: UdpWatch | None = None
+        self._backlog = 0
         self.devices = dict(devices or {})
         """Sender address -> device name (default: the address)."""
         self.clock = clock
@@ -168,6 +188,14 @@ class TrapReceiver:
         self._delivered = False
         self._sender = ""
         self._queue: asyncio.Queue[Event] | None = None
+        meters.add(self)
+
+    def queued(self) -> int:
+        """Events waiting for the pipeline."""
+        return self._queue.qsize() if self._queue is not None else len(self._pending)
+
+    def readings(self) -> Iterator[Reading]:
+        return self.counters.readings(self.name)
 
     # ------------------------------------------------------------------ engine side
 
@@ -184,6 +212,7 @@ class TrapReceiver:
 
     def _receive(self, transport: Any, address: Any, datagram: bytes) -> None:
         """Run the engine on one datagram, then account for what it did with it."""
+        self._backlog -= 1
         self.counters.received += 1
         before = self._stats()
         self._delivered = False
@@ -300,6 +329,16 @@ class TrapReceiver:
         )
         if sock:
             self.port = int(sock[1])
+        if self._transport.transport is not None:
+            self.watch = UdpWatch(
+                self.name,
+                f"udp {self.host}:{self.port}",
+                self._transport.transport.get_extra_info("socket"),
+                self.rcvbuf,
+                queue_drops=lambda: self.dropped,
+                meters=self.meters,
+            )
+            self.watch.start()
         return self.port
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
@@ -324,6 +363,8 @@ class TrapReceiver:
             self.close()
 
     def close(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()  # before the socket closes
         self._engine.close_dispatcher()
 
     def stats(self) -> dict[str, object]:

@@ -7,7 +7,8 @@ going down, ...) also becomes a :class:`~netvigil.events.DeviceEvent` on ``netvi
 Anything that does not parse, and every framing fault, becomes a dead letter with the raw
 bytes and the reason; the collector goes on. A TCP connection's framing is detected from its
 first byte unless configured; after an octet-counting fault the connection is closed, since
-its stream is out of step.
+its stream is out of step. What the listeners hold and drop (receive buffer, kernel and queue
+drops, connection limits, idle timeout) is in :mod:`netvigil.collectors.listen`.
 """
 
 from __future__ import annotations
@@ -17,15 +18,24 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from netvigil.collectors.base import CollectorCounters, dead_letter
-from netvigil.collectors.listen import Inbound, UdpListener, open_tcp, open_udp
+from netvigil.collectors.listen import (
+    Inbound,
+    TcpLimits,
+    TcpListener,
+    UdpListener,
+    open_tcp,
+    open_udp,
+)
 from netvigil.collectors.syslog.framing import FramingError, LineFramer, OctetFramer, detect
 from netvigil.collectors.syslog.records import SOURCE, events_of
+from netvigil.collectors.udpwatch import RCVBUF
 from netvigil.errors import DecodeError
 from netvigil.streams.base import Emit
+from netvigil.streams.meters import EDGE, EdgeMeters, Reading
 
 __all__ = ["SyslogCollector", "SyslogListen"]
 
@@ -45,6 +55,8 @@ class SyslogListen:
     framing: str = "auto"
     max_message_length: int = 65_536
     queue_size: int = 10_000
+    rcvbuf: int = RCVBUF
+    limits: TcpLimits = field(default_factory=TcpLimits)
     bound: dict[str, int] = field(default_factory=dict)
 
 
@@ -53,13 +65,25 @@ class SyslogCollector:
 
     name = "syslog"
 
-    def __init__(self, listen: SyslogListen, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        listen: SyslogListen,
+        *,
+        clock: Callable[[], float] = time.time,
+        meters: EdgeMeters = EDGE,
+    ) -> None:
         self.listen = listen
         self.clock = clock
+        self.meters = meters
         self.counters = CollectorCounters()
         self.ready = asyncio.Event()
         self._udp: UdpListener | None = None
+        self._streams: list[TcpListener] = []
         self._framers: dict[int, OctetFramer | LineFramer] = {}
+        meters.add(self)
+
+    def readings(self) -> Iterator[Reading]:
+        return self.counters.readings(self.name)
 
     @property
     def dropped(self) -> int:
@@ -77,29 +101,43 @@ class SyslogCollector:
         lst = self.listen
         queue: asyncio.Queue[Inbound] = asyncio.Queue(lst.queue_size)
         closers: list[Callable[[], object]] = []
-        servers: list[tuple[asyncio.Server, set[asyncio.StreamWriter]]] = []
+        servers: list[asyncio.Server] = []
         try:
             if lst.udp is not None:
                 transport, self._udp, lst.bound["udp"] = await open_udp(
-                    lst.host, lst.udp, queue, self.clock
+                    lst.host,
+                    lst.udp,
+                    queue,
+                    self.clock,
+                    collector=self.name,
+                    rcvbuf=lst.rcvbuf,
+                    meters=self.meters,
                 )
                 closers.append(transport.close)
             for kind, port in (("tcp", lst.tcp), ("tls", lst.tls)):
                 if port is not None:
                     tls = self._tls() if kind == "tls" else None
-                    server, lst.bound[kind], writers = await open_tcp(
-                        lst.host, port, queue, tls=tls, clock=self.clock
+                    server, lst.bound[kind], stream = await open_tcp(
+                        lst.host,
+                        port,
+                        queue,
+                        tls=tls,
+                        clock=self.clock,
+                        collector=self.name,
+                        limits=lst.limits,
+                        meters=self.meters,
                     )
-                    servers.append((server, writers))
+                    servers.append(server)
+                    self._streams.append(stream)
             self.ready.set()
             consumer = asyncio.create_task(self._consume(queue, emit))
             await stop.wait()
             for close in closers:
                 close()
-            for server, writers in servers:
+            for server in servers:
                 server.close()
-                for w in list(writers):
-                    w.close()
+            for stream in self._streams:
+                stream.close_all()
             await asyncio.sleep(0)
             while not queue.empty():
                 await asyncio.sleep(0.01)
@@ -136,6 +174,9 @@ class SyslogCollector:
             self._framers[item.conn] = framer
         for frame in framer.feed(item.data):
             await self._frame(frame, item.peer, item.received, emit)
+        if framer.broken:  # out of step: nothing more on this connection can be framed
+            for stream in self._streams:
+                stream.close(item.conn)
 
     async def _close_stream(self, conn: int, peer: str, received: float, emit: Emit) -> None:
         framer = self._framers.pop(conn, None)

@@ -98,6 +98,10 @@ class LineFramer:
     ``--framing``): a line feed ends a message only when the next line starts a new one with
     ``<``, so a message with an embedded newline stays whole, and the end of input ends the
     last message.
+
+    A message longer than ``max_length`` is one framing error with its first ``max_length``
+    bytes; the framer then skips to the next trailer, so a sender's endless line costs one
+    dead letter and no memory.
     """
 
     def __init__(self, trailer: bytes = b"\n", *, strict: bool = True, max_length: int = 65_536):
@@ -105,9 +109,16 @@ class LineFramer:
         self.strict = strict
         self.max_length = max_length
         self._buf = bytearray()
+        self._skipping = False
         self.broken = False
 
     def feed(self, data: bytes) -> list[Frame]:
+        if self._skipping:  # the rest of a message too long to keep, up to its trailer
+            i = data.find(self.trailer)
+            if i < 0:
+                return []
+            self._skipping = False
+            data = data[i + 1 :]
         self._buf += data
         out: list[Frame] = []
         start = 0
@@ -127,15 +138,22 @@ class LineFramer:
             start = 0
             if frame.endswith(b"\r") and not self.strict:
                 frame = frame[:-1]
-            out.append(frame)
+            out.append(frame if len(frame) <= self.max_length else self._too_long(frame))
         if len(buf) > self.max_length:
-            out.append(FramingError(f"message longer than {self.max_length} bytes", bytes(buf)))
+            # one dead letter per message, however long: its first bytes, the rest skipped
+            out.append(self._too_long(bytes(buf), " (the rest skipped)"))
             buf.clear()
+            self._skipping = True
         return out
+
+    def _too_long(self, frame: bytes, more: str = "") -> FramingError:
+        n = self.max_length
+        return FramingError(f"message longer than {n} bytes{more}", frame[:n])
 
     def close(self) -> list[Frame]:
         rest = bytes(self._buf)
         self._buf.clear()
+        self._skipping = False
         if not self.strict:
             rest = rest[:-1] if rest.endswith(self.trailer) else rest
             return [rest.removesuffix(b"\r")] if rest else []

@@ -29,6 +29,18 @@ _NAMED_SUBTYPES = {5, 7}
 Value = str | int | bytes
 
 
+def _plain(value: object) -> Value:
+    """A varbind value as octets, an integer, or (an OID value, e.g. lldpd's
+    ``lldpRemManAddrOID``) dotted text."""
+    if hasattr(value, "asOctets"):
+        return bytes(value.asOctets())
+    from pyasn1.type import univ
+
+    if isinstance(value, univ.ObjectIdentifier):
+        return ".".join(str(p) for p in value)
+    return int(str(value))
+
+
 def _text(v: Value) -> str:
     if isinstance(v, bytes):
         return v.decode("utf-8", errors="replace")
@@ -115,8 +127,7 @@ async def walk_lldp(
             if status:
                 raise DecodeError("snmp_error", f"{host}:{port}: {status.prettyPrint()}")
             for oid, value in binds:
-                raw = value.asOctets() if hasattr(value, "asOctets") else int(value)
-                found[tuple(oid)] = raw
+                found[tuple(oid)] = _plain(value)
     finally:
         engine.close_dispatcher()
     return parse_lldp(found)

@@ -22,6 +22,7 @@ __all__ = ["AnsibleExecutor"]
 
 class AnsibleExecutor:
     name = "ansible"
+    runs_inline = False
 
     def __init__(
         self,

@@ -32,6 +32,7 @@ class GnmiExecutor:
     """Applies operations to devices named in ``targets`` (device name -> gNMI target)."""
 
     name = "gnmi"
+    runs_inline = False
 
     def __init__(self, targets: Mapping[str, GnmiTarget], *, encoding: str = "json_ietf") -> None:
         self.targets = dict(targets)

@@ -73,6 +73,7 @@ class TwinExecutor:
     """Applies operations to a live :class:`TwinNetwork`; ``clock()`` is its simulated time."""
 
     name = "twin"
+    runs_inline = True
 
     def __init__(self, net: TwinNetwork, clock: Callable[[], float]) -> None:
         self.net = net

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netvigil.analytics.categories import keyword_category
-from netvigil.analytics.logmining import LogMiner, loghub_template, mask
+from netvigil.analytics.logmining import LogMiner, MinerConfig, loghub_template, mask
 
 CASES = [
     (
@@ -29,6 +29,14 @@ CASES = [
     ("mac 00:1a:2b:3c:4d:5e and aabb.ccdd.eeff on Vlan100", "mac <MAC> and <MAC> on <IF>"),
     ("id 0x1f3a and 3f2a9c1d7e", "id <HEX> and <HEX>"),
     ("from 192.168.1.20:514 via 10.1.0.0/16", "from <IP> via <IP>"),
+    # a path, a URL and a date are one variable each; a word glued to a digit stays a word
+    ("open /var/log/messages failed", "open <PATH> failed"),
+    ("fetch https://example.org/a?b=1 ok", "fetch <URL> ok"),
+    ("at Fri Jun 17 07:07:00 2005 and 2024-01-02T03:04:05Z", "at <TS> and <TS>"),
+    ("ipv6 md5 %LINK-3-UPDOWN", "ipv6 md5 %LINK-3-UPDOWN"),
+    # a decimal number is a number, not a hex id; a signed id keeps one form
+    ("size 67108864 and 3549917", "size <NUM> and <NUM>"),
+    ("blk_-1608999687919862906 blk_38865049064139660", "blk_<NUM> blk_<NUM>"),
 ]
 
 
@@ -47,6 +55,43 @@ def test_messages_differing_only_in_masked_parts_share_a_template() -> None:
     assert loghub_template(m.template(a.template_id)) == (
         "%LINK-3-UPDOWN: Interface <*>, changed state to down"
     )
+
+
+def test_a_varying_first_word_stays_one_template() -> None:
+    # Drain's parse tree routes on the first tokens: one template per program name
+    m = LogMiner()
+    programs = ["chrome.exe", "firefox.exe", "outlook.exe", "svchost.exe", "skype.exe"]
+    ids = {
+        m.resolve(
+            m.add(
+                f"{p} - www.example{j}.com:443 close, {j * 7} bytes sent, lifetime 00:0{j}"
+            ).template_id
+        )
+        for j, p in enumerate(programs * 3)
+    }
+    ids = {m.resolve(i) for i in ids}
+    assert len(ids) == 1
+    assert loghub_template(m.template(ids.pop())).startswith("<*> - <*> close,")
+
+
+def test_a_word_with_few_values_is_an_event_a_word_that_keeps_changing_a_parameter() -> None:
+    m = LogMiner(MinerConfig(sibling_k=4))
+    failed = [m.add(f"Failed password for u{i} from 10.0.0.{i} port 22 ssh2") for i in range(6)]
+    accepted = m.add("Accepted password for u1 from 10.0.0.9 port 22 ssh2")
+    final = {m.resolve(f.template_id) for f in failed}
+    assert len(final) == 1  # the user keeps changing: a parameter, the templates merged
+    assert m.resolve(accepted.template_id) not in final  # Failed/Accepted: two events
+    assert loghub_template(m.template(final.pop())) == (
+        "Failed password for <*> from <*> port <*> ssh2"
+    )
+
+
+def test_templates_are_bounded_and_evictions_counted() -> None:
+    m = LogMiner(MinerConfig(max_templates=50))
+    words = [f"w{c}" for c in "abcdefghijklmnopqrstuvwxyz"]
+    for i in range(2_000):  # a storm of new text: every line its own template
+        m.add(" ".join(words[(i * k + k * k) % 26] + chr(97 + (i >> k) % 26) for k in range(6)))
+    assert len(m) <= 50 and m.evicted >= 2_000 - 50 - m.merged
 
 
 @settings(max_examples=200, deadline=None)

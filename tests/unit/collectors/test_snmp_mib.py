@@ -96,6 +96,12 @@ def test_interfaces_prefer_64_bit_counters_and_ifname() -> None:
     assert ifs[2].counters["in_octets"] == (6, 32) and ifs[2].speed_bps == 2_048_000
 
 
+def test_interface_speed_below_4g_is_ifspeed_not_the_rounded_ifhighspeed() -> None:
+    # a 2.5 Mbit/s link: ifHighSpeed says 2 (whole Mbit/s); ifSpeed is exact
+    ifs = interfaces(_if_rows(ifName={1: b"eth0"}, ifHighSpeed={1: 2}, ifSpeed={1: 2_500_000}))
+    assert ifs[1].speed_bps == 2_500_000
+
+
 def test_interfaces_reject_garbage_values() -> None:
     with pytest.raises(DecodeError, match="bad_value"):
         interfaces(_if_rows(ifOperStatus={1: b"up"}))

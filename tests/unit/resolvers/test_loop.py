@@ -66,7 +66,7 @@ def test_level_1_waits_for_a_human_then_executes_and_verifies(tmp_path: Path) ->
     acts = _actions(svc)
     assert acts[:3] == ["incident.opened", "action.decided", "action.proposed"]
     assert "action.approved" in acts and "action.verified" in acts
-    assert acts[-1] == "incident.resolved"
+    assert [a for a in acts if a.startswith("incident.")][-1] == "incident.resolved"
     approved = next(r for r in svc.audit.records() if r.action == "action.approved")
     assert approved.detail["approval"] == "approved by alice (test)"
     tickets = svc.tickets
@@ -113,7 +113,7 @@ def test_level_3_runs_after_the_twin_validated_it(tmp_path: Path) -> None:
     validated = next(r for r in svc.audit.records() if r.action == "action.validated")
     assert validated.detail["verdict"]["ok"] is True
     assert validated.detail["verdict"]["unreachable_bps_after"] == 0.0
-    assert "action.verified" in acts and acts[-1] == "incident.resolved"
+    assert "action.verified" in acts and "incident.resolved" in acts
     svc.close()
 
 

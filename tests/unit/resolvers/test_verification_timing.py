@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from netvigil.events import ActionResult, Metric
+from netvigil.events import ActionResult, Sample
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import ExecOutcome, Op
 from netvigil.resolvers.breaker import AutonomyState
@@ -25,6 +25,7 @@ from netvigil.resolvers.tickets.local import LocalTickets
 
 class Recording:
     name = "recording"
+    runs_inline = True
 
     def __init__(self, applied_ts: float | None = None) -> None:
         self.calls: list[list[Op]] = []
@@ -37,8 +38,8 @@ class Recording:
         return ExecOutcome(True, "ok", dry_run, applied_ts=self.applied_ts)
 
 
-def util(ts: float, value: float) -> Metric:
-    return Metric(ts=ts, device="a", name="if.out_util", value=value, labels={"interface": "1"})
+def util(ts: float, value: float) -> Sample:
+    return Sample(ts=ts, device="a", kpi="if.out_util", value=value, interface="1")
 
 
 def _planned(tmp_path: Path, executor: Recording) -> Remediator:
@@ -75,7 +76,7 @@ def test_the_sample_at_the_deadline_verifies_the_change(tmp_path: Path) -> None:
     assert rec.action == "qos_adjust" and rec.status == "verifying" and rec.deadline == 120.0
     out = rem.tick(120.0)  # the first sample of t=120 triggers the tick; a's is not in yet
     assert not [e for e in out if isinstance(e, ActionResult)]
-    rem.on_metric(util(120.0, 0.6))
+    rem.on_sample(util(120.0, 0.6))
     out = rem.tick(180.0)
     (result,) = [e for e in out if isinstance(e, ActionResult)]
     assert result.outcome == "succeeded"
@@ -89,8 +90,8 @@ def test_verification_counts_from_when_the_change_took_effect(tmp_path: Path) ->
     rem = _planned(tmp_path, Recording(applied_ts=150.0))  # decided at 0, applied at 150
     (rec,) = rem.store.open()
     assert (rec.executed_ts, rec.deadline) == (150.0, 270.0)
-    rem.on_metric(util(140.0, 1.0))  # still congested: taken before the change
+    rem.on_sample(util(140.0, 1.0))  # still congested: taken before the change
     assert not [e for e in rem.tick(200.0) if isinstance(e, ActionResult)]
-    rem.on_metric(util(260.0, 0.6))
+    rem.on_sample(util(260.0, 0.6))
     (result,) = [e for e in rem.tick(260.0) if isinstance(e, ActionResult)]
     assert result.outcome == "succeeded"

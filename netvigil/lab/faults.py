@@ -1,0 +1,352 @@
+"""Faults on the lab's real routers, with ground truth, and a deterministic schedule.
+
+Each kind is what happens on real networks, made with the real tools:
+
+=============== ====================================================== ==================
+kind            what is done                                           root cause
+=============== ====================================================== ==================
+link_down       one end administratively down (``ip link set down``)   the link
+link_loss       a share of the frames leaving both ends dropped         the link
+                (nftables ``numgen random``: this kernel has no netem)
+congestion      extra demand of 1.3x the link's capacity pinned to one  the link
+                direction (the traffic generator's surges file)
+node_down       the router's daemons stopped, its links down            the router
+routing_crash   ``ospfd`` killed; interfaces stay up                    the router
+mtu_mismatch    one end's MTU lowered and its OSPF interface reset: the the link
+                adjacency sticks in ExStart/Exchange, traffic moves
+cost_misconfig  the link's OSPF cost raised on both ends (``vtysh``):   the link
+                traffic moves and can congest another link
+flapping        one end goes down for 8 s every 20 s (a flapper          the link
+                process)
+=============== ====================================================== ==================
+
+Every injection and clearance is appended to ``faults.jsonl`` in the lab directory (the
+ground truth), with the wall-clock times. Processes are stopped and restarted by the PIDs the
+state file keeps.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from netvigil.lab.plan import LabPlan
+from netvigil.lab.state import LabState, Proc, lab_dir
+from netvigil.lab.system import LabError, run, spawn, stop_pids
+
+__all__ = [
+    "LAB_FAULT_KINDS",
+    "LabFault",
+    "clear",
+    "ground_truth",
+    "inject",
+    "run_schedule",
+    "schedule",
+]
+
+#: kind -> kind of entity its root cause is
+LAB_FAULT_KINDS: dict[str, str] = {
+    "link_down": "link",
+    "link_loss": "link",
+    "congestion": "link",
+    "node_down": "device",
+    "routing_crash": "device",
+    "mtu_mismatch": "link",
+    "cost_misconfig": "link",
+    "flapping": "link",
+}
+LOSS_SHARE = 0.05
+SURGE = 1.3
+LOW_MTU = 1400
+MISCONFIG_COST = 1000
+FLAP_PERIOD_S = 20.0
+FLAP_DOWN_S = 8.0
+LOSS_TABLE = "nvlab_loss"
+
+
+@dataclass(frozen=True)
+class LabFault:
+    kind: str
+    target: str
+    """A link id (``a--b``) or a router name: the true root cause."""
+    start: float = 0.0
+    duration: float = 60.0
+    direction: str = ""
+    """congestion: the router the surge leaves from."""
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+def schedule(
+    plan: LabPlan,
+    *,
+    kinds: Sequence[str],
+    count: int,
+    first: float,
+    interval: float,
+    duration: float,
+    seed: int,
+) -> list[LabFault]:
+    """``count`` faults rotating through ``kinds``, one every ``interval`` from ``first``.
+
+    Targets are drawn with ``seed`` without reuse until every candidate was used; device
+    faults avoid routers whose loss would cut the lab in two (their traffic could not move).
+    """
+    unknown = set(kinds) - set(LAB_FAULT_KINDS)
+    if unknown:
+        raise ValueError(
+            f"unknown lab fault kinds {sorted(unknown)}; known: {list(LAB_FAULT_KINDS)}"
+        )
+    rng = random.Random(seed)
+    links = sorted(lk.id for lk in plan.links)
+    devices = sorted(r.name for r in plan.routers if not _cut(plan, r.name))
+    pools: dict[str, list[str]] = {}
+    out = []
+    for i in range(count):
+        kind = kinds[i % len(kinds)]
+        candidates = links if LAB_FAULT_KINDS[kind] == "link" else devices
+        if not candidates:
+            raise ValueError(f"no candidate target for {kind} in this lab")
+        pool = pools.get(kind)
+        if not pool:
+            pool = pools[kind] = rng.sample(candidates, len(candidates))
+        target = pool.pop()
+        direction = ""
+        if kind == "congestion":
+            lk = plan.link(target)
+            direction = rng.choice((lk.a, lk.b))
+        out.append(LabFault(kind, target, first + i * interval, duration, direction))
+    return out
+
+
+def _cut(plan: LabPlan, name: str) -> bool:
+    """Whether removing router ``name`` disconnects the others."""
+    rest = {r.name for r in plan.routers} - {name}
+    if not rest:
+        return True
+    adj: dict[str, set[str]] = {n: set() for n in rest}
+    for lk in plan.links:
+        if lk.a in rest and lk.b in rest:
+            adj[lk.a].add(lk.b)
+            adj[lk.b].add(lk.a)
+    start = next(iter(rest))
+    seen = {start}
+    todo = [start]
+    while todo:
+        for nb in adj[todo.pop()] - seen:
+            seen.add(nb)
+            todo.append(nb)
+    return seen != rest
+
+
+# ---------------------------------------------------------------------------- actions
+
+
+def _end(plan: LabPlan, link_id: str, router: str = "") -> tuple[str, str]:
+    """(namespace, interface) of one end of a link: ``router``'s, else the ``a`` end."""
+    lk = plan.link(link_id)
+    name, ifname = (lk.b, lk.b_if) if router == lk.b else (lk.a, lk.a_if)
+    return plan.router(name).netns, ifname
+
+
+def _vtysh(netns: str, *commands: str) -> str:
+    argv = ["vtysh", "-N", netns]
+    for c in commands:
+        argv += ["-c", c]
+    return run(argv)
+
+
+def set_cost(plan: LabPlan, link_id: str, cost: int) -> None:
+    """The OSPF cost of both ends of a link (``vtysh``)."""
+    lk = plan.link(link_id)
+    for router, ifname in ((lk.a, lk.a_if), (lk.b, lk.b_if)):
+        _vtysh(
+            plan.router(router).netns,
+            "configure terminal",
+            f"interface {ifname}",
+            f"ip ospf cost {cost}",
+        )
+
+
+def _surges(change: Any = None) -> list[dict[str, Any]]:
+    path = lab_dir() / "surges.json"
+    try:
+        items: list[dict[str, Any]] = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        items = []
+    if change is not None:
+        items = change(items)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(items))
+        tmp.replace(path)
+    return items
+
+
+def _loss(netns: str, ifname: str, share: float | None) -> None:
+    if share is None:
+        run(
+            ["ip", "netns", "exec", netns, "nft", "delete", "table", "inet", LOSS_TABLE],
+            check=False,
+        )
+        return
+    rule = (
+        f"table inet {LOSS_TABLE} {{ chain out {{ type filter hook postrouting priority 0; "
+        f'oifname "{ifname}" numgen random mod 1000 < {round(share * 1000)} counter drop; }} }}'
+    )
+    run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=rule)
+
+
+def _router_procs(state: LabState, router: str, whats: Sequence[str] | None = None) -> list[Proc]:
+    return [
+        p
+        for p in state.procs
+        if p.router == router and (whats is None or p.what.split(":")[0] in whats)
+    ]
+
+
+def _stop(state: LabState, procs: list[Proc]) -> None:
+    stop_pids([p.pid for p in procs])
+    state.procs = [p for p in state.procs if p not in procs]
+    state.save()
+
+
+def _links_of(plan: LabPlan, router: str) -> list[tuple[str, str]]:
+    r = plan.router(router)
+    return [(r.netns, i.name) for i in r.interfaces]
+
+
+def inject(state: LabState, f: LabFault) -> None:
+    """Make fault ``f`` on the lab now, and log it as ground truth."""
+    plan = state.plan
+    k = f.kind
+    if k not in LAB_FAULT_KINDS:
+        raise LabError(f"unknown fault kind {k!r}; choose one of {', '.join(LAB_FAULT_KINDS)}")
+    if LAB_FAULT_KINDS[k] == "link":
+        plan.link(f.target)
+    else:
+        plan.router(f.target)
+    if k == "link_down":
+        ns, ifname = _end(plan, f.target)
+        run(["ip", "-n", ns, "link", "set", ifname, "down"])
+    elif k == "link_loss":
+        lk = plan.link(f.target)
+        for router, ifname in ((lk.a, lk.a_if), (lk.b, lk.b_if)):
+            _loss(plan.router(router).netns, ifname, LOSS_SHARE)
+    elif k == "congestion":
+        lk = plan.link(f.target)
+        src = f.direction or lk.a
+        _surges(
+            lambda items: [*items, {"link": lk.id, "from": src, "bps": SURGE * lk.capacity_bps}]
+        )
+    elif k == "node_down":
+        _stop(state, _router_procs(state, f.target))
+        for ns, ifname in _links_of(plan, f.target):
+            run(["ip", "-n", ns, "link", "set", ifname, "down"])
+    elif k == "routing_crash":
+        _stop(state, _router_procs(state, f.target, ["ospfd"]))
+    elif k == "mtu_mismatch":
+        ns, ifname = _end(plan, f.target)
+        run(["ip", "-n", ns, "link", "set", ifname, "mtu", str(LOW_MTU)])
+        _vtysh(ns, f"clear ip ospf interface {ifname}")
+    elif k == "cost_misconfig":
+        set_cost(plan, f.target, MISCONFIG_COST)
+    elif k == "flapping":
+        ns, ifname = _end(plan, f.target)
+        pid = spawn(
+            [
+                sys.executable,
+                "-m",
+                "netvigil.lab.flap",
+                ns,
+                ifname,
+                str(FLAP_PERIOD_S),
+                str(FLAP_DOWN_S),
+            ],
+            netns=None,
+            log=lab_dir() / "flap.log",
+        )
+        state.procs.append(Proc(pid, f"flap:{f.target}"))
+        state.save()
+    _log("injected", f)
+
+
+def clear(state: LabState, f: LabFault) -> None:
+    """Undo fault ``f`` and log it."""
+    from netvigil.lab import runner
+
+    plan = state.plan
+    k = f.kind
+    if k == "link_down":
+        ns, ifname = _end(plan, f.target)
+        run(["ip", "-n", ns, "link", "set", ifname, "up"])
+    elif k == "link_loss":
+        lk = plan.link(f.target)
+        for router, ifname in ((lk.a, lk.a_if), (lk.b, lk.b_if)):
+            _loss(plan.router(router).netns, ifname, None)
+    elif k == "congestion":
+        _surges(lambda items: [s for s in items if s["link"] != f.target])
+    elif k == "node_down":
+        r = plan.router(f.target)
+        for ns, ifname in _links_of(plan, f.target):
+            run(["ip", "-n", ns, "link", "set", ifname, "up"])
+        runner.start_frr(state, r, ("zebra", "ospfd", *(("bgpd",) if r.bgp else ())))
+        runner.start_router_services(state, r)
+    elif k == "routing_crash":
+        runner.start_frr(state, plan.router(f.target), ("ospfd",))
+    elif k == "mtu_mismatch":
+        ns, ifname = _end(plan, f.target)
+        run(["ip", "-n", ns, "link", "set", ifname, "mtu", "1500"])
+        _vtysh(ns, f"clear ip ospf interface {ifname}")
+    elif k == "cost_misconfig":
+        set_cost(plan, f.target, plan.link(f.target).cost)
+    elif k == "flapping":
+        _stop(state, [p for p in state.procs if p.what == f"flap:{f.target}"])
+        ns, ifname = _end(plan, f.target)
+        run(["ip", "-n", ns, "link", "set", ifname, "up"])
+    _log("cleared", f)
+
+
+def _log(what: str, f: LabFault) -> None:
+    rec = {
+        "event": what,
+        "ts": round(time.time(), 3),
+        **asdict(f),
+        "root_cause": f.target,
+        "entity": LAB_FAULT_KINDS[f.kind],
+    }
+    with open(lab_dir() / "faults.jsonl", "a") as out:
+        out.write(json.dumps(rec) + "\n")
+
+
+def ground_truth(path: Path | None = None) -> list[dict[str, Any]]:
+    """The injections and clearances logged so far."""
+    path = path or lab_dir() / "faults.jsonl"
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def run_schedule(faults: Sequence[LabFault], say: Any = None) -> None:
+    """Inject and clear ``faults`` at their times (wall clock), one at a time."""
+    say = say or (lambda what, f: None)
+    for f in sorted(faults, key=lambda x: x.start):
+        time.sleep(max(f.start - time.time(), 0.0))
+        state = LabState.load()
+        if state is None:
+            raise LabError("the lab went away during the schedule")
+        inject(state, f)
+        say("injected", f)
+        try:
+            time.sleep(max(f.end - time.time(), 0.0))
+        finally:
+            clear(LabState.load() or state, f)
+            say("cleared", f)

@@ -1,0 +1,654 @@
+"""Bring the lab up, report it, take it down.
+
+``up``: removes what an earlier lab left (its state file, else namespaces named ``nvl-*``),
+then builds the plan: the management bridge, one namespace per router (forwarding on, the
+loopback, ``mgmt0`` on the bridge), a veth pair per link with its addresses and shaping, the
+daemons of every router, and the traffic generator; it returns once every OSPF adjacency is
+Full and every SNMP agent answers. ``down``: stops every process the state file records and
+every process left in the lab's namespaces, by PID, then deletes the namespaces (their veths
+go with them) and the bridge.
+
+Shaping per link end (``tc``): an HTB class at the link's scaled rate, with a data class (a
+100-packet FIFO) and a priority class for OSPF and LLDP, so that a congested link keeps its
+adjacency as a real router's control plane would. (This machine's kernel has HTB, TBF and the
+u32 classifier but neither ``netem`` nor tc actions: loss is made with nftables, see
+``faults.py``.)
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from netvigil.graph.importers import load_topology
+from netvigil.lab.plan import NETNS_PREFIX, Collectors, LabPlan, RouterPlan, plan_lab
+from netvigil.lab.render import (
+    LOG_FD_ENV,
+    Credentials,
+    frr_conf,
+    lldpd_conf,
+    snmpd_conf,
+    softflowd_argv,
+)
+from netvigil.lab.state import BRIDGE, LabState, Proc, lab_dir
+from netvigil.lab.system import (
+    LabError,
+    alive,
+    missing_requirements,
+    netns_exists,
+    netns_pids,
+    run,
+    spawn,
+    stop_pids,
+)
+
+__all__ = ["down", "shape", "status", "up", "write_topology"]
+
+FRR_RUN = Path("/var/run/frr")
+#: per-namespace Unix sockets (AgentX, lldpd's control): short paths, Unix sockets allow 108
+SOCK_RUN = Path("/run/nvlab")
+#: the control-plane class of each link end (OSPF, LLDP): a share of the link, borrowing all
+CONTROL_SHARE = 0.05
+QUEUE_PACKETS = 100
+
+
+def _ensure_ready() -> None:
+    missing = missing_requirements()
+    if missing:
+        raise LabError("the lab cannot run here; missing: " + "; ".join(missing))
+
+
+def _router_dir(r: RouterPlan) -> Path:
+    return lab_dir() / "routers" / r.name
+
+
+def _sock_dir(r: RouterPlan) -> Path:
+    d = SOCK_RUN / r.netns
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def shape(netns: str, ifname: str, bps: float) -> None:
+    """(Re)build the shaping of one link end at ``bps`` (see the module docstring)."""
+    rate = f"{int(bps)}bit"
+    ctl = f"{max(int(bps * CONTROL_SHARE), 64000)}bit"
+    burst = f"{max(int(bps / 8 / 100), 3200)}b"  # 10 ms at the rate, at least two frames
+    tc = ["tc", "-n", netns]
+    dev = ["dev", ifname]
+    run([*tc, "qdisc", "replace", *dev, "root", "handle", "1:", "htb", "default", "20"])
+    for classid, parent, low, prio in (
+        ("1:1", "1:", rate, "0"),
+        ("1:10", "1:1", ctl, "0"),
+        ("1:20", "1:1", rate, "1"),
+    ):
+        run(
+            [
+                *tc,
+                "class",
+                "replace",
+                *dev,
+                "parent",
+                parent,
+                "classid",
+                classid,
+                "htb",
+                "rate",
+                low,
+                "ceil",
+                rate,
+                "burst",
+                burst,
+                "prio",
+                prio,
+            ]
+        )
+    run(
+        [
+            *tc,
+            "qdisc",
+            "replace",
+            *dev,
+            "parent",
+            "1:20",
+            "handle",
+            "20:",
+            "pfifo",
+            "limit",
+            str(QUEUE_PACKETS),
+        ]
+    )
+    # OSPF (IP protocol 89) and LLDP (ethertype 0x88cc) go to the control class
+    run(
+        [
+            *tc,
+            "filter",
+            "replace",
+            *dev,
+            "parent",
+            "1:",
+            "protocol",
+            "ip",
+            "prio",
+            "1",
+            "u32",
+            "match",
+            "ip",
+            "protocol",
+            "89",
+            "0xff",
+            "flowid",
+            "1:10",
+        ]
+    )
+    run(
+        [
+            *tc,
+            "filter",
+            "replace",
+            *dev,
+            "parent",
+            "1:",
+            "protocol",
+            "0x88cc",
+            "prio",
+            "2",
+            "u32",
+            "match",
+            "u32",
+            "0",
+            "0",
+            "flowid",
+            "1:10",
+        ]
+    )
+
+
+def write_topology(plan: LabPlan, path: Path) -> None:
+    """The lab as a YAML inventory NetVigil loads (hostnames, interfaces, scaled capacities)."""
+    data = {
+        "devices": [
+            {"name": r.name, "role": "router", "site": r.name, "weight": r.weight}
+            for r in plan.routers
+        ],
+        "links": [
+            {
+                "id": lk.id,
+                "a": lk.a,
+                "a_if": lk.a_if,
+                "b": lk.b,
+                "b_if": lk.b_if,
+                "capacity": lk.capacity_bps,
+                "igp_metric": lk.cost,
+            }
+            for lk in plan.links
+        ],
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+# ---------------------------------------------------------------------------- down
+
+
+def down(state: LabState | None = None) -> dict[str, Any]:
+    """Remove the lab the state file describes, else any namespace named ``nvl-*``."""
+    state = state or LabState.load()
+    netns = list(state.netns) if state else []
+    if state is None:
+        netns = [n for n in _listed_netns() if n.startswith(NETNS_PREFIX)]
+    pids = [p.pid for p in state.procs] if state else []
+    for ns in netns:  # daemons' own children (lldpd's privilege-separated half) too
+        pids += netns_pids(ns)
+    pids = sorted(set(pids))
+    left = stop_pids(pids)
+    removed = []
+    for ns in netns:
+        if netns_exists(ns):
+            run(["ip", "netns", "del", ns], check=False)
+            removed.append(ns)
+        shutil_rmtree(FRR_RUN / ns)
+        shutil_rmtree(SOCK_RUN / ns)
+    bridge = (state.bridge if state else "") or BRIDGE
+    if Path(f"/sys/class/net/{bridge}").exists():
+        run(["ip", "link", "del", bridge], check=False)
+    state_file = lab_dir() / "state.json"
+    if state_file.exists():
+        state_file.unlink()
+    return {"stopped": len(pids) - len(left), "still_running": left, "netns_removed": removed}
+
+
+def shutil_rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _listed_netns() -> list[str]:
+    out = run(["ip", "-j", "netns", "list"], check=False).strip()
+    try:
+        return [e["name"] for e in json.loads(out or "[]")]
+    except (ValueError, KeyError, TypeError):
+        return []
+
+
+# ---------------------------------------------------------------------------- up
+
+
+def up(
+    topology: str,
+    *,
+    max_routers: int | None = None,
+    seed: int = 7,
+    collectors: Collectors | None = None,
+    traffic: bool = True,
+    timeout_s: float = 90.0,
+    log: Any = None,
+) -> LabState:
+    """Build the lab for ``topology`` and wait until it routes (see the module docstring)."""
+    _ensure_ready()
+    say = log or (lambda msg: None)
+    t0 = time.monotonic()
+    old = LabState.load()
+    if old is not None or any(n.startswith(NETNS_PREFIX) for n in _listed_netns()):
+        res = down(old)
+        say(
+            f"removed an earlier lab: {res['stopped']} processes, "
+            f"{len(res['netns_removed'])} namespaces"
+        )
+    _check_readable_by_frr(lab_dir())
+    topo = load_topology(topology)
+    plan = plan_lab(topo, max_routers=max_routers, collectors=collectors)
+    state = LabState(plan=plan, topology=str(topology), seed=seed, started=time.time())
+    lab_dir().mkdir(parents=True, exist_ok=True)
+    write_topology(plan, lab_dir() / "topology.yaml")
+    state.netns = [r.netns for r in plan.routers]
+    state.bridge = BRIDGE
+    state.save()
+    try:
+        _build_network(plan)
+        say(
+            f"{len(plan.routers)} namespaces, {len(plan.links)} links shaped "
+            f"(capacity x {plan.scale:g})"
+        )
+        _start_daemons(state)
+        if traffic:
+            _start_traffic(state)
+        _wait_ready(state, timeout_s)
+    except BaseException:
+        state.save()
+        down(state)  # nothing half-built stays; the logs stay in the lab directory
+        raise
+    state.ready_s = round(time.monotonic() - t0, 2)
+    state.save()
+    return state
+
+
+def _check_readable_by_frr(path: Path) -> None:
+    """FRRouting's daemons run as user ``frr`` and read their configuration from the lab
+    directory: every folder above it must let others through."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o755)
+    for p in [path, *path.parents]:
+        if not p.stat().st_mode & 0o001:
+            raise LabError(
+                f"{p} is closed to other users, so FRRouting (user frr) cannot read the lab's "
+                "configuration; set NETVIGIL_LAB_DIR to a folder under /run or /var/tmp"
+            )
+
+
+def _build_network(plan: LabPlan) -> None:
+    run(["ip", "link", "add", BRIDGE, "type", "bridge"])
+    run(["ip", "addr", "add", f"{plan.mgmt_gateway}/16", "dev", BRIDGE])
+    run(["ip", "link", "set", BRIDGE, "up"])
+    for r in plan.routers:
+        ns = r.netns
+        run(["ip", "netns", "add", ns])
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        run(["ip", "-n", ns, "addr", "add", f"{r.loopback}/32", "dev", "lo"])
+        run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+                "net.ipv4.conf.all.rp_filter=0",
+                "net.ipv4.conf.default.rp_filter=0",
+            ]
+        )
+        host_end = f"nvm-{r.index}"
+        run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", "mgmt0", "netns", ns])
+        run(["ip", "link", "set", host_end, "master", BRIDGE, "up"])
+        run(["ip", "-n", ns, "addr", "add", f"{r.mgmt}/16", "dev", "mgmt0"])
+        run(["ip", "-n", ns, "link", "set", "mgmt0", "up"])
+    ns_of = {r.name: r.netns for r in plan.routers}
+    for lk in plan.links:
+        a_ns, b_ns = ns_of[lk.a], ns_of[lk.b]
+        run(
+            [
+                "ip",
+                "link",
+                "add",
+                lk.a_if,
+                "netns",
+                a_ns,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                lk.b_if,
+                "netns",
+                b_ns,
+            ]
+        )
+        for ns, ifname, addr in ((a_ns, lk.a_if, lk.a_addr), (b_ns, lk.b_if, lk.b_addr)):
+            run(["ip", "-n", ns, "addr", "add", addr, "dev", ifname])
+            run(["ip", "-n", ns, "link", "set", ifname, "up"])
+            shape(ns, ifname, lk.capacity_bps)
+
+
+def _ifindexes(netns: str) -> dict[str, int]:
+    data = json.loads(run(["ip", "-n", netns, "-j", "link", "show"]) or "[]")
+    return {d["ifname"]: int(d["ifindex"]) for d in data}
+
+
+def log_socket(plan: LabPlan) -> socket.socket:
+    """A UDP socket connected to the syslog collector, for one router's FRRouting daemons."""
+    host, _, port = plan.collectors.syslog.rpartition(":")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect((host, int(port)))
+    return s
+
+
+def frr_argv(daemon: str, r: RouterPlan, conf: Path) -> list[str]:
+    return [
+        f"/usr/lib/frr/{daemon}",
+        "-N",
+        r.netns,
+        "-f",
+        str(conf),
+        "-i",
+        str(FRR_RUN / r.netns / f"{daemon}.pid"),
+        "-P",
+        "0",
+    ]
+
+
+def start_frr(state: LabState, r: RouterPlan, daemons: tuple[str, ...]) -> None:
+    """Start FRRouting ``daemons`` of router ``r`` (its syslog socket passed to each)."""
+    d = _router_dir(r)
+    conf = d / "frr.conf"
+    sock = log_socket(state.plan)
+    try:
+        for daemon in daemons:
+            pid = spawn(
+                frr_argv(daemon, r, conf),
+                netns=r.netns,
+                log=d / f"{daemon}.log",
+                env={LOG_FD_ENV: str(sock.fileno())},
+                pass_fds=(sock.fileno(),),
+            )
+            state.procs.append(Proc(pid, daemon, r.name))
+            state.save()
+            if daemon == "zebra":  # ospfd and bgpd connect to zebra's socket
+                _wait_path(FRR_RUN / r.netns / "zserv.api", 10.0)
+    finally:
+        sock.close()
+
+
+def _wait_path(path: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise LabError(f"{path} did not appear within {timeout_s:.0f} s")
+        time.sleep(0.05)
+
+
+def start_router_services(state: LabState, r: RouterPlan) -> None:
+    """snmpd, lldpd and the flow exporters of one router."""
+    d = _router_dir(r)
+    agentx = str(_sock_dir(r) / "agentx.sock")
+    pid = spawn(
+        ["snmpd", "-f", "-Lo", "-C", "-c", str(d / "snmpd.conf"), "-p", str(d / "snmpd.pid")],
+        netns=r.netns,
+        log=d / "snmpd.log",
+        env={"SNMP_PERSISTENT_DIR": str(d / "snmp"), "MIBS": ""},
+    )
+    state.procs.append(Proc(pid, "snmpd", r.name))
+    _wait_path(Path(agentx), 10.0)
+    names = ",".join(i.name for i in r.interfaces)
+    pid = spawn(
+        [
+            "lldpd",
+            "-d",
+            "-x",
+            "-X",
+            agentx,
+            "-u",
+            str(_sock_dir(r) / "lldpd.sock"),
+            "-I",
+            names,
+            "-O",
+            str(d / "lldpd.conf"),
+            "-k",
+        ],
+        netns=r.netns,
+        log=d / "lldpd.log",
+    )
+    state.procs.append(Proc(pid, "lldpd", r.name))
+    idx = _ifindexes(r.netns)
+    for i in r.interfaces:
+        argv = softflowd_argv(
+            idx[i.name],
+            i.name,
+            state.plan.collectors.flows,
+            str(_sock_dir(r) / f"softflowd-{i.name}.pid"),
+            str(_sock_dir(r) / f"softflowd-{i.name}.ctl"),
+        )
+        pid = spawn(argv, netns=r.netns, log=d / f"softflowd-{i.name}.log")
+        state.procs.append(Proc(pid, f"softflowd:{i.name}", r.name))
+    state.save()
+
+
+def _start_daemons(state: LabState) -> None:
+    plan = state.plan
+    for r in plan.routers:
+        d = _router_dir(r)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "snmp").mkdir(exist_ok=True)
+        (d / "frr.conf").write_text(frr_conf(r, plan))
+        (d / "snmpd.conf").write_text(
+            snmpd_conf(r, plan, state.credentials, str(_sock_dir(r) / "agentx.sock"))
+        )
+        (d / "lldpd.conf").write_text(lldpd_conf(r))
+        for p in (d, d / "frr.conf"):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        run_dir = FRR_RUN / r.netns
+        run_dir.mkdir(parents=True, exist_ok=True)
+        shutil_chown(run_dir)
+    for r in plan.routers:
+        start_frr(state, r, ("zebra", "ospfd", *(("bgpd",) if r.bgp else ())))
+    for r in plan.routers:
+        start_router_services(state, r)
+
+
+def shutil_chown(path: Path) -> None:
+    import shutil
+
+    shutil.chown(FRR_RUN, "frr", "frr")
+    shutil.chown(path, "frr", "frr")
+
+
+def _start_traffic(state: LabState) -> None:
+    pid = spawn(
+        [sys.executable, "-m", "netvigil.lab.traffic", "--dir", str(lab_dir())],
+        netns=None,
+        log=lab_dir() / "traffic.log",
+    )
+    state.procs.append(Proc(pid, "traffic"))
+    state.save()
+
+
+# ---------------------------------------------------------------------------- readiness
+
+
+def ospf_full(r: RouterPlan) -> int:
+    """How many of ``r``'s OSPF neighbours are Full."""
+    out = run(["vtysh", "-N", r.netns, "-c", "show ip ospf neighbor json"], check=False)
+    try:
+        data = json.loads(out[out.find("{") :] or "{}")
+    except ValueError:
+        return 0
+    full = 0
+    for entries in data.get("neighbors", {}).values():
+        for e in entries if isinstance(entries, list) else [entries]:
+            state = str(e.get("nbrState") or e.get("state") or "")
+            full += state.startswith("Full")
+    return full
+
+
+def ospf_routes(r: RouterPlan) -> int:
+    """How many loopback routes OSPF installed in ``r``'s kernel table."""
+    out = run(["ip", "-n", r.netns, "-j", "route", "show", "proto", "ospf"], check=False)
+    try:
+        routes = json.loads(out or "[]")
+    except ValueError:
+        return 0
+    return sum(1 for e in routes if str(e.get("dst", "")).startswith("198.18.255."))
+
+
+def snmp_answers(r: RouterPlan, creds: Credentials) -> bool:
+    out = run(
+        [
+            "snmpget",
+            "-v2c",
+            "-c",
+            creds.community,
+            "-t",
+            "1",
+            "-r",
+            "0",
+            "-Oqv",
+            r.mgmt,
+            "1.3.6.1.2.1.1.5.0",
+        ],
+        check=False,
+    )
+    return r.name in out
+
+
+def _wait_ready(state: LabState, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    pending = {r.name for r in state.plan.routers}
+    snmp_pending = set(pending)
+    while pending or snmp_pending:
+        for r in state.plan.routers:
+            others = len(state.plan.routers) - 1
+            if r.name in pending and ospf_full(r) >= len(r.interfaces) and ospf_routes(r) >= others:
+                pending.discard(r.name)
+            if r.name in snmp_pending and snmp_answers(r, state.credentials):
+                snmp_pending.discard(r.name)
+        dead = [p for p in state.procs if not alive(p.pid)]
+        if dead:
+            p = dead[0]
+            raise LabError(
+                f"{p.what} of {p.router or 'the lab'} exited at start; see "
+                f"{_router_dir(state.plan.router(p.router)) if p.router else lab_dir()}"
+            )
+        if not (pending or snmp_pending):
+            break
+        if time.monotonic() > deadline:
+            raise LabError(
+                f"not ready after {timeout_s:.0f} s: OSPF not converged on {sorted(pending)}, "
+                f"SNMP silent on {sorted(snmp_pending)}; `netvigil lab down` removes it"
+            )
+        time.sleep(0.5)
+
+
+# ---------------------------------------------------------------------------- status
+
+
+def status(state: LabState | None = None) -> dict[str, Any]:
+    """Every router (namespace, interfaces and peers, SNMP agent) and the collectors."""
+    state = state or LabState.load()
+    if state is None:
+        return {"running": False}
+    plan = state.plan
+    procs = {p.pid: p for p in state.procs}
+    running = {pid for pid in procs if alive(pid)}
+    c = state.credentials
+    routers = []
+    for r in plan.routers:
+        mine = [p for p in state.procs if p.router == r.name]
+        routers.append(
+            {
+                "name": r.name,
+                "netns": r.netns,
+                "loopback": r.loopback,
+                "bgp": r.bgp,
+                "snmp": {"host": r.mgmt, "port": 161, "credentials": c.name},
+                "interfaces": [
+                    {
+                        "name": i.name,
+                        "address": i.address,
+                        "peer": i.peer,
+                        "peer_interface": i.peer_interface,
+                        "link": i.link,
+                        "capacity_bps": i.capacity_bps,
+                        "cost": i.cost,
+                    }
+                    for i in r.interfaces
+                ],
+                "processes": {p.what: p.pid for p in mine if p.pid in running},
+            }
+        )
+    return {
+        "running": True,
+        "topology": state.topology,
+        "lab_topology": str(lab_dir() / "topology.yaml"),
+        "scale": plan.scale,
+        "capacity_note": (
+            f"link capacities x {plan.scale:g} "
+            f"(e.g. {1e9 * plan.scale / 1e6:g} Mbit/s for 1 Gbit/s)"
+        ),
+        "ready_s": state.ready_s,
+        "routers": routers,
+        "links": [
+            {
+                "id": lk.id,
+                "a": f"{lk.a}:{lk.a_if}",
+                "b": f"{lk.b}:{lk.b_if}",
+                "capacity_bps": lk.capacity_bps,
+                "original_bps": lk.original_bps,
+                "cost": lk.cost,
+                "raised": lk.raised,
+            }
+            for lk in plan.links
+        ],
+        "collectors": {
+            "syslog": {"udp": plan.collectors.syslog},
+            "flows": {"udp": plan.collectors.flows, "format": "ipfix"},
+            "traps": {"udp": plan.collectors.traps},
+        },
+        "credentials": {
+            c.name: {
+                "v2c_community": c.community,
+                "v3_user": c.user,
+                "v3_auth": "SHA",
+                "v3_auth_key": c.auth_key,
+                "v3_priv": "AES",
+                "v3_priv_key": c.priv_key,
+            }
+        },
+        "processes": {"recorded": len(procs), "running": len(running)},
+        "traffic": next(
+            (p.pid for p in state.procs if p.what == "traffic" and p.pid in running), None
+        ),
+    }

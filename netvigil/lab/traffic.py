@@ -1,0 +1,135 @@
+"""The lab's traffic: the twin's gravity demands, sent as UDP between the routers' loopbacks.
+
+One process for the whole lab (``python -m netvigil.lab.traffic --dir LABDIR``, started by
+``lab up``): every :data:`STEP_S` it asks a fault-free :class:`~netvigil.twin.network.TwinNetwork`
+of the lab's own topology (scaled capacities, same seed) for the demand of every router pair
+at the current time of day (gravity model, daily shape, noise: the twin's own model, so the
+twin and the lab carry the same demand), and paces datagrams to match from a socket in the
+source router's namespace to the destination's loopback (port 9, discard: the destination
+answers at most its ICMP rate limit). Routing is the routers' own.
+
+Surges (``surges.json`` in the lab directory, written by ``lab fault congestion``): extra
+demand pinned to one direction of a link, sent from one end straight to the other end's
+link address (a connected route: it cannot take another path), on UDP port
+:data:`SURGE_PORT` so that a policer can tell the surging class apart.
+
+Rates are bounded: the twin sizes the demand so the busiest link direction peaks at 55 % of
+its (scaled, a few Mbit/s) capacity, and datagrams are 1,400 bytes, so the whole lab is a few
+thousand packets per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from netvigil.lab.plan import LabPlan, lab_topology
+from netvigil.lab.state import LabState
+from netvigil.lab.system import socket_in
+from netvigil.twin.network import TwinNetwork
+
+__all__ = ["PAYLOAD", "SINK_PORT", "STEP_S", "SURGE_PORT", "Flow", "demand_flows", "main"]
+
+STEP_S = 5.0
+TICK_S = 0.01
+PAYLOAD = 1400
+#: bits one datagram puts on a link: payload + UDP + IPv4 + Ethernet headers
+WIRE_BITS = (PAYLOAD + 8 + 20 + 14) * 8
+SINK_PORT = 9
+SURGE_PORT = 5001
+
+
+@dataclass
+class Flow:
+    src: str
+    dst_addr: str
+    port: int
+    bps: float
+    credit: float = 0.0
+
+
+def demand_flows(net: TwinNetwork, plan: LabPlan, t: float) -> list[Flow]:
+    """The twin's demands at ``t`` (one step, with its noise) as flows between loopbacks."""
+    net.step(t)
+    loop = {r.name: r.loopback for r in plan.routers}
+    return [Flow(s, loop[d], SINK_PORT, bps) for s, d, bps in net.last_demands if bps > 0]
+
+
+def surge_flows(plan: LabPlan, path: Path) -> list[Flow]:
+    """Extra demand of the surges file: ``[{"link", "from", "bps"}]``."""
+    try:
+        items = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    out = []
+    for s in items:
+        lk = plan.link(s["link"])
+        src = s["from"]
+        dst_addr = (lk.b_addr if src == lk.a else lk.a_addr).partition("/")[0]
+        out.append(Flow(src, dst_addr, SURGE_PORT, float(s["bps"])))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m netvigil.lab.traffic")
+    ap.add_argument("--dir", required=True)
+    args = ap.parse_args(argv)
+    lab = Path(args.dir)
+    os.environ["NETVIGIL_LAB_DIR"] = str(lab)
+    state = LabState.load()
+    if state is None:
+        raise SystemExit(f"no lab state in {lab}")
+    plan = state.plan
+    net = TwinNetwork(lab_topology(plan), seed=state.seed)
+    socks: dict[str, socket.socket] = {}
+    for r in plan.routers:
+        s = socket_in(r.netns)
+        s.setblocking(False)
+        socks[r.name] = s
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    payload = bytes(PAYLOAD)
+    flows: list[Flow] = []
+    next_step = 0.0
+    last = time.monotonic()
+    while not stopping:
+        now = time.monotonic()
+        if now >= next_step:
+            credit = {(f.src, f.dst_addr, f.port): f.credit for f in flows}
+            flows = demand_flows(net, plan, time.time()) + surge_flows(plan, lab / "surges.json")
+            for f in flows:
+                f.credit = credit.get((f.src, f.dst_addr, f.port), 0.0)
+            next_step = now + STEP_S
+        dt, last = now - last, now
+        for f in flows:
+            f.credit = min(f.credit + f.bps * dt, f.bps * 0.1 + WIRE_BITS)
+            n = math.floor(f.credit / WIRE_BITS)
+            if n <= 0:
+                continue
+            f.credit -= n * WIRE_BITS
+            s = socks[f.src]
+            for _ in range(n):
+                try:
+                    s.sendto(payload, (f.dst_addr, f.port))
+                except OSError:  # no route (a fault), a full buffer: the datagram is lost
+                    break
+        time.sleep(TICK_S)
+    for s in socks.values():
+        s.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""A 5-router lab comes up routed and observable, and ``lab down`` leaves nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from netvigil.graph.discovery.snmp import walk_lldp
+from netvigil.lab import runner
+from netvigil.lab.state import LabState
+from netvigil.lab.system import alive, netns_exists, run
+from tests.conftest import shared_data
+
+
+@pytest.fixture()
+def lab(lab_host: None, lab_dir: Path) -> Iterator[LabState]:
+    topo = shared_data("topologies", "Nsfnet.graphml")
+    state = runner.up(str(topo), max_routers=5, traffic=True, timeout_s=60)
+    try:
+        yield state
+    finally:
+        runner.down()
+
+
+def test_lab_routes_answers_snmp_and_lldp_and_down_removes_everything(lab: LabState) -> None:
+    st = runner.status()
+    assert st["running"] and len(st["routers"]) == 5
+    assert st["ready_s"] is not None and st["ready_s"] <= 60
+    first, last = lab.plan.routers[0], lab.plan.routers[-1]
+    # routed: the first router reaches the last one's loopback through OSPF
+    routes = json.loads(run(["ip", "-n", first.netns, "-j", "route", "get", last.loopback]))
+    assert routes and routes[0].get("gateway", "").startswith("198.18.")
+    # each router's LLDP-MIB (lldpd through snmpd's AgentX) names its real neighbours
+    creds = lab.credentials
+    for r in lab.plan.routers:
+        sysname, rows = asyncio.run(walk_lldp(r.mgmt, community=creds.community, timeout=2))
+        assert sysname == r.name
+        got = {(n.local_port, n.remote_system, n.remote_port) for n in rows}
+        want = {(i.name, i.peer, i.peer_interface) for i in r.interfaces}
+        assert got == want
+    # the IF-MIB speed is the scaled capacity
+    r = lab.plan.routers[0]
+    i = r.interfaces[0]
+    speeds = run(
+        ["snmpwalk", "-v2c", "-c", creds.community, "-Oqv", r.mgmt, "1.3.6.1.2.1.31.1.1.1.15"]
+    )
+    assert str(int(i.capacity_bps // 1e6)) in speeds.split()
+    pids = [p.pid for p in lab.procs]
+    assert all(alive(p) for p in pids)
+    res = runner.down()
+    assert res["still_running"] == []
+    assert not any(alive(p) for p in pids)
+    assert not any(netns_exists(r.netns) for r in lab.plan.routers)
+    assert not Path("/sys/class/net/nvlab0").exists()
+
+
+def test_a_second_up_after_a_crash_cleans_up_what_the_dead_run_left(
+    lab_host: None, lab_dir: Path
+) -> None:
+    topo = str(shared_data("topologies", "Nsfnet.graphml"))
+    first = runner.up(topo, max_routers=3, traffic=False, timeout_s=60)
+    old = [p.pid for p in first.procs]
+    # a crash: the CLI that made the lab is gone; its processes and namespaces are not
+    second = runner.up(topo, max_routers=3, traffic=False, timeout_s=60)
+    try:
+        assert not any(alive(p) for p in old)
+        assert all(alive(p.pid) for p in second.procs)
+    finally:
+        runner.down()
+    assert not (lab_dir / "state.json").exists()

@@ -1,0 +1,149 @@
+"""The lab's plan and rendered configuration: pure functions of a topology."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from netvigil.graph.base import Device, Link
+from netvigil.graph.memory import MemoryTopology
+from netvigil.lab.plan import (
+    MAX_LINK_BPS,
+    MIN_LINK_BPS,
+    LabPlan,
+    hostname,
+    lab_topology,
+    plan_lab,
+    scale_of,
+    select_routers,
+)
+from netvigil.lab.render import Credentials, frr_conf, lldpd_conf, snmpd_conf, softflowd_argv
+from tests.conftest import shared_data
+
+
+def _ring(n: int, cap: float = 10e9) -> MemoryTopology:
+    t = MemoryTopology()
+    names = [f"r{i} site" for i in range(n)]
+    t.load(
+        devices=[Device(x) for x in names],
+        links=[
+            Link(
+                f"l{i}",
+                names[i],
+                f"{names[i]}:eth{2 * i}",
+                names[(i + 1) % n],
+                f"{names[(i + 1) % n]}:eth{2 * i + 1}",
+                capacity_bps=cap if i else 155e6,
+                igp_metric=10 + i,
+            )
+            for i in range(n)
+        ],
+    )
+    return t
+
+
+def test_hostnames_are_one_word_and_unique() -> None:
+    assert hostname("New York, NY") == "New-York-NY"
+    assert hostname("::") == "router"
+    plan = plan_lab(_ring(4))
+    names = [r.name for r in plan.routers]
+    assert len(set(names)) == 4 and all(" " not in n for n in names)
+
+
+def test_link_addresses_are_distinct_31s_and_each_end_has_its_peer() -> None:
+    plan = plan_lab(_ring(6))
+    seen = set()
+    for lk in plan.links:
+        a, b = ipaddress.ip_interface(lk.a_addr), ipaddress.ip_interface(lk.b_addr)
+        assert a.network == b.network and a.network.prefixlen == 31
+        assert a.ip != b.ip and a.network not in seen
+        assert a.network.subnet_of(ipaddress.ip_network("198.18.0.0/15"))
+        seen.add(a.network)
+    for r in plan.routers:
+        for i in r.interfaces:
+            peer = plan.router(i.peer)
+            back = next(x for x in peer.interfaces if x.name == i.peer_interface)
+            assert back.peer == r.name and back.link == i.link
+    assert len({r.loopback for r in plan.routers}) == 6
+    assert len({r.mgmt for r in plan.routers}) == 6
+    assert len({r.netns for r in plan.routers}) == 6
+
+
+def test_capacities_scale_by_a_power_of_ten_and_slow_links_are_raised() -> None:
+    assert scale_of([10e9, 1e9]) == pytest.approx(1e-3)
+    assert scale_of([100e9]) == pytest.approx(1e-4)
+    assert scale_of([1e6]) == 1.0
+    plan = plan_lab(_ring(4))
+    assert max(lk.capacity_bps for lk in plan.links) <= MAX_LINK_BPS
+    slow = [lk for lk in plan.links if lk.original_bps == 155e6]
+    assert slow and all(lk.raised and lk.capacity_bps == MIN_LINK_BPS for lk in slow)
+    topo = _ring(4)
+    metric = {frozenset((lk.a, lk.b)): lk.igp_metric for lk in topo.links()}
+    for lk in plan.links:
+        assert lk.cost == metric[frozenset((lk.a.replace("-", " "), lk.b.replace("-", " ")))]
+
+
+def test_max_routers_keeps_a_connected_part() -> None:
+    topo = _ring(8)
+    chosen = select_routers(topo, 4)
+    assert len(chosen) == 4
+    plan = plan_lab(topo, max_routers=4)
+    # every chosen router keeps at least one link: the part is connected
+    assert all(r.interfaces for r in plan.routers)
+
+
+def test_plan_round_trips_through_its_dict() -> None:
+    plan = plan_lab(_ring(5))
+    assert LabPlan.from_dict(plan.to_dict()) == plan
+
+
+def test_lab_topology_has_the_lab_names_and_scaled_capacities() -> None:
+    plan = plan_lab(_ring(5))
+    topo = lab_topology(plan)
+    assert sorted(d.name for d in topo.devices()) == sorted(r.name for r in plan.routers)
+    for lk in plan.links:
+        got = topo.link(lk.id)
+        assert got.capacity_bps == lk.capacity_bps and got.igp_metric == lk.cost
+
+
+def test_frr_config_has_ospf_per_link_with_its_cost_and_fast_timers() -> None:
+    plan = plan_lab(_ring(5))
+    r = plan.routers[0]
+    conf = frr_conf(r, plan)
+    assert f"hostname {r.name}" in conf and f"ospf router-id {r.loopback}" in conf
+    for i in r.interfaces:
+        block = conf.split(f"interface {i.name}\n", 1)[1].split("exit", 1)[0]
+        assert f"ip ospf cost {i.cost}" in block
+        assert "ip ospf hello-interval 1" in block and "ip ospf dead-interval 4" in block
+    assert "format rfc5424" in conf
+    bgp = [x for x in plan.routers if x.bgp]
+    assert len(bgp) == 3
+    bconf = frr_conf(bgp[0], plan)
+    for other in bgp[1:]:
+        assert f"neighbor {other.loopback} remote-as" in bconf
+    assert "router bgp" not in frr_conf(next(x for x in plan.routers if not x.bgp), plan)
+
+
+def test_snmpd_lldpd_softflowd_config() -> None:
+    plan = plan_lab(_ring(5))
+    r = plan.routers[1]
+    creds = Credentials()
+    conf = snmpd_conf(r, plan, creds, "/x/agentx.sock")
+    assert f"agentAddress udp:{r.mgmt}:161" in conf
+    assert f"rocommunity {creds.community}" in conf and f"createUser {creds.user} SHA" in conf
+    for i in r.interfaces:
+        assert f"interface {i.name} 6 {int(i.capacity_bps)}" in conf
+    assert "agentXSocket /x/agentx.sock" in conf
+    assert f"trap2sink {plan.collectors.traps}" in conf
+    assert f"configure system hostname {r.name}" in lldpd_conf(r)
+    argv = softflowd_argv(7, "eth3", "198.19.0.1:2055", "/p", "/c")
+    assert argv[argv.index("-i") + 1] == "7:eth3" and argv[argv.index("-v") + 1] == "10"
+
+
+def test_a_zoo_graph_plans() -> None:
+    from netvigil.graph.importers import load_topology
+
+    topo = load_topology(shared_data("topologies", "Nsfnet.graphml"))
+    plan = plan_lab(topo, max_routers=11)
+    assert len(plan.routers) == 11 and len(plan.links) >= 10
