@@ -100,11 +100,12 @@ T = TypeVar("T")
 #: (seconds)
 UNKNOWN_S = 30.0
 
-#: longest wait for a transactional call that has a timeout of its own (30 s) before its
-#: producer is taken as hung and replaced: librdkafka 2.16's ``send_offsets_to_transaction``
-#: can block past its timeout for good once the group coordinator's broker went away
-#: (librdkafka issues 5456 and 5511), as it did in the broker-restart test
-HUNG_S = 120.0
+#: longest wait for one attempt of a transactional call that has a timeout of its own (30 s)
+#: before its producer is taken as hung and replaced: librdkafka 2.16's
+#: ``send_offsets_to_transaction`` can block past its timeout for good once the group
+#: coordinator's broker went away (librdkafka issues 5456 and 5511), as it did in the
+#: broker-restart test. Per attempt, so a long outage (every attempt fails in time) is not one
+HUNG_S = 60.0
 
 #: errors of a topic or group the broker is still setting up: retried for ``UNKNOWN_S``
 _SETTLING = frozenset(
@@ -583,22 +584,26 @@ class KafkaLoop(KeyedWorker):
             raise _Abort from exc
 
     def _bounded(self, what: str, call: Callable[[], T]) -> T:
-        """:meth:`_retrying` ``call`` in a thread of its own; :class:`_Hung` if it has not
-        returned after ``HUNG_S`` (the thread is left to the abandoned producer: fenced by
-        its successor, the call then fails and the thread ends)."""
-        done: Future[T] = Future()
+        """:meth:`_retrying` ``call``, each attempt in a thread of its own; :class:`_Hung` if
+        one has not returned after ``HUNG_S`` (the thread is left to the abandoned producer:
+        fenced by its successor, the call then fails and the thread ends)."""
 
-        def run() -> None:
+        def attempt() -> T:
+            done: Future[T] = Future()
+
+            def run() -> None:
+                try:
+                    done.set_result(call())
+                except BaseException as exc:
+                    done.set_exception(exc)
+
+            threading.Thread(target=run, name=f"{self.group}: {what}", daemon=True).start()
             try:
-                done.set_result(self._retrying(what, call))
-            except BaseException as exc:
-                done.set_exception(exc)
+                return done.result(HUNG_S)
+            except FutureTimeout:
+                raise _Hung(what) from None
 
-        threading.Thread(target=run, name=f"{self.group}: {what}", daemon=True).start()
-        try:
-            return done.result(HUNG_S)
-        except FutureTimeout:
-            raise _Hung(what) from None
+        return self._retrying(what, attempt)
 
     def _new_producer(self) -> None:
         """Replace a hung transactional producer by one with the same transactional id:
