@@ -51,6 +51,16 @@ __all__ = [
 
 SINGLE_PARTITION = frozenset({"netvigil.audit"})
 
+#: answers about a partition's leader after which :class:`EndOffsets` asks with a new client
+_LEADER_ERRORS = frozenset(
+    {
+        KafkaError.FENCED_LEADER_EPOCH,
+        KafkaError.UNKNOWN_LEADER_EPOCH,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+    }
+)
+
 log = logging.getLogger(__name__)
 
 
@@ -226,7 +236,9 @@ class EndOffsets:
     librdkafka's admin client keeps the leader epochs it learnt and sends them with the
     request; after the broker restarts, every answer is ``FENCED_LEADER_EPOCH`` and it does
     not refresh them (librdkafka 2.16, seen when the broker restarted under a worker; its
-    issue 4620 is the consumer's form of it). So on that error the client is replaced."""
+    issue 4620 is the consumer's form of it). So on an error about the leader or its epoch
+    (``UNKNOWN_LEADER_EPOCH`` too, which the broker answers while it loads after a restart)
+    the client is replaced."""
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
@@ -251,8 +263,8 @@ class EndOffsets:
                 end = future.result(timeout=10).offset
                 ends[(tp.topic, tp.partition)] = end if end >= 0 else None
         except KafkaException as exc:
-            if exc.args[0].code() == KafkaError.FENCED_LEADER_EPOCH:
-                log.info("end offsets: stale leader epochs after a broker restart; new client")
+            if exc.args[0].code() in _LEADER_ERRORS:
+                log.info("end offsets: %s; asking with a new client", exc.args[0])
                 self._admin = AdminClient(admin_config(self.bootstrap))
             raise
         return ends

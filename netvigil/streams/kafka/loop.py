@@ -171,6 +171,8 @@ class KafkaLoop(KeyedWorker):
         self._producer: Producer | None = None
         self._producer_conf: dict[str, Any] = {}
         self._end_offsets: EndOffsets | None = None
+        self._ends_failing = 0.0
+        """When a failed end-offset query was last logged (wall time)."""
         self._refused: list[tuple[str, bytes, str]] = []
         """Records the broker refused (topic, value, reason), at least once."""
         self.transactions = 0
@@ -537,10 +539,13 @@ class KafkaLoop(KeyedWorker):
         tps = [(t, p) for t, p in self.assignment if t in self.inputs]
         now = time.time()  # before asking: records written later are not covered
         try:
-            return now, self._end_offsets(tps, committed_only=True)
-        except Exception as exc:  # the broker is away
-            log.debug("%s: no end offsets (%r)", self.group, exc)
+            got = self._end_offsets(tps, committed_only=True)
+        except Exception as exc:  # the broker is away: no report, no mark meanwhile
+            if now - self._ends_failing > 10.0:
+                self._ends_failing = now
+                log.warning("%s: no end offsets (%r): no progress report or mark", self.group, exc)
             return None
+        return now, got
 
     def _reports(self) -> list[Send]:
         """Progress reports of the assigned input partitions (in the loop's thread)."""
