@@ -107,6 +107,11 @@ UNKNOWN_S = 30.0
 #: broker-restart test. Per attempt, so a long outage (every attempt fails in time) is not one
 HUNG_S = 60.0
 
+#: errors that say another producer took this transactional id: the loop stops
+_FENCED = frozenset(
+    {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+)
+
 #: errors of a topic or group the broker is still setting up: retried for ``UNKNOWN_S``
 _SETTLING = frozenset(
     {
@@ -136,8 +141,12 @@ class _Abort(Exception):
     """The round's transaction was aborted: run it again from the committed state."""
 
 
-class _Hung(Exception):
-    """A transactional call did not return: the producer is replaced, the round runs again."""
+class _Renew(Exception):
+    """The producer cannot go on: a new one takes its transactional id, the round runs again."""
+
+
+class _Hung(_Renew):
+    """A transactional call did not return."""
 
 
 class _Stopped(Exception):
@@ -449,13 +458,12 @@ class KafkaLoop(KeyedWorker):
                         self.aborted += 1
                         self._rewind = True
                         continue
-                    except _Hung as hung:
+                    except _Renew as why:
                         log.error(
-                            "%s: %s did not return in %.0f s; a new producer takes over its "
-                            "transactional id and the round runs again",
+                            "%s: %s; a new producer takes over its transactional id and the "
+                            "round runs again",
                             self.group,
-                            hung,
-                            HUNG_S,
+                            why,
                         )
                         self.aborted += 1
                         await self._in_thread(self._new_producer)
@@ -582,10 +590,17 @@ class KafkaLoop(KeyedWorker):
             self._bounded("committing", lambda: producer.commit_transaction(30))
         except KafkaException as exc:
             err: KafkaError = exc.args[0]
-            if err.fatal() or not err.txn_requires_abort():
+            if err.code() in _FENCED:  # another worker took this transactional id
                 raise NetVigilError(f"{self.group}: transaction failed: {err}") from exc
+            if err.fatal() or not err.txn_requires_abort():
+                raise _Renew(f"the transaction failed ({err})") from exc
             log.warning("%s: transaction aborted (%s); running the round again", self.group, err)
-            self._retrying("aborting", lambda: producer.abort_transaction(30))
+            try:
+                self._retrying("aborting", lambda: producer.abort_transaction(30))
+            except KafkaException as failed:  # e.g. INVALID_TXN_STATE after a timed-out abort
+                if failed.args[0].code() in _FENCED:
+                    raise NetVigilError(f"{self.group}: aborting failed: {failed}") from failed
+                raise _Renew(f"aborting failed ({failed.args[0]})") from failed
             raise _Abort from exc
 
     def _bounded(self, what: str, call: Callable[[], T]) -> T:
@@ -606,7 +621,7 @@ class KafkaLoop(KeyedWorker):
             try:
                 return done.result(HUNG_S)
             except FutureTimeout:
-                raise _Hung(what) from None
+                raise _Hung(f"{what} did not return in {HUNG_S:.0f} s") from None
 
         return self._retrying(what, attempt)
 

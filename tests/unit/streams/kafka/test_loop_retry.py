@@ -9,6 +9,7 @@ from typing import Any, cast
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
+from netvigil.errors import NetVigilError
 from netvigil.streams.kafka import loop
 from netvigil.streams.kafka.loop import KafkaLoop
 
@@ -85,3 +86,42 @@ def test_a_transactional_call_that_never_returns_is_given_up_as_hung(
         assert KafkaLoop._bounded(app, "committing", lambda: "done") == "done"
     finally:
         release.set()
+
+
+class _Producer:
+    """A transactional producer whose commit must be aborted and whose abort then fails."""
+
+    def __init__(self, abort_error: KafkaError) -> None:
+        self.abort_error = abort_error
+
+    def begin_transaction(self) -> None:
+        pass
+
+    def commit_transaction(self, timeout: float) -> None:
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "x", txn_requires_abort=True))
+
+    def abort_transaction(self, timeout: float) -> None:
+        raise KafkaException(self.abort_error)
+
+
+def transact(abort_error: KafkaError) -> None:
+    app = cast(KafkaLoop, SimpleNamespace(group="g", _producer=_Producer(abort_error)))
+    app._consumer = object()  # type: ignore[assignment]
+    app._retrying = lambda what, call: KafkaLoop._retrying(app, what, call)  # type: ignore[method-assign]
+    app._bounded = lambda what, call: call()  # type: ignore[method-assign]
+    KafkaLoop._transact(app, [], {}, {})
+
+
+def test_an_abort_that_fails_for_good_replaces_the_producer_instead_of_stopping() -> None:
+    """After the broker restarted, a timed-out abort was answered INVALID_TXN_STATE (fatal)
+    and the coordinator's loop stopped; a new producer can take the transactional id."""
+    fatal = KafkaError(KafkaError.INVALID_TXN_STATE, "invalid state", fatal=True)
+    with pytest.raises(loop._Renew):
+        transact(fatal)
+
+
+def test_a_fenced_producer_stops_the_loop() -> None:
+    """Another worker took the transactional id: this one must not fight it."""
+    fenced = KafkaError(KafkaError.PRODUCER_FENCED, "fenced", fatal=True)
+    with pytest.raises(NetVigilError):
+        transact(fenced)
