@@ -596,7 +596,7 @@ class KafkaLoop(KeyedWorker):
                 raise _Renew(f"the transaction failed ({err})") from exc
             log.warning("%s: transaction aborted (%s); running the round again", self.group, err)
             try:
-                self._retrying("aborting", lambda: producer.abort_transaction(30))
+                self._bounded("aborting", lambda: producer.abort_transaction(30))
             except KafkaException as failed:  # e.g. INVALID_TXN_STATE after a timed-out abort
                 if failed.args[0].code() in _FENCED:
                     raise NetVigilError(f"{self.group}: aborting failed: {failed}") from failed
@@ -604,9 +604,11 @@ class KafkaLoop(KeyedWorker):
             raise _Abort from exc
 
     def _bounded(self, what: str, call: Callable[[], T]) -> T:
-        """:meth:`_retrying` ``call``, each attempt in a thread of its own; :class:`_Hung` if
-        one has not returned after ``HUNG_S`` (the thread is left to the abandoned producer:
-        fenced by its successor, the call then fails and the thread ends)."""
+        """:meth:`_retrying` ``call`` for at most ``HUNG_S`` (then :class:`_Renew`: an abort
+        answered ``_TIMED_OUT`` for minutes after the broker restarted), each attempt in a
+        thread of its own; :class:`_Hung` if one has not returned after ``HUNG_S`` (the
+        thread is left to the abandoned producer: fenced by its successor, the call then fails
+        and the thread ends)."""
 
         def attempt() -> T:
             done: Future[T] = Future()
@@ -623,7 +625,7 @@ class KafkaLoop(KeyedWorker):
             except FutureTimeout:
                 raise _Hung(f"{what} did not return in {HUNG_S:.0f} s") from None
 
-        return self._retrying(what, attempt)
+        return self._retrying(what, attempt, within=HUNG_S)
 
     def _new_producer(self) -> None:
         """Replace a hung transactional producer by one with the same transactional id:
@@ -734,13 +736,15 @@ class KafkaLoop(KeyedWorker):
                 )
                 (topic, key, value), part = self._letters([letter])[0], None
 
-    def _retrying(self, what: str, call: Callable[[], T]) -> T:
+    def _retrying(self, what: str, call: Callable[[], T], within: float | None = None) -> T:
         """``call``, again while it fails with a retriable error (the broker is away), or
         for up to ``UNKNOWN_S`` while the partition or its leader is not known yet (a topic
         just created: its metadata and leader reach the client later; a bench run's loop
-        died of the first, a test's of ``NOT_LEADER_FOR_PARTITION`` from a new changelog)."""
+        died of the first, a test's of ``NOT_LEADER_FOR_PARTITION`` from a new changelog).
+        ``within``: :class:`_Renew` once it has failed that long (a transactional call)."""
         delay = 0.5
-        deadline = time.monotonic() + UNKNOWN_S
+        started = time.monotonic()
+        deadline = started + UNKNOWN_S
         while True:
             try:
                 return call()
@@ -749,6 +753,8 @@ class KafkaLoop(KeyedWorker):
                 settling = err.code() in _SETTLING
                 if not err.retriable() and not (settling and time.monotonic() < deadline):
                     raise
+                if within is not None and time.monotonic() - started > within:
+                    raise _Renew(f"{what} still failing after {within:.0f} s ({err})") from exc
                 log.warning("%s: %s: %s; retrying", self.group, what, err)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)

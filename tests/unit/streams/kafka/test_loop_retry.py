@@ -79,7 +79,7 @@ def test_a_transactional_call_that_never_returns_is_given_up_as_hung(
     monkeypatch.setattr(loop, "HUNG_S", 0.2)
     release = threading.Event()
     app = cast(KafkaLoop, SimpleNamespace(group="g"))
-    app._retrying = lambda what, call: KafkaLoop._retrying(app, what, call)  # type: ignore[method-assign]
+    app._retrying = lambda what, call, within=None: KafkaLoop._retrying(app, what, call, within)  # type: ignore[method-assign]
     try:
         with pytest.raises(loop._Hung):
             KafkaLoop._bounded(app, "sending offsets", lambda: release.wait(30))
@@ -125,3 +125,19 @@ def test_a_fenced_producer_stops_the_loop() -> None:
     fenced = KafkaError(KafkaError.PRODUCER_FENCED, "fenced", fatal=True)
     with pytest.raises(NetVigilError):
         transact(fenced)
+
+
+def test_a_transactional_call_failing_for_longer_than_hung_s_replaces_the_producer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the broker restarted an abort was answered _TIMED_OUT (retriable) for minutes."""
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
+    monkeypatch.setattr(loop, "HUNG_S", -1.0)  # already past after the first failure
+    app = cast(KafkaLoop, SimpleNamespace(group="g"))
+    app._retrying = lambda what, call, within=None: KafkaLoop._retrying(app, what, call, within)  # type: ignore[method-assign]
+
+    def abort() -> None:
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "timed out", retriable=True))
+
+    with pytest.raises(loop._Renew):
+        KafkaLoop._bounded(app, "aborting", abort)
