@@ -59,12 +59,12 @@ class KafkaSettings(_Section):
         168.0, gt=0, description="Retention of telemetry, anomaly, action and dead-letter topics."
     )
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
-        "exactly_once",
+        "at_least_once",
         description=(
-            "Workers: exactly_once (each round's outputs, state and input offsets in one "
-            "Kafka transaction, read read_committed) or at_least_once (the same loop without "
-            "transactions: offsets committed once outputs are acknowledged; effects are "
-            "idempotent downstream). Every worker of a deployment must use the same."
+            "Workers: at_least_once (offsets committed once outputs and state are "
+            "acknowledged; effects are idempotent downstream) or exactly_once (each round's "
+            "outputs, state and input offsets in one Kafka transaction, read read_committed). "
+            "Every worker of a deployment must use the same."
         ),
     )
 
