@@ -6,7 +6,8 @@ interface as the embedded runtime (``listen``, ``run``, ``drain``, ``stats``).
 ``netvigil worker`` runs some processors and no sources, and any number of workers share the
 partitions of each processor's consumer group. Topics are created (idempotently) at start so
 a first run just works; on a cluster where NetVigil may not create topics that step only
-warns and ``netvigil topics create`` is run by an administrator instead.
+warns and ``netvigil topics create`` is run by an administrator instead. A broker that cannot
+be reached at all fails the start at once, with the error naming ``bus.url``.
 
 Listeners see every event of their topic that passes through this process: for a topic a
 local processor consumes, when it is consumed (so ``run`` shows incidents whichever worker
@@ -23,13 +24,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from netvigil.config import KafkaSettings
 from netvigil.errors import NetVigilError, ProcessorError
 from netvigil.events import TOPICS, Event, topic_of
 from netvigil.streams.base import Listener, Processor, Source
-from netvigil.streams.kafka.admin import admin_config, create_topics, ensure_topic, group_lag
+from netvigil.streams.kafka.admin import (
+    KafkaUnreachable,
+    admin_config,
+    create_topics,
+    ensure_topic,
+    group_lag,
+)
 from netvigil.streams.kafka.keyed import group_of
 from netvigil.streams.kafka.loop import KafkaLoop
 from netvigil.streams.kafka.producer import KafkaPublisher
@@ -85,6 +93,8 @@ class KafkaRuntime:
         self._listeners: dict[str, list[Listener]] = {t: [] for t in TOPICS}
         self._consumed = {t for p in self.processors for t in p.inputs}
         self._started = False
+        self.source_errors: dict[str, BaseException] = {}
+        """Sources that raised, by name; each one stopped the run (as on the embedded bus)."""
         self._up = asyncio.Event()  # set when start() has created and started every app
 
     # ------------------------------------------------------------------ wiring
@@ -117,7 +127,13 @@ class KafkaRuntime:
 
     def _partitions(self) -> dict[str, int]:
         admin = AdminClient(admin_config(self.bootstrap))
-        meta = admin.list_topics(timeout=30).topics
+        try:
+            meta = admin.list_topics(timeout=30).topics
+        except KafkaException as exc:
+            raise KafkaUnreachable(
+                f"Kafka at {self.bootstrap} did not list its topics ({exc.args[0]}); check "
+                "bus.url and the broker"
+            ) from None
         return {t: len(m.partitions) for t, m in meta.items()}
 
     async def start(self) -> None:
@@ -127,6 +143,8 @@ class KafkaRuntime:
         if self.ensure_topics:
             try:
                 await asyncio.to_thread(create_topics, self.bootstrap, self.cfg)
+            except KafkaUnreachable:
+                raise
             except NetVigilError as exc:
                 log.warning("could not create topics (%s); expecting them to exist", exc)
         counts = await asyncio.to_thread(self._partitions)
@@ -218,8 +236,11 @@ class KafkaRuntime:
             while pending - {stopper, broken}:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for t in done - {stopper, broken}:
-                    if t.exception() is not None:
-                        log.error("source %s failed: %r", t.get_name(), t.exception())
+                    if (exc := t.exception()) is not None:
+                        # a source that raised is dead: stop, rather than run without it
+                        log.error("%s failed: %r", t.get_name(), exc)
+                        self.source_errors[t.get_name().removeprefix("source:")] = exc
+                        stop.set()
                 if stopper in done or broken in done:
                     break
             else:
