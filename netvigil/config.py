@@ -75,10 +75,10 @@ class KafkaSettings(_Section):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",
         description=(
-            "Workers: at_least_once (faust-streaming agents; effects are idempotent "
-            "downstream) or exactly_once (Kafka transactions: outputs, state and input "
-            "offsets committed together, read read_committed). Every worker of a "
-            "deployment must use the same."
+            "Workers: at_least_once (offsets committed once outputs and state are "
+            "acknowledged; effects are idempotent downstream) or exactly_once (each round's "
+            "outputs, state and input offsets in one Kafka transaction, read read_committed). "
+            "Every worker of a deployment must use the same."
         ),
     )
 
@@ -102,23 +102,10 @@ class KafkaSettings(_Section):
     session_timeout_s: float = Field(
         10.0, ge=6, description="A worker silent this long is presumed dead; its partitions move."
     )
-    standby_replicas: int = Field(
-        1,
-        ge=0,
-        description="Workers keeping a warm copy of each state partition for fast takeover.",
-    )
     reorder_max_wait_s: float = Field(
         120.0,
         gt=0,
         description="Re-keyed streams (correlator): longest wait for upstream progress reports.",
-    )
-    stall_s: float = Field(
-        15.0,
-        gt=0,
-        description=(
-            "A partition whose records the broker has but the consumer has not delivered for "
-            "this long is read directly by the worker (a faust-streaming stall, see streams.gaps)."
-        ),
     )
     worker_processors: list[str] = Field(
         ["detector", "correlator"], description="Processors `netvigil worker` runs by default."

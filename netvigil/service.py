@@ -113,8 +113,7 @@ def _runtime(
     writers: dict[str, tuple[str, ...]],
 ) -> Runtime:
     if _scheme(settings.bus.url) == "kafka":
-        from netvigil.streams.kafka_admin import bootstrap_of  # faust loads in ~1 s: lazily
-        from netvigil.streams.kafka_runtime import KafkaRuntime
+        from netvigil.streams.kafka import KafkaRuntime, bootstrap_of  # lazily: confluent-kafka
 
         return KafkaRuntime(
             processors,
