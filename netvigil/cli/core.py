@@ -24,6 +24,7 @@ from netvigil.config import Settings, describe, load_settings, redacted
 from netvigil.errors import NetVigilError
 from netvigil.eval.scoreboard import Scoreboard
 from netvigil.events import AuditRecord, Event, Incident
+from netvigil.logs_setup import setup_logging
 from netvigil.redaction import redact_urls
 from netvigil.resolvers.audit import AuditLog
 from netvigil.service import Service
@@ -148,6 +149,7 @@ def run(
 ) -> None:
     """Run the always-on service until Ctrl-C, then drain and stop."""
     settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
+    setup_logging(settings.log.level)
     if lab:  # the whole hook: settings pointed at the lab (netvigil/lab/hook.py)
         from netvigil.lab.hook import lab_settings
 
