@@ -183,10 +183,9 @@ def run(
 
     def on_audit(topic: str, e: Event) -> None:
         if isinstance(e, AuditRecord):
-            ticket = e.detail.get("ticket", "")
             out.print(
-                f"[dim]{_sim(e.ts)}[/] [cyan]audit #{e.seq}[/] {e.action} "
-                f"{e.subject} ticket {ticket}"
+                f"[dim]{_sim(e.ts)}[/] [cyan]audit #{e.seq}[/] {e.action} {e.subject} "
+                f"{_audit_what(e.detail)}"
             )
 
     svc.runtime.listen("netvigil.incidents", on_incident)
@@ -241,6 +240,15 @@ _SOURCE_SETTINGS = {
     "otlp": "services.otlp.*",
 }
 """Where the settings of a source are, when not in the section of its own name."""
+
+
+def _audit_what(detail: dict[str, object]) -> str:
+    """An audit record's object in a few words: its ticket, else its action and target."""
+    if detail.get("ticket"):
+        return f"ticket {detail['ticket']}"
+    if detail.get("action"):
+        return f"{detail['action']} on {detail.get('target', '?')}"
+    return ""
 
 
 def _print_summary(svc: Service, failed: bool) -> None:
