@@ -36,6 +36,7 @@ from typing import TextIO
 
 __all__ = [
     "FORMAT",
+    "FORMAT_UNTIMED",
     "LIBRARY_LEVELS",
     "SUMMARY_LOGGER",
     "TRANSIENT",
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: without the wall-clock time: for ``run``, whose own lines carry the network's event time
+#: (the twin's simulated clock), so that the terminal shows one clock
+FORMAT_UNTIMED = "%(levelname)s %(name)s: %(message)s"
 
 SUMMARY_LOGGER = "netvigil.transient"
 
@@ -189,11 +193,12 @@ def setup_logging(
     level: str | int = "INFO",
     stream: TextIO | None = None,
     *,
+    timestamps: bool = True,
     clock: Callable[[], float] = time.monotonic,
 ) -> TransientSummary:
     """Log to ``stream`` (stderr) at ``level`` with libraries at :data:`LIBRARY_LEVELS` and
-    known transient conditions summarised; replaces the handler of an earlier call.
-    Returns the summary filter (for its counts)."""
+    known transient conditions summarised, each line with the wall-clock time unless not
+    ``timestamps``; replaces the handler of an earlier call. Returns the summary filter."""
     lvl = logging.getLevelName(level) if isinstance(level, str) else level
     debug = lvl <= logging.DEBUG
     root = logging.getLogger()
@@ -202,7 +207,7 @@ def setup_logging(
         root.removeHandler(old)
     summary = TransientSummary(clock=clock, show_lines=debug)
     handler = _Handler(stream or sys.stderr, summary)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(logging.Formatter(FORMAT if timestamps else FORMAT_UNTIMED))
     root.addHandler(handler)
     root.setLevel(lvl)
     for name, least in LIBRARY_LEVELS.items():

@@ -149,7 +149,7 @@ def run(
 ) -> None:
     """Run the always-on service until Ctrl-C, then drain and stop."""
     settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
-    setup_logging(settings.log.level)
+    setup_logging(settings.log.level, timestamps=False)  # its lines carry event time
     if lab:  # the whole hook: settings pointed at the lab (netvigil/lab/hook.py)
         from netvigil.lab.hook import lab_settings
 

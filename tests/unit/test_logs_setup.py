@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -130,6 +131,18 @@ def test_what_needs_attention_is_shown(clean_logging: None) -> None:
     assert "WARNING netvigil.streams.kafka_runtime: drain: still busy after 30 s" in text
     assert "snmp poll of r1 failed" in text
     assert "joining group" not in text and "Ready" not in text
+
+
+def test_untimed_lines_for_run(clean_logging: None) -> None:
+    timed, untimed = io.StringIO(), io.StringIO()
+    setup_logging("INFO", timed)
+    logging.getLogger("netvigil.test").warning("one")
+    setup_logging("INFO", untimed, timestamps=False)
+    logging.getLogger("netvigil.test").warning("two")
+    assert re.match(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ WARNING netvigil.test: one$", timed.getvalue()
+    )
+    assert untimed.getvalue() == "WARNING netvigil.test: two\n"
 
 
 def test_debug_shows_every_line(clean_logging: None) -> None:
