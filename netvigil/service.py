@@ -22,7 +22,7 @@ from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
-from netvigil.resolvers.assemble import build_coordinator
+from netvigil.resolvers.assemble import PreventionParts, build_coordinator
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.breaker import AutonomyState
@@ -38,6 +38,7 @@ from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
 from netvigil.streams.detect import DetectorProcessor
 from netvigil.streams.embedded import EmbeddedRuntime
+from netvigil.streams.risks import RiskProcessor
 from netvigil.twin.faults import Fault, schedule_faults
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.service_setup import attach_services, twin_service_specs
@@ -142,6 +143,8 @@ class Service:
     twin: TwinSource | None = None
     faults: list[Fault] = field(default_factory=list)
     collectors: list[Source] = field(default_factory=list)
+    prevention: PreventionParts | None = None
+    """Risks, track records and operators' judgements (the console's prevention views)."""
 
     @classmethod
     def build(
@@ -179,7 +182,7 @@ class Service:
                 poll_reachability=twin.poll_reachability,
             )
         clock: list[TwinSource] = []  # the twin source, once built: its clock is sim time
-        coordinator, autonomy, action_store = build_coordinator(
+        coordinator, autonomy, action_store, prevention = build_coordinator(
             settings,
             data,
             topo=topo,
@@ -211,6 +214,7 @@ class Service:
                 summarizer(settings),
             ),
             coordinator,
+            RiskProcessor(topo),
             SamplerProcessor(settings.coordinator.tick_s),
             dlq,
         ]
@@ -273,6 +277,7 @@ class Service:
             source,
             faults,
             collectors,
+            prevention,
         )
 
     @staticmethod
@@ -307,6 +312,8 @@ class Service:
         await self.runtime.run(stop)
 
     def close(self) -> None:
+        if self.prevention is not None:
+            self.prevention.close()
         self.dead_letters.close()
         self.incidents.close()
         self.tickets.close()

@@ -29,6 +29,7 @@ from netvigil.analytics.slo import SLO
 from netvigil.api.auth import FailureLimiter, TokenRecord, TokenStore, role_allows
 from netvigil.api.base import ActionQueue, Breaker, Conflict, NotFound, Policy
 from netvigil.api.metrics import Meters, make_registry
+from netvigil.api.prevention import PreventionDesk, prevention_router
 from netvigil.api.schemas import (
     ActionOut,
     AuditOut,
@@ -79,6 +80,8 @@ class Console:
     meters: Meters = field(default_factory=Meters)
     slos: Sequence[SLO] = ()
     slo_board: SloBoard = field(default_factory=SloBoard)
+    prevention: PreventionDesk | None = None
+    """Risks, track records, judgements and suppressions (:mod:`netvigil.api.prevention`)."""
 
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `netvigil api token create`.")
@@ -343,5 +346,6 @@ def create_app(console: Console) -> FastAPI:
     async def index() -> RedirectResponse:
         return RedirectResponse("/ui/index.html")
 
+    app.include_router(prevention_router(_need))
     app.mount("/ui", StaticFiles(directory=str(files("netvigil.api") / "static")), name="ui")
     return app

@@ -16,6 +16,7 @@ import uvicorn
 
 from netvigil.api.app import Console, create_app
 from netvigil.api.auth import FailureLimiter, TokenStore, token_path
+from netvigil.api.prevention import PreventionDesk
 from netvigil.api.resolvers import AutonomyBreaker, AutonomyPolicy, RemediationQueue
 from netvigil.collectors.service_level import slos_of
 from netvigil.service import Service
@@ -50,6 +51,17 @@ def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Con
         limiter=FailureLimiter(api.login_failures, api.login_window_s),
         slos=slos_of(svc.settings),
     )
+    if svc.prevention is not None:
+        console.prevention = PreventionDesk(
+            risks=svc.prevention.risks,
+            record=svc.prevention.record,
+            feedback=svc.prevention.feedback,
+            actions=svc.actions,
+            policy=svc.policy,
+            autonomy=svc.autonomy,
+            audit=svc.audit,
+            incidents=svc.incidents,
+        )
     svc.runtime.listen("netvigil.dlq", console.meters.on_dead_letter)
     svc.runtime.listen("netvigil.anomalies", console.meters.on_anomaly)
     svc.runtime.listen("netvigil.anomalies", console.slo_board.observe)

@@ -21,6 +21,12 @@ traffic traverses, as the topology store keeps them (``twin/services.py`` keeps 
 It joins the live group on that path and never opens one on its own (it is weak evidence), so
 the root cause stays the network element while the incident lists the services and SLOs it
 hurts (``Incident.services``, ``Incident.slos``); a burning SLO raises the severity one level.
+
+Feedback: operators' judgements come back on ``netvigil.feedback`` (a declared feedback input:
+the coordinator writes it). A group whose opening anomaly matches a suppression (a pattern
+judged false, :mod:`netvigil.analytics.suppression`) is emitted with ``Incident.suppressed``
+set: nothing downstream opens it. It becomes a plain incident as soon as it holds a strong
+symptom the pattern does not match, or the suppression is lifted.
 """
 
 from __future__ import annotations
@@ -35,8 +41,18 @@ import msgspec
 
 from netvigil.analytics.rca import is_strong, rank, weight
 from netvigil.analytics.summary import Summarizer
+from netvigil.analytics.suppression import matches
 from netvigil.errors import TopologyError
-from netvigil.events import Anomaly, AnomalyRef, Event, Incident, RootCause, Severity
+from netvigil.events import (
+    Anomaly,
+    AnomalyRef,
+    Event,
+    Feedback,
+    Incident,
+    Pattern,
+    RootCause,
+    Severity,
+)
 from netvigil.graph.aio import AsyncTopology
 from netvigil.graph.base import TopologyStore, entity_devices
 from netvigil.streams.base import Processor
@@ -83,6 +99,8 @@ class _Group:
     resolved_ts: float | None = None
     reopened: int = 0
     last_emitted: tuple[object, ...] | None = None
+    suppressed: str = ""
+    """The suppression holding this group back (see the module doc)."""
 
     def strong_active(self) -> bool:
         return any(is_strong(a) and a.state == "active" for a in self.anomalies.values())
@@ -91,14 +109,17 @@ class _Group:
 @dataclass
 class CorrelationState:
     groups: list[_Group] = field(default_factory=list)
+    suppressions: dict[str, Pattern] = field(default_factory=dict)
+    """Suppression id -> the pattern it holds back (from ``netvigil.feedback``)."""
 
 
 class CorrelatorProcessor(Processor[CorrelationState]):
     """One correlation domain (key ``all``): every anomaly may relate to every other."""
 
     name = "correlator"
-    inputs = ("netvigil.anomalies",)
+    inputs = ("netvigil.anomalies", "netvigil.feedback")
     outputs = ("netvigil.incidents",)
+    feedback = ("netvigil.feedback",)
 
     def __init__(
         self,
@@ -136,6 +157,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         return msgspec.structs.replace(event, summary=text)
 
     async def _handle(self, event: Event, state: CorrelationState) -> Sequence[Event]:
+        if isinstance(event, Feedback):
+            return await self._feedback(event, state)
         if not isinstance(event, Anomaly):
             return []
         self._expire(state, event.ts)
@@ -164,9 +187,31 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         if not group.fingerprint and weight(ref) >= self.cfg.min_evidence:
             digest = hashlib.sha1(f"{ref_key}|{ref.onset_ts:.3f}".encode()).hexdigest()
             group.fingerprint = digest[:16]
+            group.suppressed = next(
+                (sid for sid, p in sorted(state.suppressions.items()) if matches(p, ref)), ""
+            )
+        elif group.suppressed and is_strong(ref):
+            held = state.suppressions.get(group.suppressed)
+            if held is None or not matches(held, ref):
+                group.suppressed = ""  # a symptom the pattern does not explain: not benign
         if not group.fingerprint:
             return []  # not (yet) an incident: evidence too weak
         return await self._emit(group, event.ts)
+
+    async def _feedback(self, event: Feedback, state: CorrelationState) -> list[Event]:
+        """Make or lift a suppression; a lifted one releases the groups it held back."""
+        if event.verdict == "suppress":
+            if event.pattern is not None:
+                state.suppressions[event.suppression] = event.pattern
+            return []
+        state.suppressions.pop(event.suppression, None)
+        out: list[Event] = []
+        for g in state.groups:
+            if g.suppressed == event.suppression:
+                g.suppressed = ""
+                if g.fingerprint and g.resolved_ts is None:
+                    out += await self._emit(g, event.ts)
+        return out
 
     # ------------------------------------------------------------------ grouping
 
@@ -282,7 +327,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         if g.reopened and causes and causes[0].kind == "link" and causes[0].fault == "down":
             causes[0] = msgspec.structs.replace(causes[0], fault="flapping")
         status: Literal["open", "resolved"] = "resolved" if g.resolved_ts is not None else "open"
-        signature = (status, tuple(refs), tuple(causes))
+        signature = (status, tuple(refs), tuple(causes), g.suppressed)
         if signature == g.last_emitted:
             return []
         impact = await self._impact(causes)
@@ -310,6 +355,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 impact=impact,
                 services=services,
                 slos=slos,
+                suppressed=g.suppressed,
             )
         ]
 

@@ -33,6 +33,12 @@ _CHANGE_FIELDS: dict[str, dict[str, str]] = {
 }
 
 
+#: problem state Closed (ServiceNow's problem states: 101 New ... 107 Closed)
+_PROBLEM_CLOSED = "107"
+#: the close code NetVigil itself resolves incidents with (a human's is anything else)
+OWN_CLOSE_CODE = "Solved (Permanently)"
+
+
 def _tag(op: OutboxOp) -> str:
     return f"[netvigil op {op.correlation_id}#{op.id}]"
 
@@ -92,7 +98,7 @@ class SnowWriter:
             if op.kind == "resolve":
                 data = {
                     "state": "6",
-                    "close_code": "Solved (Permanently)",
+                    "close_code": OWN_CLOSE_CODE,
                     "close_notes": p["note"],
                     "work_notes": text,
                 }
@@ -102,6 +108,35 @@ class SnowWriter:
                 data.pop("work_notes")
             if data:
                 self.client.patch("incident", sys_id, data)
+        elif op.kind == "open_problem":
+            rec = self._existing("problem", corr)
+            if rec is None:
+                rec = self.client.create(
+                    "problem",
+                    {
+                        "short_description": p["title"][:160],
+                        "description": p["description"],
+                        "correlation_id": corr,
+                        "correlation_display": "NetVigil",
+                        "category": "network",
+                    },
+                )
+            self.store.set("problems", corr, sys_id=rec["sys_id"], number=rec["number"])
+        elif op.kind in ("problem_note", "close_problem"):
+            sys_id = self._sys_id("problems", corr)
+            text = f"{p.get('text') or p.get('note')}\n{_tag(op)}"
+            data = {"work_notes": text}
+            if op.kind == "close_problem":
+                data.update(
+                    {
+                        "state": _PROBLEM_CLOSED,
+                        "resolution_code": p["code"],
+                        "cause_notes": p["note"],
+                    }
+                )
+            if self._note_written(op, sys_id):
+                data.pop("work_notes")
+            self.client.patch("problem", sys_id, data)
         elif op.kind == "open_change":
             self._open_change(op)
         elif op.kind == "decide_change":
@@ -212,6 +247,27 @@ class SnowWriter:
             self.watermarks[table] = max(stamps)
         return recs
 
+    def _judged(self) -> None:
+        """Incidents NetVigil had resolved whose close code a human changed since (a
+        judgement after the fact: e.g. "False positive"); each code recorded once."""
+        resolved = {r["sys_id"]: r for r in self.store.rows("tickets", "resolved")}
+        if not resolved:
+            return
+        q = f"correlation_display=NetVigil^close_code!={OWN_CLOSE_CODE}^close_codeISNOTEMPTY"
+        q += self._since("incident_judged")
+        for rec in self._seen("incident_judged", self.client.find("incident", q)):
+            row = resolved.get(rec["sys_id"])
+            code = rec.get("close_code", "")
+            if row is None or not code or self.store.judged(row["correlation_id"], code):
+                continue
+            self.store.human(
+                "incident_judged",
+                row["correlation_id"],
+                rec["number"],
+                rec.get("close_notes") or rec.get("sys_updated_by", ""),
+                code,
+            )
+
     def poll(self) -> None:
         """Look for incidents resolved and changes decided by humans in ServiceNow; record
         each once as a human update in the store."""
@@ -230,7 +286,9 @@ class SnowWriter:
                             row["correlation_id"],
                             rec["number"],
                             rec.get("close_notes") or rec.get("sys_updated_by", ""),
+                            rec.get("close_code", ""),
                         )
+        self._judged()
         waiting = {r["sys_id"]: r for r in self.store.rows("changes", "requested")}
         if waiting:
             q = "approval=approved^ORapproval=rejected^correlation_display=NetVigil"
