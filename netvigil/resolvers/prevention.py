@@ -341,6 +341,13 @@ class PreventionManager:
             self.store.put(rr)
             self._note(rr, f"No preemptive change: {none}. A human decides.", ts)
             return [self._audit(rr, "risk.no_plan", ts, why=none)]
+        cover = self._cover(rr)
+        if cover is not None:
+            rr.request_id = cover.request_id
+            rr.plan = {"chosen": None, "covered_by": cover.request_id}
+            self.store.put(rr)
+            self._note(rr, f"Covered by the change already made for {cover.incident}.", ts)
+            return [self._audit(rr, "risk.covered", ts, request_id=cover.request_id)]
         outlook = self._outlook(risk, facts, ts)
         dev = self.topo.device(facts.src) if self.topo.has(facts.src) else None
         devices = [(facts.src, dev.role if dev else "", dev.site if dev else "")]
@@ -444,6 +451,19 @@ class PreventionManager:
         )
         return events + self.remediator.launch(rec, spec, facts, ops, ts)
 
+    def _cover(self, rr: RiskRecord) -> ActionRecord | None:
+        """A preemptive change in force (or on its way) on the same link, made for another
+        risk still pending: it covers this one too."""
+        for other in self.store.pending():
+            if other.link != rr.link or other.risk.risk_id == rr.risk.risk_id:
+                continue
+            rec = self._action(other)
+            if rec is None or rec.preemptive.get("withdrawn"):
+                continue
+            if not rec.done or rec.status == "verified":
+                return rec
+        return None
+
     # ------------------------------------------------------------------ time passing
 
     def _action(self, rr: RiskRecord) -> ActionRecord | None:
@@ -472,13 +492,23 @@ class PreventionManager:
                 f"the prediction did not come true by {_hhmm(risk.predicted_ts + p.hold_s)} "
                 f"(deadline + hold {p.hold_s:.0f} s)"
             )
-            if in_force and rec is not None:
+            if in_force and rec is not None and not self._shared_later(rr, rec):
                 withdrawn = self.remediator.withdraw(rec, ts, why)
                 if not withdrawn:
                     continue  # the target is locked by another action: ask again next tick
                 events += withdrawn
             events += self._decide(rr, "false", ts, why=why)
         return events
+
+    def _shared_later(self, rr: RiskRecord, rec: ActionRecord) -> bool:
+        """Whether another pending risk the same change covers waits longer than ``rr``."""
+        hold = self.policy.prevention.hold_s
+        return any(
+            o.request_id == rec.request_id
+            and o.risk.risk_id != rr.risk.risk_id
+            and o.risk.predicted_ts + hold > rr.risk.predicted_ts + hold
+            for o in self.store.pending()
+        )
 
     def _check(self, rr: RiskRecord, rec: ActionRecord, ts: float) -> list[Event]:
         assert self.foresight is not None
@@ -516,16 +546,20 @@ class PreventionManager:
     # ------------------------------------------------------------------ what happened
 
     def on_incident(self, inc: Incident) -> list[Event]:
-        """Recall: was a congestion incident's harm predicted (a risk on its link before)?"""
+        """A congestion incident is a harm: it counts for recall (was it predicted: a risk
+        on its link before it?), and a risk still pending on its link came true."""
         rc = inc.root_cause
         if inc.status != "open" or rc is None or rc.kind != "link" or rc.fault != "congestion":
             return []
-        if self.record.outcome("harm", inc.fingerprint) is not None:
-            return []
         risks = self.store.on_link(rc.entity, inc.opened_ts - self.harm_window_s, inc.opened_ts)
-        domain = domain_of_entity(self.policy, self.topo, rc.entity)
-        self.record.record(domain, "harm", inc.fingerprint, bool(risks), ts=inc.ts)
-        return []
+        events: list[Event] = []
+        for rr in risks:
+            if rr.open:
+                events += self._decide(rr, "came_true", inc.ts, why=f"incident {inc.fingerprint}")
+        if self.record.outcome("harm", inc.fingerprint) is None:
+            domain = domain_of_entity(self.policy, self.topo, rc.entity)
+            self.record.record(domain, "harm", inc.fingerprint, bool(risks), ts=inc.ts)
+        return events
 
     def observe(self, events: Sequence[Event]) -> None:
         """Count what happened to changes and proposals in the domains' track records."""

@@ -11,7 +11,10 @@ It reads ``netvigil.anomalies`` with their natural key (the device) and turns pr
 
 A risk is revised when its predicted time moves by more than ``revise_s``, ``materialized``
 when the harm came (a ``threshold`` anomaly on the predicted interface, or the budget spent),
-and ``cleared`` when the prediction no longer holds. Confidence is how narrow the forecast's
+and ``cleared`` when the prediction no longer holds. A prediction that comes back within
+``linger_s`` of clearing (a forecast flapping around its horizon, or a trend a preemptive
+change flattened for a while) reopens the same risk rather than a new one: it is the same
+predicted harm. Confidence is how narrow the forecast's
 uncertainty is relative to its lead: ``lead / (lead + uncertainty)``.
 
 Only the analytics' view is here; whether a risk was right (the harm came, or would have
@@ -44,6 +47,8 @@ class RiskState:
     """One device's open risks by ``entity|signal``."""
 
     open: dict[str, Risk] = field(default_factory=dict)
+    cleared: dict[str, Risk] = field(default_factory=dict)
+    """Risks cleared within ``linger_s``, which a returning prediction reopens."""
 
 
 def _risk_id(entity: str, signal: str, onset: float) -> str:
@@ -61,10 +66,13 @@ class RiskProcessor(Processor[RiskState]):
     inputs = ("netvigil.anomalies",)
     outputs = ("netvigil.risks",)
 
-    def __init__(self, topo: TopologyStore, *, revise_s: float = 300.0) -> None:
+    def __init__(
+        self, topo: TopologyStore, *, revise_s: float = 300.0, linger_s: float = 1800.0
+    ) -> None:
         self.topo = topo
         self.aio = AsyncTopology(topo)
         self.revise_s = revise_s
+        self.linger_s = linger_s
 
     def new_state(self) -> RiskState:
         return RiskState()
@@ -126,7 +134,11 @@ class RiskProcessor(Processor[RiskState]):
         uncertainty_s: float,
     ) -> list[Event]:
         was = state.open.get(key)
-        if was is not None and abs(was.predicted_ts - predicted_ts) < self.revise_s:
+        if was is None and key in state.cleared:
+            gone = state.cleared.pop(key)
+            if event.ts - gone.ts <= self.linger_s:
+                was = gone  # the same predicted harm, back: reopen it
+        elif was is not None and abs(was.predicted_ts - predicted_ts) < self.revise_s:
             return []
         entities, services = await self._hurt(event.entity, kind)
         risk = Risk(
@@ -154,9 +166,15 @@ class RiskProcessor(Processor[RiskState]):
 
     def _close(self, key: str, ts: float, state: RiskState, status: str, why: str) -> list[Event]:
         was = state.open.pop(key, None)
+        if was is None and status == "materialized":
+            gone = state.cleared.pop(key, None)  # the harm came soon after the forecast cleared
+            was = gone if gone is not None and ts - gone.ts <= self.linger_s else None
         if was is None:
             return []
-        return [_revised(was, ts, status, why)]
+        closed = _revised(was, ts, status, why)
+        if status == "cleared":
+            state.cleared[key] = closed
+        return [closed]
 
     def _materialize(self, key: str, event: Anomaly, state: RiskState) -> list[Event]:
         return self._close(key, event.ts, state, "materialized", f"{event.kind} on {event.entity}")

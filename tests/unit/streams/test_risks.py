@@ -108,3 +108,14 @@ def test_risks_are_keyed_like_the_anomalies_and_written_to_their_topic() -> None
     proc = RiskProcessor(topo())
     assert proc.inputs == ("netvigil.anomalies",) and proc.outputs == ("netvigil.risks",)
     assert proc.key(prediction(1.0, 2.0)) == "edge1"
+
+
+async def test_a_prediction_back_soon_after_clearing_is_the_same_risk() -> None:
+    proc, state = RiskProcessor(topo(), linger_s=1800), RiskState()
+    (risk,) = await feed(proc, state, [prediction(1000.0, 3700.0)])
+    await feed(proc, state, [prediction(1100.0, 0.0, state="cleared")])
+    (back,) = await feed(proc, state, [prediction(1500.0, 4200.0)])
+    assert (back.risk_id, back.status, back.revision) == (risk.risk_id, "open", 3)
+    await feed(proc, state, [prediction(1600.0, 0.0, state="cleared")])
+    (later,) = await feed(proc, state, [prediction(9000.0, 11700.0)])
+    assert later.risk_id != risk.risk_id and later.revision == 1  # long after: a new one
