@@ -43,7 +43,12 @@ def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Con
         tickets=svc.tickets,
         actions=RemediationQueue(svc.actions, svc.tickets, svc.audit),
         breaker=AutonomyBreaker(svc.autonomy, svc.audit),
-        policy=AutonomyPolicy(svc.policy, svc.autonomy, svc.audit),
+        policy=AutonomyPolicy(
+            svc.policy,
+            svc.autonomy,
+            svc.audit,
+            svc.prevention.record if svc.prevention is not None else None,
+        ),
         tokens=TokenStore(token_path(svc.data_dir, api.token_file)),
         stats=svc.runtime.stats,
         dead_letter_count=lambda: svc.dead_letters.count,

@@ -45,6 +45,7 @@ __all__ = [
     "earned_phase",
     "gaps",
     "promote",
+    "require_earned",
     "view",
 ]
 
@@ -240,6 +241,30 @@ def _phase_of(policy: Policy, autonomy: AutonomyState, domain: str) -> str:
     return autonomy.effective_phase(domain, policy.domains[domain].phase)
 
 
+def _upto(phase: str) -> tuple[str, ...]:
+    """The phases above passive up to ``phase`` (each has its own requirement)."""
+    return PHASES[1 : PHASE_CAP[phase]]
+
+
+def require_earned(policy: Policy, record: TrackRecord, domain: str, phase: str) -> Record:
+    """``domain``'s record, or :class:`NotEarned` with what it lacks for ``phase`` (a domain
+    without a ``promotion`` section has nothing to earn)."""
+    dom = policy.domains[domain]
+    rec = record.of(domain, dom.promotion.window if dom.promotion else 50)
+    if dom.promotion is None:
+        return rec
+    missing = [
+        f"{p}: {g}"
+        for p in _upto(phase)
+        for req in [dom.promotion.requirement(p)]
+        if req is not None
+        for g in gaps(rec, req)
+    ]
+    if missing:
+        raise NotEarned(f"domain {domain} has not earned {phase}: " + "; ".join(missing))
+    return rec
+
+
 def promote(
     policy: Policy,
     autonomy: AutonomyState,
@@ -259,20 +284,8 @@ def promote(
         raise NetVigilError(f"no domain {domain!r}; domains: {', '.join(policy.domains)}")
     if phase not in PHASE_CAP:
         raise NetVigilError(f"no phase {phase!r}; phases: {', '.join(PHASES)}")
-    dom = policy.domains[domain]
-    window = dom.promotion.window if dom.promotion else 50
-    rec = record.of(domain, window)
     before = _phase_of(policy, autonomy, domain)
-    if dom.promotion is not None and PHASE_CAP[phase] > PHASE_CAP["passive"]:
-        missing = [
-            f"{p}: {g}"
-            for p in PHASES[1 : PHASE_CAP[phase]]
-            for req in [dom.promotion.requirement(p)]
-            if req is not None
-            for g in gaps(rec, req)
-        ]
-        if missing:
-            raise NotEarned(f"domain {domain} has not earned {phase}: " + "; ".join(missing))
+    rec = require_earned(policy, record, domain, phase)
     if autonomy.fallback(domain):
         autonomy.clear_fallback(domain)
     autonomy.set_phase(domain, phase, actor=actor, ts=ts)
@@ -299,7 +312,7 @@ def check_fallback(
     rec = record.of(domain, dom.promotion.window)
     gone = [
         f"{p}: {d}"
-        for p in PHASES[1 : PHASE_CAP[phase] + 1]
+        for p in _upto(phase)
         for req in [dom.promotion.requirement(p)]
         if req is not None
         for d in departures(rec, req)
@@ -307,7 +320,7 @@ def check_fallback(
     if not gone:
         return None
     to = "passive"
-    for p in PHASES[1 : PHASE_CAP[phase]]:
+    for p in _upto(phase)[:-1]:
         req = dom.promotion.requirement(p)
         if req is None or departures(rec, req):
             break

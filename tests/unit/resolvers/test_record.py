@@ -99,3 +99,18 @@ def test_a_promoted_domain_falls_back_on_its_own_when_its_record_departs() -> No
     assert [r.seq for r in audit.records() if r.action == "autonomy.fell_back"] == [fell.seq]
     assert (fell.detail["from"], fell.detail["to"]) == ("semi-autonomous", "passive")
     assert fall_back_if_departed(POLICY, st, rec, audit, "core", ts=4 * DAY + 20) is None
+
+
+def test_an_autonomous_domain_falls_back_only_as_far_as_its_record_requires() -> None:
+    rec, st, audit = TrackRecord(), AutonomyState(), AuditLog()
+    good_record(rec, days=6.0)
+    promote(POLICY, st, rec, audit, "core", "autonomous", actor="ada", ts=7 * DAY)
+    assert st.effective_phase("core", "passive") == "autonomous"
+    for i in range(3):  # changes start failing: the autonomous bound departs, not the other
+        rec.record("core", "change", f"bad{i}", False, ts=8 * DAY + i)
+    fell = fall_back_if_departed(POLICY, st, rec, audit, "core", ts=8 * DAY + 10)
+    assert fell is not None and (fell.detail["from"], fell.detail["to"]) == (
+        "autonomous",
+        "semi-autonomous",
+    )
+    assert st.effective_phase("core", "passive") == "semi-autonomous"
