@@ -26,7 +26,7 @@ from netvigil.api.base import Conflict, NotFound
 from netvigil.resolvers import record as records
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.breaker import AutonomyState
-from netvigil.resolvers.feedback import FeedbackError, FeedbackStore
+from netvigil.resolvers.feedback import FeedbackError, FeedbackStore, Judgement
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.policy import Policy
 from netvigil.resolvers.record import NotEarned, TrackRecord
@@ -100,19 +100,6 @@ class JudgementIn(BaseModel):
     scope: Literal["pattern", "once"] = Field(
         "pattern", description="pattern: a false incident also suppresses its pattern."
     )
-
-
-class JudgementOut(BaseModel):
-    id: int
-    subject: str
-    kind: str
-    verdict: str
-    scope: str
-    actor: str
-    reason: str
-    source: str
-    ts: float
-    taken: bool
 
 
 class LiftIn(BaseModel):
@@ -191,7 +178,7 @@ class PreventionDesk:
 
     async def judge(
         self, kind: Literal["incident", "risk"], subject: str, body: JudgementIn, actor: str
-    ) -> JudgementOut:
+    ) -> Judgement:
         known = self.incidents.get(subject) if kind == "incident" else self.risks.get(subject)
         if known is None:
             raise NotFound(f"no {kind} {subject!r}")
@@ -219,10 +206,10 @@ class PreventionDesk:
                     "via": "console",
                 },
             )
-        return JudgementOut(**j.__dict__)
+        return j
 
-    def judgements(self, subject: str | None) -> list[JudgementOut]:
-        return [JudgementOut(**j.__dict__) for j in self.feedback.judgements(subject=subject)]
+    def judgements(self, subject: str | None) -> list[Judgement]:
+        return [j for j in self.feedback.judgements(subject=subject)]
 
     def suppressions(self) -> list[SuppressionOut]:
         return [
@@ -320,22 +307,20 @@ def prevention_router(need: Callable[[str], Any]) -> APIRouter:
     @router.post("/api/incidents/{subject}/judgement", tags=["prevention"], responses=conflict)
     async def judge_incident(
         subject: Ident, body: JudgementIn, desk: Desk, tok: Operator
-    ) -> JudgementOut:
+    ) -> Judgement:
         """Mark an incident false, or confirm it (operator). A false one with scope
         ``pattern`` suppresses its pattern once the coordinator takes the judgement up."""
         return await desk.judge("incident", subject, body, tok.name)
 
     @router.post("/api/risks/{subject}/judgement", tags=["prevention"], responses=conflict)
-    async def judge_risk(
-        subject: Ident, body: JudgementIn, desk: Desk, tok: Operator
-    ) -> JudgementOut:
+    async def judge_risk(subject: Ident, body: JudgementIn, desk: Desk, tok: Operator) -> Judgement:
         """Mark a risk false (its preemptive change is withdrawn) or confirm it (operator)."""
         return await desk.judge("risk", subject, body, tok.name)
 
     @router.get("/api/judgements", tags=["prevention"], dependencies=[viewer])
     async def judgements(
         desk: Desk, subject: Annotated[str | None, Query(max_length=128)] = None
-    ) -> list[JudgementOut]:
+    ) -> list[Judgement]:
         return desk.judgements(subject)
 
     @router.get("/api/suppressions", tags=["prevention"], dependencies=[viewer])

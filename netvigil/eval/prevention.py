@@ -22,7 +22,6 @@ Written here rather than taken from a library because it reads the twin's intern
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,7 @@ from netvigil.resolvers.remediation import ActionRecord
 from netvigil.resolvers.riskstore import RiskRecord
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
+from netvigil.twin.whatif import copy_network
 
 __all__ = ["HarmMeter", "report"]
 
@@ -72,9 +72,10 @@ class HarmMeter:
             self._over = set()
             return
         links = set(self.in_force.values())
-        twin = copy.copy(self.net)
-        twin.igp_metric = {k: v for k, v in self.net.igp_metric.items() if k not in links}
-        twin.policers = {k: v for k, v in self.net.policers.items() if k not in links}
+        twin = copy_network(self.net, keep_routing=True)
+        for lk in links:
+            twin.igp_metric.pop(lk, None)
+            twin.policers.pop(lk, None)
         without, _ = twin.expected_load(t)
         now = {d for d in over if d[0] not in links and without.get(d, 0.0) < self.threshold}
         for d in sorted(now - self._over):

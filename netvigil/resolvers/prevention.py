@@ -35,13 +35,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from netvigil.errors import TopologyError
-from netvigil.events import ActionRequest, ActionResult, Event, Incident, Risk, split_interface_id
+from netvigil.events import ActionRequest, ActionResult, Event, Incident, Risk
 from netvigil.graph.base import TopologyStore
 from netvigil.resolvers.base import Op, ProblemDesk, TicketBackend
 from netvigil.resolvers.catalog import ActionSpec, Facts
 from netvigil.resolvers.feedback import Judgement, domain_of_entity
 from netvigil.resolvers.policy import decide
-from netvigil.resolvers.priority import factors
+from netvigil.resolvers.priority import factors, link_facts
 from netvigil.resolvers.record import TrackRecord, check_fallback
 from netvigil.resolvers.remediation import ActionRecord, Remediator
 from netvigil.resolvers.riskstore import RiskRecord, RiskStore
@@ -85,19 +85,8 @@ def facts_of_risk(topo: TopologyStore, risk: Risk, metric_of: dict[str, int]) ->
         link = topo.link(iface.link)
     except (TopologyError, ValueError):
         return None
-    src, src_if = split_interface_id(risk.entity)
-    return Facts(
-        target=link.id,
-        fault="congestion",
-        confidence=risk.confidence,
-        a=link.a,
-        b=link.b,
-        a_if=split_interface_id(link.a_if)[1],
-        b_if=split_interface_id(link.b_if)[1],
-        src=src,
-        src_if=src_if,
-        orig_metric=metric_of.get(link.id, link.igp_metric),
-        link_up=True,
+    return link_facts(
+        link, risk.entity, fault="congestion", confidence=risk.confidence, metric_of=metric_of
     )
 
 

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 
 from netvigil.events import Incident, split_interface_id
-from netvigil.graph.base import TopologyStore, entity_devices
+from netvigil.graph.base import Link, TopologyStore, entity_devices
 from netvigil.resolvers.catalog import Facts
 
 __all__ = [
@@ -167,11 +167,33 @@ def facts_of(topo: TopologyStore, incident: Incident, metric_of: dict[str, int])
         a.entity in ends and a.signal == "if.oper_status" and a.state == "active"
         for a in incident.anomalies
     )
+    return link_facts(
+        link,
+        src_if,
+        fault=rc.fault,
+        confidence=rc.score,
+        metric_of=metric_of,
+        link_up=not down and rc.fault != "down",
+        unreachable=unreachable & {link.a, link.b},
+    )
+
+
+def link_facts(
+    link: Link,
+    src_if: str,
+    *,
+    fault: str,
+    confidence: float,
+    metric_of: dict[str, int],
+    link_up: bool = True,
+    unreachable: frozenset[str] = frozenset(),
+) -> Facts:
+    """The facts of a link whose direction leaving interface ``src_if`` is at issue."""
     src, src_ifname = split_interface_id(src_if)
     return Facts(
         target=link.id,
-        fault=rc.fault,
-        confidence=rc.score,
+        fault=fault,
+        confidence=confidence,
         a=link.a,
         b=link.b,
         a_if=split_interface_id(link.a_if)[1],
@@ -179,6 +201,6 @@ def facts_of(topo: TopologyStore, incident: Incident, metric_of: dict[str, int])
         src=src,
         src_if=src_ifname,
         orig_metric=metric_of.get(link.id, link.igp_metric),
-        link_up=not down and rc.fault != "down",
-        unreachable=unreachable & {link.a, link.b},
+        link_up=link_up,
+        unreachable=unreachable,
     )

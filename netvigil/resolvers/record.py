@@ -26,6 +26,7 @@ promotion and fallback is in the audit log with the record that justified it.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,19 @@ def _upto(phase: str) -> tuple[str, ...]:
     return PHASES[1 : PHASE_CAP[phase]]
 
 
+def _per_phase(
+    promotion: Promotion, rec: Record, phase: str, check: Callable[[Record, Requirement], list[str]]
+) -> list[str]:
+    """What ``check`` finds against each requirement up to ``phase``, named by phase."""
+    return [
+        f"{p}: {found}"
+        for p in _upto(phase)
+        for req in [promotion.requirement(p)]
+        if req is not None
+        for found in check(rec, req)
+    ]
+
+
 def require_earned(policy: Policy, record: TrackRecord, domain: str, phase: str) -> Record:
     """``domain``'s record, or :class:`NotEarned` with what it lacks for ``phase`` (a domain
     without a ``promotion`` section has nothing to earn)."""
@@ -253,13 +267,7 @@ def require_earned(policy: Policy, record: TrackRecord, domain: str, phase: str)
     rec = record.of(domain, dom.promotion.window if dom.promotion else 50)
     if dom.promotion is None:
         return rec
-    missing = [
-        f"{p}: {g}"
-        for p in _upto(phase)
-        for req in [dom.promotion.requirement(p)]
-        if req is not None
-        for g in gaps(rec, req)
-    ]
+    missing = _per_phase(dom.promotion, rec, phase, gaps)
     if missing:
         raise NotEarned(f"domain {domain} has not earned {phase}: " + "; ".join(missing))
     return rec
@@ -310,13 +318,7 @@ def check_fallback(
         return None
     phase = _phase_of(policy, autonomy, domain)
     rec = record.of(domain, dom.promotion.window)
-    gone = [
-        f"{p}: {d}"
-        for p in _upto(phase)
-        for req in [dom.promotion.requirement(p)]
-        if req is not None
-        for d in departures(rec, req)
-    ]
+    gone = _per_phase(dom.promotion, rec, phase, departures)
     if not gone:
         return None
     to = "passive"

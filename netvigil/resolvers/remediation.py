@@ -89,6 +89,16 @@ class ActionRecord:
         }
 
 
+def _lease(got: Lease) -> dict[str, Any]:
+    """A lease as the action record keeps it."""
+    return {
+        "entities": list(got.entities),
+        "holder": got.holder,
+        "token": got.token,
+        "expires": got.expires,
+    }
+
+
 def _deadline(rec: ActionRecord) -> str:
     """``; saturation expected 14:38 UTC; approve by 14:20 UTC`` for a preemptive change."""
     p = rec.preemptive
@@ -270,7 +280,7 @@ class Remediator:
         if not candidates:
             unmet = [u for s in self.catalog.for_fault(kind, facts.fault) for u in s.unmet(facts)]
             why = "; ".join(unmet) or f"no catalog action remedies {facts.fault} on a {kind}"
-            rec = self._new(incident, "none", facts, 1, "", "", ts)
+            rec = self.new_record(incident, "none", facts, 1, "", "", ts)
             rec.status, rec.reasons = "refused", [why]
             self.store.put(rec)
             self._note(rec, f"No automatic remediation: {why}. A human must act.", ts)
@@ -298,7 +308,7 @@ class Remediator:
                 d = type(d)(1, False, d.domain, d.rule, [*d.reasons, "escalated: a human decides"])
             options.append((d.level == 1, spec, d))
         _, spec, decision = min(options, key=lambda o: o[0])  # autonomous first, then low risk
-        rec = self._new(
+        rec = self.new_record(
             incident, spec.name, facts, decision.level, decision.domain, decision.rule, ts
         )
         rec.params = spec.params()
@@ -381,7 +391,7 @@ class Remediator:
         ]
         return events + self.execute(rec, ts)
 
-    def _new(
+    def new_record(
         self,
         incident: str,
         action: str,
@@ -391,6 +401,7 @@ class Remediator:
         rule: str,
         ts: float,
     ) -> ActionRecord:
+        """A new action record (not stored yet) for ``incident`` (or a risk)."""
         f = asdict(facts)
         f["unreachable"] = sorted(facts.unreachable)
         return ActionRecord(
@@ -406,19 +417,6 @@ class Remediator:
             facts=f,
             created_ts=ts,
         )
-
-    def new_record(
-        self,
-        incident: str,
-        action: str,
-        facts: Facts,
-        level: int,
-        domain: str,
-        rule: str,
-        ts: float,
-    ) -> ActionRecord:
-        """A new action record (not stored yet) for ``incident`` (or a risk)."""
-        return self._new(incident, action, facts, level, domain, rule, ts)
 
     def audit_action(self, rec: ActionRecord, what: str, ts: float, **detail: Any) -> Event:
         """An audit record about ``rec`` (its request, action, target, level, rule, domain)."""
@@ -476,12 +474,7 @@ class Remediator:
                     self._audit(rec, "action.refused", ts, why=why),
                 ]
             return []
-        rec.lease = {
-            "entities": list(got.entities),
-            "holder": got.holder,
-            "token": got.token,
-            "expires": got.expires,
-        }
+        rec.lease = _lease(got)
         if not self.locks.valid(got, now=ts):  # fencing: never act on a lost lease
             rec.status = "waiting"
             self.store.put(rec)
@@ -688,12 +681,7 @@ class Remediator:
         )
         if not isinstance(got, Lease):
             return []
-        rec.lease = {
-            "entities": list(got.entities),
-            "holder": got.holder,
-            "token": got.token,
-            "expires": got.expires,
-        }
+        rec.lease = _lease(got)
         rec.preemptive = {**rec.preemptive, "withdrawn": why}
         return self._fail(rec, ts, why)
 

@@ -36,7 +36,7 @@ import networkx as nx
 
 from netvigil.twin.faults import SURGE_KINDS, Fault
 from netvigil.twin.network import TwinNetwork
-from netvigil.twin.whatif import Change, Verdict, apply_change, undo_change
+from netvigil.twin.whatif import Change, Verdict, apply_change, copy_network, undo_change
 
 __all__ = ["Outlook", "counterfactual", "forecast_what_if", "present"]
 
@@ -59,17 +59,6 @@ class Outlook:
         return self.level + self.trend_per_s * (t - self.now)
 
 
-def _copy(net: TwinNetwork) -> TwinNetwork:
-    """A copy with its own operational state; the routing cache is shared (its key holds
-    everything routing depends on, so a copy whose metrics differ recomputes)."""
-    twin = copy.copy(net)
-    twin.igp_metric = dict(net.igp_metric)
-    twin.policers = dict(net.policers)
-    twin.fault_cleared = dict(net.fault_cleared)
-    twin.admin_down = set(net.admin_down)
-    return twin
-
-
 def _held(f: Fault, net: TwinNetwork, now: float) -> Fault:
     """``f`` as it is at ``now``, held from then on (a surge at its present strength)."""
     if f.kind in SURGE_KINDS:
@@ -87,7 +76,7 @@ def _held(f: Fault, net: TwinNetwork, now: float) -> Fault:
 
 def present(net: TwinNetwork, now: float) -> TwinNetwork:
     """A copy of the twin knowing the present only (see the module doc)."""
-    twin = _copy(net)
+    twin = copy_network(net, keep_routing=True)
     twin.faults = [_held(f, net, now) for f in net.active_faults(now)]
     twin.fault_cleared = {}
     return twin
@@ -211,7 +200,7 @@ def forecast_what_if(
 def counterfactual(net: TwinNetwork, change: Change, link: str, src: str, t: float) -> float:
     """The utilization of ``link`` from ``src`` at ``t`` had ``change`` not been made (the
     twin's present, without the change's metrics and policers)."""
-    twin = _copy(net)
+    twin = copy_network(net, keep_routing=True)
     undo_change(twin, change)
     util, _ = twin.expected_load(t)
     return util.get((link, src), 0.0)

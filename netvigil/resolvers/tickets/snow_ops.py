@@ -70,27 +70,32 @@ class SnowWriter:
         rows = self.client.find(table, f"correlation_id={correlation_id}", limit=1)
         return rows[0] if rows else None
 
+    def _create_once(
+        self, mirror: str, table: str, corr: str, p: dict[str, Any], **fields: str
+    ) -> None:
+        """Create the NetVigil record of ``table`` for ``corr`` unless it exists; keep its
+        sys_id and number in the ``mirror`` table."""
+        rec = self._existing(table, corr)
+        if rec is None:
+            rec = self.client.create(
+                table,
+                {
+                    "short_description": p["title"][:160],
+                    "description": p["description"],
+                    "correlation_id": corr,
+                    "correlation_display": "NetVigil",
+                    "category": "network",
+                    **fields,
+                },
+            )
+        self.store.set(mirror, corr, sys_id=rec["sys_id"], number=rec["number"])
+
     def apply(self, op: OutboxOp) -> None:
         """Send one operation; idempotent, so it may be sent again after any failure."""
         p, corr = op.payload, op.correlation_id
         if op.kind == "open_incident":
-            rec = self._existing("incident", corr)
-            if rec is None:
-                rec = self.client.create(
-                    "incident",
-                    {
-                        "short_description": p["title"][:160],
-                        "description": p["description"],
-                        "correlation_id": corr,
-                        "correlation_display": "NetVigil",
-                        "urgency": {"critical": "1", "major": "1", "minor": "2"}.get(
-                            p["severity"], "3"
-                        ),
-                        "impact": "2",
-                        "category": "network",
-                    },
-                )
-            self.store.set("tickets", corr, sys_id=rec["sys_id"], number=rec["number"])
+            urgency = {"critical": "1", "major": "1", "minor": "2"}.get(p["severity"], "3")
+            self._create_once("tickets", "incident", corr, p, urgency=urgency, impact="2")
         elif op.kind in ("note", "resolve", "reopen"):
             sys_id = self._sys_id("tickets", corr)
             text = f"{p.get('text') or p.get('note')}\n{_tag(op)}"
@@ -109,19 +114,7 @@ class SnowWriter:
             if data:
                 self.client.patch("incident", sys_id, data)
         elif op.kind == "open_problem":
-            rec = self._existing("problem", corr)
-            if rec is None:
-                rec = self.client.create(
-                    "problem",
-                    {
-                        "short_description": p["title"][:160],
-                        "description": p["description"],
-                        "correlation_id": corr,
-                        "correlation_display": "NetVigil",
-                        "category": "network",
-                    },
-                )
-            self.store.set("problems", corr, sys_id=rec["sys_id"], number=rec["number"])
+            self._create_once("problems", "problem", corr, p)
         elif op.kind in ("problem_note", "close_problem"):
             sys_id = self._sys_id("problems", corr)
             text = f"{p.get('text') or p.get('note')}\n{_tag(op)}"
