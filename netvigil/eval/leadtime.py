@@ -13,12 +13,16 @@ The criterion mirrors ``bench/forecast_eval.py`` (first prediction on the interf
 crossing), except that saturation is read from the twin's noise-free load instead of noisy
 samples, so one noisy sample above the line does not end the lead early. The cost of
 predicting is counted too: a prediction is *false* when its interface's samples do not reach
-the threshold within 1.5x the horizon after it (the same criterion as that bench).
+the threshold within 1.5x the horizon after it (the same criterion as that bench), unless a
+preemptive change kept the harm away then (``averted``: the twin says the interface would
+have saturated without it; :mod:`netvigil.resolvers.prevention`): a prevented harm is no
+false prediction.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,14 +69,16 @@ class LeadTimes:
         ):
             self.congested.setdefault(event.entity, []).append(event.ts)
 
-    def false_predictions(self) -> int:
+    def false_predictions(self, averted: Sequence[tuple[str, float, float]] = ()) -> int:
         """Predictions after which the interface's samples do not reach the threshold within
-        1.5x the horizon (the criterion of ``bench/forecast_eval.py``)."""
+        1.5x the horizon (the criterion of ``bench/forecast_eval.py``), except those made on an
+        interface while a preemptive change averted its harm (``averted``: entity, from, to)."""
         return sum(
             1
             for entity, times in self.predictions.items()
             for t in times
             if not any(t <= s <= t + 1.5 * self.horizon_s for s in self.congested.get(entity, ()))
+            and not any(e == entity and a <= t <= b for e, a, b in averted)
         )
 
     def interface(self, f: Fault) -> str:
@@ -87,7 +93,9 @@ class LeadTimes:
         ):
             self.predictions.setdefault(event.entity, []).append(event.ts)
 
-    def report(self, watch: RecoveryWatch) -> dict[str, Any]:
+    def report(
+        self, watch: RecoveryWatch, averted: Sequence[tuple[str, float, float]] = ()
+    ) -> dict[str, Any]:
         rows: list[dict[str, Any]] = []
         for f in self.ramps:
             rec = watch.of(f)
@@ -125,6 +133,6 @@ class LeadTimes:
             "required_s": self.required_s,
             "horizon_s": self.horizon_s,
             "predictions": sum(len(v) for v in self.predictions.values()),
-            "false_predictions": self.false_predictions(),
+            "false_predictions": self.false_predictions(averted),
             "per_ramp": rows,
         }

@@ -304,6 +304,15 @@ def _run_once(
     return _Run(board, watch, leads, recorder, human, actions, tickets, wall, cross, harm, risks)
 
 
+def _averted(run: _Run) -> list[tuple[str, float, float]]:
+    """(interface, from, to) over which a preemptive change averted a predicted harm."""
+    return [
+        (rr.risk.entity, rr.risk.opened_ts, rr.closed_ts or rr.risk.predicted_ts)
+        for rr in run.risks
+        if rr.outcome == "averted"
+    ]
+
+
 def _prevention(
     manual: _Run, auto: _Run | None, faults: list[Fault], topo: TopologyStore
 ) -> dict[str, Any]:
@@ -428,7 +437,7 @@ def run_mission(
             }
     mttr1 = s1["mttr_p50_s"]
     mttr2 = s2["mttr_p50_s"] if s2 else None
-    lead = manual.leads.report(manual.watch)
+    lead = manual.leads.report(manual.watch, _averted(manual))
     latencies = s1.pop("latencies")
     result: dict[str, Any] = {
         "scenario": scenario.name,

@@ -90,6 +90,11 @@ def facts_of_risk(topo: TopologyStore, risk: Risk, metric_of: dict[str, int]) ->
     )
 
 
+def _in_force(rec: ActionRecord) -> bool:
+    """A preemptive change that ran, verified, and was not withdrawn."""
+    return rec.status == "verified" and not rec.preemptive.get("withdrawn")
+
+
 def _hhmm(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
@@ -108,6 +113,7 @@ class PreventionManager:
         metric_of: Callable[[], dict[str, int]] | None = None,
         check_s: float = 300.0,
         harm_window_s: float = 5400.0,
+        settle_s: float = 600.0,
     ) -> None:
         self.remediator = remediator
         self.store = store
@@ -119,6 +125,9 @@ class PreventionManager:
         self.harm_window_s = harm_window_s
         """A congestion incident counts as predicted when a risk on its link opened at most
         this long before it."""
+        self.settle_s = settle_s
+        """A forecast made this long after a change took effect reads data the change
+        shaped: if it still predicts the crossing, the change does not hold."""
 
     @property
     def policy(self) -> Any:
@@ -253,6 +262,13 @@ class PreventionManager:
                     rr, "risk.revised", ts, was=before.predicted_ts, confidence=risk.confidence
                 )
             )
+            rec = self._action(rr)
+            if rec is not None and _in_force(rec) and ts >= rec.executed_ts + self.settle_s:
+                # forecast again on data taken after the change: the change does not hold
+                rr.plan = {**rr.plan, "insufficient": rec.request_id}
+                self.store.put(rr)
+                events.append(self._audit(rr, "risk.not_held", ts, request_id=rec.request_id))
+                return events, self._queue_factors(rr, again=True)
             return events, None if rr.request_id else self._queue_factors(rr)
         if risk.status == "materialized":
             events.append(self._audit(rr, "risk.materialized", ts, why=risk.evidence.get("closed")))
@@ -262,10 +278,10 @@ class PreventionManager:
         events.append(self._audit(rr, "risk.cleared", ts, why=risk.evidence.get("closed")))
         return events, None
 
-    def _queue_factors(self, rr: RiskRecord) -> dict[str, float] | None:
+    def _queue_factors(self, rr: RiskRecord, *, again: bool = False) -> dict[str, float] | None:
         p = self.policy.prevention
         r = rr.risk
-        if not (p.enabled and r.kind == "congestion" and r.status == "open" and rr.open):
+        if not (p.enabled and r.kind == "congestion" and r.status == "open" and (rr.open or again)):
             return None
         if r.confidence < p.min_confidence:
             return None
@@ -310,9 +326,13 @@ class PreventionManager:
     def dispatch(
         self, risk_id: str, ts: float, *, queue: dict[str, Any] | None = None
     ) -> list[Event]:
-        """Plan and start the preemptive change of one risk taken from the queue."""
+        """Plan and start the preemptive change of one risk taken from the queue; again, with
+        the other candidates, when the change made for it does not hold (``risk.not_held``)."""
         rr = self.store.get(risk_id)
-        if rr is None or not rr.open or rr.request_id or rr.risk.status != "open":
+        if rr is None or rr.risk.status != "open":
+            return []
+        held = self._action(rr) if rr.plan.get("insufficient") == rr.request_id else None
+        if held is None and (not rr.open or rr.request_id):
             return []
         p = self.policy.prevention
         risk = rr.risk
@@ -324,13 +344,16 @@ class PreventionManager:
             ]
         facts = facts_of_risk(self.topo, risk, self.metric_of())
         candidates = self._candidates(facts) if facts is not None else []
+        if held is not None:
+            used = {held.action, *rr.plan.get("tried", [])}
+            candidates = [c for c in candidates if c.name not in used]
         if facts is None or not candidates:
             none = "no catalog action can prevent it"
             rr.plan = {"chosen": None, "why": none}
             self.store.put(rr)
             self._note(rr, f"No preemptive change: {none}. A human decides.", ts)
             return [self._audit(rr, "risk.no_plan", ts, why=none)]
-        cover = self._cover(rr)
+        cover = self._cover(rr) if held is None else None
         if cover is not None:
             rr.request_id = cover.request_id
             rr.plan = {"chosen": None, "covered_by": cover.request_id}
@@ -416,8 +439,15 @@ class PreventionManager:
                 "threshold": risk.threshold,
             },
         }
+        previous = [*rr.plan.get("previous", []), *([held.request_id] if held else [])]
+        tried = [*rr.plan.get("tried", []), *([held.action] if held else [])]
         rr.request_id = rec.request_id
-        rr.plan = {"chosen": spec.name, "level": decision.level, "candidates": summary}
+        rr.plan = {
+            "chosen": spec.name,
+            "level": decision.level,
+            "candidates": summary,
+            **({"previous": previous, "tried": tried} if previous else {}),
+        }
         self.store.put(rr)
         events: list[Event] = [
             self.remediator.audit_action(
@@ -468,9 +498,7 @@ class PreventionManager:
             rec = self._action(rr)
             if rec is not None and rec.status == "awaiting_approval" and ts >= risk.predicted_ts:
                 events += self.remediator.cancel(risk.risk_id, ts, "the deadline passed first")
-            in_force = (
-                rec is not None and rec.status == "verified" and not rec.preemptive.get("withdrawn")
-            )
+            in_force = rec is not None and _in_force(rec)
             if in_force and rec is not None and ts - rr.checked_ts >= self.check_s:
                 events += self._check(rr, rec, ts)
                 if not rr.open:
@@ -486,6 +514,10 @@ class PreventionManager:
                 if not withdrawn:
                     continue  # the target is locked by another action: ask again next tick
                 events += withdrawn
+                for older in rr.plan.get("previous", []):  # changes it escalated from
+                    old = self.remediator.store.get(older)
+                    if old is not None and _in_force(old):
+                        events += self.remediator.withdraw(old, ts, why)
             events += self._decide(rr, "false", ts, why=why)
         return events
 

@@ -41,8 +41,9 @@ async function loadRisks() {
       r.confidence.toFixed(2), r.services.join(", "), change, approve, r.outcome, r.ticket];
     const actions = document.createElement("span");
     if (r.outcome === "pending" && role !== "viewer") {
-      actions.append(btn("false", () => judge("risks", r.risk_id, "false")), " ",
-        btn("confirm", () => judge("risks", r.risk_id, "confirmed")));
+      const no = btn("false", () => judge("risks", r.risk_id, "false"));
+      no.className = "judge-false";
+      actions.append(no, " ", btn("confirm", () => judge("risks", r.risk_id, "confirmed")));
     }
     const tr = row([...cells, actions], { risk: r.risk_id });
     tr.className = "outcome-" + r.outcome;
@@ -78,7 +79,8 @@ async function loadRecord() {
     }
     const phase = d.phase + (d.fallback ? ` (fell back)` : "");
     body.appendChild(row([d.domain, phase, d.days.toFixed(1), share("incident"), share("prediction"),
-      share("harm"), share("proposal"), o.recommendation.ok, share("change"), verdict, act]));
+      share("harm"), share("proposal"), o.recommendation.ok, share("change"), verdict, act],
+      { domain: d.domain }));
   }
 }
 
@@ -99,7 +101,7 @@ async function loadSuppressions() {
     const act = document.createElement("span");
     if (s.active && role !== "viewer") act.append(btn("lift", () => lift(s.id)));
     body.appendChild(row([s.pattern, s.made_by, fmt(s.created_ts), s.hits, fmt(s.last_hit_ts),
-      s.active ? "active" : "lifted by " + s.lifted_by, act]));
+      s.active ? "active" : "lifted by " + s.lifted_by, act], { sup: s.id }));
   }
 }
 
