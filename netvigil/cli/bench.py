@@ -123,7 +123,9 @@ def mission(
         for key in EARNED_KEYS:
             table.add_row(key, str(result[key]))
         for name, d in result["domains"].items():
-            promoted = ", ".join(f"{p} at {t:.0f}" for p, t in d["promoted_at_s"].items())
+            promoted = ", ".join(
+                f"{p} on day {t / 86400:.2f}" for p, t in d["promoted_at_s"].items()
+            )
             table.add_row(f"domain {name}", f"{d['phase_end']} (promoted: {promoted or 'never'})")
         out.print(table)
         return

@@ -7,10 +7,11 @@ policy (phase 1, passive, everywhere), with real faults and benign recurring con
 A modelled operator (:class:`FeedbackOperator`) does what the console lets a person do, with
 the response time of :class:`~netvigil.eval.operator.OperatorModel`:
 
-- it judges every incident NetVigil opens: *confirmed* when its root cause is (or touches)
-  a real fault active then, *false* otherwise (the operator investigates: it knows the
-  truth), through the same store the console writes (:class:`~netvigil.resolvers.feedback.
-  FeedbackStore`, scope *pattern*: a false one suppresses its pattern);
+- it judges every incident NetVigil opens: *confirmed* when its root cause is a real fault
+  active then (its target, or on the device of a device's fault), *false* otherwise (the
+  operator investigates: it knows the truth), through the same store the console writes
+  (:class:`~netvigil.resolvers.feedback.FeedbackStore`, scope *pattern*: a false one
+  suppresses its pattern);
 - it approves the proposals of incidents it will confirm and rejects the others (through the
   ticket backend, as the console does), and approves preemptive proposals;
 - when a domain's record earns its next phase (:func:`netvigil.resolvers.record.view`), it
@@ -43,7 +44,7 @@ from netvigil.resolvers import record as records
 from netvigil.resolvers.feedback import domain_of_entity
 from netvigil.service import Service, TwinPlan
 from netvigil.streams.embedded import EmbeddedRuntime
-from netvigil.twin.faults import Fault
+from netvigil.twin.faults import FAULT_KINDS, Fault
 from netvigil.twin.source import SIM_EPOCH
 
 __all__ = ["FeedbackOperator", "run_earned"]
@@ -64,17 +65,23 @@ class FeedbackOperator:
     verdicts: dict[str, bool] = field(default_factory=dict)
     """incident -> real (what the operator will say)"""
     earned_at: dict[str, float] = field(default_factory=dict)
+    """domain -> when its next phase was seen earned (cleared once promoted)"""
+    first_earned: dict[str, float] = field(default_factory=dict)
+    """'domain:phase' -> when the record first earned that phase"""
     promoted_at: dict[str, float] = field(default_factory=dict)
     judged_false_at: dict[str, float] = field(default_factory=dict)
 
     def real(self, inc: Incident) -> bool:
+        """Whether the incident is about a real fault active then: its root cause is the
+        fault's target, or, for a device's fault, on that device."""
         rc = inc.root_cause
         if rc is None:
             return False
-        near = set(entity_devices(rc.entity))
         for f in self.faults:
-            if f.start <= inc.opened_ts <= f.end + self.grace_s and (
-                f.target == rc.entity or near & set(entity_devices(f.target))
+            if not f.start <= inc.opened_ts <= f.end + self.grace_s:
+                continue
+            if rc.entity == f.target or (
+                FAULT_KINDS[f.kind] == "device" and f.target in entity_devices(rc.entity)
             ):
                 return True
         return False
@@ -103,6 +110,7 @@ class FeedbackOperator:
         ):
             if row["promotion_earned"] and name not in self.earned_at:
                 self.earned_at[name] = t
+                self.first_earned.setdefault(f"{name}:{row['next_phase']}", t)
                 self.due.append((t + self.model.ack_s, "promote", name))
         now = [d for d in self.due if d[0] <= t]
         self.due = [d for d in self.due if d[0] > t]
@@ -181,7 +189,7 @@ def _pattern_fall(
                 for ts, inc in opened
             )
             after = f.start > first_fb
-            seen.append({"start_s": f.start, "incident": hit, "after_feedback": after})
+            seen.append({"start_s": f.start - SIM_EPOCH, "incident": hit, "after_feedback": after})
             if after:
                 after_n, after_open = after_n + 1, after_open + int(hit)
             else:
@@ -190,7 +198,7 @@ def _pattern_fall(
             {
                 "link": link,
                 "from": src,
-                "first_feedback_s": None if first_fb == float("inf") else first_fb,
+                "first_feedback_s": None if first_fb == float("inf") else first_fb - SIM_EPOCH,
                 "occurrences": seen,
             }
         )
@@ -206,6 +214,15 @@ def _pattern_fall(
         "occurrences_after_feedback": after_n,
         "false_incidents_after_feedback": after_open,
         "false_incident_fall": fall,
+    }
+
+
+def _since_start(times: dict[str, float], domain: str) -> dict[str, float]:
+    """phase -> simulated seconds from the start of the run, for one domain."""
+    return {
+        key.split(":", 1)[1]: round(t - SIM_EPOCH, 1)
+        for key, t in times.items()
+        if key.split(":", 1)[0] == domain
     }
 
 
@@ -258,21 +275,23 @@ def run_earned(
                 "earned_end": row["earned"],
                 "record": row["outcomes"],
                 "days": row["days"],
-                "promoted_at_s": {
-                    k.split(":", 1)[1]: v
-                    for k, v in human.promoted_at.items()
-                    if k.split(":", 1)[0] == row["domain"]
-                },
+                "earned_at_s": _since_start(human.first_earned, row["domain"]),
+                "promoted_at_s": _since_start(human.promoted_at, row["domain"]),
             }
             for row in records.view(svc.policy, svc.autonomy, rec)
         }
         fell_back = [
-            {"domain": r.subject, "ts": r.ts, "reason": r.detail.get("reason")}
+            {"domain": r.subject, "at_s": r.ts - SIM_EPOCH, "reason": r.detail.get("reason")}
             for r in svc.audit.records()
             if r.action == "autonomy.fell_back"
         ]
         suppressions = [
-            {"id": s.id, "pattern": s.description, "hits": s.hits, "made_s": s.created_ts}
+            {
+                "id": s.id,
+                "pattern": s.description,
+                "hits": s.hits,
+                "made_s": round(s.created_ts - SIM_EPOCH, 1),
+            }
             for s in svc.prevention.feedback.suppressions()
         ]
         domain_of = {
