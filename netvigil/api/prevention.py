@@ -5,23 +5,21 @@ incidents and risks, and the suppressions those judgements made.
 Reading needs a viewer; judging, and lifting a suppression, an operator; confirming a
 promotion an admin. A judgement is written to the shared ``feedback.db`` at once and taken up
 by the coordinator on its next poll of the ticket system (the path approvals take); a
-promotion the record does not earn is refused (409) with what is missing. Routes are one
-router (:func:`prevention_router`), registered by the console application; they answer 503
-when the console was built without the prevention stores (the API's own unit tests).
+promotion the record does not earn is refused (409) with what is missing. The routes are
+one router (:mod:`netvigil.api.routes.prevention`); they answer 503 when the console was built
+without the prevention stores (the API's own unit tests).
 """
 
-# no ``from __future__ import annotations``: the routes' annotations name aliases made inside
-# prevention_router (the roles' dependencies), which FastAPI must see as objects
+from __future__ import annotations
+
 import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from netvigil.api.auth import TokenRecord
 from netvigil.api.base import Conflict, NotFound
 from netvigil.resolvers import record as records
 from netvigil.resolvers.audit import AuditLog
@@ -40,10 +38,7 @@ __all__ = [
     "PromoteIn",
     "RiskOut",
     "SuppressionOut",
-    "prevention_router",
 ]
-
-Ident = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 class ChangeOut(BaseModel):
@@ -272,75 +267,3 @@ class PreventionDesk:
             except NotEarned as exc:
                 raise Conflict(str(exc)) from None
         return next(r for r in self.track_record() if r["domain"] == domain)
-
-
-def _desk(request: Request) -> PreventionDesk:
-    desk: PreventionDesk | None = getattr(request.app.state.console, "prevention", None)
-    if desk is None:
-        raise HTTPException(503, "this console was started without the prevention stores")
-    return desk
-
-
-def prevention_router(need: Callable[[str], Any]) -> APIRouter:
-    """The routes, with ``need(role)`` the console's token check for a role."""
-    router = APIRouter()
-    viewer = Depends(need("viewer"))
-    Operator = Annotated[TokenRecord, Depends(need("operator"))]
-    Admin = Annotated[TokenRecord, Depends(need("admin"))]
-    Desk = Annotated[PreventionDesk, Depends(_desk)]
-    conflict: dict[int | str, dict[str, Any]] = {
-        404: {"description": "unknown"},
-        409: {"description": "refused: not earned, or already lifted"},
-    }
-
-    @router.get("/api/risks", tags=["prevention"], dependencies=[viewer])
-    async def list_risks(
-        desk: Desk, outcome: Annotated[str | None, Query(max_length=32)] = None
-    ) -> list[RiskOut]:
-        """Predicted harms, newest first, with their deadline and preemptive change."""
-        return desk.list_risks(outcome)
-
-    @router.get("/api/risks/{risk_id}", tags=["prevention"], dependencies=[viewer])
-    async def get_risk(risk_id: Ident, desk: Desk) -> RiskOut:
-        return desk.risk(risk_id)
-
-    @router.post("/api/incidents/{subject}/judgement", tags=["prevention"], responses=conflict)
-    async def judge_incident(
-        subject: Ident, body: JudgementIn, desk: Desk, tok: Operator
-    ) -> Judgement:
-        """Mark an incident false, or confirm it (operator). A false one with scope
-        ``pattern`` suppresses its pattern once the coordinator takes the judgement up."""
-        return await desk.judge("incident", subject, body, tok.name)
-
-    @router.post("/api/risks/{subject}/judgement", tags=["prevention"], responses=conflict)
-    async def judge_risk(subject: Ident, body: JudgementIn, desk: Desk, tok: Operator) -> Judgement:
-        """Mark a risk false (its preemptive change is withdrawn) or confirm it (operator)."""
-        return await desk.judge("risk", subject, body, tok.name)
-
-    @router.get("/api/judgements", tags=["prevention"], dependencies=[viewer])
-    async def judgements(
-        desk: Desk, subject: Annotated[str | None, Query(max_length=128)] = None
-    ) -> list[Judgement]:
-        return desk.judgements(subject)
-
-    @router.get("/api/suppressions", tags=["prevention"], dependencies=[viewer])
-    async def suppressions(desk: Desk) -> list[SuppressionOut]:
-        """Patterns judged false, what each has held back, and whether it is lifted."""
-        return desk.suppressions()
-
-    @router.post("/api/suppressions/{sid}/lift", tags=["prevention"], responses=conflict)
-    async def lift(sid: Ident, body: LiftIn, desk: Desk, tok: Operator) -> SuppressionOut:
-        """Lift a suppression (operator): its pattern opens incidents again."""
-        return await desk.lift(sid, tok.name, body.reason)
-
-    @router.get("/api/record", tags=["prevention"], dependencies=[viewer])
-    async def track_record(desk: Desk) -> list[dict[str, Any]]:
-        """Each domain's phase, track record, earned phase and what it lacks for the next."""
-        return desk.track_record()
-
-    @router.post("/api/record/{domain}/promote", tags=["prevention"], responses=conflict)
-    async def promote(domain: Ident, body: PromoteIn, desk: Desk, tok: Admin) -> dict[str, Any]:
-        """Confirm a domain's promotion (admin); refused unless its record earns it."""
-        return await desk.promote(domain, body, tok.name)
-
-    return router

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from netvigil.cli._common import config_option, err, friendly, main, out
+from netvigil.cli._common import config_option, err, friendly, main, print_table
 from netvigil.config import load_settings
 from netvigil.eval.mission import list_scenarios, load_scenario, run_mission
 from netvigil.eval.operator import OperatorModel
@@ -127,7 +127,7 @@ def mission(
                 f"{p} on day {t / 86400:.2f}" for p, t in d["promoted_at_s"].items()
             )
             table.add_row(f"domain {name}", f"{d['phase_end']} (promoted: {promoted or 'never'})")
-        out.print(table)
+        print_table(table)
         return
     for key in (
         "devices",
@@ -162,7 +162,7 @@ def mission(
         "wall_s_per_simulated_day",
     ):
         table.add_row(key, str(result[key]))
-    out.print(table)
+    print_table(table)
 
 
 import netvigil.cli.bench_rca  # noqa: E402, F401  (registers `bench rca` on this group)

@@ -15,10 +15,11 @@ from typing import Any
 import click
 from rich.table import Table
 
-from netvigil.cli._common import config_option, err, friendly, main, out
+from netvigil.cli._common import config_option, err, friendly, main, out, print_table
 from netvigil.config import Settings, load_settings
 from netvigil.errors import ConfigError, NetVigilError
 from netvigil.events import TOPICS, Incident
+from netvigil.redaction import redact_urls
 
 bus_option = click.option(
     "--bus",
@@ -34,7 +35,7 @@ def _settings(config_path: str | None, bus: str | None) -> tuple[Settings, str]:
     settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
     if not settings.bus.url.startswith("kafka://"):
         raise ConfigError(
-            f"bus.url = {settings.bus.url!r}: this command needs Kafka; pass --bus "
+            f"bus.url = {redact_urls(settings.bus.url)!r}: this command needs Kafka; pass --bus "
             "kafka://HOST:PORT or set NETVIGIL_BUS__URL"
         )
     return settings, bootstrap_of(settings.bus.url)
@@ -112,7 +113,7 @@ def topics_list(config_path: str | None, bus: str | None, internal: bool, as_jso
         hours = "forever" if i.retention_ms == "-1" else f"{int(i.retention_ms) / 3.6e6:g}"
         lag = ", ".join(f"{g.group}={g.lag}" for g in i.groups) or "-"
         table.add_row(i.name, str(i.partitions), str(i.messages), i.cleanup_policy, hours, lag)
-    out.print(table)
+    print_table(table)
     if not infos:
         err.print("[yellow]no NetVigil topics yet: run `netvigil topics create`[/]")
 
@@ -251,7 +252,7 @@ def replay(
     for i in report["incidents"]:
         opened = datetime.fromtimestamp(i["opened_ts"], UTC).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(i["fingerprint"], opened, i["status"], i["title"])
-    out.print(table)
+    print_table(table)
     out.print(
         f"{report['records']} records, {report['events']} events replayed, "
         f"{report['undecodable']} undecodable, {len(seen)} incidents"

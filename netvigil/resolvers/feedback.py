@@ -256,6 +256,11 @@ class FeedbackStore:
             out.append((s, "suppress" if s.active else "lift"))
         return out
 
+    def republish(self) -> None:
+        """Publish every active suppression again (a correlator that restarted without state
+        learns them back; publishing one twice changes nothing)."""
+        self._db.execute("UPDATE suppressions SET published = '' WHERE lifted_ts IS NULL")
+
     def published(self, sid: str, verdict: str) -> None:
         self._db.execute("UPDATE suppressions SET published = ? WHERE id = ?", (verdict, sid))
 
@@ -310,6 +315,7 @@ class FeedbackLoop:
         self.incidents = incidents
         self.policy = policy
         self.topo = topo
+        store.republish()  # at start: the correlator may have restarted without them
 
     def incident_domain(self, inc: Incident) -> str:
         rc = inc.root_cause

@@ -40,7 +40,7 @@ from netvigil.graph.base import TopologyStore
 from netvigil.resolvers.base import Op, ProblemDesk, TicketBackend
 from netvigil.resolvers.catalog import ActionSpec, Facts
 from netvigil.resolvers.feedback import Judgement, domain_of_entity
-from netvigil.resolvers.policy import decide
+from netvigil.resolvers.policy import Policy, decide
 from netvigil.resolvers.priority import factors, link_facts
 from netvigil.resolvers.record import TrackRecord, check_fallback
 from netvigil.resolvers.remediation import ActionRecord, Remediator
@@ -130,7 +130,7 @@ class PreventionManager:
         shaped: if it still predicts the crossing, the change does not hold."""
 
     @property
-    def policy(self) -> Any:
+    def policy(self) -> Policy:
         return self.remediator.policy
 
     @property

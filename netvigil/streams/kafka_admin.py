@@ -37,6 +37,7 @@ __all__ = [
     "RDKAFKA_LOG",
     "EndOffsets",
     "GroupLag",
+    "KafkaUnreachable",
     "TopicInfo",
     "TopicSpec",
     "admin_config",
@@ -116,11 +117,15 @@ def admin_config(bootstrap: str) -> dict[str, Any]:
     }
 
 
+class KafkaUnreachable(NetVigilError):
+    """No broker of ``bus.url`` answered: nothing NetVigil does on Kafka can work."""
+
+
 def _check_reachable(admin: AdminClient, bootstrap: str, timeout: float) -> None:
     try:
         admin.list_topics(timeout=min(timeout, 10.0))
     except KafkaException as exc:
-        raise NetVigilError(
+        raise KafkaUnreachable(
             f"Kafka at {bootstrap} is not reachable ({exc.args[0]}); check bus.url and that "
             "the broker runs (`python -m provision start kafka` starts a local one)"
         ) from None

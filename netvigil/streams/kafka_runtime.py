@@ -7,7 +7,8 @@
 ``netvigil worker`` runs some processors and no sources, and any number of workers share the
 partitions of each processor's consumer group. Topics are created (idempotently) at start so
 a first run just works; on a cluster where NetVigil may not create topics that step only
-warns and ``netvigil topics create`` is run by an administrator instead.
+warns and ``netvigil topics create`` is run by an administrator instead. A broker that cannot
+be reached at all fails the start at once, with the error naming ``bus.url``.
 
 Listeners see every event of their topic that passes through this process: for a topic a
 local processor consumes, when it is consumed (so ``run`` shows incidents whichever worker
@@ -24,13 +25,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from netvigil.config import KafkaSettings
 from netvigil.errors import NetVigilError, ProcessorError
 from netvigil.events import TOPICS, Event, topic_of
 from netvigil.streams.base import Listener, Processor, Source
-from netvigil.streams.kafka_admin import admin_config, create_topics, ensure_topic, group_lag
+from netvigil.streams.kafka_admin import (
+    KafkaUnreachable,
+    admin_config,
+    create_topics,
+    ensure_topic,
+    group_lag,
+)
 from netvigil.streams.kafka_producer import KafkaPublisher
 from netvigil.streams.kafka_txn import TransactionalApp
 from netvigil.streams.kafka_worker import ProcessorApp, group_of
@@ -92,6 +100,8 @@ class KafkaRuntime:
         self._listeners: dict[str, list[Listener]] = {t: [] for t in TOPICS}
         self._consumed = {t for p in self.processors for t in p.inputs}
         self._started = False
+        self.source_errors: dict[str, BaseException] = {}
+        """Sources that raised, by name; each one stopped the run (as on the embedded bus)."""
         self._up = asyncio.Event()  # set when start() has created and started every app
 
     # ------------------------------------------------------------------ wiring
@@ -124,7 +134,13 @@ class KafkaRuntime:
 
     def _partitions(self) -> dict[str, int]:
         admin = AdminClient(admin_config(self.bootstrap))
-        meta = admin.list_topics(timeout=30).topics
+        try:
+            meta = admin.list_topics(timeout=30).topics
+        except KafkaException as exc:
+            raise KafkaUnreachable(
+                f"Kafka at {self.bootstrap} did not list its topics ({exc.args[0]}); check "
+                "bus.url and the broker"
+            ) from None
         return {t: len(m.partitions) for t, m in meta.items()}
 
     async def start(self) -> None:
@@ -135,6 +151,8 @@ class KafkaRuntime:
         if self.ensure_topics:
             try:
                 await asyncio.to_thread(create_topics, self.bootstrap, self.cfg)
+            except KafkaUnreachable:
+                raise
             except NetVigilError as exc:
                 log.warning("could not create topics (%s); expecting them to exist", exc)
         counts = await asyncio.to_thread(self._partitions)
@@ -227,8 +245,11 @@ class KafkaRuntime:
             while pending - {stopper}:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for t in done - {stopper}:
-                    if t.exception() is not None:
-                        log.error("source %s failed: %r", t.get_name(), t.exception())
+                    if (exc := t.exception()) is not None:
+                        # a source that raised is dead: stop, rather than run without it
+                        log.error("%s failed: %r", t.get_name(), exc)
+                        self.source_errors[t.get_name().removeprefix("source:")] = exc
+                        stop.set()
                 if stopper in done:
                     break
             else:

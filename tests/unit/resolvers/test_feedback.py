@@ -119,3 +119,17 @@ async def test_a_close_code_in_the_ticket_system_is_a_judgement(tmp_path: Path) 
     await poll(coord, T0 + 2400)
     (j3,) = parts.feedback.judgements(subject="fp3")
     assert j3.verdict == "confirmed" and j3.source == "ticket"
+
+
+async def test_a_restarted_coordinator_publishes_active_suppressions_again(
+    tmp_path: Path,
+) -> None:
+    coord, _, _, parts = build(tmp_path)
+    await coord.process(burst_incident("fp1", T0), None)
+    parts.feedback.judge("fp1", "incident", "false", actor="alice", ts=T0 + 60)
+    first = [e for e in await poll(coord, T0 + 600) if isinstance(e, Feedback)]
+    assert len(first) == 1
+    parts.close()
+    again, _, _, _ = build(tmp_path)  # a new process over the same data directory
+    (back,) = [e for e in await poll(again, T0 + 1200) if isinstance(e, Feedback)]
+    assert (back.suppression, back.verdict) == (first[0].suppression, "suppress")
