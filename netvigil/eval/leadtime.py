@@ -2,12 +2,13 @@
 
 For every ``growth_ramp`` fault (extra demand growing linearly on one link direction) the
 *saturation time* is the first step at which that direction's noise-free utilization in the
-twin reaches the congestion threshold (ground truth, from :class:`~netvigil.eval.recovery.
-RecoveryWatch`). The *prediction time* is the first ``predicted_congestion`` anomaly the
-pipeline's forecaster publishes for the ramped interface between the ramp's start and its
-saturation. The lead time is their difference; a ramp is *predicted in time* when the lead is
-at least ``required_s`` (30 minutes, the issue's floor). A ramp that never saturates (a change
-prevented it) is reported as such and not counted either way.
+twin reaches the congestion threshold, or would have had no change been made (ground truth,
+from :class:`~netvigil.eval.recovery.RecoveryWatch`: a ramp a preemptive change kept from
+saturating still has its time, and is marked ``prevented``). The *prediction time* is the
+first ``predicted_congestion`` anomaly the pipeline's forecaster publishes for the ramped
+interface between the ramp's start and its saturation. The lead time is their difference; a
+ramp is *predicted in time* when the lead is at least ``required_s`` (30 minutes, the issue's
+floor). A ramp that would never have saturated is reported as such and not counted either way.
 
 The criterion mirrors ``bench/forecast_eval.py`` (first prediction on the interface, first
 crossing), except that saturation is read from the twin's noise-free load instead of noisy
@@ -99,7 +100,8 @@ class LeadTimes:
         rows: list[dict[str, Any]] = []
         for f in self.ramps:
             rec = watch.of(f)
-            sat = rec.onset if rec is not None else None
+            # when it saturated, or would have: a preemptive change may have prevented it
+            sat = (rec.natural_onset or rec.onset) if rec is not None else None
             entity = self.interface(f)
             upto = sat if sat is not None else f.end
             first = next(
@@ -113,6 +115,7 @@ class LeadTimes:
                     "interface": entity,
                     "ramp_start_s": f.start,
                     "saturated_at_s": sat,
+                    "prevented": rec is not None and sat is not None and rec.onset is None,
                     "first_prediction_s": first,
                     "lead_s": lead,
                     "in_time": lead is not None and lead >= self.required_s,
