@@ -151,7 +151,9 @@ class StorageSettings(_Section):
     )
 
 
-FaultKind = Literal["link_down", "congestion", "node_down", "linecard", "flap", "packet_loss"]
+FaultKind = Literal[
+    "link_down", "congestion", "node_down", "linecard", "flap", "packet_loss", "growth_ramp"
+]
 
 
 class TwinSettings(_Section):
