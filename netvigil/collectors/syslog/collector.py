@@ -100,20 +100,20 @@ class SyslogCollector:
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         lst = self.listen
         queue: asyncio.Queue[Inbound] = asyncio.Queue(lst.queue_size)
-        closers: list[Callable[[], object]] = []
         servers: list[asyncio.Server] = []
+        consumers: list[asyncio.Task[None]] = []
         try:
             if lst.udp is not None:
-                transport, self._udp, lst.bound["udp"] = await open_udp(
+                self._udp, lst.bound["udp"] = await open_udp(
                     lst.host,
                     lst.udp,
-                    queue,
-                    self.clock,
+                    capacity=lst.queue_size,
+                    clock=self.clock,
                     collector=self.name,
                     rcvbuf=lst.rcvbuf,
                     meters=self.meters,
                 )
-                closers.append(transport.close)
+                consumers.append(asyncio.create_task(self._datagrams(self._udp, emit)))
             for kind, port in (("tcp", lst.tcp), ("tls", lst.tls)):
                 if port is not None:
                     tls = self._tls() if kind == "tls" else None
@@ -132,12 +132,13 @@ class SyslogCollector:
             self.ready.set()
             consumer = asyncio.create_task(self._consume(queue, emit))
             await stop.wait()
-            for close in closers:
-                close()
+            if self._udp is not None:
+                self._udp.close()  # its consumer ends once it took what was read
             for server in servers:
                 server.close()
             for stream in self._streams:
                 stream.close_all()
+            await asyncio.gather(*consumers)
             await asyncio.sleep(0)
             while not queue.empty():
                 await asyncio.sleep(0.01)
@@ -147,16 +148,26 @@ class SyslogCollector:
             for conn in list(self._framers):
                 await self._close_stream(conn, "?", self.clock(), emit)
         finally:
+            if self._udp is not None:
+                self._udp.close()
+            for task in consumers:
+                task.cancel()
             self.ready.set()
+
+    async def _datagrams(self, udp: UdpListener, emit: Emit) -> None:
+        """Each datagram is one message (RFC 5426)."""
+        counters = self.counters
+        async for batch in udp.batches():
+            received = batch.received
+            for data, peer in batch.datagrams:
+                counters.received += 1
+                await self._message(data, peer, received, emit)
 
     async def _consume(self, queue: asyncio.Queue[Inbound], emit: Emit) -> None:
         while True:
             item = await queue.get()
             try:
-                if item.conn == 0:
-                    self.counters.received += 1
-                    await self._message(item.data, item.peer, item.received, emit)
-                elif item.closed:
+                if item.closed:
                     await self._close_stream(item.conn, item.peer, item.received, emit)
                 else:
                     await self._chunk(item, emit)
