@@ -15,7 +15,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 stamp=".venv/.netvigil-installed"
-want="$(cat pyproject.toml scripts/setup.sh netvigil/collectors/syslog/_lane.c | sha256sum | cut -d' ' -f1)-$EXTRAS"
+want="$(cat pyproject.toml scripts/setup.sh netvigil/collectors/syslog/_lane.c netvigil/collectors/_udp.c | sha256sum | cut -d' ' -f1)-$EXTRAS"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e ".[$EXTRAS]"
