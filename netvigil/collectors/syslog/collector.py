@@ -107,7 +107,19 @@ class SyslogCollector:
         servers: list[asyncio.Server] = []
         consumers: list[asyncio.Task[None]] = []
         try:
-            if lst.udp is not None:
+            if lst.udp is not None and lst.udp_workers > 1:
+                self._pool = WorkerPool(
+                    lst.host,
+                    lst.udp,
+                    lst.udp_workers,
+                    lst.rcvbuf,
+                    self.counters,
+                    collector=self.name,
+                    meters=self.meters,
+                )
+                lst.bound["udp"] = await self._pool.start()
+                consumers.append(asyncio.create_task(self._pool.run(emit)))
+            elif lst.udp is not None:
                 self._udp, lst.bound["udp"] = await open_udp(
                     lst.host,
                     lst.udp,
@@ -116,20 +128,8 @@ class SyslogCollector:
                     collector=self.name,
                     rcvbuf=lst.rcvbuf,
                     meters=self.meters,
-                    reuse_port=lst.udp_workers > 1,
                 )
                 consumers.append(asyncio.create_task(self._datagrams(self._udp, emit)))
-                if lst.udp_workers > 1:
-                    self._pool = pool = WorkerPool(
-                        lst.host,
-                        lst.bound["udp"],
-                        lst.udp_workers - 1,
-                        lst.rcvbuf,
-                        self.counters,
-                        self._udp.watch,
-                    )
-                    await pool.start()
-                    consumers.append(asyncio.create_task(pool.run(emit)))
             for kind, port in (("tcp", lst.tcp), ("tls", lst.tls)):
                 if port is not None:
                     tls = self._tls() if kind == "tls" else None

@@ -1,27 +1,28 @@
 """More than one process receiving syslog on one UDP port, for when one core is not enough.
 
-With ``syslog.udp_workers`` = N > 1 the collector binds its UDP socket with ``SO_REUSEPORT``
-and starts N - 1 worker processes (``python -m netvigil.collectors.syslog.workers``) that bind
-the same port the same way; the kernel hands each datagram to one of the N sockets, by a hash
-of the sender's address and port, so the messages of one sender stay in order on one socket.
-A worker reads its socket in batches, turns each message into its events (or its dead
-letter) exactly as the collector does (:func:`~.records.message_events`), and sends the
-collector one frame per batch over a Unix socket: the events, encoded as on the bus, and what
-it counted (received, decoded, dead letters by reason, raw bytes cut). The collector decodes
-the frame, publishes the events and adds the counts to its own, so its counters and the
-console's metrics read as for one process. Each worker reports its socket's inode, and the
-kernel's drops of every socket of the group are counted in the collector's
-``netvigil_collector_kernel_drops_total`` (a worker sends its last count before it closes).
+With ``syslog.udp_workers`` = N > 1 the collector starts N worker processes (``python -m
+netvigil.collectors.syslog.workers``) that each bind the UDP port with ``SO_REUSEPORT`` (the
+first one gets the socket the collector bound, so that port 0 picks one port for all); the
+kernel hands each datagram to one of the N sockets, by a hash of the sender's address and
+port, so the messages of one sender stay in order in one worker. A worker reads its socket in
+batches, turns each message into its events (or its dead letter) exactly as the collector
+does (:func:`~.records.message_events`), and sends the collector one frame per batch over a
+Unix socket: the events and what it counted (received, decoded, dead letters by reason, raw
+bytes cut). The collector process only publishes the events and adds the counts to its own,
+so its counters and the console's metrics read as for one process. Each worker reports its
+socket's inode, and the kernel's drops of every socket of the group are counted in the
+collector's ``netvigil_collector_kernel_drops_total`` (a worker sends its last count before
+it closes). The collector's own :class:`~netvigil.collectors.udpwatch.UdpWatch` sizes the
+first socket, says when the kernel caps it, and logs the drops of the group.
 
 A worker writes frames with blocking sends: when the collector cannot keep up, the worker
-stops reading and its socket's buffer fills, so the loss shows as kernel drops. A worker
-stops when the collector closes its end: it reads what its socket still holds, sends it and
-its last drop count, and exits. A worker that dies is logged as an error; its socket leaves
-the group and the kernel sends its senders to the other sockets.
+stops reading and its socket's buffer fills, so all loss shows as kernel drops (there is no
+queue to drop from). A worker stops when the collector closes its end: it reads what its
+socket still holds, sends it and its last drop count, and exits. A worker that dies is logged
+as an error; its socket leaves the group and the kernel sends its senders to the others.
 
 Why processes and not threads: decoding is Python, and threads share one interpreter lock.
-Why a frame per batch: one system call and one decode (``decode_many``) per batch rather
-than per message.
+Why one frame per batch, in msgpack: one system call, one encode and one decode per batch.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ from netvigil.collectors.listen import HOLDOFF_S, udp_socket
 from netvigil.collectors.syslog.records import message_events
 from netvigil.collectors.udprecv import receiver
 from netvigil.collectors.udpwatch import UdpWatch, kernel_drops, size_receive_buffer
-from netvigil.events import Event, decode_many
+from netvigil.events import DeadLetter, DeviceEvent, Event, LogRecord
 from netvigil.streams.base import Emit
+from netvigil.streams.meters import EDGE, EdgeMeters
 
 __all__ = ["Frame", "WorkerPool", "main", "serve"]
 
@@ -64,8 +66,8 @@ class Frame(msgspec.Struct, array_like=True):
     decoded: int = 0
     truncated: int = 0
     dead_letters: dict[str, int] = {}
-    events: bytes = b"[]"
-    """The events as a JSON array, encoded as on the bus (``netvigil.events.decode_many``)."""
+    events: list[LogRecord | DeviceEvent | DeadLetter] = []
+    """What the collector publishes for the batch (all the syslog collector makes)."""
     inode: int = 0
     kernel_drops: int = 0
     last: bool = False
@@ -73,7 +75,6 @@ class Frame(msgspec.Struct, array_like=True):
 
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(Frame)
-_JSON = msgspec.json.Encoder()
 
 
 def _frame(counters: CollectorCounters, events: list[Event], **extra: object) -> bytes:
@@ -82,7 +83,7 @@ def _frame(counters: CollectorCounters, events: list[Event], **extra: object) ->
         counters.decoded,
         counters.truncated,
         dict(counters.dead_letters),
-        _JSON.encode(events),
+        events,  # type: ignore[arg-type]
         **extra,  # type: ignore[arg-type]
     )
     body = _ENCODER.encode(frame)
@@ -127,10 +128,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--host", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--rcvbuf", type=int, required=True)
+    ap.add_argument("--udp-fd", type=int, default=None, help="a socket the collector bound")
     a = ap.parse_args(argv)
     conn = socket.socket(fileno=a.fd)
-    sock = udp_socket(a.host, a.port, reuse_port=True)
-    size_receive_buffer(sock, a.rcvbuf)  # the collector's watch says if the kernel caps it
+    if a.udp_fd is not None:
+        sock = socket.socket(fileno=a.udp_fd)
+    else:
+        sock = udp_socket(a.host, a.port, reuse_port=True)
+        size_receive_buffer(sock, a.rcvbuf)  # the collector's watch says if the kernel caps it
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
         serve(conn, sock)  # the errors: the collector is gone, nobody to tell
 
@@ -148,34 +153,45 @@ class WorkerPool:
         workers: int,
         rcvbuf: int,
         counters: CollectorCounters,
-        watch: UdpWatch,
+        *,
+        collector: str = "syslog",
+        meters: EdgeMeters = EDGE,
     ) -> None:
         self.host, self.port, self.workers, self.rcvbuf = host, port, workers, rcvbuf
-        self.counters, self.watch = counters, watch
+        self.counters, self.collector, self.meters = counters, collector, meters
+        self.watch: UdpWatch | None = None
         self.received: list[int] = [0] * workers
-        """Messages each worker received (the collector's own socket's are not here)."""
+        """Messages each worker received."""
         self._procs: list[subprocess.Popen[bytes]] = []
         self._conns: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
-    async def start(self) -> None:
-        """Start the workers and wait until each has bound the port."""
-        for _ in range(self.workers):
+    async def start(self) -> int:
+        """Bind the port, start the workers, wait until each has bound it; the bound port."""
+        first = udp_socket(self.host, self.port, reuse_port=True)
+        self.port = int(first.getsockname()[1])
+        self.watch = UdpWatch(
+            self.collector, f"udp {self.host}:{self.port}", first, self.rcvbuf, meters=self.meters
+        )
+        for n in range(self.workers):
             mine, theirs = socket.socketpair()
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "netvigil.collectors.syslog.workers",
-                 "--fd", str(theirs.fileno()), "--host", self.host, "--port", str(self.port),
-                 "--rcvbuf", str(self.rcvbuf)],
-                pass_fds=(theirs.fileno(),),
-            )  # fmt: skip
+            fds = (theirs.fileno(), first.fileno()) if n == 0 else (theirs.fileno(),)
+            cmd = [sys.executable, "-m", "netvigil.collectors.syslog.workers",
+                   "--fd", str(theirs.fileno()), "--host", self.host, "--port", str(self.port),
+                   "--rcvbuf", str(self.rcvbuf)]  # fmt: skip
+            if n == 0:
+                cmd += ["--udp-fd", str(first.fileno())]
+            self._procs.append(subprocess.Popen(cmd, pass_fds=fds))
             theirs.close()
-            self._procs.append(proc)
-            reader, writer = await asyncio.open_unix_connection(sock=mine)
-            self._conns.append((reader, writer))
+            if n == 0:
+                first.close()  # worker 0 holds it now
+            self._conns.append(await asyncio.open_unix_connection(sock=mine))
         for reader, _ in self._conns:
             hello = await asyncio.wait_for(self._read(reader), START_S)
             if hello is None:
                 raise RuntimeError("a syslog UDP worker exited before binding its port")
             self.watch.share(hello.inode)
+        self.watch.start()
+        return self.port
 
     @staticmethod
     async def _read(reader: asyncio.StreamReader) -> Frame | None:
@@ -201,9 +217,10 @@ class WorkerPool:
             counters.decoded += frame.decoded
             counters.truncated += frame.truncated
             counters.dead_letters.update(frame.dead_letters)
-            for event in decode_many(frame.events):
+            for event in frame.events:
                 await emit(event)
             if frame.last:
+                assert self.watch is not None
                 self.watch.share(frame.inode, frame.kernel_drops)
                 return
 
@@ -214,15 +231,18 @@ class WorkerPool:
                 writer.write_eof()
 
     def kill(self) -> None:
-        """End the workers that are still running, and the connections to them."""
+        """End the workers that are still running, the connections to them and the watch."""
         for proc in self._procs:
             if proc.poll() is None:
                 proc.kill()
         for _, writer in self._conns:
             writer.close()
+        if self.watch is not None:
+            self.watch.stop()
 
     async def wait(self, timeout: float = 30.0) -> None:
-        """Wait for the worker processes to exit (killed after ``timeout``)."""
+        """Wait for the worker processes to exit (killed after ``timeout``), and check the
+        group's drop counts a last time."""
         for proc in self._procs:
             try:
                 await asyncio.wait_for(asyncio.to_thread(proc.wait), timeout)
@@ -232,6 +252,8 @@ class WorkerPool:
                 await asyncio.to_thread(proc.wait)
         for _, writer in self._conns:
             writer.close()
+        if self.watch is not None:
+            self.watch.stop()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Syslog over UDP received by more than one process on one port (SO_REUSEPORT): the workers
 share the port, a moderate burst from many senders loses nothing and every message comes out
 once, and under a storm against a stalled pipeline the drop counters still account for every
-datagram (received + kernel drops + queue drops = sent) across all the processes."""
+datagram (received + kernel drops + queue drops = sent) across all the processes; with
+workers every loss is a kernel drop (a worker that cannot hand over stops reading)."""
 
 from __future__ import annotations
 
@@ -43,8 +44,8 @@ async def test_workers_share_one_port_and_lose_nothing_of_a_moderate_burst() -> 
     stop = asyncio.Event()
     task = asyncio.create_task(collector.run(emit, stop))
     await asyncio.wait_for(collector.ready.wait(), 120)
-    port, udp = collector.listen.bound["udp"], collector._udp
-    assert udp is not None
+    port, pool = collector.listen.bound["udp"], collector._pool
+    assert pool is not None and pool.watch is not None and collector._udp is None
     socks, sent = senders(64), 20_000
     try:
         for i in range(sent):  # in steps of 250 datagrams, a few milliseconds apart
@@ -54,7 +55,6 @@ async def test_workers_share_one_port_and_lose_nothing_of_a_moderate_burst() -> 
         socks[0].sendto(b"not syslog", ("127.0.0.1", port))
         await until(lambda: collector.counters.received >= sent + 1)
         samples = console_samples(meters)
-        pool_received = list(collector._pool.received) if collector._pool else []
     finally:
         for s in socks:
             s.close()
@@ -68,10 +68,8 @@ async def test_workers_share_one_port_and_lose_nothing_of_a_moderate_burst() -> 
         "decoded": sent,
         "dead_letters": {"bad_syslog": 1},
     }
-    assert (udp.dropped, udp.watch.kernel()) == (0, 0)
-    # three processes took part: the collector's socket and the two workers'
-    assert len(pool_received) == 2 and all(pool_received)
-    assert sum(pool_received) < sent + 1
+    assert (collector.dropped, pool.watch.kernel()) == (0, 0)
+    assert len(pool.received) == 3 and all(pool.received)  # three processes took part
     listener = (("collector", "syslog"), ("listener", f"udp 127.0.0.1:{port}"))
     assert samples[("netvigil_collector_received_total", (("collector", "syslog"),))] == sent + 1
     assert samples[("netvigil_collector_kernel_drops_total", listener)] == 0
@@ -79,9 +77,7 @@ async def test_workers_share_one_port_and_lose_nothing_of_a_moderate_burst() -> 
 
 async def test_a_storm_against_stalled_workers_is_accounted_for_across_processes() -> None:
     meters = EdgeMeters()
-    collector = SyslogCollector(
-        SyslogListen(udp=0, udp_workers=2, queue_size=16, rcvbuf=64 << 10), meters=meters
-    )
+    collector = SyslogCollector(SyslogListen(udp=0, udp_workers=2, rcvbuf=64 << 10), meters=meters)
     release = asyncio.Event()
 
     async def slow(e: Event) -> None:  # a pipeline that stalls: nothing is taken
@@ -90,17 +86,20 @@ async def test_a_storm_against_stalled_workers_is_accounted_for_across_processes
     stop = asyncio.Event()
     task = asyncio.create_task(collector.run(slow, stop))
     await asyncio.wait_for(collector.ready.wait(), 120)
-    port, udp = collector.listen.bound["udp"], collector._udp
-    assert udp is not None and collector._pool is not None
+    port, pool = collector.listen.bound["udp"], collector._pool
+    assert pool is not None and pool.watch is not None
+    watch = pool.watch
     socks, sent = senders(32), 20_000
     try:
-        for i in range(sent):  # the worker's socket fills while its frames wait
+        for i in range(sent):  # the workers' sockets fill while their frames wait
             socks[i % len(socks)].sendto(MSG % (i % 32, i), ("127.0.0.1", port))
-        await until(lambda: udp.watch.kernel() > 0)
+            if i % 1000 == 999:
+                await asyncio.sleep(0.01)
+        await until(lambda: watch.kernel() > 0)
         release.set()
 
         def accounted() -> bool:
-            return collector.counters.received + udp.dropped + udp.watch.kernel() == sent
+            return collector.counters.received + watch.kernel() == sent
 
         await until(accounted)
         stop.set()
@@ -112,11 +111,11 @@ async def test_a_storm_against_stalled_workers_is_accounted_for_across_processes
             s.close()
     # after the workers' last frames (their sockets' last drop counts), still every datagram
     assert accounted()
-    assert collector._pool.received[0] > 0
+    assert all(pool.received)
     listener = (("collector", "syslog"), ("listener", f"udp 127.0.0.1:{port}"))
     samples = console_samples(meters)
     received = samples[("netvigil_collector_received_total", (("collector", "syslog"),))]
     kernel = samples[("netvigil_collector_kernel_drops_total", listener)]
     queued = samples[("netvigil_collector_queue_drops_total", listener)]
-    assert kernel > 0
+    assert kernel > 0 and queued == 0
     assert received + kernel + queued == sent
