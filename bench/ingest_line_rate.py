@@ -16,10 +16,12 @@ sending every message to both receivers in turn. A phase sends at one rate for
   drop count of its socket (``/proc/net/udp``);
 - the 1-minute load average at the start and end of the phase, since the machine is shared.
 
-Loss is 1 - handled / sent. Phases go round the rates ``--repeats`` times (rates in turn,
-not one rate's repeats in a row, so that a change of load falls on every rate); the table
-gives each rate's median. ``flows`` replays real NetFlow v9 exporters (see
-``bench/udp_send.py``) into NetVigil alone and counts flow records.
+With ``--discard`` neither writes anything (rsyslog's ``omdiscard``, NetVigil's events only
+counted; rsyslog's count is then imudp's ``submitted`` from ``impstats``): the cost of
+receiving and parsing alone. Loss is 1 - handled / sent. Phases go round the rates
+``--repeats`` times (rates in turn, not one rate's repeats in a row, so that a change of
+load falls on every rate); the table gives each rate's median. ``flows`` replays real
+NetFlow v9 exporters (see ``bench/udp_send.py``) into NetVigil alone and counts flow records.
 
     nice -n 10 python -m bench.ingest_line_rate syslog --rates 25000,50000,100000 --repeats 3
     nice -n 10 python -m bench.ingest_line_rate flows --rates 100000 --repeats 3
@@ -48,10 +50,11 @@ __all__ = ["cpu_seconds", "main"]
 
 TICK = os.sysconf("SC_CLK_TCK")
 RSYSLOG_CONF = """global(workDirectory="{dir}")
+{stats}
 module(load="imudp")
 input(type="imudp" address="127.0.0.1" port="{port}" rcvbufSize="{rcvbuf}" ruleset="bench")
 ruleset(name="bench") {{
-  action(type="omfile" file="{out}")
+  {action}
 }}
 """
 
@@ -87,11 +90,24 @@ def load1() -> float:
 
 
 class Rsyslog:
-    def __init__(self, tmp: Path, rcvbuf: int) -> None:
+    def __init__(self, tmp: Path, rcvbuf: int, discard: bool = False) -> None:
         self.port = free_port()
         self.out = tmp / "rsyslog.out"
+        self.discard = discard
         conf = tmp / "rsyslog.conf"
-        conf.write_text(RSYSLOG_CONF.format(dir=tmp, port=self.port, rcvbuf=rcvbuf, out=self.out))
+        action = (
+            'action(type="omdiscard")' if discard else f'action(type="omfile" file="{self.out}")'
+        )
+        self.stats = tmp / "rsyslog.stats"
+        stats = (  # with nothing written, rsyslog's own count of what imudp took in
+            f'module(load="impstats" interval="1" format="json" log.syslog="off" '
+            f'log.file="{self.stats}")'
+            if discard
+            else ""
+        )
+        conf.write_text(
+            RSYSLOG_CONF.format(dir=tmp, port=self.port, rcvbuf=rcvbuf, action=action, stats=stats)
+        )
         exe = shutil.which("rsyslogd", path="/usr/sbin:/sbin:" + os.environ.get("PATH", ""))
         if exe is None:
             raise SystemExit("rsyslogd is not installed (scripts/apt-packages.txt)")
@@ -103,7 +119,9 @@ class Rsyslog:
         self._lines = self._offset = 0
 
     def handled(self) -> int:
-        """Lines rsyslog wrote so far."""
+        """Lines rsyslog wrote so far (with ``omdiscard``: what imudp submitted)."""
+        if self.discard:
+            return self._submitted()
         if self.out.exists():
             with self.out.open("rb") as f:
                 f.seek(self._offset)
@@ -112,6 +130,13 @@ class Rsyslog:
             self._lines += chunk.count(b"\n", 0, end)
             self._offset += end
         return self._lines
+
+    def _submitted(self) -> int:
+        if self.stats.exists():
+            for line in reversed(self.stats.read_text().splitlines()):
+                if '"origin": "imudp"' in line or '"origin":"imudp"' in line:
+                    return int(json.loads(line[line.index("{") :])["submitted"])
+        return 0
 
     def quiet(self) -> None:
         """Empty the file while nothing is sent (rsyslog appends: it writes on at offset 0)."""
@@ -130,7 +155,7 @@ class Rsyslog:
 
 
 class NetVigil:
-    def __init__(self, tmp: Path, kind: str, env: dict[str, str]) -> None:
+    def __init__(self, tmp: Path, kind: str, env: dict[str, str], discard: bool = False) -> None:
         self.port = free_port()
         self.out, self.status = tmp / "netvigil.out", tmp / "netvigil.status"
         full = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
@@ -139,7 +164,8 @@ class NetVigil:
         full.update({key: str(self.port), host: "127.0.0.1", **env})
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.ingest_target", "--out", str(self.out),
-             "--status", str(self.status), "--data-dir", str(tmp)],
+             "--status", str(self.status), "--data-dir", str(tmp),
+             *(["--discard"] if discard else [])],
             env=full, cwd=Path(__file__).resolve().parents[1],
             stderr=(tmp / "netvigil.err").open("w"),
         )  # fmt: skip
@@ -164,15 +190,16 @@ class NetVigil:
 
     def quiet(self) -> None:
         """Empty the events file while nothing is sent (the target appends)."""
-        with self.out.open("r+b") as f:
-            f.truncate(0)
+        if self.out.exists():
+            with self.out.open("r+b") as f:
+                f.truncate(0)
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=60)
 
 
-def settle(reads: list[Callable[[], dict[str, float]]], quiet_s: float = 1.5) -> None:
+def settle(reads: list[Callable[[], dict[str, float]]], quiet_s: float = 2.5) -> None:
     """Wait until no receiver's counters moved for ``quiet_s`` (at most 120 s)."""
     last: list[dict[str, float]] = []
     still = time.monotonic()
@@ -210,7 +237,7 @@ def senders(
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=root) for _ in range(n)]
     outs = [json.loads(p.communicate()[0]) for p in procs]
     return {
-        "datagrams": sum(o["datagrams_per_port"] for o in outs),
+        "datagrams": sum(o["datagrams_per_port"] + o["warmup_datagrams"] for o in outs),
         "records": sum(o["records_per_port"] for o in outs),
         "seconds": max(o["seconds"] for o in outs),
         "cpu_s": sum(o["cpu_s"] for o in outs),
@@ -291,6 +318,9 @@ def main() -> None:
     ap.add_argument("--cpu", type=int, default=1, help="CPU the senders are pinned to")
     ap.add_argument("--workers", type=int, default=1, help="NetVigil syslog UDP workers")
     ap.add_argument("--no-rsyslog", action="store_true")
+    ap.add_argument(
+        "--discard", action="store_true", help="write nothing (rsyslog: omdiscard): receive+parse"
+    )
     ap.add_argument("--json", action="store_true", help="every phase as JSON lines too")
     a = ap.parse_args()
     rates = [float(r) for r in a.rates.split(",")]
@@ -298,7 +328,7 @@ def main() -> None:
     env = {"NETVIGIL_SYSLOG__UDP_WORKERS": str(a.workers)} if a.workers > 1 else {}
     with tempfile.TemporaryDirectory(prefix="ingest-") as d:
         tmp = Path(d)
-        nv = NetVigil(tmp, a.kind, env)
+        nv = NetVigil(tmp, a.kind, env, a.discard)
         rs = Rsyslog(tmp, rcvbuf) if a.kind == "syslog" and not a.no_rsyslog else None
         rows = []
         try:

@@ -9,6 +9,7 @@ a second the counters go to ``--status`` as one JSON object (received, kernel an
 from the collectors' meters, events written by type), which is how the harness
 (``bench/ingest_line_rate.py``) reads them without disturbing the process. SIGTERM or SIGINT
 stops the collectors, which take what they have read, and the last status is written.
+``--discard`` only counts the events (rsyslog's ``omdiscard``): the collectors' own cost.
 
     NETVIGIL_SYSLOG__UDP_PORT=5514 python -m bench.ingest_target --out events.jsonl --status s.json
 """
@@ -49,7 +50,7 @@ def status(written: Counter[str]) -> dict[str, object]:
     }
 
 
-async def run(out: Path, status_path: Path, data_dir: Path) -> None:
+async def run(out: Path, status_path: Path, data_dir: Path, discard: bool = False) -> None:
     sources, _ = push_collectors(load_settings(), data_dir)
     if not sources:
         raise SystemExit(
@@ -73,12 +74,16 @@ async def run(out: Path, status_path: Path, data_dir: Path) -> None:
             f.write(b"\n")
             written[type(event).__name__] += 1
 
+        async def count(event: Event) -> None:
+            written[type(event).__name__] += 1
+
         async def reporter() -> None:
             while True:
                 report()
                 await asyncio.sleep(0.25)
 
-        tasks = [asyncio.create_task(s.run(emit, stop)) for s in sources]
+        sink = count if discard else emit
+        tasks = [asyncio.create_task(s.run(sink, stop)) for s in sources]
         rep = asyncio.create_task(reporter())
         await asyncio.gather(*tasks)
         rep.cancel()
@@ -91,8 +96,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--status", type=Path, required=True)
     ap.add_argument("--data-dir", type=Path, default=None)
+    ap.add_argument("--discard", action="store_true", help="count the events, write nothing")
     a = ap.parse_args()
-    asyncio.run(run(a.out, a.status, a.data_dir or a.out.parent))
+    asyncio.run(run(a.out, a.status, a.data_dir or a.out.parent, a.discard))
 
 
 if __name__ == "__main__":

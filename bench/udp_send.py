@@ -28,12 +28,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.bench_syslog import corpus
+from bench.bench_syslog import DATA, SHARED, corpus
 from netvigil.collectors.flow.decoder import FlowDecoder
 
 __all__ = ["Traffic", "flow_traffic", "main", "send", "syslog_traffic"]
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "vectors" / "netflow"
+VECTORS = DATA / "vectors" / "netflow"
 FLOW_CASES = (
     "logstash-netflow-9-cisco-1941-k9-release-15-1",
     "logstash-netflow-9-cisco-asr-9000-series-template-260",
@@ -55,11 +55,15 @@ class Traffic:
 
 
 def syslog_traffic(sources: int, messages: int = 20_000) -> Traffic:
+    if not (SHARED / "OpenSSH").is_dir():
+        raise SystemExit(f"no Loghub samples in {SHARED}: set NETVIGIL_SHARED_DATA")
     msgs = corpus(messages)
     return Traffic(["127.0.0.1"] * sources, [], [(i % sources, m, 1) for i, m in enumerate(msgs)])
 
 
 def flow_traffic(vectors: Path = VECTORS) -> Traffic:
+    if not (vectors / "cases.json").is_file():
+        raise SystemExit(f"no flow captures in {vectors}: set NETVIGIL_SHARED_DATA")
     cases = {c["id"]: c for c in json.loads((vectors / "cases.json").read_text())}
     sources, warmup, data = [], [], []
     for n, name in enumerate(FLOW_CASES):
