@@ -12,7 +12,10 @@ one datagram: at most about a thousand reads a second however fast datagrams com
 kernel's buffer holds what arrives meanwhile (a millisecond of traffic). The batches wait in
 a queue of at most ``capacity`` datagrams for the consumer (:meth:`UdpListener.batches`), which
 gives the loop a turn after each batch so that reading goes on while it decodes. UDP cannot
-push back, so a datagram that finds the queue full is counted in ``dropped``, and a
+push back: when the queue is full the listener stops reading until the consumer has taken
+half of it, so the kernel's buffer holds what comes meanwhile and drops what it cannot hold
+(reading a datagram only to drop it would take the time the consumer lacks); the part of a
+batch read that did not fit the queue is counted in ``dropped``. A
 :class:`~netvigil.collectors.udpwatch.UdpWatch` sizes the socket's receive buffer, counts what
 the kernel dropped, and logs both counts when they move. With ``reuse_port`` the socket is
 bound with ``SO_REUSEPORT``, so that other processes can bind the same port and share its
@@ -115,13 +118,16 @@ class UdpListener:
         self._resume: asyncio.TimerHandle | None = None
         self._closed = False
         sock.setblocking(False)
-        self._loop.add_reader(sock.fileno(), self._readable)
+        self._reading = False
+        self._rearm()
         self.watch.start()
 
-    def _read(self) -> int:
-        """Read what the socket holds (up to the budget) into the queue; datagrams read."""
+    def _read(self, *, to_the_end: bool = False) -> int:
+        """Read what the socket holds (up to the budget) into the queue; datagrams read.
+        Reading stops when the queue is full (the rest of a batch that did not fit is
+        dropped), unless ``to_the_end``: then all is read, and what does not fit dropped."""
         got, now = 0, self.clock()
-        while got < _READ_BUDGET:
+        while got < _READ_BUDGET and (to_the_end or self.queued < self.capacity):
             try:
                 datagrams = self._recv.recv()
             except OSError as exc:  # unconnected UDP sockets hardly fail; say so, go on
@@ -143,14 +149,25 @@ class UdpListener:
         return got
 
     def _readable(self) -> None:
-        if self._read() and self.holdoff_s > 0 and not self._closed:
-            self._loop.remove_reader(self.sock.fileno())
+        got = self._read()
+        if self._closed:
+            return
+        if self.queued >= self.capacity:  # full: the consumer resumes reading (batches)
+            self._pause()
+        elif got and self.holdoff_s > 0:
+            self._pause()
             self._resume = self._loop.call_later(self.holdoff_s, self._rearm)
+
+    def _pause(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self.sock.fileno())
+            self._reading = False
 
     def _rearm(self) -> None:
         self._resume = None
-        if not self._closed:
+        if not self._closed and not self._reading:
             self._loop.add_reader(self.sock.fileno(), self._readable)
+            self._reading = True
 
     async def batches(self) -> AsyncIterator[Batch]:
         """The queued batches in arrival order, until :meth:`close` and the queue is empty;
@@ -159,6 +176,8 @@ class UdpListener:
             while self._batches:
                 batch = self._batches.popleft()
                 self.queued -= len(batch.datagrams)
+                if self.queued <= self.capacity // 2 and self._resume is None:
+                    self._rearm()  # after a full queue paused reading
                 yield batch
                 await asyncio.sleep(0)
             if self._closed:
@@ -171,13 +190,12 @@ class UdpListener:
         :meth:`batches` ends once the queue is empty."""
         if self._closed:
             return
-        self._read()
+        self._read(to_the_end=True)
         self.watch.stop()  # the last look at the kernel's count, while the socket is open
         self._closed = True
         if self._resume is not None:
             self._resume.cancel()
-        else:
-            self._loop.remove_reader(self.sock.fileno())
+        self._pause()
         self.sock.close()
         self._ready.set()
 
