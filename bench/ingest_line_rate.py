@@ -235,7 +235,12 @@ def senders(
         cmd += ["--cpu", str(cpu)]
     root = Path(__file__).resolve().parents[1]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=root) for _ in range(n)]
-    outs = [json.loads(p.communicate()[0]) for p in procs]
+    outs = []
+    for p in procs:
+        out = p.communicate()[0]
+        if p.returncode != 0:  # its own message (e.g. no shared data) is on stderr already
+            raise SystemExit(f"bench.udp_send failed (rc {p.returncode})")
+        outs.append(json.loads(out))
     return {
         "datagrams": sum(o["datagrams_per_port"] + o["warmup_datagrams"] for o in outs),
         "records": sum(o["records_per_port"] for o in outs),
@@ -329,7 +334,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ingest-") as d:
         tmp = Path(d)
         nv = NetVigil(tmp, a.kind, env, a.discard)
-        rs = Rsyslog(tmp, rcvbuf) if a.kind == "syslog" and not a.no_rsyslog else None
+        rs = Rsyslog(tmp, rcvbuf, a.discard) if a.kind == "syslog" and not a.no_rsyslog else None
         rows = []
         try:
             probe = b"<13>Jan  5 10:00:00 bench warm: up"

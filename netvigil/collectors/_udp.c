@@ -10,10 +10,22 @@
  * jumbograms, 65,507 over IPv4), so no datagram is cut, as with asyncio's transport. The
  * buffers are one allocation that the kernel backs with memory only where datagrams land.
  *
- * Why C: Python has recvfrom() and recvmsg() but not recvmmsg(), and asyncio's datagram
- * transport reads one datagram per turn of the event loop (an epoll_wait, a callback and a
- * recvfrom each). bench/ingest_udp.py measures the ways of receiving against each other;
- * this one costs the least per datagram. Only the CPython C API and libc are used.
+ * Not thread-safe: one Receiver is read by one thread at a time (the GIL is released during
+ * the system call, and the buffers are the object's own). It does not own the descriptor:
+ * its socket must stay open while it reads (the listeners close theirs after the last read).
+ *
+ * Why C, and not a library: nothing kept reads a batch of datagrams into Python.
+ * - CPython's socket module has recvfrom(), recvmsg() and recvmsg_into(), one datagram each,
+ *   and no recvmmsg().
+ * - asyncio's datagram transport, and uvloop's (uvloop/handles/udp.pyx: a poll handle that
+ *   calls sock.recvfrom() once per readiness, not libuv's UV_UDP_RECVMMSG), read one
+ *   datagram per turn of the event loop: an epoll_wait, a callback and a recvfrom each.
+ * - The one PyPI wrapper (pysockmmsg 0.0.2, 2021, source only, no release since) is not
+ *   maintained; liburing (io_uring) would change how the whole loop waits.
+ * bench/udp_receive.py measures the ways of receiving against each other (recvfrom loop,
+ * asyncio's transport, this); this one costs the least per datagram. Only the CPython C API
+ * and libc are used. Where recvmmsg is missing the build of this module is skipped
+ * (pyproject.toml: optional) and udprecv.PyReceiver, a recvfrom loop, gives the same results.
  */
 #define _GNU_SOURCE
 #define PY_SSIZE_T_CLEAN

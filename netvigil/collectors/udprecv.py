@@ -5,7 +5,9 @@ as ``(payload, peer)`` pairs (the peer is the sender's address as text, as ``add
 ``socket.recvfrom``), and returns an empty list when the socket is empty. :func:`receiver`
 gives the C one (``_udp.c``: ``recvmmsg``, one system call per batch) where it is built, and
 otherwise :class:`PyReceiver`, a ``recvfrom`` loop with the same results (a checkout that was
-not installed, a system without ``recvmmsg``).
+not installed, a system without ``recvmmsg``: the build skips the C module there, it is
+``optional`` in ``pyproject.toml``, and nothing else changes). Why C, and why no library
+does it, is said in ``_udp.c``.
 
 Why not asyncio's datagram transport: it reads one datagram per turn of the event loop, so a
 busy collector spent most of each datagram's time in the loop (an ``epoll_wait``, a callback,
@@ -15,10 +17,13 @@ measures the ways of receiving against each other.
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import Protocol
 
 __all__ = ["BATCH", "MAX_DATAGRAM", "PyReceiver", "Receiver", "receiver"]
+
+log = logging.getLogger(__name__)
 
 BATCH = 64
 """Datagrams read at most per system call."""
@@ -55,13 +60,19 @@ class PyReceiver:
         return out
 
 
+_said = False
+
+
 def receiver(sock: socket.socket, batch: int = BATCH, *, native: bool = True) -> Receiver:
     """The C receiver of ``sock`` where it is built (and ``native``), else a :class:`PyReceiver`."""
     if native:
         try:
             from netvigil.collectors._udp import Receiver as CReceiver
         except ImportError:  # not built: the same results, more system calls
-            pass
+            global _said
+            if not _said:
+                log.info("UDP is read with recvfrom: the C receiver (_udp.c) is not built here")
+                _said = True
         else:
             return CReceiver(sock.fileno(), batch, MAX_DATAGRAM)
     return PyReceiver(sock, batch)
