@@ -25,6 +25,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from netvigil.analytics.detector import DetectorConfig
 from netvigil.config_input import environment_problems, read_file, too_deep
 from netvigil.errors import ConfigError
 from netvigil.redaction import redact_urls
@@ -74,10 +75,10 @@ class KafkaSettings(_Section):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",
         description=(
-            "Workers: at_least_once (faust-streaming agents; effects are idempotent "
-            "downstream) or exactly_once (Kafka transactions: outputs, state and input "
-            "offsets committed together, read read_committed). Every worker of a "
-            "deployment must use the same."
+            "Workers: at_least_once (offsets committed once outputs and state are "
+            "acknowledged; effects are idempotent downstream) or exactly_once (each round's "
+            "outputs, state and input offsets in one Kafka transaction, read read_committed). "
+            "Every worker of a deployment must use the same."
         ),
     )
 
@@ -101,23 +102,10 @@ class KafkaSettings(_Section):
     session_timeout_s: float = Field(
         10.0, ge=6, description="A worker silent this long is presumed dead; its partitions move."
     )
-    standby_replicas: int = Field(
-        1,
-        ge=0,
-        description="Workers keeping a warm copy of each state partition for fast takeover.",
-    )
     reorder_max_wait_s: float = Field(
         120.0,
         gt=0,
         description="Re-keyed streams (correlator): longest wait for upstream progress reports.",
-    )
-    stall_s: float = Field(
-        15.0,
-        gt=0,
-        description=(
-            "A partition whose records the broker has but the consumer has not delivered for "
-            "this long is read directly by the worker (a faust-streaming stall, see streams.gaps)."
-        ),
     )
     worker_processors: list[str] = Field(
         ["detector", "correlator"], description="Processors `netvigil worker` runs by default."
@@ -174,19 +162,24 @@ class TwinSettings(_Section):
         7, description="Random seed: the same seed gives the same traffic and faults."
     )
     step_s: float = Field(10.0, gt=0, description="Simulated seconds between telemetry samples.")
+    # the defaults make `netvigil run --twin` a demo a person can follow: the first fault 30 s
+    # after the start, each fault lasting 40 s (time to approve its remediation in the
+    # console), one every 80 s; `netvigil demo` runs the same schedule as fast as it can
     speed: float = Field(
-        30.0,
+        15.0,
         ge=0,
         description="Simulated seconds per wall-clock second; 0 runs as fast as possible.",
     )
     warmup_s: float = Field(
-        1800.0, ge=0, description="Simulated seconds of normal traffic before the first fault."
+        450.0, ge=0, description="Simulated seconds of normal traffic before the first fault."
     )
     fault_interval_s: float = Field(
-        900.0, gt=0, description="Simulated seconds between injected faults (0 faults if disabled)."
+        1200.0,
+        gt=0,
+        description="Simulated seconds between injected faults (0 faults if disabled).",
     )
     fault_duration_s: float = Field(
-        300.0, gt=0, description="How long each injected fault lasts, in simulated seconds."
+        600.0, gt=0, description="How long each injected fault lasts, in simulated seconds."
     )
     fault_kinds: list[FaultKind] = Field(
         ["link_down", "congestion", "node_down"], description="Fault kinds injected, in rotation."
@@ -206,28 +199,11 @@ class TwinSettings(_Section):
         return v
 
 
-class DetectorSettings(_Section):
-    warmup: int = Field(
-        30, ge=2, description="Points a series is learned before its deviations are scored."
-    )
-    z_threshold: float = Field(
-        6.0, gt=0, description="Robust z-score above which a point deviates."
-    )
-    min_points: int = Field(
-        2, ge=1, description="Consecutive deviating points before an anomaly opens (hysteresis)."
-    )
-    clear_points: int = Field(
-        3, ge=1, description="Consecutive normal points before an anomaly clears (hysteresis)."
-    )
-    util_threshold: float = Field(
-        0.9, gt=0, le=1.5, description="Utilization at which an interface is congested."
-    )
-    util_clear: float = Field(
-        0.8, gt=0, le=1.5, description="Utilization below which congestion clears."
-    )
-    ew_alpha: float = Field(
-        0.05, gt=0, lt=1, description="Weight of the newest point in the running mean/variance."
-    )
+class DetectorSettings(DetectorConfig):
+    """The detector's own fields come from :class:`~netvigil.analytics.detector.DetectorConfig`
+    (one source: the service hands this section to the processor as it is); the forecaster's
+    and the log classifier's are added here."""
+
     forecast_horizon_s: float = Field(
         2700.0,
         gt=0,
@@ -252,6 +228,12 @@ class CorrelatorSettings(_Section):
     )
     min_evidence: float = Field(
         0.8, gt=0, description="Strongest weighted anomaly needed before an incident opens."
+    )
+    late_s: float = Field(
+        3600.0,
+        gt=0,
+        description="Anomalies older than the newest one seen by more than this are ignored "
+        "(counted as late_anomaly): a replay, a clock that went backwards.",
     )
 
 

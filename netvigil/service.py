@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netvigil.analytics.detector import DetectorConfig
 from netvigil.collectors.push import push_collectors
 from netvigil.collectors.service_level import service_level_processors, service_level_sources
 from netvigil.collectors.sources import device_sources
@@ -114,8 +113,7 @@ def _runtime(
     writers: dict[str, tuple[str, ...]],
 ) -> Runtime:
     if _scheme(settings.bus.url) == "kafka":
-        from netvigil.streams.kafka_admin import bootstrap_of  # faust loads in ~1 s: lazily
-        from netvigil.streams.kafka_runtime import KafkaRuntime
+        from netvigil.streams.kafka import KafkaRuntime, bootstrap_of  # lazily: confluent-kafka
 
         return KafkaRuntime(
             processors,
@@ -160,6 +158,8 @@ class Service:
     twin: TwinSource | None = None
     faults: list[Fault] = field(default_factory=list)
     collectors: list[Source] = field(default_factory=list)
+    processors: list[Processor[Any]] = field(default_factory=list)
+    """The processors this process runs (their ``ignored`` counters feed the stop summary)."""
 
     @classmethod
     def build(
@@ -206,26 +206,19 @@ class Service:
             network=network,
             clock=lambda: clock[0].now if clock else 0.0,
         )
-        d = settings.detector
         c = settings.correlator
         processors: list[Processor[Any]] = [
-            DetectorProcessor(
-                DetectorConfig(
-                    warmup=d.warmup,
-                    z_threshold=d.z_threshold,
-                    min_points=d.min_points,
-                    clear_points=d.clear_points,
-                    util_threshold=d.util_threshold,
-                    util_clear=d.util_clear,
-                    ew_alpha=d.ew_alpha,
-                )
-            ),
+            DetectorProcessor(settings.detector),
             CorrelatorProcessor(
                 topo,
                 CorrelatorConfig(
-                    window_s=c.window_s, max_hops=c.max_hops, min_evidence=c.min_evidence
+                    window_s=c.window_s,
+                    max_hops=c.max_hops,
+                    min_evidence=c.min_evidence,
+                    late_s=c.late_s,
                 ),
                 summarizer(settings),
+                resume=incidents.resumable,
             ),
             coordinator,
             SamplerProcessor(settings.coordinator.tick_s),
@@ -267,6 +260,8 @@ class Service:
         writers = {p.name: p.outputs for p in processors}
         if only is not None:
             processors = [p for p in processors if p.name in only]
+        if coordinator in processors:
+            coordinator.recover()  # a revision a dead process left half-applied, first
         runtime = _runtime(
             settings,
             processors,
@@ -290,6 +285,7 @@ class Service:
             source,
             faults,
             collectors,
+            processors,
         )
 
     @staticmethod

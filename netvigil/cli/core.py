@@ -24,6 +24,7 @@ from netvigil.config import Settings, describe, load_settings, redacted
 from netvigil.errors import NetVigilError
 from netvigil.eval.scoreboard import Scoreboard
 from netvigil.events import AuditRecord, Event, Incident
+from netvigil.logs_setup import setup_logging
 from netvigil.redaction import redact_urls
 from netvigil.resolvers.audit import AuditLog
 from netvigil.service import Service
@@ -148,6 +149,7 @@ def run(
 ) -> None:
     """Run the always-on service until Ctrl-C, then drain and stop."""
     settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
+    setup_logging(settings.log.level, timestamps=False)  # its lines carry event time
     if lab:  # the whole hook: settings pointed at the lab (netvigil/lab/hook.py)
         from netvigil.lab.hook import lab_settings
 
@@ -181,16 +183,21 @@ def run(
 
     def on_audit(topic: str, e: Event) -> None:
         if isinstance(e, AuditRecord):
-            ticket = e.detail.get("ticket", "")
             out.print(
-                f"[dim]{_sim(e.ts)}[/] [cyan]audit #{e.seq}[/] {e.action} "
-                f"{e.subject} ticket {ticket}"
+                f"[dim]{_sim(e.ts)}[/] [cyan]audit #{e.seq}[/] {e.action} {e.subject} "
+                f"{_audit_what(e.detail)}"
             )
 
     svc.runtime.listen("netvigil.incidents", on_incident)
     svc.runtime.listen("netvigil.audit", on_audit)
     if plan is None and not svc.collectors:
         err.print("[yellow]no sources: start with --twin to watch the digital twin[/]")
+    earlier = svc.incidents.counts()
+    if earlier:  # the correlator takes the open ones back (docs/operations.md)
+        out.print(
+            f"{sum(earlier.values())} incidents from earlier runs in {svc.data_dir} "
+            f"({earlier.get('open', 0)} open, resumed)"
+        )
     bus_shown = "embedded" if settings.bus.url.startswith("memory") else settings.bus.url
     out.print(
         f"NetVigil {__version__} running ({redact_urls(bus_shown)}; "
@@ -241,17 +248,21 @@ _SOURCE_SETTINGS = {
 """Where the settings of a source are, when not in the section of its own name."""
 
 
+def _audit_what(detail: dict[str, object]) -> str:
+    """An audit record's object in a few words: its ticket, else its action and target."""
+    if detail.get("ticket"):
+        return f"ticket {detail['ticket']}"
+    if detail.get("action"):
+        return f"{detail['action']} on {detail.get('target', '?')}"
+    return ""
+
+
 def _print_summary(svc: Service, failed: bool) -> None:
-    stats = svc.runtime.stats()
-    verification = svc.audit.verify()
-    incidents = svc.incidents.list()
-    out.print(
-        f"{'stopped after an error' if failed else 'stopped cleanly'}: "
-        f"{sum(stats['published'].values())} events published, "
-        f"{sum(stats['queued'].values())} left in flight, {len(incidents)} incidents, "
-        f"{svc.dead_letters.count} dead letters, audit chain "
-        f"{'verified' if verification.ok else 'BROKEN'} ({verification.records} records)"
-    )
+    """The stop summary (:mod:`netvigil.cli.stop_summary`)."""
+    from netvigil.cli.stop_summary import render, stop_report
+
+    for line in render(stop_report(svc, failed=failed)):
+        out.print(line, highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------- demo

@@ -24,6 +24,10 @@ When a log that already has records has no key (a log from before keys, or a key
 disappeared), the writer makes a new key, says so in the service log, and appends an
 ``audit.key_created`` record stating why and whether the old anchor still matched the chain:
 a key replaced after the first record is evidence in the chain itself.
+
+A process can die between committing a record and anchoring it, so before the record is
+committed the anchor names it as ``next`` (its sequence number and hash, signed with the
+rest); a chain whose head is that record verifies, and the next append anchors it for good.
 """
 
 from __future__ import annotations
@@ -203,6 +207,7 @@ class AuditLog:
             row = last.fetchone()
             seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
             digest = record_hash(prev, seq, ts, actor, action, subject, detail)
+            self._write_anchor(seq - 1, prev, next_=(seq, digest))
             self._db.execute(
                 "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -260,15 +265,19 @@ class AuditLog:
 
     # ------------------------------------------------------------------ anchor
 
-    def _sign(self, seq: int, digest: str) -> str:
-        return hmac.new(self._key, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+    def _sign(self, seq: int, digest: str, next_: tuple[int, str] | None = None) -> str:
+        text = f"{seq}:{digest}" + (f":{next_[0]}:{next_[1]}" if next_ else "")
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
 
-    def _write_anchor(self, seq: int, digest: str) -> None:
+    def _write_anchor(self, seq: int, digest: str, next_: tuple[int, str] | None = None) -> None:
+        """Anchor the head ``seq``; ``next_`` is the record about to be committed after it."""
         if self._anchor is None:
             return
-        body = {"seq": seq, "hash": digest}
+        body: dict[str, Any] = {"seq": seq, "hash": digest}
+        if next_:
+            body["next"] = {"seq": next_[0], "hash": next_[1]}
         if self._key:
-            body["mac"] = self._sign(seq, digest)
+            body["mac"] = self._sign(seq, digest, next_)
         tmp = self._anchor.with_name(self._anchor.name + ".tmp")
         tmp.write_text(json.dumps(body))
         os.replace(tmp, self._anchor)
@@ -281,6 +290,8 @@ class AuditLog:
         try:
             head = json.loads(self._anchor.read_text())
             seq, digest = int(head["seq"]), str(head["hash"])
+            nxt = head.get("next")
+            next_ = (int(nxt["seq"]), str(nxt["hash"])) if nxt is not None else None
         except (OSError, ValueError, KeyError, TypeError):
             return [f"anchor {self._anchor} is unreadable"]
         problems = []
@@ -295,9 +306,13 @@ class AuditLog:
                 "records cannot be told from a shorter log (restore the key, or start the "
                 "service once to make a new one)"
             )
-        elif signed and not hmac.compare_digest(str(head.get("mac", "")), self._sign(seq, digest)):
+        elif signed and not hmac.compare_digest(
+            str(head.get("mac", "")), self._sign(seq, digest, next_)
+        ):
             problems.append(f"anchor {self._anchor} is not signed with the audit key")
-        if seq > last_seq:
+        if next_ == (last_seq, last_hash):
+            pass  # the writer died after committing the record it named, before anchoring it
+        elif seq > last_seq:
             problems.append(
                 f"records {last_seq + 1}..{seq} are missing: the anchored head is record {seq}"
             )

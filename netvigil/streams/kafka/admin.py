@@ -47,11 +47,20 @@ __all__ = [
     "describe_topics",
     "ensure_topic",
     "group_lag",
-    "start_offsets",
     "topic_specs",
 ]
 
 SINGLE_PARTITION = frozenset({"netvigil.audit"})
+
+#: answers about a partition's leader after which :class:`EndOffsets` asks with a new client
+_LEADER_ERRORS = frozenset(
+    {
+        KafkaError.FENCED_LEADER_EPOCH,
+        KafkaError.UNKNOWN_LEADER_EPOCH,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+    }
+)
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +241,9 @@ class EndOffsets:
     librdkafka's admin client keeps the leader epochs it learnt and sends them with the
     request; after the broker restarts, every answer is ``FENCED_LEADER_EPOCH`` and it does
     not refresh them (librdkafka 2.16, seen when the broker restarted under a worker; its
-    issue 4620 is the consumer's form of it). So on that error the client is replaced."""
+    issue 4620 is the consumer's form of it). So on an error about the leader or its epoch
+    (``UNKNOWN_LEADER_EPOCH`` too, which the broker answers while it loads after a restart)
+    the client is replaced."""
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
@@ -257,8 +268,8 @@ class EndOffsets:
                 end = future.result(timeout=10).offset
                 ends[(tp.topic, tp.partition)] = end if end >= 0 else None
         except KafkaException as exc:
-            if exc.args[0].code() == KafkaError.FENCED_LEADER_EPOCH:
-                log.info("end offsets: stale leader epochs after a broker restart; new client")
+            if exc.args[0].code() in _LEADER_ERRORS:
+                log.info("end offsets: %s; asking with a new client", exc.args[0])
                 self._admin = AdminClient(admin_config(self.bootstrap))
             raise
         return ends
@@ -344,19 +355,6 @@ def committed_offsets(
     finally:
         consumer.close()
     return {(tp.topic, tp.partition): tp.offset for tp in got}
-
-
-def start_offsets(
-    bootstrap: str, group: str, tps: list[TopicPartition], timeout: float = 30.0
-) -> dict[tuple[str, int], int]:
-    """Where the group resumes each partition: its committed offset or, where it committed
-    nothing, the log start (the consumers reset to ``earliest``)."""
-    got = committed_offsets(bootstrap, group, tps, timeout)
-    fresh = [tp for tp in tps if got.get((tp.topic, tp.partition), -1) < 0]
-    if fresh:
-        marks = _watermarks(_admin(bootstrap), fresh, timeout)
-        got.update({tp: low for tp, (low, _) in marks.items()})
-    return got
 
 
 def describe_topics(

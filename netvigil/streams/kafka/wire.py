@@ -2,8 +2,8 @@
 
 A record's value is either one event as :func:`netvigil.events.encode` writes it (a JSON
 object) or a JSON array of such events, all with the record's key, in publish order. Batching
-is what makes the Kafka runtime fast: faust spends tens of microseconds of bookkeeping per
-*record* (tasks, acks, flow control), so carrying 100-200 samples of one device per record
+is what makes the Kafka runtime fast: every record costs client and broker bookkeeping
+(offsets, acknowledgements, batching), so carrying 100-200 samples of one device per record
 cuts that cost a hundredfold, while per-key order is kept because a batch never mixes keys
 and batches of a key follow each other in one partition. Compacted topics (incidents, flow
 templates) always carry single events, so compaction keeps the latest event of each key.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import cast
 
-from netvigil.streams.keyed import BUSY_S, MARK_S, REPORT_S, KeyedWorker
+from netvigil.streams.kafka.keyed import BUSY_S, MARK_S, REPORT_S, KeyedWorker
 
 
 def worker(rekeyed_at: float) -> KeyedWorker:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from netvigil.streams.progress import (
+from netvigil.streams.kafka.progress import (
     MarkBoard,
     Progress,
     ProgressBoard,

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netvigil.streams.spool import Record, Spool
+from netvigil.streams.kafka.spool import Record, Spool
 
 RECORDS = st.builds(
     Record,

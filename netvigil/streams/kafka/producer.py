@@ -2,13 +2,13 @@
 
 Sources (collectors, the twin) publish through :meth:`KafkaPublisher.publish`, the same
 ``Emit`` signature as the embedded bus. Events are batched per (topic, key) into one record
-(:mod:`netvigil.streams.wire`) of at most ``batch_max`` events or ``linger`` seconds, then
+(:mod:`netvigil.streams.kafka.wire`) of at most ``batch_max`` events or ``linger`` seconds, then
 produced with confluent-kafka: idempotent (no duplicates or reordering from retries),
 ``acks=all``, compressed, partitioned by murmur2 of the key like Java clients and aiokafka,
 so the workers' outputs and ours put a key in the same partition.
 
 While the broker is unreachable (librdkafka reports all brokers down, or its bounded queue
-fills), new records go to a bounded on-disk :class:`~netvigil.streams.spool.Spool` instead.
+fills), new records go to a bounded on-disk :class:`~netvigil.streams.kafka.spool.Spool` instead.
 Records already queued in librdkafka stay there (no local delivery timeout) and go first when
 the broker returns; then the spool is replayed oldest-first, segment by segment, a segment
 deleted only once every record of it was acknowledged. So per-key order holds across an
@@ -30,9 +30,9 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
-from netvigil.streams.kafka_admin import RDKAFKA_LOG
-from netvigil.streams.spool import Record, Spool
-from netvigil.streams.wire import encode_batch
+from netvigil.streams.kafka.admin import RDKAFKA_LOG
+from netvigil.streams.kafka.spool import Record, Spool
+from netvigil.streams.kafka.wire import encode_batch
 
 __all__ = ["KafkaPublisher", "producer_config"]
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netvigil.events import Metric
-from netvigil.streams.reorder import Merge, Reorder
+from netvigil.streams.kafka.reorder import Merge, Reorder
 
 
 def metric(ts: float, dev: str = "r1", value: float | None = None) -> Metric:

@@ -1,7 +1,6 @@
-"""The Kafka runtime: sources publish to Kafka, processors run as faust apps (at least once,
-:mod:`netvigil.streams.kafka_worker`) or transactional loops (exactly once,
-:mod:`netvigil.streams.kafka_txn`), same interface as the embedded runtime (``listen``,
-``run``, ``drain``, ``stats``).
+"""The Kafka runtime: sources publish to Kafka, every processor runs on its own
+consume-process-produce loop (:mod:`netvigil.streams.kafka.loop`, either guarantee), same
+interface as the embedded runtime (``listen``, ``run``, ``drain``, ``stats``).
 
 ``netvigil run --bus kafka://...`` runs sources and every processor in one process;
 ``netvigil worker`` runs some processors and no sources, and any number of workers share the
@@ -32,33 +31,27 @@ from netvigil.config import KafkaSettings
 from netvigil.errors import NetVigilError, ProcessorError
 from netvigil.events import TOPICS, Event, topic_of
 from netvigil.streams.base import Listener, Processor, Source
-from netvigil.streams.kafka_admin import (
+from netvigil.streams.kafka.admin import (
     KafkaUnreachable,
     admin_config,
     create_topics,
     ensure_topic,
     group_lag,
 )
-from netvigil.streams.kafka_producer import KafkaPublisher
-from netvigil.streams.kafka_txn import TransactionalApp
-from netvigil.streams.kafka_worker import ProcessorApp, group_of
-from netvigil.streams.progress import PROGRESS_TOPIC
-from netvigil.streams.spool import Spool
+from netvigil.streams.kafka.keyed import group_of
+from netvigil.streams.kafka.loop import KafkaLoop
+from netvigil.streams.kafka.producer import KafkaPublisher
+from netvigil.streams.kafka.progress import PROGRESS_TOPIC
+from netvigil.streams.kafka.spool import Spool
 
-__all__ = ["KafkaRuntime", "quiet_kafka_logs"]
+__all__ = ["KafkaRuntime"]
 
 log = logging.getLogger(__name__)
 
 
-def quiet_kafka_logs(level: int = logging.WARNING) -> None:
-    """faust, mode and aiokafka log every rebalance step at INFO; keep them to warnings."""
-    for name in ("faust", "mode", "aiokafka"):
-        logging.getLogger(name).setLevel(level)
-
-
 class KafkaRuntime:
-    """Runs processors as faust apps or transactional loops (``kafka.processing_guarantee``)
-    and sources through a spooling Kafka publisher."""
+    """Runs each processor on a :class:`~netvigil.streams.kafka.loop.KafkaLoop` (with
+    ``kafka.processing_guarantee``) and sources through a spooling Kafka publisher."""
 
     def __init__(
         self,
@@ -96,7 +89,7 @@ class KafkaRuntime:
             linger_s=cfg.linger_ms / 1000,
             compression=cfg.compression,
         )
-        self.apps: list[ProcessorApp | TransactionalApp] = []
+        self.apps: list[KafkaLoop] = []
         self._listeners: dict[str, list[Listener]] = {t: [] for t in TOPICS}
         self._consumed = {t for p in self.processors for t in p.inputs}
         self._started = False
@@ -144,10 +137,9 @@ class KafkaRuntime:
         return {t: len(m.partitions) for t, m in meta.items()}
 
     async def start(self) -> None:
-        """Create topics (idempotent), start the publisher and every processor's faust app."""
+        """Create topics (idempotent), start the publisher and every processor's loop."""
         if self._started:
             return
-        quiet_kafka_logs()
         if self.ensure_topics:
             try:
                 await asyncio.to_thread(create_topics, self.bootstrap, self.cfg)
@@ -173,15 +165,13 @@ class KafkaRuntime:
                 )
             observe = [t for t in proc.inputs if t not in observers and self._listeners[t]]
             observers.update(observe)
-            exactly_once = self.cfg.processing_guarantee == "exactly_once"
-            kind = TransactionalApp if exactly_once else ProcessorApp
             self.apps.append(
-                kind(
+                KafkaLoop(
                     proc,
                     bootstrap=self.bootstrap,
                     cfg=self.cfg,
                     partitions=parts.pop(),
-                    datadir=self.data_dir / ("txn" if exactly_once else "faust") / proc.name,
+                    datadir=self.data_dir / "kafka" / proc.name,
                     listener=self._on_output,
                     observer=self._observer(set(observe)) if observe else None,
                     upstream=[
@@ -239,30 +229,48 @@ class KafkaRuntime:
             for s in self.sources
         ]
         stopper = asyncio.create_task(stop.wait())
+        broken = asyncio.create_task(self._first_failure(), name="kafka:loops")
         finished = False
         try:
-            pending: set[asyncio.Task[Any]] = {*src_tasks, stopper}
-            while pending - {stopper}:
+            pending: set[asyncio.Task[Any]] = {*src_tasks, stopper, broken}
+            while pending - {stopper, broken}:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for t in done - {stopper}:
+                for t in done - {stopper, broken}:
                     if (exc := t.exception()) is not None:
                         # a source that raised is dead: stop, rather than run without it
                         log.error("%s failed: %r", t.get_name(), exc)
                         self.source_errors[t.get_name().removeprefix("source:")] = exc
                         stop.set()
-                if stopper in done:
+                if stopper in done or broken in done:
                     break
             else:
                 finished = bool(src_tasks)
             if not src_tasks:
-                await stop.wait()
+                await asyncio.wait({stopper, broken}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.set()
             stopper.cancel()
             await asyncio.gather(*src_tasks, return_exceptions=True)
-            if finished:
+            if finished and not broken.done():
                 await self.drain(drain_s)
+            broken.cancel()
             await self.close()
+        if broken.done() and not broken.cancelled() and broken.exception() is not None:
+            raise broken.exception()  # type: ignore[misc]
+
+    async def _first_failure(self) -> None:
+        """Raise what stopped the first processor loop that stopped by an error: a worker
+        whose loop died stops (its partitions go to the other workers) instead of holding
+        them, seen as a live member of the group, while nothing is processed."""
+        await self._up.wait()
+        waits = [asyncio.create_task(a.finished()) for a in self.apps]
+        try:
+            for next_done in asyncio.as_completed(waits):
+                await next_done  # raises the loop's error
+        finally:
+            for w in waits:
+                w.cancel()
+        await asyncio.Event().wait()  # every loop ended cleanly: nothing to report
 
     async def close(self) -> None:
         for app in self.apps:

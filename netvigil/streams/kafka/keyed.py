@@ -1,11 +1,10 @@
-"""What a processor's Kafka worker does whatever carries its records: per-key state with the
+"""What a processor's Kafka worker does with the records it is handed: per-key state with the
 offsets applied to it, event-time buffers, running the processor, dead letters, progress.
 
-Two transports build on :class:`KeyedWorker`: faust-streaming agents
-(:mod:`netvigil.streams.kafka_worker`, at least once) and a transactional consume-process-
-produce loop on confluent-kafka (:mod:`netvigil.streams.kafka_txn`, exactly once). Both keep
-the same :class:`KeyState` rows in the same changelog topic, so a deployment may switch
-``kafka.processing_guarantee`` and keep its detectors' state.
+:class:`KeyedWorker` is the transport-free part of :class:`~netvigil.streams.kafka.loop.KafkaLoop`
+(the loop supplies records, end offsets and delivery); it holds no client, so its rules are
+read and tested apart from the broker. Its :class:`KeyState` rows are what the state
+changelog holds.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from netvigil.errors import ProcessorError
 from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
 from netvigil.streams.base import Listener, Processor
 from netvigil.streams.embedded import _dead_letter
-from netvigil.streams.progress import (
+from netvigil.streams.kafka.progress import (
     PROGRESS_TOPIC,
     MarkBoard,
     Progress,
@@ -33,10 +32,10 @@ from netvigil.streams.progress import (
     mark_value,
     progress_record,
 )
-from netvigil.streams.reorder import Merge, Reorder
-from netvigil.streams.wire import decode_batch, encode_batch
+from netvigil.streams.kafka.reorder import Merge, Reorder
+from netvigil.streams.kafka.wire import decode_batch, encode_batch
 
-__all__ = ["KeyState", "KeyedWorker", "Send", "group_of"]
+__all__ = ["Batch", "KeyState", "KeyedWorker", "RawMessage", "RawRecord", "Send", "group_of"]
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,26 @@ Send = tuple[str, bytes, bytes]
 
 
 def group_of(proc_name: str, prefix: str = "") -> str:
-    """The consumer group (faust app id) of a processor."""
+    """The consumer group of a processor."""
     return f"{prefix}netvigil-{proc_name}"
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """Where a record was read: topic, partition, offset, and its timestamp in seconds."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float | None
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A record handed to the worker: where it was read, and its value."""
+
+    message: RawMessage
+    value: bytes | None
 
 
 @dataclass
@@ -69,7 +86,7 @@ class KeyState:
     """One key's row in the state table: the processor's state; per input partition
     (``topic:partition``) the offset of the last record applied to it; the partition the
     key lives in; and the events held to be handled in event-time order (see
-    :mod:`netvigil.streams.reorder`)."""
+    :mod:`netvigil.streams.kafka.reorder`)."""
 
     state: Any
     applied: dict[str, int] = field(default_factory=dict)
@@ -149,8 +166,6 @@ class KeyedWorker:
         self._warned = 0.0
         self.processed = 0
         self.skipped = 0
-        self.refetched = 0
-        self.unstalled = 0
         self.failed = 0
         self.state_errors = 0
         self.dead_letters: Counter[str] = Counter()
@@ -183,9 +198,8 @@ class KeyedWorker:
 
     # ------------------------------------------------------------------ processing
 
-    def _decode(self, rec: Any, letters: list[DeadLetter], *, observe: bool) -> list[Event]:
-        """The events of a record (a faust event or :class:`~netvigil.streams.gaps.RawRecord`);
-        what does not decode becomes a dead letter."""
+    def _decode(self, rec: RawRecord, letters: list[DeadLetter], *, observe: bool) -> list[Event]:
+        """The events of a :class:`RawRecord`; what does not decode becomes a dead letter."""
         msg = rec.message
         decoded = decode_batch(rec.value)
         if decoded.events:
@@ -208,7 +222,7 @@ class KeyedWorker:
             )
         return decoded.events
 
-    def _rekeyed(self, records: Any) -> list[Send]:
+    def _rekeyed(self, records: Sequence[RawRecord]) -> list[Send]:
         """Input records re-keyed by the processor's key, as records of :attr:`by_key_name`
         (order kept per source partition), and the dead letters of what failed."""
         groups: dict[str, list[Event]] = {}
@@ -240,7 +254,7 @@ class KeyedWorker:
         self._marked_at = now
         return True
 
-    async def _process_into(self, records: Any, batch: Batch) -> None:
+    async def _process_into(self, records: Sequence[RawRecord], batch: Batch) -> None:
         """Run the processor on records of its input, in order, collecting into ``batch``."""
         proc = self.proc
         now = time.time()
@@ -344,7 +358,7 @@ class KeyedWorker:
     def _blocking(self, partition: int, now: float, since: float) -> tuple[float, str]:
         """The watermark of a re-keyed event of a by-key ``partition`` that arrived at
         ``since``, and which report sets it: what the in-band marks read from that partition
-        say (see :class:`~netvigil.streams.progress.MarkBoard`)."""
+        say (see :class:`~netvigil.streams.kafka.progress.MarkBoard`)."""
         board = self._inband.get(partition)
         if board is None:
             return float("-inf"), f"{self.group} (no in-band mark read yet)"
@@ -485,7 +499,7 @@ class KeyedWorker:
     # ------------------------------------------------------------------ progress
 
     def _progress(self, ends: Mapping[tuple[str, int], int | None], now: float) -> list[Send]:
-        """Progress reports (see :mod:`netvigil.streams.progress`) per assigned input
+        """Progress reports (see :mod:`netvigil.streams.kafka.progress`) per assigned input
         partition, given the broker's end offsets; only when everything read so far is
         handled and its outputs acknowledged (or in the same transaction)."""
         held: dict[int, float] = {}
@@ -522,8 +536,6 @@ class KeyedWorker:
             "group": self.group,
             "processed": self.processed,
             "skipped": self.skipped,
-            "refetched": self.refetched,
-            "unstalled": self.unstalled,
             "failed": self.failed,
             "dead_letters": dict(self.dead_letters),
             "sent": dict(self.sent),

@@ -1,59 +1,63 @@
-"""Exactly-once processing: one processor on a transactional consume-process-produce loop.
+"""Each processor on one consume-process-produce loop on confluent-kafka, for both guarantees.
 
-``kafka.processing_guarantee = "exactly_once"`` runs each processor here instead of in a
-faust app. faust-streaming's own exactly-once mode was not usable: it opens transactions
-only inside its own ``Worker``, names them after *output* partitions (ours are re-keyed), and
-has open reports of duplicates. This loop uses confluent-kafka (librdkafka) directly, as
-Kafka's transactions were designed to be used (KIP-98, KIP-447):
+One consumer in the processor's group (``<prefix>netvigil-<processor>``), reading
+``read_committed`` with the *range* assignor, so one worker owns the same partition number of
+every (co-partitioned) input and of the state changelog; one producer per worker and
+processor. Each round takes a batch of records, runs the processor
+(:class:`~netvigil.streams.kafka.keyed.KeyedWorker`) and writes its outputs, dead letters, the
+changed keys' state rows (``<group>-state-changelog``, compacted), the progress reports and
+marks, and commits the input offsets. ``kafka.processing_guarantee`` says how:
 
-- one consumer in the processor's group (``<prefix>netvigil-<processor>``), reading
-  ``read_committed``, with the *range* assignor, so one worker owns the same partition
-  number of every (co-partitioned) input and of the state changelog;
-- one transactional producer per worker and processor. Each round takes a batch of records,
-  runs the processor (:class:`~netvigil.streams.keyed.KeyedWorker`, the same code as the
-  faust transport), and in **one transaction** writes its outputs, dead letters, the changed
-  keys' state rows to ``<group>-state-changelog``, the progress reports and marks, and the
-  input offsets (``send_offsets_to_transaction`` with the consumer's group metadata, so a worker
-  that lost its partitions in a rebalance is fenced by the group generation);
-- a processor with its own key (the correlator, the coordinator) re-keys its input into
-  ``<group>-by-key`` in the same loop, and every ``MARK_S`` (``REPORT_S`` once idle, see
-  :meth:`~netvigil.streams.keyed.KeyedWorker._mark_due`) writes an in-band progress mark
-  into every partition of that topic, after the round's re-keyed records and in the same
-  transaction (:class:`~netvigil.streams.progress.MarkBoard`): the merging stage orders
-  re-keyed events by what the marks it has read say, never by a report that may have
-  overtaken the records it covers;
-- consumers downstream read ``read_committed`` (librdkafka's default; NetVigil's readers all
-  use it), so they see each round's outputs once, or not at all;
-- when a worker takes partitions (at start, on a rebalance, after an aborted round) it
-  rebuilds their state from the changelog up to its last committed transaction, which holds
-  exactly the offsets committed with it, and reads on from there;
-- the transactional id is ``<group>-<worker id>``, the worker id kept in the worker's data
+- ``exactly_once``: all of that in **one transaction** (KIP-98), the offsets with
+  ``send_offsets_to_transaction`` and the consumer's group metadata (KIP-447), so a worker
+  that lost its partitions in a rebalance is fenced by the group generation. Readers
+  downstream read ``read_committed`` and see each round once or not at all. The
+  transactional id is ``<group>-<worker id>``, the worker id kept in the worker's data
   directory: a worker restarted on the same directory fences its previous incarnation and
-  aborts what that left open at once; a worker that never returns has its open transaction
+  aborts what that left open at once; one that never returns has its open transaction
   aborted by the broker after ``transaction.timeout.ms`` (twice the session timeout), until
-  when downstream readers of its partitions wait.
+  when downstream readers of its partitions wait. An aborted round runs again from the
+  committed offsets and state.
+- ``at_least_once``: no transactions. The round's outputs, dead letters, re-keyed records
+  and mark are produced (idempotent producer, ``acks=all``) and *acknowledged*, then the
+  state rows and progress reports, then the offsets are committed. A crash between the two
+  re-runs the round: its outputs are sent again, while a state row that was saved carries
+  the input offsets applied to it, so the state changes once (effects downstream are
+  idempotent: incidents by fingerprint, tickets by correlation id).
 
-The changelog rows are the faust transport's (:class:`~netvigil.streams.keyed.KeyState`,
-pickled the way faust's ``pickle`` codec does), so switching the guarantee keeps state. Every
-worker of a deployment must use the same guarantee: faust's group protocol and librdkafka's
-are not compatible in one consumer group (the broker refuses the second with
-``INCONSISTENT_GROUP_PROTOCOL``).
+Either way, when a worker takes partitions (at start, on a rebalance, after an aborted
+round) it rebuilds their state from the changelog and reads on from the group's committed
+offsets; everything a round was handed is handled before its offsets are committed, so no
+record is skipped and no offset is committed past a record the processor did not see (what
+the faust-streaming transport needed a repair layer for; see docs/kafka.md). A processor
+with its own key (the correlator, the coordinator) re-keys its input into ``<group>-by-key``
+in the same loop and writes in-band progress marks into every partition of that topic after
+the round's re-keyed records (:class:`~netvigil.streams.kafka.progress.MarkBoard`).
 
-An unreachable broker blocks the round, which retries until the broker is back; if the
-transaction timed out meanwhile it is aborted and the round runs again from the committed
-offsets and state. A fatal producer error (another worker took this transactional id) stops
-the app with the error.
+Why not faust-streaming's agents: they acknowledged and committed records the agent never
+saw around rebalances and stopped fetching partitions (the repairs this replaced); and its
+exactly-once mode opens transactions only inside its ``Worker``, named after *output*
+partitions. The changelog rows are those faust's ``pickle`` codec wrote (base64 of a
+pickle), so state written by earlier releases is still read. Processor state is arbitrary
+Python (river statistics, dataclasses), which only pickle carries faithfully: changelog
+topics must be writable by NetVigil workers only (Kafka ACLs), like any pickle source.
+
+An unreachable broker blocks the round, which retries until the broker is back; a fatal
+producer error (another worker took this transactional id) stops the app with the error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import pickle
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
 from confluent_kafka import (
@@ -66,57 +70,99 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from faust.serializers import codecs
 
 from netvigil.errors import NetVigilError
 from netvigil.events import DeadLetter
 from netvigil.streams.base import Processor
-from netvigil.streams.gaps import RawMessage, RawRecord
-from netvigil.streams.kafka_admin import EndOffsets, admin_config, ensure_topic
-from netvigil.streams.kafka_producer import producer_config
-from netvigil.streams.keyed import (
+from netvigil.streams.kafka.admin import EndOffsets, admin_config, ensure_topic
+from netvigil.streams.kafka.keyed import (
     REPORT_S,
     STATE_MAX_BYTES,
     TICK_S,
     Batch,
     KeyedWorker,
     KeyState,
+    RawMessage,
+    RawRecord,
     Send,
 )
-from netvigil.streams.progress import MARK_KEY, ProgressReader
+from netvigil.streams.kafka.producer import producer_config
+from netvigil.streams.kafka.progress import MARK_KEY, ProgressReader
 
-__all__ = ["TransactionalApp"]
+__all__ = ["KafkaLoop"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-#: how long a partition may be unknown to the client before that is an error (seconds)
+#: how long a partition (or its leader) may be unknown to the client before that is an error
+#: (seconds)
 UNKNOWN_S = 30.0
+
+#: longest wait for one attempt of a transactional call that has a timeout of its own (30 s)
+#: before its producer is taken as hung and replaced: librdkafka 2.16's
+#: ``send_offsets_to_transaction`` can block past its timeout for good once the group
+#: coordinator's broker went away (librdkafka issues 5456 and 5511), as it did in the
+#: broker-restart test. Per attempt, so a long outage (every attempt fails in time) is not one
+HUNG_S = 60.0
+
+#: errors that say another producer took this transactional id: the loop stops
+_FENCED = frozenset(
+    {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
+)
+
+#: errors of a topic or group the broker is still setting up: retried for ``UNKNOWN_S``
+_SETTLING = frozenset(
+    {
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    }
+)
 
 
 def _pickled(entry: KeyState | None) -> bytes | None:
-    return None if entry is None else bytes(codecs.dumps("pickle", entry))
+    return None if entry is None else base64.b64encode(pickle.dumps(entry))
 
 
 def _unpickled(value: bytes | None) -> KeyState | None:
-    return None if value is None else codecs.loads("pickle", value)
+    if value is None:
+        return None
+    entry: KeyState = pickle.loads(base64.b64decode(value))
+    return entry
 
 
 class _Abort(Exception):
     """The round's transaction was aborted: run it again from the committed state."""
 
 
-class TransactionalApp(KeyedWorker):
-    """One processor on a transactional loop; start it in a running event loop."""
+class _Renew(Exception):
+    """The producer cannot go on: a new one takes its transactional id, the round runs again."""
+
+
+class _Hung(_Renew):
+    """A transactional call did not return."""
+
+
+class _Stopped(Exception):
+    """The app stops while the round's records wait for the broker: nothing is committed."""
+
+
+class KafkaLoop(KeyedWorker):
+    """One processor on a consume-process-produce loop; start it in a running event loop."""
 
     #: most records one round takes
     take_max = 500
 
     def __init__(self, proc: Processor[Any], **kw: Any) -> None:
-        """Takes :class:`~netvigil.streams.keyed.KeyedWorker`'s arguments."""
+        """Takes :class:`~netvigil.streams.kafka.keyed.KeyedWorker`'s arguments."""
         super().__init__(proc, **kw)
+        self.exactly_once = self.cfg.processing_guarantee == "exactly_once"
         id_file = self.datadir / "worker-id"
         if not id_file.exists():
             id_file.write_text(uuid.uuid4().hex[:12])
@@ -128,14 +174,20 @@ class TransactionalApp(KeyedWorker):
         self._stopping = False
         self._rewind = False
         self._task: asyncio.Task[None] | None = None
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"txn-{proc.name}")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"kafka-{proc.name}")
         self._reader: ProgressReader | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
+        self._producer_conf: dict[str, Any] = {}
         self._end_offsets: EndOffsets | None = None
+        self._ends_failing = 0.0
+        """When a failed end-offset query was last logged (wall time)."""
+        self._refused: list[tuple[str, bytes, str]] = []
+        """Records the broker refused (topic, value, reason), at least once."""
         self.transactions = 0
         self.aborted = 0
         self.restored = 0
+        self.refused = 0
         self.error: BaseException | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -151,18 +203,17 @@ class TransactionalApp(KeyedWorker):
         )
         session_ms = int(self.cfg.session_timeout_s * 1000)
         txn_ms = 2 * session_ms
-        self._producer = Producer(
-            producer_config(
-                self.bootstrap,
-                self.cfg.compression,
-                **{
-                    "transactional.id": self.transactional_id,
-                    "transaction.timeout.ms": txn_ms,
-                    "message.timeout.ms": txn_ms,
-                    "message.max.bytes": STATE_MAX_BYTES + 4096,
-                },
-            )
-        )
+        extra: dict[str, Any] = {"message.max.bytes": STATE_MAX_BYTES + 4096}
+        if self.exactly_once:
+            extra |= {
+                "transactional.id": self.transactional_id,
+                "transaction.timeout.ms": txn_ms,
+                "message.timeout.ms": txn_ms,
+            }
+        else:  # retried until acknowledged (message.timeout.ms 0); refusals are reported
+            extra["on_delivery"] = self._on_delivery
+        self._producer_conf = producer_config(self.bootstrap, self.cfg.compression, **extra)
+        self._producer = Producer(self._producer_conf)
         self._consumer = Consumer(
             {
                 **admin_config(self.bootstrap),
@@ -178,16 +229,40 @@ class TransactionalApp(KeyedWorker):
         )
         self._end_offsets = EndOffsets(self.bootstrap)
         producer = self._producer
-        await self._in_thread(
-            self._retrying, "initialising transactions", lambda: producer.init_transactions(30)
-        )
+        if self.exactly_once:
+            await self._in_thread(
+                self._retrying, "initialising transactions", lambda: producer.init_transactions(30)
+            )
         if self.rekey:
             self._reader = ProgressReader(self.bootstrap, self.progress_name, self.board)
             self._reader.start()
+        await self._in_thread(self._await_topics)
         self._consumer.subscribe(
             sorted(self._read_topics()), on_assign=self._on_assign, on_revoke=self._on_revoke
         )
-        self._task = asyncio.create_task(self._run(), name=f"txn:{self.proc.name}")
+        self._task = asyncio.create_task(self._run(), name=f"kafka:{self.proc.name}")
+
+    def _await_topics(self) -> None:
+        """Wait until the consumer's metadata has every topic it reads, with all partitions
+        (in the loop's thread). A topic created a moment ago (the by-key topic) may not be
+        in it yet; subscribed then, it is left out of the group's assignment until the next
+        metadata refresh, minutes later, and its records wait that long."""
+        assert self._consumer is not None
+        deadline = time.monotonic() + UNKNOWN_S
+        missing = sorted(self._read_topics())
+        while missing:
+            meta = self._consumer.list_topics(timeout=10).topics
+            missing = [
+                t
+                for t in missing
+                if t not in meta
+                or meta[t].error is not None
+                or len(meta[t].partitions) != self.partitions
+            ]
+            if missing and time.monotonic() > deadline:
+                raise NetVigilError(f"{self.group}: topics {missing} not on the broker")
+            if missing:
+                time.sleep(0.2)
 
     async def ready(self, timeout: float = 120.0) -> None:
         """Wait until the first assignment and its state restore finished."""
@@ -199,6 +274,12 @@ class TransactionalApp(KeyedWorker):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.group}: no partitions assigned in {timeout:.0f} s")
             await asyncio.sleep(0.05)
+
+    async def finished(self) -> None:
+        """Return when the loop has ended; raise what ended it if that was an error."""
+        while self._task is None:
+            await asyncio.sleep(0.1)
+        await asyncio.shield(self._task)
 
     async def stop(self) -> None:
         self._stopping = True
@@ -223,7 +304,7 @@ class TransactionalApp(KeyedWorker):
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Rebuild the state of the assigned partitions (in librdkafka's poll, in the loop's
-        thread, between rounds: no transaction is open)."""
+        thread, between rounds: nothing of a round is pending)."""
         self.assignment = sorted((tp.topic, tp.partition) for tp in partitions)
         self._forget()
         self._restore()
@@ -243,7 +324,8 @@ class TransactionalApp(KeyedWorker):
         self._held = set()
 
     def _restore(self) -> None:
-        """The state rows of the assigned partitions, as of the last committed transaction."""
+        """The state rows of the assigned partitions as the changelog holds them (read
+        committed: as of the last committed transaction, exactly once)."""
         parts = sorted({p for t, p in self.assignment if t in self._read_topics()})
         states: dict[bytes, KeyState] = {}
         if parts:
@@ -294,7 +376,8 @@ class TransactionalApp(KeyedWorker):
         self.restored += len(states)
 
     def _rewind_to_committed(self) -> None:
-        """After an aborted round: the committed state and offsets of the assignment again."""
+        """After an aborted transaction: the committed state and offsets of the assignment
+        again."""
         assert self._consumer is not None
         consumer = self._consumer
         tps = [TopicPartition(t, p) for t, p in self.assignment]
@@ -360,25 +443,47 @@ class TransactionalApp(KeyedWorker):
                 mark: bytes | None = None
                 if self.rekey and self._mark_due(now):
                     mark = await self._in_thread(self._mark)
+                reports: list[Send] = []
                 if now >= next_report and self.assignment:
                     next_report = now + REPORT_S
-                    sends += await self._in_thread(self._reports)
-                if not sends and not offsets and not batch.dirty and mark is None:
+                    reports = await self._in_thread(self._reports)
+                if not sends and not offsets and not batch.dirty and mark is None and not reports:
                     continue
-                try:
-                    await self._in_thread(self._transact, sends, batch.dirty, offsets, mark)
-                except _Abort:
-                    self.aborted += 1
-                    self._rewind = True
-                    continue
-                self.transactions += 1
+                if self.exactly_once:
+                    try:
+                        await self._in_thread(
+                            self._transact, sends + reports, batch.dirty, offsets, mark
+                        )
+                    except _Abort:
+                        self.aborted += 1
+                        self._rewind = True
+                        continue
+                    except _Renew as why:
+                        log.error(
+                            "%s: %s; a new producer takes over its transactional id and the "
+                            "round runs again",
+                            self.group,
+                            why,
+                        )
+                        self.aborted += 1
+                        await self._in_thread(self._new_producer)
+                        self._rewind = True
+                        continue
+                    self.transactions += 1
+                else:
+                    try:
+                        await self._in_thread(
+                            self._acknowledged, sends, batch.dirty, offsets, mark, reports
+                        )
+                    except _Stopped:
+                        return
                 self._committed.update(offsets)
-                for name, _, _ in sends:
+                for name, _, _ in sends + reports:
                     self.sent[name] += 1
                 self._delivered(batch)
         except Exception as exc:
             self.error = exc
-            log.error("%s: the exactly-once loop stopped: %r", self.group, exc)
+            log.error("%s: the loop stopped: %r", self.group, exc)
             raise
 
     def _consume(self) -> list[Message]:
@@ -442,10 +547,13 @@ class TransactionalApp(KeyedWorker):
         tps = [(t, p) for t, p in self.assignment if t in self.inputs]
         now = time.time()  # before asking: records written later are not covered
         try:
-            return now, self._end_offsets(tps, committed_only=True)
-        except Exception as exc:  # the broker is away
-            log.debug("%s: no end offsets (%r)", self.group, exc)
+            got = self._end_offsets(tps, committed_only=True)
+        except Exception as exc:  # the broker is away: no report, no mark meanwhile
+            if now - self._ends_failing > 10.0:
+                self._ends_failing = now
+                log.warning("%s: no end offsets (%r): no progress report or mark", self.group, exc)
             return None
+        return now, got
 
     def _reports(self) -> list[Send]:
         """Progress reports of the assigned input partitions (in the loop's thread)."""
@@ -476,22 +584,129 @@ class TransactionalApp(KeyedWorker):
             if offsets:
                 tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
                 meta = consumer.consumer_group_metadata()
-                self._retrying(
+                self._bounded(
                     "sending offsets", lambda: producer.send_offsets_to_transaction(tps, meta, 30)
                 )
-            self._retrying("committing", lambda: producer.commit_transaction(30))
+            self._bounded("committing", lambda: producer.commit_transaction(30))
         except KafkaException as exc:
             err: KafkaError = exc.args[0]
-            if err.fatal() or not err.txn_requires_abort():
+            if err.code() in _FENCED:  # another worker took this transactional id
                 raise NetVigilError(f"{self.group}: transaction failed: {err}") from exc
+            if err.fatal() or not err.txn_requires_abort():
+                raise _Renew(f"the transaction failed ({err})") from exc
             log.warning("%s: transaction aborted (%s); running the round again", self.group, err)
-            self._retrying("aborting", lambda: producer.abort_transaction(30))
+            try:
+                self._bounded("aborting", lambda: producer.abort_transaction(30))
+            except KafkaException as failed:  # e.g. INVALID_TXN_STATE after a timed-out abort
+                if failed.args[0].code() in _FENCED:
+                    raise NetVigilError(f"{self.group}: aborting failed: {failed}") from failed
+                raise _Renew(f"aborting failed ({failed.args[0]})") from failed
             raise _Abort from exc
+
+    def _bounded(self, what: str, call: Callable[[], T]) -> T:
+        """:meth:`_retrying` ``call`` for at most ``HUNG_S`` (then :class:`_Renew`: an abort
+        answered ``_TIMED_OUT`` for minutes after the broker restarted), each attempt in a
+        thread of its own; :class:`_Hung` if one has not returned after ``HUNG_S`` (the
+        thread is left to the abandoned producer: fenced by its successor, the call then fails
+        and the thread ends)."""
+
+        def attempt() -> T:
+            done: Future[T] = Future()
+
+            def run() -> None:
+                try:
+                    done.set_result(call())
+                except BaseException as exc:
+                    done.set_exception(exc)
+
+            threading.Thread(target=run, name=f"{self.group}: {what}", daemon=True).start()
+            try:
+                return done.result(HUNG_S)
+            except FutureTimeout:
+                raise _Hung(f"{what} did not return in {HUNG_S:.0f} s") from None
+
+        return self._retrying(what, attempt, within=HUNG_S)
+
+    def _new_producer(self) -> None:
+        """Replace a hung transactional producer by one with the same transactional id:
+        initialising it fences the old one and aborts its open transaction (in the loop's
+        thread)."""
+        producer = Producer(self._producer_conf)
+        self._retrying("initialising transactions", lambda: producer.init_transactions(30))
+        self._producer = producer
+
+    def _acknowledged(
+        self,
+        sends: list[Send],
+        states: dict[bytes, KeyState],
+        offsets: dict[tuple[str, int], int],
+        mark: bytes | None,
+        reports: list[Send],
+    ) -> None:
+        """At least once (in the loop's thread): produce ``sends`` and then ``mark`` into
+        every by-key partition (one producer keeps their order per partition) and wait for
+        the broker to acknowledge them; then the state rows and ``reports``, acknowledged
+        too; then commit ``offsets``. Waits while the broker is away; :class:`_Stopped` if
+        the app stops meanwhile (nothing is committed: the round runs again after a restart).
+        A commit refused because the partitions moved leaves the round to their new owner."""
+        producer, consumer = self._producer, self._consumer
+        assert producer is not None and consumer is not None
+        for topic, key, value in sends:
+            self._produce(producer, topic, key, value, None)
+        if mark is not None:
+            for part in range(self.partitions):
+                self._produce(producer, self.by_key_name, MARK_KEY, mark, part)
+        self._flushed(producer)
+        for key, entry in states.items():
+            self._produce(producer, self.changelog_name, key, _pickled(entry), entry.partition)
+        for topic, key, value in reports:
+            self._produce(producer, topic, key, value, None)
+        self._flushed(producer)
+        if not offsets:
+            return
+        tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        try:
+            self._retrying("committing", lambda: consumer.commit(offsets=tps, asynchronous=False))
+        except KafkaException as exc:  # the group rebalanced: the partitions' new owner
+            log.info("%s: offsets not committed (%s)", self.group, exc.args[0])
+
+    def _flushed(self, producer: Producer) -> None:
+        """Wait until everything produced was acknowledged or refused; a refused record
+        becomes a dead letter with the broker's reason (a refused dead letter is logged and
+        counted). :class:`_Stopped` if the app stops first."""
+        while True:
+            while producer.flush(1.0) > 0:
+                if self._stopping:
+                    raise _Stopped
+            refused, self._refused = self._refused, []
+            if not refused:
+                return
+            self.refused += len(refused)
+            dlq = self.prefix + "netvigil.dlq"
+            letters = [
+                DeadLetter(
+                    ts=time.time(),
+                    source=f"processor:{self.proc.name}",
+                    reason=f"Kafka refused the record: {reason}",
+                    raw=value[: 64 << 10],
+                    topic=topic,
+                )
+                for topic, value, reason in refused
+                if topic != dlq
+            ]
+            for topic, key, value in self._letters(letters):
+                self._produce(producer, topic, key, value, None)
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        """A record the broker refused for good (librdkafka retries the rest forever)."""
+        if err is not None:
+            log.error("%s: Kafka refused a record for %s: %s", self.group, msg.topic(), err.str())
+            self._refused.append((str(msg.topic()), msg.value() or b"", err.str()))
 
     def _produce(
         self, producer: Producer, topic: str, key: bytes, value: bytes | None, part: int | None
     ) -> None:
-        """Produce one record of the open transaction. One larger than the broker takes is
+        """Produce one record of the round. One larger than the broker takes is
         refused here, by librdkafka, and would be refused again on every retry: it becomes a
         dead letter (its first 64 KiB), or for a state row, a counted error (the state stays
         in memory; only its backup failed)."""
@@ -521,23 +736,25 @@ class TransactionalApp(KeyedWorker):
                 )
                 (topic, key, value), part = self._letters([letter])[0], None
 
-    def _retrying(self, what: str, call: Callable[[], T]) -> T:
+    def _retrying(self, what: str, call: Callable[[], T], within: float | None = None) -> T:
         """``call``, again while it fails with a retriable error (the broker is away), or
-        for up to ``UNKNOWN_S`` while the partition is unknown (a topic just created: its
-        metadata reaches the client later; the loop of a bench run died of it)."""
+        for up to ``UNKNOWN_S`` while the partition or its leader is not known yet (a topic
+        just created: its metadata and leader reach the client later; a bench run's loop
+        died of the first, a test's of ``NOT_LEADER_FOR_PARTITION`` from a new changelog).
+        ``within``: :class:`_Renew` once it has failed that long (a transactional call)."""
         delay = 0.5
-        deadline = time.monotonic() + UNKNOWN_S
+        started = time.monotonic()
+        deadline = started + UNKNOWN_S
         while True:
             try:
                 return call()
             except KafkaException as exc:
                 err: KafkaError = exc.args[0]
-                unknown = err.code() in (
-                    KafkaError._UNKNOWN_PARTITION,
-                    KafkaError.UNKNOWN_TOPIC_OR_PART,
-                )
-                if not err.retriable() and not (unknown and time.monotonic() < deadline):
+                settling = err.code() in _SETTLING
+                if not err.retriable() and not (settling and time.monotonic() < deadline):
                     raise
+                if within is not None and time.monotonic() - started > within:
+                    raise _Renew(f"{what} still failing after {within:.0f} s ({err})") from exc
                 log.warning("%s: %s: %s; retrying", self.group, what, err)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -560,6 +777,8 @@ class TransactionalApp(KeyedWorker):
     def stats(self) -> dict[str, Any]:
         return {
             **super().stats(),
+            "guarantee": self.cfg.processing_guarantee,
+            "refused": self.refused,
             "transactions": self.transactions,
             "aborted": self.aborted,
             "restored": self.restored,

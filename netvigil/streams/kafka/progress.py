@@ -41,7 +41,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -52,7 +52,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from netvigil.streams.kafka_admin import admin_config
+from netvigil.streams.kafka.admin import admin_config
 
 __all__ = [
     "MARK_KEY",
@@ -237,7 +237,7 @@ def mark_value(
     return json.dumps(body).encode()
 
 
-def is_mark(value: bytes | None) -> bool:
+def is_mark(value: bytes | None) -> TypeGuard[bytes]:
     """Whether a record of a by-key topic is an in-band progress mark, not events."""
     return value is not None and value.startswith(_MARK_HEAD)
 
@@ -254,7 +254,7 @@ class MarkBoard:
     the re-keying worker copies the progress reports of the groups upstream, then asks for
     its input partitions' end offsets: once it has read a partition up to that offset,
     everything the copy covers in that partition is re-keyed (see
-    :meth:`~netvigil.streams.keyed.KeyedWorker._mark_value`). It writes the oldest copy that
+    :meth:`~netvigil.streams.kafka.keyed.KeyedWorker._mark_value`). It writes the oldest copy that
     covers all its partitions into every by-key partition after its re-keyed records (a
     mark), where it cannot be read before them. An event is released by the watermark of the
     newest mark covering each input partition (the oldest of them), computed as

@@ -14,7 +14,7 @@ keys everything to ``all``): its input arrives in the order consumers happened t
 partitions, and during a backlog or a rebalance one partition can run minutes of event time
 ahead of another. Time-window logic fed that way groups the wrong anomalies. Reorder holds
 events and releases them sorted by event time once no worker upstream may still deliver an
-older one: the watermark of :mod:`netvigil.streams.progress`, computed from Kafka, not from
+older one: the watermark of :mod:`netvigil.streams.kafka.progress`, computed from Kafka, not from
 the wall clock, so it is right however fast a backlog is replayed and whichever worker died.
 Live, upstream reports being caught up within a second, and that is the added latency. An
 event that waited ``stuck_s`` goes anyway (a worker that reports nothing cannot stop the
@@ -78,7 +78,7 @@ class Reorder:
     ) -> list[Event]:
         """The events that may go now, oldest event time first. ``watermark(arrived)``: the
         oldest event time upstream may still deliver, as far as is known about what was
-        written before an event arrived (see :mod:`netvigil.streams.progress`); no event newer
+        written before an event arrived (see :mod:`netvigil.streams.kafka.progress`); no event newer
         than it goes, unless it has been stuck for ``stuck_s``."""
         out = []
         heap = self.heap

@@ -22,8 +22,8 @@ from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 from netvigil.errors import NetVigilError
 from netvigil.events import Event
 from netvigil.streams.base import Emit
-from netvigil.streams.kafka_admin import RDKAFKA_LOG
-from netvigil.streams.wire import decode_batch
+from netvigil.streams.kafka.admin import RDKAFKA_LOG
+from netvigil.streams.kafka.wire import decode_batch
 
 __all__ = ["RecordedRange", "read_range"]
 

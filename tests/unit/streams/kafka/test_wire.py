@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netvigil.events import Metric, encode
-from netvigil.streams.wire import decode_batch, encode_batch
+from netvigil.streams.kafka.wire import decode_batch, encode_batch
 from tests.unit.test_events import EVENTS
 
 
