@@ -9,7 +9,7 @@ a second the counters go to ``--status`` as one JSON object (received, kernel an
 from the collectors' meters, events written by type), which is how the harness
 (``bench/ingest_line_rate.py``) reads them without disturbing the process. SIGTERM or SIGINT
 stops the collectors, which take what they have read, and the last status is written.
-``--discard`` only counts the events (rsyslog's ``omdiscard``): the collectors' own cost.
+``--discard`` only counts the events (rsyslog's ruleset then ``stop``s): the collectors' own cost.
 
     NETVIGIL_SYSLOG__UDP_PORT=5514 python -m bench.ingest_target --out events.jsonl --status s.json
 """
