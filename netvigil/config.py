@@ -150,7 +150,17 @@ class StorageSettings(_Section):
     )
 
 
-FaultKind = Literal["link_down", "congestion", "node_down", "linecard", "flap", "packet_loss"]
+FaultKind = Literal[
+    "link_down",
+    "congestion",
+    "node_down",
+    "linecard",
+    "flap",
+    "packet_loss",
+    "routing_crash",
+    "mtu_mismatch",
+    "cost_misconfig",
+]
 
 
 class TwinSettings(_Section):

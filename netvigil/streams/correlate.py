@@ -11,7 +11,10 @@ onset), so a replay of the same events yields the same fingerprints.
 Life cycle: the incident is re-emitted (revision + 1) whenever its evidence or ranking changes,
 and resolved when all of its strong symptoms have cleared. If its symptoms return within
 ``reopen_s`` (a flapping link), the same incident reopens instead of a new one, and its fault
-becomes ``flapping``. The topology is asked through :class:`~netvigil.graph.aio.AsyncTopology`
+becomes ``flapping``; only a symptom of its root cause itself reopens it (an interface of the
+link; the device or its interfaces), so a side effect it once had (traffic it pushed onto
+another link, a neighbour's adjacency) that returns with another fault starts that fault's
+own incident. The topology is asked through :class:`~netvigil.graph.aio.AsyncTopology`
 (a thread for Neo4j, inline for the embedded store); ranking runs on the neighbourhood of
 the group (its devices and their links), so its cost does not grow with the network.
 
@@ -46,7 +49,9 @@ __all__ = ["CorrelatorConfig", "CorrelatorProcessor"]
 _SEVERITY: dict[tuple[str, str], Severity] = {
     ("device", "down"): "critical",
     ("device", "linecard"): "major",
+    ("device", "routing_down"): "major",
     ("link", "down"): "major",
+    ("link", "adjacency_down"): "major",
     ("link", "flapping"): "major",
     ("link", "congestion"): "minor",
     ("link", "packet_loss"): "minor",
@@ -83,6 +88,8 @@ class _Group:
     resolved_ts: float | None = None
     reopened: int = 0
     last_emitted: tuple[object, ...] | None = None
+    root: RootCause | None = None
+    """The root cause it named last."""
 
     def strong_active(self) -> bool:
         return any(is_strong(a) and a.state == "active" for a in self.anomalies.values())
@@ -225,6 +232,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                     not strong
                     or ref_key not in g.anomalies
                     or ts - g.resolved_ts > self.cfg.reopen_s
+                    or not await self._of_root(g.root, ref.entity)
                 ):
                     continue
                 return g
@@ -245,6 +253,21 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             if best is None or (rank, -g.last_strong_ts) < (best[0], -best[1]):
                 best = (rank, g.last_strong_ts, g)
         return best[2] if best else None
+
+    async def _of_root(self, root: RootCause | None, entity: str) -> bool:
+        """Whether ``entity`` is the root cause itself: a link's interfaces, a device and its
+        interfaces (no root cause: anything is)."""
+        if root is None or entity == root.entity:
+            return True
+        if root.kind == "device":
+            return entity_devices(entity)[0] == root.entity
+        if root.kind == "link":
+            try:
+                lk = await self.aio.call(self.topo.link, root.entity)
+            except TopologyError:
+                return False
+            return entity in (lk.a_if, lk.b_if)
+        return False
 
     def _expire(self, state: CorrelationState, now: float) -> None:
         keep = []
@@ -293,6 +316,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         if slos:
             severity = _RAISED[severity]
         g.last_emitted = signature
+        g.root = causes[0] if causes else None
         g.revision += 1
         if g.opened_ts is None:
             g.opened_ts = ts
