@@ -1,19 +1,22 @@
-"""The correlator's window chosen by cross-validation on lab and twin runs:
+"""The correlator's windows chosen by cross-validation on lab and twin runs:
 ``python -m bench.lab_window_cv --recordings DIR``.
 
 Evidence: the recordings ``netvigil bench lab --record DIR`` wrote (each lab run and its
 twin run of the same schedule), plus twin-only runs of the lab's fault schedule on Topology
 Zoo graphs chosen by rule (the connected ones with 10 to 25 nodes, sorted by name, evenly
 spaced; faults one every ``--interval`` s, so a window longer than that can merge two faults).
-Every recording's anomalies are correlated again with each candidate ``window_s``
+Every recording's anomalies are correlated again with each candidate pair of ``window_s``
+(how long after a group's last strong symptom a new one may still join it) and ``reopen_s``
+(how long a resolved incident takes its own symptoms back: a flap)
 (:func:`netvigil.eval.rescore.rescore`: the correlator is a pure function of its input), and
-scored like the benchmark: per window, harmful faults whose incident names the true root
-cause first (``top1``), and false incidents.
+scored like the benchmark: per pair, harmful faults whose incident names the true root cause
+first (``top1``), and false incidents.
 
-Choice: the window maximising ``top1`` correct minus false incidents (a false incident costs
-as much as a wrong root cause), ties to the longer window. Held-out figures come from
-leave-one-topology-out: the window is chosen on every other topology's recordings and scored
-on the held-out one; in-sample figures are every window on all recordings.
+Choice: the pair maximising ``top1`` correct minus false incidents (a false incident costs
+as much as a wrong root cause), ties to the longer windows. Held-out figures come from
+leave-one-topology-out: the pair is chosen on every other topology's recordings and scored on
+the held-out one; in-sample figures are every pair on all recordings. Set
+``NETVIGIL_SHARED_DATA`` when ../shared/data is not beside the repository.
 """
 
 from __future__ import annotations
@@ -27,19 +30,26 @@ from typing import Any
 
 from bench.rca_eval import pick_topologies
 from netvigil.eval.lab import LabBench, run_twin_only
-from netvigil.eval.rescore import Recording, faults_of, load_recording, rescore
+from netvigil.eval.rescore import (
+    Recording,
+    faults_of,
+    load_recording,
+    rescore,
+    save_recording,
+)
 from netvigil.lab.plan import LabPlan, lab_topology
 from netvigil.streams.correlate import CorrelatorConfig
 from netvigil.twin.source import SIM_EPOCH
 
-WINDOWS = (30.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
+WINDOWS = (60.0, 90.0, 120.0, 180.0, 300.0)
+REOPENS = (30.0, 45.0, 60.0, 90.0, 120.0)
+Pair = tuple[float, float]
 
 
-def score(rec: Recording, window_s: float) -> dict[str, int]:
+def score(rec: Recording, pair: Pair) -> dict[str, int]:
     topo = lab_topology(LabPlan.from_dict(rec.plan))
-    report = rescore(
-        rec.anomalies, faults_of(rec), topo, CorrelatorConfig(window_s=window_s), rec.grace_s
-    )
+    cfg = CorrelatorConfig(window_s=pair[0], reopen_s=pair[1])
+    report = rescore(rec.anomalies, faults_of(rec), topo, cfg, rec.grace_s)
     rows = report["faults"]
     harm = [r for r, h in zip(rows, rec.harmful, strict=True) if h]
     return {
@@ -55,8 +65,12 @@ def objective(cells: list[dict[str, int]]) -> int:
     return sum(c["top1"] - c["false"] for c in cells)
 
 
-def choose(table: dict[float, list[dict[str, int]]]) -> float:
-    return max(table, key=lambda w: (objective(table[w]), w))
+def choose(table: dict[Pair, list[dict[str, int]]]) -> Pair:
+    return max(table, key=lambda p: (objective(table[p]), p))
+
+
+def name(pair: Pair) -> str:
+    return f"{pair[0]:g}/{pair[1]:g}"
 
 
 def totals(cells: list[dict[str, int]]) -> dict[str, Any]:
@@ -73,9 +87,13 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=120.0)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--windows", default=",".join(f"{w:g}" for w in WINDOWS))
+    ap.add_argument("--reopens", default=",".join(f"{w:g}" for w in REOPENS))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--save", type=Path, default=None, help="keep the twin-only recordings here")
     args = ap.parse_args()
-    windows = [float(w) for w in args.windows.split(",")]
+    windows = [
+        (float(w), float(r)) for w in args.windows.split(",") for r in args.reopens.split(",")
+    ]
     recs: list[tuple[str, Recording]] = []
     if args.recordings:
         for f in sorted(args.recordings.glob("*.json")):
@@ -87,8 +105,11 @@ def main() -> None:
         )
         _, rec = run_twin_only(cfg, SIM_EPOCH + 12 * 3600)
         recs.append((f"twin-only:{rec.topology}", rec))
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            save_recording(args.save / f"{topo.stem}-twin-only.json", rec)
         print(f"twin-only run on {topo.name}", file=sys.stderr)
-    # per window, per recording
+    # per (window, reopen), per recording
     cells = {w: [score(rec, w) for _, rec in recs] for w in windows}
     groups: dict[str, list[int]] = defaultdict(list)
     for i, (_, rec) in enumerate(recs):
@@ -97,25 +118,33 @@ def main() -> None:
     for held, idx in sorted(groups.items()):
         train = {w: [c for i, c in enumerate(cells[w]) if i not in idx] for w in windows}
         w = choose(train)
-        folds.append({"held_out": held, "window_s": w, **totals([cells[w][i] for i in idx])})
+        folds.append({"held_out": held, "pair": name(w), **totals([cells[w][i] for i in idx])})
     chosen = choose(cells)
+    held_total = totals(
+        [
+            cells[w][i]
+            for held, idx in sorted(groups.items())
+            for w in [
+                choose({p: [c for j, c in enumerate(cells[p]) if j not in idx] for p in windows})
+            ]
+            for i in idx
+        ]
+    )
     out = {
-        "recordings": [name for name, _ in recs],
-        "in_sample": {f"{w:g}": totals(cells[w]) for w in windows},
-        "chosen_on_all": chosen,
+        "recordings": [n for n, _ in recs],
+        "in_sample": {name(w): totals(cells[w]) for w in windows},
+        "chosen_on_all": name(chosen),
         "held_out": folds,
-        "held_out_total": totals(
-            [cells[f["window_s"]][i] for f in folds for i in groups[f["held_out"]]]
-        ),
+        "held_out_total": held_total,
         "by_recording": {
-            name: {f"{w:g}": cells[w][i] for w in windows} for i, (name, _) in enumerate(recs)
+            n: {name(w): cells[w][i] for w in windows} for i, (n, _) in enumerate(recs)
         },
     }
     for w in windows:
-        print(f"window {w:>5g} s: {totals(cells[w])}")
-    print(f"chosen on all: {chosen:g} s; held out: {out['held_out_total']}")
+        print(f"window/reopen {name(w):>9} s: {totals(cells[w])}")
+    print(f"chosen on all: {name(chosen)} s; held out: {held_total}")
     for f in folds:
-        print(f"  held out {f['held_out']}: window {f['window_s']:g} s, {f}")
+        print(f"  held out {f['held_out']}: {f}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 

@@ -21,9 +21,8 @@ Two views of the same evidence are combined:
      it (the far ends of its links down by the routing protocol only) while it still answers
      and no interface at either end went down: its routing daemon died, its interfaces did
      not. It predicts the far ends only, so with the device unreachable ``device down``
-     explains more and wins. A device with no symptom of its own needs two neighbours that
-     lost it (ranking reads the neighbourhood of the symptoms, where such a device may show
-     only some of its links).
+     explains more and wins; with both ends of one link reporting (an MTU mismatch) it ties
+     with the link, and the simpler link wins.
 
    A failure (of a link, a device, its routing) also explains congestion that began after it
    within ``REROUTE_S``: the traffic it moved. A hypothesis scores the harmonic mean of the
@@ -289,10 +288,7 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
             "device_down", dev, frozenset({f"{dev}|reach"} | far), "unreachable, neighbours see it"
         )
         own = {lk.end(dev) for lk in links if lk.a != lk.b}
-        # a device with no symptom of its own may be seen with only some of its links (the
-        # neighbourhood ranking reads), so it needs two neighbours that lost it
-        seen = bool(own & ev.strength.keys()) or len(far & ev.down_ifaces) >= 2
-        if dev not in ev.unreachable and seen and not (far | own) & ev.oper_down:
+        if dev not in ev.unreachable and not (far | own) & ev.oper_down:
             # a daemon that stops in order logs its own adjacencies down first; one that
             # crashes logs nothing: its own ends are explained, not predicted
             out[("routing_down", dev)] = Hypothesis(

@@ -13,7 +13,9 @@ Both runs are scored by the same :class:`~netvigil.eval.scoreboard.Scoreboard`, 
 fidelity is measured, not assumed; ``differ`` lists every fault kind where they disagree.
 
 Faults map to the twin's kinds one to one (``link_loss`` -> ``packet_loss`` at the lab's
-share, ``flapping`` -> ``flap`` with the lab's period); see :data:`LAB_TO_TWIN`.
+share and, like the lab's nftables drop, counted by no interface; ``flapping`` -> ``flap``
+with the lab's period; a link the lab shuts at one end is that end shut on the twin); see
+:data:`LAB_TO_TWIN` and :func:`twin_fault`.
 
 Harm: a fault is *harmful* if it takes something out of service or loses traffic (every kind
 but ``cost_misconfig``), or, for a ``cost_misconfig``, if it congests a link: an interface
@@ -126,6 +128,7 @@ def twin_fault(f: LabFault, plan: LabPlan) -> Fault:
         f.end,
         magnitude=magnitude,
         direction=direction,
+        counted=False,  # the lab's loss is an nftables drop: no interface counts it
         flap_period_s=lab_faults.FLAP_PERIOD_S,
         flap_down_s=lab_faults.FLAP_DOWN_S,
     )

@@ -51,7 +51,7 @@ OSPF_HELLO_S = 1
 OSPF_DEAD_S = 4
 LLDP_TX_S = 5
 #: softflowd exports a flow after this long even while it lasts (seconds)
-FLOW_MAXLIFE_S = 20
+FLOW_MAXLIFE_S = 60
 LOG_FD_ENV = "NETVIGIL_LAB_LOG_FD"
 #: the agent's internal user for the Event MIB's queries (authNoPriv)
 QUERY_USER = "nvlab-query"

@@ -323,6 +323,8 @@ def _build_network(plan: LabPlan) -> None:
                 "net.ipv4.ip_forward=1",
                 "net.ipv4.conf.all.rp_filter=0",
                 "net.ipv4.conf.default.rp_filter=0",
+                # equal-cost paths share traffic flow by flow (ports included), see traffic.py
+                "net.ipv4.fib_multipath_hash_policy=1",
             ]
         )
         host_end = f"nvm-{r.index}"

@@ -1,22 +1,22 @@
 """The twin's network model: demands, routing, link loads, and the telemetry devices report.
 
 Demands follow a gravity model (product of device weights) with a daily cycle and noise;
-routing is shortest path by IGP metric with equal-cost multipath; a link's load is the sum of
-the demands routed over it, per direction. Faults change the state (links and devices down,
-pinned demand surges, lossy links, links and devices out of routing while their interfaces stay
-up, raised IGP metrics; a link fault with a ``direction`` is that end shut down by an operator,
-which polls skip and traps report as ``admin_down``) and routing follows; each device reports
-its IGP adjacencies leaving and reaching Full (``ospf_down`` / ``ospf_up`` events, as routers
-log them). A lossy link keeps its routes (loss does not change IGP metrics): its receiving
-interfaces count input errors, and :meth:`TwinNetwork.path_state` gives the loss and latency a
-service's traffic meets on its path, which the twin's services (``twin/services.py``) serve.
-Everything is a function of the seed and the simulated time, so the same seed gives the same
-telemetry.
+routing is shortest path by IGP metric with equal-cost multipath split per hop; a link's load
+is the sum of the demands routed over it, per direction. Faults change the state (links and
+devices down, pinned demand surges, lossy links, links and devices out of routing while their
+interfaces stay up, raised IGP metrics; a link fault with a ``direction`` is that end shut down
+by an operator, which polls skip and traps report as ``admin_down``) and routing follows; each
+device reports its IGP adjacencies leaving and reaching Full (``ospf_down`` / ``ospf_up``
+events, as routers log them). A lossy link keeps its routes (loss does not change IGP metrics):
+its receiving interfaces count input errors (unless the fault is an uncounted drop), and
+:meth:`TwinNetwork.path_state` gives the loss and latency a service's traffic meets on its
+path, which the twin's services (``twin/services.py``) serve. Everything is a function of the
+seed and the simulated time, so the same seed gives the same telemetry.
 """
 
 from __future__ import annotations
 
-import itertools
+import heapq
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -57,6 +57,37 @@ class PathState:
     latency_ms: float
     """Expected one-way delay: propagation plus queueing."""
     reachable: bool = True
+
+
+def _hops(
+    g: nx.Graph,
+    best: dict[tuple[str, str], list[Link]],
+    to_d: dict[str, float],
+    s: str,
+    d: str,
+) -> Iterable[tuple[str, Link, float]]:
+    """(device, link it sends on, share of the demand) of the traffic from ``s`` to ``d``:
+    each device splits what it forwards equally over its next hops (every equal-cost
+    neighbour, each parallel link of equal metric one next hop), as routers' ECMP does (per
+    hop, hashing many flows), not equally over whole paths. ``to_d``: distances to ``d``."""
+    pending = {s: 1.0}
+    heap = [(-to_d[s], s)]
+    while heap:
+        _, u = heapq.heappop(heap)
+        share = pending.pop(u, 0.0)
+        if u == d or share <= 0.0:
+            continue
+        hops = [
+            (v, lk)
+            for v in g[u]
+            if v in to_d and to_d[v] + g[u][v]["weight"] == to_d[u]
+            for lk in best[(min(u, v), max(u, v))]
+        ]
+        for v, lk in hops:
+            yield u, lk, share / len(hops)
+            if v not in pending:
+                heapq.heappush(heap, (-to_d[v], v))
+            pending[v] = pending.get(v, 0.0) + share / len(hops)
 
 
 @dataclass(frozen=True)
@@ -120,6 +151,7 @@ class TwinNetwork:
         self._total_bps = PEAK_UTIL / worst if worst > 0 else 0.0
         self._prev_status: dict[str, int] = {}
         self._loss: dict[str, float] = {}  # link id -> share of frames lost (set by _state)
+        self._uncounted: set[str] = set()  # lossy links whose losses no counter counts
         self._last_util = np.zeros(len(self._dirs))
         self._prev_reachable: dict[str, bool] = {d.name: True for d in topo.devices()}
         self._prev_adjacency: dict[str, bool] = {}
@@ -141,6 +173,7 @@ class TwinNetwork:
         down_dev = frozenset(f.target for f in active if f.kind == "node_down")
         down_links = {lk for f in active for lk in f.links_down(t)}
         self._loss = {f.target: f.loss(t) for f in active if f.kind == "packet_loss"}
+        self._uncounted = {f.target for f in active if f.kind == "packet_loss" and not f.counted}
         down_links |= {i.link for i in map(self.topo.interface, self.admin_down) if i.link}
         for lk in self.topo.links():
             if lk.a in down_dev or lk.b in down_dev:
@@ -190,22 +223,20 @@ class TwinNetwork:
         cols: list[int] = []
         vals: list[float] = []
         reachable = np.zeros(len(self._pairs), dtype=bool)
+        dist: dict[str, dict[str, float]] = {}
         for j, (s, d) in enumerate(self._pairs):
             if s in down_dev or d in down_dev or s not in g or d not in g:
                 continue
-            try:
-                paths = list(nx.all_shortest_paths(g, s, d, weight="weight"))
-            except nx.NetworkXNoPath:
+            if d not in dist:
+                dist[d] = nx.single_source_dijkstra_path_length(g, d, weight="weight")
+            to_d = dist[d]
+            if s not in to_d:
                 continue
             reachable[j] = True
-            share = 1.0 / len(paths)
-            for path in paths:
-                for u, v in itertools.pairwise(path):
-                    lks = best[(min(u, v), max(u, v))]
-                    for lk in lks:
-                        rows.append(self._dir_index[(lk.id, u)])
-                        cols.append(j)
-                        vals.append(share / len(lks))
+            for u, lk, share in _hops(g, best, to_d, s, d):
+                rows.append(self._dir_index[(lk.id, u)])
+                cols.append(j)
+                vals.append(share)
         m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(self._dirs), len(self._pairs)))
         self._routing_key, self._routing, self._reachable = key, m, reachable
         return m, reachable
@@ -350,7 +381,8 @@ class TwinNetwork:
             loss = self._loss.get(lk.id, 0.0) if up else 0.0
             out_bps = float(delivered[i]) if up else 0.0
             in_bps = float(delivered[rev]) * (1.0 - loss) if up else 0.0
-            in_errors = float(delivered[rev]) * loss / AVG_PACKET_BITS
+            counted = lk.id not in self._uncounted
+            in_errors = float(delivered[rev]) * loss / AVG_PACKET_BITS if counted else 0.0
             discards = float(max(offered_bps[i] - self._caps[i], 0.0)) if up else 0.0
             through[d.src] = through.get(d.src, 0.0) + out_bps / float(self._caps[i])
             if not shut:

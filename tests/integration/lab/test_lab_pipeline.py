@@ -10,7 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from netvigil.config import load_settings
-from netvigil.events import AuditRecord, Event, FlowRecord, Incident, LogRecord, Metric
+from netvigil.events import (
+    AuditRecord,
+    DeviceEvent,
+    Event,
+    FlowRecord,
+    Incident,
+    LogRecord,
+    Metric,
+)
 from netvigil.lab import runner
 from netvigil.lab.faults import LabFault, clear, inject
 from netvigil.lab.hook import lab_settings
@@ -45,13 +53,19 @@ def test_faults_on_the_lab_become_incidents_with_the_right_root_cause_and_a_veri
         settings.correlator.window_s = 60.0
         settings = lab_settings(settings)
         svc = Service.build(settings, data_dir=tmp_path / "nv")
-        seen: dict[str, list[Event]] = {"incidents": [], "audit": [], "telemetry": []}
+        seen: dict[str, list[Event]] = {
+            "incidents": [],
+            "audit": [],
+            "telemetry": [],
+            "events": [],
+        }
 
         def keep(kind: str) -> Callable[[str, Event], None]:
             return lambda topic, e: seen[kind].append(e)
 
         svc.runtime.listen("netvigil.incidents", keep("incidents"))
         svc.runtime.listen("netvigil.audit", keep("audit"))
+        svc.runtime.listen("netvigil.events", keep("events"))
         for topic in ("netvigil.logs", "netvigil.flows", "netvigil.metrics"):
             svc.runtime.listen(topic, keep("telemetry"))
         down_link = state.plan.links[0]
@@ -113,6 +127,16 @@ def test_faults_on_the_lab_become_incidents_with_the_right_root_cause_and_a_veri
             (e.title, e.root_cause) for e in seen["incidents"] if isinstance(e, Incident)
         ]
         assert got["reset"] and executed and verified
+        # the agents' link traps (DISMAN-EVENT-MIB), named as the polls name the device: the
+        # shut end says admin_down, its peer link_down
+        traps = {
+            (e.kind, e.entity)
+            for e in seen["events"]
+            if isinstance(e, DeviceEvent) and e.source == "snmp-trap"
+        }
+        a_end = f"{down_link.a}:{down_link.a_if}"
+        b_end = f"{down_link.b}:{down_link.b_if}"
+        assert {("admin_down", a_end), ("link_down", b_end)} <= traps, traps
         assert got["congestion"], [
             (e.title, e.root_cause) for e in seen["incidents"] if isinstance(e, Incident)
         ]

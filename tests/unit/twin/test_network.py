@@ -167,3 +167,32 @@ def test_a_link_shut_at_one_end_is_admin_down_there_and_down_at_the_other() -> N
     assert lk.a_if not in status and status[lk.b_if] == 0  # polls skip a shut interface
     after = net.step(T0 + 100)
     assert kinds_by_entity(after, "link_up")[lk.a_if] == "link_up"
+
+
+def test_equal_cost_traffic_splits_per_hop_as_routers_do() -> None:
+    # s reaches d over three equal paths, two of them behind a: routers split at s (1/2 to
+    # a, 1/2 to b), then at a (1/4 each way), not 1/3 per path
+    import networkx as nx
+
+    from netvigil.graph.base import Link
+    from netvigil.twin.network import _hops
+
+    edges = [("s", "a"), ("s", "b"), ("a", "x"), ("a", "y"), ("x", "d"), ("y", "d")]
+    edges += [("b", "z"), ("z", "d")]
+    g = nx.Graph()
+    best = {}
+    for u, v in edges:
+        g.add_edge(u, v, weight=10)
+        best[(min(u, v), max(u, v))] = [Link(f"{u}--{v}", u, f"{u}:e", v, f"{v}:e")]
+    to_d = nx.single_source_dijkstra_path_length(g, "d", weight="weight")
+    got = {lk.id: share for _, lk, share in _hops(g, best, to_d, "s", "d")}
+    assert got == {
+        "s--a": 0.5,
+        "s--b": 0.5,
+        "a--x": 0.25,
+        "a--y": 0.25,
+        "x--d": 0.25,
+        "y--d": 0.25,
+        "b--z": 0.5,
+        "z--d": 0.5,
+    }
