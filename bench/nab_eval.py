@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import subprocess
 import sys
@@ -21,7 +22,14 @@ from pathlib import Path
 
 from bench.nabscore import PROFILES, FileScoring, prepare, score_corpus
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "nab-dev"
+DEFAULT = (
+    Path(
+        os.environ.get(
+            "NETVIGIL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+        )
+    )
+    / "nab-dev"
+)
 
 
 def _rows(path: Path) -> list[list[str]]:

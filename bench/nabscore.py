@@ -95,44 +95,62 @@ def prepare(
     return FileScoring(win[keep], sig[keep], np.asarray(scores, dtype=float)[keep], len(windows))
 
 
+def _sweep(
+    s: np.ndarray, w: np.ndarray, sig: np.ndarray, p: Profile, n_windows: int, total0: float
+) -> tuple[float, float, int]:
+    """The best (total, threshold, rows) over thresholds at every distinct score, rows sorted by
+    score, highest first. Vectorised form of the sweep: a false positive adds its weight; a
+    window's reward is the best (earliest) of its detections so far, so each detection adds
+    the rise of its window's running maximum reward (from ``-A_FN``)."""
+    n = len(s)
+    delta = np.where(w < 0, sig * p.fp, 0.0)
+    inside = np.flatnonzero(w >= 0)
+    if len(inside):
+        wi = w[inside]
+        reward = sig[inside] * p.tp
+        # running maximum per window in sweep order: group rows by window, stable in order
+        by = np.argsort(wi, kind="stable")
+        g, r = wi[by], reward[by]
+        starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+        run = np.empty_like(r)
+        for a, b in zip(starts, np.r_[starts[1:], len(r)], strict=True):
+            run[a:b] = np.maximum.accumulate(np.maximum(r[a:b], -p.fn))
+        prev = np.empty_like(run)
+        prev[:] = -p.fn
+        same = np.r_[False, g[1:] == g[:-1]]
+        prev[same] = run[np.flatnonzero(same) - 1]
+        gain = np.empty_like(run)
+        gain[by] = run - prev
+        delta[inside] = gain
+    total = total0 + np.cumsum(delta)
+    # a threshold sits at the last row of each group of equal scores
+    last = np.r_[np.flatnonzero(s[1:] != s[:-1]), n - 1] if n else np.array([], dtype=np.int64)
+    best = (total0, 1.1, 0)
+    if n:
+        k = int(last[np.argmax(total[last])])
+        # the first maximum in sweep order, as the loop's strict ">" keeps
+        if total[k] > total0:
+            best = (float(total[k]), float(s[k]), k + 1)
+    return best
+
+
 def score_corpus(files: Mapping[str, FileScoring], profile: str = "standard") -> dict[str, object]:
     """Sweep every distinct score as the corpus-wide threshold (highest first, as NAB's
     sweep optimiser does) and report the best normalised score, with per-file raw scores."""
     p = PROFILES[profile]
-    parts: list[float] = []  # per window: its current best reward (starts at -A_FN)
-    offsets = []
-    for f in files.values():
-        offsets.append(len(parts))
-        parts.extend([-p.fn] * len(set(f.window[f.window >= 0].tolist())))
-    n_windows = len(parts)
-    scores = np.concatenate([f.scores for f in files.values()])
+    n_windows = 0
     window_ids = []
-    for k, f in enumerate(files.values()):
-        present = sorted(set(f.window[f.window >= 0].tolist()))
-        remap = {w: offsets[k] + j for j, w in enumerate(present)}
-        window_ids.append(np.array([remap.get(int(w), -1) for w in f.window], dtype=np.int64))
+    for f in files.values():
+        present = np.unique(f.window[f.window >= 0])
+        ids = n_windows + np.searchsorted(present, f.window)
+        window_ids.append(np.where(f.window >= 0, ids, -1).astype(np.int64))
+        n_windows += len(present)
+    scores = np.concatenate([f.scores for f in files.values()])
     win = np.concatenate(window_ids)
     sig = np.concatenate([f.sigmoid for f in files.values()])
     order = np.argsort(-scores, kind="stable")
-    total = -p.fn * n_windows
-    best = (total, 1.1, 0)  # threshold above every score: nothing detected
-    i = 0
-    n = len(order)
-    while i < n:
-        t = scores[order[i]]
-        while i < n and scores[order[i]] == t:
-            j = order[i]
-            w = win[j]
-            if w < 0:
-                total += sig[j] * p.fp
-            else:
-                reward = sig[j] * p.tp
-                if reward > parts[w]:
-                    total += reward - parts[w]
-                    parts[w] = reward
-            i += 1
-        if total > best[0]:
-            best = (total, float(t), i)
+    total0 = -p.fn * n_windows
+    best = _sweep(scores[order], win[order], sig[order], p, n_windows, total0)
     threshold = best[1]
     per_file: dict[str, float] = {}
     for name, f in files.items():

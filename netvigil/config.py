@@ -3,20 +3,32 @@
 Precedence, highest first: environment variables (``NETVIGIL_<SECTION>__<SETTING>``, e.g.
 ``NETVIGIL_TWIN__SPEED=60``), the YAML file (``--config`` or ``NETVIGIL_CONFIG``), defaults.
 Every setting has a type, a default and one line of help (``netvigil config docs``).
-Invalid configuration raises :class:`~netvigil.errors.ConfigError` naming the setting and fix.
+Invalid configuration raises :class:`~netvigil.errors.ConfigError` naming the setting and fix:
+a file that is not UTF-8, not YAML, nested beyond reason or with a key given twice; a value of
+the wrong type, out of range, infinite or NaN; an environment variable that names no setting
+(``NETVIGIL_APII__PORT``) or is not the JSON a list or section needs. Passwords inside URLs
+are masked wherever a value is shown (:mod:`netvigil.redaction`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
+from netvigil.analytics.detector import DetectorConfig
+from netvigil.config_input import environment_problems, read_file, too_deep
 from netvigil.errors import ConfigError
+from netvigil.redaction import redact_urls
 
 __all__ = ["Settings", "describe", "load_settings", "redacted"]
 
@@ -24,7 +36,7 @@ ENV_PREFIX = "NETVIGIL_"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class BusSettings(_Section):
@@ -41,6 +53,8 @@ class BusSettings(_Section):
     def _scheme(cls, v: str) -> str:
         if not v.startswith(("memory://", "kafka://")):
             raise ValueError("must start with memory:// or kafka://")
+        if "@" in v:
+            raise ValueError("Kafka takes no user:password@ in the URL; remove it")
         return v
 
 
@@ -61,10 +75,10 @@ class KafkaSettings(_Section):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",
         description=(
-            "Workers: at_least_once (faust-streaming agents; effects are idempotent "
-            "downstream) or exactly_once (Kafka transactions: outputs, state and input "
-            "offsets committed together, read read_committed). Every worker of a "
-            "deployment must use the same."
+            "Workers: at_least_once (offsets committed once outputs and state are "
+            "acknowledged; effects are idempotent downstream) or exactly_once (each round's "
+            "outputs, state and input offsets in one Kafka transaction, read read_committed). "
+            "Every worker of a deployment must use the same."
         ),
     )
 
@@ -88,23 +102,10 @@ class KafkaSettings(_Section):
     session_timeout_s: float = Field(
         10.0, ge=6, description="A worker silent this long is presumed dead; its partitions move."
     )
-    standby_replicas: int = Field(
-        1,
-        ge=0,
-        description="Workers keeping a warm copy of each state partition for fast takeover.",
-    )
     reorder_max_wait_s: float = Field(
         120.0,
         gt=0,
         description="Re-keyed streams (correlator): longest wait for upstream progress reports.",
-    )
-    stall_s: float = Field(
-        15.0,
-        gt=0,
-        description=(
-            "A partition whose records the broker has but the consumer has not delivered for "
-            "this long is read directly by the worker (a faust-streaming stall, see streams.gaps)."
-        ),
     )
     worker_processors: list[str] = Field(
         ["detector", "correlator"], description="Processors `netvigil worker` runs by default."
@@ -171,19 +172,24 @@ class TwinSettings(_Section):
         7, description="Random seed: the same seed gives the same traffic and faults."
     )
     step_s: float = Field(10.0, gt=0, description="Simulated seconds between telemetry samples.")
+    # the defaults make `netvigil run --twin` a demo a person can follow: the first fault 30 s
+    # after the start, each fault lasting 40 s (time to approve its remediation in the
+    # console), one every 80 s; `netvigil demo` runs the same schedule as fast as it can
     speed: float = Field(
-        30.0,
+        15.0,
         ge=0,
         description="Simulated seconds per wall-clock second; 0 runs as fast as possible.",
     )
     warmup_s: float = Field(
-        1800.0, ge=0, description="Simulated seconds of normal traffic before the first fault."
+        450.0, ge=0, description="Simulated seconds of normal traffic before the first fault."
     )
     fault_interval_s: float = Field(
-        900.0, gt=0, description="Simulated seconds between injected faults (0 faults if disabled)."
+        1200.0,
+        gt=0,
+        description="Simulated seconds between injected faults (0 faults if disabled).",
     )
     fault_duration_s: float = Field(
-        300.0, gt=0, description="How long each injected fault lasts, in simulated seconds."
+        600.0, gt=0, description="How long each injected fault lasts, in simulated seconds."
     )
     fault_kinds: list[FaultKind] = Field(
         ["link_down", "congestion", "node_down"], description="Fault kinds injected, in rotation."
@@ -203,28 +209,11 @@ class TwinSettings(_Section):
         return v
 
 
-class DetectorSettings(_Section):
-    warmup: int = Field(
-        30, ge=2, description="Points a series is learned before its deviations are scored."
-    )
-    z_threshold: float = Field(
-        6.0, gt=0, description="Robust z-score above which a point deviates."
-    )
-    min_points: int = Field(
-        2, ge=1, description="Consecutive deviating points before an anomaly opens (hysteresis)."
-    )
-    clear_points: int = Field(
-        3, ge=1, description="Consecutive normal points before an anomaly clears (hysteresis)."
-    )
-    util_threshold: float = Field(
-        0.9, gt=0, le=1.5, description="Utilization at which an interface is congested."
-    )
-    util_clear: float = Field(
-        0.8, gt=0, le=1.5, description="Utilization below which congestion clears."
-    )
-    ew_alpha: float = Field(
-        0.05, gt=0, lt=1, description="Weight of the newest point in the running mean/variance."
-    )
+class DetectorSettings(DetectorConfig):
+    """The detector's own fields come from :class:`~netvigil.analytics.detector.DetectorConfig`
+    (one source: the service hands this section to the processor as it is); the forecaster's
+    and the log classifier's are added here."""
+
     forecast_horizon_s: float = Field(
         2700.0,
         gt=0,
@@ -249,6 +238,12 @@ class CorrelatorSettings(_Section):
     )
     min_evidence: float = Field(
         0.8, gt=0, description="Strongest weighted anomaly needed before an incident opens."
+    )
+    late_s: float = Field(
+        3600.0,
+        gt=0,
+        description="Anomalies older than the newest one seen by more than this are ignored "
+        "(counted as late_anomaly): a replay, a clock that went backwards.",
     )
 
 
@@ -329,6 +324,38 @@ class ApiSettings(_Section):
     login_window_s: float = Field(
         60.0, gt=0, description="Window over which failed logins are counted, in seconds."
     )
+    trusted_proxies: list[str] = Field(
+        [],
+        description="Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For is "
+        "believed; empty = none, the connecting address counts.",
+    )
+    max_body_bytes: int = Field(
+        65536,
+        ge=4096,  # a 500-character reason, escaped, still fits
+        description="Largest request body accepted (else 413), checked after the token.",
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError(
+                "an empty address listens on every interface; give one (127.0.0.1), or "
+                "0.0.0.0 / :: to listen on all on purpose"
+            )
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        for p in v:
+            try:
+                ipaddress.ip_network(p, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{p!r} is not an address or CIDR network (e.g. 10.0.0.0/8)"
+                ) from None
+        return v
 
 
 class SnmpTargetSettings(_Section):
@@ -573,6 +600,15 @@ def _env_name(loc: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + "__".join(p.upper() for p in parts)
 
 
+_SECRET_WORDS = ("password", "token", "key", "community")
+
+
+def _error_list(lines: list[str]) -> ConfigError:
+    if len(lines) == 1:
+        return ConfigError(f"invalid configuration: {lines[0]}")
+    return ConfigError("invalid configuration:\n" + "\n".join(f"  {x}" for x in lines))
+
+
 def _translate(exc: ValidationError, source: str, prefix: tuple[str, ...] = ()) -> ConfigError:
     lines = []
     for err in exc.errors():
@@ -582,16 +618,18 @@ def _translate(exc: ValidationError, source: str, prefix: tuple[str, ...] = ()) 
             section = loc[0] if len(loc) > 1 else None
             known = _known(str(section)) if section else sorted(Settings.model_fields)
             fix = f"remove it or use one of: {', '.join(known)}"
-            lines.append(f"  {where}: unknown setting; {fix}")
+            lines.append(f"{where}: unknown setting; {fix}")
             continue
         got = err.get("input")
-        secret = any(w in where for w in ("password", "token", "key", "community"))
-        shown = "<redacted>" if secret else repr(got)
+        secret = any(w in where for w in _SECRET_WORDS)
+        shown = "<redacted>" if secret else redact_urls(repr(got))
+        if len(shown) > 200:
+            shown = shown[:200] + "..."
         lines.append(
-            f"  {where} = {shown}: {err['msg']}; fix it in {source} "
+            f"{where} = {shown}: {err['msg']}; fix it in {source} "
             f"or set {_env_name(loc)}; see `netvigil config docs`"
         )
-    return ConfigError("invalid configuration:\n" + "\n".join(lines))
+    return _error_list(lines)
 
 
 def _known(section: str) -> list[str]:
@@ -600,6 +638,9 @@ def _known(section: str) -> list[str]:
     if isinstance(model, type) and issubclass(model, BaseModel):
         return sorted(model.model_fields)
     return sorted(Settings.model_fields)
+
+
+# ---------------------------------------------------------------- loading
 
 
 def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
@@ -612,24 +653,21 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     source = "the environment"
     if path:
         source = str(path)
-        try:
-            loaded = yaml.safe_load(Path(path).read_text())
-        except FileNotFoundError as exc:
-            raise ConfigError(f"config file {path} does not exist; check --config") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(
-                f"config file {path} must be a mapping of sections (bus:, twin:, ...), "
-                f"not {type(loaded).__name__}"
-            )
-        data = loaded
+        data = read_file(source)
+    env = environment_problems(os.environ, Settings, ENV_PREFIX)
+    if env:
+        raise _error_list(env)
     try:
         settings = Settings(**data)
     except ValidationError as exc:
         raise _translate(exc, source) from None
+    except SettingsError as exc:
+        raise ConfigError(
+            f"an environment variable cannot be read ({redact_urls(str(exc))}); "
+            "see `netvigil config docs`"
+        ) from None
+    except RecursionError:
+        raise ConfigError(too_deep(f"config file {path}" if path else "the environment")) from None
     for section, values in overrides.items():
         sub = getattr(settings, section)
         for key, value in values.items():
@@ -640,9 +678,20 @@ def load_settings(path: str | os.PathLike[str] | None = None, **overrides: Any) 
     return settings
 
 
+def _redact_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_urls(value)
+    if isinstance(value, dict):
+        return {k: _redact_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(v) for v in value]
+    return value
+
+
 def redacted(settings: Settings) -> dict[str, Any]:
-    """The effective settings as plain data, secrets shown as ``**********`` when set."""
-    out: dict[str, Any] = settings.model_dump(mode="json")
+    """The effective settings as plain data: secrets shown as ``**********`` when set, and
+    passwords inside URLs (any string setting, at any depth) as ``***``."""
+    out: dict[str, Any] = _redact_values(settings.model_dump(mode="json"))
     for section_name, section in settings:
         for key, value in section:
             if isinstance(value, SecretStr):

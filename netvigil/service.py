@@ -8,12 +8,12 @@ named in the error, not silently replaced.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netvigil.analytics.detector import DetectorConfig
 from netvigil.collectors.push import push_collectors
 from netvigil.collectors.service_level import service_level_processors, service_level_sources
 from netvigil.collectors.sources import device_sources
@@ -22,6 +22,7 @@ from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
+from netvigil.redaction import redact_urls
 from netvigil.resolvers.assemble import build_coordinator
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
@@ -76,10 +77,26 @@ _TICKETS: dict[str, Callable[[TicketSettings, Path], TicketBackend]] = {
 
 def _pick(registry: Mapping[str, object], setting: str, url: str) -> None:
     if _scheme(url) not in registry:
+        schemes = ", ".join(s + "://" for s in registry)
         raise ConfigError(
-            f"{setting} = {url!r}: this build runs {', '.join(s + '://' for s in registry)} only; "
+            f"{setting} = {redact_urls(url)!r}: this build runs {schemes} only; "
             f"set {setting} to one of those"
         )
+
+
+def _writable(data: Path) -> Path:
+    """The data directory, made when missing; a ConfigError naming the setting when it cannot
+    be written (before any store is opened in it)."""
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=data):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"storage.data_dir = {str(data)!r} cannot be written ({exc.strerror}); choose a "
+            "writable directory with --data-dir or NETVIGIL_STORAGE__DATA_DIR"
+        ) from None
+    return data
 
 
 def open_graph(settings: Settings) -> TopologyStore:
@@ -96,8 +113,7 @@ def _runtime(
     writers: dict[str, tuple[str, ...]],
 ) -> Runtime:
     if _scheme(settings.bus.url) == "kafka":
-        from netvigil.streams.kafka_admin import bootstrap_of  # faust loads in ~1 s: lazily
-        from netvigil.streams.kafka_runtime import KafkaRuntime
+        from netvigil.streams.kafka import KafkaRuntime, bootstrap_of  # lazily: confluent-kafka
 
         return KafkaRuntime(
             processors,
@@ -144,6 +160,8 @@ class Service:
     twin: TwinSource | None = None
     faults: list[Fault] = field(default_factory=list)
     collectors: list[Source] = field(default_factory=list)
+    processors: list[Processor[Any]] = field(default_factory=list)
+    """The processors this process runs (their ``ignored`` counters feed the stop summary)."""
 
     @classmethod
     def build(
@@ -160,8 +178,7 @@ class Service:
         ``sources`` are added to the twin's (``netvigil replay``)."""
         _pick(_GRAPHS, "graph.url", settings.graph.url)
         _pick(_TICKETS, "tickets.url", settings.tickets.url)
-        data = Path(data_dir or settings.storage.data_dir)
-        data.mkdir(parents=True, exist_ok=True)
+        data = _writable(Path(data_dir or settings.storage.data_dir))
         topo = open_graph(settings)
         topo_file = settings.graph.topology or (settings.twin.topology if twin else None)
         load_topology(topo_file, topo)
@@ -191,26 +208,19 @@ class Service:
             network=network,
             clock=lambda: clock[0].now if clock else 0.0,
         )
-        d = settings.detector
         c = settings.correlator
         processors: list[Processor[Any]] = [
-            DetectorProcessor(
-                DetectorConfig(
-                    warmup=d.warmup,
-                    z_threshold=d.z_threshold,
-                    min_points=d.min_points,
-                    clear_points=d.clear_points,
-                    util_threshold=d.util_threshold,
-                    util_clear=d.util_clear,
-                    ew_alpha=d.ew_alpha,
-                )
-            ),
+            DetectorProcessor(settings.detector),
             CorrelatorProcessor(
                 topo,
                 CorrelatorConfig(
-                    window_s=c.window_s, max_hops=c.max_hops, min_evidence=c.min_evidence
+                    window_s=c.window_s,
+                    max_hops=c.max_hops,
+                    min_evidence=c.min_evidence,
+                    late_s=c.late_s,
                 ),
                 summarizer(settings),
+                resume=incidents.resumable,
             ),
             coordinator,
             SamplerProcessor(settings.coordinator.tick_s),
@@ -252,6 +262,8 @@ class Service:
         writers = {p.name: p.outputs for p in processors}
         if only is not None:
             processors = [p for p in processors if p.name in only]
+        if coordinator in processors:
+            coordinator.recover()  # a revision a dead process left half-applied, first
         runtime = _runtime(
             settings,
             processors,
@@ -275,6 +287,7 @@ class Service:
             source,
             faults,
             collectors,
+            processors,
         )
 
     @staticmethod

@@ -1,11 +1,15 @@
-"""Shared test helpers: where the shared real data lives."""
+"""Shared test helpers: where the shared real data lives, the CLI in a child process."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+import netvigil as _package  # noqa: F401  (before any test imports gRPC: netvigil/__init__.py)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,6 +26,18 @@ def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
     env["NETVIGIL_DETECTOR__LOG_CLASSIFIER"] = "keywords"
     return env
+
+
+def netvigil(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``netvigil ARGS`` in a child process (the real entry point, with its exit status and
+    stderr as a user sees them), with the clean environment plus ``env``."""
+    return subprocess.run(
+        [sys.executable, "-m", "netvigil.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**clean_env(), **(env or {})},
+        timeout=180,
+    )
 
 
 def shared_data(*parts: str) -> Path:

@@ -9,8 +9,9 @@ signal gets is data (:data:`SIGNAL_CHECKS`), not code branches:
   ``error_clear_pps`` clears. A rate, not a ratio of received packets: packet counters are not
   collected, and a healthy link counts (almost) no input errors, so any sustained rate is a
   fault signal (a dirty fibre, a failing optic: the twin's ``packet_loss``).
-- ``deviation``: the calibrated, seasonal score of :class:`~netvigil.analytics.seasonal.
-  SeasonalScorer` (daily/weekly profiles, spikes, level shifts, drift), abnormal when the score
+- ``deviation``: the calibrated score of :class:`~netvigil.analytics.ensemble.EnsembleScorer`
+  (seasonal expectation; spike and noise detectors by default, each judged against its own
+  history on the series; the evidence names the one that fired), abnormal when the score
   reaches ``score_open`` *and* the residual is at least ``z_threshold`` robust sigmas; it stays
   abnormal down to ``score_clear`` / half the z threshold (hysteresis). The anomaly's score is
   the calibrated score scaled by the size of the deviation (full at twice the z threshold), so
@@ -23,11 +24,13 @@ status changes open and clear at once. One anomaly per series at a time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from netvigil.analytics.ensemble import EnsembleConfig, EnsembleScorer
 from netvigil.analytics.hygiene import Hysteresis
-from netvigil.analytics.seasonal import ScorerConfig, SeasonalScorer
 
 __all__ = ["SIGNAL_CHECKS", "DetectorConfig", "SeriesDetector", "Transition"]
 
@@ -48,22 +51,54 @@ SIGNAL_CHECKS: dict[str, tuple[str, ...]] = {
 DEFAULT_CHECKS: tuple[str, ...] = ("deviation",)
 
 
-@dataclass(frozen=True)
-class DetectorConfig:
-    warmup: int = 30
-    z_threshold: float = 6.0
-    min_points: int = 2
-    clear_points: int = 3
-    util_threshold: float = 0.9
-    util_clear: float = 0.8
-    ew_alpha: float = 0.05
-    score_open: float = 0.5
-    score_clear: float = 0.3
-    error_pps: float = 1.0
-    error_clear_pps: float = 0.5
+class DetectorConfig(BaseModel):
+    """The detector's settings: the one source of its fields, defaults and help.
 
-    def scorer(self) -> ScorerConfig:
-        return ScorerConfig(warmup=self.warmup, level_alpha=self.ew_alpha)
+    The service's ``detector`` settings section *is* this model (``config.DetectorSettings``
+    extends it with the forecaster's and log classifier's settings), so a field is declared
+    once and reaches the processor without being copied."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    warmup: int = Field(
+        30, ge=2, description="Points a series is learned before its deviations are scored."
+    )
+    z_threshold: float = Field(
+        6.0, gt=0, description="Robust z-score a deviation must reach to open (half to stay)."
+    )
+    min_points: int = Field(
+        2, ge=1, description="Consecutive deviating points before an anomaly opens (hysteresis)."
+    )
+    clear_points: int = Field(
+        3, ge=1, description="Consecutive normal points before an anomaly clears (hysteresis)."
+    )
+    util_threshold: float = Field(
+        0.9, gt=0, le=1.5, description="Utilization at which an interface is congested."
+    )
+    util_clear: float = Field(
+        0.8, gt=0, le=1.5, description="Utilization below which congestion clears."
+    )
+    ew_alpha: float = Field(
+        0.05, gt=0, lt=1, description="Weight of the newest point in each predictor's level."
+    )
+    score_open: float = Field(
+        0.5, gt=0, le=1, description="Calibrated score at which a deviation opens (0.5 = 1e-5)."
+    )
+    score_clear: float = Field(
+        0.3, ge=0, le=1, description="Calibrated score below which an open deviation clears."
+    )
+    error_pps: float = Field(
+        1.0, gt=0, description="Interface input errors per second at which a link is faulty."
+    )
+    error_clear_pps: float = Field(
+        0.5, ge=0, description="Input errors per second below which a faulty link clears."
+    )
+
+    def scorer(self) -> EnsembleConfig:
+        """The metric anomaly score's configuration (everything else at its default)."""
+        base = EnsembleConfig()
+        seasonal = replace(base.seasonal, warmup=self.warmup, level_alpha=self.ew_alpha)
+        return replace(base, seasonal=seasonal, warmup=self.warmup)
 
 
 @dataclass(frozen=True)
@@ -98,7 +133,7 @@ class SeriesDetector:
 
     checks: tuple[str, ...]
     gate: Hysteresis
-    scorer: SeasonalScorer | None = None
+    scorer: EnsembleScorer | None = None
     open_kind: str | None = None
     open_check: _Check | None = None
 
@@ -110,7 +145,7 @@ class SeriesDetector:
             min_points=1 if status else cfg.min_points,
             clear_points=1 if status else cfg.clear_points,
         )
-        scorer = SeasonalScorer(cfg.scorer()) if "deviation" in checks else None
+        scorer = EnsembleScorer(cfg.scorer()) if "deviation" in checks else None
         return cls(checks=checks, gate=gate, scorer=scorer)
 
     def _check(self, ts: float, value: float, cfg: DetectorConfig) -> _Check:
@@ -150,7 +185,7 @@ class SeriesDetector:
                     expected=v.expected,
                     band=v.band,
                     z=v.z,
-                    explain={"model": v.model, "detector": v.horizon, "score": f"{v.score:.3f}"},
+                    explain={"model": v.model, "detector": v.detector, "score": f"{v.score:.3f}"},
                 )
             else:
                 raise ValueError(f"unknown check {check!r}")

@@ -139,15 +139,21 @@ class SeasonalScorer(AnomalyDetector):
         """Score ``value`` at ``ts`` against the past, then learn it."""
         if value != value or value in (math.inf, -math.inf):
             raise ValueError(f"not a finite value: {value!r}")
+        pred, scale, preds, model = self.expect(ts, value)
+        score, z, horizon = self._calibrate(value, pred, scale, learn=True)
+        self.learn_point(ts, value, preds)
+        half = 4.0 * scale
+        return Verdict(score, pred, (pred - half, pred + half), z, model, horizon)
+
+    def expect(self, ts: float, value: float) -> tuple[float, float, list[float | None], str]:
+        """What the series is expected to be at ``ts``, before ``value`` is learned: the
+        blend, its robust sigma, each predictor's own expectation and the heaviest model.
+        The first point of a series (``value``) only initialises the levels."""
         if self.n == 0:
             self.t0 = ts
             self.level = [value, value, value]
             self.err = [1e-2 * abs(value) + 1e-9] * 3
-        pred, scale, preds, model = self._predict(ts)
-        score, z, horizon = self._calibrate(value, pred, scale, learn=True)
-        self._learn(ts, value, preds)
-        half = 4.0 * scale
-        return Verdict(score, pred, (pred - half, pred + half), z, model, horizon)
+        return self._predict(ts)
 
     def _buckets(self, ts: float) -> tuple[int, int]:
         c = self.config
@@ -213,7 +219,8 @@ class SeasonalScorer(AnomalyDetector):
         score = math.log(1.0000000001 - q_best) / _LOG_FLOOR
         return min(max(score, 0.0), 1.0), z, horizon
 
-    def _learn(self, ts: float, value: float, preds: list[float | None]) -> None:
+    def learn_point(self, ts: float, value: float, preds: list[float | None]) -> None:
+        """Learn ``value`` given what :meth:`expect` returned for it."""
         c = self.config
         err, err_n = self.err, self.err_n
         ea = c.error_alpha

@@ -35,6 +35,7 @@ __all__ = [
     "ROLES",
     "FailureLimiter",
     "Role",
+    "TokenFileDamaged",
     "TokenRecord",
     "TokenStore",
     "role_allows",
@@ -56,6 +57,10 @@ def token_path(data_dir: Path, configured: Path | None) -> Path:
     return configured or data_dir / "api-tokens.json"
 
 
+class TokenFileDamaged(NetVigilError):
+    """The token file cannot be read as tokens; nobody can be authenticated until it is fixed."""
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -70,28 +75,34 @@ class TokenRecord:
 
 
 class TokenStore:
-    """Tokens in a JSON file (mode 0600), re-read when it changes on disk."""
+    """Tokens in a JSON file (mode 0600), re-read when it changes on disk.
+
+    A change is seen by the file's inode, size and modification time in nanoseconds: saves
+    replace the file (a new inode), so a token revoked by another process stops working at
+    its next request even within one tick of the file system's coarse clock.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._records: dict[str, TokenRecord] = {}
-        self._mtime: float | None = None
+        self._mtime: tuple[int, int, int] | None = None
 
     def _load(self) -> None:
         try:
-            mtime = self.path.stat().st_mtime
+            st = self.path.stat()
         except FileNotFoundError:
             self._records, self._mtime = {}, None
             return
+        mtime = (st.st_ino, st.st_size, st.st_mtime_ns)
         if mtime == self._mtime:
             return
         try:
             rows = json.loads(self.path.read_text() or "[]")
             self._records = {r["id"]: TokenRecord(**r) for r in rows}
-        except (ValueError, TypeError, KeyError) as exc:
-            raise NetVigilError(
-                f"token file {self.path} is damaged ({exc}); recreate tokens with "
-                "`netvigil api token create`"
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise TokenFileDamaged(
+                f"token file {self.path} is damaged ({type(exc).__name__}: {exc}); move it "
+                "aside and create tokens again with `netvigil api token create`"
             ) from None
         self._mtime = mtime
 

@@ -64,12 +64,13 @@ async def run_with_console(
     state = {"running": False}
     console = build_console(svc, ready=lambda: state["running"] and not stop.is_set())
     config = uvicorn.Config(
-        create_app(console),
+        create_app(console, api),
         host=api.host,
         port=api.port,
         log_level="warning",
         lifespan="off",
         server_header=False,
+        proxy_headers=False,  # the app believes X-Forwarded-For of api.trusted_proxies only
     )
     server = _Server(config)
     web = asyncio.create_task(server.serve())

@@ -17,15 +17,30 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from netvigil.errors import NetVigilError
 
-__all__ = ["LazyGroup", "config_option", "err", "friendly", "main", "out"]
+__all__ = ["LazyGroup", "config_option", "err", "friendly", "main", "out", "print_table"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+
+def print_table(table: Table) -> None:
+    """A table on stdout: wrapped to a terminal's width, at its full width otherwise.
+
+    Piped into a file or another program, rich assumes 80 columns and cuts long cells
+    (setting names, environment variables) with "…"; there nothing asks for a width, so the
+    table is as wide as its longest row. Scripts should prefer the command's ``--json``.
+    """
+    if out.is_terminal:
+        out.print(table)
+        return
+    width = out.measure(table, options=out.options.update_width(1 << 16)).maximum
+    Console(file=out.file, width=width, soft_wrap=True, no_color=out.no_color).print(table)
 
 
 def friendly(fn: F) -> F:

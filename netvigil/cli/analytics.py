@@ -13,8 +13,7 @@ from pathlib import Path
 
 import click
 
-from netvigil.analytics.hygiene import OnsetFilter
-from netvigil.analytics.seasonal import SeasonalScorer
+from netvigil.analytics.series import StreamScorer
 from netvigil.cli._common import err, friendly, main
 from netvigil.errors import NetVigilError
 
@@ -43,8 +42,7 @@ def detect(input_path: str, output_path: str) -> None:
     (timestamp,value,anomaly_score), one row per input row, scores in [0, 1].
 
     Row t's score uses rows up to t only; an ongoing anomaly is reported at its onset."""
-    scorer = SeasonalScorer()
-    onset = OnsetFilter()
+    stream = StreamScorer()
     rows = 0
     with open(input_path, newline="") as fin, open(output_path, "w", newline="") as fout:
         reader = csv.reader(fin)
@@ -69,7 +67,7 @@ def detect(input_path: str, output_path: str) -> None:
                     f"{input_path}:{line}: cannot read {row!r} as timestamp,value ({exc}); "
                     "fix or remove that row"
                 ) from None
-            score = onset(scorer.update(ts, value).score)
+            score, _ = stream(ts, value)
             writer.writerow([row[0], row[1], f"{score:.6f}"])
             rows += 1
     err.print(f"scored {rows} rows -> {Path(output_path)}", highlight=False)

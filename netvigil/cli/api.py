@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 
 from netvigil.api.auth import ROLES, TokenStore, token_path
-from netvigil.cli._common import config_option, err, friendly, main, out
+from netvigil.cli._common import config_option, err, friendly, main, out, print_table
 from netvigil.config import load_settings
 
 __all__ = ["api"]
@@ -66,7 +66,7 @@ def token_list(config_path: str | None, data_dir: str | None) -> None:
     for r in _store(config_path, data_dir).list():
         created = datetime.fromtimestamp(r.created, UTC).strftime("%Y-%m-%d %H:%M")
         table.add_row(r.id, r.name, r.role, created)
-    out.print(table)
+    print_table(table)
 
 
 @token.command("revoke")

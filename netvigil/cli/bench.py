@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from netvigil.cli._common import config_option, err, friendly, main, out
+from netvigil.cli._common import config_option, err, friendly, main, print_table
 from netvigil.config import load_settings
 from netvigil.eval.mission import list_scenarios, load_scenario, run_mission
 from netvigil.eval.operator import OperatorModel
@@ -131,7 +131,7 @@ def mission(
         "wall_s_per_simulated_day",
     ):
         table.add_row(key, str(result[key]))
-    out.print(table)
+    print_table(table)
 
 
 import netvigil.cli.bench_lab  # noqa: E402  (registers `bench lab` on this group)

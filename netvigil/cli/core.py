@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -17,12 +18,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netvigil import __version__
-from netvigil.cli._common import config_option, err, main, out
+from netvigil.cli._common import config_option, err, main, out, print_table
 from netvigil.cli._common import friendly as _friendly
 from netvigil.config import Settings, describe, load_settings, redacted
 from netvigil.errors import NetVigilError
 from netvigil.eval.scoreboard import Scoreboard
 from netvigil.events import AuditRecord, Event, Incident
+from netvigil.logs_setup import setup_logging
+from netvigil.redaction import redact_urls
 from netvigil.resolvers.audit import AuditLog
 from netvigil.service import Service
 from netvigil.twin.faults import Fault
@@ -51,17 +54,50 @@ def config_show(config_path: str | None, as_json: bool) -> None:
 
 @config.command("docs")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-def config_docs(as_json: bool) -> None:
+@click.option(
+    "--markdown", is_flag=True, help="Print Markdown tables by section (docs/configuration.md)."
+)
+def config_docs(as_json: bool, markdown: bool) -> None:
     """List every setting with its environment variable, type, default and meaning."""
     rows = describe()
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))
         return
+    if markdown:
+        click.echo(settings_markdown(rows), nl=False)
+        return
     table = Table("setting", "environment variable", "type", "default", "meaning")
     for r in rows:
         table.add_row(r["setting"], r["env"], r["type"], r["default"], r["help"])
-    out.print(table)
+    print_table(table)
+
+
+def settings_markdown(rows: list[dict[str, str]]) -> str:
+    """Every setting as Markdown tables, one per section, in the order of the settings."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    out: list[str] = []
+    section = ""
+    for r in rows:
+        head = r["setting"].split(".", 1)[0]
+        if head != section:
+            section = head
+            out += [
+                "",
+                f"## `{section}`",
+                "",
+                "| setting | environment variable | type | default | meaning |",
+            ]
+            out.append("|---|---|---|---|---|")
+        default = cell(r["default"]) or '""'
+        out.append(
+            f"| `{r['setting']}` | `{r['env']}` | {cell(r['type'])} | "
+            f"`{default}` | {cell(r['help'])} |"
+        )
+    return "\n".join(out).lstrip("\n") + "\n"
 
 
 # ---------------------------------------------------------------- run
@@ -113,11 +149,21 @@ def run(
 ) -> None:
     """Run the always-on service until Ctrl-C, then drain and stop."""
     settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
+    setup_logging(settings.log.level, timestamps=False)  # its lines carry event time
     if lab:  # the whole hook: settings pointed at the lab (netvigil/lab/hook.py)
         from netvigil.lab.hook import lab_settings
 
         settings = lab_settings(settings, log=out.print)
     plan = Service.plan_twin(settings, speed=speed) if twin else None
+    if settings.api.enabled:
+        from netvigil.api.preflight import check_console
+
+        data = Path(data_dir or settings.storage.data_dir)
+        if check_console(settings.api, data) == 0:
+            err.print(
+                "[yellow]no console tokens yet: create one with "
+                "`netvigil api token create --role admin`[/]"
+            )
 
     def on_fault(what: str, f: Fault, t: float) -> None:
         verb = "[yellow]twin injects[/]" if what == "injected" else "[green]twin clears[/]"
@@ -137,19 +183,24 @@ def run(
 
     def on_audit(topic: str, e: Event) -> None:
         if isinstance(e, AuditRecord):
-            ticket = e.detail.get("ticket", "")
             out.print(
-                f"[dim]{_sim(e.ts)}[/] [cyan]audit #{e.seq}[/] {e.action} "
-                f"{e.subject} ticket {ticket}"
+                f"[dim]{_sim(e.ts)}[/] [cyan]audit #{e.seq}[/] {e.action} {e.subject} "
+                f"{_audit_what(e.detail)}"
             )
 
     svc.runtime.listen("netvigil.incidents", on_incident)
     svc.runtime.listen("netvigil.audit", on_audit)
     if plan is None and not svc.collectors:
         err.print("[yellow]no sources: start with --twin to watch the digital twin[/]")
+    earlier = svc.incidents.counts()
+    if earlier:  # the correlator takes the open ones back (docs/operations.md)
+        out.print(
+            f"{sum(earlier.values())} incidents from earlier runs in {svc.data_dir} "
+            f"({earlier.get('open', 0)} open, resumed)"
+        )
+    bus_shown = "embedded" if settings.bus.url.startswith("memory") else settings.bus.url
     out.print(
-        f"NetVigil {__version__} running "
-        f"({'embedded' if settings.bus.url.startswith('memory') else settings.bus.url}; "
+        f"NetVigil {__version__} running ({redact_urls(bus_shown)}; "
         f"data in {svc.data_dir}); "
         "Ctrl-C stops it cleanly."
     )
@@ -162,27 +213,56 @@ def run(
         if settings.api.enabled:
             from netvigil.api.server import run_with_console
 
-            await run_with_console(svc, stop, lambda url: out.print(f"console at {url}"))
+            api = settings.api
+            try:
+                await run_with_console(svc, stop, lambda url: out.print(f"console at {url}"))
+            except SystemExit:  # uvicorn exits when it cannot listen
+                raise NetVigilError(
+                    f"the console could not listen on {api.host}:{api.port}; set api.host / "
+                    "api.port (NETVIGIL_API__PORT) to a free address"
+                ) from None
         else:
             await svc.run(stop)
 
+    failed = True
     try:
         asyncio.run(main_loop())
+        failed = bool(svc.runtime.source_errors)
     finally:
-        _print_summary(svc)
+        _print_summary(svc, failed)
         svc.close()
+    for name, exc in svc.runtime.source_errors.items():
+        where = _SOURCE_SETTINGS.get(name, f"{name}.*")
+        raise NetVigilError(
+            f"source {name} failed, so the service stopped: {exc}; check the {where} "
+            "settings (`netvigil config docs`)"
+        )
 
 
-def _print_summary(svc: Service) -> None:
-    stats = svc.runtime.stats()
-    verification = svc.audit.verify()
-    incidents = svc.incidents.list()
-    out.print(
-        f"stopped cleanly: {sum(stats['published'].values())} events published, "
-        f"{sum(stats['queued'].values())} left in flight, {len(incidents)} incidents, "
-        f"{svc.dead_letters.count} dead letters, audit chain "
-        f"{'verified' if verification.ok else 'BROKEN'} ({verification.records} records)"
-    )
+_SOURCE_SETTINGS = {
+    "snmp-traps": "snmp.trap_*",
+    "probes": "services.probes",
+    "prometheus": "services.scrape",
+    "otlp": "services.otlp.*",
+}
+"""Where the settings of a source are, when not in the section of its own name."""
+
+
+def _audit_what(detail: dict[str, object]) -> str:
+    """An audit record's object in a few words: its ticket, else its action and target."""
+    if detail.get("ticket"):
+        return f"ticket {detail['ticket']}"
+    if detail.get("action"):
+        return f"{detail['action']} on {detail.get('target', '?')}"
+    return ""
+
+
+def _print_summary(svc: Service, failed: bool) -> None:
+    """The stop summary (:mod:`netvigil.cli.stop_summary`)."""
+    from netvigil.cli.stop_summary import render, stop_report
+
+    for line in render(stop_report(svc, failed=failed)):
+        out.print(line, highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------- demo
@@ -257,7 +337,7 @@ def demo(
             lat,
             "[green]ok[/]" if r["correct"] else "[red]miss[/]",
         )
-    out.print(table)
+    print_table(table)
     out.print(
         f"{report['correct']}/{len(report['faults'])} root causes right, "
         f"{report['false_incidents']} false incidents, {report['tickets']} tickets, "
@@ -319,7 +399,12 @@ def audit_verify(config_path: str | None, data_dir: str | None, as_json: bool) -
     path = Path(data_dir or settings.storage.data_dir) / "audit.db"
     if not path.exists():
         raise NetVigilError(f"no audit log at {path}; pass --data-dir of a NetVigil run")
-    log = AuditLog(path, key=settings.coordinator.audit_key.get_secret_value())
+    try:
+        log = AuditLog(
+            path, key=settings.coordinator.audit_key.get_secret_value(), create_key=False
+        )
+    except sqlite3.DatabaseError as exc:
+        raise NetVigilError(f"{path} is not a readable audit log ({exc})") from None
     result = log.verify()
     log.close()
     if as_json:

@@ -15,7 +15,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from netvigil.cli._common import config_option, friendly, main, out
+from netvigil.cli._common import config_option, friendly, main, out, print_table
 from netvigil.config import Settings, load_settings
 from netvigil.errors import TopologyError
 from netvigil.graph.base import TopologyStore, entity_kind
@@ -176,7 +176,7 @@ def graph_show(config_path: str | None, topology: str | None, entity: str, as_js
                 f"{lk['capacity_bps'] / 1e9:g}G",
                 str(lk["igp_metric"]),
             )
-        out.print(table)
+        print_table(table)
     elif links:
         out.print(f"[bold]links[/]: {links}")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import tempfile
 import time
@@ -15,10 +14,12 @@ from typing import Any
 import click
 from rich.table import Table
 
-from netvigil.cli._common import config_option, err, friendly, main, out
+from netvigil.cli._common import config_option, err, friendly, main, out, print_table
 from netvigil.config import Settings, load_settings
 from netvigil.errors import ConfigError, NetVigilError
 from netvigil.events import TOPICS, Incident
+from netvigil.logs_setup import setup_logging
+from netvigil.redaction import redact_urls
 
 bus_option = click.option(
     "--bus",
@@ -29,12 +30,12 @@ bus_option = click.option(
 
 
 def _settings(config_path: str | None, bus: str | None) -> tuple[Settings, str]:
-    from netvigil.streams.kafka_admin import bootstrap_of
+    from netvigil.streams.kafka import bootstrap_of
 
     settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
     if not settings.bus.url.startswith("kafka://"):
         raise ConfigError(
-            f"bus.url = {settings.bus.url!r}: this command needs Kafka; pass --bus "
+            f"bus.url = {redact_urls(settings.bus.url)!r}: this command needs Kafka; pass --bus "
             "kafka://HOST:PORT or set NETVIGIL_BUS__URL"
         )
     return settings, bootstrap_of(settings.bus.url)
@@ -71,7 +72,7 @@ def topics_create(
     config_path: str | None, bus: str | None, partitions: int | None, as_json: bool
 ) -> None:
     """Create every topic of the contract (idempotent: existing topics get their settings)."""
-    from netvigil.streams.kafka_admin import create_topics
+    from netvigil.streams.kafka import create_topics
 
     settings, bootstrap = _settings(config_path, bus)
     if partitions is not None:
@@ -91,7 +92,7 @@ def topics_create(
 @friendly
 def topics_list(config_path: str | None, bus: str | None, internal: bool, as_json: bool) -> None:
     """List the topics with partitions, messages, retention and lag per consumer group."""
-    from netvigil.streams.kafka_admin import describe_topics
+    from netvigil.streams.kafka import describe_topics
 
     settings, bootstrap = _settings(config_path, bus)
     infos = describe_topics(bootstrap, settings.kafka.topic_prefix, internal=internal)
@@ -112,7 +113,7 @@ def topics_list(config_path: str | None, bus: str | None, internal: bool, as_jso
         hours = "forever" if i.retention_ms == "-1" else f"{int(i.retention_ms) / 3.6e6:g}"
         lag = ", ".join(f"{g.group}={g.lag}" for g in i.groups) or "-"
         table.add_row(i.name, str(i.partitions), str(i.messages), i.cleanup_policy, hours, lag)
-    out.print(table)
+    print_table(table)
     if not infos:
         err.print("[yellow]no NetVigil topics yet: run `netvigil topics create`[/]")
 
@@ -147,9 +148,7 @@ def worker(
         if processors
         else list(settings.kafka.worker_processors)
     )
-    logging.basicConfig(
-        level=settings.log.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(settings.log.level)
     svc = Service.build(settings, data_dir=Path(data_dir) if data_dir else None, only=names)
     err.print(f"netvigil worker: {', '.join(names)} on {bootstrap}; Ctrl-C stops it cleanly")
 
@@ -205,7 +204,7 @@ def replay(
     """Feed a recorded range of topics through the processors again (locally: no tickets,
     nothing written back) and print the incidents it gives. Same range, same incidents."""
     from netvigil.service import Service
-    from netvigil.streams.replay import read_range
+    from netvigil.streams.kafka import read_range
 
     settings, bootstrap = _settings(config_path, bus)
     for t in from_topics:
@@ -251,7 +250,7 @@ def replay(
     for i in report["incidents"]:
         opened = datetime.fromtimestamp(i["opened_ts"], UTC).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(i["fingerprint"], opened, i["status"], i["title"])
-    out.print(table)
+    print_table(table)
     out.print(
         f"{report['records']} records, {report['events']} events replayed, "
         f"{report['undecodable']} undecodable, {len(seen)} incidents"

@@ -13,6 +13,7 @@ from netvigil.cli._common import config_option, err, main, out
 from netvigil.cli._common import friendly as _friendly
 from netvigil.config import load_settings
 from netvigil.errors import NetVigilError
+from netvigil.redaction import redact_urls
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import ChangeDecided
 from netvigil.resolvers.breaker import GLOBAL, AutonomyState
@@ -206,7 +207,8 @@ def change_approve(
     """Approve (or --reject) change NUMBER; the running service picks it up when it polls."""
     url = load_settings(config_path).tickets.url
     if not url.startswith("local://"):
-        err.print(f"tickets.url is {url}: approve or reject {number} in ServiceNow itself")
+        shown = redact_urls(url)
+        err.print(f"tickets.url is {shown}: approve or reject {number} in ServiceNow itself")
         sys.exit(2)
     tickets = LocalTickets(_data(config_path, data_dir) / "tickets.db")
     found = tickets.change_by_number(number)

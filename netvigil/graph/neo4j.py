@@ -45,6 +45,7 @@ from netvigil.graph.base import (
     Subgraph,
     entity_devices,
 )
+from netvigil.redaction import redact_urls
 
 __all__ = ["BATCH", "GraphUnavailable", "Neo4jTopology"]
 
@@ -142,7 +143,7 @@ class Neo4jTopology:
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("neo4j", "bolt", "neo4j+s", "bolt+s") or not parts.netloc:
-            raise TopologyError(f"graph url {url!r} is not like neo4j://HOST:PORT")
+            raise TopologyError(f"graph url {redact_urls(url)!r} is not like neo4j://HOST:PORT")
         self.url = url
         self.database = database
         auth = (user, password) if password else None
@@ -170,15 +171,16 @@ class Neo4jTopology:
                 return s.execute_write(work)
         except (ServiceUnavailable, SessionExpired) as exc:
             raise GraphUnavailable(
-                f"Neo4j at {self.url} is unreachable ({exc}); start it "
+                f"Neo4j at {redact_urls(self.url)} is unreachable ({exc}); start it "
                 "(python -m provision start neo4j) or set graph.url"
             ) from exc
         except AuthError as exc:
             raise GraphUnavailable(
-                f"Neo4j at {self.url} refused the credentials; set graph.user/graph.password"
+                f"Neo4j at {redact_urls(self.url)} refused the credentials; set graph.user/"
+                "graph.password"
             ) from exc
         except Neo4jError as exc:
-            raise TopologyError(f"Neo4j at {self.url} failed a query: {exc}") from exc
+            raise TopologyError(f"Neo4j at {redact_urls(self.url)} failed a query: {exc}") from exc
 
     def execute(self, mode: str, work: Callable[[neo4j.ManagedTransaction], T]) -> T:
         """Run ``work`` in one managed ``read`` or ``write`` transaction of this database (the

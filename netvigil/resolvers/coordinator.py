@@ -3,8 +3,10 @@
 For each incident revision it keeps the latest state, opens one ticket per incident (the
 fingerprint is the ticket's correlation id, so a redelivered incident never opens a second
 ticket), adds a work note when the root cause changes, resolves the ticket with the incident,
-and appends every decision to the hash-chained audit log. Stale or repeated revisions
-(at-least-once delivery, replays) change nothing.
+and appends every decision to the hash-chained audit log, in an order a crash cannot break
+(:mod:`netvigil.resolvers.ticketing`; :meth:`CoordinatorProcessor.recover` at start finishes a
+revision a dead process left half-applied). Stale or repeated revisions (at-least-once
+delivery, replays) change nothing; they are counted in ``ignored``.
 
 With a :class:`~netvigil.resolvers.remediation.Remediator` it also acts: open incidents wait
 in a priority queue (severity x blast radius x confidence) and at most ``max_active`` actions
@@ -19,32 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from netvigil.events import ActionResult, Event, Incident, RootCause, Sample
+from netvigil.events import ActionResult, Event, Incident, Sample
 from netvigil.graph.base import TopologyStore, entity_devices
 from netvigil.resolvers.audit import AuditLog
-from netvigil.resolvers.base import Ticket, TicketBackend
+from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.priority import IncidentQueue, blast_radius, facts_of, score
 from netvigil.resolvers.remediation import Remediator
+from netvigil.resolvers.ticketing import Ticketing, describe_incident
 from netvigil.streams.base import Processor
+from netvigil.streams.ignored import Ignored
 
 __all__ = ["CoordinatorProcessor", "describe_incident"]
-
-ACTOR = "netvigil/coordinator"
-
-
-def describe_incident(inc: Incident) -> str:
-    """The ticket text of an incident: root-cause ranking, evidence, impact."""
-    lines = [inc.title, ""]
-    if inc.root_causes:
-        lines.append("Root-cause candidates:")
-        for rc in inc.root_causes[:3]:
-            lines.append(f"  {rc.kind} {rc.entity}: {rc.fault} (confidence {rc.score:.2f})")
-        lines.append("Evidence: " + "; ".join(inc.root_causes[0].evidence))
-    if inc.impact:
-        lines.append("Impact: " + ", ".join(inc.impact))
-    lines.append(f"NetVigil incident {inc.fingerprint}, revision {inc.revision}")
-    return "\n".join(lines)
 
 
 class CoordinatorProcessor(Processor[None]):
@@ -72,6 +60,8 @@ class CoordinatorProcessor(Processor[None]):
         self.max_active = max_active
         self.poll_s = poll_s
         self.metric_of = metric_of or dict
+        self.ignored = Ignored(self.name)
+        self.ticketing = Ticketing(incidents, tickets, audit, self.ignored)
         self.queue = IncidentQueue()
         self.now = 0.0
         self._last_poll = 0.0
@@ -187,57 +177,10 @@ class CoordinatorProcessor(Processor[None]):
 
     # ------------------------------------------------------------------ tickets
 
+    def recover(self) -> list[Event]:
+        """Finish the incident revision a dead process left half-applied (see
+        :mod:`netvigil.resolvers.ticketing`); run once at start, before any event."""
+        return list(self.ticketing.recover())
+
     def _on_incident(self, event: Incident) -> list[Event]:
-        known = self.incidents.get(event.fingerprint)
-        if known is not None and known[0].revision >= event.revision:
-            return []  # a stale or repeated revision
-        prev = known[0] if known else None
-        rc = event.root_cause
-        records: list[Event] = []
-
-        def record(action: str, ticket: Ticket, **extra: object) -> None:
-            detail = {
-                "revision": event.revision,
-                "root_cause": rc.entity if rc else None,
-                "fault": rc.fault if rc else None,
-                "confidence": rc.score if rc else None,
-                "ticket": ticket.number,
-                **extra,
-            }
-            records.append(
-                self.audit.append(
-                    ts=event.ts,
-                    actor=ACTOR,
-                    action=action,
-                    subject=event.fingerprint,
-                    detail=detail,
-                )
-            )
-
-        text = describe_incident(event)
-        ticket = self.tickets.find(event.fingerprint)
-        if ticket is None:
-            ticket = self.tickets.open(
-                event.fingerprint, event.title, text, severity=event.severity, ts=event.ts
-            )
-            record("incident.opened", ticket, severity=event.severity)
-        elif prev is not None and prev.status == "resolved" and event.status == "open":
-            # the incident came back (a flap after recovery): its resolved ticket reopens. A
-            # ticket a human resolved while the incident stayed open is left as they set it.
-            note = "The incident is back; reopened by NetVigil.\n" + text
-            ticket = self.tickets.reopen(ticket, note, ts=event.ts)
-            record("incident.reopened", ticket)
-        elif prev is not None and _named(prev.root_cause) != _named(rc) and event.status == "open":
-            self.tickets.add_note(ticket, "Root cause updated.\n" + text, ts=event.ts)
-            record("incident.updated", ticket)
-        if event.status == "resolved" and ticket.state != "resolved":
-            note = "All signals recovered; resolved by NetVigil.\n" + text
-            ticket = self.tickets.resolve(ticket, note, ts=event.ts)
-            record("incident.resolved", ticket, duration_s=round(event.ts - event.opened_ts, 3))
-        self.incidents.put(event, ticket.number)
-        return records
-
-
-def _named(rc: RootCause | None) -> tuple[str, str] | None:
-    """What a work note is about: which entity is blamed and for what, not its confidence."""
-    return (rc.entity, rc.fault) if rc is not None else None
+        return list(self.ticketing.apply(event))

@@ -69,6 +69,9 @@ class Runtime(Protocol):
     """What the service needs of a runtime (the embedded bus, Kafka): run the processors and
     sources, let observers watch topics, take events from outside, report counters."""
 
+    source_errors: dict[str, BaseException]
+    """Sources that raised (by name): a source that fails stops the run."""
+
     def listen(self, topic: str, listener: Listener) -> None:
         """Call ``listener`` with every event of ``topic`` that passes through this process."""
         ...

@@ -24,13 +24,27 @@ traffic traverses, as the topology store keeps them (``twin/services.py`` keeps 
 It joins the live group on that path and never opens one on its own (it is weak evidence), so
 the root cause stays the network element while the incident lists the services and SLOs it
 hurts (``Incident.services``, ``Incident.slos``); a burning SLO raises the severity one level.
+
+Clock and restarts: the correlator's clock is the newest anomaly time it has seen; an anomaly
+older than the clock by more than ``late_s`` (a replay from the start, a clock that went
+backwards) cannot be placed in groups that moved on, and is ignored and counted
+(:mod:`netvigil.streams.ignored`). A correlator that starts without state (the embedded
+runtime after any restart; Kafka when no changelog holds it) takes its groups back from the
+incident store (``resume``): every open incident, and every resolved one that may still
+reopen, with its fingerprint, revision and symptoms, and its clock. So the same ongoing fault
+updates its incident instead of opening a new one, and a new fault still opens a new one. The
+detector restarts without memory, so a symptom inherited that way must be seen again within
+``window_s`` of the first event after the start (the same symptom joins its incident whatever
+its onset); one that is not is taken as cleared (counted as ``unconfirmed_symptom``), and an
+incident left with no active strong symptom resolves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -43,8 +57,11 @@ from netvigil.events import Anomaly, AnomalyRef, Event, Incident, RootCause, Sev
 from netvigil.graph.aio import AsyncTopology
 from netvigil.graph.base import TopologyStore, entity_devices
 from netvigil.streams.base import Processor
+from netvigil.streams.ignored import Ignored
 
-__all__ = ["CorrelatorConfig", "CorrelatorProcessor"]
+__all__ = ["CorrelationState", "CorrelatorConfig", "CorrelatorProcessor"]
+
+log = logging.getLogger(__name__)
 
 _SEVERITY: dict[tuple[str, str], Severity] = {
     ("device", "down"): "critical",
@@ -74,6 +91,8 @@ class CorrelatorConfig:
     min_evidence: float = 0.8
     reopen_s: float = 120.0
     """A resolved incident whose symptoms return within this many seconds reopens."""
+    late_s: float = 3600.0
+    """An anomaly older than the correlator's clock by more than this is ignored (counted)."""
 
 
 @dataclass
@@ -90,6 +109,9 @@ class _Group:
     last_emitted: tuple[object, ...] | None = None
     root: RootCause | None = None
     """The root cause it named last."""
+    inherited: frozenset[str] = frozenset()
+    """Symptoms (``entity|signal``) taken from the incident store at a restart and not seen
+    again since."""
 
     def strong_active(self) -> bool:
         return any(is_strong(a) and a.state == "active" for a in self.anomalies.values())
@@ -98,6 +120,13 @@ class _Group:
 @dataclass
 class CorrelationState:
     groups: list[_Group] = field(default_factory=list)
+    clock: float = float("-inf")
+    """The newest anomaly time seen (or resumed)."""
+    resumed_ts: float | None = None
+    """Time of the first event after a resume: inherited symptoms must be seen within
+    ``window_s`` of it. None when nothing was resumed or once they all were settled."""
+    resuming: bool = False
+    """Groups were resumed and no event has come since."""
 
 
 class CorrelatorProcessor(Processor[CorrelationState]):
@@ -112,8 +141,14 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         topo: TopologyStore,
         cfg: CorrelatorConfig | None = None,
         summarizer: Summarizer | None = None,
+        *,
+        resume: Callable[[float], Sequence[Incident]] | None = None,
     ) -> None:
+        """``resume(reopen_s)`` returns the incidents a correlator without state takes back
+        (the incident store's :meth:`~netvigil.resolvers.incidents.IncidentStore.resumable`)."""
         self.topo = topo
+        self.resume = resume
+        self.ignored = Ignored(self.name)
         self.aio = AsyncTopology(topo)
         self.cfg = cfg or CorrelatorConfig()
         self.summarizer = summarizer or Summarizer()
@@ -127,7 +162,21 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         return "all"
 
     def new_state(self) -> CorrelationState:
-        return CorrelationState()
+        state = CorrelationState()
+        if self.resume is None:
+            return state
+        for inc in self.resume(self.cfg.reopen_s):
+            state.groups.append(_resumed(inc))
+            state.clock = max(state.clock, inc.ts)
+        if state.groups:
+            state.resuming = True
+            log.info(
+                "correlator resumes %d incidents (%d open) from the incident store; clock %.3f",
+                len(state.groups),
+                sum(1 for g in state.groups if g.resolved_ts is None),
+                state.clock,
+            )
+        return state
 
     async def process(self, event: Event, state: CorrelationState) -> Sequence[Event]:
         return [await self._summarized(e) for e in await self._handle(event, state)]
@@ -145,10 +194,19 @@ class CorrelatorProcessor(Processor[CorrelationState]):
     async def _handle(self, event: Event, state: CorrelationState) -> Sequence[Event]:
         if not isinstance(event, Anomaly):
             return []
-        self._expire(state, event.ts)
         ref_key = f"{event.entity}|{event.signal}"
+        if event.ts < state.clock - self.cfg.late_s:
+            self.ignored(
+                "late_anomaly",
+                f"{ref_key} {event.state} at {event.ts:.3f}, clock {state.clock:.3f}",
+            )
+            return []
+        state.clock = max(state.clock, event.ts)
+        if state.resuming:
+            state.resumed_ts, state.resuming = event.ts, False
+        out = await self._expire(state, event.ts)
         if event.state == "cleared":
-            return await self._clear(event, ref_key, state)
+            return out + await self._clear(event, ref_key, state)
         ref = AnomalyRef(
             entity=event.entity,
             signal=event.signal,
@@ -162,6 +220,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             group = _Group(fingerprint="", created_ts=event.ts, last_strong_ts=event.ts)
             state.groups.append(group)
         group.anomalies[ref_key] = ref
+        group.inherited -= {ref_key}
         group.devices.update(devices)
         if is_strong(ref):
             group.last_strong_ts = max(group.last_strong_ts, ref.onset_ts)
@@ -172,8 +231,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             digest = hashlib.sha1(f"{ref_key}|{ref.onset_ts:.3f}".encode()).hexdigest()
             group.fingerprint = digest[:16]
         if not group.fingerprint:
-            return []  # not (yet) an incident: evidence too weak
-        return await self._emit(group, event.ts)
+            return out  # not (yet) an incident: evidence too weak
+        return out + await self._emit(group, event.ts)
 
     # ------------------------------------------------------------------ grouping
 
@@ -221,22 +280,27 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         devices: tuple[str, ...],
         path: frozenset[str],
     ) -> _Group | None:
+        for g in state.groups:  # a symptom from before a restart, back: the same fault
+            if ref_key in g.inherited and g.resolved_ts is None:
+                return g
         service = ref.kind == SLO_KIND
         near = set() if service else await self._nearby(devices)
         strong = is_strong(ref)
         best: tuple[int, float, _Group] | None = None
         for g in state.groups:
             if g.resolved_ts is not None:
-                # a resolved incident takes back only its own symptoms, and only for a while
+                # a resolved incident takes back only its own symptoms, only for a while, and
+                # only after it resolved (not a replay of what it resolved from)
                 if (
                     not strong
                     or ref_key not in g.anomalies
-                    or ts - g.resolved_ts > self.cfg.reopen_s
+                    or not 0 <= ts - g.resolved_ts <= self.cfg.reopen_s
                     or not await self._of_root(g.root, ref.entity)
                 ):
                     continue
                 return g
-            if strong and ref.onset_ts - g.last_strong_ts > self.cfg.window_s:
+            # in either direction: an earlier fault (replayed, late) does not join a later group
+            if strong and abs(ref.onset_ts - g.last_strong_ts) > self.cfg.window_s:
                 continue
             if not strong and ts - g.last_strong_ts > self.cfg.window_s and not g.strong_active():
                 continue
@@ -269,7 +333,14 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             return entity in (lk.a_if, lk.b_if)
         return False
 
-    def _expire(self, state: CorrelationState, now: float) -> None:
+    async def _expire(self, state: CorrelationState, now: float) -> list[Event]:
+        """Drop groups that can no longer take anomalies; settle inherited symptoms that were
+        not seen again in time (the incidents they leave without symptoms resolve)."""
+        out: list[Event] = []
+        if state.resumed_ts is not None and now - state.resumed_ts > self.cfg.window_s:
+            state.resumed_ts = None
+            for g in state.groups:
+                out += await self._unconfirmed(g, now)
         keep = []
         for g in state.groups:
             if g.resolved_ts is not None and now - g.resolved_ts > self.cfg.reopen_s:
@@ -278,19 +349,37 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 continue  # a weak group that never became an incident
             keep.append(g)
         state.groups[:] = keep
+        return out
+
+    async def _unconfirmed(self, g: _Group, now: float) -> list[Event]:
+        if not g.inherited:
+            return []
+        for key in sorted(g.inherited):
+            self.ignored("unconfirmed_symptom", f"{key} of incident {g.fingerprint}")
+            ref = g.anomalies[key]
+            g.anomalies[key] = msgspec.structs.replace(ref, state="cleared")
+        g.inherited = frozenset()
+        if g.resolved_ts is None and not g.strong_active():
+            g.resolved_ts = now
+        return await self._emit(g, now)
 
     async def _clear(self, event: Anomaly, ref_key: str, state: CorrelationState) -> list[Event]:
         out: list[Event] = []
+        held = False
         for g in state.groups:
             ref = g.anomalies.get(ref_key)
+            held = held or ref is not None
             if ref is None or ref.state == "cleared":
                 continue
+            g.inherited -= {ref_key}
             g.anomalies[ref_key] = msgspec.structs.replace(ref, state="cleared")
             if not g.fingerprint or g.resolved_ts is not None:
                 continue
             if not g.strong_active():
                 g.resolved_ts = event.ts
             out += await self._emit(g, event.ts)
+        if not held:
+            self.ignored("clear_without_anomaly", f"{ref_key} cleared at {event.ts:.3f}")
         return out
 
     # ------------------------------------------------------------------ incidents
@@ -361,6 +450,28 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 (set(br.devices) | set(br.links) | set(br.services)) - {rc.entity}
             )
         return self._impacts[key]
+
+
+def _resumed(inc: Incident) -> _Group:
+    """The group of a stored incident, as a correlator that saw it would hold it."""
+    refs = {f"{a.entity}|{a.signal}": a for a in inc.anomalies}
+    strong = [a.onset_ts for a in inc.anomalies if is_strong(a)]
+    flapping = bool(inc.root_causes) and inc.root_causes[0].fault == "flapping"
+    return _Group(
+        fingerprint=inc.fingerprint,
+        created_ts=inc.opened_ts,
+        last_strong_ts=max(strong, default=inc.opened_ts),
+        anomalies=dict(refs),
+        devices={d for a in inc.anomalies if a.kind != SLO_KIND for d in entity_devices(a.entity)},
+        opened_ts=inc.opened_ts,
+        revision=inc.revision,
+        resolved_ts=inc.ts if inc.status == "resolved" else None,
+        reopened=int(flapping),
+        root=inc.root_causes[0] if inc.root_causes else None,
+        inherited=frozenset(
+            k for k, a in refs.items() if a.state == "active" and inc.status == "open"
+        ),
+    )
 
 
 def _title(causes: list[RootCause]) -> str:

@@ -5,6 +5,8 @@ order they were published. Publishing awaits room in every subscriber's inbox: a
 processor slows its producers instead of growing memory. An event that makes a processor raise
 goes to the dead-letter topic with the error; the processor goes on. Shutdown stops the sources
 first, then drains every inbox (including what draining produces) before stopping processors.
+A source that raises (a collector that cannot bind its port) stops the run: the error is kept
+in ``source_errors`` for the caller to report, rather than the service running without it.
 
 Processors must not form a cycle (under back-pressure it could deadlock), except through a
 processor's declared ``feedback`` inputs: a low-volume topic that comes back from downstream
@@ -72,6 +74,8 @@ class EmbeddedRuntime:
         self.published: Counter[str] = Counter()
         self.processed: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
+        self.source_errors: dict[str, BaseException] = {}
+        """Sources that raised, by name; each one stopped the run."""
 
     # ------------------------------------------------------------------ wiring
 
@@ -186,8 +190,11 @@ class EmbeddedRuntime:
             while pending - {stopper}:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for t in done - {stopper}:
-                    if t.exception() is not None:
-                        log.error("source %s failed: %r", t.get_name(), t.exception())
+                    if (exc := t.exception()) is not None:
+                        # a source that raised is dead: stop, rather than run without it
+                        log.error("%s failed: %r", t.get_name(), exc)
+                        self.source_errors[t.get_name().removeprefix("source:")] = exc
+                        stop.set()
                 if stopper in done:
                     break
             if not src_tasks:

@@ -97,6 +97,12 @@ METRICS: dict[str, MetricSpec] = {
     "netvigil_dead_letters_truncated": MetricSpec(
         "counter", "Dead letters whose raw bytes were cut to the per-letter cap.", ("where",)
     ),
+    "netvigil_events_ignored": MetricSpec(
+        "counter",
+        "Events a processor ignored, by reason (stale revisions, late events; "
+        "netvigil/streams/ignored.py).",
+        ("processor", "reason"),
+    ),
 }
 """Every metric of the edges: name (counters get ``_total`` on the wire) -> spec."""
 

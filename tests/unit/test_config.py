@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from netvigil.cli import main
 from netvigil.config import Settings, describe, load_settings, redacted
 from netvigil.errors import ConfigError
+from tests.conftest import netvigil
 
 
 @pytest.fixture(autouse=True)
@@ -132,3 +133,12 @@ def test_processing_guarantee_takes_the_two_guarantees_only() -> None:
         assert ok.kafka.processing_guarantee == guarantee
     with pytest.raises(ValidationError, match="processing_guarantee"):
         Settings.model_validate({"kafka": {"processing_guarantee": "at_most_once"}})
+
+
+def test_config_docs_piped_keeps_every_name_whole() -> None:
+    piped = netvigil("config", "docs", env={"COLUMNS": "80"})
+    assert piped.returncode == 0, piped.stderr
+    assert "…" not in piped.stdout
+    lines = piped.stdout.splitlines()
+    for row in describe():
+        assert any(row["setting"] in ln and row["env"] in ln for ln in lines), row["env"]

@@ -1,10 +1,11 @@
-"""A storm of new log text over real syslog: ingested at line rate, raised as one anomaly.
+"""A storm of new log text over real syslog: every message ingested, raised as one anomaly.
 
 10,000 valid RFC 5424 messages of random words go over TCP (LF framing) at 1,000 messages/s
 to the real syslog listener, through the embedded runtime, into the log processor with the
 MiniLM classifier. Before the novelty bound every new template ran the classifier on the hot
-path (~23 messages/s, thousands of anomalies); now the stream is drained soon after the last
-message is sent, the storm is one anomaly, and the templates kept stay under the cap.
+path (~23 messages/s, thousands of anomalies); now the classifier runs for at most the
+storm's first templates, the storm is one anomaly, and the templates kept stay under the cap.
+The rate itself is measured in ``bench/log_storm.py``, not here.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def _storm(rng: random.Random) -> list[bytes]:
     return out
 
 
-async def test_a_novelty_storm_over_syslog_is_ingested_at_line_rate() -> None:
+async def test_a_novelty_storm_over_syslog_is_ingested_and_raised_once() -> None:
     proc = LogProcessor(
         TemplateClassifier(MiniLMEmbedder()), warmup=100, max_templates=2_000, storm_new=50
     )
@@ -67,22 +68,18 @@ async def test_a_novelty_storm_over_syslog_is_ingested_at_line_rate() -> None:
         await asyncio.wait_for(collector.ready.wait(), 10)
         lines = _storm(random.Random(21))
         sender = threading.Thread(target=_send, args=(collector.listen.bound["tcp"], lines))
-        t0 = time.monotonic()
         sender.start()
         await asyncio.to_thread(sender.join)
-        sent_s = time.monotonic() - t0
-        async with asyncio.timeout(60):
+        async with asyncio.timeout(300):  # a liveness bound, not a speed check
             while runtime.processed["log-analytics"] < N:
                 await asyncio.sleep(0.05)
-        drained_s = time.monotonic() - t0
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
-    # at line rate: done shortly after the last message was sent (the old path needed 300 s+)
-    assert drained_s < sent_s + 10, (sent_s, drained_s)
     storms = [a for a in anomalies if isinstance(a, Anomaly) and a.kind == "novelty_storm"]
     assert [a.state for a in storms] == ["active"]
     new = [a for a in anomalies if isinstance(a, Anomaly) and a.kind == "new_template"]
     assert len(new) < 2 * 50  # the storm's first templates, opened and cleared, then no more
     stats = proc.stats()
     assert stats["templates"] <= 2_000 and stats["evicted"] > 0 and stats["storms"] == 1
+    assert stats["classified"] <= 2 * 50  # the hot path no longer classifies every new template

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pickle
 import random
 
+import pytest
+
 from netvigil.analytics.detector import DetectorConfig, SeriesDetector
 
 CFG = DetectorConfig(warmup=30, z_threshold=6.0, min_points=2, clear_points=3)
@@ -56,7 +58,7 @@ def test_scores_before_learning() -> None:
     det = SeriesDetector.for_signal("cpu.util", CFG)
     feed(det, [10.0 + (i % 2) * 0.1 for i in range(60)])
     assert det.scorer is not None
-    before = det.scorer.level[0]
+    before = det.scorer.predictor.level[0]
     check = det._check(60.0, 50.0, CFG)
     assert check.expected is not None and abs(check.expected - before) < 0.2
     assert check.abnormal
@@ -68,3 +70,20 @@ def test_memory_per_series_is_constant() -> None:
     size_100 = len(pickle.dumps(det))
     feed(det, [float(i % 7) for i in range(10_000)], start=100)
     assert len(pickle.dumps(det)) <= size_100 + 16
+
+
+def test_the_detector_settings_section_is_the_detector_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One source of fields: every DetectorConfig field is a setting with an env var, and the
+    settings section is handed to the processor as it is."""
+    from netvigil.config import describe, load_settings
+    from netvigil.streams.detect import DetectorProcessor
+
+    monkeypatch.setenv("NETVIGIL_DETECTOR__SCORE_OPEN", "0.7")
+    settings = load_settings(None)
+    assert isinstance(settings.detector, DetectorConfig)
+    assert settings.detector.score_open == 0.7
+    documented = {row["setting"] for row in describe()}
+    assert {f"detector.{name}" for name in DetectorConfig.model_fields} <= documented
+    assert DetectorProcessor(settings.detector).cfg.score_open == 0.7

@@ -58,3 +58,36 @@ def test_threshold_is_optimised_over_the_corpus() -> None:
     res = score_corpus({"a": prepare(n, [(500, 599)], scores)})
     assert res["threshold"] == pytest.approx(0.7)
     assert math.isclose(res["raw"], scaled_sigmoid(-0.8) / scaled_sigmoid(-1.0) - 0.11)
+
+
+def _raw_at(files: dict[str, object], threshold: float) -> float:
+    """NAB's rules applied directly at one threshold (no sweep)."""
+    raw = 0.0
+    for f in files.values():
+        hit = f.scores >= threshold  # type: ignore[attr-defined]
+        win = f.window  # type: ignore[attr-defined]
+        raw += float(sum(f.sigmoid[hit & (win < 0)])) * 0.11  # type: ignore[attr-defined]
+        for w in sorted(set(win[win >= 0].tolist())):
+            rows = [i for i in range(len(win)) if hit[i] and win[i] == w]
+            raw += f.sigmoid[rows[0]] if rows else -1.0  # type: ignore[attr-defined]
+    return raw
+
+
+def test_the_sweep_finds_the_best_threshold_of_a_direct_evaluation() -> None:
+    """The vectorised sweep against NAB's rules evaluated at every distinct score."""
+    import random
+
+    rng = random.Random(5)
+    for _ in range(40):
+        files = {}
+        for k in range(rng.randint(1, 3)):
+            n = rng.randint(200, 400)
+            a = rng.randint(160, n - 40)
+            windows = [(a, a + rng.randint(5, 30))]
+            scores = [rng.randint(0, 8) / 8 for _ in range(n)]
+            files[f"f{k}"] = prepare(n, windows, scores)
+        res = score_corpus(files)
+        candidates = {float(s) for f in files.values() for s in f.scores}
+        best = max([-float(len(files))] + [_raw_at(files, t) for t in candidates])
+        assert res["raw"] == pytest.approx(best)
+        assert _raw_at(files, float(res["threshold"])) == pytest.approx(res["raw"])

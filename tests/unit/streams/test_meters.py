@@ -49,8 +49,9 @@ def test_an_undeclared_metric_or_wrong_labels_fail_loudly() -> None:
 
 
 def test_every_metric_is_named_for_netvigil_and_documented() -> None:
-    doc = (Path(__file__).parents[3] / "docs" / "collectors.md").read_text()
+    docs = Path(__file__).parents[3] / "docs"
+    doc = (docs / "collectors.md").read_text() + (docs / "operations.md").read_text()
     for name, spec in METRICS.items():
         assert name.startswith("netvigil_") and spec.help.endswith(".")
         wire = name + "_total" if spec.kind == "counter" else name
-        assert f"`{wire}`" in doc, f"{wire} is not in docs/collectors.md"
+        assert f"`{wire}`" in doc, f"{wire} is in neither docs/collectors.md nor operations.md"

@@ -1,0 +1,60 @@
+"""Score one whole series as a stream: what ``netvigil detect`` runs on a CSV file.
+
+Strictly online: point ``t``'s score uses points up to ``t`` only. The scores are the
+:class:`~netvigil.analytics.ensemble.EnsembleScorer`'s, reported at the onset of each
+excursion (:class:`~netvigil.analytics.hygiene.OnsetFilter`): an ongoing anomaly is one event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from netvigil.analytics.ensemble import EnsembleConfig, EnsembleScorer, EnsembleVerdict
+from netvigil.analytics.hygiene import OnsetFilter
+
+__all__ = ["ONSET_LEVEL", "SeriesScores", "StreamScorer", "score_series"]
+
+ONSET_LEVEL = 0.4
+"""Score at which an excursion starts its refractory period (chosen by cross-validation)."""
+
+
+@dataclass(frozen=True)
+class SeriesScores:
+    scores: list[float]
+    """Onset-filtered scores in [0, 1], one per point."""
+    detectors: list[str]
+    """Per point, the detector that weighed most."""
+
+
+class StreamScorer:
+    """One series' scorer for a score stream: the ensemble's verdict, then the onset filter."""
+
+    def __init__(
+        self, config: EnsembleConfig | None = None, *, onset_level: float = ONSET_LEVEL
+    ) -> None:
+        self.scorer = EnsembleScorer(config)
+        self.onset = OnsetFilter(level=onset_level)
+
+    def __call__(self, ts: float, value: float) -> tuple[float, EnsembleVerdict]:
+        """The reported score of ``value`` at ``ts`` and the verdict behind it."""
+        verdict = self.scorer.update(ts, value)
+        return self.onset(verdict.score), verdict
+
+
+def score_series(
+    ts: Sequence[float],
+    values: Sequence[float],
+    config: EnsembleConfig | None = None,
+    *,
+    onset_level: float = ONSET_LEVEL,
+) -> SeriesScores:
+    """Score ``values`` (at times ``ts``, seconds) in order, as a stream."""
+    stream = StreamScorer(config, onset_level=onset_level)
+    scores: list[float] = []
+    detectors: list[str] = []
+    for t, v in zip(ts, values, strict=True):
+        score, verdict = stream(t, v)
+        scores.append(score)
+        detectors.append(verdict.detector)
+    return SeriesScores(scores, detectors)

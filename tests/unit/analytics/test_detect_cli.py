@@ -1,0 +1,49 @@
+"""``netvigil detect``: the command-line contract on a CSV series."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from netvigil.analytics.series import score_series
+from netvigil.cli import main
+from netvigil.cli.analytics import parse_timestamp
+
+
+def _write(path: Path, rows: list[tuple[str, float]]) -> None:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["timestamp", "value"])
+        w.writerows(rows)
+
+
+def test_detect_writes_one_score_per_row_equal_to_the_streaming_scorer(tmp_path: Path) -> None:
+    stamps = [
+        f"2014-01-{1 + i // 288:02d} {(i % 288) // 12:02d}:{(i % 12) * 5:02d}:00"
+        for i in range(2000)
+    ]
+    values = [10 + 3 * math.sin(2 * math.pi * i / 288) + (i % 7) * 0.1 for i in range(2000)]
+    values[1500] += 40
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    _write(src, list(zip(stamps, values, strict=True)))
+    res = CliRunner().invoke(main, ["detect", "--input", str(src), "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["timestamp", "value", "anomaly_score"]
+    assert len(rows) == 2001
+    scores = [float(r[2]) for r in rows[1:]]
+    expected = score_series([parse_timestamp(s) for s in stamps], values).scores
+    assert max(abs(a - b) for a, b in zip(scores, expected, strict=True)) < 1e-6
+    assert scores[1500] == max(scores) and scores[1500] >= 0.5
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_detect_refuses_a_file_without_the_header(tmp_path: Path) -> None:
+    src = tmp_path / "bad.csv"
+    src.write_text("1,2\n3,4\n")
+    res = CliRunner().invoke(main, ["detect", "--input", str(src), "--output", str(tmp_path / "o")])
+    assert res.exit_code != 0
+    assert "timestamp,value" in res.output

@@ -1,0 +1,87 @@
+"""Anomaly likelihood: tail probabilities of a detector's raw scores on one series."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from netvigil.analytics.likelihood import AverageLikelihood, TailLikelihood, gaussian_surprisal
+
+
+def test_gaussian_surprisal_is_the_normal_tail_and_continuous_where_it_switches() -> None:
+    for x in (0.0, 1.0, 3.0, 4.5):
+        assert gaussian_surprisal(x) == pytest.approx(-math.log10(0.5 * math.erfc(x / 2**0.5)))
+    assert gaussian_surprisal(4.999999) == pytest.approx(gaussian_surprisal(5.0), abs=0.01)
+    assert gaussian_surprisal(40.0) > gaussian_surprisal(20.0) > 80  # no underflow to inf
+    assert math.isfinite(gaussian_surprisal(1e6))
+
+
+def _spike_likelihood() -> AverageLikelihood:
+    a = 0.3
+    return AverageLikelihood(avg_alpha=a, hist_alpha=0.005, var_floor=a / (2 - a) * 0.3634)
+
+
+def test_average_likelihood_rarely_alarms_on_gaussian_residuals_and_flags_a_spike() -> None:
+    rng = random.Random(3)
+    lk = _spike_likelihood()
+    surprisals = [lk.judge(abs(rng.gauss(0, 1))) for _ in range(5000)]
+    # after its start, a one-in-10^6 surprisal (6) is not reached on 4,000 normal points
+    assert max(surprisals[1000:]) < 6
+    assert lk.judge(10.0) > 6
+
+
+def test_average_likelihood_judges_each_series_against_its_own_history() -> None:
+    """The same raw score is rare on a quiet series and ordinary on one that often gives it."""
+    rng = random.Random(4)
+    quiet, busy = _spike_likelihood(), _spike_likelihood()
+    for _ in range(3000):
+        quiet.judge(abs(rng.gauss(0, 1)))
+        busy.judge(abs(rng.gauss(0, 1)) + (6.0 if rng.random() < 0.05 else 0.0))
+    assert quiet.judge(6.0) > busy.judge(6.0) + 2
+
+
+def test_two_sided_likelihood_flags_shifts_both_ways() -> None:
+    up = AverageLikelihood(avg_alpha=0.2, hist_alpha=0.005, var_floor=0.2 / 1.8, two_sided=True)
+    down = AverageLikelihood(avg_alpha=0.2, hist_alpha=0.005, var_floor=0.2 / 1.8, two_sided=True)
+    rng = random.Random(5)
+    for _ in range(2000):
+        e = rng.gauss(0, 1)
+        up.judge(e)
+        down.judge(e)
+    assert max(up.judge(4.0) for _ in range(5)) > 5
+    assert max(down.judge(-4.0) for _ in range(5)) > 5
+
+
+def test_empirical_tail_lowers_the_surprisal_of_what_the_series_often_does() -> None:
+    def run(tail_alpha: float) -> float:
+        lk = AverageLikelihood(
+            avg_alpha=0.3, hist_alpha=0.005, var_floor=0.3 / 1.7 * 0.3634, tail_alpha=tail_alpha
+        )
+        rng = random.Random(6)
+        for _ in range(3000):  # Student-like: a large value every ~50 points
+            lk.judge(abs(rng.gauss(0, 1)) * (8.0 if rng.random() < 0.02 else 1.0))
+        return lk.judge(12.0)
+
+    assert run(0.001) < run(0.0)
+
+
+def test_tail_likelihood_matches_an_exponential_tail() -> None:
+    rng = random.Random(7)
+    tl = TailLikelihood(rate=0.05, alpha=0.01, scale=1.0)
+    for _ in range(20000):
+        tl.learn(rng.expovariate(1.0))
+    # P(X > 8) = e^-8 for a unit exponential: -log10 = 3.47
+    assert tl.surprisal(8.0) == pytest.approx(8 / math.log(10), abs=0.6)
+    assert tl.surprisal(0.5) == 0.0
+
+
+def test_tail_likelihood_of_a_mostly_zero_score_uses_its_positive_values() -> None:
+    tl = TailLikelihood(rate=0.05, alpha=0.01, scale=0.25)
+    rng = random.Random(8)
+    for _ in range(5000):
+        tl.learn(0.25 if rng.random() < 0.01 else 0.0)
+    assert tl.u == 0.0
+    assert tl.surprisal(0.0) == 0.0
+    assert 1.5 < tl.surprisal(0.25) < 3.5  # about one point in a hundred, and a bit
