@@ -15,6 +15,10 @@ with a deadline) and verification. It reads ``netvigil.samples`` from the sample
 (:mod:`netvigil.resolvers.sampler`): the series it verifies, which it asks for on
 ``netvigil.watches``, and clock ticks, its event-time clock, on which it also takes up
 finished executor calls and polls the ticket system for approvals and human resolutions.
+An incident is decided on once per root cause: a revision that names another root cause
+after "no catalog action remedies it" (the first revision may rest on partial evidence, e.g.
+a routing protocol's log of the adjacency before the interface's state arrives) is decided
+on again; any other decision binds the incident.
 """
 
 from __future__ import annotations
@@ -95,10 +99,21 @@ class CoordinatorProcessor(Processor[None]):
         if inc.status == "resolved":
             self.queue.discard(inc.fingerprint)
             return self.remediator.cancel(inc.fingerprint, inc.ts, "the incident resolved")
-        if inc.root_cause is None or self.remediator.store.of_incident(inc.fingerprint):
+        if inc.root_cause is None or self._decided(inc):
             return []
         self.queue.push(inc.fingerprint, score(inc, blast_radius(self.topo, inc)), inc.opened_ts)
         return self._dispatch(inc.ts)
+
+    def _decided(self, inc: Incident) -> bool:
+        """Whether the incident's current root cause was decided on (see the module
+        docstring): a refusal for want of an action binds only the root cause it judged."""
+        assert self.remediator is not None and inc.root_cause is not None
+        rc = inc.root_cause
+        return any(
+            r.action != "none"
+            or (r.facts.get("target"), r.facts.get("fault")) == (rc.entity, rc.fault)
+            for r in self.remediator.store.of_incident(inc.fingerprint)
+        )
 
     def _active(self) -> int:
         assert self.remediator is not None
