@@ -80,6 +80,16 @@ def test_faults_on_the_lab_become_incidents_with_the_right_root_cause_and_a_veri
                     return e
             return None
 
+        def resolved(link: str, after: float) -> bool:
+            latest: dict[str, Incident] = {}
+            for e in seen["incidents"]:
+                if isinstance(e, Incident) and e.opened_ts >= after:
+                    latest[e.fingerprint] = e
+            return any(
+                e.status == "resolved" and e.root_cause and e.root_cause.entity == link
+                for e in latest.values()
+            )
+
         async def scenario() -> dict[str, object]:
             stop = asyncio.Event()
             task = asyncio.create_task(svc.run(stop))
@@ -98,7 +108,10 @@ def test_faults_on_the_lab_become_incidents_with_the_right_root_cause_and_a_veri
                     60,
                 )
                 await asyncio.to_thread(clear, LabState.load() or state, f1)
-                await asyncio.sleep(10)
+                # the congestion is a fault of its own: it begins once the first one's incident
+                # resolved (its adjacencies back, its symptoms cleared), not while that incident
+                # may still take nearby symptoms
+                got["resolved"] = await _until(lambda: resolved(down_link.id, f1.start), DETECT_S)
                 f2 = LabFault("congestion", busy_link.id, time.time(), 120, busy_link.a)
                 await asyncio.to_thread(inject, LabState.load() or state, f2)
                 got["congestion"] = await _until(
@@ -127,6 +140,9 @@ def test_faults_on_the_lab_become_incidents_with_the_right_root_cause_and_a_veri
             (e.title, e.root_cause) for e in seen["incidents"] if isinstance(e, Incident)
         ]
         assert got["reset"] and executed and verified
+        assert got["resolved"], [
+            (e.title, e.status) for e in seen["incidents"] if isinstance(e, Incident)
+        ]
         # the agents' link traps (DISMAN-EVENT-MIB), named as the polls name the device: the
         # shut end says admin_down, its peer link_down
         traps = {
