@@ -152,7 +152,16 @@ class StorageSettings(_Section):
 
 
 FaultKind = Literal[
-    "link_down", "congestion", "node_down", "linecard", "flap", "packet_loss", "growth_ramp"
+    "link_down",
+    "congestion",
+    "node_down",
+    "linecard",
+    "flap",
+    "packet_loss",
+    "routing_crash",
+    "mtu_mismatch",
+    "cost_misconfig",
+    "growth_ramp",
 ]
 
 

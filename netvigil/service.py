@@ -138,6 +138,8 @@ class TwinPlan:
     """Share of the twin's telemetry lost before it reaches the pipeline."""
     poll_reachability: bool = False
     """The twin reports each device's reachability every step (a poller), not only changes."""
+    start: float = SIM_EPOCH
+    """Simulated time of the first step (the lab bench runs the twin on the lab's clock)."""
 
 
 @dataclass
@@ -239,7 +241,7 @@ class Service:
                 network,
                 step_s=settings.twin.step_s,
                 speed=twin.speed,
-                start=SIM_EPOCH,
+                start=twin.start,
                 until=twin.until,
                 on_fault=on_fault,
                 loss=twin.loss,

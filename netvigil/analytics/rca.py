@@ -6,17 +6,29 @@ Two views of the same evidence are combined:
    typed hypothesis that *predicts* which strong symptoms (``down``/``threshold`` anomalies,
    reachability) would be seen if it were true:
 
-   - ``link down`` (and a flapping link): both interfaces of the link down;
+   - ``link down`` (and a flapping link): both interfaces of the link down (an end an operator
+     shut down, an ``admin_down`` anomaly, is not observed and not predicted); when all of its
+     evidence is the routing protocol's (the adjacency left Full, ``routing.*`` signals) while
+     the interfaces stay up, ``link adjacency_down`` (an MTU mismatch, a misconfigured link);
    - ``link congestion``: an interface of the link over its utilization threshold;
    - ``link packet_loss``: the link's interfaces counting input errors (a lossy link is seen
      by whoever receives from it: both ends when traffic flows both ways);
    - ``device down``: the device unreachable and the far ends of all its links down (its own
      interfaces cannot be observed any more);
    - ``device linecard``: two or more links of a reachable device down together (onsets within
-     ``LINECARD_SPREAD_S``) while others stay up.
+     ``LINECARD_SPREAD_S``) while others stay up;
+   - ``device routing_down``: a reachable device whose neighbours lost their adjacencies with
+     it (the far ends of its links down by the routing protocol only) while it still answers
+     and no interface at either end went down: its routing daemon died, its interfaces did
+     not. It predicts the far ends only, so with the device unreachable ``device down``
+     explains more and wins; with both ends of one link reporting (an MTU mismatch) it ties
+     with the link, and the simpler link wins.
 
-   A hypothesis scores the harmonic mean of the share of the strong evidence it explains
-   (weighted) and the share of its predictions that came true. Interfaces on unreachable
+   A failure (of a link, a device, its routing) also explains congestion that began after it
+   within ``REROUTE_S``: the traffic it moved. A hypothesis scores the harmonic mean of the
+   share of the strong evidence it explains
+   (weighted; a hypothesis may also explain symptoms it does not predict, which count here
+   only) and the share of its predictions that came true. Interfaces on unreachable
    devices are unobservable and never counted as missed predictions.
 
 2. **Propagation** (a personalized PageRank on the device-interface-link graph around the
@@ -32,7 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -43,8 +55,11 @@ from netvigil.events import AnomalyRef, RootCause
 from netvigil.graph.base import Interface, Link, Subgraph, entity_devices, entity_kind
 
 __all__ = [
+    "ADMIN_DOWN",
     "KIND_WEIGHT",
     "LINECARD_SPREAD_S",
+    "REROUTE_S",
+    "ROUTING_PREFIX",
     "W_RULE",
     "W_WALK",
     "Hypothesis",
@@ -65,8 +80,14 @@ KIND_WEIGHT: dict[str, float] = {
 }
 #: kinds that are symptoms of a hard fault; everything else is weak evidence
 STRONG_KINDS = frozenset({"down", "threshold", "errors"})
+#: signals of the routing protocol (an adjacency), not of the interface itself
+ROUTING_PREFIX = "routing."
+#: an interface an operator shut down (not a symptom: it tells which end is not observed)
+ADMIN_DOWN = "admin_down"
 #: links failing within this many seconds of each other count as failing together
 LINECARD_SPREAD_S = 30.0
+#: congestion beginning this soon after a failure is the traffic the failure moved
+REROUTE_S = 120.0
 #: a device with more links than this joins the walk with its anomalous links only
 WALK_MAX_LINKS = 32
 #: the walk's damping, and its power iteration (an L1 change below WALK_TOL stops it; the
@@ -80,14 +101,18 @@ W_RULE = 0.8
 W_WALK = 0.2
 _SIMPLER = {
     "link_down": 0,
+    "adjacency_down": 0,
     "congestion": 0,
     "packet_loss": 0,
     "linecard": 1,
     "device_down": 2,
+    "routing_down": 2,
     "degraded": 3,
 }
 _FAULT = {
     "link_down": "down",
+    "adjacency_down": "adjacency_down",
+    "routing_down": "routing_down",
     "congestion": "congestion",
     "packet_loss": "packet_loss",
     "device_down": "down",
@@ -152,10 +177,12 @@ def is_strong(a: AnomalyRef) -> bool:
 class Hypothesis:
     """A candidate root cause and the strong symptoms it predicts."""
 
-    kind: str  # link_down | congestion | device_down | linecard | degraded
+    kind: str  # link_down | adjacency_down | congestion | device_down | routing_down | ...
     entity: str
     predicts: frozenset[str]
     rule: str = ""
+    explains: frozenset[str] = frozenset()
+    """Symptoms it accounts for without predicting them (they may or may not show)."""
 
 
 @dataclass
@@ -164,6 +191,10 @@ class _Evidence:
     onset: dict[str, float] = field(default_factory=dict)
     kind: dict[str, str] = field(default_factory=dict)
     down_ifaces: set[str] = field(default_factory=set)
+    oper_down: set[str] = field(default_factory=set)
+    """Down interfaces seen down by something other than the routing protocol."""
+    admin_down: set[str] = field(default_factory=set)
+    """Interfaces shut down by an operator: not observed as down (the poller skips them)."""
     congested: set[str] = field(default_factory=set)
     lossy: set[str] = field(default_factory=set)
     unreachable: set[str] = field(default_factory=set)
@@ -181,6 +212,9 @@ def _collect(topo: Topo, anomalies: Iterable[AnomalyRef]) -> _Evidence:
         if not topo.has(a.entity):
             continue
         w = weight(a)
+        if a.kind == ADMIN_DOWN:
+            ev.admin_down.add(a.entity)
+            continue
         if not is_strong(a):
             ev.weak[a.entity] = max(ev.weak.get(a.entity, 0.0), w)
             continue
@@ -193,6 +227,8 @@ def _collect(topo: Topo, anomalies: Iterable[AnomalyRef]) -> _Evidence:
             ev.unreachable.add(a.entity)
         elif a.kind == "down" and entity_kind(a.entity) == "interface":
             ev.down_ifaces.add(a.entity)
+            if not a.signal.startswith(ROUTING_PREFIX):
+                ev.oper_down.add(a.entity)
         elif a.kind == "threshold" and entity_kind(a.entity) == "interface":
             ev.congested.add(a.entity)
         elif a.kind == "errors" and entity_kind(a.entity) == "interface":
@@ -214,8 +250,20 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
         if iface.link:
             lk = topo.link(iface.link)
             devices.add(lk.other(iface.device))
-            ends = frozenset(e for e in (lk.a_if, lk.b_if) if _observable(e, ev.unreachable))
-            out[("link_down", lk.id)] = Hypothesis("link_down", lk.id, ends, "both ends down")
+            ends = frozenset(
+                e
+                for e in (lk.a_if, lk.b_if)
+                if _observable(e, ev.unreachable) and e not in ev.admin_down
+            )
+            shut = " (one end shut down)" if {lk.a_if, lk.b_if} & ev.admin_down else ""
+            if ends & ev.oper_down:
+                out[("link_down", lk.id)] = Hypothesis(
+                    "link_down", lk.id, ends, "both ends down" + shut
+                )
+            else:
+                out[("link_down", lk.id)] = Hypothesis(
+                    "adjacency_down", lk.id, ends, "adjacency down, interfaces up" + shut
+                )
     for ifid in ev.congested:
         iface = topo.interface(ifid)
         if iface.link:
@@ -239,6 +287,17 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
         out[("device_down", dev)] = Hypothesis(
             "device_down", dev, frozenset({f"{dev}|reach"} | far), "unreachable, neighbours see it"
         )
+        own = {lk.end(dev) for lk in links if lk.a != lk.b}
+        if dev not in ev.unreachable and not (far | own) & ev.oper_down:
+            # a daemon that stops in order logs its own adjacencies down first; one that
+            # crashes logs nothing: its own ends are explained, not predicted
+            out[("routing_down", dev)] = Hypothesis(
+                "routing_down",
+                dev,
+                frozenset(far),
+                "reachable, its neighbours lost it",
+                explains=frozenset(own),
+            )
         failed = [lk for lk in links if {lk.a_if, lk.b_if} & ev.down_ifaces]
         if 2 <= len(failed) < len(links) and dev not in ev.unreachable:
             onsets = [
@@ -251,7 +310,20 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
                 out[("linecard", dev)] = Hypothesis(
                     "linecard", dev, ends, "several links of a reachable device down together"
                 )
-    return list(out.values())
+    return [_with_reroutes(h, ev) for h in out.values()]
+
+
+def _with_reroutes(h: Hypothesis, ev: _Evidence) -> Hypothesis:
+    """A failure moves traffic: congestion elsewhere that began after it (within
+    ``REROUTE_S``) is its effect, explained though not predicted."""
+    if h.kind in ("congestion", "packet_loss"):
+        return h
+    starts = [ev.onset[k] for k in h.predicts if k in ev.onset]
+    if not starts:
+        return h
+    first = min(starts)
+    effects = {e for e in ev.congested if first <= ev.onset.get(e, first - 1) <= first + REROUTE_S}
+    return replace(h, explains=h.explains | (effects - h.predicts)) if effects else h
 
 
 def _weak_candidates(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
@@ -361,11 +433,11 @@ def rank(topo: Topo | Subgraph, anomalies: Sequence[AnomalyRef], top: int = 5) -
     for h in cands:
         if strong_total > 0:
             hit = h.predicts & ev.strength.keys()
-            explained = sum(ev.strength[k] for k in hit)
-            recall = explained / strong_total
+            covered = hit | (h.explains & ev.strength.keys())
+            recall = sum(ev.strength[k] for k in covered) / strong_total
             precision = len(hit) / len(h.predicts) if h.predicts else 0.0
             fit = 2 * recall * precision / (recall + precision) if recall and precision else 0.0
-            shown = sorted(hit)
+            shown = sorted(covered)
         else:
             near = {e: w for e, w in ev.weak.items() if h.entity in (e, *entity_devices(e))}
             fit = sum(near.values()) / weak_total if weak_total else 0.0

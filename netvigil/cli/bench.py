@@ -165,4 +165,5 @@ def mission(
     print_table(table)
 
 
+import netvigil.cli.bench_lab  # noqa: E402  (registers `bench lab` on this group)
 import netvigil.cli.bench_rca  # noqa: E402, F401  (registers `bench rca` on this group)

@@ -64,6 +64,8 @@ def device_sources(settings: Settings) -> list[Source]:
                 v3_users=users,
                 rcvbuf=sn.trap_rcvbuf_bytes,
                 queue_size=sn.trap_queue_size,
+                # a polled agent's traps name the same device its polls do
+                devices={t.host: t.device for t in sn.targets if t.device},
             )
         )
     gn = settings.gnmi

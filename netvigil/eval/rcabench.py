@@ -15,14 +15,13 @@ to no fault). An undetected fault counts as a miss for both accuracies.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from netvigil.config import load_settings
-from netvigil.eval.scoreboard import Scoreboard
+from netvigil.eval.scoreboard import Scoreboard, by_kind, scores
 from netvigil.graph.importers import load_topology
 from netvigil.service import Service, TwinPlan
 from netvigil.twin.faults import schedule_benign, schedule_faults
@@ -81,17 +80,10 @@ def run_rca_bench(topology: str | Path | None, faults: int, seed: int) -> dict[s
         svc.close()
     report = board.report()
     rows = report["faults"]
-    n = max(len(rows), 1)
-    latencies = [r["detection_latency_s"] for r in rows if r["detection_latency_s"] is not None]
     return {
-        "faults": len(rows),
-        "top1": round(sum(1 for r in rows if r["rank"] == 1) / n, 4),
-        "top3": round(sum(1 for r in rows if r["rank"] is not None and r["rank"] <= 3) / n, 4),
-        "mttd_p50_s": statistics.median(latencies) if latencies else None,
-        "false_incidents": report["false_incidents"],
+        **scores(report),
         "benign": len(benign),
-        "detected": report["detected"],
-        "by_kind": _by_kind(rows),
+        "by_kind": by_kind(rows),
         "misses": [
             {k: r.get(k) for k in ("kind", "true_root_cause", "detected_root_cause", "rank")}
             for r in rows
@@ -99,13 +91,3 @@ def run_rca_bench(topology: str | Path | None, faults: int, seed: int) -> dict[s
         ],
         "wall_s": round(time.monotonic() - wall0, 2),
     }
-
-
-def _by_kind(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = {}
-    for r in rows:
-        k = out.setdefault(r["kind"], {"n": 0, "top1": 0, "top3": 0})
-        k["n"] += 1
-        k["top1"] += r["rank"] == 1
-        k["top3"] += r["rank"] is not None and r["rank"] <= 3
-    return out

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
 from netvigil.events import Event, Incident
 from netvigil.twin.faults import Fault
 
-__all__ = ["Scoreboard"]
+__all__ = ["Scoreboard", "by_kind", "scores"]
 
 
 @dataclass
@@ -23,8 +24,10 @@ class Scoreboard:
     """Listens to the incidents topic and the twin's fault callbacks; reports per fault.
 
     An incident belongs to the fault during which (or within ``grace_s`` after which) it
-    opened; the first such incident is the fault's detection, its latest revision names the
-    detected root cause. Incidents that belong to no fault are false incidents.
+    opened, the one that started last if several qualify (faults close together: a fault's
+    grace may reach into the next one's start); the first incident of a fault is its
+    detection, its latest revision names the detected root cause. Incidents that belong to no
+    fault, and a fault's further incidents, are false incidents.
     """
 
     grace_s: float = 60.0
@@ -52,16 +55,20 @@ class Scoreboard:
         elif event.revision > seen.latest.revision:
             seen.latest = event
 
+    def _owner(self, s: _Seen) -> int | None:
+        """The index of the fault an incident belongs to (see the class docstring)."""
+        owners = [
+            i for i, f in enumerate(self.injected) if f.start <= s.opened_ts <= f.end + self.grace_s
+        ]
+        return max(owners, key=lambda i: (self.injected[i].start, i)) if owners else None
+
     def report(self) -> dict[str, Any]:
         claimed: set[str] = set()
+        owner = {fp: self._owner(s) for fp, s in self.incidents.items()}
         rows = []
-        for f in self.injected:
+        for i, f in enumerate(self.injected):
             match = sorted(
-                (
-                    s
-                    for fp, s in self.incidents.items()
-                    if fp not in claimed and f.start <= s.opened_ts <= f.end + self.grace_s
-                ),
+                (s for fp, s in self.incidents.items() if owner[fp] == i),
                 key=lambda s: s.first_ts,
             )
             row: dict[str, Any] = {
@@ -97,3 +104,32 @@ class Scoreboard:
             "incidents": len(self.incidents),
             "false_incidents": len(false),
         }
+
+
+def scores(report: dict[str, Any]) -> dict[str, Any]:
+    """The accuracy figures of a :meth:`Scoreboard.report`: ``top1`` (share of faults whose
+    incident ranks the true root cause first; an undetected fault is a miss), ``top3``,
+    ``mttd_p50_s`` (median latency over detected faults) and ``false_incidents``."""
+    rows = report["faults"]
+    n = max(len(rows), 1)
+    latencies = [r["detection_latency_s"] for r in rows if r["detection_latency_s"] is not None]
+    return {
+        "faults": len(rows),
+        "detected": report["detected"],
+        "top1": round(sum(1 for r in rows if r["rank"] == 1) / n, 4),
+        "top3": round(sum(1 for r in rows if r["rank"] is not None and r["rank"] <= 3) / n, 4),
+        "mttd_p50_s": statistics.median(latencies) if latencies else None,
+        "false_incidents": report["false_incidents"],
+    }
+
+
+def by_kind(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per fault kind: faults, detected, ranked first, ranked in the first three."""
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        k = out.setdefault(r["kind"], {"n": 0, "detected": 0, "top1": 0, "top3": 0})
+        k["n"] += 1
+        k["detected"] += r["detected_root_cause"] is not None
+        k["top1"] += r["rank"] == 1
+        k["top3"] += r["rank"] is not None and r["rank"] <= 3
+    return out

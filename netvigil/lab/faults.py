@@ -32,7 +32,7 @@ import random
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -197,11 +197,21 @@ def _loss(netns: str, ifname: str, share: float | None) -> None:
             check=False,
         )
         return
-    rule = (
-        f"table inet {LOSS_TABLE} {{ chain out {{ type filter hook postrouting priority 0; "
-        f'oifname "{ifname}" numgen random mod 1000 < {round(share * 1000)} counter drop; }} }}'
-    )
+    rule = _loss_rule(ifname, share)
     run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=rule)
+
+
+def _loss_rule(ifname: str, share: float) -> str:
+    """The nftables table dropping ``share`` of the frames leaving ``ifname`` (``nft -f``:
+    a block ends with a newline, not a semicolon)."""
+    return (
+        f"table inet {LOSS_TABLE} {{\n"
+        " chain out {\n"
+        "  type filter hook postrouting priority 0;\n"
+        f'  oifname "{ifname}" numgen random mod 1000 < {round(share * 1000)} counter drop\n'
+        " }\n"
+        "}\n"
+    )
 
 
 def _router_procs(state: LabState, router: str, whats: Sequence[str] | None = None) -> list[Proc]:
@@ -299,6 +309,9 @@ def clear(state: LabState, f: LabFault) -> None:
             run(["ip", "-n", ns, "link", "set", ifname, "up"])
         runner.start_frr(state, r, ("zebra", "ospfd", *(("bgpd",) if r.bgp else ())))
         runner.start_router_services(state, r)
+        deadline = time.monotonic() + 10.0
+        while not runner.fresh_counters(r, state.credentials) and time.monotonic() < deadline:
+            time.sleep(0.5)
     elif k == "routing_crash":
         runner.start_frr(state, plan.router(f.target), ("ospfd",))
     elif k == "mtu_mismatch":
@@ -335,18 +348,24 @@ def ground_truth(path: Path | None = None) -> list[dict[str, Any]]:
         return []
 
 
-def run_schedule(faults: Sequence[LabFault], say: Any = None) -> None:
-    """Inject and clear ``faults`` at their times (wall clock), one at a time."""
+def run_schedule(faults: Sequence[LabFault], say: Any = None) -> list[LabFault]:
+    """Inject and clear ``faults`` at their times (wall clock), one at a time; each lasts its
+    duration from the moment its injection began. Returns the faults as made (``start`` is
+    that moment); ``say(what, fault)`` hears each injection and clearance as it happens."""
     say = say or (lambda what, f: None)
+    made = []
     for f in sorted(faults, key=lambda x: x.start):
         time.sleep(max(f.start - time.time(), 0.0))
         state = LabState.load()
         if state is None:
             raise LabError("the lab went away during the schedule")
+        f = replace(f, start=time.time())
         inject(state, f)
+        made.append(f)
         say("injected", f)
         try:
             time.sleep(max(f.end - time.time(), 0.0))
         finally:
             clear(LabState.load() or state, f)
             say("cleared", f)
+    return made

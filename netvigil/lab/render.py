@@ -10,7 +10,18 @@
 - net-snmp ``snmpd``: v2c community and a v3 user (SHA/AES) on the router's management
   address; IF-MIB limited to the router's own interfaces, each with its scaled speed (veths
   report 10 Gbit/s, so the ``interface`` directive states the shaped rate); AgentX master
-  for ``lldpd``'s LLDP-MIB; its notifications (coldStart) to the trap collector.
+  for ``lldpd``'s LLDP-MIB; its notifications to the trap collector: coldStart, and linkDown
+  / linkUp from the DISMAN-EVENT-MIB, which samples every ifOperStatus each second
+  (``monitor -r 1``; down is anything but up(1)) with ifIndex, ifAdminStatus, ifOperStatus
+  and ifName in the payload. The Event MIB reads the agent through an internal SNMPv3
+  query, which needs a user the agent's access control lets read at the query's security
+  level (authNoPriv): :data:`QUERY_USER`, named by ``iquerySecName`` and ``agentSecName``.
+  (With no such user every sample fails, "failed to run mteTrigger query", and no trap is
+  sent.) Numeric OIDs throughout: the agent runs with no MIB files loaded. The samples keep
+  net-snmp's interface cache (3 s) warm, so a poll would read counters up to 3 s old (rates
+  off by up to 30 % over a 10 s poll); the lab turns that cache off
+  (:data:`IF_CACHE_TIMEOUT_OID` = 0, set by the host through a community that may write
+  nothing else, :func:`cache_community`): counters are read from the kernel per request.
 - ``lldpd``: LLDP on the link interfaces only, the hostname as system name, interface names
   as port ids, a 5 s transmit interval.
 - ``softflowd``: one per link interface, IPFIX of the flows entering it to the collector,
@@ -24,9 +35,12 @@ from dataclasses import dataclass
 from netvigil.lab.plan import BGP_ASN, LabPlan, RouterPlan
 
 __all__ = [
+    "IF_CACHE_TIMEOUT_OID",
     "OSPF_DEAD_S",
     "OSPF_HELLO_S",
+    "QUERY_USER",
     "Credentials",
+    "cache_community",
     "frr_conf",
     "lldpd_conf",
     "snmpd_conf",
@@ -37,8 +51,25 @@ OSPF_HELLO_S = 1
 OSPF_DEAD_S = 4
 LLDP_TX_S = 5
 #: softflowd exports a flow after this long even while it lasts (seconds)
-FLOW_MAXLIFE_S = 20
+FLOW_MAXLIFE_S = 60
 LOG_FD_ENV = "NETVIGIL_LAB_LOG_FD"
+#: the agent's internal user for the Event MIB's queries (authNoPriv)
+QUERY_USER = "nvlab-query"
+#: seconds between the Event MIB's samples of ifOperStatus (link traps)
+LINK_MONITOR_S = 1
+LINK_UP = ".1.3.6.1.6.3.1.1.5.4"
+LINK_DOWN = ".1.3.6.1.6.3.1.1.5.3"
+IF_OPER_STATUS = ".1.3.6.1.2.1.2.2.1.8"
+#: NET-SNMP-AGENT-MIB nsCacheTable, and its nsCacheTimeout of the ifTable's cache
+NS_CACHE_TABLE = ".1.3.6.1.4.1.8072.1.5.3"
+IF_CACHE_TIMEOUT_OID = "1.3.6.1.4.1.8072.1.5.3.1.2.1.3.6.1.2.1.2.2"
+#: ifIndex, ifAdminStatus, ifOperStatus, ifName (the instance is the monitored row's)
+_LINK_TRAP_OBJECTS = (
+    ".1.3.6.1.2.1.2.2.1.1",
+    ".1.3.6.1.2.1.2.2.1.7",
+    IF_OPER_STATUS,
+    ".1.3.6.1.2.1.31.1.1.1.1",
+)
 
 
 @dataclass(frozen=True)
@@ -127,9 +158,25 @@ def snmpd_conf(router: RouterPlan, plan: LabPlan, creds: Credentials, agentx: st
     # IANAifType 6 = ethernetCsmacd; the speed is the shaped one, in bits per second
     lines += [f"interface {i.name} 6 {int(i.capacity_bps)}" for i in router.interfaces]
     lines += [
+        f'createUser {QUERY_USER} SHA "{creds.auth_key}"',
+        f"rouser {QUERY_USER} auth",
+        f"iquerySecName {QUERY_USER}",
+        f"agentSecName {QUERY_USER}",
         f"trap2sink {plan.collectors.traps} {creds.community}",
+        f"rwcommunity {cache_community(creds)} {plan.mgmt_gateway} {NS_CACHE_TABLE}",
     ]
+    payload = " ".join(f"-o {c}" for c in _LINK_TRAP_OBJECTS)
+    for event, trap, test in (("nvLinkUp", LINK_UP, "== 1"), ("nvLinkDown", LINK_DOWN, "!= 1")):
+        lines += [
+            f"notificationEvent {event} {trap} {payload}",
+            f'monitor -S -r {LINK_MONITOR_S} -e {event} "{event}" {IF_OPER_STATUS} {test}',
+        ]
     return "\n".join(lines) + "\n"
+
+
+def cache_community(creds: Credentials) -> str:
+    """The community that may write the agent's cache timeouts (and nothing else)."""
+    return f"{creds.community}-cache"
 
 
 def lldpd_conf(router: RouterPlan) -> str:

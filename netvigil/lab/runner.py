@@ -29,8 +29,10 @@ import yaml
 from netvigil.graph.importers import load_topology
 from netvigil.lab.plan import NETNS_PREFIX, Collectors, LabPlan, RouterPlan, plan_lab
 from netvigil.lab.render import (
+    IF_CACHE_TIMEOUT_OID,
     LOG_FD_ENV,
     Credentials,
+    cache_community,
     frr_conf,
     lldpd_conf,
     snmpd_conf,
@@ -321,6 +323,8 @@ def _build_network(plan: LabPlan) -> None:
                 "net.ipv4.ip_forward=1",
                 "net.ipv4.conf.all.rp_filter=0",
                 "net.ipv4.conf.default.rp_filter=0",
+                # equal-cost paths share traffic flow by flow (ports included), see traffic.py
+                "net.ipv4.fib_multipath_hash_policy=1",
             ]
         )
         host_end = f"nvm-{r.index}"
@@ -524,24 +528,27 @@ def ospf_routes(r: RouterPlan) -> int:
     return sum(1 for e in routes if str(e.get("dst", "")).startswith("198.18.255."))
 
 
-def snmp_answers(r: RouterPlan, creds: Credentials) -> bool:
+def fresh_counters(r: RouterPlan, creds: Credentials) -> bool:
+    """Turn the agent's interface cache off (see ``render``); False if it does not answer."""
     out = run(
         [
-            "snmpget",
+            "snmpset",
             "-v2c",
             "-c",
-            creds.community,
+            cache_community(creds),
             "-t",
             "1",
             "-r",
             "0",
             "-Oqv",
             r.mgmt,
-            "1.3.6.1.2.1.1.5.0",
+            IF_CACHE_TIMEOUT_OID,
+            "i",
+            "0",
         ],
         check=False,
     )
-    return r.name in out
+    return out.strip() == "0"
 
 
 def _wait_ready(state: LabState, timeout_s: float) -> None:
@@ -553,7 +560,7 @@ def _wait_ready(state: LabState, timeout_s: float) -> None:
             others = len(state.plan.routers) - 1
             if r.name in pending and ospf_full(r) >= len(r.interfaces) and ospf_routes(r) >= others:
                 pending.discard(r.name)
-            if r.name in snmp_pending and snmp_answers(r, state.credentials):
+            if r.name in snmp_pending and fresh_counters(r, state.credentials):
                 snmp_pending.discard(r.name)
         dead = [p for p in state.procs if not alive(p.pid)]
         if dead:

@@ -6,7 +6,11 @@ of the lab's own topology (scaled capacities, same seed) for the demand of every
 at the current time of day (gravity model, daily shape, noise: the twin's own model, so the
 twin and the lab carry the same demand), and paces datagrams to match from a socket in the
 source router's namespace to the destination's loopback (port 9, discard: the destination
-answers at most its ICMP rate limit). Routing is the routers' own.
+answers at most its ICMP rate limit). Routing is the routers' own. A demand between two
+routers is many flows, as real traffic between two sites is: each datagram leaves from the
+next of :data:`FLOWS_PER_DEMAND` sockets (source ports) in turn, and the routers hash on
+layer 4 (``fib_multipath_hash_policy=1``), so equal-cost paths share a demand as they share
+an aggregate of flows rather than carrying it whole on one path.
 
 Surges (``surges.json`` in the lab directory, written by ``lab fault congestion``): extra
 demand pinned to one direction of a link, sent from one end straight to the other end's
@@ -35,9 +39,19 @@ from netvigil.lab.state import LabState
 from netvigil.lab.system import socket_in
 from netvigil.twin.network import TwinNetwork
 
-__all__ = ["PAYLOAD", "SINK_PORT", "STEP_S", "SURGE_PORT", "Flow", "demand_flows", "main"]
+__all__ = [
+    "FLOWS_PER_DEMAND",
+    "PAYLOAD",
+    "SINK_PORT",
+    "STEP_S",
+    "SURGE_PORT",
+    "Flow",
+    "demand_flows",
+    "main",
+]
 
 STEP_S = 5.0
+FLOWS_PER_DEMAND = 8
 TICK_S = 0.01
 PAYLOAD = 1400
 #: bits one datagram puts on a link: payload + UDP + IPv4 + Ethernet headers
@@ -53,6 +67,8 @@ class Flow:
     port: int
     bps: float
     credit: float = 0.0
+    turn: int = 0
+    """The socket of the source router the next datagram leaves from."""
 
 
 def demand_flows(net: TwinNetwork, plan: LabPlan, t: float) -> list[Flow]:
@@ -88,11 +104,14 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"no lab state in {lab}")
     plan = state.plan
     net = TwinNetwork(lab_topology(plan), seed=state.seed)
-    socks: dict[str, socket.socket] = {}
+    socks: dict[str, list[socket.socket]] = {}
     for r in plan.routers:
-        s = socket_in(r.netns)
-        s.setblocking(False)
-        socks[r.name] = s
+        socks[r.name] = []
+        for _ in range(FLOWS_PER_DEMAND):
+            s = socket_in(r.netns)
+            s.setblocking(False)
+            s.bind(("0.0.0.0", 0))  # a source port of its own
+            socks[r.name].append(s)
     stopping = False
 
     def stop(*_: object) -> None:
@@ -108,10 +127,10 @@ def main(argv: list[str] | None = None) -> None:
     while not stopping:
         now = time.monotonic()
         if now >= next_step:
-            credit = {(f.src, f.dst_addr, f.port): f.credit for f in flows}
+            kept = {(f.src, f.dst_addr, f.port): (f.credit, f.turn) for f in flows}
             flows = demand_flows(net, plan, time.time()) + surge_flows(plan, lab / "surges.json")
             for f in flows:
-                f.credit = credit.get((f.src, f.dst_addr, f.port), 0.0)
+                f.credit, f.turn = kept.get((f.src, f.dst_addr, f.port), (0.0, 0))
             next_step = now + STEP_S
         dt, last = now - last, now
         for f in flows:
@@ -120,15 +139,17 @@ def main(argv: list[str] | None = None) -> None:
             if n <= 0:
                 continue
             f.credit -= n * WIRE_BITS
-            s = socks[f.src]
+            own = socks[f.src]
             for _ in range(n):
+                f.turn = (f.turn + 1) % len(own)
                 try:
-                    s.sendto(payload, (f.dst_addr, f.port))
+                    own[f.turn].sendto(payload, (f.dst_addr, f.port))
                 except OSError:  # no route (a fault), a full buffer: the datagram is lost
-                    break
+                    continue
         time.sleep(TICK_S)
-    for s in socks.values():
-        s.close()
+    for own in socks.values():
+        for s in own:
+            s.close()
 
 
 if __name__ == "__main__":

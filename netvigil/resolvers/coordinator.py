@@ -23,6 +23,11 @@ for them. With a :class:`~netvigil.resolvers.feedback.FeedbackLoop` it takes ope
 judgements up on each poll (console, CLI, ticket close codes), and publishes the suppressions
 they make on ``netvigil.feedback``; an incident the correlator held back (``suppressed``) is
 counted and audited, never opened.
+
+An incident is decided on once per root cause: a revision that names another root cause
+after "no catalog action remedies it" (the first revision may rest on partial evidence, e.g.
+a routing protocol's log of the adjacency before the interface's state arrives) is decided
+on again; any other decision binds the incident.
 """
 
 from __future__ import annotations
@@ -151,7 +156,7 @@ class CoordinatorProcessor(Processor[None]):
         if inc.status == "resolved":
             self.queue.discard(inc.fingerprint)
             return self.remediator.cancel(inc.fingerprint, inc.ts, "the incident resolved")
-        if inc.root_cause is None or self.remediator.store.of_incident(inc.fingerprint):
+        if inc.root_cause is None or self._decided(inc):
             return []
         radius = blast_radius(self.topo, inc)
         rc = inc.root_cause
@@ -163,6 +168,17 @@ class CoordinatorProcessor(Processor[None]):
         }
         self.queue.push(inc.fingerprint, score(inc, radius), inc.opened_ts)
         return self._dispatch(inc.ts)
+
+    def _decided(self, inc: Incident) -> bool:
+        """Whether the incident's current root cause was decided on (see the module
+        docstring): a refusal for want of an action binds only the root cause it judged."""
+        assert self.remediator is not None and inc.root_cause is not None
+        rc = inc.root_cause
+        return any(
+            r.action != "none"
+            or (r.facts.get("target"), r.facts.get("fault")) == (rc.entity, rc.fault)
+            for r in self.remediator.store.of_incident(inc.fingerprint)
+        )
 
     def _active(self) -> int:
         assert self.remediator is not None

@@ -8,6 +8,7 @@ from typing import Any
 from netvigil.analytics.forecast import ForecastConfig
 from netvigil.analytics.summary import Summarizer, SummaryConfig
 from netvigil.config import Settings
+from netvigil.streams.adjacency import AdjacencyProcessor
 from netvigil.streams.base import Processor
 from netvigil.streams.flows import FlowAnalyticsProcessor
 from netvigil.streams.forecast import ForecastProcessor
@@ -26,7 +27,7 @@ def log_classifier(settings: Settings) -> Classifier | None:
 
 
 def analytics_processors(settings: Settings) -> list[Processor[Any]]:
-    """Forecasting (and, as they are added, log and flow analytics) per the settings."""
+    """Forecasting, log and flow analytics, and routing adjacencies per the settings."""
     d = settings.detector
     return [
         ForecastProcessor(
@@ -34,6 +35,7 @@ def analytics_processors(settings: Settings) -> list[Processor[Any]]:
         ),
         LogProcessor(log_classifier(settings)),
         FlowAnalyticsProcessor(),
+        AdjacencyProcessor(),
     ]
 
 

@@ -11,7 +11,10 @@ onset), so a replay of the same events yields the same fingerprints.
 Life cycle: the incident is re-emitted (revision + 1) whenever its evidence or ranking changes,
 and resolved when all of its strong symptoms have cleared. If its symptoms return within
 ``reopen_s`` (a flapping link), the same incident reopens instead of a new one, and its fault
-becomes ``flapping``. The topology is asked through :class:`~netvigil.graph.aio.AsyncTopology`
+becomes ``flapping``; only a symptom of its root cause itself reopens it (an interface of the
+link; the device or its interfaces), so a side effect it once had (traffic it pushed onto
+another link, a neighbour's adjacency) that returns with another fault starts that fault's
+own incident. The topology is asked through :class:`~netvigil.graph.aio.AsyncTopology`
 (a thread for Neo4j, inline for the embedded store); ranking runs on the neighbourhood of
 the group (its devices and their links), so its cost does not grow with the network.
 
@@ -81,7 +84,9 @@ log = logging.getLogger(__name__)
 _SEVERITY: dict[tuple[str, str], Severity] = {
     ("device", "down"): "critical",
     ("device", "linecard"): "major",
+    ("device", "routing_down"): "major",
     ("link", "down"): "major",
+    ("link", "adjacency_down"): "major",
     ("link", "flapping"): "major",
     ("link", "congestion"): "minor",
     ("link", "packet_loss"): "minor",
@@ -120,6 +125,8 @@ class _Group:
     resolved_ts: float | None = None
     reopened: int = 0
     last_emitted: tuple[object, ...] | None = None
+    root: RootCause | None = None
+    """The root cause it named last."""
     inherited: frozenset[str] = frozenset()
     """Symptoms (``entity|signal``) taken from the incident store at a restart and not seen
     again since."""
@@ -335,6 +342,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                     not strong
                     or ref_key not in g.anomalies
                     or not 0 <= ts - g.resolved_ts <= self.cfg.reopen_s
+                    or not await self._of_root(g.root, ref.entity)
                 ):
                     continue
                 return g
@@ -356,6 +364,21 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             if best is None or (rank, -g.last_strong_ts) < (best[0], -best[1]):
                 best = (rank, g.last_strong_ts, g)
         return best[2] if best else None
+
+    async def _of_root(self, root: RootCause | None, entity: str) -> bool:
+        """Whether ``entity`` is the root cause itself: a link's interfaces, a device and its
+        interfaces (no root cause: anything is)."""
+        if root is None or entity == root.entity:
+            return True
+        if root.kind == "device":
+            return entity_devices(entity)[0] == root.entity
+        if root.kind == "link":
+            try:
+                lk = await self.aio.call(self.topo.link, root.entity)
+            except TopologyError:
+                return False
+            return entity in (lk.a_if, lk.b_if)
+        return False
 
     async def _expire(self, state: CorrelationState, now: float) -> list[Event]:
         """Drop groups that can no longer take anomalies; settle inherited symptoms that were
@@ -429,6 +452,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         if slos:
             severity = _RAISED[severity]
         g.last_emitted = signature
+        g.root = causes[0] if causes else None
         g.revision += 1
         if g.opened_ts is None:
             g.opened_ts = ts
@@ -491,6 +515,7 @@ def _resumed(inc: Incident) -> _Group:
         revision=inc.revision,
         resolved_ts=inc.ts if inc.status == "resolved" else None,
         reopened=int(flapping),
+        root=inc.root_causes[0] if inc.root_causes else None,
         inherited=frozenset(
             k for k, a in refs.items() if a.state == "active" and inc.status == "open"
         ),

@@ -5,7 +5,13 @@ Faults: ``link_down``, ``congestion`` (a demand surge pinned to one direction of
 up; the root cause is the device), ``flap`` (a link that goes down and up again every
 :data:`FLAP_PERIOD_S`; the root cause is the link) and ``packet_loss`` (a link that drops or
 corrupts a share of its frames, ``magnitude``, both ways: the receiving interfaces count
-input errors, and services whose path crosses it see failed transactions). Benign anomalies
+input errors, and services whose path crosses it see failed transactions). Three faults leave
+every interface up and change only routing, as the lab's real routers show them:
+``routing_crash`` (a device's routing daemon dies: its neighbours lose their adjacencies
+with it and route around it, its own traffic has no route; the root cause is the device),
+``mtu_mismatch`` (the link's adjacency cannot form: traffic moves off it) and
+``cost_misconfig`` (the link's IGP metric raised to :data:`MISCONFIG_METRIC`: traffic moves,
+and may congest another link). Benign anomalies
 are not faults: a ``cpu_spike`` on a device and a ``traffic_burst`` (a surge that stays below
 congestion) on a link; they are injected beside the faults so that RCA is judged on telling
 them apart, and they never count as ground truth. Two more benign kinds exercise prevention
@@ -28,6 +34,7 @@ __all__ = [
     "FAULT_KINDS",
     "FLAP_DOWN_S",
     "FLAP_PERIOD_S",
+    "MISCONFIG_METRIC",
     "PACKET_LOSS_SHARE",
     "SURGE_KINDS",
     "Fault",
@@ -44,7 +51,12 @@ FAULT_KINDS: dict[str, str] = {
     "linecard": "device",
     "flap": "link",
     "packet_loss": "link",
+    "routing_crash": "device",
+    "mtu_mismatch": "link",
+    "cost_misconfig": "link",
 }
+#: the IGP metric a ``cost_misconfig`` puts on its link (both ends)
+MISCONFIG_METRIC = 1000
 #: share of frames a ``packet_loss`` fault loses when the schedule does not say (a degraded
 #: optic or a dirty fibre: a few per cent, well below what takes a link down)
 PACKET_LOSS_SHARE = 0.03
@@ -76,9 +88,18 @@ class Fault:
     """For congestion: extra demand as a multiple of the link's capacity. For a growth ramp:
     the extra demand reached at ``end``, growing linearly from 0 at ``start``."""
     direction: str = ""
-    """For congestion: the device the surge leaves from (traffic flows away from it)."""
+    """For congestion: the device the surge leaves from (traffic flows away from it). For a
+    link going down (``link_down``, ``flap``): the end shut down administratively, if one
+    was (else both ends fail)."""
     links: tuple[str, ...] = ()
     """For a linecard failure: the links of ``target`` that go down."""
+    counted: bool = True
+    """For packet loss: the receiving interfaces count the lost frames as input errors (a
+    dirty fibre, a failing optic). False: nothing counts them (a drop inside a router or a
+    transport circuit, as the lab's nftables drop): no counter shows the loss."""
+    flap_period_s: float = FLAP_PERIOD_S
+    """For a flapping link: down for ``flap_down_s`` at the start of every period."""
+    flap_down_s: float = FLAP_DOWN_S
 
     def loss(self, t: float) -> float:
         """The share of frames this fault loses on its link at ``t`` (0 for other kinds)."""
@@ -114,7 +135,7 @@ class Fault:
             return (self.target,)
         if self.kind == "linecard":
             return self.links
-        if self.kind == "flap" and (t - self.start) % FLAP_PERIOD_S < FLAP_DOWN_S:
+        if self.kind == "flap" and (t - self.start) % self.flap_period_s < self.flap_down_s:
             return (self.target,)
         return ()
 

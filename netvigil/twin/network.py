@@ -1,10 +1,14 @@
 """The twin's network model: demands, routing, link loads, and the telemetry devices report.
 
 Demands follow a gravity model (product of device weights) with a daily cycle and noise;
-routing is shortest path by IGP metric with equal-cost multipath; a link's load is the sum of
-the demands routed over it, per direction. Faults change the state (links and devices down,
-pinned demand surges, lossy links) and routing follows. A lossy link keeps its routes (loss
-does not change IGP metrics): its receiving interfaces count input errors, and
+routing is shortest path by IGP metric with equal-cost multipath split per hop; a link's load
+is the sum of the demands routed over it, per direction. Faults change the state (links and
+devices down, pinned demand surges, lossy links, links and devices out of routing while their
+interfaces stay up, raised IGP metrics; a link fault with a ``direction`` is that end shut down
+by an operator, which polls skip and traps report as ``admin_down``) and routing follows; each
+device reports its IGP adjacencies leaving and reaching Full (``ospf_down`` / ``ospf_up``
+events, as routers log them). A lossy link keeps its routes (loss does not change IGP metrics):
+its receiving interfaces count input errors (unless the fault is an uncounted drop), and
 :meth:`TwinNetwork.path_state` gives the loss and latency a service's traffic meets on its
 path, which the twin's services (``twin/services.py``) serve. Everything is a function of the
 seed and the simulated time, so the same seed gives the same telemetry.
@@ -12,7 +16,7 @@ seed and the simulated time, so the same seed gives the same telemetry.
 
 from __future__ import annotations
 
-import itertools
+import heapq
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,7 +28,7 @@ from scipy import sparse
 from netvigil.events import DeviceEvent, Event, Metric
 from netvigil.graph.base import Link, TopologyStore
 from netvigil.graph.discovery.lldp import Neighbor
-from netvigil.twin.faults import SURGE_KINDS, Fault
+from netvigil.twin.faults import MISCONFIG_METRIC, SURGE_KINDS, Fault
 
 __all__ = ["MAX_ENDPOINTS", "PathState", "TwinNetwork"]
 
@@ -53,6 +57,37 @@ class PathState:
     latency_ms: float
     """Expected one-way delay: propagation plus queueing."""
     reachable: bool = True
+
+
+def _hops(
+    g: nx.Graph,
+    best: dict[tuple[str, str], list[Link]],
+    to_d: dict[str, float],
+    s: str,
+    d: str,
+) -> Iterable[tuple[str, Link, float]]:
+    """(device, link it sends on, share of the demand) of the traffic from ``s`` to ``d``:
+    each device splits what it forwards equally over its next hops (every equal-cost
+    neighbour, each parallel link of equal metric one next hop), as routers' ECMP does (per
+    hop, hashing many flows), not equally over whole paths. ``to_d``: distances to ``d``."""
+    pending = {s: 1.0}
+    heap = [(-to_d[s], s)]
+    while heap:
+        _, u = heapq.heappop(heap)
+        share = pending.pop(u, 0.0)
+        if u == d or share <= 0.0:
+            continue
+        hops = [
+            (v, lk)
+            for v in g[u]
+            if v in to_d and to_d[v] + g[u][v]["weight"] == to_d[u]
+            for lk in best[(min(u, v), max(u, v))]
+        ]
+        for v, lk in hops:
+            yield u, lk, share / len(hops)
+            if v not in pending:
+                heapq.heappush(heap, (-to_d[v], v))
+            pending[v] = pending.get(v, 0.0) + share / len(hops)
 
 
 @dataclass(frozen=True)
@@ -97,6 +132,13 @@ class TwinNetwork:
         gravity = np.array([weights[s] * weights[d] for s, d in self._pairs])
         self._base = gravity / max(gravity.sum(), 1e-9)
         self._routing_key: tuple[object, ...] | None = None
+        # out of routing with their interfaces up, and IGP metrics faults set (by _state)
+        self._unrouted_links: frozenset[str] = frozenset()
+        self._unrouted_devs: frozenset[str] = frozenset()
+        self._fault_metric: dict[str, int] = {}
+        # interfaces a fault shut down (administratively: its ``direction`` end), by _state
+        self._shut: set[str] = set()
+        self._prev_shut: set[str] = set()
         # operational changes made by executors (see twin/whatif.py): they outlive faults
         self.policers: dict[str, float] = {}
         self.fault_cleared: dict[Fault, float] = {}
@@ -109,8 +151,10 @@ class TwinNetwork:
         self._total_bps = PEAK_UTIL / worst if worst > 0 else 0.0
         self._prev_status: dict[str, int] = {}
         self._loss: dict[str, float] = {}  # link id -> share of frames lost (set by _state)
+        self._uncounted: set[str] = set()  # lossy links whose losses no counter counts
         self._last_util = np.zeros(len(self._dirs))
         self._prev_reachable: dict[str, bool] = {d.name: True for d in topo.devices()}
+        self._prev_adjacency: dict[str, bool] = {}
         self.unreachable_demand_bps = 0.0
         #: (source device, destination device, bps) of the demands delivered at the last step
         self.last_demands: list[tuple[str, str, float]] = []
@@ -129,18 +173,37 @@ class TwinNetwork:
         down_dev = frozenset(f.target for f in active if f.kind == "node_down")
         down_links = {lk for f in active for lk in f.links_down(t)}
         self._loss = {f.target: f.loss(t) for f in active if f.kind == "packet_loss"}
+        self._uncounted = {f.target for f in active if f.kind == "packet_loss" and not f.counted}
         down_links |= {i.link for i in map(self.topo.interface, self.admin_down) if i.link}
         for lk in self.topo.links():
             if lk.a in down_dev or lk.b in down_dev:
                 down_links.add(lk.id)
         surges = [f for f in active if f.kind in SURGE_KINDS]
+        self._unrouted_devs = frozenset(f.target for f in active if f.kind == "routing_crash")
+        self._unrouted_links = frozenset(
+            {f.target for f in active if f.kind == "mtu_mismatch"}
+            | {lk.id for d in self._unrouted_devs for lk in self.topo.links_of(d)}
+        )
+        self._fault_metric = {
+            f.target: MISCONFIG_METRIC for f in active if f.kind == "cost_misconfig"
+        }
+        self._shut = {
+            self.topo.link(f.target).end(f.direction)
+            for f in active
+            if f.kind in ("link_down", "flap") and f.direction and f.target in f.links_down(t)
+        }
         return frozenset(down_links), down_dev, surges
 
     def _route(
         self, down_links: frozenset[str], down_dev: frozenset[str]
     ) -> tuple[sparse.csr_matrix, np.ndarray]:
-        """The routing matrix (direction x demand pair, fraction of the demand) and reachability."""
-        key = (down_links, down_dev, tuple(sorted(self.igp_metric.items())))
+        """The routing matrix (direction x demand pair, fraction of the demand) and reachability.
+
+        Links and devices out of routing (``_state``) route like down ones."""
+        down_links = down_links | self._unrouted_links
+        down_dev = down_dev | self._unrouted_devs
+        metrics = {**self._fault_metric, **self.igp_metric}
+        key = (down_links, down_dev, tuple(sorted(metrics.items())))
         if self._routing_key == key and self._routing is not None:
             return self._routing, self._reachable
         g = nx.Graph()
@@ -160,22 +223,20 @@ class TwinNetwork:
         cols: list[int] = []
         vals: list[float] = []
         reachable = np.zeros(len(self._pairs), dtype=bool)
+        dist: dict[str, dict[str, float]] = {}
         for j, (s, d) in enumerate(self._pairs):
             if s in down_dev or d in down_dev or s not in g or d not in g:
                 continue
-            try:
-                paths = list(nx.all_shortest_paths(g, s, d, weight="weight"))
-            except nx.NetworkXNoPath:
+            if d not in dist:
+                dist[d] = nx.single_source_dijkstra_path_length(g, d, weight="weight")
+            to_d = dist[d]
+            if s not in to_d:
                 continue
             reachable[j] = True
-            share = 1.0 / len(paths)
-            for path in paths:
-                for u, v in itertools.pairwise(path):
-                    lks = best[(min(u, v), max(u, v))]
-                    for lk in lks:
-                        rows.append(self._dir_index[(lk.id, u)])
-                        cols.append(j)
-                        vals.append(share / len(lks))
+            for u, lk, share in _hops(g, best, to_d, s, d):
+                rows.append(self._dir_index[(lk.id, u)])
+                cols.append(j)
+                vals.append(share)
         m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(self._dirs), len(self._pairs)))
         self._routing_key, self._routing, self._reachable = key, m, reachable
         return m, reachable
@@ -248,8 +309,9 @@ class TwinNetwork:
         return PathState(tuple(sorted(links)), min(loss, 1.0), latency)
 
     def metric(self, link: Link) -> int:
-        """The IGP metric in force on a link (an operator's change wins over the topology)."""
-        return self.igp_metric.get(link.id, link.igp_metric)
+        """The IGP metric in force on a link: an operator's change, else a fault's, else the
+        topology's."""
+        return self.igp_metric.get(link.id, self._fault_metric.get(link.id, link.igp_metric))
 
     def expected_load(self, t: float) -> tuple[dict[tuple[str, str], float], float]:
         """Utilization per (link id, sending device) at ``t`` without noise, and the demand
@@ -308,15 +370,26 @@ class TwinNetwork:
             ifname = d.out_if.partition(":")[2]
             labels = {"interface": ifname}
             status = 1 if up else 0
-            out.extend(self._status_events(t, d.src, d.out_if, status))
+            shut = d.out_if in self._shut
+            if shut or d.out_if in self._prev_shut:
+                out.extend(self._shut_events(t, d, shut))
+            if shut:  # polls skip a shut interface, and its routing daemon says nothing
+                self._prev_adjacency[d.out_if] = False
+            else:
+                out.extend(self._status_events(t, d.src, d.out_if, status))
+                out.extend(self._adjacency_events(t, d, up, down_dev))
             loss = self._loss.get(lk.id, 0.0) if up else 0.0
             out_bps = float(delivered[i]) if up else 0.0
             in_bps = float(delivered[rev]) * (1.0 - loss) if up else 0.0
-            in_errors = float(delivered[rev]) * loss / AVG_PACKET_BITS
+            counted = lk.id not in self._uncounted
+            in_errors = float(delivered[rev]) * loss / AVG_PACKET_BITS if counted else 0.0
             discards = float(max(offered_bps[i] - self._caps[i], 0.0)) if up else 0.0
             through[d.src] = through.get(d.src, 0.0) + out_bps / float(self._caps[i])
+            if not shut:
+                out.append(
+                    Metric(ts=t, device=d.src, name="if.oper_status", value=status, labels=labels)
+                )
             out += [
-                Metric(ts=t, device=d.src, name="if.oper_status", value=status, labels=labels),
                 Metric(
                     ts=t, device=d.src, name="if.out_bps", value=out_bps, unit="bps", labels=labels
                 ),
@@ -379,6 +452,38 @@ class TwinNetwork:
         if prev != status:
             kind = "link_up" if status else "link_down"
             yield DeviceEvent(ts=t, device=dev, kind=kind, entity=ifid, source="twin")
+
+    def _shut_events(self, t: float, d: _Dir, shut: bool) -> Iterable[Event]:
+        """An interface a fault shut down (its ``direction`` end): the agent's linkDown with
+        ifAdminStatus down (``admin_down``) when it goes, its linkUp when it comes back."""
+        was = d.out_if in self._prev_shut
+        if shut and not was:
+            self._prev_shut.add(d.out_if)
+            yield DeviceEvent(ts=t, device=d.src, kind="admin_down", entity=d.out_if, source="twin")
+        elif was and not shut:
+            self._prev_shut.discard(d.out_if)
+            yield DeviceEvent(ts=t, device=d.src, kind="link_up", entity=d.out_if, source="twin")
+
+    def _adjacency_events(
+        self, t: float, d: _Dir, up: bool, down_dev: frozenset[str]
+    ) -> Iterable[Event]:
+        """The IGP adjacency of ``d``'s sending end, as its routing daemon logs it: Full while
+        the link is up and in routing and the far device routes; nothing from a device whose
+        routing daemon is down (it logs nothing, and its state is kept for its return)."""
+        if d.src in self._unrouted_devs:
+            return
+        far = d.link.other(d.src)
+        full = (
+            up
+            and d.link.id not in self._unrouted_links
+            and far not in down_dev
+            and far not in self._unrouted_devs
+        )
+        prev = self._prev_adjacency.get(d.out_if, True)
+        self._prev_adjacency[d.out_if] = full
+        if prev != full:
+            kind = "ospf_up" if full else "ospf_down"
+            yield DeviceEvent(ts=t, device=d.src, kind=kind, entity=d.out_if, source="twin")
 
     def _reachability_events(self, t: float, down_dev: frozenset[str]) -> Iterable[Event]:
         for dev, was in sorted(self._prev_reachable.items()):

@@ -46,6 +46,18 @@ VENDOR_LOGS: dict[str, dict[str, tuple[int, int, str]]] = {
             " Down BGP Notification sent",
         ),
         "bgp_up": (23, 5, "{seq}: {host}: *{ts3164}.000: %BGP-5-ADJCHANGE: neighbor {peer_ip} Up"),
+        "ospf_down": (
+            23,
+            5,
+            "{seq}: {host}: *{ts3164}.000: %OSPF-5-ADJCHG: Process 1, Nbr {peer_ip} on {ifname}"
+            " from FULL to DOWN, Neighbor Down: Dead timer expired",
+        ),
+        "ospf_up": (
+            23,
+            5,
+            "{seq}: {host}: *{ts3164}.000: %OSPF-5-ADJCHG: Process 1, Nbr {peer_ip} on {ifname}"
+            " from LOADING to FULL, Loading Done",
+        ),
     },
     "juniper": {
         "link_down": (
@@ -73,6 +85,20 @@ VENDOR_LOGS: dict[str, dict[str, tuple[int, int, str]]] = {
             6,
             "{ts3164} {host} rpd[{pid}]: BGP_PEER_UP: BGP peer {peer_ip}"
             " (Internal AS 65000) changed state to Established",
+        ),
+        "ospf_down": (
+            3,
+            4,
+            "{ts3164} {host} rpd[{pid}]: RPD_OSPF_NBRDOWN: OSPF neighbor {peer_ip} (realm"
+            " ospf-v2 {ifname} area 0.0.0.0) state changed from Full to Down due to"
+            " InActiveTimer (event reason: neighbor was inactive)",
+        ),
+        "ospf_up": (
+            3,
+            6,
+            "{ts3164} {host} rpd[{pid}]: RPD_OSPF_NBRUP: OSPF neighbor {peer_ip} (realm"
+            " ospf-v2 {ifname} area 0.0.0.0) state changed from Loading to Full due to"
+            " LoadDone (event reason: OSPF loading completed)",
         ),
     },
     "arista": {
@@ -196,6 +222,15 @@ class TwinSyslog:
                 event.ts,
                 ifname=ifname,
                 ifindex=self.telemetry.ifindex(event.device, ifname),
+            )
+        elif event.kind in ("ospf_down", "ospf_up") and event.entity:
+            link = self.topo.link(self.topo.interface(event.entity).link or "")
+            self._emit(
+                event.device,
+                event.kind,
+                event.ts,
+                ifname=event.entity.partition(":")[2],
+                peer_ip=self.telemetry.loopback(link.other(event.device)),
             )
         elif event.kind in ("unreachable", "reachable"):
             # its neighbours lose (regain) their BGP sessions to it

@@ -16,7 +16,9 @@ wait for the pipeline in a queue of at most ``queue_size``: a datagram that arri
 is full is dropped before the engine sees it, and counted as a queue drop.
 
 Turning varbinds into events is pure (:func:`notification_events`); what notifications mean
-is data (:data:`~netvigil.collectors.snmp.oids.TRAP_KINDS`).
+is data (:data:`~netvigil.collectors.snmp.oids.TRAP_KINDS`). A linkDown naming an interface
+that is administratively down (ifAdminStatus 2 in its varbinds) is ``admin_down``: an
+operator's shutdown is not a fault, as the poller skips such interfaces too.
 """
 
 from __future__ import annotations
@@ -39,7 +41,14 @@ from pysnmp.proto.secmod.rfc3414.service import UsmSecurityParameters
 from netvigil.collectors.base import CollectorCounters, dead_letter
 from netvigil.collectors.snmp.client import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 from netvigil.collectors.snmp.mib import Value, display, to_python
-from netvigil.collectors.snmp.oids import SNMP_TRAP_OID, SYS_UPTIME_VB, TRAP_KINDS, Oid, oid_str
+from netvigil.collectors.snmp.oids import (
+    IF_COLUMNS,
+    SNMP_TRAP_OID,
+    SYS_UPTIME_VB,
+    TRAP_KINDS,
+    Oid,
+    oid_str,
+)
 from netvigil.collectors.udpwatch import RCVBUF, UdpWatch
 from netvigil.errors import DecodeError
 from netvigil.events import DeviceEvent, Event, interface_id
@@ -119,6 +128,10 @@ def notification_events(
         else:
             entity = oid_str(index)
     kind = spec.kind if spec is not None else "trap"
+    if kind in ("link_down", "link_up") and index is not None:
+        admin = attrs.get(oid_str(IF_COLUMNS["ifAdminStatus"] + index))
+        if admin == "2":  # an operator's shutdown is not a fault (as the poller has it)
+            kind = "admin_down" if kind == "link_down" else kind
     return [DeviceEvent(ts=ts, device=device, kind=kind, entity=entity, source=source, attrs=attrs)]
 
 

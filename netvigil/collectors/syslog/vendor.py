@@ -2,10 +2,11 @@
 
 Network devices say what happened in a mnemonic: Cisco IOS/NX-OS/IOS-XR and Arista EOS write
 ``%FACILITY-SEVERITY-MNEMONIC: text``, Junos an event tag (``SNMP_TRAP_LINK_DOWN: text``, or
-the MSGID of its RFC 5424 format). ``mnemonics.yaml`` maps each mnemonic to a regular
-expression whose named groups become fields (``interface``, ``neighbor``, ``state``, ...) and
-to the device event a state means (``link_down``, ``bgp_down``, ...). Adding a vendor message
-is a table row, not code.
+the MSGID of its RFC 5424 format), FRRouting its daemon in the RFC 5424 MSGID and a tag at the
+start of the text (MSGID ``OSPF``, ``AdjChg: ...``: the key is ``OSPF:AdjChg``).
+``mnemonics.yaml`` maps each mnemonic to a regular expression whose named groups become fields
+(``interface``, ``neighbor``, ``state``, ...) and to the device event a state means
+(``link_down``, ``bgp_down``, ...). Adding a vendor message is a table row, not code.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ __all__ = ["Rule", "classify", "enrich", "rules"]
 
 _CISCO = re.compile(r"%([A-Z][A-Z0-9_]*(?:-[A-Z][A-Z0-9_]*)*?)-([0-7])-([A-Z][A-Z0-9_]*)\s?:\s?")
 _JUNOS = re.compile(r"([A-Z][A-Z0-9]*_[A-Z0-9_]+)(?:: |:?$)")
+_FRR_MSGID = re.compile(r"[A-Z][A-Z0-9]*")
+_FRR_TAG = re.compile(r"([A-Za-z][A-Za-z0-9]*): ")
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ def classify(text: str, msgid: str | None, fields: dict[str, str]) -> str | None
             key, body = j.group(1), text[j.end() :]
         elif msgid and _JUNOS.fullmatch(msgid):
             key, body = msgid, text
+        elif msgid and _FRR_MSGID.fullmatch(msgid) and (f := _FRR_TAG.match(text)):
+            key, body = f"{msgid}:{f.group(1)}", text[f.end() :]
         if key is not None:
             fields["mnemonic"] = key
     if key is None:

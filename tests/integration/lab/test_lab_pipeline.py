@@ -10,16 +10,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 from netvigil.config import load_settings
-from netvigil.events import AuditRecord, Event, FlowRecord, Incident, LogRecord, Metric
+from netvigil.events import (
+    AuditRecord,
+    DeviceEvent,
+    Event,
+    FlowRecord,
+    Incident,
+    LogRecord,
+    Metric,
+)
 from netvigil.lab import runner
 from netvigil.lab.faults import LabFault, clear, inject
 from netvigil.lab.hook import lab_settings
+from netvigil.lab.render import FLOW_MAXLIFE_S
 from netvigil.lab.state import LabState
 from netvigil.lab.system import alive, netns_exists, run
 from netvigil.service import Service
 from tests.conftest import shared_data
 
 DETECT_S = 60.0
+#: seconds the test holds a link end down for the agents' link traps (1 s samples)
+TRAP_HOLD_S = 3.0
 
 
 async def _until(pred: Callable[[], bool], timeout_s: float) -> bool:
@@ -45,13 +56,19 @@ def test_faults_on_the_lab_become_incidents_with_the_right_root_cause_and_a_veri
         settings.correlator.window_s = 60.0
         settings = lab_settings(settings)
         svc = Service.build(settings, data_dir=tmp_path / "nv")
-        seen: dict[str, list[Event]] = {"incidents": [], "audit": [], "telemetry": []}
+        seen: dict[str, list[Event]] = {
+            "incidents": [],
+            "audit": [],
+            "telemetry": [],
+            "events": [],
+        }
 
         def keep(kind: str) -> Callable[[str, Event], None]:
             return lambda topic, e: seen[kind].append(e)
 
         svc.runtime.listen("netvigil.incidents", keep("incidents"))
         svc.runtime.listen("netvigil.audit", keep("audit"))
+        svc.runtime.listen("netvigil.events", keep("events"))
         for topic in ("netvigil.logs", "netvigil.flows", "netvigil.metrics"):
             svc.runtime.listen(topic, keep("telemetry"))
         down_link = state.plan.links[0]
@@ -65,6 +82,27 @@ def test_faults_on_the_lab_become_incidents_with_the_right_root_cause_and_a_veri
                 if isinstance(e, Incident) and e.opened_ts >= after and rc and rc.entity == link:
                     return e
             return None
+
+        def resolved(link: str, after: float) -> bool:
+            latest: dict[str, Incident] = {}
+            for e in seen["incidents"]:
+                if isinstance(e, Incident) and e.opened_ts >= after:
+                    latest[e.fingerprint] = e
+            return any(
+                e.status == "resolved" and e.root_cause and e.root_cause.entity == link
+                for e in latest.values()
+            )
+
+        a_end = f"{down_link.a}:{down_link.a_if}"
+        b_end = f"{down_link.b}:{down_link.b_if}"
+        trap_ends = {("admin_down", b_end), ("link_down", a_end)}
+
+        def link_traps() -> set[tuple[str, str]]:
+            return {
+                (e.kind, e.entity)
+                for e in seen["events"]
+                if isinstance(e, DeviceEvent) and e.source == "snmp-trap"
+            }
 
         async def scenario() -> dict[str, object]:
             stop = asyncio.Event()
@@ -84,13 +122,30 @@ def test_faults_on_the_lab_become_incidents_with_the_right_root_cause_and_a_veri
                     60,
                 )
                 await asyncio.to_thread(clear, LabState.load() or state, f1)
-                await asyncio.sleep(10)
+                # the congestion is a fault of its own: it begins once the first one's incident
+                # resolved (its adjacencies back, its symptoms cleared), not while that incident
+                # may still take nearby symptoms
+                got["resolved"] = await _until(lambda: resolved(down_link.id, f1.start), DETECT_S)
                 f2 = LabFault("congestion", busy_link.id, time.time(), 120, busy_link.a)
                 await asyncio.to_thread(inject, LabState.load() or state, f2)
                 got["congestion"] = await _until(
                     lambda: opened(busy_link.id, f2.start) is not None, DETECT_S + 30
                 )
                 await asyncio.to_thread(clear, LabState.load() or state, f2)
+                # softflowd exports a long flow at its maximum life: the first records come
+                # that long after the lab's traffic began, however fast the faults went
+                await _until(
+                    lambda: any(isinstance(e, FlowRecord) for e in seen["telemetry"]),
+                    FLOW_MAXLIFE_S + 30,
+                )
+                # link traps: the b end shut for a few of the agents' 1 s samples (the level-2
+                # reset above brought the a end back within about one sample, which the
+                # agents' sampling may miss; an a-end reset does not bring a b end back)
+                b_ns = state.plan.router(down_link.b).netns
+                run(["ip", "-n", b_ns, "link", "set", down_link.b_if, "down"])
+                await asyncio.sleep(TRAP_HOLD_S)
+                run(["ip", "-n", b_ns, "link", "set", down_link.b_if, "up"])
+                await _until(lambda: link_traps() >= trap_ends, 10)
             finally:
                 stop.set()
                 await task
@@ -113,6 +168,12 @@ def test_faults_on_the_lab_become_incidents_with_the_right_root_cause_and_a_veri
             (e.title, e.root_cause) for e in seen["incidents"] if isinstance(e, Incident)
         ]
         assert got["reset"] and executed and verified
+        assert got["resolved"], [
+            (e.title, e.status) for e in seen["incidents"] if isinstance(e, Incident)
+        ]
+        # the agents' link traps (DISMAN-EVENT-MIB), named as the polls name the device: the
+        # shut end says admin_down, its peer link_down
+        assert trap_ends <= link_traps(), link_traps()
         assert got["congestion"], [
             (e.title, e.root_cause) for e in seen["incidents"] if isinstance(e, Incident)
         ]

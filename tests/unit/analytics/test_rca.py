@@ -97,3 +97,59 @@ def test_ranking_is_stable_under_input_order(topo: TopologyStore) -> None:
     facing = [lk.end(lk.other("edge4")) for lk in topo.links_of("edge4")]
     anomalies = [ref("edge4", signal="reachability")] + [ref(i) for i in facing]
     assert rank(topo, anomalies) == rank(topo, list(reversed(anomalies)))
+
+
+def adjacency(entity: str) -> AnomalyRef:
+    return ref(entity, signal="routing.ospf")
+
+
+def test_a_reachable_device_its_neighbours_lost_points_at_its_routing(
+    topo: TopologyStore,
+) -> None:
+    facing = [lk.end(lk.other("core2")) for lk in topo.links_of("core2")]
+    causes = rank(topo, [adjacency(i) for i in facing])
+    assert causes[0].entity == "core2" and causes[0].fault == "routing_down"
+    # the same device unreachable too: it is down, not only its routing
+    causes = rank(topo, [ref("core2", signal="reachability")] + [ref(i) for i in facing])
+    assert causes[0].entity == "core2" and causes[0].fault == "down"
+
+
+def test_an_adjacency_lost_at_both_ends_with_interfaces_up_points_at_the_link(
+    topo: TopologyStore,
+) -> None:
+    lk = topo.link("core1--edge1")
+    causes = rank(topo, [adjacency(lk.a_if), adjacency(lk.b_if)])
+    assert causes[0].entity == lk.id and causes[0].fault == "adjacency_down"
+    # an interface down as well: a link failure
+    causes = rank(topo, [adjacency(lk.a_if), adjacency(lk.b_if), ref(lk.b_if)])
+    assert causes[0].entity == lk.id and causes[0].fault == "down"
+
+
+def test_a_routing_daemon_that_logs_its_own_adjacencies_down_is_still_its_device(
+    topo: TopologyStore,
+) -> None:
+    own = [lk.end("core2") for lk in topo.links_of("core2")]
+    facing = [lk.end(lk.other("core2")) for lk in topo.links_of("core2")]
+    causes = rank(topo, [adjacency(i) for i in own + facing])
+    assert causes[0].entity == "core2" and causes[0].fault == "routing_down"
+
+
+def test_a_link_with_one_end_shut_down_is_down_and_explains_the_congestion_it_causes(
+    topo: TopologyStore,
+) -> None:
+    # one end shut down (not polled), the other seen down; the traffic it moved congests a
+    # nearby link a poll later: the link failure is the cause, the congestion its effect
+    lk, hot = topo.link("core1--edge1"), topo.link("core1--core2")
+    anomalies = [
+        AnomalyRef(
+            entity=lk.a_if, signal="if.admin_status", kind="admin_down", score=1.0, onset_ts=0.0
+        ),
+        ref(lk.b_if),
+        adjacency(lk.b_if),
+        AnomalyRef(entity=hot.a_if, signal="if.out_util", kind="threshold", score=1.0, onset_ts=10),
+        AnomalyRef(entity=hot.b_if, signal="if.out_util", kind="threshold", score=1.0, onset_ts=10),
+    ]
+    causes = rank(topo, anomalies)
+    assert causes[0].entity == lk.id and causes[0].fault == "down"
+    # the same congestion with nothing before it is a congestion
+    assert rank(topo, anomalies[3:])[0].entity == hot.id

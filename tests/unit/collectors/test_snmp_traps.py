@@ -27,6 +27,19 @@ def test_link_down_names_the_interface_by_ifname() -> None:
     assert ev.attrs["uptime_cs"] == "1234" and ev.attrs["trap_oid"] == "1.3.6.1.6.3.1.1.5.3"
 
 
+def test_link_down_of_an_administratively_down_interface_is_no_link_failure() -> None:
+    vbs = [
+        (SYS_UPTIME_VB, 1234),
+        (SNMP_TRAP_OID, LINK_DOWN),
+        (oid("1.3.6.1.2.1.2.2.1.1.1"), 1),
+        (oid("1.3.6.1.2.1.2.2.1.7.1"), 2),
+        (oid("1.3.6.1.2.1.2.2.1.8.1"), 2),
+        (oid("1.3.6.1.2.1.31.1.1.1.1.1"), b"lo"),
+    ]
+    (ev,) = notification_events(vbs, "edge1", 5.0)
+    assert ev.kind == "admin_down" and ev.entity == "edge1:lo"
+
+
 def test_link_up_without_a_name_uses_the_ifindex_and_unknown_traps_are_kept() -> None:
     vbs = [
         (SYS_UPTIME_VB, 1),

@@ -28,6 +28,25 @@ CASES = [
         "bgp_down",
         {"mnemonic": "BGP_NEIGHBOR_STATE_CHANGED", "old_state": "Established", "asn": "65002"},
     ),
+    (
+        b'<29>1 2026-12-06T15:26:57.341201Z r4 ospfd 30493 OSPF [location@50145 tid="30493" '
+        b'id="Y05P2-YJVXY"] AdjChg: Nbr 198.18.255.1, NbrIP 198.18.0.16 (default) on '
+        b"eth0:198.18.0.17: Full -> Deleted (KillNbr)",
+        "ospf_down",
+        {"mnemonic": "OSPF:AdjChg", "interface": "eth0", "state": "Deleted", "reason": "KillNbr"},
+    ),
+    (
+        b"<29>1 2026-12-06T15:29:03.505564Z r7 ospfd 30620 OSPF - AdjChg: Nbr 198.18.255.4, "
+        b"NbrIP 198.18.0.6 (default) on eth0:198.18.0.7: Exchange -> Full (ExchangeDone)",
+        "ospf_up",
+        {"neighbor": "198.18.255.4", "old_state": "Exchange", "state": "Full"},
+    ),
+    (  # between two states short of Full: no change of the adjacency
+        b"<29>1 2026-12-06T15:29:03.499413Z r7 ospfd 30620 OSPF - AdjChg: Nbr 198.18.255.4, "
+        b"NbrIP 198.18.0.6 (default) on eth0:198.18.0.7: Init -> ExStart (2-WayReceived)",
+        None,
+        {"mnemonic": "OSPF:AdjChg"},
+    ),
     (b"<38>Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster", None, {}),
     (b"<38>Dec 10 06:55:46 LabSZ sshd[24200]: 100% CPU", None, {}),
 ]
@@ -40,6 +59,8 @@ def test_vendor_fields_and_events(raw: bytes, kind: str | None, fields: dict[str
     assert fields.items() <= msg.fields.items()
     if not fields:
         assert "mnemonic" not in msg.fields and "state" not in msg.fields
+    if kind is None:
+        assert "state" not in msg.fields
     events = to_events(parse_syslog(raw, now=1.7e9), "192.0.2.1", 1.7e9)
     assert [e.kind for e in events if isinstance(e, DeviceEvent)] == ([kind] if kind else [])
 

@@ -18,7 +18,14 @@ from netvigil.lab.plan import (
     scale_of,
     select_routers,
 )
-from netvigil.lab.render import Credentials, frr_conf, lldpd_conf, snmpd_conf, softflowd_argv
+from netvigil.lab.render import (
+    QUERY_USER,
+    Credentials,
+    frr_conf,
+    lldpd_conf,
+    snmpd_conf,
+    softflowd_argv,
+)
 from tests.conftest import shared_data
 
 
@@ -136,6 +143,13 @@ def test_snmpd_lldpd_softflowd_config() -> None:
         assert f"interface {i.name} 6 {int(i.capacity_bps)}" in conf
     assert "agentXSocket /x/agentx.sock" in conf
     assert f"trap2sink {plan.collectors.traps}" in conf
+    # link traps: the Event MIB samples ifOperStatus every second through an internal user
+    # the agent lets read at authNoPriv (without it every sample fails and nothing is sent)
+    assert f"iquerySecName {QUERY_USER}" in conf and f"rouser {QUERY_USER} auth" in conf
+    assert f"createUser {QUERY_USER} SHA" in conf and f"agentSecName {QUERY_USER}" in conf
+    monitors = [line for line in conf.splitlines() if line.startswith("monitor ")]
+    assert len(monitors) == 2 and all("-r 1 " in m for m in monitors)
+    assert any(m.endswith(".1.3.6.1.2.1.2.2.1.8 != 1") for m in monitors)
     assert f"configure system hostname {r.name}" in lldpd_conf(r)
     argv = softflowd_argv(7, "eth3", "198.19.0.1:2055", "/p", "/c")
     assert argv[argv.index("-i") + 1] == "7:eth3" and argv[argv.index("-v") + 1] == "10"

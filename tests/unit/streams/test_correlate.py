@@ -120,3 +120,28 @@ async def test_two_simultaneous_faults_far_apart_are_two_incidents() -> None:
     )
     causes = {i.fingerprint: i.root_cause.entity for i in incs if i.root_cause}
     assert sorted(set(causes.values())) == ["core1--edge1", "core3--edge3"]
+
+
+async def test_a_side_effect_that_returns_with_another_fault_is_that_fault_s_incident() -> None:
+    # a link failure pushes traffic onto core1--core2 (congested); both clear; a minute later
+    # core1--core2 congests on its own: not the old incident reopening (it is no flap)
+    a, b = link_ends("core1--edge1")
+    hot, _ = link_ends("core1--core2")
+    congested = {"kind": "threshold", "signal": "if.out_util"}
+    incs = await feed(
+        [
+            anomaly(a, 100),
+            anomaly(b, 100),
+            anomaly(hot, 110, **congested),
+            anomaly(hot, 150, state="cleared", **congested),
+            anomaly(a, 160, state="cleared"),
+            anomaly(b, 160, state="cleared"),
+            anomaly(hot, 220, **congested),
+        ]
+    )
+    by_fp = {i.fingerprint: i for i in incs}
+    assert len(by_fp) == 2
+    assert {i.root_cause.entity for i in by_fp.values() if i.root_cause} == {
+        "core1--edge1",
+        "core1--core2",
+    }

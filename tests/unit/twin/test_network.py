@@ -117,3 +117,82 @@ def test_growth_ramp_raises_utilisation_steadily_until_saturation() -> None:
     assert samples == sorted(samples)
     assert samples[-1] >= 0.99  # saturated by the end of the ramp
     assert util(4000.0) < 0.9  # the ramp is over
+
+
+def kinds_by_entity(events: list, *kinds: str) -> dict[str, str]:
+    return {e.entity: e.kind for e in events if isinstance(e, DeviceEvent) and e.kind in kinds}
+
+
+def test_routing_crash_keeps_interfaces_up_and_neighbours_route_around() -> None:
+    topo = load_topology(None)
+    crash = Fault("routing_crash", "core2", T0 + 100, T0 + 200)
+    net = TwinNetwork(topo, [crash], seed=1)
+    net.step(T0 + 90)
+    during = net.step(T0 + 100)
+    facing = {lk.end(lk.other("core2")) for lk in topo.links_of("core2")}
+    assert kinds_by_entity(during, "ospf_down", "ospf_up") == dict.fromkeys(facing, "ospf_down")
+    assert not kinds_by_entity(during, "link_down", "unreachable")
+    st = metrics(during, "if.oper_status")
+    util = metrics(during, "if.out_util")
+    for lk in topo.links_of("core2"):
+        assert st[lk.a_if] == st[lk.b_if] == 1
+        assert util[lk.a_if] == util[lk.b_if] == 0  # no route through it
+    assert net.unreachable_demand_bps > 0  # its own traffic has no route
+    after = net.step(T0 + 200)
+    assert kinds_by_entity(after, "ospf_down", "ospf_up") == dict.fromkeys(facing, "ospf_up")
+
+
+def test_mtu_mismatch_and_cost_misconfig_move_traffic_off_a_link_that_stays_up() -> None:
+    topo = load_topology(None)
+    lk = topo.link("core1--core2")
+    for kind, adjacency in (("mtu_mismatch", "ospf_down"), ("cost_misconfig", None)):
+        net = TwinNetwork(topo, [Fault(kind, lk.id, T0 + 100, T0 + 200)], seed=1)
+        before = metrics(net.step(T0 + 90), "if.out_util")
+        during = net.step(T0 + 100)
+        util = metrics(during, "if.out_util")
+        assert before[lk.a_if] > 0.01 and util[lk.a_if] == 0
+        assert metrics(during, "if.oper_status")[lk.a_if] == 1
+        got = kinds_by_entity(during, "ospf_down")
+        assert got == ({lk.a_if: adjacency, lk.b_if: adjacency} if adjacency else {})
+
+
+def test_a_link_shut_at_one_end_is_admin_down_there_and_down_at_the_other() -> None:
+    topo = load_topology(None)
+    lk = topo.link("core1--edge1")
+    net = TwinNetwork(topo, [Fault("link_down", lk.id, T0, T0 + 100, direction=lk.a)], seed=1)
+    during = net.step(T0)
+    events = {(e.entity, e.kind) for e in during if isinstance(e, DeviceEvent)}
+    assert events == {(lk.a_if, "admin_down"), (lk.b_if, "link_down"), (lk.b_if, "ospf_down")}
+    status = metrics(during, "if.oper_status")
+    assert lk.a_if not in status and status[lk.b_if] == 0  # polls skip a shut interface
+    after = net.step(T0 + 100)
+    assert kinds_by_entity(after, "link_up")[lk.a_if] == "link_up"
+
+
+def test_equal_cost_traffic_splits_per_hop_as_routers_do() -> None:
+    # s reaches d over three equal paths, two of them behind a: routers split at s (1/2 to
+    # a, 1/2 to b), then at a (1/4 each way), not 1/3 per path
+    import networkx as nx
+
+    from netvigil.graph.base import Link
+    from netvigil.twin.network import _hops
+
+    edges = [("s", "a"), ("s", "b"), ("a", "x"), ("a", "y"), ("x", "d"), ("y", "d")]
+    edges += [("b", "z"), ("z", "d")]
+    g = nx.Graph()
+    best = {}
+    for u, v in edges:
+        g.add_edge(u, v, weight=10)
+        best[(min(u, v), max(u, v))] = [Link(f"{u}--{v}", u, f"{u}:e", v, f"{v}:e")]
+    to_d = nx.single_source_dijkstra_path_length(g, "d", weight="weight")
+    got = {lk.id: share for _, lk, share in _hops(g, best, to_d, "s", "d")}
+    assert got == {
+        "s--a": 0.5,
+        "s--b": 0.5,
+        "a--x": 0.25,
+        "a--y": 0.25,
+        "x--d": 0.25,
+        "y--d": 0.25,
+        "b--z": 0.5,
+        "z--d": 0.5,
+    }
