@@ -68,7 +68,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["CadOse", "CadOseConfig", "OnlineCadOse", "cadose_scores", "py2_tuple_hash"]
+__all__ = [
+    "CadOse",
+    "CadOseConfig",
+    "OnlineCadOse",
+    "RestPeriod",
+    "cadose_scores",
+    "py2_tuple_hash",
+]
 
 _SENSOR_GATED = 65536
 """Fact id of a sensor bit: ``2 * bit_position + bit``, plus this in the gated revision."""
@@ -282,6 +289,25 @@ class _Memory:
         return out
 
 
+class RestPeriod:
+    """One report per event: a raw score is passed on only if none of the last
+    ``rest_period`` raw scores reached ``threshold`` (else 0). Like the reference, the
+    history starts with one such score, so the first ``rest_period`` points report 0."""
+
+    __slots__ = ("rest_period", "since_high", "threshold")
+
+    def __init__(self, threshold: float, rest_period: int) -> None:
+        self.threshold = threshold
+        self.rest_period = rest_period
+        self.since_high = 0
+        """Raw scores since the last one at or above ``threshold``."""
+
+    def __call__(self, raw: float) -> float:
+        quiet = self.since_high >= self.rest_period
+        self.since_high = 0 if raw >= self.threshold else self.since_high + 1
+        return raw if quiet else 0.0
+
+
 class CadOse:
     """CAD-OSE over a known value range (NAB's setting: ``lo``, ``hi`` are the file's min and
     max). :meth:`score` returns the reported score of each point, in order."""
@@ -309,9 +335,7 @@ class CadOse:
         self.left: tuple[int, ...] = ()
         self.predicted: set[int] = set()
         self.sensor = _SENSOR_GATED if c.gate else 0
-        self.since_high = 0
-        """Raw scores since the last one at or above ``base_threshold`` (the reference
-        starts its history with one such score)."""
+        self.rest = RestPeriod(c.base_threshold, c.rest_period)
         self.resets = 0
 
     def facts(self, value: float) -> tuple[int, ...]:
@@ -335,20 +359,21 @@ class CadOse:
 
     def score(self, value: float) -> float:
         """Score ``value`` (after the points before it), then learn it."""
+        raw = self.raw(value)  # may start a fresh store, and with it a fresh rest period
+        return self.rest(raw)
+
+    def raw(self, value: float) -> float:
+        """The raw score of ``value`` (before the rest period), then learn it."""
         c = self.config
         facts = self.facts(value)
         surprised = not c.gate or any(f not in self.predicted for f in facts)
         if len(self.memory.contexts) >= c.max_contexts:
             self.memory = _Memory(c.max_left_len, c.max_contexts)
             self.left, self.predicted = (), set()
-            self.since_high = 0
+            self.rest = RestPeriod(c.base_threshold, c.rest_period)
             self.resets += 1
         raw = self._step(facts)
-        if not surprised:
-            raw = 0.0
-        quiet = self.since_high >= c.rest_period
-        self.since_high = 0 if raw >= c.base_threshold else self.since_high + 1
-        return raw if quiet else 0.0
+        return raw if surprised else 0.0
 
     def _step(self, facts: tuple[int, ...]) -> float:
         mem = self.memory

@@ -13,6 +13,7 @@ from netvigil.analytics.cadose import (
     CadOse,
     CadOseConfig,
     OnlineCadOse,
+    RestPeriod,
     cadose_scores,
     py2_tuple_hash,
 )
@@ -178,3 +179,11 @@ def test_any_finite_values_give_scores_in_range_and_bounded_facts(values: list[f
         assert 0.0 <= det.score(v) <= 1.0
         if det.detector is not None:
             assert len(det.detector.facts(v)) <= cfg.bits + 13 + 1
+
+
+def test_the_rest_period_passes_a_score_only_after_a_quiet_stretch() -> None:
+    gate = RestPeriod(threshold=0.75, rest_period=3)
+    raws = [0.9, 0.1, 0.2, 0.3, 0.8, 0.9, 0.1, 0.1, 0.1, 0.5]
+    # the history starts with a high score: 3 raw scores later one is reported (0.8), which
+    # starts the next rest period: 0.9 and the next three are silenced
+    assert [gate(r) for r in raws] == [0.0, 0.0, 0.0, 0.0, 0.8, 0.0, 0.0, 0.0, 0.0, 0.5]
