@@ -21,7 +21,7 @@ training series only (LOSO: leave one series out; LOCO: one category out), poole
 scores put together, NAB's threshold) and strict. Plus a sensitivity table per CAD-OSE
 constant (the others at the published values).
 
-    python -m bench.nab_cadose_cv [--data ../shared/data/nab-dev] [--out F.json]
+    python -m bench.nab_cadose_cv [--data ../shared/data/nab-dev] [--out F.json] [--cadose-only]
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _prep(files: Files, scores: Mapping[str, Sequence[float]]) -> dict[str, File
 
 
 def cadose_grid(
-    files: Files, log: Any
+    files: Files, log: Any, extra_runs: bool = True
 ) -> tuple[Prepared, dict[str, dict[str, Any]], dict[str, list[float]]]:
     """The CAD-OSE grid prepared for scoring, the one-at-a-time variants, and the scores at
     the published constants."""
@@ -100,7 +100,7 @@ def cadose_grid(
                 published = scores
         log(f"cadose bits {bits} warmup {warmup}: {time.process_time() - t0:.0f} cpu s")
     extra: dict[str, dict[str, Any]] = {}
-    for name, values in CADOSE_EXTRA.items():
+    for name, values in CADOSE_EXTRA.items() if extra_runs else ():
         for value in values:
             cfg = CadOseConfig(**{name: value})
             scores = {
@@ -177,6 +177,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT)
     ap.add_argument("--out", type=Path)
+    ap.add_argument(
+        "--cadose-only",
+        action="store_true",
+        help="only CAD-OSE's grid (no one-at-a-time bits 4, no ensemble grid, no max)",
+    )
     args = ap.parse_args()
 
     def log(msg: str) -> None:
@@ -189,22 +194,23 @@ def main() -> None:
     assert rest(cadose_raw(first, CadOseConfig()), 750, 0.75, 150) == [
         online.score(v) for v in first
     ]
-    cad, extra, cad_default = cadose_grid(files, log)
-    ens, ens_scores = ensemble_grid(files, log)
-    ens_default = tuple(make_default(k) for k in GRID)
-    both: Prepared = {
-        key: _prep(files, {n: np.maximum(cad_default[n], s[n]).tolist() for n in files})
-        for key, s in ens_scores.items()
-    }
-    report = {
+    cad, extra, cad_default = cadose_grid(files, log, not args.cadose_only)
+    report: dict[str, Any] = {
         "cadose_grid": {k: list(v) for k, v in CADOSE_GRID.items()},
-        "ensemble_grid": {k: list(v) for k, v in GRID.items()},
         "cadose": summary(cad, PUBLISHED, files),
-        "ensemble": summary(ens, ens_default, files),
-        "max": summary(both, ens_default, files),
         "cadose_sensitivity": sensitivity(cad, extra),
     }
-    for det in ("cadose", "ensemble", "max"):
+    if not args.cadose_only:
+        ens, ens_scores = ensemble_grid(files, log)
+        ens_default = tuple(make_default(k) for k in GRID)
+        both: Prepared = {
+            key: _prep(files, {n: np.maximum(cad_default[n], s[n]).tolist() for n in files})
+            for key, s in ens_scores.items()
+        }
+        report["ensemble_grid"] = {k: list(v) for k, v in GRID.items()}
+        report["ensemble"] = summary(ens, ens_default, files)
+        report["max"] = summary(both, ens_default, files)
+    for det in ("cadose", "ensemble", "max") if not args.cadose_only else ("cadose",):
         for p in PROFILES:
             r = report[det][p]
             log(

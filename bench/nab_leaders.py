@@ -17,8 +17,13 @@ Detectors (see :mod:`netvigil.analytics.cadose`):
 - ``*-2016``: the same with the earlier revision of CAD-OSE (no prediction gate).
 - ``ensemble``: NetVigil's previous detector (the service's ensemble + onset filter).
 - ``max(cadose, ensemble)``: a combination with no constant (the larger of the two scores).
+- ``max(w*cadose, ensemble)``: CAD-OSE's score scaled by ``w`` first (its reports sit near
+  0.75-1, the ensemble's near 0.4-0.5, so one NAB threshold cannot serve both unscaled);
+  ``w`` is a tuned constant: in-sample per value, and nested LOSO / LOCO (``w`` and the
+  threshold chosen on the training series of each fold, as ``bench.nab_cv`` does).
 
     python -m bench.nab_leaders [--data ../shared/data/nab-dev] [--only NAME ...] [--json F]
+                                [--scores F]   # reuse the per-row scores of an earlier --json
 """
 
 from __future__ import annotations
@@ -77,6 +82,43 @@ DETECTORS: dict[str, Detector] = {
 COMBINATIONS: dict[str, tuple[str, str]] = {
     "max(cadose, ensemble)": ("cadose", "ensemble"),
 }
+WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+"""Values of ``w`` in ``max(w*cadose, ensemble)``."""
+
+
+def weighted(files: Files, runs: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+    """``max(w*cadose, ensemble)``: in-sample per ``w`` and nested cross-validation over it."""
+    results = {
+        (w,): {
+            n: prepare(
+                len(files[n][0]),
+                files[n][1],
+                np.maximum(w * np.asarray(runs["cadose"][n]), runs["ensemble"][n]).tolist(),
+            )
+            for n in files
+        }
+        for w in WEIGHTS
+    }
+    names = list(files)
+    cats = sorted({n.split("/")[0] for n in names})
+    folds = {
+        "loso": [[n] for n in names],
+        "loco": [[n for n in names if n.startswith(c + "/")] for c in cats],
+    }
+    out: dict[str, Any] = {}
+    for p in PROFILES:
+        row: dict[str, Any] = {
+            "in_sample": {w: score_corpus(results[(w,)], p)["score"] for w in WEIGHTS}
+        }
+        for label, fold in folds.items():
+            cv = cross_validate(results, fold, p)
+            row[f"nested_{label}"] = {
+                "pooled": cv["pooled"],
+                "strict": cv["strict"],
+                "chosen": sorted({k[0] for k in cv["chosen"].values()}),
+            }
+        out[p] = row
+    return out
 
 
 def evaluate(files: Files, scores: dict[str, list[float]]) -> dict[str, Any]:
@@ -105,12 +147,16 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT)
     ap.add_argument("--only", nargs="*", default=None, help="detector names to run")
     ap.add_argument("--json", type=Path, help="write the report (and per-row scores) here")
+    ap.add_argument("--scores", type=Path, help="reuse the per-row scores of an earlier --json")
     args = ap.parse_args()
     files = load(args.data)
     runs: dict[str, dict[str, list[float]]] = {}
     report: dict[str, Any] = {"detectors": {}, "cpu_s": {}}
+    if args.scores:
+        earlier = json.loads(args.scores.read_text())["scores"]
+        runs = {k: v for k, v in earlier.items() if k in DETECTORS}
     for name, det in DETECTORS.items():
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or name in runs:
             continue
         t0 = time.process_time()
         runs[name] = {n: det(ts.tolist(), v.tolist()) for n, (_, _, ts, v) in files.items()}
@@ -120,6 +166,16 @@ def main() -> None:
             runs[label] = {n: np.maximum(runs[a][n], runs[b][n]).tolist() for n in files}
     for name, scores in runs.items():
         report["detectors"][name] = evaluate(files, scores)
+    if "cadose" in runs and "ensemble" in runs:
+        report["weighted"] = weighted(files, runs)
+        for p, r in report["weighted"].items():
+            cells = " ".join(f"{w}: {v:5.1f}" for w, v in r["in_sample"].items())
+            lo, lc = r["nested_loso"], r["nested_loco"]
+            print(
+                f"max(w*cadose, ensemble) {p}: in-sample {cells} | nested LOSO pooled "
+                f"{lo['pooled']:5.1f} strict {lo['strict']:5.1f} (w {lo['chosen']}), LOCO "
+                f"pooled {lc['pooled']:5.1f} strict {lc['strict']:5.1f} (w {lc['chosen']})"
+            )
     for name, r in report["detectors"].items():
         cells = "  ".join(
             f"{p.split('_')[-2] if p != 'standard' else 'std'} {r[p]['in_sample']:5.1f}"
