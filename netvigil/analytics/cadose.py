@@ -54,11 +54,12 @@ costs a bounded number of facts; a constant warm-up gives a step of 1.
 relearned from the next point on, as a fresh detector (the first ``rest_period`` points
 after a reset are reported as 0, since everything is new to an empty store). Memory is at
 most ``max_contexts`` contexts with their semi-contexts and index entries (a few hundred
-bytes each); the nab-dev series peak at ~12,000 contexts (18,050 points), far below the
-default 200,000. Time per point grows with the store (every left semi-context holding one
-of the point's facts is visited): ~1,000 points per CPU second on nab-dev, so this is the
-``netvigil detect`` scorer, not the service's (which keeps the ensemble: 10,000 live series
-at >= 50,000 points per CPU second).
+bytes each); the longest nab-dev series (22,695 points) ends with 11,342 contexts, far
+below the default 200,000. Time per point grows with the store (every left semi-context
+holding one of the point's facts is visited): ~670 points per CPU second over nab-dev
+online, ~200x the ensemble's cost in the same run (docs/evaluation-detection.md), so this
+is a ``netvigil detect`` scorer, not the service's (which keeps the ensemble: 10,000 live
+series at >= 50,000 points per CPU second).
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ class DetectorConfig(BaseModel):
             "What `netvigil detect` scores a CSV series with: 'ensemble' (this detector's "
             "calibrated score, each excursion reported at its onset) or 'cadose' (CAD-OSE, "
             "NAB's contextual anomaly detector with its published constants; its first 750 "
-            "rows learn the value range and score 0; about 1,000 points per CPU second). "
+            "rows learn the value range and score 0; ~200x the ensemble's CPU per point). "
             "The service always runs the ensemble."
         ),
     )
