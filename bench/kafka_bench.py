@@ -10,8 +10,9 @@ Starts its own Apache Kafka broker (provision/, free ports) and stops it at the 
    bus's ``publish`` into one subscriber that does nothing.
 2. worker: metric events/s through one worker with detection on (consume, decode, detect,
    produce anomalies, save state), on a backlog produced beforehand, timed from the moment
-   the worker is ready until every event was processed; at least once (faust) and exactly
-   once (transactions). Baseline: the same events through the embedded runtime's detector.
+   the worker is ready until every event was processed; at least once (report key
+   ``kafka``) and exactly once (``kafka_exactly_once``), the same loop. Baseline: the same
+   events through the embedded runtime's detector.
 3. latency: wall-clock seconds from a fault injected by the twin (at ``--speed`` simulated
    seconds per second) to the first revision of its incident, whole pipeline in one
    process, under both guarantees. Baseline: the same twin through the embedded runtime.
@@ -44,10 +45,10 @@ from netvigil.service import Service
 from netvigil.streams.base import Processor
 from netvigil.streams.detect import DetectorProcessor
 from netvigil.streams.embedded import EmbeddedRuntime
-from netvigil.streams.kafka_admin import create_topics
-from netvigil.streams.kafka_producer import KafkaPublisher
-from netvigil.streams.kafka_runtime import KafkaRuntime
-from netvigil.streams.spool import Spool
+from netvigil.streams.kafka.admin import create_topics
+from netvigil.streams.kafka.producer import KafkaPublisher
+from netvigil.streams.kafka.runtime import KafkaRuntime
+from netvigil.streams.kafka.spool import Spool
 from netvigil.twin.faults import Fault
 from provision.servers import kafka as kafka_server
 
@@ -236,8 +237,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    for name in ("faust", "mode", "aiokafka"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     run_dir = Path(tempfile.mkdtemp(prefix="netvigil-bench-kafka-"))
     # a library wrote terminal escapes to stdout during the runs, ahead of the JSON
     with stdout_to_stderr() if args.json else contextlib.nullcontext():
@@ -254,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
 @contextlib.contextmanager
 def stdout_to_stderr() -> Iterator[None]:
     """Send whatever is written to file descriptor 1 to 2 meanwhile, so that stdout holds
-    the JSON report alone (faust's or a model loader's terminal escape codes went there)."""
+    the JSON report alone (a model loader's terminal escape codes went there)."""
     sys.stdout.flush()
     saved = os.dup(1)
     os.dup2(2, 1)

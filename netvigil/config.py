@@ -75,10 +75,10 @@ class KafkaSettings(_Section):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once",
         description=(
-            "Workers: at_least_once (faust-streaming agents; effects are idempotent "
-            "downstream) or exactly_once (Kafka transactions: outputs, state and input "
-            "offsets committed together, read read_committed). Every worker of a "
-            "deployment must use the same."
+            "Workers: at_least_once (offsets committed once outputs and state are "
+            "acknowledged; effects are idempotent downstream) or exactly_once (each round's "
+            "outputs, state and input offsets in one Kafka transaction, read read_committed). "
+            "Every worker of a deployment must use the same."
         ),
     )
 
@@ -102,23 +102,10 @@ class KafkaSettings(_Section):
     session_timeout_s: float = Field(
         10.0, ge=6, description="A worker silent this long is presumed dead; its partitions move."
     )
-    standby_replicas: int = Field(
-        1,
-        ge=0,
-        description="Workers keeping a warm copy of each state partition for fast takeover.",
-    )
     reorder_max_wait_s: float = Field(
         120.0,
         gt=0,
         description="Re-keyed streams (correlator): longest wait for upstream progress reports.",
-    )
-    stall_s: float = Field(
-        15.0,
-        gt=0,
-        description=(
-            "A partition whose records the broker has but the consumer has not delivered for "
-            "this long is read directly by the worker (a faust-streaming stall, see streams.gaps)."
-        ),
     )
     worker_processors: list[str] = Field(
         ["detector", "correlator"], description="Processors `netvigil worker` runs by default."
@@ -164,7 +151,9 @@ class StorageSettings(_Section):
     )
 
 
-FaultKind = Literal["link_down", "congestion", "node_down", "linecard", "flap", "packet_loss"]
+FaultKind = Literal[
+    "link_down", "congestion", "node_down", "linecard", "flap", "packet_loss", "growth_ramp"
+]
 
 
 class TwinSettings(_Section):
@@ -175,19 +164,24 @@ class TwinSettings(_Section):
         7, description="Random seed: the same seed gives the same traffic and faults."
     )
     step_s: float = Field(10.0, gt=0, description="Simulated seconds between telemetry samples.")
+    # the defaults make `netvigil run --twin` a demo a person can follow: the first fault 30 s
+    # after the start, each fault lasting 40 s (time to approve its remediation in the
+    # console), one every 80 s; `netvigil demo` runs the same schedule as fast as it can
     speed: float = Field(
-        30.0,
+        15.0,
         ge=0,
         description="Simulated seconds per wall-clock second; 0 runs as fast as possible.",
     )
     warmup_s: float = Field(
-        1800.0, ge=0, description="Simulated seconds of normal traffic before the first fault."
+        450.0, ge=0, description="Simulated seconds of normal traffic before the first fault."
     )
     fault_interval_s: float = Field(
-        900.0, gt=0, description="Simulated seconds between injected faults (0 faults if disabled)."
+        1200.0,
+        gt=0,
+        description="Simulated seconds between injected faults (0 faults if disabled).",
     )
     fault_duration_s: float = Field(
-        300.0, gt=0, description="How long each injected fault lasts, in simulated seconds."
+        600.0, gt=0, description="How long each injected fault lasts, in simulated seconds."
     )
     fault_kinds: list[FaultKind] = Field(
         ["link_down", "congestion", "node_down"], description="Fault kinds injected, in rotation."
@@ -450,6 +444,12 @@ class SyslogSettings(_Section):
         8 << 20,
         ge=4096,
         description="UDP socket receive buffer asked for (net.core.rmem_max caps).",
+    )
+    udp_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes receiving on udp_port (SO_REUSEPORT): more when one core is short.",
     )
     tcp_idle_s: float = Field(
         900.0, ge=0, description="Close a TCP/TLS connection silent for this long; 0 = never."

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import netvigil as _package  # noqa: F401  (before any test imports gRPC: netvigil/__init__.py)
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Pipelines built by tests classify log templates by keywords: loading the MiniLM model takes

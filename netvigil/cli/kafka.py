@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import tempfile
 import time
@@ -19,6 +18,7 @@ from netvigil.cli._common import config_option, err, friendly, main, out, print_
 from netvigil.config import Settings, load_settings
 from netvigil.errors import ConfigError, NetVigilError
 from netvigil.events import TOPICS, Incident
+from netvigil.logs_setup import setup_logging
 from netvigil.redaction import redact_urls
 
 bus_option = click.option(
@@ -30,7 +30,7 @@ bus_option = click.option(
 
 
 def _settings(config_path: str | None, bus: str | None) -> tuple[Settings, str]:
-    from netvigil.streams.kafka_admin import bootstrap_of
+    from netvigil.streams.kafka import bootstrap_of
 
     settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
     if not settings.bus.url.startswith("kafka://"):
@@ -72,7 +72,7 @@ def topics_create(
     config_path: str | None, bus: str | None, partitions: int | None, as_json: bool
 ) -> None:
     """Create every topic of the contract (idempotent: existing topics get their settings)."""
-    from netvigil.streams.kafka_admin import create_topics
+    from netvigil.streams.kafka import create_topics
 
     settings, bootstrap = _settings(config_path, bus)
     if partitions is not None:
@@ -92,7 +92,7 @@ def topics_create(
 @friendly
 def topics_list(config_path: str | None, bus: str | None, internal: bool, as_json: bool) -> None:
     """List the topics with partitions, messages, retention and lag per consumer group."""
-    from netvigil.streams.kafka_admin import describe_topics
+    from netvigil.streams.kafka import describe_topics
 
     settings, bootstrap = _settings(config_path, bus)
     infos = describe_topics(bootstrap, settings.kafka.topic_prefix, internal=internal)
@@ -148,9 +148,7 @@ def worker(
         if processors
         else list(settings.kafka.worker_processors)
     )
-    logging.basicConfig(
-        level=settings.log.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(settings.log.level)
     svc = Service.build(settings, data_dir=Path(data_dir) if data_dir else None, only=names)
     err.print(f"netvigil worker: {', '.join(names)} on {bootstrap}; Ctrl-C stops it cleanly")
 
@@ -206,7 +204,7 @@ def replay(
     """Feed a recorded range of topics through the processors again (locally: no tickets,
     nothing written back) and print the incidents it gives. Same range, same incidents."""
     from netvigil.service import Service
-    from netvigil.streams.replay import read_range
+    from netvigil.streams.kafka import read_range
 
     settings, bootstrap = _settings(config_path, bus)
     for t in from_topics:

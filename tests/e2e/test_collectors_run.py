@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,24 @@ pytestmark = pytest.mark.e2e
 def _ipfix(sets: list[tuple[int, bytes]]) -> bytes:
     body = b"".join(struct.pack(">HH", sid, 4 + len(b)) + b for sid, b in sets)
     return struct.pack(">HHIII", 10, 16 + len(body), 1_700_000_000, 1, 0) + body
+
+
+def _incidents(data_dir: Path) -> int:
+    db = data_dir / "incidents.db"
+    if not db.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM incidents").fetchone()[0])
+        except sqlite3.OperationalError:  # the table is not there yet
+            return 0
+
+
+def _wait_for(done: Callable[[], bool], *, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"not done within {timeout_s:.0f} s"
+        time.sleep(0.5)
 
 
 TEMPLATE = (2, struct.pack(">HHHHHHHH", 256, 3, 8, 4, 12, 4, 1, 8))
@@ -109,7 +130,12 @@ def test_run_on_the_twins_ipfix_and_vendor_syslog(tmp_path: Path) -> None:
              "--syslog-transport", "tcp"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
-        time.sleep(20)  # 30 min warm-up + a fault or two at 300x
+        # until the service has a template on file and an incident in its store (the twin's
+        # first fault comes after its warm-up); a liveness bound, not a speed check
+        _wait_for(
+            lambda: (tmp_path / "flow-templates.jsonl").exists() and _incidents(tmp_path) > 0,
+            timeout_s=240,
+        )
     finally:
         if twin is not None:
             twin.send_signal(signal.SIGINT)

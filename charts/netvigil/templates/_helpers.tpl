@@ -24,6 +24,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "netvigil.env" -}}
 - name: NETVIGIL_BUS__URL
   value: {{ printf "kafka://%s" .Values.kafka.bootstrapServers | quote }}
+- name: NETVIGIL_KAFKA__PROCESSING_GUARANTEE
+  value: {{ .Values.kafka.processingGuarantee | quote }}
 - name: NETVIGIL_GRAPH__URL
   value: {{ .Values.neo4j.uri | quote }}
 - name: NETVIGIL_GRAPH__USER

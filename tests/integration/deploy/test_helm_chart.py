@@ -71,6 +71,7 @@ def test_default_render_is_valid_and_has_every_part(helm: Path) -> None:
     assert c["resources"]["requests"]["cpu"]
     env = {e["name"]: e for e in c["env"]}
     assert env["NETVIGIL_BUS__URL"]["value"].startswith("kafka://")
+    assert env["NETVIGIL_KAFKA__PROCESSING_GUARANTEE"]["value"] == "at_least_once"
     assert env["NETVIGIL_GRAPH__URL"]["value"].startswith("neo4j://")
     assert env["NETVIGIL_GRAPH__PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "neo4j-auth"
     assert "value" not in env["NETVIGIL_GRAPH__PASSWORD"]

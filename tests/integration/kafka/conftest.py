@@ -23,7 +23,7 @@ from netvigil.events import Anomaly, DeviceEvent, Event, Incident
 from netvigil.graph.importers import load_topology
 from netvigil.service import Service
 from netvigil.streams.base import Emit, Processor
-from netvigil.streams.wire import decode_batch
+from netvigil.streams.kafka.wire import decode_batch
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.source import SIM_EPOCH

@@ -17,8 +17,8 @@ from confluent_kafka import KafkaException, Producer
 from netvigil.config import Settings
 from netvigil.events import DeviceEvent, Event, Metric, key_of
 from netvigil.service import Service
-from netvigil.streams.kafka_admin import EndOffsets, ensure_topic
-from netvigil.streams.kafka_runtime import KafkaRuntime
+from netvigil.streams.kafka.admin import EndOffsets, ensure_topic
+from netvigil.streams.kafka.runtime import KafkaRuntime
 from provision.servers import kafka as kafka_server
 from tests.integration.kafka.conftest import (
     ListSource,
@@ -57,9 +57,6 @@ def per_key(events: list[Event], cls: type[Event]) -> Counter[str]:
 
 
 @pytest.mark.timeout(600)
-# a known defect makes this fail now and then: records faust skips around a rebalance or a
-# late group join are not always read again (README, Kafka runtime). A rerun must pass in full.
-@pytest.mark.flaky(reruns=1)
 def test_broker_down_for_30_s_mid_stream_loses_nothing_and_duplicates_no_incident(
     own_kafka: tuple[Path, str], settings: Settings, tmp_path: Path
 ) -> None:

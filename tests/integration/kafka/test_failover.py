@@ -19,11 +19,11 @@ import pytest
 
 from netvigil.config import Settings
 from netvigil.events import Anomaly, Event, Incident
-from netvigil.streams.kafka_admin import GroupLag, create_topics, group_lag
-from netvigil.streams.kafka_producer import KafkaPublisher
-from netvigil.streams.kafka_worker import group_of
-from netvigil.streams.progress import is_mark
-from netvigil.streams.spool import Spool
+from netvigil.streams.kafka.admin import GroupLag, create_topics, group_lag
+from netvigil.streams.kafka.keyed import group_of
+from netvigil.streams.kafka.producer import KafkaPublisher
+from netvigil.streams.kafka.progress import is_mark
+from netvigil.streams.kafka.spool import Spool
 from netvigil.twin.source import SIM_EPOCH
 from tests.integration.kafka.conftest import (
     Results,
@@ -42,7 +42,6 @@ class Worker:
 
     def __init__(self, name: str, settings: Settings, root: Path) -> None:
         self.name = name
-        self.exactly_once = settings.kafka.processing_guarantee == "exactly_once"
         self.data = root / name
         self.log = root / f"{name}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
@@ -64,8 +63,7 @@ class Worker:
             )
 
     def assigned(self, proc: str) -> set[tuple[str, int]]:
-        transport = "txn" if self.exactly_once else "faust"
-        path = self.data / transport / proc / "assignment.json"
+        path = self.data / "kafka" / proc / "assignment.json"
         if not path.exists():
             return set()
         return {(t, p) for t, p in json.loads(path.read_text())["assigned"]}
@@ -134,9 +132,6 @@ def published(bootstrap: str, prefix: str) -> list[Event]:
 
 
 @pytest.mark.timeout(600)
-# a known defect makes this fail now and then: records faust skips around a rebalance or a
-# late group join are not always read again (README, Kafka runtime). A rerun must pass in full.
-@pytest.mark.flaky(reruns=2)
 def test_killed_workers_partitions_and_state_move_to_the_other(
     kafka: str, settings: Settings, workers: list[Worker], tmp_path: Path
 ) -> None:

@@ -1,5 +1,5 @@
 """The acting loop on the Kafka runtime, at each autonomy level: a fault in the twin becomes an
-incident (faust workers: detector, correlator), the coordinator's remediator (a faust agent
+incident (Kafka workers: detector, correlator), the coordinator's remediator (a Kafka worker
 too) decides per policy and runs the change against the twin while the fault lasts, verifies
 it, and the ticket and its change close with the incident.
 
@@ -25,7 +25,7 @@ from netvigil.events import AuditRecord, Event
 from netvigil.resolvers.breaker import GLOBAL, AutonomyState
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.service import Service
-from netvigil.streams.kafka_runtime import KafkaRuntime
+from netvigil.streams.kafka.runtime import KafkaRuntime
 from netvigil.twin.faults import Fault
 
 

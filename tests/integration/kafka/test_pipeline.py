@@ -1,4 +1,4 @@
-"""Twin -> Kafka -> faust workers -> incidents topic, read back by independent clients, and the
+"""Twin -> Kafka -> workers -> incidents topic, read back by independent clients, and the
 same results as the embedded runtime; poison records and failing events become dead letters
 while processing goes on."""
 
@@ -14,10 +14,10 @@ from confluent_kafka import Producer
 from netvigil.config import Settings
 from netvigil.events import DeadLetter, DeviceEvent, Event, Metric, decode, key_of
 from netvigil.service import Service
-from netvigil.streams.kafka_admin import create_topics
-from netvigil.streams.kafka_runtime import KafkaRuntime
-from netvigil.streams.keyed import group_of
-from netvigil.streams.progress import MARK_KEY
+from netvigil.streams.kafka.admin import create_topics
+from netvigil.streams.kafka.keyed import group_of
+from netvigil.streams.kafka.progress import MARK_KEY
+from netvigil.streams.kafka.runtime import KafkaRuntime
 from tests.integration.kafka.conftest import (
     Explode,
     ListSource,
@@ -30,9 +30,6 @@ from tests.integration.kafka.conftest import (
 )
 
 
-# a known defect makes this fail now and then: records faust skips around a rebalance or a
-# late group join are not always read again (README, Kafka runtime). A rerun must pass in full.
-@pytest.mark.flaky(reruns=2)
 @pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 def test_twin_through_kafka_gives_the_embedded_results(
     kafka: str, settings: Settings, tmp_path: Path, guarantee: str

@@ -1,5 +1,5 @@
 """Probes, Prometheus scraping and OTLP/HTTP push through the Kafka runtime: what the
-collectors publish is on the broker's topics, and the SLO processor, a faust agent, turns the
+collectors publish is on the broker's topics, and the SLO processor, on its Kafka loop, turns the
 dead probe into an slo_burn anomaly."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from netvigil.config import Settings
 from netvigil.events import Anomaly, Metric
-from netvigil.streams.kafka_runtime import KafkaRuntime
+from netvigil.streams.kafka.runtime import KafkaRuntime
 from tests.integration.kafka.conftest import events_in, read_topic
 from tests.service_apps import EXPECTED, service_level_scenario
 

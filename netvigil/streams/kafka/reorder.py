@@ -1,0 +1,149 @@
+"""Event-time order for processors that merge streams (pure, no I/O): two buffers.
+
+:class:`Merge` is for a processor with several input topics keyed alike (the detector reads
+metrics and device events by device). Each topic is in order per key, but a consumer reads the
+topics at different speeds: after an outage the small events topic is read to its end while
+metrics are still minutes of event time behind, and a link-down event would reach the detector
+before the samples that precede it. Merge holds a key's events per topic and releases the
+oldest head only when every other topic has passed that time, or has nothing left to read for
+now (caught up) — the rule Kafka Streams uses for the same problem (KIP-695). Live streams
+are caught up, so nothing waits; a backlog is merged exactly. Ties go in input-topic order.
+
+:class:`Reorder` is for a processor whose own key merges many partitions (the correlator
+keys everything to ``all``): its input arrives in the order consumers happened to read the
+partitions, and during a backlog or a rebalance one partition can run minutes of event time
+ahead of another. Time-window logic fed that way groups the wrong anomalies. Reorder holds
+events and releases them sorted by event time once no worker upstream may still deliver an
+older one: the watermark of :mod:`netvigil.streams.kafka.progress`, computed from Kafka, not from
+the wall clock, so it is right however fast a backlog is replayed and whichever worker died.
+Live, upstream reports being caught up within a second, and that is the added latency. An
+event that waited ``stuck_s`` goes anyway (a worker that reports nothing cannot stop the
+pipeline). Ties are broken by the encoded event, so the same input gives the same order.
+
+Such a stream reaches its processor through a re-keying hop, and every hop redelivers after a
+crash (at least once); a redelivered anomaly arriving after its incident was resolved would
+open a second incident. So Reorder also drops an event byte-identical to one it took within
+the last ``dedupe_s`` seconds of event time. The buffers are part of the key's state and are
+saved with it, surviving crashes and rebalances.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import heapq
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from netvigil.events import Event, encode
+
+__all__ = ["Merge", "Reorder"]
+
+
+@dataclass
+class Reorder:
+    """A min-heap of events by (event time, encoded bytes), released by the watermark."""
+
+    stuck_s: float = 120.0
+    heap: list[tuple[float, bytes, float, Event]] = field(default_factory=list)
+    high: float = float("-inf")
+    """The newest event time seen."""
+    dedupe_s: float = 3600.0
+    taken: dict[bytes, float] = field(default_factory=dict)
+    """Digest -> event time of the events taken within ``dedupe_s`` of ``high``."""
+    duplicates: int = 0
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+    def push(self, event: Event, now: float) -> bool:
+        """Buffer ``event`` that arrived at wall-clock time ``now``; False for a redelivery."""
+        raw = encode(event)
+        digest = hashlib.blake2b(raw, digest_size=16).digest()
+        if digest in self.taken:
+            self.duplicates += 1
+            return False
+        self.taken[digest] = event.ts
+        heapq.heappush(self.heap, (event.ts, raw, now, event))
+        if event.ts > self.high:
+            self.high = event.ts
+            if len(self.taken) > 1024:
+                old = self.high - self.dedupe_s
+                self.taken = {d: ts for d, ts in self.taken.items() if ts >= old}
+        return True
+
+    def release(
+        self, now: float, watermark: Callable[[float], float] = lambda arrived: float("inf")
+    ) -> list[Event]:
+        """The events that may go now, oldest event time first. ``watermark(arrived)``: the
+        oldest event time upstream may still deliver, as far as is known about what was
+        written before an event arrived (see :mod:`netvigil.streams.kafka.progress`); no event newer
+        than it goes, unless it has been stuck for ``stuck_s``."""
+        out = []
+        heap = self.heap
+        while heap:
+            ts, _, arrived, _ = heap[0]
+            if not (ts <= watermark(arrived) or now - arrived >= self.stuck_s):
+                break
+            out.append(heapq.heappop(heap)[3])
+        return out
+
+    def drain(self) -> list[Event]:
+        """Everything, in order (shutdown of a replay)."""
+        return [heapq.heappop(self.heap)[3] for _ in range(len(self.heap))]
+
+
+@dataclass
+class Merge:
+    """One key's events from several input topics, released in event-time order."""
+
+    topics: tuple[str, ...]
+    max_hold: float = 10.0
+    max_held: int = 20_000
+    queues: dict[str, deque[tuple[float, Event]]] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)
+    """The newest event time read from each topic for this key."""
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self.queues.values())
+
+    def push(self, topic: str, event: Event, now: float = 0.0) -> None:
+        """Buffer ``event`` of ``topic`` that arrived at wall-clock time ``now``."""
+        self.queues.setdefault(topic, deque()).append((now, event))
+        self.seen[topic] = max(self.seen.get(topic, float("-inf")), event.ts)
+
+    def release(
+        self, caught_up: Callable[[str], bool], now: float = 0.0
+    ) -> list[tuple[str, Event]]:
+        """Events that may go now, as (topic, event), oldest first. ``caught_up(topic)`` says
+        whether a topic has nothing more to read for now (its partition is at its end)."""
+        out: list[tuple[str, Event]] = []
+        queues = self.queues
+        order = _order(self.topics)
+        last = len(order)
+        held = len(self)
+        while True:  # the hot path of every detector event: plain loops, no temporaries
+            best: tuple[float, int, float, str] | None = None
+            for t, q in queues.items():
+                if q:
+                    head = (q[0][1].ts, order.get(t, last), q[0][0], t)
+                    if best is None or head < best:
+                        best = head
+            if best is None:
+                return out
+            ts, _, arrived, topic = best
+            if not (now - arrived >= self.max_hold or held - len(out) > self.max_held):
+                for other in self.topics:
+                    if other == topic or queues.get(other):
+                        continue  # a non-empty queue's head is not older: it was not chosen
+                    if self.seen.get(other, float("-inf")) > ts or caught_up(other):
+                        continue
+                    return out  # ``other`` may still bring something older: wait
+            out.append((topic, queues[topic].popleft()[1]))
+
+
+@functools.lru_cache(maxsize=64)
+def _order(topics: tuple[str, ...]) -> dict[str, int]:
+    """Tie-break rank of each input topic (cached: Merge is pickled, so no extra field)."""
+    return {t: i for i, t in enumerate(topics)}

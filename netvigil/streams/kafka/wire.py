@@ -1,0 +1,83 @@
+"""How events travel as Kafka records: one event, or a batch of events of one key.
+
+A record's value is either one event as :func:`netvigil.events.encode` writes it (a JSON
+object) or a JSON array of such events, all with the record's key, in publish order. Batching
+is what makes the Kafka runtime fast: every record costs client and broker bookkeeping
+(offsets, acknowledgements, batching), so carrying 100-200 samples of one device per record
+cuts that cost a hundredfold, while per-key order is kept because a batch never mixes keys
+and batches of a key follow each other in one partition. Compacted topics (incidents, flow
+templates) always carry single events, so compaction keeps the latest event of each key.
+
+Any Kafka client reads these records: a JSON object is one event, a JSON array is several.
+Decoding is lenient per element: one bad element of a batch becomes one failure (for the
+dead-letter topic) and the other elements still decode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from netvigil.errors import EventDecodeError
+from netvigil.events import Event, decode, decode_many
+
+__all__ = ["Decoded", "decode_batch", "encode_batch"]
+
+_encoder = msgspec.json.Encoder()
+_split = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What a record held: the events that decoded, and the raw bytes and reason of the rest."""
+
+    events: list[Event]
+    failures: list[tuple[bytes, str]]
+
+
+def encode_batch(events: Sequence[Event]) -> bytes:
+    """One record value for ``events`` (all of one key): an object for one, an array else."""
+    if not events:
+        raise ValueError("a record carries at least one event")
+    if len(events) == 1:
+        return _encoder.encode(events[0])
+    return _encoder.encode(list(events))
+
+
+def decode_batch(data: bytes | bytearray | memoryview | None) -> Decoded:
+    """Decode a record value written by :func:`encode_batch` (or by any client that follows
+    the format). Never raises: everything that is not an event is returned as a failure."""
+    if data is None:
+        return Decoded([], [(b"", "EventDecodeError: empty record (null value)")])
+    raw = bytes(data)
+    head = raw.lstrip()[:1]
+    if head != b"[":
+        try:
+            return Decoded([decode(raw)], [])
+        except EventDecodeError as exc:
+            return Decoded([], [(raw, f"EventDecodeError: {exc}")])
+    try:  # the usual case, every element good: one pass
+        whole = decode_many(raw)
+    except EventDecodeError:
+        pass
+    else:
+        if whole:
+            return Decoded(whole, [])
+    try:
+        parts = _split.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        preview = raw[:60]
+        return Decoded([], [(raw, f"EventDecodeError: not a batch of events ({exc}); {preview!r}")])
+    if not parts:
+        return Decoded([], [(raw, "EventDecodeError: empty batch")])
+    events: list[Event] = []
+    failures: list[tuple[bytes, str]] = []
+    for part in parts:
+        element = bytes(part)
+        try:
+            events.append(decode(element))
+        except EventDecodeError as exc:
+            failures.append((element, f"EventDecodeError: {exc}"))
+    return Decoded(events, failures)

@@ -1,0 +1,143 @@
+"""The Kafka loop retries what the broker will answer soon, and gives up on the rest."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from netvigil.errors import NetVigilError
+from netvigil.streams.kafka import loop
+from netvigil.streams.kafka.loop import KafkaLoop
+
+
+def failing(codes: list[int], result: str = "done") -> Any:
+    """A call that raises KafkaException with each of ``codes`` in turn, then returns."""
+    left = list(codes)
+    calls: list[int] = []
+
+    def call() -> str:
+        calls.append(1)
+        if left:
+            raise KafkaException(KafkaError(left.pop(0)))
+        return result
+
+    call.calls = calls  # type: ignore[attr-defined]
+    return call
+
+
+def retrying(call: Any) -> str:
+    app = cast(KafkaLoop, SimpleNamespace(group="g"))
+    return KafkaLoop._retrying(app, "reading", call)
+
+
+def test_a_partition_unknown_right_after_the_topic_was_created_is_asked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
+    call = failing([KafkaError._UNKNOWN_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART])
+    assert retrying(call) == "done"
+    assert len(call.calls) == 3
+
+
+def test_a_partition_unknown_for_longer_than_unknown_s_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
+    monkeypatch.setattr(loop, "UNKNOWN_S", -1.0)  # the deadline has passed already
+    with pytest.raises(KafkaException):
+        retrying(failing([KafkaError._UNKNOWN_PARTITION]))
+
+
+def test_a_fatal_error_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
+    call = failing([KafkaError.TOPIC_AUTHORIZATION_FAILED])
+    with pytest.raises(KafkaException):
+        retrying(call)
+    assert len(call.calls) == 1
+
+
+def test_a_new_partition_without_a_leader_yet_is_asked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A changelog topic made a moment ago: its end was asked before the broker had elected
+    its leader, and the loop (of log analytics, in the twin test) died of it."""
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
+    call = failing([KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE])
+    assert retrying(call) == "done"
+    assert len(call.calls) == 3
+
+
+def test_a_transactional_call_that_never_returns_is_given_up_as_hung(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """librdkafka's send_offsets_to_transaction can block past its own timeout for good once
+    the group coordinator's broker went away: the round must not wait for it forever."""
+    monkeypatch.setattr(loop, "HUNG_S", 0.2)
+    release = threading.Event()
+    app = cast(KafkaLoop, SimpleNamespace(group="g"))
+    app._retrying = lambda what, call, within=None: KafkaLoop._retrying(app, what, call, within)  # type: ignore[method-assign]
+    try:
+        with pytest.raises(loop._Hung):
+            KafkaLoop._bounded(app, "sending offsets", lambda: release.wait(30))
+        assert KafkaLoop._bounded(app, "committing", lambda: "done") == "done"
+    finally:
+        release.set()
+
+
+class _Producer:
+    """A transactional producer whose commit must be aborted and whose abort then fails."""
+
+    def __init__(self, abort_error: KafkaError) -> None:
+        self.abort_error = abort_error
+
+    def begin_transaction(self) -> None:
+        pass
+
+    def commit_transaction(self, timeout: float) -> None:
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "x", txn_requires_abort=True))
+
+    def abort_transaction(self, timeout: float) -> None:
+        raise KafkaException(self.abort_error)
+
+
+def transact(abort_error: KafkaError) -> None:
+    app = cast(KafkaLoop, SimpleNamespace(group="g", _producer=_Producer(abort_error)))
+    app._consumer = object()  # type: ignore[assignment]
+    app._retrying = lambda what, call: KafkaLoop._retrying(app, what, call)  # type: ignore[method-assign]
+    app._bounded = lambda what, call: call()  # type: ignore[method-assign]
+    KafkaLoop._transact(app, [], {}, {})
+
+
+def test_an_abort_that_fails_for_good_replaces_the_producer_instead_of_stopping() -> None:
+    """After the broker restarted, a timed-out abort was answered INVALID_TXN_STATE (fatal)
+    and the coordinator's loop stopped; a new producer can take the transactional id."""
+    fatal = KafkaError(KafkaError.INVALID_TXN_STATE, "invalid state", fatal=True)
+    with pytest.raises(loop._Renew):
+        transact(fatal)
+
+
+def test_a_fenced_producer_stops_the_loop() -> None:
+    """Another worker took the transactional id: this one must not fight it."""
+    fenced = KafkaError(KafkaError.PRODUCER_FENCED, "fenced", fatal=True)
+    with pytest.raises(NetVigilError):
+        transact(fenced)
+
+
+def test_a_transactional_call_failing_for_longer_than_hung_s_replaces_the_producer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the broker restarted an abort was answered _TIMED_OUT (retriable) for minutes."""
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
+    monkeypatch.setattr(loop, "HUNG_S", -1.0)  # already past after the first failure
+    app = cast(KafkaLoop, SimpleNamespace(group="g"))
+    app._retrying = lambda what, call, within=None: KafkaLoop._retrying(app, what, call, within)  # type: ignore[method-assign]
+
+    def abort() -> None:
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "timed out", retriable=True))
+
+    with pytest.raises(loop._Renew):
+        KafkaLoop._bounded(app, "aborting", abort)

@@ -1,0 +1,117 @@
+"""Event-time order: Reorder releases sorted by the upstream watermark, drops redeliveries and
+lets stuck events go; Merge interleaves topics by event time; both lose nothing."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netvigil.events import Metric
+from netvigil.streams.kafka.reorder import Merge, Reorder
+
+
+def metric(ts: float, dev: str = "r1", value: float | None = None) -> Metric:
+    return Metric(ts=ts, device=dev, name="cpu.util", value=ts if value is None else value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 10_000), max_size=80),
+    st.integers(0, 50),
+    st.randoms(use_true_random=False),
+)
+def test_sorted_and_complete_when_the_watermark_trails_the_disorder(
+    times: list[int], skew: int, rnd: object
+) -> None:
+    ordered = sorted(times)
+    # each event arrives at most `skew` event-seconds late, and upstream's watermark trails
+    # the newest event it sent by more than that
+    arrival = sorted(range(len(ordered)), key=lambda i: ordered[i] + rnd.uniform(0, skew))  # type: ignore[attr-defined]
+    buf = Reorder()
+    out = []
+    for i in arrival:
+        buf.push(metric(float(ordered[i]), value=i), now=0.0)
+        mark = buf.high - skew - 1
+        out.extend(buf.release(now=0.0, watermark=lambda arrived, m=mark: m))
+    out.extend(buf.drain())
+    assert [e.ts for e in out] == [float(t) for t in ordered]
+
+
+def test_ties_are_broken_by_content_not_arrival() -> None:
+    a, b = metric(5.0, "ra"), metric(5.0, "rb")
+    one, two = Reorder(), Reorder()
+    one.push(a, 0)
+    one.push(b, 0)
+    two.push(b, 0)
+    two.push(a, 0)
+    assert one.drain() == two.drain()
+
+
+def test_nothing_newer_than_the_watermark_goes_until_stuck() -> None:
+    buf = Reorder(stuck_s=60)
+    buf.push(metric(100.0), now=0)
+    assert buf.release(now=5, watermark=lambda a: 50.0) == []  # older ones may still come
+    assert [e.ts for e in buf.release(now=5, watermark=lambda a: 100.0)] == [100.0]
+    buf.push(metric(200.0), now=10)
+    assert [e.ts for e in buf.release(now=70, watermark=lambda a: 0.0)] == [200.0]  # stuck
+
+
+def test_redeliveries_are_dropped_but_distinct_events_are_kept() -> None:
+    buf = Reorder()
+    assert buf.push(metric(5.0), now=0) is True
+    assert buf.push(metric(5.0), now=0) is False  # byte-identical: a redelivery
+    assert buf.push(metric(5.0, "r2"), now=0) is True
+    assert [e.device for e in buf.drain()] == ["r1", "r2"]
+    assert buf.push(metric(5.0), now=9) is False  # also after it was released
+    assert buf.duplicates == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["m", "e"]), st.integers(0, 100)), max_size=60),
+    st.randoms(use_true_random=False),
+)
+def test_merge_interleaves_topics_by_event_time(items: list, rnd: object) -> None:
+    per_topic = {t: sorted(ts for tt, ts in items if tt == t) for t in ("m", "e")}
+    merge = Merge(("m", "e"))
+    cursor = {"m": 0, "e": 0}
+    out: list[tuple[str, float]] = []
+
+    def caught_up(topic: str) -> bool:
+        return cursor[topic] == len(per_topic[topic])
+
+    # deliver the two topics at random relative speeds, each in its own order
+    while any(cursor[t] < len(per_topic[t]) for t in cursor):
+        t = rnd.choice([t for t in cursor if cursor[t] < len(per_topic[t])])  # type: ignore[attr-defined]
+        merge.push(t, metric(float(per_topic[t][cursor[t]])))
+        cursor[t] += 1
+        out += [(tt, e.ts) for tt, e in merge.release(caught_up)]
+    out += [(tt, e.ts) for tt, e in merge.release(caught_up)]
+    assert len(merge) == 0
+    assert sorted(out, key=lambda x: x[1]) == sorted(
+        [(t, float(ts)) for t in per_topic for ts in per_topic[t]], key=lambda x: x[1]
+    )
+    assert [ts for _, ts in out] == sorted(ts for _, ts in out)
+
+
+def test_merge_waits_for_a_topic_that_is_behind() -> None:
+    merge = Merge(("m", "e"))
+    merge.push("e", metric(1800.0))
+    assert merge.release(lambda t: False) == []  # metrics not read up to 1800 yet
+    merge.push("m", metric(460.0))
+    assert [e.ts for _, e in merge.release(lambda t: False)] == [460.0]
+    assert [e.ts for _, e in merge.release(lambda t: t == "m")] == [1800.0]
+
+
+def test_merge_lets_go_after_max_hold_when_progress_is_unknown() -> None:
+    merge = Merge(("m", "e"), max_hold=5.0)
+    merge.push("m", metric(100.0), now=0.0)
+    assert merge.release(lambda t: False, now=4.0) == []
+    assert [e.ts for _, e in merge.release(lambda t: False, now=5.0)] == [100.0]
+
+
+def test_merge_lets_go_when_too_much_is_held() -> None:
+    merge = Merge(("m", "e"), max_held=3)
+    for i in range(5):
+        merge.push("m", metric(float(i)))
+    assert [e.ts for _, e in merge.release(lambda t: False)] == [0.0, 1.0]
