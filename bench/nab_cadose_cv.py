@@ -37,7 +37,17 @@ from typing import Any
 
 import numpy as np
 
-from bench.nab_cv import GRID, POST, Files, cross_validate, load, make_default, onset, run
+from bench.nab_cv import (
+    GRID,
+    POST,
+    Files,
+    cross_validate,
+    folds,
+    load,
+    make_default,
+    onset,
+    run,
+)
 from bench.nab_eval import DEFAULT
 from bench.nabscore import PROFILES, FileScoring, prepare, score_corpus
 from netvigil.analytics.cadose import CadOse, CadOseConfig, OnlineCadOse, RestPeriod
@@ -132,10 +142,7 @@ def ensemble_grid(files: Files, log: Any) -> tuple[Prepared, dict[Key, dict[str,
 
 def summary(results: Prepared, default: Key, files: Files) -> dict[str, Any]:
     """In-sample, the default point's held-out figures and the nested CV, per profile."""
-    names = list(files)
-    cats = sorted({n.split("/")[0] for n in names})
-    loso = [[n] for n in names]
-    loco = [[n for n in names if n.startswith(c + "/")] for c in cats]
+    loso, loco = folds(files)
     out: dict[str, Any] = {}
     for p in PROFILES:
         best = max(results, key=lambda k: float(score_corpus(results[k], p)["score"]))  # type: ignore[arg-type]
@@ -147,8 +154,8 @@ def summary(results: Prepared, default: Key, files: Files) -> dict[str, Any]:
             "loso_strict": cross_validate(fixed, loso, p)["strict"],
             "loco_strict": cross_validate(fixed, loco, p)["strict"],
         }
-        for label, folds in (("loso", loso), ("loco", loco)):
-            cv = cross_validate(results, folds, p)
+        for label, fold in (("loso", loso), ("loco", loco)):
+            cv = cross_validate(results, fold, p)
             row[f"nested_{label}_pooled"] = cv["pooled"]
             row[f"nested_{label}_strict"] = cv["strict"]
             row[f"nested_{label}_chosen"] = sorted({tuple(k) for k in cv["chosen"].values()})

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.nab_cv import Files, cross_validate, load
+from bench.nab_cv import Files, cross_validate, folds, load
 from bench.nab_eval import DEFAULT
 from bench.nabscore import PROFILES, FileScoring, prepare, score_corpus
 from netvigil.analytics.cadose import CadOseConfig, OnlineCadOse, cadose_scores
@@ -99,18 +99,13 @@ def weighted(files: Files, runs: dict[str, dict[str, list[float]]]) -> dict[str,
         }
         for w in WEIGHTS
     }
-    names = list(files)
-    cats = sorted({n.split("/")[0] for n in names})
-    folds = {
-        "loso": [[n] for n in names],
-        "loco": [[n for n in names if n.startswith(c + "/")] for c in cats],
-    }
+    loso, loco = folds(files)
     out: dict[str, Any] = {}
     for p in PROFILES:
         row: dict[str, Any] = {
             "in_sample": {w: score_corpus(results[(w,)], p)["score"] for w in WEIGHTS}
         }
-        for label, fold in folds.items():
+        for label, fold in (("loso", loso), ("loco", loco)):
             cv = cross_validate(results, fold, p)
             row[f"nested_{label}"] = {
                 "pooled": cv["pooled"],
@@ -125,10 +120,7 @@ def evaluate(files: Files, scores: dict[str, list[float]]) -> dict[str, Any]:
     prep: dict[str, FileScoring] = {
         n: prepare(len(files[n][0]), files[n][1], scores[n]) for n in files
     }
-    names = list(files)
-    cats = sorted({n.split("/")[0] for n in names})
-    loso = [[n] for n in names]
-    loco = [[n for n in names if n.startswith(c + "/")] for c in cats]
+    loso, loco = folds(files)
     out: dict[str, Any] = {}
     for p in PROFILES:
         r = score_corpus(prep, p)
