@@ -81,6 +81,13 @@ def load(data: Path) -> Files:
     return out
 
 
+def folds(files: Iterable[str]) -> tuple[list[list[str]], list[list[str]]]:
+    """The cross-validation folds: leave one series out, leave one category out."""
+    names = list(files)
+    cats = sorted({n.split("/")[0] for n in names})
+    return [[n] for n in names], [[n for n in names if n.startswith(c + "/")] for c in cats]
+
+
 def make_config(params: Mapping[str, Any]) -> EnsembleConfig:
     """An ensemble configuration from grid parameters (the others at their defaults)."""
     base = EnsembleConfig()
@@ -196,10 +203,7 @@ def main() -> None:
             results[key] = prepared(files, raw_scores[key])
         print(f"{params} {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     report: dict[str, Any] = {"grid": {k: list(v) for k, v in GRID.items()}, "cv": {}}
-    names = list(files)
-    cats = sorted({n.split("/")[0] for n in names})
-    loso = [[n] for n in names]
-    loco = [[n for n in names if n.startswith(c + "/")] for c in cats]
+    loso, loco = folds(files)
     default = tuple(make_default(k) for k in keys)
     for profile in PROFILES:
         insample = max(results, key=lambda k: float(score_corpus(results[k], profile)["score"]))  # type: ignore[arg-type]
@@ -208,8 +212,8 @@ def main() -> None:
             "insample_best": score_corpus(results[insample], profile)["score"],
             "insample_best_at": dict(zip(keys, insample, strict=True)),
         }
-        for label, folds in (("loso", loso), ("loco", loco)):
-            cv = cross_validate(results, folds, profile)
+        for label, fold in (("loso", loso), ("loco", loco)):
+            cv = cross_validate(results, fold, profile)
             row[label] = {"pooled": cv["pooled"], "strict": cv["strict"], "chosen": cv["chosen"]}
             if label == "loso" and profile == "standard":
                 held = {n: raw_scores[tuple(k)][n] for n, k in cv["chosen"].items()}

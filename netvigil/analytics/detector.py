@@ -93,6 +93,16 @@ class DetectorConfig(BaseModel):
     error_clear_pps: float = Field(
         0.5, ge=0, description="Input errors per second below which a faulty link clears."
     )
+    series_scorer: Literal["ensemble", "cadose"] = Field(
+        "ensemble",
+        description=(
+            "What `netvigil detect` scores a CSV series with: 'ensemble' (this detector's "
+            "calibrated score, each excursion reported at its onset) or 'cadose' (CAD-OSE, "
+            "NAB's contextual anomaly detector with its published constants; its first 750 "
+            "rows learn the value range and score 0; ~200x the ensemble's CPU per point). "
+            "The service always runs the ensemble."
+        ),
+    )
 
     def scorer(self) -> EnsembleConfig:
         """The metric anomaly score's configuration (everything else at its default)."""

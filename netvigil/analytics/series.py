@@ -3,17 +3,34 @@
 Strictly online: point ``t``'s score uses points up to ``t`` only. The scores are the
 :class:`~netvigil.analytics.ensemble.EnsembleScorer`'s, reported at the onset of each
 excursion (:class:`~netvigil.analytics.hygiene.OnsetFilter`): an ongoing anomaly is one event.
+
+``netvigil detect`` can instead run CAD-OSE (:class:`~netvigil.analytics.cadose.OnlineCadOse`,
+which reports once per event by its own rest period): :func:`series_scorer` makes the scorer
+a configuration names (``DetectorConfig.series_scorer``), the same for every series.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
+from netvigil.analytics.cadose import OnlineCadOse
 from netvigil.analytics.ensemble import EnsembleConfig, EnsembleScorer, EnsembleVerdict
 from netvigil.analytics.hygiene import OnsetFilter
 
-__all__ = ["ONSET_LEVEL", "SeriesScores", "StreamScorer", "score_series"]
+__all__ = [
+    "ONSET_LEVEL",
+    "SeriesScorerName",
+    "SeriesScores",
+    "StreamScorer",
+    "detect_series",
+    "score_series",
+    "series_scorer",
+]
+
+SeriesScorerName = Literal["ensemble", "cadose"]
+"""The scorers ``netvigil detect`` can run (``DetectorConfig.series_scorer``)."""
 
 ONSET_LEVEL = 0.4
 """Score at which an excursion starts its refractory period (chosen by cross-validation)."""
@@ -58,3 +75,22 @@ def score_series(
         scores.append(score)
         detectors.append(verdict.detector)
     return SeriesScores(scores, detectors)
+
+
+def series_scorer(name: SeriesScorerName = "ensemble") -> Callable[[float, float], float]:
+    """A fresh scorer of one series, by name: ``(ts, value) -> reported score`` in [0, 1]."""
+    if name == "ensemble":
+        stream = StreamScorer()
+        return lambda ts, value: stream(ts, value)[0]
+    if name == "cadose":
+        cadose = OnlineCadOse()
+        return lambda ts, value: cadose.score(value)
+    raise ValueError(f"unknown series scorer {name!r}: choose 'ensemble' or 'cadose'")
+
+
+def detect_series(
+    ts: Sequence[float], values: Sequence[float], name: SeriesScorerName = "ensemble"
+) -> list[float]:
+    """What ``netvigil detect`` writes for ``values`` (at times ``ts``) with scorer ``name``."""
+    score = series_scorer(name)
+    return [score(t, v) for t, v in zip(ts, values, strict=True)]

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import click
 
-from netvigil.analytics.series import StreamScorer
-from netvigil.cli._common import err, friendly, main
+from netvigil.analytics.series import series_scorer
+from netvigil.cli._common import config_option, err, friendly, main
+from netvigil.config import load_settings
 from netvigil.errors import NetVigilError
 
 __all__ = ["detect", "parse_timestamp"]
@@ -36,13 +37,15 @@ def parse_timestamp(text: str) -> float:
 @main.command()
 @click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False, exists=True))
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False))
+@config_option
 @friendly
-def detect(input_path: str, output_path: str) -> None:
+def detect(input_path: str, output_path: str, config_path: str | None) -> None:
     """Score a series strictly online: SERIES.csv (timestamp,value) -> SCORES.csv
     (timestamp,value,anomaly_score), one row per input row, scores in [0, 1].
 
-    Row t's score uses rows up to t only; an ongoing anomaly is reported at its onset."""
-    stream = StreamScorer()
+    Row t's score uses rows up to t only; an ongoing anomaly is reported once. The scorer is
+    the settings' detector.series_scorer (the ensemble by default), the same for every file."""
+    stream = series_scorer(load_settings(config_path).detector.series_scorer)
     rows = 0
     with open(input_path, newline="") as fin, open(output_path, "w", newline="") as fout:
         reader = csv.reader(fin)
@@ -67,7 +70,7 @@ def detect(input_path: str, output_path: str) -> None:
                     f"{input_path}:{line}: cannot read {row!r} as timestamp,value ({exc}); "
                     "fix or remove that row"
                 ) from None
-            score, _ = stream(ts, value)
+            score = stream(ts, value)
             writer.writerow([row[0], row[1], f"{score:.6f}"])
             rows += 1
     err.print(f"scored {rows} rows -> {Path(output_path)}", highlight=False)

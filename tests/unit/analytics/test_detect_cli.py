@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from netvigil.analytics.series import score_series
+from netvigil.analytics.series import detect_series, score_series
 from netvigil.cli import main
 from netvigil.cli.analytics import parse_timestamp
 
@@ -39,6 +39,35 @@ def test_detect_writes_one_score_per_row_equal_to_the_streaming_scorer(tmp_path:
     assert max(abs(a - b) for a, b in zip(scores, expected, strict=True)) < 1e-6
     assert scores[1500] == max(scores) and scores[1500] >= 0.5
     assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_detect_runs_the_scorer_the_settings_name(tmp_path: Path) -> None:
+    n = 1200
+    stamps = [str(60 * i) for i in range(n)]
+    values = [5 + 2 * math.sin(2 * math.pi * i / 50) for i in range(n)]
+    values[1000] += 30
+    src, out, cfg = tmp_path / "s.csv", tmp_path / "o.csv", tmp_path / "c.yaml"
+    _write(src, list(zip(stamps, values, strict=True)))
+    cfg.write_text("detector:\n  series_scorer: cadose\n")
+    args = ["detect", "--input", str(src), "--output", str(out), "--config", str(cfg)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    scores = [float(r[2]) for r in list(csv.reader(out.open()))[1:]]
+    expected = detect_series([float(s) for s in stamps], values, "cadose")
+    assert max(abs(a - b) for a, b in zip(scores, expected, strict=True)) < 1e-6
+    assert expected != detect_series([float(s) for s in stamps], values, "ensemble")
+    assert scores[:749] == [0.0] * 749  # CAD-OSE learns the range on the first 750 rows
+    assert scores[1000] == max(scores) and scores[1000] >= 0.75
+
+
+def test_detect_refuses_an_unknown_scorer(tmp_path: Path) -> None:
+    src, cfg = tmp_path / "s.csv", tmp_path / "c.yaml"
+    _write(src, [("0", 1.0)])
+    cfg.write_text("detector:\n  series_scorer: oracle\n")
+    args = ["detect", "--input", str(src), "--output", str(tmp_path / "o"), "--config", str(cfg)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code != 0
+    assert "series_scorer" in res.output
 
 
 def test_detect_refuses_a_file_without_the_header(tmp_path: Path) -> None:
