@@ -54,14 +54,18 @@ def _anomaly(entity: str, ts: float, kind: str, signal: str, state: str = "activ
     )
 
 
-def stream(topo: TopologyStore, spacing_s: float, rounds: int, seed: int) -> list[Anomaly]:
-    """Every device fails in turn, in a random order, ``rounds`` times (module docstring)."""
+def stream(
+    topo: TopologyStore, spacing_s: float, rounds: int, seed: int, faults: int = 0
+) -> list[Anomaly]:
+    """Every device (or ``faults`` of them) fails in turn, in a random order, ``rounds``
+    times (see the module docstring)."""
     out: list[Anomaly] = []
     rng = random.Random(seed)
     t = 1000.0
     for _ in range(rounds):
         devices = sorted(d.name for d in topo.devices())
         rng.shuffle(devices)
+        devices = devices[:faults] if faults else devices
         for d in devices:
             facing = sorted(lk.end(lk.other(d)) for lk in topo.links_of(d))
             out += [_anomaly(f, t + i, "down", "if.oper_status") for i, f in enumerate(facing)]
@@ -110,11 +114,12 @@ def main() -> None:
     ap.add_argument("--spacing-s", type=float, default=20.0)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--seed", type=int, default=26)
+    ap.add_argument("--faults", type=int, default=0, help="devices that fail (0: all)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     topo = load_topology(args.topology)
-    events = stream(topo, args.spacing_s, args.rounds, args.seed)
+    events = stream(topo, args.spacing_s, args.rounds, args.seed, args.faults)
     one_rate, all_rate, busiest_rate, per_delivery = [], [], [], 0.0
     same = True
     for _ in range(args.repeat):

@@ -100,3 +100,15 @@ def test_impossible_sizes_are_refused() -> None:
         CarrierSpec(devices=5)
     with pytest.raises(ValueError, match="bundle"):
         CarrierSpec(agg_members=0)
+
+
+def test_the_cli_writes_a_topology_the_importer_reads(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from netvigil.cli import main
+
+    path = tmp_path / "carrier.yaml"
+    argv = ["graph", "generate", "--devices", "120", "--core-sites", "3", "-o", str(path)]
+    result = CliRunner().invoke(main, argv)
+    assert result.exit_code == 0, result.output
+    assert len(load_topology(path).devices()) == 120
