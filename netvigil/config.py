@@ -246,6 +246,18 @@ class CorrelatorSettings(_Section):
         description="Anomalies older than the newest one seen by more than this are ignored "
         "(counted as late_anomaly): a replay, a clock that went backwards.",
     )
+    regions: int = Field(
+        1,
+        ge=1,
+        description="Regions (fault domains) the topology is split into; each is one "
+        "partition of the correlator, so workers share the load (1: one partition).",
+    )
+    halo_hops: int = Field(
+        4,
+        ge=0,
+        description="Each region also sees devices this many hops beyond it, so a fault near "
+        "a border is correlated whole; keep it >= 2 x max_hops.",
+    )
 
 
 class SummarySettings(_Section):

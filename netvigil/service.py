@@ -221,6 +221,8 @@ class Service:
                     max_hops=c.max_hops,
                     min_evidence=c.min_evidence,
                     late_s=c.late_s,
+                    regions=c.regions,
+                    halo_hops=c.halo_hops,
                 ),
                 summarizer(settings),
                 resume=incidents.resumable,

@@ -21,17 +21,31 @@ __all__ = ["bench_rca"]
 )
 @click.option("--faults", "fault_count", type=click.IntRange(1), default=20, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--regions",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Split the correlator into this many regions (correlator.regions).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--details", is_flag=True, help="With --json: add per-kind counts and misses.")
+@click.option(
+    "--details", is_flag=True, help="With --json: add per-kind counts, misses, incidents."
+)
 @friendly
 def bench_rca(
-    topology: str | None, fault_count: int, seed: int, as_json: bool, details: bool
+    topology: str | None,
+    fault_count: int,
+    seed: int,
+    regions: int,
+    as_json: bool,
+    details: bool,
 ) -> None:
     """Inject FAULTS faults one at a time on the twin (node, link, linecard, congestion,
     flapping link) with benign anomalies and 10% telemetry loss; score the root causes."""
     from netvigil.eval.rcabench import run_rca_bench
 
-    report = run_rca_bench(topology, fault_count, seed)
+    report = run_rca_bench(topology, fault_count, seed, regions=regions)
     keys = ["faults", "top1", "top3", "mttd_p50_s", "false_incidents"]
     if as_json:
         shown = report if details else {k: report[k] for k in keys}

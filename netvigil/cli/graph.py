@@ -91,6 +91,31 @@ def graph_import(config_path: str | None, file: str, replace: bool, as_json: boo
         )
 
 
+@graph.command("generate")
+@click.option("--devices", type=click.IntRange(12), default=10_000, show_default=True)
+@click.option("--core-sites", type=click.IntRange(3), default=10, show_default=True)
+@click.option("--services", type=click.IntRange(0), default=500, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), required=True, help="YAML file to write."
+)
+@friendly
+def graph_generate(devices: int, core_sites: int, services: int, seed: int, output: str) -> None:
+    """Write a carrier-sized YAML topology: core, aggregation and access tiers, sites,
+    dual-homing, bundles and VPN services (netvigil.twin.carrier)."""
+    import yaml
+
+    from netvigil.twin.carrier import CarrierSpec, generate
+
+    spec = CarrierSpec(devices=devices, core_sites=core_sites, services=services, seed=seed)
+    net = generate(spec)
+    Path(output).write_text(yaml.safe_dump(net.to_yaml(), sort_keys=False))
+    out.print(
+        f"wrote {output}: {len(net.devices)} devices, {len(net.links)} links "
+        f"({2 * len(net.links)} interfaces), {len(net.sites)} sites, {len(net.services)} services"
+    )
+
+
 def _describe(store: TopologyStore, entity: str) -> dict[str, Any]:
     kind = entity_kind(entity)
     if kind == "device":

@@ -39,9 +39,13 @@ BENIGN_PER_FAULT = 1.0
 SETTLE_S = 600.0
 
 
-def run_rca_bench(topology: str | Path | None, faults: int, seed: int) -> dict[str, Any]:
-    """Run the evaluation once; returns the report (see the module docstring)."""
+def run_rca_bench(
+    topology: str | Path | None, faults: int, seed: int, *, regions: int = 1
+) -> dict[str, Any]:
+    """Run the evaluation once, the correlator split into ``regions``; returns the report
+    (see the module docstring)."""
     settings = load_settings()
+    settings.correlator.regions = regions
     settings.twin.seed = seed
     settings.twin.topology = Path(topology) if topology else None
     topo = load_topology(settings.twin.topology)
@@ -90,4 +94,12 @@ def run_rca_bench(topology: str | Path | None, faults: int, seed: int) -> dict[s
             if r["rank"] != 1
         ],
         "wall_s": round(time.monotonic() - wall0, 2),
+        "incidents": [
+            {
+                "fingerprint": fp,
+                "status": seen.latest.status,
+                "root_causes": [rc.entity for rc in seen.latest.root_causes[:3]],
+            }
+            for fp, seen in sorted(board.incidents.items())
+        ],
     }

@@ -2,7 +2,9 @@
 
 A processor declares the topics it reads and writes, how it partitions its input (``key``),
 how to create the state of a new key (``new_state``), and an async ``process`` step that takes
-one event and that key's state (mutated in place) and returns the events it produces.
+one event and that key's state (mutated in place) and returns the events it produces. Where an
+event belongs to several partitions, ``keys`` names them all, and ``new_state_for`` makes a
+state that knows its own key.
 
 Runtimes (the embedded bus, Kafka) own ordering per key, state storage, back-pressure,
 crash isolation and shutdown; processors own nothing but their logic. Processors use event
@@ -46,9 +48,20 @@ class Processor(ABC, Generic[S]):
         """The state partition of an event; by default the key of its topic."""
         return key_of(event)
 
+    def keys(self, event: Event) -> Sequence[str]:
+        """Every state partition an event goes to, each handled on its own (default: its
+        one :meth:`key`). A processor whose partitions overlap (the correlator's regions
+        and their halos) returns more than one; runtimes hand the event to each in order."""
+        return (self.key(event),)
+
     @abstractmethod
     def new_state(self) -> S:
         """The state of a key seen for the first time."""
+
+    def new_state_for(self, key: str) -> S:
+        """The state of ``key`` seen for the first time, for a processor whose state needs
+        to know its partition (default: :meth:`new_state`). Runtimes call this one."""
+        return self.new_state()
 
     @abstractmethod
     async def process(self, event: Event, state: S) -> Sequence[Event]:

@@ -76,8 +76,9 @@ from netvigil.graph.aio import AsyncTopology
 from netvigil.graph.base import TopologyStore, entity_devices
 from netvigil.streams.base import Processor
 from netvigil.streams.ignored import Ignored
+from netvigil.streams.sharding import Sharding
 
-__all__ = ["CorrelationState", "CorrelatorConfig", "CorrelatorProcessor"]
+__all__ = ["CorrelationState", "CorrelatorConfig", "CorrelatorProcessor", "region_key"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,10 @@ class CorrelatorConfig:
     """A resolved incident whose symptoms return within this many seconds reopens."""
     late_s: float = 3600.0
     """An anomaly older than the correlator's clock by more than this is ignored (counted)."""
+    regions: int = 1
+    """Partitions of the topology the work is split by (1: one partition, key ``all``)."""
+    halo_hops: int = 4
+    """Width of each region's halo, in hops (see :mod:`netvigil.graph.regions`)."""
 
 
 @dataclass
@@ -132,6 +137,8 @@ class _Group:
     again since."""
     suppressed: str = ""
     """The suppression holding this group back (see the module doc)."""
+    owned: bool = True
+    """This region emits the incident: its opening anomaly is at home here."""
 
     def strong_active(self) -> bool:
         return any(is_strong(a) and a.state == "active" for a in self.anomalies.values())
@@ -149,6 +156,8 @@ class CorrelationState:
     """Groups were resumed and no event has come since."""
     suppressions: dict[str, Pattern] = field(default_factory=dict)
     """Suppression id -> the pattern it holds back (from ``netvigil.feedback``)."""
+    region: int = 0
+    """The region this state correlates (0 of 1 without regions)."""
 
 
 class CorrelatorProcessor(Processor[CorrelationState]):
@@ -180,16 +189,37 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         self._impacts: dict[tuple[str, int | None], list[str]] = {}
         #: service -> (topology generation, devices on its path, entities of its path)
         self._paths: dict[str, tuple[int, tuple[str, ...], frozenset[str]]] = {}
+        self.sharding = Sharding(topo, self.cfg.regions, self.cfg.halo_hops)
 
     def key(self, event: Event) -> str:
-        return "all"
+        return self.keys(event)[0]
+
+    def keys(self, event: Event) -> Sequence[str]:
+        """``all`` with one region; else every region whose view holds the anomaly's
+        devices (feedback: every region)."""
+        if self.cfg.regions <= 1:
+            return ("all",)
+        if not isinstance(event, Anomaly):
+            return tuple(region_key(i) for i in range(self.cfg.regions))
+        regions = self.sharding.regions()
+        devices = self.sharding.devices(event.entity, event.kind == SLO_KIND)
+        if not devices:
+            return (region_key(regions.home((event.entity,))),)
+        return tuple(region_key(i) for i in regions.seen_by(devices))
 
     def new_state(self) -> CorrelationState:
-        state = CorrelationState()
+        return self.new_state_for("all")
+
+    def new_state_for(self, key: str) -> CorrelationState:
+        region = int(key.removeprefix("region-")) if key.startswith("region-") else 0
+        state = CorrelationState(region=region)
         if self.resume is None:
             return state
         for inc in self.resume(self.cfg.reopen_s):
-            state.groups.append(_resumed(inc))
+            group = self._resumed_here(inc, region)
+            if group is None:
+                continue
+            state.groups.append(group)
             state.clock = max(state.clock, inc.ts)
         if state.groups:
             state.resuming = True
@@ -253,8 +283,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 group.resolved_ts = None
                 group.reopened += 1
         if not group.fingerprint and weight(ref) >= self.cfg.min_evidence:
-            digest = hashlib.sha1(f"{ref_key}|{ref.onset_ts:.3f}".encode()).hexdigest()
-            group.fingerprint = digest[:16]
+            group.fingerprint = _fingerprint(ref)
+            group.owned = self._home(ref, devices) == state.region
             group.suppressed = next(
                 (sid for sid, p in sorted(state.suppressions.items()) if matches(p, ref)), ""
             )
@@ -280,6 +310,35 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 if g.fingerprint and g.resolved_ts is None:
                     out += await self._emit(g, event.ts)
         return out
+
+    # ------------------------------------------------------------------ regions
+
+    def _home(self, ref: AnomalyRef, devices: Sequence[str]) -> int:
+        """The region that emits an incident this anomaly opens."""
+        if self.cfg.regions <= 1:
+            return 0
+        return self.sharding.regions().home(devices or (ref.entity,))
+
+    def _resumed_here(self, inc: Incident, region: int) -> _Group | None:
+        """The group of a stored incident for ``region``: every region that sees one of its
+        devices takes it back (so its symptoms join it), the opener's home as its owner."""
+        group = _resumed(inc)
+        if self.cfg.regions <= 1:
+            return group
+        refs = sorted(inc.anomalies, key=lambda a: (a.onset_ts, a.entity, a.signal))
+        opener = next((a for a in refs if _fingerprint(a) == inc.fingerprint), None)
+        opener = opener or (refs[0] if refs else None)
+        if opener is None:
+            return None
+        seen: set[int] = set()
+        for a in refs:
+            devices = self.sharding.devices(a.entity, a.kind == SLO_KIND)
+            seen.update(self.sharding.regions().seen_by(devices))
+        if region not in seen:
+            return None
+        opener_devices = self.sharding.devices(opener.entity, opener.kind == SLO_KIND)
+        group.owned = self._home(opener, opener_devices) == region
+        return group
 
     # ------------------------------------------------------------------ grouping
 
@@ -432,6 +491,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
     # ------------------------------------------------------------------ incidents
 
     async def _emit(self, g: _Group, ts: float) -> list[Event]:
+        if not g.owned:
+            return []  # another region's incident: it ranks and emits it
         refs = sorted(g.anomalies.values(), key=lambda a: (a.onset_ts, a.entity, a.signal))
         network = [a for a in refs if a.kind != SLO_KIND]
         burning = [a for a in refs if a.kind == SLO_KIND and a.state == "active"]
@@ -498,6 +559,17 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 (set(br.devices) | set(br.links) | set(br.services)) - {rc.entity}
             )
         return self._impacts[key]
+
+
+def region_key(i: int) -> str:
+    """The state key of region ``i``."""
+    return f"region-{i}"
+
+
+def _fingerprint(ref: AnomalyRef) -> str:
+    """The fingerprint of the incident an anomaly opens: its entity, signal and onset."""
+    key = f"{ref.entity}|{ref.signal}|{ref.onset_ts:.3f}"
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
 def _resumed(inc: Incident) -> _Group:

@@ -153,11 +153,12 @@ class EmbeddedRuntime:
     async def _handle(self, w: _Worker, topic: str, event: Event) -> None:
         proc = w.proc
         try:
-            key = proc.key(event)
-            state = w.states.get(key)
-            if state is None:
-                state = w.states[key] = proc.new_state()
-            outputs = await proc.process(event, state)
+            outputs: list[Event] = []
+            for key in proc.keys(event):
+                state = w.states.get(key)
+                if state is None:
+                    state = w.states[key] = proc.new_state_for(key)
+                outputs += await proc.process(event, state)
             for out in outputs:
                 if topic_of(out) not in proc.outputs:
                     raise ProcessorError(

@@ -79,6 +79,8 @@ class RawRecord:
 
     message: RawMessage
     value: bytes | None
+    key: bytes | None = None
+    """The record's key: on the by-key topic, the state partition it was re-keyed to."""
 
 
 @dataclass
@@ -140,7 +142,7 @@ class KeyedWorker:
         self.upstream = set(upstream) - {self.group}
         """The groups that write this processor's input (its re-keyed events wait for them)."""
         self.inputs = tuple(self.prefix + t for t in proc.inputs)
-        self.rekey = type(proc).key is not Processor.key
+        self.rekey = type(proc).key is not Processor.key or type(proc).keys is not Processor.keys
         """A processor with its own key re-keys its input into :attr:`by_key_name` first."""
         self.by_key_name = f"{self.group}-by-key"
         self.changelog_name = f"{self.group}-state-changelog"
@@ -232,7 +234,8 @@ class KeyedWorker:
             self._read[(msg.topic, msg.partition)] = msg.offset + 1
             for event in self._decode(rec, letters, observe=True):
                 try:
-                    groups.setdefault(self.proc.key(event), []).append(event)
+                    for key in self.proc.keys(event):
+                        groups.setdefault(key, []).append(event)
                 except Exception as exc:
                     letters.append(_dead_letter(self.proc.name, msg.topic, event, exc))
         sends = [
@@ -270,13 +273,14 @@ class KeyedWorker:
             touched: list[KeyState] = []
             for event in self._decode(rec, batch.letters, observe=not self.rekey):
                 try:
-                    key = proc.key(event).encode()
+                    # re-keyed: the record's key is the partition (an event may have several)
+                    key = rec.key if self.rekey and rec.key else proc.key(event).encode()
                 except Exception as exc:
                     batch.letters.append(_dead_letter(proc.name, msg.topic, event, exc))
                     continue
                 entry = batch.dirty.get(key) or self.states.get(key)
                 if entry is None:
-                    entry = KeyState(proc.new_state(), buffer=self._new_buffer())
+                    entry = KeyState(proc.new_state_for(key.decode()), buffer=self._new_buffer())
                 if entry.applied.get(mark, -1) >= msg.offset:
                     self.skipped += 1  # already in the recovered state: processed before
                     continue

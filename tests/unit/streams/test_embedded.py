@@ -164,6 +164,31 @@ async def test_per_key_order_and_state() -> None:
         assert values == [float(i) for i in range(200) if f"r{i % 4}" == k]
 
 
+class Overlapping(Recorder):
+    """Partitions that overlap: an event of device ``rN`` belongs to keys ``N`` and ``N+1``;
+    each state knows its key."""
+
+    def keys(self, event: Event) -> Sequence[str]:
+        assert isinstance(event, Metric)
+        n = int(event.device[1:])
+        return (str(n), str(n + 1))
+
+    def new_state_for(self, key: str) -> list[float]:
+        return [-float(key)]
+
+
+async def test_an_event_of_several_keys_reaches_each_of_their_states_in_order() -> None:
+    rec = Overlapping()
+    events: list[Event] = [metric(i, f"r{i % 3}") for i in range(30)]
+    rt = EmbeddedRuntime([rec], [ListSource(events)])
+    await rt.run()
+    states = rt.state("recorder")
+    assert set(states) == {"0", "1", "2", "3"}
+    for k, values in states.items():
+        mine = [float(i) for i in range(30) if int(k) - 1 <= i % 3 <= int(k)]
+        assert values == [-float(k), *mine]
+
+
 def test_wiring_errors() -> None:
     class Bad(Recorder):
         inputs = ("netvigil.nope",)
