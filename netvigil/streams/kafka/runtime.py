@@ -31,6 +31,7 @@ from netvigil.config import KafkaSettings
 from netvigil.errors import NetVigilError, ProcessorError
 from netvigil.events import TOPICS, Event, topic_of
 from netvigil.streams.base import Listener, Processor, Source
+from netvigil.streams.ignored import Ignored
 from netvigil.streams.kafka.admin import (
     KafkaUnreachable,
     admin_config,
@@ -308,6 +309,10 @@ class KafkaRuntime:
             lags = group_lag(self.bootstrap, [app.group], topics)
             out[app.group] = sum(g.lag for g in lags)
         return out
+
+    def ignored_counters(self) -> list[Ignored]:
+        """The loops' counters of what they did not process again (the stop summary)."""
+        return [a.ignored for a in self.apps]
 
     def stats(self) -> dict[str, dict[str, Any]]:
         pub = self.publisher.stats()
