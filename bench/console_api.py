@@ -1,4 +1,5 @@
-"""Console API latency over real SQLite stores, in process (httpx ASGI transport, no sockets).
+"""Console API latency over real SQLite stores and the resolvers' own objects, in process
+(httpx ASGI transport, no sockets).
 
 Baseline in the same run: ``/healthz`` (framework cost, no token, no store). Every other route
 is timed with a viewer token, over stores holding ``--incidents`` incidents and ``--audit``
@@ -22,12 +23,15 @@ import httpx
 
 from netvigil.api.app import Console, create_app
 from netvigil.api.auth import TokenStore
-from netvigil.api.memory import MemoryActionQueue, MemoryBreaker, MemoryPolicy
+from netvigil.api.resolvers import AutonomyBreaker, AutonomyPolicy, RemediationQueue
 from netvigil.events import AnomalyRef, Incident, RootCause
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
 from netvigil.resolvers.audit import AuditLog
+from netvigil.resolvers.breaker import AutonomyState
 from netvigil.resolvers.incidents import IncidentStore
+from netvigil.resolvers.policy import default_policy
+from netvigil.resolvers.remediation import ActionRecord, ActionStore
 from netvigil.resolvers.tickets.local import LocalTickets
 
 __all__ = ["main"]
@@ -41,7 +45,7 @@ def _fill(data: Path, n_incidents: int, n_audit: int) -> tuple[Console, str, str
     links = sorted(lk.id for lk in topo.links())
     audit, incidents = AuditLog(data / "audit.db"), IncidentStore(data / "incidents.db")
     tickets = LocalTickets(data / "tickets.db")
-    actions = MemoryActionQueue(audit)
+    actions, autonomy = ActionStore(data / "actions.db"), AutonomyState(data / "autonomy.db")
     for i in range(n_incidents):
         link = links[i % len(links)]
         inc = Incident(
@@ -60,7 +64,24 @@ def _fill(data: Path, n_incidents: int, n_audit: int) -> tuple[Console, str, str
         )
         t = tickets.open(inc.fingerprint, inc.title, "", severity="major", ts=inc.ts)
         incidents.put(inc, t.number)
-        actions.propose(inc)
+        if inc.status == "open":  # a level-1 proposal awaiting approval, as the remediator makes
+            rid = f"{inc.fingerprint}-bench"
+            actions.put(
+                ActionRecord(
+                    request_id=rid,
+                    incident=inc.fingerprint,
+                    action="interface_reset",
+                    target=link,
+                    level=1,
+                    domain="all",
+                    rule="bench",
+                    status="awaiting_approval",
+                    params={},
+                    facts={},
+                    change=rid,
+                    created_ts=inc.ts,
+                )
+            )
     for i in range(n_audit):
         audit.append(ts=T0 + i, actor="bench", action="incident.updated", subject=f"{i:016x}")
     store = TokenStore(data / "tokens.json")
@@ -70,9 +91,9 @@ def _fill(data: Path, n_incidents: int, n_audit: int) -> tuple[Console, str, str
         audit=audit,
         topology=topo,
         tickets=tickets,
-        actions=actions,
-        breaker=MemoryBreaker(audit),
-        policy=MemoryPolicy(audit),
+        actions=RemediationQueue(actions, tickets, audit),
+        breaker=AutonomyBreaker(autonomy, audit),
+        policy=AutonomyPolicy(default_policy("passive"), autonomy, audit),
         tokens=store,
     )
     return console, token, f"{(n_incidents - 1):016x}"

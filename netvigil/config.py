@@ -162,19 +162,24 @@ class TwinSettings(_Section):
         7, description="Random seed: the same seed gives the same traffic and faults."
     )
     step_s: float = Field(10.0, gt=0, description="Simulated seconds between telemetry samples.")
+    # the defaults make `netvigil run --twin` a demo a person can follow: the first fault 30 s
+    # after the start, each fault lasting 40 s (time to approve its remediation in the
+    # console), one every 80 s; `netvigil demo` runs the same schedule as fast as it can
     speed: float = Field(
-        30.0,
+        15.0,
         ge=0,
         description="Simulated seconds per wall-clock second; 0 runs as fast as possible.",
     )
     warmup_s: float = Field(
-        1800.0, ge=0, description="Simulated seconds of normal traffic before the first fault."
+        450.0, ge=0, description="Simulated seconds of normal traffic before the first fault."
     )
     fault_interval_s: float = Field(
-        900.0, gt=0, description="Simulated seconds between injected faults (0 faults if disabled)."
+        1200.0,
+        gt=0,
+        description="Simulated seconds between injected faults (0 faults if disabled).",
     )
     fault_duration_s: float = Field(
-        300.0, gt=0, description="How long each injected fault lasts, in simulated seconds."
+        600.0, gt=0, description="How long each injected fault lasts, in simulated seconds."
     )
     fault_kinds: list[FaultKind] = Field(
         ["link_down", "congestion", "node_down"], description="Fault kinds injected, in rotation."

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/system-deps.sh
-scripts/setup.sh
-. .venv/bin/activate
+scripts/setup.sh test
+. "${NETVIGIL_VENV:-.venv}/bin/activate"
 
 echo "== ruff"
 ruff check netvigil tests bench provision

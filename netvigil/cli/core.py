@@ -24,6 +24,7 @@ from netvigil.config import Settings, describe, load_settings, redacted
 from netvigil.errors import NetVigilError
 from netvigil.eval.scoreboard import Scoreboard
 from netvigil.events import AuditRecord, Event, Incident
+from netvigil.logs_setup import setup_logging
 from netvigil.redaction import redact_urls
 from netvigil.resolvers.audit import AuditLog
 from netvigil.service import Service
@@ -148,6 +149,7 @@ def run(
 ) -> None:
     """Run the always-on service until Ctrl-C, then drain and stop."""
     settings = load_settings(config_path, **({"bus": {"url": bus}} if bus else {}))
+    setup_logging(settings.log.level, timestamps=False)  # its lines carry event time
     if lab:  # the whole hook: settings pointed at the lab (netvigil/lab/hook.py)
         from netvigil.lab.hook import lab_settings
 
@@ -186,10 +188,9 @@ def run(
 
     def on_audit(topic: str, e: Event) -> None:
         if isinstance(e, AuditRecord):
-            ticket = e.detail.get("ticket", "")
             out.print(
-                f"[dim]{_sim(e.ts)}[/] [cyan]audit #{e.seq}[/] {e.action} "
-                f"{e.subject} ticket {ticket}"
+                f"[dim]{_sim(e.ts)}[/] [cyan]audit #{e.seq}[/] {e.action} {e.subject} "
+                f"{_audit_what(e.detail)}"
             )
 
     svc.runtime.listen("netvigil.incidents", on_incident)
@@ -250,6 +251,15 @@ _SOURCE_SETTINGS = {
     "otlp": "services.otlp.*",
 }
 """Where the settings of a source are, when not in the section of its own name."""
+
+
+def _audit_what(detail: dict[str, object]) -> str:
+    """An audit record's object in a few words: its ticket, else its action and target."""
+    if detail.get("ticket"):
+        return f"ticket {detail['ticket']}"
+    if detail.get("action"):
+        return f"{detail['action']} on {detail.get('target', '?')}"
+    return ""
 
 
 def _print_summary(svc: Service, failed: bool) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import tempfile
 import time
@@ -19,6 +18,7 @@ from netvigil.cli._common import config_option, err, friendly, main, out, print_
 from netvigil.config import Settings, load_settings
 from netvigil.errors import ConfigError, NetVigilError
 from netvigil.events import TOPICS, Incident
+from netvigil.logs_setup import setup_logging
 from netvigil.redaction import redact_urls
 
 bus_option = click.option(
@@ -148,9 +148,7 @@ def worker(
         if processors
         else list(settings.kafka.worker_processors)
     )
-    logging.basicConfig(
-        level=settings.log.level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(settings.log.level)
     svc = Service.build(settings, data_dir=Path(data_dir) if data_dir else None, only=names)
     err.print(f"netvigil worker: {', '.join(names)} on {bootstrap}; Ctrl-C stops it cleanly")
 

@@ -114,6 +114,10 @@ def _left(stats: Mapping[str, Any]) -> tuple[int, list[str]]:
     return left, where
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def render(r: StopReport) -> list[str]:
     """The summary's lines: status and counts first, then what was left, then what was
     ignored."""
@@ -141,9 +145,10 @@ def render(r: StopReport) -> list[str]:
     ]
     lines = [
         f"{status}: {published} events published by this run, {left} left in flight; "
-        f"{n_inc} incidents in {r.data_dir} (all runs; {r.incidents.get('open', 0)} open), "
+        f"{_n(n_inc, 'incident')} in {r.data_dir} (all runs; "
+        f"{r.incidents.get('open', 0)} open), "
         f"this run: {', '.join(this_run) or 'none opened or changed'}; "
-        f"{r.dead_letters} dead letters this run; audit chain "
+        f"{_n(r.dead_letters, 'dead letter')} this run; audit chain "
         f"{'verified' if r.audit_ok else 'BROKEN'} ({r.audit_records} records)"
     ]
     lines += [f"  left: {w}" for w in where]

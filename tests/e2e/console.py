@@ -63,10 +63,10 @@ def create_token(data_dir: Path, role: str, name: str) -> str:
 
 @contextmanager
 def live_console(
-    data_dir: Path, speed: float = 300.0, env: dict[str, str] | None = None
+    data_dir: Path, speed: float | None = 300.0, env: dict[str, str] | None = None
 ) -> Iterator[LiveConsole]:
-    """Start the service against the twin with the console; Ctrl-C it at the end and check
-    that it stopped cleanly."""
+    """Start the service against the twin with the console (``speed`` None: the twin's
+    default); Ctrl-C it at the end and check that it stopped cleanly."""
     tokens = {
         role: create_token(data_dir, role, name)
         for role, name in (("viewer", "vera"), ("operator", "otto"), ("admin", "ada"))
@@ -74,7 +74,14 @@ def live_console(
     port = free_port()
     env = {**ENV, **(env or {}), "NETVIGIL_API__ENABLED": "true", "NETVIGIL_API__PORT": str(port)}
     proc = subprocess.Popen(
-        [*NETVIGIL, "run", "--twin", "--speed", str(speed), "--data-dir", str(data_dir)],
+        [
+            *NETVIGIL,
+            "run",
+            "--twin",
+            *(["--speed", str(speed)] if speed is not None else []),
+            "--data-dir",
+            str(data_dir),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
