@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -32,7 +33,10 @@ from netvigil.collectors.syslog.records import events_of, to_events
 from netvigil.collectors.syslog.rfc3164 import parse_syslog
 from netvigil.events import encode
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "loghub-dev"
+DATA = Path(
+    os.environ.get("NETVIGIL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+SHARED = DATA / "loghub-dev"
 VENDOR = [
     "<189>{n}: *Mar  1 18:48:50.483 UTC: %LINK-3-UPDOWN: Interface GigabitEthernet0/{i}, "
     "changed state to down",

@@ -44,6 +44,12 @@ COLUMNS = (
     ("mttr_level1_p50_s", "MTTR level 1 s"),
     ("mttr_autonomous_p50_s", "MTTR levels 2/3 s"),
     ("mttr_autonomy_ratio", "ratio"),
+    ("harm_s_level1", "harm s level 1"),
+    ("harm_s_autonomous", "harm s levels 2/3"),
+    ("harm_avoided_share", "harm avoided (2/3)"),
+    ("preemptive_changes", "preemptive changes"),
+    ("preemptive_rolled_back", "rolled back"),
+    ("collateral_overloads", "collateral"),
     ("wall_s", "wall s (both runs)"),
 )
 

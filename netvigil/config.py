@@ -151,7 +151,9 @@ class StorageSettings(_Section):
     )
 
 
-FaultKind = Literal["link_down", "congestion", "node_down", "linecard", "flap", "packet_loss"]
+FaultKind = Literal[
+    "link_down", "congestion", "node_down", "linecard", "flap", "packet_loss", "growth_ramp"
+]
 
 
 class TwinSettings(_Section):
@@ -442,6 +444,12 @@ class SyslogSettings(_Section):
         8 << 20,
         ge=4096,
         description="UDP socket receive buffer asked for (net.core.rmem_max caps).",
+    )
+    udp_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes receiving on udp_port (SO_REUSEPORT): more when one core is short.",
     )
     tcp_idle_s: float = Field(
         900.0, ge=0, description="Close a TCP/TLS connection silent for this long; 0 = never."

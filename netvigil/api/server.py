@@ -16,6 +16,7 @@ import uvicorn
 
 from netvigil.api.app import Console, create_app
 from netvigil.api.auth import FailureLimiter, TokenStore, token_path
+from netvigil.api.prevention import PreventionDesk
 from netvigil.api.resolvers import AutonomyBreaker, AutonomyPolicy, RemediationQueue
 from netvigil.collectors.service_level import slos_of
 from netvigil.service import Service
@@ -42,7 +43,12 @@ def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Con
         tickets=svc.tickets,
         actions=RemediationQueue(svc.actions, svc.tickets, svc.audit),
         breaker=AutonomyBreaker(svc.autonomy, svc.audit),
-        policy=AutonomyPolicy(svc.policy, svc.autonomy, svc.audit),
+        policy=AutonomyPolicy(
+            svc.policy,
+            svc.autonomy,
+            svc.audit,
+            svc.prevention.record if svc.prevention is not None else None,
+        ),
         tokens=TokenStore(token_path(svc.data_dir, api.token_file)),
         stats=svc.runtime.stats,
         dead_letter_count=lambda: svc.dead_letters.count,
@@ -50,6 +56,17 @@ def build_console(svc: Service, ready: Callable[[], bool] = lambda: True) -> Con
         limiter=FailureLimiter(api.login_failures, api.login_window_s),
         slos=slos_of(svc.settings),
     )
+    if svc.prevention is not None:
+        console.prevention = PreventionDesk(
+            risks=svc.prevention.risks,
+            record=svc.prevention.record,
+            feedback=svc.prevention.feedback,
+            actions=svc.actions,
+            policy=svc.policy,
+            autonomy=svc.autonomy,
+            audit=svc.audit,
+            incidents=svc.incidents,
+        )
     svc.runtime.listen("netvigil.dlq", console.meters.on_dead_letter)
     svc.runtime.listen("netvigil.anomalies", console.meters.on_anomaly)
     svc.runtime.listen("netvigil.anomalies", console.slo_board.observe)

@@ -16,6 +16,10 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "api": ("netvigil.cli.api", "The operator console's HTTP API."),
     "audit": ("netvigil.cli.core", "Inspect the audit log."),
+    "autonomy": (
+        "netvigil.cli.prevention",
+        "Each domain's track record, and promotion when it is earned.",
+    ),
     "bench": ("netvigil.cli.bench", "Benchmarks and quality evaluations of the running pipeline."),
     "breaker": (
         "netvigil.cli.resolvers",
@@ -33,6 +37,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("netvigil.cli.decode", "Decode captured flow datagrams or syslog messages to JSON."),
     "demo": ("netvigil.cli.core", "Run the pipeline against the twin on a fast simulated clock."),
     "detect": ("netvigil.cli.analytics", "Score a series strictly online."),
+    "feedback": (
+        "netvigil.cli.prevention",
+        "Judge incidents and risks (false or confirmed); list and lift suppressions.",
+    ),
     "graph": ("netvigil.cli.graph", "The topology graph: import, inspect, blast radius."),
     "lab": (
         "netvigil.cli.lab",
@@ -41,6 +49,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "logs": ("netvigil.cli.logs", "Log analytics: template mining."),
     "policy": ("netvigil.cli.resolvers", "Check the autonomy policy."),
     "replay": ("netvigil.cli.kafka", "Feed a recorded range of topics through the processors."),
+    "risks": (
+        "netvigil.cli.prevention",
+        "Predicted harms with their deadline, confidence and preemptive change.",
+    ),
     "run": ("netvigil.cli.core", "Run the always-on service until Ctrl-C, then drain and stop."),
     "topics": ("netvigil.cli.kafka", "Create and inspect NetVigil's Kafka topics."),
     "twin": (

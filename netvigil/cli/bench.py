@@ -15,6 +15,21 @@ from netvigil.eval.operator import OperatorModel
 
 __all__ = ["bench"]
 
+#: what the table of the earned-autonomy scenario shows
+EARNED_KEYS = (
+    "devices",
+    "links",
+    "simulated_days",
+    "faults",
+    "detected",
+    "false_incidents",
+    "suppressed_incidents",
+    "false_incidents_before_feedback",
+    "false_incidents_after_feedback",
+    "false_incident_fall",
+    "wall_s",
+)
+
 
 @main.group()
 def bench() -> None:
@@ -104,6 +119,16 @@ def mission(
         click.echo(json.dumps(result))
         return
     table = Table("measure", "value", title=f"mission {sc.name} on {result['topology']}")
+    if sc.earned:
+        for key in EARNED_KEYS:
+            table.add_row(key, str(result[key]))
+        for name, d in result["domains"].items():
+            promoted = ", ".join(
+                f"{p} on day {t / 86400:.2f}" for p, t in d["promoted_at_s"].items()
+            )
+            table.add_row(f"domain {name}", f"{d['phase_end']} (promoted: {promoted or 'never'})")
+        print_table(table)
+        return
     for key in (
         "devices",
         "links",
@@ -127,6 +152,12 @@ def mission(
         "congestion_predicted_in_time",
         "congestion_in_time_share",
         "congestion_lead_time_p50_s",
+        "harm_s_level1",
+        "harm_s_autonomous",
+        "harm_avoided_share",
+        "preemptive_changes",
+        "preemptive_rolled_back",
+        "collateral_overloads",
         "wall_s",
         "wall_s_per_simulated_day",
     ):

@@ -19,6 +19,7 @@ from netvigil.resolvers.base import ChangeDecided
 from netvigil.resolvers.breaker import GLOBAL, AutonomyState
 from netvigil.resolvers.catalog import load_catalog
 from netvigil.resolvers.policy import PHASE_CAP, default_policy, load_policy
+from netvigil.resolvers.record import TrackRecord, require_earned
 from netvigil.resolvers.tickets.local import LocalTickets
 
 
@@ -63,6 +64,9 @@ def policy_phase(
         if phase is None:
             raise NetVigilError("give the phase too: netvigil policy phase DOMAIN PHASE")
         before = st.effective_phase(domain, pol.domains[domain].phase)
+        if list(PHASE_CAP).index(phase) > list(PHASE_CAP).index(before):
+            record = TrackRecord(_data(config_path, data_dir) / "record.db")
+            require_earned(pol, record, domain, phase)  # NotEarned says what is missing
         if (st.phase(domain) or pol.domains[domain].phase) != phase:
             now = time.time()
             st.set_phase(domain, phase, actor=actor, ts=now)

@@ -36,6 +36,7 @@ def push_collectors(
                     max_message_length=s.max_message_length,
                     queue_size=s.queue_size,
                     rcvbuf=s.udp_rcvbuf_bytes,
+                    udp_workers=s.udp_workers,
                     limits=TcpLimits(
                         idle_s=s.tcp_idle_s or None,
                         max_connections=s.tcp_max_connections,

@@ -82,7 +82,8 @@ class UdpWatch:
         self.granted = size_receive_buffer(sock, requested)
         self.inode = os.fstat(sock.fileno()).st_ino
         self.queue_drops = queue_drops
-        self._kernel = 0
+        self._drops: dict[int, int] = {self.inode: 0}
+        """The last drop count known of each socket watched (this one, and :meth:`share`'s)."""
         self._seen = (0, 0)
         self._task: asyncio.Task[None] | None = None
         self._known = any(p.exists() for p in _PROC)
@@ -101,11 +102,18 @@ class UdpWatch:
     def capped(self) -> bool:
         return self.granted < self.requested
 
+    def share(self, inode: int, drops: int = 0) -> None:
+        """Count the kernel's drops of another socket too (one of a ``SO_REUSEPORT`` group,
+        bound in another process); ``drops`` is its count as last reported by its owner,
+        since once it is closed ``/proc`` no longer shows it."""
+        self._drops[inode] = max(self._drops.get(inode, 0), drops)
+
     def kernel(self) -> int:
-        """Datagrams the kernel dropped on the socket so far (the last count once closed)."""
+        """Datagrams the kernel dropped on the sockets so far (the last counts once closed)."""
         if self._known:
-            self._kernel = max(self._kernel, kernel_drops({self.inode}).get(self.inode, 0))
-        return self._kernel
+            for inode, n in kernel_drops(self._drops.keys()).items():
+                self._drops[inode] = max(self._drops[inode], n)
+        return sum(self._drops.values())
 
     def check(self) -> tuple[int, int]:
         """New kernel and queue drops since the last check; a warning in the log if any."""

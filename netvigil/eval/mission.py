@@ -4,7 +4,11 @@ A scenario (a data file in ``netvigil/eval/scenarios/``) says how long to simula
 devices are sampled, and which faults to inject when. :func:`run_mission` runs the embedded
 pipeline against the twin for it and reports detection time, root-cause accuracy, false
 incidents per simulated day, congestion-prediction lead time (:mod:`netvigil.eval.leadtime`),
-time to repair with autonomy off and on, and tickets versus incidents (which must be equal).
+time to repair with autonomy off and on, tickets versus incidents (which must be equal), and
+prevention (:mod:`netvigil.eval.prevention`: harm in link-seconds at level 1 and at levels
+2/3, the share of predicted harms that never harmed, preemptive changes, those rolled back,
+collateral overloads). A scenario may add benign conditions beside its faults (``benign:``,
+:mod:`netvigil.eval.benign`), and an autonomy policy of its own (``policy:``).
 
 Time to repair is measured by running the scenario twice with the same seed: at autonomy
 level 1 (phase ``passive``; a modelled operator, :mod:`netvigil.eval.operator`, approves each
@@ -30,14 +34,19 @@ import yaml
 
 from netvigil.config import Settings
 from netvigil.errors import ConfigError
+from netvigil.eval.benign import benign_faults
 from netvigil.eval.leadtime import LeadTimes
 from netvigil.eval.operator import Operator, OperatorModel
+from netvigil.eval.prevention import HarmMeter
+from netvigil.eval.prevention import report as prevention_report
 from netvigil.eval.recovery import Recovery, RecoveryWatch
 from netvigil.eval.scoreboard import Scoreboard
 from netvigil.events import Event, Metric
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
+from netvigil.resolvers.policy import Prevention
 from netvigil.resolvers.remediation import ActionRecord
+from netvigil.resolvers.riskstore import RiskRecord
 from netvigil.service import Service, TwinPlan
 from netvigil.streams.embedded import EmbeddedRuntime
 from netvigil.twin.faults import FAULT_KINDS, Fault, schedule_faults
@@ -61,6 +70,13 @@ class Scenario:
     """The twin's services (``twin/services.py``): cross-domain scenarios only."""
     on_path_of: str = ""
     """Pin the faults to links on this service's path (``twin/service_setup.py``)."""
+    benign: list[dict[str, Any]] = field(default_factory=list)
+    """Benign conditions beside the faults (:mod:`netvigil.eval.benign`)."""
+    policy: dict[str, Any] | None = None
+    """An autonomy policy for the runs (the default: one domain in the run's phase)."""
+    earned: bool = False
+    """The earned-autonomy run: one deployment from phase 1 with a modelled operator's
+    feedback (:mod:`netvigil.eval.earned`) instead of the level-1 / levels-2-3 pair."""
 
     def faults(self, topo: TopologyStore, seed: int) -> list[Fault]:
         n = self.count
@@ -125,6 +141,9 @@ def load_scenario(name_or_path: str) -> Scenario:
             count=int(sched["count"]) if "count" in sched else None,
             services=list(raw.get("services") or []),
             on_path_of=str(sched.get("on_path_of", "")),
+            benign=list(raw.get("benign") or []),
+            policy=raw.get("policy"),
+            earned=bool(raw.get("earned", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
@@ -215,6 +234,8 @@ class _Run:
     cross: Any = None
     """The :class:`~netvigil.eval.crossdomain.CrossDomainRecorder` when the scenario has
     services."""
+    harm: HarmMeter | None = None
+    risks: list[RiskRecord] = field(default_factory=list)
 
 
 def _run_once(
@@ -227,12 +248,15 @@ def _run_once(
     operator: OperatorModel | None,
     record: bool,
     specs: list[Any] | None = None,
+    benign: list[Fault] | None = None,
 ) -> _Run:
     """One run of the scenario on the embedded pipeline in the autonomy ``phase``; with
-    ``specs``, the twin also serves those services over HTTP (the cross-domain scenario)."""
+    ``specs``, the twin also serves those services over HTTP (the cross-domain scenario);
+    ``benign`` conditions are injected beside the faults."""
     settings = settings.model_copy(deep=True)
     settings.coordinator.phase = phase  # type: ignore[assignment]
-    plan = TwinPlan(speed=0.0, faults=faults, until=SIM_EPOCH + scenario.duration_s)
+    injected = sorted([*faults, *(benign or [])], key=lambda f: f.start)
+    plan = TwinPlan(speed=0.0, faults=injected, until=SIM_EPOCH + scenario.duration_s)
     board = Scoreboard(grace_s=3 * scenario.step_s)
     recorder = MissionRecorder(_watched(topo, faults))
     d = settings.detector
@@ -242,6 +266,9 @@ def _run_once(
         assert svc.twin is not None
         watch = RecoveryWatch(svc.twin.network, faults, threshold=settings.detector.util_threshold)
         svc.twin.step_hooks.append(watch)
+        harm = HarmMeter(svc.twin.network, scenario.step_s, settings.detector.util_threshold)
+        svc.twin.step_hooks.append(harm)
+        svc.runtime.listen("netvigil.actions", harm.on_action)
         if isinstance(svc.runtime, EmbeddedRuntime):
             svc.twin.pace = svc.runtime.drain  # no simulated lag between twin and pipeline
         human = None
@@ -270,10 +297,47 @@ def _run_once(
         stored = svc.incidents.list()
         tickets = sum(1 for _, t in stored if t)
         actions = svc.actions.all() if svc.actions is not None else []
+        risks = svc.prevention.risks.all() if svc.prevention is not None else []
         if svc.actions is not None:
             svc.actions.close()
         svc.close()
-    return _Run(board, watch, leads, recorder, human, actions, tickets, wall, cross)
+    return _Run(board, watch, leads, recorder, human, actions, tickets, wall, cross, harm, risks)
+
+
+def _averted(run: _Run) -> list[tuple[str, float, float]]:
+    """(interface, from, to) over which a preemptive change averted a predicted harm."""
+    return [
+        (rr.risk.entity, rr.risk.opened_ts, rr.closed_ts or rr.risk.predicted_ts)
+        for rr in run.risks
+        if rr.outcome == "averted"
+    ]
+
+
+def _prevention(
+    manual: _Run, auto: _Run | None, faults: list[Fault], topo: TopologyStore
+) -> dict[str, Any]:
+    """The prevention keys of the scoreboard: harm at level 1 and at levels 2/3, and what
+    the levels-2/3 run prevented, rolled back and overloaded (:mod:`netvigil.eval.prevention`)."""
+    hold_s = Prevention().hold_s
+    runs = {"level1": manual, **({"autonomous": auto} if auto is not None else {})}
+    figures = {
+        name: prevention_report(r.actions, r.risks, faults, r.watch, r.harm, topo, hold_s=hold_s)
+        for name, r in runs.items()
+        if r.harm is not None
+    }
+    top = figures.get("autonomous", {})
+    return {
+        "harm_avoided_share": top.get("harm_avoided_share"),
+        "harm_avoided_share_level1": figures["level1"]["harm_avoided_share"],
+        "harm_s_level1": figures["level1"]["harm_s"],
+        "harm_s_autonomous": top.get("harm_s"),
+        "preemptive_changes": top.get("preemptive_changes"),
+        "preemptive_rolled_back": top.get("preemptive_rolled_back"),
+        "collateral_overloads": top.get("collateral_overloads"),
+        "false_prediction_changes": top.get("false_prediction_changes"),
+        "false_prediction_changes_rolled_back": top.get("false_prediction_changes_rolled_back"),
+        "prevention": figures,
+    }
 
 
 def _actions_of(run: _Run, incident: str | None) -> str | None:
@@ -310,6 +374,11 @@ def run_mission(
     operator = operator or OperatorModel()
     topo = load_topology(settings.twin.topology)
     faults = scenario.faults(topo, settings.twin.seed)
+    benign = benign_faults(topo, scenario.benign, faults, settings.twin.seed)
+    if scenario.earned:
+        from netvigil.eval.earned import run_earned
+
+        return run_earned(scenario, settings, topo, faults, benign, operator)
     until = SIM_EPOCH + scenario.duration_s
     record = plot is not None or repair_plot is not None
     specs = None
@@ -327,6 +396,7 @@ def run_mission(
         operator=operator,
         record=record,
         specs=specs,
+        benign=benign,
     )
     auto = None
     if compare_autonomy:
@@ -339,6 +409,7 @@ def run_mission(
             operator=None,
             record=record,
             specs=specs,
+            benign=benign,
         )
     report = manual.board.report()
     rows = report["faults"]
@@ -366,7 +437,7 @@ def run_mission(
             }
     mttr1 = s1["mttr_p50_s"]
     mttr2 = s2["mttr_p50_s"] if s2 else None
-    lead = manual.leads.report(manual.watch)
+    lead = manual.leads.report(manual.watch, _averted(manual))
     latencies = s1.pop("latencies")
     result: dict[str, Any] = {
         "scenario": scenario.name,
@@ -398,6 +469,7 @@ def run_mission(
         "forecast_horizon_s": lead["horizon_s"],
         "congestion_predictions": lead["predictions"],
         "false_predictions": lead["false_predictions"],
+        **_prevention(manual, auto, [*faults, *benign], topo),
         "not_measured": {},
         "wall_s": round(manual.wall + (auto.wall if auto else 0.0), 2),
         "wall_s_per_simulated_day": round(manual.wall / days, 2) if days else None,

@@ -12,6 +12,11 @@ network. The *symptom* of a fault is
   active in the twin (:meth:`TwinNetwork.active_faults`), which an interface reset ends for a
   hung link.
 
+For a surge the watch also records when the symptom *would* have begun had no change been
+made (``natural_onset``: the same load on a copy of the twin that takes no change: no metric,
+no policer), so a saturation a preemptive change prevented still has a time, against which a
+prediction's lead is measured (:mod:`netvigil.eval.leadtime`).
+
 The repair time is the start of the symptom-free stretch that lasts to the fault's natural
 end, so a change that is rolled back (and lets the symptom return) does not count. A fault
 cleared before its scheduled end was cleared by a change made on the twin
@@ -26,6 +31,7 @@ from typing import Any
 
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
+from netvigil.twin.whatif import copy_network
 
 __all__ = ["SURGE_KINDS", "Recovery", "RecoveryWatch"]
 
@@ -44,6 +50,8 @@ class Recovery:
     """Start of the current symptom-free stretch after the onset (None while present)."""
     settled: bool = False
     """The fault's window has ended and its symptom is gone: nothing can change any more."""
+    natural_onset: float | None = None
+    """For a surge: the first step at which it would have saturated with no change made."""
 
     @property
     def cleared_by(self) -> str | None:
@@ -77,6 +85,8 @@ class RecoveryWatch:
         self.threshold = threshold
         self.recoveries = [Recovery(f) for f in faults if not f.benign]
         self._pending = list(self.recoveries)
+        self._untouched = copy_network(net)  # the same faults, no operator's change
+        self._untouched.igp_metric, self._untouched.policers = {}, {}
 
     def _present(self, f: Fault, t: float, util: dict[tuple[str, str], float] | None) -> bool:
         active = f in self.net.active_faults(t)
@@ -91,8 +101,16 @@ class RecoveryWatch:
         if not live:
             return
         util = None
-        if any(r.fault.kind in SURGE_KINDS for r in live):
+        surges = [r for r in live if r.fault.kind in SURGE_KINDS]
+        if surges:
             util, _ = self.net.expected_load(t)
+        if any(r.natural_onset is None and r.fault.active(t) for r in surges):
+            natural, _ = self._untouched.expected_load(t)
+            for r in surges:
+                lk = self.net.topo.link(r.fault.target)
+                d = (lk.id, r.fault.direction or lk.a)
+                if r.natural_onset is None and natural.get(d, 0.0) >= self.threshold:
+                    r.natural_onset = t
         for r in live:
             if self._present(r.fault, t, util):
                 if r.onset is None:

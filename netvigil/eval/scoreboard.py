@@ -31,6 +31,9 @@ class Scoreboard:
     injected: list[Fault] = field(default_factory=list)
     incidents: dict[str, _Seen] = field(default_factory=dict)
     false_fingerprints: list[str] = field(default_factory=list)
+    suppressed: dict[str, Incident] = field(default_factory=dict)
+    """Incidents the correlator held back (an operator judged their pattern false): never
+    opened, so neither detections nor false incidents."""
 
     def on_fault(self, what: str, fault: Fault, t: float) -> None:
         if what == "injected" and not fault.benign:  # benign anomalies are not faults
@@ -39,6 +42,10 @@ class Scoreboard:
     def on_incident(self, topic: str, event: Event) -> None:
         if not isinstance(event, Incident):
             return
+        if event.suppressed:
+            self.suppressed.setdefault(event.fingerprint, event)
+            return
+        self.suppressed.pop(event.fingerprint, None)  # released: it is an incident now
         seen = self.incidents.get(event.fingerprint)
         if seen is None:
             self.incidents[event.fingerprint] = _Seen(event.ts, event.opened_ts, event)

@@ -3,12 +3,16 @@
 Everything the resolver stage keeps lives in the data directory: ``actions.db`` (actions and
 their life), ``locks.db`` (entity leases, shared by every worker using the directory; in
 the shared Neo4j instead when ``graph.url`` is Neo4j, see :func:`open_locks`) and
-``autonomy.db`` (breakers, fallbacks, change counters; the CLI changes them).
+``autonomy.db`` (breakers, fallbacks, change counters; the CLI changes them), ``risks.db``
+(predicted harms and their outcomes), ``record.db`` (each domain's track record) and
+``feedback.db`` (operators' judgements and the suppressions they made; the console and the
+CLI write them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +20,77 @@ from netvigil.config import Settings
 from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.resolvers.audit import AuditLog
-from netvigil.resolvers.base import Executor, LockManager, TicketBackend
+from netvigil.resolvers.base import Executor, LockManager, Op, TicketBackend
 from netvigil.resolvers.breaker import AutonomyState
 from netvigil.resolvers.catalog import ActionSpec, Facts, load_catalog
 from netvigil.resolvers.coordinator import CoordinatorProcessor
 from netvigil.resolvers.executors.registry import ExecutorContext, open_executor
 from netvigil.resolvers.executors.twin import TwinExecutor, change_of
+from netvigil.resolvers.feedback import FeedbackLoop, FeedbackStore
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.locks import SqliteLocks
 from netvigil.resolvers.policy import default_policy, load_policy
+from netvigil.resolvers.prevention import PreventionManager
+from netvigil.resolvers.record import TrackRecord
 from netvigil.resolvers.remediation import ActionStore, Remediator, Validator
+from netvigil.resolvers.riskstore import RiskStore
+from netvigil.twin.foresight import Outlook, counterfactual, forecast_what_if
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.whatif import what_if
 
-__all__ = ["build_coordinator", "open_locks", "twin_validator"]
+__all__ = [
+    "PreventionParts",
+    "TwinForesight",
+    "build_coordinator",
+    "open_locks",
+    "twin_validator",
+]
+
+
+@dataclass
+class PreventionParts:
+    """The stores of prevention and earned autonomy the console and the CLI read and write."""
+
+    risks: RiskStore
+    record: TrackRecord
+    feedback: FeedbackStore
+
+    def close(self) -> None:
+        self.risks.close()
+        self.record.close()
+        self.feedback.close()
+
+
+class TwinForesight:
+    """The twin's view forward for preemptive changes (:mod:`netvigil.twin.foresight`)."""
+
+    def __init__(self, net: TwinNetwork, congestion: float = 0.9) -> None:
+        self.net = net
+        self.congestion = congestion
+
+    def judge(
+        self,
+        spec: ActionSpec,
+        facts: Facts,
+        ops: list[Op],
+        outlook: Outlook,
+        *,
+        at: float,
+        lookahead_s: float,
+    ) -> tuple[bool, list[str], dict[str, Any]]:
+        change, unknown = change_of(self.net.topo, ops)
+        if unknown:
+            return False, [f"the twin cannot model: {'; '.join(unknown)}"], {}
+        v = forecast_what_if(
+            self.net, change, outlook, at=at, lookahead_s=lookahead_s, congestion=self.congestion
+        )
+        return v.ok, v.reasons, v.numbers
+
+    def without(self, spec: ActionSpec, facts: Facts, ops: list[Op], t: float) -> float | None:
+        change, unknown = change_of(self.net.topo, ops)
+        if unknown:
+            return None
+        return counterfactual(self.net, change, facts.target, facts.src or facts.a, t)
 
 
 def twin_validator(net: TwinNetwork) -> Validator:
@@ -77,7 +138,7 @@ def build_coordinator(
     network: TwinNetwork | None = None,
     clock: Callable[[], float] | None = None,
     executor: Executor | None = None,
-) -> tuple[CoordinatorProcessor, AutonomyState, ActionStore]:
+) -> tuple[CoordinatorProcessor, AutonomyState, ActionStore, PreventionParts]:
     c = settings.coordinator
     policy = load_policy(c.policy) if c.policy else default_policy(c.phase)
     catalog = load_catalog(c.catalog)
@@ -111,6 +172,24 @@ def build_coordinator(
             return {}
         return {lk.id: network.metric(lk) for lk in topo.links()}
 
+    parts = PreventionParts(
+        RiskStore(data / "risks.db"),
+        TrackRecord(data / "record.db"),
+        FeedbackStore(data / "feedback.db"),
+    )
+    prevention = PreventionManager(
+        remediator=remediator,
+        store=parts.risks,
+        record=parts.record,
+        topo=topo,
+        foresight=(
+            TwinForesight(network, settings.detector.util_threshold)
+            if network is not None
+            else None
+        ),
+        metric_of=metrics,
+    )
+    feedback = FeedbackLoop(parts.feedback, parts.record, audit, incidents, policy, topo)
     coord = CoordinatorProcessor(
         incidents,
         tickets,
@@ -120,5 +199,7 @@ def build_coordinator(
         max_active=c.max_active,
         poll_s=c.poll_s,
         metric_of=metrics,
+        prevention=prevention,
+        feedback=feedback,
     )
-    return coord, autonomy, store
+    return coord, autonomy, store, parts

@@ -8,7 +8,7 @@ Implementations import these, not each other: ``tickets/local.py`` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from netvigil.errors import NetVigilError
 
@@ -23,6 +23,7 @@ __all__ = [
     "LockManager",
     "LockRefusal",
     "Op",
+    "ProblemDesk",
     "SyncUpdate",
     "Ticket",
     "TicketBackend",
@@ -62,10 +63,14 @@ class ChangeRecord:
 class SyncUpdate:
     """Something a human did in the ticket system, seen by polling it."""
 
-    kind: Literal["incident_resolved", "change_approved", "change_rejected"]
+    kind: Literal["incident_resolved", "incident_judged", "change_approved", "change_rejected"]
+    """``incident_judged``: a human set a close code on an incident NetVigil had already
+    resolved (a judgement after the fact)."""
     correlation_id: str
     number: str
     note: str = ""
+    close_code: str = ""
+    """The close code a human resolved (or judged) an incident with."""
 
 
 class ChangeDecided(NetVigilError):
@@ -139,6 +144,25 @@ class TicketBackend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ProblemDesk(Protocol):
+    """Where a predicted harm (a risk) is ticketed as a *problem*, not an incident: a ticket
+    backend that also keeps problem records. Idempotent by correlation id like the rest."""
+
+    def open_problem(
+        self, correlation_id: str, title: str, description: str, *, ts: float
+    ) -> Ticket: ...
+
+    def find_problem(self, correlation_id: str) -> Ticket | None: ...
+
+    def note_problem(self, ticket: Ticket, text: str, *, ts: float) -> None: ...
+
+    def close_problem(self, ticket: Ticket, code: str, note: str, *, ts: float) -> Ticket:
+        """Close with a code (``averted``, ``came_true``, ``false``) and a note; closing a
+        closed problem changes nothing."""
+        ...
 
 
 # --------------------------------------------------------------------------- locks

@@ -146,6 +146,19 @@ class AutonomyState:
                 happened.append(f"domain {domain} fell back to passive: {reason}")
         return happened
 
+    def fall_back(self, domain: str, phase: str, reason: str, *, ts: float) -> None:
+        """Force ``domain`` down to ``phase`` until an operator clears it (its track record
+        departed from what its phase needs, :mod:`netvigil.resolvers.record`)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO fallbacks VALUES (?, ?, ?, ?)", (domain, phase, reason, ts)
+        )
+
+    def fallback_reason(self, domain: str) -> str | None:
+        row = self._db.execute(
+            "SELECT reason FROM fallbacks WHERE domain = ?", (domain,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
     def fallback(self, domain: str) -> str | None:
         """The phase forced on ``domain`` by fallback, or None."""
         row = self._db.execute("SELECT phase FROM fallbacks WHERE domain = ?", (domain,)).fetchone()

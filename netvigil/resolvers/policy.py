@@ -5,7 +5,9 @@ into *domains* (matched by device role, name glob or site). Each domain has a de
 *phase* (passive, semi-autonomous, autonomous), a rate limit of autonomous changes per hour,
 a blast-radius limit, optional maintenance windows (UTC) outside which nothing runs on its own,
 a fallback threshold (verification success rate below which the domain drops to passive), and
-rules giving an action (optionally per device role) its autonomy level:
+rules giving an action (optionally per device role) its autonomy level, and what track record
+the domain needs to be promoted to each phase (``promotion``, see
+:mod:`netvigil.resolvers.record`):
 
 - level 1, assisted: NetVigil proposes, a human approves (a normal change);
 - level 2, pre-approved: low-risk, reversible actions run on their own (a standard change);
@@ -14,6 +16,10 @@ rules giving an action (optionally per device role) its autonomy level:
 :func:`decide` is pure: given the policy, the action, where it lands, the time and the
 counters, it returns the level and every reason for it, with the rule that matched. Anything
 that blocks autonomy lowers the level to 1 (a proposal), never silently drops the action.
+
+Two sections apply to every domain: ``prevention`` (how predicted harms are ticketed and
+changed for, :mod:`netvigil.resolvers.prevention`) and ``feedback`` (which ticket close codes
+mean an operator judged an incident false or real, and how a judgement suppresses).
 """
 
 from __future__ import annotations
@@ -34,7 +40,11 @@ __all__ = [
     "PHASE_CAP",
     "Decision",
     "DomainPolicy",
+    "FeedbackPolicy",
     "Policy",
+    "Prevention",
+    "Promotion",
+    "Requirement",
     "decide",
     "default_policy",
     "load_policy",
@@ -104,6 +114,91 @@ class Rule(_Model):
     twin_validation: bool = Field(False, description="also validate in the twin at level 2")
 
 
+class Requirement(_Model):
+    """The track record a domain needs for a phase; an unset bound is not required."""
+
+    min_days: float = Field(0.0, ge=0, description="days since the domain's first record")
+    min_verified_recommendations: int = Field(
+        0, ge=0, description="level-1 proposals a human accepted that then verified"
+    )
+    min_accepted_share: float | None = Field(
+        None, ge=0, le=1, description="share of decided proposals humans accepted"
+    )
+    min_incident_precision: float | None = Field(
+        None, ge=0, le=1, description="incidents confirmed / (confirmed + judged false)"
+    )
+    min_prediction_precision: float | None = Field(
+        None, ge=0, le=1, description="predictions that came true / predictions judged"
+    )
+    min_prediction_recall: float | None = Field(
+        None, ge=0, le=1, description="harms that were predicted / harms"
+    )
+    min_change_success: float | None = Field(
+        None, ge=0, le=1, description="changes verified / changes that ran"
+    )
+    min_judged: int = Field(
+        3, ge=0, description="a share is only trusted over at least this many outcomes"
+    )
+
+
+class Promotion(_Model):
+    """What record earns each phase (``semi-autonomous``, ``autonomous``); over the last
+    ``window`` outcomes of each kind."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    semi_autonomous: Requirement | None = Field(None, alias="semi-autonomous")
+    autonomous: Requirement | None = None
+    window: int = Field(50, ge=1, description="latest outcomes of each kind counted")
+
+    def requirement(self, phase: str) -> Requirement | None:
+        return {"semi-autonomous": self.semi_autonomous, "autonomous": self.autonomous}.get(phase)
+
+
+class Prevention(_Model):
+    """How predicted harms (risks) are worked (see :mod:`netvigil.resolvers.prevention`)."""
+
+    enabled: bool = Field(True, description="plan preemptive changes for risks")
+    ticket: Literal["problem", "change"] = Field(
+        "problem",
+        description="a risk becomes a problem record (with its change linked), or only a change",
+    )
+    prefer: list[str] = Field(
+        default=["igp_metric_change", "qos_adjust"],
+        description="order in which candidate actions are tried (steer before policing)",
+    )
+    lookahead_s: float = Field(
+        3600.0, gt=0, description="the change must hold the forecast this long past the deadline"
+    )
+    hold_s: float = Field(
+        1800.0, gt=0, description="after the deadline, how long a prediction may take to come true"
+    )
+    approve_margin_s: float = Field(
+        900.0, ge=0, description="a proposal must be approved this long before the deadline"
+    )
+    min_confidence: float = Field(0.3, ge=0, le=1, description="risks below are only shown")
+    min_lead_s: float = Field(
+        300.0, ge=0, description="no preemptive change closer to the deadline than this"
+    )
+
+
+class FeedbackPolicy(_Model):
+    """Operators' judgements: ticket close codes, and suppression of false patterns."""
+
+    false_close_codes: list[str] = Field(
+        default=["False positive", "Not Solved (Not Reproducible)"],
+        description="close codes that mean the incident was not real",
+    )
+    confirm_close_codes: list[str] = Field(
+        default=["Solved (Work Around)", "Solved (Permanently)", "Solved Remotely (Work Around)"],
+        description="close codes a human sets that confirm a real incident",
+    )
+    suppress: bool = Field(True, description="an incident judged false suppresses its pattern")
+    window_min: int | None = Field(
+        45, ge=1, description="daily window around the onset (None: any time of day)"
+    )
+
+
 class DomainPolicy(_Model):
     match: Match = Match()
     phase: Phase = "passive"
@@ -112,11 +207,14 @@ class DomainPolicy(_Model):
     maintenance_windows: list[Window] = []
     fallback: Fallback = Fallback()
     rules: list[Rule] = []
+    promotion: Promotion | None = None
 
 
 class Policy(_Model):
     version: Literal[1] = 1
     domains: dict[str, DomainPolicy] = Field(min_length=1)
+    prevention: Prevention = Prevention()
+    feedback: FeedbackPolicy = FeedbackPolicy()
 
     @model_validator(mode="after")
     def _default_last(self) -> Policy:

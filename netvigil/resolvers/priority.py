@@ -1,10 +1,13 @@
-"""Which incident is worked on first: severity x impact x confidence, and the facts of its
-root cause that the catalog and the policy need.
+"""Which work comes first, incidents and risks in one queue: severity x impact x
+confidence x urgency, and the facts of a root cause that the catalog and the policy need.
 
-Impact is the blast radius on the topology graph: the devices the incident names as affected
-plus every device within one hop of the root cause (whose traffic a fault or a change there
-moves). The score grows with the logarithm of the radius so that one huge incident does not
-starve every other forever, and ties go to the older incident.
+Impact is the blast radius on the topology graph (the devices the incident names as affected
+plus every device within one hop of the root cause, whose traffic a fault or a change there
+moves) and the services hurt: the score grows with the logarithm of the radius, so that one
+huge incident does not starve every other forever, and by a quarter per service hurt. Urgency
+is 1 for an incident (the harm is here) and ``1 / (1 + time to impact / 30 min)`` for a risk
+(a predicted harm): a risk due in 30 minutes weighs half an incident of the same severity and
+impact, one due in a few minutes almost as much. Ties go to the older item.
 """
 
 from __future__ import annotations
@@ -14,10 +17,19 @@ import math
 from dataclasses import dataclass, field
 
 from netvigil.events import Incident, split_interface_id
-from netvigil.graph.base import TopologyStore, entity_devices
+from netvigil.graph.base import Link, TopologyStore, entity_devices
 from netvigil.resolvers.catalog import Facts
 
-__all__ = ["SEVERITY_WEIGHT", "IncidentQueue", "blast_radius", "facts_of", "score"]
+__all__ = [
+    "SEVERITY_WEIGHT",
+    "IncidentQueue",
+    "blast_radius",
+    "factors",
+    "facts_of",
+    "priority",
+    "product",
+    "score",
+]
 
 SEVERITY_WEIGHT: dict[str, float] = {
     "critical": 1.0,
@@ -40,10 +52,40 @@ def blast_radius(topo: TopologyStore, incident: Incident) -> int:
     return len(devices)
 
 
+#: time to impact at which a risk weighs half an incident of the same severity and impact
+URGENCY_S = 1800.0
+#: weight added per service hurt
+SERVICE_WEIGHT = 0.25
+
+
+def factors(
+    severity: str, radius: int, confidence: float, *, services: int = 0, tti_s: float = 0.0
+) -> dict[str, float]:
+    """The factors of a priority, as the decision record shows them."""
+    return {
+        "severity": SEVERITY_WEIGHT.get(severity, 0.1),
+        "impact": math.log2(2 + radius) * (1 + SERVICE_WEIGHT * services),
+        "confidence": confidence,
+        "urgency": 1.0 / (1.0 + max(tti_s, 0.0) / URGENCY_S),
+    }
+
+
+def product(f: dict[str, float]) -> float:
+    """The priority the factors of :func:`factors` give."""
+    return f["severity"] * f["impact"] * f["confidence"] * f["urgency"]
+
+
+def priority(
+    severity: str, radius: int, confidence: float, *, services: int = 0, tti_s: float = 0.0
+) -> float:
+    """Severity x impact (radius, services) x confidence x urgency (see the module doc)."""
+    return product(factors(severity, radius, confidence, services=services, tti_s=tti_s))
+
+
 def score(incident: Incident, radius: int) -> float:
     rc = incident.root_cause
     confidence = rc.score if rc is not None else 0.1
-    return SEVERITY_WEIGHT.get(incident.severity, 0.1) * math.log2(2 + radius) * confidence
+    return priority(incident.severity, radius, confidence, services=len(incident.services))
 
 
 @dataclass(order=True)
@@ -86,6 +128,10 @@ class IncidentQueue:
         """The waiting incidents, highest priority first (for inspection)."""
         return [e.fingerprint for e in sorted(self._live.values())]
 
+    def scored(self) -> list[tuple[str, float]]:
+        """The waiting items with their priorities, highest first."""
+        return [(e.fingerprint, -e.neg_score) for e in sorted(self._live.values())]
+
 
 def facts_of(topo: TopologyStore, incident: Incident, metric_of: dict[str, int]) -> Facts | None:
     """What the catalog needs to know about the incident's root cause; None if it has none.
@@ -121,11 +167,33 @@ def facts_of(topo: TopologyStore, incident: Incident, metric_of: dict[str, int])
         a.entity in ends and a.signal == "if.oper_status" and a.state == "active"
         for a in incident.anomalies
     )
+    return link_facts(
+        link,
+        src_if,
+        fault=rc.fault,
+        confidence=rc.score,
+        metric_of=metric_of,
+        link_up=not down and rc.fault != "down",
+        unreachable=unreachable & {link.a, link.b},
+    )
+
+
+def link_facts(
+    link: Link,
+    src_if: str,
+    *,
+    fault: str,
+    confidence: float,
+    metric_of: dict[str, int],
+    link_up: bool = True,
+    unreachable: frozenset[str] = frozenset(),
+) -> Facts:
+    """The facts of a link whose direction leaving interface ``src_if`` is at issue."""
     src, src_ifname = split_interface_id(src_if)
     return Facts(
         target=link.id,
-        fault=rc.fault,
-        confidence=rc.score,
+        fault=fault,
+        confidence=confidence,
         a=link.a,
         b=link.b,
         a_if=split_interface_id(link.a_if)[1],
@@ -133,6 +201,6 @@ def facts_of(topo: TopologyStore, incident: Incident, metric_of: dict[str, int])
         src=src,
         src_if=src_ifname,
         orig_metric=metric_of.get(link.id, link.igp_metric),
-        link_up=not down and rc.fault != "down",
-        unreachable=unreachable & {link.a, link.b},
+        link_up=link_up,
+        unreachable=unreachable,
     )

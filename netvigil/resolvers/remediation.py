@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -70,6 +71,10 @@ class ActionRecord:
     escalated: bool = False
     failure: str = ""
     """Why a verification or an execution failed (kept while the rollback runs)."""
+    preemptive: dict[str, Any] = field(default_factory=dict)
+    """For a change made before a predicted harm (:mod:`netvigil.resolvers.prevention`): the
+    risk, its deadline, the forecast and the verdict that justified it; ``withdrawn`` once it
+    was rolled back because the prediction did not come true."""
 
     @property
     def done(self) -> bool:
@@ -82,6 +87,31 @@ class ActionRecord:
             "cancelled",
             "dry_run",
         }
+
+
+def _lease(got: Lease) -> dict[str, Any]:
+    """A lease as the action record keeps it."""
+    return {
+        "entities": list(got.entities),
+        "holder": got.holder,
+        "token": got.token,
+        "expires": got.expires,
+    }
+
+
+def _deadline(rec: ActionRecord) -> str:
+    """``; saturation expected 14:38 UTC; approve by 14:20 UTC`` for a preemptive change."""
+    p = rec.preemptive
+    if not p.get("deadline"):
+        return ""
+
+    def hhmm(ts: float) -> str:
+        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+
+    text = f"; {p.get('what', 'harm')} expected {hhmm(float(p['deadline']))}"
+    if rec.level == 1 and p.get("approve_by"):
+        text += f"; approve by {hhmm(float(p['approve_by']))}"
+    return text
 
 
 class ActionStore:
@@ -241,14 +271,16 @@ class Remediator:
         evidence: list[str],
         ts: float,
         force_level1: bool = False,
+        queue: dict[str, Any] | None = None,
     ) -> list[Event]:
-        """Choose an action for the incident's root cause and start it per policy."""
+        """Choose an action for the incident's root cause and start it per policy;
+        ``queue`` says why it was taken from the queue now (its priority and what waits)."""
         kind = "link" if "--" in facts.target else "device"
         candidates = [s for s in self.catalog.for_fault(kind, facts.fault) if not s.unmet(facts)]
         if not candidates:
             unmet = [u for s in self.catalog.for_fault(kind, facts.fault) for u in s.unmet(facts)]
             why = "; ".join(unmet) or f"no catalog action remedies {facts.fault} on a {kind}"
-            rec = self._new(incident, "none", facts, 1, "", "", ts)
+            rec = self.new_record(incident, "none", facts, 1, "", "", ts)
             rec.status, rec.reasons = "refused", [why]
             self.store.put(rec)
             self._note(rec, f"No automatic remediation: {why}. A human must act.", ts)
@@ -276,7 +308,7 @@ class Remediator:
                 d = type(d)(1, False, d.domain, d.rule, [*d.reasons, "escalated: a human decides"])
             options.append((d.level == 1, spec, d))
         _, spec, decision = min(options, key=lambda o: o[0])  # autonomous first, then low risk
-        rec = self._new(
+        rec = self.new_record(
             incident, spec.name, facts, decision.level, decision.domain, decision.rule, ts
         )
         rec.params = spec.params()
@@ -290,6 +322,7 @@ class Remediator:
                 evidence=evidence,
                 blast_radius=blast_radius,
                 autonomous=decision.autonomous,
+                **({"queue": queue} if queue else {}),
             )
         ]
         ops = spec.render(facts, rec.params)
@@ -300,7 +333,18 @@ class Remediator:
             if not ok:
                 rec.level = 1
                 rec.reasons.append("twin refused: " + "; ".join(refusals))
+        return events + self.launch(rec, spec, facts, ops, ts)
+
+    def launch(
+        self, rec: ActionRecord, spec: ActionSpec, facts: Facts, ops: list[Op], ts: float
+    ) -> list[Event]:
+        """File the change request for a decided action and start it: a level-1 proposal
+        waits for a human (a normal change); levels 2 and 3 run now (a standard change)."""
+        events: list[Event] = []
+        incident = rec.incident
         title = f"NetVigil {spec.name} on {facts.target}"
+        if rec.preemptive:
+            title = f"NetVigil preemptive {spec.name} on {facts.target}"
         description = self._describe(rec, spec, ops)
         devs = sorted({o.device for o in ops} or {facts.a})
         # level 1 waits for a human (a normal change); levels 2 and 3 are pre-approved (standard)
@@ -319,7 +363,7 @@ class Remediator:
             self._note(
                 rec,
                 f"Proposed {spec.name} on {facts.target} as change {change.number}; "
-                f"awaiting approval. {'; '.join(rec.reasons)}",
+                f"awaiting approval{_deadline(rec)}. {'; '.join(rec.reasons)}",
                 ts,
             )
             events += [
@@ -347,7 +391,7 @@ class Remediator:
         ]
         return events + self.execute(rec, ts)
 
-    def _new(
+    def new_record(
         self,
         incident: str,
         action: str,
@@ -357,6 +401,7 @@ class Remediator:
         rule: str,
         ts: float,
     ) -> ActionRecord:
+        """A new action record (not stored yet) for ``incident`` (or a risk)."""
         f = asdict(facts)
         f["unreachable"] = sorted(facts.unreachable)
         return ActionRecord(
@@ -373,8 +418,17 @@ class Remediator:
             created_ts=ts,
         )
 
+    def audit_action(self, rec: ActionRecord, what: str, ts: float, **detail: Any) -> Event:
+        """An audit record about ``rec`` (its request, action, target, level, rule, domain)."""
+        return self._audit(rec, what, ts, **detail)
+
     def _describe(self, rec: ActionRecord, spec: ActionSpec, ops: list[Any]) -> str:
         lines = [spec.description, f"Level {rec.level}; policy rule {rec.rule}."]
+        if rec.preemptive:
+            p = rec.preemptive
+            lines.append(
+                f"Preemptive: {p.get('risk')} predicts {p.get('what', 'harm')}{_deadline(rec)}."
+            )
         lines += [f"Why: {r}" for r in rec.reasons]
         lines += [f"Operation: {o.device} {o.op} {o.path} = {o.value!r}" for o in ops]
         if spec.playbook and spec.executor == "ansible":
@@ -420,12 +474,7 @@ class Remediator:
                     self._audit(rec, "action.refused", ts, why=why),
                 ]
             return []
-        rec.lease = {
-            "entities": list(got.entities),
-            "holder": got.holder,
-            "token": got.token,
-            "expires": got.expires,
-        }
+        rec.lease = _lease(got)
         if not self.locks.valid(got, now=ts):  # fencing: never act on a lost lease
             rec.status = "waiting"
             self.store.put(rec)
@@ -620,7 +669,25 @@ class Remediator:
         self.calls.start(rec.request_id, run, self.timeout_s)
         return [self._audit(rec, "action.rolling_back", ts, why=why)]
 
+    def withdraw(self, rec: ActionRecord, ts: float, why: str) -> list[Event]:
+        """Roll back a verified preemptive change whose prediction did not come true. Not a
+        failure of the change (nothing counts against the breaker or the fallback, nobody is
+        escalated to); it takes the target's lock for the rollback, and returns nothing (to
+        be asked again) while another action holds it."""
+        if rec.status != "verified" or rec.preemptive.get("withdrawn"):
+            return []
+        got = self.locks.acquire(
+            self._lock_entities(rec), rec.request_id, ttl_s=self.lock_ttl_s, now=ts
+        )
+        if not isinstance(got, Lease):
+            return []
+        rec.lease = _lease(got)
+        rec.preemptive = {**rec.preemptive, "withdrawn": why}
+        return self._fail(rec, ts, why)
+
     def _rolled_back(self, rec: ActionRecord, back: ExecOutcome, ts: float) -> list[Event]:
+        if rec.preemptive.get("withdrawn"):
+            return self._withdrawn(rec, back, ts)
         why = rec.failure
         rec.status = "rolled_back"
         self._release(rec)
@@ -645,6 +712,28 @@ class Remediator:
                 rollback=back.detail,
                 escalated_to=1,
                 also=tripped,
+            ),
+        ]
+
+    def _withdrawn(self, rec: ActionRecord, back: ExecOutcome, ts: float) -> list[Event]:
+        why = rec.failure
+        rec.status = "rolled_back"
+        self._release(rec)
+        self.store.put(rec)
+        text = f"{rec.action} on {rec.target} withdrawn ({why}); rollback: {back.detail}"
+        self._change(rec, "closed", text, ts)
+        self._note(rec, text, ts)
+        return [
+            self._result(rec, "rolled_back", ts, text),
+            self._audit(
+                rec,
+                "action.rolled_back",
+                ts,
+                why=why,
+                withdrawn=True,
+                rollback_ok=back.ok,
+                rollback=back.detail,
+                forecast=rec.preemptive,
             ),
         ]
 

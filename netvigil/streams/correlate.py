@@ -34,6 +34,14 @@ detector restarts without memory, so a symptom inherited that way must be seen a
 ``window_s`` of the first event after the start (the same symptom joins its incident whatever
 its onset); one that is not is taken as cleared (counted as ``unconfirmed_symptom``), and an
 incident left with no active strong symptom resolves.
+
+Feedback: operators' judgements come back on ``netvigil.feedback`` (a declared feedback input:
+the coordinator writes it, and publishes every active suppression again when it starts, so a
+correlator that restarted without state learns them back). A group whose opening anomaly
+matches a suppression (a pattern judged false, :mod:`netvigil.analytics.suppression`) is
+emitted with ``Incident.suppressed`` set: nothing downstream opens it. It becomes a plain
+incident as soon as it holds a strong symptom the pattern does not match, or the suppression
+is lifted.
 """
 
 from __future__ import annotations
@@ -49,8 +57,18 @@ import msgspec
 
 from netvigil.analytics.rca import is_strong, rank, weight
 from netvigil.analytics.summary import Summarizer
+from netvigil.analytics.suppression import matches
 from netvigil.errors import TopologyError
-from netvigil.events import Anomaly, AnomalyRef, Event, Incident, RootCause, Severity
+from netvigil.events import (
+    Anomaly,
+    AnomalyRef,
+    Event,
+    Feedback,
+    Incident,
+    Pattern,
+    RootCause,
+    Severity,
+)
 from netvigil.graph.aio import AsyncTopology
 from netvigil.graph.base import TopologyStore, entity_devices
 from netvigil.streams.base import Processor
@@ -105,6 +123,8 @@ class _Group:
     inherited: frozenset[str] = frozenset()
     """Symptoms (``entity|signal``) taken from the incident store at a restart and not seen
     again since."""
+    suppressed: str = ""
+    """The suppression holding this group back (see the module doc)."""
 
     def strong_active(self) -> bool:
         return any(is_strong(a) and a.state == "active" for a in self.anomalies.values())
@@ -120,14 +140,17 @@ class CorrelationState:
     ``window_s`` of it. None when nothing was resumed or once they all were settled."""
     resuming: bool = False
     """Groups were resumed and no event has come since."""
+    suppressions: dict[str, Pattern] = field(default_factory=dict)
+    """Suppression id -> the pattern it holds back (from ``netvigil.feedback``)."""
 
 
 class CorrelatorProcessor(Processor[CorrelationState]):
     """One correlation domain (key ``all``): every anomaly may relate to every other."""
 
     name = "correlator"
-    inputs = ("netvigil.anomalies",)
+    inputs = ("netvigil.anomalies", "netvigil.feedback")
     outputs = ("netvigil.incidents",)
+    feedback = ("netvigil.feedback",)
 
     def __init__(
         self,
@@ -185,6 +208,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         return msgspec.structs.replace(event, summary=text)
 
     async def _handle(self, event: Event, state: CorrelationState) -> Sequence[Event]:
+        if isinstance(event, Feedback):
+            return await self._feedback(event, state)
         if not isinstance(event, Anomaly):
             return []
         ref_key = f"{event.entity}|{event.signal}"
@@ -223,9 +248,31 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         if not group.fingerprint and weight(ref) >= self.cfg.min_evidence:
             digest = hashlib.sha1(f"{ref_key}|{ref.onset_ts:.3f}".encode()).hexdigest()
             group.fingerprint = digest[:16]
+            group.suppressed = next(
+                (sid for sid, p in sorted(state.suppressions.items()) if matches(p, ref)), ""
+            )
+        elif group.suppressed and is_strong(ref):
+            held = state.suppressions.get(group.suppressed)
+            if held is None or not matches(held, ref):
+                group.suppressed = ""  # a symptom the pattern does not explain: not benign
         if not group.fingerprint:
             return out  # not (yet) an incident: evidence too weak
         return out + await self._emit(group, event.ts)
+
+    async def _feedback(self, event: Feedback, state: CorrelationState) -> list[Event]:
+        """Make or lift a suppression; a lifted one releases the groups it held back."""
+        if event.verdict == "suppress":
+            if event.pattern is not None:
+                state.suppressions[event.suppression] = event.pattern
+            return []
+        state.suppressions.pop(event.suppression, None)
+        out: list[Event] = []
+        for g in state.groups:
+            if g.suppressed == event.suppression:
+                g.suppressed = ""
+                if g.fingerprint and g.resolved_ts is None:
+                    out += await self._emit(g, event.ts)
+        return out
 
     # ------------------------------------------------------------------ grouping
 
@@ -371,7 +418,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         if g.reopened and causes and causes[0].kind == "link" and causes[0].fault == "down":
             causes[0] = msgspec.structs.replace(causes[0], fault="flapping")
         status: Literal["open", "resolved"] = "resolved" if g.resolved_ts is not None else "open"
-        signature = (status, tuple(refs), tuple(causes))
+        signature = (status, tuple(refs), tuple(causes), g.suppressed)
         if signature == g.last_emitted:
             return []
         impact = await self._impact(causes)
@@ -399,6 +446,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 impact=impact,
                 services=services,
                 slos=slos,
+                suppressed=g.suppressed,
             )
         ]
 

@@ -106,9 +106,14 @@ class SloProcessor(Processor[SloState]):
             state=state,  # type: ignore[arg-type]
             value=round(burn, 3),
             detector="slo:burn-rate",
-            evidence={
-                "objective": str(slo.objective),
-                "severity": severity,
-                "budget_remaining": f"{tracker.budget_remaining(event.ts):.3f}",
-            },
+            evidence=_evidence(slo, severity, tracker.budget_remaining(event.ts), burn),
         )
+
+
+def _evidence(slo: SLO, severity: str, left: float, burn: float) -> dict[str, str]:
+    """What the anomaly says of the budget; with a burn, when it runs out at that pace (the
+    budget spent over the SLO window at burn 1, over ``window / burn`` at ``burn``)."""
+    out = {"objective": str(slo.objective), "severity": severity, "budget_remaining": f"{left:.3f}"}
+    if burn > 0 and left > 0:
+        out["exhausted_in_s"] = f"{left * slo.window_s / burn:.0f}"
+    return out

@@ -8,7 +8,11 @@ corrupts a share of its frames, ``magnitude``, both ways: the receiving interfac
 input errors, and services whose path crosses it see failed transactions). Benign anomalies
 are not faults: a ``cpu_spike`` on a device and a ``traffic_burst`` (a surge that stays below
 congestion) on a link; they are injected beside the faults so that RCA is judged on telling
-them apart, and they never count as ground truth.
+them apart, and they never count as ground truth. Two more benign kinds exercise prevention
+and feedback: a ``stalled_ramp`` (demand that grows like a growth ramp, then stops growing
+below congestion: a prediction of saturation that does not come true) and a
+``scheduled_burst`` (a known bulk transfer that fills a link for a while, the same time every
+day: operators do not want an incident for it).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ __all__ = [
     "FLAP_DOWN_S",
     "FLAP_PERIOD_S",
     "PACKET_LOSS_SHARE",
+    "SURGE_KINDS",
     "Fault",
     "schedule_benign",
     "schedule_faults",
@@ -47,7 +52,13 @@ PACKET_LOSS_SHARE = 0.03
 BENIGN_KINDS: dict[str, str] = {
     "cpu_spike": "device",
     "traffic_burst": "link",
+    "stalled_ramp": "link",
+    "scheduled_burst": "link",
 }
+#: kinds that add demand pinned to one link direction (see :meth:`Fault.surge`)
+SURGE_KINDS = frozenset(
+    {"congestion", "growth_ramp", "traffic_burst", "stalled_ramp", "scheduled_burst"}
+)
 #: a flapping link is down for FLAP_DOWN_S at the start of every FLAP_PERIOD_S
 FLAP_PERIOD_S = 60.0
 FLAP_DOWN_S = 20.0
@@ -75,6 +86,20 @@ class Fault:
 
     def active(self, t: float) -> bool:
         return self.start <= t < self.end
+
+    def surge(self, t: float) -> float:
+        """The extra demand this fault pins to its link direction at ``t``, as a share of the
+        link's capacity: a growth ramp rises linearly from 0 to ``magnitude`` over its window;
+        a stalled ramp rises the same way over the first half of its window and then holds;
+        other surges add ``magnitude`` while active."""
+        if self.kind not in SURGE_KINDS or not self.active(t):
+            return 0.0
+        span = max(self.end - self.start, 1e-9)
+        if self.kind == "growth_ramp":
+            return self.magnitude * min(max((t - self.start) / span, 0.0), 1.0)
+        if self.kind == "stalled_ramp":
+            return self.magnitude * min(max(2 * (t - self.start) / span, 0.0), 1.0)
+        return self.magnitude
 
     @property
     def benign(self) -> bool:

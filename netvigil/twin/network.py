@@ -24,7 +24,7 @@ from scipy import sparse
 from netvigil.events import DeviceEvent, Event, Metric
 from netvigil.graph.base import Link, TopologyStore
 from netvigil.graph.discovery.lldp import Neighbor
-from netvigil.twin.faults import Fault
+from netvigil.twin.faults import SURGE_KINDS, Fault
 
 __all__ = ["MAX_ENDPOINTS", "PathState", "TwinNetwork"]
 
@@ -133,7 +133,7 @@ class TwinNetwork:
         for lk in self.topo.links():
             if lk.a in down_dev or lk.b in down_dev:
                 down_links.add(lk.id)
-        surges = [f for f in active if f.kind in ("congestion", "growth_ramp", "traffic_burst")]
+        surges = [f for f in active if f.kind in SURGE_KINDS]
         return frozenset(down_links), down_dev, surges
 
     def _route(
@@ -361,16 +361,13 @@ class TwinNetwork:
     def _add_surges(
         self, offered_bps: np.ndarray, surges: list[Fault], down_links: frozenset[str], t: float
     ) -> None:
-        """Pinned demand surges (a growth ramp rises linearly over its span); a policer on
-        the link caps the total at its share."""
+        """Pinned demand surges (:meth:`Fault.surge`: a growth ramp rises linearly over its
+        span); a policer on the link caps the total at its share."""
         for f in surges:
             lk = self.topo.link(f.target)
             if lk.id not in down_links:
                 i = self._dir_index[(lk.id, f.direction or lk.a)]
-                ramp = 1.0
-                if f.kind == "growth_ramp":  # demand growing steadily toward saturation
-                    ramp = min(max((t - f.start) / max(f.end - f.start, 1e-9), 0.0), 1.0)
-                surge = f.magnitude * ramp * lk.capacity_bps
+                surge = f.surge(t) * lk.capacity_bps
                 share = self.policers.get(lk.id)
                 if share is not None:
                     surge = min(surge, max(share * lk.capacity_bps - offered_bps[i], 0.0))

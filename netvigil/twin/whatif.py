@@ -14,7 +14,7 @@ from typing import Any
 
 from netvigil.twin.network import TwinNetwork
 
-__all__ = ["Change", "Verdict", "apply_change", "undo_change", "what_if"]
+__all__ = ["Change", "Verdict", "apply_change", "copy_network", "undo_change", "what_if"]
 
 
 @dataclass(frozen=True)
@@ -53,14 +53,18 @@ def undo_change(net: TwinNetwork, change: Change) -> None:
         net.policers.pop(link, None)
 
 
-def _copy(net: TwinNetwork) -> TwinNetwork:
+def copy_network(net: TwinNetwork, *, keep_routing: bool = False) -> TwinNetwork:
+    """A copy with its own operational state (metrics, policers, cleared faults, shut
+    interfaces). ``keep_routing`` shares the routing cache: safe, since its key holds
+    everything routing depends on (a copy whose metrics differ recomputes)."""
     twin = copy.copy(net)
     twin.igp_metric = dict(net.igp_metric)
     twin.policers = dict(net.policers)
     twin.fault_cleared = dict(net.fault_cleared)
     twin.admin_down = set(net.admin_down)
-    twin._routing_key = None
-    twin._routing = None
+    if not keep_routing:
+        twin._routing_key = None
+        twin._routing = None
     return twin
 
 
@@ -75,7 +79,7 @@ def what_if(
 ) -> Verdict:
     """Predict ``change`` at time ``t`` on a copy of ``net``; judge it for link ``target``."""
     before, lost_before = net.expected_load(t)
-    after_net = _copy(net)
+    after_net = copy_network(net)
     apply_change(after_net, change, t)
     after, lost_after = after_net.expected_load(t)
     tgt_before = max((u for (lk, _), u in before.items() if lk == target), default=0.0)

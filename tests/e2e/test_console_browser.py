@@ -277,3 +277,32 @@ def test_with_the_twins_defaults_an_operator_approves_in_time(
         _fits_the_window(drv)
         _shot(drv, "console-defaults.png")
         assert _page_errors(drv) == []
+
+
+def test_risks_preemptive_changes_and_the_track_record_on_the_page(
+    browser: WebDriver, tmp_path: Path
+) -> None:
+    """A growth ramp in the twin (semi-autonomous): the page lists the risk with its deadline
+    and its level-2 preemptive change, and each domain's record; an operator marks the risk
+    false from the page, which the server has."""
+    drv = browser
+    env = {
+        "NETVIGIL_TWIN__FAULT_KINDS": '["growth_ramp"]',
+        "NETVIGIL_TWIN__FAULT_DURATION_S": "7200",
+        "NETVIGIL_TWIN__FAULT_INTERVAL_S": "10800",
+        "NETVIGIL_COORDINATOR__PHASE": "semi-autonomous",
+    }
+    with live_console(tmp_path / "data", env=env) as live:
+        wait = _login(drv, live.url, live.tokens["operator"])
+        wait.until(ec.visibility_of_element_located((By.ID, "risks-panel")))
+        rid = _attr(wait, "#risks tbody tr[data-risk]", "data-risk")
+        wait.until(
+            ec.text_to_be_present_in_element(
+                (By.CSS_SELECTOR, f"#risks tr[data-risk='{rid}']"), "qos_adjust L2"
+            )
+        )
+        assert "all" in _text(wait, "#record tbody tr[data-domain='all']")
+        _click(wait, f"#risks tr[data-risk='{rid}'] button.judge-false")
+        wait.until(ec.text_to_be_present_in_element((By.ID, "prevention-msg"), "marked false"))
+        judged = live.get(f"/api/judgements?subject={rid}")
+        assert isinstance(judged, list) and judged[0]["actor"] == "otto"

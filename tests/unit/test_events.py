@@ -125,6 +125,39 @@ EVENTS = st.one_of(
             max_size=3,
         ),
         impact=st.lists(text, max_size=3),
+        suppressed=text,
+    ),
+    st.builds(
+        ev.Risk,
+        ts=ts,
+        risk_id=text,
+        status=st.sampled_from(["open", "materialized", "cleared"]),
+        revision=st.integers(1, 100),
+        kind=st.sampled_from(["congestion", "slo_budget"]),
+        device=text,
+        entity=text,
+        signal=text,
+        opened_ts=ts,
+        predicted_ts=ts,
+        confidence=st.floats(0, 1),
+        level=st.none() | finite,
+        entities=st.lists(text, max_size=3),
+        services=st.lists(text, max_size=3),
+    ),
+    st.builds(
+        ev.Feedback,
+        ts=ts,
+        suppression=text,
+        verdict=st.sampled_from(["suppress", "lift"]),
+        pattern=st.none()
+        | st.builds(
+            ev.Pattern,
+            entity=text,
+            signal=text,
+            kind=text,
+            start_min=st.integers(-1, 1439),
+            end_min=st.integers(-1, 1439),
+        ),
     ),
     st.builds(
         ActionRequest,
@@ -233,6 +266,8 @@ def test_every_topic_of_the_design_exists_with_its_key() -> None:
         "netvigil.flow-templates",
         "netvigil.anomalies",
         "netvigil.incidents",
+        "netvigil.risks",
+        "netvigil.feedback",
         "netvigil.actions",
         "netvigil.watches",
         "netvigil.samples",
@@ -241,6 +276,24 @@ def test_every_topic_of_the_design_exists_with_its_key() -> None:
     }
     assert TOPICS["netvigil.flow-templates"].compacted
     assert TOPICS["netvigil.incidents"].compacted
+    assert TOPICS["netvigil.risks"].compacted
+    risk = ev.Risk(
+        ts=0,
+        risk_id="risk-1",
+        status="open",
+        revision=1,
+        kind="congestion",
+        device="r1",
+        entity="r1:eth0",
+        signal="if.out_util",
+        opened_ts=0,
+        predicted_ts=600,
+        confidence=0.8,
+    )
+    assert (topic_of(risk), key_of(risk)) == ("netvigil.risks", "risk-1")
+    assert risk.time_to_impact_s == 600
+    fb = ev.Feedback(ts=0, suppression="sup-1", verdict="lift")
+    assert (topic_of(fb), key_of(fb)) == ("netvigil.feedback", "sup-1")
     tmpl = FlowTemplate(ts=0, exporter="10.0.0.1", version=10, domain=5, template_id=300)
     assert key_of(tmpl) == "10.0.0.1/5/300"
     inc = Incident(ts=0, fingerprint="abc", status="open", revision=1, opened_ts=0, title="t")

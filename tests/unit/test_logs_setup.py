@@ -121,14 +121,14 @@ def test_what_needs_attention_is_shown(clean_logging: None) -> None:
     setup_logging("INFO", out)
     # not a transient condition: the operator has to fix the topic or the ACL
     emit("aiokafka.cluster", logging.ERROR, "Topic %s not found in cluster metadata", ("x",))
-    emit("netvigil.streams.kafka_runtime", logging.WARNING, "drain: still busy after %.0f s", (30,))
+    emit("netvigil.streams.kafka.runtime", logging.WARNING, "drain: still busy after %.0f s", (30,))
     emit("netvigil.collectors.snmp.poller", logging.INFO, "snmp poll of %s failed: %s", ("r1", "t"))
     # library chatter at INFO is not
     emit("aiokafka.consumer.group_coordinator", logging.INFO, "(Re-)joining group %s", ("g",))
     emit("faust.worker", logging.INFO, "[^Worker]: Ready", ())
     text = out.getvalue()
     assert "ERROR aiokafka.cluster: Topic x not found in cluster metadata" in text
-    assert "WARNING netvigil.streams.kafka_runtime: drain: still busy after 30 s" in text
+    assert "WARNING netvigil.streams.kafka.runtime: drain: still busy after 30 s" in text
     assert "snmp poll of r1 failed" in text
     assert "joining group" not in text and "Ready" not in text
 
@@ -183,7 +183,7 @@ def test_condition_matches_logger_prefix_and_message() -> None:
     assert f.condition(rec) is not None
     # the same words from NetVigil's own loggers are not the client's to handle
     mine = logging.LogRecord(
-        "netvigil.streams.kafka_runtime", logging.WARNING, __file__, 1, "Heartbeat failed", (), None
+        "netvigil.streams.kafka.runtime", logging.WARNING, __file__, 1, "Heartbeat failed", (), None
     )
     assert f.condition(mine) is None
     # a logger whose name only starts like a library's is not that library

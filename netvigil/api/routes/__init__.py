@@ -10,6 +10,7 @@ from netvigil.api.routes import (
     audit,
     health,
     incidents,
+    prevention,
     services,
     static,
     tokens,
@@ -25,6 +26,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     topology.router,
     services.router,
     actions.router,
+    prevention.router,
     audit.router,
     static.router,
 )

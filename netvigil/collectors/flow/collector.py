@@ -26,7 +26,7 @@ from netvigil.collectors.base import CollectorCounters, dead_letter
 from netvigil.collectors.flow.counters import CounterRates
 from netvigil.collectors.flow.decoder import FlowDecoder, flow_events
 from netvigil.collectors.flow.netflow import FlowSession, Problem
-from netvigil.collectors.listen import Inbound, UdpListener, open_udp
+from netvigil.collectors.listen import UdpListener, open_udp
 from netvigil.collectors.udpwatch import RCVBUF
 from netvigil.errors import DecodeError
 from netvigil.events import FlowTemplate
@@ -100,18 +100,17 @@ class FlowCollector:
         return self._udp.dropped if self._udp else 0
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
-        queue: asyncio.Queue[Inbound] = asyncio.Queue(self.queue_size)
-        transport, self._udp, self.bound = await open_udp(
+        self._udp, self.bound = await open_udp(
             self.host,
             self.port,
-            queue,
-            self.clock,
+            capacity=self.queue_size,
+            clock=self.clock,
             collector=self.name,
             rcvbuf=self.rcvbuf,
             meters=self.meters,
         )
         self.ready.set()
-        consumer = asyncio.create_task(self._consume(queue, emit))
+        consumer = asyncio.create_task(self._consume(self._udp, emit))
         try:
             while not stop.is_set():
                 with contextlib.suppress(TimeoutError):
@@ -121,22 +120,20 @@ class FlowCollector:
                     await self._problem(p, emit)
                 for t in self.session.expire_templates(now):
                     await emit(t)
+            self._udp.close()  # the consumer ends once it took what was read
+            await consumer
         finally:
-            transport.close()
-            await queue.join()
+            self._udp.close()
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await consumer
             for p in self.session.flush():
                 await self._problem(p, emit)
 
-    async def _consume(self, queue: asyncio.Queue[Inbound], emit: Emit) -> None:
-        while True:
-            item = await queue.get()
-            try:
-                await self.handle(item.data, item.peer, item.received, emit)
-            finally:
-                queue.task_done()
+    async def _consume(self, udp: UdpListener, emit: Emit) -> None:
+        async for batch in udp.batches():
+            for data, peer in batch.datagrams:
+                await self.handle(data, peer, batch.received, emit)
 
     async def handle(self, data: bytes, exporter: str, received: float, emit: Emit) -> None:
         """Decode one datagram and publish what it holds (public for tests and replays)."""

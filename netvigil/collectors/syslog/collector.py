@@ -31,7 +31,8 @@ from netvigil.collectors.listen import (
     open_udp,
 )
 from netvigil.collectors.syslog.framing import FramingError, LineFramer, OctetFramer, detect
-from netvigil.collectors.syslog.records import SOURCE, events_of
+from netvigil.collectors.syslog.records import SOURCE, message_events
+from netvigil.collectors.syslog.workers import WorkerPool
 from netvigil.collectors.udpwatch import RCVBUF
 from netvigil.errors import DecodeError
 from netvigil.streams.base import Emit
@@ -56,6 +57,8 @@ class SyslogListen:
     max_message_length: int = 65_536
     queue_size: int = 10_000
     rcvbuf: int = RCVBUF
+    udp_workers: int = 1
+    """Processes receiving on the UDP port (``SO_REUSEPORT``; see :mod:`.workers`)."""
     limits: TcpLimits = field(default_factory=TcpLimits)
     bound: dict[str, int] = field(default_factory=dict)
 
@@ -78,6 +81,7 @@ class SyslogCollector:
         self.counters = CollectorCounters()
         self.ready = asyncio.Event()
         self._udp: UdpListener | None = None
+        self._pool: WorkerPool | None = None
         self._streams: list[TcpListener] = []
         self._framers: dict[int, OctetFramer | LineFramer] = {}
         meters.add(self)
@@ -100,20 +104,32 @@ class SyslogCollector:
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         lst = self.listen
         queue: asyncio.Queue[Inbound] = asyncio.Queue(lst.queue_size)
-        closers: list[Callable[[], object]] = []
         servers: list[asyncio.Server] = []
+        consumers: list[asyncio.Task[None]] = []
         try:
-            if lst.udp is not None:
-                transport, self._udp, lst.bound["udp"] = await open_udp(
+            if lst.udp is not None and lst.udp_workers > 1:
+                self._pool = WorkerPool(
                     lst.host,
                     lst.udp,
-                    queue,
-                    self.clock,
+                    lst.udp_workers,
+                    lst.rcvbuf,
+                    self.counters,
+                    collector=self.name,
+                    meters=self.meters,
+                )
+                lst.bound["udp"] = await self._pool.start()
+                consumers.append(asyncio.create_task(self._pool.run(emit)))
+            elif lst.udp is not None:
+                self._udp, lst.bound["udp"] = await open_udp(
+                    lst.host,
+                    lst.udp,
+                    capacity=lst.queue_size,
+                    clock=self.clock,
                     collector=self.name,
                     rcvbuf=lst.rcvbuf,
                     meters=self.meters,
                 )
-                closers.append(transport.close)
+                consumers.append(asyncio.create_task(self._datagrams(self._udp, emit)))
             for kind, port in (("tcp", lst.tcp), ("tls", lst.tls)):
                 if port is not None:
                     tls = self._tls() if kind == "tls" else None
@@ -132,12 +148,17 @@ class SyslogCollector:
             self.ready.set()
             consumer = asyncio.create_task(self._consume(queue, emit))
             await stop.wait()
-            for close in closers:
-                close()
+            if self._pool is not None:
+                self._pool.stop()  # each worker sends what it read, then its last frame
+            if self._udp is not None:
+                self._udp.close()  # its consumer ends once it took what was read
             for server in servers:
                 server.close()
             for stream in self._streams:
                 stream.close_all()
+            await asyncio.gather(*consumers)
+            if self._pool is not None:
+                await self._pool.wait()
             await asyncio.sleep(0)
             while not queue.empty():
                 await asyncio.sleep(0.01)
@@ -147,16 +168,28 @@ class SyslogCollector:
             for conn in list(self._framers):
                 await self._close_stream(conn, "?", self.clock(), emit)
         finally:
+            if self._udp is not None:
+                self._udp.close()
+            for task in consumers:
+                task.cancel()
+            if self._pool is not None:
+                self._pool.kill()
             self.ready.set()
+
+    async def _datagrams(self, udp: UdpListener, emit: Emit) -> None:
+        """Each datagram is one message (RFC 5426)."""
+        counters = self.counters
+        async for batch in udp.batches():
+            received = batch.received
+            for data, peer in batch.datagrams:
+                for event in message_events(data, peer, received, counters):
+                    await emit(event)
 
     async def _consume(self, queue: asyncio.Queue[Inbound], emit: Emit) -> None:
         while True:
             item = await queue.get()
             try:
-                if item.conn == 0:
-                    self.counters.received += 1
-                    await self._message(item.data, item.peer, item.received, emit)
-                elif item.closed:
+                if item.closed:
                     await self._close_stream(item.conn, item.peer, item.received, emit)
                 else:
                     await self._chunk(item, emit)
@@ -192,22 +225,13 @@ class SyslogCollector:
     async def _frame(
         self, frame: bytes | FramingError, peer: str, received: float, emit: Emit
     ) -> None:
-        self.counters.received += 1
         if isinstance(frame, FramingError):
+            self.counters.received += 1
             await emit(
                 dead_letter(
                     SOURCE, frame.raw, f"bad_framing: {frame.message}", received, self.counters
                 )
             )
             return
-        await self._message(frame, peer, received, emit)
-
-    async def _message(self, raw: bytes, peer: str, received: float, emit: Emit) -> None:
-        try:
-            events = events_of(raw, peer, received)
-        except DecodeError as exc:
-            await emit(dead_letter(SOURCE, raw, str(exc), received, self.counters))
-            return
-        for event in events:
+        for event in message_events(frame, peer, received, self.counters):
             await emit(event)
-        self.counters.decoded += 1

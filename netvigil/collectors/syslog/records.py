@@ -22,14 +22,16 @@ from __future__ import annotations
 import re
 from typing import Literal, cast
 
+from netvigil.collectors.base import CollectorCounters, dead_letter
 from netvigil.collectors.syslog import _lane
 from netvigil.collectors.syslog.message import SyslogMessage, rfc5424_epoch
 from netvigil.collectors.syslog.rfc3164 import _MON, parse_syslog, stamp_epoch
 from netvigil.collectors.syslog.rfc5424 import _NAME, _TS, _sd_plain
 from netvigil.collectors.syslog.vendor import classify
+from netvigil.errors import DecodeError
 from netvigil.events import DeviceEvent, Event, LogRecord, interface_id
 
-__all__ = ["SOURCE", "events_of", "python_lane", "to_events"]
+__all__ = ["SOURCE", "events_of", "message_events", "python_lane", "to_events"]
 
 SD = dict[str, dict[str, str]]
 
@@ -141,6 +143,20 @@ def events_of(raw: bytes, peer: str, received: float) -> list[Event]:
     if head[0] == 5424:
         return _rfc5424(cast(Rfc5424, head), peer, received)
     return _vendor(cast(Vendor, head), peer, received)
+
+
+def message_events(
+    raw: bytes, peer: str, received: float, counters: CollectorCounters
+) -> list[Event]:
+    """What the collector publishes for one message: its events, or its dead letter when it
+    is not syslog; counted as received, and decoded or dead-lettered."""
+    counters.received += 1
+    try:
+        events = events_of(raw, peer, received)
+    except DecodeError as exc:
+        return [dead_letter(SOURCE, raw, str(exc), received, counters)]
+    counters.decoded += 1
+    return events
 
 
 def python_lane(raw: bytes) -> Bsd | Rfc5424 | Vendor | None:

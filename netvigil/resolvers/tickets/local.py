@@ -1,5 +1,5 @@
-"""The local ticket backend (``local://``): tickets and change requests in SQLite, the
-embedded default. Humans act on it through the CLI (``netvigil change approve``), and
+"""The local ticket backend (``local://``): tickets, problems and change requests in SQLite,
+the embedded default. Humans act on it through the CLI (``netvigil change approve``), and
 :meth:`LocalTickets.sync` reports what they did, once, like polling ServiceNow would."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from netvigil.resolvers.base import (
     SyncUpdate,
     Ticket,
 )
+from netvigil.resolvers.tickets.migrate import add_column
 
 __all__ = ["LocalTickets"]
 
@@ -52,6 +53,12 @@ CREATE TABLE IF NOT EXISTS change_notes (change_id INTEGER NOT NULL, ts REAL NOT
 CREATE TABLE IF NOT EXISTS human_updates (id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL, correlation_id TEXT NOT NULL, number TEXT NOT NULL, note TEXT NOT NULL,
     reported INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS problems (id INTEGER PRIMARY KEY AUTOINCREMENT,
+    correlation_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL, description TEXT NOT NULL,
+    state TEXT NOT NULL, code TEXT NOT NULL DEFAULT '', opened_ts REAL NOT NULL,
+    closed_ts REAL);
+CREATE TABLE IF NOT EXISTS problem_notes (problem_id INTEGER NOT NULL, ts REAL NOT NULL,
+    text TEXT NOT NULL);
 """
 
 
@@ -61,6 +68,7 @@ class LocalTickets:
     def __init__(self, path: str | Path = ":memory:") -> None:
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
         self._db.executescript(_SCHEMA)
+        add_column(self._db, "human_updates", "close_code", "TEXT NOT NULL DEFAULT ''")
 
     @contextmanager
     def _tx(self) -> Iterator[None]:
@@ -236,26 +244,96 @@ class LocalTickets:
             )
         return change
 
-    def resolve_by_human(self, correlation_id: str, who: str) -> None:
+    def resolve_by_human(self, correlation_id: str, who: str, close_code: str = "") -> None:
         ticket = self.find(correlation_id)
         if ticket is None:
             raise KeyError(f"no ticket for {correlation_id}")
         self.resolve(ticket, f"Resolved by {who}", ts=0.0)
+        self._human("incident_resolved", correlation_id, ticket.number, who, close_code)
+
+    def judge_by_human(self, correlation_id: str, who: str, close_code: str) -> None:
+        """A human sets ``close_code`` on an incident's ticket after it was resolved."""
+        ticket = self.find(correlation_id)
+        if ticket is None:
+            raise KeyError(f"no ticket for {correlation_id}")
+        self._human("incident_judged", correlation_id, ticket.number, who, close_code)
+
+    def _human(self, kind: str, corr: str, number: str, who: str, close_code: str) -> None:
         self._db.execute(
-            "INSERT INTO human_updates (kind, correlation_id, number, note) VALUES (?, ?, ?, ?)",
-            ("incident_resolved", correlation_id, ticket.number, who),
+            "INSERT INTO human_updates (kind, correlation_id, number, note, close_code)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (kind, corr, number, who, close_code),
         )
 
     def sync(self) -> list[SyncUpdate]:
         with self._tx():
             rows = self._db.execute(
-                "SELECT id, kind, correlation_id, number, note FROM human_updates"
+                "SELECT id, kind, correlation_id, number, note, close_code FROM human_updates"
                 " WHERE reported = 0 ORDER BY id"
             ).fetchall()
             self._db.executemany(
                 "UPDATE human_updates SET reported = 1 WHERE id = ?", [(r[0],) for r in rows]
             )
-        return [SyncUpdate(r[1], r[2], r[3], r[4]) for r in rows]
+        return [SyncUpdate(r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    # ------------------------------------------------------------------ problems
+
+    @staticmethod
+    def _problem(row: tuple[int, str, str, str]) -> Ticket:
+        rid, corr, title, state = row
+        return Ticket(
+            id=str(rid),
+            number=f"NVP{rid:07d}",
+            correlation_id=corr,
+            state="resolved" if state == "closed" else "open",
+            title=title,
+        )
+
+    def open_problem(
+        self, correlation_id: str, title: str, description: str, *, ts: float
+    ) -> Ticket:
+        self._db.execute(
+            "INSERT OR IGNORE INTO problems (correlation_id, title, description, state,"
+            " opened_ts) VALUES (?, ?, ?, 'open', ?)",
+            (correlation_id, title, description, ts),
+        )
+        found = self.find_problem(correlation_id)
+        assert found is not None
+        return found
+
+    def find_problem(self, correlation_id: str) -> Ticket | None:
+        row = self._db.execute(
+            "SELECT id, correlation_id, title, state FROM problems WHERE correlation_id = ?",
+            (correlation_id,),
+        ).fetchone()
+        return self._problem(row) if row else None
+
+    def note_problem(self, ticket: Ticket, text: str, *, ts: float) -> None:
+        self._db.execute("INSERT INTO problem_notes VALUES (?, ?, ?)", (int(ticket.id), ts, text))
+
+    def close_problem(self, ticket: Ticket, code: str, note: str, *, ts: float) -> Ticket:
+        with self._tx():
+            cur = self._db.execute(
+                "UPDATE problems SET state = 'closed', code = ?, closed_ts = ?"
+                " WHERE id = ? AND state != 'closed'",
+                (code, ts, int(ticket.id)),
+            )
+            if cur.rowcount:
+                self.note_problem(ticket, note, ts=ts)
+        found = self.find_problem(ticket.correlation_id)
+        assert found is not None
+        return found
+
+    def problem_notes(self, ticket: Ticket) -> list[str]:
+        rows = self._db.execute(
+            "SELECT text FROM problem_notes WHERE problem_id = ? ORDER BY rowid", (int(ticket.id),)
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def problem_code(self, ticket: Ticket) -> str:
+        row = self._db.execute("SELECT code FROM problems WHERE id = ?", (int(ticket.id),))
+        got = row.fetchone()
+        return str(got[0]) if got else ""
 
     def all(self) -> list[Ticket]:
         rows = self._db.execute("SELECT id, correlation_id, title, state FROM tickets ORDER BY id")

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from netvigil.resolvers.tickets.migrate import add_column
+
 __all__ = ["OutboxOp", "OutboxStore"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,14 +51,18 @@ CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TE
 CREATE TABLE IF NOT EXISTS human_updates (id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL, correlation_id TEXT NOT NULL, number TEXT NOT NULL, note TEXT NOT NULL,
     reported INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS problems (correlation_id TEXT PRIMARY KEY, title TEXT NOT NULL,
+    state TEXT NOT NULL, sys_id TEXT NOT NULL DEFAULT '', number TEXT NOT NULL DEFAULT '');
 """
+_MIRRORS = ("tickets", "changes", "problems")
 
 
 @dataclass(frozen=True)
 class OutboxOp:
     id: int
     kind: str
-    """open_incident, note, resolve, reopen, open_change, update_change, decide_change"""
+    """open_incident, note, resolve, reopen, open_change, update_change, decide_change,
+    open_problem, problem_note, close_problem"""
     correlation_id: str
     payload: dict[str, Any]
     attempts: int
@@ -72,6 +78,7 @@ class OutboxStore:
         )
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(_SCHEMA)
+        add_column(self.db, "human_updates", "close_code", "TEXT NOT NULL DEFAULT ''")
         self.lock = threading.RLock()
 
     @contextmanager
@@ -156,7 +163,7 @@ class OutboxStore:
 
     @_locked
     def row(self, table: str, correlation_id: str) -> dict[str, str] | None:
-        assert table in ("tickets", "changes")
+        assert table in _MIRRORS
         cur = self.db.execute(f"SELECT * FROM {table} WHERE correlation_id = ?", (correlation_id,))
         row = cur.fetchone()
         if row is None:
@@ -165,13 +172,13 @@ class OutboxStore:
 
     @_locked
     def rows(self, table: str, state: str) -> list[dict[str, str]]:
-        assert table in ("tickets", "changes")
+        assert table in _MIRRORS
         cur = self.db.execute(f"SELECT * FROM {table} WHERE state = ? AND sys_id != ''", (state,))
         return [{d[0]: v for d, v in zip(cur.description, r, strict=True)} for r in cur.fetchall()]
 
     @_locked
     def set(self, table: str, correlation_id: str, **values: str) -> None:
-        assert table in ("tickets", "changes") and values
+        assert table in _MIRRORS and values
         cols = ", ".join(f"{k} = ?" for k in values)
         self.db.execute(
             f"UPDATE {table} SET {cols} WHERE correlation_id = ?",
@@ -179,23 +186,36 @@ class OutboxStore:
         )
 
     @_locked
-    def human(self, kind: str, correlation_id: str, number: str, note: str) -> None:
+    def human(
+        self, kind: str, correlation_id: str, number: str, note: str, close_code: str = ""
+    ) -> None:
         self.db.execute(
-            "INSERT INTO human_updates (kind, correlation_id, number, note) VALUES (?, ?, ?, ?)",
-            (kind, correlation_id, number, note),
+            "INSERT INTO human_updates (kind, correlation_id, number, note, close_code)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (kind, correlation_id, number, note, close_code),
         )
 
     @_locked
-    def unreported(self) -> list[tuple[str, str, str, str]]:
+    def judged(self, correlation_id: str, close_code: str) -> bool:
+        """Whether a human's ``close_code`` on this incident was recorded already."""
+        row = self.db.execute(
+            "SELECT 1 FROM human_updates WHERE correlation_id = ? AND close_code = ?"
+            " AND kind IN ('incident_resolved', 'incident_judged')",
+            (correlation_id, close_code),
+        ).fetchone()
+        return row is not None
+
+    @_locked
+    def unreported(self) -> list[tuple[str, str, str, str, str]]:
         with self.tx():
             rows = self.db.execute(
-                "SELECT id, kind, correlation_id, number, note FROM human_updates"
+                "SELECT id, kind, correlation_id, number, note, close_code FROM human_updates"
                 " WHERE reported = 0 ORDER BY id"
             ).fetchall()
             self.db.executemany(
                 "UPDATE human_updates SET reported = 1 WHERE id = ?", [(r[0],) for r in rows]
             )
-        return [(r[1], r[2], r[3], r[4]) for r in rows]
+        return [(r[1], r[2], r[3], r[4], r[5]) for r in rows]
 
     @_locked
     def close(self) -> None:

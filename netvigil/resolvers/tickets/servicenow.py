@@ -257,7 +257,50 @@ class ServiceNowTickets:
 
     def sync(self) -> list[SyncUpdate]:
         """What humans did in ServiceNow, as seen by the worker's last polls; each once."""
-        return [SyncUpdate(k, c, n, note) for k, c, n, note in self.store.unreported()]  # type: ignore[arg-type]
+        return [
+            SyncUpdate(k, c, n, note, code)  # type: ignore[arg-type]
+            for k, c, n, note, code in self.store.unreported()
+        ]
+
+    # ------------------------------------------------------------------ problems
+
+    def open_problem(
+        self, correlation_id: str, title: str, description: str, *, ts: float
+    ) -> Ticket:
+        """A ``problem`` record for a predicted harm (queued like everything else)."""
+        with self.store.tx():
+            if self.store.row("problems", correlation_id) is None:
+                self.store.db.execute(
+                    "INSERT INTO problems (correlation_id, title, state) VALUES (?, ?, 'open')",
+                    (correlation_id, title),
+                )
+                payload = {"title": title, "description": description}
+                self.store.enqueue("open_problem", correlation_id, payload)
+        self._wake.set()
+        found = self.find_problem(correlation_id)
+        assert found is not None
+        return found
+
+    def find_problem(self, correlation_id: str) -> Ticket | None:
+        row = self.store.row("problems", correlation_id)
+        return self._ticket(row) if row else None
+
+    def note_problem(self, ticket: Ticket, text: str, *, ts: float) -> None:
+        self.store.enqueue("problem_note", ticket.correlation_id, {"text": text})
+        self._wake.set()
+
+    def close_problem(self, ticket: Ticket, code: str, note: str, *, ts: float) -> Ticket:
+        with self.store.tx():
+            row = self.store.row("problems", ticket.correlation_id)
+            if row is not None and row["state"] == "open":
+                self.store.set("problems", ticket.correlation_id, state="resolved")
+                self.store.enqueue(
+                    "close_problem", ticket.correlation_id, {"code": code, "note": note}
+                )
+        self._wake.set()
+        found = self.find_problem(ticket.correlation_id)
+        assert found is not None
+        return found
 
     def close(self) -> None:
         self._closed.set()

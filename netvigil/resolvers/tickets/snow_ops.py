@@ -33,6 +33,12 @@ _CHANGE_FIELDS: dict[str, dict[str, str]] = {
 }
 
 
+#: problem state Closed (ServiceNow's problem states: 101 New ... 107 Closed)
+_PROBLEM_CLOSED = "107"
+#: the close code NetVigil itself resolves incidents with (a human's is anything else)
+OWN_CLOSE_CODE = "Solved (Permanently)"
+
+
 def _tag(op: OutboxOp) -> str:
     return f"[netvigil op {op.correlation_id}#{op.id}]"
 
@@ -64,27 +70,32 @@ class SnowWriter:
         rows = self.client.find(table, f"correlation_id={correlation_id}", limit=1)
         return rows[0] if rows else None
 
+    def _create_once(
+        self, mirror: str, table: str, corr: str, p: dict[str, Any], **fields: str
+    ) -> None:
+        """Create the NetVigil record of ``table`` for ``corr`` unless it exists; keep its
+        sys_id and number in the ``mirror`` table."""
+        rec = self._existing(table, corr)
+        if rec is None:
+            rec = self.client.create(
+                table,
+                {
+                    "short_description": p["title"][:160],
+                    "description": p["description"],
+                    "correlation_id": corr,
+                    "correlation_display": "NetVigil",
+                    "category": "network",
+                    **fields,
+                },
+            )
+        self.store.set(mirror, corr, sys_id=rec["sys_id"], number=rec["number"])
+
     def apply(self, op: OutboxOp) -> None:
         """Send one operation; idempotent, so it may be sent again after any failure."""
         p, corr = op.payload, op.correlation_id
         if op.kind == "open_incident":
-            rec = self._existing("incident", corr)
-            if rec is None:
-                rec = self.client.create(
-                    "incident",
-                    {
-                        "short_description": p["title"][:160],
-                        "description": p["description"],
-                        "correlation_id": corr,
-                        "correlation_display": "NetVigil",
-                        "urgency": {"critical": "1", "major": "1", "minor": "2"}.get(
-                            p["severity"], "3"
-                        ),
-                        "impact": "2",
-                        "category": "network",
-                    },
-                )
-            self.store.set("tickets", corr, sys_id=rec["sys_id"], number=rec["number"])
+            urgency = {"critical": "1", "major": "1", "minor": "2"}.get(p["severity"], "3")
+            self._create_once("tickets", "incident", corr, p, urgency=urgency, impact="2")
         elif op.kind in ("note", "resolve", "reopen"):
             sys_id = self._sys_id("tickets", corr)
             text = f"{p.get('text') or p.get('note')}\n{_tag(op)}"
@@ -92,7 +103,7 @@ class SnowWriter:
             if op.kind == "resolve":
                 data = {
                     "state": "6",
-                    "close_code": "Solved (Permanently)",
+                    "close_code": OWN_CLOSE_CODE,
                     "close_notes": p["note"],
                     "work_notes": text,
                 }
@@ -102,6 +113,23 @@ class SnowWriter:
                 data.pop("work_notes")
             if data:
                 self.client.patch("incident", sys_id, data)
+        elif op.kind == "open_problem":
+            self._create_once("problems", "problem", corr, p)
+        elif op.kind in ("problem_note", "close_problem"):
+            sys_id = self._sys_id("problems", corr)
+            text = f"{p.get('text') or p.get('note')}\n{_tag(op)}"
+            data = {"work_notes": text}
+            if op.kind == "close_problem":
+                data.update(
+                    {
+                        "state": _PROBLEM_CLOSED,
+                        "resolution_code": p["code"],
+                        "cause_notes": p["note"],
+                    }
+                )
+            if self._note_written(op, sys_id):
+                data.pop("work_notes")
+            self.client.patch("problem", sys_id, data)
         elif op.kind == "open_change":
             self._open_change(op)
         elif op.kind == "decide_change":
@@ -212,6 +240,27 @@ class SnowWriter:
             self.watermarks[table] = max(stamps)
         return recs
 
+    def _judged(self) -> None:
+        """Incidents NetVigil had resolved whose close code a human changed since (a
+        judgement after the fact: e.g. "False positive"); each code recorded once."""
+        resolved = {r["sys_id"]: r for r in self.store.rows("tickets", "resolved")}
+        if not resolved:
+            return
+        q = f"correlation_display=NetVigil^close_code!={OWN_CLOSE_CODE}^close_codeISNOTEMPTY"
+        q += self._since("incident_judged")
+        for rec in self._seen("incident_judged", self.client.find("incident", q)):
+            row = resolved.get(rec["sys_id"])
+            code = rec.get("close_code", "")
+            if row is None or not code or self.store.judged(row["correlation_id"], code):
+                continue
+            self.store.human(
+                "incident_judged",
+                row["correlation_id"],
+                rec["number"],
+                rec.get("close_notes") or rec.get("sys_updated_by", ""),
+                code,
+            )
+
     def poll(self) -> None:
         """Look for incidents resolved and changes decided by humans in ServiceNow; record
         each once as a human update in the store."""
@@ -230,7 +279,9 @@ class SnowWriter:
                             row["correlation_id"],
                             rec["number"],
                             rec.get("close_notes") or rec.get("sys_updated_by", ""),
+                            rec.get("close_code", ""),
                         )
+        self._judged()
         waiting = {r["sys_id"]: r for r in self.store.rows("changes", "requested")}
         if waiting:
             q = "approval=approved^ORapproval=rejected^correlation_display=NetVigil"

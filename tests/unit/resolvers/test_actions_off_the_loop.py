@@ -91,7 +91,7 @@ def _coordinator(tmp: Path, executor: Device, clock: Clock) -> CoordinatorProces
     s.coordinator.timeout_s = 60.0
     topo = MemoryTopology()
     load_topology(None, topo)
-    coord, _, _ = build_coordinator(
+    coord, _, _, _ = build_coordinator(
         s,
         tmp,
         topo=topo,

@@ -26,7 +26,9 @@ class Harness(Protocol):
     def settle(self) -> None: ...
     def remote_tickets(self, correlation_id: str) -> list[dict[str, Any]]: ...
     def remote_notes(self, correlation_id: str) -> list[str]: ...
-    def human_resolve(self, correlation_id: str) -> None: ...
+    def human_resolve(self, correlation_id: str, close_code: str = "") -> None: ...
+    def human_judge(self, correlation_id: str, close_code: str) -> None: ...
+    def remote_problem(self, correlation_id: str) -> tuple[str, str]: ...
     def human_decide(self, correlation_id: str, approved: bool) -> None: ...
     def remote_approval(self, correlation_id: str) -> str: ...
     def reopen(self) -> None: ...
@@ -49,8 +51,16 @@ class LocalHarness:
         ticket = self.backend.find(correlation_id)
         return self.backend.notes(ticket) if ticket else []
 
-    def human_resolve(self, correlation_id: str) -> None:
-        self.backend.resolve_by_human(correlation_id, "alice")
+    def human_resolve(self, correlation_id: str, close_code: str = "") -> None:
+        self.backend.resolve_by_human(correlation_id, "alice", close_code)
+
+    def human_judge(self, correlation_id: str, close_code: str) -> None:
+        self.backend.judge_by_human(correlation_id, "alice", close_code)
+
+    def remote_problem(self, correlation_id: str) -> tuple[str, str]:
+        found = self.backend.find_problem(correlation_id)
+        assert found is not None
+        return found.state, self.backend.problem_code(found)
 
     def human_decide(self, correlation_id: str, approved: bool) -> None:
         change = self.backend.find_change(correlation_id)
@@ -97,8 +107,18 @@ class SnowHarness:
         (rec,) = [r for r in self._records(table) if r["correlation_id"] == correlation_id]
         self.server.state.update(table, rec, values, "alice")
 
-    def human_resolve(self, correlation_id: str) -> None:
-        self._human("incident", correlation_id, {"state": "6", "close_notes": "alice fixed it"})
+    def human_resolve(self, correlation_id: str, close_code: str = "") -> None:
+        values = {"state": "6", "close_notes": "alice fixed it"}
+        if close_code:
+            values["close_code"] = close_code
+        self._human("incident", correlation_id, values)
+
+    def human_judge(self, correlation_id: str, close_code: str) -> None:
+        self._human("incident", correlation_id, {"close_code": close_code})
+
+    def remote_problem(self, correlation_id: str) -> tuple[str, str]:
+        (rec,) = [r for r in self._records("problem") if r["correlation_id"] == correlation_id]
+        return ("resolved" if rec["state"] == "107" else "open"), rec.get("resolution_code", "")
 
     def human_decide(self, correlation_id: str, approved: bool) -> None:
         self._human(
@@ -302,3 +322,43 @@ def test_a_decision_taken_in_the_ticket_system_first_wins(
     (upd,) = harness.backend.sync()
     assert (upd.kind, upd.correlation_id) == ("change_rejected", corr + "/a")
     assert harness.backend.find_change(corr + "/a").state == "rejected"  # type: ignore[union-attr]
+
+
+def test_problems_for_risks_open_note_and_close_once(
+    harness: Harness, request: pytest.FixtureRequest
+) -> None:
+    from netvigil.resolvers.base import ProblemDesk
+
+    desk = harness.backend
+    assert isinstance(desk, ProblemDesk)
+    corr = _corr(request)
+    p = desk.open_problem(corr, "NetVigil risk: saturation of r1:eth0", "expected 14:38", ts=1.0)
+    assert desk.open_problem(corr, "again", "x", ts=2.0).id == p.id and p.state == "open"
+    assert desk.find(corr) is None  # a problem, not an incident
+    desk.note_problem(p, "Preemptive qos_adjust at level 2", ts=3.0)
+    closed = desk.close_problem(p, "averted", "the twin says it would have saturated", ts=4.0)
+    assert closed.state == "resolved"
+    assert desk.close_problem(closed, "false", "twice", ts=5.0).state == "resolved"
+    harness.settle()
+    assert harness.remote_problem(corr) == ("resolved", "averted")
+
+
+def test_close_codes_come_back_with_resolutions_and_later_judgements(
+    harness: Harness, request: pytest.FixtureRequest
+) -> None:
+    corr = _corr(request)
+    harness.backend.open(corr, "Congestion", "e", severity="minor", ts=1.0)
+    done = _corr(request, "/done")
+    t = harness.backend.open(done, "Congestion", "e", severity="minor", ts=1.0)
+    harness.backend.resolve(t, "recovered", ts=2.0)  # NetVigil resolved this one itself
+    harness.settle()
+    harness.human_resolve(corr, close_code="False positive")
+    harness.human_judge(done, "Not Solved (Not Reproducible)")
+    harness.settle()
+    got = {(u.kind, u.correlation_id, u.close_code) for u in harness.backend.sync()}
+    assert got == {
+        ("incident_resolved", corr, "False positive"),
+        ("incident_judged", done, "Not Solved (Not Reproducible)"),
+    }
+    harness.settle()
+    assert harness.backend.sync() == []  # each once

@@ -14,9 +14,14 @@ from netvigil.resolvers.tickets.snow_ops import STANDARD_TEMPLATE
 
 __all__ = ["STANDARD_TEMPLATE", "Faults", "SnowState", "default_state"]
 
-_PREFIX = {"incident": ("INC", 10001), "change_request": ("CHG", 30001)}
+_PREFIX = {
+    "incident": ("INC", 10001),
+    "change_request": ("CHG", 30001),
+    "problem": ("PRB", 40001),
+}
 _TABLES = {
     "incident",
+    "problem",
     "change_request",
     "cmdb_ci",
     "sys_journal_field",
@@ -66,7 +71,7 @@ class SnowState:
             prefix, n = _PREFIX[table][0], self.counters[table]
             self.counters[table] = n + 1
             rec["number"] = f"{prefix}{n:07d}"
-            rec.setdefault("state", "1" if table == "incident" else "-5")
+            rec.setdefault("state", {"incident": "1", "problem": "101"}.get(table, "-5"))
             rec.setdefault("correlation_id", "")
             rec.setdefault("cmdb_ci", "")
         self.tables[table][rec["sys_id"]] = rec
