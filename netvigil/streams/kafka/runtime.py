@@ -298,8 +298,9 @@ class KafkaRuntime:
         while time.monotonic() < deadline:
             try:
                 lag = await asyncio.to_thread(self.lag)
-            except NetVigilError as exc:  # the broker is away: keep waiting for it
-                log.warning("drain: %s", exc)
+            except (NetVigilError, TimeoutError) as exc:  # the broker is away or slow
+                # (a node of a cluster restarting on a loaded machine): keep waiting for it
+                log.warning("drain: %s", exc or "a lag query timed out")
                 calm = 0
                 await asyncio.sleep(1.0)
                 continue
