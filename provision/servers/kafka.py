@@ -55,6 +55,20 @@ log4j.logger.state.change.logger=WARN
 """
 
 
+#: A cluster's Raft and broker-session timeouts, five times Kafka's defaults: at a load average
+#: of 100-140 (other suites on the same two cores) the controllers lost their leader every few
+#: seconds at the defaults (fetch 2 s, election 1 s) and a restarted node gave up registering
+#: after 60 s ("unable to register with the controller quorum") and exited. The price: a dead
+#: node is noticed after 10-45 s instead of 2-9 s.
+_CLUSTER_TIMEOUTS = {
+    "controller.quorum.fetch.timeout.ms": "10000",
+    "controller.quorum.election.timeout.ms": "5000",
+    "broker.session.timeout.ms": "45000",
+    "broker.heartbeat.interval.ms": "3000",
+    "initial.broker.registration.timeout.ms": "300000",
+}
+
+
 def _properties(data: Path, node: int, port: int, cport: int, voters: str, rf: int) -> str:
     """One node's configuration; ``rf`` is the cluster's size: the replication factor of
     every topic, with ``min.insync.replicas`` 2 when there are replicas to spare."""
@@ -86,6 +100,8 @@ def _properties(data: Path, node: int, port: int, cport: int, voters: str, rf: i
         "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
         "log.retention.check.interval.ms": "60000",
     }
+    if rf > 1:  # a quorum on a shared two-core machine: see _CLUSTER_TIMEOUTS
+        props.update(_CLUSTER_TIMEOUTS)
     return "".join(f"{k}={v}\n" for k, v in props.items())
 
 

@@ -300,7 +300,7 @@ class KafkaRuntime:
                 lag = await asyncio.to_thread(self.lag)
             except (NetVigilError, TimeoutError) as exc:  # the broker is away or slow
                 # (a node of a cluster restarting on a loaded machine): keep waiting for it
-                log.warning("drain: %s", exc or "a lag query timed out")
+                log.warning("drain: %s", str(exc) or "a lag query timed out")
                 calm = 0
                 await asyncio.sleep(1.0)
                 continue
