@@ -111,6 +111,11 @@ _FENCED = frozenset(
     {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 )
 
+#: errors librdkafka does not call retriable that are retried as long as retriable ones (the
+#: broker is away or slow): a local timeout reading a changelog's end while a node of a
+#: cluster restarted stopped the correlator's loop (tests/integration/kafka/test_cluster.py)
+_TRANSIENT = frozenset({KafkaError._TIMED_OUT})
+
 #: errors of a topic or group the broker is still setting up: retried for ``UNKNOWN_S``
 _SETTLING = frozenset(
     {
@@ -777,7 +782,8 @@ class KafkaLoop(KeyedWorker):
             except KafkaException as exc:
                 err: KafkaError = exc.args[0]
                 settling = err.code() in _SETTLING
-                if not err.retriable() and not (settling and time.monotonic() < deadline):
+                retriable = err.retriable() or err.code() in _TRANSIENT
+                if not retriable and not (settling and time.monotonic() < deadline):
                     raise
                 if within is not None and time.monotonic() - started > within:
                     raise _Renew(f"{what} still failing after {within:.0f} s ({err})") from exc
