@@ -43,7 +43,7 @@ from netvigil.streams.risks import RiskProcessor
 from netvigil.twin.faults import Fault, schedule_faults
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.service_setup import attach_services, twin_service_specs
-from netvigil.twin.source import SIM_EPOCH, TwinSource
+from netvigil.twin.source import CLOCK_FILE, SIM_EPOCH, TwinSource
 
 __all__ = ["Service", "TwinPlan", "open_graph"]
 
@@ -139,7 +139,9 @@ class TwinPlan:
     poll_reachability: bool = False
     """The twin reports each device's reachability every step (a poller), not only changes."""
     start: float = SIM_EPOCH
-    """Simulated time of the first step (the lab bench runs the twin on the lab's clock)."""
+    """Simulated time of the first step (the lab bench runs it on the lab's clock; a run over a
+    used data directory resumes after the last one's:
+    :func:`~netvigil.twin.source.resume_point`)."""
 
 
 @dataclass
@@ -245,6 +247,7 @@ class Service:
                 speed=twin.speed,
                 start=twin.start,
                 until=twin.until,
+                clock_file=data / CLOCK_FILE,
                 on_fault=on_fault,
                 loss=twin.loss,
                 loss_seed=settings.twin.seed,
@@ -305,8 +308,10 @@ class Service:
         fault_count: int | None = None,
         speed: float | None = None,
         settle_s: float = 600.0,
+        start: float = SIM_EPOCH,
     ) -> TwinPlan:
-        """The twin's fault schedule from settings; ``fault_count`` None means run forever."""
+        """The twin's fault schedule from settings, from simulated time ``start`` (warm-up
+        first); ``fault_count`` None means run forever."""
         tw = settings.twin
         topo = topo or load_topology(tw.topology)
         count = fault_count if fault_count is not None else 10_000
@@ -314,16 +319,18 @@ class Service:
             topo,
             kinds=tw.fault_kinds,
             count=count if tw.inject_faults else 0,
-            first=SIM_EPOCH + tw.warmup_s,
+            first=start + tw.warmup_s,
             interval=tw.fault_interval_s,
             duration=tw.fault_duration_s,
             seed=tw.seed,
         )
         until = None
         if fault_count is not None:
-            last = max((f.end for f in faults), default=SIM_EPOCH + tw.warmup_s)
+            last = max((f.end for f in faults), default=start + tw.warmup_s)
             until = last + settle_s
-        return TwinPlan(speed=tw.speed if speed is None else speed, faults=faults, until=until)
+        return TwinPlan(
+            speed=tw.speed if speed is None else speed, faults=faults, until=until, start=start
+        )
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         await self.runtime.run(stop)

@@ -37,16 +37,26 @@ def main(argv: list[str] | None = None) -> int:
         help="where server data, logs and pid files live (default .servers)",
     )
     parser.add_argument("--port", type=int, default=None, help="port to listen on")
+    parser.add_argument(
+        "--brokers",
+        type=int,
+        default=None,
+        help="kafka only: a cluster of this many nodes (3: replication factor 3, "
+        "min.insync.replicas 2); default: as the run directory was last started, else 1",
+    )
     args = parser.parse_args(argv)
     if args.server not in available():
         parser.error(f"unknown server {args.server!r}; available: {', '.join(available())}")
+    if args.brokers is not None and (args.server != "kafka" or args.brokers < 1):
+        parser.error("--brokers is for kafka only, and at least 1")
     mod = importlib.import_module(f"provision.servers.{args.server}")
     run_dir = args.run_dir.resolve() / args.server
     if args.action == "install":
         mod.install()
         result: dict[str, object] = {"installed": args.server}
     elif args.action == "start":
-        result = mod.start(run_dir, args.port)
+        extra = {} if args.brokers is None else {"brokers": args.brokers}
+        result = mod.start(run_dir, args.port, **extra)
     elif args.action == "stop":
         mod.stop(run_dir)
         result = {"stopped": args.server}

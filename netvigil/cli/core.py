@@ -29,7 +29,7 @@ from netvigil.redaction import redact_urls
 from netvigil.resolvers.audit import AuditLog
 from netvigil.service import Service
 from netvigil.twin.faults import Fault
-from netvigil.twin.source import SIM_EPOCH
+from netvigil.twin.source import SIM_EPOCH, resume_point
 
 # ---------------------------------------------------------------- config
 
@@ -154,7 +154,12 @@ def run(
         from netvigil.lab.hook import lab_settings
 
         settings = lab_settings(settings, log=out.print)
-    plan = Service.plan_twin(settings, speed=speed) if twin else None
+    plan = None
+    if twin:  # over a used data directory, the twin resumes after the last run's time
+        start = resume_point(Path(data_dir or settings.storage.data_dir), settings.twin.step_s)
+        plan = Service.plan_twin(settings, speed=speed, start=start)
+        if start > SIM_EPOCH:
+            out.print(f"the twin resumes at {_sim(start)}, after the last twin run's time")
     if settings.api.enabled:
         from netvigil.api.preflight import check_console
 

@@ -162,8 +162,13 @@ def worker(
     try:
         asyncio.run(main_loop())
     finally:
+        from netvigil.cli.stop_summary import ignored_counts, ignored_line
+
         stats = svc.runtime.stats()
         err.print(f"worker stopped: processed {stats['processed']}, failed {stats['failed']}")
+        ignored = ignored_line(ignored_counts(svc))
+        if ignored is not None:  # what this worker's processors ignored, as `run` says it
+            err.print(ignored.strip(), highlight=False, markup=False)
         svc.close()
 
 

@@ -21,8 +21,9 @@ from typing import Any
 
 from netvigil.resolvers.coordinator import CoordinatorProcessor
 from netvigil.service import Service
+from netvigil.streams.ignored import Ignored
 
-__all__ = ["StopReport", "render", "stop_report"]
+__all__ = ["StopReport", "ignored_counts", "ignored_line", "render", "stop_report"]
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,35 @@ class StopReport:
     problems: list[str] = field(default_factory=list)
 
 
+def ignored_counts(svc: Service) -> dict[tuple[str, str], int]:
+    """(processor, reason) -> events ignored by this process: the processors' counters, and
+    on Kafka the loops' own (redelivered records of processors that have no counter)."""
+    counters = [getattr(p, "ignored", None) for p in svc.processors]
+    counters += getattr(svc.runtime, "ignored_counters", list)()
+    ignored: Counter[tuple[str, str]] = Counter()
+    for counter in {id(c): c for c in counters if isinstance(c, Ignored)}.values():
+        for reason, n in counter.counts.items():
+            ignored[(counter.processor, reason)] += n
+    return dict(ignored)
+
+
+def ignored_line(ignored: Mapping[tuple[str, str], int]) -> str | None:
+    """The summary's line of what was ignored (None: nothing was)."""
+    if not ignored:
+        return None
+    parts = [f"{p} {n} {reason}" for (p, reason), n in sorted(ignored.items())]
+    return (
+        f"  ignored by this run: {'; '.join(parts)} (each logged once; "
+        "netvigil_events_ignored_total)"
+    )
+
+
 def stop_report(svc: Service, *, failed: bool = False) -> StopReport:
     done: Counter[str] = Counter()
-    ignored: dict[tuple[str, str], int] = {}
     for p in svc.processors:
         if isinstance(p, CoordinatorProcessor):
             done.update(p.ticketing.done)
-        counter = getattr(p, "ignored", None)
-        for reason, n in getattr(counter, "counts", {}).items():
-            ignored[(p.name, reason)] = n
+    ignored = ignored_counts(svc)
     verification = svc.audit.verify()
     return StopReport(
         stats=svc.runtime.stats(),
@@ -137,10 +158,7 @@ def render(r: StopReport) -> list[str]:
     for topic, n in sorted((publisher.get("refused") or {}).items()):
         if n:
             lines.append(f"  refused by Kafka: {n} records for {topic} (dead letters)")
-    if r.ignored:
-        parts = [f"{p} {n} {reason}" for (p, reason), n in sorted(r.ignored.items())]
-        lines.append(
-            f"  ignored by this run: {'; '.join(parts)} (each logged once; "
-            "netvigil_events_ignored_total)"
-        )
+    line = ignored_line(r.ignored)
+    if line is not None:
+        lines.append(line)
     return lines

@@ -3,26 +3,62 @@
 In this first slice the twin publishes what collectors would produce (metrics, oper-status
 events, poller reachability) straight onto the bus. Its protocol endpoints (gNMI, SNMP, syslog,
 IPFIX) are the twin issue's work; then collectors sit between the twin and the bus.
+
+Time never goes backwards for a real network, and a deployment keeps its clock in its state
+(the correlator's newest anomaly, the coordinator's incident revisions, on Kafka the state
+changelogs). So a twin run over a data directory that a twin run used before resumes after
+the simulated time that run reached (:func:`resume_point`), instead of replaying its epoch:
+its faults are new faults, at new times, and open new incidents. The twin writes, to
+``DATA/twin-clock.json``, a simulated time it will not pass before writing again (``ahead_s``
+ahead, so a write every ``ahead_s`` simulated seconds, whatever the speed); a clean stop
+writes the exact next step. After ``kill -9`` the next run starts at most ``ahead_s`` later
+than where the killed one stopped, as if the network had run on meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from netvigil.errors import NetVigilError
 from netvigil.events import Event
 from netvigil.streams.base import Emit
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
 
-__all__ = ["SIM_EPOCH", "TwinSource"]
+__all__ = ["CLOCK_FILE", "SIM_EPOCH", "TwinSource", "resume_point"]
 
 #: simulated time starts here (2026-01-05 00:00 UTC) unless told otherwise
 SIM_EPOCH = 1767571200.0
+
+#: where a twin run keeps, in its data directory, the simulated time the next run starts at
+CLOCK_FILE = "twin-clock.json"
+
+
+def resume_point(data_dir: Path, step_s: float) -> float:
+    """Where a twin run over ``data_dir`` starts: :data:`SIM_EPOCH` for a directory no twin
+    ran over, otherwise the simulated time the last run saved (on the step grid from the
+    epoch, so runs keep one grid). A file that cannot be read is an error, not a silent
+    replay from the epoch."""
+    path = Path(data_dir) / CLOCK_FILE
+    if not path.exists():
+        return SIM_EPOCH
+    try:
+        saved = float(json.loads(path.read_text())["next"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise NetVigilError(
+            f"{path} is not a twin clock ({exc!r}); remove it to start at the epoch"
+        ) from None
+    steps = math.ceil(round((saved - SIM_EPOCH) / step_s, 6))
+    return SIM_EPOCH + max(steps, 0) * step_s
 
 
 @dataclass
@@ -59,16 +95,37 @@ class TwinSource:
     handled step t before the twin computes the next, so event time and twin time agree as
     they do in real time, and a change made in reaction to step t shows from the next step."""
     name: str = "twin"
+    clock_file: Path | None = None
+    """Where the simulated time the next run starts at is kept (see the module docstring);
+    None: nowhere."""
+    ahead_s: float = 600.0
     now: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         self.now = self.start
         self._lossy = random.Random(self.loss_seed)
+        self._saved = float("-inf")
+        self._stepped = False
+
+    def _save_clock(self, next_start: float) -> None:
+        if self.clock_file is None:
+            return
+        tmp = self.clock_file.with_name(self.clock_file.name + ".tmp")
+        tmp.write_text(json.dumps({"next": next_start}))
+        os.replace(tmp, self.clock_file)
+
+    def _ahead(self, t: float) -> None:
+        """Before step ``t`` is published: the saved time is past it."""
+        if t >= self._saved:
+            self._saved = t + self.ahead_s
+            self._save_clock(self._saved)
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         try:
             await self._run(emit, stop)
         finally:
+            if self._stepped:  # the next run starts after the last step taken
+                self._save_clock(self.now + self.step_s)
             for close in self.closers:
                 await close()
 
@@ -77,7 +134,8 @@ class TwinSource:
         active: set[Fault] = set()
         t = self.start
         while not stop.is_set() and (self.until is None or t <= self.until):
-            self.now = t
+            self._ahead(t)
+            self.now, self._stepped = t, True
             current = set(self.network.active_faults(t))
             if self.on_fault:
                 for f in sorted(current - active, key=lambda f: f.start):

@@ -23,6 +23,7 @@ from netvigil.errors import ProcessorError
 from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
 from netvigil.streams.base import Listener, Processor
 from netvigil.streams.embedded import _dead_letter
+from netvigil.streams.ignored import Ignored
 from netvigil.streams.kafka.progress import (
     PROGRESS_TOPIC,
     MarkBoard,
@@ -166,6 +167,11 @@ class KeyedWorker:
         """When (monotonic) records were last re-keyed: see :meth:`_mark_due`."""
         self._marked_at = float("-inf")
         self._warned = 0.0
+        own = getattr(proc, "ignored", None)
+        self.ignored = own if isinstance(own, Ignored) else Ignored(proc.name)
+        """What this worker does not process again (records and events redelivered after a
+        crash or rebalance), counted with the processor's own ignored events when it has a
+        counter (the stop summary and ``netvigil_events_ignored_total`` show both)."""
         self.processed = 0
         self.skipped = 0
         self.failed = 0
@@ -283,6 +289,11 @@ class KeyedWorker:
                     entry = KeyState(proc.new_state_for(key.decode()), buffer=self._new_buffer())
                 if entry.applied.get(mark, -1) >= msg.offset:
                     self.skipped += 1  # already in the recovered state: processed before
+                    self.ignored(
+                        "redelivered",
+                        f"{msg.topic}[{msg.partition}] offset {msg.offset}, already applied "
+                        "to the state of its key",
+                    )
                     continue
                 entry.partition = msg.partition
                 for topic, ready in self._ordered(entry, msg.topic, event, now):
@@ -346,8 +357,12 @@ class KeyedWorker:
         if buf is None:
             return [(topic, event)] if event is not None else []
         if isinstance(buf, Reorder):
-            if event is not None:
-                buf.push(event, now)
+            if event is not None and not buf.push(event, now):
+                self.ignored(
+                    "redelivered",
+                    f"{type(event).__name__} at {event.ts:.3f} from {topic}, the same bytes as "
+                    "one taken before",
+                )
             part = entry.partition
 
             def mark(arrived: float) -> float:
@@ -430,23 +445,23 @@ class KeyedWorker:
     def _warn_if_stuck(self, now: float) -> None:
         """Say, every 10 s, what held events wait for, when they have waited that long."""
         waits = [
-            (*e.buffer.heap[0][:3], e.partition)
+            (e.buffer.heap[0][0], e.buffer.heap[0][3], e.partition)  # event time, arrival
             for k in self._held
             if (e := self.states.get(k)) is not None
             and isinstance(e.buffer, Reorder)
             and e.buffer.heap
         ]
         oldest = min(waits, default=None)
-        if oldest is None or now - oldest[2] < 10 or now - self._warned < 10:
+        if oldest is None or now - oldest[1] < 10 or now - self._warned < 10:
             return
         self._warned = now
-        mark, who = self._blocking(oldest[3], now, oldest[2])
+        mark, who = self._blocking(oldest[2], now, oldest[1])
         log.warning(
             "%s: %d events held; the oldest (event time %.0f) waited %.0f s for %s (at %s)",
             self.group,
             self.held(),
             oldest[0],
-            now - oldest[2],
+            now - oldest[1],
             who or "nothing (being released)",
             mark,
         )

@@ -62,7 +62,6 @@ from typing import Any, TypeVar
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
-    OFFSET_INVALID,
     Consumer,
     KafkaError,
     KafkaException,
@@ -111,6 +110,11 @@ HUNG_S = 60.0
 _FENCED = frozenset(
     {KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
 )
+
+#: errors librdkafka does not call retriable that are retried as long as retriable ones (the
+#: broker is away or slow): a local timeout reading a changelog's end while a node of a
+#: cluster restarted stopped the correlator's loop (tests/integration/kafka/test_cluster.py)
+_TRANSIENT = frozenset({KafkaError._TIMED_OUT})
 
 #: errors of a topic or group the broker is still setting up: retried for ``UNKNOWN_S``
 _SETTLING = frozenset(
@@ -308,6 +312,7 @@ class KafkaLoop(KeyedWorker):
         self.assignment = sorted((tp.topic, tp.partition) for tp in partitions)
         self._forget()
         self._restore()
+        self._start_at(self._starts(consumer, [(tp.topic, tp.partition) for tp in partitions]))
         self._announce()
         mine = [f"{t}[{p}]" for t, p in self.assignment]
         log.info(
@@ -375,26 +380,52 @@ class KafkaLoop(KeyedWorker):
         self._held = {k for k, e in states.items() if e.buffer}
         self.restored += len(states)
 
+    def _starts(self, consumer: Consumer, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Where the group reads ``tps`` from: the committed offset, or for a partition
+        the group never committed, its log start (``auto.offset.reset`` is earliest)."""
+        if not tps:
+            return {}
+        asked = [TopicPartition(t, p) for t, p in tps]
+        got = self._retrying(
+            "reading committed offsets", lambda: consumer.committed(asked, timeout=10)
+        )
+        starts = {}
+        for tp in got:
+            at = (tp.topic, tp.partition)
+            if tp.offset >= 0:
+                starts[at] = tp.offset
+            else:
+                low = self._retrying(
+                    "reading the log start",
+                    lambda tp=tp: consumer.get_watermark_offsets(tp, timeout=10)[0],  # type: ignore[misc]
+                )
+                starts[at] = max(int(low), 0)
+        return starts
+
+    def _start_at(self, starts: dict[tuple[str, int], int]) -> None:
+        """Everything before a partition's start offset was handled. Said here because the
+        consumer's ``position`` stays unknown (``OFFSET_INVALID``) until it returns a record
+        of the partition: an input partition with nothing new since the group's last commit
+        would otherwise never count as read to its end, and its progress reports and marks
+        would hold every re-keyed event until ``kafka.reorder_max_wait_s``."""
+        for at, offset in starts.items():
+            self._read[at] = offset
+            self._committed[at] = offset
+
     def _rewind_to_committed(self) -> None:
         """After an aborted transaction: the committed state and offsets of the assignment
         again."""
         assert self._consumer is not None
         consumer = self._consumer
-        tps = [TopicPartition(t, p) for t, p in self.assignment]
-        if tps:
-            committed = self._retrying(
-                "reading committed offsets", lambda: consumer.committed(tps, timeout=10)
-            )
-            for tp in committed:
-                off = tp.offset if tp.offset != OFFSET_INVALID else OFFSET_BEGINNING
-                try:
-                    consumer.seek(TopicPartition(tp.topic, tp.partition, off))
-                except KafkaException as exc:  # no longer ours: the next rebalance settles it
-                    log.info(
-                        "%s: not rewinding %s[%d]: %s", self.group, tp.topic, tp.partition, exc
-                    )
+        starts = self._starts(consumer, self.assignment)
+        for (topic, part), off in starts.items():
+            try:
+                consumer.seek(TopicPartition(topic, part, off))
+            except KafkaException as exc:  # no longer ours: the next rebalance settles it
+                log.info("%s: not rewinding %s[%d]: %s", self.group, topic, part, exc)
         self._forget()
         self._restore()
+        self._start_at(starts)
 
     def _forget(self) -> None:
         """What this worker knew of its positions, before they are set again: the next round
@@ -751,7 +782,8 @@ class KafkaLoop(KeyedWorker):
             except KafkaException as exc:
                 err: KafkaError = exc.args[0]
                 settling = err.code() in _SETTLING
-                if not err.retriable() and not (settling and time.monotonic() < deadline):
+                retriable = err.retriable() or err.code() in _TRANSIENT
+                if not retriable and not (settling and time.monotonic() < deadline):
                     raise
                 if within is not None and time.monotonic() - started > within:
                     raise _Renew(f"{what} still failing after {within:.0f} s ({err})") from exc

@@ -18,7 +18,12 @@ older one: the watermark of :mod:`netvigil.streams.kafka.progress`, computed fro
 the wall clock, so it is right however fast a backlog is replayed and whichever worker died.
 Live, upstream reports being caught up within a second, and that is the added latency. An
 event that waited ``stuck_s`` goes anyway (a worker that reports nothing cannot stop the
-pipeline). Ties are broken by the encoded event, so the same input gives the same order.
+pipeline). Events of one event time go by their partition key, and events of one key in the
+order they arrived, which is the order their producer wrote them (one key is one partition
+upstream, and re-keying keeps the order of each partition): so the same input gives the same
+order, and an incident's revisions of one event time reach the coordinator in revision order
+(sorted by their bytes, revision 16 went before revision 3 and revisions were skipped as
+stale).
 
 Such a stream reaches its processor through a re-keying hop, and every hop redelivers after a
 crash (at least once); a redelivered anomaly arriving after its incident was resolved would
@@ -36,26 +41,43 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from netvigil.events import Event, encode
+from netvigil.events import Event, encode, key_of
 
 __all__ = ["Merge", "Reorder"]
 
 
 @dataclass
 class Reorder:
-    """A min-heap of events by (event time, encoded bytes), released by the watermark."""
+    """A min-heap of events by (event time, partition key, arrival), released by the
+    watermark."""
 
     stuck_s: float = 120.0
-    heap: list[tuple[float, bytes, float, Event]] = field(default_factory=list)
+    heap: list[tuple[float, str, int, float, Event]] = field(default_factory=list)
+    """(event time, partition key, arrival number, wall time of arrival, event)."""
     high: float = float("-inf")
     """The newest event time seen."""
     dedupe_s: float = 3600.0
     taken: dict[bytes, float] = field(default_factory=dict)
     """Digest -> event time of the events taken within ``dedupe_s`` of ``high``."""
     duplicates: int = 0
+    arrivals: int = 0
+    """Events taken so far: the next one's arrival number."""
 
     def __len__(self) -> int:
         return len(self.heap)
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """A buffer pickled by an earlier release (heap entries ``(ts, bytes, arrived,
+        event)``, in a state changelog) is taken in this form."""
+        heap = state.get("heap")
+        if isinstance(heap, list) and heap and len(heap[0]) == 4:
+            entries = sorted(heap, key=lambda e: (e[0], e[1]))
+            state["heap"] = [
+                (ts, key_of(ev), i, at, ev) for i, (ts, _, at, ev) in enumerate(entries)
+            ]
+            state.setdefault("arrivals", len(entries))
+        state.setdefault("arrivals", 0)
+        self.__dict__.update(state)
 
     def push(self, event: Event, now: float) -> bool:
         """Buffer ``event`` that arrived at wall-clock time ``now``; False for a redelivery."""
@@ -65,7 +87,8 @@ class Reorder:
             self.duplicates += 1
             return False
         self.taken[digest] = event.ts
-        heapq.heappush(self.heap, (event.ts, raw, now, event))
+        heapq.heappush(self.heap, (event.ts, key_of(event), self.arrivals, now, event))
+        self.arrivals += 1
         if event.ts > self.high:
             self.high = event.ts
             if len(self.taken) > 1024:
@@ -83,15 +106,15 @@ class Reorder:
         out = []
         heap = self.heap
         while heap:
-            ts, _, arrived, _ = heap[0]
+            ts, _, _, arrived, _ = heap[0]
             if not (ts <= watermark(arrived) or now - arrived >= self.stuck_s):
                 break
-            out.append(heapq.heappop(heap)[3])
+            out.append(heapq.heappop(heap)[4])
         return out
 
     def drain(self) -> list[Event]:
         """Everything, in order (shutdown of a replay)."""
-        return [heapq.heappop(self.heap)[3] for _ in range(len(self.heap))]
+        return [heapq.heappop(self.heap)[4] for _ in range(len(self.heap))]
 
 
 @dataclass

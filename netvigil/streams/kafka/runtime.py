@@ -31,6 +31,7 @@ from netvigil.config import KafkaSettings
 from netvigil.errors import NetVigilError, ProcessorError
 from netvigil.events import TOPICS, Event, topic_of
 from netvigil.streams.base import Listener, Processor, Source
+from netvigil.streams.ignored import Ignored
 from netvigil.streams.kafka.admin import (
     KafkaUnreachable,
     admin_config,
@@ -39,7 +40,7 @@ from netvigil.streams.kafka.admin import (
     group_lag,
 )
 from netvigil.streams.kafka.keyed import group_of
-from netvigil.streams.kafka.loop import KafkaLoop
+from netvigil.streams.kafka.loop import UNKNOWN_S, KafkaLoop
 from netvigil.streams.kafka.producer import KafkaPublisher
 from netvigil.streams.kafka.progress import PROGRESS_TOPIC
 from netvigil.streams.kafka.spool import Spool
@@ -125,16 +126,24 @@ class KafkaRuntime:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def _partitions(self) -> dict[str, int]:
+    def _partitions(self, want: set[str], wait_s: float) -> dict[str, int]:
+        """Partition count per topic, once every topic of ``want`` is listed or after
+        ``wait_s``: in a cluster, a broker's metadata learns of a topic just created a
+        moment after the controller made it (0 of 12 new topics listed at once, all of them
+        half a second later, on three brokers)."""
         admin = AdminClient(admin_config(self.bootstrap))
-        try:
-            meta = admin.list_topics(timeout=30).topics
-        except KafkaException as exc:
-            raise KafkaUnreachable(
-                f"Kafka at {self.bootstrap} did not list its topics ({exc.args[0]}); check "
-                "bus.url and the broker"
-            ) from None
-        return {t: len(m.partitions) for t, m in meta.items()}
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                meta = admin.list_topics(timeout=30).topics
+            except KafkaException as exc:
+                raise KafkaUnreachable(
+                    f"Kafka at {self.bootstrap} did not list its topics ({exc.args[0]}); "
+                    "check bus.url and the broker"
+                ) from None
+            if want <= meta.keys() or time.monotonic() >= deadline:
+                return {t: len(m.partitions) for t, m in meta.items()}
+            time.sleep(0.5)
 
     async def start(self) -> None:
         """Create topics (idempotent), start the publisher and every processor's loop."""
@@ -147,7 +156,10 @@ class KafkaRuntime:
                 raise
             except NetVigilError as exc:
                 log.warning("could not create topics (%s); expecting them to exist", exc)
-        counts = await asyncio.to_thread(self._partitions)
+        want = {self.cfg.topic_prefix + t for proc in self.processors for t in proc.inputs}
+        # topics it just created are waited for; topics a user was to create are not
+        wait_s = UNKNOWN_S if self.ensure_topics else 0.0
+        counts = await asyncio.to_thread(self._partitions, want, wait_s)
         observers: set[str] = set()
         for proc in self.processors:
             names = [self.cfg.topic_prefix + t for t in proc.inputs]
@@ -286,8 +298,9 @@ class KafkaRuntime:
         while time.monotonic() < deadline:
             try:
                 lag = await asyncio.to_thread(self.lag)
-            except NetVigilError as exc:  # the broker is away: keep waiting for it
-                log.warning("drain: %s", exc)
+            except (NetVigilError, TimeoutError) as exc:  # the broker is away or slow
+                # (a node of a cluster restarting on a loaded machine): keep waiting for it
+                log.warning("drain: %s", str(exc) or "a lag query timed out")
                 calm = 0
                 await asyncio.sleep(1.0)
                 continue
@@ -308,6 +321,10 @@ class KafkaRuntime:
             lags = group_lag(self.bootstrap, [app.group], topics)
             out[app.group] = sum(g.lag for g in lags)
         return out
+
+    def ignored_counters(self) -> list[Ignored]:
+        """The loops' counters of what they did not process again (the stop summary)."""
+        return [a.ignored for a in self.apps]
 
     def stats(self) -> dict[str, dict[str, Any]]:
         pub = self.publisher.stats()

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-import warnings
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,20 +12,17 @@ import pytest
 from confluent_kafka import KafkaException, Producer
 
 from netvigil.config import Settings
-from netvigil.events import DeviceEvent, Event, Metric, key_of
 from netvigil.service import Service
 from netvigil.streams.kafka.admin import EndOffsets, ensure_topic
 from netvigil.streams.kafka.runtime import KafkaRuntime
 from provision.servers import kafka as kafka_server
 from tests.integration.kafka.conftest import (
     ListSource,
-    collect,
     embedded_results,
-    events_in,
-    read_topic,
     settings_for,
     twin_events,
 )
+from tests.integration.kafka.outage import check_delivered, run_through_outage
 
 OUTAGE_S = 30.0
 #: the processors between the events and the incidents store; the analytics ones (forecast,
@@ -52,10 +46,6 @@ def settings(own_kafka: tuple[Path, str]) -> Settings:
     return settings_for(own_kafka[1])
 
 
-def per_key(events: list[Event], cls: type[Event]) -> Counter[str]:
-    return Counter(key_of(e) for e in events if isinstance(e, cls))
-
-
 @pytest.mark.timeout(600)
 def test_broker_down_for_30_s_mid_stream_loses_nothing_and_duplicates_no_incident(
     own_kafka: tuple[Path, str], settings: Settings, tmp_path: Path
@@ -67,60 +57,22 @@ def test_broker_down_for_30_s_mid_stream_loses_nothing_and_duplicates_no_inciden
     svc = Service.build(settings, data_dir=tmp_path, sources=[source], only=PROCESSORS)
     runtime = svc.runtime
     assert isinstance(runtime, KafkaRuntime)
-    outage: dict[str, int] = {}
-
-    phases: dict[str, float] = {}  # seconds since start, printed for the CI log
-    t0 = time.monotonic()
-
-    async def scenario() -> None:
-        task = asyncio.create_task(runtime.run(drain_s=180.0))
-        await runtime.ready()
-        phases["ready"] = time.monotonic() - t0
-        while source.emitted < len(run.events) // 5:
-            await asyncio.sleep(0.2)
-        await asyncio.to_thread(kafka_server.stop, run_dir)
-        phases["stopped"] = time.monotonic() - t0
-        outage["at"] = source.emitted
-        await asyncio.sleep(OUTAGE_S)
-        outage["spooled_during"] = runtime.publisher.spooled
-        await asyncio.to_thread(kafka_server.start, run_dir)
-        phases["restarted"] = time.monotonic() - t0
-        await task
-        phases["drained"] = time.monotonic() - t0
-
     try:
-        asyncio.run(scenario())
-        print(f"phases (s): {phases}, source emitted {source.emitted} events")
+        outage = run_through_outage(
+            runtime,
+            source,
+            len(run.events),
+            fail=lambda: kafka_server.stop(run_dir),
+            recover=lambda: kafka_server.start(run_dir),
+            down_s=OUTAGE_S,
+        )
         stats = runtime.publisher.stats()
         # the outage was real and mid-stream: events were spooled, then all replayed
         assert 0 < outage["at"] < len(run.events)
         assert outage["spooled_during"] > 0
         assert stats["replayed"] == stats["spooled"] and stats["spool_bytes"] == 0
         assert stats["shed"] == {} and stats["refused"] == {}
-
-        prefix = settings.kafka.topic_prefix
-        metrics = events_in(read_topic(bootstrap, prefix + "netvigil.metrics"))
-        device_events = events_in(read_topic(bootstrap, prefix + "netvigil.events"))
-        assert per_key(metrics, Metric) == per_key(run.events, Metric)
-        assert per_key(device_events, DeviceEvent) == per_key(run.events, DeviceEvent)
-        for dev in per_key(run.events, Metric):  # and in order, per key
-            sent = [e for e in run.events if isinstance(e, Metric) and e.device == dev]
-            assert [e for e in metrics if isinstance(e, Metric) and e.device == dev] == sent
-
-        anomalies = collect(events_in(read_topic(bootstrap, prefix + "netvigil.anomalies")))
-        missing = sorted(expected.anomaly_set() - anomalies.anomaly_set())
-        extra = sorted(anomalies.anomaly_set() - expected.anomaly_set())
-        assert not missing, missing[:10]  # nothing the embedded run detected is lost
-        if extra:  # a known defect, not what this test is about: see README "Known flake"
-            warnings.warn(f"anomalies the embedded run did not raise: {extra[:10]}", stacklevel=1)
-        incidents = collect(events_in(read_topic(bootstrap, prefix + "netvigil.incidents")))
-        assert incidents.root_causes() == expected.root_causes()
-        # no duplicate: one incident (fingerprint) per fault, one ticket per incident
-        summary = sorted(
-            (i.opened_ts, i.title, len(i.anomalies), i.status) for i in incidents.incidents.values()
-        )
-        assert len(incidents.incidents) == len(expected.incidents) == len(run.faults), summary
-        assert len(svc.incidents.list()) == len(incidents.incidents)
+        incidents = check_delivered(bootstrap, svc, run, expected, settings.kafka.topic_prefix)
         assert all(i.status == "resolved" for i in incidents.incidents.values())
     finally:
         svc.close()

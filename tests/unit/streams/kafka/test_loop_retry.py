@@ -141,3 +141,13 @@ def test_a_transactional_call_failing_for_longer_than_hung_s_replaces_the_produc
 
     with pytest.raises(loop._Renew):
         KafkaLoop._bounded(app, "aborting", abort)
+
+
+def test_a_local_timeout_is_asked_again_past_unknown_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading a changelog's end timed out while a node of a cluster restarted, and the
+    correlator's loop stopped: a timeout is the broker away or slow, retried like it."""
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
+    monkeypatch.setattr(loop, "UNKNOWN_S", -1.0)  # not bounded by the settling deadline
+    call = failing([KafkaError._TIMED_OUT] * 5)
+    assert retrying(call) == "done"
+    assert len(call.calls) == 6
