@@ -1,5 +1,6 @@
 """The web page: static files under ``/ui`` (no token: the page asks for one), ``/`` sends
-there."""
+there, and ``/favicon.ico`` (where clients that ignore the page's icon link look) to its
+icon."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ router = console_router()
 @router.get("/", include_in_schema=False)
 async def index() -> RedirectResponse:
     return RedirectResponse("/ui/index.html")
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> RedirectResponse:
+    return RedirectResponse("/ui/favicon.svg", status_code=301)
 
 
 def mount_page(app: FastAPI) -> None:

@@ -52,6 +52,13 @@ async def test_security_headers_on_page_and_api(env: Env) -> None:
     assert api.headers["cache-control"] == "no-store"
 
 
+async def test_the_icon_is_found_where_clients_look_for_it(env: Env) -> None:
+    moved = await env.client.get("/favicon.ico")
+    assert moved.status_code == 301 and moved.headers["location"] == "/ui/favicon.svg"
+    icon = await env.client.get(moved.headers["location"])
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
 async def test_roles(env: Env) -> None:
     c = env.client
     rid = env.actions.list()[0].request_id
