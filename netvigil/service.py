@@ -8,6 +8,7 @@ named in the error, not silently replaced.
 from __future__ import annotations
 
 import asyncio
+import math
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -310,20 +311,25 @@ class Service:
         settle_s: float = 600.0,
         start: float = SIM_EPOCH,
     ) -> TwinPlan:
-        """The twin's fault schedule from settings, from simulated time ``start`` (warm-up
-        first); ``fault_count`` None means run forever."""
+        """The twin's fault schedule from settings for a run from simulated time ``start``
+        (warm-up first); ``fault_count`` None means run forever. The faults are one sequence
+        from :data:`SIM_EPOCH`: a run that resumes later (see
+        :func:`~netvigil.twin.source.resume_point`) skips those the timeline had begun
+        before its start, so it goes on with the next ones rather than the first again."""
         tw = settings.twin
         topo = topo or load_topology(tw.topology)
         count = fault_count if fault_count is not None else 10_000
+        begun = (start - SIM_EPOCH - tw.warmup_s) / tw.fault_interval_s
+        done = max(math.ceil(round(begun, 6)), 0)
         faults = schedule_faults(
             topo,
             kinds=tw.fault_kinds,
-            count=count if tw.inject_faults else 0,
-            first=start + tw.warmup_s,
+            count=count + done if tw.inject_faults else 0,
+            first=start + tw.warmup_s - done * tw.fault_interval_s,
             interval=tw.fault_interval_s,
             duration=tw.fault_duration_s,
             seed=tw.seed,
-        )
+        )[done:]
         until = None
         if fault_count is not None:
             last = max((f.end for f in faults), default=start + tw.warmup_s)

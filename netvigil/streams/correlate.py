@@ -224,7 +224,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         if state.groups:
             state.resuming = True
             log.info(
-                "correlator resumes %d incidents (%d open) from the incident store; clock %.3f",
+                "correlator resumes incidents from the incident store: %d (%d open); clock %.3f",
                 len(state.groups),
                 sum(1 for g in state.groups if g.resolved_ts is None),
                 state.clock,

@@ -75,6 +75,18 @@ def test_faults_are_scheduled_after_the_resumed_start(tmp_path: Path) -> None:
     assert plan.until is not None and plan.until > plan.faults[-1].end
 
 
+def test_a_resumed_run_goes_on_with_the_schedule_not_its_first_faults_again() -> None:
+    settings = load_settings()
+    tw = settings.twin
+    fresh = Service.plan_twin(settings, fault_count=6, speed=0.0)
+    start = SIM_EPOCH + tw.warmup_s + tw.fault_interval_s + 30  # a restart after fault 1 began
+    resumed = Service.plan_twin(settings, fault_count=3, speed=0.0, start=start)
+    assert resumed.faults[0].start == start + tw.warmup_s  # after its own warm-up
+    # faults 0 and 1 had begun before the restart: it goes on with fault 2
+    what = [(f.kind, f.target, f.direction) for f in resumed.faults]
+    assert what == [(f.kind, f.target, f.direction) for f in fresh.faults[2:5]]
+
+
 def test_an_unreadable_clock_is_an_error_not_a_replay_from_the_epoch(tmp_path: Path) -> None:
     (tmp_path / CLOCK_FILE).write_text("{not json")
     with pytest.raises(NetVigilError, match="remove it"):
