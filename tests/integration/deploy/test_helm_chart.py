@@ -6,6 +6,7 @@ Helm itself is built by ``provision.helm`` (go install from the Go module proxy,
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def test_default_render_is_valid_and_has_every_part(helm: Path) -> None:
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert c["resources"]["requests"]["cpu"]
     env = {e["name"]: e for e in c["env"]}
+    assert "NETVIGIL_API__TRUSTED_PROXIES" not in env  # none trusted unless configured
     assert env["NETVIGIL_BUS__URL"]["value"].startswith("kafka://")
     assert env["NETVIGIL_KAFKA__PROCESSING_GUARANTEE"]["value"] == "at_least_once"
     assert env["NETVIGIL_GRAPH__URL"]["value"].startswith("neo4j://")
@@ -92,8 +94,12 @@ def test_servicenow_credentials_and_ingress(helm: Path) -> None:
         "api.ingress.enabled=true",
         "api.ingress.tlsSecret=nv-tls",
         "coordinator.persistence.enabled=false",
+        "api.trustedProxies={10.42.0.0/16}",
     )
     validate(docs)
+    [coord] = by_kind(docs, "Deployment", "coordinator")["spec"]["template"]["spec"]["containers"]
+    cenv = {e["name"]: e.get("value") for e in coord["env"]}
+    assert json.loads(cenv["NETVIGIL_API__TRUSTED_PROXIES"]) == ["10.42.0.0/16"]
     [c] = by_kind(docs, "Deployment", "workers")["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e for e in c["env"]}
     assert env["NETVIGIL_TICKETS__URL"]["value"] == "servicenow://example.service-now.com"
