@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from netvigil.collectors.base import CollectorCounters, dead_letter
 from netvigil.errors import DecodeError
 from netvigil.events import Event, Metric
+from netvigil.redaction import redact_urls
 from netvigil.streams.base import Emit
 
 __all__ = ["CounterRates", "PrometheusScraper", "ScrapeTarget", "SeriesKey", "parse_exposition"]
@@ -117,11 +118,12 @@ class PrometheusScraper:
         self, t: ScrapeTarget, session: aiohttp.ClientSession, emit: Emit
     ) -> None:
         ts = self.clock()
+        shown = redact_urls(t.url)  # a password in the URL never reaches a dead letter
         try:
             async with asyncio.timeout(t.timeout_s), session.get(t.url) as resp:
                 body = await resp.read()
                 if resp.status != 200:
-                    raise DecodeError("http_status", f"{t.url} answered {resp.status}")
+                    raise DecodeError("http_status", f"{shown} answered {resp.status}")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             self.counters.dead_letters["unreachable"] += 1
             await emit(
@@ -135,13 +137,13 @@ class PrometheusScraper:
             )
             return
         except DecodeError as exc:
-            await emit(dead_letter(f"prometheus:{t.url}", b"", str(exc), ts, self.counters))
+            await emit(dead_letter(f"prometheus:{shown}", b"", str(exc), ts, self.counters))
             return
         self.counters.received += 1
         try:
             events = self.to_events(t, body.decode("utf-8", "replace"), ts)
         except DecodeError as exc:
-            await emit(dead_letter(f"prometheus:{t.url}", body, str(exc), ts, self.counters))
+            await emit(dead_letter(f"prometheus:{shown}", body, str(exc), ts, self.counters))
             return
         events.append(
             Metric(

@@ -19,6 +19,7 @@ from typing import Any
 from netvigil.config import Settings
 from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
+from netvigil.redaction import redact_urls
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import Executor, LockManager, Op, TicketBackend
 from netvigil.resolvers.breaker import AutonomyState
@@ -122,7 +123,7 @@ def open_locks(settings: Settings, data: Path, topo: TopologyStore) -> LockManag
     if not isinstance(topo, Neo4jTopology):
         raise ConfigError(
             "coordinator.locks = graph needs the Neo4j topology store "
-            f"(graph.url = neo4j://HOST:PORT), not {settings.graph.url}"
+            f"(graph.url = neo4j://HOST:PORT), not {redact_urls(settings.graph.url)}"
         )
     return Neo4jLocks(topo)
 

@@ -55,3 +55,42 @@ def test_parser_never_raises_anything_but_decode_error(text: str) -> None:
         parse_exposition(text)
     except DecodeError as exc:
         assert exc.reason == "bad_exposition"
+
+
+async def test_a_password_in_the_scrape_url_never_reaches_a_dead_letter() -> None:
+    import aiohttp
+    from aiohttp import web
+
+    from netvigil.events import DeadLetter
+
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(status=500 if request.path == "/fails" else 200, text="{not metrics")
+
+    app = web.Application()
+    app.router.add_get("/{path}", broken)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    out: list = []
+
+    async def emit(e: object) -> None:
+        out.append(e)
+
+    try:
+        targets = [
+            ScrapeTarget(f"http://ops:s3cret@127.0.0.1:{port}/{p}", service="shop")
+            for p in ("fails", "garbled")
+        ]
+        s = PrometheusScraper(targets)
+        async with aiohttp.ClientSession() as session:
+            for t in targets:
+                await s.scrape_once(t, session, emit)
+    finally:
+        await runner.cleanup()
+    dead = [e for e in out if isinstance(e, DeadLetter)]
+    assert len(dead) == 2, out  # the 500 and the body that does not parse
+    for d in dead:
+        assert "s3cret" not in d.source + d.reason and b"s3cret" not in d.raw
+        assert "127.0.0.1" in d.source
