@@ -136,7 +136,7 @@ def test_killed_workers_partitions_and_state_move_to_the_other(
     kafka: str, settings: Settings, workers: list[Worker], tmp_path: Path
 ) -> None:
     run = twin_events(settings, faults=3)
-    expected = embedded_results(settings, run.events)
+    expected = embedded_results(settings, run.events, only=PROCESSORS)
     last = run.faults[-1]
     cut = last.start + (last.end - last.start) / 3  # the last fault is active at the kill
     first = [e for e in run.events if e.ts < cut]
