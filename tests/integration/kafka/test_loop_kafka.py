@@ -62,9 +62,19 @@ def _run(
     return svc, fault, svc.audit.records()
 
 
+def _partial(r: AuditRecord) -> bool:
+    """A "no remedy" for a root cause no catalog action remedies: on Kafka the first revision
+    of a link-down incident may rest on the routing protocol's symptoms alone (a neighbour's
+    adjacency, a device's routes, which can arrive before the interface's state); the link's
+    own revision is then decided on again (see ``CoordinatorProcessor``)."""
+    return r.action == "action.none" and "no catalog action remedies" in str(
+        r.detail.get("why", "")
+    )
+
+
 def _acts(records: list[AuditRecord]) -> list[str]:
     starts = ("action.", "incident.o", "incident.res")
-    return [r.action for r in records if r.action.startswith(starts)]
+    return [r.action for r in records if r.action.startswith(starts) and not _partial(r)]
 
 
 def _record(records: list[AuditRecord], action: str) -> AuditRecord:
