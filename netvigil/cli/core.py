@@ -199,9 +199,10 @@ def run(
         err.print("[yellow]no sources: start with --twin to watch the digital twin[/]")
     earlier = svc.incidents.counts()
     if earlier:  # the correlator takes the open ones back (docs/operations.md)
-        n = sum(earlier.values())
+        from netvigil.cli.stop_summary import counted
+
         out.print(
-            f"{n} incident{'' if n == 1 else 's'} from earlier runs in {svc.data_dir} "
+            f"{counted(sum(earlier.values()), 'incident')} from earlier runs in {svc.data_dir} "
             f"({earlier.get('open', 0)} open, resumed)"
         )
     bus_shown = "embedded" if settings.bus.url.startswith("memory") else settings.bus.url

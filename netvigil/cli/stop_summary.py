@@ -23,7 +23,7 @@ from netvigil.resolvers.coordinator import CoordinatorProcessor
 from netvigil.service import Service
 from netvigil.streams.ignored import Ignored
 
-__all__ = ["StopReport", "ignored_counts", "ignored_line", "render", "stop_report"]
+__all__ = ["StopReport", "counted", "ignored_counts", "ignored_line", "render", "stop_report"]
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,8 @@ def _left(stats: Mapping[str, Any]) -> tuple[int, list[str]]:
     return left, where
 
 
-def _n(count: int, noun: str) -> str:
+def counted(count: int, noun: str) -> str:
+    """``1 incident``, ``3 incidents``."""
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
@@ -145,10 +146,10 @@ def render(r: StopReport) -> list[str]:
     ]
     lines = [
         f"{status}: {published} events published by this run, {left} left in flight; "
-        f"{_n(n_inc, 'incident')} in {r.data_dir} (all runs; "
+        f"{counted(n_inc, 'incident')} in {r.data_dir} (all runs; "
         f"{r.incidents.get('open', 0)} open), "
         f"this run: {', '.join(this_run) or 'none opened or changed'}; "
-        f"{_n(r.dead_letters, 'dead letter')} this run; audit chain "
+        f"{counted(r.dead_letters, 'dead letter')} this run; audit chain "
         f"{'verified' if r.audit_ok else 'BROKEN'} ({r.audit_records} records)"
     ]
     lines += [f"  left: {w}" for w in where]
