@@ -59,6 +59,7 @@ _LEADER_ERRORS = frozenset(
         KafkaError.UNKNOWN_LEADER_EPOCH,
         KafkaError.NOT_LEADER_FOR_PARTITION,
         KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError._NOENT,  # "Failed to query partition leaders: No leaders found"
     }
 )
 
@@ -243,7 +244,9 @@ class EndOffsets:
     not refresh them (librdkafka 2.16, seen when the broker restarted under a worker; its
     issue 4620 is the consumer's form of it). So on an error about the leader or its epoch
     (``UNKNOWN_LEADER_EPOCH`` too, which the broker answers while it loads after a restart)
-    the client is replaced."""
+    the client is replaced. So it is when the client found no leader at all (``_NOENT``): one
+    asked while the broker was down keeps answering so after it is back (seen in CI: a
+    worker's marks stopped for good and its stage held every re-keyed event)."""
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
