@@ -380,14 +380,17 @@ class KafkaLoop(KeyedWorker):
         self._held = {k for k, e in states.items() if e.buffer}
         self.restored += len(states)
 
-    def _starts(self, consumer: Consumer, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    def _starts(
+        self, consumer: Consumer, tps: list[tuple[str, int]], within: float | None = None
+    ) -> dict[tuple[str, int], int]:
         """Where the group reads ``tps`` from: the committed offset, or for a partition
-        the group never committed, its log start (``auto.offset.reset`` is earliest)."""
+        the group never committed, its log start (``auto.offset.reset`` is earliest).
+        ``within``: :class:`_Renew` once reading has failed that long."""
         if not tps:
             return {}
         asked = [TopicPartition(t, p) for t, p in tps]
         got = self._retrying(
-            "reading committed offsets", lambda: consumer.committed(asked, timeout=10)
+            "reading committed offsets", lambda: consumer.committed(asked, timeout=10), within
         )
         starts = {}
         for tp in got:
@@ -417,7 +420,10 @@ class KafkaLoop(KeyedWorker):
         again."""
         assert self._consumer is not None
         consumer = self._consumer
-        starts = self._starts(consumer, self.assignment)
+        try:
+            starts = self._starts(consumer, self.assignment, within=HUNG_S)
+        except _Renew as why:
+            starts = self._starts_renewed(str(why))
         for (topic, part), off in starts.items():
             try:
                 consumer.seek(TopicPartition(topic, part, off))
@@ -426,6 +432,29 @@ class KafkaLoop(KeyedWorker):
         self._forget()
         self._restore()
         self._start_at(starts)
+
+    def _starts_renewed(self, why: str) -> dict[tuple[str, int], int]:
+        """The committed offsets when the loop's consumer has not been answered for
+        ``HUNG_S`` after an abort (seen once after a broker restart, exactly once: the group's
+        offsets stayed unstable, every fetch timed out, for ten minutes). Either this
+        producer's transaction is still open on the broker (its abort lost in the restart),
+        which a new producer of the same transactional id makes the broker abort, or the
+        consumer's link to the group coordinator is stale, which a new consumer of the group
+        (reading only, never joining) does not share. Both, then read until answered."""
+        log.error("%s: %s; a new producer and a new reader of the offsets", self.group, why)
+        self._new_producer()
+        reader = Consumer(
+            {
+                **admin_config(self.bootstrap),
+                "group.id": self.group,
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            return self._starts(reader, self.assignment)
+        finally:
+            reader.close()
 
     def _forget(self) -> None:
         """What this worker knew of its positions, before they are set again: the next round

@@ -151,3 +151,63 @@ def test_a_local_timeout_is_asked_again_past_unknown_s(monkeypatch: pytest.Monke
     call = failing([KafkaError._TIMED_OUT] * 5)
     assert retrying(call) == "done"
     assert len(call.calls) == 6
+
+
+class _Offsets:
+    """A consumer of the group whose offset fetch times out for good (``stuck``) or answers."""
+
+    def __init__(self, stuck: bool, offset: int = 42) -> None:
+        self.stuck, self.offset = stuck, offset
+        self.seeks: list[tuple[str, int, int]] = []
+        self.closed = False
+
+    def committed(self, asked: list[Any], timeout: float) -> list[Any]:
+        if self.stuck:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "timed out", retriable=True))
+        return [
+            SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=self.offset)
+            for tp in asked
+        ]
+
+    def seek(self, tp: Any) -> None:
+        self.seeks.append((tp.topic, tp.partition, tp.offset))
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_offsets_unanswered_after_an_abort_are_read_by_a_new_reader_with_a_new_producer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Exactly once, after a broker restart: the correlator's rewind asked its consumer for
+    the committed offsets, timed out every 10 s for ten minutes, and the test timed out."""
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
+    monkeypatch.setattr(loop, "HUNG_S", -1.0)  # already past after the first failure
+    readers: list[_Offsets] = []
+
+    def new_reader(conf: dict[str, Any]) -> _Offsets:
+        assert conf["group.id"] == "g" and conf["isolation.level"] == "read_committed"
+        readers.append(_Offsets(stuck=False))
+        return readers[-1]
+
+    monkeypatch.setattr(loop, "Consumer", new_reader)
+    renewed: list[int] = []
+    app = KafkaLoop.__new__(KafkaLoop)
+    stuck = _Offsets(stuck=True)
+    vars(app).update(
+        group="g",
+        bootstrap="127.0.0.1:1",
+        assignment=[("in", 0), ("in", 1)],
+        _consumer=stuck,
+        _read={},
+        _committed={},
+        _max_ts={},
+    )
+    monkeypatch.setattr(app, "_new_producer", lambda: renewed.append(1), raising=False)
+    monkeypatch.setattr(app, "_restore", lambda: None, raising=False)
+    monkeypatch.setattr(app, "_forget_marks", lambda: None, raising=False)
+    KafkaLoop._rewind_to_committed(app)
+    assert renewed == [1]
+    assert len(readers) == 1 and readers[0].closed
+    assert stuck.seeks == [("in", 0, 42), ("in", 1, 42)]
+    assert app._committed == {("in", 0): 42, ("in", 1): 42}
