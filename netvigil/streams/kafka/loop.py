@@ -541,6 +541,8 @@ class KafkaLoop(KeyedWorker):
                 for name, _, _ in sends + reports:
                     self.sent[name] += 1
                 self._delivered(batch)
+        except _Stopped:
+            log.info("%s: stopped while waiting for the broker", self.group)
         except Exception as exc:
             self.error = exc
             log.error("%s: the loop stopped: %r", self.group, exc)
@@ -801,7 +803,9 @@ class KafkaLoop(KeyedWorker):
         for up to ``UNKNOWN_S`` while the partition or its leader is not known yet (a topic
         just created: its metadata and leader reach the client later; a bench run's loop
         died of the first, a test's of ``NOT_LEADER_FOR_PARTITION`` from a new changelog).
-        ``within``: :class:`_Renew` once it has failed that long (a transactional call)."""
+        ``within``: :class:`_Renew` once it has failed that long (a transactional call).
+        :class:`_Stopped` when the app stops meanwhile: a call retried for good (an offset
+        fetch unanswered for ten minutes) held the app's ``stop`` and the process's exit."""
         delay = 0.5
         started = time.monotonic()
         deadline = started + UNKNOWN_S
@@ -809,6 +813,8 @@ class KafkaLoop(KeyedWorker):
             try:
                 return call()
             except KafkaException as exc:
+                if self._stopping:
+                    raise _Stopped from exc
                 err: KafkaError = exc.args[0]
                 settling = err.code() in _SETTLING
                 retriable = err.retriable() or err.code() in _TRANSIENT

@@ -30,7 +30,7 @@ def failing(codes: list[int], result: str = "done") -> Any:
 
 
 def retrying(call: Any) -> str:
-    app = cast(KafkaLoop, SimpleNamespace(group="g"))
+    app = cast(KafkaLoop, SimpleNamespace(group="g", _stopping=False))
     return KafkaLoop._retrying(app, "reading", call)
 
 
@@ -78,7 +78,7 @@ def test_a_transactional_call_that_never_returns_is_given_up_as_hung(
     the group coordinator's broker went away: the round must not wait for it forever."""
     monkeypatch.setattr(loop, "HUNG_S", 0.2)
     release = threading.Event()
-    app = cast(KafkaLoop, SimpleNamespace(group="g"))
+    app = cast(KafkaLoop, SimpleNamespace(group="g", _stopping=False))
     app._retrying = lambda what, call, within=None: KafkaLoop._retrying(app, what, call, within)  # type: ignore[method-assign]
     try:
         with pytest.raises(loop._Hung):
@@ -105,7 +105,9 @@ class _Producer:
 
 
 def transact(abort_error: KafkaError) -> None:
-    app = cast(KafkaLoop, SimpleNamespace(group="g", _producer=_Producer(abort_error)))
+    app = cast(
+        KafkaLoop, SimpleNamespace(group="g", _stopping=False, _producer=_Producer(abort_error))
+    )
     app._consumer = object()  # type: ignore[assignment]
     app._retrying = lambda what, call: KafkaLoop._retrying(app, what, call)  # type: ignore[method-assign]
     app._bounded = lambda what, call: call()  # type: ignore[method-assign]
@@ -133,7 +135,7 @@ def test_a_transactional_call_failing_for_longer_than_hung_s_replaces_the_produc
     """After the broker restarted an abort was answered _TIMED_OUT (retriable) for minutes."""
     monkeypatch.setattr(loop.time, "sleep", lambda s: None)
     monkeypatch.setattr(loop, "HUNG_S", -1.0)  # already past after the first failure
-    app = cast(KafkaLoop, SimpleNamespace(group="g"))
+    app = cast(KafkaLoop, SimpleNamespace(group="g", _stopping=False))
     app._retrying = lambda what, call, within=None: KafkaLoop._retrying(app, what, call, within)  # type: ignore[method-assign]
 
     def abort() -> None:
@@ -196,6 +198,7 @@ def test_offsets_unanswered_after_an_abort_are_read_by_a_new_reader_with_a_new_p
     stuck = _Offsets(stuck=True)
     vars(app).update(
         group="g",
+        _stopping=False,
         bootstrap="127.0.0.1:1",
         assignment=[("in", 0), ("in", 1)],
         _consumer=stuck,
@@ -211,3 +214,22 @@ def test_offsets_unanswered_after_an_abort_are_read_by_a_new_reader_with_a_new_p
     assert len(readers) == 1 and readers[0].closed
     assert stuck.seeks == [("in", 0, 42), ("in", 1, 42)]
     assert app._committed == {("in", 0): 42, ("in", 1): 42}
+
+
+def test_a_call_retried_for_good_ends_when_the_app_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same fetch, retried without end, held the app's stop and the process's exit (the
+    test process hung after its own timeout)."""
+    app = cast(KafkaLoop, SimpleNamespace(group="g", _stopping=False))
+    calls = 0
+
+    def stuck() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            app._stopping = True  # the app is stopped while the call is retried
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "timed out", retriable=True))
+
+    monkeypatch.setattr(loop.time, "sleep", lambda s: None)
+    with pytest.raises(loop._Stopped):
+        KafkaLoop._retrying(app, "reading committed offsets", stuck)
+    assert calls == 3
