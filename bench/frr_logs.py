@@ -47,11 +47,12 @@ def confusions(
     templates: Sequence[str],
     *,
     top: int = 8,
-) -> dict[str, list[dict[str, Any]]]:
+) -> dict[str, Any]:
     """The largest merges (one template, several ids) and splits (one id, several templates).
 
     Ranked by the lines they cost: every line of a merged template and of a split id is
-    counted wrong by grouping accuracy."""
+    counted wrong by grouping accuracy. Also the totals over all of them (a line can be in a
+    merged template and of a split id at once)."""
     ids_in: dict[str, Counter[str]] = defaultdict(Counter)
     groups_of: dict[str, Counter[str]] = defaultdict(Counter)
     example: dict[tuple[str, str], str] = {}
@@ -78,6 +79,9 @@ def confusions(
             "id": t,
             "lines": sum(c.values()),
             "templates_total": len(c),
+            # same token count: a word the miner kept constant varies within the id
+            # (otherwise the id's messages differ in length, e.g. an optional "%s" piece)
+            "same_length": len({len(template_of[p].split()) for p in c}) == 1,
             "templates": [
                 {"template": template_of[p][:160], "lines": n, "example": example[(t, p)][:160]}
                 for p, n in c.most_common(3)
@@ -88,7 +92,15 @@ def confusions(
     ]
     merged.sort(key=lambda d: -d["lines"])
     split.sort(key=lambda d: -d["lines"])
-    return {"merged": merged[:top], "split": split[:top]}
+    return {
+        "merged_lines": sum(d["lines"] for d in merged),
+        "merged_templates": len(merged),
+        "split_lines": sum(d["lines"] for d in split),
+        "split_ids": len(split),
+        "split_lines_same_length": sum(d["lines"] for d in split if d["same_length"]),
+        "merged": merged[:top],
+        "split": split[:top],
+    }
 
 
 def _mine(messages: list[str]) -> list[tuple[str, str]]:
@@ -140,6 +152,12 @@ def _print(report: dict[str, Any]) -> None:
     for name, lines, n in parts:
         nv, dr = report["netvigil"][name], report["drain3_default"][name]
         print(f"{name:10s} {lines:7d} {n:5d} {nv:9.3f} {dr:9.3f}")
+    conf = report["confusions"]
+    print(
+        f"merged: {conf['merged_templates']} templates, {conf['merged_lines']} lines; "
+        f"split: {conf['split_ids']} ids, {conf['split_lines']} lines "
+        f"({conf['split_lines_same_length']} where the templates have the same length)"
+    )
     for kind in ("merged", "split"):
         print(f"largest {kind}:")
         for c in report["confusions"][kind][:5]:

@@ -64,3 +64,6 @@ def test_confusions_rank_merges_and_splits_by_the_lines_they_cost() -> None:
     assert [i["id"] for i in out["merged"][0]["ids"]] == ["A", "B"]
     assert [(s["id"], s["templates_total"], s["lines"]) for s in out["split"]] == [("C", 2, 3)]
     assert out["split"][0]["templates"][0]["template"] == "c <*>"
+    assert (out["merged_templates"], out["merged_lines"]) == (1, 3)
+    assert (out["split_ids"], out["split_lines"]) == (1, 3)
+    assert out["split"][0]["same_length"] and out["split_lines_same_length"] == 3
