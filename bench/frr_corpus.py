@@ -31,7 +31,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -266,7 +266,8 @@ def _events(rng: random.Random, routers: list[Router]) -> Iterator[str]:
             yield f"{r.name} {ifname} hello 1"
         elif kind == "kill":
             daemon = rng.choice(["ospfd", "bgpd", "bfdd", "staticd"])
-            os.kill(r.pids[daemon], signal.SIGKILL)
+            with suppress(ProcessLookupError):  # it may have died on its own
+                os.kill(r.pids[daemon], signal.SIGKILL)
             stop_pids([r.pids[daemon]], grace_s=2.0)
             yield f"{r.name} {daemon} killed"
             _start(r, daemon)
