@@ -55,6 +55,11 @@ def load(folder: Path) -> tuple[list[str], list[str]]:
 
 
 def mine_cli(messages: list[str], tmp: Path) -> list[str]:
+    return [event for event, _ in mine_cli_rows(messages, tmp)]
+
+
+def mine_cli_rows(messages: list[str], tmp: Path) -> list[tuple[str, str]]:
+    """``netvigil logs mine`` on ``messages``: (EventId, EventTemplate) per message."""
     src, out = tmp / "messages.txt", tmp / "templates.csv"
     src.write_text("".join(m.replace("\n", " ") + "\n" for m in messages))
     subprocess.run(
@@ -73,7 +78,7 @@ def mine_cli(messages: list[str], tmp: Path) -> list[str]:
         capture_output=True,
     )
     with out.open(newline="") as f:
-        return [r["EventId"] for r in csv.DictReader(f)]
+        return [(r["EventId"], r["EventTemplate"]) for r in csv.DictReader(f)]
 
 
 def mine_drain3_default(messages: list[str]) -> list[str]:
