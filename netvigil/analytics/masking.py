@@ -45,6 +45,12 @@ INTERFACE_PATTERNS: dict[str, str] = {
     # Nokia SR OS / SR Linux: slot/mda/port, connectors, lags, SR Linux ethernet-1/1
     "nokia": r"(?:ethernet-\d+/\d+(?:/\d+)?|lag-\d+|esat-\d+/\d+/\d+|\d+/\d+/c\d+(?:/\d+)?"
     r"|\d+/\d+/\d+)",
+    # Linux (FRRouting, SONiC, Cumulus, hosts): kernel and systemd names, VLAN sub-interfaces
+    # (a bare ``lo`` stays a word: only tokens with a digit are scanned, see logmining.mask)
+    "linux": (
+        r"(?:(?:eth|eno|ens|swp|bond|br|vlan|tun|tap|wlan|wg|vxlan)\d+(?:s\d+)?"
+        r"|enp\d+s\d+(?:f\d+)?|veth[0-9a-f]*\d[0-9a-f]*)(?:\.\d+)?"
+    ),
 }
 
 _MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
@@ -75,6 +81,7 @@ MASKS: list[tuple[str, str]] = [
         r"(?<![\w-])(?=[0-9A-Fa-f-]*\d)(?=[0-9A-Fa-f-]*[A-Fa-f])[0-9A-Fa-f]{8,}(?:-[0-9A-Fa-f]{4,})*(?![\w-])",
     ),
     # last: any other (signed) number, also inside a token (``blk_-123``, ``11:``, ``uid=0``),
-    # but not one glued to a word (``%LINK-3-UPDOWN``, ``ipv6``, ``md5``): that is a name
-    ("NUM", r"(?<![A-Za-z])(?<![A-Za-z]-)(?:(?<![A-Za-z0-9-])-)?\d+"),
+    # but not one glued to a word (``%LINK-3-UPDOWN``, ``ipv6``, ``md5``, ``md55``): that is
+    # a name, all its digits (a number starts at its first digit, never inside one)
+    ("NUM", r"(?<![A-Za-z\d])(?<![A-Za-z]-)(?:(?<![A-Za-z0-9-])-)?\d+"),
 ]

@@ -34,6 +34,11 @@ CASES = [
     ("fetch https://example.org/a?b=1 ok", "fetch <URL> ok"),
     ("at Fri Jun 17 07:07:00 2005 and 2024-01-02T03:04:05Z", "at <TS> and <TS>"),
     ("ipv6 md5 %LINK-3-UPDOWN", "ipv6 md5 %LINK-3-UPDOWN"),
+    ("auth md55 key12 on the word10", "auth md55 key12 on the word10"),
+    # Linux interface names (FRRouting's logs), VLAN sub-interfaces, and not words
+    ("interface eth0 and eth10 down, swp12 up", "interface <IF> and <IF> down, <IF> up"),
+    ("enp0s3 and eth1.100 on veth9a2f", "<IF> and <IF> on <IF>"),
+    ("the bridge and the loopback are local", "the bridge and the loopback are local"),
     # a decimal number is a number, not a hex id; a signed id keeps one form
     ("size 67108864 and 3549917", "size <NUM> and <NUM>"),
     ("blk_-1608999687919862906 blk_38865049064139660", "blk_<NUM> blk_<NUM>"),
