@@ -1,8 +1,13 @@
 """Publishing events to Kafka: batched per key, idempotent, and spooled while unreachable.
 
 Sources (collectors, the twin) publish through :meth:`KafkaPublisher.publish`, the same
-``Emit`` signature as the embedded bus. Events are batched per (topic, key) into one record
-(:mod:`netvigil.streams.kafka.wire`) of at most ``batch_max`` events or ``linger`` seconds, then
+``Emit`` signature as the embedded bus. Events are batched per key into one record
+(:mod:`netvigil.streams.kafka.wire`) of at most ``batch_max`` events or ``linger`` seconds, one
+topic at a time: an event of another topic for the same key sends the open batch first. So a
+key's records are produced in the order its events were published, across topics, which the
+detector's merge of metrics and device events relies on (a full batch of a device's metrics
+used to go out while an older link-down event of that device still lingered in its own batch:
+the detector took the metrics first, and raised anomalies the embedded runtime did not). Then
 produced with confluent-kafka: idempotent (no duplicates or reordering from retries),
 ``acks=all``, compressed, partitioned by murmur2 of the key like Java clients and aiokafka,
 so the workers' outputs and ours put a key in the same partition.
@@ -100,7 +105,8 @@ class KafkaPublisher:
         self._conf["error_cb"] = self._on_error
         self._conf["on_delivery"] = self._on_delivery
         self._producer: Producer | None = None
-        self._buffers: dict[tuple[str, str], list[Event]] = {}
+        self._buffers: dict[str, tuple[str, list[Event]]] = {}
+        """Per key, the topic of its open batch and the batch."""
         self._spooling = bool(spool)
         self._why_spooling = "a spool was left by an earlier run" if spool else ""
         self._next_probe = 0.0
@@ -169,17 +175,22 @@ class KafkaPublisher:
         topic = topic_of(event)
         self.published[topic] += 1
         key = key_of(event)
+        open_ = self._buffers.get(key)
+        if open_ is not None and open_[0] != topic:  # older events of the key go first
+            del self._buffers[key]
+            self._send(open_[0], key, open_[1])
+            open_ = None
         if TOPICS[topic].compacted or self.batch_max == 1:
             self._send(topic, key, [event])
             return
-        buf = self._buffers.get((topic, key))
-        if buf is None:
-            self._buffers[(topic, key)] = [event]
-        else:
-            buf.append(event)
-            if len(buf) >= self.batch_max:
-                del self._buffers[(topic, key)]
-                self._send(topic, key, buf)
+        if open_ is None:
+            self._buffers[key] = (topic, [event])
+            return
+        buf = open_[1]
+        buf.append(event)
+        if len(buf) >= self.batch_max:
+            del self._buffers[key]
+            self._send(topic, key, buf)
 
     async def publish_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
         """Publish bytes as they are (tests, replays of foreign data); ``topic`` unprefixed."""
@@ -190,7 +201,7 @@ class KafkaPublisher:
 
     def _flush_buffers(self) -> None:
         buffers, self._buffers = self._buffers, {}
-        for (topic, key), events in buffers.items():
+        for key, (topic, events) in buffers.items():
             self._send(topic, key, events)
 
     def _produce(self, rec: Record) -> None:
