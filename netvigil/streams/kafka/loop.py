@@ -803,12 +803,16 @@ class KafkaLoop(KeyedWorker):
         for up to ``UNKNOWN_S`` while the partition or its leader is not known yet (a topic
         just created: its metadata and leader reach the client later; a bench run's loop
         died of the first, a test's of ``NOT_LEADER_FOR_PARTITION`` from a new changelog).
-        ``within``: :class:`_Renew` once it has failed that long (a transactional call).
-        :class:`_Stopped` when the app stops meanwhile: a call retried for good (an offset
-        fetch unanswered for ten minutes) held the app's ``stop`` and the process's exit."""
+        The ``UNKNOWN_S`` count starts at the first of a run of such errors, not at the first
+        attempt: an offset fetch that timed out through a broker outage, then was answered
+        ``NOT_COORDINATOR`` while the restarted broker took the group back, stopped the
+        coordinator's loop at once. ``within``: :class:`_Renew` once it has failed that long
+        (a transactional call). :class:`_Stopped` when the app stops meanwhile: a call retried
+        for good (an offset fetch unanswered for ten minutes) held the app's ``stop`` and the
+        process's exit."""
         delay = 0.5
         started = time.monotonic()
-        deadline = started + UNKNOWN_S
+        settling_since: float | None = None
         while True:
             try:
                 return call()
@@ -818,7 +822,14 @@ class KafkaLoop(KeyedWorker):
                 err: KafkaError = exc.args[0]
                 settling = err.code() in _SETTLING
                 retriable = err.retriable() or err.code() in _TRANSIENT
-                if not retriable and not (settling and time.monotonic() < deadline):
+                now = time.monotonic()
+                if not settling:
+                    settling_since = None
+                elif settling_since is None:
+                    settling_since = now
+                if not retriable and not (
+                    settling_since is not None and now - settling_since < UNKNOWN_S
+                ):
                     raise
                 if within is not None and time.monotonic() - started > within:
                     raise _Renew(f"{what} still failing after {within:.0f} s ({err})") from exc

@@ -233,3 +233,20 @@ def test_a_call_retried_for_good_ends_when_the_app_stops(monkeypatch: pytest.Mon
     with pytest.raises(loop._Stopped):
         KafkaLoop._retrying(app, "reading committed offsets", stuck)
     assert calls == 3
+
+
+def test_a_coordinator_settling_after_an_outage_gets_its_own_unknown_s(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Exactly once, after the broker restart: the coordinator's offset fetch timed out for
+    the outage's 30 s, then the restarted broker answered NOT_COORDINATOR once while it took
+    the group back, and the loop stopped: the settling allowance had run out during the
+    timeouts."""
+    clock = [0.0]
+    monkeypatch.setattr(loop.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(loop.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + 10.0))
+    call = failing([KafkaError._TIMED_OUT] * 5 + [KafkaError.NOT_COORDINATOR] * 2)
+    assert retrying(call) == "done"  # 50 s of timeouts, then 20 s of settling
+    assert len(call.calls) == 8
+    with pytest.raises(KafkaException):  # settling for longer than UNKNOWN_S is an error
+        retrying(failing([KafkaError.NOT_COORDINATOR] * 5))
