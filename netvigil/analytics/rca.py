@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -403,7 +403,7 @@ def _walk(
     deg = np.bincount(src, minlength=n).astype(float)
     inv = 1.0 / np.maximum(deg, 1.0)
     dangling = deg == 0
-    x = p.copy()
+    x: np.ndarray[tuple[Any, ...], np.dtype[np.floating[Any]]] = p.copy()
     for _ in range(WALK_ITERATIONS):
         # (D^-1 A)^T x: what each node receives from its neighbours, a share of theirs
         nxt = WALK_ALPHA * np.bincount(src, weights=inv[dst] * x[dst], minlength=n)

@@ -9,7 +9,7 @@ from pathlib import Path
 from netvigil.events import Event, Incident
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.streams.correlate import CorrelationState, CorrelatorConfig, CorrelatorProcessor
-from tests.unit.streams.test_correlate import TOPO, anomaly, link_ends
+from tests.unit.streams.test_correlate import TOPO, anomaly, link_ends, tick
 
 T0 = 1_000_000.0
 
@@ -89,7 +89,8 @@ async def test_a_flap_after_a_restart_reopens_the_resolved_incident(tmp_path: Pa
 async def test_a_symptom_not_seen_again_after_a_restart_settles(tmp_path: Path) -> None:
     a, b = link_ends("core1--edge1")
     first = Run(store(tmp_path))
-    fp = (await first.feed(anomaly(a, T0), anomaly(b, T0)))[-1].fingerprint
+    # both ends in the incident store: the clock tick releases the revision with the second
+    fp = (await first.feed(anomaly(a, T0), anomaly(b, T0), tick(T0 + 5)))[-1].fingerprint
     # the link came back while the service was down: the new detector never reports it
     second = Run(store(tmp_path), CorrelatorConfig(window_s=300))
     c, d = link_ends("core3--edge3")
