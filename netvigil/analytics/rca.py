@@ -94,6 +94,9 @@ WALK_MAX_LINKS = 32
 WALK_ALPHA = 0.85
 WALK_ITERATIONS = 40
 WALK_TOL = 1e-4
+#: a walk on at most this many nodes iterates a dense matrix (a few microseconds a step);
+#: a larger one the edge list (memory and time linear in the edges)
+WALK_DENSE_MAX = 256
 #: onset discount of the propagation seed: weight * exp(-(onset - first onset) / ONSET_TAU_S)
 ONSET_TAU_S = 60.0
 W_RULE = 0.8
@@ -404,7 +407,24 @@ def _walk(
     inv = 1.0 / np.maximum(deg, 1.0)
     dangling = deg == 0
     x: np.ndarray[tuple[Any, ...], np.dtype[np.floating[Any]]] = p.copy()
-    for _ in range(WALK_ITERATIONS):
+    if n <= WALK_DENSE_MAX:
+        # one affine step as one product: (D^-1 A)^T, the dangling nodes' mass back to the
+        # seeds, and the restart, on x with a constant 1 appended
+        m = np.zeros((n + 1, n + 1))
+        m[src, dst] = inv[dst]
+        m[:n, :n][:, dangling] += p[:, None]
+        m *= WALK_ALPHA
+        m[:n, n] = (1 - WALK_ALPHA) * p
+        m[n, n] = 1.0
+        y = np.append(x, 1.0)
+        for _ in range(WALK_ITERATIONS):
+            nxt = m @ y
+            step = nxt - y
+            y = nxt
+            if np.abs(step, out=step).sum() < WALK_TOL:
+                break
+        x = y[:n]
+    for _ in range(WALK_ITERATIONS if n > WALK_DENSE_MAX else 0):
         # (D^-1 A)^T x: what each node receives from its neighbours, a share of theirs
         nxt = WALK_ALPHA * np.bincount(src, weights=inv[dst] * x[dst], minlength=n)
         nxt += (1 - WALK_ALPHA) * p
