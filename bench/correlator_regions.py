@@ -19,6 +19,9 @@ after a warm-up run, the one-region run that ranks every change
   region, what N workers each holding one region would sustain before runtime overheads;
 - ``slowest_worker_own_per_cpu_s``: the anomalies a region was given per CPU second of
   that region, for the slowest region (a worker's own throughput, halo copies included);
+- ``two_workers_vs_one``: the stream's anomalies per CPU second of the busier of two
+  workers holding the N regions between them (the most even split of the regions' CPU),
+  over the one-region rate: what the partitioned path gains from a second worker;
 - ``deliveries_per_anomaly``: regions an anomaly went to, on average;
 - ``revisions``: incident revisions emitted, ranking every change and held (one region);
 - ``same_incidents``: the same incidents with N regions as with one (fingerprints; each
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -146,6 +150,18 @@ async def run(
     return cpu, _incidents(out), deliveries, sum(isinstance(i, Incident) for i in out)
 
 
+def split_between(cpu: list[float], workers: int) -> float:
+    """The busiest worker's CPU when ``workers`` share regions of these CPU times, split as
+    evenly as it goes (every assignment is tried: regions are few)."""
+    best = sum(cpu)
+    for assign in itertools.product(range(workers), repeat=len(cpu)):
+        load = [0.0] * workers
+        for region, w in zip(cpu, assign, strict=True):
+            load[w] += region
+        best = min(best, max(load))
+    return best
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--topology", default=str(SHARED / "Cogentco.graphml"))
@@ -164,7 +180,7 @@ def main() -> None:
     anomalies = sum(isinstance(e, Anomaly) for e in events)
     halo, held = args.halo, args.revision_s
     asyncio.run(run(topo, events[: len(events) // 10], 1, halo, held))  # warm-up
-    every_rate, one_rate, all_rate, busiest_rate, worker_rate = [], [], [], [], []
+    every_rate, one_rate, all_rate, busiest_rate, worker_rate, two_rate = [], [], [], [], [], []
     per_delivery = 0.0
     same = same_every = True
     for _ in range(args.repeat):
@@ -178,6 +194,8 @@ def main() -> None:
         all_rate.append(anomalies / sum(cpun.values()))
         busiest = max(v for k, v in cpun.items() if k != "keys") + cpun["keys"] / args.regions
         busiest_rate.append(anomalies / busiest)
+        regions_cpu = [v + cpun["keys"] / args.regions for k, v in cpun.items() if k != "keys"]
+        two_rate.append(anomalies / split_between(regions_cpu, 2))
         # each worker's own input (anomalies delivered to its region) per its CPU second
         worker_rate.append(min(deliveries[k] / v for k, v in cpun.items() if k != "keys"))
         per_delivery = sum(deliveries.values()) / anomalies
@@ -198,6 +216,7 @@ def main() -> None:
         "busiest_region_per_cpu_s": round(statistics.median(busiest_rate)),
         "slowest_worker_own_per_cpu_s": round(statistics.median(worker_rate)),
         "one_vs_every_change": round(statistics.median(one_rate) / every, 2),
+        "two_workers_vs_one": round(statistics.median(two_rate) / statistics.median(one_rate), 2),
         "busiest_vs_one": round(statistics.median(busiest_rate) / statistics.median(one_rate), 2),
         "all_vs_one": round(statistics.median(all_rate) / statistics.median(one_rate), 2),
         "deliveries_per_anomaly": round(per_delivery, 2),
