@@ -24,18 +24,19 @@ first revision, and every revision that changes its status (resolved, reopened) 
 suppression, is ranked and emitted at once; any other change (a symptom joins, one clears)
 is held (``_Group.changed_ts``, part of the state, checkpointed on Kafka) and the group is
 ranked and emitted once, with everything that arrived meanwhile, by the first event of its
-state (an anomaly, feedback, or a clock tick) at least ``revision_s`` of event time after the
-oldest held change. So opening and closing times are what they are without holding back,
-the last revision of a burst is the one a correlator ranking every change ends with (ranking
-is a function of the group), and a root cause that emerges within a burst is named at most
-``revision_s`` plus one clock tick after it could be. The clock ticks are the sampler's
-(``netvigil.samples`` with no KPI, every ``coordinator.tick_s`` of a device's metrics, event
-time), so a held revision does not wait for the next anomaly; ``keys`` passes a tick only to
-the regions that see its device and at most one per ``revision_s / 2`` per key, so ticks
-cost nearly nothing. What is held when a process stops is not emitted: on Kafka the state
-keeps it and the next event after the restart releases it; the embedded runtime resumes
-from the incident store's last revision (at most ``revision_s`` older) and confirms its
-symptoms as after any restart.
+state (an anomaly or a clock tick) whose own event time is at least ``revision_s`` after the
+oldest held change (its own time, not the correlator's clock, so that a replay emits the
+revisions the first pass did). So opening and closing times are what they are without
+holding back, the last revision of a burst is the one a correlator ranking every change ends
+with (ranking is a function of the group), and a root cause that emerges within a burst is
+named at most ``revision_s`` plus one clock tick after it could be. The clock ticks are the
+sampler's (``netvigil.samples`` with no KPI, every ``coordinator.tick_s`` of a device's
+metrics, event time), so a held revision does not wait for the next anomaly; ``keys`` passes
+a tick only to the regions that see its device and at most one per ``revision_s / 2`` per
+key, so ticks cost nearly nothing. What is held when a process stops is not emitted: on
+Kafka the state keeps it and the next event after the restart releases it; the embedded
+runtime resumes from the incident store's last revision (at most ``revision_s`` older) and
+confirms its symptoms as after any restart.
 
 Cross-domain: an ``slo_burn`` anomaly (a service's error budget burning, from
 ``streams/slo.py``) is placed by the service's *path*: the devices at the ends of the links its
@@ -294,11 +295,12 @@ class CorrelatorProcessor(Processor[CorrelationState]):
     async def _handle(self, event: Event, state: CorrelationState) -> Sequence[Event]:
         """The event's own work, then every incident whose held-back change is due."""
         out = await self._take(event, state)
-        if out is None:
-            return []
-        # an operator's judgement is not a clock: it releases what the stream's time made due
-        now = state.clock if isinstance(event, Feedback) else max(state.clock, event.ts)
-        return out + await self._due(state, now)
+        if out is None or isinstance(event, Feedback):
+            return out or []  # an operator's judgement is not a clock
+        # the event's own time, not the clock: a replay (a restart from an earlier point, the
+        # clock resumed far ahead) holds back exactly as the first pass did, so it emits the
+        # same revisions, never newer ones
+        return out + await self._due(state, event.ts)
 
     async def _take(self, event: Event, state: CorrelationState) -> list[Event] | None:
         """None: an event that does not move this state's event time (ignored)."""
