@@ -258,6 +258,13 @@ class CorrelatorSettings(_Section):
         description="Each region also sees devices this many hops beyond it, so a fault near "
         "a border is correlated whole; keep it >= 2 x max_hops.",
     )
+    revision_s: float = Field(
+        5.0,
+        ge=0,
+        description="An open incident's changes are ranked and emitted at most once per this "
+        "many event-time seconds (opening, resolving and reopening go out at once); 0: on "
+        "every change.",
+    )
 
 
 class SummarySettings(_Section):

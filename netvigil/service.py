@@ -226,6 +226,7 @@ class Service:
                     late_s=c.late_s,
                     regions=c.regions,
                     halo_hops=c.halo_hops,
+                    revision_s=c.revision_s,
                 ),
                 summarizer(settings),
                 resume=incidents.resumable,

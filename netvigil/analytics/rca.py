@@ -45,10 +45,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
-from scipy import sparse
 
 from netvigil.errors import TopologyError
 from netvigil.events import AnomalyRef, RootCause
@@ -95,6 +94,9 @@ WALK_MAX_LINKS = 32
 WALK_ALPHA = 0.85
 WALK_ITERATIONS = 40
 WALK_TOL = 1e-4
+#: a walk on at most this many nodes iterates a dense matrix (a few microseconds a step);
+#: a larger one the edge list (memory and time linear in the edges)
+WALK_DENSE_MAX = 256
 #: onset discount of the propagation seed: weight * exp(-(onset - first onset) / ONSET_TAU_S)
 ONSET_TAU_S = 60.0
 W_RULE = 0.8
@@ -345,9 +347,11 @@ def _walk(
 ) -> dict[str, float]:
     """Personalized PageRank on devices, interfaces and links, seeded by the anomalies.
 
-    Written as a sparse power iteration (numpy/scipy) rather than ``networkx.pagerank``: the
-    graph is rebuilt for every incident update and networkx's conversions cost more than the
-    walk itself. Hubs join with their anomalous or candidate links only (WALK_MAX_LINKS).
+    Written as a power iteration over an edge list (``numpy.bincount`` is the sparse
+    matrix-vector product) rather than ``networkx.pagerank`` or scipy's sparse matrices: the
+    graph is a few dozen to a few hundred nodes, rebuilt for every incident update, and at
+    that size the conversions and per-call overheads of either cost more than the walk.
+    Hubs join with their anomalous or candidate links only (WALK_MAX_LINKS).
     """
     seen = {a.entity for a in anomalies if topo.has(a.entity)}
     devices = {d for e in seen for d in entity_devices(e)}
@@ -396,14 +400,34 @@ def _walk(
     if n == 0 or p.sum() <= 0:
         return {}
     p /= p.sum()
-    adj = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    adj.data[:] = 1.0  # parallel entries collapse to one edge
-    deg = np.asarray(adj.sum(axis=1)).ravel()
-    walk_t = (sparse.diags(1.0 / np.maximum(deg, 1.0)) @ adj).T.tocsr()
+    # one entry per edge and direction (parallel edges collapse), sorted by (row, column)
+    pairs = np.unique(np.asarray(rows, dtype=np.int64) * n + np.asarray(cols, dtype=np.int64))
+    src, dst = pairs // n, pairs % n
+    deg = np.bincount(src, minlength=n).astype(float)
+    inv = 1.0 / np.maximum(deg, 1.0)
     dangling = deg == 0
-    x = p.copy()
-    for _ in range(WALK_ITERATIONS):
-        nxt = WALK_ALPHA * (walk_t @ x) + (1 - WALK_ALPHA) * p
+    x: np.ndarray[tuple[Any, ...], np.dtype[np.floating[Any]]] = p.copy()
+    if n <= WALK_DENSE_MAX:
+        # one affine step as one product: (D^-1 A)^T, the dangling nodes' mass back to the
+        # seeds, and the restart, on x with a constant 1 appended
+        m = np.zeros((n + 1, n + 1))
+        m[src, dst] = inv[dst]
+        m[:n, :n][:, dangling] += p[:, None]
+        m *= WALK_ALPHA
+        m[:n, n] = (1 - WALK_ALPHA) * p
+        m[n, n] = 1.0
+        y = np.append(x, 1.0)
+        for _ in range(WALK_ITERATIONS):
+            nxt = m @ y
+            step = nxt - y
+            y = nxt
+            if np.abs(step, out=step).sum() < WALK_TOL:
+                break
+        x = y[:n]
+    for _ in range(WALK_ITERATIONS if n > WALK_DENSE_MAX else 0):
+        # (D^-1 A)^T x: what each node receives from its neighbours, a share of theirs
+        nxt = WALK_ALPHA * np.bincount(src, weights=inv[dst] * x[dst], minlength=n)
+        nxt += (1 - WALK_ALPHA) * p
         nxt += WALK_ALPHA * p * x[dangling].sum()  # dangling mass goes back to the seeds
         done_ = np.abs(nxt - x).sum() < WALK_TOL
         x = nxt

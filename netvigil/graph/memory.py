@@ -42,6 +42,8 @@ class MemoryTopology:
         self._services: dict[str, Service] = {}
         self._hops: dict[str, dict[str, int]] = {}
         self._gen = 0
+        #: where one failure can split the graph, for the generation it was computed at
+        self._cuts: tuple[int, alg.Cuts] | None = None
 
     def _changed(self) -> None:
         self._gen += 1
@@ -263,6 +265,8 @@ class MemoryTopology:
 
     def blast_radius(self, entity: str) -> BlastRadius:
         devs, links = self._failed(entity)
+        if self._cuts is None or self._cuts[0] != self._gen:
+            self._cuts = (self._gen, alg.cuts(self._g))
         return alg.blast_radius(
             self._g,
             entity,
@@ -270,6 +274,7 @@ class MemoryTopology:
             self._services.values(),
             failed_devices=devs,
             failed_links=links,
+            cuts=self._cuts[1],
         )
 
     def _failed(self, entity: str) -> tuple[set[str], set[str]]:

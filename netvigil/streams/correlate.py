@@ -18,6 +18,26 @@ own incident. The topology is asked through :class:`~netvigil.graph.aio.AsyncTop
 (a thread for Neo4j, inline for the embedded store); ranking runs on the neighbourhood of
 the group (its devices and their links), so its cost does not grow with the network.
 
+Revisions: ranking (``analytics/rca.py``) is the correlator's cost, and in a storm every
+anomaly changes a group, so the correlator does not rank on every change. An incident's
+first revision, and every revision that changes its status (resolved, reopened) or its
+suppression, is ranked and emitted at once; any other change (a symptom joins, one clears)
+is held (``_Group.changed_ts``, part of the state, checkpointed on Kafka) and the group is
+ranked and emitted once, with everything that arrived meanwhile, by the first event of its
+state (an anomaly or a clock tick) whose own event time is at least ``revision_s`` after the
+oldest held change (its own time, not the correlator's clock, so that a replay emits the
+revisions the first pass did). So opening and closing times are what they are without
+holding back, the last revision of a burst is the one a correlator ranking every change ends
+with (ranking is a function of the group), and a root cause that emerges within a burst is
+named at most ``revision_s`` plus one clock tick after it could be. The clock ticks are the
+sampler's (``netvigil.samples`` with no KPI, every ``coordinator.tick_s`` of a device's
+metrics, event time), so a held revision does not wait for the next anomaly; ``keys`` passes
+a tick only to the regions that see its device and at most one per ``revision_s / 2`` per
+key, so ticks cost nearly nothing. What is held when a process stops is not emitted: on
+Kafka the state keeps it and the next event after the restart releases it; the embedded
+runtime resumes from the incident store's last revision (at most ``revision_s`` older) and
+confirms its symptoms as after any restart.
+
 Cross-domain: an ``slo_burn`` anomaly (a service's error budget burning, from
 ``streams/slo.py``) is placed by the service's *path*: the devices at the ends of the links its
 traffic traverses, as the topology store keeps them (``twin/services.py`` keeps them current).
@@ -70,6 +90,7 @@ from netvigil.events import (
     Incident,
     Pattern,
     RootCause,
+    Sample,
     Severity,
 )
 from netvigil.graph.aio import AsyncTopology
@@ -116,6 +137,9 @@ class CorrelatorConfig:
     """Partitions of the topology the work is split by (1: one partition, key ``all``)."""
     halo_hops: int = 4
     """Width of each region's halo, in hops (see :mod:`netvigil.graph.regions`)."""
+    revision_s: float = 5.0
+    """An open incident's changes are ranked and emitted at most once per this many seconds
+    of event time (0: on every change); see the module doc, "Revisions"."""
 
 
 @dataclass
@@ -139,6 +163,8 @@ class _Group:
     """The suppression holding this group back (see the module doc)."""
     owned: bool = True
     """This region emits the incident: its opening anomaly is at home here."""
+    changed_ts: float | None = None
+    """Event time of its oldest change not yet emitted (None: nothing held back)."""
 
     def strong_active(self) -> bool:
         return any(is_strong(a) and a.state == "active" for a in self.anomalies.values())
@@ -164,7 +190,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
     """One correlation domain (key ``all``): every anomaly may relate to every other."""
 
     name = "correlator"
-    inputs = ("netvigil.anomalies", "netvigil.feedback")
+    inputs = ("netvigil.anomalies", "netvigil.feedback", "netvigil.samples")
     outputs = ("netvigil.incidents",)
     feedback = ("netvigil.feedback",)
 
@@ -190,13 +216,19 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         #: service -> (topology generation, devices on its path, entities of its path)
         self._paths: dict[str, tuple[int, tuple[str, ...], frozenset[str]]] = {}
         self.sharding = Sharding(topo, self.cfg.regions, self.cfg.halo_hops)
+        #: state key -> event time of the last clock tick passed to it (see ``keys``)
+        self._ticked: dict[str, float] = {}
 
     def key(self, event: Event) -> str:
         return self.keys(event)[0]
 
     def keys(self, event: Event) -> Sequence[str]:
         """``all`` with one region; else every region whose view holds the anomaly's
-        devices (feedback: every region)."""
+        devices (feedback: every region). A clock tick goes to the regions that see its
+        device, and only if it is ``revision_s / 2`` past the last tick passed to that key
+        (a tick only releases held revisions); any other sample goes nowhere."""
+        if isinstance(event, Sample):
+            return self._tick_keys(event)
         if self.cfg.regions <= 1:
             return ("all",)
         if not isinstance(event, Anomaly):
@@ -206,6 +238,22 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         if not devices:
             return (region_key(regions.home((event.entity,))),)
         return tuple(region_key(i) for i in regions.seen_by(devices))
+
+    def _tick_keys(self, tick: Sample) -> tuple[str, ...]:
+        if not tick.tick or self.cfg.revision_s <= 0:
+            return ()
+        if self.cfg.regions <= 1:
+            keys: tuple[str, ...] = ("all",)
+        else:
+            regions = self.sharding.regions()
+            keys = tuple(region_key(i) for i in regions.seen_by((tick.device,)))
+        out = tuple(
+            k
+            for k in keys
+            if tick.ts - self._ticked.get(k, float("-inf")) >= self.cfg.revision_s / 2
+        )
+        self._ticked.update(dict.fromkeys(out, tick.ts))
+        return out
 
     def new_state(self) -> CorrelationState:
         return self.new_state_for("all")
@@ -245,17 +293,30 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         return msgspec.structs.replace(event, summary=text)
 
     async def _handle(self, event: Event, state: CorrelationState) -> Sequence[Event]:
+        """The event's own work, then every incident whose held-back change is due."""
+        out = await self._take(event, state)
+        if out is None or isinstance(event, Feedback):
+            return out or []  # an operator's judgement is not a clock
+        # the event's own time, not the clock: a replay (a restart from an earlier point, the
+        # clock resumed far ahead) holds back exactly as the first pass did, so it emits the
+        # same revisions, never newer ones
+        return out + await self._due(state, event.ts)
+
+    async def _take(self, event: Event, state: CorrelationState) -> list[Event] | None:
+        """None: an event that does not move this state's event time (ignored)."""
         if isinstance(event, Feedback):
             return await self._feedback(event, state)
+        if isinstance(event, Sample):
+            return []  # a clock tick: it only releases what is due
         if not isinstance(event, Anomaly):
-            return []
+            return None
         ref_key = f"{event.entity}|{event.signal}"
         if event.ts < state.clock - self.cfg.late_s:
             self.ignored(
                 "late_anomaly",
                 f"{ref_key} {event.state} at {event.ts:.3f}, clock {state.clock:.3f}",
             )
-            return []
+            return None
         state.clock = max(state.clock, event.ts)
         if state.resuming:
             state.resumed_ts, state.resuming = event.ts, False
@@ -294,7 +355,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 group.suppressed = ""  # a symptom the pattern does not explain: not benign
         if not group.fingerprint:
             return out  # not (yet) an incident: evidence too weak
-        return out + await self._emit(group, event.ts)
+        return out + await self._changed(group, event.ts)
 
     async def _feedback(self, event: Feedback, state: CorrelationState) -> list[Event]:
         """Make or lift a suppression; a lifted one releases the groups it held back."""
@@ -308,7 +369,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             if g.suppressed == event.suppression:
                 g.suppressed = ""
                 if g.fingerprint and g.resolved_ts is None:
-                    out += await self._emit(g, event.ts)
+                    out += await self._changed(g, event.ts)
         return out
 
     # ------------------------------------------------------------------ regions
@@ -450,6 +511,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         keep = []
         for g in state.groups:
             if g.resolved_ts is not None and now - g.resolved_ts > self.cfg.reopen_s:
+                if g.changed_ts is not None:  # what it held back goes before it is dropped
+                    out += await self._emit(g, now)
                 continue
             if not g.fingerprint and now - g.last_strong_ts > self.cfg.window_s:
                 continue  # a weak group that never became an incident
@@ -467,7 +530,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         g.inherited = frozenset()
         if g.resolved_ts is None and not g.strong_active():
             g.resolved_ts = now
-        return await self._emit(g, now)
+        return await self._changed(g, now)
 
     async def _clear(self, event: Anomaly, ref_key: str, state: CorrelationState) -> list[Event]:
         out: list[Event] = []
@@ -483,14 +546,37 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 continue
             if not g.strong_active():
                 g.resolved_ts = event.ts
-            out += await self._emit(g, event.ts)
+            out += await self._changed(g, event.ts)
         if not held:
             self.ignored("clear_without_anomaly", f"{ref_key} cleared at {event.ts:.3f}")
         return out
 
     # ------------------------------------------------------------------ incidents
 
+    async def _changed(self, g: _Group, ts: float) -> list[Event]:
+        """A change to incident ``g`` at event time ``ts``: emitted now if it opens the
+        incident or changes its status or suppression, or if holding back is off; else held
+        back until :meth:`_due` (``changed_ts`` keeps its oldest held change)."""
+        if not g.owned:
+            return []  # another region's incident: it ranks and emits it
+        status = "resolved" if g.resolved_ts is not None else "open"
+        emitted = (g.last_emitted[0], g.last_emitted[-1]) if g.last_emitted else None
+        if self.cfg.revision_s <= 0 or (status, g.suppressed) != emitted:
+            return await self._emit(g, ts)
+        if g.changed_ts is None:
+            g.changed_ts = ts
+        return []
+
+    async def _due(self, state: CorrelationState, now: float) -> list[Event]:
+        """Emit every incident whose oldest held-back change is ``revision_s`` old."""
+        out: list[Event] = []
+        for g in state.groups:
+            if g.changed_ts is not None and now - g.changed_ts >= self.cfg.revision_s:
+                out += await self._emit(g, now)
+        return out
+
     async def _emit(self, g: _Group, ts: float) -> list[Event]:
+        g.changed_ts = None
         if not g.owned:
             return []  # another region's incident: it ranks and emits it
         refs = sorted(g.anomalies.values(), key=lambda a: (a.onset_ts, a.entity, a.signal))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from netvigil.analytics import rca
 from netvigil.analytics.rca import rank
 from netvigil.events import AnomalyRef
-from netvigil.graph.base import TopologyStore
+from netvigil.graph.base import Device, TopologyStore
 from netvigil.graph.importers import load_topology
+from netvigil.graph.memory import MemoryTopology
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +155,28 @@ def test_a_link_with_one_end_shut_down_is_down_and_explains_the_congestion_it_ca
     assert causes[0].entity == lk.id and causes[0].fault == "down"
     # the same congestion with nothing before it is a congestion
     assert rank(topo, anomalies[3:])[0].entity == hot.id
+
+
+def test_the_dense_and_the_edge_list_walk_rank_alike(
+    topo: TopologyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small walks iterate a dense matrix, large ones the edge list: the same rankings,
+    a device without links (dangling: its mass goes back to the seeds) included."""
+    lone = MemoryTopology()
+    lone.load(devices=[*topo.devices(), Device("lone")], links=topo.links())
+    cases = [
+        [ref(lk.a_if, "deviation", "if.util", 0.5 + i / 20), ref(lk.b_if)]
+        for i, lk in enumerate(topo.links())
+    ]
+    cases += [
+        [ref(d.name, signal="reachability"), ref("lone", "deviation", "cpu")]
+        for d in topo.devices()
+    ]
+    cases += [
+        [ref(d.name, "deviation", "cpu.util", 0.7), ref("lone", "deviation", "cpu", 0.9)]
+        for d in topo.devices()
+    ]
+    dense = [rank(lone, c) for c in cases]
+    monkeypatch.setattr(rca, "WALK_DENSE_MAX", 0)
+    assert [rank(lone, c) for c in cases] == dense
+    assert any(rc.entity == "lone" for r in dense for rc in r)  # the dangling node ranks

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netvigil.events import Anomaly, Event, Incident
+from netvigil.events import Anomaly, Event, Incident, Sample
 from netvigil.graph.importers import load_topology
 from netvigil.streams.correlate import CorrelationState, CorrelatorConfig, CorrelatorProcessor
 
@@ -28,6 +28,11 @@ def anomaly(
         state=state,
         onset_ts=ts,
     )  # type: ignore[arg-type]
+
+
+def tick(ts: float, device: str = "core1") -> Sample:
+    """The sampler's clock tick: the metrics of ``device`` have reached ``ts``."""
+    return Sample(ts=ts, device=device)
 
 
 async def feed(events: list[Anomaly], cfg: CorrelatorConfig | None = None) -> list[Incident]:
