@@ -29,7 +29,9 @@ class StuckThenFine:
         type(self).made += 1
         self.stuck = type(self).made == 1
 
-    def list_offsets(self, asked: dict[TopicPartition, Any], **_: Any) -> dict[Any, Future[TopicPartition]]:
+    def list_offsets(
+        self, asked: dict[TopicPartition, Any], **_: Any
+    ) -> dict[Any, Future[TopicPartition]]:
         out: dict[Any, Future[TopicPartition]] = {}
         for tp in asked:
             fut: Future[TopicPartition] = Future()
