@@ -64,6 +64,11 @@ __all__ = ["bench_scale"]
     show_default=True,
     help="Fault cases ranked for rank_p99_ms.",
 )
+@click.option(
+    "--no-storm",
+    is_flag=True,
+    help="Generate, import and rank only (the pipeline's figures are null): Neo4j at scale.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @friendly
 def bench_scale(
@@ -74,6 +79,7 @@ def bench_scale(
     neo4j_url: str | None,
     neo4j_password: str,
     rank_samples: int,
+    no_storm: bool,
     as_json: bool,
 ) -> None:
     """Generate a carrier network of DEVICES devices (core, aggregation, access; dual-homed),
@@ -93,6 +99,7 @@ def bench_scale(
         neo4j_url=neo4j_url,
         neo4j_password=neo4j_password,
         rank_samples=rank_samples,
+        storm=not no_storm,
     )
     with _progress() as progress:
         report = run_scale_bench(spec, progress)

@@ -107,6 +107,8 @@ class ScaleSpec:
     storm_steps: int = 4
     """Twin steps after the failure (10 s each by default: past the 30 s floor)."""
     rank_samples: int = 200
+    storm: bool = True
+    """False: generate, import and rank only; the pipeline's figures are null."""
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,10 @@ def run_scale_bench(spec: ScaleSpec, progress: Progress | None = None) -> dict[s
             import_s = time.perf_counter() - t0
             say("importing", 1, 1)
             rank_p99 = _rank_p99(store, spec.rank_samples, say)
-            run = _run_storm(spec, storm, inventory, url, workdir, say)
+            if spec.storm:
+                run = _run_storm(spec, storm, inventory, url, workdir, say)
+            else:
+                run = _not_run()
     if spec.graph != "embedded":
         unmeasured["correlator_anomalies_per_cpu_s"] = (
             "on Neo4j the correlator's queries run in threads and in the server: the event "
@@ -343,6 +348,29 @@ def _run_storm(
         "metrics_per_s": round(metrics / wall),
         "metrics_per_cpu_s": round(metrics / cpu),
         "pipeline_wall_s": round(wall, 1),
+    }
+
+
+#: the figures only the pipeline run gives
+_PIPELINE = (
+    "metrics_per_s",
+    "anomalies_per_s_peak",
+    "correlator_anomalies_per_cpu_s",
+    "storm_incidents",
+    "storm_incident_s",
+    "incident_latency_p99_s",
+)
+
+
+def _not_run() -> dict[str, Any]:
+    why = "the pipeline was not run (--no-storm)"
+    extras = ("storm_anomalies", "metrics", "metrics_per_cpu_s", "anomalies")
+    return {
+        **dict.fromkeys(_PIPELINE + extras),
+        "storm_root_causes": {},
+        "incident_revisions": None,
+        "pipeline_wall_s": None,
+        "unmeasured": dict.fromkeys(_PIPELINE, why),
     }
 
 
