@@ -26,6 +26,7 @@ def test_without_the_storm_the_pipeline_figures_are_null_with_a_reason() -> None
     assert set(report["unmeasured"]) == pipeline
     assert all("--no-storm" in why for why in report["unmeasured"].values())
     assert report["graph_import_s"] > 0 and report["rank_p99_ms"] > 0
+    assert report["graph_import_cpu_s"] > 0 and report["rank_p99_cpu_ms"] > 0
     assert report["rss_mb_per_worker"] > 0
     assert {"generating", "importing", "ranking"} <= set(phases)
     assert "pipeline (twin steps)" not in phases
