@@ -42,7 +42,9 @@ __all__ = ["bench_scale"]
     type=click.Choice(["embedded", "neo4j"]),
     default="embedded",
     show_default=True,
-    help="Topology store: the embedded one, or Neo4j (import, ranking and the pipeline on it).",
+    help="Topology store: the embedded one, or Neo4j (import, ranking and the pipeline on it; "
+    "the pipeline's own import is one transaction, too big for the provisioned Neo4j at "
+    "~10,000 devices: its figures are then null with the reason).",
 )
 @click.option(
     "--neo4j-url",
