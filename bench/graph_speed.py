@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from netvigil.analytics.rca import rank
+from netvigil.eval.rankspeed import faults, pct, rank_once
 from netvigil.events import AnomalyRef
 from netvigil.graph.base import Device, Link, TopologyStore
 from netvigil.graph.importers import load_topology
@@ -53,44 +52,6 @@ def synthetic(n: int = 1000, seed: int = 1) -> tuple[list[Device], list[Link]]:
     return devices, links
 
 
-def ref(
-    entity: str, kind: str = "down", signal: str = "if.oper_status", t: float = 0.0
-) -> AnomalyRef:
-    return AnomalyRef(entity=entity, signal=signal, kind=kind, score=1.0, onset_ts=t)
-
-
-def faults(topo: MemoryTopology, count: int, seed: int = 3) -> list[list[AnomalyRef]]:
-    rng = random.Random(seed)
-    devices = sorted(d.name for d in topo.devices() if len(topo.links_of(d.name)) >= 3)
-    out = []
-    for i in range(count):
-        dev = rng.choice(devices)
-        links = topo.links_of(dev)
-        kind = i % 4
-        if kind == 0:  # node down
-            refs = [ref(dev, signal="reachability")]
-            refs += [ref(lk.end(lk.other(dev))) for lk in links]
-        elif kind == 1:  # link down
-            lk = rng.choice(links)
-            refs = [ref(lk.a_if), ref(lk.b_if)]
-        elif kind == 2:  # linecard
-            card = rng.sample(links, 2)
-            refs = [ref(e) for lk in card for e in (lk.a_if, lk.b_if)]
-        else:  # congestion
-            lk = rng.choice(links)
-            refs = [ref(lk.end(dev), kind="threshold", signal="if.out_util")]
-        for nb in rng.sample(topo.neighbors(dev), min(3, len(topo.neighbors(dev)))):
-            refs.append(ref(nb, kind="deviation", signal="cpu.util", t=10.0))
-        out.append(refs)
-    return out
-
-
-def rank_once(store: TopologyStore, refs: list[AnomalyRef]) -> None:
-    sub = store.neighbourhood(sorted({r.entity for r in refs}))
-    causes = rank(sub, refs)
-    assert causes, "no candidates"
-
-
 def timed(fn: Callable[[], object], n: int) -> list[float]:
     out = []
     for _ in range(n):
@@ -98,11 +59,6 @@ def timed(fn: Callable[[], object], n: int) -> list[float]:
         fn()
         out.append((time.perf_counter() - t0) * 1000)
     return out
-
-
-def pct(xs: list[float], q: float) -> float:
-    s = sorted(xs)
-    return round(s[min(len(s) - 1, int(q * len(s)))], 3)
 
 
 def bench_rank(

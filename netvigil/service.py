@@ -139,6 +139,9 @@ class TwinPlan:
     """Share of the twin's telemetry lost before it reaches the pipeline."""
     poll_reachability: bool = False
     """The twin reports each device's reachability every step (a poller), not only changes."""
+    poller: str | None = None
+    """The device the management station sits behind: devices a failure cuts off from it are
+    reported unreachable and go silent (:meth:`~netvigil.twin.network.TwinNetwork.cut_off`)."""
     start: float = SIM_EPOCH
     """Simulated time of the first step (the lab bench runs it on the lab's clock; a run over a
     used data directory resumes after the last one's:
@@ -202,6 +205,7 @@ class Service:
                 twin.faults,
                 seed=settings.twin.seed,
                 poll_reachability=twin.poll_reachability,
+                poller=twin.poller,
             )
         clock: list[TwinSource] = []  # the twin source, once built: its clock is sim time
         coordinator, autonomy, action_store, prevention = build_coordinator(

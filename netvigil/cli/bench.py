@@ -166,4 +166,5 @@ def mission(
 
 
 import netvigil.cli.bench_lab  # noqa: E402  (registers `bench lab` on this group)
-import netvigil.cli.bench_rca  # noqa: E402, F401  (registers `bench rca` on this group)
+import netvigil.cli.bench_rca  # noqa: E402  (registers `bench rca` on this group)
+import netvigil.cli.bench_scale  # noqa: E402, F401  (registers `bench scale` on this group)

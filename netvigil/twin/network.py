@@ -10,8 +10,10 @@ device reports its IGP adjacencies leaving and reaching Full (``ospf_down`` / ``
 events, as routers log them). A lossy link keeps its routes (loss does not change IGP metrics):
 its receiving interfaces count input errors (unless the fault is an uncounted drop), and
 :meth:`TwinNetwork.path_state` gives the loss and latency a service's traffic meets on its
-path, which the twin's services (``twin/services.py``) serve. Everything is a function of the
-seed and the simulated time, so the same seed gives the same telemetry.
+path, which the twin's services (``twin/services.py``) serve. With a ``poller`` (the device the
+management station sits behind), a failure that isolates devices from it silences them: they
+are reported unreachable and send nothing, as a carrier's storm looks from its NOC. Everything
+is a function of the seed and the simulated time, so the same seed gives the same telemetry.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import networkx as nx
 import numpy as np
 from scipy import sparse
 
+from netvigil.errors import TopologyError
 from netvigil.events import DeviceEvent, Event, Metric
 from netvigil.graph.base import Link, TopologyStore
 from netvigil.graph.discovery.lldp import Neighbor
@@ -114,10 +117,19 @@ class TwinNetwork:
         *,
         seed: int,
         poll_reachability: bool = False,
+        poller: str | None = None,
     ) -> None:
         self.topo = topo
         #: also report every device's reachability each step, as a poller does (1 up, 0 down)
         self.poll_reachability = poll_reachability
+        #: the device the management station sits behind; None: every device that runs is
+        #: seen. Set, a device with no working path to it is *cut off*: it is reported
+        #: unreachable and none of its telemetry arrives (see :meth:`cut_off`)
+        self.poller = poller
+        if poller is not None and all(d.name != poller for d in topo.devices()):
+            raise TopologyError(f"poller {poller!r} is not a device of the topology")
+        self._cut_key: tuple[frozenset[str], frozenset[str]] | None = None
+        self._cut: frozenset[str] = frozenset()
         self.faults = sorted(faults, key=lambda f: f.start)
         #: operator changes (gNMI Set): interfaces shut down, and IGP metrics per link
         self.admin_down: set[str] = set()
@@ -193,6 +205,27 @@ class TwinNetwork:
             if f.kind in ("link_down", "flap") and f.direction and f.target in f.links_down(t)
         }
         return frozenset(down_links), down_dev, surges
+
+    def cut_off(self, down_links: frozenset[str], down_dev: frozenset[str]) -> frozenset[str]:
+        """Devices that run but have no path of working links to :attr:`poller` (none
+        without a poller, and all of them when the poller itself is down): a failure that
+        isolates part of the network silences it, as the management station sees it."""
+        if self.poller is None:
+            return frozenset()
+        key = (down_links, down_dev)
+        if self._cut_key == key:
+            return self._cut
+        running = {d.name for d in self.topo.devices()} - down_dev
+        g = nx.Graph()
+        g.add_nodes_from(running)
+        g.add_edges_from(
+            (lk.a, lk.b)
+            for lk in self.topo.links()
+            if lk.id not in down_links and lk.a in running and lk.b in running
+        )
+        seen = nx.node_connected_component(g, self.poller) if self.poller in g else set()
+        self._cut_key, self._cut = key, frozenset(running - seen)
+        return self._cut
 
     def _route(
         self, down_links: frozenset[str], down_dev: frozenset[str]
@@ -354,15 +387,16 @@ class TwinNetwork:
             [d.link.id in down_links for d in self._dirs], 0.0, offered_bps / self._caps
         )
         out: list[Event] = []
-        out.extend(self._reachability_events(t, down_dev))
+        silent = down_dev | self.cut_off(down_links, down_dev)
+        out.extend(self._reachability_events(t, silent))
         if self.poll_reachability:
             out += [
-                Metric(ts=t, device=d, name="reachability", value=0.0 if d in down_dev else 1.0)
+                Metric(ts=t, device=d, name="reachability", value=0.0 if d in silent else 1.0)
                 for d in sorted(self._prev_reachable)
             ]
         through: dict[str, float] = {}
         for i, d in enumerate(self._dirs):
-            if d.src in down_dev:
+            if d.src in silent:
                 continue
             lk = d.link
             up = lk.id not in down_links
@@ -423,7 +457,7 @@ class TwinNetwork:
             ]
         spikes = {f.target: f.magnitude for f in self.active_faults(t) if f.kind == "cpu_spike"}
         for dev in sorted(d.name for d in self.topo.devices()):
-            if dev in down_dev:
+            if dev in silent:
                 continue
             n_if = max(len(self.topo.interfaces(dev)), 1)
             cpu = 12 + 25 * through.get(dev, 0.0) / n_if + float(self._rng.normal(0, 1.0))

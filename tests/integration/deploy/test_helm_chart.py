@@ -129,3 +129,49 @@ def test_the_schema_check_rejects_a_broken_manifest(helm: Path) -> None:
     svc["spec"]["portz"] = []
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(svc, KUBE, strict=True)
+
+
+def test_workers_autoscale_on_consumer_lag_when_asked(helm: Path) -> None:
+    assert not [d for d in render(helm) if d["kind"] == "HorizontalPodAutoscaler"]  # off
+    assert by_kind(render(helm), "Deployment", "workers")["spec"]["replicas"] == 3
+    docs = render(
+        helm,
+        "workers.autoscaling.enabled=true",
+        "workers.autoscaling.maxReplicas=8",
+        "workers.autoscaling.consumerGroups={nv-netvigil-detector,nv-netvigil-correlator}",
+    )
+    validate(docs)
+    hpa = by_kind(docs, "HorizontalPodAutoscaler", "workers")
+    workers = by_kind(docs, "Deployment", "workers")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": workers["metadata"]["name"],
+    }
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 8)
+    assert "replicas" not in workers["spec"]  # the autoscaler owns the count
+    lag = [m["external"] for m in hpa["spec"]["metrics"] if m["type"] == "External"]
+    assert [m["metric"]["selector"]["matchLabels"]["consumergroup"] for m in lag] == [
+        "nv-netvigil-detector",
+        "nv-netvigil-correlator",
+    ]
+    assert {m["metric"]["name"] for m in lag} == {"kafka_consumergroup_lag"}
+    assert {m["target"]["type"] for m in lag} == {"AverageValue"}
+    assert hpa["spec"]["behavior"]["scaleDown"]["policies"][0]["value"] == 1
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (["workers.autoscaling.maxReplicas=20"], "exceeds kafka.partitions"),
+        (["workers.autoscaling.minReplicas=5", "workers.autoscaling.maxReplicas=4"], "between 1"),
+        (["workers.autoscaling.consumerGroups=null"], "consumerGroups is empty"),
+    ],
+)
+def test_autoscaling_bounds_are_checked(helm: Path, sets: list[str], message: str) -> None:
+    args = [str(helm), "template", "nv", str(CHART), "--kube-version", KUBE]
+    for s in ["workers.autoscaling.enabled=true", *sets]:
+        args += ["--set", s]
+    r = subprocess.run(args, capture_output=True, text=True)
+    assert r.returncode != 0 and message in r.stderr, r.stderr
