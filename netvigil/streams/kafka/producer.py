@@ -6,8 +6,10 @@ Sources (collectors, the twin) publish through :meth:`KafkaPublisher.publish`, t
 topic at a time: an event of another topic for the same key sends the open batch first. So a
 key's records are produced in the order its events were published, across topics, which the
 detector's merge of metrics and device events relies on (a full batch of a device's metrics
-used to go out while an older link-down event of that device still lingered in its own batch:
-the detector took the metrics first, and raised anomalies the embedded runtime did not). Then
+could go out while an older link-down event of that device still lingered in its own batch).
+This does not order the two partitions on the broker: librdkafka sends each partition's
+records on their own, so the detector may still read a metric before an older device event
+(docs/kafka.md, "Runs of 2026-12-06 (evening)"). Then
 produced with confluent-kafka: idempotent (no duplicates or reordering from retries),
 ``acks=all``, compressed, partitioned by murmur2 of the key like Java clients and aiokafka,
 so the workers' outputs and ours put a key in the same partition.
