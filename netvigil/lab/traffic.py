@@ -15,7 +15,11 @@ an aggregate of flows rather than carrying it whole on one path.
 Surges (``surges.json`` in the lab directory, written by ``lab fault congestion``): extra
 demand pinned to one direction of a link, sent from one end straight to the other end's
 link address (a connected route: it cannot take another path), on UDP port
-:data:`SURGE_PORT` so that a policer can tell the surging class apart.
+:data:`SURGE_PORT` so that a policer can tell the surging class apart. A growth ramp in the
+same file (``{"link", "from", "to", "bps", "start", "ramp_s"}``, written by ``lab fault
+growth_ramp``) is a demand from router ``from`` to router ``to``'s loopback, routed by the
+routers like every demand (so an IGP cost change moves it), growing linearly from nothing at
+``start`` to ``bps`` at ``start + ramp_s`` (wall clock), on the surge port too.
 
 Rates are bounded: the twin sizes the demand so the busiest link direction peaks at 55 % of
 its (scaled, a few Mbit/s) capacity, and datagrams are 1,400 bytes, so the whole lab is a few
@@ -78,16 +82,22 @@ def demand_flows(net: TwinNetwork, plan: LabPlan, t: float) -> list[Flow]:
     return [Flow(s, loop[d], SINK_PORT, bps) for s, d, bps in net.last_demands if bps > 0]
 
 
-def surge_flows(plan: LabPlan, path: Path) -> list[Flow]:
-    """Extra demand of the surges file: ``[{"link", "from", "bps"}]``."""
+def surge_flows(plan: LabPlan, path: Path, now: float) -> list[Flow]:
+    """Extra demand of the surges file at wall-clock ``now``: surges ``{"link", "from",
+    "bps"}`` and growth ramps ``{"link", "from", "to", "bps", "start", "ramp_s"}``."""
     try:
         items = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         return []
     out = []
     for s in items:
-        lk = plan.link(s["link"])
         src = s["from"]
+        if "ramp_s" in s:
+            grown = min(max((now - s["start"]) / max(s["ramp_s"], 1e-9), 0.0), 1.0)
+            dst_addr = plan.router(s["to"]).loopback.partition("/")[0]
+            out.append(Flow(src, dst_addr, SURGE_PORT, float(s["bps"]) * grown))
+            continue
+        lk = plan.link(s["link"])
         dst_addr = (lk.b_addr if src == lk.a else lk.a_addr).partition("/")[0]
         out.append(Flow(src, dst_addr, SURGE_PORT, float(s["bps"])))
     return out
@@ -128,7 +138,8 @@ def main(argv: list[str] | None = None) -> None:
         now = time.monotonic()
         if now >= next_step:
             kept = {(f.src, f.dst_addr, f.port): (f.credit, f.turn) for f in flows}
-            flows = demand_flows(net, plan, time.time()) + surge_flows(plan, lab / "surges.json")
+            wall = time.time()
+            flows = demand_flows(net, plan, wall) + surge_flows(plan, lab / "surges.json", wall)
             for f in flows:
                 f.credit, f.turn = kept.get((f.src, f.dst_addr, f.port), (0.0, 0))
             next_step = now + STEP_S
