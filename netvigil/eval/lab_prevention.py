@@ -15,7 +15,12 @@ What it measures, from the pipeline's own events and the routers' own SNMP count
 - the peak utilization (SNMP, 10 s polls) of the ramped link direction and of every other
   link direction from the ramp's start to its end, and which directions the change moved
   traffic to (their mean after the change exceeds their mean before the ramp by
-  :data:`MOVED_MIN`);
+  :data:`MOVED_MIN`), with their series. Two peaks: of single polls, and *sustained*, the
+  highest level two consecutive polls both reached (the detector's congestion rule: two
+  polls at or over the threshold). A single poll's rate carries the poll's timing error (the
+  counters read a little after or before the poll's time, on a loaded machine up to a few
+  seconds of a 10 s interval): a link shaped by HTB cannot carry more than its rate, so a
+  single poll above 1.0 is that error, not traffic;
 - the time the ramp would have saturated the link without a change: the direction's mean
   before the ramp plus the ramp's linear growth reaching the threshold.
 
@@ -35,6 +40,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +60,7 @@ from netvigil.resolvers.policy import default_policy
 from netvigil.service import Service
 from netvigil.twin.network import TwinNetwork
 
-__all__ = ["MOVED_MIN", "LabRamp", "choose_ramp", "run_lab_ramp"]
+__all__ = ["MOVED_MIN", "LabRamp", "choose_ramp", "run_lab_ramp", "sustained_peak"]
 
 #: a direction the change moved traffic to: its mean after the change this much above before
 MOVED_MIN = 0.05
@@ -128,6 +134,12 @@ def _r(x: float | None, n: int = 3) -> float | None:
     return None if x is None else round(x, n)
 
 
+def sustained_peak(values: list[float]) -> float | None:
+    """The highest level two consecutive samples both reached (None: fewer than two)."""
+    pairs = [min(a, b) for a, b in pairwise(values)]
+    return max(pairs) if pairs else None
+
+
 def _report(
     w: _Watch, plan: LabPlan, fault: LabFault, src: str, dst: str, t0: float, t_end: float
 ) -> dict[str, Any]:
@@ -161,17 +173,31 @@ def _report(
         if a.action == "action.decided" and a.detail.get("preemptive") and a.ts >= fault.start
     ]
     peaks: dict[str, float] = {}
+    held: dict[str, float] = {}
+    series: dict[str, list[tuple[float, float]]] = {}
     moved: dict[str, dict[str, float | None]] = {}
-    for entity in w.loads.series:
-        p = w.loads.peak(entity, fault.start, t_end)
-        if p is not None:
-            peaks[entity] = round(p, 3)
+    for entity, samples in w.loads.series.items():
+        during = [(ts, v) for ts, v in samples if fault.start <= ts <= t_end]
+        if not during:
+            continue
+        peaks[entity] = round(max(v for _, v in during), 3)
+        sp = sustained_peak([v for _, v in during])
+        if sp is not None:
+            held[entity] = round(sp, 3)
         if change is not None and entity != ramped:
             pre = w.loads.mean(entity, fault.start - 120.0, fault.start)
             post = w.loads.mean(entity, change.ts + 30.0, t_end)
             if pre is not None and post is not None and post - pre >= MOVED_MIN:
-                moved[entity] = {"before": _r(pre), "after": _r(post), "peak": peaks.get(entity)}
+                moved[entity] = {
+                    "before": _r(pre),
+                    "after": _r(post),
+                    "peak": peaks.get(entity),
+                    "peak_sustained": held.get(entity),
+                }
+        if entity == ramped or entity in moved:
+            series[entity] = [(round(ts - fault.start, 1), round(v, 3)) for ts, v in samples]
     others = {e: p for e, p in peaks.items() if e != ramped}
+    others_held = {e: p for e, p in held.items() if e != ramped}
     return {
         "link": lk.id,
         "direction_from": fault.direction,
@@ -207,9 +233,15 @@ def _report(
             "verdict": validated[0] if validated else None,
         },
         "peak_ramped": peaks.get(ramped),
+        "peak_ramped_sustained": held.get(ramped),
         "peak_other": max(others.values()) if others else None,
         "peak_other_at": max(others, key=lambda e: others[e]) if others else None,
+        "peak_other_sustained": max(others_held.values()) if others_held else None,
+        "peak_other_sustained_at": (
+            max(others_held, key=lambda e: others_held[e]) if others_held else None
+        ),
         "moved_to": moved,
+        "series": series,
         "saturated": (peaks.get(ramped) or 0.0) >= 0.9,
         "audit": [
             {"ts": round(a.ts, 1), "action": a.action, "subject": a.subject}

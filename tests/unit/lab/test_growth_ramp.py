@@ -63,3 +63,11 @@ def test_the_default_ramp_is_one_a_cost_change_can_steer_on_the_twin() -> None:
     net.extra_demand = {(src, dst): RAMP_PEAK * lk.capacity_bps}
     util, _ = net.expected_load(0.0)
     assert util[(link, end)] >= 1.0  # unsteered, the ramp saturates its link
+
+
+def test_a_sustained_peak_needs_two_consecutive_samples() -> None:
+    from netvigil.eval.lab_prevention import sustained_peak
+
+    assert sustained_peak([0.5, 1.1, 0.4, 0.6, 0.7]) == 0.6
+    assert sustained_peak([0.95, 0.92]) == 0.92
+    assert sustained_peak([0.3]) is None
