@@ -39,7 +39,7 @@ import asyncio
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -121,9 +121,16 @@ class _Watch:
     risks: list[Risk]
     audit: list[AuditRecord]
 
+    others: dict[str, list[Risk]] = field(default_factory=dict)
+    """Risks on other interfaces (the links the ramp was moved to), by risk id."""
+
     def on_risk(self, topic: str, event: Event) -> None:
-        if isinstance(event, Risk) and event.entity == self.entity:
+        if not isinstance(event, Risk):
+            return
+        if event.entity == self.entity:
             self.risks.append(event)
+        else:
+            self.others.setdefault(event.risk_id, []).append(event)
 
     def on_audit(self, topic: str, event: Event) -> None:
         if isinstance(event, AuditRecord) and event.action.split(".")[0] in ("risk", "action"):
@@ -138,6 +145,18 @@ def sustained_peak(values: list[float]) -> float | None:
     """The highest level two consecutive samples both reached (None: fewer than two)."""
     pairs = [min(a, b) for a, b in pairwise(values)]
     return max(pairs) if pairs else None
+
+
+def _no_plan(a: AuditRecord) -> str:
+    """Why no preemptive change was planned (a ``risk.no_plan`` record), in one line."""
+    if a.action != "risk.no_plan":
+        return ""
+    if "why" in a.detail:
+        return str(a.detail["why"])
+    return "; ".join(
+        f"{c.get('action')}: {', '.join(c.get('refused') or [])}"
+        for c in a.detail.get("candidates", [])
+    )
 
 
 def _report(
@@ -241,6 +260,16 @@ def _report(
             max(others_held, key=lambda e: others_held[e]) if others_held else None
         ),
         "moved_to": moved,
+        "other_risks": [
+            {
+                "entity": rs[0].entity,
+                "opened_after_ramp_s": round(rs[0].ts - fault.start, 1),
+                "deadline_after_ramp_s": round(rs[0].predicted_ts - fault.start, 1),
+                "last_status": rs[-1].status,
+                "no_plan": sorted({_no_plan(a) for a in w.audit if a.subject == rid} - {""}),
+            }
+            for rid, rs in w.others.items()
+        ],
         "series": series,
         "saturated": (peaks.get(ramped) or 0.0) >= 0.9,
         "audit": [
