@@ -76,9 +76,9 @@ def bench_lab(
     same schedule on its twin; score detection and root causes on both, and compare the
     twin's predicted link loads after a cost change with the lab's measured ones (root)."""
     from netvigil.eval.lab import LabBench, run_lab_bench
-    from netvigil.lab.faults import LAB_FAULT_KINDS
+    from netvigil.lab.faults import LAB_FAULT_KINDS, SCHEDULED_KINDS
 
-    chosen = tuple(k.strip() for k in kinds.split(",")) if kinds else tuple(LAB_FAULT_KINDS)
+    chosen = tuple(k.strip() for k in kinds.split(",")) if kinds else SCHEDULED_KINDS
     unknown = set(chosen) - set(LAB_FAULT_KINDS)
     if unknown:
         raise click.BadParameter(
@@ -122,3 +122,66 @@ def bench_lab(
             f"{a['within_tolerance']}/{a['loaded_directions']} loaded directions within 15 %, "
             f"median error {a['rel_error_p50']}"
         )
+
+
+@bench.command("lab-ramp")
+@config_option
+@click.option(
+    "--topology",
+    type=click.Path(dir_okay=False, exists=True),
+    required=True,
+    help="Topology for the lab (GraphML or a YAML inventory).",
+)
+@click.option("--max-routers", type=click.IntRange(2), default=5, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--link", default="", help="The ramped link (default: chosen by rule).")
+@click.option("--from", "direction", default="", help="The link's end the ramp leaves.")
+@click.option("--warmup", type=float, default=240.0, show_default=True)
+@click.option(
+    "--ramp", "ramp_s", type=float, default=900.0, show_default=True, help="Seconds of growth."
+)
+@click.option(
+    "--hold", "hold_s", type=float, default=120.0, show_default=True, help="Seconds at the peak."
+)
+@click.option("--lookahead", type=float, default=300.0, show_default=True)
+@click.option("--keep", is_flag=True, help="Leave the lab up afterwards.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly
+def bench_lab_ramp(
+    config_path: str | None,
+    topology: str,
+    max_routers: int,
+    seed: int,
+    link: str,
+    direction: str,
+    warmup: float,
+    ramp_s: float,
+    hold_s: float,
+    lookahead: float,
+    keep: bool,
+    as_json: bool,
+) -> None:
+    """A growth ramp on a lab link, NetVigil at level 3: the forecast, the risk, the
+    preemptive IGP cost change on the real routers, and the link's peak utilization from
+    the routers' SNMP counters (root; see docs/prevention.md)."""
+    from netvigil.eval.lab_prevention import LabRamp, run_lab_ramp
+
+    cfg = LabRamp(
+        topology=topology,
+        link=link,
+        direction=direction,
+        max_routers=max_routers,
+        seed=seed,
+        warmup_s=warmup,
+        ramp_s=ramp_s,
+        hold_s=hold_s,
+        lookahead_s=lookahead,
+        config=config_path,
+        keep=keep,
+    )
+    report = run_lab_ramp(cfg, say=None if as_json else (lambda msg: err.print(msg)))
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    report.pop("audit", None)
+    out.print(json.dumps(report, indent=2))

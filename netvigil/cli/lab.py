@@ -114,12 +114,21 @@ def lab_down(as_json: bool) -> None:
     show_default=True,
     help="Seconds the fault lasts; then it is cleared.",
 )
-@click.option("--from", "direction", default="", help="congestion: the router the surge leaves.")
+@click.option(
+    "--from",
+    "direction",
+    default="",
+    help="congestion, growth_ramp: the link's end the extra traffic leaves.",
+)
+@click.option(
+    "--to", default="", help="growth_ramp: the router the demand goes to (default: chosen)."
+)
 @friendly
-def lab_fault(kind: str, target: str, duration: float, direction: str) -> None:
+def lab_fault(kind: str, target: str, duration: float, direction: str, to: str) -> None:
     """Inject a fault on the running lab for DURATION seconds, then clear it (ground truth in
     faults.jsonl). KIND: link_down, link_loss, congestion, node_down, routing_crash,
-    mtu_mismatch, cost_misconfig, flapping; TARGET: a link (A--B) or a router."""
+    mtu_mismatch, cost_misconfig, flapping, growth_ramp (a demand across the link growing
+    to its capacity over DURATION); TARGET: a link (A--B) or a router."""
     import time
 
     from netvigil.lab.faults import LabFault, clear, inject
@@ -129,7 +138,7 @@ def lab_fault(kind: str, target: str, duration: float, direction: str) -> None:
     state = LabState.load()
     if state is None:
         raise LabError("no lab is running; start one with `netvigil lab up --topology FILE`")
-    f = LabFault(kind, target, time.time(), duration, direction)
+    f = LabFault(kind, target, time.time(), duration, direction, to)
     try:
         inject(state, f)
     except KeyError as exc:

@@ -19,7 +19,14 @@ the response time of :class:`~netvigil.eval.operator.OperatorModel`:
 
 Reported: when each domain earned and was promoted, its record at the end; the false
 incidents of each benign pattern before and after the operator's feedback on it; real faults
-detected; time to repair before and after each domain's promotion.
+detected, scored on the faults that harmed (:func:`harm_scores`, as ``bench lab`` does); time
+to repair before and after each domain's promotion.
+
+A fault *harmed* when its symptom was present in the twin at some step
+(:class:`~netvigil.eval.recovery.RecoveryWatch`: a surge's link direction at the congestion
+threshold, any other fault active). A second surge on a link that a verified QoS change
+still polices never saturates it: nothing was there to detect, and it is not counted as
+missed.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from netvigil.streams.embedded import EmbeddedRuntime
 from netvigil.twin.faults import FAULT_KINDS, Fault
 from netvigil.twin.source import SIM_EPOCH
 
-__all__ = ["FeedbackOperator", "run_earned"]
+__all__ = ["FeedbackOperator", "harm_scores", "run_earned"]
 
 ACTOR = "operator (modelled)"
 
@@ -232,6 +239,24 @@ def _on(board: Scoreboard, fingerprint: str, link: str) -> bool:
     return rc is not None and rc.entity == link
 
 
+def harm_scores(
+    rows: list[dict[str, Any]], injected: list[Fault], watch: RecoveryWatch
+) -> dict[str, Any]:
+    """Detection over the faults that harmed: each row of the scoreboard (in the order of
+    ``injected``) gets ``harmful``; returns the counts and whether every harmful fault was
+    detected (see the module doc)."""
+    for row, f in zip(rows, injected, strict=True):
+        rec = watch.of(f)
+        row["harmful"] = rec is not None and rec.onset is not None
+    harm = [r for r in rows if r["harmful"]]
+    detected = sum(1 for r in harm if r["detected_root_cause"] is not None)
+    return {
+        "harmful": len(harm),
+        "harmful_detected": detected,
+        "all_real_faults_detected": detected == len(harm),
+    }
+
+
 def run_earned(
     scenario: Any,
     settings: Settings,
@@ -317,6 +342,7 @@ def run_earned(
             k: round(statistics.median(v), 1) for k, v in repairs.get(name, {}).items()
         }
     real = list(report["faults"])
+    harm = harm_scores(real, board.injected, watch)
     return {
         "scenario": scenario.name,
         "topology": str(settings.twin.topology or "builtin:demo-backbone"),
@@ -327,7 +353,7 @@ def run_earned(
         "operator": model.describe(),
         "faults": len(real),
         "detected": report["detected"],
-        "all_real_faults_detected": report["detected"] == len(real),
+        **harm,
         "incidents": report["incidents"],
         "false_incidents": report["false_incidents"],
         "suppressed_incidents": len(board.suppressed),

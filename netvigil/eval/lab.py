@@ -53,7 +53,7 @@ from netvigil.events import Anomaly, Event, interface_id
 from netvigil.graph.importers import load_topology
 from netvigil.lab import faults as lab_faults
 from netvigil.lab import runner
-from netvigil.lab.faults import LAB_FAULT_KINDS, LabFault
+from netvigil.lab.faults import SCHEDULED_KINDS, LabFault
 from netvigil.lab.hook import POLL_S, lab_settings
 from netvigil.lab.plan import LabPlan, plan_lab
 from netvigil.lab.state import LabState
@@ -79,6 +79,7 @@ LAB_TO_TWIN: dict[str, str] = {
     "mtu_mismatch": "mtu_mismatch",
     "cost_misconfig": "cost_misconfig",
     "flapping": "flap",
+    "growth_ramp": "growth_ramp",
 }
 #: an incident opened this long after its fault's end still belongs to it (recovery shows)
 GRACE_S = 60.0
@@ -93,7 +94,7 @@ class LabBench:
     faults: int = 20
     seed: int = 7
     max_routers: int | None = None
-    kinds: tuple[str, ...] = tuple(LAB_FAULT_KINDS)
+    kinds: tuple[str, ...] = SCHEDULED_KINDS
     duration_s: float = 60.0
     interval_s: float = 120.0
     warmup_s: float = 90.0
@@ -115,9 +116,11 @@ def twin_fault(f: LabFault, plan: LabPlan) -> Fault:
     """The twin's fault for a lab fault: same target, same times, same magnitude; a link the
     lab takes down by shutting one end (``link_down``, ``flapping``) is that end shut."""
     kind = LAB_TO_TWIN[f.kind]
-    magnitude = {"link_loss": lab_faults.LOSS_SHARE, "congestion": lab_faults.SURGE}.get(
-        f.kind, 1.0
-    )
+    magnitude = {
+        "link_loss": lab_faults.LOSS_SHARE,
+        "congestion": lab_faults.SURGE,
+        "growth_ramp": lab_faults.RAMP_PEAK,
+    }.get(f.kind, 1.0)
     direction = f.direction
     if f.kind in ("link_down", "flapping"):
         direction = plan.link(f.target).a  # lab.faults._end: the a end is the one shut

@@ -287,6 +287,7 @@ def _run_once(
             from netvigil.twin.service_setup import attach_services
 
             served = attach_services(svc.twin, svc.topology, specs, seed=settings.twin.seed)
+            harm.services = served
             cross = CrossDomainRecorder(specs, scenario.step_s, served.requests_per_step)
             svc.runtime.listen("netvigil.metrics", cross.on_metric)
             svc.runtime.listen("netvigil.incidents", cross.on_incident)
@@ -331,6 +332,8 @@ def _prevention(
         "harm_avoided_share_level1": figures["level1"]["harm_avoided_share"],
         "harm_s_level1": figures["level1"]["harm_s"],
         "harm_s_autonomous": top.get("harm_s"),
+        "slo_budget_burned_level1": figures["level1"]["slo_budget_burned"],
+        "slo_budget_burned_autonomous": top.get("slo_budget_burned"),
         "preemptive_changes": top.get("preemptive_changes"),
         "preemptive_rolled_back": top.get("preemptive_rolled_back"),
         "collateral_overloads": top.get("collateral_overloads"),

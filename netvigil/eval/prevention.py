@@ -2,7 +2,13 @@
 
 - **Harm** (:class:`HarmMeter`, a twin step hook): link-seconds at or above the congestion
   threshold, every link direction of the network, read from the twin's noise-free load
-  (:meth:`~netvigil.twin.network.TwinNetwork.expected_load`) at each step times the step.
+  (:meth:`~netvigil.twin.network.TwinNetwork.expected_load`) at each step times the step;
+  and, where the twin serves services (:attr:`HarmMeter.services`), the **SLO budget
+  burned**: for each success SLO, the failed share of its requests at each step (the twin's
+  own service model, :meth:`~netvigil.twin.services.TwinServices.health`, averaged over the
+  service's clients as its probes are: no probe noise) times the step, over the error budget
+  of the SLO's window (``(1 - objective) x window_s``). 1.0 is the whole budget. It is a
+  share, not link-seconds, so it is reported beside ``harm_s``, not added to it.
 - **Collateral overloads**: while preemptive changes are in force, a link direction (other
   than a changed link) at or above the threshold that would be below it without those
   changes (the same twin with their metrics and policers taken out) is one collateral overload
@@ -32,6 +38,7 @@ from netvigil.resolvers.remediation import ActionRecord
 from netvigil.resolvers.riskstore import RiskRecord
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
+from netvigil.twin.services import TwinServices
 from netvigil.twin.whatif import copy_network
 
 __all__ = ["HarmMeter", "report"]
@@ -53,6 +60,10 @@ class HarmMeter:
     collateral: list[dict[str, Any]] = field(default_factory=list)
     crossings: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     """link direction -> times it was at or above the threshold (for ground truth)"""
+    services: TwinServices | None = None
+    """The twin's services, when it serves any: their SLO budget burned is measured too."""
+    slo_burned: dict[str, float] = field(default_factory=dict)
+    """``service|kind`` of each success SLO -> share of its error budget burned so far"""
     _over: set[tuple[str, str]] = field(default_factory=set)
 
     def on_action(self, topic: str, event: Event) -> None:
@@ -62,7 +73,22 @@ class HarmMeter:
         elif isinstance(event, ActionResult) and event.outcome in ("rolled_back", "failed"):
             self.in_force.pop(event.request_id, None)
 
+    def _burn(self, t: float) -> None:
+        assert self.services is not None
+        for spec in self.services.specs:
+            slos = [s for s in spec.slos if s.kind == "success" and s.budget > 0]
+            if not slos or not spec.clients:
+                continue
+            failed = sum(self.services.health(spec.name, c, t).failure for c in spec.clients)
+            share = failed / len(spec.clients)
+            for slo in slos:
+                key = f"{spec.name}|{slo.kind}"
+                spent = share * self.step_s / (slo.budget * slo.window_s)
+                self.slo_burned[key] = self.slo_burned.get(key, 0.0) + spent
+
     def __call__(self, t: float) -> None:
+        if self.services is not None:
+            self._burn(t)
         util, _ = self.net.expected_load(t)
         over = {d for d, u in util.items() if u >= self.threshold}
         self.harm_s += self.step_s * len(over)
@@ -168,6 +194,7 @@ def report(
     said_true = [r for r in judged if r["outcome"] in ("came_true", "averted", "judged_true")]
     return {
         "harm_s": round(meter.harm_s, 1),
+        "slo_budget_burned": {k: round(v, 4) for k, v in sorted(meter.slo_burned.items())},
         "ramps": len(ramps),
         "ramps_predicted": len(predicted_ramps),
         "ramps_harm_avoided": len(avoided),

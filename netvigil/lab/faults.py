@@ -18,7 +18,16 @@ cost_misconfig  the link's OSPF cost raised on both ends (``vtysh``):   the link
                 traffic moves and can congest another link
 flapping        one end goes down for 8 s every 20 s (a flapper          the link
                 process)
+growth_ramp     a demand between two routers whose shortest path        the link
+                crosses the link (whole, one direction), growing
+                linearly from nothing to the link's capacity over the
+                fault's duration (the traffic generator's surges file):
+                routed by the routers, so an IGP cost change moves it
 =============== ====================================================== ==================
+
+``growth_ramp`` is not in :data:`SCHEDULED_KINDS` (what ``lab faults`` and ``bench lab``
+rotate through by default): it is the lab's prevention case (a saturation that can be
+predicted and steered away), run by :mod:`netvigil.eval.lab_prevention`.
 
 Every injection and clearance is appended to ``faults.jsonl`` in the lab directory (the
 ground truth), with the wall-clock times. Processes are stopped and restarted by the PIDs the
@@ -42,10 +51,13 @@ from netvigil.lab.system import LabError, run, spawn, stop_pids
 
 __all__ = [
     "LAB_FAULT_KINDS",
+    "RAMP_PEAK",
+    "SCHEDULED_KINDS",
     "LabFault",
     "clear",
     "ground_truth",
     "inject",
+    "ramp_pair",
     "run_schedule",
     "schedule",
 ]
@@ -60,7 +72,13 @@ LAB_FAULT_KINDS: dict[str, str] = {
     "mtu_mismatch": "link",
     "cost_misconfig": "link",
     "flapping": "link",
+    "growth_ramp": "link",
 }
+#: the kinds a schedule rotates through unless told otherwise (not the growth ramp)
+SCHEDULED_KINDS: tuple[str, ...] = tuple(k for k in LAB_FAULT_KINDS if k != "growth_ramp")
+#: a growth ramp's demand at its end, as a share of its link's capacity (with any
+#: background on the link, more than the link carries)
+RAMP_PEAK = 1.0
 LOSS_SHARE = 0.05
 SURGE = 1.3
 LOW_MTU = 1400
@@ -78,7 +96,10 @@ class LabFault:
     start: float = 0.0
     duration: float = 60.0
     direction: str = ""
-    """congestion: the router the surge leaves from."""
+    """congestion, growth_ramp: the router the extra traffic leaves the link's end from."""
+    to: str = ""
+    """growth_ramp: the router the growing demand goes to (from ``direction``'s side); empty:
+    chosen by :func:`ramp_pair`."""
 
     @property
     def end(self) -> float:
@@ -120,11 +141,44 @@ def schedule(
             pool = pools[kind] = rng.sample(candidates, len(candidates))
         target = pool.pop()
         direction = ""
-        if kind == "congestion":
+        if kind in ("congestion", "growth_ramp"):
             lk = plan.link(target)
             direction = rng.choice((lk.a, lk.b))
         out.append(LabFault(kind, target, first + i * interval, duration, direction))
     return out
+
+
+def ramp_pair(plan: LabPlan, link_id: str, direction: str = "") -> tuple[str, str]:
+    """(source, destination) routers of a growth ramp on ``link_id`` leaving ``direction``
+    (default: its ``a`` end): a pair whose shortest paths all cross that link direction
+    (the lab's OSPF costs, the twin's equal-cost split), and which has a path without the
+    link (else no cost change could move it). The pair of the link's own ends comes first,
+    then the others by name.
+
+    Raises :class:`LabError` when no pair qualifies (a link whose loss cuts the lab in two,
+    or one no shortest path crosses whole)."""
+    import networkx as nx
+
+    from netvigil.lab.plan import lab_topology
+    from netvigil.twin.network import TwinNetwork
+
+    lk = plan.link(link_id)
+    src = direction or lk.a
+    if src not in (lk.a, lk.b):
+        raise LabError(f"{src} is not an end of {link_id}")
+    g = nx.MultiGraph()
+    g.add_nodes_from(r.name for r in plan.routers)
+    g.add_edges_from((x.a, x.b) for x in plan.links if x.id != link_id)
+    net = TwinNetwork(lab_topology(plan), seed=0)
+    whole = {(s, d) for s, d, share, _ in net.crossing(link_id, src, 0.0) if share >= 0.999}
+    other = lk.b if src == lk.a else lk.a
+    for s, d in [(src, other), *sorted(whole - {(src, other)})]:
+        if (s, d) in whole and nx.has_path(g, s, d):
+            return s, d
+    raise LabError(
+        f"no demand crosses {link_id} (from {src}) whole with another way round; "
+        "choose a link on a cycle"
+    )
 
 
 def _cut(plan: LabPlan, name: str) -> bool:
@@ -256,6 +310,19 @@ def inject(state: LabState, f: LabFault) -> None:
         _surges(
             lambda items: [*items, {"link": lk.id, "from": src, "bps": SURGE * lk.capacity_bps}]
         )
+    elif k == "growth_ramp":
+        lk = plan.link(f.target)
+        src, dst = (f.direction or lk.a, f.to) if f.to else ramp_pair(plan, f.target, f.direction)
+        f = replace(f, direction=f.direction or lk.a, to=dst)
+        ramp = {
+            "link": lk.id,
+            "from": src,
+            "to": dst,
+            "bps": RAMP_PEAK * lk.capacity_bps,
+            "start": time.time(),
+            "ramp_s": f.duration,
+        }
+        _surges(lambda items: [*items, ramp])
     elif k == "node_down":
         _stop(state, _router_procs(state, f.target))
         for ns, ifname in _links_of(plan, f.target):
@@ -301,8 +368,11 @@ def clear(state: LabState, f: LabFault) -> None:
         lk = plan.link(f.target)
         for router, ifname in ((lk.a, lk.a_if), (lk.b, lk.b_if)):
             _loss(plan.router(router).netns, ifname, None)
-    elif k == "congestion":
-        _surges(lambda items: [s for s in items if s["link"] != f.target])
+    elif k in ("congestion", "growth_ramp"):
+        ramp = k == "growth_ramp"
+        _surges(
+            lambda items: [s for s in items if s["link"] != f.target or ("ramp_s" in s) != ramp]
+        )
     elif k == "node_down":
         r = plan.router(f.target)
         for ns, ifname in _links_of(plan, f.target):

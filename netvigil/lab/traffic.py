@@ -15,7 +15,16 @@ an aggregate of flows rather than carrying it whole on one path.
 Surges (``surges.json`` in the lab directory, written by ``lab fault congestion``): extra
 demand pinned to one direction of a link, sent from one end straight to the other end's
 link address (a connected route: it cannot take another path), on UDP port
-:data:`SURGE_PORT` so that a policer can tell the surging class apart.
+:data:`SURGE_PORT` so that a policer can tell the surging class apart. A growth ramp in the
+same file (``{"link", "from", "to", "bps", "start", "ramp_s"}``, written by ``lab fault
+growth_ramp``) is a demand from router ``from`` to router ``to``'s loopback, routed by the
+routers like every demand (so an IGP cost change moves it), growing linearly from nothing at
+``start`` to ``bps`` at ``start + ramp_s`` (wall clock), on the surge port too. A ramp grows
+to a whole link's capacity, so it is :data:`RAMP_FLOWS` flows, not :data:`FLOWS_PER_DEMAND`:
+hashed over equal-cost next hops, 8 flows split lumpily (one run of the lab's prevention
+case put nearly half of them on one of three next hops and filled it), 64 split within a few
+per cent of equal shares, as the twin assumes. Their sockets are made for a ramp's source
+router when its first ramp starts.
 
 Rates are bounded: the twin sizes the demand so the busiest link direction peaks at 55 % of
 its (scaled, a few Mbit/s) capacity, and datagrams are 1,400 bytes, so the whole lab is a few
@@ -42,6 +51,7 @@ from netvigil.twin.network import TwinNetwork
 __all__ = [
     "FLOWS_PER_DEMAND",
     "PAYLOAD",
+    "RAMP_FLOWS",
     "SINK_PORT",
     "STEP_S",
     "SURGE_PORT",
@@ -52,6 +62,7 @@ __all__ = [
 
 STEP_S = 5.0
 FLOWS_PER_DEMAND = 8
+RAMP_FLOWS = 64
 TICK_S = 0.01
 PAYLOAD = 1400
 #: bits one datagram puts on a link: payload + UDP + IPv4 + Ethernet headers
@@ -67,6 +78,8 @@ class Flow:
     port: int
     bps: float
     credit: float = 0.0
+    flows: int = FLOWS_PER_DEMAND
+    """Source ports the demand's datagrams leave from in turn (flows to the routers' hash)."""
     turn: int = 0
     """The socket of the source router the next datagram leaves from."""
 
@@ -78,16 +91,22 @@ def demand_flows(net: TwinNetwork, plan: LabPlan, t: float) -> list[Flow]:
     return [Flow(s, loop[d], SINK_PORT, bps) for s, d, bps in net.last_demands if bps > 0]
 
 
-def surge_flows(plan: LabPlan, path: Path) -> list[Flow]:
-    """Extra demand of the surges file: ``[{"link", "from", "bps"}]``."""
+def surge_flows(plan: LabPlan, path: Path, now: float) -> list[Flow]:
+    """Extra demand of the surges file at wall-clock ``now``: surges ``{"link", "from",
+    "bps"}`` and growth ramps ``{"link", "from", "to", "bps", "start", "ramp_s"}``."""
     try:
         items = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         return []
     out = []
     for s in items:
-        lk = plan.link(s["link"])
         src = s["from"]
+        if "ramp_s" in s:
+            grown = min(max((now - s["start"]) / max(s["ramp_s"], 1e-9), 0.0), 1.0)
+            dst_addr = plan.router(s["to"]).loopback.partition("/")[0]
+            out.append(Flow(src, dst_addr, SURGE_PORT, float(s["bps"]) * grown, flows=RAMP_FLOWS))
+            continue
+        lk = plan.link(s["link"])
         dst_addr = (lk.b_addr if src == lk.a else lk.a_addr).partition("/")[0]
         out.append(Flow(src, dst_addr, SURGE_PORT, float(s["bps"])))
     return out
@@ -104,14 +123,20 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"no lab state in {lab}")
     plan = state.plan
     net = TwinNetwork(lab_topology(plan), seed=state.seed)
-    socks: dict[str, list[socket.socket]] = {}
-    for r in plan.routers:
-        socks[r.name] = []
-        for _ in range(FLOWS_PER_DEMAND):
-            s = socket_in(r.netns)
+    socks: dict[str, list[socket.socket]] = {r.name: [] for r in plan.routers}
+
+    def sockets(router: str, n: int) -> list[socket.socket]:
+        """The first ``n`` sockets of ``router`` (made on first use)."""
+        own = socks[router]
+        while len(own) < n:
+            s = socket_in(plan.router(router).netns)
             s.setblocking(False)
             s.bind(("0.0.0.0", 0))  # a source port of its own
-            socks[r.name].append(s)
+            own.append(s)
+        return own[:n]
+
+    for r in plan.routers:
+        sockets(r.name, FLOWS_PER_DEMAND)
     stopping = False
 
     def stop(*_: object) -> None:
@@ -128,7 +153,8 @@ def main(argv: list[str] | None = None) -> None:
         now = time.monotonic()
         if now >= next_step:
             kept = {(f.src, f.dst_addr, f.port): (f.credit, f.turn) for f in flows}
-            flows = demand_flows(net, plan, time.time()) + surge_flows(plan, lab / "surges.json")
+            wall = time.time()
+            flows = demand_flows(net, plan, wall) + surge_flows(plan, lab / "surges.json", wall)
             for f in flows:
                 f.credit, f.turn = kept.get((f.src, f.dst_addr, f.port), (0.0, 0))
             next_step = now + STEP_S
@@ -139,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
             if n <= 0:
                 continue
             f.credit -= n * WIRE_BITS
-            own = socks[f.src]
+            own = sockets(f.src, f.flows)
             for _ in range(n):
                 f.turn = (f.turn + 1) % len(own)
                 try:

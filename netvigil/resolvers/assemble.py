@@ -65,9 +65,16 @@ class PreventionParts:
 class TwinForesight:
     """The twin's view forward for preemptive changes (:mod:`netvigil.twin.foresight`)."""
 
-    def __init__(self, net: TwinNetwork, congestion: float = 0.9) -> None:
+    def __init__(
+        self, net: TwinNetwork, congestion: float = 0.9, growth: str = "direction"
+    ) -> None:
         self.net = net
         self.congestion = congestion
+        self.growth = growth
+        """Where forecast growth comes from (:data:`netvigil.twin.foresight.GROWTH_MODES`):
+        pinned to the at-risk direction on the twin, whose ramps are surges no routing
+        moves; the crossing demands' growth on the lab, a real network whose growth is
+        traffic between its routers."""
 
     def judge(
         self,
@@ -83,7 +90,13 @@ class TwinForesight:
         if unknown:
             return False, [f"the twin cannot model: {'; '.join(unknown)}"], {}
         v = forecast_what_if(
-            self.net, change, outlook, at=at, lookahead_s=lookahead_s, congestion=self.congestion
+            self.net,
+            change,
+            outlook,
+            at=at,
+            lookahead_s=lookahead_s,
+            congestion=self.congestion,
+            growth=self.growth,
         )
         return v.ok, v.reasons, v.numbers
 
@@ -143,7 +156,8 @@ def build_coordinator(
     c = settings.coordinator
     policy = load_policy(c.policy) if c.policy else default_policy(c.phase)
     catalog = load_catalog(c.catalog)
-    if network is None and c.executor in ("lab", "lab-ansible"):
+    on_lab = c.executor in ("lab", "lab-ansible")
+    if network is None and on_lab:
         from netvigil.lab.hook import lab_twin
 
         network = lab_twin(topo)  # the level-3 gate: what-if on a twin of the lab
@@ -184,7 +198,11 @@ def build_coordinator(
         record=parts.record,
         topo=topo,
         foresight=(
-            TwinForesight(network, settings.detector.util_threshold)
+            TwinForesight(
+                network,
+                settings.detector.util_threshold,
+                growth="demands" if on_lab else "direction",
+            )
             if network is not None
             else None
         ),

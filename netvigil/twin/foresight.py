@@ -11,8 +11,18 @@ measured yet. This module builds that load from two parts:
   daily cycle is the twin's own (it is the network's normal, not a prediction);
 - the **forecast** of the at-risk link direction (an :class:`Outlook`: the forecaster's level
   and trend): whatever it predicts beyond the present's load on that direction is added as
-  extra demand pinned to it (the twin does not know where growth comes from, so it is not
-  rerouted: conservative for metric changes, exact for policing).
+  extra demand. Where that growth comes from is the caller's choice (``growth``):
+
+  - ``"direction"`` (the default): pinned to the direction, never rerouted. Right where the
+    growth is a surge that no routing moves (the twin's own ramps are such surges), and
+    conservative for metric changes otherwise: steering moves only the background.
+  - ``"demands"``: the growth of the demands between devices that cross the direction, in
+    proportion to the twin's demand model (each crossing demand grows by the same share of
+    itself, sized so the direction carries the forecast), and routed like them: a change of
+    IGP metrics moves it with them. Right where growth is traffic between sites, as on a
+    real network (the lab); an approximation where one demand grows alone: its detour is
+    spread over the crossing demands' detours (the measured loads after the change are
+    what shows it).
 
 At each time from the deadline to ``lookahead_s`` after it, the change is applied to the
 present with the forecast growth, and it is refused when the at-risk direction still reaches
@@ -38,7 +48,10 @@ from netvigil.twin.faults import SURGE_KINDS, Fault
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.whatif import Change, Verdict, apply_change, copy_network, undo_change
 
-__all__ = ["Outlook", "counterfactual", "forecast_what_if", "present"]
+__all__ = ["GROWTH_MODES", "Outlook", "counterfactual", "forecast_what_if", "present"]
+
+#: where forecast growth comes from (see the module doc)
+GROWTH_MODES = ("direction", "demands")
 
 #: faults held "for ever" in the present (well past any lookahead)
 _FOREVER_S = 10 * 365 * 86400.0
@@ -92,6 +105,19 @@ def _with_growth(net: TwinNetwork, outlook: Outlook, extra: float, t: float) -> 
     return twin
 
 
+def _with_demand_growth(
+    net: TwinNetwork, crossing: list[tuple[str, str, float, float]], extra_bps: float
+) -> TwinNetwork:
+    """``net`` with every crossing demand grown by one share of itself, so that the crossing
+    direction carries ``extra_bps`` more (routed like the demands)."""
+    twin = copy.copy(net)
+    on_dir = sum(share * bps for _, _, share, bps in crossing)
+    if extra_bps > 0 and on_dir > 0:
+        k = extra_bps / on_dir
+        twin.extra_demand = {(s, d): k * bps for s, d, _, bps in crossing}
+    return twin
+
+
 def _cut_services(net: TwinNetwork, t: float) -> list[str]:
     """Services whose devices are no longer all connected at ``t``."""
     services = net.topo.services()
@@ -124,10 +150,15 @@ def forecast_what_if(
     lookahead_s: float,
     step_s: float = 300.0,
     congestion: float = 0.9,
+    growth: str = "direction",
 ) -> Verdict:
     """Judge ``change`` made at ``outlook.now`` against the forecast from ``at`` (the deadline)
-    to ``at + lookahead_s`` (see the module doc)."""
+    to ``at + lookahead_s``, the forecast growth placed as ``growth`` says (see the module
+    doc)."""
+    if growth not in GROWTH_MODES:
+        raise ValueError(f"growth must be one of {GROWTH_MODES}, not {growth!r}")
     key = (outlook.link, outlook.src)
+    cap = net.topo.link(outlook.link).capacity_bps
     before_net = present(net, outlook.now)
     after_net = present(net, outlook.now)
     apply_change(after_net, change, outlook.now)
@@ -143,8 +174,13 @@ def forecast_what_if(
     for t in times:
         base, _ = before_net.expected_load(t)
         extra = max(outlook.at(t) - base.get(key, 0.0), 0.0)
-        before, lost_b = _with_growth(before_net, outlook, extra, t).expected_load(t)
-        after, lost_a = _with_growth(after_net, outlook, extra, t).expected_load(t)
+        if growth == "demands":
+            crossing = before_net.crossing(outlook.link, outlook.src, t)
+            before, lost_b = _with_demand_growth(before_net, crossing, extra * cap).expected_load(t)
+            after, lost_a = _with_demand_growth(after_net, crossing, extra * cap).expected_load(t)
+        else:
+            before, lost_b = _with_growth(before_net, outlook, extra, t).expected_load(t)
+            after, lost_a = _with_growth(after_net, outlook, extra, t).expected_load(t)
         tgt_b, tgt_a = before.get(key, 0.0), after.get(key, 0.0)
         if worst_target is None or tgt_a > worst_target[3]:
             worst_target = (t, outlook.at(t), tgt_b, tgt_a)
@@ -187,6 +223,7 @@ def forecast_what_if(
         "target_util_before": round(b_w, 4),
         "target_util_after": round(a_w, 4),
         "congestion_threshold": congestion,
+        "growth": growth,
     }
     if worst_other is not None:
         numbers["overloaded_link"] = worst_other[0]

@@ -170,6 +170,9 @@ class TwinNetwork:
         self.unreachable_demand_bps = 0.0
         #: (source device, destination device, bps) of the demands delivered at the last step
         self.last_demands: list[tuple[str, str, float]] = []
+        #: what-if growth of demands between devices, (source, destination) -> bps added to
+        #: the pair's demand in :meth:`expected_load` (routed like it; see twin/foresight.py)
+        self.extra_demand: dict[tuple[str, str], float] = {}
 
     # ------------------------------------------------------------------ state
 
@@ -353,6 +356,8 @@ class TwinNetwork:
         m, reachable = self._route(down_links, down_dev)
         daily = 1 + DAILY_SWING * math.sin(2 * math.pi * ((t % 86400) / 86400) - math.pi / 2)
         demand_bps = self._base * self._total_bps * daily
+        if self.extra_demand:
+            demand_bps = demand_bps + np.array([self.extra_demand.get(p, 0.0) for p in self._pairs])
         offered = np.asarray(m @ demand_bps).ravel()
         self._add_surges(offered, surges, down_links, t)
         util = {
@@ -362,6 +367,19 @@ class TwinNetwork:
             for i, d in enumerate(self._dirs)
         }
         return util, float(demand_bps[~reachable].sum())
+
+    def crossing(self, link: str, src: str, t: float) -> list[tuple[str, str, float, float]]:
+        """The demands routed across ``link`` leaving ``src`` at ``t``: (source, destination,
+        share of the demand on it, the demand's expected bps without noise or growth)."""
+        down_links, down_dev, _ = self._state(t)
+        m, _ = self._route(down_links, down_dev)
+        daily = 1 + DAILY_SWING * math.sin(2 * math.pi * ((t % 86400) / 86400) - math.pi / 2)
+        row = m.getrow(self._dir_index[(link, src)])
+        return [
+            (*self._pairs[j], float(share), float(self._base[j] * self._total_bps * daily))
+            for j, share in zip(row.indices, row.data, strict=True)
+            if share > 0
+        ]
 
     # ------------------------------------------------------------------ telemetry
 

@@ -46,3 +46,5 @@ def test_service_loss_scenario_ends_in_one_incident_with_service_impact() -> Non
     assert budget["spent_at_detection"] < 0.5
     assert cross["slo_impact_after_s"] is not None
     assert cross["slo_impact_after_s"] < budget["exhausted_after_s"]
+    # the harm is in the scoreboard as the SLO budget burned (the twin's own service model)
+    assert result["slo_budget_burned_level1"]["shop|success"] > 0.0

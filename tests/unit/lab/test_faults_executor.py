@@ -8,7 +8,7 @@ import pytest
 
 from netvigil.graph.base import Device, Link
 from netvigil.graph.memory import MemoryTopology
-from netvigil.lab.faults import LAB_FAULT_KINDS, schedule
+from netvigil.lab.faults import LAB_FAULT_KINDS, SCHEDULED_KINDS, schedule
 from netvigil.lab.plan import LabPlan, plan_lab
 from netvigil.resolvers.base import Op
 from netvigil.resolvers.executors.lab import lab_commands
@@ -36,7 +36,7 @@ def _plan() -> LabPlan:
 
 def test_schedule_rotates_kinds_is_deterministic_and_avoids_cut_routers() -> None:
     plan = _plan()
-    kinds = list(LAB_FAULT_KINDS)
+    kinds = list(SCHEDULED_KINDS)
     one = schedule(plan, kinds=kinds, count=16, first=100.0, interval=60.0, duration=30.0, seed=3)
     two = schedule(plan, kinds=kinds, count=16, first=100.0, interval=60.0, duration=30.0, seed=3)
     assert one == two

@@ -84,3 +84,52 @@ def test_the_counterfactual_is_the_load_without_the_change() -> None:
     without = counterfactual(net, police, "a--b", "a", t)
     assert without > 0.9  # the ramp would have saturated it
     assert net.policers == {"a--b": 0.6}  # the live twin is untouched
+
+
+def wide() -> TwinNetwork:
+    """a and b joined by a thin direct link (cheapest) and a fat detour through c."""
+    topo = MemoryTopology()
+    for n in "abc":
+        topo.add_device(Device(n, role="core", weight=1.0))
+    topo.add_link(Link("a--b", "a", "a:1", "b", "b:1", capacity_bps=1e9, igp_metric=10))
+    topo.add_link(Link("a--c", "a", "a:2", "c", "c:1", capacity_bps=10e9, igp_metric=10))
+    topo.add_link(Link("b--c", "b", "b:2", "c", "c:2", capacity_bps=10e9, igp_metric=10))
+    return TwinNetwork(topo, seed=1)
+
+
+def test_growth_of_the_crossing_demands_moves_with_a_metric_change() -> None:
+    net = wide()  # no fault: the growth is known only from the forecast (as on the lab)
+    now = T0
+    view = outlook(net, now)
+    deadline = now + (0.9 - view.level) / SLOPE
+    steer = Change(metric={"a--b": 1000})
+    pinned = forecast_what_if(net, steer, view, at=deadline, lookahead_s=3600)
+    assert not pinned.ok and pinned.numbers["growth"] == "direction"
+    assert any(r.startswith("does not keep a--b") for r in pinned.reasons)
+    moved = forecast_what_if(net, steer, view, at=deadline, lookahead_s=3600, growth="demands")
+    assert moved.ok, moved.reasons
+    assert moved.numbers["target_util_before"] >= 0.9 - 1e-6
+    assert moved.numbers["target_util_after"] == 0.0
+    # the crossing demands' growth is routed like them: with the detour closed too it stays
+    both = Change(metric={"a--b": 1000, "a--c": 1000, "b--c": 1000})
+    kept = forecast_what_if(net, both, view, at=deadline, lookahead_s=3600, growth="demands")
+    assert not kept.ok and kept.numbers["target_util_after"] >= 0.9
+
+
+def test_growth_of_the_crossing_demands_still_refuses_a_thin_detour() -> None:
+    net = bottleneck([])
+    now = T0
+    view = Outlook("a--b", "a", now, 0.5, 0.4 / 600)
+    steer = Change(metric={"a--b": 1000})
+    verdict = forecast_what_if(net, steer, view, at=now + 600, lookahead_s=0, growth="demands")
+    assert not verdict.ok
+    assert any(r.startswith("would overload a--c") for r in verdict.reasons)
+
+
+def test_an_unknown_growth_mode_is_an_error() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="growth must be one of"):
+        forecast_what_if(
+            wide(), Change(), outlook(wide(), T0), at=T0, lookahead_s=0, growth="pinned"
+        )
