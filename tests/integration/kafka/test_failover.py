@@ -103,8 +103,12 @@ def wait_for(
         if check():
             return
         time.sleep(0.5)
-    tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs)
-    pytest.fail(f"timed out waiting for {what}: {state()}\n{tails}")
+    pytest.fail(f"timed out waiting for {what}: {state()}\n{tails(logs)}")
+
+
+def tails(logs: list[Path]) -> str:
+    """The end of each worker's log, for a failure message."""
+    return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs)
 
 
 def publish(bootstrap: str, settings: Settings, events: list[Event], spool: Path) -> None:
@@ -245,6 +249,6 @@ def test_killed_workers_partitions_and_state_move_to_the_other(
         )
         assert anomalies == Counter(
             (a.ts, a.entity, a.signal, a.state, a.kind) for a in expected.anomalies
-        )
+        ), tails(logs)
         revisions = Counter((i.fingerprint, i.revision) for i in events if isinstance(i, Incident))
-        assert revisions and max(revisions.values()) == 1
+        assert revisions and max(revisions.values()) == 1, tails(logs)
