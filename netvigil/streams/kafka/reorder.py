@@ -137,10 +137,15 @@ class Merge:
         self.seen[topic] = max(self.seen.get(topic, float("-inf")), event.ts)
 
     def release(
-        self, caught_up: Callable[[str], bool], now: float = 0.0
+        self, caught_up: Callable[[str], bool], now: float = 0.0, settle_s: float = 0.0
     ) -> list[tuple[str, Event]]:
         """Events that may go now, as (topic, event), oldest first. ``caught_up(topic)`` says
-        whether a topic has nothing more to read for now (its partition is at its end)."""
+        whether a topic has nothing more to read for now (its partition is at its end).
+        ``settle_s``: an event is let go on another topic being caught up only once it has
+        waited that long (wall time). The broker may append a key's newer record of one topic
+        before an older one of another (the producer sends each partition on its own), and a
+        consumer's idea of a partition's end is as old as its last fetch: a short wait lets
+        the older record arrive first. It narrows that window; it does not close it."""
         out: list[tuple[str, Event]] = []
         queues = self.queues
         order = _order(self.topics)
@@ -160,7 +165,9 @@ class Merge:
                 for other in self.topics:
                     if other == topic or queues.get(other):
                         continue  # a non-empty queue's head is not older: it was not chosen
-                    if self.seen.get(other, float("-inf")) > ts or caught_up(other):
+                    if self.seen.get(other, float("-inf")) > ts:
+                        continue
+                    if now - arrived >= settle_s and caught_up(other):
                         continue
                     return out  # ``other`` may still bring something older: wait
             out.append((topic, queues[topic].popleft()[1]))

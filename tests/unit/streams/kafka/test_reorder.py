@@ -139,6 +139,19 @@ def test_merge_waits_for_a_topic_that_is_behind() -> None:
     assert [e.ts for _, e in merge.release(lambda t: t == "m")] == [1800.0]
 
 
+def test_merge_waits_settle_s_before_trusting_a_caught_up_topic() -> None:
+    """A device's metric was let go because its events partition looked read to its end,
+    and the older link-down event the broker appended a moment later came after it."""
+    merge = Merge(("m", "e"))
+    merge.push("m", metric(500.0), now=10.0)
+    assert merge.release(lambda t: True, now=10.5, settle_s=1.0) == []
+    merge.push("e", metric(490.0), now=10.6)  # the older record of the other topic arrives
+    got = merge.release(lambda t: True, now=10.6, settle_s=1.0)
+    assert [(t, e.ts) for t, e in got] == [("e", 490.0)]  # the older one at once
+    assert merge.release(lambda t: True, now=10.9, settle_s=1.0) == []
+    assert [e.ts for _, e in merge.release(lambda t: True, now=11.0, settle_s=1.0)] == [500.0]
+
+
 def test_merge_lets_go_after_max_hold_when_progress_is_unknown() -> None:
     merge = Merge(("m", "e"), max_hold=5.0)
     merge.push("m", metric(100.0), now=0.0)
