@@ -55,8 +55,9 @@ BUSY_S = 3.0
 #: how long a merged event waits before another input topic of its key, read to its
 #: last-known end, counts as having nothing older on its way (see ``Merge.release``): the
 #: detector took a device's metric before an older link-down event of the same device that
-#: the broker appended later (2 of 10 pipeline runs, and the failover test in CI). A
-#: mitigation of ~a fetch round trip, not an ordering guarantee (docs/kafka.md)
+#: the broker appended later (2 of 10 pipeline runs, and the failover test in CI). The
+#: counterpart of Kafka Streams' ``max.task.idle.ms`` (KIP-353): best effort of about a
+#: fetch round trip, not an ordering guarantee; the exact fix is in docs/kafka.md
 MERGE_SETTLE_S = 1.0
 
 #: the largest state of one key the changelog takes (the broker's default record limit is 1 MiB)
