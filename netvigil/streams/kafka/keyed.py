@@ -34,7 +34,7 @@ from netvigil.streams.kafka.progress import (
     progress_record,
 )
 from netvigil.streams.kafka.reorder import Merge, Reorder
-from netvigil.streams.kafka.wire import decode_batch, encode_batch
+from netvigil.streams.kafka.wire import ORDER_HEADER, Stamp, decode_batch, encode_batch
 
 __all__ = ["Batch", "KeyState", "KeyedWorker", "RawMessage", "RawRecord", "Send", "group_of"]
 
@@ -51,14 +51,6 @@ TICK_S = 0.5
 REPORT_S = 1.0
 MARK_S = 0.2
 BUSY_S = 3.0
-
-#: how long a merged event waits before another input topic of its key, read to its
-#: last-known end, counts as having nothing older on its way (see ``Merge.release``): the
-#: detector took a device's metric before an older link-down event of the same device that
-#: the broker appended later (2 of 10 pipeline runs, and the failover test in CI). The
-#: counterpart of Kafka Streams' ``max.task.idle.ms`` (KIP-353): best effort of about a
-#: fetch round trip, not an ordering guarantee; the exact fix is in docs/kafka.md
-MERGE_SETTLE_S = 1.0
 
 #: the largest state of one key the changelog takes (the broker's default record limit is 1 MiB)
 STATE_MAX_BYTES = 16 << 20
@@ -90,6 +82,8 @@ class RawRecord:
     value: bytes | None
     key: bytes | None = None
     """The record's key: on the by-key topic, the state partition it was re-keyed to."""
+    headers: Sequence[tuple[str, str | bytes | None]] = ()
+    """The record's headers (the order stamp: :mod:`netvigil.streams.kafka.wire`)."""
 
 
 @dataclass
@@ -285,6 +279,7 @@ class KeyedWorker:
                 self._take_mark(msg.partition, rec.value, batch.letters, msg.offset)
                 continue
             touched: list[KeyState] = []
+            stamp = self._stamp(rec) if len(self.inputs) > 1 and not self.rekey else None
             for event in self._decode(rec, batch.letters, observe=not self.rekey):
                 try:
                     # re-keyed: the record's key is the partition (an event may have several)
@@ -304,7 +299,7 @@ class KeyedWorker:
                     )
                     continue
                 entry.partition = msg.partition
-                for topic, ready in self._ordered(entry, msg.topic, event, now):
+                for topic, ready in self._ordered(entry, msg.topic, event, now, stamp):
                     await self._apply(ready, entry, batch, topic)
                 self._track(key, entry)
                 batch.dirty[key] = entry
@@ -357,10 +352,28 @@ class KeyedWorker:
             return Merge(self.inputs)
         return None
 
+    def _stamp(self, rec: RawRecord) -> Stamp | None:
+        """The order stamp of an input record (see :mod:`netvigil.streams.kafka.wire`), with
+        the counts of this processor's input topics only, by their full names."""
+        value = next((v for k, v in rec.headers if k == ORDER_HEADER), None)
+        stamp = Stamp.parse(value)
+        if stamp is None:
+            return None
+        before = {
+            self.prefix + t: n for t, n in stamp.before.items() if self.prefix + t in self.inputs
+        }
+        return Stamp(stamp.publisher, before)
+
     def _ordered(
-        self, entry: KeyState, topic: str, event: Event | None, now: float
+        self,
+        entry: KeyState,
+        topic: str,
+        event: Event | None,
+        now: float,
+        stamp: Stamp | None = None,
     ) -> list[tuple[str, Event]]:
-        """Pass ``event`` (None: nothing new) through the key's buffer; what may go now."""
+        """Pass ``event`` (None: nothing new), of a record stamped ``stamp``, through the
+        key's buffer; what may go now."""
         buf = entry.buffer
         if buf is None:
             return [(topic, event)] if event is not None else []
@@ -379,8 +392,8 @@ class KeyedWorker:
             # held too long counts only while reports flow (see ProgressBoard.heard)
             return [(topic, e) for e in buf.release(min(now, self.board.heard), mark)]
         if event is not None:
-            buf.push(topic, event, now)
-        return buf.release(lambda t: self._caught_up(t, entry.partition), now, MERGE_SETTLE_S)
+            buf.push(topic, event, now, stamp)
+        return buf.release(lambda t: self._caught_up(t, entry.partition), now)
 
     def _blocking(self, partition: int, now: float, since: float) -> tuple[float, str]:
         """The watermark of a re-keyed event of a by-key ``partition`` that arrived at

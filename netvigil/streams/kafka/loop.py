@@ -566,7 +566,10 @@ class KafkaLoop(KeyedWorker):
             topic, part, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
             _, ms = msg.timestamp()
             stamp = ms / 1000 if ms > 0 else None
-            rec = RawRecord(RawMessage(topic, part, offset, stamp), msg.value(), msg.key())
+            headers = msg.headers() or ()
+            if isinstance(headers, dict):
+                headers = list(headers.items())
+            rec = RawRecord(RawMessage(topic, part, offset, stamp), msg.value(), msg.key(), headers)
             if self.rekey and topic != self.by_key_name:
                 fresh.append(rec)  # an input record, to re-key
             else:

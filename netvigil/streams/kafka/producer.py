@@ -4,15 +4,14 @@ Sources (collectors, the twin) publish through :meth:`KafkaPublisher.publish`, t
 ``Emit`` signature as the embedded bus. Events are batched per key into one record
 (:mod:`netvigil.streams.kafka.wire`) of at most ``batch_max`` events or ``linger`` seconds, one
 topic at a time: an event of another topic for the same key sends the open batch first. So a
-key's records are produced in the order its events were published, across topics, which the
-detector's merge of metrics and device events relies on (a full batch of a device's metrics
-could go out while an older link-down event of that device still lingered in its own batch).
-This does not order the two partitions on the broker: librdkafka sends each partition's
-records on their own, so the detector may still read a metric before an older device event
-(docs/kafka.md, "Runs of 2026-12-06 (evening)"). Then
-produced with confluent-kafka: idempotent (no duplicates or reordering from retries),
-``acks=all``, compressed, partitioned by murmur2 of the key like Java clients and aiokafka,
-so the workers' outputs and ours put a key in the same partition.
+key's records are produced in the order its events were published, across topics, and each
+carries a :class:`~netvigil.streams.kafka.wire.Stamp` of how many records of the key went to
+each topic before it: the broker may still append them out of that order (each
+partition is sent on its own), and the detector's merge of metrics and device events uses the
+stamps to wait for what was sent first. Records are produced with confluent-kafka:
+idempotent (no duplicates or reordering from retries), ``acks=all``, compressed, partitioned
+by murmur2 of the key like Java clients and aiokafka, so the workers' outputs and ours put a
+key in the same partition.
 
 While the broker is unreachable (librdkafka reports all brokers down, or its bounded queue
 fills), new records go to a bounded on-disk :class:`~netvigil.streams.kafka.spool.Spool` instead.
@@ -29,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -38,12 +38,16 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
 from netvigil.streams.kafka.admin import RDKAFKA_LOG
-from netvigil.streams.kafka.spool import Record, Spool
-from netvigil.streams.kafka.wire import encode_batch
+from netvigil.streams.kafka.spool import Headers, Record, Spool
+from netvigil.streams.kafka.wire import ORDER_HEADER, Stamp, encode_batch
 
 __all__ = ["KafkaPublisher", "producer_config"]
 
 log = logging.getLogger(__name__)
+
+#: keys whose per-topic record counts a publisher keeps before it starts again under a new id
+#: (consumers count per publisher id, so starting again is always consistent)
+STAMP_KEYS_MAX = 1 << 20
 
 #: delivery errors that mean "not delivered yet, try again later" rather than "refused"
 _RETRY_LATER = frozenset(
@@ -109,6 +113,10 @@ class KafkaPublisher:
         self._producer: Producer | None = None
         self._buffers: dict[str, tuple[str, list[Event]]] = {}
         """Per key, the topic of its open batch and the batch."""
+        self.id = secrets.token_hex(6)
+        """This publisher's id in the stamps of its records."""
+        self._sent: dict[str, dict[str, int]] = {}
+        """Per key, the records sent to each topic (contract names) under :attr:`id`."""
         self._spooling = bool(spool)
         self._why_spooling = "a spool was left by an earlier run" if spool else ""
         self._next_probe = 0.0
@@ -199,7 +207,16 @@ class KafkaPublisher:
         self._produce(Record(self.prefix + topic, key, value))
 
     def _send(self, topic: str, key: str, events: list[Event]) -> None:
-        self._produce(Record(self.prefix + topic, key.encode(), encode_batch(events)))
+        sent = self._sent.get(key)
+        if sent is None:
+            if len(self._sent) >= STAMP_KEYS_MAX:
+                self.id, self._sent = secrets.token_hex(6), {}
+            sent = self._sent[key] = {}
+        sent.setdefault(topic, 0)
+        stamp = Stamp(self.id, dict(sent))
+        sent[topic] += 1
+        headers = ((ORDER_HEADER, stamp.header()),)
+        self._produce(Record(self.prefix + topic, key.encode(), encode_batch(events), headers))
 
     def _flush_buffers(self) -> None:
         buffers, self._buffers = self._buffers, {}
@@ -212,7 +229,7 @@ class KafkaPublisher:
             self.spooled += 1
             return
         try:
-            self.producer.produce(rec.topic, rec.value, rec.key)
+            self.producer.produce(rec.topic, rec.value, rec.key, headers=list(rec.headers))
         except BufferError:
             self.producer.poll(0)
             self._enter_spool("the producer queue is full")
@@ -244,7 +261,7 @@ class KafkaPublisher:
         if err is None:
             return
         self._errors += 1
-        rec = Record(str(msg.topic()), msg.key(), msg.value() or b"")
+        rec = _record(msg)
         if err.code() in _RETRY_LATER:
             if self._closing:
                 self._rescued.append(rec)
@@ -259,7 +276,7 @@ class KafkaPublisher:
             return
         self._errors += 1
         if err.code() not in _RETRY_LATER:
-            self._refuse(Record(str(msg.topic()), msg.key(), msg.value() or b""), err)
+            self._refuse(_record(msg), err)
         # else: the segment stays on disk and is replayed again
 
     def _refuse(self, rec: Record, err: KafkaError) -> None:
@@ -319,7 +336,11 @@ class KafkaPublisher:
             while True:
                 try:
                     self.producer.produce(
-                        rec.topic, rec.value, rec.key, on_delivery=self._on_replay_delivery
+                        rec.topic,
+                        rec.value,
+                        rec.key,
+                        headers=list(rec.headers),
+                        on_delivery=self._on_replay_delivery,
                     )
                     break
                 except BufferError:
@@ -356,3 +377,12 @@ class KafkaPublisher:
             "refused": dict(self.refused),
             "in_flight": len(self._producer) if self._producer else 0,
         }
+
+
+def _record(msg: Message) -> Record:
+    """The record a delivery report is about, headers included."""
+    pairs: list[Any] = list(msg.headers() or ())
+    headers: Headers = tuple(
+        (str(k), v if isinstance(v, bytes) else str(v or "").encode()) for k, v in pairs
+    )
+    return Record(str(msg.topic()), msg.key(), msg.value() or b"", headers)

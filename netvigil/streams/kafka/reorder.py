@@ -8,6 +8,12 @@ before the samples that precede it. Merge holds a key's events per topic and rel
 oldest head only when every other topic has passed that time, or has nothing left to read for
 now (caught up) — the rule Kafka Streams uses for the same problem (KIP-695). Live streams
 are caught up, so nothing waits; a backlog is merged exactly. Ties go in input-topic order.
+"Caught up" is the consumer's last-known end of the partition, and the broker may append a
+key's older record of one topic after a newer one of another (its producer sends each
+partition on its own): so an event whose record carries a
+:class:`~netvigil.streams.kafka.wire.Stamp` also waits until the records its publisher sent
+to the other topics before it are read, which is exact for one publisher (events of
+different publishers have no order but their event times).
 
 :class:`Reorder` is for a processor whose own key merges many partitions (the correlator
 keys everything to ``all``): its input arrives in the order consumers happened to read the
@@ -42,8 +48,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netvigil.events import Event, encode, key_of
+from netvigil.streams.kafka.wire import Stamp
 
 __all__ = ["Merge", "Reorder"]
+
+#: publishers whose record counts one key's merge keeps (a publisher's id changes at each start)
+PUBLISHERS_MAX = 8
 
 
 @dataclass
@@ -124,28 +134,52 @@ class Merge:
     topics: tuple[str, ...]
     max_hold: float = 10.0
     max_held: int = 20_000
-    queues: dict[str, deque[tuple[float, Event]]] = field(default_factory=dict)
+    queues: dict[str, deque[tuple[float, Event, Stamp | None]]] = field(default_factory=dict)
+    """Per topic, (wall time of arrival, event, its record's stamp)."""
     seen: dict[str, float] = field(default_factory=dict)
     """The newest event time read from each topic for this key."""
+    through: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per publisher id (in the order first read; at most ``PUBLISHERS_MAX``), per topic, the
+    number of its records of that topic read through: one more than the largest index read
+    (a record's stamp gives its own index); a partition is read in order, so the ones before
+    it were read too, or lie before where this consumer started."""
 
     def __len__(self) -> int:
         return sum(len(q) for q in self.queues.values())
 
-    def push(self, topic: str, event: Event, now: float = 0.0) -> None:
-        """Buffer ``event`` of ``topic`` that arrived at wall-clock time ``now``."""
-        self.queues.setdefault(topic, deque()).append((now, event))
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """A merge pickled before stamps (queue entries ``(arrival, event)``) is taken too."""
+        queues = state.get("queues")
+        if isinstance(queues, dict):
+            for q in queues.values():
+                if q and len(q[0]) == 2:
+                    q.extend([(at, ev, None) for at, ev in [q.popleft() for _ in range(len(q))]])
+        state.setdefault("through", {})
+        self.__dict__.update(state)
+
+    def push(self, topic: str, event: Event, now: float = 0.0, stamp: Stamp | None = None) -> None:
+        """Buffer ``event`` of ``topic`` that arrived at wall-clock time ``now`` in a record
+        stamped ``stamp`` (None: not stamped)."""
+        if stamp is not None and (index := stamp.before.get(topic)) is not None:
+            mine = self.through.get(stamp.publisher)
+            if mine is None:
+                if len(self.through) >= PUBLISHERS_MAX:  # the first seen is the likeliest gone
+                    del self.through[next(iter(self.through))]
+                mine = self.through[stamp.publisher] = {}
+            if index >= mine.get(topic, 0):
+                mine[topic] = index + 1
+        self.queues.setdefault(topic, deque()).append((now, event, stamp))
         self.seen[topic] = max(self.seen.get(topic, float("-inf")), event.ts)
 
     def release(
-        self, caught_up: Callable[[str], bool], now: float = 0.0, settle_s: float = 0.0
+        self, caught_up: Callable[[str], bool], now: float = 0.0
     ) -> list[tuple[str, Event]]:
         """Events that may go now, as (topic, event), oldest first. ``caught_up(topic)`` says
-        whether a topic has nothing more to read for now (its partition is at its end).
-        ``settle_s``: an event is let go on another topic being caught up only once it has
-        waited that long (wall time). The broker may append a key's newer record of one topic
-        before an older one of another (the producer sends each partition on its own), and a
-        consumer's idea of a partition's end is as old as its last fetch: a short wait lets
-        the older record arrive first. It narrows that window; it does not close it."""
+        whether a topic has nothing more to read for now (its partition is at its end). An
+        event waits for another topic that may still bring something older: one read no
+        further than its time that is not caught up, or whose records sent before the
+        event's own (by its stamp) are not all read through yet. After ``max_hold`` seconds,
+        or with more than ``max_held`` events held, it goes anyway."""
         out: list[tuple[str, Event]] = []
         queues = self.queues
         order = _order(self.topics)
@@ -162,14 +196,18 @@ class Merge:
                 return out
             ts, _, arrived, topic = best
             if not (now - arrived >= self.max_hold or held - len(out) > self.max_held):
+                stamp = queues[topic][0][2]
                 for other in self.topics:
                     if other == topic or queues.get(other):
                         continue  # a non-empty queue's head is not older: it was not chosen
                     if self.seen.get(other, float("-inf")) > ts:
                         continue
-                    if now - arrived >= settle_s and caught_up(other):
-                        continue
-                    return out  # ``other`` may still bring something older: wait
+                    if stamp is not None and stamp.before.get(other, 0) > self.through.get(
+                        stamp.publisher, {}
+                    ).get(other, 0):
+                        return out  # its publisher sent ``other`` more before it: on its way
+                    if not caught_up(other):
+                        return out  # ``other`` may still bring something older: wait
             out.append((topic, queues[topic].popleft()[1]))
 
 

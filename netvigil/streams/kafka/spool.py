@@ -13,7 +13,10 @@ length-prefixed, CRC-checked frames, read in order, deleted whole once delivered
 
 Segment file ``<number>.seg`` (numbers sort in replay order) holds frames
 ``<u32 length><u32 crc32(payload)><payload>`` with payload
-``<u16 topic length><i32 key length, -1 = null><topic><key><value>``. A frame torn by a crash
+``<u16 topic length><i32 key length, -1 = null>[headers]<topic><key><value>``; the topic
+length's top bit says whether ``headers`` are there: ``<u16 count>`` and per header
+``<u16 name length><u32 value length><name><value>`` (spools written before headers were
+kept have none, and are read as they were). A frame torn by a crash
 fails its length or CRC check; reading stops there and the torn bytes are counted as corrupt.
 Appends reach the operating system before :meth:`Spool.append` returns (they survive a
 crash of the process, not of the machine: no fsync per record).
@@ -36,33 +39,59 @@ log = logging.getLogger(__name__)
 
 _FRAME = struct.Struct("<II")
 _HEAD = struct.Struct("<Hi")
+_COUNT = struct.Struct("<H")
+_HEADER = struct.Struct("<HI")
+_HAS_HEADERS = 0x8000
 _FIRST = 10**15  # first segment number of an empty spool; leaves room to prepend
+
+Headers = tuple[tuple[str, bytes], ...]
 
 
 @dataclass(frozen=True)
 class Record:
-    """One Kafka record: topic, key (None for no key) and value bytes."""
+    """One Kafka record: topic, key (None for no key), value bytes and headers."""
 
     topic: str
     key: bytes | None
     value: bytes
+    headers: Headers = ()
 
 
 def _frame(rec: Record) -> bytes:
     topic = rec.topic.encode()
     key = rec.key if rec.key is not None else b""
-    payload = _HEAD.pack(len(topic), -1 if rec.key is None else len(key)) + topic + key + rec.value
+    if len(topic) >= _HAS_HEADERS:
+        raise ValueError(f"topic name of {len(topic)} bytes")
+    flag = _HAS_HEADERS if rec.headers else 0
+    parts = [_HEAD.pack(len(topic) | flag, -1 if rec.key is None else len(key))]
+    if rec.headers:
+        parts.append(_COUNT.pack(len(rec.headers)))
+        for name, value in rec.headers:
+            raw = name.encode()
+            parts += [_HEADER.pack(len(raw), len(value)), raw, value]
+    payload = b"".join([*parts, topic, key, rec.value])
     return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
 
 
 def _unframe(payload: bytes) -> Record:
     tlen, klen = _HEAD.unpack_from(payload)
     at = _HEAD.size
+    headers: list[tuple[str, bytes]] = []
+    if tlen & _HAS_HEADERS:
+        tlen &= ~_HAS_HEADERS
+        (count,) = _COUNT.unpack_from(payload, at)
+        at += _COUNT.size
+        for _ in range(count):
+            nlen, vlen = _HEADER.unpack_from(payload, at)
+            at += _HEADER.size
+            name = payload[at : at + nlen].decode()
+            headers.append((name, payload[at + nlen : at + nlen + vlen]))
+            at += nlen + vlen
     topic = payload[at : at + tlen].decode()
     at += tlen
     key = None if klen < 0 else payload[at : at + klen]
     at += max(klen, 0)
-    return Record(topic, key, payload[at:])
+    return Record(topic, key, payload[at:], tuple(headers))
 
 
 class Spool:

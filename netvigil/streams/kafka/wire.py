@@ -11,11 +11,21 @@ templates) always carry single events, so compaction keeps the latest event of e
 Any Kafka client reads these records: a JSON object is one event, a JSON array is several.
 Decoding is lenient per element: one bad element of a batch becomes one failure (for the
 dead-letter topic) and the other elements still decode.
+
+**Order across topics.** A key's records of one topic are in order in their partition, but
+two topics are two partitions, which the producer sends and the broker appends on their own:
+a device's newer metric can be appended before its older link-down event. So the publisher
+stamps every record with an :data:`ORDER_HEADER`: its own id and, per topic, how many records
+of the key it had sent there before this one (:class:`Stamp`; for the record's own topic,
+its index). A consumer that merges the topics (the detector) holds the record's events until
+it has read the other topics through that many, which is exact for one publisher; records of
+different publishers have no order to keep. Clients that ignore headers read the records as
+before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -23,7 +33,10 @@ import msgspec
 from netvigil.errors import EventDecodeError
 from netvigil.events import Event, decode, decode_many
 
-__all__ = ["Decoded", "decode_batch", "encode_batch"]
+__all__ = ["ORDER_HEADER", "Decoded", "Stamp", "decode_batch", "encode_batch"]
+
+#: the record header carrying a :class:`Stamp`
+ORDER_HEADER = "netvigil-order"
 
 _encoder = msgspec.json.Encoder()
 _split = msgspec.json.Decoder(list[msgspec.Raw])
@@ -81,3 +94,37 @@ def decode_batch(data: bytes | bytearray | memoryview | None) -> Decoded:
         except EventDecodeError as exc:
             failures.append((element, f"EventDecodeError: {exc}"))
     return Decoded(events, failures)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Where a record stands among its key's records: ``publisher`` (an id per publisher
+    instance) had sent ``before[topic]`` records of the key to ``topic`` (contract name, no
+    prefix) when it sent this one; for the record's own topic, that is its index."""
+
+    publisher: str
+    before: Mapping[str, int]
+
+    def header(self) -> bytes:
+        """The header value: ``publisher;topic=count,...``."""
+        counts = ",".join(f"{t}={n}" for t, n in self.before.items())
+        return f"{self.publisher};{counts}".encode()
+
+    @classmethod
+    def parse(cls, value: bytes | str | None) -> Stamp | None:
+        """The stamp in a header value; None if there is none or it is malformed (the
+        record is then merged as one of an unknown publisher: by event time only)."""
+        if value is None:
+            return None
+        try:
+            text = value.decode("ascii") if isinstance(value, bytes) else value
+            publisher, _, counts = text.partition(";")
+            before = {}
+            for item in counts.split(",") if counts else ():
+                topic, _, n = item.partition("=")
+                before[topic] = int(n)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        if not publisher or any(n < 0 or not t for t, n in before.items()):
+            return None
+        return cls(publisher, before)

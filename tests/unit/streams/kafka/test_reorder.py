@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import heapq
 import pickle
+from collections import deque
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netvigil.events import Incident, Metric, encode
-from netvigil.streams.kafka.reorder import Merge, Reorder
+from netvigil.streams.kafka.reorder import PUBLISHERS_MAX, Merge, Reorder
+from netvigil.streams.kafka.wire import Stamp
 
 
 def metric(ts: float, dev: str = "r1", value: float | None = None) -> Metric:
@@ -139,17 +141,47 @@ def test_merge_waits_for_a_topic_that_is_behind() -> None:
     assert [e.ts for _, e in merge.release(lambda t: t == "m")] == [1800.0]
 
 
-def test_merge_waits_settle_s_before_trusting_a_caught_up_topic() -> None:
-    """A device's metric was let go because its events partition looked read to its end,
-    and the older link-down event the broker appended a moment later came after it."""
+def test_merge_waits_for_what_the_publisher_sent_to_the_other_topic_before() -> None:
+    """A device's metric looked safe to let go (its events partition read to its last-known
+    end), but its publisher had sent an older link-down event first, which the broker
+    appended a moment later: the stamp says so, and the metric waits for it."""
     merge = Merge(("m", "e"))
-    merge.push("m", metric(500.0), now=10.0)
-    assert merge.release(lambda t: True, now=10.5, settle_s=1.0) == []
-    merge.push("e", metric(490.0), now=10.6)  # the older record of the other topic arrives
-    got = merge.release(lambda t: True, now=10.6, settle_s=1.0)
-    assert [(t, e.ts) for t, e in got] == [("e", 490.0)]  # the older one at once
-    assert merge.release(lambda t: True, now=10.9, settle_s=1.0) == []
-    assert [e.ts for _, e in merge.release(lambda t: True, now=11.0, settle_s=1.0)] == [500.0]
+    merge.push("m", metric(500.0), now=10.0, stamp=Stamp("p1", {"m": 3, "e": 1}))
+    assert merge.release(lambda t: True, now=15.0) == []  # events record 0 not read yet
+    merge.push("e", metric(490.0), now=15.1, stamp=Stamp("p1", {"m": 3, "e": 0}))
+    got = merge.release(lambda t: True, now=15.1)
+    assert [(t, e.ts) for t, e in got] == [("e", 490.0), ("m", 500.0)]
+
+
+def test_a_stamp_of_another_publisher_or_a_later_start_does_not_hold_an_event() -> None:
+    merge = Merge(("m", "e"))
+    # events read through index 7 of p1: everything before lies before where reading began
+    merge.push("e", metric(100.0), stamp=Stamp("p1", {"e": 7}))
+    assert [e.ts for _, e in merge.release(lambda t: True)] == [100.0]
+    merge.push("m", metric(200.0), stamp=Stamp("p1", {"m": 0, "e": 5}))
+    merge.push("m", metric(300.0), stamp=Stamp("p2", {"m": 0}))  # p2 sent no events
+    merge.push("m", metric(400.0))  # not stamped: by event time and caught-up only
+    assert [e.ts for _, e in merge.release(lambda t: True)] == [200.0, 300.0, 400.0]
+
+
+def test_a_merge_pickled_before_stamps_is_read() -> None:
+    state = dict(Merge(("m", "e")).__dict__)
+    state["queues"] = {"m": deque([(0.0, metric(1.0))])}
+    del state["through"]
+    merge = Merge.__new__(Merge)
+    merge.__setstate__(state)
+    assert [e.ts for _, e in merge.release(lambda t: True)] == [1.0]
+    merge.push("e", metric(2.0), stamp=Stamp("p1", {"e": 0}))
+    assert merge.through == {"p1": {"e": 1}}
+    assert pickle.loads(pickle.dumps(merge)).through == {"p1": {"e": 1}}
+
+
+def test_a_merge_keeps_the_stamps_of_a_bounded_number_of_publishers() -> None:
+    merge = Merge(("m", "e"))
+    for i in range(PUBLISHERS_MAX + 3):
+        merge.push("e", metric(float(i)), stamp=Stamp(f"p{i}", {"e": 0}))
+    assert len(merge.through) == PUBLISHERS_MAX
+    assert f"p{PUBLISHERS_MAX + 2}" in merge.through and "p0" not in merge.through
 
 
 def test_merge_lets_go_after_max_hold_when_progress_is_unknown() -> None:

@@ -3,6 +3,8 @@ torn tails detected, prepended records replayed first."""
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -15,6 +17,9 @@ RECORDS = st.builds(
     topic=st.sampled_from(["netvigil.metrics", "netvigil.events", "x" * 200]),
     key=st.none() | st.binary(max_size=20),
     value=st.binary(max_size=300),
+    headers=st.lists(st.tuples(st.text(max_size=20), st.binary(max_size=40)), max_size=3).map(
+        tuple
+    ),
 )
 
 
@@ -97,3 +102,17 @@ def test_prepended_records_replay_first(tmp_path: Path) -> None:
     earlier = [Record("t", None, b"earlier%d" % i) for i in range(3)]
     spool.prepend(earlier)
     assert drain(spool) == earlier + later
+
+
+def test_a_spool_written_before_headers_were_kept_is_read(tmp_path: Path) -> None:
+    """Frames of the earlier format (no headers flag) still replay, beside new ones."""
+    payload = struct.pack("<Hi", 3, 2) + b"top" + b"k1" + b"old value"
+    (tmp_path / f"{10**15:020d}.seg").write_bytes(
+        struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
+    )
+    spool = Spool(tmp_path, 1 << 20)
+    spool.append(Record("top", b"k2", b"new", (("netvigil-order", b"p;top=0"),)))
+    assert drain(spool) == [
+        Record("top", b"k1", b"old value"),
+        Record("top", b"k2", b"new", (("netvigil-order", b"p;top=0"),)),
+    ]

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netvigil.events import Metric, encode
-from netvigil.streams.kafka.wire import decode_batch, encode_batch
+from netvigil.streams.kafka.wire import Stamp, decode_batch, encode_batch
 from tests.unit.test_events import EVENTS
 
 
@@ -65,3 +65,38 @@ def test_null_and_empty_values_are_failures() -> None:
     assert decode_batch(None).failures[0][1].startswith("EventDecodeError: empty record")
     assert decode_batch(b"[]").failures[0][1] == "EventDecodeError: empty batch"
     assert decode_batch(b"").failures
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(
+        st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters=";"), min_size=1
+    ),
+    st.dictionaries(
+        st.text(
+            st.characters(min_codepoint=33, max_codepoint=126, blacklist_characters=";,="),
+            min_size=1,
+        ),
+        st.integers(0, 2**40),
+    ),
+)
+def test_order_stamps_round_trip(publisher: str, before: dict[str, int]) -> None:
+    stamp = Stamp(publisher, before)
+    assert Stamp.parse(stamp.header()) == stamp
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=80) | st.text(max_size=80))
+def test_a_malformed_order_stamp_is_none_never_an_error(value: bytes | str) -> None:
+    """A header from a foreign or broken client: the record merges as one of no publisher."""
+    stamp = Stamp.parse(value)
+    assert stamp is None or (stamp.publisher and all(n >= 0 for n in stamp.before.values()))
+
+
+def test_order_stamp_examples() -> None:
+    assert Stamp.parse(b"ab12;netvigil.metrics=3,netvigil.events=0") == Stamp(
+        "ab12", {"netvigil.metrics": 3, "netvigil.events": 0}
+    )
+    assert Stamp.parse(b"ab12;") == Stamp("ab12", {})
+    for bad in (None, b"", b";x=1", b"p;x", b"p;x=-1", b"p;=1", b"p;x=1,", b"\xff;x=1"):
+        assert Stamp.parse(bad) is None
