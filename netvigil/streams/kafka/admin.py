@@ -47,6 +47,7 @@ __all__ = [
     "describe_topics",
     "ensure_topic",
     "group_lag",
+    "offsets_reader",
     "topic_specs",
 ]
 
@@ -345,12 +346,25 @@ def group_lag(
     return out
 
 
+def offsets_reader(bootstrap: str, group: str) -> Consumer:
+    """A consumer of ``group`` that only reads its committed offsets (it never subscribes,
+    so it never joins): ``read_committed``, so a fetch waits for offsets an open
+    transaction holds (KIP-447's stable offsets) instead of returning older ones."""
+    return Consumer(
+        {
+            **admin_config(bootstrap),
+            "group.id": group,
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+        }
+    )
+
+
 def committed_offsets(
     bootstrap: str, group: str, tps: list[TopicPartition], timeout: float = 30.0
 ) -> dict[tuple[str, int], int]:
     """The group's committed offset per partition (-1: none), read without joining it."""
-    conf = {**admin_config(bootstrap), "group.id": group, "enable.auto.commit": False}
-    consumer = Consumer(conf)
+    consumer = offsets_reader(bootstrap, group)
     try:
         got = consumer.committed(tps, timeout=timeout)
     except KafkaException as exc:

@@ -73,7 +73,7 @@ from confluent_kafka import (
 from netvigil.errors import NetVigilError
 from netvigil.events import DeadLetter
 from netvigil.streams.base import Processor
-from netvigil.streams.kafka.admin import EndOffsets, admin_config, ensure_topic
+from netvigil.streams.kafka.admin import EndOffsets, admin_config, ensure_topic, offsets_reader
 from netvigil.streams.kafka.keyed import (
     REPORT_S,
     STATE_MAX_BYTES,
@@ -443,14 +443,7 @@ class KafkaLoop(KeyedWorker):
         (reading only, never joining) does not share. Both, then read until answered."""
         log.error("%s: %s; a new producer and a new reader of the offsets", self.group, why)
         self._new_producer()
-        reader = Consumer(
-            {
-                **admin_config(self.bootstrap),
-                "group.id": self.group,
-                "isolation.level": "read_committed",
-                "enable.auto.commit": False,
-            }
-        )
+        reader = offsets_reader(self.bootstrap, self.group)
         try:
             return self._starts(reader, self.assignment)
         finally:
