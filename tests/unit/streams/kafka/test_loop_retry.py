@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 
 from netvigil.errors import NetVigilError
-from netvigil.streams.kafka import loop
+from netvigil.streams.kafka import admin, loop
 from netvigil.streams.kafka.loop import KafkaLoop
 
 
@@ -192,7 +192,7 @@ def test_offsets_unanswered_after_an_abort_are_read_by_a_new_reader_with_a_new_p
         readers.append(_Offsets(stuck=False))
         return readers[-1]
 
-    monkeypatch.setattr(loop, "Consumer", new_reader)
+    monkeypatch.setattr(admin, "Consumer", new_reader)
     renewed: list[int] = []
     app = KafkaLoop.__new__(KafkaLoop)
     stuck = _Offsets(stuck=True)
