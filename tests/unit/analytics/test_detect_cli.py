@@ -60,6 +60,26 @@ def test_detect_runs_the_scorer_the_settings_name(tmp_path: Path) -> None:
     assert scores[1000] == max(scores) and scores[1000] >= 0.75
 
 
+def test_detect_runs_artime_when_the_settings_name_it(tmp_path: Path) -> None:
+    n = 3000
+    stamps = [str(300 * i) for i in range(n)]
+    values = [50 + 10 * math.sin(2 * math.pi * i / 288) for i in range(n)]
+    values[2000] += 40
+    src, out, cfg = tmp_path / "s.csv", tmp_path / "o.csv", tmp_path / "c.yaml"
+    _write(src, list(zip(stamps, values, strict=True)))
+    cfg.write_text("detector:\n  series_scorer: artime\n")
+    args = ["detect", "--input", str(src), "--output", str(out), "--config", str(cfg)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    scores = [float(r[2]) for r in list(csv.reader(out.open()))[1:]]
+    expected = detect_series([float(s) for s in stamps], values, "artime")
+    assert max(abs(a - b) for a, b in zip(scores, expected, strict=True)) < 1e-6
+    assert expected != detect_series([float(s) for s in stamps], values, "ensemble")
+    assert scores[:750] == [0.0] * 750  # ARTime learns the range on the first 750 rows
+    # the spike is the one report, at the next downsampled step (every 7 rows)
+    assert [i for i, s in enumerate(scores) if s > 0] == [2001] and scores[2001] >= 0.9
+
+
 def test_detect_refuses_an_unknown_scorer(tmp_path: Path) -> None:
     src, cfg = tmp_path / "s.csv", tmp_path / "c.yaml"
     _write(src, [("0", 1.0)])
