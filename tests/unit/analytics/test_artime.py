@@ -25,6 +25,8 @@ ROGUE_REPORTS = {
     "2014-07-15 00:15:00": 0.436222,
 }
 ROGUE_LAST = "2014-07-15 16:30:00"
+# ... and of art_increase_spike_density (artificialWithAnomaly/): two rows of its window
+SPIKE_DENSITY_ROWS = {"2014-04-07 23:50:00": 0.899961, "2014-04-08 00:40:00": 0.918717}
 
 
 def _periodic(n: int, noise: float = 0.0, seed: int = 3) -> list[float]:
@@ -47,6 +49,15 @@ def test_reproduces_nabs_published_scores() -> None:
     assert got.keys() == ROGUE_REPORTS.keys()
     for stamp, expected in ROGUE_REPORTS.items():
         assert got[stamp] == pytest.approx(expected, abs=1e-6)
+
+
+def test_reproduces_nabs_published_scores_of_an_artificial_series() -> None:
+    path = shared_data("nab-dev", "data", "artificialWithAnomaly", "art_increase_spike_density.csv")
+    rows = [line.split(",") for line in path.read_text().splitlines()[1:]]
+    stamps, values = [r[0] for r in rows], [float(r[1]) for r in rows]
+    scores = dict(zip(stamps, artime_scores(values), strict=True))
+    for stamp, expected in SPIKE_DENSITY_ROWS.items():
+        assert scores[stamp] == pytest.approx(expected, abs=1e-6)
 
 
 def test_online_scores_are_deterministic_and_silent_during_the_probation() -> None:
