@@ -81,6 +81,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from netvigil.analytics.warmstart import ReplayStart
+
 __all__ = ["ARTime", "ARTimeConfig", "OnlineARTime", "artime_scores", "nab_probation"]
 
 _SQRT_HALF = 1.0 / math.sqrt(2.0)
@@ -431,27 +433,12 @@ def artime_scores(values: Sequence[float], config: ARTimeConfig | None = None) -
     return [det.score(v) for v in values]
 
 
-class OnlineARTime:
+class OnlineARTime(ReplayStart[ARTime]):
     """ARTime on a stream: the first ``probation`` points (scored 0) set the range and are
     then replayed into the detector; later values are clipped to that range."""
 
     def __init__(self, config: ARTimeConfig | None = None) -> None:
-        self.config = config or ARTimeConfig()
-        self.buffer: list[float] | None = []
-        self.detector: ARTime | None = None
-
-    def score(self, value: float) -> float:
-        """Score ``value`` (0 during the probation), then learn it; a value that is not
-        finite is refused (ValueError) and changes nothing."""
-        if not math.isfinite(value):
-            raise ValueError(f"not a finite value: {value!r}")
-        if self.detector is not None:
-            return self.detector.score(value)
-        assert self.buffer is not None
-        self.buffer.append(value)
-        if len(self.buffer) >= self.config.probation:
-            buf, self.buffer = self.buffer, None
-            self.detector = ARTime(min(buf), max(buf), len(buf), self.config, clip=True)
-            for v in buf:
-                self.detector.score(v)
-        return 0.0
+        self.config = cfg = config or ARTimeConfig()
+        super().__init__(
+            cfg.probation, lambda buf: ARTime(min(buf), max(buf), len(buf), cfg, clip=True)
+        )

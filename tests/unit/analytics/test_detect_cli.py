@@ -20,6 +20,19 @@ def _write(path: Path, rows: list[tuple[str, float]]) -> None:
         w.writerows(rows)
 
 
+def _detect_with(
+    tmp_path: Path, scorer: str, stamps: list[str], values: list[float]
+) -> list[float]:
+    """``netvigil detect --config`` with ``detector.series_scorer: scorer``: the scores."""
+    src, out, cfg = tmp_path / "s.csv", tmp_path / "o.csv", tmp_path / "c.yaml"
+    _write(src, list(zip(stamps, values, strict=True)))
+    cfg.write_text(f"detector:\n  series_scorer: {scorer}\n")
+    args = ["detect", "--input", str(src), "--output", str(out), "--config", str(cfg)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    return [float(r[2]) for r in list(csv.reader(out.open()))[1:]]
+
+
 def test_detect_writes_one_score_per_row_equal_to_the_streaming_scorer(tmp_path: Path) -> None:
     stamps = [
         f"2014-01-{1 + i // 288:02d} {(i % 288) // 12:02d}:{(i % 12) * 5:02d}:00"
@@ -46,13 +59,7 @@ def test_detect_runs_the_scorer_the_settings_name(tmp_path: Path) -> None:
     stamps = [str(60 * i) for i in range(n)]
     values = [5 + 2 * math.sin(2 * math.pi * i / 50) for i in range(n)]
     values[1000] += 30
-    src, out, cfg = tmp_path / "s.csv", tmp_path / "o.csv", tmp_path / "c.yaml"
-    _write(src, list(zip(stamps, values, strict=True)))
-    cfg.write_text("detector:\n  series_scorer: cadose\n")
-    args = ["detect", "--input", str(src), "--output", str(out), "--config", str(cfg)]
-    res = CliRunner().invoke(main, args)
-    assert res.exit_code == 0, res.output
-    scores = [float(r[2]) for r in list(csv.reader(out.open()))[1:]]
+    scores = _detect_with(tmp_path, "cadose", stamps, values)
     expected = detect_series([float(s) for s in stamps], values, "cadose")
     assert max(abs(a - b) for a, b in zip(scores, expected, strict=True)) < 1e-6
     assert expected != detect_series([float(s) for s in stamps], values, "ensemble")
@@ -65,13 +72,7 @@ def test_detect_runs_artime_when_the_settings_name_it(tmp_path: Path) -> None:
     stamps = [str(300 * i) for i in range(n)]
     values = [50 + 10 * math.sin(2 * math.pi * i / 288) for i in range(n)]
     values[2000] += 40
-    src, out, cfg = tmp_path / "s.csv", tmp_path / "o.csv", tmp_path / "c.yaml"
-    _write(src, list(zip(stamps, values, strict=True)))
-    cfg.write_text("detector:\n  series_scorer: artime\n")
-    args = ["detect", "--input", str(src), "--output", str(out), "--config", str(cfg)]
-    res = CliRunner().invoke(main, args)
-    assert res.exit_code == 0, res.output
-    scores = [float(r[2]) for r in list(csv.reader(out.open()))[1:]]
+    scores = _detect_with(tmp_path, "artime", stamps, values)
     expected = detect_series([float(s) for s in stamps], values, "artime")
     assert max(abs(a - b) for a, b in zip(scores, expected, strict=True)) < 1e-6
     assert expected != detect_series([float(s) for s in stamps], values, "ensemble")
