@@ -7,8 +7,9 @@ alarms on anomaly-free series, and speed (the NAB figures of each detector alone
   points instead of NAB's 15 % of the file). Diagnostics only: nothing is chosen on them.
 - ``nested``: ``max(w * artime, ensemble)`` where *every* constant is chosen per fold: the
   ensemble's ``bench.nab_cv`` grid (by default its detector sets spike+noise and base: 72
-  scorings x 4 onset levels) and ``w`` (0 = the ensemble alone), nested LOSO and LOCO,
-  pooled and strict; beside it the ensemble alone, nested over the same grid.
+  scorings x 4 onset levels; ``--detector-sets`` and ``--tail-alphas`` narrow it) and ``w``
+  (0 = the ensemble alone), nested LOSO and LOCO, pooled and strict; beside it the
+  ensemble alone, nested over the same grid.
   ``bench.nab_leaders`` nests ``w`` alone, the ensemble's constants fixed as chosen on all
   of nab-dev (optimistic).
 - ``null``: alarms per 1,000 points on ``bench.null_series``'s anomaly-free shapes at
@@ -112,14 +113,16 @@ class _Combined(Mapping[tuple[Any, ...], dict[str, FileScoring]]):
         return len(self.ens) * len(self.ws)
 
 
-def nested(files: Files, profiles: list[str], detector_sets: list[str]) -> dict[str, Any]:
+def nested(
+    files: Files, profiles: list[str], detector_sets: list[str], tail_alphas: list[float]
+) -> dict[str, Any]:
     base = {n: prepare(len(f[0]), f[1], [0.0] * len(f[0])) for n, f in files.items()}
     cut = {n: len(files[n][0]) - len(b.scores) for n, b in base.items()}
     art = {
         n: np.asarray(artime_online(ts.tolist(), v.tolist()))[cut[n] :]
         for n, (_, _, ts, v) in files.items()
     }
-    grid = {**GRID, "detectors": tuple(detector_sets)}
+    grid = {**GRID, "detectors": tuple(detector_sets), "tail_alpha": tuple(tail_alphas)}
     model_keys = [k for k in grid if k not in POST]
     ens: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
     t0 = time.process_time()
@@ -221,6 +224,7 @@ def main() -> None:
     ap.add_argument(
         "--detector-sets", nargs="*", default=["spike+noise", "base"], help="of bench.nab_cv"
     )
+    ap.add_argument("--tail-alphas", nargs="*", type=float, default=list(GRID["tail_alpha"]))
     ap.add_argument("--null-series", type=int, default=5)
     ap.add_argument("--series", type=int, default=500)
     ap.add_argument("--points", type=int, default=2000)
@@ -232,7 +236,7 @@ def main() -> None:
     if "gap" in args.only:
         report["gap"] = gap(files)
     if "nested" in args.only:
-        report["nested"] = nested(files, args.profiles, args.detector_sets)
+        report["nested"] = nested(files, args.profiles, args.detector_sets, args.tail_alphas)
     if "null" in args.only:
         report["null"] = {"threshold": args.threshold, **null(args.threshold, args.null_series)}
         print("null", report["null"], file=sys.stderr)
