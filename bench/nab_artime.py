@@ -13,7 +13,8 @@ alarms on anomaly-free series, and speed (the NAB figures of each detector alone
   ``bench.nab_leaders`` nests ``w`` alone, the ensemble's constants fixed as chosen on all
   of nab-dev (optimistic).
 - ``null``: alarms per 1,000 points on ``bench.null_series``'s anomaly-free shapes at
-  ARTime's own nab-dev threshold (no onset filter: ARTime's reports are sparse already).
+  ARTime's own nab-dev threshold (no onset filter: ARTime's reports are sparse already), or
+  with ``--null-w W`` of ``max(W * artime, ensemble)`` at the threshold given.
 - ``speed``: ``--series`` series round robin (each ``--points`` points of a noisy daily
   cycle, its own phase), CPU seconds over all points and over the second half (after the
   probation), ARTime online and the ensemble (``StreamScorer``, what ``netvigil detect``
@@ -47,7 +48,7 @@ from bench.nab_eval import DEFAULT
 from bench.nab_leaders import artime_online, evaluate
 from bench.nabscore import PROFILES, FileScoring, prepare, score_corpus
 from netvigil.analytics.artime import ARTime, OnlineARTime, nab_probation
-from netvigil.analytics.series import SeriesScores, StreamScorer, detect_series
+from netvigil.analytics.series import SeriesScores, StreamScorer, detect_series, score_series
 
 W_NESTED = (0.0, 0.5, 0.7, 1.0)
 """Values of ``w`` in the nested combination (0: the ensemble alone)."""
@@ -162,11 +163,25 @@ def nested(
     return out
 
 
-def null(threshold: float, series: int) -> dict[str, float]:
-    def artime(ts: list[float], vs: list[float]) -> SeriesScores:
-        return SeriesScores(detect_series(ts, vs, "artime"), [])
+def combined(w: float) -> Callable[[list[float], list[float]], list[float]]:
+    """``max(w * ARTime online, ensemble)``, as ``bench.nab_leaders`` combines them."""
 
-    return null_series.alarms(artime, threshold, series, level=math.inf)
+    def score(ts: list[float], vs: list[float]) -> list[float]:
+        art = np.asarray(detect_series(ts, vs, "artime"))
+        return np.maximum(w * art, score_series(ts, vs).scores).tolist()
+
+    return score
+
+
+def null(threshold: float, series: int, w: float | None) -> dict[str, float]:
+    """Alarms of ARTime online (``w`` None) or of ``max(w * artime, ensemble)``."""
+
+    def scores(ts: list[float], vs: list[float]) -> SeriesScores:
+        if w is None:
+            return SeriesScores(detect_series(ts, vs, "artime"), [])
+        return SeriesScores(combined(w)(ts, vs), [])
+
+    return null_series.alarms(scores, threshold, series, level=math.inf)
 
 
 def _sweep(make: Callable[[], Callable[[float, float], float]], n: int, points: int, seed: int):
@@ -225,6 +240,7 @@ def main() -> None:
         "--detector-sets", nargs="*", default=["spike+noise", "base"], help="of bench.nab_cv"
     )
     ap.add_argument("--tail-alphas", nargs="*", type=float, default=list(GRID["tail_alpha"]))
+    ap.add_argument("--null-w", type=float, help="null: max(w * artime, ensemble) instead")
     ap.add_argument("--null-series", type=int, default=5)
     ap.add_argument("--series", type=int, default=500)
     ap.add_argument("--points", type=int, default=2000)
@@ -238,7 +254,8 @@ def main() -> None:
     if "nested" in args.only:
         report["nested"] = nested(files, args.profiles, args.detector_sets, args.tail_alphas)
     if "null" in args.only:
-        report["null"] = {"threshold": args.threshold, **null(args.threshold, args.null_series)}
+        alarms = null(args.threshold, args.null_series, args.null_w)
+        report["null"] = {"threshold": args.threshold, "w": args.null_w, **alarms}
         print("null", report["null"], file=sys.stderr)
     if "speed" in args.only:
         report["speed"] = speed(args.series, args.points, args.repeats)

@@ -12,7 +12,8 @@ failed link also changes on other links: those changes are not labelled, so they
 false positives (the measure is pessimistic there). Scored with NAB's rules and one
 optimised threshold (``bench.nabscore``); beside it, the previous single seasonal score,
 ARTime (``netvigil detect``'s ``series_scorer: artime``; its first 750 points learn the range
-and score 0) and NAB's null detector, same series.
+and score 0), ``max(0.7 x ARTime, netvigil)`` (``bench.nab_artime``) and NAB's null
+detector, same series.
 
     python -m bench.twin_series [--topology FILE] [--days 7] [--step 300] [--seed 7] [--json]
 """
@@ -24,6 +25,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from bench.nab_artime import combined
 from bench.nabscore import PROFILES, FileScoring, prepare, score_corpus
 from netvigil.analytics.hygiene import OnsetFilter
 from netvigil.analytics.seasonal import SeasonalScorer
@@ -101,6 +103,7 @@ def main() -> None:
         "netvigil": lambda ts, vs: score_series(ts, vs).scores,
         "single_seasonal": _single_seasonal,
         "artime": lambda ts, vs: detect_series(ts, vs, "artime"),
+        "max(0.7*artime, netvigil)": combined(0.7),
         "null": lambda ts, vs: [0.0] * len(ts),
     }
     report: dict[str, Any] = {
