@@ -8,16 +8,21 @@ fitted quantity is NAB's own corpus threshold. Figures per detector and profile:
 - **LOSO / LOCO strict**: each held-out series (or category) scored at the threshold that
   NAB's optimiser chose on the *other* series: does one threshold carry over?
 
-Detectors (see :mod:`netvigil.analytics.cadose`):
+Detectors (see :mod:`netvigil.analytics.cadose` and :mod:`netvigil.analytics.artime`):
 
 - ``cadose-nab``: CAD-OSE as NAB runs it (range = the file's min and max, a look-ahead; rest
   period = NAB's probation / 5). Only to check the reimplementation against NAB's figures.
 - ``cadose``: CAD-OSE strictly online, as ``netvigil detect`` runs it (range learned on the
   first 750 points, rest period 150).
 - ``*-2016``: the same with the earlier revision of CAD-OSE (no prediction gate).
+- ``artime-nab``: ARTime as NAB runs it (range and probation from the whole file, a
+  look-ahead). Only to check the reimplementation against NAB's figures.
+- ``artime``: ARTime strictly online, as ``netvigil detect`` runs it (range learned on the
+  first 750 points, later values clipped to it).
 - ``ensemble``: NetVigil's previous detector (the service's ensemble + onset filter).
-- ``max(cadose, ensemble)``: a combination with no constant (the larger of the two scores).
-- ``max(w*cadose, ensemble)``: CAD-OSE's score scaled by ``w`` first (its reports sit near
+- ``max(X, ensemble)`` (X = cadose, artime): a combination with no constant (the larger of
+  the two scores).
+- ``max(w*X, ensemble)``: X's score scaled by ``w`` first (CAD-OSE's reports sit near
   0.75-1, the ensemble's near 0.4-0.5, so one NAB threshold cannot serve both unscaled);
   ``w`` is a tuned constant: in-sample per value, and nested LOSO / LOCO (``w`` and the
   threshold chosen on the training series of each fold, as ``bench.nab_cv`` does).
@@ -41,6 +46,7 @@ import numpy as np
 from bench.nab_cv import Files, cross_validate, folds, load
 from bench.nab_eval import DEFAULT
 from bench.nabscore import PROFILES, FileScoring, prepare, score_corpus
+from netvigil.analytics.artime import OnlineARTime, artime_scores
 from netvigil.analytics.cadose import CadOseConfig, OnlineCadOse, cadose_scores
 from netvigil.analytics.series import score_series
 
@@ -68,6 +74,11 @@ def cadose_online(gate: bool) -> Detector:
     return run
 
 
+def artime_online(ts: Sequence[float], values: Sequence[float]) -> list[float]:
+    det = OnlineARTime()
+    return [det.score(v) for v in values]
+
+
 def ensemble(ts: Sequence[float], values: Sequence[float]) -> list[float]:
     return score_series(ts, values).scores
 
@@ -77,23 +88,24 @@ DETECTORS: dict[str, Detector] = {
     "cadose-nab-2016": cadose_nab(False),
     "cadose": cadose_online(True),
     "cadose-2016": cadose_online(False),
+    "artime-nab": lambda ts, values: artime_scores(values),
+    "artime": artime_online,
     "ensemble": ensemble,
 }
-COMBINATIONS: dict[str, tuple[str, str]] = {
-    "max(cadose, ensemble)": ("cadose", "ensemble"),
-}
+WEIGHED = ("cadose", "artime")
+"""Detectors combined with the ensemble, as ``max(X, ensemble)`` and ``max(w*X, ensemble)``."""
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
-"""Values of ``w`` in ``max(w*cadose, ensemble)``."""
+"""Values of ``w`` in ``max(w*X, ensemble)``."""
 
 
-def weighted(files: Files, runs: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
-    """``max(w*cadose, ensemble)``: in-sample per ``w`` and nested cross-validation over it."""
+def weighted(files: Files, runs: dict[str, dict[str, list[float]]], other: str) -> dict[str, Any]:
+    """``max(w*other, ensemble)``: in-sample per ``w`` and nested cross-validation over it."""
     results = {
         (w,): {
             n: prepare(
                 len(files[n][0]),
                 files[n][1],
-                np.maximum(w * np.asarray(runs["cadose"][n]), runs["ensemble"][n]).tolist(),
+                np.maximum(w * np.asarray(runs[other][n]), runs["ensemble"][n]).tolist(),
             )
             for n in files
         }
@@ -153,18 +165,22 @@ def main() -> None:
         t0 = time.process_time()
         runs[name] = {n: det(ts.tolist(), v.tolist()) for n, (_, _, ts, v) in files.items()}
         report["cpu_s"][name] = round(time.process_time() - t0, 1)
-    for label, (a, b) in COMBINATIONS.items():
-        if a in runs and b in runs:
-            runs[label] = {n: np.maximum(runs[a][n], runs[b][n]).tolist() for n in files}
+    for a in WEIGHED:
+        if a in runs and "ensemble" in runs:
+            runs[f"max({a}, ensemble)"] = {
+                n: np.maximum(runs[a][n], runs["ensemble"][n]).tolist() for n in files
+            }
     for name, scores in runs.items():
         report["detectors"][name] = evaluate(files, scores)
-    if "cadose" in runs and "ensemble" in runs:
-        report["weighted"] = weighted(files, runs)
-        for p, r in report["weighted"].items():
+    for a in WEIGHED:
+        if a not in runs or "ensemble" not in runs:
+            continue
+        report[f"weighted_{a}"] = weighted(files, runs, a)
+        for p, r in report[f"weighted_{a}"].items():
             cells = " ".join(f"{w}: {v:5.1f}" for w, v in r["in_sample"].items())
             lo, lc = r["nested_loso"], r["nested_loco"]
             print(
-                f"max(w*cadose, ensemble) {p}: in-sample {cells} | nested LOSO pooled "
+                f"max(w*{a}, ensemble) {p}: in-sample {cells} | nested LOSO pooled "
                 f"{lo['pooled']:5.1f} strict {lo['strict']:5.1f} (w {lo['chosen']}), LOCO "
                 f"pooled {lc['pooled']:5.1f} strict {lc['strict']:5.1f} (w {lc['chosen']})"
             )

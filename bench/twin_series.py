@@ -10,8 +10,10 @@ NAB window (10 % of its length divided by its number of faults, centred on the f
 start, as NAB places its windows) for each fault on its own link. Traffic rerouted around a
 failed link also changes on other links: those changes are not labelled, so they count as
 false positives (the measure is pessimistic there). Scored with NAB's rules and one
-optimised threshold (``bench.nabscore``); beside it, the previous single seasonal score and
-NAB's null detector, same series.
+optimised threshold (``bench.nabscore``); beside it, the previous single seasonal score,
+ARTime (``netvigil detect``'s ``series_scorer: artime``; its first 750 points learn the range
+and score 0), ``max(0.7 x ARTime, netvigil)`` (``bench.nab_artime``) and NAB's null
+detector, same series.
 
     python -m bench.twin_series [--topology FILE] [--days 7] [--step 300] [--seed 7] [--json]
 """
@@ -23,10 +25,11 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from bench.nab_artime import combined
 from bench.nabscore import PROFILES, FileScoring, prepare, score_corpus
 from netvigil.analytics.hygiene import OnsetFilter
 from netvigil.analytics.seasonal import SeasonalScorer
-from netvigil.analytics.series import score_series
+from netvigil.analytics.series import detect_series, score_series
 from netvigil.events import Metric
 from netvigil.graph.importers import load_topology
 from netvigil.twin.faults import schedule_faults
@@ -99,6 +102,8 @@ def main() -> None:
     detectors = {
         "netvigil": lambda ts, vs: score_series(ts, vs).scores,
         "single_seasonal": _single_seasonal,
+        "artime": lambda ts, vs: detect_series(ts, vs, "artime"),
+        "max(0.7*artime, netvigil)": combined(0.7),
         "null": lambda ts, vs: [0.0] * len(ts),
     }
     report: dict[str, Any] = {

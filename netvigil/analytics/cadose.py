@@ -69,6 +69,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from netvigil.analytics.warmstart import ReplayStart
+
 __all__ = [
     "CadOse",
     "CadOseConfig",
@@ -406,27 +408,10 @@ def cadose_scores(values: Sequence[float], config: CadOseConfig | None = None) -
     return [det.score(v) for v in values]
 
 
-class OnlineCadOse:
+class OnlineCadOse(ReplayStart[CadOse]):
     """CAD-OSE on a stream: the range is learned over the first ``warmup`` points (scored 0),
     which are then replayed into the detector; see the module doc."""
 
     def __init__(self, config: CadOseConfig | None = None) -> None:
-        self.config = config or CadOseConfig()
-        self.buffer: list[float] | None = []
-        self.detector: CadOse | None = None
-
-    def score(self, value: float) -> float:
-        """Score ``value`` (0 while the range is learned), then learn it; a value that is
-        not finite is refused (ValueError) and changes nothing."""
-        if not math.isfinite(value):
-            raise ValueError(f"not a finite value: {value!r}")
-        if self.detector is not None:
-            return self.detector.score(value)
-        assert self.buffer is not None
-        self.buffer.append(value)
-        if len(self.buffer) >= self.config.warmup:
-            self.detector = CadOse(min(self.buffer), max(self.buffer), self.config, extend=True)
-            for v in self.buffer:
-                self.detector.score(v)
-            self.buffer = None
-        return 0.0
+        self.config = cfg = config or CadOseConfig()
+        super().__init__(cfg.warmup, lambda buf: CadOse(min(buf), max(buf), cfg, extend=True))

@@ -93,13 +93,15 @@ class DetectorConfig(BaseModel):
     error_clear_pps: float = Field(
         0.5, ge=0, description="Input errors per second below which a faulty link clears."
     )
-    series_scorer: Literal["ensemble", "cadose"] = Field(
+    series_scorer: Literal["ensemble", "cadose", "artime"] = Field(
         "ensemble",
         description=(
             "What `netvigil detect` scores a CSV series with: 'ensemble' (this detector's "
             "calibrated score, each excursion reported at its onset) or 'cadose' (CAD-OSE, "
             "NAB's contextual anomaly detector with its published constants; its first 750 "
-            "rows learn the value range and score 0; ~200x the ensemble's CPU per point). "
+            "rows learn the value range and score 0; ~200x the ensemble's CPU per point) or "
+            "'artime' (ARTime, adaptive resonance, NAB's best published detector, with its "
+            "published constants; its first 750 rows learn the range and score 0). "
             "The service always runs the ensemble."
         ),
     )

@@ -5,8 +5,10 @@ Strictly online: point ``t``'s score uses points up to ``t`` only. The scores ar
 excursion (:class:`~netvigil.analytics.hygiene.OnsetFilter`): an ongoing anomaly is one event.
 
 ``netvigil detect`` can instead run CAD-OSE (:class:`~netvigil.analytics.cadose.OnlineCadOse`,
-which reports once per event by its own rest period): :func:`series_scorer` makes the scorer
-a configuration names (``DetectorConfig.series_scorer``), the same for every series.
+which reports once per event by its own rest period) or ARTime
+(:class:`~netvigil.analytics.artime.OnlineARTime`, whose reports are sparse by construction):
+:func:`series_scorer` makes the scorer a configuration names
+(``DetectorConfig.series_scorer``), the same for every series.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from netvigil.analytics.artime import OnlineARTime
 from netvigil.analytics.cadose import OnlineCadOse
 from netvigil.analytics.ensemble import EnsembleConfig, EnsembleScorer, EnsembleVerdict
 from netvigil.analytics.hygiene import OnsetFilter
@@ -29,7 +32,7 @@ __all__ = [
     "series_scorer",
 ]
 
-SeriesScorerName = Literal["ensemble", "cadose"]
+SeriesScorerName = Literal["ensemble", "cadose", "artime"]
 """The scorers ``netvigil detect`` can run (``DetectorConfig.series_scorer``)."""
 
 ONSET_LEVEL = 0.4
@@ -85,7 +88,10 @@ def series_scorer(name: SeriesScorerName = "ensemble") -> Callable[[float, float
     if name == "cadose":
         cadose = OnlineCadOse()
         return lambda ts, value: cadose.score(value)
-    raise ValueError(f"unknown series scorer {name!r}: choose 'ensemble' or 'cadose'")
+    if name == "artime":
+        artime = OnlineARTime()
+        return lambda ts, value: artime.score(value)
+    raise ValueError(f"unknown series scorer {name!r}: choose 'ensemble', 'cadose' or 'artime'")
 
 
 def detect_series(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from netvigil.analytics.series import detect_series, score_series
+from netvigil.analytics.series import SeriesScorerName, detect_series, score_series
 from netvigil.cli import main
 from netvigil.cli.analytics import parse_timestamp
 
@@ -18,6 +18,25 @@ def _write(path: Path, rows: list[tuple[str, float]]) -> None:
         w = csv.writer(f)
         w.writerow(["timestamp", "value"])
         w.writerows(rows)
+
+
+def _detect_with(
+    tmp_path: Path, scorer: SeriesScorerName, stamps: list[str], values: list[float]
+) -> list[float]:
+    """``netvigil detect --config`` with ``detector.series_scorer: scorer``: its scores, which
+    must be that scorer's (``detect_series``) and not the default ensemble's."""
+    src, out, cfg = tmp_path / "s.csv", tmp_path / "o.csv", tmp_path / "c.yaml"
+    _write(src, list(zip(stamps, values, strict=True)))
+    cfg.write_text(f"detector:\n  series_scorer: {scorer}\n")
+    args = ["detect", "--input", str(src), "--output", str(out), "--config", str(cfg)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    scores = [float(r[2]) for r in list(csv.reader(out.open()))[1:]]
+    ts = [float(s) for s in stamps]
+    expected = detect_series(ts, values, scorer)
+    assert max(abs(a - b) for a, b in zip(scores, expected, strict=True)) < 1e-6
+    assert expected != detect_series(ts, values, "ensemble")
+    return scores
 
 
 def test_detect_writes_one_score_per_row_equal_to_the_streaming_scorer(tmp_path: Path) -> None:
@@ -46,18 +65,20 @@ def test_detect_runs_the_scorer_the_settings_name(tmp_path: Path) -> None:
     stamps = [str(60 * i) for i in range(n)]
     values = [5 + 2 * math.sin(2 * math.pi * i / 50) for i in range(n)]
     values[1000] += 30
-    src, out, cfg = tmp_path / "s.csv", tmp_path / "o.csv", tmp_path / "c.yaml"
-    _write(src, list(zip(stamps, values, strict=True)))
-    cfg.write_text("detector:\n  series_scorer: cadose\n")
-    args = ["detect", "--input", str(src), "--output", str(out), "--config", str(cfg)]
-    res = CliRunner().invoke(main, args)
-    assert res.exit_code == 0, res.output
-    scores = [float(r[2]) for r in list(csv.reader(out.open()))[1:]]
-    expected = detect_series([float(s) for s in stamps], values, "cadose")
-    assert max(abs(a - b) for a, b in zip(scores, expected, strict=True)) < 1e-6
-    assert expected != detect_series([float(s) for s in stamps], values, "ensemble")
+    scores = _detect_with(tmp_path, "cadose", stamps, values)
     assert scores[:749] == [0.0] * 749  # CAD-OSE learns the range on the first 750 rows
     assert scores[1000] == max(scores) and scores[1000] >= 0.75
+
+
+def test_detect_runs_artime_when_the_settings_name_it(tmp_path: Path) -> None:
+    n = 3000
+    stamps = [str(300 * i) for i in range(n)]
+    values = [50 + 10 * math.sin(2 * math.pi * i / 288) for i in range(n)]
+    values[2000] += 40
+    scores = _detect_with(tmp_path, "artime", stamps, values)
+    assert scores[:750] == [0.0] * 750  # ARTime learns the range on the first 750 rows
+    # the spike is the one report, at the next downsampled step (every 7 rows)
+    assert [i for i, s in enumerate(scores) if s > 0] == [2001] and scores[2001] >= 0.9
 
 
 def test_detect_refuses_an_unknown_scorer(tmp_path: Path) -> None:
