@@ -229,6 +229,7 @@ class KafkaLoop(KeyedWorker):
                 "session.timeout.ms": session_ms,
                 "heartbeat.interval.ms": max(1000, session_ms // 5),
                 "fetch.max.bytes": STATE_MAX_BYTES + 4096,
+                "on_commit": self._on_commit,
             }
         )
         self._end_offsets = EndOffsets(self.bootstrap)
@@ -704,9 +705,10 @@ class KafkaLoop(KeyedWorker):
         """At least once (in the loop's thread): produce ``sends`` and then ``mark`` into
         every by-key partition (one producer keeps their order per partition) and wait for
         the broker to acknowledge them; then the state rows and ``reports``, acknowledged
-        too; then commit ``offsets``. Waits while the broker is away; :class:`_Stopped` if
-        the app stops meanwhile (nothing is committed: the round runs again after a restart).
-        A commit refused because the partitions moved leaves the round to their new owner."""
+        too; then commit ``offsets``, asynchronously (:meth:`_on_commit`). Waits while the
+        broker is away; :class:`_Stopped` if the app stops meanwhile (nothing is committed:
+        the round runs again after a restart). A commit refused at once (the partitions
+        moved: the round is their new owner's) empties ``offsets``: none was committed."""
         producer, consumer = self._producer, self._consumer
         assert producer is not None and consumer is not None
         for topic, key, value in sends:
@@ -724,9 +726,33 @@ class KafkaLoop(KeyedWorker):
             return
         tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         try:
-            self._retrying("committing", lambda: consumer.commit(offsets=tps, asynchronous=False))
-        except KafkaException as exc:  # the group rebalanced: the partitions' new owner
+            consumer.commit(offsets=tps, asynchronous=True)  # the result: _on_commit
+        except KafkaException as exc:  # e.g. the partitions moved: their new owner's
             log.info("%s: offsets not committed (%s)", self.group, exc.args[0])
+            offsets.clear()
+
+    def _on_commit(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """The result of an at-least-once offset commit (served by the consumer's poll, in
+        the loop's thread). An offset not committed is no longer taken as committed, so the
+        next round commits it again (a drain waits for the group's committed offsets).
+
+        Commits are asynchronous because a synchronous one can block without end: once,
+        after a broker restart, ``commit(asynchronous=False)`` did not return for ten
+        minutes, and its thread held the app's stop (confluent-kafka-python issue 1801
+        reports the same hang). The round's outputs and state were acknowledged before,
+        so a commit that fails only means records handled again after a crash."""
+        failed = [tp for tp in partitions if err is not None or tp.error is not None]
+        for tp in failed:
+            at = (tp.topic, tp.partition)
+            if self._committed.get(at) == tp.offset:
+                del self._committed[at]
+        if failed:
+            log.info(
+                "%s: %d offsets not committed (%s); again with the next round",
+                self.group,
+                len(failed),
+                err or failed[0].error,
+            )
 
     def _flushed(self, producer: Producer) -> None:
         """Wait until everything produced was acknowledged or refused; a refused record

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from netvigil.errors import NetVigilError
 from netvigil.streams.kafka import admin, loop
@@ -250,3 +250,21 @@ def test_a_coordinator_settling_after_an_outage_gets_its_own_unknown_s(
     assert len(call.calls) == 8
     with pytest.raises(KafkaException):  # settling for longer than UNKNOWN_S is an error
         retrying(failing([KafkaError.NOT_COORDINATOR] * 5))
+
+
+def test_an_offset_commit_that_failed_is_committed_again_with_the_next_round() -> None:
+    """At least once, commits are asynchronous (a synchronous one once blocked for ten
+    minutes after a broker restart): a failed one must not count as committed, or a
+    partition with nothing new would never show its records as consumed."""
+    app = KafkaLoop.__new__(KafkaLoop)
+    vars(app).update(group="g", _committed={("in", 0): 7, ("in", 1): 9, ("in", 2): 4})
+    ok = TopicPartition("in", 0, 7)
+    bad = SimpleNamespace(  # librdkafka's per-partition error (read-only on TopicPartition)
+        topic="in", partition=1, offset=9, error=KafkaError(KafkaError.REQUEST_TIMED_OUT)
+    )
+    app._on_commit(None, [ok, cast(TopicPartition, bad)])
+    assert app._committed == {("in", 0): 7, ("in", 2): 4}
+    app._on_commit(KafkaError(KafkaError._TRANSPORT), [TopicPartition("in", 2, 3)])
+    assert app._committed == {("in", 0): 7, ("in", 2): 4}  # an older offset's failure: kept
+    app._on_commit(KafkaError(KafkaError._TRANSPORT), [TopicPartition("in", 2, 4)])
+    assert app._committed == {("in", 0): 7}
