@@ -16,6 +16,12 @@ resolver changes the network before the deadline when the policy lets it.
   IGP metric change), level 2 only the pre-approved ones (QoS policing), level 1 proposes
   one with the deadline ("saturation expected 14:38 UTC; approve by 14:20 UTC"). Without a
   twin nothing can be simulated and nothing runs on its own.
+- **A degrading link** (a ``link_errors`` risk: its error share heading for the harm share)
+  is planned the same way with the catalog's actions that remedy ``link_errors`` (draining
+  the link: the IGP metric change), judged on the present's load at and after the deadline
+  (``drain``: the link must be emptied, both ways, and nothing else overloaded, stranded or
+  cut); it is averted when the twin says the link corrupts at least the harm share while the
+  change keeps traffic off it.
 - **Outcome**: the risk *came true* when the harm happened anyway, was *averted* when, with
   the change in force, the twin says the harm would be there without it
   (:func:`netvigil.twin.foresight.counterfactual`, checked every ``check_s``), and was
@@ -52,7 +58,9 @@ __all__ = ["Foresight", "PreventionManager", "facts_of_risk"]
 ACTOR = "netvigil/prevention"
 
 #: the severity a risk is queued with (an incident of the same harm has the same)
-RISK_SEVERITY = {"congestion": "minor", "slo_budget": "major"}
+RISK_SEVERITY = {"congestion": "minor", "link_errors": "minor", "slo_budget": "major"}
+#: risk kinds on a link for which a preemptive change is planned
+LINK_RISKS = frozenset({"congestion", "link_errors"})
 
 
 class Foresight(Protocol):
@@ -72,12 +80,14 @@ class Foresight(Protocol):
         ...
 
     def without(self, spec: ActionSpec, facts: Facts, ops: list[Op], t: float) -> float | None:
-        """The at-risk direction's utilization at ``t`` had the change not been made."""
+        """The at-risk direction's utilization at ``t`` had the change not been made (for a
+        ``link_errors`` risk, ``facts.fault``: the share of frames the link corrupts at ``t``)."""
         ...
 
 
 def facts_of_risk(topo: TopologyStore, risk: Risk, metric_of: dict[str, int]) -> Facts | None:
-    """What the catalog needs to know of the link a congestion risk is about."""
+    """What the catalog needs to know of the link a congestion or link-errors risk is about
+    (``fault`` is the risk's kind: what the catalog's actions must remedy)."""
     try:
         iface = topo.interface(risk.entity)
         if iface.link is None:
@@ -86,7 +96,7 @@ def facts_of_risk(topo: TopologyStore, risk: Risk, metric_of: dict[str, int]) ->
     except (TopologyError, ValueError):
         return None
     return link_facts(
-        link, risk.entity, fault="congestion", confidence=risk.confidence, metric_of=metric_of
+        link, risk.entity, fault=risk.kind, confidence=risk.confidence, metric_of=metric_of
     )
 
 
@@ -184,6 +194,8 @@ class PreventionManager:
     def _what(self, risk: Risk) -> str:
         if risk.kind == "slo_budget":
             return f"error budget of {risk.entity} exhausted"
+        if risk.kind == "link_errors":
+            return f"input errors of {risk.entity} at {risk.threshold:.2%} of packets"
         return f"saturation of {risk.entity}"
 
     def describe(self, risk: Risk) -> str:
@@ -218,7 +230,7 @@ class PreventionManager:
             if risk.status != "open":
                 return [], None
             link = ""
-            if risk.kind == "congestion":
+            if risk.kind in LINK_RISKS:
                 facts = facts_of_risk(self.topo, risk, {})
                 link = facts.target if facts else ""
             rr = RiskRecord(risk=risk, domain=self._domain(risk), link=link)
@@ -281,7 +293,7 @@ class PreventionManager:
     def _queue_factors(self, rr: RiskRecord, *, again: bool = False) -> dict[str, float] | None:
         p = self.policy.prevention
         r = rr.risk
-        if not (p.enabled and r.kind == "congestion" and r.status == "open" and (rr.open or again)):
+        if not (p.enabled and r.kind in LINK_RISKS and r.status == "open" and (rr.open or again)):
             return None
         if r.confidence < p.min_confidence:
             return None
@@ -302,11 +314,11 @@ class PreventionManager:
         cat = self.remediator.catalog
         prefer = [n for n in self.policy.prevention.prefer if n in cat.actions]
         ordered = [cat.get(n) for n in prefer]
-        ordered += [s for s in cat.for_fault("link", "congestion") if s.name not in prefer]
+        ordered += [s for s in cat.for_fault("link", facts.fault) if s.name not in prefer]
         return [
             s
             for s in ordered
-            if s.target == "link" and "congestion" in s.remedies and not s.unmet(facts)
+            if s.target == "link" and facts.fault in s.remedies and not s.unmet(facts)
         ]
 
     def _outlook(self, risk: Risk, facts: Facts, ts: float) -> Outlook:
@@ -474,7 +486,11 @@ class PreventionManager:
         """A preemptive change in force (or on its way) on the same link, made for another
         risk still pending: it covers this one too."""
         for other in self.store.pending():
-            if other.link != rr.link or other.risk.risk_id == rr.risk.risk_id:
+            if (
+                other.link != rr.link
+                or other.risk.risk_id == rr.risk.risk_id
+                or other.risk.kind != rr.risk.kind  # a policer drains nothing
+            ):
                 continue
             rec = self._action(other)
             if rec is None or rec.preemptive.get("withdrawn"):
@@ -545,7 +561,7 @@ class PreventionManager:
         threshold = rr.risk.threshold or 0.9
         if util < threshold:
             return []
-        why = f"without the change {rr.link} would be at {util:.2f} >= {threshold:.2f} now"
+        why = f"without the change {rr.link} would be at {util:.4g} >= {threshold:.4g} now"
         return self._decide(rr, "averted", ts, why=why, counterfactual=round(util, 4))
 
     def _decide(
