@@ -474,10 +474,16 @@ class PreventionManager:
             ),
             self.remediator.audit_action(rec, "action.validated", ts, verdict=rec.verdict),
         ]
+        approve = (
+            f"; {self._what(risk)} expected {_hhmm(risk.predicted_ts)}, approve by "
+            f"{_hhmm(rec.preemptive['approve_by'])}"
+            if decision.level == 1
+            else ""
+        )
         self._note(
             rr,
             f"Preemptive {spec.name} on {facts.target} at level {decision.level} "
-            f"(change for request {rec.request_id}).",
+            f"(change for request {rec.request_id}){approve}.",
             ts,
         )
         return events + self.remediator.launch(rec, spec, facts, ops, ts)

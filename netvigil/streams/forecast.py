@@ -19,8 +19,11 @@ fewer than :data:`MIN_PPS` packets per second are skipped (a drained or idle lin
 nothing about its optic). The anomaly (``predicted_errors`` on ``if.in_errors``) opens when a
 crossing is predicted, and clears when the share has been at or above the harm share for two
 samples in a row (evidence ``crossed``: the harm came) or the prediction no longer holds.
-Its trend test (``min_trend_sigmas``, :data:`ERROR_TREND_SIGMAS`) was chosen by
-cross-validation on generated series (:mod:`netvigil.eval.errtrend`). Constant memory per
+Its trend smoothing and trend test (:data:`ERROR_BETA`, :data:`ERROR_TREND_SIGMAS`) were
+chosen by cross-validation on the twin's traffic with counting noise
+(:mod:`netvigil.eval.errtrend`): a faster trend than the congestion forecaster's (an error
+share has no daily cycle to mistake for a trend; a late, under-estimated deadline is what a
+level-1 approval cannot use). Constant memory per
 interface: the forecaster's state, the last packet rate and a counter.
 """
 
@@ -36,6 +39,7 @@ from netvigil.events import Anomaly, Event, Forecast, Metric
 from netvigil.streams.base import Processor
 
 __all__ = [
+    "ERROR_BETA",
     "ERROR_HARM_SHARE",
     "ERROR_SIGNAL",
     "ERROR_TREND_SIGMAS",
@@ -60,8 +64,11 @@ MIN_PPS = 10.0
 #: default harm share: a 10-packet transaction fails 1 % of the time at 0.1 % loss, the whole
 #: error budget of a 99 % success SLO (burn rate 1)
 ERROR_HARM_SHARE = 1e-3
-#: the error trend's ``min_trend_sigmas``, chosen by cross-validation (netvigil.eval.errtrend)
-ERROR_TREND_SIGMAS = 3.0
+#: the error trend's Holt trend smoothing and ``min_trend_sigmas``, chosen by 5-fold
+#: cross-validation over 40 seeds of the twin's traffic with counting noise
+#: (:mod:`netvigil.eval.errtrend`; docs/prevention.md has the figures)
+ERROR_BETA = 0.9
+ERROR_TREND_SIGMAS = 1.5
 
 
 def error_forecast_config(
@@ -69,7 +76,10 @@ def error_forecast_config(
 ) -> ForecastConfig:
     """The error trend's forecaster settings: the harm share as its threshold."""
     return ForecastConfig(
-        threshold=harm_share, horizon_s=horizon_s, min_trend_sigmas=ERROR_TREND_SIGMAS
+        threshold=harm_share,
+        horizon_s=horizon_s,
+        beta=ERROR_BETA,
+        min_trend_sigmas=ERROR_TREND_SIGMAS,
     )
 
 

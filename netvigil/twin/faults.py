@@ -21,7 +21,9 @@ them apart, and they never count as ground truth. Two more benign kinds exercise
 and feedback: a ``stalled_ramp`` (demand that grows like a growth ramp, then stops growing
 below congestion: a prediction of saturation that does not come true) and a
 ``scheduled_burst`` (a known bulk transfer that fills a link for a while, the same time every
-day: operators do not want an incident for it).
+day: operators do not want an incident for it). ``stalled_errors`` is to ``error_ramp`` what
+a stalled ramp is to a growth ramp: the share of frames a link corrupts rises, then stops
+below the share that hurts anyone (a prediction of harm that does not come true).
 """
 
 from __future__ import annotations
@@ -71,13 +73,14 @@ PACKET_LOSS_SHARE = 0.03
 #: ``netvigil.streams.forecast.ERROR_HARM_SHARE``) at 40 minutes
 ERROR_RAMP_SHARE = 0.003
 #: fault kinds whose link loses (and counts) a share of its frames (see :meth:`Fault.loss`)
-LOSS_KINDS = frozenset({"packet_loss", "error_ramp"})
+LOSS_KINDS = frozenset({"packet_loss", "error_ramp", "stalled_errors"})
 #: benign anomaly kind -> kind of entity it happens on (not faults: no root cause to find)
 BENIGN_KINDS: dict[str, str] = {
     "cpu_spike": "device",
     "traffic_burst": "link",
     "stalled_ramp": "link",
     "scheduled_burst": "link",
+    "stalled_errors": "link",
 }
 #: kinds that add demand pinned to one link direction (see :meth:`Fault.surge`)
 SURGE_KINDS = frozenset(
@@ -117,12 +120,16 @@ class Fault:
 
     def loss(self, t: float) -> float:
         """The share of frames this fault loses on its link at ``t`` (0 for other kinds): an
-        error ramp's grows linearly from 0 at ``start`` to ``magnitude`` at ``end``."""
+        error ramp's grows linearly from 0 at ``start`` to ``magnitude`` at ``end``; stalled
+        errors grow the same way over the first half of the window to ``magnitude``, then
+        hold."""
         if self.kind not in LOSS_KINDS or not self.active(t):
             return 0.0
+        span = max(self.end - self.start, 1e-9)
         if self.kind == "error_ramp":
-            span = max(self.end - self.start, 1e-9)
             return self.magnitude * min(max((t - self.start) / span, 0.0), 1.0)
+        if self.kind == "stalled_errors":
+            return self.magnitude * min(max(2 * (t - self.start) / span, 0.0), 1.0)
         return self.magnitude
 
     def active(self, t: float) -> bool:
