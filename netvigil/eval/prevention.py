@@ -23,6 +23,10 @@
   by its end (on a ``stalled_errors`` link, when its plateau does: it is placed below); any
   other link-errors risk is false (the twin's links corrupt nothing
   otherwise).
+- **False predictions with no change** (``false_predictions_no_change``): of the false
+  predictions, those no change ran for (no plan passed the twin, a level-1 proposal nobody
+  approved, too late): counted as false all the same (see docs/prevention.md), reported apart
+  from ``false_prediction_changes``.
 - **Harm avoided**: of the ramps (growth ramps and error ramps) a risk was opened for before
   their harm (or before their end when prevented), the share that never harmed
   (:class:`~netvigil.eval.recovery.RecoveryWatch` saw no saturation, no harmful error share).
@@ -176,6 +180,7 @@ def report(
 ) -> dict[str, Any]:
     """Prevention figures of one run (see the module doc)."""
     by_risk = {a.incident: a for a in actions if a.preemptive}
+    by_request = {a.request_id: a for a in actions if a.preemptive}
     ran = [a for a in by_risk.values() if a.status in _RAN]
     withdrawn = [a for a in ran if a.preemptive.get("withdrawn")]
     rows = []
@@ -204,6 +209,7 @@ def report(
                 "change": f"{a.action}@L{a.level}:{a.status}" if a else None,
                 "approve_by_s": a.preemptive.get("approve_by") if a and a.level == 1 else None,
                 "executed_s": a.executed_ts if a and a.executed_ts else None,
+                "change_made": bool((m := by_request.get(rr.request_id or "")) and m.executed_ts),
                 "harm_s": (w.natural_onset if fault and (w := watch.of(fault)) else None),
                 "withdrawn": bool(a and a.preemptive.get("withdrawn")),
             }
@@ -229,6 +235,9 @@ def report(
         "risks": len(risks),
         "true_predictions": sum(1 for r in rows if r["truth"] is True),
         "false_predictions": sum(1 for r in rows if r["truth"] is False),
+        "false_predictions_no_change": sum(
+            1 for r in rows if r["truth"] is False and not r["change_made"]
+        ),
         "outcome_agrees_with_truth": (
             round(sum(1 for r in judged if (r in said_true) == r["truth"]) / len(judged), 4)
             if judged

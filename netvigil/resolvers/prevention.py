@@ -540,7 +540,8 @@ class PreventionManager:
                     old = self.remediator.store.get(older)
                     if old is not None and _in_force(old):
                         events += self.remediator.withdraw(old, ts, why)
-            events += self._decide(rr, "false", ts, why=why)
+            acted = rec is not None and bool(rec.executed_ts)
+            events += self._decide(rr, "false", ts, why=why, change_made=acted)
         return events
 
     def _shared_later(self, rr: RiskRecord, rec: ActionRecord) -> bool:
@@ -576,7 +577,10 @@ class PreventionManager:
         rr.outcome, rr.closed_ts = outcome, ts
         self.store.put(rr)
         right = outcome in ("came_true", "averted", "judged_true")
-        self.record.record(rr.domain, "prediction", rr.risk.risk_id, right, ts=ts, detail=outcome)
+        # a false prediction no change was made for counts as false all the same (the
+        # forecaster was wrong, and a plan that passed would have run), marked apart
+        label = f"{outcome}_no_change" if detail.get("change_made") is False else outcome
+        self.record.record(rr.domain, "prediction", rr.risk.risk_id, right, ts=ts, detail=label)
         if outcome == "averted":
             self.record.record(rr.domain, "harm", rr.risk.risk_id, True, ts=ts, detail="averted")
         desk = self.problems
