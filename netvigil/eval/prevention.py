@@ -182,7 +182,9 @@ def report(
     by_risk = {a.incident: a for a in actions if a.preemptive}
     by_request = {a.request_id: a for a in actions if a.preemptive}
     ran = [a for a in by_risk.values() if a.status in _RAN]
-    withdrawn = [a for a in ran if a.preemptive.get("withdrawn")]
+    withdrawn = [
+        a for a in ran if a.preemptive.get("withdrawn") and not a.preemptive.get("restored")
+    ]
     rows = []
     truth_of: dict[str, bool | None] = {}
     predicted_ramps: dict[Fault, float] = {}
@@ -212,6 +214,10 @@ def report(
                 "change_made": bool((m := by_request.get(rr.request_id or "")) and m.executed_ts),
                 "harm_s": (w.natural_onset if fault and (w := watch.of(fault)) else None),
                 "withdrawn": bool(a and a.preemptive.get("withdrawn")),
+                "restored": bool(a and a.preemptive.get("restored")),
+                "refused": sorted(
+                    {r for c in rr.plan.get("candidates", []) if not c["ok"] for r in c["refused"]}
+                ),
             }
         )
     false_changes = [a for a in ran if truth_of.get(a.incident) is False]
@@ -245,6 +251,7 @@ def report(
         ),
         "preemptive_changes": len(ran),
         "preemptive_rolled_back": len(withdrawn),
+        "preemptive_restored_after_repair": sum(1 for a in ran if a.preemptive.get("restored")),
         "false_prediction_changes": len(false_changes),
         "false_prediction_changes_rolled_back": sum(
             1 for a in false_changes if a.preemptive.get("withdrawn")

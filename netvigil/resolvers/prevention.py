@@ -138,6 +138,12 @@ class PreventionManager:
         self.settle_s = settle_s
         """A forecast made this long after a change took effect reads data the change
         shaped: if it still predicts the crossing, the change does not hold."""
+        self._drained: dict[str, float] = {
+            rr.risk.risk_id: 0.0
+            for rr in store.all()
+            if rr.risk.kind == "link_errors" and rr.outcome == "averted"
+        }
+        """Averted link-errors risks whose drain may still be in force -> last checked."""
 
     @property
     def policy(self) -> Policy:
@@ -512,8 +518,9 @@ class PreventionManager:
 
     def tick(self, ts: float) -> list[Event]:
         """Deadlines: cancel proposals not approved in time, check whether a prediction came
-        true while a change keeps it away, and withdraw changes for predictions that did not."""
-        events: list[Event] = []
+        true while a change keeps it away, and withdraw changes for predictions that did not;
+        restore drained links once repaired."""
+        events: list[Event] = self._restore_repaired(ts)
         p = self.policy.prevention
         for rr in self.store.pending():
             risk = rr.risk
@@ -542,6 +549,39 @@ class PreventionManager:
                         events += self.remediator.withdraw(old, ts, why)
             acted = rec is not None and bool(rec.executed_ts)
             events += self._decide(rr, "false", ts, why=why, change_made=acted)
+        return events
+
+    def _restore_repaired(self, ts: float) -> list[Event]:
+        """A drain that averted a degrading link's harm stays while the link corrupts frames;
+        once the twin says it corrupts less than half the harm share (the optic was replaced:
+        on the twin, the fault ended), the cost is restored (withdrawn with ``restored``;
+        not a failed change, not a false prediction). Checked every ``check_s``."""
+        if self.foresight is None:
+            return []
+        events: list[Event] = []
+        for risk_id, last in list(self._drained.items()):
+            if ts - last < self.check_s:
+                continue
+            self._drained[risk_id] = ts
+            rr = self.store.get(risk_id)
+            rec = self._action(rr) if rr is not None else None
+            if rr is None or rec is None or not _in_force(rec) or rec.incident != risk_id:
+                del self._drained[risk_id]  # gone, or another risk's change: not ours
+                continue
+            spec = self.remediator.catalog.get(rec.action)
+            facts = Facts(
+                **{**rec.facts, "unreachable": frozenset(rec.facts.get("unreachable", ()))}
+            )
+            share = self.foresight.without(spec, facts, spec.render(facts, rec.params), ts)
+            if share is None or share >= rr.risk.threshold / 2:
+                continue
+            why = f"{rr.link} repaired: it corrupts {share:.4%} of frames, restored"
+            rec.preemptive = {**rec.preemptive, "restored": True}
+            done = self.remediator.withdraw(rec, ts, why)
+            if done:
+                del self._drained[risk_id]
+                events += [*done, self._audit(rr, "risk.restored", ts, why=why)]
+                self._note(rr, f"Drain withdrawn: {why}.", ts)
         return events
 
     def _shared_later(self, rr: RiskRecord, rec: ActionRecord) -> bool:
@@ -583,6 +623,8 @@ class PreventionManager:
         self.record.record(rr.domain, "prediction", rr.risk.risk_id, right, ts=ts, detail=label)
         if outcome == "averted":
             self.record.record(rr.domain, "harm", rr.risk.risk_id, True, ts=ts, detail="averted")
+            if rr.risk.kind == "link_errors" and rr.request_id:
+                self._drained[rr.risk.risk_id] = ts
         desk = self.problems
         if desk is not None and rr.ticket:
             found = desk.find_problem(rr.risk.risk_id)
