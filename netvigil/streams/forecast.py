@@ -101,6 +101,10 @@ class ForecastState:
     series: dict[str, _Series] = field(default_factory=dict)
     errors: dict[str, _Series] = field(default_factory=dict)
 
+    def __setstate__(self, d: dict[str, object]) -> None:
+        """State pickled (Kafka changelogs) before the error trend existed has no ``errors``."""
+        self.__dict__.update({"errors": {}, **d})
+
 
 class ForecastProcessor(Processor[ForecastState]):
     name = "forecaster"

@@ -5,6 +5,7 @@ crossing itself clears the prediction as harm come; idle samples say nothing."""
 from __future__ import annotations
 
 import asyncio
+import pickle
 
 import numpy as np
 
@@ -95,3 +96,10 @@ def test_counted_packets_and_idle_links() -> None:
     # a link that receives nothing (drained, idle) teaches the error trend nothing
     idle = feed(shares, pps=0.05)
     assert not idle
+
+
+def test_state_pickled_before_the_error_trend_still_loads() -> None:
+    old = ForecastState()
+    del old.__dict__["errors"]  # as a changelog written by an earlier release holds it
+    state = pickle.loads(pickle.dumps(old))
+    assert state.errors == {} and state.series == {}
