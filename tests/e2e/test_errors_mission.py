@@ -1,7 +1,8 @@
 """A degrading link through ``netvigil bench mission --json``, as a user runs it: the error
 ramp is predicted and drained before its errors hurt at level 3, proposed with an approve-by
-time and drained after the modelled operator approves at level 1; errors that stop rising
-are a false prediction whose drain is withdrawn; the scoreboard counts both."""
+time and drained after the modelled operator approves at level 1, and restored once
+repaired; errors that stop rising are a false prediction whose drain is withdrawn; the
+scoreboard counts both."""
 
 from __future__ import annotations
 
@@ -54,9 +55,15 @@ def test_a_degrading_link_is_drained_before_its_errors_hurt(tmp_path: Path) -> N
             assert all(r["opened_s"] < r["approve_by_s"] for r in drained)
         assert stalled and all(r["truth"] is False and r["outcome"] == "false" for r in stalled)
         level = 1 if name == "level1" else 3
-        changes = [r["change"] for r in rows if r["change"]]
-        assert f"igp_metric_change@L{level}:verified" in changes, changes
-        assert f"igp_metric_change@L{level}:rolled_back" in changes, changes  # the false one
+        drain = f"igp_metric_change@L{level}:rolled_back"
+        # the ramp's drain restored once the link was repaired (the fault's end) ...
+        assert [r["restored"] for r in drained] == [True] and drained[0]["change"] == drain
+        # ... the stalled one's withdrawn after its hold time: a false prediction
+        withdrawn = [r for r in stalled if r["change"]]
+        assert [(r["change"], r["withdrawn"], r["restored"]) for r in withdrawn] == [
+            (drain, True, False)
+        ]
+        assert run["preemptive_restored_after_repair"] == 1
         assert run["outcome_agrees_with_truth"] == 1.0
     assert result["harm_avoided_share"] == 1.0 and result["harm_avoided_share_level1"] == 1.0
     assert result["collateral_overloads"] == 0
