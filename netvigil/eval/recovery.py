@@ -10,7 +10,7 @@ network. The *symptom* of a fault is
   and a policer or a reroute ends it;
 - for a degrading link (``error_ramp``): the link corrupting at least the harm share of its
   frames (``error_harm``, the error trend's default) while it carries traffic (either
-  direction above :data:`CARRIES`), so draining the link before the share gets there means
+  direction above :data:`CARRIES`: any traffic), so draining the link before the share gets there means
   it never harms;
 - for every other fault kind (link and node failures, and kinds added later): the fault being
   active in the twin (:meth:`TwinNetwork.active_faults`), which an interface reset ends for a
@@ -44,8 +44,9 @@ __all__ = ["CARRIES", "SURGE_KINDS", "Recovery", "RecoveryWatch"]
 
 #: fault kinds whose symptom is a saturated link direction rather than the fault being active
 SURGE_KINDS = frozenset({"congestion", "growth_ramp"})
-#: a link direction above this utilization carries traffic (a drained link carries none)
-CARRIES = 0.01
+#: a link direction above this utilization carries traffic (a drained link carries none; a
+#: near-idle link still carries some service's transactions, so any traffic counts)
+CARRIES = 1e-6
 
 
 @dataclass
