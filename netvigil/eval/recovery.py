@@ -10,8 +10,8 @@ network. The *symptom* of a fault is
   and a policer or a reroute ends it;
 - for a degrading link (``error_ramp``): the link corrupting at least the harm share of its
   frames (``error_harm``, the error trend's default) while it carries traffic (either
-  direction above :data:`CARRIES`: any traffic), so draining the link before the share gets there means
-  it never harms;
+  direction above :data:`CARRIES`: any traffic), so draining the link before the share
+  gets there means it never harms;
 - for every other fault kind (link and node failures, and kinds added later): the fault being
   active in the twin (:meth:`TwinNetwork.active_faults`), which an interface reset ends for a
   hung link.
