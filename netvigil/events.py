@@ -256,16 +256,17 @@ class Incident(Event, frozen=True, kw_only=True, tag="incident"):
 class Risk(Event, frozen=True, kw_only=True, tag="risk"):
     """A predicted harm: a condition expected to hurt, with its time to impact.
 
-    Opened from a prediction (a congestion forecast, an SLO's error budget heading for
-    exhaustion), revised as the forecast moves, ``materialized`` when the harm came (the
-    threshold was crossed), ``cleared`` when the prediction no longer holds. Whether it was
-    right is decided downstream (the resolvers' track record), not here."""
+    Opened from a prediction (a congestion forecast, an interface's error share rising toward
+    its harm share, an SLO's error budget heading for exhaustion), revised as the forecast
+    moves, ``materialized`` when the harm came (the threshold was crossed), ``cleared`` when
+    the prediction no longer holds. Whether it was right is decided downstream (the
+    resolvers' track record), not here."""
 
     risk_id: str
     """Stable: a hash of the entity, signal and the prediction's onset."""
     status: Literal["open", "materialized", "cleared"]
     revision: int
-    kind: Literal["congestion", "slo_budget"]
+    kind: Literal["congestion", "link_errors", "slo_budget"]
     device: str
     entity: str
     """What is predicted to cross its threshold: an interface id, or a service name."""

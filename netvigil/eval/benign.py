@@ -16,7 +16,12 @@ need care to be what they claim:
   load at that hour plus the burst reaches ``fill`` (0.95), so it crosses the congestion
   threshold as a real surge would (which saturates the link: 1.0).
 
-Both avoid the links the scenario's faults use, so a fault is never hidden inside a benign
+- ``stalled_errors`` (a link's error share rising at an error ramp's pace, ``slope_per_h``,
+  0.0015: :data:`~netvigil.twin.faults.ERROR_RAMP_SHARE` over two hours, until it reaches
+  ``plateau``, 0.0006, below the 0.1 % harm share, then holding as long as it rose): the error
+  trend predicts harm that never comes. Any link the faults do not use.
+
+All avoid the links the scenario's faults use, so a fault is never hidden inside a benign
 condition (nor a benign condition counted as a fault). Targets are drawn with the seed.
 """
 
@@ -94,6 +99,15 @@ def benign_faults(
                 for day in range(count):
                     start = SIM_EPOCH + offset + day * every
                     out.append(Fault(kind, link, start, start + duration, size, direction=src))
+        elif kind == "stalled_errors":
+            plateau = float(spec.get("plateau", 0.0006))
+            slope = float(spec.get("slope_per_h", 0.0015)) / 3600
+            free_links = sorted({d[0] for d in peak if d[0] not in busy})
+            for i in range(count):
+                link = rng.choice([lk for lk in free_links if lk not in used] or free_links)
+                used.add(link)
+                start = SIM_EPOCH + first + i * every
+                out.append(Fault(kind, link, start, start + 2 * plateau / slope, plateau))
         else:
             raise ValueError(f"benign kind {kind!r} cannot be scheduled by a scenario yet")
     return sorted(out, key=lambda f: f.start)

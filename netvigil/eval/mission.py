@@ -264,7 +264,12 @@ def _run_once(
     with tempfile.TemporaryDirectory(prefix="netvigil-mission-") as tmp:
         svc = Service.build(settings, twin=plan, data_dir=Path(tmp), on_fault=board.on_fault)
         assert svc.twin is not None
-        watch = RecoveryWatch(svc.twin.network, faults, threshold=settings.detector.util_threshold)
+        watch = RecoveryWatch(
+            svc.twin.network,
+            faults,
+            threshold=settings.detector.util_threshold,
+            error_harm=settings.detector.error_harm_share,
+        )
         svc.twin.step_hooks.append(watch)
         harm = HarmMeter(svc.twin.network, scenario.step_s, settings.detector.util_threshold)
         svc.twin.step_hooks.append(harm)

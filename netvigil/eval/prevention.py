@@ -18,10 +18,18 @@
   on a ``stalled_ramp`` it is false (placed where it never saturates, see
   :mod:`netvigil.eval.benign`); any other risk is judged by whether its interface reached the
   threshold in the twin within the hold time (:class:`HarmMeter` records every direction's
-  threshold crossings).
-- **Harm avoided**: of the ramps a risk was opened for before their saturation (or before
-  their end when prevented), the share that never harmed (:class:`~netvigil.eval.recovery.
-  RecoveryWatch` saw no saturation).
+  threshold crossings). A link-errors risk on either interface of an ``error_ramp``'s link
+  during the ramp is true when the ramp reaches the harm share (``RecoveryWatch.error_harm``)
+  by its end (on a ``stalled_errors`` link, when its plateau does: it is placed below); any
+  other link-errors risk is false (the twin's links corrupt nothing
+  otherwise).
+- **False predictions with no change** (``false_predictions_no_change``): of the false
+  predictions, those no change ran for (no plan passed the twin, a level-1 proposal nobody
+  approved, too late): counted as false all the same (see docs/prevention.md), reported apart
+  from ``false_prediction_changes``.
+- **Harm avoided**: of the ramps (growth ramps and error ramps) a risk was opened for before
+  their harm (or before their end when prevented), the share that never harmed
+  (:class:`~netvigil.eval.recovery.RecoveryWatch` saw no saturation, no harmful error share).
 
 Written here rather than taken from a library because it reads the twin's internal state.
 """
@@ -43,6 +51,8 @@ from netvigil.twin.whatif import copy_network
 
 __all__ = ["HarmMeter", "report"]
 
+#: faults whose predicted harm counts in ``harm_avoided_share``
+_RAMPS = frozenset({"growth_ramp", "error_ramp"})
 #: statuses of an action that ran (whatever came of it)
 _RAN = frozenset({"executing", "verifying", "verified", "rolling_back", "rolled_back", "timed_out"})
 
@@ -130,13 +140,25 @@ def _direction(topo: TopologyStore, entity: str) -> tuple[str, str] | None:
 
 
 def _truth(
-    rr: RiskRecord, topo: TopologyStore, faults: list[Fault], meter: HarmMeter, hold_s: float
+    rr: RiskRecord,
+    topo: TopologyStore,
+    faults: list[Fault],
+    meter: HarmMeter,
+    hold_s: float,
+    harm_share: float,
 ) -> tuple[bool | None, Fault | None]:
     """Whether the risk's harm was real, and the fault (or benign ramp) it was about."""
     d = _direction(topo, rr.risk.entity)
     if d is None:
         return None, None
     opened = rr.risk.opened_ts
+    if rr.risk.kind == "link_errors":
+        for f in faults:
+            if f.kind == "error_ramp" and f.target == d[0] and f.start <= opened <= f.end:
+                return f.magnitude >= harm_share, f
+            if f.kind == "stalled_errors" and f.target == d[0] and f.start <= opened <= f.end:
+                return f.magnitude >= harm_share, f
+        return False, None
     for f in faults:
         if f.kind not in ("growth_ramp", "stalled_ramp") or f.target != d[0]:
             continue
@@ -158,15 +180,18 @@ def report(
 ) -> dict[str, Any]:
     """Prevention figures of one run (see the module doc)."""
     by_risk = {a.incident: a for a in actions if a.preemptive}
+    by_request = {a.request_id: a for a in actions if a.preemptive}
     ran = [a for a in by_risk.values() if a.status in _RAN]
-    withdrawn = [a for a in ran if a.preemptive.get("withdrawn")]
+    withdrawn = [
+        a for a in ran if a.preemptive.get("withdrawn") and not a.preemptive.get("restored")
+    ]
     rows = []
     truth_of: dict[str, bool | None] = {}
     predicted_ramps: dict[Fault, float] = {}
     for rr in risks:
-        true, fault = _truth(rr, topo, faults, meter, hold_s)
+        true, fault = _truth(rr, topo, faults, meter, hold_s, watch.error_harm)
         truth_of[rr.risk.risk_id] = true
-        if fault is not None and fault.kind == "growth_ramp":
+        if fault is not None and fault.kind in _RAMPS and true:
             rec = watch.of(fault)
             upto = rec.onset if rec is not None and rec.onset is not None else fault.end
             if rr.risk.opened_ts <= upto:
@@ -184,11 +209,20 @@ def report(
                 "truth": true,
                 "about": fault.kind if fault else None,
                 "change": f"{a.action}@L{a.level}:{a.status}" if a else None,
+                "approve_by_s": a.preemptive.get("approve_by") if a and a.level == 1 else None,
+                "executed_s": a.executed_ts if a and a.executed_ts else None,
+                "change_made": bool((m := by_request.get(rr.request_id or "")) and m.executed_ts),
+                "harm_s": (w.natural_onset if fault and (w := watch.of(fault)) else None),
                 "withdrawn": bool(a and a.preemptive.get("withdrawn")),
+                "restored": bool(a and a.preemptive.get("restored")),
+                "refused": sorted(
+                    {r for c in rr.plan.get("candidates", []) if not c["ok"] for r in c["refused"]}
+                ),
             }
         )
     false_changes = [a for a in ran if truth_of.get(a.incident) is False]
     ramps = [f for f in faults if f.kind == "growth_ramp"]
+    errs = [f for f in faults if f.kind == "error_ramp"]
     avoided = [f for f in predicted_ramps if (r := watch.of(f)) is not None and r.onset is None]
     judged = [r for r in rows if r["truth"] is not None and r["outcome"] != "pending"]
     said_true = [r for r in judged if r["outcome"] in ("came_true", "averted", "judged_true")]
@@ -196,14 +230,20 @@ def report(
         "harm_s": round(meter.harm_s, 1),
         "slo_budget_burned": {k: round(v, 4) for k, v in sorted(meter.slo_burned.items())},
         "ramps": len(ramps),
-        "ramps_predicted": len(predicted_ramps),
-        "ramps_harm_avoided": len(avoided),
+        "ramps_predicted": sum(1 for f in predicted_ramps if f.kind == "growth_ramp"),
+        "ramps_harm_avoided": sum(1 for f in avoided if f.kind == "growth_ramp"),
+        "error_ramps": len(errs),
+        "error_ramps_predicted": sum(1 for f in predicted_ramps if f.kind == "error_ramp"),
+        "error_ramps_harm_avoided": sum(1 for f in avoided if f.kind == "error_ramp"),
         "harm_avoided_share": (
             round(len(avoided) / len(predicted_ramps), 4) if predicted_ramps else None
         ),
         "risks": len(risks),
         "true_predictions": sum(1 for r in rows if r["truth"] is True),
         "false_predictions": sum(1 for r in rows if r["truth"] is False),
+        "false_predictions_no_change": sum(
+            1 for r in rows if r["truth"] is False and not r["change_made"]
+        ),
         "outcome_agrees_with_truth": (
             round(sum(1 for r in judged if (r in said_true) == r["truth"]) / len(judged), 4)
             if judged
@@ -211,6 +251,7 @@ def report(
         ),
         "preemptive_changes": len(ran),
         "preemptive_rolled_back": len(withdrawn),
+        "preemptive_restored_after_repair": sum(1 for a in ran if a.preemptive.get("restored")),
         "false_prediction_changes": len(false_changes),
         "false_prediction_changes_rolled_back": sum(
             1 for a in false_changes if a.preemptive.get("withdrawn")

@@ -8,14 +8,19 @@ network. The *symptom* of a fault is
   noise-free utilization (:meth:`TwinNetwork.expected_load`, policers and metric changes
   included) at or above the congestion threshold, so a ramp's impact begins when it saturates
   and a policer or a reroute ends it;
+- for a degrading link (``error_ramp``): the link corrupting at least the harm share of its
+  frames (``error_harm``, the error trend's default) while it carries traffic (either
+  direction above :data:`CARRIES`: any traffic), so draining the link before the share
+  gets there means it never harms;
 - for every other fault kind (link and node failures, and kinds added later): the fault being
   active in the twin (:meth:`TwinNetwork.active_faults`), which an interface reset ends for a
   hung link.
 
 For a surge the watch also records when the symptom *would* have begun had no change been
 made (``natural_onset``: the same load on a copy of the twin that takes no change: no metric,
-no policer), so a saturation a preemptive change prevented still has a time, against which a
-prediction's lead is measured (:mod:`netvigil.eval.leadtime`).
+no policer; for an error ramp, when its share reaches the harm share), so a saturation a
+preemptive change prevented still has a time, against which a prediction's lead is measured
+(:mod:`netvigil.eval.leadtime`).
 
 The repair time is the start of the symptom-free stretch that lasts to the fault's natural
 end, so a change that is rolled back (and lets the symptom return) does not count. A fault
@@ -29,14 +34,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from netvigil.streams.forecast import ERROR_HARM_SHARE
 from netvigil.twin.faults import Fault
+from netvigil.twin.foresight import error_share
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.whatif import copy_network
 
-__all__ = ["SURGE_KINDS", "Recovery", "RecoveryWatch"]
+__all__ = ["CARRIES", "SURGE_KINDS", "Recovery", "RecoveryWatch"]
 
 #: fault kinds whose symptom is a saturated link direction rather than the fault being active
 SURGE_KINDS = frozenset({"congestion", "growth_ramp"})
+#: a link direction above this utilization carries traffic (a drained link carries none; a
+#: near-idle link still carries some service's transactions, so any traffic counts)
+CARRIES = 1e-6
 
 
 @dataclass
@@ -80,9 +90,17 @@ class Recovery:
 class RecoveryWatch:
     """A twin step hook recording :class:`Recovery` per (non-benign) fault; see the module."""
 
-    def __init__(self, net: TwinNetwork, faults: list[Fault], *, threshold: float = 0.9) -> None:
+    def __init__(
+        self,
+        net: TwinNetwork,
+        faults: list[Fault],
+        *,
+        threshold: float = 0.9,
+        error_harm: float = ERROR_HARM_SHARE,
+    ) -> None:
         self.net = net
         self.threshold = threshold
+        self.error_harm = error_harm
         self.recoveries = [Recovery(f) for f in faults if not f.benign]
         self._pending = list(self.recoveries)
         self._untouched = copy_network(net)  # the same faults, no operator's change
@@ -90,6 +108,11 @@ class RecoveryWatch:
 
     def _present(self, f: Fault, t: float, util: dict[tuple[str, str], float] | None) -> bool:
         active = f in self.net.active_faults(t)
+        if f.kind == "error_ramp" and active:
+            assert util is not None
+            lk = self.net.topo.link(f.target)
+            carries = max(util.get((lk.id, lk.a), 0.0), util.get((lk.id, lk.b), 0.0)) > CARRIES
+            return carries and error_share(self.net, lk.id, t) >= self.error_harm
         if f.kind not in SURGE_KINDS or not active:
             return active
         assert util is not None
@@ -102,8 +125,17 @@ class RecoveryWatch:
             return
         util = None
         surges = [r for r in live if r.fault.kind in SURGE_KINDS]
-        if surges:
+        if surges or any(r.fault.kind == "error_ramp" for r in live):
             util, _ = self.net.expected_load(t)
+        for r in live:  # an error ramp harms when its share gets there, drained or not
+            f = r.fault
+            if (
+                f.kind == "error_ramp"
+                and r.natural_onset is None
+                and f.active(t)
+                and error_share(self.net, f.target, t) >= self.error_harm
+            ):
+                r.natural_onset = t
         if any(r.natural_onset is None and r.fault.active(t) for r in surges):
             natural, _ = self._untouched.expected_load(t)
             for r in surges:

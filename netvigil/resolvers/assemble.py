@@ -35,7 +35,7 @@ from netvigil.resolvers.prevention import PreventionManager
 from netvigil.resolvers.record import TrackRecord
 from netvigil.resolvers.remediation import ActionStore, Remediator, Validator
 from netvigil.resolvers.riskstore import RiskStore
-from netvigil.twin.foresight import Outlook, counterfactual, forecast_what_if
+from netvigil.twin.foresight import Outlook, counterfactual, error_share, forecast_what_if
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.whatif import what_if
 
@@ -97,6 +97,7 @@ class TwinForesight:
             lookahead_s=lookahead_s,
             congestion=self.congestion,
             growth=self.growth,
+            drain=facts.fault == "link_errors",
         )
         return v.ok, v.reasons, v.numbers
 
@@ -104,6 +105,8 @@ class TwinForesight:
         change, unknown = change_of(self.net.topo, ops)
         if unknown:
             return None
+        if facts.fault == "link_errors":  # what it would corrupt, with or without the change
+            return error_share(self.net, facts.target, t)
         return counterfactual(self.net, change, facts.target, facts.src or facts.a, t)
 
 

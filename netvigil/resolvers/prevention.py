@@ -16,6 +16,12 @@ resolver changes the network before the deadline when the policy lets it.
   IGP metric change), level 2 only the pre-approved ones (QoS policing), level 1 proposes
   one with the deadline ("saturation expected 14:38 UTC; approve by 14:20 UTC"). Without a
   twin nothing can be simulated and nothing runs on its own.
+- **A degrading link** (a ``link_errors`` risk: its error share heading for the harm share)
+  is planned the same way with the catalog's actions that remedy ``link_errors`` (draining
+  the link: the IGP metric change), judged on the present's load at and after the deadline
+  (``drain``: the link must be emptied, both ways, and nothing else overloaded, stranded or
+  cut); it is averted when the twin says the link corrupts at least the harm share while the
+  change keeps traffic off it.
 - **Outcome**: the risk *came true* when the harm happened anyway, was *averted* when, with
   the change in force, the twin says the harm would be there without it
   (:func:`netvigil.twin.foresight.counterfactual`, checked every ``check_s``), and was
@@ -52,7 +58,9 @@ __all__ = ["Foresight", "PreventionManager", "facts_of_risk"]
 ACTOR = "netvigil/prevention"
 
 #: the severity a risk is queued with (an incident of the same harm has the same)
-RISK_SEVERITY = {"congestion": "minor", "slo_budget": "major"}
+RISK_SEVERITY = {"congestion": "minor", "link_errors": "minor", "slo_budget": "major"}
+#: risk kinds on a link for which a preemptive change is planned
+LINK_RISKS = frozenset({"congestion", "link_errors"})
 
 
 class Foresight(Protocol):
@@ -72,12 +80,14 @@ class Foresight(Protocol):
         ...
 
     def without(self, spec: ActionSpec, facts: Facts, ops: list[Op], t: float) -> float | None:
-        """The at-risk direction's utilization at ``t`` had the change not been made."""
+        """The at-risk direction's utilization at ``t`` had the change not been made (for a
+        ``link_errors`` risk, ``facts.fault``: the share of frames the link corrupts at ``t``)."""
         ...
 
 
 def facts_of_risk(topo: TopologyStore, risk: Risk, metric_of: dict[str, int]) -> Facts | None:
-    """What the catalog needs to know of the link a congestion risk is about."""
+    """What the catalog needs to know of the link a congestion or link-errors risk is about
+    (``fault`` is the risk's kind: what the catalog's actions must remedy)."""
     try:
         iface = topo.interface(risk.entity)
         if iface.link is None:
@@ -86,7 +96,7 @@ def facts_of_risk(topo: TopologyStore, risk: Risk, metric_of: dict[str, int]) ->
     except (TopologyError, ValueError):
         return None
     return link_facts(
-        link, risk.entity, fault="congestion", confidence=risk.confidence, metric_of=metric_of
+        link, risk.entity, fault=risk.kind, confidence=risk.confidence, metric_of=metric_of
     )
 
 
@@ -128,6 +138,12 @@ class PreventionManager:
         self.settle_s = settle_s
         """A forecast made this long after a change took effect reads data the change
         shaped: if it still predicts the crossing, the change does not hold."""
+        self._drained: dict[str, float] = {
+            rr.risk.risk_id: 0.0
+            for rr in store.all()
+            if rr.risk.kind == "link_errors" and rr.outcome == "averted"
+        }
+        """Averted link-errors risks whose drain may still be in force -> last checked."""
 
     @property
     def policy(self) -> Policy:
@@ -184,6 +200,8 @@ class PreventionManager:
     def _what(self, risk: Risk) -> str:
         if risk.kind == "slo_budget":
             return f"error budget of {risk.entity} exhausted"
+        if risk.kind == "link_errors":
+            return f"input errors of {risk.entity} at {risk.threshold:.2%} of packets"
         return f"saturation of {risk.entity}"
 
     def describe(self, risk: Risk) -> str:
@@ -218,7 +236,7 @@ class PreventionManager:
             if risk.status != "open":
                 return [], None
             link = ""
-            if risk.kind == "congestion":
+            if risk.kind in LINK_RISKS:
                 facts = facts_of_risk(self.topo, risk, {})
                 link = facts.target if facts else ""
             rr = RiskRecord(risk=risk, domain=self._domain(risk), link=link)
@@ -281,7 +299,7 @@ class PreventionManager:
     def _queue_factors(self, rr: RiskRecord, *, again: bool = False) -> dict[str, float] | None:
         p = self.policy.prevention
         r = rr.risk
-        if not (p.enabled and r.kind == "congestion" and r.status == "open" and (rr.open or again)):
+        if not (p.enabled and r.kind in LINK_RISKS and r.status == "open" and (rr.open or again)):
             return None
         if r.confidence < p.min_confidence:
             return None
@@ -302,11 +320,11 @@ class PreventionManager:
         cat = self.remediator.catalog
         prefer = [n for n in self.policy.prevention.prefer if n in cat.actions]
         ordered = [cat.get(n) for n in prefer]
-        ordered += [s for s in cat.for_fault("link", "congestion") if s.name not in prefer]
+        ordered += [s for s in cat.for_fault("link", facts.fault) if s.name not in prefer]
         return [
             s
             for s in ordered
-            if s.target == "link" and "congestion" in s.remedies and not s.unmet(facts)
+            if s.target == "link" and facts.fault in s.remedies and not s.unmet(facts)
         ]
 
     def _outlook(self, risk: Risk, facts: Facts, ts: float) -> Outlook:
@@ -462,10 +480,16 @@ class PreventionManager:
             ),
             self.remediator.audit_action(rec, "action.validated", ts, verdict=rec.verdict),
         ]
+        approve = (
+            f"; {self._what(risk)} expected {_hhmm(risk.predicted_ts)}, approve by "
+            f"{_hhmm(rec.preemptive['approve_by'])}"
+            if decision.level == 1
+            else ""
+        )
         self._note(
             rr,
             f"Preemptive {spec.name} on {facts.target} at level {decision.level} "
-            f"(change for request {rec.request_id}).",
+            f"(change for request {rec.request_id}){approve}.",
             ts,
         )
         return events + self.remediator.launch(rec, spec, facts, ops, ts)
@@ -474,7 +498,11 @@ class PreventionManager:
         """A preemptive change in force (or on its way) on the same link, made for another
         risk still pending: it covers this one too."""
         for other in self.store.pending():
-            if other.link != rr.link or other.risk.risk_id == rr.risk.risk_id:
+            if (
+                other.link != rr.link
+                or other.risk.risk_id == rr.risk.risk_id
+                or other.risk.kind != rr.risk.kind  # a policer drains nothing
+            ):
                 continue
             rec = self._action(other)
             if rec is None or rec.preemptive.get("withdrawn"):
@@ -490,8 +518,9 @@ class PreventionManager:
 
     def tick(self, ts: float) -> list[Event]:
         """Deadlines: cancel proposals not approved in time, check whether a prediction came
-        true while a change keeps it away, and withdraw changes for predictions that did not."""
-        events: list[Event] = []
+        true while a change keeps it away, and withdraw changes for predictions that did not;
+        restore drained links once repaired."""
+        events: list[Event] = self._restore_repaired(ts)
         p = self.policy.prevention
         for rr in self.store.pending():
             risk = rr.risk
@@ -518,7 +547,41 @@ class PreventionManager:
                     old = self.remediator.store.get(older)
                     if old is not None and _in_force(old):
                         events += self.remediator.withdraw(old, ts, why)
-            events += self._decide(rr, "false", ts, why=why)
+            acted = rec is not None and bool(rec.executed_ts)
+            events += self._decide(rr, "false", ts, why=why, change_made=acted)
+        return events
+
+    def _restore_repaired(self, ts: float) -> list[Event]:
+        """A drain that averted a degrading link's harm stays while the link corrupts frames;
+        once the twin says it corrupts less than half the harm share (the optic was replaced:
+        on the twin, the fault ended), the cost is restored (withdrawn with ``restored``;
+        not a failed change, not a false prediction). Checked every ``check_s``."""
+        if self.foresight is None:
+            return []
+        events: list[Event] = []
+        for risk_id, last in list(self._drained.items()):
+            if ts - last < self.check_s:
+                continue
+            self._drained[risk_id] = ts
+            rr = self.store.get(risk_id)
+            rec = self._action(rr) if rr is not None else None
+            if rr is None or rec is None or not _in_force(rec) or rec.incident != risk_id:
+                del self._drained[risk_id]  # gone, or another risk's change: not ours
+                continue
+            spec = self.remediator.catalog.get(rec.action)
+            facts = Facts(
+                **{**rec.facts, "unreachable": frozenset(rec.facts.get("unreachable", ()))}
+            )
+            share = self.foresight.without(spec, facts, spec.render(facts, rec.params), ts)
+            if share is None or share >= rr.risk.threshold / 2:
+                continue
+            why = f"{rr.link} repaired: it corrupts {share:.4%} of frames, restored"
+            rec.preemptive = {**rec.preemptive, "restored": True}
+            done = self.remediator.withdraw(rec, ts, why)
+            if done:
+                del self._drained[risk_id]
+                events += [*done, self._audit(rr, "risk.restored", ts, why=why)]
+                self._note(rr, f"Drain withdrawn: {why}.", ts)
         return events
 
     def _shared_later(self, rr: RiskRecord, rec: ActionRecord) -> bool:
@@ -545,7 +608,7 @@ class PreventionManager:
         threshold = rr.risk.threshold or 0.9
         if util < threshold:
             return []
-        why = f"without the change {rr.link} would be at {util:.2f} >= {threshold:.2f} now"
+        why = f"without the change {rr.link} would be at {util:.4g} >= {threshold:.4g} now"
         return self._decide(rr, "averted", ts, why=why, counterfactual=round(util, 4))
 
     def _decide(
@@ -554,9 +617,14 @@ class PreventionManager:
         rr.outcome, rr.closed_ts = outcome, ts
         self.store.put(rr)
         right = outcome in ("came_true", "averted", "judged_true")
-        self.record.record(rr.domain, "prediction", rr.risk.risk_id, right, ts=ts, detail=outcome)
+        # a false prediction no change was made for counts as false all the same (the
+        # forecaster was wrong, and a plan that passed would have run), marked apart
+        label = f"{outcome}_no_change" if detail.get("change_made") is False else outcome
+        self.record.record(rr.domain, "prediction", rr.risk.risk_id, right, ts=ts, detail=label)
         if outcome == "averted":
             self.record.record(rr.domain, "harm", rr.risk.risk_id, True, ts=ts, detail="averted")
+            if rr.risk.kind == "link_errors" and rr.request_id:
+                self._drained[rr.risk.risk_id] = ts
         desk = self.problems
         if desk is not None and rr.ticket:
             found = desk.find_problem(rr.risk.risk_id)

@@ -153,6 +153,13 @@ class TrackRecord:
         ).fetchone()
         return None if row is None else bool(row[0])
 
+    def detail(self, kind: str, subject: str) -> str | None:
+        """The label an outcome was recorded with (``false_no_change``...), None if none."""
+        row = self._db.execute(
+            "SELECT detail FROM outcomes WHERE kind = ? AND subject = ?", (kind, subject)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def of(self, domain: str, window: int = 50) -> Record:
         seen = self._db.execute(
             "SELECT first_ts, last_ts FROM seen WHERE domain = ?", (domain,)

@@ -11,7 +11,7 @@ from netvigil.config import Settings
 from netvigil.streams.adjacency import AdjacencyProcessor
 from netvigil.streams.base import Processor
 from netvigil.streams.flows import FlowAnalyticsProcessor
-from netvigil.streams.forecast import ForecastProcessor
+from netvigil.streams.forecast import ForecastProcessor, error_forecast_config
 from netvigil.streams.logs import Classifier, LogProcessor
 
 __all__ = ["analytics_processors", "log_classifier", "summarizer"]
@@ -31,7 +31,8 @@ def analytics_processors(settings: Settings) -> list[Processor[Any]]:
     d = settings.detector
     return [
         ForecastProcessor(
-            ForecastConfig(threshold=d.util_threshold, horizon_s=d.forecast_horizon_s)
+            ForecastConfig(threshold=d.util_threshold, horizon_s=d.forecast_horizon_s),
+            errors=error_forecast_config(d.error_harm_share, d.forecast_horizon_s),
         ),
         LogProcessor(log_classifier(settings)),
         FlowAnalyticsProcessor(),

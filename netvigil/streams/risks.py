@@ -6,6 +6,11 @@ It reads ``netvigil.anomalies`` with their natural key (the device) and turns pr
 - a ``predicted_congestion`` anomaly (the forecaster's, with ``forecast.predicted_ts``) opens a
   congestion risk on the interface: the harm is its link saturating, the entities hurt are
   the link, its interfaces and devices, and the services whose path crosses the link;
+- a ``predicted_errors`` anomaly (the error trend's, same forecast) opens a link-errors risk
+  on the interface: the harm is the link corrupting enough frames to fail the transactions
+  of services crossing it (the same entities and services as a congestion risk); it
+  materializes when the forecaster says the share crossed the harm share (the cleared
+  anomaly's evidence ``crossed``);
 - an ``slo_burn`` anomaly whose evidence says when the error budget runs out at the current
   burn (``exhausted_in_s``) opens an SLO-budget risk on the service.
 
@@ -39,7 +44,9 @@ from netvigil.streams.base import Processor
 __all__ = ["RiskProcessor", "RiskState"]
 
 #: anomaly kinds that are predictions of harm
-PREDICTION_KINDS = frozenset({"predicted_congestion", "slo_burn"})
+PREDICTION_KINDS = frozenset({"predicted_congestion", "predicted_errors", "slo_burn"})
+#: risk kind of each forecast anomaly kind
+_RISK_KIND = {"predicted_congestion": "congestion", "predicted_errors": "link_errors"}
 
 
 @dataclass
@@ -87,6 +94,10 @@ class RiskProcessor(Processor[RiskState]):
             return []
         if event.kind == "slo_burn":
             return await self._slo(key, event, state)
+        if event.state == "cleared" and "crossed" in event.evidence:
+            return self._close(
+                key, event.ts, state, "materialized", f"error share {event.evidence['crossed']}"
+            )
         if event.state == "cleared" or event.forecast is None:
             return self._close(key, event.ts, state, "cleared", "the prediction no longer holds")
         f = event.forecast
@@ -94,7 +105,7 @@ class RiskProcessor(Processor[RiskState]):
             key,
             event,
             state,
-            kind="congestion",
+            kind=_RISK_KIND[event.kind],
             predicted_ts=f.predicted_ts,
             confidence=_confidence(f.lead_time_s, f.uncertainty_s),
             threshold=f.threshold,

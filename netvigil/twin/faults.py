@@ -5,7 +5,10 @@ Faults: ``link_down``, ``congestion`` (a demand surge pinned to one direction of
 up; the root cause is the device), ``flap`` (a link that goes down and up again every
 :data:`FLAP_PERIOD_S`; the root cause is the link) and ``packet_loss`` (a link that drops or
 corrupts a share of its frames, ``magnitude``, both ways: the receiving interfaces count
-input errors, and services whose path crosses it see failed transactions). Three faults leave
+input errors, and services whose path crosses it see failed transactions) and ``error_ramp``
+(a degrading optic or cable: the share of frames it corrupts, counted as input errors, rises
+linearly from nothing at ``start`` to ``magnitude`` at ``end``; below a small share nobody is
+hurt, past it services crossing the link lose transactions). Three faults leave
 every interface up and change only routing, as the lab's real routers show them:
 ``routing_crash`` (a device's routing daemon dies: its neighbours lose their adjacencies
 with it and route around it, its own traffic has no route; the root cause is the device),
@@ -18,7 +21,9 @@ them apart, and they never count as ground truth. Two more benign kinds exercise
 and feedback: a ``stalled_ramp`` (demand that grows like a growth ramp, then stops growing
 below congestion: a prediction of saturation that does not come true) and a
 ``scheduled_burst`` (a known bulk transfer that fills a link for a while, the same time every
-day: operators do not want an incident for it).
+day: operators do not want an incident for it). ``stalled_errors`` is to ``error_ramp`` what
+a stalled ramp is to a growth ramp: the share of frames a link corrupts rises, then stops
+below the share that hurts anyone (a prediction of harm that does not come true).
 """
 
 from __future__ import annotations
@@ -31,9 +36,11 @@ from netvigil.graph.base import TopologyStore
 
 __all__ = [
     "BENIGN_KINDS",
+    "ERROR_RAMP_SHARE",
     "FAULT_KINDS",
     "FLAP_DOWN_S",
     "FLAP_PERIOD_S",
+    "LOSS_KINDS",
     "MISCONFIG_METRIC",
     "PACKET_LOSS_SHARE",
     "SURGE_KINDS",
@@ -51,6 +58,7 @@ FAULT_KINDS: dict[str, str] = {
     "linecard": "device",
     "flap": "link",
     "packet_loss": "link",
+    "error_ramp": "link",
     "routing_crash": "device",
     "mtu_mismatch": "link",
     "cost_misconfig": "link",
@@ -60,17 +68,26 @@ MISCONFIG_METRIC = 1000
 #: share of frames a ``packet_loss`` fault loses when the schedule does not say (a degraded
 #: optic or a dirty fibre: a few per cent, well below what takes a link down)
 PACKET_LOSS_SHARE = 0.03
+#: share of frames an ``error_ramp`` corrupts at its end when the schedule does not say: over a
+#: two-hour ramp it passes the default harm share of the error trend (0.1 %,
+#: ``netvigil.streams.forecast.ERROR_HARM_SHARE``) at 40 minutes
+ERROR_RAMP_SHARE = 0.003
+#: fault kinds whose link loses (and counts) a share of its frames (see :meth:`Fault.loss`)
+LOSS_KINDS = frozenset({"packet_loss", "error_ramp", "stalled_errors"})
 #: benign anomaly kind -> kind of entity it happens on (not faults: no root cause to find)
 BENIGN_KINDS: dict[str, str] = {
     "cpu_spike": "device",
     "traffic_burst": "link",
     "stalled_ramp": "link",
     "scheduled_burst": "link",
+    "stalled_errors": "link",
 }
 #: kinds that add demand pinned to one link direction (see :meth:`Fault.surge`)
 SURGE_KINDS = frozenset(
     {"congestion", "growth_ramp", "traffic_burst", "stalled_ramp", "scheduled_burst"}
 )
+#: a scheduled fault's magnitude by kind (else 1.3: a surge of 1.3x the link's capacity)
+_MAGNITUDE = {"packet_loss": PACKET_LOSS_SHARE, "error_ramp": ERROR_RAMP_SHARE}
 #: a flapping link is down for FLAP_DOWN_S at the start of every FLAP_PERIOD_S
 FLAP_PERIOD_S = 60.0
 FLAP_DOWN_S = 20.0
@@ -102,8 +119,18 @@ class Fault:
     flap_down_s: float = FLAP_DOWN_S
 
     def loss(self, t: float) -> float:
-        """The share of frames this fault loses on its link at ``t`` (0 for other kinds)."""
-        return self.magnitude if self.kind == "packet_loss" and self.active(t) else 0.0
+        """The share of frames this fault loses on its link at ``t`` (0 for other kinds): an
+        error ramp's grows linearly from 0 at ``start`` to ``magnitude`` at ``end``; stalled
+        errors grow the same way over the first half of the window to ``magnitude``, then
+        hold."""
+        if self.kind not in LOSS_KINDS or not self.active(t):
+            return 0.0
+        span = max(self.end - self.start, 1e-9)
+        if self.kind == "error_ramp":
+            return self.magnitude * min(max((t - self.start) / span, 0.0), 1.0)
+        if self.kind == "stalled_errors":
+            return self.magnitude * min(max(2 * (t - self.start) / span, 0.0), 1.0)
+        return self.magnitude
 
     def active(self, t: float) -> bool:
         return self.start <= t < self.end
@@ -191,7 +218,7 @@ def schedule_faults(
                 target,
                 start,
                 start + duration,
-                magnitude=PACKET_LOSS_SHARE if kind == "packet_loss" else 1.3,
+                magnitude=_MAGNITUDE.get(kind, 1.3),
                 direction=direction,
                 links=card,
             )

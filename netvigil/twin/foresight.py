@@ -24,6 +24,12 @@ measured yet. This module builds that load from two parts:
     spread over the crossing demands' detours (the measured loads after the change are
     what shows it).
 
+**Draining a degrading link** (``drain=True``, for a link whose error share is predicted to
+reach its harm share): no growth is forecast (the load is the present's), and the change must
+take the link's traffic off it, both ways: it is refused when either direction still carries
+more than :data:`DRAIN_LEFT` of what it would carry without the change, and for the same
+collateral, stranded demand and cut services as above.
+
 At each time from the deadline to ``lookahead_s`` after it, the change is applied to the
 present with the forecast growth, and it is refused when the at-risk direction still reaches
 the congestion threshold, when any other link direction reaches it that would not have
@@ -33,7 +39,9 @@ loads before and after) go on the change record and in the audit log. Pure given
 the same twin, change and outlook give the same verdict.
 
 :func:`counterfactual` answers the hold-time question the other way round: with the change
-in force, would the at-risk direction be saturated *now* without it?
+in force, would the at-risk direction be saturated *now* without it? :func:`error_share`
+answers it for a drained link: the share of frames it corrupts now, which no change of
+routing alters (the twin's faults say it; a twin without them, as the lab's, says 0).
 """
 
 from __future__ import annotations
@@ -44,14 +52,25 @@ from typing import Any
 
 import networkx as nx
 
-from netvigil.twin.faults import SURGE_KINDS, Fault
+from netvigil.twin.faults import LOSS_KINDS, SURGE_KINDS, Fault
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.whatif import Change, Verdict, apply_change, copy_network, undo_change
 
-__all__ = ["GROWTH_MODES", "Outlook", "counterfactual", "forecast_what_if", "present"]
+__all__ = [
+    "DRAIN_LEFT",
+    "GROWTH_MODES",
+    "Outlook",
+    "counterfactual",
+    "error_share",
+    "forecast_what_if",
+    "present",
+]
 
 #: where forecast growth comes from (see the module doc)
 GROWTH_MODES = ("direction", "demands")
+
+#: a drained link may keep at most this share of the traffic it carried (either way)
+DRAIN_LEFT = 0.1
 
 #: faults held "for ever" in the present (well past any lookahead)
 _FOREVER_S = 10 * 365 * 86400.0
@@ -151,14 +170,18 @@ def forecast_what_if(
     step_s: float = 300.0,
     congestion: float = 0.9,
     growth: str = "direction",
+    drain: bool = False,
 ) -> Verdict:
     """Judge ``change`` made at ``outlook.now`` against the forecast from ``at`` (the deadline)
-    to ``at + lookahead_s``, the forecast growth placed as ``growth`` says (see the module
-    doc)."""
+    to ``at + lookahead_s``, the forecast growth placed as ``growth`` says; with ``drain``,
+    whether it takes the link's traffic off it on the present's load (see the module doc)."""
     if growth not in GROWTH_MODES:
         raise ValueError(f"growth must be one of {GROWTH_MODES}, not {growth!r}")
     key = (outlook.link, outlook.src)
-    cap = net.topo.link(outlook.link).capacity_bps
+    at_risk = net.topo.link(outlook.link)
+    cap = at_risk.capacity_bps
+    own = {(at_risk.id, at_risk.a), (at_risk.id, at_risk.b)} if drain else {key}
+    undrained: tuple[str, float, float, float] | None = None  # (src, t, before, after)
     before_net = present(net, outlook.now)
     after_net = present(net, outlook.now)
     apply_change(after_net, change, outlook.now)
@@ -173,7 +196,7 @@ def forecast_what_if(
     lost = (0.0, 0.0)
     for t in times:
         base, _ = before_net.expected_load(t)
-        extra = max(outlook.at(t) - base.get(key, 0.0), 0.0)
+        extra = 0.0 if drain else max(outlook.at(t) - base.get(key, 0.0), 0.0)
         if growth == "demands":
             crossing = before_net.crossing(outlook.link, outlook.src, t)
             before, lost_b = _with_demand_growth(before_net, crossing, extra * cap).expected_load(t)
@@ -184,8 +207,12 @@ def forecast_what_if(
         tgt_b, tgt_a = before.get(key, 0.0), after.get(key, 0.0)
         if worst_target is None or tgt_a > worst_target[3]:
             worst_target = (t, outlook.at(t), tgt_b, tgt_a)
+        for d in own if drain else ():
+            b, a = before.get(d, 0.0), after.get(d, 0.0)
+            if a > DRAIN_LEFT * b + 1e-6 and (undrained is None or a > undrained[3]):
+                undrained = (d[1], t, b, a)
         for d, u in after.items():
-            if d == key:
+            if d in own:
                 continue
             was = before.get(d, 0.0)
             if u >= congestion and u > was + 0.01 and (worst_other is None or u > worst_other[4]):
@@ -194,7 +221,13 @@ def forecast_what_if(
             lost = (lost_b, lost_a)
     assert worst_target is not None
     t_w, f_w, b_w, a_w = worst_target
-    if a_w >= congestion:
+    if undrained is not None:
+        src, t, b, a = undrained
+        reasons.append(
+            f"does not drain {outlook.link} (from {src}) at t={t:.0f}: utilization "
+            f"{b:.2f} -> {a:.2f}, more than {DRAIN_LEFT:.0%} of it left"
+        )
+    elif a_w >= congestion:
         reasons.append(
             f"does not keep {outlook.link} (from {outlook.src}) below {congestion:.2f}: "
             f"{a_w:.2f} at t={t_w:.0f} (forecast {f_w:.2f})"
@@ -223,7 +256,7 @@ def forecast_what_if(
         "target_util_before": round(b_w, 4),
         "target_util_after": round(a_w, 4),
         "congestion_threshold": congestion,
-        "growth": growth,
+        "growth": "none (drain)" if drain else growth,
     }
     if worst_other is not None:
         numbers["overloaded_link"] = worst_other[0]
@@ -241,3 +274,13 @@ def counterfactual(net: TwinNetwork, change: Change, link: str, src: str, t: flo
     undo_change(twin, change)
     util, _ = twin.expected_load(t)
     return util.get((link, src), 0.0)
+
+
+def error_share(net: TwinNetwork, link: str, t: float) -> float:
+    """The share of frames ``link`` corrupts at ``t`` (its lossy faults; routing alters it
+    not: a drained link would corrupt as much of any traffic put back on it)."""
+    kept = 1.0
+    for f in net.active_faults(t):
+        if f.kind in LOSS_KINDS and f.target == link:
+            kept *= 1.0 - f.loss(t)
+    return 1.0 - kept

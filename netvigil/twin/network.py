@@ -31,7 +31,7 @@ from netvigil.errors import TopologyError
 from netvigil.events import DeviceEvent, Event, Metric
 from netvigil.graph.base import Link, TopologyStore
 from netvigil.graph.discovery.lldp import Neighbor
-from netvigil.twin.faults import MISCONFIG_METRIC, SURGE_KINDS, Fault
+from netvigil.twin.faults import LOSS_KINDS, MISCONFIG_METRIC, SURGE_KINDS, Fault
 
 __all__ = ["MAX_ENDPOINTS", "PathState", "TwinNetwork"]
 
@@ -187,8 +187,11 @@ class TwinNetwork:
         active = self.active_faults(t)
         down_dev = frozenset(f.target for f in active if f.kind == "node_down")
         down_links = {lk for f in active for lk in f.links_down(t)}
-        self._loss = {f.target: f.loss(t) for f in active if f.kind == "packet_loss"}
-        self._uncounted = {f.target for f in active if f.kind == "packet_loss" and not f.counted}
+        self._loss = {}
+        for f in active:
+            if f.kind in LOSS_KINDS:  # two lossy faults on one link: both lose frames
+                self._loss[f.target] = 1 - (1 - self._loss.get(f.target, 0.0)) * (1 - f.loss(t))
+        self._uncounted = {f.target for f in active if f.kind in LOSS_KINDS and not f.counted}
         down_links |= {i.link for i in map(self.topo.interface, self.admin_down) if i.link}
         for lk in self.topo.links():
             if lk.a in down_dev or lk.b in down_dev:

@@ -119,3 +119,39 @@ async def test_a_prediction_back_soon_after_clearing_is_the_same_risk() -> None:
     await feed(proc, state, [prediction(1600.0, 0.0, state="cleared")])
     (later,) = await feed(proc, state, [prediction(9000.0, 11700.0)])
     assert later.risk_id != risk.risk_id and later.revision == 1  # long after: a new one
+
+
+def error_prediction(ts: float, predicted: float | None, crossed: str = "") -> Anomaly:
+    return Anomaly(
+        ts=ts,
+        device="edge1",
+        entity="edge1:Ethernet0",
+        signal="if.in_errors",
+        kind="predicted_errors",
+        score=0.3,
+        state="active" if predicted is not None else "cleared",
+        expected=0.0004,
+        evidence={"trend_per_h": "0.0015", **({"crossed": crossed} if crossed else {})},
+        forecast=None
+        if predicted is None
+        else Forecast(
+            threshold=0.001, predicted_ts=predicted, lead_time_s=predicted - ts, uncertainty_s=120
+        ),
+    )
+
+
+async def test_a_rising_error_share_becomes_a_link_errors_risk() -> None:
+    proc, state = RiskProcessor(topo()), RiskState()
+    (risk,) = await feed(proc, state, [error_prediction(1000.0, 2400.0)])
+    assert risk.status == "open" and risk.kind == "link_errors"
+    assert risk.signal == "if.in_errors" and risk.threshold == 0.001
+    assert risk.time_to_impact_s == 1400.0 and risk.confidence == round(1400 / 1520, 3)
+    assert LINK in risk.entities and risk.services == ["shop"]  # what its loss would hurt
+    assert abs((risk.trend_per_s or 0) * 3600 - 0.0015) < 1e-12
+    # the share crossed the harm share: the harm came
+    (done,) = await feed(proc, state, [error_prediction(2460.0, None, crossed="0.001025")])
+    assert done.status == "materialized" and "error share" in done.evidence["closed"]
+    # a trend that fades without crossing only clears
+    (again,) = await feed(proc, state, [error_prediction(5000.0, 6400.0)])
+    (gone,) = await feed(proc, state, [error_prediction(5600.0, None)])
+    assert again.risk_id != risk.risk_id and gone.status == "cleared"
