@@ -95,6 +95,10 @@ def link_row(lk: Link) -> dict[str, Any]:
     }
 
 
+def _last(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    return list({r[key]: r for r in rows}.values())
+
+
 class Rows:
     """One load's entities as query rows, checked on their own (no store needed)."""
 
@@ -133,6 +137,11 @@ class Rows:
             }
             for s in services
         ]
+        # a key given twice: the last one counts, as in the embedded store
+        self.sites = _last(self.sites, "name")
+        self.devices = _last(self.devices, "name")
+        self.links = _last(self.links, "id")
+        self.services = _last(self.services, "name")
         seen: dict[str, str] = {}
         for r in self.links:
             for end in (r["a_if"], r["b_if"]):

@@ -155,3 +155,16 @@ def test_links_that_swap_an_interface_in_one_load(
     small.load(links=[moved, fresh])
     assert contents(small) == contents(ref)
     assert small.interface(second.a_if).link == first.id
+
+
+def test_a_link_given_twice_in_one_load_ends_as_the_last(
+    net: Carrier, stores: tuple[Neo4jTopology, Neo4jTopology]
+) -> None:
+    small, _ = stores
+    lk = net.links[5]
+    again = dataclasses.replace(lk, igp_metric=lk.igp_metric + 3)
+    ref = MemoryTopology()
+    for store in (small, ref):
+        store.load(sites=net.sites, devices=net.devices, links=[*net.links, again])
+    assert small.link(lk.id).igp_metric == lk.igp_metric + 3
+    assert contents(small) == contents(ref)
