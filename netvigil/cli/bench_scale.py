@@ -42,9 +42,8 @@ __all__ = ["bench_scale"]
     type=click.Choice(["embedded", "neo4j"]),
     default="embedded",
     show_default=True,
-    help="Topology store: the embedded one, or Neo4j (import, ranking and the pipeline on it; "
-    "the pipeline's own import is one transaction, too big for the provisioned Neo4j at "
-    "~10,000 devices: its figures are then null with the reason).",
+    help="Topology store: the embedded one, or Neo4j (import, ranking and the whole pipeline "
+    "on it).",
 )
 @click.option(
     "--neo4j-url",
@@ -69,7 +68,7 @@ __all__ = ["bench_scale"]
 @click.option(
     "--no-storm",
     is_flag=True,
-    help="Generate, import and rank only (the pipeline's figures are null): Neo4j at scale.",
+    help="Generate, import and rank only (the pipeline's figures are null).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @friendly

@@ -14,7 +14,7 @@ import time
 
 from netvigil.analytics.rca import rank
 from netvigil.events import AnomalyRef
-from netvigil.graph.base import TopologyStore
+from netvigil.graph.base import Link, TopologyStore
 
 __all__ = ["faults", "pct", "rank_case_ms", "rank_once", "ref"]
 
@@ -26,13 +26,19 @@ def ref(
 
 
 def faults(topo: TopologyStore, count: int, seed: int = 3) -> list[list[AnomalyRef]]:
-    """``count`` fault cases on devices with at least three links, kinds in turn."""
+    """``count`` fault cases on devices with at least three links, kinds in turn (the links
+    read once, not per device: on Neo4j that is a few paged queries, not one per device)."""
     rng = random.Random(seed)
-    devices = sorted(d.name for d in topo.devices() if len(topo.links_of(d.name)) >= 3)
+    of: dict[str, list[Link]] = {}
+    for lk in sorted(topo.links(), key=lambda x: x.id):
+        of.setdefault(lk.a, []).append(lk)
+        if lk.b != lk.a:
+            of.setdefault(lk.b, []).append(lk)
+    devices = sorted(d for d, lks in of.items() if len(lks) >= 3)
     out = []
     for i in range(count):
         dev = rng.choice(devices)
-        links = topo.links_of(dev)
+        links = of[dev]
         kind = i % 4
         if kind == 0:  # node down
             refs = [ref(dev, signal="reachability")]

@@ -6,25 +6,28 @@ Schema (one uniqueness constraint per key, indexes on what queries filter by)::
     (:Device)-[:HAS]->(:Interface {id, name, device, link})-[:CONNECTS]->(:Link {id, ...})
     (:Device)-[:LINKED {link, metric}]->(:Device)          one per link, for traversals
     (:Service {name, kind})-[:TRAVERSES]->(:Link), (:Service)-[:DEPENDS_ON]->(:Device)
-    (:Meta {id: 'topology', generation})                   bumped by every write
+    (:Meta {id: 'topology', generation})                   bumped by every write that changes
 
 ``LINKED`` duplicates what ``HAS``/``CONNECTS`` say so that neighbourhood and path queries walk
 one relationship per hop instead of four. Writes are batched ``UNWIND`` statements in managed
-transactions, which the official driver retries on transient errors (deadlocks, leader
-changes, a dropped connection) for up to ``retry_s``; what still fails becomes a
-:class:`GraphUnavailable` naming the server and the fix. Neighbours, hop counts, the k-hop
-subgraph, blast-radius services and the common upstream (``ALL SHORTEST`` paths) are Cypher;
-IGP-weighted routes and cut-off devices run on an adjacency snapshot read in one query and
-cached per generation (community Neo4j has no weighted shortest path or connected components
-without plugins; see :mod:`netvigil.graph.algorithms`).
+transactions of at most ``tx_rows`` rows that write only what differs from the store
+(:mod:`netvigil.graph.neo4j_load`: checked first, idempotent), which the official driver
+retries on transient errors (deadlocks, leader changes, a dropped connection) for up to
+``retry_s``; what still fails becomes a :class:`GraphUnavailable` naming the server and the
+fix. Neighbours, hop counts, the k-hop subgraph and the common upstream (``ALL SHORTEST``
+paths) are Cypher. Reads of every device, link, site or service are paged by key (``page_rows``
+per query, in order of the uniqueness constraint's index) inside one read transaction that is
+repeated if the generation moved meanwhile, so what they return is one generation's graph and
+no query holds the whole graph in the server's memory. IGP-weighted routes and cut-off devices
+run on an adjacency snapshot read that way and cached per generation (community Neo4j has no
+weighted shortest path or connected components without plugins; see
+:mod:`netvigil.graph.algorithms`).
 """
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import islice
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -45,14 +48,29 @@ from netvigil.graph.base import (
     Subgraph,
     entity_devices,
 )
+from netvigil.graph.neo4j_load import (
+    BATCH,
+    BUMP,
+    TX_ROWS,
+    Rows,
+    bulk_load,
+    delete_links,
+    unprops,
+)
 from netvigil.redaction import redact_urls
 
-__all__ = ["BATCH", "GraphUnavailable", "Neo4jTopology"]
+__all__ = ["BATCH", "PAGE_ROWS", "TX_ROWS", "GraphUnavailable", "Neo4jTopology"]
 
 T = TypeVar("T")
 
-#: rows per UNWIND statement
-BATCH = 1000
+#: rows per page of a read of every device, link, site or service
+PAGE_ROWS = 5000
+
+#: a Service node ``x`` with its links and devices, as a record (see ``_service``)
+_SERVICE = (
+    "x AS s, COLLECT { MATCH (x)-[:TRAVERSES]->(l) RETURN l.id ORDER BY l.id } AS links, "
+    "COLLECT { MATCH (x)-[:DEPENDS_ON]->(d) RETURN d.name ORDER BY d.name } AS devices"
+)
 
 _SCHEMA = [
     "CREATE CONSTRAINT nv_site IF NOT EXISTS FOR (s:Site) REQUIRE s.name IS UNIQUE",
@@ -66,22 +84,6 @@ _SCHEMA = [
     "CREATE INDEX nv_linked_link IF NOT EXISTS FOR ()-[r:LINKED]-() ON (r.link)",
 ]
 
-_BUMP = "MERGE (m:Meta {id: 'topology'}) SET m.generation = coalesce(m.generation, 0) + 1"
-
-
-def _chunks(rows: list[T], n: int = BATCH) -> Iterator[list[T]]:
-    it = iter(rows)
-    while chunk := list(islice(it, n)):
-        yield chunk
-
-
-def _props(p: Mapping[str, str]) -> str:
-    return json.dumps(dict(p), sort_keys=True) if p else ""
-
-
-def _unprops(raw: Any) -> dict[str, str]:
-    return dict(json.loads(raw)) if raw else {}
-
 
 def _device(n: Mapping[str, Any]) -> Device:
     return Device(
@@ -90,7 +92,7 @@ def _device(n: Mapping[str, Any]) -> Device:
         vendor=n.get("vendor") or "",
         site=n.get("site") or "",
         weight=float(n.get("weight", 1.0)),
-        props=_unprops(n.get("props")),
+        props=unprops(n.get("props")),
     )
 
 
@@ -103,27 +105,10 @@ def _link(n: Mapping[str, Any]) -> Link:
         b_if=n["b_if"],
         capacity_bps=float(n["capacity_bps"]),
         igp_metric=int(n["igp_metric"]),
-        props=_unprops(n.get("props")),
+        props=unprops(n.get("props")),
         source=n.get("source") or "",
         last_seen=n.get("last_seen"),
     )
-
-
-def _link_row(lk: Link) -> dict[str, Any]:
-    return {
-        "id": lk.id,
-        "a": lk.a,
-        "b": lk.b,
-        "a_if": lk.a_if,
-        "b_if": lk.b_if,
-        "a_name": lk.a_if.partition(":")[2],
-        "b_name": lk.b_if.partition(":")[2],
-        "capacity_bps": float(lk.capacity_bps),
-        "igp_metric": int(lk.igp_metric),
-        "props": _props(lk.props),
-        "source": lk.source,
-        "last_seen": lk.last_seen,
-    }
 
 
 class Neo4jTopology:
@@ -140,12 +125,16 @@ class Neo4jTopology:
         database: str = "neo4j",
         retry_s: float = 15.0,
         driver: neo4j.Driver | None = None,
+        tx_rows: int = TX_ROWS,
+        page_rows: int = PAGE_ROWS,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("neo4j", "bolt", "neo4j+s", "bolt+s") or not parts.netloc:
             raise TopologyError(f"graph url {redact_urls(url)!r} is not like neo4j://HOST:PORT")
         self.url = url
         self.database = database
+        self.tx_rows = tx_rows
+        self.page_rows = page_rows
         auth = (user, password) if password else None
         self._driver = driver or neo4j.GraphDatabase.driver(
             url,
@@ -206,7 +195,7 @@ class Neo4jTopology:
 
         def wrapped(tx: neo4j.ManagedTransaction) -> None:
             work(tx)
-            tx.run(_BUMP).consume()
+            tx.run(BUMP).consume()
 
         self._run("write", wrapped)
 
@@ -232,153 +221,30 @@ class Neo4jTopology:
         links: Iterable[Link] = (),
         services: Iterable[Service] = (),
     ) -> None:
-        site_rows = [{"name": s.name, "region": s.region, "props": _props(s.props)} for s in sites]
-        dev_rows = []
-        for d in devices:
-            if not d.name or ":" in d.name or "--" in d.name:
-                raise TopologyError(
-                    f"device name {d.name!r} may not be empty or contain ':' or '--'"
-                )
-            dev_rows.append(
-                {
-                    "name": d.name,
-                    "role": d.role,
-                    "vendor": d.vendor,
-                    "site": d.site,
-                    "weight": float(d.weight),
-                    "props": _props(d.props),
-                }
-            )
-        link_rows = [_link_row(lk) for lk in links]
-        svc_rows = [
-            {
-                "name": s.name,
-                "kind": s.kind,
-                "links": list(s.links),
-                "devices": list(s.devices),
-                "props": _props(s.props),
-            }
-            for s in services
-        ]
-        if not (site_rows or dev_rows or link_rows or svc_rows):
-            return
-
-        def work(tx: neo4j.ManagedTransaction) -> None:
-            for site_chunk in _chunks(site_rows):
-                tx.run(
-                    "UNWIND $rows AS r MERGE (s:Site {name: r.name}) "
-                    "SET s.region = r.region, s.props = r.props",
-                    rows=site_chunk,
-                ).consume()
-            for dev_chunk in _chunks(dev_rows):
-                tx.run(
-                    "UNWIND $rows AS r MERGE (d:Device {name: r.name}) "
-                    "SET d.role = r.role, d.vendor = r.vendor, d.site = r.site, "
-                    "d.weight = r.weight, d.props = r.props "
-                    "WITH d OPTIONAL MATCH (d)-[old:AT]->() DELETE old "
-                    "WITH d OPTIONAL MATCH (s:Site {name: d.site}) "
-                    "FOREACH (_ IN CASE WHEN s IS NULL THEN [] ELSE [1] END | "
-                    "  MERGE (d)-[:AT]->(s))",
-                    rows=dev_chunk,
-                ).consume()
-            for link_chunk in _chunks(link_rows):
-                self._upsert_links(tx, link_chunk)
-            for svc_chunk in _chunks(svc_rows):
-                self._upsert_services(tx, svc_chunk)
-
-        self._write(work)
-
-    @staticmethod
-    def _upsert_links(tx: neo4j.ManagedTransaction, rows: list[dict[str, Any]]) -> None:
-        names = sorted({r["a"] for r in rows} | {r["b"] for r in rows})
-        missing = tx.run(
-            "UNWIND $names AS n OPTIONAL MATCH (d:Device {name: n}) "
-            "WITH n, d WHERE d IS NULL RETURN collect(n) AS missing",
-            names=names,
-        ).single()
-        if missing and missing["missing"]:
-            bad = missing["missing"][0]
-            lk = next(r["id"] for r in rows if bad in (r["a"], r["b"]))
-            raise TopologyError(f"link {lk} names unknown device {bad!r}")
-        ends = [{"if": r["a_if"], "link": r["id"]} for r in rows]
-        ends += [{"if": r["b_if"], "link": r["id"]} for r in rows]
-        clash = tx.run(
-            "UNWIND $ends AS e MATCH (i:Interface {id: e.if}) WHERE i.link <> e.link "
-            "AND NOT i.link IN $ids RETURN i.id AS id, i.link AS link LIMIT 1",
-            ends=ends,
-            ids=[r["id"] for r in rows],
-        ).single()
-        if clash:
-            raise TopologyError(f"interface {clash['id']} is already on link {clash['link']}")
-        seen: dict[str, str] = {}
-        for e in ends:
-            if seen.setdefault(e["if"], e["link"]) != e["link"]:
-                raise TopologyError(f"interface {e['if']} is already on link {seen[e['if']]}")
-        Neo4jTopology._delete_links(tx, [r["id"] for r in rows])
-        tx.run(
-            "UNWIND $rows AS r "
-            "MATCH (a:Device {name: r.a}) MATCH (b:Device {name: r.b}) "
-            "CREATE (l:Link {id: r.id, a: r.a, b: r.b, a_if: r.a_if, b_if: r.b_if, "
-            "  capacity_bps: r.capacity_bps, igp_metric: r.igp_metric, props: r.props, "
-            "  source: r.source, last_seen: r.last_seen}) "
-            "CREATE (a)-[:HAS]->(:Interface {id: r.a_if, name: r.a_name, device: r.a, "
-            "  link: r.id})-[:CONNECTS]->(l) "
-            "CREATE (b)-[:HAS]->(:Interface {id: r.b_if, name: r.b_name, device: r.b, "
-            "  link: r.id})-[:CONNECTS]->(l) "
-            "CREATE (a)-[:LINKED {link: r.id, metric: r.igp_metric}]->(b)",
-            rows=rows,
-        ).consume()
-
-    @staticmethod
-    def _upsert_services(tx: neo4j.ManagedTransaction, rows: list[dict[str, Any]]) -> None:
-        check = tx.run(
-            "UNWIND $rows AS r "
-            "UNWIND r.links AS lid OPTIONAL MATCH (l:Link {id: lid}) "
-            "WITH r, lid, l WHERE l IS NULL RETURN r.name AS svc, lid AS missing LIMIT 1",
-            rows=rows,
-        ).single()
-        if check:
-            raise TopologyError(f"unknown link {check['missing']!r} (service {check['svc']})")
-        check = tx.run(
-            "UNWIND $rows AS r "
-            "UNWIND r.devices AS dn OPTIONAL MATCH (d:Device {name: dn}) "
-            "WITH r, dn, d WHERE d IS NULL RETURN r.name AS svc, dn AS missing LIMIT 1",
-            rows=rows,
-        ).single()
-        if check:
-            raise TopologyError(f"unknown device {check['missing']!r} (service {check['svc']})")
-        tx.run(
-            "UNWIND $rows AS r MERGE (s:Service {name: r.name}) "
-            "SET s.kind = r.kind, s.props = r.props "
-            "WITH s, r OPTIONAL MATCH (s)-[old:TRAVERSES|DEPENDS_ON]->() DELETE old "
-            "WITH DISTINCT s, r "
-            "CALL (s, r) { UNWIND r.links AS lid MATCH (l:Link {id: lid}) "
-            "  MERGE (s)-[:TRAVERSES]->(l) } "
-            "CALL (s, r) { UNWIND r.devices AS dn MATCH (d:Device {name: dn}) "
-            "  MERGE (s)-[:DEPENDS_ON]->(d) }",
-            rows=rows,
-        ).consume()
-
-    @staticmethod
-    def _delete_links(tx: neo4j.ManagedTransaction, ids: list[str]) -> None:
-        """Links, their interfaces and their LINKED shortcut, by id (unknown ids: nothing)."""
-        tx.run(
-            "UNWIND $ids AS id MATCH (l:Link {id: id}) "
-            "OPTIONAL MATCH (l)<-[:CONNECTS]-(i:Interface) DETACH DELETE l, i",
-            ids=ids,
-        ).consume()
-        tx.run("UNWIND $ids AS id MATCH ()-[r:LINKED {link: id}]->() DELETE r", ids=ids).consume()
+        """Create or update these entities: checked first, then written in transactions of
+        at most ``tx_rows`` rows, only what differs from the store (see
+        :mod:`netvigil.graph.neo4j_load`)."""
+        bulk_load(self._run, Rows(sites, devices, links, services), self.tx_rows)
 
     def remove_link(self, link_id: str) -> None:
-        self._write(lambda tx: self._delete_links(tx, [link_id]))
+        self._write(lambda tx: delete_links(tx, [link_id]))
 
     def clear(self) -> None:
-        def work(tx: neo4j.ManagedTransaction) -> None:
-            # the topology only: the entity locks kept beside it (NvLock*) must survive
-            q = "MATCH (n) WHERE NOT (n:Meta OR n:NvLock OR n:NvLockToken) DETACH DELETE n"
-            tx.run(q).consume()
+        """Delete the topology in transactions of ``tx_rows`` nodes (one transaction for a
+        large graph would exceed the server's transaction memory)."""
 
-        self._write(work)
+        def work(tx: neo4j.ManagedTransaction) -> int:
+            # the topology only: the entity locks kept beside it (NvLock*) must survive
+            rec = tx.run(
+                "MATCH (n) WHERE NOT (n:Meta OR n:NvLock OR n:NvLockToken) "
+                "WITH n LIMIT $n DETACH DELETE n RETURN count(*) AS gone",
+                n=max(1, self.tx_rows),
+            ).single()
+            return int(rec["gone"]) if rec else 0
+
+        while self._run("write", work):
+            pass
+        self._write(lambda tx: None)
 
     def generation(self) -> int:
         rows = self._read("MATCH (m:Meta {id: 'topology'}) RETURN m.generation AS g")
@@ -386,26 +252,62 @@ class Neo4jTopology:
 
     # -------------------------------------------------------------- lookups
 
+    def _paged(
+        self, tx: neo4j.ManagedTransaction, label: str, key: str, ret: str
+    ) -> list[neo4j.Record]:
+        """Every ``label`` node as ``x``, returned as ``ret``, in pages of ``page_rows`` by
+        ``key`` (the constraint's index gives the order: no sort of the whole set)."""
+        out: list[neo4j.Record] = []
+        after = ""
+        while True:
+            page = list(
+                tx.run(
+                    f"MATCH (x:{label}) WHERE x.{key} > $after "
+                    f"WITH x ORDER BY x.{key} LIMIT $n RETURN x.{key} AS _k, {ret}",
+                    after=after,
+                    n=max(1, self.page_rows),
+                )
+            )
+            out += page
+            if len(page) < max(1, self.page_rows):
+                return out
+            after = page[-1]["_k"]
+
+    def _whole(self, read: Callable[[neo4j.ManagedTransaction], T]) -> tuple[int, T]:
+        """``read`` (paged reads) in one read transaction, repeated while the generation moved
+        under it: the result is the graph of the generation returned."""
+        q = "OPTIONAL MATCH (m:Meta {id: 'topology'}) RETURN coalesce(m.generation, 0) AS g"
+
+        def work(tx: neo4j.ManagedTransaction) -> tuple[int, int, T]:
+            g0 = int(tx.run(q).single(strict=True)["g"])
+            out = read(tx)
+            return g0, int(tx.run(q).single(strict=True)["g"]), out
+
+        for _ in range(5):
+            g0, g1, out = self._run("read", work)
+            if g0 == g1:
+                return g0, out
+        raise TopologyError(
+            f"Neo4j at {redact_urls(self.url)}: the topology kept changing while it was read"
+        )
+
     def sites(self) -> list[Site]:
-        rows = self._read("MATCH (s:Site) RETURN s ORDER BY s.name")
+        _, rows = self._whole(lambda tx: self._paged(tx, "Site", "name", "x AS s"))
         return [
-            Site(r["s"]["name"], r["s"].get("region") or "", _unprops(r["s"].get("props")))
+            Site(r["s"]["name"], r["s"].get("region") or "", unprops(r["s"].get("props")))
             for r in rows
         ]
 
     def devices(self) -> list[Device]:
-        return [_device(r["d"]) for r in self._read("MATCH (d:Device) RETURN d ORDER BY d.name")]
+        _, rows = self._whole(lambda tx: self._paged(tx, "Device", "name", "x AS d"))
+        return [_device(r["d"]) for r in rows]
 
     def links(self) -> list[Link]:
-        return [_link(r["l"]) for r in self._read("MATCH (l:Link) RETURN l ORDER BY l.id")]
+        _, rows = self._whole(lambda tx: self._paged(tx, "Link", "id", "x AS l"))
+        return [_link(r["l"]) for r in rows]
 
     def services(self) -> list[Service]:
-        rows = self._read(
-            "MATCH (s:Service) "
-            "RETURN s, COLLECT { MATCH (s)-[:TRAVERSES]->(l) RETURN l.id ORDER BY l.id } AS links, "
-            "COLLECT { MATCH (s)-[:DEPENDS_ON]->(d) RETURN d.name ORDER BY d.name } AS devices "
-            "ORDER BY s.name"
-        )
+        _, rows = self._whole(lambda tx: self._paged(tx, "Service", "name", _SERVICE))
         return [self._service(r) for r in rows]
 
     @staticmethod
@@ -415,7 +317,7 @@ class Neo4jTopology:
             kind=r["s"].get("kind") or "",
             links=tuple(r["links"]),
             devices=tuple(r["devices"]),
-            props=_unprops(r["s"].get("props")),
+            props=unprops(r["s"].get("props")),
         )
 
     def site(self, name: str) -> Site:
@@ -423,7 +325,7 @@ class Neo4jTopology:
         if not rows:
             raise TopologyError(f"unknown site {name!r}")
         s = rows[0]["s"]
-        return Site(s["name"], s.get("region") or "", _unprops(s.get("props")))
+        return Site(s["name"], s.get("region") or "", unprops(s.get("props")))
 
     def device(self, name: str) -> Device:
         rows = self._read("MATCH (d:Device {name: $n}) RETURN d", n=name)
@@ -439,9 +341,7 @@ class Neo4jTopology:
 
     def service(self, name: str) -> Service:
         rows = self._read(
-            "MATCH (s:Service {name: $n}) "
-            "RETURN s, COLLECT { MATCH (s)-[:TRAVERSES]->(l) RETURN l.id ORDER BY l.id } AS links, "
-            "COLLECT { MATCH (s)-[:DEPENDS_ON]->(d) RETURN d.name ORDER BY d.name } AS devices",
+            "MATCH (x:Service {name: $n}) RETURN " + _SERVICE,
             n=name,
         )
         if not rows:
@@ -580,16 +480,15 @@ class Neo4jTopology:
             if self._snap is not None and self._snap[0] == gen:
                 return self._snap[1], self._snap[2], self._snap[3]
 
-        def work(tx: neo4j.ManagedTransaction) -> tuple[int, list[str], list[Link]]:
-            g = tx.run("MATCH (m:Meta {id: 'topology'}) RETURN m.generation AS g").single()
-            names = [r["n"] for r in tx.run("MATCH (d:Device) RETURN d.name AS n")]
-            links = [_link(r["l"]) for r in tx.run("MATCH (l:Link) RETURN l")]
-            return (int(g["g"]) if g else 0), names, links
+        def read(tx: neo4j.ManagedTransaction) -> tuple[list[str], list[Link], list[Service]]:
+            names = [r["_k"] for r in self._paged(tx, "Device", "name", "1 AS one")]
+            links = [_link(r["l"]) for r in self._paged(tx, "Link", "id", "x AS l")]
+            services = [self._service(r) for r in self._paged(tx, "Service", "name", _SERVICE)]
+            return names, links, services
 
-        gen, names, links = self._run("read", work)
+        gen, (names, links, services) = self._whole(read)
         graph = alg.build_graph(names, links)
         by_id = {lk.id: lk for lk in links}
-        services = self.services()
         with self._snap_lock:
             self._snap = (gen, graph, by_id, services)
         return graph, by_id, services
