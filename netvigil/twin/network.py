@@ -167,6 +167,7 @@ class TwinNetwork:
         self._last_util = np.zeros(len(self._dirs))
         self._prev_reachable: dict[str, bool] = {d.name: True for d in topo.devices()}
         self._prev_adjacency: dict[str, bool] = {}
+        self._prev_unrouted: frozenset[str] = frozenset()
         self.unreachable_demand_bps = 0.0
         #: (source device, destination device, bps) of the demands delivered at the last step
         self.last_demands: list[tuple[str, str, float]] = []
@@ -407,6 +408,7 @@ class TwinNetwork:
         out: list[Event] = []
         silent = down_dev | self.cut_off(down_links, down_dev)
         out.extend(self._reachability_events(t, silent))
+        out.extend(self._process_events(t, silent))
         if self.poll_reachability:
             out += [
                 Metric(ts=t, device=d, name="reachability", value=0.0 if d in silent else 1.0)
@@ -520,10 +522,10 @@ class TwinNetwork:
         self, t: float, d: _Dir, up: bool, down_dev: frozenset[str]
     ) -> Iterable[Event]:
         """The IGP adjacency of ``d``'s sending end, as its routing daemon logs it: Full while
-        the link is up and in routing and the far device routes; nothing from a device whose
-        routing daemon is down (it logs nothing, and its state is kept for its return)."""
-        if d.src in self._unrouted_devs:
-            return
+        the link is up and in routing and the far device routes. A device whose routing
+        daemon stops logs its own adjacencies down as it goes (FRRouting's ospfd on SIGTERM:
+        ``Full -> Deleted (KillNbr)``, what the lab's ``routing_crash`` does) and Full again
+        when it is back."""
         far = d.link.other(d.src)
         full = (
             up
@@ -536,6 +538,20 @@ class TwinNetwork:
         if prev != full:
             kind = "ospf_up" if full else "ospf_down"
             yield DeviceEvent(ts=t, device=d.src, kind=kind, entity=d.out_if, source="twin")
+
+    def _process_events(self, t: float, silent: frozenset[str]) -> Iterable[Event]:
+        """A routing daemon that stops or starts, as the router's own routing manager logs
+        it (FRRouting's zebra: its OSPF client disconnected, then its hello)."""
+        was, now = self._prev_unrouted, self._unrouted_devs
+        self._prev_unrouted = now
+        for dev, kind in [
+            *((d, "routing_process_down") for d in sorted(now - was)),
+            *((d, "routing_process_up") for d in sorted(was - now)),
+        ]:
+            if dev not in silent:
+                yield DeviceEvent(
+                    ts=t, device=dev, kind=kind, source="twin", attrs={"protocol": "ospf"}
+                )
 
     def _reachability_events(self, t: float, down_dev: frozenset[str]) -> Iterable[Event]:
         for dev, was in sorted(self._prev_reachable.items()):

@@ -150,3 +150,15 @@ async def test_a_side_effect_that_returns_with_another_fault_is_that_fault_s_inc
         "core1--edge1",
         "core1--core2",
     }
+
+
+async def test_one_end_s_adjacency_down_names_its_link_not_a_neighbour_with_other_links() -> None:
+    """Ranking sees every link of the neighbours: core1 (five links) whose one far end lost
+    its adjacency is not a routing failure of core1, which would predict five."""
+    lk = TOPO.link("core1--edge1")
+    edge_end = lk.end("edge1")
+    incs = await feed([anomaly(edge_end, 100, signal="routing.ospf")])
+    assert incs, "a strong symptom opens an incident"
+    causes = incs[-1].root_causes
+    assert causes[0].entity == lk.id, causes
+    assert all(c.entity != "core1" or c.score < causes[0].score for c in causes)
