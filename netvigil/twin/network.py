@@ -369,6 +369,23 @@ class TwinNetwork:
         }
         return util, float(demand_bps[~reachable].sum())
 
+    def load_for(
+        self, demands: dict[tuple[str, str], float], t: float
+    ) -> dict[tuple[str, str], float]:
+        """Utilization per (link id, sending device) at ``t`` of the given demands (bps per
+        (source, destination) device pair), routed as the twin routes at ``t``: the twin's
+        prediction for traffic measured elsewhere (the lab's generator's achieved rates)."""
+        down_links, down_dev, _ = self._state(t)
+        m, _ = self._route(down_links, down_dev)
+        vec = np.array([demands.get(p, 0.0) for p in self._pairs])
+        offered = np.asarray(m @ vec).ravel()
+        return {
+            (d.link.id, d.src): (
+                0.0 if d.link.id in down_links else float(offered[i] / self._caps[i])
+            )
+            for i, d in enumerate(self._dirs)
+        }
+
     def crossing(self, link: str, src: str, t: float) -> list[tuple[str, str, float, float]]:
         """The demands routed across ``link`` leaving ``src`` at ``t``: (source, destination,
         share of the demand on it, the demand's expected bps without noise or growth)."""
