@@ -64,6 +64,7 @@ __all__ = [
     "PROCESS_PREFIX",
     "REROUTE_S",
     "ROUTING_PREFIX",
+    "UNCONFIRMED",
     "W_RULE",
     "W_WALK",
     "Hypothesis",
@@ -81,7 +82,11 @@ KIND_WEIGHT: dict[str, float] = {
     "errors": 0.9,
     "predicted_congestion": 0.4,
     "deviation": 0.3,
+    "unconfirmed": 0.3,
 }
+#: a status symptom its collector could not vouch for (an unreachable verdict the poller gave
+#: while overloaded: netvigil/collectors/snmp/health.py): weak, it opens no incident alone
+UNCONFIRMED = "unconfirmed"
 #: kinds that are symptoms of a hard fault; everything else is weak evidence
 STRONG_KINDS = frozenset({"down", "threshold", "errors"})
 #: signals of the routing protocol (an adjacency), not of the interface itself

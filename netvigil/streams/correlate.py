@@ -40,6 +40,13 @@ Kafka the state keeps it and the next event after the restart releases it; the e
 runtime resumes from the incident store's last revision (at most ``revision_s`` older) and
 confirms its symptoms as after any restart.
 
+Monitoring health: an anomaly whose evidence says the poller gave it while overloaded
+(``poller_overload``: many devices timing out at once, :mod:`netvigil.collectors.snmp.health`)
+is taken as ``unconfirmed``, weak evidence: it opens no incident and keeps no group alive, so
+a burst of poll timeouts from NetVigil's own overload is no storm of device-down incidents;
+beside a real fault's strong symptoms (a router down takes its neighbours' links and
+adjacencies down) it joins that fault's incident.
+
 Cross-domain: an ``slo_burn`` anomaly (a service's error budget burning, from
 ``streams/slo.py``) is placed by the service's *path*: the devices at the ends of the links its
 traffic traverses, as the topology store keeps them (``twin/services.py`` keeps them current).
@@ -80,11 +87,12 @@ from typing import Literal
 
 import msgspec
 
-from netvigil.analytics.rca import is_strong, rank, weight
+from netvigil.analytics.rca import UNCONFIRMED, is_strong, rank, weight
 from netvigil.analytics.summary import Summarizer
 from netvigil.analytics.suppression import matches
 from netvigil.errors import TopologyError
 from netvigil.events import (
+    POLLER_OVERLOAD,
     Anomaly,
     AnomalyRef,
     Event,
@@ -328,7 +336,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         ref = AnomalyRef(
             entity=event.entity,
             signal=event.signal,
-            kind=event.kind,
+            kind=UNCONFIRMED if POLLER_OVERLOAD in event.evidence else event.kind,
             score=event.score,
             onset_ts=event.onset_ts or event.ts,
         )
