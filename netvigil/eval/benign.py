@@ -16,7 +16,10 @@ need care to be what they claim:
   load at that hour plus the burst reaches ``fill`` (0.95), so it crosses the congestion
   threshold as a real surge would (which saturates the link: 1.0).
 
-Both avoid the links the scenario's faults use, so a fault is never hidden inside a benign
+A ``poller_overload`` (the poller's own overload: most devices' polls time out at once,
+nothing in the network changes) needs no place; it recurs every ``every_s``.
+
+The first two avoid the links the scenario's faults use, so a fault is never hidden inside a benign
 condition (nor a benign condition counted as a fault). Targets are drawn with the seed.
 """
 
@@ -94,6 +97,12 @@ def benign_faults(
                 for day in range(count):
                     start = SIM_EPOCH + offset + day * every
                     out.append(Fault(kind, link, start, start + duration, size, direction=src))
+        elif kind == "poller_overload":
+            # the monitoring's own overload: no place in the network (its target is nominal)
+            names = sorted(d.name for d in topo.devices())
+            for i in range(count):
+                start = SIM_EPOCH + first + i * every
+                out.append(Fault(kind, rng.choice(names), start, start + duration))
         else:
             raise ValueError(f"benign kind {kind!r} cannot be scheduled by a scenario yet")
     return sorted(out, key=lambda f: f.start)

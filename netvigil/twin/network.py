@@ -14,12 +14,20 @@ path, which the twin's services (``twin/services.py``) serve. With a ``poller`` 
 management station sits behind), a failure that isolates devices from it silences them: they
 are reported unreachable and send nothing, as a carrier's storm looks from its NOC. Everything
 is a function of the seed and the simulated time, so the same seed gives the same telemetry.
+
+A ``poller_overload`` (benign: the monitoring's own health) changes nothing in the network:
+for its duration the polls of :data:`~netvigil.twin.faults.POLLER_OVERLOAD_SHARE` of the
+devices (drawn by name and the fault's start) time out, so they send no polled metrics and
+are reported ``unreachable`` with the ``poller_overload`` mark the SNMP poller gives its
+verdicts when it is overloaded (:mod:`netvigil.collectors.snmp.health`); what devices push
+(traps, syslog) still arrives. The lab's overload bursts looked like that.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -28,10 +36,10 @@ import numpy as np
 from scipy import sparse
 
 from netvigil.errors import TopologyError
-from netvigil.events import DeviceEvent, Event, Metric
+from netvigil.events import POLLER_OVERLOAD, DeviceEvent, Event, Metric
 from netvigil.graph.base import Link, TopologyStore
 from netvigil.graph.discovery.lldp import Neighbor
-from netvigil.twin.faults import MISCONFIG_METRIC, SURGE_KINDS, Fault
+from netvigil.twin.faults import MISCONFIG_METRIC, POLLER_OVERLOAD_SHARE, SURGE_KINDS, Fault
 
 __all__ = ["MAX_ENDPOINTS", "PathState", "TwinNetwork"]
 
@@ -168,6 +176,7 @@ class TwinNetwork:
         self._prev_reachable: dict[str, bool] = {d.name: True for d in topo.devices()}
         self._prev_adjacency: dict[str, bool] = {}
         self._prev_unrouted: frozenset[str] = frozenset()
+        self._prev_late: frozenset[str] = frozenset()
         self.unreachable_demand_bps = 0.0
         #: (source device, destination device, bps) of the demands delivered at the last step
         self.last_demands: list[tuple[str, str, float]] = []
@@ -426,11 +435,15 @@ class TwinNetwork:
         silent = down_dev | self.cut_off(down_links, down_dev)
         out.extend(self._reachability_events(t, silent))
         out.extend(self._process_events(t, silent))
+        late = self._late_polls(t) - silent
+        out.extend(self._late_events(t, late))
         if self.poll_reachability:
             out += [
                 Metric(ts=t, device=d, name="reachability", value=0.0 if d in silent else 1.0)
                 for d in sorted(self._prev_reachable)
+                if d not in late
             ]
+        polled = len(out)
         through: dict[str, float] = {}
         for i, d in enumerate(self._dirs):
             if d.src in silent:
@@ -492,9 +505,13 @@ class TwinNetwork:
                     labels=labels,
                 ),
             ]
+        if late:  # their polls timed out: what they push (events) arrives, no polled metric
+            out[polled:] = [
+                e for e in out[polled:] if not (isinstance(e, Metric) and e.device in late)
+            ]
         spikes = {f.target: f.magnitude for f in self.active_faults(t) if f.kind == "cpu_spike"}
         for dev in sorted(d.name for d in self.topo.devices()):
-            if dev in silent:
+            if dev in silent or dev in late:
                 continue
             n_if = max(len(self.topo.interfaces(dev)), 1)
             cpu = 12 + 25 * through.get(dev, 0.0) / n_if + float(self._rng.normal(0, 1.0))
@@ -555,6 +572,31 @@ class TwinNetwork:
         if prev != full:
             kind = "ospf_up" if full else "ospf_down"
             yield DeviceEvent(ts=t, device=d.src, kind=kind, entity=d.out_if, source="twin")
+
+    def _late_polls(self, t: float) -> frozenset[str]:
+        """Devices whose polls time out at ``t``: an overloaded poller's (see the module doc)."""
+        out: set[str] = set()
+        for f in self.active_faults(t):
+            if f.kind == "poller_overload":
+                out |= {
+                    d.name
+                    for d in self.topo.devices()
+                    if zlib.crc32(f"{d.name}|{f.start}".encode()) % 1000
+                    < POLLER_OVERLOAD_SHARE * 1000
+                }
+        return frozenset(out)
+
+    def _late_events(self, t: float, late: frozenset[str]) -> Iterable[Event]:
+        was = self._prev_late
+        self._prev_late = late
+        mark = {POLLER_OVERLOAD: f"{len(late)} of {len(self._prev_reachable)} targets late"}
+        for dev in sorted(late - was):
+            yield DeviceEvent(
+                ts=t, device=dev, kind="unreachable", source="twin-poller", attrs=mark
+            )
+        for dev in sorted(was - late):
+            if self._prev_reachable.get(dev, True):
+                yield DeviceEvent(ts=t, device=dev, kind="reachable", source="twin-poller")
 
     def _process_events(self, t: float, silent: frozenset[str]) -> Iterable[Event]:
         """A routing daemon that stops or starts, as the router's own routing manager logs
