@@ -25,6 +25,7 @@ from netvigil.errors import EventDecodeError
 
 __all__ = [
     "ALL_TOPICS",
+    "POLLER_OVERLOAD",
     "SCHEMA_VERSION",
     "TOPICS",
     "ActionRequest",
@@ -70,6 +71,11 @@ FieldValue: TypeAlias = int | float | str | bool | None
 """A flow or attribute value: IPFIX elements decode to one of these."""
 
 Severity: TypeAlias = Literal["critical", "major", "minor", "warning", "info"]
+
+POLLER_OVERLOAD: Final = "poller_overload"
+"""The attribute of an ``unreachable`` device event, and the evidence key of its anomaly, that
+says the poller gave it while overloaded (its own health, not the device's: see
+:mod:`netvigil.collectors.snmp.health`); the correlator opens no incident on it alone."""
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):

@@ -20,9 +20,13 @@ Two views of the same evidence are combined:
    - ``device routing_down``: a reachable device whose neighbours lost their adjacencies with
      it (the far ends of its links down by the routing protocol only) while it still answers
      and no interface at either end went down: its routing daemon died, its interfaces did
-     not. It predicts the far ends only, so with the device unreachable ``device down``
+     not. It predicts the far ends, so with the device unreachable ``device down``
      explains more and wins; with both ends of one link reporting (an MTU mismatch) it ties
-     with the link, and the simpler link wins.
+     with the link, and the simpler link wins. Where the device itself says its routing
+     daemon is gone (``routing.process.*``: FRRouting's zebra logs the client disconnected),
+     it predicts that too, and the link, which does not explain it, falls behind: a router
+     with one link whose daemon stops (its own adjacency logged down, then its neighbour's)
+     is no MTU mismatch on that link.
 
    A failure (of a link, a device, its routing) also explains congestion that began after it
    within ``REROUTE_S``: the traffic it moved. A hypothesis scores the harmonic mean of the
@@ -57,8 +61,10 @@ __all__ = [
     "ADMIN_DOWN",
     "KIND_WEIGHT",
     "LINECARD_SPREAD_S",
+    "PROCESS_PREFIX",
     "REROUTE_S",
     "ROUTING_PREFIX",
+    "UNCONFIRMED",
     "W_RULE",
     "W_WALK",
     "Hypothesis",
@@ -76,11 +82,17 @@ KIND_WEIGHT: dict[str, float] = {
     "errors": 0.9,
     "predicted_congestion": 0.4,
     "deviation": 0.3,
+    "unconfirmed": 0.3,
 }
+#: a status symptom its collector could not vouch for (an unreachable verdict the poller gave
+#: while overloaded: netvigil/collectors/snmp/health.py): weak, it opens no incident alone
+UNCONFIRMED = "unconfirmed"
 #: kinds that are symptoms of a hard fault; everything else is weak evidence
 STRONG_KINDS = frozenset({"down", "threshold", "errors"})
 #: signals of the routing protocol (an adjacency), not of the interface itself
 ROUTING_PREFIX = "routing."
+#: a device's own routing daemon (``routing.process.ospf``, ...): about the device
+PROCESS_PREFIX = "routing.process"
 #: an interface an operator shut down (not a symptom: it tells which end is not observed)
 ADMIN_DOWN = "admin_down"
 #: links failing within this many seconds of each other count as failing together
@@ -200,12 +212,19 @@ class _Evidence:
     congested: set[str] = field(default_factory=set)
     lossy: set[str] = field(default_factory=set)
     unreachable: set[str] = field(default_factory=set)
+    routing_dead: set[str] = field(default_factory=set)
+    """Devices whose own routing daemon is reported gone (``routing.process.*``)."""
     weak: dict[str, float] = field(default_factory=dict)
 
 
 def _key(a: AnomalyRef) -> str:
-    """Symptom key: reachability is about the device; other signals about their entity."""
-    return f"{a.entity}|reach" if a.signal == "reachability" else a.entity
+    """Symptom key: reachability and the routing daemon are about the device; other signals
+    about their entity."""
+    if a.signal == "reachability":
+        return f"{a.entity}|reach"
+    if a.signal.startswith(PROCESS_PREFIX):
+        return f"{a.entity}|routing"
+    return a.entity
 
 
 def _collect(topo: Topo, anomalies: Iterable[AnomalyRef]) -> _Evidence:
@@ -227,6 +246,8 @@ def _collect(topo: Topo, anomalies: Iterable[AnomalyRef]) -> _Evidence:
         ev.onset[k] = min(ev.onset.get(k, a.onset_ts), a.onset_ts)
         if a.signal == "reachability":
             ev.unreachable.add(a.entity)
+        elif a.signal.startswith(PROCESS_PREFIX) and a.kind == "down":
+            ev.routing_dead.add(a.entity)
         elif a.kind == "down" and entity_kind(a.entity) == "interface":
             ev.down_ifaces.add(a.entity)
             if not a.signal.startswith(ROUTING_PREFIX):
@@ -245,7 +266,7 @@ def _observable(e: str, unreachable: set[str]) -> bool:
 def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
     """The typed candidates the strong evidence suggests (the rules for the obvious cases)."""
     out: dict[tuple[str, str], Hypothesis] = {}
-    devices: set[str] = set(ev.unreachable)
+    devices: set[str] = ev.unreachable | ev.routing_dead
     for ifid in ev.down_ifaces:
         iface = topo.interface(ifid)
         devices.add(iface.device)
@@ -286,8 +307,13 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
         links = topo.links_of(dev)
         far = {lk.end(lk.other(dev)) for lk in links if lk.a != lk.b}
         far = {e for e in far if _observable(e, ev.unreachable - {dev})}
+        dead = frozenset({f"{dev}|routing"}) if dev in ev.routing_dead else frozenset()
         out[("device_down", dev)] = Hypothesis(
-            "device_down", dev, frozenset({f"{dev}|reach"} | far), "unreachable, neighbours see it"
+            "device_down",
+            dev,
+            frozenset({f"{dev}|reach"} | far),
+            "unreachable, neighbours see it",
+            explains=dead,
         )
         own = {lk.end(dev) for lk in links if lk.a != lk.b}
         if dev not in ev.unreachable and not (far | own) & ev.oper_down:
@@ -296,8 +322,8 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
             out[("routing_down", dev)] = Hypothesis(
                 "routing_down",
                 dev,
-                frozenset(far),
-                "reachable, its neighbours lost it",
+                frozenset(far) | dead,
+                "reachable, its routing daemon gone" if dead else "reachable, neighbours lost it",
                 explains=frozenset(own),
             )
         failed = [lk for lk in links if {lk.a_if, lk.b_if} & ev.down_ifaces]
@@ -496,6 +522,8 @@ def rank(topo: Topo | Subgraph, anomalies: Sequence[AnomalyRef], top: int = 5) -
 def _describe(k: str, ev: _Evidence) -> str:
     if k.endswith("|reach"):
         return f"{k.removesuffix('|reach')} unreachable"
+    if k.endswith("|routing"):
+        return f"{k.removesuffix('|routing')} routing daemon down"
     if k in ev.strength:
         return f"{k} {ev.kind[k]} ({ev.strength[k]:.2f})"
     return f"{k} deviation ({ev.weak.get(k, 0.0):.2f})"

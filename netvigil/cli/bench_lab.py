@@ -122,6 +122,19 @@ def bench_lab(
             f"{a['within_tolerance']}/{a['loaded_directions']} loaded directions within 15 %, "
             f"median error {a['rel_error_p50']}"
         )
+        b, sent = w.get("after_achieved"), (w.get("traffic") or {}).get("after")
+        if b and sent:
+            out.print(
+                f"  for the demand the generator sent ({sent['achieved_share']} of its demand): "
+                f"{b['within_tolerance']}/{b['loaded_directions']} within 15 %, "
+                f"median error {b['rel_error_p50']}"
+            )
+    if report.get("traffic"):
+        t = report["traffic"]
+        out.print(
+            f"traffic generator: sent {t['sent_bps']:.0f} of {t['offered_bps']:.0f} bit/s "
+            f"offered ({t['achieved_share']}) over the fault schedule"
+        )
 
 
 @bench.command("lab-ramp")

@@ -21,7 +21,10 @@ need care to be what they claim:
   ``plateau``, 0.0006, below the 0.1 % harm share, then holding as long as it rose): the error
   trend predicts harm that never comes. Any link the faults do not use.
 
-All avoid the links the scenario's faults use, so a fault is never hidden inside a benign
+A ``poller_overload`` (the poller's own overload: most devices' polls time out at once,
+nothing in the network changes) needs no place; it recurs every ``every_s``.
+
+The others avoid the links the scenario's faults use, so a fault is never hidden inside a benign
 condition (nor a benign condition counted as a fault). Targets are drawn with the seed.
 """
 
@@ -108,6 +111,12 @@ def benign_faults(
                 used.add(link)
                 start = SIM_EPOCH + first + i * every
                 out.append(Fault(kind, link, start, start + 2 * plateau / slope, plateau))
+        elif kind == "poller_overload":
+            # the monitoring's own overload: no place in the network (its target is nominal)
+            names = sorted(d.name for d in topo.devices())
+            for i in range(count):
+                start = SIM_EPOCH + first + i * every
+                out.append(Fault(kind, rng.choice(names), start, start + duration))
         else:
             raise ValueError(f"benign kind {kind!r} cannot be scheduled by a scenario yet")
     return sorted(out, key=lambda f: f.start)

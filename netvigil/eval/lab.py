@@ -29,7 +29,9 @@ first three of the fault's incident; an undetected fault is a miss), ``top1_harm
 ``top3_harmful`` (the same over the harmful faults only), ``mttd_p50_s`` (median
 from injection to the incident's first revision, event time; the twin's is in simulated
 seconds), ``false_incidents`` (incidents belonging to no fault: not opened between a fault's
-start and ``GRACE_S`` after its end). Incidents opened during the what-if (below) are not
+start and ``GRACE_S`` after its end). ``traffic``: the lab's traffic generator's offered and
+sent rates over the fault schedule (:mod:`netvigil.lab.achieved`), how much of the demand
+model the lab actually carried. Incidents opened during the what-if (below) are not
 scored. Afterwards the lab makes one IGP cost change and compares the twin's predicted link
 loads with the lab's measured ones (:mod:`netvigil.eval.lab_whatif`).
 """
@@ -53,10 +55,11 @@ from netvigil.events import Anomaly, Event, interface_id
 from netvigil.graph.importers import load_topology
 from netvigil.lab import faults as lab_faults
 from netvigil.lab import runner
+from netvigil.lab.achieved import rates_between, read_counters
 from netvigil.lab.faults import SCHEDULED_KINDS, LabFault
 from netvigil.lab.hook import POLL_S, lab_settings
 from netvigil.lab.plan import LabPlan, plan_lab
-from netvigil.lab.state import LabState
+from netvigil.lab.state import LabState, lab_dir
 from netvigil.service import Service, TwinPlan
 from netvigil.twin.faults import Fault
 
@@ -230,7 +233,7 @@ def _summary(
 
 def _lab_run(
     cfg: LabBench, state: LabState, say: Callable[[str], None]
-) -> tuple[_Run, list[LabFault], dict[str, Any] | None]:
+) -> tuple[_Run, list[LabFault], dict[str, Any] | None, dict[str, Any] | None]:
     settings = lab_settings(_settings(cfg), log=say)
     run = _Run()
     plan = state.plan
@@ -245,6 +248,7 @@ def _lab_run(
     )
     made: list[LabFault] = []
     whatif: dict[str, Any] | None = None
+    traffic: dict[str, Any] | None = None
 
     def heard(what: str, f: LabFault) -> None:
         say(f"{what} {f.kind} on {f.target}")
@@ -256,12 +260,16 @@ def _lab_run(
         run.attach(svc)
 
         async def scenario() -> None:
-            nonlocal whatif
+            nonlocal whatif, traffic
             stop = asyncio.Event()
             task = asyncio.create_task(svc.run(stop))
             try:
+                first = read_counters(lab_dir())
                 made.extend(await asyncio.to_thread(lab_faults.run_schedule, sched, heard))
                 await asyncio.sleep(cfg.settle_s)
+                last = read_counters(lab_dir())
+                sent = rates_between(first, last) if first and last else None
+                traffic = sent.summary() if sent else None
                 run.scoring = False  # a deliberate change is no fault
                 if cfg.whatif:
                     whatif = await asyncio.to_thread(
@@ -277,7 +285,7 @@ def _lab_run(
 
         asyncio.run(scenario())
         svc.close()
-    return run, made, whatif
+    return run, made, whatif, traffic
 
 
 def _twin_run(cfg: LabBench, plan: LabPlan, seed: int, made: Sequence[LabFault]) -> _Run:
@@ -336,7 +344,7 @@ def run_lab_bench(cfg: LabBench, say: Callable[[str], None] | None = None) -> di
     plan = state.plan
     say(f"lab up in {state.ready_s} s: {len(plan.routers)} routers")
     try:
-        lab_run, made, whatif = _lab_run(cfg, state, say)
+        lab_run, made, whatif, traffic = _lab_run(cfg, state, say)
     finally:
         if not cfg.keep:
             runner.down()
@@ -349,6 +357,7 @@ def run_lab_bench(cfg: LabBench, say: Callable[[str], None] | None = None) -> di
         "links": len(plan.links),
         "correlator_window_s": settings.correlator.window_s,
         **lab,
+        "traffic": traffic,
         "wall_s": round(time.monotonic() - wall0, 1),
     }
     if cfg.twin and made:

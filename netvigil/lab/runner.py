@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from netvigil.graph.importers import load_topology
+from netvigil.lab.achieved import read_counters
 from netvigil.lab.plan import NETNS_PREFIX, Collectors, LabPlan, RouterPlan, plan_lab
 from netvigil.lab.render import (
     IF_CACHE_TIMEOUT_OID,
@@ -658,4 +659,23 @@ def status(state: LabState | None = None) -> dict[str, Any]:
         "traffic": next(
             (p.pid for p in state.procs if p.what == "traffic" and p.pid in running), None
         ),
+        "traffic_rates": _traffic_rates(),
+    }
+
+
+def _traffic_rates() -> dict[str, Any] | None:
+    """The generator's offered and sent rates: its last step, and since it started."""
+    c = read_counters(lab_dir())
+    if c is None:
+        return None
+    offered = sum(o for o, _ in c.pairs.values())
+    sent = sum(s for _, s in c.pairs.values())
+    return {
+        "last_step": c.last_step,
+        "since_start": {
+            "seconds": round(c.ts - c.started, 1),
+            "offered_bps": round(offered / max(c.ts - c.started, 1e-9), 1),
+            "sent_bps": round(sent / max(c.ts - c.started, 1e-9), 1),
+            "achieved_share": round(sent / offered, 4) if offered > 0 else None,
+        },
     }

@@ -26,6 +26,10 @@ case put nearly half of them on one of three next hops and filled it), 64 split 
 per cent of equal shares, as the twin assumes. Their sockets are made for a ramp's source
 router when its first ramp starts.
 
+What it offered and what it sent (datagrams the kernel accepted), per demand and in total,
+go to ``traffic.json`` in the lab directory every step (:mod:`netvigil.lab.achieved`): the
+generator's achieved rate, which ``lab status --json`` and the what-if comparison report.
+
 Rates are bounded: the twin sizes the demand so the busiest link direction peaks at 55 % of
 its (scaled, a few Mbit/s) capacity, and datagrams are 1,400 bytes, so the whole lab is a few
 thousand packets per second.
@@ -43,6 +47,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from netvigil.lab.achieved import TrafficCounters
 from netvigil.lab.plan import LabPlan, lab_topology
 from netvigil.lab.state import LabState
 from netvigil.lab.system import socket_in
@@ -82,13 +87,19 @@ class Flow:
     """Source ports the demand's datagrams leave from in turn (flows to the routers' hash)."""
     turn: int = 0
     """The socket of the source router the next datagram leaves from."""
+    key: str | None = None
+    """The demand's ``"src>dst"`` in the achieved-rate counters (None: a surge or ramp)."""
 
 
 def demand_flows(net: TwinNetwork, plan: LabPlan, t: float) -> list[Flow]:
     """The twin's demands at ``t`` (one step, with its noise) as flows between loopbacks."""
     net.step(t)
     loop = {r.name: r.loopback for r in plan.routers}
-    return [Flow(s, loop[d], SINK_PORT, bps) for s, d, bps in net.last_demands if bps > 0]
+    return [
+        Flow(s, loop[d], SINK_PORT, bps, key=f"{s}>{d}")
+        for s, d, bps in net.last_demands
+        if bps > 0
+    ]
 
 
 def surge_flows(plan: LabPlan, path: Path, now: float) -> list[Flow]:
@@ -146,12 +157,16 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     payload = bytes(PAYLOAD)
+    counters = TrafficCounters(started=time.time())
+    previous: TrafficCounters | None = None
     flows: list[Flow] = []
     next_step = 0.0
     last = time.monotonic()
     while not stopping:
         now = time.monotonic()
         if now >= next_step:
+            counters.write(lab, time.time(), previous)
+            previous = counters.snapshot()
             kept = {(f.src, f.dst_addr, f.port): (f.credit, f.turn) for f in flows}
             wall = time.time()
             flows = demand_flows(net, plan, wall) + surge_flows(plan, lab / "surges.json", wall)
@@ -163,15 +178,19 @@ def main(argv: list[str] | None = None) -> None:
             f.credit = min(f.credit + f.bps * dt, f.bps * 0.1 + WIRE_BITS)
             n = math.floor(f.credit / WIRE_BITS)
             if n <= 0:
+                counters.add(f.key, f.bps * dt, 0.0)
                 continue
             f.credit -= n * WIRE_BITS
             own = sockets(f.src, f.flows)
+            sent = 0
             for _ in range(n):
                 f.turn = (f.turn + 1) % len(own)
                 try:
                     own[f.turn].sendto(payload, (f.dst_addr, f.port))
                 except OSError:  # no route (a fault), a full buffer: the datagram is lost
                     continue
+                sent += 1
+            counters.add(f.key, f.bps * dt, sent * WIRE_BITS)
         time.sleep(TICK_S)
     for own in socks.values():
         for s in own:

@@ -18,6 +18,15 @@ down) is not a symptom, but it tells root-cause ranking that the interface is do
 and will not be seen down by polls (which skip it): it becomes an ``admin_down`` anomaly
 (weak: it never opens an incident), cleared by the interface's next ``link_up``. State per
 device: the interfaces whose adjacency (or administrative state) is down.
+
+A routing daemon that dies is also said by the router itself: FRRouting's zebra logs its
+client disconnected and the routes it removed (``routing_process_down``, see
+``mnemonics.yaml``), and the client's hello when it is back (``routing_process_up``). That
+becomes a ``down`` anomaly on the *device* (signal ``routing.process.<protocol>``: one series
+per daemon, ``ospf``, ``bgp``, ...), which root-cause
+ranking reads as the device's own word that its routing stopped (``device routing_down``),
+where the neighbours' adjacency logs alone fit a link's adjacency as well (a router with one
+link) or may be missing (a neighbour's log lost).
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from dataclasses import dataclass, field
 from netvigil.events import Anomaly, DeviceEvent, Event
 from netvigil.streams.base import Processor
 
-__all__ = ["ADJACENCY_EVENTS", "AdjacencyProcessor", "AdjacencyState"]
+__all__ = ["ADJACENCY_EVENTS", "DEVICE_EVENTS", "AdjacencyProcessor", "AdjacencyState"]
 
 #: device event kind -> (signal, back up?, anomaly kind)
 ADJACENCY_EVENTS: dict[str, tuple[str, bool, str]] = {
@@ -36,7 +45,11 @@ ADJACENCY_EVENTS: dict[str, tuple[str, bool, str]] = {
     "ospf_up": ("routing.ospf", True, "down"),
     "admin_down": ("if.admin_status", False, "admin_down"),
     "link_up": ("if.admin_status", True, "admin_down"),
+    "routing_process_down": ("routing.process", False, "down"),
+    "routing_process_up": ("routing.process", True, "down"),
 }
+#: events about the device itself (its entity is the device, whatever the event names)
+DEVICE_EVENTS = frozenset({"routing_process_down", "routing_process_up"})
 
 
 @dataclass
@@ -56,10 +69,13 @@ class AdjacencyProcessor(Processor[AdjacencyState]):
     async def process(self, event: Event, state: AdjacencyState) -> Sequence[Event]:
         if not isinstance(event, DeviceEvent) or event.kind not in ADJACENCY_EVENTS:
             return []
-        if ":" not in event.entity:  # a neighbour address, not an interface
+        entity = event.device if event.kind in DEVICE_EVENTS else event.entity
+        if entity != event.device and ":" not in entity:  # a neighbour address
             return []
         signal, up, kind = ADJACENCY_EVENTS[event.kind]
-        key = f"{event.entity}|{signal}"
+        if event.kind in DEVICE_EVENTS:
+            signal = f"{signal}.{event.attrs.get('protocol', 'unknown')}"
+        key = f"{entity}|{signal}"
         onset = state.down.get(key)
         if up == (onset is None):
             return []  # no change: already up (or already down)
@@ -67,12 +83,14 @@ class AdjacencyProcessor(Processor[AdjacencyState]):
             del state.down[key]
         else:
             onset = state.down[key] = event.ts
-        evidence = {k: v for k, v in event.attrs.items() if k in ("neighbor", "state", "reason")}
+        evidence = {
+            k: v for k, v in event.attrs.items() if k in ("neighbor", "state", "reason", "protocol")
+        }
         return [
             Anomaly(
                 ts=event.ts,
                 device=event.device,
-                entity=event.entity,
+                entity=entity,
                 signal=signal,
                 kind=kind,
                 score=0.0 if up else 1.0,

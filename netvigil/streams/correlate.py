@@ -12,11 +12,13 @@ Life cycle: the incident is re-emitted (revision + 1) whenever its evidence or r
 and resolved when all of its strong symptoms have cleared. If its symptoms return within
 ``reopen_s`` (a flapping link), the same incident reopens instead of a new one, and its fault
 becomes ``flapping``; only a symptom of its root cause itself reopens it (an interface of the
-link; the device or its interfaces), so a side effect it once had (traffic it pushed onto
-another link, a neighbour's adjacency) that returns with another fault starts that fault's
-own incident. The topology is asked through :class:`~netvigil.graph.aio.AsyncTopology`
+link; the device or its interfaces; for a device's routing daemon, the device's own report),
+so a side effect it once had (traffic it pushed onto another link, a neighbour's adjacency)
+that returns with another fault starts that fault's own incident. The topology is asked
+through :class:`~netvigil.graph.aio.AsyncTopology`
 (a thread for Neo4j, inline for the embedded store); ranking runs on the neighbourhood of
-the group (its devices and their links), so its cost does not grow with the network.
+the group (its devices, their neighbours, and all of their links: a device hypothesis
+predicts every link's far end), so its cost does not grow with the network.
 
 Revisions: ranking (``analytics/rca.py``) is the correlator's cost, and in a storm every
 anomaly changes a group, so the correlator does not rank on every change. An incident's
@@ -37,6 +39,13 @@ key, so ticks cost nearly nothing. What is held when a process stops is not emit
 Kafka the state keeps it and the next event after the restart releases it; the embedded
 runtime resumes from the incident store's last revision (at most ``revision_s`` older) and
 confirms its symptoms as after any restart.
+
+Monitoring health: an anomaly whose evidence says the poller gave it while overloaded
+(``poller_overload``: many devices timing out at once, :mod:`netvigil.collectors.snmp.health`)
+is taken as ``unconfirmed``, weak evidence: it opens no incident and keeps no group alive, so
+a burst of poll timeouts from NetVigil's own overload is no storm of device-down incidents;
+beside a real fault's strong symptoms (a router down takes its neighbours' links and
+adjacencies down) it joins that fault's incident.
 
 Cross-domain: an ``slo_burn`` anomaly (a service's error budget burning, from
 ``streams/slo.py``) is placed by the service's *path*: the devices at the ends of the links its
@@ -78,11 +87,12 @@ from typing import Literal
 
 import msgspec
 
-from netvigil.analytics.rca import is_strong, rank, weight
+from netvigil.analytics.rca import UNCONFIRMED, is_strong, rank, weight
 from netvigil.analytics.summary import Summarizer
 from netvigil.analytics.suppression import matches
 from netvigil.errors import TopologyError
 from netvigil.events import (
+    POLLER_OVERLOAD,
     Anomaly,
     AnomalyRef,
     Event,
@@ -94,7 +104,7 @@ from netvigil.events import (
     Severity,
 )
 from netvigil.graph.aio import AsyncTopology
-from netvigil.graph.base import TopologyStore, entity_devices
+from netvigil.graph.base import Subgraph, TopologyStore, entity_devices
 from netvigil.streams.base import Processor
 from netvigil.streams.ignored import Ignored
 from netvigil.streams.sharding import Sharding
@@ -326,7 +336,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         ref = AnomalyRef(
             entity=event.entity,
             signal=event.signal,
-            kind=event.kind,
+            kind=UNCONFIRMED if POLLER_OVERLOAD in event.evidence else event.kind,
             score=event.score,
             onset_ts=event.onset_ts or event.ts,
         )
@@ -487,9 +497,14 @@ class CorrelatorProcessor(Processor[CorrelationState]):
 
     async def _of_root(self, root: RootCause | None, entity: str) -> bool:
         """Whether ``entity`` is the root cause itself: a link's interfaces, a device and its
-        interfaces (no root cause: anything is)."""
+        interfaces, a device's routing daemon the device alone (no root cause: anything is).
+        A daemon that fails again says so itself (zebra logs its client gone, as the first
+        time); an adjacency on one of its links dropping later, its daemon up, is that link's
+        fault (an MTU mismatch) and its own incident."""
         if root is None or entity == root.entity:
             return True
+        if root.kind == "device" and root.fault == "routing_down":
+            return False
         if root.kind == "device":
             return entity_devices(entity)[0] == root.entity
         if root.kind == "link":
@@ -567,6 +582,19 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             g.changed_ts = ts
         return []
 
+    async def _view(self, entities: list[str]) -> Subgraph:
+        """What ranking reads: the anomalies' devices, their neighbours, and *every* link of
+        each. A device hypothesis (down, routing down, linecard) predicts the far end of each
+        of its links; on the anomalies' own neighbourhood alone a neighbour would show only
+        its links to them, and a neighbour with five links, one of whose far ends went down,
+        would explain it with no missed prediction."""
+        near = await self.aio.call(self.topo.neighbourhood, entities)
+        seeds = {d for e in entities for d in entity_devices(e)}
+        more = sorted({d.name for d in near.devices} - seeds)
+        if not more:
+            return near
+        return await self.aio.call(self.topo.neighbourhood, [*entities, *more])
+
     async def _due(self, state: CorrelationState, now: float) -> list[Event]:
         """Emit every incident whose oldest held-back change is ``revision_s`` old."""
         out: list[Event] = []
@@ -583,7 +611,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         network = [a for a in refs if a.kind != SLO_KIND]
         burning = [a for a in refs if a.kind == SLO_KIND and a.state == "active"]
         entities = sorted({a.entity for a in network})
-        sub = await self.aio.call(self.topo.neighbourhood, entities)
+        sub = await self._view(entities)
         causes = rank(sub, network)
         if g.reopened and causes and causes[0].kind == "link" and causes[0].fault == "down":
             causes[0] = msgspec.structs.replace(causes[0], fault="flapping")

@@ -4,6 +4,8 @@ Per series it runs :class:`~netvigil.analytics.detector.SeriesDetector` (status,
 the seasonal calibrated score, with minimum duration and hysteresis); per entity it folds
 further alerts into the one already open (:class:`~netvigil.analytics.hygiene.EntityDedup`),
 so a down interface is one anomaly, not also a traffic deviation on the same interface.
+A status event's ``poller_overload`` attribute (an unreachable verdict the SNMP poller gave
+while overloaded) goes into its anomaly's evidence, for the correlator.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 
 from netvigil.analytics.detector import DetectorConfig, SeriesDetector, Transition
 from netvigil.analytics.hygiene import EntityDedup
-from netvigil.events import Anomaly, DeviceEvent, Event, Metric
+from netvigil.events import POLLER_OVERLOAD, Anomaly, DeviceEvent, Event, Metric
 from netvigil.streams.base import Processor
 
 __all__ = ["DetectorProcessor", "DeviceState"]
@@ -57,11 +59,21 @@ class DetectorProcessor(Processor[DeviceState]):
         if isinstance(event, DeviceEvent) and event.kind in STATUS_EVENTS:
             signal, up = STATUS_EVENTS[event.kind]
             entity = event.entity or event.device
-            return self._observe(state, event.device, entity, signal, event.ts, 1.0 if up else 0.0)
+            said = {k: str(v) for k, v in event.attrs.items() if k == POLLER_OVERLOAD}
+            return self._observe(
+                state, event.device, entity, signal, event.ts, 1.0 if up else 0.0, said
+            )
         return []
 
     def _observe(
-        self, state: DeviceState, device: str, entity: str, signal: str, ts: float, value: float
+        self,
+        state: DeviceState,
+        device: str,
+        entity: str,
+        signal: str,
+        ts: float,
+        value: float,
+        said: dict[str, str] | None = None,
     ) -> list[Event]:
         key = f"{entity}|{signal}"
         det = state.series.get(key)
@@ -75,12 +87,20 @@ class DetectorProcessor(Processor[DeviceState]):
                 return []
         elif not state.dedup.admit_clear(entity, signal):
             return []
-        return [self._anomaly(device, entity, signal, tr, ts, state.dedup.also(entity))]
+        anomaly = self._anomaly(device, entity, signal, tr, ts, state.dedup.also(entity), said)
+        return [anomaly]
 
     def _anomaly(
-        self, device: str, entity: str, signal: str, tr: Transition, ts: float, also: list[str]
+        self,
+        device: str,
+        entity: str,
+        signal: str,
+        tr: Transition,
+        ts: float,
+        also: list[str],
+        said: dict[str, str] | None,
     ) -> Anomaly:
-        evidence = dict(tr.explain)
+        evidence = {**dict(tr.explain), **(said or {})}
         if tr.z is not None:
             evidence["z"] = f"{tr.z:.2f}"
         if also:

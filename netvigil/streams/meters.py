@@ -97,6 +97,21 @@ METRICS: dict[str, MetricSpec] = {
     "netvigil_dead_letters_truncated": MetricSpec(
         "counter", "Dead letters whose raw bytes were cut to the per-letter cap.", ("where",)
     ),
+    "netvigil_snmp_polls_failed": MetricSpec(
+        "counter", "SNMP polls that failed, by reason (timeout, deadline, ...).", ("reason",)
+    ),
+    "netvigil_snmp_polls_skipped": MetricSpec(
+        "counter", "SNMP polls skipped: the target's previous poll was still running.", ()
+    ),
+    "netvigil_snmp_poller_overloaded": MetricSpec(
+        "gauge",
+        "1 while the SNMP poller is overloaded (many targets late in one interval: "
+        "netvigil/collectors/snmp/health.py), else 0.",
+        (),
+    ),
+    "netvigil_snmp_poller_overload_episodes": MetricSpec(
+        "counter", "Times the SNMP poller became overloaded.", ()
+    ),
     "netvigil_events_ignored": MetricSpec(
         "counter",
         "Events a processor ignored, by reason (stale revisions, late events; "

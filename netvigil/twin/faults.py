@@ -43,6 +43,7 @@ __all__ = [
     "LOSS_KINDS",
     "MISCONFIG_METRIC",
     "PACKET_LOSS_SHARE",
+    "POLLER_OVERLOAD_SHARE",
     "SURGE_KINDS",
     "Fault",
     "schedule_benign",
@@ -81,7 +82,11 @@ BENIGN_KINDS: dict[str, str] = {
     "stalled_ramp": "link",
     "scheduled_burst": "link",
     "stalled_errors": "link",
+    "poller_overload": "device",
 }
+#: share of the devices whose polls time out while the poller is overloaded
+#: (``poller_overload``: the monitoring's own health, nothing in the network changes)
+POLLER_OVERLOAD_SHARE = 0.7
 #: kinds that add demand pinned to one link direction (see :meth:`Fault.surge`)
 SURGE_KINDS = frozenset(
     {"congestion", "growth_ramp", "traffic_burst", "stalled_ramp", "scheduled_burst"}

@@ -14,12 +14,20 @@ path, which the twin's services (``twin/services.py``) serve. With a ``poller`` 
 management station sits behind), a failure that isolates devices from it silences them: they
 are reported unreachable and send nothing, as a carrier's storm looks from its NOC. Everything
 is a function of the seed and the simulated time, so the same seed gives the same telemetry.
+
+A ``poller_overload`` (benign: the monitoring's own health) changes nothing in the network:
+for its duration the polls of :data:`~netvigil.twin.faults.POLLER_OVERLOAD_SHARE` of the
+devices (drawn by name and the fault's start) time out, so they send no polled metrics and
+are reported ``unreachable`` with the ``poller_overload`` mark the SNMP poller gives its
+verdicts when it is overloaded (:mod:`netvigil.collectors.snmp.health`); what devices push
+(traps, syslog) still arrives. The lab's overload bursts looked like that.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -28,10 +36,16 @@ import numpy as np
 from scipy import sparse
 
 from netvigil.errors import TopologyError
-from netvigil.events import DeviceEvent, Event, Metric
+from netvigil.events import POLLER_OVERLOAD, DeviceEvent, Event, Metric
 from netvigil.graph.base import Link, TopologyStore
 from netvigil.graph.discovery.lldp import Neighbor
-from netvigil.twin.faults import LOSS_KINDS, MISCONFIG_METRIC, SURGE_KINDS, Fault
+from netvigil.twin.faults import (
+    LOSS_KINDS,
+    MISCONFIG_METRIC,
+    POLLER_OVERLOAD_SHARE,
+    SURGE_KINDS,
+    Fault,
+)
 
 __all__ = ["MAX_ENDPOINTS", "PathState", "TwinNetwork"]
 
@@ -167,6 +181,8 @@ class TwinNetwork:
         self._last_util = np.zeros(len(self._dirs))
         self._prev_reachable: dict[str, bool] = {d.name: True for d in topo.devices()}
         self._prev_adjacency: dict[str, bool] = {}
+        self._prev_unrouted: frozenset[str] = frozenset()
+        self._prev_late: frozenset[str] = frozenset()
         self.unreachable_demand_bps = 0.0
         #: (source device, destination device, bps) of the demands delivered at the last step
         self.last_demands: list[tuple[str, str, float]] = []
@@ -371,6 +387,23 @@ class TwinNetwork:
         }
         return util, float(demand_bps[~reachable].sum())
 
+    def load_for(
+        self, demands: dict[tuple[str, str], float], t: float
+    ) -> dict[tuple[str, str], float]:
+        """Utilization per (link id, sending device) at ``t`` of the given demands (bps per
+        (source, destination) device pair), routed as the twin routes at ``t``: the twin's
+        prediction for traffic measured elsewhere (the lab's generator's achieved rates)."""
+        down_links, down_dev, _ = self._state(t)
+        m, _ = self._route(down_links, down_dev)
+        vec = np.array([demands.get(p, 0.0) for p in self._pairs])
+        offered = np.asarray(m @ vec).ravel()
+        return {
+            (d.link.id, d.src): (
+                0.0 if d.link.id in down_links else float(offered[i] / self._caps[i])
+            )
+            for i, d in enumerate(self._dirs)
+        }
+
     def crossing(self, link: str, src: str, t: float) -> list[tuple[str, str, float, float]]:
         """The demands routed across ``link`` leaving ``src`` at ``t``: (source, destination,
         share of the demand on it, the demand's expected bps without noise or growth)."""
@@ -410,11 +443,16 @@ class TwinNetwork:
         out: list[Event] = []
         silent = down_dev | self.cut_off(down_links, down_dev)
         out.extend(self._reachability_events(t, silent))
+        out.extend(self._process_events(t, silent))
+        late = self._late_polls(t) - silent
+        out.extend(self._late_events(t, late))
         if self.poll_reachability:
             out += [
                 Metric(ts=t, device=d, name="reachability", value=0.0 if d in silent else 1.0)
                 for d in sorted(self._prev_reachable)
+                if d not in late
             ]
+        polled = len(out)
         through: dict[str, float] = {}
         for i, d in enumerate(self._dirs):
             if d.src in silent:
@@ -476,9 +514,13 @@ class TwinNetwork:
                     labels=labels,
                 ),
             ]
+        if late:  # their polls timed out: what they push (events) arrives, no polled metric
+            out[polled:] = [
+                e for e in out[polled:] if not (isinstance(e, Metric) and e.device in late)
+            ]
         spikes = {f.target: f.magnitude for f in self.active_faults(t) if f.kind == "cpu_spike"}
         for dev in sorted(d.name for d in self.topo.devices()):
-            if dev in silent:
+            if dev in silent or dev in late:
                 continue
             n_if = max(len(self.topo.interfaces(dev)), 1)
             cpu = 12 + 25 * through.get(dev, 0.0) / n_if + float(self._rng.normal(0, 1.0))
@@ -523,10 +565,10 @@ class TwinNetwork:
         self, t: float, d: _Dir, up: bool, down_dev: frozenset[str]
     ) -> Iterable[Event]:
         """The IGP adjacency of ``d``'s sending end, as its routing daemon logs it: Full while
-        the link is up and in routing and the far device routes; nothing from a device whose
-        routing daemon is down (it logs nothing, and its state is kept for its return)."""
-        if d.src in self._unrouted_devs:
-            return
+        the link is up and in routing and the far device routes. A device whose routing
+        daemon stops logs its own adjacencies down as it goes (FRRouting's ospfd on SIGTERM:
+        ``Full -> Deleted (KillNbr)``, what the lab's ``routing_crash`` does) and Full again
+        when it is back."""
         far = d.link.other(d.src)
         full = (
             up
@@ -539,6 +581,45 @@ class TwinNetwork:
         if prev != full:
             kind = "ospf_up" if full else "ospf_down"
             yield DeviceEvent(ts=t, device=d.src, kind=kind, entity=d.out_if, source="twin")
+
+    def _late_polls(self, t: float) -> frozenset[str]:
+        """Devices whose polls time out at ``t``: an overloaded poller's (see the module doc)."""
+        out: set[str] = set()
+        for f in self.active_faults(t):
+            if f.kind == "poller_overload":
+                out |= {
+                    d.name
+                    for d in self.topo.devices()
+                    if zlib.crc32(f"{d.name}|{f.start}".encode()) % 1000
+                    < POLLER_OVERLOAD_SHARE * 1000
+                }
+        return frozenset(out)
+
+    def _late_events(self, t: float, late: frozenset[str]) -> Iterable[Event]:
+        was = self._prev_late
+        self._prev_late = late
+        mark = {POLLER_OVERLOAD: f"{len(late)} of {len(self._prev_reachable)} targets late"}
+        for dev in sorted(late - was):
+            yield DeviceEvent(
+                ts=t, device=dev, kind="unreachable", source="twin-poller", attrs=mark
+            )
+        for dev in sorted(was - late):
+            if self._prev_reachable.get(dev, True):
+                yield DeviceEvent(ts=t, device=dev, kind="reachable", source="twin-poller")
+
+    def _process_events(self, t: float, silent: frozenset[str]) -> Iterable[Event]:
+        """A routing daemon that stops or starts, as the router's own routing manager logs
+        it (FRRouting's zebra: its OSPF client disconnected, then its hello)."""
+        was, now = self._prev_unrouted, self._unrouted_devs
+        self._prev_unrouted = now
+        for dev, kind in [
+            *((d, "routing_process_down") for d in sorted(now - was)),
+            *((d, "routing_process_up") for d in sorted(was - now)),
+        ]:
+            if dev not in silent:
+                yield DeviceEvent(
+                    ts=t, device=dev, kind=kind, source="twin", attrs={"protocol": "ospf"}
+                )
 
     def _reachability_events(self, t: float, down_dev: frozenset[str]) -> Iterable[Event]:
         for dev, was in sorted(self._prev_reachable.items()):

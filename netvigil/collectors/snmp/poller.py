@@ -12,6 +12,13 @@ of every column wanted (IF-MIB, LLDP-MIB, CPU tables) at once; the answer become
 :func:`~netvigil.collectors.snmp.rates.poll_events`. A target that fails ``down_after``
 polls in a row is ``unreachable`` (a device event), and ``reachable`` again on its next answer.
 Answers that do not decode become dead letters with the reason; the poller goes on.
+
+Its own health (:mod:`~netvigil.collectors.snmp.health`): when many targets time out or have
+polls skipped within one interval, the poller is overloaded, not the network; each
+``unreachable`` verdict given then is marked ``poller_overload`` (and the correlator opens no
+incident on it alone). In :meth:`run`, an ``unreachable`` verdict waits ``confirm_s`` before
+it is published, so that the first targets of a burst are judged with the ones that follow;
+the poller's failures, skips and overload episodes are metrics (``readings``).
 """
 
 from __future__ import annotations
@@ -22,17 +29,19 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
+import msgspec
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 
 from netvigil.collectors.base import CollectorCounters, dead_letter
 from netvigil.collectors.snmp.client import Credentials, SnmpClient, SnmpError
+from netvigil.collectors.snmp.health import PollHealth
 from netvigil.collectors.snmp.mib import TableWalk, cpu_percent, display, interfaces, lldp_neighbors
 from netvigil.collectors.snmp.oids import (
     CPU_SOURCES,
@@ -45,8 +54,9 @@ from netvigil.collectors.snmp.oids import (
 )
 from netvigil.collectors.snmp.rates import Poll, PollState, poll_events
 from netvigil.errors import ConfigError, DecodeError
-from netvigil.events import DeviceEvent, Event
+from netvigil.events import POLLER_OVERLOAD, DeviceEvent, Event
 from netvigil.streams.base import Emit
+from netvigil.streams.meters import EDGE, EdgeMeters, Reading
 
 __all__ = ["SnmpPoller", "SnmpTarget"]
 
@@ -101,7 +111,9 @@ class SnmpPoller:
         max_concurrency: int = 64,
         max_repetitions: int = 10,
         down_after: int = 1,
+        confirm_s: float | None = None,
         clock: Callable[[], float] = time.time,
+        meters: EdgeMeters = EDGE,
     ) -> None:
         self.interval_s = interval_s
         self.jitter_s = interval_s / 10 if jitter_s is None else jitter_s
@@ -111,6 +123,9 @@ class SnmpPoller:
         self.counters = CollectorCounters()
         self.errors: Counter[str] = Counter()
         self.skipped = 0
+        self.confirm_s = min(interval_s / 2, 10.0) if confirm_s is None else confirm_s
+        """Seconds an ``unreachable`` verdict waits in :meth:`run` before it is published."""
+        self.health = PollHealth(targets=len(targets), window_s=interval_s)
         self._sem = asyncio.Semaphore(max_concurrency)
         self._engines: dict[Credentials, SnmpEngine] = {}
         self._targets: dict[str, _TargetState] = {}
@@ -130,6 +145,11 @@ class SnmpPoller:
                 max_repetitions=max_repetitions,
             )
             self._targets[t.key] = _TargetState(t, client, device=t.device)
+        meters.add(self)
+
+    def readings(self) -> Iterator[Reading]:
+        yield from self.counters.readings(self.name)
+        yield from self.health.readings()
 
     # ------------------------------------------------------------------ one poll
 
@@ -170,20 +190,33 @@ class SnmpPoller:
     def _failed(self, st: _TargetState, exc: Exception) -> list[Event]:
         reason = exc.reason if isinstance(exc, SnmpError) else "deadline"
         self.errors[reason] += 1
+        now = self.clock()
+        self.health.failure(st.target.key, reason, now)
         st.failures += 1
         log.info("snmp poll of %s failed: %s", st.target.key, exc or reason)
         if st.reachable is False or st.failures < self.down_after:
             return []
         st.reachable = False
         return [
-            DeviceEvent(
-                ts=self.clock(),
-                device=st.device or st.target.host,
-                kind="unreachable",
-                source="snmp-poller",
-                attrs={"reason": reason, "target": f"{st.target.host}:{st.target.port}"},
+            self._marked(
+                DeviceEvent(
+                    ts=now,
+                    device=st.device or st.target.host,
+                    kind="unreachable",
+                    source="snmp-poller",
+                    attrs={"reason": reason, "target": f"{st.target.host}:{st.target.port}"},
+                ),
+                now,
             )
         ]
+
+    def _marked(self, event: DeviceEvent, now: float) -> DeviceEvent:
+        """``event`` (an unreachable verdict) marked as the poller's own if it is overloaded."""
+        if event.attrs.get(POLLER_OVERLOAD) or not self.health.overloaded(now):
+            return event
+        late = self.health.late_targets(now)
+        attrs = {**event.attrs, POLLER_OVERLOAD: f"{late} of {self.health.targets} targets late"}
+        return msgspec.structs.replace(event, attrs=attrs)
 
     async def _read(self, st: _TargetState) -> Poll:
         client = st.client
@@ -265,13 +298,23 @@ class SnmpPoller:
                 in_flight.add(task)
             try:
                 for event in await self.poll_once(st.target.key):
+                    if _unreachable(event) and self.confirm_s > 0:
+                        held = asyncio.create_task(confirm(event))
+                        in_flight.add(held)
+                        held.add_done_callback(in_flight.discard)
+                        continue
                     await emit(event)
             finally:
                 if task is not None:
                     in_flight.discard(task)
 
+        async def confirm(event: DeviceEvent) -> None:
+            await asyncio.sleep(self.confirm_s)
+            await emit(self._marked(event, self.clock()))
+
         def missed(event: Any) -> None:
             self.skipped += 1
+            self.health.skip(str(getattr(event, "job_id", "")), self.clock())
 
         scheduler.add_listener(missed, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
         now = time.time()
@@ -303,6 +346,10 @@ class SnmpPoller:
     def close(self) -> None:
         for engine in self._engines.values():
             engine.close_dispatcher()
+
+
+def _unreachable(event: Event) -> TypeGuard[DeviceEvent]:
+    return isinstance(event, DeviceEvent) and event.kind == "unreachable"
 
 
 class _Undecodable(Exception):

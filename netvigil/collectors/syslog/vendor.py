@@ -104,8 +104,12 @@ def classify(text: str, msgid: str | None, fields: dict[str, str]) -> str | None
             key, body = j.group(1), text[j.end() :]
         elif msgid and _JUNOS.fullmatch(msgid):
             key, body = msgid, text
-        elif msgid and _FRR_MSGID.fullmatch(msgid) and (f := _FRR_TAG.match(text)):
-            key, body = f"{msgid}:{f.group(1)}", text[f.end() :]
+        elif msgid and _FRR_MSGID.fullmatch(msgid):
+            # FRRouting: "MSGID:Tag" when the text opens with "Tag: ", else the MSGID alone
+            if f := _FRR_TAG.match(text):
+                key, body = f"{msgid}:{f.group(1)}", text[f.end() :]
+            else:
+                key, body = msgid, text
         if key is not None:
             fields["mnemonic"] = key
     if key is None:

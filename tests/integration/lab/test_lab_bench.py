@@ -49,4 +49,8 @@ def test_bench_lab_finds_routing_faults_on_the_lab_and_the_twin(
     w = report["whatif"]
     assert w["after"]["directions"] == 2 * report["links"]
     assert w["after"]["loaded_directions"] > 0
+    # the generator's achieved rate beside its demand, and the twin's loads for what it sent
+    assert w["traffic"]["after"]["sent_bps"] > 0
+    assert 0 < w["traffic"]["after"]["achieved_share"] <= 1.01
+    assert w["after_achieved"]["directions"] == w["after"]["directions"]
     assert not any(netns_exists(f"nvl-{i}") for i in range(report["routers"]))

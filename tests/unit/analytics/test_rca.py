@@ -7,7 +7,7 @@ import pytest
 from netvigil.analytics import rca
 from netvigil.analytics.rca import rank
 from netvigil.events import AnomalyRef
-from netvigil.graph.base import Device, TopologyStore
+from netvigil.graph.base import Device, Link, TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
 
@@ -134,6 +134,47 @@ def test_a_routing_daemon_that_logs_its_own_adjacencies_down_is_still_its_device
     facing = [lk.end(lk.other("core2")) for lk in topo.links_of("core2")]
     causes = rank(topo, [adjacency(i) for i in own + facing])
     assert causes[0].entity == "core2" and causes[0].fault == "routing_down"
+
+
+def _leaf() -> TopologyStore:
+    """core2 with one more device, ``leaf``, whose only link goes to core2."""
+    base = load_topology(None)
+    t = MemoryTopology()
+    t.load(
+        devices=[*base.devices(), Device("leaf")],
+        links=[*base.links(), Link("core2--leaf", "core2", "core2:eth9", "leaf", "leaf:eth0")],
+    )
+    return t
+
+
+def test_a_one_link_router_whose_daemon_stopped_is_its_routing_not_an_mtu_mismatch() -> None:
+    """Both ends of the leaf's one link lose the adjacency either way; zebra's word that the
+    leaf's OSPF client is gone tells the daemon from the link, even without the far end."""
+    t = _leaf()
+    dead = ref("leaf", signal="routing.process.ospf")
+    both = [adjacency("leaf:eth0"), adjacency("core2:eth9")]
+    causes = rank(t, [*both, dead])
+    assert causes[0].entity == "leaf" and causes[0].fault == "routing_down", causes
+    assert "leaf routing daemon down" in causes[0].evidence
+    # the neighbour's log lost: the daemon's own word and its own adjacency still name it
+    causes = rank(t, [adjacency("leaf:eth0"), dead])
+    assert causes[0].entity == "leaf" and causes[0].fault == "routing_down", causes
+    # no word from the device: both ends of one link are the link (an MTU mismatch)
+    causes = rank(t, both)
+    assert causes[0].entity == "core2--leaf" and causes[0].fault == "adjacency_down", causes
+
+
+def test_a_device_down_explains_its_routing_daemon_gone() -> None:
+    t = _leaf()
+    causes = rank(
+        t,
+        [
+            ref("leaf", signal="reachability"),
+            ref("core2:eth9"),
+            ref("leaf", signal="routing.process.ospf"),
+        ],
+    )
+    assert causes[0].entity == "leaf" and causes[0].fault == "down", causes
 
 
 def test_a_link_with_one_end_shut_down_is_down_and_explains_the_congestion_it_causes(

@@ -47,6 +47,25 @@ CASES = [
         None,
         {"mnemonic": "OSPF:AdjChg"},
     ),
+    (  # FRRouting zebra, no tag: ospfd's connection gone (the daemon stopped or crashed)
+        b'<29>1 2026-12-07T00:53:32.188557Z 1-7 zebra 29366 ZEBRA [location@50145 tid="29366" '
+        b'id="JPSA8-5KYEA"] client 25 disconnected 0 ospf routes removed from the rib',
+        "routing_process_down",
+        {"mnemonic": "ZEBRA", "state": "disconnected", "protocol": "ospf"},
+    ),
+    (
+        b'<29>1 2026-12-07T00:53:57.712410Z 1-7 zebra 29366 ZEBRA [location@50145 tid="29366" '
+        b'id="V98V0-MTWPF"] client 25 says hello and bids fair to announce only ospf routes '
+        b"vrf=0",
+        "routing_process_up",
+        {"mnemonic": "ZEBRA", "state": "hello", "protocol": "ospf"},
+    ),
+    (  # zebra's other lines mean no event
+        b'<28>1 2026-12-07T00:53:32.187991Z 1-7 zebra 29366 ZEBRA [location@50145 tid="29410" '
+        b"id=\"VXKFG-8SJRV\"] Client 'ospf' encountered an error and is shutting down.",
+        None,
+        {"mnemonic": "ZEBRA"},
+    ),
     (b"<38>Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster", None, {}),
     (b"<38>Dec 10 06:55:46 LabSZ sshd[24200]: 100% CPU", None, {}),
 ]

@@ -76,3 +76,14 @@ def test_load_errors_are_relative_on_loaded_directions_only() -> None:
     assert got["within_tolerance"] == 1
     assert got["rel_error_max"] == pytest.approx(0.25)
     assert got["abs_error_mean"] == pytest.approx((0.1 + 0.01 + 0.01) / 3, abs=1e-4)
+
+
+def test_split_and_unsplit_directions_are_summarized_apart() -> None:
+    got = compare_loads(
+        {("l1", "a"): 0.50, ("l2", "a"): 0.30, ("l3", "a"): 0.20},
+        {("l1", "a"): 0.40, ("l2", "a"): 0.30, ("l3", "a"): 0.16},
+        split=frozenset({("l1", "a"), ("l3", "a")}),
+    )
+    assert [r["split"] for r in got["rows"]] == [True, False, True]
+    assert got["rel_error_p50_split"] == pytest.approx(0.25)
+    assert got["rel_error_p50_unsplit"] == 0.0

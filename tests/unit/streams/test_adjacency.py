@@ -45,3 +45,26 @@ async def test_a_shutdown_interface_is_an_admin_down_anomaly_until_it_comes_back
         ("active", "admin_down", "if.admin_status"),
         ("cleared", "admin_down", "if.admin_status"),
     ]
+
+
+async def test_a_routing_daemon_gone_is_a_down_anomaly_on_its_device_per_protocol() -> None:
+    proc, state = AdjacencyProcessor(), AdjacencyState()
+
+    def daemon(kind: str, ts: float, protocol: str) -> DeviceEvent:
+        return DeviceEvent(
+            ts=ts, device="r1", kind=kind, entity="", source="syslog", attrs={"protocol": protocol}
+        )
+
+    out = []
+    for e in [
+        daemon("routing_process_up", 1, "ospf"),
+        daemon("routing_process_down", 5, "ospf"),
+        daemon("routing_process_down", 6, "bgp"),
+        daemon("routing_process_up", 30, "ospf"),
+    ]:
+        out += await proc.process(e, state)
+    assert [(a.state, a.entity, a.signal, a.onset_ts) for a in out if isinstance(a, Anomaly)] == [
+        ("active", "r1", "routing.process.ospf", 5),
+        ("active", "r1", "routing.process.bgp", 6),
+        ("cleared", "r1", "routing.process.ospf", 5),
+    ]

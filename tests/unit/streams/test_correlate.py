@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from netvigil.events import Anomaly, Event, Incident, Sample
+import msgspec
+
+from netvigil.events import POLLER_OVERLOAD, Anomaly, Event, Incident, Sample
 from netvigil.graph.importers import load_topology
 from netvigil.streams.correlate import CorrelationState, CorrelatorConfig, CorrelatorProcessor
 
@@ -150,3 +152,36 @@ async def test_a_side_effect_that_returns_with_another_fault_is_that_fault_s_inc
         "core1--edge1",
         "core1--core2",
     }
+
+
+async def test_one_end_s_adjacency_down_names_its_link_not_a_neighbour_with_other_links() -> None:
+    """Ranking sees every link of the neighbours: core1 (five links) whose one far end lost
+    its adjacency is not a routing failure of core1, which would predict five."""
+    lk = TOPO.link("core1--edge1")
+    edge_end = lk.end("edge1")
+    incs = await feed([anomaly(edge_end, 100, signal="routing.ospf")])
+    assert incs, "a strong symptom opens an incident"
+    causes = incs[-1].root_causes
+    assert causes[0].entity == lk.id, causes
+    assert all(c.entity != "core1" or c.score < causes[0].score for c in causes)
+
+
+async def test_unreachable_verdicts_of_an_overloaded_poller_open_no_incident() -> None:
+    """A burst of poll timeouts over every device, the poller overloaded: no incidents.
+    A real router failure in the same burst (its neighbours' links go down) still opens
+    one, and names the router."""
+
+    def unreachable(device: str, ts: float) -> Anomaly:
+        a = anomaly(device, ts, signal="reachability")
+        return msgspec.structs.replace(a, evidence={POLLER_OVERLOAD: "6 of 8 targets late"})
+
+    burst = [unreachable(d.name, 100 + i) for i, d in enumerate(TOPO.devices())]
+    assert await feed(burst) == []
+    facing = [lk.end(lk.other("core2")) for lk in TOPO.links_of("core2")]
+    proc, state = CorrelatorProcessor(TOPO), CorrelationState()
+    out: list[Event] = []
+    for e in [*burst, *(anomaly(i, 110) for i in facing), tick(120)]:
+        out += await proc.process(e, state)
+    incs = [e for e in out if isinstance(e, Incident)]
+    assert incs and {i.fingerprint for i in incs} == {incs[0].fingerprint}
+    assert incs[-1].root_causes[0].entity == "core2"

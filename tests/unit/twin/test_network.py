@@ -130,8 +130,12 @@ def test_routing_crash_keeps_interfaces_up_and_neighbours_route_around() -> None
     net.step(T0 + 90)
     during = net.step(T0 + 100)
     facing = {lk.end(lk.other("core2")) for lk in topo.links_of("core2")}
-    assert kinds_by_entity(during, "ospf_down", "ospf_up") == dict.fromkeys(facing, "ospf_down")
+    own = {lk.end("core2") for lk in topo.links_of("core2")}
+    both = facing | own  # a daemon stopping logs its own adjacencies down, as FRRouting's does
+    assert kinds_by_entity(during, "ospf_down", "ospf_up") == dict.fromkeys(both, "ospf_down")
     assert not kinds_by_entity(during, "link_down", "unreachable")
+    process = [(e.device, e.kind) for e in during if isinstance(e, DeviceEvent)]
+    assert ("core2", "routing_process_down") in process
     st = metrics(during, "if.oper_status")
     util = metrics(during, "if.out_util")
     for lk in topo.links_of("core2"):
@@ -139,7 +143,10 @@ def test_routing_crash_keeps_interfaces_up_and_neighbours_route_around() -> None
         assert util[lk.a_if] == util[lk.b_if] == 0  # no route through it
     assert net.unreachable_demand_bps > 0  # its own traffic has no route
     after = net.step(T0 + 200)
-    assert kinds_by_entity(after, "ospf_down", "ospf_up") == dict.fromkeys(facing, "ospf_up")
+    assert kinds_by_entity(after, "ospf_down", "ospf_up") == dict.fromkeys(both, "ospf_up")
+    assert ("core2", "routing_process_up") in [
+        (e.device, e.kind) for e in after if isinstance(e, DeviceEvent)
+    ]
 
 
 def test_mtu_mismatch_and_cost_misconfig_move_traffic_off_a_link_that_stays_up() -> None:
