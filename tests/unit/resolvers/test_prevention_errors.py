@@ -7,48 +7,18 @@ withdrawn after the hold time."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from netvigil.config import load_settings
-from netvigil.eval.recovery import RecoveryWatch
 from netvigil.resolvers.tickets.local import LocalTickets
-from netvigil.service import Service, TwinPlan
 from netvigil.twin.faults import Fault
 from netvigil.twin.source import SIM_EPOCH
+from tests.unit.resolvers.test_prevention_loop import run  # the same twin run, another fault
 
 LINK = "core1--edge1"
 START = SIM_EPOCH + 3600.0
 #: 0 -> 0.3 % over two hours: the 0.1 % harm share 40 minutes in
 RAMP = Fault("error_ramp", LINK, START, START + 7200, magnitude=0.003)
 HARM = START + 2400
-
-
-def run(
-    tmp: Path, fault: Fault, phase: str, *, hours: float, approve: bool = False
-) -> tuple[Service, RecoveryWatch]:
-    s = load_settings()
-    s.coordinator.phase = phase  # type: ignore[assignment]
-    s.coordinator.poll_s = 10.0
-    s.twin.seed = 7
-    plan = TwinPlan(speed=0.0, faults=[fault], until=SIM_EPOCH + hours * 3600)
-    svc = Service.build(s, twin=plan, data_dir=tmp)
-    assert svc.twin is not None
-    watch = RecoveryWatch(svc.twin.network, [fault] if not fault.benign else [])
-    svc.twin.step_hooks.append(watch)
-    svc.twin.pace = svc.runtime.drain  # type: ignore[attr-defined]
-    if approve:
-        tickets = svc.tickets
-        assert isinstance(tickets, LocalTickets)
-
-        def approve_proposals(t: float) -> None:
-            for ch in tickets.changes():
-                if ch.state == "requested":
-                    tickets.decide_change(ch.correlation_id, True, "alice (test)")
-
-        svc.twin.step_hooks.append(approve_proposals)
-    asyncio.run(svc.run())
-    return svc, watch
 
 
 def test_level_3_drains_a_degrading_link_before_its_errors_hurt(tmp_path: Path) -> None:
