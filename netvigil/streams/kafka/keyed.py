@@ -82,7 +82,7 @@ class RawRecord:
     value: bytes | None
     key: bytes | None = None
     """The record's key: on the by-key topic, the state partition it was re-keyed to."""
-    headers: Sequence[tuple[str, str | bytes | None]] = ()
+    headers: Sequence[tuple[str, bytes]] = ()
     """The record's headers (the order stamp: :mod:`netvigil.streams.kafka.wire`)."""
 
 

@@ -87,6 +87,7 @@ from netvigil.streams.kafka.keyed import (
 )
 from netvigil.streams.kafka.producer import producer_config
 from netvigil.streams.kafka.progress import MARK_KEY, ProgressReader
+from netvigil.streams.kafka.wire import headers_of
 
 __all__ = ["KafkaLoop"]
 
@@ -560,10 +561,12 @@ class KafkaLoop(KeyedWorker):
             topic, part, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
             _, ms = msg.timestamp()
             stamp = ms / 1000 if ms > 0 else None
-            headers = msg.headers() or ()
-            if isinstance(headers, dict):
-                headers = list(headers.items())
-            rec = RawRecord(RawMessage(topic, part, offset, stamp), msg.value(), msg.key(), headers)
+            rec = RawRecord(
+                RawMessage(topic, part, offset, stamp),
+                msg.value(),
+                msg.key(),
+                headers_of(msg.headers()),
+            )
             if self.rekey and topic != self.by_key_name:
                 fresh.append(rec)  # an input record, to re-key
             else:

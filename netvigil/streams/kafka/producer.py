@@ -38,8 +38,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from netvigil.events import TOPICS, DeadLetter, Event, encode, key_of, topic_of
 from netvigil.streams.kafka.admin import RDKAFKA_LOG
-from netvigil.streams.kafka.spool import Headers, Record, Spool
-from netvigil.streams.kafka.wire import ORDER_HEADER, Stamp, encode_batch
+from netvigil.streams.kafka.spool import Record, Spool
+from netvigil.streams.kafka.wire import ORDER_HEADER, Stamp, encode_batch, headers_of
 
 __all__ = ["KafkaPublisher", "producer_config"]
 
@@ -381,8 +381,4 @@ class KafkaPublisher:
 
 def _record(msg: Message) -> Record:
     """The record a delivery report is about, headers included."""
-    pairs: list[Any] = list(msg.headers() or ())
-    headers: Headers = tuple(
-        (str(k), v if isinstance(v, bytes) else str(v or "").encode()) for k, v in pairs
-    )
-    return Record(str(msg.topic()), msg.key(), msg.value() or b"", headers)
+    return Record(str(msg.topic()), msg.key(), msg.value() or b"", headers_of(msg.headers()))

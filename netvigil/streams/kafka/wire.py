@@ -25,7 +25,7 @@ before.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -33,7 +33,7 @@ import msgspec
 from netvigil.errors import EventDecodeError
 from netvigil.events import Event, decode, decode_many
 
-__all__ = ["ORDER_HEADER", "Decoded", "Stamp", "decode_batch", "encode_batch"]
+__all__ = ["ORDER_HEADER", "Decoded", "Stamp", "decode_batch", "encode_batch", "headers_of"]
 
 #: the record header carrying a :class:`Stamp`
 ORDER_HEADER = "netvigil-order"
@@ -94,6 +94,15 @@ def decode_batch(data: bytes | bytearray | memoryview | None) -> Decoded:
         except EventDecodeError as exc:
             failures.append((element, f"EventDecodeError: {exc}"))
     return Decoded(events, failures)
+
+
+def headers_of(
+    raw: Mapping[str, object] | Iterable[tuple[str, object]] | None,
+) -> tuple[tuple[str, bytes], ...]:
+    """A record's headers as confluent-kafka's ``Message.headers()`` gives them (None, a list
+    of pairs, or a dict), as (name, bytes) pairs; a value that is None becomes empty."""
+    pairs = list(raw.items()) if isinstance(raw, Mapping) else list(raw or ())
+    return tuple((str(k), v if isinstance(v, bytes) else str(v or "").encode()) for k, v in pairs)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netvigil.events import Metric, encode
-from netvigil.streams.kafka.wire import Stamp, decode_batch, encode_batch
+from netvigil.streams.kafka.wire import Stamp, decode_batch, encode_batch, headers_of
 from tests.unit.test_events import EVENTS
 
 
@@ -100,3 +100,12 @@ def test_order_stamp_examples() -> None:
     assert Stamp.parse(b"ab12;") == Stamp("ab12", {})
     for bad in (None, b"", b";x=1", b"p;x", b"p;x=-1", b"p;=1", b"p;x=1,", b"\xff;x=1"):
         assert Stamp.parse(bad) is None
+
+
+def test_headers_in_every_form_the_client_gives_them() -> None:
+    """confluent-kafka gives None, a list of pairs or a dict; the producer's delivery reports
+    and the consumer read them through one function."""
+    want = (("netvigil-order", b"p;x=1"), ("empty", b""))
+    assert headers_of(None) == ()
+    assert headers_of([("netvigil-order", b"p;x=1"), ("empty", None)]) == want
+    assert headers_of({"netvigil-order": "p;x=1", "empty": None}) == want
