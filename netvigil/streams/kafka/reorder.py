@@ -151,9 +151,9 @@ class Merge:
         """A merge pickled before stamps (queue entries ``(arrival, event)``) is taken too."""
         queues = state.get("queues")
         if isinstance(queues, dict):
-            for q in queues.values():
+            for topic, q in queues.items():
                 if q and len(q[0]) == 2:
-                    q.extend([(at, ev, None) for at, ev in [q.popleft() for _ in range(len(q))]])
+                    queues[topic] = deque((at, ev, None) for at, ev in q)
         state.setdefault("through", {})
         self.__dict__.update(state)
 
