@@ -59,6 +59,19 @@ __all__ = ["bench_scale"]
     help="Password of --neo4j-url (none: no authentication).",
 )
 @click.option(
+    "--bus",
+    type=click.Choice(["embedded", "kafka"]),
+    default="embedded",
+    show_default=True,
+    help="The pipeline's runtime: embedded, or Kafka (every processor's loop in this process).",
+)
+@click.option(
+    "--kafka-bootstrap",
+    default=None,
+    help="With --bus kafka: a running broker (the run makes topics of its own prefix; default: "
+    "start one with the project's provision code; needs Java).",
+)
+@click.option(
     "--rank-samples",
     type=click.IntRange(10),
     default=200,
@@ -79,17 +92,20 @@ def bench_scale(
     graph: str,
     neo4j_url: str | None,
     neo4j_password: str,
+    bus: str,
+    kafka_bootstrap: str | None,
     rank_samples: int,
     no_storm: bool,
     as_json: bool,
 ) -> None:
     """Generate a carrier network of DEVICES devices (core, aggregation, access; dual-homed),
-    import it into the graph store, time RCA ranking on it, then run the whole embedded
-    pipeline on the twin: a few quiet steps, then both core routers of one core site fail and
-    cut off every POP behind them (~1/10 of the network). Reports throughput, the storm's
-    incidents (the floor: exactly one, naming a failed router, within 30 s), latency, memory,
-    import time and ranking p99. Progress goes to stderr; unmeasurable values are null, with
-    the reason under "unmeasured". 10,000 devices take several minutes and ~2 GB."""
+    import it into the graph store, time RCA ranking on it, then run the whole pipeline
+    (embedded, or on Kafka with --bus kafka) on the twin: a few quiet steps, then both core
+    routers of one core site fail and cut off every POP behind them (~1/10 of the network).
+    Reports throughput, the storm's incidents (the floor: exactly one, naming a failed router,
+    within 30 s), latency, memory, import time and ranking p99. Progress goes to stderr;
+    unmeasurable values are null, with the reason under "unmeasured". 10,000 devices take
+    several minutes and ~2 GB."""
     from netvigil.eval.scale import ScaleSpec, run_scale_bench
 
     spec = ScaleSpec(
@@ -99,6 +115,8 @@ def bench_scale(
         graph="neo4j" if graph == "neo4j" else "embedded",
         neo4j_url=neo4j_url,
         neo4j_password=neo4j_password,
+        bus="kafka" if bus == "kafka" else "embedded",
+        kafka_bootstrap=kafka_bootstrap,
         rank_samples=rank_samples,
         storm=not no_storm,
     )

@@ -12,9 +12,11 @@ What runs, in one process:
    ``graph_parse_cpu_s`` beside it is the CPU the reading of the YAML alone takes.
 3. **Ranking** (``rank_p99_ms``): :mod:`netvigil.eval.rankspeed` on that store, the p99 of
    ``rank_samples`` fault cases drawn on the carrier network (neighbourhood fetch + ranking).
-4. **The storm**: the twin runs the network through the whole embedded pipeline (detector,
-   correlator, coordinator, ...) as fast as it goes, ``warmup_steps`` quiet steps, then both
-   core routers of one core site fail together and it runs ``storm_steps`` more. Both, because
+4. **The storm**: the twin runs the network through the whole pipeline (detector,
+   correlator, coordinator, ...; embedded, or with ``bus`` kafka every processor's Kafka loop
+   in this process, on a broker at ``kafka_bootstrap`` or one the provision code starts) as
+   fast as it goes, ``warmup_steps`` quiet steps, then both core routers of one core site
+   fail together and it runs ``storm_steps`` more. Both, because
    every aggregation router is dual-homed to a core *pair*: one router's failure isolates
    nothing (the generator guarantees no articulation point), the pair's isolates every POP
    behind it. The site chosen is the one whose pair isolates the most devices (about a tenth
@@ -25,7 +27,9 @@ What runs, in one process:
 Reported (:data:`FIELDS`, the issue's contract, then extras), every figure measured in the run:
 
 - ``metrics_per_s``: metrics the pipeline took per wall second of the run (the twin making
-  them in the same process; ``metrics_per_cpu_s`` beside it);
+  them in the same process; ``metrics_per_cpu_s`` beside it, this process's CPU: a Kafka
+  broker's is not in it). On Kafka, an anomaly's or incident's wall time is when this
+  process's consumers read it;
 - ``anomalies_per_s_peak``: anomalies of the busiest twin step over the step's simulated
   seconds (what the correlator faces from a live network at that cadence);
 - ``correlator_anomalies_per_cpu_s``: anomalies of the run per CPU second of the busiest
@@ -37,13 +41,14 @@ Reported (:data:`FIELDS`, the issue's contract, then extras), every figure measu
   incident revision whose top root cause is a failed router, as simulated seconds between
   them plus the wall seconds the pipeline took between publishing the two (an upper bound
   on what a live network would see, where the pipeline's work overlaps the waiting);
-- ``incident_latency_p99_s``: per incident revision, wall seconds from the publication of
-  the anomaly that caused it to the end of the correlator's call that emitted it, p99;
+- ``incident_latency_p99_s``: per incident revision, wall seconds from the detector's
+  return of the anomaly that caused it to the end of the correlator's call that emitted it,
+  p99 (on Kafka this includes the anomaly's trip through the broker and the re-keying hop);
 - ``graph_import_s``, ``rank_p99_ms``: wall clock (a Neo4j store works in its own process);
   ``graph_import_cpu_s`` and ``rank_p99_cpu_ms`` beside them are this process's CPU (all of
   the work on the embedded store; on a loaded machine, what it cost without the waiting);
-- ``rss_mb_per_worker``: the peak resident memory of this process, which holds one embedded
-  worker running every processor *plus* the twin and the bench (an upper bound).
+- ``rss_mb_per_worker``: the peak resident memory of this process, which holds one worker
+  running every processor *plus* the twin and the bench (an upper bound).
 
 Values that could not be measured are null, with the reason under ``unmeasured``.
 """
@@ -55,6 +60,7 @@ import contextlib
 import resource
 import tempfile
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -65,15 +71,14 @@ import networkx as nx
 import yaml
 from pydantic import SecretStr
 
-from netvigil.config import load_settings
+from netvigil.config import Settings, load_settings
 from netvigil.errors import NetVigilError
 from netvigil.eval.rankspeed import faults, pct, rank_case_ms
-from netvigil.events import Anomaly, Event, Incident
+from netvigil.events import Anomaly, Event, Incident, encode
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
 from netvigil.service import Service, TwinPlan
-from netvigil.streams.embedded import EmbeddedRuntime
 from netvigil.twin.carrier import Carrier, CarrierSpec, generate
 from netvigil.twin.faults import Fault
 from netvigil.twin.source import SIM_EPOCH
@@ -123,6 +128,13 @@ class ScaleSpec:
     rank_samples: int = 200
     storm: bool = True
     """False: generate, import and rank only; the pipeline's figures are null."""
+    bus: Literal["embedded", "kafka"] = "embedded"
+    """The pipeline's runtime: embedded, or Kafka (every processor's loop in this process)."""
+    kafka_bootstrap: str | None = None
+    """A running Kafka (the run uses topics of its own prefix); None with ``bus`` kafka: start
+    one."""
+    drain_s: float = 1800.0
+    """On Kafka: how long the pipeline may take after the twin's last step."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +176,10 @@ class _Watch:
 
     anomalies: list[tuple[float, Anomaly]] = field(default_factory=list)
     incidents: list[tuple[float, Incident]] = field(default_factory=list)
-    published: dict[int, tuple[float, Event]] = field(default_factory=dict)
+    metrics: int = 0
+    emitted: dict[bytes, float] = field(default_factory=dict)
+    """An anomaly's encoding -> wall time the detector returned it (on Kafka the
+    correlator gets a decoded copy, so the bytes, not the object, identify it)."""
     cpu: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     latencies: list[float] = field(default_factory=list)
 
@@ -172,9 +187,25 @@ class _Watch:
         now = time.monotonic()
         if isinstance(event, Anomaly):
             self.anomalies.append((now, event))
-            self.published[id(event)] = (now, event)
         elif isinstance(event, Incident):
             self.incidents.append((now, event))
+        else:
+            self.metrics += 1
+
+    def wrap_detector(self, proc: Any) -> None:
+        """Note when the detector returns each anomaly (the start of its latency)."""
+        process = proc.process
+
+        async def noted_process(event: Event, state: Any) -> Sequence[Event]:
+            out = await process(event, state)
+            if out:
+                now = time.monotonic()
+                for e in out:
+                    if isinstance(e, Anomaly):
+                        self.emitted.setdefault(encode(e), now)
+            return out  # type: ignore[no-any-return]
+
+        proc.process = noted_process
 
     def wrap(self, proc: Any) -> None:
         """Time the correlator's calls (its public processor interface, on the instance)."""
@@ -197,13 +228,38 @@ class _Watch:
             t0 = time.thread_time()
             out = await process(event, state)
             self.cpu[region_of.get(id(state), "?")] += time.thread_time() - t0
-            seen = self.published.get(id(event))
-            if seen is not None and seen[1] is event:
+            if any(isinstance(e, Incident) for e in out) and isinstance(event, Anomaly):
                 done = time.monotonic()
-                self.latencies += [done - seen[0] for e in out if isinstance(e, Incident)]
+                emitted = self.emitted.get(encode(event))
+                if emitted is not None:
+                    self.latencies += [done - emitted for e in out if isinstance(e, Incident)]
             return out  # type: ignore[no-any-return]
 
         proc.keys, proc.new_state_for, proc.process = timed_keys, timed_new_state_for, timed_process
+
+
+@contextlib.contextmanager
+def _bus(spec: ScaleSpec, workdir: Path) -> Iterator[str]:
+    """The pipeline's ``bus.url``: embedded, or a Kafka (``kafka_bootstrap``, or a broker the
+    project's provision code starts for the run and stops after it)."""
+    if spec.bus == "embedded":
+        yield "memory://"
+        return
+    if spec.kafka_bootstrap is not None:
+        yield f"kafka://{spec.kafka_bootstrap}"
+        return
+    try:
+        from provision.servers import kafka as server
+    except ImportError:
+        raise RuntimeError(
+            "--bus kafka without --kafka-bootstrap starts a broker with the project's provision "
+            "code: install NetVigil from its checkout, or give --kafka-bootstrap"
+        ) from None
+    started = workdir / "kafka"
+    try:
+        yield f"kafka://{server.start(started)['bootstrap']}"
+    finally:
+        server.stop(started)
 
 
 @contextlib.contextmanager
@@ -305,6 +361,7 @@ def run_scale_bench(spec: ScaleSpec, progress: Progress | None = None) -> dict[s
     return {
         **{k: report[k] for k in FIELDS},
         "graph": spec.graph,
+        "bus": spec.bus,
         "regions": spec.regions,
         "seed": spec.seed,
         "links": len(net.links),
@@ -328,7 +385,6 @@ def _run_storm(
     spec: ScaleSpec, storm: Storm, inventory: Path, url: str, workdir: Path, say: Progress
 ) -> dict[str, Any]:
     settings = load_settings()
-    settings.bus.url = "memory://"
     settings.graph.url = url
     if spec.neo4j_password:
         settings.graph.password = SecretStr(spec.neo4j_password)
@@ -347,14 +403,31 @@ def _run_storm(
     )
     total = spec.warmup_steps + spec.storm_steps + 1
     say("building the pipeline", 0, total)
+    with _bus(spec, workdir) as bus_url:
+        settings.bus.url = bus_url
+        settings.kafka.topic_prefix = f"scale{uuid.uuid4().hex[:8]}."
+        return _run_pipeline(settings, plan, storm, fail_at, spec, workdir, say)
+
+
+def _run_pipeline(
+    settings: Settings,
+    plan: TwinPlan,
+    storm: Storm,
+    fail_at: float,
+    spec: ScaleSpec,
+    workdir: Path,
+    say: Progress,
+) -> dict[str, Any]:
+    step = settings.twin.step_s
+    total = spec.warmup_steps + spec.storm_steps + 1
     svc = Service.build(settings, twin=plan, data_dir=workdir / "data")
     runtime = svc.runtime
-    assert isinstance(runtime, EmbeddedRuntime)  # bus.url is set above
     watch = _Watch()
-    for topic in ("netvigil.anomalies", "netvigil.incidents"):
-        svc.runtime.listen(topic, watch.listen)
-    [correlator] = [p for p in svc.processors if p.name == "correlator"]
-    watch.wrap(correlator)
+    for topic in ("netvigil.metrics", "netvigil.anomalies", "netvigil.incidents"):
+        runtime.listen(topic, watch.listen)
+    procs = {p.name: p for p in svc.processors}
+    watch.wrap_detector(procs["detector"])
+    watch.wrap(procs["correlator"])
     assert svc.twin is not None
     steps = [0]
 
@@ -365,11 +438,17 @@ def _run_storm(
     svc.twin.step_hooks.append(stepped)
     wall0, cpu0 = time.monotonic(), time.process_time()
     try:
-        asyncio.run(svc.run())
+        if spec.bus == "kafka":  # a storm's backlog takes longer than the default minute
+            from netvigil.streams.kafka import KafkaRuntime
+
+            assert isinstance(runtime, KafkaRuntime)
+            asyncio.run(runtime.run(drain_s=spec.drain_s))
+        else:
+            asyncio.run(svc.run())
     finally:
         svc.close()
     wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
-    metrics = runtime.published["netvigil.metrics"]
+    metrics = watch.metrics
     return {
         **_storm_figures(watch, storm, fail_at, step, spec.regions),
         "metrics": metrics,
