@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +28,13 @@ from netvigil.streams.kafka.wire import decode_batch
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.source import SIM_EPOCH
+
+
+@pytest.fixture(autouse=True)
+def _kafka_loop_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """A failed Kafka test shows its loops' INFO lines (assignments, rewinds, restores, renewed
+    producers) beside the warnings: a failure under load is read from them, not rerun."""
+    caplog.set_level(logging.INFO, logger="netvigil.streams.kafka")
 
 
 @pytest.fixture
