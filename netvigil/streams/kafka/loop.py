@@ -422,6 +422,7 @@ class KafkaLoop(KeyedWorker):
         again."""
         assert self._consumer is not None
         consumer = self._consumer
+        t0 = time.monotonic()
         try:
             starts = self._starts(consumer, self.assignment, within=HUNG_S)
         except _Renew as why:
@@ -431,9 +432,17 @@ class KafkaLoop(KeyedWorker):
                 consumer.seek(TopicPartition(topic, part, off))
             except KafkaException as exc:  # no longer ours: the next rebalance settles it
                 log.info("%s: not rewinding %s[%d]: %s", self.group, topic, part, exc)
+        t1 = time.monotonic()
         self._forget()
         self._restore()
         self._start_at(starts)
+        log.info(
+            "%s: rewound to the committed offsets (%.1f s) and state (%d keys, %.1f s)",
+            self.group,
+            t1 - t0,
+            len(self._states),
+            time.monotonic() - t1,
+        )
 
     def _starts_renewed(self, why: str) -> dict[tuple[str, int], int]:
         """The committed offsets when the loop's consumer has not been answered for
