@@ -437,10 +437,9 @@ class KafkaLoop(KeyedWorker):
         self._restore()
         self._start_at(starts)
         log.info(
-            "%s: rewound to the committed offsets (%.1f s) and state (%d keys, %.1f s)",
+            "%s: rewound to the committed offsets (%.1f s) and state (%.1f s)",
             self.group,
             t1 - t0,
-            len(self._states),
             time.monotonic() - t1,
         )
 
