@@ -27,7 +27,6 @@ the benchmark corpus and hypothesis-fuzzed input).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Literal
 
 from netvigil.collectors.base import CollectorCounters, dead_letter
@@ -42,20 +41,23 @@ __all__ = ["batch_events"]
 
 
 def batch_events(
-    datagrams: Iterable[tuple[bytes, str]], received: float, counters: CollectorCounters
+    datagrams: list[tuple[bytes, str]], received: float, counters: CollectorCounters
 ) -> list[Event]:
     """The events (or dead letters) of each datagram, in order, as
     :func:`~.records.message_events` gives them one by one; counted as it counts them."""
     out: list[Event] = []
     append = out.append
-    scan = _lane.scan
     stamps: dict[str, float | None] = {}
     sources: dict[str, str] = {}
     n = decoded = 0
+    heads = _lane.records(datagrams, received, LogRecord, stamp_epoch)
     try:
-        for raw, peer in datagrams:
+        for (raw, peer), head in zip(datagrams, heads, strict=True):
             n += 1
-            head = scan(raw)
+            if type(head) is LogRecord:  # the C lane made it: no vendor table to consult
+                append(head)
+                decoded += 1
+                continue
             if head is None:
                 try:
                     head = python_lane(raw)
