@@ -9,9 +9,11 @@ received and then as decoded or as a dead letter.
 Why a second copy of the lane's Python side: the lane (:mod:`.records`) is a chain of small
 functions per message (``message_events``, ``events_of``, ``_bsd``/``_rfc5424``/``_vendor``,
 ``_events``, ``classify``, ``stamp_epoch``), and at line rate the calls, the tuples of
-arguments and the cache keys cost more than the work. Here one loop does it for a batch: the C
-scanner reads the header, and the record is built in place, with what is the same for the whole
-batch looked up once per batch, not once per message:
+arguments and the cache keys cost more than the work. Here the C lane (``_lane.records``) scans
+the whole batch and makes the ``LogRecord`` itself where the vendor table has nothing to say
+(a BSD message, or an RFC 5424 one without MSGID, whose text cannot hold a mnemonic); one
+Python loop finishes the others, and what is the same for the whole batch is looked up once
+per batch, not once per message:
 
 - the stamp's Unix time, per stamp text (every message of a batch has the same receive time,
   which is all :func:`~.rfc3164.stamp_epoch` depends on besides the text);
