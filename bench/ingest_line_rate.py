@@ -161,6 +161,7 @@ class NetVigil:
     def __init__(self, tmp: Path, kind: str, env: dict[str, str], discard: bool = False) -> None:
         self.port = free_port()
         self.out, self.status = tmp / "netvigil.out", tmp / "netvigil.status"
+        self.err = tmp / "netvigil.err"
         full = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
         key = "NETVIGIL_SYSLOG__UDP_PORT" if kind == "syslog" else "NETVIGIL_FLOWS__PORT"
         host = "NETVIGIL_SYSLOG__HOST" if kind == "syslog" else "NETVIGIL_FLOWS__HOST"
@@ -170,19 +171,23 @@ class NetVigil:
              "--status", str(self.status), "--data-dir", str(tmp),
              *(["--discard"] if discard else [])],
             env=full, cwd=Path(__file__).resolve().parents[1],
-            stderr=(tmp / "netvigil.err").open("w"),
+            stderr=self.err.open("w"),
         )  # fmt: skip
         self.record = "LogRecord" if kind == "syslog" else "FlowRecord"
 
     def counters(self) -> dict[str, float]:
-        for _ in range(50):
-            try:
+        for _ in range(600):  # the first one comes once it has started: on a loaded machine
+            try:  # its imports alone took over 5 s
                 got = json.loads(self.status.read_text())
                 break
             except (FileNotFoundError, json.JSONDecodeError):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(
+                        f"NetVigil exited ({self.proc.returncode}): {self.err.read_text()}"
+                    ) from None
                 time.sleep(0.1)
         else:
-            raise RuntimeError(f"no status from NetVigil: {self.status}")
+            raise RuntimeError(f"no status from NetVigil in 60 s: {self.status}")
         return {
             "handled": got["received"],
             "records": got["written"].get(self.record, 0),

@@ -30,6 +30,7 @@ from netvigil.collectors.listen import (
     open_tcp,
     open_udp,
 )
+from netvigil.collectors.syslog.batch import batch_events
 from netvigil.collectors.syslog.framing import FramingError, LineFramer, OctetFramer, detect
 from netvigil.collectors.syslog.records import SOURCE, message_events
 from netvigil.collectors.syslog.workers import WorkerPool
@@ -180,10 +181,8 @@ class SyslogCollector:
         """Each datagram is one message (RFC 5426)."""
         counters = self.counters
         async for batch in udp.batches():
-            received = batch.received
-            for data, peer in batch.datagrams:
-                for event in message_events(data, peer, received, counters):
-                    await emit(event)
+            for event in batch_events(batch.datagrams, batch.received, counters):
+                await emit(event)
 
     async def _consume(self, queue: asyncio.Queue[Inbound], emit: Emit) -> None:
         while True:

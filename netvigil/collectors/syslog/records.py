@@ -3,13 +3,14 @@
 :func:`to_events` turns a parsed :class:`~.message.SyslogMessage` into a
 :class:`~netvigil.events.LogRecord` and, when the vendor mnemonic means a state change, a
 :class:`~netvigil.events.DeviceEvent`. :func:`events_of` is what the collector calls per
-message: most messages on a network have one of two shapes, ``<PRI>Mmm dd hh:mm:ss host
-tag[pid]: text`` and RFC 5424 with plain structured data, and for those the lane goes
-straight from the bytes to the events, without the intermediate message object, the choice
-between the RFCs or the vendor-deviation alternatives. The lane reads the header fields
-with the C scanner ``_lane.scan`` (``_lane.c``), or, where it declines, with one regular
-expression per shape (:func:`python_lane`, the scanner's reference). Anything else, and
-anything the lane is unsure of, takes the general path (``parse_syslog`` then
+message of a TCP or TLS stream (UDP batches take :func:`~.batch.batch_events`, which gives the
+same events and is checked against these functions): most messages on a network have one of two
+shapes, ``<PRI>Mmm dd hh:mm:ss host tag[pid]: text`` and RFC 5424 with plain structured data,
+and for those the lane goes straight from the bytes to the events, without the intermediate
+message object, the choice between the RFCs or the vendor-deviation alternatives. The lane
+reads the header fields with the C scanner ``_lane.scan`` (``_lane.c``), or, where it declines,
+with one regular expression per shape (:func:`python_lane`, the scanner's reference). Anything
+else, and anything the lane is unsure of, takes the general path (``parse_syslog`` then
 :func:`to_events`), which defines the behaviour; tests check that all three agree.
 
 Written by hand, not taken from a library, because the collector's floor is 150,000 messages

@@ -6,7 +6,7 @@ first one gets the socket the collector bound, so that port 0 picks one port for
 kernel hands each datagram to one of the N sockets, by a hash of the sender's address and
 port, so the messages of one sender stay in order in one worker. A worker reads its socket in
 batches, turns each message into its events (or its dead letter) exactly as the collector
-does (:func:`~.records.message_events`), and sends the collector one frame per batch over a
+does (:func:`~.batch.batch_events`), and sends the collector one frame per batch over a
 Unix socket: the events and what it counted (received, decoded, dead letters by reason, raw
 bytes cut). The collector process only publishes the events and adds the counts to its own,
 so its counters and the console's metrics read as for one process. Each worker reports its
@@ -43,7 +43,7 @@ import msgspec
 
 from netvigil.collectors.base import CollectorCounters
 from netvigil.collectors.listen import HOLDOFF_S, udp_socket
-from netvigil.collectors.syslog.records import message_events
+from netvigil.collectors.syslog.batch import batch_events
 from netvigil.collectors.udprecv import receiver
 from netvigil.collectors.udpwatch import UdpWatch, kernel_drops, size_receive_buffer
 from netvigil.events import DeadLetter, DeviceEvent, Event, LogRecord
@@ -109,9 +109,8 @@ def serve(conn: socket.socket, sock: socket.socket, holdoff_s: float = HOLDOFF_S
         while True:  # what the socket holds now, a batch per frame
             datagrams = recv.recv()
             if datagrams:
-                counters, events, now = CollectorCounters(), [], time.time()
-                for data, peer in datagrams:
-                    events += message_events(data, peer, now, counters)
+                counters = CollectorCounters()
+                events = batch_events(datagrams, time.time(), counters)
                 conn.sendall(_frame(counters, events))
             if len(datagrams) < recv.batch:
                 break
