@@ -18,11 +18,18 @@ constant memory. Steps:
    - ``context``: CAD-style contextual novelty of the raw value sequence
      (:mod:`~netvigil.analytics.novelty`);
    - ``hst``: river's ``HalfSpaceTrees`` on the last three values scaled to the running range
-     (isolation of the recent shape).
+     (isolation of the recent shape);
+   - ``slow``: the mean of each block of ``slow_block`` points against a slow level of block
+     means (``slow_alpha``), in units of its own mean absolute error, judged once per block:
+     a block mean has ~1/sqrt(block) of the point noise, so a sustained change within the
+     point noise (which ``spike`` and ``noise`` miss) stands out; no seasonal profile, so a
+     strong daily cycle keeps it quiet.
 
    By default only ``spike`` and ``noise`` run: chosen by cross-validation on nab-dev, where
    the others did not improve the held-out score (``context`` and ``hst`` added false
-   alarms); see docs/evaluation-detection.md. Each is one name in ``detectors`` away.
+   alarms; ``slow`` helped the standard profile and not the low-FP one); see
+   docs/evaluation-detection.md. Each is one name in ``detectors`` (the setting
+   ``detector.detectors``) away.
 
 3. **Calibration**, an anomaly likelihood per detector and series
    (:class:`~netvigil.analytics.likelihood.AverageLikelihood`): each detector's raw score
