@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from bench.nab_cv import onset
+from netvigil.analytics.ensemble import EnsembleConfig
 from netvigil.analytics.seasonal import SeasonalScorer
 from netvigil.analytics.series import ONSET_LEVEL, SeriesScores, score_series
 
@@ -92,6 +93,8 @@ def main() -> None:
     )
     ap.add_argument("--series", type=int, default=5)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--detectors", help="also the ensemble with these detectors (comma list)")
+    ap.add_argument("--variant-threshold", type=float, default=0.435, help="its nab-dev one")
     args = ap.parse_args()
     report: dict[str, Any] = {
         "threshold": args.threshold,
@@ -101,6 +104,13 @@ def main() -> None:
         "baseline_threshold": args.baseline_threshold,
         "single_seasonal": alarms(_single, args.baseline_threshold, args.series, level=0.5),
     }
+    if args.detectors:
+        variant = EnsembleConfig(detectors=tuple(args.detectors.split(",")))
+        report[f"netvigil {args.detectors} at {args.variant_threshold}"] = alarms(
+            lambda ts, vs: score_series(ts, vs, variant, onset_level=math.inf),
+            args.variant_threshold,
+            args.series,
+        )
     print(json.dumps(report, indent=1 if args.json else None))
 
 

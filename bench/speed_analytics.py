@@ -12,6 +12,9 @@
   the Loghub bodies of ../shared/data/loghub-dev, lines/s. Baseline: drain3 defaults, no masks.
 
     python -m bench.speed_analytics [--series 10000] [--rounds 10] [--repeats 3]
+                                    [--detectors spike,noise,slow] [--metric-only]
+
+``--detectors`` times the ensemble with another detector set too (same run, same sweep).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from river import stats
 from bench.loghub_eval import DEFAULT as LOGHUB
 from bench.loghub_eval import load
 from netvigil.analytics.batch import SeasonalBatch
-from netvigil.analytics.ensemble import EnsembleScorer
+from netvigil.analytics.ensemble import EnsembleConfig, EnsembleScorer
 from netvigil.analytics.logmining import LogMiner
 from netvigil.analytics.logmining import _cache as mask_cache
 from netvigil.analytics.logmining import _masky as masky_cache
@@ -112,6 +115,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--loghub", type=Path, default=LOGHUB)
+    ap.add_argument("--detectors", help="also time the ensemble with these detectors (comma list)")
+    ap.add_argument("--metric-only", action="store_true", help="skip the log mining part")
     args = ap.parse_args()
     report: dict[str, object] = {"load_average_1m": os.getloadavg()[0]}
     ours = [_metric_run(EnsembleScorer, args.series, args.rounds, k) for k in range(args.repeats)]
@@ -120,6 +125,17 @@ def main() -> None:
     report["metric_points_per_cpu_s"] = round(statistics.median(ours))
     report["metric_single_seasonal_points_per_cpu_s"] = round(statistics.median(single))
     report["metric_baseline_zscore_points_per_cpu_s"] = round(statistics.median(base))
+    if args.detectors:
+        cfg = EnsembleConfig(detectors=tuple(args.detectors.split(",")))
+        other = [
+            _metric_run(lambda: EnsembleScorer(cfg), args.series, args.rounds, k)
+            for k in range(args.repeats)
+        ]
+        report["metric_variant"] = args.detectors
+        report["metric_variant_points_per_cpu_s"] = round(statistics.median(other))
+        report["metric_variant_bytes_per_series"] = round(
+            _memory_per_series(min(args.series, 10_000), lambda: EnsembleScorer(cfg))
+        )
     batch = [_batch_run(args.series, args.rounds, k) for k in range(args.repeats)]
     report["metric_batch_points_per_s"] = round(statistics.median(batch))
     n_mem = min(args.series, 10_000)
@@ -127,6 +143,10 @@ def main() -> None:
     report["metric_single_seasonal_bytes_per_series"] = round(
         _memory_per_series(n_mem, SeasonalScorer)
     )
+    report["series"], report["rounds"], report["repeats"] = args.series, args.rounds, args.repeats
+    if args.metric_only:
+        print(json.dumps(report, indent=1))
+        return
     messages = [m for d in sorted(args.loghub.iterdir()) if d.is_dir() for m in load(d)[0]]
     ours_l = [_log_run(messages, _cold_miner().add) for _ in range(args.repeats)]
     base_l = [
@@ -136,7 +156,6 @@ def main() -> None:
     report["log_lines"] = len(messages)
     report["log_lines_per_s"] = round(statistics.median(ours_l))
     report["log_baseline_drain3_default_lines_per_s"] = round(statistics.median(base_l))
-    report["series"], report["rounds"], report["repeats"] = args.series, args.rounds, args.repeats
     print(json.dumps(report, indent=1))
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from bench.nab_artime import combined
 from bench.nabscore import PROFILES, FileScoring, prepare, score_corpus
+from netvigil.analytics.ensemble import EnsembleConfig
 from netvigil.analytics.hygiene import OnsetFilter
 from netvigil.analytics.seasonal import SeasonalScorer
 from netvigil.analytics.series import detect_series, score_series
@@ -97,6 +98,7 @@ def main() -> None:
     ap.add_argument("--step", type=float, default=300.0)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--detectors", help="also score the ensemble with these (comma list)")
     args = ap.parse_args()
     data = generate(args.topology, args.days, args.step, args.seed)
     detectors = {
@@ -106,6 +108,11 @@ def main() -> None:
         "max(0.7*artime, netvigil)": combined(0.7),
         "null": lambda ts, vs: [0.0] * len(ts),
     }
+    if args.detectors:
+        variant = EnsembleConfig(detectors=tuple(args.detectors.split(",")))
+        detectors[f"netvigil {args.detectors}"] = lambda ts, vs: (
+            score_series(ts, vs, variant).scores
+        )
     report: dict[str, Any] = {
         "series": len(data),
         "labelled_series": sum(1 for *_, w in data.values() if w),

@@ -27,9 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from netvigil.analytics.ensemble import EnsembleConfig, EnsembleScorer
+from netvigil.analytics.ensemble import DETECTORS, EnsembleConfig, EnsembleScorer
 from netvigil.analytics.hygiene import Hysteresis
 
 __all__ = ["SIGNAL_CHECKS", "DetectorConfig", "SeriesDetector", "Transition"]
@@ -93,6 +93,15 @@ class DetectorConfig(BaseModel):
     error_clear_pps: float = Field(
         0.5, ge=0, description="Input errors per second below which a faulty link clears."
     )
+    detectors: tuple[str, ...] = Field(
+        EnsembleConfig().detectors,
+        description=(
+            "Which of the metric score's detectors run, the same for every series (the "
+            f"service and `netvigil detect`'s ensemble): a subset of {', '.join(DETECTORS)}. "
+            "The default pair held best out of sample on nab-dev "
+            "(docs/evaluation-detection.md)."
+        ),
+    )
     series_scorer: Literal["ensemble", "cadose", "artime"] = Field(
         "ensemble",
         description=(
@@ -106,9 +115,17 @@ class DetectorConfig(BaseModel):
         ),
     )
 
+    @field_validator("detectors")
+    @classmethod
+    def _known_detectors(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(DETECTORS)
+        if unknown or not value:
+            raise ValueError(f"must be a non-empty subset of {DETECTORS}, not {sorted(unknown)}")
+        return value
+
     def scorer(self) -> EnsembleConfig:
         """The metric anomaly score's configuration (everything else at its default)."""
-        base = EnsembleConfig()
+        base = EnsembleConfig(detectors=self.detectors)
         seasonal = replace(base.seasonal, warmup=self.warmup, level_alpha=self.ew_alpha)
         return replace(base, seasonal=seasonal, warmup=self.warmup)
 

@@ -80,10 +80,13 @@ def score_series(
     return SeriesScores(scores, detectors)
 
 
-def series_scorer(name: SeriesScorerName = "ensemble") -> Callable[[float, float], float]:
-    """A fresh scorer of one series, by name: ``(ts, value) -> reported score`` in [0, 1]."""
+def series_scorer(
+    name: SeriesScorerName = "ensemble", detectors: tuple[str, ...] | None = None
+) -> Callable[[float, float], float]:
+    """A fresh scorer of one series, by name: ``(ts, value) -> reported score`` in [0, 1];
+    ``detectors`` (the ensemble's) None = its default set."""
     if name == "ensemble":
-        stream = StreamScorer()
+        stream = StreamScorer(EnsembleConfig(detectors=detectors) if detectors else None)
         return lambda ts, value: stream(ts, value)[0]
     if name == "cadose":
         cadose = OnlineCadOse()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import math
+import random
 from pathlib import Path
 
 from click.testing import CliRunner
 
+from netvigil.analytics.ensemble import EnsembleConfig
 from netvigil.analytics.series import SeriesScorerName, detect_series, score_series
 from netvigil.cli import main
 from netvigil.cli.analytics import parse_timestamp
@@ -97,3 +99,33 @@ def test_detect_refuses_a_file_without_the_header(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["detect", "--input", str(src), "--output", str(tmp_path / "o")])
     assert res.exit_code != 0
     assert "timestamp,value" in res.output
+
+
+def test_detect_runs_the_detectors_the_settings_name(tmp_path: Path) -> None:
+    """``detector.detectors`` reaches the command's ensemble: a small sustained shift that
+    only the slow detector sees scores as ``score_series`` with that set scores it."""
+    rng = random.Random(4)
+    values = [50 + rng.gauss(0, 1) for _ in range(3000)]
+    values = values[:2500] + [v + 1.5 for v in values[2500:]]
+    ts = [1.7e9 + 300.0 * i for i in range(3000)]
+    src, out, cfg = tmp_path / "s.csv", tmp_path / "o.csv", tmp_path / "c.yaml"
+    _write(src, [(str(t), v) for t, v in zip(ts, values, strict=True)])
+    cfg.write_text("detector:\n  detectors: [spike, noise, slow]\n")
+    args = ["detect", "--input", str(src), "--output", str(out), "--config", str(cfg)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    scores = [float(r[2]) for r in list(csv.reader(out.open()))[1:]]
+    expected = score_series(ts, values, EnsembleConfig(detectors=("spike", "noise", "slow")))
+    assert max(abs(a - b) for a, b in zip(scores, expected.scores, strict=True)) < 1e-6
+    assert max(scores[2500:2800]) >= 0.5 > max(score_series(ts, values).scores[2500:2800])
+
+
+def test_detect_refuses_an_unknown_detector(tmp_path: Path) -> None:
+    src = tmp_path / "s.csv"
+    _write(src, [("1", 1.0)])
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("detector:\n  detectors: [spike, oracle]\n")
+    args = ["detect", "--input", str(src), "--output", str(tmp_path / "o"), "--config", str(cfg)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code != 0
+    assert "oracle" in res.output

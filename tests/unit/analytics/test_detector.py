@@ -6,6 +6,7 @@ import pickle
 import random
 
 import pytest
+from pydantic import ValidationError
 
 from netvigil.analytics.detector import DetectorConfig, SeriesDetector
 
@@ -87,3 +88,13 @@ def test_the_detector_settings_section_is_the_detector_config(
     documented = {row["setting"] for row in describe()}
     assert {f"detector.{name}" for name in DetectorConfig.model_fields} <= documented
     assert DetectorProcessor(settings.detector).cfg.score_open == 0.7
+
+
+def test_the_detector_set_is_a_setting_and_unknown_names_are_refused() -> None:
+    cfg = DetectorConfig(detectors=("spike", "noise", "slow"))
+    scorer = SeriesDetector.for_signal("cpu.util", cfg).scorer
+    assert scorer is not None and scorer.names == ("spike", "noise", "slow")
+    default = SeriesDetector.for_signal("cpu.util", DetectorConfig()).scorer
+    assert default is not None and default.names == ("spike", "noise")
+    with pytest.raises(ValidationError, match="oracle"):
+        DetectorConfig(detectors=("spike", "oracle"))

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from netvigil.analytics.ensemble import DETECTORS, EnsembleConfig, EnsembleScorer
+from netvigil.analytics.ensemble import DETECTORS, EnsembleConfig, EnsembleScorer, EnsembleVerdict
 
 DAY = 86400.0
 
@@ -128,3 +128,22 @@ def test_every_calibration_gives_scores_in_range(calibration: str) -> None:
     scores = [v.score for v in _run(s, values)]
     assert all(0.0 <= x <= 1.0 for x in scores)
     assert scores[700] == max(scores)
+
+
+@pytest.mark.parametrize("seed", [4, 6])
+def test_a_small_sustained_shift_is_caught_by_the_slow_detector_alone(seed: int) -> None:
+    """1.5 point sigmas held for good: within point noise (spike and noise miss it), but
+    over 4 sigmas of an 8-point block mean, which the slow detector judges."""
+    rng = random.Random(seed)
+    values = [50 + rng.gauss(0, 1) for _ in range(3000)]
+    values = values[:2500] + [v + 1.5 for v in values[2500:]]
+
+    def scores(detectors: tuple[str, ...]) -> list[EnsembleVerdict]:
+        return _run(EnsembleScorer(EnsembleConfig(detectors=detectors)), values)
+
+    slow = scores(("slow",))
+    assert max(v.score for v in slow[300:2500]) < 0.4
+    assert max(v.score for v in slow[2500:2800]) >= 0.5
+    assert max(v.score for v in scores(("spike",))[2500:2800]) < 0.4
+    both = max(scores(("spike", "noise", "slow"))[2500:2800], key=lambda v: v.score)
+    assert both.score >= 0.5 and both.detector == "slow"
