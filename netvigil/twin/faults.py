@@ -118,7 +118,7 @@ class Fault:
     counted: bool = True
     """For packet loss: the receiving interfaces count the lost frames as input errors (a
     dirty fibre, a failing optic). False: nothing counts them (a drop inside a router or a
-    transport circuit, as the lab's nftables drop): no counter shows the loss."""
+    transport circuit): no counter shows the loss."""
     flap_period_s: float = FLAP_PERIOD_S
     """For a flapping link: down for ``flap_down_s`` at the start of every period."""
     flap_down_s: float = FLAP_DOWN_S
