@@ -420,6 +420,9 @@ class SnmpSettings(_Section):
     timeout_s: float = Field(10.0, gt=0, description="Deadline of one whole poll of a target.")
     request_timeout_s: float = Field(2.0, gt=0, description="Timeout of one SNMP request.")
     retries: int = Field(1, ge=0, description="Retries of one SNMP request.")
+    down_after: int = Field(
+        1, ge=1, description="Polls in a row a target must fail before it is unreachable."
+    )
     max_concurrency: int = Field(64, ge=1, description="Polls in flight at once.")
     max_repetitions: int = Field(10, ge=1, description="GETBULK max-repetitions.")
     traps: bool = Field(False, description="Run the trap/inform receiver.")

@@ -41,6 +41,7 @@ def device_sources(settings: Settings) -> list[Source]:
                 timeout_s=sn.timeout_s,
                 request_timeout_s=sn.request_timeout_s,
                 retries=sn.retries,
+                down_after=sn.down_after,
                 max_concurrency=sn.max_concurrency,
                 max_repetitions=sn.max_repetitions,
             )

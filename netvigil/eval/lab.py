@@ -13,7 +13,8 @@ Both runs are scored by the same :class:`~netvigil.eval.scoreboard.Scoreboard`, 
 fidelity is measured, not assumed; ``differ`` lists every fault kind where they disagree.
 
 Faults map to the twin's kinds one to one (``link_loss`` -> ``packet_loss`` at the lab's
-share and, like the lab's nftables drop, counted by no interface; ``flapping`` -> ``flap``
+share, its lost frames counted as input errors by the receiving interface as the lab's
+receiving agent counts them; ``flapping`` -> ``flap``
 with the lab's period; a link the lab shuts at one end is that end shut on the twin); see
 :data:`LAB_TO_TWIN` and :func:`twin_fault`.
 
@@ -134,7 +135,6 @@ def twin_fault(f: LabFault, plan: LabPlan) -> Fault:
         f.end,
         magnitude=magnitude,
         direction=direction,
-        counted=False,  # the lab's loss is an nftables drop: no interface counts it
         flap_period_s=lab_faults.FLAP_PERIOD_S,
         flap_down_s=lab_faults.FLAP_DOWN_S,
     )

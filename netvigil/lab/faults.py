@@ -6,8 +6,10 @@ Each kind is what happens on real networks, made with the real tools:
 kind            what is done                                           root cause
 =============== ====================================================== ==================
 link_down       one end administratively down (``ip link set down``)   the link
-link_loss       a share of the frames leaving both ends dropped         the link
-                (nftables ``numgen random``: this kernel has no netem)
+link_loss       a share of the frames leaving both ends dropped on the   the link
+                line, counted by the receiving end's agent as input
+                errors (nftables egress ``numgen random``: this kernel
+                has no netem; ``render.line_errors_script``)
 congestion      extra demand of 1.3x the link's capacity pinned to one  the link
                 direction (the traffic generator's surges file)
 node_down       the router's daemons stopped, its links down            the router
@@ -46,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from netvigil.lab.plan import LabPlan
+from netvigil.lab.render import LINE_COUNTER_PREFIX, LINE_TABLE
 from netvigil.lab.state import LabState, Proc, lab_dir
 from netvigil.lab.system import LabError, run, spawn, stop_pids
 
@@ -85,7 +88,6 @@ LOW_MTU = 1400
 MISCONFIG_COST = 1000
 FLAP_PERIOD_S = 20.0
 FLAP_DOWN_S = 8.0
-LOSS_TABLE = "nvlab_loss"
 
 
 @dataclass(frozen=True)
@@ -245,26 +247,29 @@ def _surges(change: Any = None) -> list[dict[str, Any]]:
 
 
 def _loss(netns: str, ifname: str, share: float | None) -> None:
+    """Start (``share``) or stop (None) dropping frames leaving ``ifname``; the drops are
+    counted in the interface's named counter, which stays (the receiver's agent reports it
+    as its input errors: :func:`netvigil.lab.render.line_errors_script`)."""
+    chain = f"netdev {LINE_TABLE} out_{ifname}"
     if share is None:
-        run(
-            ["ip", "netns", "exec", netns, "nft", "delete", "table", "inet", LOSS_TABLE],
-            check=False,
-        )
+        run(["ip", "netns", "exec", netns, "nft", "flush", "chain", *chain.split()], check=False)
         return
-    rule = _loss_rule(ifname, share)
-    run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=rule)
+    run(["ip", "netns", "exec", netns, "nft", "-f", "-"], input=_loss_rule(ifname, share))
 
 
 def _loss_rule(ifname: str, share: float) -> str:
-    """The nftables table dropping ``share`` of the frames leaving ``ifname`` (``nft -f``:
-    a block ends with a newline, not a semicolon)."""
+    """nftables commands dropping ``share`` of the frames leaving ``ifname`` on its egress hook
+    (after the IP layer, before the wire), counted in ``lost_<ifname>`` (``add`` leaves what
+    exists: the counter keeps counting across faults)."""
+    counter = f"{LINE_COUNTER_PREFIX}{ifname}"
     return (
-        f"table inet {LOSS_TABLE} {{\n"
-        " chain out {\n"
-        "  type filter hook postrouting priority 0;\n"
-        f'  oifname "{ifname}" numgen random mod 1000 < {round(share * 1000)} counter drop\n'
-        " }\n"
-        "}\n"
+        f"add table netdev {LINE_TABLE}\n"
+        f"add counter netdev {LINE_TABLE} {counter}\n"
+        f"add chain netdev {LINE_TABLE} out_{ifname}"
+        f' {{ type filter hook egress device "{ifname}" priority 0; }}\n'
+        f"flush chain netdev {LINE_TABLE} out_{ifname}\n"
+        f"add rule netdev {LINE_TABLE} out_{ifname}"
+        f' numgen random mod 1000 < {round(share * 1000)} counter name "{counter}" drop\n'
     )
 
 

@@ -36,12 +36,16 @@ from netvigil.lab.plan import BGP_ASN, LabPlan, RouterPlan
 
 __all__ = [
     "IF_CACHE_TIMEOUT_OID",
+    "IF_IN_ERRORS",
+    "LINE_COUNTER_PREFIX",
+    "LINE_TABLE",
     "OSPF_DEAD_S",
     "OSPF_HELLO_S",
     "QUERY_USER",
     "Credentials",
     "cache_community",
     "frr_conf",
+    "line_errors_script",
     "lldpd_conf",
     "snmpd_conf",
     "softflowd_argv",
@@ -63,6 +67,11 @@ IF_OPER_STATUS = ".1.3.6.1.2.1.2.2.1.8"
 #: NET-SNMP-AGENT-MIB nsCacheTable, and its nsCacheTimeout of the ifTable's cache
 NS_CACHE_TABLE = ".1.3.6.1.4.1.8072.1.5.3"
 IF_CACHE_TIMEOUT_OID = "1.3.6.1.4.1.8072.1.5.3.1.2.1.3.6.1.2.1.2.2"
+#: IF-MIB ifInErrors (the column :func:`line_errors_script` serves)
+IF_IN_ERRORS = ".1.3.6.1.2.1.2.2.1.14"
+#: the nftables table (netdev family) of a router's lossy link ends, and its counters' prefix
+LINE_TABLE = "nvlab_line"
+LINE_COUNTER_PREFIX = "lost_"
 #: ifIndex, ifAdminStatus, ifOperStatus, ifName (the instance is the monitored row's)
 _LINK_TRAP_OBJECTS = (
     ".1.3.6.1.2.1.2.2.1.1",
@@ -137,8 +146,11 @@ def frr_conf(router: RouterPlan, plan: LabPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def snmpd_conf(router: RouterPlan, plan: LabPlan, creds: Credentials, agentx: str) -> str:
-    """``snmpd.conf`` of one router; ``agentx`` is its AgentX socket path."""
+def snmpd_conf(
+    router: RouterPlan, plan: LabPlan, creds: Credentials, agentx: str, line_errors: str = ""
+) -> str:
+    """``snmpd.conf`` of one router; ``agentx`` is its AgentX socket path, ``line_errors``
+    the path of its :func:`line_errors_script` (none: the kernel's errors alone)."""
     names = [i.name for i in router.interfaces]
     lines = [
         f"agentAddress udp:{router.mgmt}:161",
@@ -165,6 +177,8 @@ def snmpd_conf(router: RouterPlan, plan: LabPlan, creds: Credentials, agentx: st
         f"trap2sink {plan.collectors.traps} {creds.community}",
         f"rwcommunity {cache_community(creds)} {plan.mgmt_gateway} {NS_CACHE_TABLE}",
     ]
+    if line_errors:
+        lines.append(f"pass {IF_IN_ERRORS} /bin/sh {line_errors}")
     payload = " ".join(f"-o {c}" for c in _LINK_TRAP_OBJECTS)
     for event, trap, test in (("nvLinkUp", LINK_UP, "== 1"), ("nvLinkDown", LINK_DOWN, "!= 1")):
         lines += [
@@ -172,6 +186,57 @@ def snmpd_conf(router: RouterPlan, plan: LabPlan, creds: Credentials, agentx: st
             f'monitor -S -r {LINK_MONITOR_S} -e {event} "{event}" {IF_OPER_STATUS} {test}',
         ]
     return "\n".join(lines) + "\n"
+
+
+def line_errors_script(router: RouterPlan, plan: LabPlan) -> str:
+    """snmpd's ``pass`` program for ifInErrors (:data:`IF_IN_ERRORS`) of ``router``: per
+    interface, the kernel's receive errors plus the frames the line towards it damaged.
+
+    A veth pair has no line: whatever one end sends the other receives, and a frame lost on
+    the way is counted by neither (the receiving end's counters are the sending end's). A
+    real receiver counts a bad line's frames as input errors (their checksum fails). The
+    lab's ``link_loss`` drops the damaged frames at the sending end's egress and counts them
+    there (the named counter :data:`LINE_COUNTER_PREFIX` + its interface in table
+    :data:`LINE_TABLE` of its namespace, made by the first loss on it and never reset); this
+    program adds that count to the receiving interface's errors, so the receiver's agent
+    reports what a real one would. Interfaces are served in ifIndex order (``-n``: the next
+    one; ``-g``: this one); interfaces other than the links' report the kernel's own."""
+    peers = {i.name: (plan.router(i.peer).netns, i.peer_interface) for i in router.interfaces}
+    cases = "\n".join(
+        f"    {name}) ns={ns}; pif={pif} ;;" for name, (ns, pif) in sorted(peers.items())
+    )
+    names = " ".join([*sorted(peers), "mgmt0"])
+    return rf"""#!/bin/sh
+# ifInErrors of {router.name}: the kernel's receive errors plus the frames the line damaged
+base={IF_IN_ERRORS}
+value() {{
+  ns=""; pif=""
+  case "$1" in
+{cases}
+  esac
+  own=$(cat "/sys/class/net/$1/statistics/rx_errors" 2>/dev/null || echo 0)
+  lost=0
+  if [ -n "$ns" ]; then
+    lost=$(ip netns exec "$ns" nft list counter netdev {LINE_TABLE} \
+      "{LINE_COUNTER_PREFIX}$pif" 2>/dev/null | awk '/packets/ {{print $2; exit}}')
+  fi
+  echo $((own + ${{lost:-0}}))
+}}
+rows() {{
+  for name in {names}; do
+    echo "$(cat "/sys/class/net/$name/ifindex") $name"
+  done | sort -n
+}}
+want=${{2#"$base".}}
+[ "$want" = "$2" ] && want=0
+rows | while read -r idx name; do
+  if {{ [ "$1" = "-g" ] && [ "$idx" = "$want" ]; }} \
+    || {{ [ "$1" = "-n" ] && [ "$idx" -gt "${{want%%.*}}" ]; }}; then
+    printf '%s.%s\ncounter\n%s\n' "$base" "$idx" "$(value "$name")"
+    exit 0
+  fi
+done
+"""
 
 
 def cache_community(creds: Credentials) -> str:

@@ -35,6 +35,7 @@ from netvigil.lab.render import (
     Credentials,
     cache_community,
     frr_conf,
+    line_errors_script,
     lldpd_conf,
     snmpd_conf,
     softflowd_argv,
@@ -469,8 +470,15 @@ def _start_daemons(state: LabState) -> None:
         d.mkdir(parents=True, exist_ok=True)
         (d / "snmp").mkdir(exist_ok=True)
         (d / "frr.conf").write_text(frr_conf(r, plan))
+        (d / "line-errors.sh").write_text(line_errors_script(r, plan))
         (d / "snmpd.conf").write_text(
-            snmpd_conf(r, plan, state.credentials, str(_sock_dir(r) / "agentx.sock"))
+            snmpd_conf(
+                r,
+                plan,
+                state.credentials,
+                str(_sock_dir(r) / "agentx.sock"),
+                str(d / "line-errors.sh"),
+            )
         )
         (d / "lldpd.conf").write_text(lldpd_conf(r))
         for p in (d, d / "frr.conf"):

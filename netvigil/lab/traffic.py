@@ -10,7 +10,9 @@ answers at most its ICMP rate limit). Routing is the routers' own. A demand betw
 routers is many flows, as real traffic between two sites is: each datagram leaves from the
 next of :data:`FLOWS_PER_DEMAND` sockets (source ports) in turn, and the routers hash on
 layer 4 (``fib_multipath_hash_policy=1``), so equal-cost paths share a demand as they share
-an aggregate of flows rather than carrying it whole on one path.
+an aggregate of flows rather than carrying it whole on one path. 64 flows, not 8: with 8 the
+hash split a demand unevenly enough that the directions where the twin splits a demand were
+off three times as much as the others in the what-if comparison (docs/lab.md).
 
 Surges (``surges.json`` in the lab directory, written by ``lab fault congestion``): extra
 demand pinned to one direction of a link, sent from one end straight to the other end's
@@ -66,7 +68,7 @@ __all__ = [
 ]
 
 STEP_S = 5.0
-FLOWS_PER_DEMAND = 8
+FLOWS_PER_DEMAND = 64
 RAMP_FLOWS = 64
 TICK_S = 0.01
 PAYLOAD = 1400

@@ -14,8 +14,12 @@ and resolved when all of its strong symptoms have cleared. If its symptoms retur
 becomes ``flapping``; only a symptom of its root cause itself reopens it (an interface of the
 link; the device or its interfaces; for a device's routing daemon, the device's own report),
 so a side effect it once had (traffic it pushed onto another link, a neighbour's adjacency)
-that returns with another fault starts that fault's own incident. The topology is asked
-through :class:`~netvigil.graph.aio.AsyncTopology`
+that returns with another fault starts that fault's own incident. A failed link takes back
+any symptom of its kind on its interfaces, seen before or not (a flapping link's shut end
+logs its adjacency down on one cycle and not on another); a router that was down only its
+unreachability: its daemon gone while it answers is a new fault (a routing crash after it came
+back), and so is, as a cost, a router down again whose daemon's report comes first. The
+topology is asked through :class:`~netvigil.graph.aio.AsyncTopology`
 (a thread for Neo4j, inline for the embedded store); ranking runs on the neighbourhood of
 the group (its devices, their neighbours, and all of their links: a device hypothesis
 predicts every link's far end), so its cost does not grow with the network.
@@ -122,6 +126,14 @@ _SEVERITY: dict[tuple[str, str], Severity] = {
     ("link", "flapping"): "major",
     ("link", "congestion"): "minor",
     ("link", "packet_loss"): "minor",
+}
+#: a link's fault -> the kind of symptom that says it is back (``_returns``)
+_LINK_SYMPTOM: dict[str, str] = {
+    "down": "down",
+    "flapping": "down",
+    "adjacency_down": "down",
+    "congestion": "threshold",
+    "packet_loss": "errors",
 }
 #: one level up, for an incident that burns an SLO's error budget
 _RAISED: dict[Severity, Severity] = {
@@ -470,9 +482,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
                 # only after it resolved (not a replay of what it resolved from)
                 if (
                     not strong
-                    or ref_key not in g.anomalies
                     or not 0 <= ts - g.resolved_ts <= self.cfg.reopen_s
-                    or not await self._of_root(g.root, ref.entity)
+                    or not await self._returns(g, ref, ref_key)
                 ):
                     continue
                 return g
@@ -494,6 +505,23 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             if best is None or (rank, -g.last_strong_ts) < (best[0], -best[1]):
                 best = (rank, g.last_strong_ts, g)
         return best[2] if best else None
+
+    async def _returns(self, g: _Group, ref: AnomalyRef, ref_key: str) -> bool:
+        """Whether ``ref`` is ``g``'s resolved failure back. A link that failed (down,
+        flapping, an adjacency) fails again with any of its interfaces or adjacencies down,
+        seen before or not (a flapping link's shut end logs its adjacency down on one cycle
+        and not on another); a congested or lossy link with the same kind of symptom on its
+        interfaces. A router that was down is down again only when it is unreachable again:
+        its daemon or an adjacency of its failing while it answers is another fault (a
+        routing crash after the router came back) and opens its own incident. Otherwise,
+        only a symptom the incident already held returns."""
+        root = g.root
+        if root is not None and root.kind == "device" and root.fault == "down":
+            return ref.entity == root.entity and ref.signal == "reachability"
+        same = ref_key in g.anomalies
+        if root is not None and root.kind == "link":
+            same = same or _LINK_SYMPTOM.get(root.fault) == ref.kind
+        return same and await self._of_root(root, ref.entity)
 
     async def _of_root(self, root: RootCause | None, entity: str) -> bool:
         """Whether ``entity`` is the root cause itself: a link's interfaces, a device and its

@@ -28,6 +28,7 @@ below the share that hurts anyone (a prediction of harm that does not come true)
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,7 +119,7 @@ class Fault:
     counted: bool = True
     """For packet loss: the receiving interfaces count the lost frames as input errors (a
     dirty fibre, a failing optic). False: nothing counts them (a drop inside a router or a
-    transport circuit, as the lab's nftables drop): no counter shows the loss."""
+    transport circuit): no counter shows the loss."""
     flap_period_s: float = FLAP_PERIOD_S
     """For a flapping link: down for ``flap_down_s`` at the start of every period."""
     flap_down_s: float = FLAP_DOWN_S
@@ -159,8 +160,13 @@ class Fault:
         """A benign anomaly, not a fault: nothing to find, nothing to open an incident for."""
         return self.kind in BENIGN_KINDS
 
-    def links_down(self, t: float) -> tuple[str, ...]:
-        """The links this fault holds down at ``t`` (node faults are handled by the network)."""
+    def links_down(self, t: float, since: float | None = None) -> tuple[str, ...]:
+        """The links this fault holds down at ``t`` (node faults are handled by the network);
+        with ``since``, a flapping link down at any time in ``(since, t]`` too: a router
+        reports a link that went down and came back between two samples at once (its trap,
+        its log), so a flap shorter than the sampling step is seen, as on real routers."""
+        if self.kind == "flap" and since is not None and since < t:
+            return (self.target,) if self._flapped(since, t) else ()
         if not self.active(t):
             return ()
         if self.kind == "link_down":
@@ -170,6 +176,18 @@ class Fault:
         if self.kind == "flap" and (t - self.start) % self.flap_period_s < self.flap_down_s:
             return (self.target,)
         return ()
+
+    def _flapped(self, since: float, t: float) -> bool:
+        """Whether a down spell of this flap overlaps ``(since, t]``."""
+        lo, hi = max(since, self.start), min(t, self.end)
+        if hi < lo or (hi == lo and not self.active(hi)):
+            return False
+        k = math.floor((lo - self.start) / self.flap_period_s)
+        while (w0 := self.start + k * self.flap_period_s) <= hi:
+            if w0 < self.end and w0 + self.flap_down_s > lo:
+                return True
+            k += 1
+        return False
 
 
 def schedule_faults(

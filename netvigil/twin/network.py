@@ -180,6 +180,7 @@ class TwinNetwork:
         self._uncounted: set[str] = set()  # lossy links whose losses no counter counts
         self._last_util = np.zeros(len(self._dirs))
         self._prev_reachable: dict[str, bool] = {d.name: True for d in topo.devices()}
+        self._prev_step: float | None = None
         self._prev_adjacency: dict[str, bool] = {}
         self._prev_unrouted: frozenset[str] = frozenset()
         self._prev_late: frozenset[str] = frozenset()
@@ -199,10 +200,20 @@ class TwinNetwork:
             if f.active(t) and not (f in self.fault_cleared and t >= self.fault_cleared[f])
         ]
 
-    def _state(self, t: float) -> tuple[frozenset[str], frozenset[str], list[Fault]]:
+    def _state(
+        self, t: float, since: float | None = None
+    ) -> tuple[frozenset[str], frozenset[str], list[Fault]]:
+        """The network's state at ``t``; with ``since`` (the previous step), a link that
+        flapped down since then counts as down (what its router reported meanwhile)."""
         active = self.active_faults(t)
+        if since is not None:
+            active += [
+                f
+                for f in self.faults
+                if f.kind == "flap" and f not in active and f.links_down(t, since)
+            ]
         down_dev = frozenset(f.target for f in active if f.kind == "node_down")
-        down_links = {lk for f in active for lk in f.links_down(t)}
+        down_links = {lk for f in active for lk in f.links_down(t, since)}
         self._loss = {}
         for f in active:
             if f.kind in LOSS_KINDS:  # two lossy faults on one link: both lose frames
@@ -224,7 +235,9 @@ class TwinNetwork:
         self._shut = {
             self.topo.link(f.target).end(f.direction)
             for f in active
-            if f.kind in ("link_down", "flap") and f.direction and f.target in f.links_down(t)
+            if f.kind in ("link_down", "flap")
+            and f.direction
+            and f.target in f.links_down(t, since)
         }
         return frozenset(down_links), down_dev, surges
 
@@ -422,7 +435,8 @@ class TwinNetwork:
     def step(self, t: float) -> list[Event]:
         """The telemetry and events devices would report at simulated time ``t``."""
         t = float(t)
-        down_links, down_dev, surges = self._state(t)
+        down_links, down_dev, surges = self._state(t, self._prev_step)
+        self._prev_step = t
         m, reachable = self._route(down_links, down_dev)
         daily = 1 + DAILY_SWING * math.sin(2 * math.pi * ((t % 86400) / 86400) - math.pi / 2)
         noise = self._rng.lognormal(0.0, NOISE_SIGMA, len(self._pairs))

@@ -61,3 +61,19 @@ def test_unreachable_verdicts_given_while_overloaded_are_marked() -> None:
     names = {name for (name, _labels) in meters.values()}
     assert "netvigil_snmp_poller_overloaded" in names
     poller.close()
+
+
+def test_a_target_is_unreachable_only_after_down_after_failed_polls_in_a_row() -> None:
+    clock = [1000.0]
+    target = SnmpTarget(host="192.0.2.1", port=1000, device="r0")
+    poller = SnmpPoller([target], interval_s=10.0, down_after=2, clock=lambda: clock[0])
+    late = SnmpError("timeout", "no answer")
+    st = poller._targets["r0"]
+    assert poller._failed(st, late) == []  # one timed-out poll: no verdict
+    st.failures = 0  # it answered the next poll (what _poll does on an answer)
+    assert poller._failed(st, late) == []
+    clock[0] += 10.0
+    verdicts = poller._failed(st, late)  # the second in a row
+    assert [e.kind for e in verdicts if isinstance(e, DeviceEvent)] == ["unreachable"]
+    assert verdicts[0].ts == clock[0]
+    poller.close()

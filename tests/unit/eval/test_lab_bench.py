@@ -28,6 +28,8 @@ def test_the_twin_fault_has_the_lab_fault_s_target_times_and_magnitude() -> None
     f = twin_fault(LabFault("link_loss", lk.id, 100.0, 60.0), plan)
     assert (f.kind, f.target, f.start, f.end) == ("packet_loss", lk.id, 100.0, 160.0)
     assert f.magnitude == lab_faults.LOSS_SHARE and f.loss(120.0) == lab_faults.LOSS_SHARE
+    # the lab's receiving agents count the lost frames as input errors: so does the twin
+    assert f.counted
     f = twin_fault(LabFault("congestion", lk.id, 0.0, 60.0, direction=lk.b), plan)
     assert f.direction == lk.b and f.magnitude == lab_faults.SURGE
     # the lab shuts the a end; its flapper: down 8 s of every 20 s

@@ -13,7 +13,7 @@ from netvigil.graph.importers import load_topology
 from netvigil.lab.faults import RAMP_PEAK, SCHEDULED_KINDS, ramp_pair
 from netvigil.lab.plan import LabPlan, lab_topology, plan_lab
 from netvigil.lab.system import LabError
-from netvigil.lab.traffic import RAMP_FLOWS, SURGE_PORT, surge_flows
+from netvigil.lab.traffic import FLOWS_PER_DEMAND, RAMP_FLOWS, SURGE_PORT, surge_flows
 from netvigil.twin.network import TwinNetwork
 from tests.conftest import shared_data
 from tests.unit.lab.test_faults_executor import _plan
@@ -44,7 +44,8 @@ def test_a_ramp_in_the_surges_file_grows_linearly_to_its_peak(tmp_path: Path) ->
         got = surge_flows(plan, path, now)
         assert (got[0].src, got[0].dst_addr, got[0].port) == ("a", loop_b, SURGE_PORT)
         assert got[0].bps == pytest.approx(want)
-        assert got[0].flows == RAMP_FLOWS > got[1].flows  # many flows: an even ECMP split
+        # many flows: an even ECMP split (a surge goes end to end: it is never split)
+        assert got[0].flows == RAMP_FLOWS and got[1].flows == FLOWS_PER_DEMAND
         assert got[1].bps == 1e6  # a surge is constant, to the other end's link address
         assert got[1].dst_addr == plan.link("b--c").b_addr.partition("/")[0]
 

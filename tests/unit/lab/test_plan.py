@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import subprocess
 
 import pytest
 
 from netvigil.graph.base import Device, Link
 from netvigil.graph.memory import MemoryTopology
+from netvigil.lab import faults
 from netvigil.lab.plan import (
     MAX_LINK_BPS,
     MIN_LINK_BPS,
@@ -19,9 +21,13 @@ from netvigil.lab.plan import (
     select_routers,
 )
 from netvigil.lab.render import (
+    IF_IN_ERRORS,
+    LINE_COUNTER_PREFIX,
+    LINE_TABLE,
     QUERY_USER,
     Credentials,
     frr_conf,
+    line_errors_script,
     lldpd_conf,
     snmpd_conf,
     softflowd_argv,
@@ -136,7 +142,8 @@ def test_snmpd_lldpd_softflowd_config() -> None:
     plan = plan_lab(_ring(5))
     r = plan.routers[1]
     creds = Credentials()
-    conf = snmpd_conf(r, plan, creds, "/x/agentx.sock")
+    conf = snmpd_conf(r, plan, creds, "/x/agentx.sock", "/x/line-errors.sh")
+    assert f"pass {IF_IN_ERRORS} /bin/sh /x/line-errors.sh" in conf
     assert f"agentAddress udp:{r.mgmt}:161" in conf
     assert f"rocommunity {creds.community}" in conf and f"createUser {creds.user} SHA" in conf
     for i in r.interfaces:
@@ -161,3 +168,18 @@ def test_a_zoo_graph_plans() -> None:
     topo = load_topology(shared_data("topologies", "Nsfnet.graphml"))
     plan = plan_lab(topo, max_routers=11)
     assert len(plan.routers) == 11 and len(plan.links) >= 10
+
+
+def test_a_receiver_s_input_errors_are_the_frames_its_peer_s_line_dropped() -> None:
+    plan = plan_lab(_ring(5))
+    r = plan.routers[1]
+    script = line_errors_script(r, plan)
+    subprocess.run(["sh", "-n"], input=script, text=True, check=True)
+    for i in r.interfaces:  # each interface reads its peer's counter, in the peer's namespace
+        peer = plan.router(i.peer)
+        assert f"{i.name}) ns={peer.netns}; pif={i.peer_interface} ;;" in script
+    assert f"nft list counter netdev {LINE_TABLE}" in script
+    assert f'"{LINE_COUNTER_PREFIX}$pif"' in script
+    rule = faults._loss_rule("eth2", 0.05)
+    assert 'hook egress device "eth2"' in rule
+    assert f'numgen random mod 1000 < 50 counter name "{LINE_COUNTER_PREFIX}eth2" drop' in rule

@@ -185,3 +185,53 @@ async def test_unreachable_verdicts_of_an_overloaded_poller_open_no_incident() -
     incs = [e for e in out if isinstance(e, Incident)]
     assert incs and {i.fingerprint for i in incs} == {incs[0].fingerprint}
     assert incs[-1].root_causes[0].entity == "core2"
+
+
+def _router_down(dev: str, ts: float, state: str = "active") -> list[Anomaly]:
+    """What a router whose daemons stopped and links went down shows: its neighbours'
+    interfaces and adjacencies down, its zebra's report, then its polls unanswered."""
+    out = [anomaly(dev, ts, signal="routing.process.ospf", state=state)]
+    for lk in TOPO.links_of(dev):
+        far = lk.b_if if lk.a == dev else lk.a_if
+        out += [
+            anomaly(far, ts, state=state),
+            anomaly(far, ts, signal="routing.ospf", state=state),
+        ]
+    return [*out, anomaly(dev, ts + 10, signal="reachability", state=state)]
+
+
+async def test_a_routing_crash_after_the_router_came_back_is_its_own_incident() -> None:
+    # the lab's node_down of a router, then 120 s later (44 s after its incident resolved)
+    # its ospfd killed: the router answers, its daemon and adjacencies go down
+    crash = [anomaly("core2", 300, signal="routing.process.ospf")]
+    for lk in TOPO.links_of("core2"):
+        crash += [anomaly(lk.a_if, 300, signal="routing.ospf")]
+        crash += [anomaly(lk.b_if, 303.5, signal="routing.ospf")]
+    incs = await feed(_router_down("core2", 180) + _router_down("core2", 246, "cleared") + crash)
+    down = [i for i in incs if i.fingerprint == incs[0].fingerprint]
+    assert down[-1].status == "resolved" and down[-1].root_cause is not None
+    assert (down[-1].root_cause.entity, down[-1].root_cause.fault) == ("core2", "down")
+    last = incs[-1]
+    assert last.fingerprint != down[0].fingerprint
+    assert last.status == "open" and last.root_cause is not None
+    assert (last.root_cause.entity, last.root_cause.fault) == ("core2", "routing_down")
+
+
+async def test_a_flapping_link_s_adjacency_first_seen_on_a_later_cycle_reopens_it() -> None:
+    # the lab's flapper shuts one end 8 s of every 20: on the first cycle only the far end
+    # reported, on the next the shut end's own adjacency log came first
+    shut, far = link_ends("core2--core3")
+    incs = await feed(
+        [
+            anomaly(far, 100),
+            anomaly(far, 100, signal="routing.ospf"),
+            anomaly(far, 108, state="cleared"),
+            anomaly(far, 108, signal="routing.ospf", state="cleared"),
+            anomaly(shut, 120, signal="routing.ospf"),
+            anomaly(far, 120),
+        ]
+    )
+    assert len({i.fingerprint for i in incs}) == 1
+    last = incs[-1]
+    assert last.status == "open" and last.root_cause is not None
+    assert (last.root_cause.entity, last.root_cause.fault) == ("core2--core3", "flapping")

@@ -203,3 +203,33 @@ def test_equal_cost_traffic_splits_per_hop_as_routers_do() -> None:
         "b--z": 0.5,
         "z--d": 0.5,
     }
+
+
+def test_a_flap_shorter_than_the_step_is_reported_whatever_the_sampling_phase() -> None:
+    # the lab's flapper: down 8 s of every 20 s; samples every 10 s that fall 9 s into a
+    # period never see the link down at their instant, but its router reported every spell
+    topo = load_topology(None)
+    lk = topo.link("core1--edge1")
+    start = T0 + 100
+    flap = Fault("flap", lk.id, start, start + 60, flap_period_s=20.0, flap_down_s=8.0)
+    steps = [start - 1 + 10 * k for k in range(8)]  # 99, 109, ... 169 s
+    assert not any(flap.links_down(t) for t in steps)
+    assert [bool(flap.links_down(t, t - 10)) for t in steps] == [
+        False,  # (89, 99]: before it
+        True,  # (99, 109]: its first spell, 100-108
+        False,
+        True,  # 120-128
+        False,
+        True,  # 140-148
+        False,
+        False,  # (159, 169]: it ended at 160
+    ]
+    net = TwinNetwork(topo, [flap], seed=1)
+    downs = []
+    for t in steps:
+        downs += [
+            t
+            for e in net.step(t)
+            if isinstance(e, DeviceEvent) and e.kind == "link_down" and e.entity == lk.b_if
+        ]
+    assert downs == [start + 9, start + 29, start + 49]
