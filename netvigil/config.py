@@ -276,6 +276,13 @@ class CorrelatorSettings(_Section):
         "many event-time seconds (opening, resolving and reopening go out at once); 0: on "
         "every change.",
     )
+    generation_check_s: float = Field(
+        1.0,
+        ge=0,
+        description="A Neo4j topology's generation is asked at most once per this many "
+        "seconds, so a storm costs one query per second, not one per anomaly; a topology "
+        "change reaches the correlator's caches this long after it (0: on every anomaly).",
+    )
 
 
 class SummarySettings(_Section):

@@ -231,6 +231,7 @@ class Service:
                     regions=c.regions,
                     halo_hops=c.halo_hops,
                     revision_s=c.revision_s,
+                    generation_check_s=c.generation_check_s,
                 ),
                 summarizer(settings),
                 resume=incidents.resumable,

@@ -42,18 +42,22 @@ class MemoryTopology:
         self._services: dict[str, Service] = {}
         self._hops: dict[str, dict[str, int]] = {}
         self._gen = 0
-        #: where one failure can split the graph, for the generation it was computed at
+        #: bumped by a change of devices or links (the graph), not of sites or services
+        self._shape = 0
+        #: where one failure can split the graph, for the shape it was computed at
         self._cuts: tuple[int, alg.Cuts] | None = None
 
-    def _changed(self) -> None:
+    def _changed(self, shape: bool = True) -> None:
         self._gen += 1
-        self._hops = {}
+        if shape:
+            self._shape += 1
+            self._hops = {}
 
     # -------------------------------------------------------------- writes
 
     def add_site(self, site: Site) -> None:
         self._sites[site.name] = site
-        self._changed()
+        self._changed(shape=False)
 
     def add_device(self, device: Device) -> None:
         if not device.name or ":" in device.name or "--" in device.name:
@@ -88,7 +92,7 @@ class MemoryTopology:
         for dev in service.devices:
             self.device(dev)
         self._services[service.name] = service
-        self._changed()
+        self._changed(shape=False)
 
     def load(
         self,
@@ -263,10 +267,17 @@ class MemoryTopology:
         self.device(b)
         return alg.routes(self._g, a, b, k)
 
+    def warm(self) -> alg.Cuts:
+        """What blast radii read of the graph as it is (where one failure can split it:
+        linear in its size, ~0.6 CPU s at 10,000 devices), computed now if the devices or
+        links changed since; a reader calls it ahead so the first incident does not pay."""
+        if self._cuts is None or self._cuts[0] != self._shape:
+            self._cuts = (self._shape, alg.cuts(self._g))
+        return self._cuts[1]
+
     def blast_radius(self, entity: str) -> BlastRadius:
         devs, links = self._failed(entity)
-        if self._cuts is None or self._cuts[0] != self._gen:
-            self._cuts = (self._gen, alg.cuts(self._g))
+        cuts = self.warm()
         return alg.blast_radius(
             self._g,
             entity,
@@ -274,7 +285,7 @@ class MemoryTopology:
             self._services.values(),
             failed_devices=devs,
             failed_links=links,
-            cuts=self._cuts[1],
+            cuts=cuts,
         )
 
     def _failed(self, entity: str) -> tuple[set[str], set[str]]:

@@ -44,6 +44,18 @@ Kafka the state keeps it and the next event after the restart releases it; the e
 runtime resumes from the incident store's last revision (at most ``revision_s`` older) and
 confirms its symptoms as after any restart.
 
+Topology changes: what the correlator caches of the topology (each device's k-hop
+neighbourhood, a service's path, a root cause's impact) is keyed by the store's generation.
+A network store (Neo4j) is asked for it at most once per ``generation_check_s`` (1 s) of the
+monotonic clock (:class:`~netvigil.graph.generation.GenerationWatch`), so a storm of anomalies
+costs one round trip per second rather than one per anomaly; a topology change is taken into
+account by the anomalies that come ``generation_check_s`` after it. The in-process store is
+asked every time (its generation is an attribute), and is warmed when a state is made
+(``MemoryTopology.warm``: where one failure can split the graph, linear in its size, ~0.6 CPU
+s at 10,000 devices), so the first incident of a storm does not compute it; a change of
+devices or links makes it compute again at the next blast radius, one of sites or services
+(a service's path moving in a storm) does not.
+
 Monitoring health: an anomaly whose evidence says the poller gave it while overloaded
 (``poller_overload``: many devices timing out at once, :mod:`netvigil.collectors.snmp.health`)
 is taken as ``unconfirmed``, weak evidence: it opens no incident and keeps no group alive, so
@@ -109,6 +121,7 @@ from netvigil.events import (
 )
 from netvigil.graph.aio import AsyncTopology
 from netvigil.graph.base import Subgraph, TopologyStore, entity_devices
+from netvigil.graph.generation import GenerationWatch
 from netvigil.streams.base import Processor
 from netvigil.streams.ignored import Ignored
 from netvigil.streams.sharding import Sharding
@@ -162,6 +175,9 @@ class CorrelatorConfig:
     revision_s: float = 5.0
     """An open incident's changes are ranked and emitted at most once per this many seconds
     of event time (0: on every change); see the module doc, "Revisions"."""
+    generation_check_s: float = 1.0
+    """A network store's topology generation is asked at most once per this many seconds
+    (monotonic clock); see the module doc, "Topology changes"."""
 
 
 @dataclass
@@ -238,6 +254,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         #: service -> (topology generation, devices on its path, entities of its path)
         self._paths: dict[str, tuple[int, tuple[str, ...], frozenset[str]]] = {}
         self.sharding = Sharding(topo, self.cfg.regions, self.cfg.halo_hops)
+        self._gen = GenerationWatch(self.cfg.generation_check_s if self.aio.threaded else 0.0)
         #: state key -> event time of the last clock tick passed to it (see ``keys``)
         self._ticked: dict[str, float] = {}
 
@@ -281,6 +298,9 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         return self.new_state_for("all")
 
     def new_state_for(self, key: str) -> CorrelationState:
+        warm = getattr(self.topo, "warm", None)
+        if warm is not None and not self.aio.threaded:
+            warm()  # see the module doc, "Topology changes"
         region = int(key.removeprefix("region-")) if key.startswith("region-") else 0
         state = CorrelationState(region=region)
         if self.resume is None:
@@ -425,8 +445,15 @@ class CorrelatorProcessor(Processor[CorrelationState]):
 
     # ------------------------------------------------------------------ grouping
 
+    async def _generation(self) -> int:
+        """The topology generation (see the module doc, "Topology changes")."""
+        if self._gen.due():
+            return self._gen.set(await self.aio.call(self.topo.generation))
+        assert self._gen.value is not None  # due() is True until a value is set
+        return self._gen.value
+
     async def _nearby(self, devices: tuple[str, ...]) -> set[str]:
-        gen = await self.aio.call(self.topo.generation)
+        gen = await self._generation()
         if gen != self._near_gen:
             self._near, self._near_gen = {}, gen
         out: set[str] = set()
@@ -441,7 +468,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         the entities of the path (its links, their interfaces, its devices)."""
         if ref.kind != SLO_KIND:
             return entity_devices(ref.entity), frozenset()
-        gen = await self.aio.call(self.topo.generation)
+        gen = await self._generation()
         cached = self._paths.get(ref.entity)
         if cached is not None and cached[0] == gen:
             return cached[1], cached[2]

@@ -11,10 +11,9 @@ does not move under them.
 
 from __future__ import annotations
 
-import time
-
 from netvigil.errors import TopologyError
 from netvigil.graph.base import TopologyStore, entity_devices
+from netvigil.graph.generation import GenerationWatch
 from netvigil.graph.regions import Regions, partition
 
 __all__ = ["Sharding"]
@@ -31,16 +30,14 @@ class Sharding:
         self._regions: Regions | None = None
         self._shape: frozenset[tuple[str, str]] | None = None
         self._gen: int | None = None
-        self._checked = float("-inf")
+        self._watch = GenerationWatch(refresh_s)
         self._services: dict[str, tuple[str, ...]] = {}
 
     def regions(self) -> Regions:
         """The current regions (recomputed when the devices or links changed)."""
-        now = time.monotonic()
-        if self._regions is not None and now - self._checked < self.refresh_s:
+        if self._regions is not None and not self._watch.due():
             return self._regions
-        self._checked = now
-        gen = self.topo.generation()
+        gen = self._watch.set(self.topo.generation())
         if self._regions is not None and gen == self._gen:
             return self._regions
         self._gen = gen

@@ -44,6 +44,28 @@ def test_yaml_errors_and_names(tmp_path: Path) -> None:
         load_topology(f.rename(tmp_path / "t.txt"))
 
 
+def test_inventories_are_read_as_yaml_1_2(tmp_path: Path) -> None:
+    """Core-schema scalars: ``no`` a name, ``1e10`` a number; a repeated key, bad YAML and
+    several documents are clear errors."""
+    f = tmp_path / "t.yaml"
+    f.write_text(
+        "devices: [{name: a, vendor: no}, {name: b}]\n"
+        "links: [{a: a, b: b, capacity: 1e10, igp_metric: 010}]\n"
+    )
+    t = load_topology(f)
+    assert t.device("a").vendor == "no"
+    lk = t.link("a--b")
+    assert (lk.capacity_bps, lk.igp_metric) == (1e10, 10)
+    for bad, why in (
+        ("devices: [{name: a, name: b}]\n", "not valid YAML.*duplicate"),
+        ("devices: [{name: a}\n", "not valid YAML"),
+        ("devices: [{name: a}]\n---\ndevices: []\n", "'devices' list"),
+    ):
+        f.write_text(bad)
+        with pytest.raises(TopologyError, match=why):
+            load_topology(f)
+
+
 def test_parallel_links_get_distinct_ids(tmp_path: Path) -> None:
     f = tmp_path / "t.yaml"
     f.write_text("devices: [{name: a}, {name: b}]\nlinks: [{a: a, b: b}, {a: b, b: a}]\n")
