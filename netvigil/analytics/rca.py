@@ -14,7 +14,12 @@ Two views of the same evidence are combined:
    - ``link packet_loss``: the link's interfaces counting input errors (a lossy link is seen
      by whoever receives from it: both ends when traffic flows both ways);
    - ``device down``: the device unreachable and the far ends of all its links down (its own
-     interfaces cannot be observed any more);
+     interfaces cannot be observed any more). Devices cut off behind it are unreachable too:
+     where the unreachable devices form a connected part of the network whose border with
+     the reachable rest is at most ``CUT_BORDER_MAX`` devices, each border device's
+     hypothesis explains the unreachability of the part's interior (a core router pair that
+     fails together cuts off every POP dual-homed on it, though neither router alone isolates
+     anything; without this, each POP's own router explained its share as well as the pair);
    - ``device linecard``: two or more links of a reachable device down together (onsets within
      ``LINECARD_SPREAD_S``) while others stay up;
    - ``device routing_down``: a reachable device whose neighbours lost their adjacencies with
@@ -59,6 +64,7 @@ from netvigil.graph.base import Interface, Link, Subgraph, entity_devices, entit
 
 __all__ = [
     "ADMIN_DOWN",
+    "CUT_BORDER_MAX",
     "KIND_WEIGHT",
     "LINECARD_SPREAD_S",
     "PROCESS_PREFIX",
@@ -95,6 +101,9 @@ ROUTING_PREFIX = "routing."
 PROCESS_PREFIX = "routing.process"
 #: an interface an operator shut down (not a symptom: it tells which end is not observed)
 ADMIN_DOWN = "admin_down"
+#: a cut-off part of the network is explained by its border devices when there are at most
+#: this many (a failed router, or a dual-homed pair): a larger border is several faults
+CUT_BORDER_MAX = 2
 #: links failing within this many seconds of each other count as failing together
 LINECARD_SPREAD_S = 30.0
 #: congestion beginning this soon after a failure is the traffic the failure moved
@@ -263,10 +272,37 @@ def _observable(e: str, unreachable: set[str]) -> bool:
     return entity_devices(e)[0] not in unreachable
 
 
+def _cut_off(topo: Topo, unreachable: set[str]) -> dict[str, frozenset[str]]:
+    """Border device -> the reachability symptoms of the interior of the unreachable part it
+    borders: each connected part of the unreachable devices whose border (its devices with a
+    link to a reachable one) has at most ``CUT_BORDER_MAX`` devices."""
+    out: dict[str, frozenset[str]] = {}
+    seen: set[str] = set()
+    for start in sorted(unreachable):
+        if start in seen:
+            continue
+        part, border, todo = {start}, set(), [start]
+        while todo:
+            dev = todo.pop()
+            for lk in topo.links_of(dev):
+                other = lk.other(dev)
+                if other not in unreachable:
+                    border.add(dev)
+                elif other not in part:
+                    part.add(other)
+                    todo.append(other)
+        seen |= part
+        inner = frozenset(f"{d}|reach" for d in part - border)
+        if inner and len(border) <= CUT_BORDER_MAX:
+            out.update(dict.fromkeys(border, inner))
+    return out
+
+
 def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
     """The typed candidates the strong evidence suggests (the rules for the obvious cases)."""
     out: dict[tuple[str, str], Hypothesis] = {}
     devices: set[str] = ev.unreachable | ev.routing_dead
+    cut = _cut_off(topo, ev.unreachable)
     for ifid in ev.down_ifaces:
         iface = topo.interface(ifid)
         devices.add(iface.device)
@@ -313,7 +349,7 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
             dev,
             frozenset({f"{dev}|reach"} | far),
             "unreachable, neighbours see it",
-            explains=dead,
+            explains=dead | cut.get(dev, frozenset()),
         )
         own = {lk.end(dev) for lk in links if lk.a != lk.b}
         if dev not in ev.unreachable and not (far | own) & ev.oper_down:

@@ -221,3 +221,43 @@ def test_the_dense_and_the_edge_list_walk_rank_alike(
     monkeypatch.setattr(rca, "WALK_DENSE_MAX", 0)
     assert [rank(lone, c) for c in cases] == dense
     assert any(rc.entity == "lone" for r in dense for rc in r)  # the dangling node ranks
+
+
+def _dual_homed() -> MemoryTopology:
+    """Two core routers x1, x2 (the pair) joined to the rest of the core (c1, c2, a ring),
+    and four POP routers p1..p4 each homed on both of the pair, each with an access switch."""
+    devices = [
+        "c1",
+        "c2",
+        "x1",
+        "x2",
+        *(f"p{i}" for i in range(1, 5)),
+        *(f"s{i}" for i in range(1, 5)),
+    ]
+    pairs = [("c1", "c2"), ("c1", "x1"), ("c2", "x2"), ("x1", "x2")]
+    pairs += [(x, f"p{i}") for i in range(1, 5) for x in ("x1", "x2")]
+    pairs += [(f"p{i}", f"s{i}") for i in range(1, 5)]
+    t = MemoryTopology()
+    t.load(
+        devices=[Device(d) for d in devices],
+        links=[Link(f"{a}--{b}", a, f"{a}:{b}", b, f"{b}:{a}") for a, b in pairs],
+    )
+    return t
+
+
+def test_a_failed_router_pair_is_blamed_for_the_devices_it_cuts_off() -> None:
+    """Both routers of a pair fail: every POP behind them is unreachable too. No single
+    router's failure isolates a POP (each is homed on both), yet the pair's border routers,
+    not each POP's own router, are what explains the cut-off part."""
+    t = _dual_homed()
+    cut = ["x1", "x2", "p1", "p2", "p3", "p4", "s1", "s2", "s3", "s4"]
+    anomalies = [ref(d, signal="reachability") for d in cut]
+    anomalies += [ref("c1:x1"), ref("c2:x2")]  # the reachable neighbours see their links drop
+    causes = rank(t, anomalies)
+    assert {causes[0].entity, causes[1].entity} == {"x1", "x2"}, causes
+    assert causes[0].fault == "down"
+    assert causes[1].score > causes[2].score
+    # one router of the pair down alone isolates nothing: it is named, nothing else explained
+    facing = [lk.end(lk.other("x1")) for lk in t.links_of("x1")]
+    causes = rank(t, [ref("x1", signal="reachability"), *(ref(i) for i in facing)])
+    assert causes[0].entity == "x1", causes
