@@ -41,6 +41,8 @@ Reported (:data:`FIELDS`, the issue's contract, then extras), every figure measu
   incident revision whose top root cause is a failed router, as simulated seconds between
   them plus the wall seconds the pipeline took between publishing the two (an upper bound
   on what a live network would see, where the pipeline's work overlaps the waiting);
+  ``storm_named_at_end`` (an extra) says whether every storm incident's last revision still
+  names a failed router first (a later revision may rank others higher);
 - ``incident_latency_p99_s``: per incident revision, wall seconds from the detector's
   return of the anomaly that caused it to the end of the correlator's call that emitted it,
   p99 (on Kafka this includes the anomaly's trip through the broker and the re-keying hop);
@@ -372,6 +374,7 @@ def run_scale_bench(spec: ScaleSpec, progress: Progress | None = None) -> dict[s
         "storm_isolated_devices": len(storm.isolated),
         "storm_anomalies": run["storm_anomalies"],
         "storm_root_causes": run["storm_root_causes"],
+        "storm_named_at_end": run["storm_named_at_end"],
         "metrics": run["metrics"],
         "metrics_per_cpu_s": run["metrics_per_cpu_s"],
         "anomalies": run["anomalies"],
@@ -470,7 +473,7 @@ _PIPELINE = (
 
 
 def _not_run(why: str) -> dict[str, Any]:
-    extras = ("storm_anomalies", "metrics", "metrics_per_cpu_s", "anomalies")
+    extras = ("storm_anomalies", "storm_named_at_end", "metrics", "metrics_per_cpu_s", "anomalies")
     return {
         **dict.fromkeys(_PIPELINE + extras),
         "storm_root_causes": {},
@@ -522,6 +525,11 @@ def _storm_figures(
         "storm_root_causes": {
             fp[:12]: [rc.entity for rc in latest[fp].root_causes[:3]] for fp in storm_fps
         },
+        "storm_named_at_end": bool(storm_fps)
+        and all(
+            bool(latest[fp].root_causes) and latest[fp].root_causes[0].entity in storm.failed
+            for fp in storm_fps
+        ),
         "incident_revisions": len(watch.incidents),
         "incident_latency_p99_s": _p99(watch.latencies),
         "unmeasured": unmeasured,

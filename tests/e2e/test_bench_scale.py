@@ -41,4 +41,5 @@ def test_bench_scale_reports_the_contract_and_the_storm_gives_one_incident() -> 
     assert report["storm_incidents"] == 1
     [root_causes] = report["storm_root_causes"].values()
     assert root_causes[0] in failed
+    assert report["storm_named_at_end"] is True
     assert report["storm_incident_s"] <= 30

@@ -25,3 +25,4 @@ def test_the_storm_on_kafka_gives_the_embedded_runs_incident(kafka: str) -> None
     [embedded_causes] = embedded["storm_root_causes"].values()
     assert kafka_causes[0] in on_kafka["storm_failed"]
     assert kafka_causes[0] == embedded_causes[0]
+    assert on_kafka["storm_named_at_end"] is embedded["storm_named_at_end"] is True
