@@ -122,6 +122,7 @@ from netvigil.events import (
 from netvigil.graph.aio import AsyncTopology
 from netvigil.graph.base import Subgraph, TopologyStore, entity_devices
 from netvigil.graph.generation import GenerationWatch
+from netvigil.graph.memory import MemoryTopology
 from netvigil.streams.base import Processor
 from netvigil.streams.ignored import Ignored
 from netvigil.streams.sharding import Sharding
@@ -298,9 +299,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         return self.new_state_for("all")
 
     def new_state_for(self, key: str) -> CorrelationState:
-        warm = getattr(self.topo, "warm", None)
-        if warm is not None and not self.aio.threaded:
-            warm()  # see the module doc, "Topology changes"
+        if isinstance(self.topo, MemoryTopology):
+            self.topo.warm()  # see the module doc, "Topology changes"
         region = int(key.removeprefix("region-")) if key.startswith("region-") else 0
         state = CorrelationState(region=region)
         if self.resume is None:

@@ -29,7 +29,6 @@ class Sharding:
         self.refresh_s = refresh_s
         self._regions: Regions | None = None
         self._shape: frozenset[tuple[str, str]] | None = None
-        self._gen: int | None = None
         self._watch = GenerationWatch(refresh_s)
         self._services: dict[str, tuple[str, ...]] = {}
 
@@ -37,10 +36,10 @@ class Sharding:
         """The current regions (recomputed when the devices or links changed)."""
         if self._regions is not None and not self._watch.due():
             return self._regions
+        seen = self._watch.value  # the generation the regions were last checked at
         gen = self._watch.set(self.topo.generation())
-        if self._regions is not None and gen == self._gen:
+        if self._regions is not None and gen == seen:
             return self._regions
-        self._gen = gen
         self._services.clear()
         devices = [d.name for d in self.topo.devices()]
         links = self.topo.links()
