@@ -34,7 +34,9 @@ def pick_topologies(n: int = 20, lo: int = 20, hi: int = 80) -> list[Path]:
     return [ok[int(i * step)] for i in range(n)]
 
 
-def run_one(topology: Path, faults: int, seed: int) -> dict[str, object]:
+def run_one(
+    topology: Path, faults: int, seed: int, poll_timeouts: float = 0.0
+) -> dict[str, object]:
     cmd = [
         sys.executable,
         "-m",
@@ -47,6 +49,8 @@ def run_one(topology: Path, faults: int, seed: int) -> dict[str, object]:
         str(faults),
         "--seed",
         str(seed),
+        "--poll-timeouts",
+        str(poll_timeouts),
         "--json",
         "--details",
     ]
@@ -64,11 +68,19 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=20)
     ap.add_argument("--min-nodes", type=int, default=20)
     ap.add_argument("--max-nodes", type=int, default=80)
+    ap.add_argument(
+        "--poll-timeouts",
+        type=float,
+        default=0.0,
+        help="share of SNMP polls timing out alone (netvigil bench rca --poll-timeouts)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write every report here")
     args = ap.parse_args()
     tops = pick_topologies(args.count, args.min_nodes, args.max_nodes)
     with ThreadPoolExecutor(args.jobs) as pool:
-        reports = list(pool.map(lambda t: run_one(t, args.faults, args.seed), tops))
+        reports = list(
+            pool.map(lambda t: run_one(t, args.faults, args.seed, args.poll_timeouts), tops)
+        )
     for r in reports:
         print(
             f"{r['topology']:<16} top1 {r['top1']:.2f} top3 {r['top3']:.2f} "

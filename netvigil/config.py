@@ -283,6 +283,13 @@ class CorrelatorSettings(_Section):
         "seconds, so a storm costs one query per second, not one per anomaly; a topology "
         "change reaches the correlator's caches this long after it (0: on every anomaly).",
     )
+    confirm_s: float = Field(
+        0.0,
+        ge=0,
+        description="A device's unreachability that no other strong symptom corroborates (no "
+        "link, adjacency or neighbour down) opens an incident only once it has lasted this "
+        "many event-time seconds: a lone poll timeout is no device down (0: at once).",
+    )
 
 
 class SummarySettings(_Section):

@@ -206,6 +206,7 @@ class Service:
                 seed=settings.twin.seed,
                 poll_reachability=twin.poll_reachability,
                 poller=twin.poller,
+                down_after=settings.snmp.down_after,
             )
         clock: list[TwinSource] = []  # the twin source, once built: its clock is sim time
         coordinator, autonomy, action_store, prevention = build_coordinator(
@@ -232,6 +233,7 @@ class Service:
                     halo_hops=c.halo_hops,
                     revision_s=c.revision_s,
                     generation_check_s=c.generation_check_s,
+                    confirm_s=c.confirm_s,
                 ),
                 summarizer(settings),
                 resume=incidents.resumable,

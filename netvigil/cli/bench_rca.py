@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -28,6 +29,21 @@ __all__ = ["bench_rca"]
     show_default=True,
     help="Split the correlator into this many regions (correlator.regions).",
 )
+@click.option(
+    "--poll-timeouts",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of SNMP polls that time out alone, devices and network fine (the lab's "
+    "loaded machine: 0.011); unreachable verdicts follow snmp.down_after.",
+)
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the anomalies and clock ticks the correlator read to this file (JSON), to "
+    "correlate them again offline (bench/confirm_cv.py).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option(
     "--details", is_flag=True, help="With --json: add per-kind counts, misses, incidents."
@@ -38,6 +54,8 @@ def bench_rca(
     fault_count: int,
     seed: int,
     regions: int,
+    poll_timeouts: float,
+    record: str | None,
     as_json: bool,
     details: bool,
 ) -> None:
@@ -45,7 +63,14 @@ def bench_rca(
     flapping link) with benign anomalies and 10% telemetry loss; score the root causes."""
     from netvigil.eval.rcabench import run_rca_bench
 
-    report = run_rca_bench(topology, fault_count, seed, regions=regions)
+    report = run_rca_bench(
+        topology,
+        fault_count,
+        seed,
+        regions=regions,
+        poll_timeouts=poll_timeouts,
+        record=Path(record) if record else None,
+    )
     keys = ["faults", "top1", "top3", "mttd_p50_s", "false_incidents"]
     if as_json:
         shown = report if details else {k: report[k] for k in keys}

@@ -22,7 +22,10 @@ need care to be what they claim:
   trend predicts harm that never comes. Any link the faults do not use.
 
 A ``poller_overload`` (the poller's own overload: most devices' polls time out at once,
-nothing in the network changes) needs no place; it recurs every ``every_s``.
+nothing in the network changes) needs no place; it recurs every ``every_s``. Nor do
+``poll_timeouts`` (single devices' polls timing out now and then for ``duration_s``; their
+``magnitude`` is the share of polls that do, by default
+:data:`~netvigil.twin.faults.POLL_TIMEOUT_SHARE`).
 
 The others avoid the links the scenario's faults use, so a fault is never hidden inside a benign
 condition (nor a benign condition counted as a fault). Targets are drawn with the seed.
@@ -34,7 +37,7 @@ import random
 from typing import Any
 
 from netvigil.graph.base import TopologyStore
-from netvigil.twin.faults import BENIGN_KINDS, Fault
+from netvigil.twin.faults import BENIGN_KINDS, POLL_TIMEOUT_SHARE, Fault
 from netvigil.twin.network import TwinNetwork
 from netvigil.twin.source import SIM_EPOCH
 
@@ -111,12 +114,15 @@ def benign_faults(
                 used.add(link)
                 start = SIM_EPOCH + first + i * every
                 out.append(Fault(kind, link, start, start + 2 * plateau / slope, plateau))
-        elif kind == "poller_overload":
-            # the monitoring's own overload: no place in the network (its target is nominal)
+        elif kind in ("poller_overload", "poll_timeouts"):
+            # the monitoring's own noise: no place in the network (its target is nominal)
             names = sorted(d.name for d in topo.devices())
+            share = (
+                float(spec.get("magnitude", POLL_TIMEOUT_SHARE)) if kind == "poll_timeouts" else 1.0
+            )
             for i in range(count):
                 start = SIM_EPOCH + first + i * every
-                out.append(Fault(kind, rng.choice(names), start, start + duration))
+                out.append(Fault(kind, rng.choice(names), start, start + duration, share))
         else:
             raise ValueError(f"benign kind {kind!r} cannot be scheduled by a scenario yet")
     return sorted(out, key=lambda f: f.start)

@@ -20,12 +20,19 @@ from typing import Any
 import msgspec
 
 from netvigil.eval.scoreboard import Scoreboard
-from netvigil.events import Anomaly, Event
+from netvigil.events import Anomaly, Event, Sample
 from netvigil.graph.base import TopologyStore
 from netvigil.streams.correlate import CorrelationState, CorrelatorConfig, CorrelatorProcessor
 from netvigil.twin.faults import Fault
 
-__all__ = ["Recording", "faults_of", "load_recording", "rescore", "save_recording"]
+__all__ = [
+    "BenchRecording",
+    "Recording",
+    "faults_of",
+    "load_recording",
+    "rescore",
+    "save_recording",
+]
 
 
 class Recording(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,7 +52,19 @@ class Recording(msgspec.Struct, frozen=True, kw_only=True):
     grace_s: float
 
 
-def save_recording(path: Path, rec: Recording) -> None:
+class BenchRecording(msgspec.Struct, frozen=True, kw_only=True):
+    """What the correlator read in a run of the RCA benchmark on the twin
+    (``netvigil bench rca --record``): anomalies and the sampler's clock ticks, in order."""
+
+    topology: str
+    """The topology file (empty: the built-in demo backbone)."""
+    faults: list[dict[str, Any]]
+    """The faults as the twin made them, benign ones included (the scoreboard skips those)."""
+    grace_s: float
+    events: list[Anomaly | Sample]
+
+
+def save_recording(path: Path, rec: Recording | BenchRecording) -> None:
     path.write_bytes(msgspec.json.encode(rec))
 
 
@@ -53,18 +72,19 @@ def load_recording(path: Path) -> Recording:
     return msgspec.json.decode(path.read_bytes(), type=Recording)
 
 
-def faults_of(rec: Recording) -> list[Fault]:
+def faults_of(rec: Recording | BenchRecording) -> list[Fault]:
     return [Fault(**{**f, "links": tuple(f.get("links", ()))}) for f in rec.faults]
 
 
 def rescore(
-    anomalies: Sequence[Anomaly],
+    anomalies: Sequence[Anomaly | Sample],
     faults: Iterable[Fault],
     topo: TopologyStore,
     cfg: CorrelatorConfig,
     grace_s: float,
 ) -> dict[str, Any]:
-    """The :meth:`Scoreboard.report` of ``anomalies`` correlated with ``cfg``."""
+    """The :meth:`Scoreboard.report` of ``anomalies`` (with clock ticks, if recorded)
+    correlated with ``cfg``."""
     board = Scoreboard(grace_s=grace_s)
     for f in faults:
         board.on_fault("injected", f, f.start)

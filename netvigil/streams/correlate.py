@@ -63,6 +63,18 @@ a burst of poll timeouts from NetVigil's own overload is no storm of device-down
 beside a real fault's strong symptoms (a router down takes its neighbours' links and
 adjacencies down) it joins that fault's incident.
 
+Nor is a device's unreachability alone a device down: with ``confirm_s`` set, one that
+nothing corroborates is held back (``CorrelationState.pending``, in no group) until a strong
+symptom of the device or of a neighbour comes, a ``down`` one within ``confirm_s`` of it (a
+router that fails takes its neighbours' links and adjacencies down within a poll or two;
+congestion nearby says nothing of it), which places it at once, before that symptom, as it
+would have been placed without holding; or until it has lasted ``confirm_s``
+of event time (checked on every event, clock ticks included), when it is placed then. One
+that clears first (the device answers its next poll) is dropped, counted as
+``unconfirmed_unreachability``. So a poll that times out alone, the device and its
+neighbours fine, is no incident; the price is that a device failing with no monitored
+neighbour is named ``confirm_s`` later.
+
 Cross-domain: an ``slo_burn`` anomaly (a service's error budget burning, from
 ``streams/slo.py``) is placed by the service's *path*: the devices at the ends of the links its
 traffic traverses, as the topology store keeps them (``twin/services.py`` keeps them current).
@@ -179,6 +191,10 @@ class CorrelatorConfig:
     generation_check_s: float = 1.0
     """A network store's topology generation is asked at most once per this many seconds
     (monotonic clock); see the module doc, "Topology changes"."""
+    confirm_s: float = 0.0
+    """A device's unreachability that nothing corroborates is held back until it has lasted
+    this many seconds of event time (0: never held); see the module doc, "Monitoring
+    health"."""
 
 
 @dataclass
@@ -223,6 +239,8 @@ class CorrelationState:
     """Suppression id -> the pattern it holds back (from ``netvigil.feedback``)."""
     region: int = 0
     """The region this state correlates (0 of 1 without regions)."""
+    pending: tuple[Anomaly, ...] = ()
+    """Unreachabilities held back until they are corroborated or last ``confirm_s``."""
 
 
 class CorrelatorProcessor(Processor[CorrelationState]):
@@ -251,6 +269,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         self.summarizer = summarizer or Summarizer()
         self._near: dict[str, set[str]] = {}
         self._near_gen: int | None = None
+        self._adj: dict[str, set[str]] = {}
+        self._adj_gen: int | None = None
         self._impacts: dict[tuple[str, int | None], list[str]] = {}
         #: service -> (topology generation, devices on its path, entities of its path)
         self._paths: dict[str, tuple[int, tuple[str, ...], frozenset[str]]] = {}
@@ -342,6 +362,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         # the event's own time, not the clock: a replay (a restart from an earlier point, the
         # clock resumed far ahead) holds back exactly as the first pass did, so it emits the
         # same revisions, never newer ones
+        if state.pending:
+            out += await self._confirmed(state, event.ts)
         return out + await self._due(state, event.ts)
 
     async def _take(self, event: Event, state: CorrelationState) -> list[Event] | None:
@@ -363,8 +385,20 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         if state.resuming:
             state.resumed_ts, state.resuming = event.ts, False
         out = await self._expire(state, event.ts)
+        if self.cfg.confirm_s > 0:
+            released = await self._hold(event, ref_key, state)
+            if released is None:
+                return out  # held back, or a held one that cleared
+            out += released
+        return out + await self._place(event, ref_key, state, event.ts)
+
+    async def _place(
+        self, event: Anomaly, ref_key: str, state: CorrelationState, now: float
+    ) -> list[Event]:
+        """Put ``event`` in its group at event time ``now`` (its own time, or when it was
+        released after being held back)."""
         if event.state == "cleared":
-            return out + await self._clear(event, ref_key, state)
+            return await self._clear(event, ref_key, state)
         ref = AnomalyRef(
             entity=event.entity,
             signal=event.signal,
@@ -373,9 +407,9 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             onset_ts=event.onset_ts or event.ts,
         )
         devices, path = await self._devices_of(ref)
-        group = await self._group_for(ref, ref_key, event.ts, state, devices, path)
+        group = await self._group_for(ref, ref_key, now, state, devices, path)
         if group is None:
-            group = _Group(fingerprint="", created_ts=event.ts, last_strong_ts=event.ts)
+            group = _Group(fingerprint="", created_ts=now, last_strong_ts=now)
             state.groups.append(group)
         group.anomalies[ref_key] = ref
         group.inherited -= {ref_key}
@@ -396,8 +430,81 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             if held is None or not matches(held, ref):
                 group.suppressed = ""  # a symptom the pattern does not explain: not benign
         if not group.fingerprint:
-            return out  # not (yet) an incident: evidence too weak
-        return out + await self._changed(group, event.ts)
+            return []  # not (yet) an incident: evidence too weak
+        return await self._changed(group, now)
+
+    # ------------------------------------------------------------------ lone unreachability
+
+    async def _hold(
+        self, event: Anomaly, ref_key: str, state: CorrelationState
+    ) -> list[Event] | None:
+        """Hold back a device's unreachability that nothing corroborates; before a ``down``
+        symptom on a held device or its neighbour, place the held ones (in their order), as
+        they would have been. None: ``event`` is held, or cleared a held one (dropped)."""
+        held = [a for a in state.pending if f"{a.entity}|{a.signal}" == ref_key]
+        if event.state == "cleared":
+            if not held:
+                return []
+            state.pending = tuple(a for a in state.pending if a not in held)
+            self.ignored("unconfirmed_unreachability", f"{ref_key} cleared at {event.ts:.3f}")
+            return None
+        if (
+            event.signal == "reachability"
+            and event.kind == "down"
+            and POLLER_OVERLOAD not in event.evidence
+        ):
+            onset = event.onset_ts or event.ts
+            if held or not await self._corroborated(event.device, onset, state):
+                state.pending = (*(a for a in state.pending if a not in held), event)
+                return None
+            return []
+        if event.kind != "down" or POLLER_OVERLOAD in event.evidence:
+            return []
+        near = await self._adjacent(entity_devices(event.entity))
+        go = [a for a in state.pending if a.device in near]
+        return await self._release(go, state, event.ts) if go else []
+
+    async def _corroborated(self, device: str, onset: float, state: CorrelationState) -> bool:
+        """Whether a live group holds an active ``down`` symptom of ``device`` or of a
+        neighbour that began within ``confirm_s`` of ``onset`` (what a failing router does to
+        its neighbours; a congestion nearby, or a failure long before, says nothing of it)."""
+        near = await self._adjacent((device,))
+        return any(
+            a.kind == "down"
+            and a.state == "active"
+            and abs(a.onset_ts - onset) <= self.cfg.confirm_s
+            and entity_devices(a.entity)[0] in near
+            for g in state.groups
+            if g.resolved_ts is None
+            for a in g.anomalies.values()
+        )
+
+    async def _adjacent(self, devices: tuple[str, ...]) -> set[str]:
+        """``devices`` and their neighbours (cached per topology generation)."""
+        gen = await self._generation()
+        if gen != self._adj_gen:
+            self._adj, self._adj_gen = {}, gen
+        out: set[str] = set()
+        for d in devices:
+            if d not in self._adj:
+                try:
+                    self._adj[d] = {d, *await self.aio.call(self.topo.neighbors, d)}
+                except TopologyError:
+                    self._adj[d] = {d}
+            out |= self._adj[d]
+        return out
+
+    async def _release(self, go: list[Anomaly], state: CorrelationState, now: float) -> list[Event]:
+        state.pending = tuple(a for a in state.pending if a not in go)
+        out: list[Event] = []
+        for a in go:
+            out += await self._place(a, f"{a.entity}|{a.signal}", state, now)
+        return out
+
+    async def _confirmed(self, state: CorrelationState, now: float) -> list[Event]:
+        """Held unreachabilities that have lasted ``confirm_s`` by ``now``, placed."""
+        due = [a for a in state.pending if now >= (a.onset_ts or a.ts) + self.cfg.confirm_s]
+        return await self._release(due, state, now) if due else []
 
     async def _feedback(self, event: Feedback, state: CorrelationState) -> list[Event]:
         """Make or lift a suppression; a lifted one releases the groups it held back."""

@@ -31,6 +31,8 @@ REASONS: dict[str, str] = {
     "unconfirmed_symptom": "a symptom an incident had before a restart and that was not seen "
     "again within the correlation window after it (the detector restarted without it)",
     "clear_without_anomaly": "a cleared anomaly that no live group holds",
+    "unconfirmed_unreachability": "a device's unreachability that cleared before anything "
+    "corroborated it or it lasted correlator.confirm_s (a lone poll timeout)",
     "redelivered": "on Kafka, a record already applied to its key's state, or an event "
     "byte-identical to one taken within the last hour of event time: delivered again after a "
     "crash or rebalance (at least once), or replayed",

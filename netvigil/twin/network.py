@@ -20,7 +20,11 @@ for its duration the polls of :data:`~netvigil.twin.faults.POLLER_OVERLOAD_SHARE
 devices (drawn by name and the fault's start) time out, so they send no polled metrics and
 are reported ``unreachable`` with the ``poller_overload`` mark the SNMP poller gives its
 verdicts when it is overloaded (:mod:`netvigil.collectors.snmp.health`); what devices push
-(traps, syslog) still arrives. The lab's overload bursts looked like that.
+(traps, syslog) still arrives. The lab's overload bursts looked like that. Under
+``poll_timeouts`` (benign too) single devices' polls time out now and then, as the lab's
+loaded machine showed between its bursts. Every verdict is the poller's rule
+(:mod:`netvigil.twin.poller`): ``unreachable`` after ``down_after`` failed polls in a row,
+the service's ``snmp.down_after``.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import numpy as np
 from scipy import sparse
 
 from netvigil.errors import TopologyError
-from netvigil.events import POLLER_OVERLOAD, DeviceEvent, Event, Metric
+from netvigil.events import DeviceEvent, Event, Metric
 from netvigil.graph.base import Link, TopologyStore
 from netvigil.graph.discovery.lldp import Neighbor
 from netvigil.twin.faults import (
@@ -46,6 +50,7 @@ from netvigil.twin.faults import (
     SURGE_KINDS,
     Fault,
 )
+from netvigil.twin.poller import PollVerdicts, lone_timeouts
 
 __all__ = ["MAX_ENDPOINTS", "PathState", "TwinNetwork"]
 
@@ -132,6 +137,7 @@ class TwinNetwork:
         seed: int,
         poll_reachability: bool = False,
         poller: str | None = None,
+        down_after: int = 1,
     ) -> None:
         self.topo = topo
         #: also report every device's reachability each step, as a poller does (1 up, 0 down)
@@ -179,11 +185,12 @@ class TwinNetwork:
         self._loss: dict[str, float] = {}  # link id -> share of frames lost (set by _state)
         self._uncounted: set[str] = set()  # lossy links whose losses no counter counts
         self._last_util = np.zeros(len(self._dirs))
-        self._prev_reachable: dict[str, bool] = {d.name: True for d in topo.devices()}
+        #: the poller's verdicts: unreachable after ``down_after`` failed polls in a row
+        self.verdicts = PollVerdicts(sorted(d.name for d in topo.devices()), down_after)
+        self._prev_lone: frozenset[str] = frozenset()
         self._prev_step: float | None = None
         self._prev_adjacency: dict[str, bool] = {}
         self._prev_unrouted: frozenset[str] = frozenset()
-        self._prev_late: frozenset[str] = frozenset()
         self.unreachable_demand_bps = 0.0
         #: (source device, destination device, bps) of the demands delivered at the last step
         self.last_demands: list[tuple[str, str, float]] = []
@@ -456,15 +463,20 @@ class TwinNetwork:
         )
         out: list[Event] = []
         silent = down_dev | self.cut_off(down_links, down_dev)
-        out.extend(self._reachability_events(t, silent))
-        out.extend(self._process_events(t, silent))
         late = self._late_polls(t) - silent
-        out.extend(self._late_events(t, late))
+        devices = self.verdicts.devices
+        lone = lone_timeouts(self.active_faults(t), devices, t, self._prev_lone) - silent - late
+        self._prev_lone = lone
+        plain, overloaded = self.verdicts.step(t, silent, late, lone)
+        out.extend(plain)
+        out.extend(self._process_events(t, silent))
+        out.extend(overloaded)
+        unanswered = late | lone  # they push events; their polls bring no metric
         if self.poll_reachability:
             out += [
-                Metric(ts=t, device=d, name="reachability", value=0.0 if d in silent else 1.0)
-                for d in sorted(self._prev_reachable)
-                if d not in late
+                Metric(ts=t, device=d, name="reachability", value=0.0 if down else 1.0)
+                for d in devices
+                if (down := self.verdicts.down(d)) or (d not in unanswered and d not in silent)
             ]
         polled = len(out)
         through: dict[str, float] = {}
@@ -528,13 +540,13 @@ class TwinNetwork:
                     labels=labels,
                 ),
             ]
-        if late:  # their polls timed out: what they push (events) arrives, no polled metric
+        if unanswered:  # their polls timed out: what they push (events) arrives, no metric
             out[polled:] = [
-                e for e in out[polled:] if not (isinstance(e, Metric) and e.device in late)
+                e for e in out[polled:] if not (isinstance(e, Metric) and e.device in unanswered)
             ]
         spikes = {f.target: f.magnitude for f in self.active_faults(t) if f.kind == "cpu_spike"}
         for dev in sorted(d.name for d in self.topo.devices()):
-            if dev in silent or dev in late:
+            if dev in silent or dev in unanswered:
                 continue
             n_if = max(len(self.topo.interfaces(dev)), 1)
             cpu = 12 + 25 * through.get(dev, 0.0) / n_if + float(self._rng.normal(0, 1.0))
@@ -609,18 +621,6 @@ class TwinNetwork:
                 }
         return frozenset(out)
 
-    def _late_events(self, t: float, late: frozenset[str]) -> Iterable[Event]:
-        was = self._prev_late
-        self._prev_late = late
-        mark = {POLLER_OVERLOAD: f"{len(late)} of {len(self._prev_reachable)} targets late"}
-        for dev in sorted(late - was):
-            yield DeviceEvent(
-                ts=t, device=dev, kind="unreachable", source="twin-poller", attrs=mark
-            )
-        for dev in sorted(was - late):
-            if self._prev_reachable.get(dev, True):
-                yield DeviceEvent(ts=t, device=dev, kind="reachable", source="twin-poller")
-
     def _process_events(self, t: float, silent: frozenset[str]) -> Iterable[Event]:
         """A routing daemon that stops or starts, as the router's own routing manager logs
         it (FRRouting's zebra: its OSPF client disconnected, then its hello)."""
@@ -634,11 +634,3 @@ class TwinNetwork:
                 yield DeviceEvent(
                     ts=t, device=dev, kind=kind, source="twin", attrs={"protocol": "ospf"}
                 )
-
-    def _reachability_events(self, t: float, down_dev: frozenset[str]) -> Iterable[Event]:
-        for dev, was in sorted(self._prev_reachable.items()):
-            now = dev not in down_dev
-            if now != was:
-                self._prev_reachable[dev] = now
-                kind = "reachable" if now else "unreachable"
-                yield DeviceEvent(ts=t, device=dev, kind=kind, source="twin-poller")

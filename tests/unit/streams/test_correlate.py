@@ -235,3 +235,58 @@ async def test_a_flapping_link_s_adjacency_first_seen_on_a_later_cycle_reopens_i
     last = incs[-1]
     assert last.status == "open" and last.root_cause is not None
     assert (last.root_cause.entity, last.root_cause.fault) == ("core2--core3", "flapping")
+
+
+CONFIRM = CorrelatorConfig(confirm_s=30.0)
+
+
+async def test_a_lone_unreachability_that_clears_in_time_is_no_incident() -> None:
+    lone = [
+        anomaly("edge2", 100, signal="reachability"),
+        tick(110),
+        anomaly("edge2", 110, signal="reachability", state="cleared"),
+        tick(200),
+    ]
+    proc, state = CorrelatorProcessor(TOPO, CONFIRM), CorrelationState()
+    for e in lone:
+        assert not [i for i in await proc.process(e, state) if isinstance(i, Incident)]
+    assert state.pending == () and dict(proc.ignored.counts) == {"unconfirmed_unreachability": 1}
+    # without the rule (the default) the same poll timeout is a device down
+    assert [i.root_causes[0].entity for i in await feed(lone)][:1] == ["edge2"]
+
+
+async def test_a_lone_unreachability_that_lasts_confirm_s_opens_its_incident() -> None:
+    lasting = [anomaly("edge2", 100, signal="reachability"), tick(110), tick(125), tick(131)]
+    incs = await feed(lasting, CONFIRM)
+    assert incs and incs[0].ts == 131 and incs[0].root_causes[0].entity == "edge2"
+    # the same fingerprint as without the rule, which opens it at once
+    assert {i.fingerprint for i in incs} == {(await feed(lasting))[0].fingerprint}
+
+
+async def test_a_neighbours_symptom_places_a_held_unreachability_first() -> None:
+    down = [anomaly("core2", 100, signal="reachability")]
+    down += [anomaly(lk.end(lk.other("core2")), 100) for lk in TOPO.links_of("core2")]
+    now, before = await feed(down, CONFIRM), await feed(down)
+    assert now and now[0].ts == 100 and now[-1].root_causes[0].entity == "core2"
+    # the same incidents, revision for revision, as without holding it
+    assert now == before
+
+
+async def test_a_symptom_far_away_does_not_confirm_an_unreachability() -> None:
+    far = [lk for lk in TOPO.links() if "edge2" not in (lk.a, lk.b)]
+    far = [lk for lk in far if not {lk.a, lk.b} & set(TOPO.neighbors("edge2"))]
+    assert far
+    events = [anomaly("edge2", 100, signal="reachability"), anomaly(far[0].a_if, 101)]
+    proc, state = CorrelatorProcessor(TOPO, CONFIRM), CorrelationState()
+    for e in events:
+        await proc.process(e, state)
+    assert [a.entity for a in state.pending] == ["edge2"]
+
+
+async def test_an_unreachability_after_its_neighbours_symptoms_is_placed_at_once() -> None:
+    events = [*_router_down("core2", 100)[:-1], anomaly("core2", 110, signal="reachability")]
+    proc, state = CorrelatorProcessor(TOPO, CONFIRM), CorrelationState()
+    for e in events:
+        await proc.process(e, state)
+    (group,) = state.groups
+    assert state.pending == () and group.anomalies["core2|reachability"].kind == "down"
