@@ -19,11 +19,18 @@ as ``bench/lab_window_cv.py`` scores windows; ties go to the faster pair (smalle
 ``confirm_s``, then ``down_after``). Held-out figures: leave one topology out (the pair chosen
 on the others, scored on it); in-sample: every pair on all of them. Set
 ``NETVIGIL_SHARED_DATA`` when ../shared/data is not beside the repository.
+
+``--lab DIR``: the lab's own recordings (``netvigil bench lab --record``; the poller's
+``down_after`` they were made with) correlated again for every ``confirm_s``, with the lab
+runs' ``window_s`` (``--lab-window-s``): evidence beside the choice, not part of it. Those
+recordings hold anomalies only (no clock ticks), so a held unreachability is checked at the
+next anomaly after it is due.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -38,9 +45,10 @@ import msgspec
 
 from bench.rca_eval import REPO, pick_topologies
 from netvigil.config import load_settings
-from netvigil.eval.rescore import BenchRecording, faults_of, rescore
+from netvigil.eval.rescore import BenchRecording, faults_of, load_recording, rescore
 from netvigil.eval.scoreboard import scores
 from netvigil.graph.importers import load_topology
+from netvigil.lab.plan import LabPlan, lab_topology
 from netvigil.streams.correlate import CorrelatorConfig
 from netvigil.twin.faults import POLL_TIMEOUT_SHARE
 
@@ -87,6 +95,21 @@ def score(path: Path, confirm_s: float) -> dict[str, Any]:
     }
 
 
+def lab_score(path: Path, confirm_s: float, window_s: float) -> dict[str, Any]:
+    """A lab recording's harmful faults named first, and its false incidents."""
+    rec = load_recording(path)
+    topo = lab_topology(LabPlan.from_dict(rec.plan))
+    cfg = dataclasses.replace(config(confirm_s), window_s=window_s)
+    rows = rescore(rec.anomalies, faults_of(rec), topo, cfg, rec.grace_s)
+    harm = [r for r, h in zip(rows["faults"], rec.harmful, strict=True) if h]
+    return {
+        "harmful": len(harm),
+        "detected": sum(1 for r in harm if r["detected_root_cause"] is not None),
+        "top1": sum(1 for r in harm if r["rank"] == 1),
+        "false": rows["false_incidents"],
+    }
+
+
 def total(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "faults": sum(r["faults"] for r in rows),
@@ -120,6 +143,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None, help="write every figure here")
     ap.add_argument("--keep", type=Path, default=None, help="keep the recordings here")
+    ap.add_argument("--lab", type=Path, default=None, help="bench lab --record folder")
+    ap.add_argument("--lab-window-s", type=float, default=60.0)
     args = ap.parse_args()
     tops = pick_topologies(2 * args.topologies)[::2]
     folder = args.keep or Path(tempfile.mkdtemp(prefix="netvigil-confirm-cv-"))
@@ -169,6 +194,13 @@ def main() -> None:
     for name, row in in_sample.items():
         print(f"{name:<28} clean {row['clean']}  timeouts {row['timeouts']}")
     print(f"chosen on all: {chosen}; held out: {report['held_out_total']}")
+    if args.lab:
+        report["lab"] = {
+            f.stem: {f"{c:g}": lab_score(f, c, args.lab_window_s) for c in CONFIRM_S}
+            for f in sorted(args.lab.glob("*-lab.json"))
+        }
+        for stem, row in report["lab"].items():
+            print(f"lab {stem}: {row}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
 

@@ -64,13 +64,14 @@ beside a real fault's strong symptoms (a router down takes its neighbours' links
 adjacencies down) it joins that fault's incident.
 
 Nor is a device's unreachability alone a device down: with ``confirm_s`` set, one that
-nothing corroborates is held back (``CorrelationState.pending``, in no group) until a strong
-symptom of the device or of a neighbour comes, a ``down`` one within ``confirm_s`` of it (a
-router that fails takes its neighbours' links and adjacencies down within a poll or two;
-congestion nearby says nothing of it), which places it at once, before that symptom, as it
-would have been placed without holding; or until it has lasted ``confirm_s``
-of event time (checked on every event, clock ticks included), when it is placed then. One
-that clears first (the device answers its next poll) is dropped, counted as
+nothing corroborates is held back (``CorrelationState.pending``, in no group) until a
+``down`` symptom of the device or of a neighbour comes whose onset is within ``confirm_s``
+of its own (a router that fails takes its neighbours' links and adjacencies down within a
+poll or two; congestion nearby, or a failure long before, says nothing of it;
+``CorrelationState.downs`` keeps the active ones per device), which places it at once,
+before that symptom, as it would have been placed without holding; or until it has lasted
+``confirm_s`` of event time (checked on every event, clock ticks included), when it is placed
+then. One that clears first (the device answers its next poll) is dropped, counted as
 ``unconfirmed_unreachability``. So a poll that times out alone, the device and its
 neighbours fine, is no incident; the price is that a device failing with no monitored
 neighbour is named ``confirm_s`` later.
@@ -239,8 +240,18 @@ class CorrelationState:
     """Suppression id -> the pattern it holds back (from ``netvigil.feedback``)."""
     region: int = 0
     """The region this state correlates (0 of 1 without regions)."""
-    pending: tuple[Anomaly, ...] = ()
-    """Unreachabilities held back until they are corroborated or last ``confirm_s``."""
+    pending: dict[str, Anomaly] = field(default_factory=dict)
+    """Device -> its unreachability, held back until it is corroborated or lasts
+    ``confirm_s`` (in arrival order)."""
+    downs: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Device -> its active ``down`` symptoms (``entity|signal`` -> onset): what
+    corroborates an unreachability near it."""
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """A state pickled before held unreachabilities is taken too."""
+        state.setdefault("pending", {})
+        state.setdefault("downs", {})
+        self.__dict__.update(state)
 
 
 class CorrelatorProcessor(Processor[CorrelationState]):
@@ -398,6 +409,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         """Put ``event`` in its group at event time ``now`` (its own time, or when it was
         released after being held back)."""
         if event.state == "cleared":
+            if self.cfg.confirm_s > 0 and (on := entity_devices(event.entity)):
+                self._downs(state, on[0], ref_key, None)
             return await self._clear(event, ref_key, state)
         ref = AnomalyRef(
             entity=event.entity,
@@ -407,6 +420,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             onset_ts=event.onset_ts or event.ts,
         )
         devices, path = await self._devices_of(ref)
+        if self.cfg.confirm_s > 0 and ref.kind == "down" and devices:
+            self._downs(state, devices[0], ref_key, ref.onset_ts)
         group = await self._group_for(ref, ref_key, now, state, devices, path)
         if group is None:
             group = _Group(fingerprint="", created_ts=now, last_strong_ts=now)
@@ -441,43 +456,39 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         """Hold back a device's unreachability that nothing corroborates; before a ``down``
         symptom on a held device or its neighbour, place the held ones (in their order), as
         they would have been. None: ``event`` is held, or cleared a held one (dropped)."""
-        held = [a for a in state.pending if f"{a.entity}|{a.signal}" == ref_key]
+        lone = event.signal == "reachability" and POLLER_OVERLOAD not in event.evidence
         if event.state == "cleared":
-            if not held:
+            if not lone or state.pending.pop(event.device, None) is None:
                 return []
-            state.pending = tuple(a for a in state.pending if a not in held)
             self.ignored("unconfirmed_unreachability", f"{ref_key} cleared at {event.ts:.3f}")
             return None
-        if (
-            event.signal == "reachability"
-            and event.kind == "down"
-            and POLLER_OVERLOAD not in event.evidence
-        ):
-            onset = event.onset_ts or event.ts
-            if held or not await self._corroborated(event.device, onset, state):
-                state.pending = (*(a for a in state.pending if a not in held), event)
-                return None
-            return []
         if event.kind != "down" or POLLER_OVERLOAD in event.evidence:
             return []
+        onset = event.onset_ts or event.ts
         near = await self._adjacent(entity_devices(event.entity))
-        go = [a for a in state.pending if a.device in near]
-        return await self._release(go, state, event.ts) if go else []
+        if lone and event.device not in state.pending:
+            seen = (t for d in near for t in state.downs.get(d, {}).values())
+            if not any(abs(t - onset) <= self.cfg.confirm_s for t in seen):
+                state.pending[event.device] = event
+                return None
+            return []
+        if lone:  # again while held: keep the first
+            return None
+        if not near & state.pending.keys():
+            return []
+        go = [a for d, a in state.pending.items() if d in near]  # in arrival order
+        return await self._release(go, state, event.ts)
 
-    async def _corroborated(self, device: str, onset: float, state: CorrelationState) -> bool:
-        """Whether a live group holds an active ``down`` symptom of ``device`` or of a
-        neighbour that began within ``confirm_s`` of ``onset`` (what a failing router does to
-        its neighbours; a congestion nearby, or a failure long before, says nothing of it)."""
-        near = await self._adjacent((device,))
-        return any(
-            a.kind == "down"
-            and a.state == "active"
-            and abs(a.onset_ts - onset) <= self.cfg.confirm_s
-            and entity_devices(a.entity)[0] in near
-            for g in state.groups
-            if g.resolved_ts is None
-            for a in g.anomalies.values()
-        )
+    def _downs(
+        self, state: CorrelationState, device: str, ref_key: str, onset: float | None
+    ) -> None:
+        """Note a ``down`` symptom of ``device`` active from ``onset`` (None: cleared)."""
+        if onset is not None:
+            state.downs.setdefault(device, {})[ref_key] = onset
+        elif (mine := state.downs.get(device)) is not None:
+            mine.pop(ref_key, None)
+            if not mine:
+                del state.downs[device]
 
     async def _adjacent(self, devices: tuple[str, ...]) -> set[str]:
         """``devices`` and their neighbours (cached per topology generation)."""
@@ -495,15 +506,20 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         return out
 
     async def _release(self, go: list[Anomaly], state: CorrelationState, now: float) -> list[Event]:
-        state.pending = tuple(a for a in state.pending if a not in go)
         out: list[Event] = []
         for a in go:
+            del state.pending[a.device]
             out += await self._place(a, f"{a.entity}|{a.signal}", state, now)
         return out
 
     async def _confirmed(self, state: CorrelationState, now: float) -> list[Event]:
-        """Held unreachabilities that have lasted ``confirm_s`` by ``now``, placed."""
-        due = [a for a in state.pending if now >= (a.onset_ts or a.ts) + self.cfg.confirm_s]
+        """Held unreachabilities that have lasted ``confirm_s`` by ``now``, placed (in
+        arrival order, up to the first that has not)."""
+        due = []
+        for a in state.pending.values():
+            if now < (a.onset_ts or a.ts) + self.cfg.confirm_s:
+                break
+            due.append(a)
         return await self._release(due, state, now) if due else []
 
     async def _feedback(self, event: Feedback, state: CorrelationState) -> list[Event]:
