@@ -1,28 +1,30 @@
-"""``snmp.down_after`` and ``correlator.confirm_s`` chosen by cross-validation on the twin:
+"""``snmp.down_after`` and ``correlator.confirm_polls`` chosen by cross-validation on the twin:
 ``python -m bench.confirm_cv [--topologies 10] [--jobs 2] [--json FILE]``.
 
 What they trade: a lone SNMP poll timeout (the device and its neighbours fine; the lab's
 loaded machine gave one in about 90 polls) is a ``device down`` incident unless the poller
 waits for more failed polls in a row (``down_after``) or the correlator holds an
-unreachability that nothing corroborates (``confirm_s``); waiting delays a real device
-failure only when no neighbour reports it.
+unreachability that nothing corroborates for ``confirm_polls`` poll intervals; waiting delays
+a real device failure only when no neighbour reports it. The twin polls every
+``twin.step_s`` (10 s), so ``confirm_polls`` x 10 s is the correlator's ``confirm_s``.
 
 Evidence: the RCA benchmark (``netvigil bench rca``: 20 faults of five kinds, benign
 anomalies, 10 % telemetry loss, seed 7) on Topology Zoo graphs chosen by rule (the RCA
 benchmark's 20, every other one), each run four ways: without poll timeouts and with
 :data:`~netvigil.twin.faults.POLL_TIMEOUT_SHARE` of polls timing out alone, at ``down_after``
 1 and 2. Each run records what its correlator read (anomalies and clock ticks), which is
-correlated again for every ``confirm_s`` (the correlator is a pure function of its input:
-:func:`netvigil.eval.rescore.rescore`). A pair (``down_after``, ``confirm_s``) is scored on a
+correlated again for every ``confirm_polls`` (the correlator is a pure function of its input:
+:func:`netvigil.eval.rescore.rescore`). A pair (``down_after``, ``confirm_polls``) is scored on a
 topology's two runs (with and without timeouts) as faults named first minus false incidents,
 as ``bench/lab_window_cv.py`` scores windows; ties go to the faster pair (smaller
-``confirm_s``, then ``down_after``). Held-out figures: leave one topology out (the pair chosen
+``confirm_polls``, then ``down_after``). Held-out figures: leave one topology out (the pair chosen
 on the others, scored on it); in-sample: every pair on all of them. Set
 ``NETVIGIL_SHARED_DATA`` when ../shared/data is not beside the repository.
 
 ``--lab DIR``: the lab's own recordings (``netvigil bench lab --record``; the poller's
-``down_after`` they were made with) correlated again for every ``confirm_s``, with the lab
-runs' ``window_s`` (``--lab-window-s``): evidence beside the choice, not part of it. Those
+``down_after`` they were made with; 10 s polls) correlated again for every
+``confirm_polls``, with the lab runs' ``window_s`` (``--lab-window-s``): evidence beside the
+choice, not part of it. Those
 recordings hold anomalies only (no clock ticks), so a held unreachability is checked at the
 next anomaly after it is due.
 """
@@ -53,7 +55,9 @@ from netvigil.streams.correlate import CorrelatorConfig
 from netvigil.twin.faults import POLL_TIMEOUT_SHARE
 
 DOWN_AFTER = (1, 2)
-CONFIRM_S = (0.0, 15.0, 30.0, 60.0, 120.0)
+CONFIRM_POLLS = (0.0, 1.5, 3.0, 6.0, 12.0)
+#: the poll interval of the twin and of the lab
+POLL_S = 10.0
 NOISE = (0.0, POLL_TIMEOUT_SHARE)
 Pair = tuple[int, float]
 
@@ -67,9 +71,9 @@ def record(topology: Path, down_after: int, noise: float, out: Path, faults: int
     return out
 
 
-def config(confirm_s: float) -> CorrelatorConfig:
+def config(confirm_polls: float) -> CorrelatorConfig:
     """The service's correlator configuration (as ``Service.build`` makes it) but
-    ``confirm_s``."""
+    ``confirm_polls``."""
     c = load_settings().correlator
     return CorrelatorConfig(
         window_s=c.window_s,
@@ -78,14 +82,14 @@ def config(confirm_s: float) -> CorrelatorConfig:
         late_s=c.late_s,
         halo_hops=c.halo_hops,
         revision_s=c.revision_s,
-        confirm_s=confirm_s,
+        confirm_s=confirm_polls * POLL_S,
     )
 
 
-def score(path: Path, confirm_s: float) -> dict[str, Any]:
+def score(path: Path, confirm_polls: float) -> dict[str, Any]:
     rec = msgspec.json.decode(path.read_bytes(), type=BenchRecording)
     topo = load_topology(Path(rec.topology) if rec.topology else None)
-    report = rescore(rec.events, faults_of(rec), topo, config(confirm_s), rec.grace_s)
+    report = rescore(rec.events, faults_of(rec), topo, config(confirm_polls), rec.grace_s)
     s = scores(report)
     return {
         "faults": s["faults"],
@@ -95,11 +99,11 @@ def score(path: Path, confirm_s: float) -> dict[str, Any]:
     }
 
 
-def lab_score(path: Path, confirm_s: float, window_s: float) -> dict[str, Any]:
+def lab_score(path: Path, confirm_polls: float, window_s: float) -> dict[str, Any]:
     """A lab recording's harmful faults named first, and its false incidents."""
     rec = load_recording(path)
     topo = lab_topology(LabPlan.from_dict(rec.plan))
-    cfg = dataclasses.replace(config(confirm_s), window_s=window_s)
+    cfg = dataclasses.replace(config(confirm_polls), window_s=window_s)
     rows = rescore(rec.anomalies, faults_of(rec), topo, cfg, rec.grace_s)
     harm = [r for r, h in zip(rows["faults"], rec.harmful, strict=True) if h]
     return {
@@ -125,7 +129,7 @@ def gain(rows: list[dict[str, Any]]) -> int:
 
 def choose(table: dict[Pair, dict[str, list[dict[str, Any]]]], topos: list[str]) -> Pair:
     """The pair with the most faults named first minus false incidents over ``topos``;
-    ties to the smaller ``confirm_s``, then ``down_after``."""
+    ties to the smaller ``confirm_polls``, then ``down_after``."""
     return max(
         table,
         key=lambda p: (
@@ -161,15 +165,15 @@ def main() -> None:
 
     with ThreadPoolExecutor(args.jobs) as pool:
         recorded = list(pool.map(one, runs))
-    # table[(down_after, confirm_s)][topology] = [the run without timeouts, the run with]
+    # table[(down_after, confirm_polls)][topology] = [the run without timeouts, the run with]
     table: dict[Pair, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for t, da, n, path in recorded:
-        for c in CONFIRM_S:
+        for c in CONFIRM_POLLS:
             row = {"noise": n, **score(path, c)}
             table[(da, c)][t.stem].append(row)
     names = [t.stem for t in tops]
     in_sample = {
-        f"down_after={p[0]} confirm_s={p[1]:g}": {
+        f"down_after={p[0]} confirm_polls={p[1]:g}": {
             "clean": total([r for t in names for r in table[p][t] if r["noise"] == 0]),
             "timeouts": total([r for t in names for r in table[p][t] if r["noise"] > 0]),
             "mttd_p50_s_clean": sorted(
@@ -192,11 +196,11 @@ def main() -> None:
         "in_sample_total_chosen": total([r for t in names for r in table[chosen][t]]),
     }
     for name, row in in_sample.items():
-        print(f"{name:<28} clean {row['clean']}  timeouts {row['timeouts']}")
+        print(f"{name:<32} clean {row['clean']}  timeouts {row['timeouts']}")
     print(f"chosen on all: {chosen}; held out: {report['held_out_total']}")
     if args.lab:
         report["lab"] = {
-            f.stem: {f"{c:g}": lab_score(f, c, args.lab_window_s) for c in CONFIRM_S}
+            f.stem: {f"{c:g}": lab_score(f, c, args.lab_window_s) for c in CONFIRM_POLLS}
             for f in sorted(args.lab.glob("*-lab.json"))
         }
         for stem, row in report["lab"].items():

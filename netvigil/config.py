@@ -283,12 +283,14 @@ class CorrelatorSettings(_Section):
         "seconds, so a storm costs one query per second, not one per anomaly; a topology "
         "change reaches the correlator's caches this long after it (0: on every anomaly).",
     )
-    confirm_s: float = Field(
-        0.0,
+    confirm_polls: float = Field(
+        3.0,
         ge=0,
-        description="A device's unreachability that no other strong symptom corroborates (no "
-        "link, adjacency or neighbour down) opens an incident only once it has lasted this "
-        "many event-time seconds: a lone poll timeout is no device down (0: at once).",
+        description="A device's unreachability that no down symptom of it or a neighbour "
+        "corroborates opens an incident only once it has lasted this many poll intervals "
+        "(snmp.interval_s; the twin's step_s when the twin is the network): a lone poll "
+        "timeout is no device down (0: at once). Chosen by cross-validation "
+        "(bench/confirm_cv.py).",
     )
 
 
@@ -435,7 +437,10 @@ class SnmpSettings(_Section):
     request_timeout_s: float = Field(2.0, gt=0, description="Timeout of one SNMP request.")
     retries: int = Field(1, ge=0, description="Retries of one SNMP request.")
     down_after: int = Field(
-        1, ge=1, description="Polls in a row a target must fail before it is unreachable."
+        2,
+        ge=1,
+        description="Polls in a row a target must fail before it is unreachable (chosen by "
+        "cross-validation with correlator.confirm_polls, bench/confirm_cv.py).",
     )
     max_concurrency: int = Field(64, ge=1, description="Polls in flight at once.")
     max_repetitions: int = Field(10, ge=1, description="GETBULK max-repetitions.")

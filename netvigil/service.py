@@ -220,6 +220,9 @@ class Service:
             clock=lambda: clock[0].now if clock else 0.0,
         )
         c = settings.correlator
+        # the interval a device's reachability is judged at: the twin's step when it is the
+        # network, else the SNMP poller's
+        poll_s = settings.twin.step_s if twin is not None else settings.snmp.interval_s
         processors: list[Processor[Any]] = [
             DetectorProcessor(settings.detector),
             CorrelatorProcessor(
@@ -233,7 +236,7 @@ class Service:
                     halo_hops=c.halo_hops,
                     revision_s=c.revision_s,
                     generation_check_s=c.generation_check_s,
-                    confirm_s=c.confirm_s,
+                    confirm_s=c.confirm_polls * poll_s,
                 ),
                 summarizer(settings),
                 resume=incidents.resumable,

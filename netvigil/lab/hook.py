@@ -27,7 +27,6 @@ from netvigil.lab.plan import LabPlan
 from netvigil.lab.state import LabState, lab_dir
 
 __all__ = [
-    "DOWN_AFTER",
     "LAB_EXECUTORS",
     "POLL_S",
     "discover",
@@ -38,11 +37,6 @@ __all__ = [
 
 LAB_EXECUTORS = ("lab", "lab-ansible")
 POLL_S = 10.0
-#: failed polls in a row before a router is unreachable: on the NSFNET run of 2026-12-07
-#: (load 15 to 23 on 2 cores) 35 of 41 verdicts after one failed poll were a router that
-#: answered the next poll (each a false `device down` incident), the real outages lasted
-#: 60 s; its neighbours' logs open a real router-down incident in milliseconds anyway
-DOWN_AFTER = 2
 
 
 def _state() -> LabState:
@@ -139,7 +133,6 @@ def lab_settings(settings: Settings, log: Callable[[str], None] | None = None) -
     settings.snmp.interval_s = POLL_S
     settings.snmp.timeout_s = 5.0
     settings.snmp.request_timeout_s = 1.0
-    settings.snmp.down_after = DOWN_AFTER
     host, _, port = plan.collectors.traps.rpartition(":")
     settings.snmp.traps = True
     settings.snmp.trap_host, settings.snmp.trap_port = host, int(port)
