@@ -172,19 +172,27 @@ def _empty(tx: neo4j.ManagedTransaction) -> bool:
     return not any(counts)
 
 
+def _unknown_end(link: object, device: object) -> TopologyError:
+    return TopologyError(f"link {link} names unknown device {device!r}")
+
+
+def _unknown_member(what: str, key: object, service: object) -> TopologyError:
+    return TopologyError(f"unknown {what} {key!r} (service {service})")
+
+
 def _check_alone(rows: Rows) -> None:
     """What :func:`_check` asks of an empty store: everything named is in the input."""
     devices = {r["name"] for r in rows.devices}
     for r in rows.links:
         for end in (r["a"], r["b"]):
             if end not in devices:
-                raise TopologyError(f"link {r['id']} names unknown device {end!r}")
+                raise _unknown_end(r["id"], end)
     links = {r["id"] for r in rows.links}
     for r in rows.services:
         for member, known, what in (("links", links, "link"), ("devices", devices, "device")):
             gone = next((x for x in r[member] if x not in known), None)
             if gone is not None:
-                raise TopologyError(f"unknown {what} {gone!r} (service {r['name']})")
+                raise _unknown_member(what, gone, r["name"])
 
 
 def _check(tx: neo4j.ManagedTransaction, rows: Rows) -> None:
@@ -201,7 +209,7 @@ def _check(tx: neo4j.ManagedTransaction, rows: Rows) -> None:
         if missing:
             bad = missing["n"]
             lk = next(r["id"] for r in rows.links if bad in (r["a"], r["b"]))
-            raise TopologyError(f"link {lk} names unknown device {bad!r}")
+            raise _unknown_end(lk, bad)
     pairs = [{"if": r[e], "link": r["id"]} for r in rows.links for e in ("a_if", "b_if")]
     for part in chunks(pairs):
         held = tx.run(
@@ -226,7 +234,7 @@ def _check(tx: neo4j.ManagedTransaction, rows: Rows) -> None:
             ).single()
             if gone:
                 svc = next(r["name"] for r in rows.services if gone["k"] in r[member])
-                raise TopologyError(f"unknown {what} {gone['k']!r} (service {svc})")
+                raise _unknown_member(what, gone["k"], svc)
 
 
 # ------------------------------------------------------------------ per kind: diff, write
