@@ -213,11 +213,15 @@ class TwinNetwork:
         """The network's state at ``t``; with ``since`` (the previous step), a link that
         flapped down since then counts as down (what its router reported meanwhile)."""
         active = self.active_faults(t)
-        if since is not None:
+        if since is not None:  # a flap repaired before ``since`` flaps no more
+            cleared = self.fault_cleared
             active += [
                 f
                 for f in self.faults
-                if f.kind == "flap" and f not in active and f.links_down(t, since)
+                if f.kind == "flap"
+                and f not in active
+                and cleared.get(f, t) > since
+                and f.links_down(t, since)
             ]
         down_dev = frozenset(f.target for f in active if f.kind == "node_down")
         down_links = {lk for f in active for lk in f.links_down(t, since)}

@@ -233,3 +233,22 @@ def test_a_flap_shorter_than_the_step_is_reported_whatever_the_sampling_phase() 
             if isinstance(e, DeviceEvent) and e.kind == "link_down" and e.entity == lk.b_if
         ]
     assert downs == [start + 9, start + 29, start + 49]
+
+
+def test_a_flap_repaired_before_the_last_sample_flaps_no_more() -> None:
+    # the same flapper, repaired (an executor cleared it) at 115 s: its spells from 120 s on
+    # are not reported, though they fall inside its schedule
+    topo = load_topology(None)
+    lk = topo.link("core1--edge1")
+    start = T0 + 100
+    flap = Fault("flap", lk.id, start, start + 60, flap_period_s=20.0, flap_down_s=8.0)
+    net = TwinNetwork(topo, [flap], seed=1)
+    net.fault_cleared[flap] = start + 15
+    downs = []
+    for t in [start - 1 + 10 * k for k in range(8)]:
+        downs += [
+            t
+            for e in net.step(t)
+            if isinstance(e, DeviceEvent) and e.kind == "link_down" and e.entity == lk.b_if
+        ]
+    assert downs == [start + 9]
