@@ -32,6 +32,7 @@ from netvigil.events import FieldValue
 
 __all__ = [
     "INLINE",
+    "INLINE_NAMES",
     "IPV4_NAMES",
     "REVERSE_PEN",
     "Element",
@@ -198,9 +199,26 @@ def _seconds(v: int) -> FieldValue:
     return _iso_ms_cached(v * 1000)
 
 
-INLINE: dict[Scalar, str] = {_mac: "{v}.hex(':')", _hex: "{v}.hex()", _ipv6: "ntop(AF6, {v})"}
-"""Conversions the generated record builders write inline (``{v}`` is the value; ``ntop`` is
-``socket.inet_ntop``, ``AF6`` is ``AF_INET6``): the same result without a Python call."""
+INLINE: dict[Scalar, str] = {
+    _mac: "{v}.hex(':')",
+    _hex: "{v}.hex()",
+    _ipv6: "ntop(AF6, {v})",
+    ipv4_name: "(ip4.get({v}) or {call})",
+    _iso_ms_cached: (
+        '(f"{{{h}}}.{{{v} % 1000:03d}}Z" if ({h} := secs.get({v} // 1000)) else {call})'
+    ),
+    _seconds: '(f"{{{h}}}.000Z" if ({h} := secs.get({v})) else {call})',
+}
+"""Conversions the generated record builders write inline, with the same result as calling
+them: ``{v}`` is the value, ``{h}`` a name to hold a part, ``{call}`` the call itself (a cache
+miss); the names they use are :data:`INLINE_NAMES`."""
+
+INLINE_NAMES: dict[str, object] = {
+    "ntop": socket.inet_ntop,
+    "AF6": socket.AF_INET6,
+    "ip4": IPV4_NAMES,
+    "secs": _SECOND_NAMES,
+}
 
 _NATIVE = {1: "B", 2: "H", 4: "I", 8: "Q"}  # struct codes of unsigned big-endian integers
 

@@ -485,19 +485,30 @@ class FlowSession:
         except DecodeError as exc:
             out.problems.append(Problem(exc.reason, str(exc), body))
             return
-        options = template.scope_count > 0
         exporter, domain, tid = key
-        rates: list[int] = []
-        if options:
+        if template.scope_count > 0:
             self._learn_rates(exporter, domain, records)
-        elif self.reference:
+            rates: list[int] = []
+        elif self.reference or (plan := tpl.sampling) is None or plan[0]:
             rates = self._rates_of(exporter, domain, records)
-        else:
-            rates = self._template_rates(exporter, domain, records, tpl)
+            if tpl.sampling is None:
+                tpl.sampling = _sampling_plan(tpl.names)
+        else:  # the template names no rate field: its sampler's rate or the default
+            table = self._rates.get((exporter, domain), _NO_RATES)
+            default = table.get(None, 1)
+            sampler = plan[1]
+            if sampler is None:
+                rates = [default] * len(records)
+            else:
+                get = table.get
+                rates = [
+                    get(s, default) if isinstance(s := r[sampler], int) else default
+                    for r in records
+                ]
         out.sets.append(
             RecordSet(
-                version, exporter, domain, tid, options, export_time, seq, records, rates,
-                tpl.counters,
+                version, exporter, domain, tid, template.scope_count > 0, export_time, seq,
+                records, rates, tpl.counters,
             )
         )  # fmt: skip
 
@@ -550,27 +561,6 @@ class FlowSession:
             table = self._rates.setdefault((exporter, domain), {})
             table[sampler if isinstance(sampler, int) else None] = rate
 
-    def _template_rates(
-        self, exporter: str, domain: int, records: list[Record], tpl: CompiledTemplate
-    ) -> list[int]:
-        """:meth:`_rates_of` with what the template decides worked out once: every record of
-        a template has the same fields, so a template without rate fields takes its sampler's
-        rate (or the default) without looking at each record's other fields."""
-        plan = tpl.sampling
-        if plan is None:
-            names = set(tpl.names)
-            rated = any(k in names for k in (*_RATE_KEYS, "samplingProbability"))
-            plan = tpl.sampling = (rated, next((k for k in _SAMPLER_KEYS if k in names), None))
-        rated, sampler = plan
-        if rated:
-            return self._rates_of(exporter, domain, records)
-        table = self._rates.get((exporter, domain), {})
-        default = table.get(None, 1)
-        if sampler is None:
-            return [default] * len(records)
-        get = table.get
-        return [get(s, default) if isinstance(s := r[sampler], int) else default for r in records]
-
     def _rates_of(self, exporter: str, domain: int, records: list[Record]) -> list[int]:
         table = self._rates.get((exporter, domain), {})
         default = table.get(None, 1)
@@ -587,6 +577,18 @@ class FlowSession:
                 rate = table.get(sampler, default) if isinstance(sampler, int) else default
             out.append(rate)
         return out
+
+
+_NO_RATES: dict[int | None, int] = {}
+
+
+def _sampling_plan(names: list[str]) -> tuple[bool, str | None]:
+    """Whether a template's records state their own sampling rate, and the field that names
+    their sampler: every record of a template has the same fields, so a template without rate
+    fields takes its sampler's rate (or the default) with no look at each record's fields."""
+    have = set(names)
+    rated = any(k in have for k in (*_RATE_KEYS, "samplingProbability"))
+    return rated, next((k for k in _SAMPLER_KEYS if k in have), None)
 
 
 def _withdrawn(key: _Key, version: int, ts: float) -> FlowTemplate:

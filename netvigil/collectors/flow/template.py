@@ -34,7 +34,6 @@ rendered as hex, never as a number). So no decoded number is wider than 64 bits.
 from __future__ import annotations
 
 import re
-import socket
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,11 +42,10 @@ from typing import Any
 
 from netvigil.collectors.flow.elements import (
     INLINE,
-    IPV4_NAMES,
+    INLINE_NAMES,
     Scalar,
     element,
     field_codec,
-    ipv4_name,
     render,
 )
 from netvigil.errors import DecodeError
@@ -190,20 +188,17 @@ def _builder(fields: list[tuple[str, Scalar | None]]) -> Callable[[Rows], list[R
         return lambda rows: [{} for _ in rows]
     args: list[str] = []
     items: list[str] = []
-    env: dict[str, Any] = {"ip4": IPV4_NAMES, "ntop": socket.inet_ntop, "AF6": socket.AF_INET6}
+    env: dict[str, Any] = dict(INLINE_NAMES)
     for i, (name, conv) in enumerate(fields):
         v = f"v{i}"
         args.append(v)
         if conv is None:
             items.append(f"{name!r}: {v}")
-        elif conv is ipv4_name:  # the cache lookup inline: most addresses repeat
-            env[f"c{i}"] = conv
-            items.append(f"{name!r}: ip4.get({v}) or c{i}({v})")
-        elif conv in INLINE:  # a builtin method in place of a call to a function
-            items.append(f"{name!r}: {INLINE[conv].format(v=v)}")
-        else:
-            env[f"c{i}"] = conv
-            items.append(f"{name!r}: c{i}({v})")
+            continue
+        env[f"c{i}"] = conv
+        inline = INLINE.get(conv)  # a builtin method or a cache lookup in place of a call
+        expr = inline.format(v=v, h=f"h{i}", call=f"c{i}({v})") if inline else f"c{i}({v})"
+        items.append(f"{name!r}: {expr}")
     src = f"def build(rows):\n    return [{{{', '.join(items)}}} for {', '.join(args)}, in rows]\n"
     ns: dict[str, Any] = dict(env)
     exec(compile(src, "<flow-template>", "exec"), ns)  # names are repr-quoted constants
