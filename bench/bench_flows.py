@@ -1,7 +1,7 @@
 """Flow decoding throughput per core, against the `netflow` PyPI package in the same run.
 
 What is timed: datagram bytes in, serialized events out. For NetFlow v9 / IPFIX that is
-`FlowDecoder.decode` (template cache, numpy fast path), `flow_events` (FlowRecord events with
+`FlowDecoder.decode` (template cache, `struct` fast path), `flow_events` (FlowRecord events with
 sampling applied) and `netvigil.events.encode` of every event. The baseline, `netflow`
 (0.12.2), only parses to its Python objects (no serialization): it does strictly less work.
 Time is process CPU time (`time.process_time`), so other load on the machine does not count

@@ -9,9 +9,10 @@ forward element's name with a ``reverse`` prefix. Elements nobody registered are
 Rendering follows the conventions that tools agree on: IPv4 dotted quad, IPv6 RFC 5952
 (``inet_ntop``), MAC lower-case with colons, dateTimeSeconds/Milliseconds as RFC 3339 UTC with
 milliseconds, dateTimeMicro/Nanoseconds (NTP format) with nine fraction digits, strings as UTF-8
-without NUL padding, octet arrays as hex. Two forms exist for each type: a scalar one for
-variable-length records, and a column one (a numpy dtype plus a list conversion) for the fast
-path that decodes a whole fixed-length set at once.
+without NUL padding, octet arrays as hex. Two forms exist for each type: a scalar one
+(:func:`render`, from the field's bytes) for variable-length records and the reference path,
+and a ``struct`` one (a format code plus a conversion of the unpacked value,
+:func:`field_codec`) for the fast path that decodes a whole fixed-length set at once.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import numpy as np
 from netvigil.events import FieldValue
 
 __all__ = [
+    "INLINE",
+    "INLINE_NAMES",
     "IPV4_NAMES",
     "REVERSE_PEN",
     "Element",
@@ -140,7 +143,7 @@ def render(kind: str, raw: bytes) -> FieldValue:
 # --------------------------------------------------------------------------- fixed-length fields
 
 Scalar = Callable[[Any], FieldValue]
-"""Turns one value of ``ndarray.tolist()`` (an int, float or bytes) into the field's value."""
+"""Turns one value ``struct`` unpacked (an int, float or bytes) into the field's value."""
 
 IPV4_NAMES: dict[int, str] = {}
 """Dotted quads by 32-bit value, bounded; the template builders look them up inline."""
@@ -172,35 +175,77 @@ def _bool(v: int) -> FieldValue:
     return {1: True, 2: False}.get(v, v)
 
 
+_SECOND_NAMES: dict[int, str] = {}
+"""RFC 3339 seconds (without the fraction) by Unix second, bounded: flow timestamps of one
+export fall in a few seconds, so formatting the date is a dict lookup, not a ``strftime``."""
+
+
+def _iso_ms_cached(ms: int) -> FieldValue:
+    """:func:`_iso_ms` with the seconds part from :data:`_SECOND_NAMES` (the same text)."""
+    secs = ms // 1000
+    head = _SECOND_NAMES.get(secs)
+    if head is None:
+        try:
+            head = datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        except (OverflowError, OSError, ValueError):
+            return ms
+        if len(_SECOND_NAMES) > 1 << 16:
+            _SECOND_NAMES.clear()
+        _SECOND_NAMES[secs] = head
+    return f"{head}.{ms % 1000:03d}Z"
+
+
 def _seconds(v: int) -> FieldValue:
-    return _iso_ms(v * 1000)
+    return _iso_ms_cached(v * 1000)
 
 
-_NATIVE = {1: "u1", 2: ">u2", 4: ">u4", 8: ">u8"}
+INLINE: dict[Scalar, str] = {
+    _mac: "{v}.hex(':')",
+    _hex: "{v}.hex()",
+    _ipv6: "ntop(AF6, {v})",
+    ipv4_name: "(ip4.get({v}) or {call})",
+    _iso_ms_cached: (
+        '(f"{{{h}}}.{{{v} % 1000:03d}}Z" if ({h} := secs.get({v} // 1000)) else {call})'
+    ),
+    _seconds: '(f"{{{h}}}.000Z" if ({h} := secs.get({v})) else {call})',
+}
+"""Conversions the generated record builders write inline, with the same result as calling
+them: ``{v}`` is the value, ``{h}`` a name to hold a part, ``{call}`` the call itself (a cache
+miss); the names they use are :data:`INLINE_NAMES`."""
+
+INLINE_NAMES: dict[str, object] = {
+    "ntop": socket.inet_ntop,
+    "AF6": socket.AF_INET6,
+    "ip4": IPV4_NAMES,
+    "secs": _SECOND_NAMES,
+}
+
+_NATIVE = {1: "B", 2: "H", 4: "I", 8: "Q"}  # struct codes of unsigned big-endian integers
 
 
 @cache
 def field_codec(kind: str, length: int) -> tuple[str, Scalar | None]:
-    """The numpy dtype of a fixed-length field, and the conversion of each of its values
-    (None when ``tolist`` already gives the value: integers and floats)."""
+    """The ``struct`` format code of a fixed-length field (in a ``>`` layout), and the
+    conversion of each of its values (None when ``struct`` already gives the value: integers
+    and floats)."""
     numeric = kind.startswith(("unsigned", "dateTime")) or (not kind and length in _NATIVE)
     if numeric and length in _NATIVE:
-        dtype = _NATIVE[length]
+        code = _NATIVE[length]
         if kind == "dateTimeSeconds":
-            return dtype, _seconds
+            return code, _seconds
         if kind == "dateTimeMilliseconds":
-            return dtype, _iso_ms
+            return code, _iso_ms_cached
         if kind in ("dateTimeMicroseconds", "dateTimeNanoseconds") and length == 8:
-            return dtype, _iso_ntp
-        return dtype, None
+            return code, _iso_ntp
+        return code, None
     if kind.startswith("signed") and length in _NATIVE:
-        return _NATIVE[length].replace("u", "i"), None
+        return _NATIVE[length].lower(), None
     if kind == "ipv4Address" and length == 4:
-        return ">u4", ipv4_name
+        return "I", ipv4_name
     if kind in ("float32", "float64") and length in (4, 8):
-        return (">f4" if length == 4 else ">f8"), None
+        return ("f" if length == 4 else "d"), None
     if kind == "boolean" and length == 1:
-        return "u1", _bool
+        return "B", _bool
     fn: Scalar
     if kind == "ipv6Address" and length == 16:
         fn = _ipv6
@@ -212,7 +257,7 @@ def field_codec(kind: str, length: int) -> tuple[str, Scalar | None]:
         fn = _text
     else:
         fn = _hex
-    return f"V{length}", fn
+    return f"{length}s", fn
 
 
 def _partial_render(kind: str) -> Scalar:

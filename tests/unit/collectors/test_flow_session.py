@@ -1,5 +1,5 @@
 """Template cache behaviour: held data sets, withdrawal, sampling, cold start from the topic,
-and the fast (numpy) path agreeing with the slow path."""
+and the fast (struct) path agreeing with the variable-length one."""
 
 from __future__ import annotations
 
