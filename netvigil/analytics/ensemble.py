@@ -99,8 +99,12 @@ class EnsembleConfig:
     """``slow``: weight of a block mean in the slow level it is compared with (~20 blocks)."""
     context_bins: int = 8
     context_len: int = 4
-    warmup: int = 100
-    """Points learned before any score other than 0 is given."""
+    warmup: int = 50
+    """Points learned before any score other than 0 is given (the service's and
+    ``netvigil detect``'s alike, ``detector.warmup``). NAB's scorer cannot choose it (its
+    probation hides the first 15 % of every file: 10-400 score the same in and out of
+    sample); 50 is the shortest that raised no early alarm on the anomaly-free series
+    (``bench.nab_warmup``, docs/evaluation-detection.md)."""
     max_surprise: float = 12.0
     """Cap on one point's |z|."""
 
