@@ -11,6 +11,7 @@ with its onset level 0.4, 0.508 for the previous single seasonal score with its 
 Nothing here is used to choose a constant.
 
     python -m bench.null_series [--threshold T] [--series 5] [--json]
+        [--detectors A,B] [--set KEY=VALUE ...] [--variant-threshold T]
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.nab_cv import onset
-from netvigil.analytics.ensemble import EnsembleConfig
+from bench.nab_cv import make_config, onset
+from bench.nab_nested import parse_set
 from netvigil.analytics.seasonal import SeasonalScorer
 from netvigil.analytics.series import ONSET_LEVEL, SeriesScores, score_series
 
@@ -95,6 +96,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--detectors", help="also the ensemble with these detectors (comma list)")
     ap.add_argument("--variant-threshold", type=float, default=0.435, help="its nab-dev one")
+    ap.add_argument("--set", nargs="*", default=[], help="the variant: KEY=VALUE ...")
     args = ap.parse_args()
     report: dict[str, Any] = {
         "threshold": args.threshold,
@@ -104,9 +106,13 @@ def main() -> None:
         "baseline_threshold": args.baseline_threshold,
         "single_seasonal": alarms(_single, args.baseline_threshold, args.series, level=0.5),
     }
-    if args.detectors:
-        variant = EnsembleConfig(detectors=tuple(args.detectors.split(",")))
-        report[f"netvigil {args.detectors} at {args.variant_threshold}"] = alarms(
+    if args.detectors or args.set:
+        sets = parse_set(args.set)
+        if args.detectors:
+            sets["detectors"] = tuple(args.detectors.split(","))
+        variant = make_config(sets)
+        label = " ".join([args.detectors or "", *args.set]).strip()
+        report[f"netvigil {label} at {args.variant_threshold}"] = alarms(
             lambda ts, vs: score_series(ts, vs, variant, onset_level=math.inf),
             args.variant_threshold,
             args.series,

@@ -16,6 +16,7 @@ and score 0), ``max(0.7 x ARTime, netvigil)`` (``bench.nab_artime``) and NAB's n
 detector, same series.
 
     python -m bench.twin_series [--topology FILE] [--days 7] [--step 300] [--seed 7] [--json]
+                                [--set KEY=VALUE ...] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from collections import defaultdict
 from typing import Any
 
 from bench.nab_artime import combined
+from bench.nab_cv import make_config
+from bench.nab_nested import parse_set
 from bench.nabscore import PROFILES, FileScoring, prepare, score_corpus
 from netvigil.analytics.ensemble import EnsembleConfig
 from netvigil.analytics.hygiene import OnsetFilter
@@ -99,6 +102,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--detectors", help="also score the ensemble with these (comma list)")
+    ap.add_argument("--set", nargs="*", default=[], help="also the ensemble with KEY=VALUE ...")
+    ap.add_argument("--only", nargs="*", help="score only these (names as reported)")
     args = ap.parse_args()
     data = generate(args.topology, args.days, args.step, args.seed)
     detectors = {
@@ -113,6 +118,15 @@ def main() -> None:
         detectors[f"netvigil {args.detectors}"] = lambda ts, vs: (
             score_series(ts, vs, variant).scores
         )
+    if args.set:
+        changed = make_config(parse_set(args.set))
+        detectors[f"netvigil {' '.join(args.set)}"] = lambda ts, vs: (
+            score_series(ts, vs, changed).scores
+        )
+    if args.only:
+        detectors = {
+            k: v for k, v in detectors.items() if k in args.only or k.startswith("netvigil ")
+        }
     report: dict[str, Any] = {
         "series": len(data),
         "labelled_series": sum(1 for *_, w in data.values() if w),

@@ -49,6 +49,8 @@ SIGNAL_CHECKS: dict[str, tuple[str, ...]] = {
     "cpu.util": ("deviation",),
 }
 DEFAULT_CHECKS: tuple[str, ...] = ("deviation",)
+_ENSEMBLE = EnsembleConfig()
+"""The defaults of the settings below that configure the score come from here (one source)."""
 
 
 class DetectorConfig(BaseModel):
@@ -61,7 +63,10 @@ class DetectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     warmup: int = Field(
-        30, ge=2, description="Points a series is learned before its deviations are scored."
+        _ENSEMBLE.warmup,
+        ge=2,
+        description="Points a series is learned before its deviations are scored (the service "
+        "and `netvigil detect` alike; docs/evaluation-detection.md says how it was chosen).",
     )
     z_threshold: float = Field(
         6.0, gt=0, description="Robust z-score a deviation must reach to open (half to stay)."
@@ -79,7 +84,10 @@ class DetectorConfig(BaseModel):
         0.8, gt=0, le=1.5, description="Utilization below which congestion clears."
     )
     ew_alpha: float = Field(
-        0.05, gt=0, lt=1, description="Weight of the newest point in each predictor's level."
+        _ENSEMBLE.seasonal.level_alpha,
+        gt=0,
+        lt=1,
+        description="Weight of the newest point in each predictor's level.",
     )
     score_open: float = Field(
         0.5, gt=0, le=1, description="Calibrated score at which a deviation opens (0.5 = 1e-5)."
@@ -94,7 +102,7 @@ class DetectorConfig(BaseModel):
         0.5, ge=0, description="Input errors per second below which a faulty link clears."
     )
     detectors: tuple[str, ...] = Field(
-        EnsembleConfig().detectors,
+        _ENSEMBLE.detectors,
         description=(
             "Which of the metric score's detectors run, the same for every series (the "
             f"service and `netvigil detect`'s ensemble): a subset of {', '.join(DETECTORS)}. "
@@ -124,10 +132,12 @@ class DetectorConfig(BaseModel):
         return value
 
     def scorer(self) -> EnsembleConfig:
-        """The metric anomaly score's configuration (everything else at its default)."""
-        base = EnsembleConfig(detectors=self.detectors)
-        seasonal = replace(base.seasonal, warmup=self.warmup, level_alpha=self.ew_alpha)
-        return replace(base, seasonal=seasonal, warmup=self.warmup)
+        """The metric anomaly score's configuration: the one the service's deviation check
+        *and* ``netvigil detect`` run (everything not named here at its default). With the
+        default settings it equals ``EnsembleConfig()``, the configuration the benchmarks
+        measure, because the defaults above are read from it."""
+        seasonal = replace(_ENSEMBLE.seasonal, level_alpha=self.ew_alpha)
+        return replace(_ENSEMBLE, seasonal=seasonal, detectors=self.detectors, warmup=self.warmup)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,10 @@ class EnsembleConfig:
     """``average`` calibration: memory of an empirical tail correction (how often the series'
     average went beyond 3 of its sigmas); 0 = off, the Gaussian likelihood only (chosen by
     cross-validation: see docs/evaluation-detection.md)."""
+    emp_alpha: float = 0.0
+    """``average`` calibration: memory of each likelihood's own record of past excursions
+    (``AverageLikelihood``'s empirical reference; 1 / points); 0 = off (see
+    docs/evaluation-detection.md, "Tried and not kept" or the calibration section)."""
     tail_rate: float = 0.05
     """``tail`` calibration: share of each detector's scores above its tail threshold."""
     bonferroni: bool = True
@@ -99,8 +103,12 @@ class EnsembleConfig:
     """``slow``: weight of a block mean in the slow level it is compared with (~20 blocks)."""
     context_bins: int = 8
     context_len: int = 4
-    warmup: int = 100
-    """Points learned before any score other than 0 is given."""
+    warmup: int = 50
+    """Points learned before any score other than 0 is given (the service's and
+    ``netvigil detect``'s alike, ``detector.warmup``). NAB's scorer cannot choose it (its
+    probation hides the first 15 % of every file: 10-400 score the same in and out of
+    sample); 50 is the shortest that raised no early alarm on the anomaly-free series
+    (``bench.nab_warmup``, docs/evaluation-detection.md)."""
     max_surprise: float = 12.0
     """Cap on one point's |z|."""
 
@@ -174,8 +182,10 @@ class EnsembleScorer:
             "drift": c.spike_alpha,
         }.get(name, c.spike_alpha)
         hist = c.hist_alpha * (0.2 if name == "drift" else 1.0)
+        emp = c.emp_alpha
         if name == "slow":  # one score per block: the same memory in points
             alpha, hist = 0.5, min(0.5, c.hist_alpha * c.slow_block)
+            emp = min(0.5, emp * c.slow_block)
         if c.calibration == "average":
             return AverageLikelihood(
                 avg_alpha=alpha,
@@ -184,6 +194,7 @@ class EnsembleScorer:
                 var_floor=alpha / (2.0 - alpha) * var,
                 two_sided=signed,
                 tail_alpha=c.tail_alpha,
+                emp_alpha=emp,
             )
         if c.calibration == "tail":
             return TailLikelihood(rate=c.tail_rate, alpha=c.hist_alpha, scale=scale)

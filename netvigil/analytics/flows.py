@@ -49,7 +49,9 @@ class FlowConfig:
     max_keys: int = 50_000
     speeds_bps: Mapping[str, float] = field(default_factory=dict)
     """Interface speed by ``"<exporter>:<ifIndex>"``, for utilisation."""
-    detector: DetectorConfig = field(default_factory=lambda: DetectorConfig(warmup=20))
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    """The metric detector's settings (the service passes its ``detector`` section: one
+    configuration for every series, flow volumes included)."""
 
 
 def _first(fields: Mapping[str, FieldValue], names: tuple[str, ...]) -> str | None:

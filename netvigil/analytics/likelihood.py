@@ -119,11 +119,28 @@ class AverageLikelihood:
       is ten times less rare. A series with Gaussian tails keeps the Gaussian surprisal, so
       scores stay comparable between light- and heavy-tailed series (one threshold).
     - ``two_sided``: a signed raw score, rare in either direction (a level shift up or down).
+    - ``emp_alpha`` > 0 (off by default: see docs/evaluation-detection.md): the reference
+      distribution of ``x`` beyond 3 is also the series' own. Each *excursion* (a run of
+      points with ``x`` >= 3) is remembered once, by its peak, in one of 13 log-spaced bins
+      (3 x 1.25^k) with exponential forgetting (memory ``1 / emp_alpha`` points); a point is
+      then as rare as the larger of its Gaussian tail probability and the share of past
+      excursions that peaked at least as high, ``(N0 * p_gauss + peaks beyond) / (N0 +
+      points)`` with a Gaussian prior worth ``N0`` = 100 points. A series whose large
+      deviations are routine (heavy tails, bursts) stops finding its next one of the same
+      size rare; one larger than any it has had keeps the Gaussian surprisal, and so does a
+      series without excursions. Counting excursions, not points, keeps an anomaly's own
+      run of high averages from silencing it. Why hand-written: a decayed 13-bin histogram
+      and three floats; no streaming library keeps a tail this cheaply per series.
     """
 
     __slots__ = (
         "avg",
         "avg_alpha",
+        "emp",
+        "emp_alpha",
+        "emp_peak",
+        "emp_total",
+        "emp_w",
         "hist_alpha",
         "mean",
         "n",
@@ -145,8 +162,17 @@ class AverageLikelihood:
         two_sided: bool = False,
         tail_k: float = 3.0,
         tail_alpha: float = 0.001,
+        emp_alpha: float = 0.0,
     ) -> None:
         self.avg_alpha = avg_alpha
+        self.emp_alpha = emp_alpha
+        self.emp = [0.0] * len(_EMP_EDGES) if emp_alpha > 0.0 else []
+        self.emp_w = 1.0
+        """Weight of the newest point (grows by 1 / (1 - emp_alpha) a point: forgetting
+        without touching every bin; all weights are rescaled when it grows large)."""
+        self.emp_total = 0.0
+        self.emp_peak = 0.0
+        """Peak ``x`` of the excursion under way (0 = none)."""
         self.hist_alpha = hist_alpha
         self.var_floor = var_floor
         self.two_sided = two_sided
@@ -183,8 +209,45 @@ class AverageLikelihood:
             if heavier > 1.0:
                 out -= math.log10(heavier)
             self.rate += ta * ((1.0 if over > 0.0 else 0.0) - self.rate)
+        if self.emp_alpha > 0.0:
+            out = self._empirical(x, out)
         self.avg = a
         h = self.hist_alpha
         self.mean += h * d
         self.var = (1.0 - h) * (self.var + h * d * d)
         return out if out > 0.0 else 0.0
+
+    def _empirical(self, x: float, out: float) -> float:
+        """The surprisal ``out`` of ``x`` against this series' past excursions; learns."""
+        w = self.emp_w / (1.0 - self.emp_alpha)
+        total = self.emp_total + w
+        emp = self.emp
+        if w > 1e12:  # rescale: only ratios of weights matter
+            for k in range(len(emp)):
+                emp[k] /= w
+            total /= w
+            w = 1.0
+        self.emp_w, self.emp_total = w, total
+        if x >= _EMP_EDGES[0]:
+            if x > self.emp_peak:
+                self.emp_peak = x
+            beyond = sum(emp[_emp_bin(x) :])
+            if beyond > 0.0:
+                prior = _PRIOR_POINTS * w
+                p = (prior * 10.0 ** (-out) + beyond) / (prior + total)
+                s = -math.log10(p)
+                return s if s < out else out
+        elif self.emp_peak > 0.0:  # an excursion ended: remember it once, by its peak
+            emp[_emp_bin(self.emp_peak)] += w
+            self.emp_peak = 0.0
+        return out
+
+
+_EMP_EDGES = tuple(3.0 * 1.25**k for k in range(13))
+"""Lower edges of the excursion-peak bins of :class:`AverageLikelihood` (3 to ~44)."""
+_LOG_EMP_STEP = math.log(1.25)
+
+
+def _emp_bin(x: float) -> int:
+    k = int(math.log(x / _EMP_EDGES[0]) / _LOG_EMP_STEP)
+    return k if k < len(_EMP_EDGES) else len(_EMP_EDGES) - 1

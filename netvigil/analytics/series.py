@@ -81,12 +81,13 @@ def score_series(
 
 
 def series_scorer(
-    name: SeriesScorerName = "ensemble", detectors: tuple[str, ...] | None = None
+    name: SeriesScorerName = "ensemble", config: EnsembleConfig | None = None
 ) -> Callable[[float, float], float]:
     """A fresh scorer of one series, by name: ``(ts, value) -> reported score`` in [0, 1];
-    ``detectors`` (the ensemble's) None = its default set."""
+    ``config`` is the ensemble's (``netvigil detect`` passes ``DetectorConfig.scorer()``, the
+    service's own; None = the default)."""
     if name == "ensemble":
-        stream = StreamScorer(EnsembleConfig(detectors=detectors) if detectors else None)
+        stream = StreamScorer(config)
         return lambda ts, value: stream(ts, value)[0]
     if name == "cadose":
         cadose = OnlineCadOse()

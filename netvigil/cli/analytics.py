@@ -44,10 +44,10 @@ def detect(input_path: str, output_path: str, config_path: str | None) -> None:
     (timestamp,value,anomaly_score), one row per input row, scores in [0, 1].
 
     Row t's score uses rows up to t only; an ongoing anomaly is reported once. The scorer is
-    the settings' detector.series_scorer (the ensemble by default; its detectors are
-    detector.detectors), the same for every file."""
+    the settings' detector.series_scorer (the ensemble by default, configured exactly as the
+    service's deviation check: ``DetectorConfig.scorer()``), the same for every file."""
     settings = load_settings(config_path).detector
-    stream = series_scorer(settings.series_scorer, settings.detectors)
+    stream = series_scorer(settings.series_scorer, settings.scorer())
     rows = 0
     with open(input_path, newline="") as fin, open(output_path, "w", newline="") as fout:
         reader = csv.reader(fin)

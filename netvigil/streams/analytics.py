@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from netvigil.analytics.flows import FlowConfig
 from netvigil.analytics.forecast import ForecastConfig
 from netvigil.analytics.summary import Summarizer, SummaryConfig
 from netvigil.config import Settings
@@ -35,7 +36,7 @@ def analytics_processors(settings: Settings) -> list[Processor[Any]]:
             errors=error_forecast_config(d.error_harm_share, d.forecast_horizon_s),
         ),
         LogProcessor(log_classifier(settings)),
-        FlowAnalyticsProcessor(),
+        FlowAnalyticsProcessor(FlowConfig(detector=d)),
         AdjacencyProcessor(),
     ]
 

@@ -9,10 +9,18 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from netvigil.analytics.ensemble import EnsembleConfig
-from netvigil.analytics.series import SeriesScorerName, detect_series, score_series
+from netvigil.analytics.detector import DetectorConfig, SeriesDetector
+from netvigil.analytics.ensemble import EnsembleConfig, EnsembleVerdict
+from netvigil.analytics.hygiene import OnsetFilter
+from netvigil.analytics.series import (
+    ONSET_LEVEL,
+    SeriesScorerName,
+    detect_series,
+    score_series,
+)
 from netvigil.cli import main
 from netvigil.cli.analytics import parse_timestamp
+from netvigil.config import load_settings
 
 
 def _write(path: Path, rows: list[tuple[str, float]]) -> None:
@@ -129,3 +137,97 @@ def test_detect_refuses_an_unknown_detector(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, args)
     assert res.exit_code != 0
     assert "oracle" in res.output
+
+
+def test_the_detector_settings_are_the_benchmarked_configuration() -> None:
+    """The service's settings, left at their defaults, build the configuration the benchmarks
+    measure (``EnsembleConfig()``: warm-up, level weight and detectors alike)."""
+    assert DetectorConfig().scorer() == EnsembleConfig()
+    assert load_settings(None).detector.scorer() == EnsembleConfig()
+
+
+def _through_both(
+    tmp_path: Path, ts: list[float], values: list[float], yaml: str | None
+) -> tuple[list[float], list[float], list[int]]:
+    """The same series through ``netvigil detect`` and through the service's detector built
+    from the same settings: the command's scores, the service scorer's scores passed through
+    the command's onset filter, and the points where the service opened a deviation."""
+    src, out = tmp_path / "s.csv", tmp_path / "o.csv"
+    _write(src, [(str(t), v) for t, v in zip(ts, values, strict=True)])
+    args = ["detect", "--input", str(src), "--output", str(out)]
+    cfg_path = None
+    if yaml is not None:
+        cfg_path = tmp_path / "c.yaml"
+        cfg_path.write_text(yaml)
+        args += ["--config", str(cfg_path)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    cli = [float(r[2]) for r in list(csv.reader(out.open()))[1:]]
+
+    settings = load_settings(str(cfg_path) if cfg_path else None).detector
+    det = SeriesDetector.for_signal("cpu.util", settings)
+    scorer = det.scorer
+    assert scorer is not None
+    raw: list[float] = []
+    update = scorer.update
+
+    def recorded(t: float, v: float) -> EnsembleVerdict:
+        verdict = update(t, v)
+        raw.append(verdict.score)
+        return verdict
+
+    scorer.update = recorded  # type: ignore[method-assign]
+    opened = []
+    for t, v in zip(ts, values, strict=True):
+        tr = det.observe(t, v, settings)
+        if tr is not None and tr.state == "active":
+            opened.append(ts.index(tr.onset_ts))
+    onset = OnsetFilter(level=ONSET_LEVEL)
+    return cli, [onset(s) for s in raw], opened
+
+
+EARLY = DetectorConfig().warmup + 20
+"""A fault soon after the default warm-up."""
+FAULTS = ((EARLY, EARLY + 8), (600, 608))
+
+
+def _early_and_late_faults(n: int = 900) -> tuple[list[float], list[float]]:
+    rng = random.Random(11)
+    ts = [1.7e9 + 60.0 * i for i in range(n)]
+    values = [40 + 5 * math.sin(2 * math.pi * i / 120) + rng.gauss(0, 0.5) for i in range(n)]
+    for start, end in FAULTS:
+        for i in range(start, end):
+            values[i] += 30
+    return ts, values
+
+
+def _faults_of(points: list[int]) -> list[int | None]:
+    """The fault each point falls in (its index in FAULTS), None for a false alarm."""
+    return [next((k for k, (a, b) in enumerate(FAULTS) if a <= i < b), None) for i in points]
+
+
+def test_netvigil_detect_and_the_service_detector_give_the_same_anomalies(tmp_path: Path) -> None:
+    """Default settings: every point's score is the same through both (so the command's
+    benchmarks measure the service's detector), and both report the fault that comes soon
+    after the warm-up as well as the later one."""
+    ts, values = _early_and_late_faults()
+    cli, service, opened = _through_both(tmp_path, ts, values, None)
+    assert max(abs(a - b) for a, b in zip(cli, service, strict=True)) < 1e-6
+    reported = [i for i, s in enumerate(cli) if s >= ONSET_LEVEL]
+    assert _faults_of(opened) == [0, 1]
+    assert _faults_of(reported) == [0, 1]
+
+
+def test_detector_settings_reach_netvigil_detect_and_the_service_alike(tmp_path: Path) -> None:
+    """A settings file that changes the warm-up, the level weight and the detector set changes
+    both the same way (the command used to read only the detector set)."""
+    ts, values = _early_and_late_faults()
+    warmup = EARLY + 40
+    yaml = f"detector:\n  warmup: {warmup}\n  ew_alpha: 0.1\n  detectors: [spike, noise, slow]\n"
+    cli, service, opened = _through_both(tmp_path, ts, values, yaml)
+    assert max(abs(a - b) for a, b in zip(cli, service, strict=True)) < 1e-6
+    assert max(cli[:warmup]) == 0.0  # the early fault falls in the longer warm-up
+    assert _faults_of(opened) == [1]
+    assert _faults_of([i for i, s in enumerate(cli) if s >= ONSET_LEVEL]) == [1]
+    default_cli, _, _ = _through_both(tmp_path, ts, values, None)
+    assert cli != default_cli

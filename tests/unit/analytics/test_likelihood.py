@@ -85,3 +85,39 @@ def test_tail_likelihood_of_a_mostly_zero_score_uses_its_positive_values() -> No
     assert tl.u == 0.0
     assert tl.surprisal(0.0) == 0.0
     assert 1.5 < tl.surprisal(0.25) < 3.5  # about one point in a hundred, and a bit
+
+
+def _emp_likelihood(emp_alpha: float) -> AverageLikelihood:
+    a = 0.3
+    return AverageLikelihood(
+        avg_alpha=a, hist_alpha=0.005, var_floor=a / (2 - a) * 0.3634, emp_alpha=emp_alpha
+    )
+
+
+def test_excursion_record_leaves_gaussian_residuals_at_the_gaussian_surprisal() -> None:
+    """Without excursions beyond 3 (Gaussian residuals rarely make one), the series' own
+    record changes nothing; with one, it only ever lowers a surprisal."""
+    rng = random.Random(5)
+    plain, emp = _emp_likelihood(0.0), _emp_likelihood(0.002)
+    raws = [abs(rng.gauss(0, 1)) for _ in range(3000)]
+    pairs = [(plain.judge(r), emp.judge(r)) for r in raws]
+    assert all(e <= p + 1e-12 for p, e in pairs)
+    assert sum(1 for p, e in pairs if abs(p - e) > 1e-9) < 30
+
+
+def test_excursion_record_makes_routine_spikes_unremarkable_but_not_a_larger_one() -> None:
+    """A series with a spike of 8 sigmas every 250 points learns that such spikes are
+    routine (about one in 250); a spike larger than any before keeps the Gaussian surprisal."""
+    rng = random.Random(6)
+    plain, emp = _emp_likelihood(0.0), _emp_likelihood(0.002)
+    last = (0.0, 0.0)
+    for i in range(3000):
+        spike = i % 250 == 249
+        r = 8.0 if spike else abs(rng.gauss(0, 1))
+        pair = (plain.judge(r), emp.judge(r))
+        if spike:
+            last = pair
+    assert last[0] > 5.0  # alone, each routine spike is one in 10^5 or rarer
+    assert last[1] < 3.0  # with the series' record, about one in a few hundred
+    big = (plain.judge(12.0), emp.judge(12.0))
+    assert big[1] == pytest.approx(big[0])
