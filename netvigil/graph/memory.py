@@ -234,7 +234,10 @@ class MemoryTopology:
 
     def neighbourhood(self, entities: Iterable[str]) -> Subgraph:
         seeds = {d for d in self._entity_devices(entities) if d in self._g}
-        links = {k for _, _, k in self._g.edges(seeds, keys=True)}
+        # every link of the seeds (what ``self._g.edges(seeds)`` names), through their
+        # interfaces: a dictionary read each rather than a walk of networkx's edge views
+        ifaces, by_device = self._ifaces, self._by_device
+        links = {lk for d in seeds for i in by_device[d] if (lk := ifaces[i].link) is not None}
         names = seeds | {d for lk in links for d in (self._links[lk].a, self._links[lk].b)}
         return Subgraph(
             devices=tuple(self._devices[n] for n in sorted(names)),
