@@ -249,14 +249,15 @@ def _key(a: AnomalyRef) -> str:
 
 def _collect(topo: Topo, anomalies: Iterable[AnomalyRef]) -> _Evidence:
     ev = _Evidence()
+    has = topo.has
     for a in anomalies:
-        if not topo.has(a.entity):
+        if not has(a.entity):
             continue
-        w = weight(a)
+        w = KIND_WEIGHT.get(a.kind, 0.3) * a.score  # weight(a), inline: per symptom, per rank
         if a.kind == ADMIN_DOWN:
             ev.admin_down.add(a.entity)
             continue
-        if not is_strong(a):
+        if a.kind not in STRONG_KINDS:
             ev.weak[a.entity] = max(ev.weak.get(a.entity, 0.0), w)
             continue
         k = _key(a)
@@ -328,6 +329,8 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
         if iface.link:
             lk = topo.link(iface.link)
             devices.add(lk.other(iface.device))
+            if ("link_down", lk.id) in out:
+                continue  # its other end, down too: the same hypothesis
             ends = frozenset(
                 e
                 for e in (lk.a_if, lk.b_if)
@@ -503,17 +506,26 @@ def _walk(
         under = np.flatnonzero(change < WALK_TOL)
         x = ys[int(under[0]) + 1 if under.size else WALK_ITERATIONS, :n]
     else:
-        # (D^-1 A)^T x: what each node receives from its neighbours, a share of theirs;
-        # the dangling nodes' mass goes back to the seeds
+        # (D^-1 A)^T x: what each node receives from its neighbours, a share of theirs; the
+        # dangling nodes' mass goes back to the seeds (without dangling nodes that term is
+        # + 0.0, which changes no value: left out). The iterates are kept and the first
+        # whose L1 change is under WALK_TOL taken, as for the dense walk
         share, restart, back = inv[dst], (1 - WALK_ALPHA) * p, WALK_ALPHA * p
-        for _ in range(WALK_ITERATIONS):
-            nxt = WALK_ALPHA * np.bincount(src, weights=share * x[dst], minlength=n)
+        any_dangling = bool(dangling.any())
+        xs = np.empty((WALK_ITERATIONS + 1, n))
+        xs[0] = x
+        for k in range(WALK_ITERATIONS):
+            prev = xs[k]
+            nxt = xs[k + 1]
+            np.multiply(
+                np.bincount(src, weights=share * prev.take(dst), minlength=n), WALK_ALPHA, out=nxt
+            )
             nxt += restart
-            nxt += back * x[dangling].sum()
-            done_ = np.abs(nxt - x).sum() < WALK_TOL
-            x = nxt
-            if done_:
-                break
+            if any_dangling:
+                nxt += back * prev[dangling].sum()
+        change = np.abs(np.diff(xs, axis=0)).sum(axis=1)
+        under = np.flatnonzero(change < WALK_TOL)
+        x = xs[int(under[0]) + 1 if under.size else WALK_ITERATIONS]
     scores = {t: float(x[index[t]]) if t in index else 0.0 for t in targets}
     top = max(scores.values(), default=0.0)
     return {t: (s / top if top > 0 else 0.0) for t, s in scores.items()}
