@@ -162,21 +162,32 @@ class View:
     def __init__(self, sub: Subgraph) -> None:
         self._devices = {d.name for d in sub.devices}
         self._links = {lk.id: lk for lk in sub.links}
+        #: interface id -> (its device, its link); its Interface is made when asked for
+        self._ends: dict[str, tuple[str, str]] = {}
         self._ifaces: dict[str, Interface] = {}
-        self._by_device: dict[str, list[Link]] = {d: [] for d in self._devices}
+        by_device: dict[str, list[Link]] = {d: [] for d in self._devices}
+        self._by_device = by_device
+        ends = self._ends
         for lk in sorted(sub.links, key=lambda x: x.id):
-            for dev, ifid in ((lk.a, lk.a_if), (lk.b, lk.b_if)):
-                self._ifaces[ifid] = Interface(ifid, dev, ifid.partition(":")[2], lk.id)
-                self._by_device.setdefault(dev, []).append(lk)
+            ends[lk.a_if] = (lk.a, lk.id)
+            by_device.setdefault(lk.a, []).append(lk)
+            ends[lk.b_if] = (lk.b, lk.id)
+            by_device.setdefault(lk.b, []).append(lk)
 
     def has(self, entity: str) -> bool:
-        return entity in self._devices or entity in self._links or entity in self._ifaces
+        return entity in self._devices or entity in self._links or entity in self._ends
 
     def interface(self, interface_id: str) -> Interface:
+        iface = self._ifaces.get(interface_id)
+        if iface is not None:
+            return iface
         try:
-            return self._ifaces[interface_id]
+            dev, link = self._ends[interface_id]
         except KeyError:
             raise TopologyError(f"unknown interface {interface_id!r}") from None
+        iface = Interface(interface_id, dev, interface_id.partition(":")[2], link)
+        self._ifaces[interface_id] = iface
+        return iface
 
     def link(self, link_id: str) -> Link:
         try:
@@ -238,14 +249,15 @@ def _key(a: AnomalyRef) -> str:
 
 def _collect(topo: Topo, anomalies: Iterable[AnomalyRef]) -> _Evidence:
     ev = _Evidence()
+    has = topo.has
     for a in anomalies:
-        if not topo.has(a.entity):
+        if not has(a.entity):
             continue
-        w = weight(a)
+        w = KIND_WEIGHT.get(a.kind, 0.3) * a.score  # weight(a), inline: per symptom, per rank
         if a.kind == ADMIN_DOWN:
             ev.admin_down.add(a.entity)
             continue
-        if not is_strong(a):
+        if a.kind not in STRONG_KINDS:
             ev.weak[a.entity] = max(ev.weak.get(a.entity, 0.0), w)
             continue
         k = _key(a)
@@ -269,7 +281,15 @@ def _collect(topo: Topo, anomalies: Iterable[AnomalyRef]) -> _Evidence:
 
 
 def _observable(e: str, unreachable: set[str]) -> bool:
-    return entity_devices(e)[0] not in unreachable
+    return not unreachable or entity_devices(e)[0] not in unreachable
+
+
+def _observable_from(e: str, dev: str, unreachable: set[str]) -> bool:
+    """``_observable(e, unreachable - {dev})`` without making the set."""
+    if not unreachable:
+        return True
+    d = entity_devices(e)[0]
+    return d == dev or d not in unreachable
 
 
 def _cut_off(topo: Topo, unreachable: set[str]) -> dict[str, frozenset[str]]:
@@ -309,6 +329,8 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
         if iface.link:
             lk = topo.link(iface.link)
             devices.add(lk.other(iface.device))
+            if ("link_down", lk.id) in out:
+                continue  # its other end, down too: the same hypothesis
             ends = frozenset(
                 e
                 for e in (lk.a_if, lk.b_if)
@@ -339,10 +361,13 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
             out[("packet_loss", lk.id)] = Hypothesis(
                 "packet_loss", lk.id, ends, "input errors on the link's interfaces"
             )
+    down = ev.down_ifaces
     for dev in sorted(devices):
         links = topo.links_of(dev)
-        far = {lk.end(lk.other(dev)) for lk in links if lk.a != lk.b}
-        far = {e for e in far if _observable(e, ev.unreachable - {dev})}
+        # the far end of each link (lk.end(lk.other(dev))), observable unless its device is
+        # unreachable (dev itself does not count)
+        far = {lk.b_if if lk.a == dev else lk.a_if for lk in links if lk.a != lk.b}
+        far = {e for e in far if _observable_from(e, dev, ev.unreachable)}
         dead = frozenset({f"{dev}|routing"}) if dev in ev.routing_dead else frozenset()
         out[("device_down", dev)] = Hypothesis(
             "device_down",
@@ -362,7 +387,7 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
                 "reachable, its routing daemon gone" if dead else "reachable, neighbours lost it",
                 explains=frozenset(own),
             )
-        failed = [lk for lk in links if {lk.a_if, lk.b_if} & ev.down_ifaces]
+        failed = [lk for lk in links if lk.a_if in down or lk.b_if in down]
         if 2 <= len(failed) < len(links) and dev not in ev.unreachable:
             onsets = [
                 min(ev.onset[e] for e in (lk.a_if, lk.b_if) if e in ev.onset) for lk in failed
@@ -380,7 +405,7 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
 def _with_reroutes(h: Hypothesis, ev: _Evidence) -> Hypothesis:
     """A failure moves traffic: congestion elsewhere that began after it (within
     ``REROUTE_S``) is its effect, explained though not predicted."""
-    if h.kind in ("congestion", "packet_loss"):
+    if h.kind in ("congestion", "packet_loss") or not ev.congested:
         return h
     starts = [ev.onset[k] for k in h.predicts if k in ev.onset]
     if not starts:
@@ -418,26 +443,15 @@ def _walk(
     seen = {a.entity for a in anomalies if topo.has(a.entity)}
     devices = {d for e in seen for d in entity_devices(e)}
     devices |= {d for t in targets for d in entity_devices(t)}
-    index: dict[str, int] = {}
-    rows: list[int] = []
-    cols: list[int] = []
-
-    def node(name: str) -> int:
-        i = index.get(name)
-        if i is None:
-            i = index[name] = len(index)
-        return i
-
-    def edge(u: str, v: str) -> None:
-        i, j = node(u), node(v)
-        rows.extend((i, j))
-        cols.extend((j, i))
-
+    # nodes are numbered in order of first appearance: each device, then each of its links'
+    # a, a_if, link, b_if, b (a link once); the edges are each link's chain of four
+    order: list[str] = []
+    chains: list[str] = []
     done: set[str] = set()
     for dev in sorted(devices):
         if not topo.has(dev):
             continue
-        node(dev)
+        order.append(dev)
         links = topo.links_of(dev)
         if len(links) > WALK_MAX_LINKS:
             links = [
@@ -447,10 +461,10 @@ def _walk(
             if lk.id in done:
                 continue
             done.add(lk.id)
-            edge(lk.a, lk.a_if)
-            edge(lk.a_if, lk.id)
-            edge(lk.id, lk.b_if)
-            edge(lk.b_if, lk.b)
+            chain = (lk.a, lk.a_if, lk.id, lk.b_if, lk.b)
+            order.extend(chain)
+            chains.extend(chain)
+    index = {name: i for i, name in enumerate(dict.fromkeys(order))}
     first = min((a.onset_ts for a in anomalies), default=0.0)
     n = len(index)
     p = np.zeros(n)
@@ -462,8 +476,11 @@ def _walk(
     if n == 0 or p.sum() <= 0:
         return {}
     p /= p.sum()
+    ids = np.fromiter((index[c] for c in chains), dtype=np.int64, count=len(chains))
+    ids = ids.reshape(-1, 5)
+    u, v = ids[:, :4].ravel(), ids[:, 1:].ravel()
     # one entry per edge and direction (parallel edges collapse), sorted by (row, column)
-    pairs = np.unique(np.asarray(rows, dtype=np.int64) * n + np.asarray(cols, dtype=np.int64))
+    pairs = np.unique(np.concatenate((u * n + v, v * n + u)))
     src, dst = pairs // n, pairs % n
     deg = np.bincount(src, minlength=n).astype(float)
     inv = 1.0 / np.maximum(deg, 1.0)
@@ -471,30 +488,44 @@ def _walk(
     x: np.ndarray[tuple[Any, ...], np.dtype[np.floating[Any]]] = p.copy()
     if n <= WALK_DENSE_MAX:
         # one affine step as one product: (D^-1 A)^T, the dangling nodes' mass back to the
-        # seeds, and the restart, on x with a constant 1 appended
+        # seeds, and the restart, on x with a constant 1 appended; the iterates are made in
+        # one buffer and the first whose L1 change is under WALK_TOL is taken (the same
+        # iterate a loop testing each step stops at, for a few calls less per step)
         m = np.zeros((n + 1, n + 1))
         m[src, dst] = inv[dst]
         m[:n, :n][:, dangling] += p[:, None]
         m *= WALK_ALPHA
         m[:n, n] = (1 - WALK_ALPHA) * p
         m[n, n] = 1.0
-        y = np.append(x, 1.0)
-        for _ in range(WALK_ITERATIONS):
-            nxt = m @ y
-            step = nxt - y
-            y = nxt
-            if np.abs(step, out=step).sum() < WALK_TOL:
-                break
-        x = y[:n]
-    for _ in range(WALK_ITERATIONS if n > WALK_DENSE_MAX else 0):
-        # (D^-1 A)^T x: what each node receives from its neighbours, a share of theirs
-        nxt = WALK_ALPHA * np.bincount(src, weights=inv[dst] * x[dst], minlength=n)
-        nxt += (1 - WALK_ALPHA) * p
-        nxt += WALK_ALPHA * p * x[dangling].sum()  # dangling mass goes back to the seeds
-        done_ = np.abs(nxt - x).sum() < WALK_TOL
-        x = nxt
-        if done_:
-            break
+        ys = np.empty((WALK_ITERATIONS + 1, n + 1))
+        ys[0, :n] = x
+        ys[0, n] = 1.0
+        for k in range(WALK_ITERATIONS):
+            np.matmul(m, ys[k], out=ys[k + 1])
+        change = np.abs(np.diff(ys, axis=0)).sum(axis=1)
+        under = np.flatnonzero(change < WALK_TOL)
+        x = ys[int(under[0]) + 1 if under.size else WALK_ITERATIONS, :n]
+    else:
+        # (D^-1 A)^T x: what each node receives from its neighbours, a share of theirs; the
+        # dangling nodes' mass goes back to the seeds (without dangling nodes that term is
+        # + 0.0, which changes no value: left out). The iterates are kept and the first
+        # whose L1 change is under WALK_TOL taken, as for the dense walk
+        share, restart, back = inv[dst], (1 - WALK_ALPHA) * p, WALK_ALPHA * p
+        any_dangling = bool(dangling.any())
+        xs = np.empty((WALK_ITERATIONS + 1, n))
+        xs[0] = x
+        for k in range(WALK_ITERATIONS):
+            prev = xs[k]
+            nxt = xs[k + 1]
+            np.multiply(
+                np.bincount(src, weights=share * prev.take(dst), minlength=n), WALK_ALPHA, out=nxt
+            )
+            nxt += restart
+            if any_dangling:
+                nxt += back * prev[dangling].sum()
+        change = np.abs(np.diff(xs, axis=0)).sum(axis=1)
+        under = np.flatnonzero(change < WALK_TOL)
+        x = xs[int(under[0]) + 1 if under.size else WALK_ITERATIONS]
     scores = {t: float(x[index[t]]) if t in index else 0.0 for t in targets}
     top = max(scores.values(), default=0.0)
     return {t: (s / top if top > 0 else 0.0) for t, s in scores.items()}
@@ -515,19 +546,21 @@ def rank(topo: Topo | Subgraph, anomalies: Sequence[AnomalyRef], top: int = 5) -
         return []
     walk = _walk(topo, ev, anomalies, {c.entity for c in cands})
     weak_total = sum(ev.weak.values())
-    scored: list[tuple[float, Hypothesis, list[str]]] = []
+    scored: list[tuple[float, Hypothesis, Iterable[str]]] = []
+    strength = ev.strength
     for h in cands:
+        shown: Iterable[str]
         if strong_total > 0:
-            hit = h.predicts & ev.strength.keys()
-            covered = hit | (h.explains & ev.strength.keys())
-            recall = sum(ev.strength[k] for k in covered) / strong_total
+            hit = h.predicts & strength.keys()
+            covered = hit | (h.explains & strength.keys())
+            recall = sum(strength[k] for k in covered) / strong_total
             precision = len(hit) / len(h.predicts) if h.predicts else 0.0
             fit = 2 * recall * precision / (recall + precision) if recall and precision else 0.0
-            shown = sorted(covered)
+            shown = covered  # sorted for the candidates shown only
         else:
             near = {e: w for e, w in ev.weak.items() if h.entity in (e, *entity_devices(e))}
             fit = sum(near.values()) / weak_total if weak_total else 0.0
-            shown = sorted(near)
+            shown = near
         if fit <= 0:
             continue
         score = W_RULE * fit + W_WALK * walk.get(h.entity, 0.0)
@@ -540,7 +573,7 @@ def rank(topo: Topo | Subgraph, anomalies: Sequence[AnomalyRef], top: int = 5) -
             continue  # one line per entity: its best hypothesis
         seen.add(h.entity)
         evidence = [f"{h.rule}" if h.rule else "weak evidence only"]
-        evidence += [_describe(k, ev) for k in shown[:12]]
+        evidence += [_describe(k, ev) for k in sorted(shown)[:12]]
         out.append(
             RootCause(
                 entity=h.entity,

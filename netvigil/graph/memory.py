@@ -233,13 +233,26 @@ class MemoryTopology:
         )
 
     def neighbourhood(self, entities: Iterable[str]) -> Subgraph:
-        seeds = {d for d in self._entity_devices(entities) if d in self._g}
-        links = {k for _, _, k in self._g.edges(seeds, keys=True)}
-        names = seeds | {d for lk in links for d in (self._links[lk].a, self._links[lk].b)}
+        names, links = self._around(entities)
         return Subgraph(
             devices=tuple(self._devices[n] for n in sorted(names)),
             links=tuple(self._links[lk] for lk in sorted(links)),
         )
+
+    def neighbourhood_devices(self, entities: Iterable[str]) -> set[str]:
+        """The devices ``neighbourhood(entities)`` holds, without making the subgraph."""
+        return self._around(entities)[0]
+
+    def _around(self, entities: Iterable[str]) -> tuple[set[str], set[str]]:
+        """The devices and links of ``neighbourhood(entities)``: every link of the entities'
+        devices (read through their interfaces, a dictionary read each rather than a walk of
+        networkx's edge views) and the devices at both ends."""
+        seeds = {d for d in self._entity_devices(entities) if d in self._devices}
+        ifaces, by_device = self._ifaces, self._by_device
+        links = {lk for d in seeds for i in by_device[d] if (lk := ifaces[i].link) is not None}
+        known = self._links
+        names = seeds | {d for lk in links for d in (known[lk].a, known[lk].b)}
+        return names, links
 
     def _avoid(self, avoid: Iterable[str]) -> tuple[set[str], set[str]]:
         devs: set[str] = set()

@@ -766,8 +766,11 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         of its links; on the anomalies' own neighbourhood alone a neighbour would show only
         its links to them, and a neighbour with five links, one of whose far ends went down,
         would explain it with no missed prediction."""
-        near = await self.aio.call(self.topo.neighbourhood, entities)
         seeds = {d for e in entities for d in entity_devices(e)}
+        if isinstance(self.topo, MemoryTopology):  # its names alone, without the subgraph
+            more = sorted(self.topo.neighbourhood_devices(entities) - seeds)
+            return self.topo.neighbourhood([*entities, *more])
+        near = await self.aio.call(self.topo.neighbourhood, entities)
         more = sorted({d.name for d in near.devices} - seeds)
         if not more:
             return near

@@ -261,3 +261,22 @@ def test_a_failed_router_pair_is_blamed_for_the_devices_it_cuts_off() -> None:
     facing = [lk.end(lk.other("x1")) for lk in t.links_of("x1")]
     causes = rank(t, [ref("x1", signal="reachability"), *(ref(i) for i in facing)])
     assert causes[0].entity == "x1", causes
+
+
+@pytest.mark.parametrize("dense_max", [rca.WALK_DENSE_MAX, 0])
+def test_the_walk_stops_at_the_first_step_under_its_tolerance(
+    topo: TopologyStore, monkeypatch: pytest.MonkeyPatch, dense_max: int
+) -> None:
+    """The walk makes its iterates in one buffer and takes the first whose change is under
+    WALK_TOL: with a tolerance every step meets, that is the first step, the ranking of a
+    walk of one iteration (dense and edge-list walks alike)."""
+    monkeypatch.setattr(rca, "WALK_DENSE_MAX", dense_max)
+    cases = [[ref(d.name, "deviation", "cpu.util", 0.7)] for d in topo.devices()]
+    cases += [[ref(lk.a_if, "deviation", "if.util", 0.6), ref(lk.b_if)] for lk in topo.links()]
+    full = [rank(topo, c) for c in cases]
+    monkeypatch.setattr(rca, "WALK_TOL", float("inf"))
+    first = [rank(topo, c) for c in cases]
+    monkeypatch.setattr(rca, "WALK_TOL", 0.0)
+    monkeypatch.setattr(rca, "WALK_ITERATIONS", 1)
+    assert [rank(topo, c) for c in cases] == first
+    assert first != full  # one step is not the converged walk: the case can tell them apart

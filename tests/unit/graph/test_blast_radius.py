@@ -4,6 +4,8 @@ changes to the store."""
 
 from __future__ import annotations
 
+import networkx as nx
+
 from netvigil.graph import algorithms as alg
 from netvigil.graph.base import Device, Link, Service
 from netvigil.graph.importers import load_topology
@@ -72,3 +74,27 @@ def test_zoo_networks() -> None:
         t = load_topology(shared_data("topologies", f"{name}.graphml"))
         for e in every_entity(t):
             assert t.blast_radius(e) == search(t, e), (name, e)
+
+
+def test_the_search_finds_the_parts_networkx_finds() -> None:
+    """``parts_without`` (the search a splitting failure falls back to) against networkx's
+    components of a copy of the graph without the failed devices and links: every device,
+    link and interface, a device with a link, and two links, of the shapes and a Zoo network
+    (parallel links: one of two failing splits nothing)."""
+
+    def components(t: MemoryTopology, devices: set[str], links: set[str]) -> list[set[str]]:
+        rest = nx.Graph()
+        rest.add_nodes_from(n for n in t._g.nodes if n not in devices)
+        for u, v, key in t._g.edges(keys=True):
+            if key not in links and u not in devices and v not in devices:
+                rest.add_edge(u, v)
+        return sorted(nx.connected_components(rest), key=sorted)
+
+    for t in (shapes(), load_topology(shared_data("topologies", "Cogentco.graphml"))):
+        failures = [t._failed(e) for e in every_entity(t)]
+        lks = t.links()
+        failures += [({lk.a}, {lks[i - 1].id}) for i, lk in enumerate(lks)]
+        failures += [(set(), {lk.id, lks[i - 1].id}) for i, lk in enumerate(lks)]
+        for devices, links in failures:
+            got = sorted(alg.parts_without(t._g, devices, links), key=sorted)
+            assert got == components(t, devices, links), (devices, links)

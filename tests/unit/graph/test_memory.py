@@ -103,3 +103,29 @@ def test_every_topology_zoo_file_imports() -> None:
         assert t.devices(), f.name
         for lk in t.links():
             assert t.interface(lk.a_if).link == lk.id
+
+
+def test_the_neighbourhood_is_every_link_of_the_entities_devices_and_their_far_ends() -> None:
+    """Checked against each device's links (``links_of``) on a Zoo network with parallel
+    links, for device, interface and link entities; ``neighbourhood_devices`` names the same
+    devices without making the subgraph."""
+    t = load_topology(shared_data("topologies", "Cogentco.graphml"))
+    parallel = sorted(lk.id for lk in t.links() if "#" in lk.id)
+    assert parallel, "the case needs parallel links"
+    some = sorted(d.name for d in t.devices())[::17]
+    cases = [
+        [some[0]],
+        some,
+        [parallel[0]],
+        [t.link(parallel[-1]).a_if, some[3]],
+        [lk.b_if for lk in t.links()[::9]],
+        ["not-a-device"],
+    ]
+    for entities in cases:
+        sub = t.neighbourhood(entities)
+        seeds = {d for e in entities for d in entity_devices(e)} & {d.name for d in t.devices()}
+        links = {lk.id: lk for d in seeds for lk in t.links_of(d)}
+        assert [lk.id for lk in sub.links] == sorted(links)
+        names = seeds | {x for lk in links.values() for x in (lk.a, lk.b)}
+        assert [d.name for d in sub.devices] == sorted(names)
+        assert t.neighbourhood_devices(entities) == names
