@@ -278,10 +278,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         self.aio = AsyncTopology(topo)
         self.cfg = cfg or CorrelatorConfig()
         self.summarizer = summarizer or Summarizer()
-        self._near: dict[str, set[str]] = {}
+        self._near: dict[tuple[str, int], set[str]] = {}
         self._near_gen: int | None = None
-        self._adj: dict[str, set[str]] = {}
-        self._adj_gen: int | None = None
         self._impacts: dict[tuple[str, int | None], list[str]] = {}
         #: service -> (topology generation, devices on its path, entities of its path)
         self._paths: dict[str, tuple[int, tuple[str, ...], frozenset[str]]] = {}
@@ -465,7 +463,8 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         if event.kind != "down" or POLLER_OVERLOAD in event.evidence:
             return []
         onset = event.onset_ts or event.ts
-        near = await self._adjacent(entity_devices(event.entity))
+        on = entity_devices(event.entity)
+        near = {*on, *await self._nearby(on, hops=1)}
         if lone and event.device not in state.pending:
             seen = (t for d in near for t in state.downs.get(d, {}).values())
             if not any(abs(t - onset) <= self.cfg.confirm_s for t in seen):
@@ -489,21 +488,6 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             mine.pop(ref_key, None)
             if not mine:
                 del state.downs[device]
-
-    async def _adjacent(self, devices: tuple[str, ...]) -> set[str]:
-        """``devices`` and their neighbours (cached per topology generation)."""
-        gen = await self._generation()
-        if gen != self._adj_gen:
-            self._adj, self._adj_gen = {}, gen
-        out: set[str] = set()
-        for d in devices:
-            if d not in self._adj:
-                try:
-                    self._adj[d] = {d, *await self.aio.call(self.topo.neighbors, d)}
-                except TopologyError:
-                    self._adj[d] = {d}
-            out |= self._adj[d]
-        return out
 
     async def _release(self, go: list[Anomaly], state: CorrelationState, now: float) -> list[Event]:
         out: list[Event] = []
@@ -575,15 +559,18 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         assert self._gen.value is not None  # due() is True until a value is set
         return self._gen.value
 
-    async def _nearby(self, devices: tuple[str, ...]) -> set[str]:
+    async def _nearby(self, devices: tuple[str, ...], hops: int | None = None) -> set[str]:
+        """The devices within ``hops`` (default ``max_hops``) of ``devices``, those included
+        when the topology knows them; cached per topology generation."""
+        k = self.cfg.max_hops if hops is None else hops
         gen = await self._generation()
         if gen != self._near_gen:
             self._near, self._near_gen = {}, gen
         out: set[str] = set()
         for d in devices:
-            if d not in self._near:
-                self._near[d] = await self.aio.call(self.topo.k_hop, {d}, self.cfg.max_hops)
-            out |= self._near[d]
+            if (d, k) not in self._near:
+                self._near[d, k] = await self.aio.call(self.topo.k_hop, {d}, k)
+            out |= self._near[d, k]
         return out
 
     async def _devices_of(self, ref: AnomalyRef) -> tuple[tuple[str, ...], frozenset[str]]:
