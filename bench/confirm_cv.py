@@ -50,14 +50,14 @@ from netvigil.config import load_settings
 from netvigil.eval.rescore import BenchRecording, faults_of, load_recording, rescore
 from netvigil.eval.scoreboard import scores
 from netvigil.graph.importers import load_topology
+from netvigil.lab.hook import POLL_S as LAB_POLL_S
 from netvigil.lab.plan import LabPlan, lab_topology
+from netvigil.service import correlator_config
 from netvigil.streams.correlate import CorrelatorConfig
 from netvigil.twin.faults import POLL_TIMEOUT_SHARE
 
 DOWN_AFTER = (1, 2)
 CONFIRM_POLLS = (0.0, 1.5, 3.0, 6.0, 12.0)
-#: the poll interval of the twin and of the lab
-POLL_S = 10.0
 NOISE = (0.0, POLL_TIMEOUT_SHARE)
 Pair = tuple[int, float]
 
@@ -72,18 +72,10 @@ def record(topology: Path, down_after: int, noise: float, out: Path, faults: int
 
 
 def config(confirm_polls: float) -> CorrelatorConfig:
-    """The service's correlator configuration (as ``Service.build`` makes it) but
-    ``confirm_polls``."""
-    c = load_settings().correlator
-    return CorrelatorConfig(
-        window_s=c.window_s,
-        max_hops=c.max_hops,
-        min_evidence=c.min_evidence,
-        late_s=c.late_s,
-        halo_hops=c.halo_hops,
-        revision_s=c.revision_s,
-        confirm_s=confirm_polls * POLL_S,
-    )
+    """The service's correlator configuration on the twin, but ``confirm_polls``."""
+    settings = load_settings()
+    settings.correlator.confirm_polls = confirm_polls
+    return correlator_config(settings, twin=True)
 
 
 def score(path: Path, confirm_polls: float) -> dict[str, Any]:
@@ -103,7 +95,9 @@ def lab_score(path: Path, confirm_polls: float, window_s: float) -> dict[str, An
     """A lab recording's harmful faults named first, and its false incidents."""
     rec = load_recording(path)
     topo = lab_topology(LabPlan.from_dict(rec.plan))
-    cfg = dataclasses.replace(config(confirm_polls), window_s=window_s)
+    cfg = dataclasses.replace(
+        config(confirm_polls), window_s=window_s, confirm_s=confirm_polls * LAB_POLL_S
+    )
     rows = rescore(rec.anomalies, faults_of(rec), topo, cfg, rec.grace_s)
     harm = [r for r, h in zip(rows["faults"], rec.harmful, strict=True) if h]
     return {

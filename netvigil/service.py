@@ -46,7 +46,25 @@ from netvigil.twin.network import TwinNetwork
 from netvigil.twin.service_setup import attach_services, twin_service_specs
 from netvigil.twin.source import CLOCK_FILE, SIM_EPOCH, TwinSource
 
-__all__ = ["Service", "TwinPlan", "open_graph"]
+__all__ = ["Service", "TwinPlan", "correlator_config", "open_graph"]
+
+
+def correlator_config(settings: Settings, *, twin: bool) -> CorrelatorConfig:
+    """The correlator's configuration from ``settings``; ``twin``: the twin is the network,
+    so a device's reachability is judged every twin step, not every SNMP poll."""
+    c = settings.correlator
+    poll_s = settings.twin.step_s if twin else settings.snmp.interval_s
+    return CorrelatorConfig(
+        window_s=c.window_s,
+        max_hops=c.max_hops,
+        min_evidence=c.min_evidence,
+        late_s=c.late_s,
+        regions=c.regions,
+        halo_hops=c.halo_hops,
+        revision_s=c.revision_s,
+        generation_check_s=c.generation_check_s,
+        confirm_s=c.confirm_polls * poll_s,
+    )
 
 
 def _scheme(url: str) -> str:
@@ -219,25 +237,11 @@ class Service:
             network=network,
             clock=lambda: clock[0].now if clock else 0.0,
         )
-        c = settings.correlator
-        # the interval a device's reachability is judged at: the twin's step when it is the
-        # network, else the SNMP poller's
-        poll_s = settings.twin.step_s if twin is not None else settings.snmp.interval_s
         processors: list[Processor[Any]] = [
             DetectorProcessor(settings.detector),
             CorrelatorProcessor(
                 topo,
-                CorrelatorConfig(
-                    window_s=c.window_s,
-                    max_hops=c.max_hops,
-                    min_evidence=c.min_evidence,
-                    late_s=c.late_s,
-                    regions=c.regions,
-                    halo_hops=c.halo_hops,
-                    revision_s=c.revision_s,
-                    generation_check_s=c.generation_check_s,
-                    confirm_s=c.confirm_polls * poll_s,
-                ),
+                correlator_config(settings, twin=twin is not None),
                 summarizer(settings),
                 resume=incidents.resumable,
             ),
