@@ -45,13 +45,13 @@ from typing import Any
 
 import msgspec
 
+from bench.lab_window_cv import score_with
 from bench.rca_eval import REPO, pick_topologies
 from netvigil.config import load_settings
 from netvigil.eval.rescore import BenchRecording, faults_of, load_recording, rescore
 from netvigil.eval.scoreboard import scores
 from netvigil.graph.importers import load_topology
 from netvigil.lab.hook import POLL_S as LAB_POLL_S
-from netvigil.lab.plan import LabPlan, lab_topology
 from netvigil.service import correlator_config
 from netvigil.streams.correlate import CorrelatorConfig
 from netvigil.twin.faults import POLL_TIMEOUT_SHARE
@@ -91,21 +91,12 @@ def score(path: Path, confirm_polls: float) -> dict[str, Any]:
     }
 
 
-def lab_score(path: Path, confirm_polls: float, window_s: float) -> dict[str, Any]:
-    """A lab recording's harmful faults named first, and its false incidents."""
-    rec = load_recording(path)
-    topo = lab_topology(LabPlan.from_dict(rec.plan))
+def lab_score(path: Path, confirm_polls: float, window_s: float) -> dict[str, int]:
+    """A lab recording's harmful faults detected and named first, and its false incidents."""
     cfg = dataclasses.replace(
         config(confirm_polls), window_s=window_s, confirm_s=confirm_polls * LAB_POLL_S
     )
-    rows = rescore(rec.anomalies, faults_of(rec), topo, cfg, rec.grace_s)
-    harm = [r for r, h in zip(rows["faults"], rec.harmful, strict=True) if h]
-    return {
-        "harmful": len(harm),
-        "detected": sum(1 for r in harm if r["detected_root_cause"] is not None),
-        "top1": sum(1 for r in harm if r["rank"] == 1),
-        "false": rows["false_incidents"],
-    }
+    return score_with(load_recording(path), cfg)
 
 
 def total(rows: list[dict[str, Any]]) -> dict[str, Any]:

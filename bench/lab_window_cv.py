@@ -47,8 +47,13 @@ Pair = tuple[float, float]
 
 
 def score(rec: Recording, pair: Pair) -> dict[str, int]:
+    return score_with(rec, CorrelatorConfig(window_s=pair[0], reopen_s=pair[1]))
+
+
+def score_with(rec: Recording, cfg: CorrelatorConfig) -> dict[str, int]:
+    """A recording correlated again with ``cfg``: its harmful faults detected, named first
+    and within the first three, and its false incidents."""
     topo = lab_topology(LabPlan.from_dict(rec.plan))
-    cfg = CorrelatorConfig(window_s=pair[0], reopen_s=pair[1])
     report = rescore(rec.anomalies, faults_of(rec), topo, cfg, rec.grace_s)
     rows = report["faults"]
     harm = [r for r, h in zip(rows, rec.harmful, strict=True) if h]
