@@ -292,6 +292,14 @@ class CorrelatorSettings(_Section):
         "timeout is no device down (0: at once). Chosen by cross-validation "
         "(bench/confirm_cv.py).",
     )
+    poll_interval_s: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds between the network's reachability verdicts, the unit of "
+        "confirm_polls. Unset: the twin's step_s in a process that runs the twin, else "
+        "snmp.interval_s. Set it on workers that correlate a network another process "
+        "polls (Kafka workers fed by a twin or a poller with another interval).",
+    )
 
 
 class SummarySettings(_Section):

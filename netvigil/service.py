@@ -50,10 +50,11 @@ __all__ = ["Service", "TwinPlan", "correlator_config", "open_graph"]
 
 
 def correlator_config(settings: Settings, *, twin: bool) -> CorrelatorConfig:
-    """The correlator's configuration from ``settings``; ``twin``: the twin is the network,
-    so a device's reachability is judged every twin step, not every SNMP poll."""
+    """The correlator's configuration from ``settings``; ``twin``: this process runs the
+    twin, so a device's reachability is judged every twin step, not every SNMP poll (unless
+    ``correlator.poll_interval_s`` says what the interval is)."""
     c = settings.correlator
-    poll_s = settings.twin.step_s if twin else settings.snmp.interval_s
+    poll_s = c.poll_interval_s or (settings.twin.step_s if twin else settings.snmp.interval_s)
     return CorrelatorConfig(
         window_s=c.window_s,
         max_hops=c.max_hops,

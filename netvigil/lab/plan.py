@@ -6,13 +6,18 @@ so a lab route can never shadow a real one; the addresses exist only inside the 
 - link ``k`` (in the topology's link order) is ``198.18.<k // 128>.<2 (k % 128)>/31``, the
   first address on the lower-sorted end (``a``), the second on ``b``;
 - router ``i``'s loopback (OSPF router id, traffic sink) is ``198.18.255.<i + 1>/32``;
-- the management network is one bridge in the host's namespace, ``198.19.0.1/16``; router
-  ``i`` has ``mgmt0`` at ``198.19.<1 + i // 250>.<1 + i % 250>``: its SNMP agent listens
-  there, and its flow exporter and traps reach the collectors at ``198.19.0.1``.
+- the management network is one bridge in the host's namespace, in the lab's *slot* ``s``
+  (0-15) of 198.19.0.0/16: ``198.19.<16 s>.1/20``; router ``i`` has ``mgmt0`` at
+  ``198.19.<16 s + 1 + i // 250>.<1 + i % 250>``: its SNMP agent listens there, and its flow
+  exporter and traps reach the collectors at the bridge's address. The first lab is slot 0
+  (``198.19.0.1``, routers at ``198.19.1.x``); a second lab on the same host takes a free
+  slot, so two labs never share a management network (``runner.up`` picks it).
 
 Names: a router's hostname is its topology name with anything but letters, digits, ``-``,
 ``_`` and ``.`` replaced by ``-`` (FRRouting and syslog take one word), made unique; its
-namespace is ``nvl-<i>``; its interfaces are the ones the topology names (``eth0``...).
+namespace is ``<prefix><i>`` (``nvl-<i>`` for the default lab directory; a lab in another
+directory has a prefix of its own, see ``state.netns_prefix``); its interfaces are the ones
+the topology names (``eth0``...).
 
 Capacities are scaled by a power of ten so that the fastest link becomes at most
 :data:`MAX_LINK_BPS` (10 Gbit/s -> 10 Mbit/s): real traffic at those rates costs little CPU.
@@ -34,6 +39,8 @@ from netvigil.graph.memory import MemoryTopology
 __all__ = [
     "MAX_LINK_BPS",
     "MGMT_GATEWAY",
+    "MGMT_PREFIX",
+    "MGMT_SLOTS",
     "MIN_LINK_BPS",
     "Collectors",
     "IfacePlan",
@@ -42,6 +49,7 @@ __all__ = [
     "RouterPlan",
     "hostname",
     "lab_topology",
+    "mgmt_gateway",
     "plan_lab",
     "scale_of",
     "select_routers",
@@ -50,7 +58,9 @@ __all__ = [
 MAX_LINK_BPS = 10e6
 MIN_LINK_BPS = 0.5e6
 MGMT_GATEWAY = "198.19.0.1"
-MGMT_PREFIX = 16
+MGMT_PREFIX = 20
+#: management networks a host can hold side by side (198.19.0.0/16 in /20 slots)
+MGMT_SLOTS = 16
 NETNS_PREFIX = "nvl-"
 #: at most this many routers get BGP (iBGP full mesh between the least-connected routers)
 BGP_ROUTERS = 3
@@ -66,6 +76,14 @@ class Collectors:
     syslog: str = f"{MGMT_GATEWAY}:5514"
     flows: str = f"{MGMT_GATEWAY}:2055"
     traps: str = f"{MGMT_GATEWAY}:1162"
+
+    @classmethod
+    def at(cls, gateway: str) -> Collectors:
+        """The default ports at ``gateway`` (the bridge address of the lab's slot)."""
+        d = cls()
+        return cls(
+            *(f"{gateway}:{addr.rpartition(':')[2]}" for addr in (d.syslog, d.flows, d.traps))
+        )
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,11 @@ class RouterPlan:
     bgp: bool = False
     weight: float = 1.0
     """Traffic weight (the gravity model's) from the topology."""
+
+    @property
+    def host_veth(self) -> str:
+        """The host's end of the router's management veth (``nvl-3`` -> ``nvm-3``)."""
+        return "nvm" + self.netns[3:]
 
 
 @dataclass(frozen=True)
@@ -192,13 +215,25 @@ def _link_addrs(k: int) -> tuple[str, str]:
     return f"198.18.{third}.{2 * fourth}/31", f"198.18.{third}.{2 * fourth + 1}/31"
 
 
+def mgmt_gateway(slot: int) -> str:
+    """The bridge address of management slot ``slot`` (see the module docstring)."""
+    if not 0 <= slot < MGMT_SLOTS:
+        raise ValueError(f"management slot {slot} is outside 0-{MGMT_SLOTS - 1}")
+    return f"198.19.{16 * slot}.1"
+
+
 def plan_lab(
     topo: TopologyStore,
     *,
     max_routers: int | None = None,
     collectors: Collectors | None = None,
+    netns_prefix: str = NETNS_PREFIX,
+    slot: int = 0,
 ) -> LabPlan:
     """The lab for ``topo`` (see the module docstring for every rule)."""
+    if not re.fullmatch(r"nvl[0-9a-f]*-", netns_prefix):
+        raise ValueError(f"namespace prefix {netns_prefix!r} is not nvl<hex>-")
+    gateway = mgmt_gateway(slot)
     chosen = set(select_routers(topo, max_routers))
     if len(chosen) > MAX_ROUTERS:
         raise ValueError(f"the lab holds at most {MAX_ROUTERS} routers; pass --max-routers")
@@ -252,16 +287,16 @@ def plan_lab(
         RouterPlan(
             name=hosts[name],
             index=i,
-            netns=f"{NETNS_PREFIX}{i}",
+            netns=f"{netns_prefix}{i}",
             loopback=f"198.18.255.{i + 1}",
-            mgmt=f"198.19.{1 + i // 250}.{1 + i % 250}",
+            mgmt=f"198.19.{16 * slot + 1 + i // 250}.{1 + i % 250}",
             interfaces=tuple(sorted(ifaces[name], key=lambda x: x.name)),
             bgp=name in bgp,
             weight=topo.device(name).weight,
         )
         for i, name in enumerate(order)
     )
-    return LabPlan(routers, tuple(links), scale, collectors or Collectors())
+    return LabPlan(routers, tuple(links), scale, collectors or Collectors.at(gateway), gateway)
 
 
 def lab_topology(plan: LabPlan) -> MemoryTopology:

@@ -1,12 +1,14 @@
 """Bring the lab up, report it, take it down.
 
-``up``: removes what an earlier lab left (its state file, else namespaces named ``nvl-*``),
-then builds the plan: the management bridge, one namespace per router (forwarding on, the
-loopback, ``mgmt0`` on the bridge), a veth pair per link with its addresses and shaping, the
-daemons of every router, and the traffic generator; it returns once every OSPF adjacency is
-Full and every SNMP agent answers. ``down``: stops every process the state file records and
-every process left in the lab's namespaces, by PID, then deletes the namespaces (their veths
-go with them) and the bridge.
+``up``: removes what an earlier lab *in the same lab directory* left (its state file, else
+namespaces with that directory's prefix, ``nvl-*`` for the default one; another directory's
+lab is never touched), takes a free management slot (under a host-wide lock, so two labs
+starting together do not take the same one), then builds the plan: the management bridge, one
+namespace per router (forwarding on, the loopback, ``mgmt0`` on the bridge), a veth pair per
+link with its addresses and shaping, the daemons of every router, and the traffic generator;
+it returns once every OSPF adjacency is Full and every SNMP agent answers. ``down``: stops
+every process the state file records and every process left in the lab's namespaces, by PID,
+then deletes the namespaces (their veths go with them) and the bridge.
 
 Shaping per link end (``tc``): an HTB class at the link's scaled rate, with a data class (a
 100-packet FIFO) and a priority class for OSPF and LLDP, so that a congested link keeps its
@@ -17,10 +19,13 @@ u32 classifier but neither ``netem`` nor tc actions: loss is made with nftables,
 
 from __future__ import annotations
 
+import fcntl
 import json
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +33,15 @@ import yaml
 
 from netvigil.graph.importers import load_topology
 from netvigil.lab.achieved import read_counters
-from netvigil.lab.plan import NETNS_PREFIX, Collectors, LabPlan, RouterPlan, plan_lab
+from netvigil.lab.plan import (
+    MGMT_PREFIX,
+    MGMT_SLOTS,
+    Collectors,
+    LabPlan,
+    RouterPlan,
+    mgmt_gateway,
+    plan_lab,
+)
 from netvigil.lab.render import (
     IF_CACHE_TIMEOUT_OID,
     LOG_FD_ENV,
@@ -40,7 +53,14 @@ from netvigil.lab.render import (
     snmpd_conf,
     softflowd_argv,
 )
-from netvigil.lab.state import BRIDGE, LabState, Proc, lab_dir
+from netvigil.lab.state import (
+    LabState,
+    Proc,
+    bridge_name,
+    lab_dir,
+    lab_tag,
+    netns_prefix,
+)
 from netvigil.lab.system import (
     LabError,
     alive,
@@ -52,9 +72,11 @@ from netvigil.lab.system import (
     stop_pids,
 )
 
-__all__ = ["down", "shape", "status", "up", "write_topology"]
+__all__ = ["down", "free_slot", "shape", "status", "up", "write_topology"]
 
 FRR_RUN = Path("/var/run/frr")
+#: held while a lab takes its management slot and puts the address on its bridge
+HOST_LOCK = Path("/run/netvigil-lab.lock")
 #: per-namespace Unix sockets (AgentX, lldpd's control): short paths, Unix sockets allow 108
 SOCK_RUN = Path("/run/nvlab")
 #: the control-plane class of each link end (OSPF, LLDP): a share of the link, borrowing all
@@ -200,11 +222,12 @@ def write_topology(plan: LabPlan, path: Path) -> None:
 
 
 def down(state: LabState | None = None) -> dict[str, Any]:
-    """Remove the lab the state file describes, else any namespace named ``nvl-*``."""
+    """Remove the lab the state file describes, else every namespace with this lab
+    directory's prefix (``nvl-*`` for the default directory)."""
     state = state or LabState.load()
     netns = list(state.netns) if state else []
     if state is None:
-        netns = [n for n in _listed_netns() if n.startswith(NETNS_PREFIX)]
+        netns = [n for n in _listed_netns() if n.startswith(netns_prefix())]
     pids = [p.pid for p in state.procs] if state else []
     for ns in netns:  # daemons' own children (lldpd's privilege-separated half) too
         pids += netns_pids(ns)
@@ -217,7 +240,7 @@ def down(state: LabState | None = None) -> dict[str, Any]:
             removed.append(ns)
         shutil_rmtree(FRR_RUN / ns)
         shutil_rmtree(SOCK_RUN / ns)
-    bridge = (state.bridge if state else "") or BRIDGE
+    bridge = (state.bridge if state else "") or bridge_name()
     if Path(f"/sys/class/net/{bridge}").exists():
         run(["ip", "link", "del", bridge], check=False)
     state_file = lab_dir() / "state.json"
@@ -258,7 +281,7 @@ def up(
     say = log or (lambda msg: None)
     t0 = time.monotonic()
     old = LabState.load()
-    if old is not None or any(n.startswith(NETNS_PREFIX) for n in _listed_netns()):
+    if old is not None or any(n.startswith(netns_prefix()) for n in _listed_netns()):
         res = down(old)
         say(
             f"removed an earlier lab: {res['stopped']} processes, "
@@ -266,15 +289,25 @@ def up(
         )
     _check_readable_by_frr(lab_dir())
     topo = load_topology(topology)
-    plan = plan_lab(topo, max_routers=max_routers, collectors=collectors)
-    state = LabState(plan=plan, topology=str(topology), seed=seed, started=time.time())
-    lab_dir().mkdir(parents=True, exist_ok=True)
-    write_topology(plan, lab_dir() / "topology.yaml")
-    state.netns = [r.netns for r in plan.routers]
-    state.bridge = BRIDGE
-    state.save()
+    state: LabState | None = None
     try:
-        _build_network(plan)
+        with _host_lock():
+            slot = free_slot(_host_addresses(), _preferred_slot())
+            plan = plan_lab(
+                topo,
+                max_routers=max_routers,
+                collectors=collectors,
+                netns_prefix=netns_prefix(),
+                slot=slot,
+            )
+            state = LabState(plan=plan, topology=str(topology), seed=seed, started=time.time())
+            lab_dir().mkdir(parents=True, exist_ok=True)
+            write_topology(plan, lab_dir() / "topology.yaml")
+            state.netns = [r.netns for r in plan.routers]
+            state.bridge = bridge_name()
+            state.save()
+            _make_bridge(plan, state.bridge)
+        _build_network(plan, state.bridge)
         say(
             f"{len(plan.routers)} namespaces, {len(plan.links)} links shaped "
             f"(capacity x {plan.scale:g})"
@@ -284,8 +317,9 @@ def up(
             _start_traffic(state)
         _wait_ready(state, timeout_s)
     except BaseException:
-        state.save()
-        down(state)  # nothing half-built stays; the logs stay in the lab directory
+        if state is not None:
+            state.save()
+            down(state)  # nothing half-built stays; the logs stay in the lab directory
         raise
     state.ready_s = round(time.monotonic() - t0, 2)
     state.save()
@@ -305,10 +339,51 @@ def _check_readable_by_frr(path: Path) -> None:
             )
 
 
-def _build_network(plan: LabPlan) -> None:
-    run(["ip", "link", "add", BRIDGE, "type", "bridge"])
-    run(["ip", "addr", "add", f"{plan.mgmt_gateway}/16", "dev", BRIDGE])
-    run(["ip", "link", "set", BRIDGE, "up"])
+def free_slot(taken: set[str], preferred: int = 0) -> int:
+    """The first management slot from ``preferred`` on (round the 16) whose bridge address
+    ``taken`` (the host's IPv4 addresses) does not hold."""
+    for k in range(MGMT_SLOTS):
+        slot = (preferred + k) % MGMT_SLOTS
+        if mgmt_gateway(slot) not in taken:
+            return slot
+    raise LabError(
+        f"all {MGMT_SLOTS} management networks of 198.19.0.0/16 are in use on this host: "
+        "take a lab down first (`netvigil lab down` with its NETVIGIL_LAB_DIR)"
+    )
+
+
+def _preferred_slot() -> int:
+    """Slot 0 for the default lab directory; another directory starts elsewhere, so labs
+    in different directories rarely even look at the same slot."""
+    tag = lab_tag()
+    return 1 + int(tag, 16) % (MGMT_SLOTS - 1) if tag else 0
+
+
+def _host_addresses() -> set[str]:
+    out = run(["ip", "-j", "-4", "addr", "show"], check=False).strip()
+    try:
+        return {a["local"] for link in json.loads(out or "[]") for a in link.get("addr_info", [])}
+    except (ValueError, KeyError, TypeError):
+        return set()
+
+
+@contextmanager
+def _host_lock() -> Iterator[None]:
+    with open(HOST_LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _make_bridge(plan: LabPlan, bridge: str) -> None:
+    run(["ip", "link", "add", bridge, "type", "bridge"])
+    run(["ip", "addr", "add", f"{plan.mgmt_gateway}/{MGMT_PREFIX}", "dev", bridge])
+    run(["ip", "link", "set", bridge, "up"])
+
+
+def _build_network(plan: LabPlan, bridge: str) -> None:
     for r in plan.routers:
         ns = r.netns
         run(["ip", "netns", "add", ns])
@@ -329,10 +404,10 @@ def _build_network(plan: LabPlan) -> None:
                 "net.ipv4.fib_multipath_hash_policy=1",
             ]
         )
-        host_end = f"nvm-{r.index}"
+        host_end = r.host_veth
         run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", "mgmt0", "netns", ns])
-        run(["ip", "link", "set", host_end, "master", BRIDGE, "up"])
-        run(["ip", "-n", ns, "addr", "add", f"{r.mgmt}/16", "dev", "mgmt0"])
+        run(["ip", "link", "set", host_end, "master", bridge, "up"])
+        run(["ip", "-n", ns, "addr", "add", f"{r.mgmt}/{MGMT_PREFIX}", "dev", "mgmt0"])
         run(["ip", "-n", ns, "link", "set", "mgmt0", "up"])
     ns_of = {r.name: r.netns for r in plan.routers}
     for lk in plan.links:

@@ -4,10 +4,16 @@ The file lives in the lab directory (``$NETVIGIL_LAB_DIR``, default ``/run/netvi
 ``/run`` is emptied at boot, like the namespaces it describes). It is written before each
 step of a bring-up that creates something (namespaces, the bridge, each process), so that a
 bring-up that dies half-way still leaves a record of what to remove.
+
+One host can run more than one lab, each in its own directory: the host-side names (the
+namespaces, the management bridge and its veths) carry a tag made from the directory, so
+no lab removes or reuses another's (the default directory's tag is empty: ``nvl-0``,
+``nvlab0``, as before).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -17,13 +23,34 @@ from typing import Any
 from netvigil.lab.plan import LabPlan
 from netvigil.lab.render import Credentials
 
-__all__ = ["BRIDGE", "LabState", "Proc", "lab_dir"]
+__all__ = ["BRIDGE", "LabState", "Proc", "bridge_name", "lab_dir", "lab_tag", "netns_prefix"]
 
 BRIDGE = "nvlab0"
+DEFAULT_DIR = "/run/netvigil-lab"
 
 
 def lab_dir() -> Path:
-    return Path(os.environ.get("NETVIGIL_LAB_DIR", "/run/netvigil-lab"))
+    return Path(os.environ.get("NETVIGIL_LAB_DIR", DEFAULT_DIR))
+
+
+def lab_tag(path: Path | None = None) -> str:
+    """The lab directory's tag in host-side names: empty for the default directory, else
+    four hex digits of a hash of its absolute path (Linux names stay under 16 characters)."""
+    path = (path or lab_dir()).absolute()
+    if path == Path(DEFAULT_DIR):
+        return ""
+    return hashlib.sha256(str(path).encode()).hexdigest()[:4]
+
+
+def netns_prefix(path: Path | None = None) -> str:
+    """This lab directory's namespace prefix: ``nvl-`` (default directory), ``nvl<tag>-``."""
+    return f"nvl{lab_tag(path)}-"
+
+
+def bridge_name(path: Path | None = None) -> str:
+    """This lab directory's management bridge: ``nvlab0`` (default directory), ``nvlab<tag>``."""
+    tag = lab_tag(path)
+    return f"nvlab{tag}" if tag else BRIDGE
 
 
 @dataclass

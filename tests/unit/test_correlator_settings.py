@@ -18,6 +18,15 @@ def test_confirm_polls_is_counted_in_the_intervals_reachability_is_judged_at() -
     assert correlator_config(s, twin=True).confirm_s == 0.0
 
 
+def test_a_worker_that_does_not_poll_is_told_the_network_s_interval() -> None:
+    # a Kafka worker fed by a twin elsewhere runs no twin: the setting, not snmp's interval
+    s = Settings()
+    s.correlator.confirm_polls, s.correlator.poll_interval_s = 3.0, 10.0
+    s.snmp.interval_s = 60.0
+    assert correlator_config(s, twin=False).confirm_s == 30.0
+    assert correlator_config(s, twin=True).confirm_s == 30.0
+
+
 def test_the_correlator_config_carries_every_correlator_setting() -> None:
     s = Settings()
     s.correlator.window_s, s.correlator.revision_s, s.correlator.regions = 77.0, 3.0, 4

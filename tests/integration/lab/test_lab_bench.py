@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from netvigil.eval.lab import LabBench, run_lab_bench
+from netvigil.lab.state import netns_prefix
 from netvigil.lab.system import netns_exists
 from tests.conftest import shared_data
 
@@ -53,4 +54,4 @@ def test_bench_lab_finds_routing_faults_on_the_lab_and_the_twin(
     assert w["traffic"]["after"]["sent_bps"] > 0
     assert 0 < w["traffic"]["after"]["achieved_share"] <= 1.01
     assert w["after_achieved"]["directions"] == w["after"]["directions"]
-    assert not any(netns_exists(f"nvl-{i}") for i in range(report["routers"]))
+    assert not any(netns_exists(f"{netns_prefix()}{i}") for i in range(report["routers"]))

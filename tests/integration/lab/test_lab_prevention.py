@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from netvigil.eval.lab_prevention import LabRamp, run_lab_ramp
+from netvigil.lab.state import netns_prefix
 from netvigil.lab.system import netns_exists
 from tests.conftest import shared_data
 
@@ -40,4 +41,4 @@ def test_a_lab_ramp_is_prevented_by_a_real_igp_cost_change(lab_host: None, lab_d
     # ... and nowhere did it congest (two consecutive polls, the detector's rule: one poll
     # carries its timing error, see netvigil/eval/lab_prevention.py)
     assert r["peak_other_sustained"] < 0.9, r
-    assert not any(netns_exists(f"nvl-{i}") for i in range(5))
+    assert not any(netns_exists(f"{netns_prefix()}{i}") for i in range(5))

@@ -1,9 +1,11 @@
-"""A 5-router lab comes up routed and observable, and ``lab down`` leaves nothing behind."""
+"""A 5-router lab comes up routed and observable, and ``lab down`` leaves nothing behind;
+two labs in two lab directories run side by side without touching each other."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from netvigil.graph.discovery.snmp import walk_lldp
 from netvigil.lab import runner
-from netvigil.lab.state import LabState
+from netvigil.lab.state import LabState, bridge_name
 from netvigil.lab.system import alive, netns_exists, run
 from tests.conftest import shared_data
 
@@ -55,7 +57,8 @@ def test_lab_routes_answers_snmp_and_lldp_and_down_removes_everything(lab: LabSt
     assert res["still_running"] == []
     assert not any(alive(p) for p in pids)
     assert not any(netns_exists(r.netns) for r in lab.plan.routers)
-    assert not Path("/sys/class/net/nvlab0").exists()
+    assert lab.bridge == bridge_name()
+    assert not Path(f"/sys/class/net/{lab.bridge}").exists()
 
 
 def test_a_second_up_after_a_crash_cleans_up_what_the_dead_run_left(
@@ -72,3 +75,38 @@ def test_a_second_up_after_a_crash_cleans_up_what_the_dead_run_left(
     finally:
         runner.down()
     assert not (lab_dir / "state.json").exists()
+
+
+def test_two_labs_in_two_directories_run_side_by_side_and_come_down_apart(
+    lab_host: None, lab_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topo = str(shared_data("topologies", "Nsfnet.graphml"))
+    first = runner.up(topo, max_routers=3, traffic=False, timeout_s=60)
+    other = Path(f"{lab_dir}-other")
+    try:
+        monkeypatch.setenv("NETVIGIL_LAB_DIR", str(other))
+        # a bring-up in another directory must neither take the first lab for a dead run
+        # of its own nor share its names or management network
+        second = runner.up(topo, max_routers=3, traffic=False, timeout_s=60)
+        try:
+            assert all(alive(p.pid) for p in first.procs)
+            assert not set(first.netns) & set(second.netns)
+            assert first.bridge != second.bridge
+            assert first.plan.mgmt_gateway != second.plan.mgmt_gateway
+            for state in (first, second):  # each lab's agents answer on its own network
+                for r in state.plan.routers:
+                    sysname, _ = asyncio.run(
+                        walk_lldp(r.mgmt, community=state.credentials.community, timeout=2)
+                    )
+                    assert sysname == r.name
+        finally:
+            res = runner.down()
+        assert res["still_running"] == []
+        assert not any(netns_exists(ns) for ns in second.netns)
+        assert all(alive(p.pid) for p in first.procs)
+        assert all(netns_exists(ns) for ns in first.netns)
+    finally:
+        monkeypatch.setenv("NETVIGIL_LAB_DIR", str(lab_dir))
+        runner.down()
+        shutil.rmtree(other, ignore_errors=True)
+    assert not any(netns_exists(ns) for ns in first.netns)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -12,10 +13,12 @@ from netvigil.graph.memory import MemoryTopology
 from netvigil.lab import faults
 from netvigil.lab.plan import (
     MAX_LINK_BPS,
+    MGMT_PREFIX,
     MIN_LINK_BPS,
     LabPlan,
     hostname,
     lab_topology,
+    mgmt_gateway,
     plan_lab,
     scale_of,
     select_routers,
@@ -32,6 +35,9 @@ from netvigil.lab.render import (
     snmpd_conf,
     softflowd_argv,
 )
+from netvigil.lab.runner import free_slot
+from netvigil.lab.state import bridge_name, lab_tag, netns_prefix
+from netvigil.lab.system import LabError
 from tests.conftest import shared_data
 
 
@@ -183,3 +189,42 @@ def test_a_receiver_s_input_errors_are_the_frames_its_peer_s_line_dropped() -> N
     rule = faults._loss_rule("eth2", 0.05)
     assert 'hook egress device "eth2"' in rule
     assert f'numgen random mod 1000 < 50 counter name "{LINE_COUNTER_PREFIX}eth2" drop' in rule
+
+
+def test_a_lab_in_another_slot_and_directory_has_its_own_names_and_network() -> None:
+    first = plan_lab(_ring(4))
+    second = plan_lab(_ring(4), netns_prefix="nvl1a2b-", slot=3)
+    assert [r.netns for r in first.routers] == ["nvl-0", "nvl-1", "nvl-2", "nvl-3"]
+    assert first.routers[2].host_veth == "nvm-2"
+    assert [r.netns for r in second.routers][:2] == ["nvl1a2b-0", "nvl1a2b-1"]
+    assert second.routers[2].host_veth == "nvm1a2b-2"
+    assert all(len(r.host_veth) <= 15 and len(r.netns) <= 15 for r in second.routers)
+    assert first.mgmt_gateway == "198.19.0.1" and second.mgmt_gateway == "198.19.48.1"
+    # each lab's agents are on its own /20, its collectors at its own bridge address
+    for plan in (first, second):
+        net = ipaddress.ip_network(f"{plan.mgmt_gateway}/{MGMT_PREFIX}", strict=False)
+        assert all(ipaddress.ip_address(r.mgmt) in net for r in plan.routers)
+        assert plan.collectors.syslog.rpartition(":")[0] == plan.mgmt_gateway
+    nets = [
+        ipaddress.ip_network(f"{mgmt_gateway(s)}/{MGMT_PREFIX}", strict=False) for s in range(16)
+    ]
+    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
+    with pytest.raises(ValueError):
+        plan_lab(_ring(4), slot=16)
+    with pytest.raises(ValueError):
+        plan_lab(_ring(4), netns_prefix="lab-")
+
+
+def test_a_lab_directory_names_its_lab_and_a_free_slot_is_taken() -> None:
+    default = Path("/run/netvigil-lab")
+    assert (lab_tag(default), netns_prefix(default), bridge_name(default)) == ("", "nvl-", "nvlab0")
+    a, b = Path("/run/netvigil-lab-a"), Path("/run/netvigil-lab-b")
+    assert lab_tag(a) != lab_tag(b) and len(lab_tag(a)) == 4
+    assert netns_prefix(a) == f"nvl{lab_tag(a)}-" and bridge_name(a) == f"nvlab{lab_tag(a)}"
+    assert netns_prefix(a) != netns_prefix(default) and not netns_prefix(a).startswith("nvl-")
+    assert free_slot(set()) == 0
+    assert free_slot({"127.0.0.1", "198.19.0.1"}) == 1
+    assert free_slot({"198.19.0.1", "198.19.16.1"}, preferred=15) == 15
+    assert free_slot({mgmt_gateway(15)}, preferred=15) == 0
+    with pytest.raises(LabError, match="in use"):
+        free_slot({mgmt_gateway(s) for s in range(16)})
