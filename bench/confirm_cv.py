@@ -125,6 +125,15 @@ def choose(table: dict[Pair, dict[str, list[dict[str, Any]]]], topos: list[str])
     )
 
 
+def held_out(table: dict[Pair, dict[str, list[dict[str, Any]]]], names: list[str]) -> list[Any]:
+    """Leave one topology out: each topology scored with the pair chosen on the others."""
+    rows = []
+    for t in names:
+        pick = choose(table, [o for o in names if o != t])
+        rows.append({"topology": t, "chosen": list(pick), **total(table[pick][t])})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--topologies", type=int, default=10)
@@ -167,10 +176,7 @@ def main() -> None:
         }
         for p in sorted(table)
     }
-    held = []
-    for t in names:
-        pick = choose(table, [o for o in names if o != t])
-        held.append({"topology": t, "chosen": list(pick), **total(table[pick][t])})
+    held = held_out(table, names)
     chosen = choose(table, names)
     report = {
         "topologies": names,

@@ -74,6 +74,20 @@ def choose(table: dict[Pair, list[dict[str, int]]]) -> Pair:
     return max(table, key=lambda p: (objective(table[p]), p))
 
 
+def folds(
+    cells: dict[Pair, list[dict[str, int]]], groups: dict[str, list[int]]
+) -> list[tuple[str, Pair]]:
+    """Leave one topology out: for each topology (``groups``: its recordings' indexes in
+    ``cells``), the pair chosen on every other topology's recordings."""
+    return [
+        (
+            held,
+            choose({p: [c for i, c in enumerate(cs) if i not in idx] for p, cs in cells.items()}),
+        )
+        for held, idx in sorted(groups.items())
+    ]
+
+
 def name(pair: Pair) -> str:
     return f"{pair[0]:g}/{pair[1]:g}"
 
@@ -119,27 +133,18 @@ def main() -> None:
     groups: dict[str, list[int]] = defaultdict(list)
     for i, (_, rec) in enumerate(recs):
         groups[rec.topology].append(i)
-    folds = []
-    for held, idx in sorted(groups.items()):
-        train = {w: [c for i, c in enumerate(cells[w]) if i not in idx] for w in windows}
-        w = choose(train)
-        folds.append({"held_out": held, "pair": name(w), **totals([cells[w][i] for i in idx])})
+    picks = folds(cells, groups)
+    per_fold = [
+        {"held_out": held, "pair": name(w), **totals([cells[w][i] for i in groups[held]])}
+        for held, w in picks
+    ]
     chosen = choose(cells)
-    held_total = totals(
-        [
-            cells[w][i]
-            for held, idx in sorted(groups.items())
-            for w in [
-                choose({p: [c for j, c in enumerate(cells[p]) if j not in idx] for p in windows})
-            ]
-            for i in idx
-        ]
-    )
+    held_total = totals([cells[w][i] for held, w in picks for i in groups[held]])
     out = {
         "recordings": [n for n, _ in recs],
         "in_sample": {name(w): totals(cells[w]) for w in windows},
         "chosen_on_all": name(chosen),
-        "held_out": folds,
+        "held_out": per_fold,
         "held_out_total": held_total,
         "by_recording": {
             n: {name(w): cells[w][i] for w in windows} for i, (n, _) in enumerate(recs)
@@ -148,7 +153,7 @@ def main() -> None:
     for w in windows:
         print(f"window/reopen {name(w):>9} s: {totals(cells[w])}")
     print(f"chosen on all: {name(chosen)} s; held out: {held_total}")
-    for f in folds:
+    for f in per_fold:
         print(f"  held out {f['held_out']}: {f}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
