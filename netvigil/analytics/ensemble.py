@@ -8,7 +8,8 @@ constant memory. Steps:
    ``z`` in robust sigmas (capped at ``max_surprise``).
 2. **Detectors**, each a raw score >= 0 from one point of view:
 
-   - ``spike``: ``|z|`` of this point;
+   - ``spike``: ``|z|`` of this point (with ``spike_pair``, an option, the smaller of the
+     last two points' ``|z|``);
    - ``shift``: a level shift or change point, the short signed mean of ``z`` (a few points)
      in units of its white-noise spread;
    - ``drift``: how far the deseasonalised level has moved from its own slow average
@@ -106,6 +107,9 @@ class EnsembleConfig:
     """Alarm budget: past onsets (in the memory) that double the surprisal a new alarm needs."""
     budget_level: float = 4.0
     """Alarm budget: the surprisal (after Bonferroni) that counts as an alarm onset."""
+    spike_pair: bool = False
+    """``spike``'s raw score is the smaller of the last two points' ``|z|`` (an isolated
+    one-point deviation is not a spike; off: see docs/evaluation-detection.md)."""
     tail_rate: float = 0.05
     """``tail`` calibration: share of each detector's scores above its tail threshold."""
     bonferroni: bool = True
@@ -182,6 +186,8 @@ class EnsembleScorer:
         self.block = [0.0, 0.0, 0.0, 0.0]
         """The slow detector: sum and count of the current block, slow level of block
         means and its mean absolute error."""
+        self.prev_za = 0.0
+        """|z| of the previous point (``spike_pair``)."""
         self.alarms = 0.0
         """Alarm budget: the forgotten count of past alarm onsets."""
         self.alarm_gap = 0
@@ -231,7 +237,9 @@ class EnsembleScorer:
         za = zc if zc >= 0.0 else -zc
         best, best_k = 0.0, 0
         for k, name in enumerate(self.names):
-            if name in ("spike", "noise"):
+            if name == "spike" and c.spike_pair:
+                raw = za if za < self.prev_za else self.prev_za
+            elif name in ("spike", "noise"):
                 raw = za
             elif name == "shift":
                 raw = zc
@@ -266,6 +274,7 @@ class EnsembleScorer:
             s = cal.judge(raw) if cal is not None else abs(raw) / _RAW[name][2]
             if s > best:
                 best, best_k = s, k
+        self.prev_za = za
         self.predictor.learn_point(ts, value, preds)
         self.n += 1
         score = 0.0

@@ -172,3 +172,15 @@ def test_the_alarm_budget_leaves_a_first_anomaly_alone_and_raises_the_bar_for_ro
     assert [v.score for v in _run(EnsembleScorer(budget), quiet)] == [
         v.score for v in _run(EnsembleScorer(), quiet)
     ]
+
+
+def test_with_spike_pair_an_isolated_point_is_not_a_spike_but_two_points_are() -> None:
+    values = _series(3000, seed=10)
+    values[2000] += 12
+    values[2500] += 12
+    values[2501] += 12
+    pair = [v.score for v in _run(EnsembleScorer(EnsembleConfig(spike_pair=True)), values)]
+    plain = [v.score for v in _run(EnsembleScorer(), values)]
+    assert plain[2000] >= 0.5 and plain[2500] >= 0.5
+    assert max(pair[1995:2010]) < 0.4
+    assert max(pair[2500:2503]) >= 0.5
