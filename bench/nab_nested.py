@@ -90,6 +90,8 @@ def evaluate(
         point = {"default": results[default]}
         row: dict[str, Any] = {
             "default_in": score_corpus(results[default], p)["score"],
+            # the variant's own NAB threshold (for bench.null_series --variant-threshold)
+            "default_threshold": score_corpus(results[default], p)["threshold"],
             "default_loso_strict": cross_validate(point, loso, p)["strict"],
             "default_loco_strict": cross_validate(point, loco, p)["strict"],
             "insample_best": score_corpus(results[best], p)["score"],
@@ -102,7 +104,8 @@ def evaluate(
             row[f"nested_{label}_variants"] = sorted({k[0] for k in cv["chosen"].values()})
         out[p] = row
         print(
-            f"{p:20s} default {row['default_in']:.1f} / LOSO {row['default_loso_strict']:.1f}"
+            f"{p:20s} default {row['default_in']:.1f} (at {row['default_threshold']:.4f})"
+            f" / LOSO {row['default_loso_strict']:.1f}"
             f" / LOCO {row['default_loco_strict']:.1f}; best in-sample {row['insample_best']:.1f};"
             f" nested LOSO {row['nested_loso_pooled']:.1f} / {row['nested_loso_strict']:.1f},"
             f" LOCO {row['nested_loco_pooled']:.1f} / {row['nested_loco_strict']:.1f};"

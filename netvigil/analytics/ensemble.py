@@ -8,7 +8,8 @@ constant memory. Steps:
    ``z`` in robust sigmas (capped at ``max_surprise``).
 2. **Detectors**, each a raw score >= 0 from one point of view:
 
-   - ``spike``: ``|z|`` of this point;
+   - ``spike``: ``|z|`` of this point (with ``spike_pair``, an option, the smaller of the
+     last two points' ``|z|``);
    - ``shift``: a level shift or change point, the short signed mean of ``z`` (a few points)
      in units of its white-noise spread;
    - ``drift``: how far the deseasonalised level has moved from its own slow average
@@ -93,6 +94,22 @@ class EnsembleConfig:
     """``average`` calibration: memory of each likelihood's own record of past excursions
     (``AverageLikelihood``'s empirical reference; 1 / points); 0 = off (see
     docs/evaluation-detection.md, "Tried and not kept" or the calibration section)."""
+    emp_gate: float = 0.0
+    """``emp_alpha`` > 0: the empirical reference weighs ``E / (E + emp_gate)``, ``E`` the
+    forgotten count of the series' past excursions (0 = always fully; see
+    :class:`~netvigil.analytics.likelihood.AverageLikelihood`)."""
+    budget_alpha: float = 0.0
+    """Alarm budget (0 = off; see docs/evaluation-detection.md): memory (1 / points) of the
+    forgotten count ``c`` of this series' past alarm onsets (the combined surprisal crossing
+    ``budget_level``, at most one per 100 points); the surprisal is divided by
+    ``1 + c / budget``, so a series that alarms often needs a larger excursion to alarm."""
+    budget: float = 1.0
+    """Alarm budget: past onsets (in the memory) that double the surprisal a new alarm needs."""
+    budget_level: float = 4.0
+    """Alarm budget: the surprisal (after Bonferroni) that counts as an alarm onset."""
+    spike_pair: bool = False
+    """``spike``'s raw score is the smaller of the last two points' ``|z|`` (an isolated
+    one-point deviation is not a spike; off: see docs/evaluation-detection.md)."""
     tail_rate: float = 0.05
     """``tail`` calibration: share of each detector's scores above its tail threshold."""
     bonferroni: bool = True
@@ -169,6 +186,12 @@ class EnsembleScorer:
         self.block = [0.0, 0.0, 0.0, 0.0]
         """The slow detector: sum and count of the current block, slow level of block
         means and its mean absolute error."""
+        self.prev_za = 0.0
+        """|z| of the previous point (``spike_pair``)."""
+        self.alarms = 0.0
+        """Alarm budget: the forgotten count of past alarm onsets."""
+        self.alarm_gap = 0
+        """Alarm budget: points to go before another onset counts."""
         self.n = 0
         self.bonferroni = math.log10(len(self.names)) if c.bonferroni else 0.0
 
@@ -195,6 +218,7 @@ class EnsembleScorer:
                 two_sided=signed,
                 tail_alpha=c.tail_alpha,
                 emp_alpha=emp,
+                emp_gate=c.emp_gate,
             )
         if c.calibration == "tail":
             return TailLikelihood(rate=c.tail_rate, alpha=c.hist_alpha, scale=scale)
@@ -213,7 +237,9 @@ class EnsembleScorer:
         za = zc if zc >= 0.0 else -zc
         best, best_k = 0.0, 0
         for k, name in enumerate(self.names):
-            if name in ("spike", "noise"):
+            if name == "spike" and c.spike_pair:
+                raw = za if za < self.prev_za else self.prev_za
+            elif name in ("spike", "noise"):
                 raw = za
             elif name == "shift":
                 raw = zc
@@ -248,16 +274,31 @@ class EnsembleScorer:
             s = cal.judge(raw) if cal is not None else abs(raw) / _RAW[name][2]
             if s > best:
                 best, best_k = s, k
+        self.prev_za = za
         self.predictor.learn_point(ts, value, preds)
         self.n += 1
         score = 0.0
         if self.n > c.warmup:
             s = best - self.bonferroni
+            if c.budget_alpha > 0.0:
+                s = self._budget(s)
             score = 0.0 if s <= 0.0 else (s / 10.0 if s < 10.0 else 1.0)
         half = 4.0 * scale
         return EnsembleVerdict(
             score, pred, (pred - half, pred + half), z, model, self.names[best_k]
         )
+
+    def _budget(self, s: float) -> float:
+        """The alarm budget: ``s`` divided by ``1 + c / budget``; counts an onset in ``c``."""
+        c = self.config
+        out = s / (1.0 + self.alarms / c.budget)
+        self.alarms *= 1.0 - c.budget_alpha
+        if self.alarm_gap > 0:
+            self.alarm_gap -= 1
+        elif s >= c.budget_level:  # the raw surprisal: the series' own alarm frequency
+            self.alarms += 1.0
+            self.alarm_gap = 100
+        return out
 
     def _hst(self, value: float) -> float:
         nov = self.context

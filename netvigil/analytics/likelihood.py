@@ -129,8 +129,13 @@ class AverageLikelihood:
       deviations are routine (heavy tails, bursts) stops finding its next one of the same
       size rare; one larger than any it has had keeps the Gaussian surprisal, and so does a
       series without excursions. Counting excursions, not points, keeps an anomaly's own
-      run of high averages from silencing it. Why hand-written: a decayed 13-bin histogram
-      and three floats; no streaming library keeps a tail this cheaply per series.
+      run of high averages from silencing it. ``emp_gate`` > 0 (off by default) mixes the
+      Gaussian and the empirical reference by how many excursions were seen: the empirical
+      share is weighed ``E / (E + emp_gate)``, ``E`` the forgotten count of past excursions,
+      so one or two past anomalies lower a series' surprisal less than the ungated record
+      does, and a series whose excursions are routine gets its own tail (not kept either:
+      see docs/evaluation-detection.md). Why hand-written: a decayed 13-bin histogram and
+      three floats; no streaming library keeps a tail this cheaply per series.
     """
 
     __slots__ = (
@@ -138,6 +143,7 @@ class AverageLikelihood:
         "avg_alpha",
         "emp",
         "emp_alpha",
+        "emp_gate",
         "emp_peak",
         "emp_total",
         "emp_w",
@@ -163,9 +169,13 @@ class AverageLikelihood:
         tail_k: float = 3.0,
         tail_alpha: float = 0.001,
         emp_alpha: float = 0.0,
+        emp_gate: float = 0.0,
     ) -> None:
         self.avg_alpha = avg_alpha
         self.emp_alpha = emp_alpha
+        self.emp_gate = emp_gate
+        """> 0: the empirical reference weighs ``E / (E + emp_gate)``, ``E`` = the (forgotten)
+        count of past excursions: the fewer excursions, the nearer the Gaussian tail."""
         self.emp = [0.0] * len(_EMP_EDGES) if emp_alpha > 0.0 else []
         self.emp_w = 1.0
         """Weight of the newest point (grows by 1 / (1 - emp_alpha) a point: forgetting
@@ -234,6 +244,9 @@ class AverageLikelihood:
             beyond = sum(emp[_emp_bin(x) :])
             if beyond > 0.0:
                 prior = _PRIOR_POINTS * w
+                if self.emp_gate > 0.0:  # trust the series' own tail as its excursions recur
+                    seen = sum(emp) / w
+                    beyond *= seen / (seen + self.emp_gate)
                 p = (prior * 10.0 ** (-out) + beyond) / (prior + total)
                 s = -math.log10(p)
                 return s if s < out else out

@@ -147,3 +147,40 @@ def test_a_small_sustained_shift_is_caught_by_the_slow_detector_alone(seed: int)
     assert max(v.score for v in scores(("spike",))[2500:2800]) < 0.4
     both = max(scores(("spike", "noise", "slow"))[2500:2800], key=lambda v: v.score)
     assert both.score >= 0.5 and both.detector == "slow"
+
+
+def test_the_alarm_budget_leaves_a_first_anomaly_alone_and_raises_the_bar_for_routine_ones() -> (
+    None
+):
+    """With an alarm budget, a series that alarms every 300 points needs ever larger
+    excursions to alarm again; its first alarm, and a series that never alarmed, score as
+    without the budget."""
+    values = _series(4000, seed=8)
+    spikes = list(range(1000, 4000, 300))
+    for i in spikes:
+        values[i] += 8
+    budget = EnsembleConfig(budget_alpha=0.001, budget=5.0)
+    plain = [v.score for v in _run(EnsembleScorer(), values)]
+    kept = [v.score for v in _run(EnsembleScorer(budget), values)]
+    assert kept[spikes[0]] == plain[spikes[0]] >= 0.5
+    assert kept[: spikes[0] + 1] == plain[: spikes[0] + 1]
+    late = spikes[len(spikes) // 2 :]
+    assert min(plain[i] for i in late) >= 0.5
+    assert sum(plain[i] - kept[i] for i in late) / len(late) > 0.2
+    assert all(k <= p for k, p in zip(kept, plain, strict=True))
+    quiet = _series(3000, seed=9)
+    assert [v.score for v in _run(EnsembleScorer(budget), quiet)] == [
+        v.score for v in _run(EnsembleScorer(), quiet)
+    ]
+
+
+def test_with_spike_pair_an_isolated_point_is_not_a_spike_but_two_points_are() -> None:
+    values = _series(3000, seed=10)
+    values[2000] += 12
+    values[2500] += 12
+    values[2501] += 12
+    pair = [v.score for v in _run(EnsembleScorer(EnsembleConfig(spike_pair=True)), values)]
+    plain = [v.score for v in _run(EnsembleScorer(), values)]
+    assert plain[2000] >= 0.5 and plain[2500] >= 0.5
+    assert max(pair[1995:2010]) < 0.4
+    assert max(pair[2500:2503]) >= 0.5

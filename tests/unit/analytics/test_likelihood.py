@@ -121,3 +121,32 @@ def test_excursion_record_makes_routine_spikes_unremarkable_but_not_a_larger_one
     assert last[1] < 3.0  # with the series' record, about one in a few hundred
     big = (plain.judge(12.0), emp.judge(12.0))
     assert big[1] == pytest.approx(big[0])
+
+
+def test_a_gated_excursion_record_waits_for_excursions_to_recur() -> None:
+    """With ``emp_gate``, one past spike of 8 sigmas lowers the next one's surprisal less
+    than the ungated record does; as they recur, the gate opens towards the series' tail."""
+    a = 0.3
+    rng = random.Random(7)
+
+    def make(gate: float) -> AverageLikelihood:
+        return AverageLikelihood(
+            avg_alpha=a,
+            hist_alpha=0.005,
+            var_floor=a / (2 - a) * 0.3634,
+            emp_alpha=0.002,
+            emp_gate=gate,
+        )
+
+    plain, full, gated = _emp_likelihood(0.0), make(0.0), make(10.0)
+    spikes: list[tuple[float, float, float]] = []
+    for i in range(4000):
+        spike = i % 250 == 249
+        r = 8.0 if spike else abs(rng.gauss(0, 1))
+        out = (plain.judge(r), full.judge(r), gated.judge(r))
+        if spike:
+            spikes.append(out)
+    second, last = spikes[1], spikes[-1]
+    assert second[1] < second[2] - 0.5 < second[0] - 0.5
+    assert last[2] < last[0] - 1.0
+    assert last[2] - last[1] < second[2] - second[1]
