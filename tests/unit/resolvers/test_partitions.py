@@ -1,0 +1,164 @@
+"""The coordinator in partitions (``coordinator.partitions``): keys, lanes, ownership, and on
+the embedded runtime the same tickets, changes and audit with N partitions as with one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netvigil.config import load_settings
+from netvigil.events import Incident, Risk, RootCause, Sample
+from netvigil.resolvers.audit import AuditLog
+from netvigil.resolvers.coordinator import KEY, CoordinatorProcessor, partition_of
+from netvigil.resolvers.incidents import IncidentStore
+from netvigil.resolvers.tickets.local import LocalTickets
+from netvigil.service import Service
+
+
+def _coordinator(tmp: Path, n: int) -> CoordinatorProcessor:
+    tmp.mkdir(parents=True, exist_ok=True)
+    return CoordinatorProcessor(
+        IncidentStore(tmp / "incidents.db"),
+        LocalTickets(tmp / "tickets.db"),
+        AuditLog(tmp / "audit.db"),
+        partitions=n,
+    )
+
+
+def _incident(fp: str, revision: int, root: str) -> Incident:
+    return Incident(
+        ts=100.0 + revision,
+        fingerprint=fp,
+        status="open",
+        revision=revision,
+        opened_ts=100.0,
+        title=f"{root} down",
+        root_causes=[RootCause(entity=root, kind="device", fault="down", score=0.9)],
+    )
+
+
+def _risk(risk_id: str, device: str) -> Risk:
+    return Risk(
+        ts=50.0,
+        risk_id=risk_id,
+        status="open",
+        revision=1,
+        kind="congestion",
+        device=device,
+        entity=f"{device}:1",
+        signal="if.util",
+        opened_ts=50.0,
+        predicted_ts=500.0,
+        confidence=0.8,
+    )
+
+
+def test_one_partition_keys_everything_to_resolver_as_before(tmp_path: Path) -> None:
+    c = _coordinator(tmp_path, 1)
+    events = [
+        _incident("fp-a", 1, "r1"),
+        _risk("risk-x", "r2"),
+        Sample(ts=1.0, device="r1"),
+        Sample(ts=1.0, device="r1", kpi="if.util", interface="1", value=0.5),
+    ]
+    assert {tuple(c.keys(e)) for e in events} == {(KEY,)}
+    assert {c.key(e) for e in events} == {KEY}
+    assert c.new_state_for(KEY) is None
+    assert list(c.lanes) == [KEY]
+
+
+def test_incidents_and_risks_go_to_one_partition_by_their_id_and_samples_to_all(
+    tmp_path: Path,
+) -> None:
+    c = _coordinator(tmp_path, 3)
+    every = ("resolver-0", "resolver-1", "resolver-2")
+    # every revision of an incident goes where its fingerprint says, whatever it blames
+    revisions = [_incident("fp-a", r, root) for r, root in enumerate(["r1", "r7", "r1--r7"], 1)]
+    (key,) = {tuple(c.keys(i)) for i in revisions}
+    assert key == (f"resolver-{partition_of('fp-a', 3)}",)
+    assert c.keys(_risk("risk-x", "r2")) == (f"resolver-{partition_of('risk-x', 3)}",)
+    assert c.keys(Sample(ts=1.0, device="r1")) == every
+    assert c.keys(Sample(ts=1.0, device="r1", kpi="if.util", interface="1")) == every
+    # each key's state names its partition, and its lane is its own
+    assert [c.new_state_for(k) for k in every] == list(every)
+    lanes = [c.lane(k) for k in every]
+    assert [ln.index for ln in lanes] == [0, 1, 2] and len({id(ln.queue) for ln in lanes}) == 3
+    with pytest.raises(ValueError, match="no coordinator partition"):
+        c.lane("resolver-3")
+
+
+def test_the_partition_hash_spreads_ids_and_is_the_same_in_another_process() -> None:
+    ids = [f"{i:016x}" for i in range(2000)]
+    counts = Counter(partition_of(i, 4) for i in ids)
+    assert set(counts) == {0, 1, 2, 3} and min(counts.values()) > 400  # 500 each on average
+    assert {partition_of(i, 1) for i in ids} == {0}
+    code = (
+        "from netvigil.resolvers.coordinator import partition_of;"
+        f"print([partition_of(i, 4) for i in {ids[:50]!r}])"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == str([partition_of(i, 4) for i in ids[:50]])
+
+
+def test_a_partition_owns_the_incidents_and_risks_that_hash_to_it(tmp_path: Path) -> None:
+    c = _coordinator(tmp_path, 2)
+    fps = [f"fp-{i}" for i in range(20)] + [f"risk-{i}" for i in range(20)]
+    for k in ("resolver-0", "resolver-1"):
+        c._lane = c.lane(k)
+        owned = {fp for fp in fps if c._owns(fp)}
+        assert owned == {fp for fp in fps if f"resolver-{partition_of(fp, 2)}" == k}
+    assert c._owner is not None and _coordinator(tmp_path / "one", 1)._owner is None
+
+
+def _mission(tmp: Path, partitions: int) -> dict[str, Any]:
+    """Six faults of the default kinds (link down, congestion, node down) on the demo
+    twin, semi-autonomous (changes run on their own), with ``partitions`` coordinator
+    partitions; what came out of the coordinator."""
+    tmp.mkdir()
+    s = load_settings()
+    s.coordinator.phase = "semi-autonomous"  # type: ignore[assignment]
+    s.coordinator.poll_s = 10.0
+    s.coordinator.partitions = partitions
+    plan = Service.plan_twin(s, fault_count=6, speed=0.0)
+    svc = Service.build(s, twin=plan, data_dir=tmp)
+    asyncio.run(svc.run())
+    try:
+        tickets = svc.tickets
+        assert isinstance(tickets, LocalTickets)
+        coordinator = next(p for p in svc.processors if isinstance(p, CoordinatorProcessor))
+        return {
+            "tickets": sorted((t.correlation_id, t.state) for t in tickets.all()),
+            "changes": Counter((c.kind, c.state) for c in tickets.changes()),
+            "actions": sorted(
+                (r.incident, r.action, r.target, r.level, r.status) for r in svc.actions.all()
+            ),
+            "audit": Counter((r.action, r.subject) for r in svc.audit.records()),
+            "verified": svc.audit.verify().ok,
+            "lanes": sorted(coordinator.lanes),
+        }
+    finally:
+        svc.close()
+
+
+def test_partitions_give_the_same_tickets_changes_and_audit_as_one(tmp_path: Path) -> None:
+    one = _mission(tmp_path / "one", 1)
+    three = _mission(tmp_path / "three", 3)
+    # the reference did something worth comparing: incidents on more than one partition,
+    # tickets, and changes that ran
+    fps = [fp for fp, _ in one["tickets"]]
+    assert len(fps) >= 4 and len({partition_of(fp, 3) for fp in fps}) >= 2
+    assert any(state == "closed" for _, state in one["changes"])
+    assert one["lanes"] == [KEY] and three["lanes"] == ["resolver-0", "resolver-1", "resolver-2"]
+    for what in ("tickets", "changes", "actions", "audit"):
+        assert three[what] == one[what], what
+    assert one["verified"] and three["verified"]
