@@ -162,3 +162,32 @@ def test_partitions_give_the_same_tickets_changes_and_audit_as_one(tmp_path: Pat
     for what in ("tickets", "changes", "actions", "audit"):
         assert three[what] == one[what], what
     assert one["verified"] and three["verified"]
+
+
+def _append_many(path: str, who: str, n: int) -> None:
+    log = AuditLog(path, key="k")
+    for i in range(n):
+        log.append(ts=float(i), actor=who, action="x", subject=f"{who}-{i}")
+    log.close()
+
+
+def test_two_processes_appending_to_one_audit_log_keep_one_verified_chain(
+    tmp_path: Path,
+) -> None:
+    """Partitions on workers that share the data directory write one audit log."""
+    import multiprocessing
+
+    db = str(tmp_path / "audit.db")
+    AuditLog(db, key="k").close()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_append_many, args=(db, w, 150)) for w in ("a", "b")]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    log = AuditLog(db, key="k")
+    records = log.records()
+    assert Counter(r.actor for r in records) == {"a": 150, "b": 150}
+    assert [r.seq for r in records] == list(range(1, 301))
+    assert log.verify().ok
