@@ -94,6 +94,13 @@ class KafkaSettings(_Section):
     spool_dir: Path | None = Field(
         None, description="Where events wait while the broker is unreachable (default: DATA/spool)."
     )
+    worker_dir: Path | None = Field(
+        None,
+        description=(
+            "This worker's own files (its id, its assignment; default: DATA/kafka): set it "
+            "apart when workers share a data directory (coordinator partitions, docs/scale.md)."
+        ),
+    )
     spool_max_mb: float = Field(
         256.0,
         gt=0,

@@ -191,3 +191,54 @@ def test_two_processes_appending_to_one_audit_log_keep_one_verified_chain(
     assert Counter(r.actor for r in records) == {"a": 150, "b": 150}
     assert [r.seq for r in records] == list(range(1, 301))
     assert log.verify().ok
+
+
+async def test_a_partition_takes_up_only_its_own_changes(tmp_path: Path) -> None:
+    """Two workers share the data directory: a change one started is not timed out by the
+    other's partition that does not own it (its call runs elsewhere), only by its owner's."""
+    from netvigil.graph.importers import load_topology
+    from netvigil.graph.memory import MemoryTopology
+    from netvigil.resolvers.assemble import build_coordinator
+    from tests.unit.resolvers.test_actions_off_the_loop import (
+        T0,
+        Device,
+        _audited,
+        congestion,
+        tick,
+    )
+
+    def coordinator(device: Device) -> CoordinatorProcessor:
+        s = load_settings()
+        s.coordinator.phase = "semi-autonomous"  # type: ignore[assignment]
+        s.coordinator.partitions = 2
+        topo = MemoryTopology()
+        load_topology(None, topo)
+        coord, _, _, _ = build_coordinator(
+            s,
+            tmp_path,
+            topo=topo,
+            incidents=IncidentStore(tmp_path / "incidents.db"),
+            tickets=LocalTickets(tmp_path / "tickets.db"),
+            audit=AuditLog(tmp_path / "audit.db"),
+            executor=device,
+        )
+        return coord
+
+    link = sorted(lk.id for lk in load_topology(None).links())[0]
+    owner = f"resolver-{partition_of('fp1', 2)}"
+    other = f"resolver-{1 - partition_of('fp1', 2)}"
+    first = coordinator(Device(hang={link}))
+    try:
+        (key,) = first.keys(congestion("fp1", link, T0))
+        assert key == owner
+        out = list(await first.process(congestion("fp1", link, T0), owner))
+        assert _audited(out)[-1] == "action.started"
+        second = coordinator(Device(hang=set()))
+        assert "action.timed_out" not in _audited(list(await second.process(tick(T0 + 10), other)))
+        rem = second.remediator
+        assert rem is not None and rem.store.of_incident("fp1")[0].status == "executing"
+        # its owner's partition (here: after a rebalance) finds no call running: timed out
+        out = list(await second.process(tick(T0 + 10), owner))
+        assert "action.timed_out" in _audited(out)
+    finally:
+        first.remediator.executor.release.set()  # type: ignore[union-attr, attr-defined]

@@ -1,0 +1,231 @@
+"""The coordinator in four partitions (``coordinator.partitions``) on two ``netvigil worker``
+processes sharing one data directory (its stores) with worker files of their own: the same
+tickets, change requests, actions and audit as one partition on the embedded runtime; no
+ticket, change or action twice; one audit chain that verifies."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netvigil.config import Settings, load_settings
+from netvigil.events import Event, Incident, Sample
+from netvigil.resolvers.audit import AuditLog
+from netvigil.resolvers.remediation import ActionStore
+from netvigil.resolvers.tickets.local import LocalTickets
+from netvigil.service import Service
+from netvigil.streams.kafka.admin import create_topics, group_lag
+from netvigil.streams.kafka.keyed import group_of
+from netvigil.streams.kafka.producer import KafkaPublisher
+from netvigil.streams.kafka.progress import is_mark
+from netvigil.streams.kafka.spool import Spool
+from tests.integration.kafka.conftest import ListSource, events_in, read_topic
+
+PARTITIONS = 4  # the coordinator's; the topics have 4 too (settings_for)
+SETTINGS = {"phase": "semi-autonomous", "poll_s": 10.0}
+DONE = {"verified", "rolled_back", "timed_out", "refused", "rejected", "cancelled"}
+
+
+def coordinator_inputs(tmp: Path) -> list[Event]:
+    """What the coordinator reads in a run of six faults on the twin: the incidents and the
+    sampler's clock ticks, in the order they were published."""
+    s = load_settings()
+    got: list[Event] = []
+    tmp.mkdir()
+    svc = Service.build(s, twin=Service.plan_twin(s, fault_count=6, speed=0.0), data_dir=tmp)
+    svc.runtime.listen("netvigil.incidents", lambda t, e: got.append(e))
+    svc.runtime.listen("netvigil.samples", lambda t, e: got.append(e))
+    asyncio.run(svc.run())
+    svc.close()
+    return [e for e in got if not isinstance(e, Sample) or e.tick]
+
+
+def outcome(data: Path) -> dict[str, Any]:
+    """What the coordinator left in a data directory."""
+    tickets = LocalTickets(data / "tickets.db")
+    actions = ActionStore(data / "actions.db")
+    audit = AuditLog(data / "audit.db")
+    try:
+        return {
+            "tickets": sorted((t.correlation_id, t.state) for t in tickets.all()),
+            "changes": sorted((c.correlation_id, c.kind, c.state) for c in tickets.changes()),
+            "actions": sorted(
+                (r.incident, r.action, r.target, r.level, r.status) for r in actions.all()
+            ),
+            "requests": sorted(r.request_id for r in actions.all()),
+            "audit": Counter((r.action, r.subject) for r in audit.records()),
+            "verified": audit.verify().ok,
+        }
+    finally:
+        tickets.close()
+        actions.close()
+        audit.close()
+
+
+class Worker:
+    """``netvigil worker --processors coordinator`` on the shared data directory ``data``,
+    with its own worker files."""
+
+    def __init__(self, name: str, settings: Settings, data: Path, root: Path) -> None:
+        self.own = root / name
+        self.log = root / f"{name}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+        env |= {
+            "NETVIGIL_BUS__URL": settings.bus.url,
+            "NETVIGIL_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+            "NETVIGIL_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+            "NETVIGIL_KAFKA__SESSION_TIMEOUT_S": str(settings.kafka.session_timeout_s),
+            "NETVIGIL_KAFKA__PROCESSING_GUARANTEE": settings.kafka.processing_guarantee,
+            "NETVIGIL_KAFKA__WORKER_DIR": str(self.own),
+            "NETVIGIL_COORDINATOR__PARTITIONS": str(PARTITIONS),
+            "NETVIGIL_COORDINATOR__PHASE": str(SETTINGS["phase"]),
+            "NETVIGIL_COORDINATOR__POLL_S": str(SETTINGS["poll_s"]),
+            "NETVIGIL_LOG__LEVEL": "INFO",
+        }
+        argv = [sys.executable, "-m", "netvigil.cli", "worker", "--data-dir", str(data)]
+        with self.log.open("wb") as fh:
+            self.proc = subprocess.Popen(
+                [*argv, "--processors", "coordinator"], stdout=fh, stderr=subprocess.STDOUT, env=env
+            )
+
+    def assigned(self) -> set[tuple[str, int]]:
+        import json
+
+        path = self.own / "coordinator" / "assignment.json"
+        if not path.exists():
+            return set()
+        return {(t, p) for t, p in json.loads(path.read_text())["assigned"]}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@pytest.fixture
+def workers(settings: Settings, tmp_path: Path) -> Iterator[list[Worker]]:
+    create_topics(settings.bus.url.removeprefix("kafka://"), settings.kafka)
+    (tmp_path / "shared").mkdir()
+    started = [Worker(n, settings, tmp_path / "shared", tmp_path) for n in ("w1", "w2")]
+    try:
+        yield started
+    finally:
+        for w in started:
+            w.stop()
+
+
+def _wait(what: str, check: Any, timeout: float, logs: list[Path], state: Any = str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(1.0)
+    tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs)
+    pytest.fail(f"timed out waiting for {what}: {state()}\n{tails}")
+
+
+def _publish(bootstrap: str, settings: Settings, events: list[Event], spool: Path) -> None:
+    async def go() -> None:
+        pub = KafkaPublisher(
+            bootstrap, Spool(spool, 1 << 28), topic_prefix=settings.kafka.topic_prefix
+        )
+        await pub.start()
+        for e in events:
+            await pub.publish(e)
+        await pub.close(timeout=60)
+        assert pub.stats()["spool_bytes"] == 0
+
+    asyncio.run(go())
+
+
+@pytest.mark.timeout(900)
+def test_four_coordinator_partitions_on_two_workers_act_once_as_one_does(
+    kafka: str, settings: Settings, workers: list[Worker], tmp_path: Path
+) -> None:
+    inputs = coordinator_inputs(tmp_path / "twin")
+    incidents = {e.fingerprint for e in inputs if isinstance(e, Incident)}
+    assert len(incidents) >= 4
+
+    # the reference: one partition, the embedded runtime, the same inputs and settings
+    ref = load_settings()
+    for k, v in SETTINGS.items():
+        setattr(ref.coordinator, k, v)
+    (tmp_path / "ref").mkdir()
+    svc = Service.build(
+        ref, data_dir=tmp_path / "ref", only=["coordinator"], sources=[ListSource(inputs)]
+    )
+    asyncio.run(svc.run())
+    svc.close()
+    expected = outcome(tmp_path / "ref")
+    assert len(expected["tickets"]) == len(incidents) and expected["actions"]
+
+    prefix = settings.kafka.topic_prefix
+    group = group_of("coordinator", prefix)
+    by_key = group + "-by-key"
+    logs = [w.log for w in workers]
+    every = {(by_key, p) for p in range(settings.kafka.partitions)}
+
+    def shared() -> bool:  # both joined, the by-key partitions split between them
+        got = [w.assigned() & every for w in workers]
+        return all(got) and set.union(*got) == every and not set.intersection(*got)
+
+    _wait("both workers to share the partitions", shared, 180, logs)
+    _publish(kafka, settings, inputs, tmp_path / "spool")
+
+    topics = [prefix + "netvigil.incidents", prefix + "netvigil.samples", by_key]
+
+    def state() -> object:
+        return {"lag": group_lag(kafka, [group], topics), "got": outcome(tmp_path / "shared")}
+
+    def done() -> bool:  # no lag, every ticket resolved, and nothing more for 5 s
+        if any(g.lag for g in group_lag(kafka, [group], topics)):
+            return False
+        got = outcome(tmp_path / "shared")
+        if len(got["tickets"]) < len(incidents) or any(s != "resolved" for _, s in got["tickets"]):
+            return False
+        time.sleep(5)
+        return outcome(tmp_path / "shared") == got
+
+    _wait("the workers to finish", done, 600, logs, state)
+    got = outcome(tmp_path / "shared")
+    assert got["tickets"] == expected["tickets"]
+    # the same action for each incident, each once; every one finished
+    assert Counter(a[:3] for a in got["actions"]) == Counter(a[:3] for a in expected["actions"])
+    assert all(a[4] in DONE for a in got["actions"]), got["actions"]
+    assert len(set(got["requests"])) == len(got["requests"]) == len(expected["requests"])
+    # one change request per action, none twice
+    changes = [c for c, _, _ in got["changes"]]
+    assert sorted(changes) == sorted(set(changes)) == sorted(got["requests"])
+    # the incidents' records as with one partition, one decision per action, one chain.
+    # Which incidents' changes ran on their own may differ: the breaker and the change rate
+    # are shared, and partitions on two workers reach them in another order than one does
+    incident = Counter({k: n for k, n in got["audit"].items() if k[0].startswith("incident.")})
+    assert incident == Counter(
+        {k: n for k, n in expected["audit"].items() if k[0].startswith("incident.")}
+    )
+    chosen = ("action.decided", "action.none")
+    decided = Counter(s for a, s in got["audit"].elements() if a in chosen)
+    assert decided == Counter(a[0] for a in got["actions"])
+    assert got["verified"]
+    # both workers had incidents to handle: their by-key partitions carried some
+    keyed = {
+        r.partition
+        for r in read_topic(kafka, by_key)
+        if not is_mark(r.value) and any(isinstance(e, Incident) for e in events_in([r]))
+    }
+    for w in workers:
+        assert {p for _, p in w.assigned() & every} & keyed, f"{w.own.name} handled no incident"
