@@ -120,21 +120,31 @@ def test_a_partition_owns_the_incidents_and_risks_that_hash_to_it(tmp_path: Path
     assert c._owner is not None and _coordinator(tmp_path / "one", 1)._owner is None
 
 
-def _mission(tmp: Path, partitions: int) -> dict[str, Any]:
+def _mission(tmp: Path, partitions: int, phase: str) -> dict[str, Any]:
     """Six faults of the default kinds (link down, congestion, node down) on the demo
-    twin, semi-autonomous (changes run on their own), with ``partitions`` coordinator
-    partitions; what came out of the coordinator."""
+    twin with ``partitions`` coordinator partitions; semi-autonomous (changes run on their
+    own) or passive with every proposal approved in the ticket system at once (approvals
+    are polled by partition 0 and run by their owner's partition); what came out of the
+    coordinator."""
     tmp.mkdir()
     s = load_settings()
-    s.coordinator.phase = "semi-autonomous"  # type: ignore[assignment]
+    s.coordinator.phase = phase  # type: ignore[assignment]
     s.coordinator.poll_s = 10.0
     s.coordinator.partitions = partitions
     plan = Service.plan_twin(s, fault_count=6, speed=0.0)
     svc = Service.build(s, twin=plan, data_dir=tmp)
+    tickets = svc.tickets
+    assert isinstance(tickets, LocalTickets)
+    if phase == "passive":
+
+        def approve(topic: str, e: object) -> None:
+            for ch in tickets.changes():
+                if ch.state == "requested":
+                    tickets.decide_change(ch.correlation_id, True, "alice (test)")
+
+        svc.runtime.listen("netvigil.actions", approve)
     asyncio.run(svc.run())
     try:
-        tickets = svc.tickets
-        assert isinstance(tickets, LocalTickets)
         coordinator = next(p for p in svc.processors if isinstance(p, CoordinatorProcessor))
         return {
             "tickets": sorted((t.correlation_id, t.state) for t in tickets.all()),
@@ -150,14 +160,20 @@ def _mission(tmp: Path, partitions: int) -> dict[str, Any]:
         svc.close()
 
 
-def test_partitions_give_the_same_tickets_changes_and_audit_as_one(tmp_path: Path) -> None:
-    one = _mission(tmp_path / "one", 1)
-    three = _mission(tmp_path / "three", 3)
+@pytest.mark.parametrize("phase", ["semi-autonomous", "passive"])
+def test_partitions_give_the_same_tickets_changes_and_audit_as_one(
+    tmp_path: Path, phase: str
+) -> None:
+    one = _mission(tmp_path / "one", 1, phase)
+    three = _mission(tmp_path / "three", 3, phase)
     # the reference did something worth comparing: incidents on more than one partition,
     # tickets, and changes that ran
     fps = [fp for fp, _ in one["tickets"]]
     assert len(fps) >= 4 and len({partition_of(fp, 3) for fp in fps}) >= 2
     assert any(state == "closed" for _, state in one["changes"])
+    assert ("action.executed" in {a for a, _ in one["audit"]}) and (
+        phase != "passive" or "action.approved" in {a for a, _ in one["audit"]}
+    )
     assert one["lanes"] == [KEY] and three["lanes"] == ["resolver-0", "resolver-1", "resolver-2"]
     for what in ("tickets", "changes", "actions", "audit"):
         assert three[what] == one[what], what
