@@ -28,6 +28,10 @@ a key replaced after the first record is evidence in the chain itself.
 A process can die between committing a record and anchoring it, so before the record is
 committed the anchor names it as ``next`` (its sequence number and hash, signed with the
 rest); a chain whose head is that record verifies, and the next append anchors it for good.
+
+Processes sharing the data directory (coordinator partitions on several workers) append to
+one chain: each append holds an exclusive lock on ``audit.db.lock`` from reading the head to
+anchoring the new record.
 """
 
 from __future__ import annotations
