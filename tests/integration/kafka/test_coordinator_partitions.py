@@ -1,7 +1,8 @@
 """The coordinator in four partitions (``coordinator.partitions``) on two ``netvigil worker``
-processes sharing one data directory (its stores) with worker files of their own: the same
-tickets, change requests, actions and audit as one partition on the embedded runtime; no
-ticket, change or action twice; one audit chain that verifies."""
+processes sharing one data directory (its stores), each with worker files of its own (its
+transactional id apart; both guarantees): the same tickets and the same action for each
+incident as one partition on the embedded runtime; no ticket, change or action twice; one
+audit chain that verifies."""
 
 from __future__ import annotations
 
@@ -116,8 +117,11 @@ class Worker:
                 self.proc.wait(10)
 
 
-@pytest.fixture
-def workers(settings: Settings, tmp_path: Path) -> Iterator[list[Worker]]:
+@pytest.fixture(params=["at_least_once", "exactly_once"])
+def workers(
+    settings: Settings, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[list[Worker]]:
+    settings.kafka.processing_guarantee = request.param
     create_topics(settings.bus.url.removeprefix("kafka://"), settings.kafka)
     (tmp_path / "shared").mkdir()
     started = [Worker(n, settings, tmp_path / "shared", tmp_path) for n in ("w1", "w2")]
