@@ -7,10 +7,6 @@ audit chain that verifies."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,12 +21,18 @@ from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.remediation import ActionStore
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.service import Service
-from netvigil.streams.kafka.admin import create_topics, group_lag
+from netvigil.streams.kafka.admin import group_lag
 from netvigil.streams.kafka.keyed import group_of
-from netvigil.streams.kafka.producer import KafkaPublisher
 from netvigil.streams.kafka.progress import is_mark
-from netvigil.streams.kafka.spool import Spool
-from tests.integration.kafka.conftest import ListSource, events_in, read_topic
+from tests.integration.kafka.conftest import (
+    ListSource,
+    Worker,
+    events_in,
+    publish,
+    read_topic,
+    stopped_after,
+    wait_for,
+)
 
 PARTITIONS = 4  # the coordinator's; the topics have 4 too (settings_for)
 SETTINGS = {"phase": "semi-autonomous", "poll_s": 10.0}
@@ -73,87 +75,20 @@ def outcome(data: Path) -> dict[str, Any]:
         audit.close()
 
 
-class Worker:
-    """``netvigil worker --processors coordinator`` on the shared data directory ``data``,
-    with its own worker files."""
-
-    def __init__(self, name: str, settings: Settings, data: Path, root: Path) -> None:
-        self.own = root / name
-        self.log = root / f"{name}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
-        env |= {
-            "NETVIGIL_BUS__URL": settings.bus.url,
-            "NETVIGIL_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-            "NETVIGIL_KAFKA__PARTITIONS": str(settings.kafka.partitions),
-            "NETVIGIL_KAFKA__SESSION_TIMEOUT_S": str(settings.kafka.session_timeout_s),
-            "NETVIGIL_KAFKA__PROCESSING_GUARANTEE": settings.kafka.processing_guarantee,
-            "NETVIGIL_KAFKA__WORKER_DIR": str(self.own),
-            "NETVIGIL_COORDINATOR__PARTITIONS": str(PARTITIONS),
-            "NETVIGIL_COORDINATOR__PHASE": str(SETTINGS["phase"]),
-            "NETVIGIL_COORDINATOR__POLL_S": str(SETTINGS["poll_s"]),
-            "NETVIGIL_LOG__LEVEL": "INFO",
-        }
-        argv = [sys.executable, "-m", "netvigil.cli", "worker", "--data-dir", str(data)]
-        with self.log.open("wb") as fh:
-            self.proc = subprocess.Popen(
-                [*argv, "--processors", "coordinator"], stdout=fh, stderr=subprocess.STDOUT, env=env
-            )
-
-    def assigned(self) -> set[tuple[str, int]]:
-        import json
-
-        path = self.own / "coordinator" / "assignment.json"
-        if not path.exists():
-            return set()
-        return {(t, p) for t, p in json.loads(path.read_text())["assigned"]}
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
-@pytest.fixture(params=["at_least_once", "exactly_once"])
-def workers(
-    settings: Settings, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[list[Worker]]:
-    settings.kafka.processing_guarantee = request.param
-    create_topics(settings.bus.url.removeprefix("kafka://"), settings.kafka)
+@pytest.fixture
+def workers(guaranteed: Settings, tmp_path: Path) -> Iterator[list[Worker]]:
     (tmp_path / "shared").mkdir()
-    started = [Worker(n, settings, tmp_path / "shared", tmp_path) for n in ("w1", "w2")]
-    try:
-        yield started
-    finally:
-        for w in started:
-            w.stop()
-
-
-def _wait(what: str, check: Any, timeout: float, logs: list[Path], state: Any = str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(1.0)
-    tails = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs)
-    pytest.fail(f"timed out waiting for {what}: {state()}\n{tails}")
-
-
-def _publish(bootstrap: str, settings: Settings, events: list[Event], spool: Path) -> None:
-    async def go() -> None:
-        pub = KafkaPublisher(
-            bootstrap, Spool(spool, 1 << 28), topic_prefix=settings.kafka.topic_prefix
-        )
-        await pub.start()
-        for e in events:
-            await pub.publish(e)
-        await pub.close(timeout=60)
-        assert pub.stats()["spool_bytes"] == 0
-
-    asyncio.run(go())
+    env = {
+        "NETVIGIL_COORDINATOR__PARTITIONS": str(PARTITIONS),
+        **{f"NETVIGIL_COORDINATOR__{k.upper()}": str(v) for k, v in SETTINGS.items()},
+    }
+    shared = tmp_path / "shared"
+    started = [
+        Worker(n, guaranteed, tmp_path, ["coordinator"], data=shared, own=tmp_path / n, env=env)
+        for n in ("w1", "w2")
+    ]
+    with stopped_after(started) as w:
+        yield w
 
 
 @pytest.mark.timeout(900)
@@ -184,11 +119,11 @@ def test_four_coordinator_partitions_on_two_workers_act_once_as_one_does(
     every = {(by_key, p) for p in range(settings.kafka.partitions)}
 
     def shared() -> bool:  # both joined, the by-key partitions split between them
-        got = [w.assigned() & every for w in workers]
+        got = [w.assigned("coordinator") & every for w in workers]
         return all(got) and set.union(*got) == every and not set.intersection(*got)
 
-    _wait("both workers to share the partitions", shared, 180, logs)
-    _publish(kafka, settings, inputs, tmp_path / "spool")
+    wait_for("both workers to share the partitions", shared, 180, logs)
+    publish(kafka, settings, inputs, tmp_path / "spool")
 
     topics = [prefix + "netvigil.incidents", prefix + "netvigil.samples", by_key]
 
@@ -204,7 +139,7 @@ def test_four_coordinator_partitions_on_two_workers_act_once_as_one_does(
         time.sleep(5)
         return outcome(tmp_path / "shared") == got
 
-    _wait("the workers to finish", done, 600, logs, state)
+    wait_for("the workers to finish", done, 600, logs, state)
     got = outcome(tmp_path / "shared")
     assert got["tickets"] == expected["tickets"]
     # the same action for each incident, each once; every one finished
@@ -232,4 +167,6 @@ def test_four_coordinator_partitions_on_two_workers_act_once_as_one_does(
         if not is_mark(r.value) and any(isinstance(e, Incident) for e in events_in([r]))
     }
     for w in workers:
-        assert {p for _, p in w.assigned() & every} & keyed, f"{w.own.name} handled no incident"
+        assert {p for _, p in w.assigned("coordinator") & every} & keyed, (
+            f"{w.name} handled no incident"
+        )

@@ -3,7 +3,6 @@ the embedded runtime the same tickets, changes and audit with N partitions as wi
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -13,16 +12,17 @@ from typing import Any
 
 import pytest
 
-from netvigil.config import load_settings
 from netvigil.events import Incident, Risk, RootCause, Sample
+from netvigil.graph.importers import load_topology
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.coordinator import KEY, CoordinatorProcessor, partition_of
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
-from netvigil.service import Service
+from tests.unit.resolvers import test_actions_off_the_loop as off_loop
+from tests.unit.resolvers.test_loop import _run
 
 
-def _coordinator(tmp: Path, n: int) -> CoordinatorProcessor:
+def _bare(tmp: Path, n: int) -> CoordinatorProcessor:
     tmp.mkdir(parents=True, exist_ok=True)
     return CoordinatorProcessor(
         IncidentStore(tmp / "incidents.db"),
@@ -61,7 +61,7 @@ def _risk(risk_id: str, device: str) -> Risk:
 
 
 def test_one_partition_keys_everything_to_resolver_as_before(tmp_path: Path) -> None:
-    c = _coordinator(tmp_path, 1)
+    c = _bare(tmp_path, 1)
     events = [
         _incident("fp-a", 1, "r1"),
         _risk("risk-x", "r2"),
@@ -77,7 +77,7 @@ def test_one_partition_keys_everything_to_resolver_as_before(tmp_path: Path) -> 
 def test_incidents_and_risks_go_to_one_partition_by_their_id_and_samples_to_all(
     tmp_path: Path,
 ) -> None:
-    c = _coordinator(tmp_path, 3)
+    c = _bare(tmp_path, 3)
     every = ("resolver-0", "resolver-1", "resolver-2")
     # every revision of an incident goes where its fingerprint says, whatever it blames
     revisions = [_incident("fp-a", r, root) for r, root in enumerate(["r1", "r7", "r1--r7"], 1)]
@@ -111,40 +111,33 @@ def test_the_partition_hash_spreads_ids_and_is_the_same_in_another_process() -> 
 
 
 def test_a_partition_owns_the_incidents_and_risks_that_hash_to_it(tmp_path: Path) -> None:
-    c = _coordinator(tmp_path, 2)
+    c = _bare(tmp_path, 2)
     fps = [f"fp-{i}" for i in range(20)] + [f"risk-{i}" for i in range(20)]
     for k in ("resolver-0", "resolver-1"):
         c._lane = c.lane(k)
         owned = {fp for fp in fps if c._owns(fp)}
         assert owned == {fp for fp in fps if f"resolver-{partition_of(fp, 2)}" == k}
-    assert c._owner is not None and _coordinator(tmp_path / "one", 1)._owner is None
+    assert c._owner is not None and _bare(tmp_path / "one", 1)._owner is None
 
 
 def _mission(tmp: Path, partitions: int, phase: str) -> dict[str, Any]:
-    """Six faults of the default kinds (link down, congestion, node down) on the demo
-    twin with ``partitions`` coordinator partitions; semi-autonomous (changes run on their
-    own) or passive with every proposal approved in the ticket system at once (approvals
-    are polled by partition 0 and run by their owner's partition); what came out of the
-    coordinator."""
+    """Six faults of three kinds on the demo twin with ``partitions`` coordinator
+    partitions; semi-autonomous (changes run on their own) or passive with every proposal
+    approved in the ticket system at once (approvals are polled by partition 0 and run by
+    their owner's partition); what came out of the coordinator."""
     tmp.mkdir()
-    s = load_settings()
-    s.coordinator.phase = phase  # type: ignore[assignment]
-    s.coordinator.poll_s = 10.0
-    s.coordinator.partitions = partitions
-    plan = Service.plan_twin(s, fault_count=6, speed=0.0)
-    svc = Service.build(s, twin=plan, data_dir=tmp)
-    tickets = svc.tickets
-    assert isinstance(tickets, LocalTickets)
-    if phase == "passive":
-
-        def approve(topic: str, e: object) -> None:
-            for ch in tickets.changes():
-                if ch.state == "requested":
-                    tickets.decide_change(ch.correlation_id, True, "alice (test)")
-
-        svc.runtime.listen("netvigil.actions", approve)
-    asyncio.run(svc.run())
+    svc = _run(
+        tmp,
+        None,
+        phase=phase,
+        kinds="link_down,congestion,node_down",
+        approve=phase == "passive",
+        faults=6,
+        partitions=partitions,
+    )
     try:
+        tickets = svc.tickets
+        assert isinstance(tickets, LocalTickets)
         coordinator = next(p for p in svc.processors if isinstance(p, CoordinatorProcessor))
         return {
             "tickets": sorted((t.correlation_id, t.state) for t in tickets.all()),
@@ -212,49 +205,27 @@ def test_two_processes_appending_to_one_audit_log_keep_one_verified_chain(
 async def test_a_partition_takes_up_only_its_own_changes(tmp_path: Path) -> None:
     """Two workers share the data directory: a change one started is not timed out by the
     other's partition that does not own it (its call runs elsewhere), only by its owner's."""
-    from netvigil.graph.importers import load_topology
-    from netvigil.graph.memory import MemoryTopology
-    from netvigil.resolvers.assemble import build_coordinator
-    from tests.unit.resolvers.test_actions_off_the_loop import (
-        T0,
-        Device,
-        _audited,
-        congestion,
-        tick,
-    )
 
-    def coordinator(device: Device) -> CoordinatorProcessor:
-        s = load_settings()
-        s.coordinator.phase = "semi-autonomous"  # type: ignore[assignment]
-        s.coordinator.partitions = 2
-        topo = MemoryTopology()
-        load_topology(None, topo)
-        coord, _, _, _ = build_coordinator(
-            s,
-            tmp_path,
-            topo=topo,
-            incidents=IncidentStore(tmp_path / "incidents.db"),
-            tickets=LocalTickets(tmp_path / "tickets.db"),
-            audit=AuditLog(tmp_path / "audit.db"),
-            executor=device,
-        )
-        return coord
+    def coordinator(device: off_loop.Device) -> CoordinatorProcessor:
+        return off_loop._coordinator(tmp_path, device, off_loop.Clock(), partitions=2)
 
     link = sorted(lk.id for lk in load_topology(None).links())[0]
     owner = f"resolver-{partition_of('fp1', 2)}"
     other = f"resolver-{1 - partition_of('fp1', 2)}"
-    first = coordinator(Device(hang={link}))
+    first = coordinator(off_loop.Device(hang={link}))
     try:
-        (key,) = first.keys(congestion("fp1", link, T0))
+        (key,) = first.keys(off_loop.congestion("fp1", link, off_loop.T0))
         assert key == owner
-        out = list(await first.process(congestion("fp1", link, T0), owner))
-        assert _audited(out)[-1] == "action.started"
-        second = coordinator(Device(hang=set()))
-        assert "action.timed_out" not in _audited(list(await second.process(tick(T0 + 10), other)))
+        out = list(await first.process(off_loop.congestion("fp1", link, off_loop.T0), owner))
+        assert off_loop._audited(out)[-1] == "action.started"
+        second = coordinator(off_loop.Device(hang=set()))
+        assert "action.timed_out" not in off_loop._audited(
+            list(await second.process(off_loop.tick(off_loop.T0 + 10), other))
+        )
         rem = second.remediator
         assert rem is not None and rem.store.of_incident("fp1")[0].status == "executing"
         # its owner's partition (here: after a rebalance) finds no call running: timed out
-        out = list(await second.process(tick(T0 + 10), owner))
-        assert "action.timed_out" in _audited(out)
+        out = list(await second.process(off_loop.tick(off_loop.T0 + 10), owner))
+        assert "action.timed_out" in off_loop._audited(out)
     finally:
         first.remediator.executor.release.set()  # type: ignore[union-attr, attr-defined]
