@@ -176,10 +176,12 @@ class CoordinatorProcessor(Processor[str | None]):
             return self.lanes[KEY]
         got = self.lanes.get(key)
         if got is None:
-            index = int(key.rsplit("-", 1)[1])
-            if not 0 <= index < self.partitions:
+            # a key of another partition count (records re-keyed before it changed) is
+            # refused: its events become dead letters rather than going to a wrong owner
+            index = {partition_key(i, self.partitions): i for i in range(self.partitions)}
+            if key not in index:
                 raise ValueError(f"no coordinator partition {key!r} of {self.partitions}")
-            got = self.lanes[key] = Lane(index)
+            got = self.lanes[key] = Lane(index[key])
         return got
 
     def _owns(self, subject: str) -> bool:

@@ -90,8 +90,9 @@ def test_incidents_and_risks_go_to_one_partition_by_their_id_and_samples_to_all(
     assert [c.new_state_for(k) for k in every] == list(every)
     lanes = [c.lane(k) for k in every]
     assert [ln.index for ln in lanes] == [0, 1, 2] and len({id(ln.queue) for ln in lanes}) == 3
-    with pytest.raises(ValueError, match="no coordinator partition"):
-        c.lane("resolver-3")
+    for stray in ("resolver-3", KEY):  # keys of another partition count
+        with pytest.raises(ValueError, match="no coordinator partition"):
+            c.lane(stray)
 
 
 def test_the_partition_hash_spreads_ids_and_is_the_same_in_another_process() -> None:
