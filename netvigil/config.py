@@ -94,6 +94,13 @@ class KafkaSettings(_Section):
     spool_dir: Path | None = Field(
         None, description="Where events wait while the broker is unreachable (default: DATA/spool)."
     )
+    worker_dir: Path | None = Field(
+        None,
+        description=(
+            "This worker's own files (its id, its assignment; default: DATA/kafka): set it "
+            "apart when workers share a data directory (coordinator partitions, docs/scale.md)."
+        ),
+    )
     spool_max_mb: float = Field(
         256.0,
         gt=0,
@@ -360,6 +367,16 @@ class CoordinatorSettings(_Section):
     )
     poll_s: float = Field(
         30.0, gt=0, description="Event-time seconds between polls of the ticket system."
+    )
+    partitions: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "Partitions of the coordinator's state (docs/scale.md): 1 = one ordered stream "
+            "(key 'resolver'); N > 1 = incidents and risks by a stable hash of their id, "
+            "the sampler's ticks to all, so N workers share the coordinator."
+        ),
     )
     audit_key: SecretStr = Field(
         SecretStr(""), description="HMAC key signing the audit head anchor (secret)."

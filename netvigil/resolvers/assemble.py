@@ -220,6 +220,7 @@ def build_coordinator(
         topo=topo,
         max_active=c.max_active,
         poll_s=c.poll_s,
+        partitions=c.partitions,
         metric_of=metrics,
         prevention=prevention,
         feedback=feedback,

@@ -28,10 +28,16 @@ a key replaced after the first record is evidence in the chain itself.
 A process can die between committing a record and anchoring it, so before the record is
 committed the anchor names it as ``next`` (its sequence number and hash, signed with the
 rest); a chain whose head is that record verifies, and the next append anchors it for good.
+
+Processes sharing the data directory (coordinator partitions on several workers) append to
+one chain: each append holds an exclusive lock on ``audit.db.lock`` from reading the head to
+anchoring the new record.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -40,6 +46,7 @@ import os
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,7 +115,8 @@ class AuditLog:
         self._anchor = Path(anchor) if anchor is not None else None
         self._key_file = Path(str(path) + ".key") if file_backed and not key else None
         self._key = key.encode()
-        self._db = sqlite3.connect(str(path), isolation_level=None)
+        self._lock_file = Path(str(path) + ".lock") if file_backed else None
+        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, ts REAL NOT NULL,"
             " recorded_at REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
@@ -202,7 +210,7 @@ class AuditLog:
         if self._create_key and not self._key:
             self._make_key()
         detail = msgspec.json.decode(msgspec.json.encode(detail or {}))  # plain JSON types
-        with self._db:
+        with self._writer(), self._db:
             last = self._db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
             row = last.fetchone()
             seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
@@ -233,6 +241,22 @@ class AuditLog:
             prev_hash=prev,
             hash=digest,
         )
+
+    @contextlib.contextmanager
+    def _writer(self) -> Iterator[None]:
+        """One writer at a time across processes (workers sharing the data directory, e.g.
+        partitions of the coordinator): reading the head, anchoring it as ``next``, inserting
+        and anchoring the record happen under an exclusive lock on ``audit.db.lock``, so one
+        chain stays one chain and the anchor never falls behind its head."""
+        if self._lock_file is None:
+            yield
+            return
+        with self._lock_file.open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def records(self, *, subject: str | None = None, limit: int | None = None) -> list[AuditRecord]:
         """Records in chain order; a detail that is not JSON (a damaged record) is shown as

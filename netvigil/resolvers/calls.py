@@ -70,12 +70,15 @@ class Calls:
         with self._lock:
             return key in self._calls
 
-    def finished(self) -> list[Finished]:
-        """The calls that returned or passed their deadline since the last look, each once."""
+    def finished(self, mine: Callable[[str], bool] | None = None) -> list[Finished]:
+        """The calls that returned or passed their deadline since the last look, each once
+        (with ``mine``, only those of the keys it accepts; the others wait for their look)."""
         now = self._clock()
         out: list[Finished] = []
         with self._lock:
             for key, call in list(self._calls.items()):
+                if mine is not None and not mine(key):
+                    continue
                 if call.done:
                     out.append(Finished(key, call.outcome, now - call.started))
                 elif now >= call.deadline:

@@ -28,11 +28,22 @@ An incident is decided on once per root cause: a revision that names another roo
 after "no catalog action remedies it" (the first revision may rest on partial evidence, e.g.
 a routing protocol's log of the adjacency before the interface's state arrives) is decided
 on again; any other decision binds the incident.
+
+Partitions (``coordinator.partitions``, docs/scale.md "Partitioned coordination"): with one
+(the default) every event is keyed ``resolver``, one ordered stream. With N > 1 an incident
+goes to partition ``partition_of(fingerprint)``, a risk to ``partition_of(risk_id)`` (a stable
+hash), and every sample (clock ticks and watched series) to all N; each partition has its
+own :class:`Lane` (queue, clock, poll time). A partition acts only on the changes of its own
+incidents and risks (an action's owner is the partition of its ``incident``); the ticket
+system and operators' judgements are polled by partition 0 for all. ``max_active`` is global:
+every partition counts the busy actions of the shared action store.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from netvigil.events import ActionResult, Event, Incident, Risk, Sample
@@ -55,10 +66,40 @@ from netvigil.resolvers.ticketing import Ticketing, describe_incident
 from netvigil.streams.base import Processor
 from netvigil.streams.ignored import Ignored
 
-__all__ = ["CoordinatorProcessor", "describe_incident"]
+__all__ = ["KEY", "CoordinatorProcessor", "Lane", "describe_incident", "partition_of"]
+
+KEY = "resolver"
+"""The coordinator's one key with one partition; ``resolver-<i>`` with more."""
 
 
-class CoordinatorProcessor(Processor[None]):
+def partition_of(subject: str, n: int) -> int:
+    """The partition, of ``n``, of an incident (its fingerprint) or a risk (its id): a stable
+    hash (BLAKE2b), the same in every process and release, unlike :func:`hash`."""
+    if n <= 1:
+        return 0
+    digest = hashlib.blake2b(subject.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % n
+
+
+def partition_key(index: int, n: int) -> str:
+    """The state key of partition ``index`` of ``n``."""
+    return KEY if n <= 1 else f"{KEY}-{index}"
+
+
+@dataclass
+class Lane:
+    """One partition's part of the coordinator: what waits for an action, its event-time
+    clock, when it last polled the ticket system (only partition 0 polls)."""
+
+    index: int
+    queue: IncidentQueue = field(default_factory=IncidentQueue)
+    why: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Queued item -> the factors of its priority (what the decision record shows)."""
+    now: float = 0.0
+    last_poll: float = 0.0
+
+
+class CoordinatorProcessor(Processor[str | None]):
     name = "coordinator"
     inputs: tuple[str, ...] = ("netvigil.incidents",)
     outputs: tuple[str, ...] = ("netvigil.audit",)
@@ -76,7 +117,15 @@ class CoordinatorProcessor(Processor[None]):
         metric_of: Callable[[], dict[str, int]] | None = None,
         prevention: PreventionManager | None = None,
         feedback: FeedbackLoop | None = None,
+        partitions: int = 1,
     ) -> None:
+        if partitions < 1:
+            raise ValueError(f"partitions must be at least 1, not {partitions}")
+        self.partitions = partitions
+        self.lanes: dict[str, Lane] = {KEY: Lane(0)} if partitions == 1 else {}
+        """The partitions this process has seen, by key (with one: ``resolver`` only)."""
+        self._lane = Lane(0) if partitions > 1 else self.lanes[KEY]
+        """The partition of the event being handled."""
         self.incidents = incidents
         self.tickets = tickets
         self.audit = audit
@@ -91,11 +140,6 @@ class CoordinatorProcessor(Processor[None]):
         self.learning = feedback
         """Operators' judgements and suppressions (``feedback`` is the processor's feedback
         inputs, a different thing)."""
-        self.queue = IncidentQueue()
-        self.why: dict[str, dict[str, Any]] = {}
-        """Queued item -> the factors of its priority (what the decision record shows)."""
-        self.now = 0.0
-        self._last_poll = 0.0
         if remediator is not None:
             if topo is None:
                 raise ValueError("a coordinator that acts needs the topology (topo=)")
@@ -107,12 +151,67 @@ class CoordinatorProcessor(Processor[None]):
             self.outputs = (*self.outputs, "netvigil.feedback")
 
     def key(self, event: Event) -> str:
-        return "resolver"  # one ordered stream; entity locks guard changes across workers
+        return KEY  # one ordered stream; entity locks guard changes across workers
+
+    def keys(self, event: Event) -> Sequence[str]:
+        n = self.partitions
+        if n == 1:
+            return (KEY,)
+        if isinstance(event, Incident):
+            return (partition_key(partition_of(event.fingerprint, n), n),)
+        if isinstance(event, Risk):
+            return (partition_key(partition_of(event.risk_id, n), n),)
+        # samples: every partition's clock and verification; anything else goes nowhere
+        return tuple(partition_key(i, n) for i in range(n)) if isinstance(event, Sample) else ()
 
     def new_state(self) -> None:
         return None
 
-    async def process(self, event: Event, state: None) -> Sequence[Event]:
+    def new_state_for(self, key: str) -> str | None:
+        return None if self.partitions == 1 else key
+
+    def lane(self, key: str | None) -> Lane:
+        """The partition of state key ``key`` (None: the one partition)."""
+        if key is None:
+            return self.lanes[KEY]
+        got = self.lanes.get(key)
+        if got is None:
+            # a key of another partition count (records re-keyed before it changed) is
+            # refused: its events become dead letters rather than going to a wrong owner
+            index = {partition_key(i, self.partitions): i for i in range(self.partitions)}
+            if key not in index:
+                raise ValueError(f"no coordinator partition {key!r} of {self.partitions}")
+            got = self.lanes[key] = Lane(index[key])
+        return got
+
+    def _owns(self, subject: str) -> bool:
+        """Whether the partition being handled owns an incident or risk (and its changes)."""
+        return partition_of(subject, self.partitions) == self._lane.index
+
+    @property
+    def _owner(self) -> Callable[[str], bool] | None:
+        """What the remediator and prevention are told they own (None: everything)."""
+        return None if self.partitions == 1 else self._owns
+
+    # the partition being handled's state, under the names it had before partitions
+    @property
+    def queue(self) -> IncidentQueue:
+        return self._lane.queue
+
+    @property
+    def why(self) -> dict[str, dict[str, Any]]:
+        return self._lane.why
+
+    @property
+    def now(self) -> float:
+        return self._lane.now
+
+    @now.setter
+    def now(self, value: float) -> None:
+        self._lane.now = value
+
+    async def process(self, event: Event, state: str | None) -> Sequence[Event]:
+        self._lane = self.lane(state)
         if isinstance(event, Sample):
             return self._observed(self._on_sample(event))
         if isinstance(event, Risk):
@@ -238,7 +337,8 @@ class CoordinatorProcessor(Processor[None]):
         if s.ts <= self.now:
             return []
         self.now = s.ts
-        out = self.remediator.collect(s.ts) + self.remediator.tick(s.ts)
+        owns = self._owner
+        out = self.remediator.collect(s.ts, owns=owns) + self.remediator.tick(s.ts, owns=owns)
         escalate = {
             e.request_id.rsplit("-", 1)[0]
             for e in out
@@ -249,9 +349,10 @@ class CoordinatorProcessor(Processor[None]):
             if got is not None and got[0].status == "open":
                 self.queue.push(fp, 1e9, got[0].opened_ts)  # escalations go first
         if self.prevention is not None:
-            out += self.prevention.tick(s.ts)
-        if s.ts - self._last_poll >= self.poll_s:
-            self._last_poll = s.ts
+            out += self.prevention.tick(s.ts, owns=owns)
+        lane = self._lane
+        if lane.index == 0 and s.ts - lane.last_poll >= self.poll_s:  # global: partition 0
+            lane.last_poll = s.ts
             out += self._poll(s.ts)
             out += self._take_feedback(s.ts)
         return out + self._dispatch(s.ts, escalate=frozenset(escalate))
@@ -269,10 +370,11 @@ class CoordinatorProcessor(Processor[None]):
     def _poll(self, ts: float) -> list[Event]:
         assert self.remediator is not None
         out: list[Event] = []
+        owns = self._owner
         for upd in self.tickets.sync():
             if upd.kind in ("change_approved", "change_rejected"):
                 out += self.remediator.on_approval(
-                    upd.correlation_id, upd.kind == "change_approved", upd.note, ts
+                    upd.correlation_id, upd.kind == "change_approved", upd.note, ts, owns=owns
                 )
             else:
                 if upd.close_code:

@@ -49,7 +49,7 @@ from netvigil.resolvers.feedback import Judgement, domain_of_entity
 from netvigil.resolvers.policy import Policy, decide
 from netvigil.resolvers.priority import factors, link_facts
 from netvigil.resolvers.record import TrackRecord, check_fallback
-from netvigil.resolvers.remediation import ActionRecord, Remediator
+from netvigil.resolvers.remediation import ActionRecord, Owns, Remediator
 from netvigil.resolvers.riskstore import RiskRecord, RiskStore
 from netvigil.twin.foresight import Outlook
 
@@ -516,14 +516,16 @@ class PreventionManager:
     def _action(self, rr: RiskRecord) -> ActionRecord | None:
         return self.remediator.store.get(rr.request_id) if rr.request_id else None
 
-    def tick(self, ts: float) -> list[Event]:
+    def tick(self, ts: float, *, owns: Owns | None = None) -> list[Event]:
         """Deadlines: cancel proposals not approved in time, check whether a prediction came
         true while a change keeps it away, and withdraw changes for predictions that did not;
-        restore drained links once repaired."""
-        events: list[Event] = self._restore_repaired(ts)
+        restore drained links once repaired (with ``owns``, of the risks it owns)."""
+        events: list[Event] = self._restore_repaired(ts, owns)
         p = self.policy.prevention
         for rr in self.store.pending():
             risk = rr.risk
+            if owns is not None and not owns(risk.risk_id):
+                continue
             rec = self._action(rr)
             if rec is not None and rec.status == "awaiting_approval" and ts >= risk.predicted_ts:
                 events += self.remediator.cancel(risk.risk_id, ts, "the deadline passed first")
@@ -551,7 +553,7 @@ class PreventionManager:
             events += self._decide(rr, "false", ts, why=why, change_made=acted)
         return events
 
-    def _restore_repaired(self, ts: float) -> list[Event]:
+    def _restore_repaired(self, ts: float, owns: Owns | None = None) -> list[Event]:
         """A drain that averted a degrading link's harm stays while the link corrupts frames;
         once the twin says it corrupts less than half the harm share (the optic was replaced:
         on the twin, the fault ended), the cost is restored (withdrawn with ``restored``;
@@ -560,7 +562,7 @@ class PreventionManager:
             return []
         events: list[Event] = []
         for risk_id, last in list(self._drained.items()):
-            if ts - last < self.check_s:
+            if ts - last < self.check_s or (owns is not None and not owns(risk_id)):
                 continue
             self._drained[risk_id] = ts
             rr = self.store.get(risk_id)

@@ -41,9 +41,12 @@ from netvigil.resolvers.calls import Calls
 from netvigil.resolvers.catalog import ActionSpec, Catalog, Facts
 from netvigil.resolvers.policy import Policy
 
-__all__ = ["ActionRecord", "ActionStore", "Remediator", "Validator"]
+__all__ = ["ActionRecord", "ActionStore", "Owns", "Remediator", "Validator"]
 
 ACTOR = "netvigil/resolver"
+
+Owns = Callable[[str], bool]
+"""Whether an incident's or a risk's actions are this caller's (a coordinator partition)."""
 
 Validator = Callable[[ActionSpec, Facts, list[Any], float], tuple[bool, list[str], dict[str, Any]]]
 """(action, facts, ops, t) -> (ok, reasons, numbers): the twin's what-if gate."""
@@ -548,11 +551,13 @@ class Remediator:
         ]
         return events
 
-    def collect(self, ts: float) -> list[Event]:
+    def collect(self, ts: float, *, owns: Owns | None = None) -> list[Event]:
         """Take up the executor calls that returned or timed out, and the actions a previous
-        run of the service left ``executing`` or ``rolling_back`` (their outcome is unknown)."""
+        run of the service left ``executing`` or ``rolling_back`` (their outcome is unknown);
+        with ``owns``, only of the actions whose incident (or risk) it owns (a partition of
+        the coordinator: another's calls may run in another process)."""
         events: list[Event] = []
-        for done in self.calls.finished():
+        for done in self.calls.finished(None if owns is None else self._owned_calls(owns)):
             rec = self.store.get(done.key)
             if rec is None:
                 continue
@@ -563,12 +568,23 @@ class Remediator:
             elif rec.status == "rolling_back":
                 events += self._rolled_back(rec, done.outcome, ts)
         for rec in self.store.open():
+            if owns is not None and not owns(rec.incident):
+                continue
             if rec.status in ("executing", "rolling_back") and not self.calls.running(
                 rec.request_id
             ):
                 why = "the service stopped while the executor ran; its outcome is unknown"
                 events += self._timed_out(rec, ts, why)
         return events
+
+    def _owned_calls(self, owns: Owns) -> Callable[[str], bool]:
+        """Whether a call (by request id) is of an action ``owns`` owns."""
+
+        def mine(request_id: str) -> bool:
+            rec = self.store.get(request_id)
+            return rec is None or owns(rec.incident)
+
+        return mine
 
     def _timed_out(self, rec: ActionRecord, ts: float, why: str) -> list[Event]:
         """An executor call that did not return: the change may be partly applied. Keep the
@@ -604,10 +620,13 @@ class Remediator:
         if key in self.watched:
             self.latest[key] = (s.ts, s.value)
 
-    def tick(self, ts: float) -> list[Event]:
-        """Verify what can be verified, time out what cannot, retry what waits for a lock."""
+    def tick(self, ts: float, *, owns: Owns | None = None) -> list[Event]:
+        """Verify what can be verified, time out what cannot, retry what waits for a lock
+        (with ``owns``, of the actions whose incident or risk it owns)."""
         events: list[Event] = []
         for rec in self.store.open():
+            if owns is not None and not owns(rec.incident):
+                continue
             if rec.status == "verifying":
                 v = self.catalog.get(rec.action).verification
                 seen = [self.latest.get(k) for k in self._watch(rec)]
@@ -739,7 +758,12 @@ class Remediator:
 
     # ------------------------------------------------------------------ humans
 
-    def on_approval(self, change: str, approved: bool, note: str, ts: float) -> list[Event]:
+    def on_approval(
+        self, change: str, approved: bool, note: str, ts: float, *, owns: Owns | None = None
+    ) -> list[Event]:
+        """A human's answer to a change request; an approved change runs at once, or, when
+        ``owns`` does not own it, on its owner's next :meth:`tick` (its executor call must
+        run where its owner takes it up)."""
         rec = self.store.by_change(change)
         if rec is None or rec.status != "awaiting_approval":
             return []
@@ -757,7 +781,7 @@ class Remediator:
         return [
             self._request(rec, "approved", ts, who),
             self._audit(rec, "action.approved", ts, approval=f"approved by {who}"),
-            *self.execute(rec, ts),
+            *(self.execute(rec, ts) if owns is None or owns(rec.incident) else []),
         ]
 
     def cancel(self, incident: str, ts: float, why: str) -> list[Event]:

@@ -183,7 +183,7 @@ class KafkaRuntime:
                     bootstrap=self.bootstrap,
                     cfg=self.cfg,
                     partitions=parts.pop(),
-                    datadir=self.data_dir / "kafka" / proc.name,
+                    datadir=(self.cfg.worker_dir or self.data_dir / "kafka") / proc.name,
                     listener=self._on_output,
                     observer=self._observer(set(observe)) if observe else None,
                     upstream=[

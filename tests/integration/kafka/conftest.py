@@ -7,12 +7,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +28,9 @@ from netvigil.events import Anomaly, DeviceEvent, Event, Incident
 from netvigil.graph.importers import load_topology
 from netvigil.service import Service
 from netvigil.streams.base import Emit, Processor
+from netvigil.streams.kafka.admin import create_topics
+from netvigil.streams.kafka.producer import KafkaPublisher
+from netvigil.streams.kafka.spool import Spool
 from netvigil.streams.kafka.wire import decode_batch
 from netvigil.twin.faults import Fault
 from netvigil.twin.network import TwinNetwork
@@ -41,6 +48,15 @@ def _kafka_loop_logs(caplog: pytest.LogCaptureFixture) -> None:
 def settings(kafka: str) -> Settings:
     """Settings for the shared broker with a topic and group prefix of this test's own."""
     return settings_for(kafka)
+
+
+@pytest.fixture(params=["at_least_once", "exactly_once"])
+def guaranteed(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """``settings`` with each processing guarantee in turn, and their topics created (for
+    tests that start worker processes)."""
+    settings.kafka.processing_guarantee = request.param
+    create_topics(settings.bus.url.removeprefix("kafka://"), settings.kafka)
+    return settings
 
 
 def settings_for(bootstrap: str) -> Settings:
@@ -248,3 +264,105 @@ def events_in(records: Sequence[Rec]) -> list[Event]:
         assert not decoded.failures, decoded.failures
         out.extend(decoded.events)
     return out
+
+
+# ------------------------------------------------------------------ worker processes
+
+
+class Worker:
+    """A ``netvigil worker`` process running ``processors``, as an operator starts it: on the
+    data directory ``data`` (default ``ROOT/NAME``); with ``own`` its worker files there
+    (``kafka.worker_dir``: workers sharing a data directory), with ``env`` added."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        root: Path,
+        processors: Sequence[str],
+        *,
+        data: Path | None = None,
+        own: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.data = data or root / name
+        self.own = own or self.data / "kafka"
+        self.log = root / f"{name}.log"
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
+        environ |= {
+            "NETVIGIL_BUS__URL": settings.bus.url,
+            "NETVIGIL_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+            "NETVIGIL_KAFKA__PARTITIONS": str(settings.kafka.partitions),
+            "NETVIGIL_KAFKA__SESSION_TIMEOUT_S": str(settings.kafka.session_timeout_s),
+            "NETVIGIL_KAFKA__PROCESSING_GUARANTEE": settings.kafka.processing_guarantee,
+            "NETVIGIL_LOG__LEVEL": "INFO",
+            **({"NETVIGIL_KAFKA__WORKER_DIR": str(own)} if own is not None else {}),
+            **(env or {}),
+        }
+        argv = [sys.executable, "-m", "netvigil.cli", "worker", "--data-dir", str(self.data)]
+        with self.log.open("wb") as fh:
+            self.proc = subprocess.Popen(
+                [*argv, "--processors", ",".join(processors)],
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=environ,
+            )
+
+    def assigned(self, proc: str) -> set[tuple[str, int]]:
+        path = self.own / proc / "assignment.json"
+        if not path.exists():
+            return set()
+        return {(t, p) for t, p in json.loads(path.read_text())["assigned"]}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@contextmanager
+def stopped_after(started: list[Worker]) -> Iterator[list[Worker]]:
+    """The workers, stopped when the block ends (however it ends)."""
+    try:
+        yield started
+    finally:
+        for w in started:
+            w.stop()
+
+
+def wait_for(
+    what: str,
+    check: Callable[[], bool],
+    timeout: float,
+    logs: list[Path],
+    state: Callable[[], object] = lambda: "",
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}: {state()}\n{tails(logs)}")
+
+
+def tails(logs: list[Path]) -> str:
+    """The end of each worker's log, for a failure message."""
+    return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs)
+
+
+def publish(bootstrap: str, settings: Settings, events: list[Event], spool: Path) -> None:
+    async def go() -> None:
+        pub = KafkaPublisher(
+            bootstrap, Spool(spool, 1 << 28), topic_prefix=settings.kafka.topic_prefix
+        )
+        await pub.start()
+        for e in events:
+            await pub.publish(e)
+        await pub.close(timeout=60)
+        assert pub.stats()["spool_bytes"] == 0
+
+    asyncio.run(go())

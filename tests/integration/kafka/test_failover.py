@@ -4,125 +4,42 @@ the changelog topics, and the results are complete and the same as the embedded 
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from netvigil.config import Settings
 from netvigil.events import Anomaly, Event, Incident
-from netvigil.streams.kafka.admin import GroupLag, create_topics, group_lag
+from netvigil.streams.kafka.admin import GroupLag, group_lag
 from netvigil.streams.kafka.keyed import group_of
-from netvigil.streams.kafka.producer import KafkaPublisher
 from netvigil.streams.kafka.progress import is_mark
-from netvigil.streams.kafka.spool import Spool
 from netvigil.twin.source import SIM_EPOCH
 from tests.integration.kafka.conftest import (
     Results,
+    Worker,
     collect,
     embedded_results,
     events_in,
+    publish,
     read_topic,
+    stopped_after,
+    tails,
     twin_events,
+    wait_for,
 )
 
 PROCESSORS = ("detector", "correlator")
 
 
-class Worker:
-    """A ``netvigil worker`` process, as an operator starts it."""
-
-    def __init__(self, name: str, settings: Settings, root: Path) -> None:
-        self.name = name
-        self.data = root / name
-        self.log = root / f"{name}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NETVIGIL_")}
-        env |= {
-            "NETVIGIL_BUS__URL": settings.bus.url,
-            "NETVIGIL_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
-            "NETVIGIL_KAFKA__PARTITIONS": str(settings.kafka.partitions),
-            "NETVIGIL_KAFKA__SESSION_TIMEOUT_S": str(settings.kafka.session_timeout_s),
-            "NETVIGIL_KAFKA__PROCESSING_GUARANTEE": settings.kafka.processing_guarantee,
-            "NETVIGIL_LOG__LEVEL": "INFO",
-        }
-        argv = [sys.executable, "-m", "netvigil.cli", "worker", "--data-dir", str(self.data)]
-        with self.log.open("wb") as fh:
-            self.proc = subprocess.Popen(
-                [*argv, "--processors", ",".join(PROCESSORS)],
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )
-
-    def assigned(self, proc: str) -> set[tuple[str, int]]:
-        path = self.data / "kafka" / proc / "assignment.json"
-        if not path.exists():
-            return set()
-        return {(t, p) for t, p in json.loads(path.read_text())["assigned"]}
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
-@pytest.fixture(params=["at_least_once", "exactly_once"])
-def workers(
-    settings: Settings, tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[list[Worker]]:
-    settings.kafka.processing_guarantee = request.param
-    create_topics(settings.bus.url.removeprefix("kafka://"), settings.kafka)
-    started = [Worker(n, settings, tmp_path) for n in ("w1", "w2")]
-    try:
-        yield started
-    finally:
-        for w in started:
-            w.stop()
-
-
-def wait_for(
-    what: str,
-    check: Callable[[], bool],
-    timeout: float,
-    logs: list[Path],
-    state: Callable[[], object] = lambda: "",
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}: {state()}\n{tails(logs)}")
-
-
-def tails(logs: list[Path]) -> str:
-    """The end of each worker's log, for a failure message."""
-    return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in logs)
-
-
-def publish(bootstrap: str, settings: Settings, events: list[Event], spool: Path) -> None:
-    async def go() -> None:
-        pub = KafkaPublisher(
-            bootstrap, Spool(spool, 1 << 28), topic_prefix=settings.kafka.topic_prefix
-        )
-        await pub.start()
-        for e in events:
-            await pub.publish(e)
-        await pub.close(timeout=60)
-        assert pub.stats()["spool_bytes"] == 0
-
-    asyncio.run(go())
+@pytest.fixture
+def workers(guaranteed: Settings, tmp_path: Path) -> Iterator[list[Worker]]:
+    with stopped_after([Worker(n, guaranteed, tmp_path, PROCESSORS) for n in ("w1", "w2")]) as w:
+        yield w
 
 
 def results(bootstrap: str, prefix: str) -> Results:

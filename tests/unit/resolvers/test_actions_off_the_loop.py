@@ -85,10 +85,13 @@ def tick(ts: float) -> Sample:
     return Sample(ts=ts, device="core1")
 
 
-def _coordinator(tmp: Path, executor: Device, clock: Clock) -> CoordinatorProcessor:
+def _coordinator(
+    tmp: Path, executor: Device, clock: Clock, partitions: int = 1
+) -> CoordinatorProcessor:
     s = load_settings()
     s.coordinator.phase = "semi-autonomous"  # type: ignore[assignment]
     s.coordinator.timeout_s = 60.0
+    s.coordinator.partitions = partitions
     topo = MemoryTopology()
     load_topology(None, topo)
     coord, _, _, _ = build_coordinator(

@@ -29,10 +29,12 @@ def _run(
     kinds: str = "link_down",
     approve: bool = False,
     faults: int = 1,
+    partitions: int = 1,
 ) -> Service:
     s = load_settings()
     s.coordinator.phase = phase  # type: ignore[assignment]
     s.coordinator.poll_s = 10.0
+    s.coordinator.partitions = partitions
     if policy is not None:
         (tmp / "policy.yaml").write_text(yaml.safe_dump(policy))
         s.coordinator.policy = tmp / "policy.yaml"
