@@ -601,17 +601,21 @@ static PyObject *record(PyObject *head, PyObject *peer, PyObject *received, PyOb
     return out;
 }
 
-/* records(datagrams, received, LogRecord, stamp_epoch) -> list, one item per datagram: its
- * LogRecord where the lane takes it and the vendor table has nothing to say, else what scan()
- * returns for it (the fields, or None) for the caller to finish */
+/* records(datagrams, received, LogRecord, stamp_epoch[, stamps]) -> list, one item per
+ * datagram: its LogRecord where the lane takes it and the vendor table has nothing to say, else
+ * what scan() returns for it (the fields, or None) for the caller to finish. stamps: a BSD
+ * stamp's text -> stamp_epoch(stamp, received, ...), read and filled; the caller keeps it for as
+ * long as stamp_epoch's own cache would give the same (batch.py: within the hour of received);
+ * without it, a new one per call */
 static PyObject *records(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *datagrams, *received, *cls, *stamp_epoch;
-    if (!PyArg_ParseTuple(args, "O!O!OO", &PyList_Type, &datagrams, &PyFloat_Type, &received,
-                          &cls, &stamp_epoch))
+    PyObject *datagrams, *received, *cls, *stamp_epoch, *stamps = NULL;
+    if (!PyArg_ParseTuple(args, "O!O!OO|O!", &PyList_Type, &datagrams, &PyFloat_Type, &received,
+                          &cls, &stamp_epoch, &PyDict_Type, &stamps))
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(datagrams);
-    PyObject *out = PyList_New(n), *stamps = PyDict_New(), *sources = PyDict_New();
+    stamps = stamps ? Py_NewRef(stamps) : PyDict_New();
+    PyObject *out = PyList_New(n), *sources = PyDict_New();
     if (out == NULL || stamps == NULL || sources == NULL) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(datagrams, i);

@@ -15,8 +15,9 @@ the whole batch and makes the ``LogRecord`` itself where the vendor table has no
 Python loop finishes the others, and what is the same for the whole batch is looked up once
 per batch, not once per message:
 
-- the stamp's Unix time, per stamp text (every message of a batch has the same receive time,
-  which is all :func:`~.rfc3164.stamp_epoch` depends on besides the text);
+- the stamp's Unix time, per stamp text, kept from batch to batch within the hour of the
+  receive time (:func:`~.rfc3164.stamp_epoch` caches by the text and that hour, so it would
+  give the same; the receive time is all it depends on besides the text);
 - the ``source`` text, per sender;
 - the vendor table is consulted only where a mnemonic can be (a ``%`` in the first 200
   characters, an RFC 5424 MSGID, or text opening with two capitals: :func:`~.vendor.classify`'s
@@ -41,6 +42,20 @@ from netvigil.events import DeviceEvent, Event, LogRecord
 
 __all__ = ["batch_events"]
 
+_STAMPS: dict[str, float | None] = {}
+"""A stamp's text -> its Unix time, for receive times in the hour ``_hour``; cleared when the
+hour changes or it grows past 4,096 stamps (as :func:`~.rfc3164.stamp_epoch`'s own cache)."""
+_hour = -1
+
+
+def _stamps(received: float) -> dict[str, float | None]:
+    global _hour
+    hour = int(received // 3600)
+    if hour != _hour or len(_STAMPS) > 4096:
+        _STAMPS.clear()
+        _hour = hour
+    return _STAMPS
+
 
 def batch_events(
     datagrams: list[tuple[bytes, str]], received: float, counters: CollectorCounters
@@ -49,10 +64,10 @@ def batch_events(
     :func:`~.records.message_events` gives them one by one; counted as it counts them."""
     out: list[Event] = []
     append = out.append
-    stamps: dict[str, float | None] = {}
+    stamps = _stamps(received)
     sources: dict[str, str] = {}
     n = decoded = 0
-    heads = _lane.records(datagrams, received, LogRecord, stamp_epoch)
+    heads = _lane.records(datagrams, received, LogRecord, stamp_epoch, stamps)
     try:
         for (raw, peer), head in zip(datagrams, heads, strict=True):
             n += 1
