@@ -19,9 +19,10 @@ per batch, not once per message:
   receive time (:func:`~.rfc3164.stamp_epoch` caches by the text and that hour, so it would
   give the same; the receive time is all it depends on besides the text);
 - the ``source`` text, per sender;
-- the vendor table is consulted only where a mnemonic can be (a ``%`` in the first 200
-  characters, an RFC 5424 MSGID, or text opening with two capitals: :func:`~.vendor.classify`'s
-  own test, made before calling it).
+- the vendor table is consulted (:func:`~.vendor.classify`) only for the messages the C lane
+  leaves: those where a mnemonic can be (a ``%`` in the first 200 characters, an RFC 5424
+  MSGID, or text opening with two capitals: ``classify``'s own first test, which the lane
+  makes conservatively) and those the lane does not read.
 
 The per-message functions stay what TCP frames and the general path use, and the reference
 that ``tests/unit/collectors/test_syslog_batch.py`` checks this against (captures, vectors,
@@ -109,10 +110,7 @@ def batch_events(
                     fields["sequence"] = seq
                 if sync is not None:
                     fields["clock"] = "unsynchronized" if sync == "*" else "resynchronized"
-            if msgid or text.find("%", 0, 200) >= 0 or text[:2].isupper():
-                kind = classify(text, msgid, fields)
-            else:
-                kind = None
+            kind = classify(text, msgid, fields)  # its first test: can a mnemonic be there
             device = host or peer
             if ts is None:
                 ts = received
