@@ -601,9 +601,10 @@ static PyObject *record(PyObject *head, PyObject *peer, PyObject *received, PyOb
     return out;
 }
 
-/* records(datagrams, received, LogRecord, stamp_epoch[, stamps]) -> list, one item per
- * datagram: its LogRecord where the lane takes it and the vendor table has nothing to say, else
- * what scan() returns for it (the fields, or None) for the caller to finish. stamps: a BSD
+/* records(datagrams, received, LogRecord, stamp_epoch[, stamps]) -> (items, left): items has
+ * one item per datagram: its LogRecord where the lane takes it and the vendor table has nothing
+ * to say, else what scan() returns for it (the fields, or None) for the caller to finish; left
+ * lists the indices of those, in order. stamps: a BSD
  * stamp's text -> stamp_epoch(stamp, received, ...), read and filled; the caller keeps it for as
  * long as stamp_epoch's own cache would give the same (batch.py: within the hour of received);
  * without it, a new one per call */
@@ -615,8 +616,8 @@ static PyObject *records(PyObject *self, PyObject *args) {
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(datagrams);
     stamps = stamps ? Py_NewRef(stamps) : PyDict_New();
-    PyObject *out = PyList_New(n), *sources = PyDict_New();
-    if (out == NULL || stamps == NULL || sources == NULL) goto fail;
+    PyObject *out = PyList_New(n), *left = PyList_New(0), *sources = PyDict_New();
+    if (out == NULL || left == NULL || stamps == NULL || sources == NULL) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(datagrams, i);
         if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 ||
@@ -640,12 +641,19 @@ static PyObject *records(PyObject *self, PyObject *args) {
             }
         }
         PyList_SET_ITEM(out, i, head);
+        if (Py_TYPE(head) != (PyTypeObject *)cls) {
+            PyObject *at = PyLong_FromSsize_t(i);
+            int r = at == NULL ? -1 : PyList_Append(left, at);
+            Py_XDECREF(at);
+            if (r < 0) goto fail;
+        }
     }
     Py_DECREF(stamps);
     Py_DECREF(sources);
-    return out;
+    return Py_BuildValue("(NN)", out, left);
 fail:
     Py_XDECREF(out);
+    Py_XDECREF(left);
     Py_XDECREF(stamps);
     Py_XDECREF(sources);
     return NULL;

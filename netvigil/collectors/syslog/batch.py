@@ -11,9 +11,10 @@ functions per message (``message_events``, ``events_of``, ``_bsd``/``_rfc5424``/
 ``_events``, ``classify``, ``stamp_epoch``), and at line rate the calls, the tuples of
 arguments and the cache keys cost more than the work. Here the C lane (``_lane.records``) scans
 the whole batch and makes the ``LogRecord`` itself where the vendor table has nothing to say
-(a BSD message, or an RFC 5424 one without MSGID, whose text cannot hold a mnemonic); one
-Python loop finishes the others, and what is the same for the whole batch is looked up once
-per batch, not once per message:
+(a BSD message, or an RFC 5424 one without MSGID, whose text cannot hold a mnemonic), and says
+which datagrams it left; one Python loop finishes those (the lane's records between them are
+taken a run at a time, not looked at one by one), and what is the same for the whole batch is
+looked up once per batch, not once per message:
 
 - the stamp's Unix time, per stamp text, kept from batch to batch within the hour of the
   receive time (:func:`~.rfc3164.stamp_epoch` caches by the text and that hour, so it would
@@ -63,19 +64,24 @@ def batch_events(
 ) -> list[Event]:
     """The events (or dead letters) of each datagram, in order, as
     :func:`~.records.message_events` gives them one by one; counted as it counts them."""
+    stamps = _stamps(received)
+    heads, left = _lane.records(datagrams, received, LogRecord, stamp_epoch, stamps)
+    if not left:  # the C lane made every one: nothing for the vendor table
+        counters.received += len(heads)
+        counters.decoded += len(heads)
+        return heads
     out: list[Event] = []
     append = out.append
-    stamps = _stamps(received)
     sources: dict[str, str] = {}
-    n = decoded = 0
-    heads = _lane.records(datagrams, received, LogRecord, stamp_epoch, stamps)
+    n = decoded = done = 0  # heads[:done] are counted and in out
     try:
-        for (raw, peer), head in zip(datagrams, heads, strict=True):
-            n += 1
-            if type(head) is LogRecord:  # the C lane made it: no vendor table to consult
-                append(head)
-                decoded += 1
-                continue
+        for i in left:  # the lane's LogRecords up to i as they are, then datagram i finished
+            out += heads[done:i]
+            n += i - done + 1
+            decoded += i - done
+            done = i + 1
+            head = heads[i]
+            raw, peer = datagrams[i]
             if head is None:
                 try:
                     head = python_lane(raw)
@@ -146,6 +152,9 @@ def batch_events(
                         attrs=fields,
                     )
                 )
+        out += heads[done:]
+        n += len(heads) - done
+        decoded += len(heads) - done
     finally:
         counters.received += n
         counters.decoded += decoded
