@@ -206,14 +206,6 @@ static PyObject *bsd_tuple(const unsigned char *s, int pri, Bsd *b) {
         ascii_str(s + b->tag0, b->tag1 - b->tag0), procid, b->rest);
 }
 
-static PyObject *scan_bsd(Cur *c, int pri) {
-    Bsd b;
-    int r = bsd_head(c, &b);
-    if (r < 0) return NULL;
-    if (r == 0) Py_RETURN_NONE;
-    return bsd_tuple(c->s, pri, &b);
-}
-
 /* ------------------------------------------------------------------------------ RFC 5424 */
 
 /* a header token [!-~]{1,max} then a space; its end, or -1 */
@@ -444,14 +436,6 @@ static PyObject *tuple_5424(const unsigned char *s, int pri, R5424 *h) {
         nil_or_str(s + h->at[3][0], h->at[3][1] - h->at[3][0]), h->sd, h->rest);
 }
 
-static PyObject *scan_5424(Cur *c, int pri) {
-    R5424 h;
-    int r = head_5424(c, &h);
-    if (r < 0) return NULL;
-    if (r == 0) Py_RETURN_NONE;
-    return tuple_5424(c->s, pri, &h);
-}
-
 /* ------------------------------------------------------- Cisco IOS and NX-OS headers before % */
 
 static PyObject *scan_vendor(Cur *c, int pri) {
@@ -522,26 +506,6 @@ static PyObject *scan_vendor(Cur *c, int pri) {
         ascii_str(s + ts0, stamp1 - ts0), ascii_str(s + mon0, 3), ascii_str(s + d0, d1 - d0),
         ascii_str(s + clock0, clock1 - clock0), str_or_none(s, year0, year0 + 4, have_year),
         str_or_none(s, tz0, tz1, tz1 > tz0), rest);
-}
-
-static PyObject *scan_bytes(PyObject *arg) {
-    char *buf;
-    Py_ssize_t n;
-    if (PyBytes_AsStringAndSize(arg, &buf, &n) < 0) return NULL;
-    Cur c = {(const unsigned char *)buf, n, 0};
-    int pri = scan_pri(&c);
-    if (pri < 0 || c.p >= n) Py_RETURN_NONE;
-    Py_ssize_t head = c.p;
-    PyObject *r = is_digit(c.s[c.p]) ? scan_5424(&c, pri) : scan_bsd(&c, pri);
-    if (r != Py_None) return r; /* the fields, or NULL for an error */
-    Py_DECREF(r);
-    c.p = head;
-    return scan_vendor(&c, pri);
-}
-
-static PyObject *scan(PyObject *self, PyObject *arg) {
-    (void)self;
-    return scan_bytes(arg);
 }
 
 /* ------------------------------------------------------------------ a batch to LogRecords */
@@ -683,9 +647,10 @@ static PyObject *record_5424(Batch *bt, const unsigned char *s, int pri, R5424 *
     return out;
 }
 
-/* one datagram: its LogRecord where the lane takes it and the vendor table has nothing to say
- * (a BSD message, or an RFC 5424 one without MSGID, whose text cannot hold a mnemonic), else
- * what scan() returns for it; NULL on error */
+/* one datagram: with a batch, its LogRecord where the lane takes it and the vendor table has
+ * nothing to say (a BSD message, or an RFC 5424 one without MSGID, whose text cannot hold a
+ * mnemonic); else (and always without a batch: scan()) the lane's fields, or None; NULL on
+ * error */
 static PyObject *datagram(Batch *bt, PyObject *raw, PyObject *peer) {
     char *buf;
     Py_ssize_t n;
@@ -700,20 +665,25 @@ static PyObject *datagram(Batch *bt, PyObject *raw, PyObject *peer) {
         r = head_5424(&c, &h);
         if (r > 0) {
             int plain = h.at[3][1] - h.at[3][0] == 1 && c.s[h.at[3][0]] == '-'; /* no MSGID */
-            if (plain && !may_classify(h.rest)) return record_5424(bt, c.s, pri, &h, peer);
+            if (bt && plain && !may_classify(h.rest)) return record_5424(bt, c.s, pri, &h, peer);
             return tuple_5424(c.s, pri, &h);
         }
     } else {
         Bsd b;
         r = bsd_head(&c, &b);
         if (r > 0) {
-            if (!may_classify(b.rest)) return bsd_record(bt, c.s, pri, &b, peer);
+            if (bt && !may_classify(b.rest)) return bsd_record(bt, c.s, pri, &b, peer);
             return bsd_tuple(c.s, pri, &b);
         }
     }
     if (r < 0) return NULL;
-    c.p = head; /* as scan(): what neither RFC's shape takes may be a Cisco header */
+    c.p = head; /* what neither RFC's shape takes may be a Cisco header */
     return scan_vendor(&c, pri);
+}
+
+static PyObject *scan(PyObject *self, PyObject *arg) {
+    (void)self;
+    return datagram(NULL, arg, NULL);
 }
 
 /* records(datagrams, received, LogRecord, stamp_epoch[, stamps]) -> (items, left): items has

@@ -20,7 +20,7 @@ import yaml
 
 from netvigil.collectors.syslog.message import SyslogMessage
 
-__all__ = ["Rule", "classify", "enrich", "rules"]
+__all__ = ["Rule", "classify", "enrich", "junos_or_frr", "rules"]
 
 _CISCO = re.compile(r"%([A-Z][A-Z0-9_]*(?:-[A-Z][A-Z0-9_]*)*?)-([0-7])-([A-Z][A-Z0-9_]*)\s?:\s?")
 _JUNOS = re.compile(r"([A-Z][A-Z0-9]*_[A-Z0-9_]+)(?:: |:?$)")
@@ -96,6 +96,22 @@ def _cisco_head(groups: tuple[str, ...]) -> tuple[str, Rule | None]:
     return head
 
 
+def junos_or_frr(text: str, msgid: str | None) -> tuple[str, str] | None:
+    """The mnemonic of a text that has no Cisco one, and the text after it: a Junos event tag
+    opening the text, else a Junos tag as the MSGID, else FRRouting's daemon MSGID."""
+    j = _JUNOS.match(text)
+    if j is not None:
+        return j.group(1), text[j.end() :]
+    if msgid and _JUNOS.fullmatch(msgid):
+        return msgid, text
+    if msgid and _FRR_MSGID.fullmatch(msgid):
+        # FRRouting: "MSGID:Tag" when the text opens with "Tag: ", else the MSGID alone
+        if f := _FRR_TAG.match(text):
+            return f"{msgid}:{f.group(1)}", text[f.end() :]
+        return msgid, text
+    return None
+
+
 def enrich(msg: SyslogMessage) -> str | None:
     """Add vendor fields to ``msg.fields``; return the device event kind it means, if any."""
     return classify(msg.message or "", msg.msgid, msg.fields)
@@ -130,20 +146,10 @@ def classify(text: str, msgid: str | None, fields: dict[str, str]) -> str | None
             return None
         body = text[m.end() :]
     else:
-        key = None
-        j = _JUNOS.match(text)
-        if j is not None:
-            key, body = j.group(1), text[j.end() :]
-        elif msgid and _JUNOS.fullmatch(msgid):
-            key, body = msgid, text
-        elif msgid and _FRR_MSGID.fullmatch(msgid):
-            # FRRouting: "MSGID:Tag" when the text opens with "Tag: ", else the MSGID alone
-            if f := _FRR_TAG.match(text):
-                key, body = f"{msgid}:{f.group(1)}", text[f.end() :]
-            else:
-                key, body = msgid, text
-        if key is None:
+        tagged = junos_or_frr(text, msgid)
+        if tagged is None:
             return None
+        key, body = tagged
         fields["mnemonic"] = key
         rule = _LOOKED_UP[key] if key in _LOOKED_UP else _lookup(key)
         if rule is None:

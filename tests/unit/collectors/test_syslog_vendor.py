@@ -15,15 +15,7 @@ from hypothesis import strategies as st
 from bench.bench_syslog import VENDOR, corpus
 from netvigil.collectors.syslog.records import to_events
 from netvigil.collectors.syslog.rfc3164 import parse_syslog
-from netvigil.collectors.syslog.vendor import (
-    _CISCO,
-    _FRR_MSGID,
-    _FRR_TAG,
-    _JUNOS,
-    classify,
-    enrich,
-    rules,
-)
+from netvigil.collectors.syslog.vendor import _CISCO, classify, enrich, junos_or_frr, rules
 from netvigil.errors import DecodeError
 from netvigil.events import DeviceEvent
 from tests.unit.collectors.test_syslog_fast_paths import CHECK, _vector_messages
@@ -112,8 +104,8 @@ def test_every_rule_names_its_groups() -> None:
 
 
 def _plain_reading(text: str, msgid: str | None, fields: dict[str, str]) -> str | None:
-    """``classify`` as it read the table before its caches: each header's key and rule found
-    per message, each group's name looked up by group number."""
+    """``classify`` as it read the table before its caches: each Cisco header's key and rule
+    found per message, each group's name looked up by group number."""
     pct = text.find("%", 0, 200)
     if pct < 0 and not msgid and not text[:2].isupper():
         return None
@@ -125,19 +117,9 @@ def _plain_reading(text: str, msgid: str | None, fields: dict[str, str]) -> str 
         fields["vendor_facility"] = facility
         fields["vendor_severity"] = severity
         key, body = f"{facility}-{mnemonic}", text[m.end() :]
-    else:
-        j = _JUNOS.match(text)
-        if j is not None:
-            key, body = j.group(1), text[j.end() :]
-        elif msgid and _JUNOS.fullmatch(msgid):
-            key, body = msgid, text
-        elif msgid and _FRR_MSGID.fullmatch(msgid):
-            if f := _FRR_TAG.match(text):
-                key, body = f"{msgid}:{f.group(1)}", text[f.end() :]
-            else:
-                key, body = msgid, text
-        if key is not None:
-            fields["mnemonic"] = key
+    elif tagged := junos_or_frr(text, msgid):  # unchanged by the caches: shared
+        key, body = tagged
+        fields["mnemonic"] = key
     if key is None:
         return None
     exact, prefix = rules()
