@@ -20,7 +20,7 @@ import yaml
 
 from netvigil.collectors.syslog.message import SyslogMessage
 
-__all__ = ["Rule", "classify", "enrich", "junos_or_frr", "rules"]
+__all__ = ["Rule", "classify", "enrich", "junos_or_frr", "rules", "state_event"]
 
 _CISCO = re.compile(r"%([A-Z][A-Z0-9_]*(?:-[A-Z][A-Z0-9_]*)*?)-([0-7])-([A-Z][A-Z0-9_]*)\s?:\s?")
 _JUNOS = re.compile(r"([A-Z][A-Z0-9]*_[A-Z0-9_]+)(?:: |:?$)")
@@ -162,6 +162,12 @@ def classify(text: str, msgid: str | None, fields: dict[str, str]) -> str | None
         value = values[i]
         if value is not None:
             fields[name] = value
+    return state_event(rule, fields)
+
+
+def state_event(rule: Rule, fields: dict[str, str]) -> str | None:
+    """The state the message's fields say (else the rule's own), added to ``fields``, and the
+    device event kind it means, added as ``event``; that kind, if any."""
     state = fields.get("state") or rule.state
     if state is None:
         return None

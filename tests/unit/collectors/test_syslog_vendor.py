@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 from bench.bench_syslog import VENDOR, corpus
 from netvigil.collectors.syslog.records import to_events
 from netvigil.collectors.syslog.rfc3164 import parse_syslog
-from netvigil.collectors.syslog.vendor import _CISCO, classify, enrich, junos_or_frr, rules
+from netvigil.collectors.syslog.vendor import (
+    _CISCO,
+    classify,
+    enrich,
+    junos_or_frr,
+    rules,
+    state_event,
+)
 from netvigil.errors import DecodeError
 from netvigil.events import DeviceEvent
 from tests.unit.collectors.test_syslog_fast_paths import CHECK, _vector_messages
@@ -132,14 +139,7 @@ def _plain_reading(text: str, msgid: str | None, fields: dict[str, str]) -> str 
     for name, value in zip(rule.fields, found.groups(), strict=True):
         if value is not None and name is not None:
             fields[name] = value
-    state = fields.get("state") or rule.state
-    if state is None:
-        return None
-    fields["state"] = state
-    kind = rule.events.get(state.lower())
-    if kind:
-        fields["event"] = kind
-    return kind
+    return state_event(rule, fields)  # unchanged by the caches: shared
 
 
 def _same_reading(text: str, msgid: str | None) -> None:
