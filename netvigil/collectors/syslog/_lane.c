@@ -11,9 +11,11 @@
  *   (5424, pri, ts, host, app, procid, msgid, sd, rest)              nil fields None, ts None for -
  *   (0, pri, seq, origin, sync, stamp, month, day, clock, year, zone, rest)   Cisco IOS / NX-OS
  *
- * records(datagrams, received, LogRecord, stamp_epoch) scans a whole UDP batch and makes the
- * LogRecord itself where the vendor table has nothing to say; collectors/syslog/batch.py says
- * which messages those are, finishes the others, and is tested against the per-message path.
+ * records(datagrams, received, LogRecord, stamp_epoch[, stamps]) scans a whole UDP batch and
+ * makes the LogRecord itself where the vendor table has nothing to say, straight from where the
+ * header's fields are (no tuple of fields, and a BSD stamp's month, day and clock made as text
+ * only when its time is not known yet); collectors/syslog/batch.py says which messages those
+ * are, finishes the others, and is tested against the per-message path.
  *
  * Why C: the collector's floor is 150,000 messages/s per core to serialized events, and after
  * the Python lane the regular expressions, the RFC 5424 stamp and the structured data still
@@ -116,85 +118,92 @@ static PyObject *str_or_none(const unsigned char *s, Py_ssize_t a, Py_ssize_t b,
 
 /* ------------------------------------------------------------------------------ RFC 3164 */
 
-static PyObject *scan_bsd(Cur *c, int pri) {
+/* where a BSD header's fields are, and the rest of the message (a new reference) */
+typedef struct {
+    Py_ssize_t stamp0, stamp1, day0, day1, clock0, host0, host1, tag0, tag1, pid0, pid1;
+    PyObject *rest;
+} Bsd;
+
+/* the BSD shape at c->p: 1 with *b filled, 0 when the lane leaves it, -1 on an error */
+static int bsd_head(Cur *c, Bsd *b) {
     const unsigned char *s = c->s;
     Py_ssize_t n = c->n, p = c->p;
-    Py_ssize_t stamp0 = p, mon0 = p, day0, day1;
+    Py_ssize_t stamp0 = p, day0, day1;
     p = month_day(s, n, p, &day0, &day1);
-    if (p < 0) Py_RETURN_NONE;
+    if (p < 0) return 0;
     Py_ssize_t clock0 = p;
     p = clock_end(s, n, p);
-    if (p != clock0 + 8) Py_RETURN_NONE; /* no clock, or a fraction: the BSD shape has none */
+    if (p != clock0 + 8) return 0; /* no clock, or a fraction: the BSD shape has none */
     Py_ssize_t stamp1 = p;
-    if (p >= n || s[p] != ' ') Py_RETURN_NONE;
+    if (p >= n || s[p] != ' ') return 0;
     p++;
     /* a token the BSD header reads as a zone: [A-Z]{1,5}[: ] or [+-]dd:?dd[: ] */
     Py_ssize_t k = 0;
     while (p + k < n && k < 6 && s[p + k] >= 'A' && s[p + k] <= 'Z') k++;
-    if (k >= 1 && k <= 5 && p + k < n && (s[p + k] == ':' || s[p + k] == ' ')) Py_RETURN_NONE;
+    if (k >= 1 && k <= 5 && p + k < n && (s[p + k] == ':' || s[p + k] == ' ')) return 0;
     if (p + 2 < n && (s[p] == '+' || s[p] == '-') && is_digit(s[p + 1]) && is_digit(s[p + 2])) {
         Py_ssize_t q = p + 3; /* :? greedy: with the colon, then without */
         if (q + 3 < n && s[q] == ':' && is_digit(s[q + 1]) && is_digit(s[q + 2]) &&
             (s[q + 3] == ':' || s[q + 3] == ' '))
-            Py_RETURN_NONE;
+            return 0;
         if (q + 2 < n && is_digit(s[q]) && is_digit(s[q + 1]) &&
             (s[q + 2] == ':' || s[q + 2] == ' '))
-            Py_RETURN_NONE;
+            return 0;
     }
     /* the hostname: [^ %\[:][^ \[]*+ not ending in a colon, then a space */
     Py_ssize_t host0 = p;
-    if (p >= n || s[p] == ' ' || s[p] == '%' || s[p] == '[' || s[p] == ':') Py_RETURN_NONE;
+    if (p >= n || s[p] == ' ' || s[p] == '%' || s[p] == '[' || s[p] == ':') return 0;
     while (p < n && s[p] != ' ' && s[p] != '[') {
-        if (s[p] >= 0x80) Py_RETURN_NONE;
+        if (s[p] >= 0x80) return 0;
         p++;
     }
     Py_ssize_t host1 = p;
-    if (p >= n || s[p] != ' ' || s[p - 1] == ':') Py_RETURN_NONE;
+    if (p >= n || s[p] != ' ' || s[p - 1] == ':') return 0;
     p++;
     /* the tag: [^\s:\[\]%]{1,48}, an optional [pid] ([^\]\s]{0,128}), a colon */
     Py_ssize_t tag0 = p;
     while (p < n && !is_space(s[p]) && s[p] != ':' && s[p] != '[' && s[p] != ']' &&
            s[p] != '%') {
-        if (s[p] >= 0x80) Py_RETURN_NONE;
+        if (s[p] >= 0x80) return 0;
         p++;
     }
     Py_ssize_t tag1 = p;
-    if (tag1 == tag0 || tag1 - tag0 > 48 || p >= n) Py_RETURN_NONE;
+    if (tag1 == tag0 || tag1 - tag0 > 48 || p >= n) return 0;
     Py_ssize_t pid0 = 0, pid1 = 0;
     if (s[p] == '[') {
         p++;
         pid0 = p;
         while (p < n && s[p] != ']' && !is_space(s[p])) {
-            if (s[p] >= 0x80) Py_RETURN_NONE;
+            if (s[p] >= 0x80) return 0;
             p++;
         }
         pid1 = p;
-        if (p >= n || s[p] != ']' || pid1 - pid0 > 128) Py_RETURN_NONE;
+        if (p >= n || s[p] != ']' || pid1 - pid0 > 128) return 0;
         p++;
     }
-    if (p >= n || s[p] != ':') Py_RETURN_NONE;
+    if (p >= n || s[p] != ':') return 0;
     p++;
     if (p < n) {
-        if (s[p] != ' ') Py_RETURN_NONE;
+        if (s[p] != ' ') return 0;
         p++;
     }
     c->p = p;
     PyObject *rest = rest_str(c);
-    if (rest == NULL) {
-        if (PyErr_Occurred()) return NULL;
-        Py_RETURN_NONE;
-    }
-    PyObject *procid;
-    if (pid1 > pid0) {
-        procid = ascii_str(s + pid0, pid1 - pid0);
-    } else {
-        procid = Py_NewRef(Py_None);
-    }
+    if (rest == NULL) return PyErr_Occurred() ? -1 : 0;
+    *b = (Bsd){stamp0, stamp1, day0, day1, clock0, host0, host1, tag0, tag1, pid0, pid1, rest};
+    return 1;
+}
+
+/* the fields scan() gives for a BSD header (month, day and clock as text, for stamp_epoch);
+ * takes b->rest */
+static PyObject *bsd_tuple(const unsigned char *s, int pri, Bsd *b) {
+    PyObject *procid = b->pid1 > b->pid0 ? ascii_str(s + b->pid0, b->pid1 - b->pid0)
+                                         : Py_NewRef(Py_None);
     return Py_BuildValue(
-        "(iiNNNNNNNN)", 3164, pri, ascii_str(s + stamp0, stamp1 - stamp0),
-        ascii_str(s + mon0, 3), ascii_str(s + day0, day1 - day0),
-        ascii_str(s + clock0, 8), ascii_str(s + host0, host1 - host0),
-        ascii_str(s + tag0, tag1 - tag0), procid, rest);
+        "(iiNNNNNNNN)", 3164, pri, ascii_str(s + b->stamp0, b->stamp1 - b->stamp0),
+        ascii_str(s + b->stamp0, 3), ascii_str(s + b->day0, b->day1 - b->day0),
+        ascii_str(s + b->clock0, 8), ascii_str(s + b->host0, b->host1 - b->host0),
+        ascii_str(s + b->tag0, b->tag1 - b->tag0), procid, b->rest);
 }
 
 /* ------------------------------------------------------------------------------ RFC 5424 */
@@ -349,13 +358,23 @@ leave: /* with an exception set only when it is a real error */
     return NULL;
 }
 
-static PyObject *scan_5424(Cur *c, int pri) {
+/* where an RFC 5424 header's fields are (HOSTNAME, APP-NAME, PROCID, MSGID), its time, and its
+ * structured data and the rest of the message (new references) */
+typedef struct {
+    int have_ts;
+    double ts;
+    Py_ssize_t at[4][2];
+    PyObject *sd, *rest;
+} R5424;
+
+/* the RFC 5424 shape at c->p: 1 with *h filled, 0 when the lane leaves it, -1 on an error */
+static int head_5424(Cur *c, R5424 *h) {
     const unsigned char *s = c->s;
     Py_ssize_t n = c->n, p = c->p;
-    if (p >= n || s[p] < '1' || s[p] > '9') Py_RETURN_NONE;
+    if (p >= n || s[p] < '1' || s[p] > '9') return 0;
     Py_ssize_t v0 = p;
     while (p < n && is_digit(s[p]) && p - v0 < 3) p++;
-    if (p >= n || s[p] != ' ') Py_RETURN_NONE;
+    if (p >= n || s[p] != ' ') return 0;
     c->p = p + 1;
     int have_ts = 0;
     double ts = 0.0;
@@ -363,7 +382,7 @@ static PyObject *scan_5424(Cur *c, int pri) {
         c->p += 2;
     } else {
         Py_ssize_t end = stamp(c, &ts);
-        if (end < 0) Py_RETURN_NONE;
+        if (end < 0) return 0;
         have_ts = 1;
         c->p = end + 1;
     }
@@ -371,7 +390,7 @@ static PyObject *scan_5424(Cur *c, int pri) {
     Py_ssize_t at[4][2];
     for (int i = 0; i < 4; i++) {
         Py_ssize_t end = token(c, limits[i]);
-        if (end < 0) Py_RETURN_NONE;
+        if (end < 0) return 0;
         at[i][0] = c->p;
         at[i][1] = end;
         c->p = end + 1;
@@ -382,30 +401,39 @@ static PyObject *scan_5424(Cur *c, int pri) {
         sd = PyDict_New();
     } else if (c->p < n && s[c->p] == '[') {
         sd = scan_sd(c);
-        if (sd == NULL && !PyErr_Occurred()) Py_RETURN_NONE;
+        if (sd == NULL) return PyErr_Occurred() ? -1 : 0;
     } else {
-        Py_RETURN_NONE;
+        return 0;
     }
-    if (sd == NULL) return NULL;
+    if (sd == NULL) return -1;
     if (c->p < n) {
         if (s[c->p] != ' ') {
             Py_DECREF(sd);
-            Py_RETURN_NONE;
+            return 0;
         }
         c->p++;
     }
     PyObject *rest = rest_str(c);
     if (rest == NULL) {
         Py_DECREF(sd);
-        if (PyErr_Occurred()) return NULL;
-        Py_RETURN_NONE;
+        return PyErr_Occurred() ? -1 : 0;
     }
-    PyObject *tsobj = have_ts ? PyFloat_FromDouble(ts) : Py_NewRef(Py_None);
+    h->have_ts = have_ts;
+    h->ts = ts;
+    memcpy(h->at, at, sizeof at);
+    h->sd = sd;
+    h->rest = rest;
+    return 1;
+}
+
+/* the fields scan() gives for an RFC 5424 header; takes h->sd and h->rest */
+static PyObject *tuple_5424(const unsigned char *s, int pri, R5424 *h) {
+    PyObject *tsobj = h->have_ts ? PyFloat_FromDouble(h->ts) : Py_NewRef(Py_None);
     return Py_BuildValue(
-        "(iiNNNNNNN)", 5424, pri, tsobj, nil_or_str(s + at[0][0], at[0][1] - at[0][0]),
-        nil_or_str(s + at[1][0], at[1][1] - at[1][0]),
-        nil_or_str(s + at[2][0], at[2][1] - at[2][0]),
-        nil_or_str(s + at[3][0], at[3][1] - at[3][0]), sd, rest);
+        "(iiNNNNNNN)", 5424, pri, tsobj, nil_or_str(s + h->at[0][0], h->at[0][1] - h->at[0][0]),
+        nil_or_str(s + h->at[1][0], h->at[1][1] - h->at[1][0]),
+        nil_or_str(s + h->at[2][0], h->at[2][1] - h->at[2][0]),
+        nil_or_str(s + h->at[3][0], h->at[3][1] - h->at[3][0]), h->sd, h->rest);
 }
 
 /* ------------------------------------------------------- Cisco IOS and NX-OS headers before % */
@@ -480,26 +508,6 @@ static PyObject *scan_vendor(Cur *c, int pri) {
         str_or_none(s, tz0, tz1, tz1 > tz0), rest);
 }
 
-static PyObject *scan_bytes(PyObject *arg) {
-    char *buf;
-    Py_ssize_t n;
-    if (PyBytes_AsStringAndSize(arg, &buf, &n) < 0) return NULL;
-    Cur c = {(const unsigned char *)buf, n, 0};
-    int pri = scan_pri(&c);
-    if (pri < 0 || c.p >= n) Py_RETURN_NONE;
-    Py_ssize_t head = c.p;
-    PyObject *r = is_digit(c.s[c.p]) ? scan_5424(&c, pri) : scan_bsd(&c, pri);
-    if (r != Py_None) return r; /* the fields, or NULL for an error */
-    Py_DECREF(r);
-    c.p = head;
-    return scan_vendor(&c, pri);
-}
-
-static PyObject *scan(PyObject *self, PyObject *arg) {
-    (void)self;
-    return scan_bytes(arg);
-}
-
 /* ------------------------------------------------------------------ a batch to LogRecords */
 
 /* whether the vendor table can have something to say about text (classify's own test, made
@@ -536,83 +544,166 @@ static PyObject *rstrip_crlf(PyObject *text) {
 
 static PyObject *KWNAMES, *S3164, *S5424, *PREFIX;
 
-/* the LogRecord of a scanned 3164 or 5424 message that needs no vendor table; NULL on error */
-static PyObject *record(PyObject *head, PyObject *peer, PyObject *received, PyObject *cls,
-                        PyObject *stamp_epoch, PyObject *stamps, PyObject *sources) {
-    int bsd = PyLong_AsLong(PyTuple_GET_ITEM(head, 0)) == 3164;
-    long pri = PyLong_AsLong(PyTuple_GET_ITEM(head, 1));
-    PyObject *ts, *host, *app, *procid, *msgid, *sd, *text;
-    if (bsd) { /* (3164, pri, stamp, month, day, clock, host, app, procid, rest) */
-        PyObject *stamp = PyTuple_GET_ITEM(head, 2);
-        ts = PyDict_GetItemWithError(stamps, stamp); /* borrowed */
-        if (ts == NULL) {
-            if (PyErr_Occurred()) return NULL;
-            PyObject *t = PyObject_CallFunctionObjArgs(
-                stamp_epoch, stamp, received, PyTuple_GET_ITEM(head, 3), PyTuple_GET_ITEM(head, 4),
-                PyTuple_GET_ITEM(head, 5), Py_None, Py_None, NULL);
-            if (t == NULL) return NULL;
-            int r = PyDict_SetItem(stamps, stamp, t);
-            Py_DECREF(t); /* the dict holds it */
-            if (r < 0) return NULL;
-            ts = t;
-        }
-        host = PyTuple_GET_ITEM(head, 6);
-        app = PyTuple_GET_ITEM(head, 7);
-        procid = PyTuple_GET_ITEM(head, 8);
-        msgid = Py_None;
-        sd = NULL;
-        text = PyTuple_GET_ITEM(head, 9);
-    } else { /* (5424, pri, ts, host, app, procid, msgid, sd, rest) */
-        ts = PyTuple_GET_ITEM(head, 2);
-        host = PyTuple_GET_ITEM(head, 3);
-        app = PyTuple_GET_ITEM(head, 4);
-        procid = PyTuple_GET_ITEM(head, 5);
-        msgid = PyTuple_GET_ITEM(head, 6);
-        sd = PyTuple_GET_ITEM(head, 7);
-        text = PyTuple_GET_ITEM(head, 8);
-    }
-    PyObject *source = PyDict_GetItemWithError(sources, peer); /* borrowed */
+/* what a batch's records share: the call's arguments, and the BSD stamps' times and the
+ * sources' text looked up so far */
+typedef struct {
+    PyObject *received, *cls, *stamp_epoch, *stamps, *sources;
+} Batch;
+
+/* a LogRecord from its fields (borrowed; sd and text stolen); NULL on error */
+static PyObject *make_record(Batch *bt, PyObject *peer, long pri, PyObject *ts, PyObject *host,
+                             PyObject *app, PyObject *procid, PyObject *msgid, PyObject *sd,
+                             PyObject *text, PyObject *rfc) {
+    PyObject *out = NULL, *message = NULL, *fields = NULL;
+    PyObject *source = PyDict_GetItemWithError(bt->sources, peer); /* borrowed */
     if (source == NULL) {
-        if (PyErr_Occurred()) return NULL;
+        if (PyErr_Occurred()) goto done;
         PyObject *made = PyUnicode_Concat(PREFIX, peer);
-        if (made == NULL) return NULL;
-        int r = PyDict_SetItem(sources, peer, made);
+        if (made == NULL) goto done;
+        int r = PyDict_SetItem(bt->sources, peer, made);
         Py_DECREF(made);
-        if (r < 0) return NULL;
+        if (r < 0) goto done;
         source = made;
     }
-    PyObject *message = rstrip_crlf(text);
+    message = rstrip_crlf(text);
+    fields = PyDict_New();
+    /* facility and severity: 0..23 and 0..7, small ints (cached by CPython, never NULL) */
     PyObject *facility = PyLong_FromLong(pri >> 3), *severity = PyLong_FromLong(pri & 7);
-    PyObject *fields = PyDict_New();
-    PyObject *sd_new = sd == NULL ? PyDict_New() : NULL;
-    PyObject *out = NULL;
-    if (message && facility && severity && fields && (sd || sd_new)) {
+    if (message && fields && facility && severity) {
         PyObject *args[12] = {
-            ts == Py_None ? received : ts, host == Py_None ? peer : host, facility, severity,
-            app, procid, msgid, message, bsd ? S3164 : S5424, source, sd ? sd : sd_new, fields,
+            ts == Py_None ? bt->received : ts, host == Py_None ? peer : host, facility, severity,
+            app, procid, msgid, message, rfc, source, sd, fields,
         };
-        out = PyObject_Vectorcall(cls, args, 0, KWNAMES);
+        out = PyObject_Vectorcall(bt->cls, args, 0, KWNAMES);
     }
-    Py_XDECREF(message);
     Py_XDECREF(facility);
     Py_XDECREF(severity);
+done:
+    Py_XDECREF(message);
     Py_XDECREF(fields);
-    Py_XDECREF(sd_new);
+    Py_DECREF(sd);
+    Py_DECREF(text);
     return out;
 }
 
-/* records(datagrams, received, LogRecord, stamp_epoch) -> list, one item per datagram: its
- * LogRecord where the lane takes it and the vendor table has nothing to say, else what scan()
- * returns for it (the fields, or None) for the caller to finish */
+/* the LogRecord of a BSD message that needs no vendor table (takes b->rest); NULL on error.
+ * The stamp's time from bt->stamps, else from stamp_epoch (the only place month, day and
+ * clock are needed as text) */
+static PyObject *bsd_record(Batch *bt, const unsigned char *s, int pri, Bsd *b, PyObject *peer) {
+    PyObject *out = NULL, *host = NULL, *app = NULL, *procid = NULL, *sd = NULL;
+    PyObject *stamp = ascii_str(s + b->stamp0, b->stamp1 - b->stamp0);
+    if (stamp == NULL) goto fail;
+    PyObject *ts = PyDict_GetItemWithError(bt->stamps, stamp); /* borrowed */
+    if (ts == NULL) {
+        if (PyErr_Occurred()) goto fail;
+        PyObject *mon = ascii_str(s + b->stamp0, 3), *t = NULL;
+        PyObject *day = ascii_str(s + b->day0, b->day1 - b->day0);
+        PyObject *clock = ascii_str(s + b->clock0, 8);
+        if (mon && day && clock)
+            t = PyObject_CallFunctionObjArgs(bt->stamp_epoch, stamp, bt->received, mon, day, clock,
+                                             Py_None, Py_None, NULL);
+        Py_XDECREF(mon);
+        Py_XDECREF(day);
+        Py_XDECREF(clock);
+        if (t == NULL) goto fail;
+        int r = PyDict_SetItem(bt->stamps, stamp, t);
+        Py_DECREF(t); /* the dict holds it */
+        if (r < 0) goto fail;
+        ts = t;
+    }
+    host = ascii_str(s + b->host0, b->host1 - b->host0);
+    app = ascii_str(s + b->tag0, b->tag1 - b->tag0);
+    procid = b->pid1 > b->pid0 ? ascii_str(s + b->pid0, b->pid1 - b->pid0) : Py_NewRef(Py_None);
+    sd = PyDict_New();
+    if (host == NULL || app == NULL || procid == NULL || sd == NULL) goto fail;
+    out = make_record(bt, peer, pri, ts, host, app, procid, Py_None, sd, b->rest, S3164);
+    b->rest = NULL; /* make_record took it, and sd */
+    sd = NULL;
+fail:
+    Py_XDECREF(b->rest);
+    Py_XDECREF(sd);
+    Py_XDECREF(stamp);
+    Py_XDECREF(host);
+    Py_XDECREF(app);
+    Py_XDECREF(procid);
+    return out;
+}
+
+/* the LogRecord of an RFC 5424 message without MSGID that needs no vendor table (takes h->sd
+ * and h->rest); NULL on error */
+static PyObject *record_5424(Batch *bt, const unsigned char *s, int pri, R5424 *h,
+                             PyObject *peer) {
+    PyObject *out = NULL, *f[3];
+    for (int i = 0; i < 3; i++) f[i] = nil_or_str(s + h->at[i][0], h->at[i][1] - h->at[i][0]);
+    PyObject *ts = h->have_ts ? PyFloat_FromDouble(h->ts) : Py_NewRef(Py_None);
+    if (f[0] && f[1] && f[2] && ts) {
+        out = make_record(bt, peer, pri, ts, f[0], f[1], f[2], Py_None, h->sd, h->rest, S5424);
+    } else {
+        Py_DECREF(h->sd);
+        Py_DECREF(h->rest);
+    }
+    for (int i = 0; i < 3; i++) Py_XDECREF(f[i]);
+    Py_XDECREF(ts);
+    return out;
+}
+
+/* one datagram: with a batch, its LogRecord where the lane takes it and the vendor table has
+ * nothing to say (a BSD message, or an RFC 5424 one without MSGID, whose text cannot hold a
+ * mnemonic); else (and always without a batch: scan()) the lane's fields, or None; NULL on
+ * error */
+static PyObject *datagram(Batch *bt, PyObject *raw, PyObject *peer) {
+    char *buf;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(raw, &buf, &n) < 0) return NULL;
+    Cur c = {(const unsigned char *)buf, n, 0};
+    int pri = scan_pri(&c);
+    if (pri < 0 || c.p >= n) Py_RETURN_NONE;
+    Py_ssize_t head = c.p;
+    int r;
+    if (is_digit(c.s[c.p])) {
+        R5424 h;
+        r = head_5424(&c, &h);
+        if (r > 0) {
+            int plain = h.at[3][1] - h.at[3][0] == 1 && c.s[h.at[3][0]] == '-'; /* no MSGID */
+            if (bt && plain && !may_classify(h.rest)) return record_5424(bt, c.s, pri, &h, peer);
+            return tuple_5424(c.s, pri, &h);
+        }
+    } else {
+        Bsd b;
+        r = bsd_head(&c, &b);
+        if (r > 0) {
+            if (bt && !may_classify(b.rest)) return bsd_record(bt, c.s, pri, &b, peer);
+            return bsd_tuple(c.s, pri, &b);
+        }
+    }
+    if (r < 0) return NULL;
+    c.p = head; /* what neither RFC's shape takes may be a Cisco header */
+    return scan_vendor(&c, pri);
+}
+
+static PyObject *scan(PyObject *self, PyObject *arg) {
+    (void)self;
+    return datagram(NULL, arg, NULL);
+}
+
+/* records(datagrams, received, LogRecord, stamp_epoch[, stamps]) -> (items, left): items has
+ * one item per datagram, what datagram() gives for it; left lists the indices of the items that
+ * are not LogRecords, in order, for the caller to finish. stamps: a BSD stamp's text ->
+ * stamp_epoch(stamp, received, ...), read and filled; the caller keeps it for as long as
+ * stamp_epoch's own cache would give the same (batch.py: within the hour of received); without
+ * it, a new one per call */
 static PyObject *records(PyObject *self, PyObject *args) {
     (void)self;
-    PyObject *datagrams, *received, *cls, *stamp_epoch;
-    if (!PyArg_ParseTuple(args, "O!O!OO", &PyList_Type, &datagrams, &PyFloat_Type, &received,
-                          &cls, &stamp_epoch))
+    Batch bt = {NULL, NULL, NULL, NULL, NULL};
+    PyObject *datagrams;
+    if (!PyArg_ParseTuple(args, "O!O!OO|O!", &PyList_Type, &datagrams, &PyFloat_Type,
+                          &bt.received, &bt.cls, &bt.stamp_epoch, &PyDict_Type, &bt.stamps))
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(datagrams);
-    PyObject *out = PyList_New(n), *stamps = PyDict_New(), *sources = PyDict_New();
-    if (out == NULL || stamps == NULL || sources == NULL) goto fail;
+    bt.stamps = bt.stamps ? Py_NewRef(bt.stamps) : PyDict_New();
+    bt.sources = PyDict_New();
+    PyObject *out = PyList_New(n), *left = PyList_New(0);
+    if (out == NULL || left == NULL || bt.stamps == NULL || bt.sources == NULL) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(datagrams, i);
         if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 ||
@@ -620,30 +711,24 @@ static PyObject *records(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "records: each datagram is (bytes, str)");
             goto fail;
         }
-        PyObject *head = scan_bytes(PyTuple_GET_ITEM(item, 0));
-        if (head == NULL) goto fail;
-        if (head != Py_None) {
-            long shape = PyLong_AsLong(PyTuple_GET_ITEM(head, 0));
-            PyObject *text = PyTuple_GET_ITEM(head, PyTuple_GET_SIZE(head) - 1);
-            int plain = shape == 3164 ||
-                        (shape == 5424 && PyTuple_GET_ITEM(head, 6) == Py_None);
-            if (plain && !may_classify(text)) {
-                PyObject *rec = record(head, PyTuple_GET_ITEM(item, 1), received, cls,
-                                       stamp_epoch, stamps, sources);
-                Py_DECREF(head);
-                if (rec == NULL) goto fail;
-                head = rec;
-            }
+        PyObject *got = datagram(&bt, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
+        if (got == NULL) goto fail;
+        PyList_SET_ITEM(out, i, got);
+        if (Py_TYPE(got) != (PyTypeObject *)bt.cls) {
+            PyObject *at = PyLong_FromSsize_t(i);
+            int r = at == NULL ? -1 : PyList_Append(left, at);
+            Py_XDECREF(at);
+            if (r < 0) goto fail;
         }
-        PyList_SET_ITEM(out, i, head);
     }
-    Py_DECREF(stamps);
-    Py_DECREF(sources);
-    return out;
+    Py_DECREF(bt.stamps);
+    Py_DECREF(bt.sources);
+    return Py_BuildValue("(NN)", out, left);
 fail:
     Py_XDECREF(out);
-    Py_XDECREF(stamps);
-    Py_XDECREF(sources);
+    Py_XDECREF(left);
+    Py_XDECREF(bt.stamps);
+    Py_XDECREF(bt.sources);
     return NULL;
 }
 

@@ -7,5 +7,6 @@ def records(
     received: float,
     cls: type,
     stamp_epoch: Callable[..., float | None],
+    stamps: dict[str, float | None] = ...,
     /,
-) -> list[Any]: ...
+) -> tuple[list[Any], list[int]]: ...

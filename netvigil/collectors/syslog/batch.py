@@ -11,16 +11,19 @@ functions per message (``message_events``, ``events_of``, ``_bsd``/``_rfc5424``/
 ``_events``, ``classify``, ``stamp_epoch``), and at line rate the calls, the tuples of
 arguments and the cache keys cost more than the work. Here the C lane (``_lane.records``) scans
 the whole batch and makes the ``LogRecord`` itself where the vendor table has nothing to say
-(a BSD message, or an RFC 5424 one without MSGID, whose text cannot hold a mnemonic); one
-Python loop finishes the others, and what is the same for the whole batch is looked up once
-per batch, not once per message:
+(a BSD message, or an RFC 5424 one without MSGID, whose text cannot hold a mnemonic), and says
+which datagrams it left; one Python loop finishes those (the lane's records between them are
+taken a run at a time, not looked at one by one), and what is the same for the whole batch is
+looked up once per batch, not once per message:
 
-- the stamp's Unix time, per stamp text (every message of a batch has the same receive time,
-  which is all :func:`~.rfc3164.stamp_epoch` depends on besides the text);
+- the stamp's Unix time, per stamp text, kept from batch to batch within the hour of the
+  receive time (:func:`~.rfc3164.stamp_epoch` caches by the text and that hour, so it would
+  give the same; the receive time is all it depends on besides the text);
 - the ``source`` text, per sender;
-- the vendor table is consulted only where a mnemonic can be (a ``%`` in the first 200
-  characters, an RFC 5424 MSGID, or text opening with two capitals: :func:`~.vendor.classify`'s
-  own test, made before calling it).
+- the vendor table is consulted (:func:`~.vendor.classify`) only for the messages the C lane
+  leaves: those where a mnemonic can be (a ``%`` in the first 200 characters, an RFC 5424
+  MSGID, or text opening with two capitals: ``classify``'s own first test, which the lane
+  makes conservatively) and those the lane does not read.
 
 The per-message functions stay what TCP frames and the general path use, and the reference
 that ``tests/unit/collectors/test_syslog_batch.py`` checks this against (captures, vectors,
@@ -41,25 +44,44 @@ from netvigil.events import DeviceEvent, Event, LogRecord
 
 __all__ = ["batch_events"]
 
+_STAMPS: dict[str, float | None] = {}
+"""A stamp's text -> its Unix time, for receive times in the hour ``_hour``; cleared when the
+hour changes or it grows past 4,096 stamps (as :func:`~.rfc3164.stamp_epoch`'s own cache)."""
+_hour = -1
+
+
+def _stamps(received: float) -> dict[str, float | None]:
+    global _hour
+    hour = int(received // 3600)
+    if hour != _hour or len(_STAMPS) > 4096:
+        _STAMPS.clear()
+        _hour = hour
+    return _STAMPS
+
 
 def batch_events(
     datagrams: list[tuple[bytes, str]], received: float, counters: CollectorCounters
 ) -> list[Event]:
     """The events (or dead letters) of each datagram, in order, as
     :func:`~.records.message_events` gives them one by one; counted as it counts them."""
+    stamps = _stamps(received)
+    heads, left = _lane.records(datagrams, received, LogRecord, stamp_epoch, stamps)
+    if not left:  # the C lane made every one: nothing for the vendor table
+        counters.received += len(heads)
+        counters.decoded += len(heads)
+        return heads
     out: list[Event] = []
     append = out.append
-    stamps: dict[str, float | None] = {}
     sources: dict[str, str] = {}
-    n = decoded = 0
-    heads = _lane.records(datagrams, received, LogRecord, stamp_epoch)
+    n = decoded = done = 0  # heads[:done] are counted and in out
     try:
-        for (raw, peer), head in zip(datagrams, heads, strict=True):
-            n += 1
-            if type(head) is LogRecord:  # the C lane made it: no vendor table to consult
-                append(head)
-                decoded += 1
-                continue
+        for i in left:  # the lane's LogRecords up to i as they are, then datagram i finished
+            out += heads[done:i]
+            n += i - done + 1
+            decoded += i - done
+            done = i + 1
+            head = heads[i]
+            raw, peer = datagrams[i]
             if head is None:
                 try:
                     head = python_lane(raw)
@@ -94,10 +116,7 @@ def batch_events(
                     fields["sequence"] = seq
                 if sync is not None:
                     fields["clock"] = "unsynchronized" if sync == "*" else "resynchronized"
-            if msgid or text.find("%", 0, 200) >= 0 or text[:2].isupper():
-                kind = classify(text, msgid, fields)
-            else:
-                kind = None
+            kind = classify(text, msgid, fields)  # its first test: can a mnemonic be there
             device = host or peer
             if ts is None:
                 ts = received
@@ -133,6 +152,9 @@ def batch_events(
                         attrs=fields,
                     )
                 )
+        out += heads[done:]
+        n += len(heads) - done
+        decoded += len(heads) - done
     finally:
         counters.received += n
         counters.decoded += decoded

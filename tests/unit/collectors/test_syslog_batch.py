@@ -12,14 +12,17 @@ senders, at receive times that change the year a BSD stamp resolves to.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.bench_syslog import corpus
 from netvigil.collectors.base import RAW_LIMIT, CollectorCounters
+from netvigil.collectors.syslog import _lane
 from netvigil.collectors.syslog.batch import batch_events
 from netvigil.collectors.syslog.records import message_events
-from netvigil.events import encode
+from netvigil.collectors.syslog.rfc3164 import stamp_epoch
+from netvigil.events import LogRecord, encode
 from tests.unit.collectors.test_syslog_fast_paths import CHECK, _near_misses, _vector_messages
 
 PEERS = ("192.0.2.1", "192.0.2.2", "2001:db8::7")
@@ -84,3 +87,28 @@ def test_an_empty_batch_counts_nothing() -> None:
     counters = CollectorCounters()
     assert batch_events([], 1.7e9, counters) == []
     assert _counts(counters) == {"received": 0, "decoded": 0, "dead_letters": {}, "truncated": 0}
+
+
+def test_the_lane_says_what_it_left_and_keeps_the_stamps_it_was_given() -> None:
+    batch = [(m, PEERS[i % len(PEERS)]) for i, m in enumerate(corpus(200))]
+    batch += [(b"not syslog", PEERS[0]), (b"<38>Dec 10 06:55:46 h t: \xff", PEERS[1])]
+    stamps: dict[str, float | None] = {}
+    items, left = _lane.records(batch, TIMES[0], LogRecord, stamp_epoch, stamps)
+    assert len(items) == len(batch)
+    assert left == [i for i, item in enumerate(items) if type(item) is not LogRecord]
+    assert 0 < len(left) < len(batch) and items[-2] is None and items[-1] is None
+    assert stamps and all(stamp_epoch(s, TIMES[0], None, None, None, None, None) == t
+                          for s, t in stamps.items())  # fmt: skip
+    again, _ = _lane.records(batch, TIMES[0], LogRecord, stamp_epoch, stamps)
+    assert [encode(e) for e in again if e] == [encode(e) for e in items if e]
+
+
+def test_the_lane_raises_what_it_is_given_to_raise() -> None:
+    with pytest.raises(TypeError):
+        _lane.records([(b"<38>Dec 10 06:55:46 h t: x", 7)], 1.7e9, LogRecord, stamp_epoch)
+
+    def broken(*_: object) -> float:
+        raise ValueError("no time")
+
+    with pytest.raises(ValueError, match="no time"):
+        _lane.records([(b"<38>Dec 10 06:55:46 h t: x", "p")], 1.7e9, LogRecord, broken)
