@@ -26,8 +26,9 @@ reads the whole stream from its start):
    first sample of that quiet time. Reported: ``wall_s`` (resume to that end; the CPU is
    read there too), ``events_per_s``
    (stream events per wall second), ``events_per_cpu_s`` (per CPU second summed over the W
-   processes, user + system, children included, from ``/proc/PID/stat``), ``lag_max`` and a
-   short ``lag_series`` (records);
+   processes, user + system, children included, from ``/proc/PID/stat``), ``lag_max``,
+   ``lag_zero_s`` (when the lag was first 0: the gap to ``wall_s`` is what the correlator
+   held back for the watermarks) and a short ``lag_series`` (records);
 4. the anomalies and incidents the workers wrote are read back: ``same_incidents`` says
    whether every run ended with the first run's incidents (fingerprint, last status, top
    root cause), so the curve measures the same work; ``same_anomalies`` the same of the
@@ -107,10 +108,11 @@ def rates(events: int, wall_s: float, cpu_s: float) -> dict[str, float]:
 
 
 def lag_summary(samples: Sequence[tuple[float, int]], points: int = 12) -> dict[str, Any]:
-    """The largest lag and ``points`` samples spread evenly over ``samples`` ((seconds since
-    the start, records behind)), the first and the last included."""
+    """The largest lag, when it was first 0, and ``points`` samples spread evenly over
+    ``samples`` ((seconds since the start, records behind)), the first and the last
+    included."""
     if not samples:
-        return {"lag_max": None, "lag_series": []}
+        return {"lag_max": None, "lag_zero_s": None, "lag_series": []}
     if len(samples) <= points:
         picked = list(samples)
     else:
@@ -118,6 +120,7 @@ def lag_summary(samples: Sequence[tuple[float, int]], points: int = 12) -> dict[
         picked = [samples[round(i * step)] for i in range(points)]
     return {
         "lag_max": max(lag for _, lag in samples),
+        "lag_zero_s": next((round(t, 1) for t, lag in samples if lag == 0), None),
         "lag_series": [[round(t, 1), lag] for t, lag in picked],
     }
 
@@ -387,6 +390,7 @@ def report(
                     "cpu_s": round(r.cpu_s, 2),
                     "cpu_by_worker": [round(c, 2) for c in r.cpu_by_worker],
                     "lag_max": lag["lag_max"],
+                    "lag_zero_s": lag["lag_zero_s"],
                     "join_s": round(r.join_s, 1),
                     "publish_s": round(r.publish_s, 1),
                 }

@@ -34,9 +34,11 @@ def test_lag_summary_keeps_the_largest_lag_and_spreads_the_series_over_the_run()
     samples = [(float(t), lag) for t, lag in enumerate([5, 9, 40, 33, 20, 12, 8, 3, 1, 0])]
     got = lag_summary(samples, points=4)
     assert got["lag_max"] == 40
+    assert got["lag_zero_s"] == 9.0
     assert got["lag_series"] == [[0.0, 5], [3.0, 33], [6.0, 8], [9.0, 0]]
     assert lag_summary(samples[:3], points=4)["lag_series"] == [[0.0, 5], [1.0, 9], [2.0, 40]]
-    assert lag_summary([]) == {"lag_max": None, "lag_series": []}
+    assert lag_summary([(0.0, 3), (1.5, 0), (2.5, 1), (3.5, 0)])["lag_zero_s"] == 1.5
+    assert lag_summary([]) == {"lag_max": None, "lag_zero_s": None, "lag_series": []}
 
 
 def test_ratios_are_against_the_smallest_worker_count() -> None:
