@@ -28,7 +28,9 @@ reads the whole stream from its start):
    (stream events per wall second), ``events_per_cpu_s`` (per CPU second summed over the W
    processes, user + system, children included, from ``/proc/PID/stat``), ``lag_max``,
    ``lag_zero_s`` (when the lag was first 0: the gap to ``wall_s`` is what the correlator
-   held back for the watermarks) and a short ``lag_series`` (records);
+   held back for the watermarks), a short ``lag_series`` (records) and
+   ``idle_cpu_per_s_by_worker`` (each worker's CPU per wall second during the quiet time,
+   when it had nothing to do: what a worker costs by running);
 4. the anomalies and incidents the workers wrote are read back: ``same_incidents`` says
    whether every run ended with the first run's incidents (fingerprint, last status, top
    root cause), so the curve measures the same work; ``same_anomalies`` the same of the
@@ -299,6 +301,8 @@ class Run:
     join_s: float
     publish_s: float
     samples: list[tuple[float, int]] = field(default_factory=list)
+    idle_cpu_per_s: list[float] = field(default_factory=list)
+    """Each worker's CPU seconds per wall second during the quiet time (nothing to do)."""
     result: dict[str, Any] = field(default_factory=dict)
 
 
@@ -354,11 +358,14 @@ def one_run(
             time.sleep(max(0.0, 1.0 - (time.monotonic() - t0 - now)))
         wall = settled[0]
         used = [c1 - c0 for c1, c0 in zip(settled[1], cpu0, strict=True)]
+        # the quiet time: the workers had nothing to do; what did they cost per second?
+        quiet = time.monotonic() - t0 - wall
+        idle = [(wk.cpu() - c) / quiet for wk, c in zip(workers, settled[1], strict=True)]
         samples = [(t, lag) for t, lag in samples if t <= wall]
     finally:
         for wk in workers:
             wk.stop()
-    run = Run(w, wall, sum(used), used, join_s, publish_s, samples)
+    run = Run(w, wall, sum(used), used, join_s, publish_s, samples, idle)
     run.result = results(bootstrap, prefix)
     say(
         f"W={w} repeat {rep + 1}: {wall:.1f} s wall, {sum(used):.1f} CPU s, "
@@ -393,6 +400,7 @@ def report(
                     "lag_zero_s": lag["lag_zero_s"],
                     "join_s": round(r.join_s, 1),
                     "publish_s": round(r.publish_s, 1),
+                    "idle_cpu_per_s_by_worker": [round(c, 3) for c in r.idle_cpu_per_s],
                 }
                 for r, lag in zip(mine, lags, strict=True)
             ],
@@ -440,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.scale_out", description=__doc__)
     ap.add_argument("--workers", default="1,2,4", help="comma-separated worker counts")
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--devices", type=int, default=120)
+    ap.add_argument("--devices", type=int, default=80)
     ap.add_argument("--faults", type=int, default=3)
     ap.add_argument("--regions", type=int, default=4)
     ap.add_argument("--partitions", type=int, default=4)
