@@ -22,6 +22,10 @@ The thaw bounds that: such garbage lives until the next whole-heap collection, a
 tests, ``bench rca`` over many topologies) unfreezes and collects first, so the last build's
 cycles go and the frozen set does not grow with the number of builds
 (``tests/unit/test_heap.py``).
+
+Measured (docs/scale.md, "The collector"): at 10,000 devices the full collections' CPU went
+from 33 to 23 CPU s with the thaw every 8th, to 4.5 without it; the thaw is the bound on
+frozen cyclic garbage, and what a growth-based thaw could make cheaper.
 """
 
 from __future__ import annotations
