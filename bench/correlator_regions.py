@@ -28,6 +28,9 @@ after a warm-up run, the one-region run that ranks every change
   one's first revision: time and root causes; its last: status, root causes, anomalies);
 - ``same_as_every_change``: the same with one region as ranking every change.
 
+``--gc settle``: the collector as the service sets it after a build
+(:func:`netvigil.heap.settle`, once the topology is loaded); ``--gc default`` leaves it.
+
 Run: ``nice -n 10 python -m bench.correlator_regions --regions 4 --json``.
 """
 
@@ -47,6 +50,7 @@ from pathlib import Path
 from netvigil.events import Anomaly, Event, Incident, Sample
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
+from netvigil.heap import settle
 from netvigil.streams.correlate import CorrelationState, CorrelatorConfig, CorrelatorProcessor
 
 _REPO = Path(__file__).resolve().parents[1]
@@ -173,9 +177,12 @@ def main() -> None:
     ap.add_argument("--faults", type=int, default=0, help="devices that fail (0: all)")
     ap.add_argument("--revision-s", type=float, default=CorrelatorConfig().revision_s)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--gc", choices=["default", "settle"], default="default")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     topo = load_topology(args.topology)
+    if args.gc == "settle":
+        settle()
     events = stream(topo, args.spacing_s, args.rounds, args.seed, args.faults)
     anomalies = sum(isinstance(e, Anomaly) for e in events)
     halo, held = args.halo, args.revision_s
@@ -210,6 +217,7 @@ def main() -> None:
         "regions": args.regions,
         "halo": args.halo,
         "revision_s": held,
+        "gc": args.gc,
         "every_change_per_cpu_s": round(every),
         "one_region_per_cpu_s": round(statistics.median(one_rate)),
         "all_regions_per_cpu_s": round(statistics.median(all_rate)),

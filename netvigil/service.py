@@ -23,6 +23,7 @@ from netvigil.errors import ConfigError
 from netvigil.graph.base import TopologyStore
 from netvigil.graph.importers import load_topology
 from netvigil.graph.memory import MemoryTopology
+from netvigil.heap import settle
 from netvigil.redaction import redact_urls
 from netvigil.resolvers.assemble import PreventionParts, build_coordinator
 from netvigil.resolvers.audit import AuditLog
@@ -298,7 +299,7 @@ class Service:
             writers,
         )
         assert coordinator.remediator is not None  # build_coordinator always makes one
-        return cls(
+        svc = cls(
             settings,
             data,
             topo,
@@ -316,6 +317,8 @@ class Service:
             processors,
             prevention,
         )
+        settle()  # the collector's full passes skip what is built: netvigil/heap.py
+        return svc
 
     @staticmethod
     def plan_twin(
