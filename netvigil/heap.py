@@ -7,8 +7,9 @@ promoted since the last one reach a quarter of it: in ``netvigil bench scale --d
 31 full collections took 27 of the process's ~115 CPU seconds, each charged to whichever call
 it fell in (docs/scale.md, "The collector").
 
-:func:`settle` (called by :meth:`netvigil.service.Service.build`, once the topology is loaded
-and the processors and the twin are made) does two things:
+:func:`settle` (called by :meth:`netvigil.service.Service.build` when
+``storage.freeze_heap`` is on, once the topology is loaded and the processors and the twin
+are made; off by default, see docs/scale.md) does two things:
 
 - it collects and freezes what is alive (``gc.freeze``): those objects are left out of every
   later collection; they are still freed when their last reference goes;
@@ -33,7 +34,7 @@ from __future__ import annotations
 import gc
 from typing import Any
 
-__all__ = ["THAW_EVERY", "settle"]
+__all__ = ["THAW_EVERY", "release", "settle"]
 
 THAW_EVERY = 8
 """Every this many automatic full collections, the heap is unfrozen so the next one walks all
@@ -61,3 +62,10 @@ def settle() -> None:
     gc.freeze()
     if _after_full not in gc.callbacks:
         gc.callbacks.append(_after_full)
+
+
+def release() -> None:
+    """Undo :func:`settle`: no more freezing after full collections, and nothing frozen."""
+    if _after_full in gc.callbacks:
+        gc.callbacks.remove(_after_full)
+    gc.unfreeze()

@@ -317,7 +317,8 @@ class Service:
             processors,
             prevention,
         )
-        settle()  # the collector's full passes skip what is built: netvigil/heap.py
+        if settings.storage.freeze_heap:
+            settle()  # the collector's full passes skip what is built: netvigil/heap.py
         return svc
 
     @staticmethod

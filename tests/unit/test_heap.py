@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,13 @@ from netvigil.service import Service
 from netvigil.twin.carrier import CarrierSpec, generate
 
 
+@pytest.fixture(autouse=True)
+def _released() -> Iterator[None]:
+    """The freezing is process-wide: give the rest of the test run its collector back."""
+    yield
+    heap.release()
+
+
 def _settings(tmp: Path) -> Settings:
     inventory = tmp / "carrier.yaml"
     net = generate(CarrierSpec(devices=300, seed=1))
@@ -24,6 +32,7 @@ def _settings(tmp: Path) -> Settings:
     s = load_settings()
     s.graph.topology = inventory
     s.detector.log_classifier = "keywords"
+    s.storage.freeze_heap = True
     return s
 
 
@@ -43,6 +52,18 @@ def test_the_service_freezes_the_topology_it_loaded(tmp_path: Path) -> None:
         assert not _tracked(topo)
         assert not _tracked(topo.devices()[0])
         assert not _tracked(svc.runtime)
+    finally:
+        svc.close()
+
+
+def test_the_heap_is_left_alone_unless_asked(tmp_path: Path) -> None:
+    s = _settings(tmp_path)
+    s.storage.freeze_heap = False
+    svc = Service.build(s, data_dir=tmp_path / "data")
+    try:
+        assert gc.get_freeze_count() == 0
+        assert _tracked(svc.topology)
+        assert heap._after_full not in gc.callbacks
     finally:
         svc.close()
 
