@@ -19,18 +19,16 @@ u32 classifier but neither ``netem`` nor tc actions: loss is made with nftables,
 
 from __future__ import annotations
 
-import fcntl
 import json
 import socket
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from netvigil.filelock import exclusive
 from netvigil.graph.importers import load_topology
 from netvigil.lab.achieved import read_counters
 from netvigil.lab.plan import (
@@ -291,7 +289,7 @@ def up(
     topo = load_topology(topology)
     state: LabState | None = None
     try:
-        with _host_lock():
+        with exclusive(HOST_LOCK):
             slot = free_slot(_host_addresses(), _preferred_slot())
             plan = plan_lab(
                 topo,
@@ -365,16 +363,6 @@ def _host_addresses() -> set[str]:
         return {a["local"] for link in json.loads(out or "[]") for a in link.get("addr_info", [])}
     except (ValueError, KeyError, TypeError):
         return set()
-
-
-@contextmanager
-def _host_lock() -> Iterator[None]:
-    with open(HOST_LOCK, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _make_bridge(plan: LabPlan, bridge: str) -> None:

@@ -37,7 +37,6 @@ anchoring the new record.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
@@ -54,6 +53,7 @@ from typing import Any
 import msgspec
 
 from netvigil.events import AuditRecord
+from netvigil.filelock import exclusive
 
 __all__ = ["GENESIS", "AuditLog", "Verification", "record_hash"]
 
@@ -251,12 +251,8 @@ class AuditLog:
         if self._lock_file is None:
             yield
             return
-        with self._lock_file.open("a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with exclusive(self._lock_file):
+            yield
 
     def records(self, *, subject: str | None = None, limit: int | None = None) -> list[AuditRecord]:
         """Records in chain order; a detail that is not JSON (a damaged record) is shown as

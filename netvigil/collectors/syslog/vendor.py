@@ -71,6 +71,8 @@ _LOOKED_UP: dict[str, Rule | None] = {}
 
 
 def _lookup(key: str) -> Rule | None:
+    if key in _LOOKED_UP:
+        return _LOOKED_UP[key]
     if len(_LOOKED_UP) > 4096:
         _LOOKED_UP.clear()
     exact, prefix = rules()
@@ -91,8 +93,7 @@ def _cisco_head(groups: tuple[str, ...]) -> tuple[str, Rule | None]:
         _CISCO_HEADS.clear()
     facility, severity, mnemonic = groups
     key = f"{facility}-{mnemonic}"
-    rule = _LOOKED_UP[key] if key in _LOOKED_UP else _lookup(key)
-    head = _CISCO_HEADS[groups] = (f"{facility}-{severity}-{mnemonic}", rule)
+    head = _CISCO_HEADS[groups] = (f"{facility}-{severity}-{mnemonic}", _lookup(key))
     return head
 
 
@@ -151,7 +152,7 @@ def classify(text: str, msgid: str | None, fields: dict[str, str]) -> str | None
             return None
         key, body = tagged
         fields["mnemonic"] = key
-        rule = _LOOKED_UP[key] if key in _LOOKED_UP else _lookup(key)
+        rule = _LOOKED_UP[key] if key in _LOOKED_UP else _lookup(key)  # a call saved per hit
         if rule is None:
             return None
     found = rule.pattern.search(body)
