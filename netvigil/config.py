@@ -235,16 +235,6 @@ class DetectorSettings(DetectorConfig):
         gt=0,
         description="Congestion forecasts look this far ahead (45 min gives >= 30 min lead).",
     )
-    error_harm_share: float = Field(
-        1e-3,
-        gt=0,
-        lt=1,
-        description=(
-            "Input errors per packet at which a link hurts the services crossing it: the error "
-            "trend predicts when it is reached (0.1 %: a 10-packet transaction then fails 1 % "
-            "of the time, the whole error budget of a 99 % success SLO)."
-        ),
-    )
     log_classifier: Literal["minilm", "keywords"] = Field(
         "minilm",
         description=(

@@ -5,10 +5,14 @@ signal gets is data (:data:`SIGNAL_CHECKS`), not code branches:
 
 - ``status``: a discrete up/down signal (1 = up); a drop to 0 is an anomaly at once.
 - ``threshold``: a utilization above ``util_threshold`` (opens) / below ``util_clear`` (clears).
-- ``errors``: an error rate (packets/s) at or above ``error_pps`` opens, below
-  ``error_clear_pps`` clears. A rate, not a ratio of received packets: packet counters are not
-  collected, and a healthy link counts (almost) no input errors, so any sustained rate is a
-  fault signal (a dirty fibre, a failing optic: the twin's ``packet_loss``).
+- ``errors``: input errors (a dirty fibre, a failing optic: the twin's ``packet_loss``) open
+  when their rate reaches ``error_pps`` *or* their share of the packets received (``errors /
+  (packets + errors)``, packets from :func:`packet_rate`) reaches ``error_harm_share``, and
+  clear below ``error_clear_pps`` and the share scaled alike (``error_clear_pps / error_pps``).
+  The rate alone missed loss on slow links: 5 % of a 0.5 Mbit/s link's 9 packets/s is 0.5
+  errors/s. The share alone would be slow on fast links, where the rate crosses first (below
+  the harm share whenever a link receives more than ``error_pps / error_harm_share`` packets/s:
+  1,000, 8 Mbit/s of 1,000-byte packets). Without a packet rate only the rate is judged.
 - ``deviation``: the calibrated score of :class:`~netvigil.analytics.ensemble.EnsembleScorer`
   (seasonal expectation; spike and noise detectors by default, each judged against its own
   history on the series; the evidence names the one that fired), abnormal when the score
@@ -32,7 +36,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from netvigil.analytics.ensemble import DETECTORS, EnsembleConfig, EnsembleScorer
 from netvigil.analytics.hygiene import Hysteresis
 
-__all__ = ["SIGNAL_CHECKS", "DetectorConfig", "SeriesDetector", "Transition"]
+__all__ = [
+    "ERROR_HARM_SHARE",
+    "MEAN_PACKET_BITS",
+    "SIGNAL_CHECKS",
+    "DetectorConfig",
+    "SeriesDetector",
+    "Transition",
+    "packet_rate",
+]
 
 SIGNAL_CHECKS: dict[str, tuple[str, ...]] = {
     "if.oper_status": ("status",),
@@ -49,6 +61,23 @@ SIGNAL_CHECKS: dict[str, tuple[str, ...]] = {
     "cpu.util": ("deviation",),
 }
 DEFAULT_CHECKS: tuple[str, ...] = ("deviation",)
+#: mean packet size assumed where only bits are counted (the twin's own, 1,000 bytes)
+MEAN_PACKET_BITS = 8000.0
+#: default harm share: a 10-packet transaction fails 1 % of the time at 0.1 % loss, the whole
+#: error budget of a 99 % success SLO (burn rate 1)
+ERROR_HARM_SHARE = 1e-3
+
+
+def packet_rate(signal: str, value: float) -> float | None:
+    """Packets per second an interface received, from ``if.in_pkts`` (counted) or
+    ``if.in_bps`` (over :data:`MEAN_PACKET_BITS`); None for any other signal."""
+    if signal == "if.in_pkts":
+        return max(value, 0.0)
+    if signal == "if.in_bps":
+        return max(value, 0.0) / MEAN_PACKET_BITS
+    return None
+
+
 _ENSEMBLE = EnsembleConfig()
 """The defaults of the settings below that configure the score come from here (one source)."""
 
@@ -100,6 +129,17 @@ class DetectorConfig(BaseModel):
     )
     error_clear_pps: float = Field(
         0.5, ge=0, description="Input errors per second below which a faulty link clears."
+    )
+    error_harm_share: float = Field(
+        ERROR_HARM_SHARE,
+        gt=0,
+        lt=1,
+        description=(
+            "Input errors per packet at which a link hurts the services crossing it: the error "
+            "trend predicts when it is reached, and a link at or over it is faulty whatever "
+            "its error rate (0.1 %: a 10-packet transaction then fails 1 % of the time, the "
+            "whole error budget of a 99 % success SLO)."
+        ),
     )
     detectors: tuple[str, ...] = Field(
         _ENSEMBLE.detectors,
@@ -187,8 +227,11 @@ class SeriesDetector:
         scorer = EnsembleScorer(cfg.scorer()) if "deviation" in checks else None
         return cls(checks=checks, gate=gate, scorer=scorer)
 
-    def _check(self, ts: float, value: float, cfg: DetectorConfig) -> _Check:
-        """Score the point with every check of the series (the scorer then learns it)."""
+    def _check(
+        self, ts: float, value: float, cfg: DetectorConfig, pps: float | None = None
+    ) -> _Check:
+        """Score the point with every check of the series (the scorer then learns it);
+        ``pps``: the interface's packets received per second, for the ``errors`` check."""
         worst = _Check(False, "", 0.0)
         for check in self.checks:
             if check == "status":
@@ -204,8 +247,11 @@ class SeriesDetector:
                     band=(0.0, cfg.util_threshold),
                 )
             elif check == "errors":
-                limit = cfg.error_clear_pps if self.open_kind == "errors" else cfg.error_pps
-                bad = value >= limit
+                held = self.open_kind == "errors"
+                limit = cfg.error_clear_pps if held else cfg.error_pps
+                share = value / (pps + value) if pps is not None and value > 0 else 0.0
+                s_limit = cfg.error_harm_share * (limit / cfg.error_pps)
+                bad = value >= limit or share >= s_limit
                 c = _Check(bad, "errors", 1.0 if bad else 0.0, expected=0.0)
             elif check == "deviation":
                 assert self.scorer is not None
@@ -234,8 +280,10 @@ class SeriesDetector:
                 worst = c
         return worst
 
-    def observe(self, ts: float, value: float, cfg: DetectorConfig) -> Transition | None:
-        check = self._check(ts, value, cfg)
+    def observe(
+        self, ts: float, value: float, cfg: DetectorConfig, pps: float | None = None
+    ) -> Transition | None:
+        check = self._check(ts, value, cfg, pps)
         step = self.gate.step(ts, check.abnormal)
         if step == "open":
             self.open_kind = check.kind

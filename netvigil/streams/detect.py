@@ -4,6 +4,9 @@ Per series it runs :class:`~netvigil.analytics.detector.SeriesDetector` (status,
 the seasonal calibrated score, with minimum duration and hysteresis); per entity it folds
 further alerts into the one already open (:class:`~netvigil.analytics.hygiene.EntityDedup`),
 so a down interface is one anomaly, not also a traffic deviation on the same interface.
+An interface's packet rate (``if.in_pkts``, else ``if.in_bps`` over the mean packet size:
+:func:`~netvigil.analytics.detector.packet_rate`) is kept for its ``if.in_errors`` series,
+whose check also judges the errors' share of the packets (a slow link's loss).
 A status event's ``poller_overload`` attribute (an unreachable verdict the SNMP poller gave
 while overloaded) goes into its anomaly's evidence, for the correlator.
 """
@@ -13,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from netvigil.analytics.detector import DetectorConfig, SeriesDetector, Transition
+from netvigil.analytics.detector import DetectorConfig, SeriesDetector, Transition, packet_rate
 from netvigil.analytics.hygiene import EntityDedup
 from netvigil.events import POLLER_OVERLOAD, Anomaly, DeviceEvent, Event, Metric
 from netvigil.streams.base import Processor
@@ -35,6 +38,13 @@ class DeviceState:
 
     series: dict[str, SeriesDetector] = field(default_factory=dict)
     dedup: EntityDedup = field(default_factory=EntityDedup)
+    pps: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    """Per interface: its last packets received per second, and whether they were counted
+    (``if.in_pkts``, which wins) or estimated from bits."""
+
+    def __setstate__(self, d: dict[str, object]) -> None:
+        """State pickled (Kafka changelogs) before packet rates were kept has no ``pps``."""
+        self.__dict__.update({"pps": {}, **d})
 
     def get(self, key: str) -> SeriesDetector | None:
         return self.series.get(key)
@@ -75,11 +85,15 @@ class DetectorProcessor(Processor[DeviceState]):
         value: float,
         said: dict[str, str] | None = None,
     ) -> list[Event]:
+        rate = packet_rate(signal, value)
+        if rate is not None and (signal == "if.in_pkts" or not state.pps.get(entity, (0, 0))[1]):
+            state.pps[entity] = (rate, signal == "if.in_pkts")
         key = f"{entity}|{signal}"
         det = state.series.get(key)
         if det is None:
             det = state.series[key] = SeriesDetector.for_signal(signal, self.cfg)
-        tr = det.observe(ts, value, self.cfg)
+        pps = state.pps.get(entity, (None, False))[0] if signal == "if.in_errors" else None
+        tr = det.observe(ts, value, self.cfg, pps)
         if tr is None:
             return []
         if tr.state == "active":

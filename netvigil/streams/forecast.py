@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from netvigil.analytics.detector import ERROR_HARM_SHARE, MEAN_PACKET_BITS
 from netvigil.analytics.forecast import ForecastConfig, Prediction, ThresholdForecaster
 from netvigil.events import Anomaly, Event, Forecast, Metric
 from netvigil.streams.base import Processor
@@ -57,13 +58,8 @@ FORECAST_SIGNALS = frozenset({"if.out_util"})
 ERROR_SIGNAL = "if.in_errors"
 #: signals that say how many packets an interface received (per second)
 _PACKET_SIGNALS = frozenset({"if.in_pkts", "if.in_bps"})
-#: mean packet size assumed where only bits are counted (the twin's own, 1,000 bytes)
-MEAN_PACKET_BITS = 8000.0
 #: below this many packets per second an error share says nothing: the sample is skipped
 MIN_PPS = 10.0
-#: default harm share: a 10-packet transaction fails 1 % of the time at 0.1 % loss, the whole
-#: error budget of a 99 % success SLO (burn rate 1)
-ERROR_HARM_SHARE = 1e-3
 #: the error trend's Holt trend smoothing and ``min_trend_sigmas``, chosen by 5-fold
 #: cross-validation over 40 seeds of the twin's traffic with counting noise
 #: (:mod:`netvigil.eval.errtrend`; docs/prevention.md has the figures)
