@@ -31,7 +31,11 @@ Two views of the same evidence are combined:
      daemon is gone (``routing.process.*``: FRRouting's zebra logs the client disconnected),
      it predicts that too, and the link, which does not explain it, falls behind: a router
      with one link whose daemon stops (its own adjacency logged down, then its neighbour's)
-     is no MTU mismatch on that link.
+     is no MTU mismatch on that link. A device that answers its polls is observed, so the
+     hypothesis predicts that report whether or not it came: a one-link router that answers
+     and says nothing while only its neighbour lost the adjacency (an MTU mismatch whose
+     smaller-MTU end sits in ExStart) is its link's fault, not its routing's. For the same
+     reason, on equal evidence a reachable device's routing comes before its ``device down``.
 
    A failure (of a link, a device, its routing) also explains congestion that began after it
    within ``REROUTE_S``: the traffic it moved. A hypothesis scores the harmonic mean of the
@@ -128,8 +132,10 @@ _SIMPLER = {
     "congestion": 0,
     "packet_loss": 0,
     "linecard": 1,
+    # a device that answers its polls is not down: on equal evidence (its unreachability
+    # missing from one, its daemon's report from the other) its routing comes first
+    "routing_down": 1,
     "device_down": 2,
-    "routing_down": 2,
     "degraded": 3,
 }
 _FAULT = {
@@ -379,11 +385,13 @@ def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
         own = {lk.end(dev) for lk in links if lk.a != lk.b}
         if dev not in ev.unreachable and not (far | own) & ev.oper_down:
             # a daemon that stops in order logs its own adjacencies down first; one that
-            # crashes logs nothing: its own ends are explained, not predicted
+            # crashes logs nothing: its own ends are explained, not predicted. The device
+            # answers its polls, so it is observed: its routing manager's word that the
+            # daemon is gone is predicted, and missing when it never came
             out[("routing_down", dev)] = Hypothesis(
                 "routing_down",
                 dev,
-                frozenset(far) | dead,
+                frozenset(far) | {f"{dev}|routing"},
                 "reachable, its routing daemon gone" if dead else "reachable, neighbours lost it",
                 explains=frozenset(own),
             )

@@ -164,6 +164,23 @@ def test_a_one_link_router_whose_daemon_stopped_is_its_routing_not_an_mtu_mismat
     assert causes[0].entity == "core2--leaf" and causes[0].fault == "adjacency_down", causes
 
 
+def test_a_one_link_router_that_answers_and_says_nothing_is_its_link_s_mtu_mismatch() -> None:
+    """Claranet's lab run: an MTU mismatch on London--Manchester (Manchester's one link); the
+    end that keeps the smaller MTU sees the neighbour stuck in ExStart, so only the far end
+    logged the adjacency down, and the larger frames were discarded on the leaf's side. The
+    leaf answers its polls and its routing daemon did not say it was gone: its link, not it."""
+    t = _leaf()
+    discards = ref("leaf:eth0", kind="deviation", signal="if.in_discards")
+    causes = rank(t, [adjacency("core2:eth9"), discards])
+    assert causes[0].entity == "core2--leaf" and causes[0].fault == "adjacency_down", causes
+    assert "leaf" in [c.entity for c in causes[1:3]], causes
+    # its daemon's own word that it is gone still names the leaf's routing
+    causes = rank(
+        t, [adjacency("core2:eth9"), discards, ref("leaf", signal="routing.process.ospf")]
+    )
+    assert causes[0].entity == "leaf" and causes[0].fault == "routing_down", causes
+
+
 def test_a_device_down_explains_its_routing_daemon_gone() -> None:
     t = _leaf()
     causes = rank(
