@@ -105,3 +105,15 @@ def test_holding_a_lone_unreachability_removes_the_timeouts_false_incidents(
     assert at_once["false"] > 20  # every lone timeout a device down
     assert held["false"] <= 2 and held["top1"] == 6
     assert held["top1"] > at_once["top1"]
+
+
+def test_error_share_cv_keeps_the_setting_unless_a_share_beats_it() -> None:
+    from bench import error_share_cv
+
+    def cell(top1: int, false: int = 0) -> dict[str, int]:
+        return {"harmful": 4, "detected": top1, "top1": top1, "top3": top1, "false": false}
+
+    tied = {"off": [cell(3)], "0.001": [cell(4)], "0.01": [cell(4)], "0.03": [cell(4)]}
+    assert error_share_cv.choose(tied) == error_share_cv.DEFAULT == "0.001"
+    better = {"off": [cell(3)], "0.001": [cell(4, false=1)], "0.01": [cell(4)], "0.03": [cell(4)]}
+    assert error_share_cv.choose(better) == "0.03"  # ties among the others: the larger share
