@@ -18,13 +18,12 @@ Held-out figures by leave-one-topology-out, as ``bench/lab_window_cv.py`` does.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from bench.lab_window_cv import totals
+from bench.lab_window_cv import cell, emit, totals
 from bench.rca_eval import pick_topologies
 from netvigil.analytics.detector import ERROR_HARM_SHARE
 from netvigil.eval.lab import LabBench, run_twin_only
@@ -45,14 +44,7 @@ def run(topo: Path, share: str, faults: int, seed: int, config: str | None) -> d
     os.environ["NETVIGIL_DETECTOR__ERROR_HARM_SHARE"] = repr(_share(share))
     cfg = LabBench(topology=str(topo), faults=faults, seed=seed, config=config)
     summary, _ = run_twin_only(cfg, SIM_EPOCH + 12 * 3600)
-    harm = [r for r in summary["per_fault"] if r["harmful"]]
-    return {
-        "harmful": len(harm),
-        "detected": sum(1 for r in harm if r["detected_root_cause"] is not None),
-        "top1": sum(1 for r in harm if r["rank"] == 1),
-        "top3": sum(1 for r in harm if r["rank"] is not None and r["rank"] <= 3),
-        "false": summary["false_incidents"],
-    }
+    return cell([r for r in summary["per_fault"] if r["harmful"]], summary["false_incidents"])
 
 
 def choose(table: dict[str, list[dict[str, int]]]) -> str:
@@ -95,13 +87,7 @@ def main() -> None:
         "held_out": held,
         "held_out_total": totals(held),
     }
-    for s in shares:
-        print(f"share {s:>6}: {totals(cells[s])}")
-    print(f"chosen on all: {chosen}; held out: {out['held_out_total']}")
-    for h in held:
-        print(f"  held out {h}")
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1))
+    emit(out, "share", "", held, args.json)
 
 
 if __name__ == "__main__":

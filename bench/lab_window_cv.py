@@ -56,13 +56,18 @@ def score_with(rec: Recording, cfg: CorrelatorConfig) -> dict[str, int]:
     topo = lab_topology(LabPlan.from_dict(rec.plan))
     report = rescore(rec.anomalies, faults_of(rec), topo, cfg, rec.grace_s)
     rows = report["faults"]
-    harm = [r for r, h in zip(rows, rec.harmful, strict=True) if h]
+    return cell([r for r, h in zip(rows, rec.harmful, strict=True) if h], report["false_incidents"])
+
+
+def cell(harm: list[dict[str, Any]], false: int) -> dict[str, int]:
+    """One run's figures: its harmful faults' rows detected, named first and within the first
+    three, and its false incidents."""
     return {
         "harmful": len(harm),
         "detected": sum(1 for r in harm if r["detected_root_cause"] is not None),
         "top1": sum(1 for r in harm if r["rank"] == 1),
         "top3": sum(1 for r in harm if r["rank"] is not None and r["rank"] <= 3),
-        "false": report["false_incidents"],
+        "false": false,
     }
 
 
@@ -96,6 +101,20 @@ def totals(cells: list[dict[str, int]]) -> dict[str, Any]:
     t = {k: sum(c[k] for c in cells) for k in ("harmful", "detected", "top1", "top3", "false")}
     n = max(t["harmful"], 1)
     return {**t, "top1_share": round(t["top1"] / n, 4), "top3_share": round(t["top3"] / n, 4)}
+
+
+def emit(
+    out: dict[str, Any], label: str, unit: str, held: list[dict[str, Any]], path: Path | None
+) -> None:
+    """Print a harness's in-sample figures (``out["in_sample"]``), its choice and each held-out
+    fold, and write ``out`` to ``path`` as JSON."""
+    for key, t in out["in_sample"].items():
+        print(f"{label} {key:>9}{unit}: {t}")
+    print(f"chosen on all: {out['chosen_on_all']}{unit}; held out: {out['held_out_total']}")
+    for f in held:
+        print(f"  held out {f['held_out']}: {f}")
+    if path:
+        path.write_text(json.dumps(out, indent=1))
 
 
 def main() -> None:
@@ -150,13 +169,7 @@ def main() -> None:
             n: {name(w): cells[w][i] for w in windows} for i, (n, _) in enumerate(recs)
         },
     }
-    for w in windows:
-        print(f"window/reopen {name(w):>9} s: {totals(cells[w])}")
-    print(f"chosen on all: {name(chosen)} s; held out: {held_total}")
-    for f in per_fold:
-        print(f"  held out {f['held_out']}: {f}")
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1))
+    emit(out, "window/reopen", " s", per_fold, args.json)
 
 
 if __name__ == "__main__":
