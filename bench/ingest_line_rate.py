@@ -329,7 +329,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--senders", type=int, default=1, help="sender processes sharing the rate")
     ap.add_argument("--cpu", type=int, default=1, help="CPU the senders are pinned to")
-    ap.add_argument("--workers", type=int, default=1, help="NetVigil syslog UDP workers")
+    ap.add_argument("--workers", type=int, default=1, help="NetVigil UDP workers (udp_workers)")
     ap.add_argument("--no-rsyslog", action="store_true")
     ap.add_argument(
         "--discard", action="store_true", help="write nothing (rsyslog: stop): receive+parse"
@@ -338,7 +338,8 @@ def main() -> None:
     a = ap.parse_args()
     rates = [float(r) for r in a.rates.split(",")]
     rcvbuf = 8 << 20
-    env = {"NETVIGIL_SYSLOG__UDP_WORKERS": str(a.workers)} if a.workers > 1 else {}
+    section = "SYSLOG" if a.kind == "syslog" else "FLOWS"
+    env = {f"NETVIGIL_{section}__UDP_WORKERS": str(a.workers)} if a.workers > 1 else {}
     with tempfile.TemporaryDirectory(prefix="ingest-") as d:
         tmp = Path(d)
         nv = NetVigil(tmp, a.kind, env, a.discard)
