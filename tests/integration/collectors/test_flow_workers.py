@@ -1,0 +1,188 @@
+"""Flows received by more than one process on one port (``flows.udp_workers``, SO_REUSEPORT),
+on real exporters' NetFlow v9 captures replayed over loopback UDP: 48 exporters (six real
+exporters' captures, each from eight loopback addresses, every one from its own source port),
+templates first, then their data datagrams in rounds. Every record comes out once, as one
+process with one template cache decodes it, from the exporter that sent it; every template is
+published for the exporter that sent it; nothing is a dead letter. When a worker dies, its
+exporters move to the others, which already have their templates (the collector announced
+them): their data is decoded at once, and the survivors claim the templates."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from netvigil.collectors.flow.collector import FlowCollector
+from netvigil.collectors.flow.decoder import FlowDecoder, flow_events
+from netvigil.events import DeadLetter, Event, FlowRecord, FlowTemplate
+from tests.conftest import shared_data
+
+pytestmark = pytest.mark.integration
+
+CASES = (  # the captures the ingest benchmark replays (bench/udp_send.py)
+    "logstash-netflow-9-cisco-1941-k9-release-15-1",
+    "logstash-netflow-9-cisco-asr-9000-series-template-260",
+    "logstash-netflow-9-cisco-wlc",
+    "logstash-netflow-9-cisco-asa",
+    "logstash-netflow-9-macaddress",
+    "logstash-netflow-9-fortigate-fortios-54x-appid",
+)
+COPIES = 8  # addresses per capture
+ROUNDS = 5  # times each exporter sends its data datagrams
+
+
+class Exporter:
+    """One exporter: a socket on its own loopback address and port, its captured datagrams
+    split into templates (no records) and data, and what one session decodes of them."""
+
+    def __init__(self, address: str, packets: list[bytes]) -> None:
+        self.address = address
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((address, 0))
+        decoder = FlowDecoder()
+        self.templates: list[bytes] = []
+        self.data: list[bytes] = []
+        self.records: list[str] = []  # one decoding of the data datagrams, as compared
+        self.learned: set[str] = set()
+        self.used: set[tuple[str, int, int]] = set()  # templates its data sets need
+        for p in packets:
+            result = decoder.decode(p, address, 0.0)
+            self.used |= {(s.exporter, s.domain, s.template_id) for s in result.sets}
+            events = flow_events(result, 0.0)
+            self.learned |= {template_key(t) for t in events if isinstance(t, FlowTemplate)}
+            recs = [record_key(e) for e in events if isinstance(e, FlowRecord)]
+            (self.data if recs else self.templates).append(p)
+            self.records += recs
+
+    def send(self, port: int, payloads: list[bytes]) -> int:
+        for p in payloads:
+            self.sock.sendto(p, ("127.0.0.1", port))
+        return len(payloads)
+
+
+def record_key(r: FlowRecord) -> str:
+    return json.dumps([r.exporter, r.version, r.options, r.fields], sort_keys=True)
+
+
+def template_key(t: FlowTemplate) -> str:
+    return json.dumps([t.exporter, t.domain, t.template_id, msgspec.to_builtins(t.fields)])
+
+
+def exporters() -> list[Exporter]:
+    base = shared_data("vectors", "netflow")
+    cases = {c["id"]: c for c in json.loads((base / "cases.json").read_text())}
+    out = []
+    for n, name in enumerate(CASES):
+        packets = [Path(base, p).read_bytes() for p in cases[name]["packets"]]
+        for copy in range(COPIES):
+            out.append(Exporter(f"127.0.{10 + copy}.{10 + n}", packets))
+    return out
+
+
+async def until(ok: Callable[[], bool], timeout: float = 60.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not ok():
+            await asyncio.sleep(0.05)
+
+
+async def send_all(exps: list[Exporter], port: int, part: str, rounds: int = 1) -> int:
+    """Each exporter's templates or data datagrams, ``rounds`` times, exporters in turn, a
+    few milliseconds apart (a paced burst, not a storm: this test is not about drops)."""
+    sent = 0
+    for _ in range(rounds):
+        for e in exps:
+            sent += e.send(port, e.templates if part == "templates" else e.data)
+        await asyncio.sleep(0.005)
+    return sent
+
+
+def collect() -> tuple[list[Event], Callable[[Event], object]]:
+    got: list[Event] = []
+
+    async def emit(e: Event) -> None:
+        got.append(e)
+
+    return got, emit
+
+
+async def test_workers_decode_every_record_once_with_each_exporters_templates() -> None:
+    exps = exporters()
+    collector = FlowCollector("127.0.0.1", 0, udp_workers=3, hold_s=30)
+    got, emit = collect()
+    stop = asyncio.Event()
+    task = asyncio.create_task(collector.run(emit, stop))  # type: ignore[arg-type]
+    await asyncio.wait_for(collector.ready.wait(), 120)
+    pool, port = collector._pool, collector.bound
+    assert pool is not None and port is not None
+    try:
+        sent = await send_all(exps, port, "templates")
+        sent += await send_all(exps, port, "data", ROUNDS)
+        await until(lambda: collector.counters.received >= sent)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+        for e in exps:
+            e.sock.close()
+    want = Counter(r for e in exps for r in e.records * ROUNDS)
+    records = Counter(record_key(r) for r in got if isinstance(r, FlowRecord))
+    assert records == want  # every record once, from its own exporter, as one session decodes
+    templates = [template_key(t) for t in got if isinstance(t, FlowTemplate)]
+    assert sorted(templates) == sorted(k for e in exps for k in e.learned)  # each once
+    assert not [e for e in got if isinstance(e, DeadLetter)]
+    assert collector.counters.received == sent and not collector.counters.dead_letters
+    assert pool.watch is not None and pool.watch.kernel() == 0
+    assert sum(1 for n in pool.received if n) == 3  # 48 exporters spread over the three
+    assert len(collector._board) == len(templates)
+
+
+async def test_a_dead_workers_exporters_are_decoded_at_once_by_the_others() -> None:
+    exps = exporters()
+    collector = FlowCollector("127.0.0.1", 0, udp_workers=2, hold_s=30)
+    got, emit = collect()
+    stop = asyncio.Event()
+    task = asyncio.create_task(collector.run(emit, stop))  # type: ignore[arg-type]
+    await asyncio.wait_for(collector.ready.wait(), 120)
+    pool, port = collector._pool, collector.bound
+    assert pool is not None and port is not None
+    try:
+        sent = await send_all(exps, port, "templates")
+        sent += await send_all(exps, port, "data")
+        await until(lambda: collector.counters.received >= sent)
+        served = {b.worker for b in collector._board.values()}
+        assert served == {0, 1}
+        before = list(pool.received)
+        os.kill(pool.pids[0], signal.SIGKILL)  # its socket leaves the group
+        await until(lambda: not pool.alive[0])
+        # the survivor had adopted worker 0's templates: no template is sent again
+        sent += await send_all(exps, port, "data", ROUNDS)
+        await until(lambda: collector.counters.received >= sent)
+        board = {
+            (b.template.exporter, b.template.domain, b.template.template_id): b.worker
+            for b in collector._board.values()
+        }
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 60)
+        for e in exps:
+            e.sock.close()
+    assert pool.received[0] == before[0]  # nothing more went to the dead worker
+    want = Counter(r for e in exps for r in e.records * (1 + ROUNDS))
+    records = Counter(record_key(r) for r in got if isinstance(r, FlowRecord))
+    assert records == want
+    assert not [e for e in got if isinstance(e, DeadLetter)]
+    # the survivor serves every template that data used (it claimed those of worker 0 on
+    # first use); worker 0's others (in the captures, never used) are served by nobody now,
+    # and the collector withdraws them after template_ttl_s
+    used = {k for e in exps for k in e.used}
+    assert {k for k, w in board.items() if w == 1} >= used
+    assert set(board.values()) <= {1, None}
+    assert not used & {k for k, w in board.items() if w is None}
