@@ -303,6 +303,23 @@ class WorkerPool:
         self._procs: list[subprocess.Popen[bytes]] = []
         self._conns: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
+    @classmethod
+    def serving(
+        cls,
+        collector: Any,
+        host: str,
+        port: int,
+        workers: int,
+        rcvbuf: int,
+        lane: str,
+        **kw: Any,
+    ) -> WorkerPool:
+        """The pool of a collector (its ``name``, ``counters`` and ``meters``)."""
+        return cls(
+            host, port, workers, rcvbuf, collector.counters, lane=lane,
+            collector=collector.name, meters=collector.meters, **kw,
+        )  # fmt: skip
+
     @property
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs]

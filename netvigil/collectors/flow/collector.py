@@ -78,7 +78,7 @@ class FlowCollector:
     ) -> None:
         self.host, self.port, self.queue_size = host, port, queue_size
         self.rcvbuf, self.udp_workers = rcvbuf, udp_workers
-        self._options = {
+        self._options: dict[str, float | None] = {  # the session's, and each worker's
             "hold_s": hold_s,
             "hold_max": hold_max,
             "max_templates": max_templates,
@@ -87,13 +87,7 @@ class FlowCollector:
         }
         self.clock = clock
         self.meters = meters
-        self.session = FlowSession(
-            hold_s=hold_s,
-            hold_max=hold_max,
-            max_templates=max_templates,
-            max_per_exporter=max_templates_per_exporter,
-            template_ttl_s=template_ttl_s,
-        )
+        self.session = FlowSession(**self._options)  # type: ignore[arg-type]
         refused: Counter[str] = Counter()
         for t in templates:
             why = self.session.load(t)
@@ -187,19 +181,10 @@ class FlowCollector:
     async def _run_pool(self, emit: Emit, stop: asyncio.Event) -> None:
         now = self.clock()
         self._board = {key_of(t): _Served(t, None, now) for t in self.session.templates()}
-        self._pool = pool = WorkerPool(
-            self.host,
-            self.port,
-            self.udp_workers,
-            self.rcvbuf,
-            self.counters,
-            lane=LANE,
-            options=self._options,
-            collector=self.name,
-            meters=self.meters,
-            on_notes=self._notes,
-            on_exit=self._orphan,
-        )
+        self._pool = pool = WorkerPool.serving(
+            self, self.host, self.port, self.udp_workers, self.rcvbuf, LANE,
+            options=self._options, on_notes=self._notes, on_exit=self._orphan,
+        )  # fmt: skip
         try:
             self.bound = await pool.start([("adopt", t) for t in self.session.templates()])
             self.ready.set()

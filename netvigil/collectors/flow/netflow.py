@@ -153,31 +153,32 @@ class FlowSession:
     def load(self, template: FlowTemplate) -> str | None:
         """Learn a template from the compacted templates topic (or withdraw it); returns the
         reason it was refused, if it was (the same checks and bounds as on the wire)."""
+        key, refused = self._accept(template)
+        if key is not None:
+            self._unclocked.append(key)
+        return refused
+
+    def _accept(self, template: FlowTemplate) -> tuple[_Key | None, str | None]:
+        """Store a template that did not come on the wire (or drop a withdrawn one): its key
+        if stored, else the reason it was refused (counted), if it was."""
         key = (template.exporter, template.domain, template.template_id)
         if template.withdrawn:
             self._drop(key)
-            return None
+            return None, None
         refused = self._refusal(key, template.fields)
         if refused is not None:
             self.refused[refused[0]] += 1
-            return refused[0]
+            return None, refused[0]
         self._store(key, template, None)
-        self._unclocked.append(key)
-        return None
+        return key, None
 
     def adopt(self, template: FlowTemplate, now: float) -> SessionResult:
         """Learn (or withdraw) a template that another process learned; the sets held for it
         are decoded now. A refused one is counted and left out, as :meth:`load` does."""
         out = SessionResult()
-        key = (template.exporter, template.domain, template.template_id)
-        if template.withdrawn:
-            self._drop(key)
+        key, _ = self._accept(template)
+        if key is None:
             return out
-        refused = self._refusal(key, template.fields)
-        if refused is not None:
-            self.refused[refused[0]] += 1
-            return out
-        self._store(key, template, None)
         self._used[key] = _ADOPTED
         for held in self._held.pop(key, ()):
             self._held_count -= 1

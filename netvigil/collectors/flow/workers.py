@@ -32,6 +32,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from netvigil.collectors.base import CollectorCounters, dead_letter
 from netvigil.collectors.flow.counters import CounterRates
@@ -94,24 +95,10 @@ def datagram_events(
 class FlowLane:
     """A worker's decoding: its own session, templates said to the collector as notes."""
 
-    def __init__(
-        self,
-        *,
-        hold_s: float = 30.0,
-        hold_max: int = 10_000,
-        max_templates: int = 65_536,
-        max_per_exporter: int = 1_024,
-        template_ttl_s: float | None = 5_400.0,
-        clock: Callable[[], float] | None = None,
-    ) -> None:
+    def __init__(self, *, clock: Callable[[], float] | None = None, **session: Any) -> None:
+        """``session``: the :class:`~.netflow.FlowSession`'s settings, as the collector's."""
         self.clock = clock or time.time
-        self.session = FlowSession(
-            hold_s=hold_s,
-            hold_max=hold_max,
-            max_templates=max_templates,
-            max_per_exporter=max_per_exporter,
-            template_ttl_s=template_ttl_s,
-        )
+        self.session = FlowSession(**session)
         self.decoder = FlowDecoder(self.session)
         self.rates = CounterRates()
         self.notes: list[Note] = []

@@ -111,15 +111,8 @@ class SyslogCollector:
         consumers: list[asyncio.Task[None]] = []
         try:
             if lst.udp is not None and lst.udp_workers > 1:
-                self._pool = WorkerPool(
-                    lst.host,
-                    lst.udp,
-                    lst.udp_workers,
-                    lst.rcvbuf,
-                    self.counters,
-                    lane=LANE,
-                    collector=self.name,
-                    meters=self.meters,
+                self._pool = WorkerPool.serving(
+                    self, lst.host, lst.udp, lst.udp_workers, lst.rcvbuf, LANE
                 )
                 lst.bound["udp"] = await self._pool.start()
                 consumers.append(asyncio.create_task(self._pool.run(emit)))

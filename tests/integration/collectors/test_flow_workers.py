@@ -10,32 +10,27 @@ them): their data is decoded at once, and the survivors claim the templates."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import socket
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import msgspec
 import pytest
 
+from bench.udp_send import FLOW_CASES
 from netvigil.collectors.flow.collector import FlowCollector
 from netvigil.collectors.flow.decoder import FlowDecoder, flow_events
+from netvigil.collectors.udpworkers import WorkerPool
 from netvigil.events import DeadLetter, Event, FlowRecord, FlowTemplate
 from tests.conftest import shared_data
 
 pytestmark = pytest.mark.integration
 
-CASES = (  # the captures the ingest benchmark replays (bench/udp_send.py)
-    "logstash-netflow-9-cisco-1941-k9-release-15-1",
-    "logstash-netflow-9-cisco-asr-9000-series-template-260",
-    "logstash-netflow-9-cisco-wlc",
-    "logstash-netflow-9-cisco-asa",
-    "logstash-netflow-9-macaddress",
-    "logstash-netflow-9-fortigate-fortios-54x-appid",
-)
 COPIES = 8  # addresses per capture
 ROUNDS = 5  # times each exporter sends its data datagrams
 
@@ -81,7 +76,7 @@ def exporters() -> list[Exporter]:
     base = shared_data("vectors", "netflow")
     cases = {c["id"]: c for c in json.loads((base / "cases.json").read_text())}
     out = []
-    for n, name in enumerate(CASES):
+    for n, name in enumerate(FLOW_CASES):  # the captures the ingest benchmark replays
         packets = [Path(base, p).read_bytes() for p in cases[name]["packets"]]
         for copy in range(COPIES):
             out.append(Exporter(f"127.0.{10 + copy}.{10 + n}", packets))
@@ -105,31 +100,35 @@ async def send_all(exps: list[Exporter], port: int, part: str, rounds: int = 1) 
     return sent
 
 
-def collect() -> tuple[list[Event], Callable[[Event], object]]:
+@contextlib.asynccontextmanager
+async def workers(n: int) -> AsyncIterator[tuple[FlowCollector, WorkerPool, int, list[Event]]]:
+    """A flow collector with ``n`` workers on a free port, and what it publishes."""
     got: list[Event] = []
 
     async def emit(e: Event) -> None:
         got.append(e)
 
-    return got, emit
-
-
-async def test_workers_decode_every_record_once_with_each_exporters_templates() -> None:
-    exps = exporters()
-    collector = FlowCollector("127.0.0.1", 0, udp_workers=3, hold_s=30)
-    got, emit = collect()
+    collector = FlowCollector("127.0.0.1", 0, udp_workers=n, hold_s=30)
     stop = asyncio.Event()
-    task = asyncio.create_task(collector.run(emit, stop))  # type: ignore[arg-type]
+    task = asyncio.create_task(collector.run(emit, stop))
     await asyncio.wait_for(collector.ready.wait(), 120)
     pool, port = collector._pool, collector.bound
     assert pool is not None and port is not None
     try:
-        sent = await send_all(exps, port, "templates")
-        sent += await send_all(exps, port, "data", ROUNDS)
-        await until(lambda: collector.counters.received >= sent)
+        yield collector, pool, port, got
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)
+
+
+async def test_workers_decode_every_record_once_with_each_exporters_templates() -> None:
+    exps = exporters()
+    try:
+        async with workers(3) as (collector, pool, port, got):
+            sent = await send_all(exps, port, "templates")
+            sent += await send_all(exps, port, "data", ROUNDS)
+            await until(lambda: collector.counters.received >= sent)
+    finally:
         for e in exps:
             e.sock.close()
     want = Counter(r for e in exps for r in e.records * ROUNDS)
@@ -146,32 +145,23 @@ async def test_workers_decode_every_record_once_with_each_exporters_templates() 
 
 async def test_a_dead_workers_exporters_are_decoded_at_once_by_the_others() -> None:
     exps = exporters()
-    collector = FlowCollector("127.0.0.1", 0, udp_workers=2, hold_s=30)
-    got, emit = collect()
-    stop = asyncio.Event()
-    task = asyncio.create_task(collector.run(emit, stop))  # type: ignore[arg-type]
-    await asyncio.wait_for(collector.ready.wait(), 120)
-    pool, port = collector._pool, collector.bound
-    assert pool is not None and port is not None
     try:
-        sent = await send_all(exps, port, "templates")
-        sent += await send_all(exps, port, "data")
-        await until(lambda: collector.counters.received >= sent)
-        served = {b.worker for b in collector._board.values()}
-        assert served == {0, 1}
-        before = list(pool.received)
-        os.kill(pool.pids[0], signal.SIGKILL)  # its socket leaves the group
-        await until(lambda: not pool.alive[0])
-        # the survivor had adopted worker 0's templates: no template is sent again
-        sent += await send_all(exps, port, "data", ROUNDS)
-        await until(lambda: collector.counters.received >= sent)
-        board = {
-            (b.template.exporter, b.template.domain, b.template.template_id): b.worker
-            for b in collector._board.values()
-        }
+        async with workers(2) as (collector, pool, port, got):
+            sent = await send_all(exps, port, "templates")
+            sent += await send_all(exps, port, "data")
+            await until(lambda: collector.counters.received >= sent)
+            assert {b.worker for b in collector._board.values()} == {0, 1}
+            before = list(pool.received)
+            os.kill(pool.pids[0], signal.SIGKILL)  # its socket leaves the group
+            await until(lambda: not pool.alive[0])
+            # the survivor had adopted worker 0's templates: no template is sent again
+            sent += await send_all(exps, port, "data", ROUNDS)
+            await until(lambda: collector.counters.received >= sent)
+            board = {
+                (b.template.exporter, b.template.domain, b.template.template_id): b.worker
+                for b in collector._board.values()
+            }
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
         for e in exps:
             e.sock.close()
     assert pool.received[0] == before[0]  # nothing more went to the dead worker
