@@ -303,6 +303,7 @@ class WorkerPool:
         self.stats: Counter[str] = Counter()
         """The lanes' own counts, summed."""
         self.alive: list[bool] = [True] * workers
+        self._stopping = False  # the workers were told to finish: nothing more is sent
         self._procs: list[subprocess.Popen[bytes]] = []
         self._conns: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
@@ -362,8 +363,9 @@ class WorkerPool:
         return self.port
 
     def tell(self, n: int, notes: list[Note], *, first: bool = False) -> None:
-        """Send worker ``n`` these notes (its ``Lane.told``); nothing if it is gone."""
-        if (notes or first) and self.alive[n]:
+        """Send worker ``n`` these notes (its ``Lane.told``); nothing if it is gone or was told
+        to finish (its end of the connection is closed for writing then)."""
+        if (notes or first) and self.alive[n] and not self._stopping:
             writer = self._conns[n][1]
             if not writer.is_closing():
                 body = _ENCODER.encode(Frame(notes=notes))
@@ -410,6 +412,7 @@ class WorkerPool:
 
     def stop(self) -> None:
         """Tell the workers to finish (each sends what it still holds, then its last frame)."""
+        self._stopping = True
         for _, writer in self._conns:
             if not writer.is_closing():
                 writer.write_eof()

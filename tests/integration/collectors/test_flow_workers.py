@@ -176,3 +176,25 @@ async def test_a_dead_workers_exporters_are_decoded_at_once_by_the_others() -> N
     assert {k for k, w in board.items() if w == 1} >= used
     assert set(board.values()) <= {1, None}
     assert not used & {k for k, w in board.items() if w is None}
+
+
+async def test_a_note_told_after_the_workers_were_told_to_finish_is_not_sent() -> None:
+    exps = exporters()[::COPIES]  # one of each capture
+    want = sorted(k for e in exps for k in e.learned)
+
+    def templates() -> list[str]:
+        return sorted(template_key(t) for t in got if isinstance(t, FlowTemplate))
+
+    try:
+        async with workers(2) as (collector, pool, port, got):
+            await send_all(exps, port, "templates")
+            await send_all(exps, port, "data")  # the 1941's template comes with its data
+            await until(lambda: templates() == want)
+            pool.stop()  # their ends are closed for writing: a write now would raise
+            learned = next(t for t in got if isinstance(t, FlowTemplate))
+            for n in range(2):
+                pool.tell(n, [("adopt", learned)])
+    finally:
+        for e in exps:
+            e.sock.close()
+    assert templates() == want and not collector.counters.dead_letters
