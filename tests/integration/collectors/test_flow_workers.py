@@ -48,11 +48,13 @@ class Exporter:
         self.data: list[bytes] = []
         self.records: list[str] = []  # one decoding of the data datagrams, as compared
         self.learned: set[str] = set()
+        self.topic: list[FlowTemplate] = []  # its templates, as the compacted topic has them
         self.used: set[tuple[str, int, int]] = set()  # templates its data sets need
         for p in packets:
             result = decoder.decode(p, address, 0.0)
             self.used |= {(s.exporter, s.domain, s.template_id) for s in result.sets}
             events = flow_events(result, 0.0)
+            self.topic += [t for t in events if isinstance(t, FlowTemplate)]
             self.learned |= {template_key(t) for t in events if isinstance(t, FlowTemplate)}
             recs = [record_key(e) for e in events if isinstance(e, FlowRecord)]
             (self.data if recs else self.templates).append(p)
@@ -101,14 +103,17 @@ async def send_all(exps: list[Exporter], port: int, part: str, rounds: int = 1) 
 
 
 @contextlib.asynccontextmanager
-async def workers(n: int) -> AsyncIterator[tuple[FlowCollector, WorkerPool, int, list[Event]]]:
-    """A flow collector with ``n`` workers on a free port, and what it publishes."""
+async def workers(
+    n: int, topic: list[FlowTemplate] | None = None
+) -> AsyncIterator[tuple[FlowCollector, WorkerPool, int, list[Event]]]:
+    """A flow collector with ``n`` workers on a free port (templates loaded from ``topic``),
+    and what it publishes."""
     got: list[Event] = []
 
     async def emit(e: Event) -> None:
         got.append(e)
 
-    collector = FlowCollector("127.0.0.1", 0, udp_workers=n, hold_s=30)
+    collector = FlowCollector("127.0.0.1", 0, udp_workers=n, hold_s=30, templates=topic or ())
     stop = asyncio.Event()
     task = asyncio.create_task(collector.run(emit, stop))
     await asyncio.wait_for(collector.ready.wait(), 120)
@@ -198,3 +203,28 @@ async def test_a_note_told_after_the_workers_were_told_to_finish_is_not_sent() -
         for e in exps:
             e.sock.close()
     assert templates() == want and not collector.counters.dead_letters
+
+
+async def test_workers_start_with_the_templates_of_the_topic() -> None:
+    exps = [e for e in exporters() if e.templates]  # the 1941 sends its template with data
+    topic = [t for e in exps for t in e.topic]
+    try:
+        async with workers(2, topic) as (collector, _pool, port, got):
+            assert len(collector._board) == len(topic)
+            assert {b.worker for b in collector._board.values()} == {None}  # nobody's yet
+            sent = await send_all(exps, port, "data", ROUNDS)  # no template on the wire
+            await until(lambda: collector.counters.received >= sent)
+            await until(lambda: sum(map(len, (e.records for e in exps))) * ROUNDS <= len(got))
+            served = {
+                (b.template.exporter, b.template.domain, b.template.template_id): b.worker
+                for b in collector._board.values()
+            }
+    finally:
+        for e in exps:
+            e.sock.close()
+    want = Counter(r for e in exps for r in e.records * ROUNDS)
+    assert Counter(record_key(r) for r in got if isinstance(r, FlowRecord)) == want
+    assert not [e for e in got if isinstance(e, DeadLetter)]
+    assert not [t for t in got if isinstance(t, FlowTemplate)]  # the topic has them already
+    used = {k for e in exps for k in e.used}
+    assert all(served[k] in (0, 1) for k in used)  # claimed by the worker its data reached
