@@ -91,6 +91,14 @@ async def until(ok: Callable[[], bool], timeout: float = 60.0) -> None:
             await asyncio.sleep(0.05)
 
 
+def serving(collector: FlowCollector) -> dict[tuple[str, int, int], int | None]:
+    """The worker serving each template the collector knows (None: none yet)."""
+    return {
+        (b.template.exporter, b.template.domain, b.template.template_id): b.worker
+        for b in collector._board.values()
+    }
+
+
 async def send_all(exps: list[Exporter], port: int, part: str, rounds: int = 1) -> int:
     """Each exporter's templates or data datagrams, ``rounds`` times, exporters in turn, a
     few milliseconds apart (a paced burst, not a storm: this test is not about drops)."""
@@ -162,10 +170,7 @@ async def test_a_dead_workers_exporters_are_decoded_at_once_by_the_others() -> N
             # the survivor had adopted worker 0's templates: no template is sent again
             sent += await send_all(exps, port, "data", ROUNDS)
             await until(lambda: collector.counters.received >= sent)
-            board = {
-                (b.template.exporter, b.template.domain, b.template.template_id): b.worker
-                for b in collector._board.values()
-            }
+            board = serving(collector)
     finally:
         for e in exps:
             e.sock.close()
@@ -215,10 +220,7 @@ async def test_workers_start_with_the_templates_of_the_topic() -> None:
             sent = await send_all(exps, port, "data", ROUNDS)  # no template on the wire
             await until(lambda: collector.counters.received >= sent)
             await until(lambda: sum(map(len, (e.records for e in exps))) * ROUNDS <= len(got))
-            served = {
-                (b.template.exporter, b.template.domain, b.template.template_id): b.worker
-                for b in collector._board.values()
-            }
+            served = serving(collector)
     finally:
         for e in exps:
             e.sock.close()
