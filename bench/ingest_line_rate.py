@@ -10,7 +10,9 @@ sending every message to both receivers in turn. A phase sends at one rate for
 ``--seconds``; then the harness waits until both receivers stop moving, and reads:
 
 - CPU seconds of each receiver, ``utime + stime`` from ``/proc/PID/stat`` of the process (all
-  its threads) and of its live child processes, over the phase including the drain;
+  its threads) and of its live child processes, over the phase including the drain (with
+  ``--workers`` > 1, ``collector_cpu_s`` is NetVigil's collector process alone, without the
+  UDP worker processes it started);
 - what each handled: NetVigil's own counters (received, kernel and queue drops: the meters
   the console exports) and the events it wrote; rsyslog's lines written, and the kernel's
   drop count of its socket (``/proc/net/udp``);
@@ -25,6 +27,7 @@ NetFlow v9 exporters (see ``bench/udp_send.py``) into NetVigil alone and counts 
 
     nice -n 10 python -m bench.ingest_line_rate syslog --rates 25000,50000,100000 --repeats 3
     nice -n 10 python -m bench.ingest_line_rate flows --rates 100000 --repeats 3
+    nice -n 10 python -m bench.ingest_line_rate flows --rates 100000,200000 --workers 2
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ ruleset(name="unused") {{
 # has none (``stop``: parsed, counted by impstats, dropped; this build has no omdiscard)
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, descendants: bool = True) -> float:
     """utime + stime of a process (every thread) and of its live descendants."""
     total, todo = 0.0, [pid]
     while todo:
@@ -72,7 +75,7 @@ def cpu_seconds(pid: int) -> float:
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / TICK
-            for task in Path(f"/proc/{p}/task").iterdir():
+            for task in Path(f"/proc/{p}/task").iterdir() if descendants else ():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
@@ -270,6 +273,7 @@ def phase(
     for p in parts.values():
         p.quiet()
     before = {k: (p.counters(), cpu_seconds(p.proc.pid)) for k, p in parts.items()}
+    own0 = cpu_seconds(nv.proc.pid, descendants=False)
     load0 = load1()
     sent = senders(kind, [p.port for p in parts.values()], rate, a.seconds, a.senders, a.cpu)
     settle([p.counters for p in parts.values()])
@@ -288,7 +292,8 @@ def phase(
             loss_pct=round(100 * (1 - handled / offered), 3),
             per_cpu_s=round(handled / cpu) if cpu else None,
         )
-        if k == "netvigil":
+        if k == "netvigil":  # the collector process alone, without its UDP workers
+            d["collector_cpu_s"] = round(cpu_seconds(nv.proc.pid, descendants=False) - own0, 2)
             d["accounted"] = (
                 d["handled"] + d["kernel_drops"] + d["queue_drops"] == sent["datagrams"]
             )
@@ -316,6 +321,9 @@ def summary(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
                 med(r["netvigil"]["cpu_s"] / r["rsyslog"]["cpu_s"] * r["rsyslog"]["handled"]
                     / max(r["netvigil"]["handled"], 1) for r in at), 3,
             )  # fmt: skip
+        s["netvigil_collector_cpu_share"] = round(
+            med(r["netvigil"]["collector_cpu_s"] / max(r["netvigil"]["cpu_s"], 0.01) for r in at), 3
+        )
         s["accounted"] = all(r["netvigil"]["accounted"] for r in at)
         out.append(s)
     return out
@@ -329,7 +337,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--senders", type=int, default=1, help="sender processes sharing the rate")
     ap.add_argument("--cpu", type=int, default=1, help="CPU the senders are pinned to")
-    ap.add_argument("--workers", type=int, default=1, help="NetVigil syslog UDP workers")
+    ap.add_argument("--workers", type=int, default=1, help="NetVigil UDP workers (udp_workers)")
     ap.add_argument("--no-rsyslog", action="store_true")
     ap.add_argument(
         "--discard", action="store_true", help="write nothing (rsyslog: stop): receive+parse"
@@ -338,7 +346,8 @@ def main() -> None:
     a = ap.parse_args()
     rates = [float(r) for r in a.rates.split(",")]
     rcvbuf = 8 << 20
-    env = {"NETVIGIL_SYSLOG__UDP_WORKERS": str(a.workers)} if a.workers > 1 else {}
+    section = "SYSLOG" if a.kind == "syslog" else "FLOWS"
+    env = {f"NETVIGIL_{section}__UDP_WORKERS": str(a.workers)} if a.workers > 1 else {}
     with tempfile.TemporaryDirectory(prefix="ingest-") as d:
         tmp = Path(d)
         nv = NetVigil(tmp, a.kind, env, a.discard)

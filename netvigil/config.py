@@ -562,6 +562,12 @@ class FlowSettings(_Section):
         ge=4096,
         description="UDP socket receive buffer asked for (net.core.rmem_max caps).",
     )
+    udp_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes receiving on port (SO_REUSEPORT), templates shared between them.",
+    )
     max_templates: int = Field(
         65536, ge=1, description="NetFlow v9/IPFIX templates cached at most, all exporters."
     )

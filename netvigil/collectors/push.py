@@ -60,6 +60,7 @@ def push_collectors(
                 max_templates=f.max_templates,
                 max_templates_per_exporter=f.max_templates_per_exporter,
                 template_ttl_s=f.template_ttl_s or None,
+                udp_workers=f.udp_workers,
             )
         )
         processors.append(TemplateFile(path))

@@ -5,8 +5,12 @@ One process for the whole lab (``python -m netvigil.lab.traffic --dir LABDIR``, 
 of the lab's own topology (scaled capacities, same seed) for the demand of every router pair
 at the current time of day (gravity model, daily shape, noise: the twin's own model, so the
 twin and the lab carry the same demand), and paces datagrams to match from a socket in the
-source router's namespace to the destination's loopback (port 9, discard: the destination
-answers at most its ICMP rate limit). Routing is the routers' own. A demand between two
+source router's namespace to the destination's loopback (port 9, discard). Every router has
+a socket bound to the sink and surge ports that is never read (:func:`sinks`): the kernel
+drops what it cannot queue, silently. Without them every datagram to a closed port drew an
+ICMP port unreachable back (576 bytes, for most datagrams under the kernel's per-host rate
+limit at the lab's rates), a third more bits on every loaded link than the demand (docs/lab.md,
+"The what-if gap of 1.33"). Routing is the routers' own. A demand between two
 routers is many flows, as real traffic between two sites is: each datagram leaves from the
 next of :data:`FLOWS_PER_DEMAND` sockets (source ports) in turn, and the routers hash on
 layer 4 (``fib_multipath_hash_policy=1``), so equal-cost paths share a demand as they share
@@ -125,6 +129,23 @@ def surge_flows(plan: LabPlan, path: Path, now: float) -> list[Flow]:
     return out
 
 
+SINK_RCVBUF = 4096
+"""Receive buffer of a sink socket: a few datagrams; the kernel drops the rest."""
+
+
+def sinks(plan: LabPlan) -> list[socket.socket]:
+    """A socket on the sink and surge ports in every router, never read: the lab's traffic
+    ends there without an ICMP answer (a closed port answers each datagram)."""
+    out = []
+    for r in plan.routers:
+        for port in (SINK_PORT, SURGE_PORT):
+            s = socket_in(r.netns)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SINK_RCVBUF)
+            s.bind(("0.0.0.0", port))
+            out.append(s)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m netvigil.lab.traffic")
     ap.add_argument("--dir", required=True)
@@ -150,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
 
     for r in plan.routers:
         sockets(r.name, FLOWS_PER_DEMAND)
+    ends = sinks(plan)
     stopping = False
 
     def stop(*_: object) -> None:
@@ -194,9 +216,8 @@ def main(argv: list[str] | None = None) -> None:
                 sent += 1
             counters.add(f.key, f.bps * dt, sent * WIRE_BITS)
         time.sleep(TICK_S)
-    for own in socks.values():
-        for s in own:
-            s.close()
+    for s in ends + [s for own in socks.values() for s in own]:
+        s.close()
 
 
 if __name__ == "__main__":

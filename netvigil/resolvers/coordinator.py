@@ -42,7 +42,7 @@ every partition counts the busy actions of the shared action store.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -284,9 +284,27 @@ class CoordinatorProcessor(Processor[str | None]):
         busy = ("waiting", "executing", "verifying", "rolling_back")
         return sum(1 for r in self.remediator.store.open() if r.status in busy)
 
-    def _dispatch(self, ts: float, *, escalate: frozenset[str] = frozenset()) -> list[Event]:
+    def _escalate(self, out: list[Event]) -> set[str]:
+        """The open incidents whose change failed in ``out`` (rolled back, or timed out):
+        queued first, to be decided on again at level 1 (a human decides)."""
+        failed = {
+            e.request_id.rsplit("-", 1)[0]
+            for e in out
+            if isinstance(e, ActionResult) and e.outcome in ("rolled_back", "failed")
+        }
+        for fp in failed:
+            got = self.incidents.get(fp)
+            if got is not None and got[0].status == "open":
+                self.queue.push(fp, 1e9, got[0].opened_ts)  # escalations go first
+        return failed
+
+    def _dispatch(self, ts: float, *, escalate: Collection[str] = ()) -> list[Event]:
+        """Start actions for what waits, best first, while fewer than ``max_active`` are
+        busy; a change that fails at once (the executor runs inline) is escalated as one
+        that fails later is (:meth:`_escalate`)."""
         assert self.remediator is not None and self.topo is not None
         out: list[Event] = []
+        escalate = set(escalate)
         while len(self.queue) and self._active() < self.max_active:
             waiting = self.queue.scored()
             fp = self.queue.pop()
@@ -304,7 +322,7 @@ class CoordinatorProcessor(Processor[str | None]):
             names = [d for d in entity_devices(facts.target) if self.topo.has(d)]
             devices = [(d, self.topo.device(d).role, self.topo.device(d).site) for d in names]
             rc = inc.root_cause
-            out += self.remediator.plan(
+            planned = self.remediator.plan(
                 inc.fingerprint,
                 facts,
                 devices=devices,
@@ -314,6 +332,9 @@ class CoordinatorProcessor(Processor[str | None]):
                 force_level1=inc.fingerprint in escalate,
                 queue=why,
             )
+            if inc.fingerprint not in escalate:  # an escalation is not escalated again
+                escalate |= self._escalate(planned)
+            out += planned
         return out
 
     def _queue_why(self, item: str | None, waiting: list[tuple[str, float]]) -> dict[str, Any]:
@@ -339,15 +360,7 @@ class CoordinatorProcessor(Processor[str | None]):
         self.now = s.ts
         owns = self._owner
         out = self.remediator.collect(s.ts, owns=owns) + self.remediator.tick(s.ts, owns=owns)
-        escalate = {
-            e.request_id.rsplit("-", 1)[0]
-            for e in out
-            if isinstance(e, ActionResult) and e.outcome in ("rolled_back", "failed")
-        }
-        for fp in escalate:
-            got = self.incidents.get(fp)
-            if got is not None and got[0].status == "open":
-                self.queue.push(fp, 1e9, got[0].opened_ts)  # escalations go first
+        escalate = self._escalate(out)
         if self.prevention is not None:
             out += self.prevention.tick(s.ts, owns=owns)
         lane = self._lane
@@ -355,7 +368,7 @@ class CoordinatorProcessor(Processor[str | None]):
             lane.last_poll = s.ts
             out += self._poll(s.ts)
             out += self._take_feedback(s.ts)
-        return out + self._dispatch(s.ts, escalate=frozenset(escalate))
+        return out + self._dispatch(s.ts, escalate=escalate)
 
     def _take_feedback(self, ts: float) -> list[Event]:
         if self.learning is None:

@@ -72,6 +72,7 @@ class ActionRecord:
     lease: dict[str, Any] | None = None
     verdict: dict[str, Any] = field(default_factory=dict)
     escalated: bool = False
+    """Decided at level 1 because an earlier change for the same incident failed."""
     failure: str = ""
     """Why a verification or an execution failed (kept while the rollback runs)."""
     preemptive: dict[str, Any] = field(default_factory=dict)
@@ -119,7 +120,11 @@ def _deadline(rec: ActionRecord) -> str:
 
 class ActionStore:
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None)
+        # shared by the coordinator's partitions in several processes (coordinator.partitions):
+        # wait for another writer as the other stores do, and let readers read while it writes
+        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        if str(path) != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS actions (request_id TEXT PRIMARY KEY, incident TEXT,"
             " status TEXT, body TEXT)"
@@ -307,7 +312,7 @@ class Remediator:
                 phase_override=self.autonomy.fallback(dom),
                 phase_set=self.autonomy.phase(dom),
             )
-            if force_level1 and d.level > 1:
+            if force_level1:  # a human decides, whatever the policy would have let run
                 d = type(d)(1, False, d.domain, d.rule, [*d.reasons, "escalated: a human decides"])
             options.append((d.level == 1, spec, d))
         _, spec, decision = min(options, key=lambda o: o[0])  # autonomous first, then low risk
@@ -316,6 +321,7 @@ class Remediator:
         )
         rec.params = spec.params()
         rec.reasons = list(decision.reasons)
+        rec.escalated = force_level1
         events: list[Event] = [
             self._audit(
                 rec,

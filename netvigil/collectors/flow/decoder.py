@@ -34,6 +34,8 @@ class FlowResult:
     sflow: SFlowDatagram | None = None
     templates: list[FlowTemplate] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    claimed: list[FlowTemplate] = field(default_factory=list)
+    """Templates adopted from another process that this one used for the first time."""
 
 
 class FlowDecoder:
@@ -48,7 +50,7 @@ class FlowDecoder:
             return FlowResult(5, dg.agent_address or exporter, sflow=dg)
         r = self.session.decode(data, exporter, now)
         version = int.from_bytes(data[:2], "big")
-        return FlowResult(version, exporter, r.sets, None, r.templates, r.problems)
+        return FlowResult(version, exporter, r.sets, None, r.templates, r.problems, r.claimed)
 
 
 def rows(result: FlowResult) -> Iterator[dict[str, object]]:

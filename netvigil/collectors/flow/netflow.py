@@ -18,6 +18,14 @@ that decode live traffic: one noisy sender fills its own share and no more. A te
 neither data nor a refresh used for ``template_ttl_s`` seconds expires (:meth:`expire_templates`
 returns it withdrawn, to publish), which frees its place.
 
+With more than one receiving process (``flows.udp_workers``), each has its own session, and a
+template that another process learned is given to this one with :meth:`FlowSession.adopt`
+(announced by the collector: see :mod:`.workers`): it decodes the sets held for it, and it
+does not expire here (the process whose exporter uses it does that) until this session uses
+it itself: its first use is reported in ``SessionResult.claimed`` and the exporter sending it
+here in ``SessionResult.templates`` (as a new one), so that the collector knows which process
+now serves it.
+
 Bad input raises :class:`~netvigil.errors.DecodeError` when the datagram header itself is
 unusable; anything wrong inside (an unknown template, a truncated set) becomes a
 :class:`Problem` next to the records that did decode. A hand-written decoder: the only PyPI
@@ -91,6 +99,8 @@ class SessionResult:
     sets: list[RecordSet] = field(default_factory=list)
     templates: list[FlowTemplate] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    claimed: list[FlowTemplate] = field(default_factory=list)
+    """Adopted templates this session used or received itself for the first time."""
 
 
 @dataclass
@@ -103,6 +113,8 @@ class _Held:
 
 
 _Key = tuple[str, int, int]
+_ADOPTED = float("inf")
+"""The last use of an adopted template that this session has not used yet: never expires."""
 
 
 class FlowSession:
@@ -141,17 +153,39 @@ class FlowSession:
     def load(self, template: FlowTemplate) -> str | None:
         """Learn a template from the compacted templates topic (or withdraw it); returns the
         reason it was refused, if it was (the same checks and bounds as on the wire)."""
+        key, refused = self._accept(template)
+        if key is not None:
+            self._unclocked.append(key)
+        return refused
+
+    def _accept(self, template: FlowTemplate) -> tuple[_Key | None, str | None]:
+        """Store a template that did not come on the wire (or drop a withdrawn one): its key
+        if stored, else the reason it was refused (counted), if it was."""
         key = (template.exporter, template.domain, template.template_id)
         if template.withdrawn:
             self._drop(key)
-            return None
+            return None, None
         refused = self._refusal(key, template.fields)
         if refused is not None:
             self.refused[refused[0]] += 1
-            return refused[0]
+            return None, refused[0]
         self._store(key, template, None)
-        self._unclocked.append(key)
-        return None
+        return key, None
+
+    def adopt(self, template: FlowTemplate, now: float) -> SessionResult:
+        """Learn (or withdraw) a template that another process learned; the sets held for it
+        are decoded now. A refused one is counted and left out, as :meth:`load` does."""
+        out = SessionResult()
+        key, _ = self._accept(template)
+        if key is None:
+            return out
+        self._used[key] = _ADOPTED
+        for held in self._held.pop(key, ()):
+            self._held_count -= 1
+            self._decode_with(
+                key, held.body, held.version, held.export_time, held.sequence, now, out
+            )
+        return out
 
     def templates(self) -> list[FlowTemplate]:
         return [t for t, _ in self._templates.values()]
@@ -177,11 +211,12 @@ class FlowSession:
     def _store(self, key: _Key, template: FlowTemplate, now: float | None) -> bool:
         """Cache an admitted template; True if it is new or changed (worth publishing)."""
         old = self._templates.get(key)
+        adopted = self._used.get(key) == _ADOPTED
         self._used[key] = now
         if old is not None:
             self._templates.move_to_end(key)
             if old[0].fields == template.fields and old[0].scope_count == template.scope_count:
-                return False
+                return adopted and now is not None  # received here: worth saying (claimed)
         else:
             self._per_exporter[key[0]] += 1
         self._templates[key] = (template, compile_template(template.fields, template.scope_count))
@@ -211,6 +246,8 @@ class FlowSession:
         self._unclocked.clear()
         for key in list(self._templates):  # least recently used first
             used = self._used[key]
+            if used == _ADOPTED:
+                continue  # another process's: it expires it
             if used is not None and now - used < ttl:
                 break
             version = self._templates[key][0].version
@@ -478,6 +515,8 @@ class FlowSession:
         out: SessionResult,
     ) -> None:
         template, tpl = self._templates[key]
+        if self._used[key] == _ADOPTED:
+            out.claimed.append(template)
         self._used[key] = now
         self._templates.move_to_end(key)
         try:

@@ -33,8 +33,9 @@ from netvigil.collectors.listen import (
 from netvigil.collectors.syslog.batch import batch_events
 from netvigil.collectors.syslog.framing import FramingError, LineFramer, OctetFramer, detect
 from netvigil.collectors.syslog.records import SOURCE, message_events
-from netvigil.collectors.syslog.workers import WorkerPool
+from netvigil.collectors.syslog.workers import LANE
 from netvigil.collectors.udpwatch import RCVBUF
+from netvigil.collectors.udpworkers import WorkerPool
 from netvigil.errors import DecodeError
 from netvigil.streams.base import Emit
 from netvigil.streams.meters import EDGE, EdgeMeters, Reading
@@ -59,7 +60,8 @@ class SyslogListen:
     queue_size: int = 10_000
     rcvbuf: int = RCVBUF
     udp_workers: int = 1
-    """Processes receiving on the UDP port (``SO_REUSEPORT``; see :mod:`.workers`)."""
+    """Processes receiving on the UDP port (``SO_REUSEPORT``; see
+    :mod:`netvigil.collectors.udpworkers`)."""
     limits: TcpLimits = field(default_factory=TcpLimits)
     bound: dict[str, int] = field(default_factory=dict)
 
@@ -109,14 +111,8 @@ class SyslogCollector:
         consumers: list[asyncio.Task[None]] = []
         try:
             if lst.udp is not None and lst.udp_workers > 1:
-                self._pool = WorkerPool(
-                    lst.host,
-                    lst.udp,
-                    lst.udp_workers,
-                    lst.rcvbuf,
-                    self.counters,
-                    collector=self.name,
-                    meters=self.meters,
+                self._pool = WorkerPool.serving(
+                    self, lst.host, lst.udp, lst.udp_workers, lst.rcvbuf, LANE
                 )
                 lst.bound["udp"] = await self._pool.start()
                 consumers.append(asyncio.create_task(self._pool.run(emit)))

@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from netvigil.config import Settings, load_settings
 from netvigil.events import Event, Incident, Sample
 from netvigil.resolvers.audit import AuditLog
-from netvigil.resolvers.remediation import ActionStore
+from netvigil.resolvers.remediation import ActionRecord, ActionStore
 from netvigil.resolvers.tickets.local import LocalTickets
 from netvigil.service import Service
 from netvigil.streams.kafka.admin import group_lag
@@ -68,6 +69,7 @@ def outcome(data: Path) -> dict[str, Any]:
                 (r.incident, r.action, r.target, r.level, r.status) for r in actions.all()
             ),
             "requests": sorted(r.request_id for r in actions.all()),
+            "order": order_of(actions),
             "audit": Counter((r.action, r.subject) for r in audit.records()),
             "verified": audit.verify().ok,
         }
@@ -75,6 +77,33 @@ def outcome(data: Path) -> dict[str, Any]:
         tickets.close()
         actions.close()
         audit.close()
+
+
+def order_of(actions: ActionStore) -> dict[str, list[tuple[int, str, bool]]]:
+    """Each incident's actions in the order they were decided: (level, status, escalated)."""
+    got: dict[str, list[ActionRecord]] = {}
+    for r in actions.all():
+        got.setdefault(r.incident, []).append(r)
+    # an escalation is decided at the same event time as the failure that caused it
+    return {
+        k: [
+            (r.level, r.status, r.escalated)
+            for r in sorted(v, key=lambda r: (r.created_ts, r.escalated))
+        ]
+        for k, v in got.items()
+    }
+
+
+def one_decision_and_its_escalations(order: dict[str, list[tuple[int, str, bool]]]) -> bool:
+    """Each incident was decided on once; any later action is the level-1 escalation of a
+    change that was made and rolled back or timed out (the remediator's closed loop)."""
+    for acts in order.values():
+        if acts[0][2]:  # the first is a decision, not an escalation
+            return False
+        for before, (level, _, escalated) in pairwise(acts):
+            if not (escalated and level == 1 and before[1] in ("rolled_back", "timed_out")):
+                return False
+    return True
 
 
 @pytest.fixture
@@ -149,7 +178,12 @@ def test_four_coordinator_partitions_on_two_workers_act_once_as_one_does(
     assert all(a[4] in DONE for a in got["actions"]), got["actions"]
     made = Counter(a[:3] for a in got["actions"] if a[4] in MADE)
     assert made and max(made.values()) == 1, got["actions"]
-    assert len(set(got["requests"])) == len(got["requests"]) == len(expected["requests"])
+    # one decision per incident, as with one partition; an incident may have one escalation
+    # more or less: whether its change ran on its own (and was rolled back) depends on the
+    # shared breaker, which partitions on two workers reach in another order than one does
+    assert len(set(got["requests"])) == len(got["requests"]), got["requests"]
+    assert one_decision_and_its_escalations(expected["order"]), expected["order"]
+    assert one_decision_and_its_escalations(got["order"]), got["order"]
     # one change request per action, none twice
     changes = [c for c, _, _ in got["changes"]]
     assert sorted(changes) == sorted(set(changes)) == sorted(got["requests"])

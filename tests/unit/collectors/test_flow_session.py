@@ -8,6 +8,8 @@ import socket
 import struct
 from pathlib import Path
 
+import msgspec
+
 from netvigil.collectors.flow.collector import FlowCollector
 from netvigil.collectors.flow.decoder import FlowDecoder, flow_events
 from netvigil.collectors.flow.netflow import FlowSession
@@ -142,3 +144,83 @@ def test_load_templates_compacts(tmp_path: Path) -> None:
         asyncio.run(store.process(t, None))
     path.write_bytes(path.read_bytes() + b"not json\n")
     assert load_templates(path) == [a]
+
+
+# ---------------------------------------------------------------- templates between workers
+
+
+def _learned(tid: int = 256) -> FlowTemplate:
+    out = FlowSession().decode(ipfix([template(tid)]), "r1", now=0.0)
+    return out.templates[0]
+
+
+def test_an_adopted_template_decodes_the_sets_held_for_it_and_is_claimed_once() -> None:
+    s = FlowSession(hold_s=30)
+    assert not s.decode(ipfix([records(2)]), "r1", now=1.0).sets and s.held == 1
+    out = s.adopt(_learned(), now=2.0)
+    assert [len(x.records) for x in out.sets] == [2] and s.held == 0
+    assert [t.template_id for t in out.claimed] == [256]  # used here: this session serves it
+    again = s.decode(ipfix([records(1)]), "r1", now=3.0)
+    assert len(again.sets) == 1 and not again.claimed
+
+
+def test_an_adopted_template_expires_only_once_used_here() -> None:
+    s = FlowSession(template_ttl_s=10)
+    s.adopt(_learned(), now=0.0)
+    assert s.expire_templates(1_000.0) == [] and s.template_count == 1  # another's to expire
+    used = s.decode(ipfix([records(1)]), "r1", now=1_000.0)
+    assert [t.template_id for t in used.claimed] == [256]
+    assert s.expire_templates(1_005.0) == []
+    assert [t.withdrawn for t in s.expire_templates(1_010.0)] == [True]
+
+
+def test_an_adopted_template_sent_by_its_exporter_is_reported_as_learned() -> None:
+    s = FlowSession()
+    s.adopt(_learned(), now=0.0)
+    first = s.decode(ipfix([template()]), "r1", now=1.0)  # the exporter moved here
+    assert [t.template_id for t in first.templates] == [256]
+    assert s.decode(ipfix([template()]), "r1", now=2.0).templates == []  # a plain refresh
+    withdrawn = msgspec.structs.replace(_learned(), withdrawn=True)
+    assert s.adopt(withdrawn, now=3.0).sets == [] and s.template_count == 0
+
+
+class _Tells:
+    """The collector's pool as far as its template notes go: what it told which worker."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[int, str, bool]] = []
+
+    def tell(self, n: int, notes: list[tuple[str, FlowTemplate]]) -> None:
+        self.told += [(n, kind, t.withdrawn) for kind, t in notes]
+
+
+async def test_the_collector_keeps_workers_templates_in_step() -> None:
+    clock = [0.0]
+    c = FlowCollector(udp_workers=3, template_ttl_s=100, clock=lambda: clock[0])
+    pool = _Tells()
+    c._pool = pool  # type: ignore[assignment]
+    published: list[Event] = []
+
+    async def emit(e: Event) -> None:
+        published.append(e)
+
+    t = _learned()
+    gone = msgspec.structs.replace(t, fields=[], withdrawn=True)
+    await c._notes(0, [("learned", t)], emit)  # learned on worker 0: published, told to 1, 2
+    assert published == [t] and pool.told == [(1, "adopt", False), (2, "adopt", False)]
+    await c._notes(1, [("claimed", t)], emit)  # its exporter moved to worker 1
+    pool.told.clear()
+    await c._notes(0, [("expired", gone)], emit)  # unused on 0: kept, 0 adopts it again
+    assert published == [t] and pool.told == [(0, "adopt", False)] and len(c._board) == 1
+    pool.told.clear()
+    await c._notes(1, [("expired", gone)], emit)  # unused where its exporter sends: gone
+    assert published == [t, gone] and pool.told == [(0, "adopt", True), (2, "adopt", True)]
+    assert c._board == {} and c._expired == 1
+    await c._notes(2, [("learned", t)], emit)
+    c._orphan(2)  # worker 2 died: nobody serves it; withdrawn after template_ttl_s
+    clock[0] = 99.0
+    await c._expire_unserved(clock[0], emit)
+    assert len(published) == 3
+    clock[0] = 100.0
+    await c._expire_unserved(clock[0], emit)
+    assert [e.withdrawn for e in published[3:]] == [True] and c._board == {}  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from netvigil.config import load_settings
@@ -29,6 +30,7 @@ from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.base import ExecOutcome, Lease, Op
 from netvigil.resolvers.calls import Calls
 from netvigil.resolvers.coordinator import CoordinatorProcessor
+from netvigil.resolvers.executors.registry import NoExecutor
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.tickets.local import LocalTickets
 
@@ -192,3 +194,30 @@ async def test_an_action_left_executing_by_a_dead_process_is_escalated(
         e for e in out if isinstance(e, AuditRecord) and e.action == "action.timed_out"
     )
     assert "outcome is unknown" in timed_out.detail["why"]
+
+
+async def test_a_change_that_fails_at_once_is_escalated_as_a_late_failure_is(
+    tmp_path: Path, links: tuple[str, str]
+) -> None:
+    # an inline executor that cannot apply the change: rolled back within the decision, and
+    # the incident goes to a human as when the failure is found on a later tick
+    coord = _coordinator(tmp_path, NoExecutor(), Clock())  # type: ignore[arg-type]
+    rem = coord.remediator
+    assert rem is not None
+    out = await _process(coord, congestion("fp1", links[0], T0))
+    assert _audited(out) == [
+        "incident.opened",
+        "action.decided",
+        "action.approved",
+        "action.executed",
+        "action.rolled_back",
+        "action.decided",
+        "action.proposed",
+    ]
+    first, second = sorted(rem.store.of_incident("fp1"), key=lambda r: r.escalated)
+    assert (first.level, first.status, first.escalated) == (2, "rolled_back", False)
+    assert (second.level, second.status, second.escalated) == (1, "awaiting_approval", True)
+    # a revision of the same root cause decides nothing more
+    again = msgspec.structs.replace(congestion("fp1", links[0], T0 + 10), revision=2)
+    await _process(coord, again)
+    assert len(rem.store.of_incident("fp1")) == 2
