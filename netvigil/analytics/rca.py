@@ -478,9 +478,48 @@ def _weak_candidates(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
     return list(out.values())
 
 
-def _walk(
-    topo: Topo, ev: _Evidence, anomalies: Sequence[AnomalyRef], targets: set[str]
-) -> dict[str, float]:
+@dataclass
+class _Seeds:
+    """What the walk reads of the symptoms (:func:`_seeds`)."""
+
+    seen: set[str] = field(default_factory=set)
+    """The symptoms' entities that the topology has."""
+    devices: set[str] = field(default_factory=set)
+    """Their devices."""
+    first: float = math.inf
+    """The earliest onset of all the symptoms (math.inf: none)."""
+    weight: dict[str, float] = field(default_factory=dict)
+    """Entity -> its seed: the largest ``weight(a) * exp(-(onset - first) / ONSET_TAU_S)``
+    of its symptoms (at least 0)."""
+
+    def add(self, topo: Topo, anomalies: Sequence[AnomalyRef]) -> None:
+        """Take more symptoms' entities (then :meth:`seed` them)."""
+        for a in anomalies:
+            if topo.has(a.entity):
+                self.seen.add(a.entity)
+                self.devices.update(entity_devices(a.entity))
+
+    def seed(self, anomalies: Sequence[AnomalyRef], everything: Sequence[AnomalyRef]) -> None:
+        """Take more symptoms' seeds; when one of them is the earliest so far, every seed is
+        made again from ``everything`` (all the symptoms, these included)."""
+        first = min((a.onset_ts for a in anomalies), default=self.first)
+        if first < self.first:
+            self.first, self.weight, anomalies = first, {}, everything
+        first, weights, seen = self.first, self.weight, self.seen
+        for a in anomalies:
+            if a.entity in seen:
+                w = weight(a) * math.exp(-max(a.onset_ts - first, 0.0) / ONSET_TAU_S)
+                weights[a.entity] = max(weights.get(a.entity, 0.0), w)
+
+
+def _seeds(topo: Topo, anomalies: Sequence[AnomalyRef]) -> _Seeds:
+    out = _Seeds()
+    out.add(topo, anomalies)
+    out.seed(anomalies, anomalies)
+    return out
+
+
+def _walk(topo: Topo, seeds: _Seeds, targets: set[str]) -> dict[str, float]:
     """Personalized PageRank on devices, interfaces and links, seeded by the anomalies.
 
     Written as a power iteration over an edge list (``numpy.bincount`` is the sparse
@@ -489,9 +528,8 @@ def _walk(
     that size the conversions and per-call overheads of either cost more than the walk.
     Hubs join with their anomalous or candidate links only (WALK_MAX_LINKS).
     """
-    seen = {a.entity for a in anomalies if topo.has(a.entity)}
-    devices = {d for e in seen for d in entity_devices(e)}
-    devices |= {d for t in targets for d in entity_devices(t)}
+    seen = seeds.seen
+    devices = seeds.devices | {d for t in targets for d in entity_devices(t)}
     # nodes are numbered in order of first appearance: each device, then each of its links'
     # a, a_if, link, b_if, b (a link once); the edges are each link's chain of four
     order: list[str] = []
@@ -514,14 +552,12 @@ def _walk(
             order.extend(chain)
             chains.extend(chain)
     index = {name: i for i, name in enumerate(dict.fromkeys(order))}
-    first = min((a.onset_ts for a in anomalies), default=0.0)
     n = len(index)
     p = np.zeros(n)
-    for a in anomalies:
-        i = index.get(a.entity)
+    for e, w in seeds.weight.items():
+        i = index.get(e)
         if i is not None:
-            w = weight(a) * math.exp(-max(a.onset_ts - first, 0.0) / ONSET_TAU_S)
-            p[i] = max(p[i], w)
+            p[i] = w
     if n == 0 or p.sum() <= 0:
         return {}
     p /= p.sum()
@@ -590,7 +626,7 @@ def rank(topo: Topo | Subgraph, anomalies: Sequence[AnomalyRef], top: int = 5) -
         topo = View(topo)
     ev = _collect(topo, anomalies)
     cands = hypotheses(topo, ev) if ev.strength else _weak_candidates(topo, ev)
-    return _scored(topo, ev, anomalies, cands, top)
+    return _scored(topo, ev, _seeds(topo, anomalies), cands, top)
 
 
 class GroupRanking:
@@ -618,13 +654,17 @@ class GroupRanking:
       routing daemon, congestion, an end shut down) changes sets that every hypothesis
       reads, and all are made again. Weak symptoms and strong ones on devices or links (not
       interfaces) change no hypothesis. Reroutes are applied to all at every call;
+    - the walk's seeds (:class:`_Seeds`: the symptoms' entities and each one's largest
+      weight, discounted from the earliest onset) take the new symptoms the same way, and
+      are made again when a new symptom is the earliest; the walk itself (its graph and
+      power iteration) is made at every call, as :func:`rank` makes it;
     - candidates are scored and sorted as :func:`rank` does, by a key under which no two
       candidates tie (:func:`_scored`), so the order they are kept in does not matter.
 
     ``topo`` must answer as a neighbourhood :class:`View` of the symptoms would (an interface
     without a link is unknown), and the same for the object's life: the correlator passes the
     embedded store's :meth:`~netvigil.graph.memory.MemoryTopology.rank_view`, one object per
-    shape of the graph. The walk is made from scratch at every call (see :func:`_walk`).
+    shape of the graph.
     """
 
     def __init__(self) -> None:
@@ -634,6 +674,7 @@ class GroupRanking:
         self._hyps: dict[_HypKey, Hypothesis] = {}
         self._devices: set[str] = set()
         self._cut: dict[str, frozenset[str]] = {}
+        self._seeds = _Seeds()
 
     def rank(self, topo: Topo, anomalies: Sequence[AnomalyRef], top: int = 5) -> list[RootCause]:
         seen = [(a.entity, a.signal, a.kind, a.score, a.onset_ts) for a in anomalies]
@@ -666,10 +707,13 @@ class GroupRanking:
             self._cut = _cut_off(topo, ev.unreachable)
         else:
             self._update(topo, touched)
+        new = anomalies[done:]
+        self._seeds.add(topo, new)
+        self._seeds.seed(new, anomalies)
         if not ev.strength:
-            return _scored(topo, ev, anomalies, _weak_candidates(topo, ev), top)
+            return _scored(topo, ev, self._seeds, _weak_candidates(topo, ev), top)
         cands = [_with_reroutes(h, ev) for h in self._hyps.values()]
-        return _scored(topo, ev, anomalies, cands, top)
+        return _scored(topo, ev, self._seeds, cands, top)
 
     def _update(self, topo: Topo, touched: list[str]) -> None:
         """Make again the hypotheses of the links of ``touched`` and of their ends."""
@@ -695,11 +739,7 @@ class GroupRanking:
 
 
 def _scored(
-    topo: Topo,
-    ev: _Evidence,
-    anomalies: Sequence[AnomalyRef],
-    cands: list[Hypothesis],
-    top: int,
+    topo: Topo, ev: _Evidence, seeds: _Seeds, cands: list[Hypothesis], top: int
 ) -> list[RootCause]:
     """Score the candidates and keep the ``top`` best, one per entity.
 
@@ -710,7 +750,7 @@ def _scored(
     if not cands:
         return []
     strong_total = sum(ev.strength.values())
-    walk = _walk(topo, ev, anomalies, {c.entity for c in cands})
+    walk = _walk(topo, seeds, {c.entity for c in cands})
     weak_total = sum(ev.weak.values())
     scored: list[tuple[float, Hypothesis, Iterable[str]]] = []
     strength = ev.strength
