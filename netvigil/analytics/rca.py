@@ -77,6 +77,7 @@ __all__ = [
     "UNCONFIRMED",
     "W_RULE",
     "W_WALK",
+    "GroupRanking",
     "Hypothesis",
     "Topo",
     "View",
@@ -137,6 +138,18 @@ _SIMPLER = {
     "routing_down": 1,
     "device_down": 2,
     "degraded": 3,
+}
+#: the place of a hypothesis among those of its entity, in the order :func:`hypotheses` makes
+#: them (what broke a tie of score and simplicity before candidates were sorted by it)
+_PLACE = {
+    "link_down": 0,
+    "adjacency_down": 0,
+    "congestion": 1,
+    "packet_loss": 2,
+    "device_down": 0,
+    "routing_down": 1,
+    "linecard": 2,
+    "degraded": 0,
 }
 _FAULT = {
     "link_down": "down",
@@ -257,33 +270,39 @@ def _collect(topo: Topo, anomalies: Iterable[AnomalyRef]) -> _Evidence:
     ev = _Evidence()
     has = topo.has
     for a in anomalies:
-        if not has(a.entity):
-            continue
-        w = KIND_WEIGHT.get(a.kind, 0.3) * a.score  # weight(a), inline: per symptom, per rank
-        if a.kind == ADMIN_DOWN:
-            ev.admin_down.add(a.entity)
-            continue
-        if a.kind not in STRONG_KINDS:
-            ev.weak[a.entity] = max(ev.weak.get(a.entity, 0.0), w)
-            continue
-        k = _key(a)
-        if w > ev.strength.get(k, 0.0):
-            ev.strength[k] = w
-            ev.kind[k] = a.kind
-        ev.onset[k] = min(ev.onset.get(k, a.onset_ts), a.onset_ts)
-        if a.signal == "reachability":
-            ev.unreachable.add(a.entity)
-        elif a.signal.startswith(PROCESS_PREFIX) and a.kind == "down":
-            ev.routing_dead.add(a.entity)
-        elif a.kind == "down" and entity_kind(a.entity) == "interface":
-            ev.down_ifaces.add(a.entity)
-            if not a.signal.startswith(ROUTING_PREFIX):
-                ev.oper_down.add(a.entity)
-        elif a.kind == "threshold" and entity_kind(a.entity) == "interface":
-            ev.congested.add(a.entity)
-        elif a.kind == "errors" and entity_kind(a.entity) == "interface":
-            ev.lossy.add(a.entity)
+        if has(a.entity):
+            _fold(ev, a)
     return ev
+
+
+def _fold(ev: _Evidence, a: AnomalyRef) -> None:
+    """Add one symptom (of an entity the topology has) to the evidence, in order: the
+    evidence of a sequence is its symptoms folded one by one (a stronger one replaces a
+    weaker one's kind; the first of equal strength keeps it)."""
+    w = KIND_WEIGHT.get(a.kind, 0.3) * a.score  # weight(a), inline: per symptom, per rank
+    if a.kind == ADMIN_DOWN:
+        ev.admin_down.add(a.entity)
+        return
+    if a.kind not in STRONG_KINDS:
+        ev.weak[a.entity] = max(ev.weak.get(a.entity, 0.0), w)
+        return
+    k = _key(a)
+    if w > ev.strength.get(k, 0.0):
+        ev.strength[k] = w
+        ev.kind[k] = a.kind
+    ev.onset[k] = min(ev.onset.get(k, a.onset_ts), a.onset_ts)
+    if a.signal == "reachability":
+        ev.unreachable.add(a.entity)
+    elif a.signal.startswith(PROCESS_PREFIX) and a.kind == "down":
+        ev.routing_dead.add(a.entity)
+    elif a.kind == "down" and entity_kind(a.entity) == "interface":
+        ev.down_ifaces.add(a.entity)
+        if not a.signal.startswith(ROUTING_PREFIX):
+            ev.oper_down.add(a.entity)
+    elif a.kind == "threshold" and entity_kind(a.entity) == "interface":
+        ev.congested.add(a.entity)
+    elif a.kind == "errors" and entity_kind(a.entity) == "interface":
+        ev.lossy.add(a.entity)
 
 
 def _observable(e: str, unreachable: set[str]) -> bool:
@@ -324,90 +343,120 @@ def _cut_off(topo: Topo, unreachable: set[str]) -> dict[str, frozenset[str]]:
     return out
 
 
+#: a hypothesis is keyed by (kind, entity); a link's down and adjacency-down hypotheses share
+#: one key (one of the two is made), as do the three device hypotheses' entity
+_HypKey = tuple[str, str]
+
+
 def hypotheses(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
     """The typed candidates the strong evidence suggests (the rules for the obvious cases)."""
-    out: dict[tuple[str, str], Hypothesis] = {}
-    devices: set[str] = ev.unreachable | ev.routing_dead
+    return [_with_reroutes(h, ev) for h in _hypotheses(topo, ev).values()]
+
+
+def _hypotheses(topo: Topo, ev: _Evidence) -> dict[_HypKey, Hypothesis]:
+    """:func:`hypotheses` before reroutes, by key: each link with a down end, each congested
+    link, each lossy link, and the device hypotheses of each device of :func:`_devices`."""
+    out: dict[_HypKey, Hypothesis] = {}
     cut = _cut_off(topo, ev.unreachable)
     for ifid in ev.down_ifaces:
         iface = topo.interface(ifid)
-        devices.add(iface.device)
-        if iface.link:
-            lk = topo.link(iface.link)
-            devices.add(lk.other(iface.device))
-            if ("link_down", lk.id) in out:
-                continue  # its other end, down too: the same hypothesis
-            ends = frozenset(
-                e
-                for e in (lk.a_if, lk.b_if)
-                if _observable(e, ev.unreachable) and e not in ev.admin_down
-            )
-            shut = " (one end shut down)" if {lk.a_if, lk.b_if} & ev.admin_down else ""
-            if ends & ev.oper_down:
-                out[("link_down", lk.id)] = Hypothesis(
-                    "link_down", lk.id, ends, "both ends down" + shut
-                )
-            else:
-                out[("link_down", lk.id)] = Hypothesis(
-                    "adjacency_down", lk.id, ends, "adjacency down, interfaces up" + shut
-                )
+        if iface.link and ("link_down", iface.link) not in out:  # else its other end's
+            out[("link_down", iface.link)] = _link_down(topo.link(iface.link), ev)
     for ifid in ev.congested:
         iface = topo.interface(ifid)
         if iface.link:
-            lk = topo.link(iface.link)
-            hot = frozenset(e for e in (lk.a_if, lk.b_if) if e in ev.congested)
-            out[("congestion", lk.id)] = Hypothesis(
-                "congestion", lk.id, hot, "interface over utilization threshold"
-            )
+            out[("congestion", iface.link)] = _congestion(topo.link(iface.link), ev)
     for ifid in ev.lossy:
         iface = topo.interface(ifid)
         if iface.link:
-            lk = topo.link(iface.link)
-            ends = frozenset(e for e in (lk.a_if, lk.b_if) if _observable(e, ev.unreachable))
-            out[("packet_loss", lk.id)] = Hypothesis(
-                "packet_loss", lk.id, ends, "input errors on the link's interfaces"
-            )
+            out[("packet_loss", iface.link)] = _packet_loss(topo.link(iface.link), ev)
+    for dev in sorted(_devices(topo, ev)):
+        out.update(_device_hypotheses(topo, ev, dev, cut))
+    return out
+
+
+def _devices(topo: Topo, ev: _Evidence) -> set[str]:
+    """The devices that get device hypotheses: the unreachable ones, those whose routing
+    daemon is gone, and both ends of every link with a down end."""
+    devices: set[str] = ev.unreachable | ev.routing_dead
+    for ifid in ev.down_ifaces:
+        devices.update(_ends_of(topo, ifid))
+    return devices
+
+
+def _ends_of(topo: Topo, ifid: str) -> tuple[str, ...]:
+    """An interface's device and, on a link, the device at the other end."""
+    iface = topo.interface(ifid)
+    if not iface.link:
+        return (iface.device,)
+    return (iface.device, topo.link(iface.link).other(iface.device))
+
+
+def _link_down(lk: Link, ev: _Evidence) -> Hypothesis:
+    ends = frozenset(
+        e for e in (lk.a_if, lk.b_if) if _observable(e, ev.unreachable) and e not in ev.admin_down
+    )
+    shut = " (one end shut down)" if {lk.a_if, lk.b_if} & ev.admin_down else ""
+    if ends & ev.oper_down:
+        return Hypothesis("link_down", lk.id, ends, "both ends down" + shut)
+    return Hypothesis("adjacency_down", lk.id, ends, "adjacency down, interfaces up" + shut)
+
+
+def _congestion(lk: Link, ev: _Evidence) -> Hypothesis:
+    hot = frozenset(e for e in (lk.a_if, lk.b_if) if e in ev.congested)
+    return Hypothesis("congestion", lk.id, hot, "interface over utilization threshold")
+
+
+def _packet_loss(lk: Link, ev: _Evidence) -> Hypothesis:
+    ends = frozenset(e for e in (lk.a_if, lk.b_if) if _observable(e, ev.unreachable))
+    return Hypothesis("packet_loss", lk.id, ends, "input errors on the link's interfaces")
+
+
+def _device_hypotheses(
+    topo: Topo, ev: _Evidence, dev: str, cut: dict[str, frozenset[str]]
+) -> dict[_HypKey, Hypothesis]:
+    """The device hypotheses of ``dev``: down always, routing down and linecard when the
+    evidence fits them. They read the evidence of ``dev``'s own links' interfaces only, and
+    the device sets (unreachable, routing daemons gone, ``cut``)."""
+    out: dict[_HypKey, Hypothesis] = {}
     down = ev.down_ifaces
-    for dev in sorted(devices):
-        links = topo.links_of(dev)
-        # the far end of each link (lk.end(lk.other(dev))), observable unless its device is
-        # unreachable (dev itself does not count)
-        far = {lk.b_if if lk.a == dev else lk.a_if for lk in links if lk.a != lk.b}
-        far = {e for e in far if _observable_from(e, dev, ev.unreachable)}
-        dead = frozenset({f"{dev}|routing"}) if dev in ev.routing_dead else frozenset()
-        out[("device_down", dev)] = Hypothesis(
-            "device_down",
+    links = topo.links_of(dev)
+    # the far end of each link (lk.end(lk.other(dev))), observable unless its device is
+    # unreachable (dev itself does not count)
+    far = {lk.b_if if lk.a == dev else lk.a_if for lk in links if lk.a != lk.b}
+    far = {e for e in far if _observable_from(e, dev, ev.unreachable)}
+    dead = frozenset({f"{dev}|routing"}) if dev in ev.routing_dead else frozenset()
+    out[("device_down", dev)] = Hypothesis(
+        "device_down",
+        dev,
+        frozenset({f"{dev}|reach"} | far),
+        "unreachable, neighbours see it",
+        explains=dead | cut.get(dev, frozenset()),
+    )
+    own = {lk.end(dev) for lk in links if lk.a != lk.b}
+    if dev not in ev.unreachable and not (far | own) & ev.oper_down:
+        # a daemon that stops in order logs its own adjacencies down first; one that
+        # crashes logs nothing: its own ends are explained, not predicted. The device
+        # answers its polls, so it is observed: its routing manager's word that the
+        # daemon is gone is predicted, and missing when it never came
+        out[("routing_down", dev)] = Hypothesis(
+            "routing_down",
             dev,
-            frozenset({f"{dev}|reach"} | far),
-            "unreachable, neighbours see it",
-            explains=dead | cut.get(dev, frozenset()),
+            frozenset(far) | {f"{dev}|routing"},
+            "reachable, its routing daemon gone" if dead else "reachable, neighbours lost it",
+            explains=frozenset(own),
         )
-        own = {lk.end(dev) for lk in links if lk.a != lk.b}
-        if dev not in ev.unreachable and not (far | own) & ev.oper_down:
-            # a daemon that stops in order logs its own adjacencies down first; one that
-            # crashes logs nothing: its own ends are explained, not predicted. The device
-            # answers its polls, so it is observed: its routing manager's word that the
-            # daemon is gone is predicted, and missing when it never came
-            out[("routing_down", dev)] = Hypothesis(
-                "routing_down",
-                dev,
-                frozenset(far) | {f"{dev}|routing"},
-                "reachable, its routing daemon gone" if dead else "reachable, neighbours lost it",
-                explains=frozenset(own),
+    failed = [lk for lk in links if lk.a_if in down or lk.b_if in down]
+    if 2 <= len(failed) < len(links) and dev not in ev.unreachable:
+        onsets = [min(ev.onset[e] for e in (lk.a_if, lk.b_if) if e in ev.onset) for lk in failed]
+        if max(onsets) - min(onsets) <= LINECARD_SPREAD_S:
+            ends = frozenset(
+                e for lk in failed for e in (lk.a_if, lk.b_if) if _observable(e, ev.unreachable)
             )
-        failed = [lk for lk in links if lk.a_if in down or lk.b_if in down]
-        if 2 <= len(failed) < len(links) and dev not in ev.unreachable:
-            onsets = [
-                min(ev.onset[e] for e in (lk.a_if, lk.b_if) if e in ev.onset) for lk in failed
-            ]
-            if max(onsets) - min(onsets) <= LINECARD_SPREAD_S:
-                ends = frozenset(
-                    e for lk in failed for e in (lk.a_if, lk.b_if) if _observable(e, ev.unreachable)
-                )
-                out[("linecard", dev)] = Hypothesis(
-                    "linecard", dev, ends, "several links of a reachable device down together"
-                )
-    return [_with_reroutes(h, ev) for h in out.values()]
+            out[("linecard", dev)] = Hypothesis(
+                "linecard", dev, ends, "several links of a reachable device down together"
+            )
+    return out
 
 
 def _with_reroutes(h: Hypothesis, ev: _Evidence) -> Hypothesis:
@@ -437,9 +486,48 @@ def _weak_candidates(topo: Topo, ev: _Evidence) -> list[Hypothesis]:
     return list(out.values())
 
 
-def _walk(
-    topo: Topo, ev: _Evidence, anomalies: Sequence[AnomalyRef], targets: set[str]
-) -> dict[str, float]:
+@dataclass
+class _Seeds:
+    """What the walk reads of the symptoms (:func:`_seeds`)."""
+
+    seen: set[str] = field(default_factory=set)
+    """The symptoms' entities that the topology has."""
+    devices: set[str] = field(default_factory=set)
+    """Their devices."""
+    first: float = math.inf
+    """The earliest onset of all the symptoms (math.inf: none)."""
+    weight: dict[str, float] = field(default_factory=dict)
+    """Entity -> its seed: the largest ``weight(a) * exp(-(onset - first) / ONSET_TAU_S)``
+    of its symptoms (at least 0)."""
+
+    def add(self, topo: Topo, anomalies: Sequence[AnomalyRef]) -> None:
+        """Take more symptoms' entities (then :meth:`seed` them)."""
+        for a in anomalies:
+            if topo.has(a.entity):
+                self.seen.add(a.entity)
+                self.devices.update(entity_devices(a.entity))
+
+    def seed(self, anomalies: Sequence[AnomalyRef], everything: Sequence[AnomalyRef]) -> None:
+        """Take more symptoms' seeds; when one of them is the earliest so far, every seed is
+        made again from ``everything`` (all the symptoms, these included)."""
+        first = min((a.onset_ts for a in anomalies), default=self.first)
+        if first < self.first:
+            self.first, self.weight, anomalies = first, {}, everything
+        first, weights, seen = self.first, self.weight, self.seen
+        for a in anomalies:
+            if a.entity in seen:
+                w = weight(a) * math.exp(-max(a.onset_ts - first, 0.0) / ONSET_TAU_S)
+                weights[a.entity] = max(weights.get(a.entity, 0.0), w)
+
+
+def _seeds(topo: Topo, anomalies: Sequence[AnomalyRef]) -> _Seeds:
+    out = _Seeds()
+    out.add(topo, anomalies)
+    out.seed(anomalies, anomalies)
+    return out
+
+
+def _walk(topo: Topo, seeds: _Seeds, targets: set[str]) -> dict[str, float]:
     """Personalized PageRank on devices, interfaces and links, seeded by the anomalies.
 
     Written as a power iteration over an edge list (``numpy.bincount`` is the sparse
@@ -448,9 +536,8 @@ def _walk(
     that size the conversions and per-call overheads of either cost more than the walk.
     Hubs join with their anomalous or candidate links only (WALK_MAX_LINKS).
     """
-    seen = {a.entity for a in anomalies if topo.has(a.entity)}
-    devices = {d for e in seen for d in entity_devices(e)}
-    devices |= {d for t in targets for d in entity_devices(t)}
+    seen = seeds.seen
+    devices = seeds.devices | {d for t in targets for d in entity_devices(t)}
     # nodes are numbered in order of first appearance: each device, then each of its links'
     # a, a_if, link, b_if, b (a link once); the edges are each link's chain of four
     order: list[str] = []
@@ -473,14 +560,12 @@ def _walk(
             order.extend(chain)
             chains.extend(chain)
     index = {name: i for i, name in enumerate(dict.fromkeys(order))}
-    first = min((a.onset_ts for a in anomalies), default=0.0)
     n = len(index)
     p = np.zeros(n)
-    for a in anomalies:
-        i = index.get(a.entity)
+    for e, w in seeds.weight.items():
+        i = index.get(e)
         if i is not None:
-            w = weight(a) * math.exp(-max(a.onset_ts - first, 0.0) / ONSET_TAU_S)
-            p[i] = max(p[i], w)
+            p[i] = w
     if n == 0 or p.sum() <= 0:
         return {}
     p /= p.sum()
@@ -548,11 +633,132 @@ def rank(topo: Topo | Subgraph, anomalies: Sequence[AnomalyRef], top: int = 5) -
     if isinstance(topo, Subgraph):
         topo = View(topo)
     ev = _collect(topo, anomalies)
-    strong_total = sum(ev.strength.values())
-    cands = hypotheses(topo, ev) if strong_total > 0 else _weak_candidates(topo, ev)
+    cands = hypotheses(topo, ev) if ev.strength else _weak_candidates(topo, ev)
+    return _scored(topo, ev, _seeds(topo, anomalies), cands, top)
+
+
+class GroupRanking:
+    """The ranking of one growing group of anomalies, kept between its revisions.
+
+    A correlator ranks an incident again each time symptoms join it, and ranking from
+    scratch costs O(group) in evidence and hypotheses at every revision (O(n²) over a storm).
+    This keeps both from the last call and updates them with what changed.
+
+    **Invariant** (tested on random sequences, ``tests/unit/analytics/test_rca_incremental.py``):
+    ``GroupRanking().rank(topo, xs)`` returns exactly ``rank(topo, xs)`` (the same root
+    causes, scores and evidence, bit for bit), whatever calls came before. It holds because:
+
+    - the state is valid for one ``topo`` object and the symptoms of the last call,
+      ``_seen`` (each as the fields ranking reads: entity, signal, kind, score, onset; not
+      its state); a call whose symptoms do not *extend* them (``_seen`` is a prefix of its
+      own), or on another ``topo``, starts again from nothing;
+    - the evidence of a sequence is its symptoms folded in order (:func:`_fold`), so the
+      evidence of an extension is the last evidence with the new symptoms folded in, the
+      very same dictionaries and sets :func:`_collect` would build;
+    - hypotheses are kept by key before reroutes (:func:`_hypotheses`): a new symptom on an
+      interface (down, errors) changes only the hypotheses of its link and of the devices at
+      its link's two ends (:func:`_device_hypotheses` reads a device's own links only), so
+      those are made again; any other strong symptom that hypotheses read (reachability, a
+      routing daemon, congestion, an end shut down) changes sets that every hypothesis
+      reads, and all are made again. Weak symptoms and strong ones on devices or links (not
+      interfaces) change no hypothesis. Reroutes are applied to all at every call;
+    - the walk's seeds (:class:`_Seeds`: the symptoms' entities and each one's largest
+      weight, discounted from the earliest onset) take the new symptoms the same way, and
+      are made again when a new symptom is the earliest; the walk itself (its graph and
+      power iteration) is made at every call, as :func:`rank` makes it;
+    - candidates are scored and sorted as :func:`rank` does, by a key under which no two
+      candidates tie (:func:`_scored`), so the order they are kept in does not matter.
+
+    ``topo`` must answer as a neighbourhood :class:`View` of the symptoms would (an interface
+    without a link is unknown), and the same for the object's life: the correlator passes the
+    embedded store's :meth:`~netvigil.graph.memory.MemoryTopology.rank_view`, one object per
+    shape of the graph.
+    """
+
+    def __init__(self) -> None:
+        self._topo: Topo | None = None
+        self._seen: list[tuple[str, str, str, float, float]] = []
+        self._ev = _Evidence()
+        self._hyps: dict[_HypKey, Hypothesis] = {}
+        self._devices: set[str] = set()
+        self._cut: dict[str, frozenset[str]] = {}
+        self._seeds = _Seeds()
+
+    def rank(self, topo: Topo, anomalies: Sequence[AnomalyRef], top: int = 5) -> list[RootCause]:
+        seen = [(a.entity, a.signal, a.kind, a.score, a.onset_ts) for a in anomalies]
+        done = len(self._seen)
+        if topo is not self._topo or seen[:done] != self._seen:
+            self.__init__()  # type: ignore[misc]
+            self._topo, done = topo, 0
+        self._seen = seen
+        ev, has = self._ev, topo.has
+        touched: list[str] = []  # interfaces whose down or errors symptoms are new
+        everything = False
+        for a in anomalies[done:]:
+            if not has(a.entity):
+                continue
+            _fold(ev, a)
+            if a.kind == ADMIN_DOWN or (
+                a.kind in STRONG_KINDS
+                and (
+                    a.signal == "reachability"
+                    or a.signal.startswith(PROCESS_PREFIX)
+                    or (a.kind == "threshold" and entity_kind(a.entity) == "interface")
+                )
+            ):
+                everything = True
+            elif a.kind in ("down", "errors") and entity_kind(a.entity) == "interface":
+                touched.append(a.entity)
+        if everything or done == 0:
+            self._hyps = _hypotheses(topo, ev)
+            self._devices = _devices(topo, ev)
+            self._cut = _cut_off(topo, ev.unreachable)
+        else:
+            self._update(topo, touched)
+        new = anomalies[done:]
+        self._seeds.add(topo, new)
+        self._seeds.seed(new, anomalies)
+        if not ev.strength:
+            return _scored(topo, ev, self._seeds, _weak_candidates(topo, ev), top)
+        cands = [_with_reroutes(h, ev) for h in self._hyps.values()]
+        return _scored(topo, ev, self._seeds, cands, top)
+
+    def _update(self, topo: Topo, touched: list[str]) -> None:
+        """Make again the hypotheses of the links of ``touched`` and of their ends."""
+        ev, hyps = self._ev, self._hyps
+        again: set[str] = set()
+        for ifid in touched:
+            ends = _ends_of(topo, ifid)
+            if ifid in ev.down_ifaces:
+                self._devices.update(ends)
+            again.update(ends)
+            link = topo.interface(ifid).link
+            if not link:
+                continue
+            lk = topo.link(link)
+            if lk.a_if in ev.down_ifaces or lk.b_if in ev.down_ifaces:
+                hyps[("link_down", lk.id)] = _link_down(lk, ev)
+            if lk.a_if in ev.lossy or lk.b_if in ev.lossy:
+                hyps[("packet_loss", lk.id)] = _packet_loss(lk, ev)
+        for dev in sorted(again & self._devices):
+            for kind in ("device_down", "routing_down", "linecard"):
+                hyps.pop((kind, dev), None)
+            hyps.update(_device_hypotheses(topo, ev, dev, self._cut))
+
+
+def _scored(
+    topo: Topo, ev: _Evidence, seeds: _Seeds, cands: list[Hypothesis], top: int
+) -> list[RootCause]:
+    """Score the candidates and keep the ``top`` best, one per entity.
+
+    Sorted by score (to 9 digits), then the simpler hypothesis, the entity, and the kind's
+    place among the hypotheses of one entity (a link: down, congestion, loss; a device:
+    down, routing down, linecard): no two candidates tie, so the result does not depend on
+    the order of ``cands``."""
     if not cands:
         return []
-    walk = _walk(topo, ev, anomalies, {c.entity for c in cands})
+    strong_total = sum(ev.strength.values())
+    walk = _walk(topo, seeds, {c.entity for c in cands})
     weak_total = sum(ev.weak.values())
     scored: list[tuple[float, Hypothesis, Iterable[str]]] = []
     strength = ev.strength
@@ -573,7 +779,9 @@ def rank(topo: Topo | Subgraph, anomalies: Sequence[AnomalyRef], top: int = 5) -
             continue
         score = W_RULE * fit + W_WALK * walk.get(h.entity, 0.0)
         scored.append((score, h, shown))
-    scored.sort(key=lambda s: (-round(s[0], 9), _SIMPLER[s[1].kind], s[1].entity))
+    scored.sort(
+        key=lambda s: (-round(s[0], 9), _SIMPLER[s[1].kind], s[1].entity, _PLACE[s[1].kind])
+    )
     out: list[RootCause] = []
     seen: set[str] = set()
     for score, h, shown in scored:

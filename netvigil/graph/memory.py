@@ -46,6 +46,7 @@ class MemoryTopology:
         self._shape = 0
         #: where one failure can split the graph, for the shape it was computed at
         self._cuts: tuple[int, alg.Cuts] | None = None
+        self._rank_view: RankView | None = None
 
     def _changed(self, shape: bool = True) -> None:
         self._gen += 1
@@ -280,6 +281,13 @@ class MemoryTopology:
         self.device(b)
         return alg.routes(self._g, a, b, k)
 
+    def rank_view(self) -> RankView:
+        """What ranking reads of this store (:class:`RankView`), one object per shape of the
+        graph (a change of devices or links makes a new one; sites and services do not)."""
+        if self._rank_view is None or self._rank_view.shape != self._shape:
+            self._rank_view = RankView(self, self._shape)
+        return self._rank_view
+
     def warm(self) -> alg.Cuts:
         """What blast radii read of the graph as it is (where one failure can split it:
         linear in its size, ~0.6 CPU s at 10,000 devices), computed now if the devices or
@@ -324,3 +332,46 @@ class MemoryTopology:
                 common = on_path if common is None else common & on_path
         dist = dict(nx.single_source_shortest_path_length(self._g, root))
         return sorted(common or (), key=lambda n: (-dist[n], n))
+
+
+class RankView:
+    """The store as ranking reads it (``netvigil.analytics.rca.Topo``), answering as
+    ``rca.View(store.neighbourhood(...))`` answers for the devices the neighbourhood holds
+    whole (the symptoms' devices and their neighbours, all ranking reads): an interface is
+    known only on a link, a device's links come sorted by id (a link from a device to itself
+    twice), services are not entities. Read from the store when asked, each device's links
+    kept; valid for the shape of the graph it was made at (``shape``)."""
+
+    def __init__(self, store: MemoryTopology, shape: int) -> None:
+        self.shape = shape
+        self._store = store
+        self._links_of: dict[str, list[Link]] = {}
+
+    def has(self, entity: str) -> bool:
+        s = self._store
+        if entity in s._devices or entity in s._links:
+            return True
+        iface = s._ifaces.get(entity)
+        return iface is not None and iface.link is not None
+
+    def interface(self, interface_id: str) -> Interface:
+        iface = self._store._ifaces.get(interface_id)
+        if iface is None or iface.link is None:
+            raise TopologyError(f"unknown interface {interface_id!r}")
+        return iface
+
+    def link(self, link_id: str) -> Link:
+        return self._store.link(link_id)
+
+    def links_of(self, device: str) -> list[Link]:
+        found = self._links_of.get(device)
+        if found is None:
+            s = self._store
+            ids = sorted(
+                {k for i in s._by_device.get(device, ()) if (k := s._ifaces[i].link) is not None}
+            )
+            found = []
+            for link in (s._links[k] for k in ids):
+                found += [link] * ((link.a == device) + (link.b == device))
+            self._links_of[device] = found
+        return list(found)

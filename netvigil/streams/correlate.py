@@ -116,7 +116,7 @@ from typing import Literal
 
 import msgspec
 
-from netvigil.analytics.rca import UNCONFIRMED, is_strong, rank, weight
+from netvigil.analytics.rca import UNCONFIRMED, GroupRanking, is_strong, rank, weight
 from netvigil.analytics.summary import Summarizer
 from netvigil.analytics.suppression import matches
 from netvigil.errors import TopologyError
@@ -171,6 +171,8 @@ _RAISED: dict[Severity, Severity] = {
     "critical": "critical",
 }
 SLO_KIND = "slo_burn"
+#: incidents whose ranking is kept between revisions (the most recently ranked)
+RANKINGS_KEPT = 256
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,9 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         self._near: dict[tuple[str, int], set[str]] = {}
         self._near_gen: int | None = None
         self._impacts: dict[tuple[str, int | None], list[str]] = {}
+        #: incident fingerprint -> its ranking kept between revisions (``_rank``), the most
+        #: recently ranked last; a stale one is harmless (it starts again from scratch)
+        self._rankings: dict[str, GroupRanking] = {}
         #: service -> (topology generation, devices on its path, entities of its path)
         self._paths: dict[str, tuple[int, tuple[str, ...], frozenset[str]]] = {}
         self.sharding = Sharding(topo, self.cfg.regions, self.cfg.halo_hops)
@@ -747,6 +752,20 @@ class CorrelatorProcessor(Processor[CorrelationState]):
             g.changed_ts = ts
         return []
 
+    async def _rank(self, g: _Group, network: list[AnomalyRef]) -> list[RootCause]:
+        """The group's root causes. On the embedded store, ranked by the group's
+        :class:`GroupRanking` on the store's rank view, which updates the last revision's
+        evidence and hypotheses with the symptoms that joined (the same causes as ranking
+        from scratch: its docstring); on a network store, from scratch on the symptoms'
+        neighbourhood, fetched in one or two queries."""
+        if isinstance(self.topo, MemoryTopology):
+            ranking = self._rankings.pop(g.fingerprint, None) or GroupRanking()
+            if len(self._rankings) >= RANKINGS_KEPT:
+                del self._rankings[next(iter(self._rankings))]  # the least recently ranked
+            self._rankings[g.fingerprint] = ranking
+            return ranking.rank(self.topo.rank_view(), network)
+        return rank(await self._view(sorted({a.entity for a in network})), network)
+
     async def _view(self, entities: list[str]) -> Subgraph:
         """What ranking reads: the anomalies' devices, their neighbours, and *every* link of
         each. A device hypothesis (down, routing down, linecard) predicts the far end of each
@@ -778,9 +797,7 @@ class CorrelatorProcessor(Processor[CorrelationState]):
         refs = sorted(g.anomalies.values(), key=lambda a: (a.onset_ts, a.entity, a.signal))
         network = [a for a in refs if a.kind != SLO_KIND]
         burning = [a for a in refs if a.kind == SLO_KIND and a.state == "active"]
-        entities = sorted({a.entity for a in network})
-        sub = await self._view(entities)
-        causes = rank(sub, network)
+        causes = await self._rank(g, network)
         if g.reopened and causes and causes[0].kind == "link" and causes[0].fault == "down":
             causes[0] = msgspec.structs.replace(causes[0], fault="flapping")
         status: Literal["open", "resolved"] = "resolved" if g.resolved_ts is not None else "open"
