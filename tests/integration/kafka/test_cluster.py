@@ -2,9 +2,8 @@
 the telemetry is killed with SIGKILL in the middle of a stream and started again 15 s later.
 Every event arrives (count per key, in order), and no incident or ticket is duplicated.
 
-It starts three JVMs of its own (about 1.5 GB, about three minutes on two cores); it runs
-with the rest of the suite, CI included, and alone with ``pytest -m cluster
-tests/integration/kafka/test_cluster.py`` (docs/kafka.md)."""
+It starts three JVMs of its own (about 1.5 GB), so it is kept out of the default run:
+``pytest -m cluster tests/integration/kafka/test_cluster.py`` (docs/kafka.md)."""
 
 from __future__ import annotations
 
