@@ -16,7 +16,7 @@ import os
 import signal
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
@@ -28,6 +28,7 @@ from netvigil.collectors.flow.decoder import FlowDecoder, flow_events
 from netvigil.collectors.udpworkers import WorkerPool
 from netvigil.events import DeadLetter, Event, FlowRecord, FlowTemplate
 from tests.conftest import shared_data
+from tests.integration.collectors.test_udp_workers import until
 
 pytestmark = pytest.mark.integration
 
@@ -83,12 +84,6 @@ def exporters() -> list[Exporter]:
         for copy in range(COPIES):
             out.append(Exporter(f"127.0.{10 + copy}.{10 + n}", packets))
     return out
-
-
-async def until(ok: Callable[[], bool], timeout: float = 60.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not ok():
-            await asyncio.sleep(0.05)
 
 
 def serving(collector: FlowCollector) -> dict[tuple[str, int, int], int | None]:
