@@ -54,6 +54,7 @@ import msgspec
 
 from netvigil.events import AuditRecord
 from netvigil.filelock import exclusive
+from netvigil.resolvers.sqlitedb import connect
 
 __all__ = ["GENESIS", "AuditLog", "Verification", "record_hash"]
 
@@ -116,7 +117,7 @@ class AuditLog:
         self._key_file = Path(str(path) + ".key") if file_backed and not key else None
         self._key = key.encode()
         self._lock_file = Path(str(path) + ".lock") if file_backed else None
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        self._db = connect(path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY, ts REAL NOT NULL,"
             " recorded_at REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"

@@ -16,11 +16,11 @@ see the same state.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from netvigil.resolvers.policy import Fallback
+from netvigil.resolvers.sqlitedb import connect
 
 __all__ = ["GLOBAL", "AutonomyState", "BreakerStatus"]
 
@@ -53,7 +53,7 @@ class AutonomyState:
     """Breakers, fallbacks and change counters; ``:memory:`` for tests."""
 
     def __init__(self, path: str | Path = ":memory:", *, trip_after: int = 3) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        self._db = connect(path)
         self._db.executescript(_SCHEMA)
         self.trip_after = trip_after
 

@@ -21,7 +21,6 @@ service runs (SQLite, like ``autonomy.db``).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -34,6 +33,7 @@ from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.incidents import IncidentStore
 from netvigil.resolvers.policy import Policy
 from netvigil.resolvers.record import TrackRecord
+from netvigil.resolvers.sqlitedb import connect
 
 __all__ = [
     "FeedbackError",
@@ -108,7 +108,7 @@ class FeedbackStore:
     """Judgements and suppressions in SQLite (``:memory:`` for tests)."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        self._db = connect(path)
         self._db.executescript(_SCHEMA)
 
     # ------------------------------------------------------------------ judgements

@@ -19,19 +19,17 @@ from __future__ import annotations
 
 import builtins
 import json
-import sqlite3
 from pathlib import Path
 
 from netvigil.events import Incident, decode_as, encode
+from netvigil.resolvers.sqlitedb import connect
 
 __all__ = ["IncidentStore"]
 
 
 class IncidentStore:
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-        if str(path) != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = connect(path, wal=True)
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS incidents (fingerprint TEXT PRIMARY KEY,"

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netvigil.resolvers.base import Lease, LockRefusal
+from netvigil.resolvers.sqlitedb import connect
 
 __all__ = ["LockRow", "SqliteLocks", "grant", "release_rows", "still_held"]
 
@@ -119,8 +120,7 @@ class SqliteLocks:
     """A :class:`~netvigil.resolvers.base.LockManager` in one SQLite file shared by workers."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL") if str(path) != ":memory:" else None
+        self._db = connect(path, wal=True)
         self._db.executescript(
             "CREATE TABLE IF NOT EXISTS locks (entity TEXT PRIMARY KEY, holder TEXT NOT NULL,"
             " token INTEGER NOT NULL, expires REAL NOT NULL);"

@@ -25,7 +25,6 @@ promotion and fallback is in the audit log with the record that justified it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from netvigil.events import AuditRecord
 from netvigil.resolvers.audit import AuditLog
 from netvigil.resolvers.breaker import AutonomyState
 from netvigil.resolvers.policy import PHASE_CAP, Policy, Promotion, Requirement
+from netvigil.resolvers.sqlitedb import connect
 
 __all__ = [
     "KINDS",
@@ -116,7 +116,7 @@ class TrackRecord:
     """The outcomes of every domain, in SQLite (``:memory:`` for tests)."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        self._db = connect(path)
         self._db.executescript(_SCHEMA)
 
     def note(self, domain: str, ts: float) -> None:

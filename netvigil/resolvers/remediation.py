@@ -23,7 +23,6 @@ escalated to level 1: a human decides.
 from __future__ import annotations
 
 import functools
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -40,6 +39,7 @@ from netvigil.resolvers.breaker import AutonomyState
 from netvigil.resolvers.calls import Calls
 from netvigil.resolvers.catalog import ActionSpec, Catalog, Facts
 from netvigil.resolvers.policy import Policy
+from netvigil.resolvers.sqlitedb import connect
 
 __all__ = ["ActionRecord", "ActionStore", "Owns", "Remediator", "Validator"]
 
@@ -120,11 +120,7 @@ def _deadline(rec: ActionRecord) -> str:
 
 class ActionStore:
     def __init__(self, path: str | Path = ":memory:") -> None:
-        # shared by the coordinator's partitions in several processes (coordinator.partitions):
-        # wait for another writer as the other stores do, and let readers read while it writes
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-        if str(path) != ":memory:":
-            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = connect(path, wal=True)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS actions (request_id TEXT PRIMARY KEY, incident TEXT,"
             " status TEXT, body TEXT)"

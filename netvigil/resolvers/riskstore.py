@@ -4,7 +4,6 @@ risks still waiting for their deadline and the console lists them."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import msgspec
 
 from netvigil.events import Risk, decode_as, encode
+from netvigil.resolvers.sqlitedb import connect
 
 __all__ = ["OUTCOMES", "RiskRecord", "RiskStore"]
 
@@ -44,7 +44,7 @@ class RiskRecord:
 
 class RiskStore:
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        self._db = connect(path)
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS risks (risk_id TEXT PRIMARY KEY, link TEXT NOT NULL,"
             " outcome TEXT NOT NULL, opened_ts REAL NOT NULL, predicted_ts REAL NOT NULL,"

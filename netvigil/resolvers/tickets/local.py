@@ -4,7 +4,6 @@ the embedded default. Humans act on it through the CLI (``netvigil change approv
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from netvigil.resolvers.base import (
     SyncUpdate,
     Ticket,
 )
+from netvigil.resolvers.sqlitedb import connect
 from netvigil.resolvers.tickets.migrate import add_column
 
 __all__ = ["LocalTickets"]
@@ -66,7 +66,7 @@ class LocalTickets:
     """A TicketBackend in one SQLite file (``:memory:`` for tests)."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        self._db = connect(path)
         self._db.executescript(_SCHEMA)
         add_column(self._db, "human_updates", "close_code", "TEXT NOT NULL DEFAULT ''")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from netvigil.resolvers.sqlitedb import connect
 from netvigil.resolvers.tickets.migrate import add_column
 
 __all__ = ["OutboxOp", "OutboxStore"]
@@ -73,10 +73,7 @@ class OutboxStore:
     connection, every method under one re-entrant lock, so transactions never interleave."""
 
     def __init__(self, path: str | Path) -> None:
-        self.db = sqlite3.connect(
-            str(path), isolation_level=None, timeout=30, check_same_thread=False
-        )
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = connect(path, wal=True, any_thread=True)
         self.db.executescript(_SCHEMA)
         add_column(self.db, "human_updates", "close_code", "TEXT NOT NULL DEFAULT ''")
         self.lock = threading.RLock()
