@@ -117,6 +117,15 @@ class KafkaSettings(_Section):
     worker_processors: list[str] = Field(
         ["detector", "correlator"], description="Processors `netvigil worker` runs by default."
     )
+    run_role: Literal["all", "collector", "coordinator"] = Field(
+        "all",
+        description=(
+            "What `netvigil run` runs on Kafka: all = every processor (one machine); "
+            "collector = its listeners and pollers and only the processors they need (no "
+            "analytics, no decisions); coordinator = every processor but "
+            "kafka.worker_processors, which `netvigil worker`s run (docs/deployment.md)."
+        ),
+    )
 
 
 class GraphSettings(_Section):

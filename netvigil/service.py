@@ -127,6 +127,20 @@ def open_graph(settings: Settings) -> TopologyStore:
     return _GRAPHS[_scheme(settings.graph.url)](settings.graph.url, settings)
 
 
+def _role(
+    settings: Settings, processors: list[Processor[Any]], own: list[Processor[Any]]
+) -> set[str] | None:
+    """The processors ``kafka.run_role`` keeps on Kafka (None: all). A collector keeps only
+    its collectors' own (``own``): were it to run the coordinator, a collector pod would
+    decide with its own stores, out of the console's sight."""
+    role = settings.kafka.run_role
+    if role == "collector":
+        return {p.name for p in own}
+    if role == "coordinator":
+        return {p.name for p in processors} - set(settings.kafka.worker_processors)
+    return None
+
+
 def _runtime(
     settings: Settings,
     processors: list[Processor[Any]],
@@ -287,6 +301,8 @@ class Service:
         # which processor writes which topic, before ``only`` narrows the list: the Kafka
         # runtime needs every writer of a topic to merge it in event time
         writers = {p.name: p.outputs for p in processors}
+        if only is None and _scheme(settings.bus.url) == "kafka":
+            only = _role(settings, processors, collector_processors)
         if only is not None:
             processors = [p for p in processors if p.name in only]
         if coordinator in processors:

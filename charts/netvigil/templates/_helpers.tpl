@@ -26,6 +26,8 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ printf "kafka://%s" .Values.kafka.bootstrapServers | quote }}
 - name: NETVIGIL_KAFKA__PROCESSING_GUARANTEE
   value: {{ .Values.kafka.processingGuarantee | quote }}
+- name: NETVIGIL_KAFKA__WORKER_PROCESSORS
+  value: {{ toJson .Values.workers.processors | quote }}
 - name: NETVIGIL_GRAPH__URL
   value: {{ .Values.neo4j.uri | quote }}
 - name: NETVIGIL_GRAPH__USER

@@ -175,3 +175,50 @@ def test_autoscaling_bounds_are_checked(helm: Path, sets: list[str], message: st
         args += ["--set", s]
     r = subprocess.run(args, capture_output=True, text=True)
     assert r.returncode != 0 and message in r.stderr, r.stderr
+
+
+def test_each_processor_runs_in_one_kind_of_pod_and_decisions_only_in_the_coordinator(
+    helm: Path, tmp_path: Path
+) -> None:
+    """The collectors' and the coordinator's `netvigil run` and the workers' `netvigil worker`,
+    built from the settings the chart gives each (its env, its command): every processor of
+    a deployment runs in exactly one kind of pod, and only the coordinator pod (with the
+    console and the stores on its volume) decides."""
+    from netvigil.config import Settings
+    from netvigil.service import Service
+
+    docs = render(helm)
+    every: set[str] = set()
+    runs: dict[str, set[str]] = {}
+    for kind in ("collectors", "workers", "coordinator"):
+        [c] = by_kind(docs, "Deployment", kind)["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e["value"] for e in c["env"] if "value" in e}
+        assert env["NETVIGIL_KAFKA__WORKER_PROCESSORS"] == '["detector","correlator"]'
+        settings = Settings.model_validate(
+            {
+                "bus": {"url": "kafka://127.0.0.1:1"},  # built, never connected
+                "kafka": {
+                    "run_role": env.get("NETVIGIL_KAFKA__RUN_ROLE", "all"),
+                    "worker_processors": json.loads(env["NETVIGIL_KAFKA__WORKER_PROCESSORS"]),
+                },
+                "flows": {"port": int(env.get("NETVIGIL_FLOWS__PORT", 0))},
+            }
+        )
+        worker = c["command"] == ["netvigil", "worker"]
+        only = settings.kafka.worker_processors if worker else None
+        svc = Service.build(settings, data_dir=tmp_path / kind, only=only)
+        try:
+            runs[kind] = {p.name for p in svc.processors}
+        finally:
+            svc.close()
+        every |= runs[kind]
+    assert runs["workers"] == {"detector", "correlator"}
+    assert "coordinator" in runs["coordinator"] and runs["collectors"] == {"flow-templates"}
+    for a in runs:
+        for b in runs:
+            assert a == b or not runs[a] & runs[b], (a, b, runs[a] & runs[b])
+    full = Service.build(Settings(), data_dir=tmp_path / "one-process")  # every processor
+    try:
+        assert every == {p.name for p in full.processors} | {"flow-templates"}
+    finally:
+        full.close()
