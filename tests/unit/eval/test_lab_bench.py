@@ -5,10 +5,16 @@ from __future__ import annotations
 import pytest
 
 from netvigil.config import Settings
-from netvigil.eval.lab import LAB_TO_TWIN, harmful, twin_fault
+from netvigil.eval.lab import (
+    LAB_TO_TWIN,
+    conditions,
+    harmful,
+    routing_losses_outside_faults,
+    twin_fault,
+)
 from netvigil.eval.lab_whatif import compare_loads
 from netvigil.eval.loads import LoadRecorder
-from netvigil.events import Metric
+from netvigil.events import Anomaly, Metric
 from netvigil.lab import faults as lab_faults
 from netvigil.lab.faults import LAB_FAULT_KINDS, LabFault
 from netvigil.lab.plan import plan_lab
@@ -89,3 +95,35 @@ def test_split_and_unsplit_directions_are_summarized_apart() -> None:
     assert [r["split"] for r in got["rows"]] == [True, False, True]
     assert got["rel_error_p50_split"] == pytest.approx(0.25)
     assert got["rel_error_p50_unsplit"] == 0.0
+
+
+def _ospf(ts: float, state: str = "active", signal: str = "routing.ospf") -> Anomaly:
+    return Anomaly(
+        ts=ts,
+        device="r1",
+        entity="r1",
+        signal=signal,
+        kind="down",
+        score=1.0,
+        state=state,  # type: ignore[arg-type]
+    )
+
+
+def test_routing_losses_are_counted_only_outside_every_fault_s_window() -> None:
+    faults = [LabFault("link_down", "a--b", 100.0, 60.0), LabFault("node_down", "c", 400.0, 60.0)]
+    anomalies = [
+        _ospf(50.0),  # before the first fault: counted
+        _ospf(100.0),  # at the fault's start
+        _ospf(220.0),  # the end (160) + the grace (60): still the fault's
+        _ospf(221.0),  # counted
+        _ospf(300.0, state="cleared"),  # a clear is no loss
+        _ospf(310.0, signal="reachability"),  # not a routing loss
+        _ospf(430.0),  # inside the second fault
+        _ospf(600.0),  # counted
+    ]
+    assert routing_losses_outside_faults(anomalies, faults, grace_s=60.0) == 3
+    assert routing_losses_outside_faults(anomalies, faults, grace_s=500.0) == 1
+    got = conditions(anomalies, faults, [1.0, 3.0, 2.0])
+    assert got["load_1m_median"] == 2.0 and got["load_1m_max"] == 3.0
+    assert got["routing_losses_outside_faults"] == 3
+    assert conditions([], faults, [])["load_1m_max"] is None
