@@ -57,6 +57,13 @@ app.kubernetes.io/component: {{ .component }}
   value: /data
 {{- end -}}
 
+{{- define "netvigil.coordinatorEnv" -}}
+- name: NETVIGIL_COORDINATOR__PHASE
+  value: {{ .Values.coordinator.phase | quote }}
+- name: NETVIGIL_COORDINATOR__PARTITIONS
+  value: {{ .Values.coordinator.partitions | quote }}
+{{- end -}}
+
 {{- define "netvigil.podSecurity" -}}
 runAsNonRoot: true
 runAsUser: 10001

@@ -222,3 +222,46 @@ def test_each_processor_runs_in_one_kind_of_pod_and_decisions_only_in_the_coordi
         assert every == {p.name for p in full.processors} | {"flow-templates"}
     finally:
         full.close()
+
+
+def test_coordinator_partitions_run_as_more_processes_in_the_coordinator_pod(
+    helm: Path,
+) -> None:
+    assert [
+        c["name"]
+        for c in by_kind(render(helm), "Deployment", "coordinator")["spec"]["template"]["spec"][
+            "containers"
+        ]
+    ] == ["coordinator"]  # one process by default
+    docs = render(helm, "coordinator.partitions=4", "coordinator.extraWorkers=2")
+    validate(docs)
+    pod = by_kind(docs, "Deployment", "coordinator")["spec"]["template"]["spec"]
+    main, *extra = pod["containers"]
+    assert [c["name"] for c in extra] == ["coordinator-1", "coordinator-2"]
+    dirs = set()
+    for c in (main, *extra):
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        assert env["NETVIGIL_COORDINATOR__PARTITIONS"] == "4"
+        assert env["NETVIGIL_COORDINATOR__PHASE"] == "passive"
+        assert {"name": "data", "mountPath": "/data"} in c["volumeMounts"]  # one set of stores
+        dirs.add(env.get("NETVIGIL_KAFKA__WORKER_DIR"))
+    assert dirs == {None, "/data/kafka-1", "/data/kafka-2"}  # each its own transactional id
+    for c in extra:
+        assert c["command"] == ["netvigil", "worker", "--processors", "coordinator"]
+    r = subprocess.run(
+        [
+            str(helm),
+            "template",
+            "nv",
+            str(CHART),
+            "--kube-version",
+            KUBE,
+            "--set",
+            "coordinator.partitions=2",
+            "--set",
+            "coordinator.extraWorkers=2",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode != 0 and "must be below coordinator.partitions" in r.stderr
