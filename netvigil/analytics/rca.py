@@ -55,9 +55,13 @@ simpler hypothesis (one link before a device) and then by name, so rankings are 
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import Any, Protocol
 
 import numpy as np
@@ -123,6 +127,9 @@ WALK_TOL = 1e-4
 #: a walk on at most this many nodes iterates a dense matrix (a few microseconds a step);
 #: a larger one the edge list (memory and time linear in the edges)
 WALK_DENSE_MAX = 256
+#: a walk's scores of at most this many targets are read out in Python, of more in numpy
+#: (fewer calls against less work per target: the same values either way)
+WALK_FEW_TARGETS = 48
 #: onset discount of the propagation seed: weight * exp(-(onset - first onset) / ONSET_TAU_S)
 ONSET_TAU_S = 60.0
 W_RULE = 0.8
@@ -527,39 +534,135 @@ def _seeds(topo: Topo, anomalies: Sequence[AnomalyRef]) -> _Seeds:
     return out
 
 
-def _walk(topo: Topo, seeds: _Seeds, targets: set[str]) -> dict[str, float]:
-    """Personalized PageRank on devices, interfaces and links, seeded by the anomalies.
+class _DevicesOf(dict[str, tuple[str, ...]]):
+    """:func:`entity_devices` of each entity asked for, kept."""
+
+    def __missing__(self, entity: str) -> tuple[str, ...]:
+        found = self[entity] = tuple(entity_devices(entity))
+        return found
+
+
+class _Parts:
+    """Each device's part of the walk's graph (:meth:`part`), kept for one topology object
+    that does not change (shared by the :class:`GroupRanking` objects ranking on it);
+    :func:`rank` from scratch makes one per call."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, tuple[str, ...]] = {}
+        self.devices_of = _DevicesOf()
+
+    def part(self, dev: str, links: list[Link], keep: bool) -> tuple[str, ...]:
+        """The chain (a, a_if, link, b_if, b) of each of ``links``, one after the other:
+        what the walk's graph takes of ``dev`` (kept when ``keep``: ``links`` are all of
+        its links)."""
+        found = self.parts.get(dev) if keep else None
+        if found is None:
+            found = tuple(x for lk in links for x in (lk.a, lk.a_if, lk.id, lk.b_if, lk.b))
+            if keep:
+                self.parts[dev] = found
+        return found
+
+
+@dataclass
+class _WalkGraph:
+    """The walk's graph (:func:`_walk_graph`): everything of the walk but the seeds."""
+
+    key: tuple[object, ...]
+    """What it was made of: the devices in order and each hub's links (the same key, the
+    same graph)."""
+    index: dict[str, int]
+    """Node name -> its number (the order of first appearance)."""
+    src: np.ndarray[tuple[Any, ...], np.dtype[np.int64]]
+    dst: np.ndarray[tuple[Any, ...], np.dtype[np.int64]]
+    """The edges, one per direction, sorted by (src, dst)."""
+    dangling: np.ndarray[tuple[Any, ...], np.dtype[np.bool_]]
+    any_dangling: bool
+    share: np.ndarray[tuple[Any, ...], np.dtype[np.floating[Any]]]
+    """The edge-list step's ``inv[dst]``: the share of a node's mass each edge carries."""
+    m: np.ndarray[tuple[Any, ...], np.dtype[np.floating[Any]]] | None
+    """The dense step (n <= WALK_DENSE_MAX): ``WALK_ALPHA * (D^-1 A)^T`` in its first n
+    rows and columns, 1 at [n, n]; the seeds' columns (the dangling ones, the last) are
+    written at each walk."""
+    targets: tuple[set[str], list[str], np.ndarray[tuple[Any, ...], np.dtype[np.int64]]] | None = (
+        None
+    )
+    """The last walk's targets, as a list, and each one's number (n: not in the graph)."""
+
+
+def _walk_graph(
+    topo: Topo,
+    seeds: _Seeds,
+    targets: set[str],
+    parts: _Parts,
+    last: _WalkGraph | None = None,
+) -> _WalkGraph:
+    """The graph the walk runs on: the devices of the symptoms and of ``targets``, each with
+    its links (a hub, more than WALK_MAX_LINKS, with its anomalous or candidate links only),
+    each link as the chain a - a_if - link - b_if - b. ``last`` when it was made of the same
+    devices and links (its ``key``).
+
+    Nodes are numbered in order of first appearance in the devices' sorted order, each
+    device then each of its links' a, a_if, link, b_if, b: this numbering fixes the order
+    of the walk's sums, so it is the one the walk always had (a device's part is the same
+    whether a link came before through its other end or not: a name seen before keeps its
+    number, a chain seen before adds edges already there)."""
+    seen = seeds.seen
+    devices = sorted(seeds.devices.union(*map(parts.devices_of.__getitem__, targets)))
+    key: list[object] = []
+    order: list[Iterable[str]] = []
+    chains: list[tuple[str, ...]] = []
+    kept = parts.parts
+    for dev in devices:
+        part = kept.get(dev)
+        if part is None:
+            if not topo.has(dev):
+                continue
+            links = topo.links_of(dev)
+            if len(links) > WALK_MAX_LINKS:  # a hub: its part depends on the symptoms
+                links = [
+                    lk for lk in links if lk.id in targets or {lk.a_if, lk.b_if, lk.a, lk.b} & seen
+                ]
+                key.append(tuple(lk.id for lk in links))
+                part = parts.part(dev, links, False)
+            else:
+                part = parts.part(dev, links, True)
+        key.append(dev)
+        order += ((dev,), part)
+        chains.append(part)
+    if last is not None and last.key == tuple(key):
+        return last
+    index = {name: i for i, name in enumerate(dict.fromkeys(itertools.chain(*order)))}
+    count = sum(map(len, chains))
+    ids = np.fromiter(map(index.__getitem__, itertools.chain(*chains)), np.int64, count)
+    ids = ids.reshape(-1, 5)
+    n = len(index)
+    u, v = ids[:, :4].ravel(), ids[:, 1:].ravel()
+    # one entry per edge and direction (parallel edges collapse), sorted by (row, column)
+    pairs = np.unique(np.concatenate((u * n + v, v * n + u)))
+    src, dst = pairs // n if n else pairs, pairs % n if n else pairs
+    deg = np.bincount(src, minlength=n).astype(float)
+    inv = 1.0 / np.maximum(deg, 1.0)
+    dangling = deg == 0
+    m = None
+    if n <= WALK_DENSE_MAX:
+        m = np.zeros((n + 1, n + 1))
+        m[src, dst] = inv[dst]
+        m *= WALK_ALPHA
+        m[n, n] = 1.0
+    return _WalkGraph(tuple(key), index, src, dst, dangling, bool(dangling.any()), inv[dst], m)
+
+
+def _walk(topo: Topo, seeds: _Seeds, targets: set[str], graph: _WalkGraph) -> dict[str, float]:
+    """Personalized PageRank on devices, interfaces and links, seeded by the anomalies, on
+    ``graph`` (:func:`_walk_graph` of the same ``topo``, ``seeds`` and ``targets``).
 
     Written as a power iteration over an edge list (``numpy.bincount`` is the sparse
     matrix-vector product) rather than ``networkx.pagerank`` or scipy's sparse matrices: the
-    graph is a few dozen to a few hundred nodes, rebuilt for every incident update, and at
+    graph is a few dozen to a few hundred nodes, changing with every incident update, and at
     that size the conversions and per-call overheads of either cost more than the walk.
     Hubs join with their anomalous or candidate links only (WALK_MAX_LINKS).
     """
-    seen = seeds.seen
-    devices = seeds.devices | {d for t in targets for d in entity_devices(t)}
-    # nodes are numbered in order of first appearance: each device, then each of its links'
-    # a, a_if, link, b_if, b (a link once); the edges are each link's chain of four
-    order: list[str] = []
-    chains: list[str] = []
-    done: set[str] = set()
-    for dev in sorted(devices):
-        if not topo.has(dev):
-            continue
-        order.append(dev)
-        links = topo.links_of(dev)
-        if len(links) > WALK_MAX_LINKS:
-            links = [
-                lk for lk in links if lk.id in targets or {lk.a_if, lk.b_if, lk.a, lk.b} & seen
-            ]
-        for lk in links:
-            if lk.id in done:
-                continue
-            done.add(lk.id)
-            chain = (lk.a, lk.a_if, lk.id, lk.b_if, lk.b)
-            order.extend(chain)
-            chains.extend(chain)
-    index = {name: i for i, name in enumerate(dict.fromkeys(order))}
+    index = graph.index
     n = len(index)
     p = np.zeros(n)
     for e, w in seeds.weight.items():
@@ -569,27 +672,19 @@ def _walk(topo: Topo, seeds: _Seeds, targets: set[str]) -> dict[str, float]:
     if n == 0 or p.sum() <= 0:
         return {}
     p /= p.sum()
-    ids = np.fromiter((index[c] for c in chains), dtype=np.int64, count=len(chains))
-    ids = ids.reshape(-1, 5)
-    u, v = ids[:, :4].ravel(), ids[:, 1:].ravel()
-    # one entry per edge and direction (parallel edges collapse), sorted by (row, column)
-    pairs = np.unique(np.concatenate((u * n + v, v * n + u)))
-    src, dst = pairs // n, pairs % n
-    deg = np.bincount(src, minlength=n).astype(float)
-    inv = 1.0 / np.maximum(deg, 1.0)
-    dangling = deg == 0
+    src, dst, dangling = graph.src, graph.dst, graph.dangling
     x: np.ndarray[tuple[Any, ...], np.dtype[np.floating[Any]]] = p.copy()
-    if n <= WALK_DENSE_MAX:
+    if graph.m is not None:
         # one affine step as one product: (D^-1 A)^T, the dangling nodes' mass back to the
         # seeds, and the restart, on x with a constant 1 appended; the iterates are made in
         # one buffer and the first whose L1 change is under WALK_TOL is taken (the same
-        # iterate a loop testing each step stops at, for a few calls less per step)
-        m = np.zeros((n + 1, n + 1))
-        m[src, dst] = inv[dst]
-        m[:n, :n][:, dangling] += p[:, None]
-        m *= WALK_ALPHA
+        # iterate a loop testing each step stops at, for a few calls less per step). The
+        # graph's part is made once; the seeds' columns here (a dangling node's column holds
+        # no edge: WALK_ALPHA * (0 + p) = WALK_ALPHA * p)
+        m = graph.m
+        if graph.any_dangling:
+            m[:n, :n][:, dangling] = (p * WALK_ALPHA)[:, None]
         m[:n, n] = (1 - WALK_ALPHA) * p
-        m[n, n] = 1.0
         ys = np.empty((WALK_ITERATIONS + 1, n + 1))
         ys[0, :n] = x
         ys[0, n] = 1.0
@@ -603,8 +698,8 @@ def _walk(topo: Topo, seeds: _Seeds, targets: set[str]) -> dict[str, float]:
         # dangling nodes' mass goes back to the seeds (without dangling nodes that term is
         # + 0.0, which changes no value: left out). The iterates are kept and the first
         # whose L1 change is under WALK_TOL taken, as for the dense walk
-        share, restart, back = inv[dst], (1 - WALK_ALPHA) * p, WALK_ALPHA * p
-        any_dangling = bool(dangling.any())
+        share, restart, back = graph.share, (1 - WALK_ALPHA) * p, WALK_ALPHA * p
+        any_dangling = graph.any_dangling
         xs = np.empty((WALK_ITERATIONS + 1, n))
         xs[0] = x
         for k in range(WALK_ITERATIONS):
@@ -619,9 +714,21 @@ def _walk(topo: Topo, seeds: _Seeds, targets: set[str]) -> dict[str, float]:
         change = np.abs(np.diff(xs, axis=0)).sum(axis=1)
         under = np.flatnonzero(change < WALK_TOL)
         x = xs[int(under[0]) + 1 if under.size else WALK_ITERATIONS]
-    scores = {t: float(x[index[t]]) if t in index else 0.0 for t in targets}
-    top = max(scores.values(), default=0.0)
-    return {t: (s / top if top > 0 else 0.0) for t, s in scores.items()}
+    if len(targets) <= WALK_FEW_TARGETS:
+        scores = {t: float(x[index[t]]) if t in index else 0.0 for t in targets}
+        top = max(scores.values(), default=0.0)
+        return {t: (s / top if top > 0 else 0.0) for t, s in scores.items()}
+    # the same in numpy (the same divisions, the same maximum), on the targets' numbers
+    # kept with the graph while they are the same targets
+    if graph.targets is None or graph.targets[0] != targets:
+        names = list(targets)
+        at = np.fromiter((index.get(t, n) for t in names), np.int64, len(names))
+        graph.targets = (set(targets), names, at)
+    _, names, at = graph.targets
+    got = np.append(x, 0.0).take(at)
+    best = float(got.max()) if len(names) else 0.0
+    shares = got / best if best > 0 else np.zeros(len(names))
+    return dict(zip(names, shares.tolist(), strict=True))
 
 
 def rank(topo: Topo | Subgraph, anomalies: Sequence[AnomalyRef], top: int = 5) -> list[RootCause]:
@@ -634,7 +741,12 @@ def rank(topo: Topo | Subgraph, anomalies: Sequence[AnomalyRef], top: int = 5) -
         topo = View(topo)
     ev = _collect(topo, anomalies)
     cands = hypotheses(topo, ev) if ev.strength else _weak_candidates(topo, ev)
-    return _scored(topo, ev, _seeds(topo, anomalies), cands, top)
+    seeds = _seeds(topo, anomalies)
+
+    def walk(targets: set[str]) -> dict[str, float]:
+        return _walk(topo, seeds, targets, _walk_graph(topo, seeds, targets, _Parts()))
+
+    return _scored(ev, walk, cands, top)
 
 
 class GroupRanking:
@@ -664,15 +776,25 @@ class GroupRanking:
       interfaces) change no hypothesis. Reroutes are applied to all at every call;
     - the walk's seeds (:class:`_Seeds`: the symptoms' entities and each one's largest
       weight, discounted from the earliest onset) take the new symptoms the same way, and
-      are made again when a new symptom is the earliest; the walk itself (its graph and
-      power iteration) is made at every call, as :func:`rank` makes it;
+      are made again when a new symptom is the earliest;
+    - the walk's graph (:func:`_walk_graph`) is a function of the topology, the seeds'
+      entities and devices, and the candidates: it is kept while those are the same (the
+      seeds' sets only grow, so their sizes tell), and made again otherwise from each
+      device's part kept for the topology object (:class:`_Parts`), numbered as
+      :func:`rank` numbers it, so its arithmetic is the same; the power iteration runs at
+      every call;
+    - a candidate's fit reads the strength of the symptom keys it predicts or explains and
+      the total: what it read of the first (:class:`_Fit`) is kept while the hypothesis is
+      the same object and none of those keys took a new strong symptom, and the recall
+      is that sum over this call's total, as :func:`rank` computes it;
     - candidates are scored and sorted as :func:`rank` does, by a key under which no two
       candidates tie (:func:`_scored`), so the order they are kept in does not matter.
 
     ``topo`` must answer as a neighbourhood :class:`View` of the symptoms would (an interface
-    without a link is unknown), and the same for the object's life: the correlator passes the
-    embedded store's :meth:`~netvigil.graph.memory.MemoryTopology.rank_view`, one object per
-    shape of the graph.
+    without a link is unknown), and the same for the object's life and for every
+    ``GroupRanking`` after it (the walk's parts are kept by topology object): the correlator
+    passes the embedded store's :meth:`~netvigil.graph.memory.MemoryTopology.rank_view`,
+    one object per shape of the graph.
     """
 
     def __init__(self) -> None:
@@ -683,21 +805,29 @@ class GroupRanking:
         self._devices: set[str] = set()
         self._cut: dict[str, frozenset[str]] = {}
         self._seeds = _Seeds()
+        self._graph: _WalkGraph | None = None
+        self._stamp: tuple[object, ...] = ()
+        self._targets: set[str] = set()
+        self._fits = _Fits()
 
     def rank(self, topo: Topo, anomalies: Sequence[AnomalyRef], top: int = 5) -> list[RootCause]:
         seen = [(a.entity, a.signal, a.kind, a.score, a.onset_ts) for a in anomalies]
         done = len(self._seen)
         if topo is not self._topo or seen[:done] != self._seen:
+            graph = self._graph if topo is self._topo else None  # made of the topology only
             self.__init__()  # type: ignore[misc]
-            self._topo, done = topo, 0
+            self._topo, self._graph, done = topo, graph, 0
         self._seen = seen
         ev, has = self._ev, topo.has
         touched: list[str] = []  # interfaces whose down or errors symptoms are new
+        changed: set[str] = set()  # the evidence's symptom keys that are new or stronger
         everything = False
         for a in anomalies[done:]:
             if not has(a.entity):
                 continue
             _fold(ev, a)
+            if a.kind in STRONG_KINDS:
+                changed.add(_key(a))
             if a.kind == ADMIN_DOWN or (
                 a.kind in STRONG_KINDS
                 and (
@@ -716,12 +846,35 @@ class GroupRanking:
         else:
             self._update(topo, touched)
         new = anomalies[done:]
-        self._seeds.add(topo, new)
-        self._seeds.seed(new, anomalies)
+        seeds = self._seeds
+        seeds.add(topo, new)
+        seeds.seed(new, anomalies)
+        parts = _PARTS.get(topo)
+        if parts is None:
+            parts = _PARTS[topo] = _Parts()
+
+        def walk(targets: set[str]) -> dict[str, float]:
+            # the graph is made of the topology, seeds.devices and seeds.seen (which only
+            # grow while ``seeds`` is the same object) and the targets: the same, the same
+            # graph, without a look at its devices
+            stamp = (seeds, len(seeds.devices), len(seeds.seen))
+            if self._graph is None or stamp != self._stamp or targets != self._targets:
+                self._graph = _walk_graph(topo, seeds, targets, parts, self._graph)
+                self._stamp, self._targets = stamp, targets
+            return _walk(topo, seeds, targets, self._graph)
+
         if not ev.strength:
-            return _scored(topo, ev, self._seeds, _weak_candidates(topo, ev), top)
-        cands = [_with_reroutes(h, ev) for h in self._hyps.values()]
-        return _scored(topo, ev, self._seeds, cands, top)
+            return _scored(ev, walk, _weak_candidates(topo, ev), top)
+        hyps = self._hyps
+        if everything or done == 0 or len(self._fits) > 2 * len(hyps):
+            self._fits = _Fits()  # of hypotheses made again, or of too many gone
+        elif changed:
+            self._fits.drop(changed)
+        if ev.congested:
+            cands = [_with_reroutes(h, ev) for h in hyps.values()]
+        else:
+            cands = list(hyps.values())  # _with_reroutes changes none
+        return _scored(ev, walk, cands, top, self._fits)
 
     def _update(self, topo: Topo, touched: list[str]) -> None:
         """Make again the hypotheses of the links of ``touched`` and of their ends."""
@@ -746,45 +899,120 @@ class GroupRanking:
             hyps.update(_device_hypotheses(topo, ev, dev, self._cut))
 
 
+@dataclass(frozen=True)
+class _Fit:
+    """What hypothesis ``h``'s fit reads of the strong evidence (:func:`_scored`), kept by
+    ``id(h)`` (``h`` held, so the id is not reused) while the evidence of the symptom keys
+    ``h`` predicts or explains is unchanged."""
+
+    h: Hypothesis
+    order: tuple[int, str, int]
+    """The candidate's place after its score: simplicity, entity, the kind's place."""
+    covered: AbstractSet[str]
+    explained: float
+    """The strength of ``covered``, summed in its order (the recall's numerator)."""
+    precision: float
+
+
+class _Fits(dict[int, _Fit]):
+    """Hypotheses' :class:`_Fit` by the hypothesis's id, and which of them read each
+    symptom key (what it predicts or explains)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readers: dict[str, list[int]] = {}
+
+    def keep(self, f: _Fit) -> None:
+        i = id(f.h)
+        self[i] = f
+        readers = self.readers
+        for k in itertools.chain(f.h.predicts, f.h.explains):
+            found = readers.get(k)
+            if found is None:
+                readers[k] = [i]
+            else:
+                found.append(i)
+
+    def drop(self, keys: Iterable[str]) -> None:
+        """Forget the fits that read any of ``keys`` (their evidence changed)."""
+        for k in keys:
+            for i in self.readers.pop(k, ()):
+                self.pop(i, None)
+
+
+#: the walk graph's parts of each topology object a :class:`GroupRanking` ranked on, shared by
+#: its groups (a rank view is made per shape of the graph, so a new shape starts anew)
+_PARTS: weakref.WeakKeyDictionary[Topo, _Parts] = weakref.WeakKeyDictionary()
+
+_ORDER = itemgetter(0, 1)
+
+
 def _scored(
-    topo: Topo, ev: _Evidence, seeds: _Seeds, cands: list[Hypothesis], top: int
+    ev: _Evidence,
+    walk_of: Callable[[set[str]], dict[str, float]],
+    cands: list[Hypothesis],
+    top: int,
+    fits: _Fits | None = None,
 ) -> list[RootCause]:
-    """Score the candidates and keep the ``top`` best, one per entity.
+    """Score the candidates and keep the ``top`` best, one per entity; ``walk_of`` gives
+    the walk's scores of a set of entities.
 
     Sorted by score (to 9 digits), then the simpler hypothesis, the entity, and the kind's
     place among the hypotheses of one entity (a link: down, congestion, loss; a device:
     down, routing down, linecard): no two candidates tie, so the result does not depend on
-    the order of ``cands``."""
+    the order of ``cands``.
+
+    ``fits``: each hypothesis's :class:`_Fit` from earlier calls on the same evidence
+    object, by the hypothesis's id, for a caller that drops those whose keys' evidence
+    changed since (:class:`GroupRanking`); the recall is the kept numerator over this
+    call's total: the same sum in the same order (``covered`` is made by iterating
+    ``predicts`` then ``explains``, so its order depends on them and on which of their keys
+    the evidence has, nothing else)."""
     if not cands:
         return []
     strong_total = sum(ev.strength.values())
-    walk = _walk(topo, seeds, {c.entity for c in cands})
+    walk = walk_of({c.entity for c in cands})
     weak_total = sum(ev.weak.values())
-    scored: list[tuple[float, Hypothesis, Iterable[str]]] = []
+    scored: list[tuple[float, tuple[int, str, int], float, Hypothesis, Iterable[str]]] = []
     strength = ev.strength
+    kept = (fits if fits is not None else _Fits()).get
+    at = walk.get
     for h in cands:
         shown: Iterable[str]
         if strong_total > 0:
-            hit = h.predicts & strength.keys()
-            covered = hit | (h.explains & strength.keys())
-            recall = sum(strength[k] for k in covered) / strong_total
-            precision = len(hit) / len(h.predicts) if h.predicts else 0.0
+            f = kept(id(h))
+            if f is None or f.h is not h:
+                hit = h.predicts & strength.keys()
+                covered = hit | (h.explains & strength.keys())
+                f = _Fit(
+                    h,
+                    (_SIMPLER[h.kind], h.entity, _PLACE[h.kind]),
+                    covered,
+                    sum(strength[k] for k in covered),
+                    len(hit) / len(h.predicts) if h.predicts else 0.0,
+                )
+                if fits is not None:
+                    fits.keep(f)
+            recall = f.explained / strong_total
+            precision = f.precision
             fit = 2 * recall * precision / (recall + precision) if recall and precision else 0.0
-            shown = covered  # sorted for the candidates shown only
-        else:
-            near = {e: w for e, w in ev.weak.items() if h.entity in (e, *entity_devices(e))}
-            fit = sum(near.values()) / weak_total if weak_total else 0.0
-            shown = near
+            if fit <= 0:
+                continue
+            score = W_RULE * fit + W_WALK * at(h.entity, 0.0)
+            scored.append((-round(score, 9), f.order, score, h, f.covered))
+            continue
+        near = {e: w for e, w in ev.weak.items() if h.entity in (e, *entity_devices(e))}
+        fit = sum(near.values()) / weak_total if weak_total else 0.0
+        shown = near
         if fit <= 0:
             continue
-        score = W_RULE * fit + W_WALK * walk.get(h.entity, 0.0)
-        scored.append((score, h, shown))
-    scored.sort(
-        key=lambda s: (-round(s[0], 9), _SIMPLER[s[1].kind], s[1].entity, _PLACE[s[1].kind])
-    )
+        score = W_RULE * fit + W_WALK * at(h.entity, 0.0)
+        order = (_SIMPLER[h.kind], h.entity, _PLACE[h.kind])
+        scored.append((-round(score, 9), order, score, h, shown))
+    scored.sort(key=_ORDER)
     out: list[RootCause] = []
     seen: set[str] = set()
-    for score, h, shown in scored:
+    for _, _, score, h, shown in scored:
         if h.entity in seen:
             continue  # one line per entity: its best hypothesis
         seen.add(h.entity)

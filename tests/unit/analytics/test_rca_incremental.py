@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from netvigil.analytics import rca
 from netvigil.analytics.rca import GroupRanking, rank
 from netvigil.events import AnomalyRef, RootCause
 from netvigil.graph.base import Device, Link
@@ -144,3 +146,91 @@ def test_a_kept_ranking_starts_again_on_a_new_shape_of_the_graph() -> None:
         AnomalyRef(entity="edge1:x9", signal="if.oper_status", kind="down", score=1.0, onset_ts=1.0)
     )
     assert ranking.rank(store.rank_view(), xs) == _as_before(store, xs)
+
+
+#: the walk's other paths: the edge list (no dense walk), the scores read out in numpy, hubs
+#: (devices of more than 3 links join with their anomalous or candidate links only). Ranked
+#: on stores of their own: what a rank view keeps of each device assumes these constants
+#: do not change under it
+PATCHED = {"WALK_DENSE_MAX": 0, "WALK_FEW_TARGETS": 0, "WALK_MAX_LINKS": 3}
+PATCHED_STORES = {"demo": _demo(), "carrier": _carrier()}
+
+
+@pytest.mark.parametrize("name", sorted(PATCHED_STORES))
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_a_kept_ranking_equals_ranking_from_scratch_on_the_walks_other_paths(
+    name: str, data: st.DataObject
+) -> None:
+    store = PATCHED_STORES[name]
+    symptoms = _symptoms(_entities(store))
+    ranking = GroupRanking()
+    xs: list[AnomalyRef] = []
+    with pytest.MonkeyPatch.context() as mp:
+        for constant, value in PATCHED.items():
+            mp.setattr(rca, constant, value)
+        for _ in range(data.draw(st.integers(1, 8), label="revisions")):
+            new = data.draw(st.lists(symptoms, min_size=1, max_size=4), label="symptoms")
+            xs = xs + sorted(new, key=lambda a: (a.onset_ts, a.entity, a.signal))
+            got = ranking.rank(store.rank_view(), xs)
+            assert got == rank(store.rank_view(), xs)  # from scratch: nothing kept
+
+
+def _down(entity: str) -> AnomalyRef:
+    return AnomalyRef(entity=entity, signal="if.oper_status", kind="down", score=1.0, onset_ts=0.0)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_a_walk_graph_kept_or_grown_is_the_graph_made_afresh(data: st.DataObject) -> None:
+    """The walk's graph from the parts kept for a view (shared by every group on it) and
+    from the last graph when made of the same devices equals the graph made from nothing:
+    the same node numbers in the same order, edges, shares and dense step."""
+    store = STORES["carrier"]
+    view = store.rank_view()
+    entities = _entities(store)
+    kept = {rca.WALK_MAX_LINKS: rca._Parts(), 3: rca._Parts()}  # parts assume the constant
+    last = None
+    for _ in range(data.draw(st.integers(1, 6), label="walks")):
+        seen = data.draw(st.lists(st.sampled_from(entities), min_size=1, max_size=8))
+        seeds = rca._Seeds()
+        seeds.add(view, [_down(e) for e in seen])
+        targets = set(data.draw(st.lists(st.sampled_from(entities), max_size=6)))
+        hubs = data.draw(st.sampled_from([rca.WALK_MAX_LINKS, 3]), label="hub links")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(rca, "WALK_MAX_LINKS", hubs)
+            got = rca._walk_graph(view, seeds, targets, kept[hubs], last)
+            want = rca._walk_graph(view, seeds, targets, rca._Parts())
+        assert list(got.index.items()) == list(want.index.items())
+        for a, b in [(got.src, want.src), (got.dst, want.dst), (got.share, want.share)]:
+            assert np.array_equal(a, b)
+        assert (got.m is None) == (want.m is None)
+        assert got.m is None or np.array_equal(got.m, want.m)  # no walk wrote its seeds
+        assert got.key == want.key
+        last = got
+
+
+def test_a_new_candidate_brings_its_devices_into_the_walk() -> None:
+    """A symptom on an entity already seen can make a candidate whose link reaches a device
+    the walk did not hold (errors on an interface that showed only a deviation): the walk's
+    graph is made again with it, as ranking from scratch makes it."""
+    store = STORES["demo"]
+    view = store.rank_view()
+    xs = [
+        _down("edge3:1/1/0"),
+        AnomalyRef(
+            entity="edge1:Ethernet0", signal="if.util", kind="deviation", score=0.6, onset_ts=1.0
+        ),
+    ]
+    ranking = GroupRanking()
+    assert ranking.rank(view, xs) == rank(view, xs)
+    assert ranking._graph is not None and ranking._graph.key == ("core3", "edge1", "edge3")
+    xs.append(
+        AnomalyRef(
+            entity="edge1:Ethernet0", signal="if.in_errors", kind="errors", score=0.8, onset_ts=2.0
+        )
+    )
+    got = ranking.rank(view, xs)
+    assert got == rank(view, xs) == _as_before(store, xs)
+    assert ranking._graph.key == ("core1", "core3", "edge1", "edge3")  # core1--edge1
+    assert any(rc.entity == "core1--edge1" for rc in got)
