@@ -118,7 +118,8 @@ class LabBench:
 
 def twin_fault(f: LabFault, plan: LabPlan) -> Fault:
     """The twin's fault for a lab fault: same target, same times, same magnitude; a link the
-    lab takes down by shutting one end (``link_down``, ``flapping``) is that end shut."""
+    lab takes down by shutting one end (``link_down``, ``flapping``) is that end shut, and
+    the end whose MTU it lowers (``mtu_mismatch``) is the twin's lowered end."""
     kind = LAB_TO_TWIN[f.kind]
     magnitude = {
         "link_loss": lab_faults.LOSS_SHARE,
@@ -126,8 +127,8 @@ def twin_fault(f: LabFault, plan: LabPlan) -> Fault:
         "growth_ramp": lab_faults.RAMP_PEAK,
     }.get(f.kind, 1.0)
     direction = f.direction
-    if f.kind in ("link_down", "flapping"):
-        direction = plan.link(f.target).a  # lab.faults._end: the a end is the one shut
+    if f.kind in ("link_down", "flapping", "mtu_mismatch"):
+        direction = plan.link(f.target).a  # lab.faults._end: the a end is shut or lowered
     return Fault(
         kind,
         f.target,
