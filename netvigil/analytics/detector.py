@@ -4,7 +4,12 @@ Each point is scored *before* it is learned, and memory per series is constant. 
 signal gets is data (:data:`SIGNAL_CHECKS`), not code branches:
 
 - ``status``: a discrete up/down signal (1 = up); a drop to 0 is an anomaly at once.
-- ``threshold``: a utilization above ``util_threshold`` (opens) / below ``util_clear`` (clears).
+- ``threshold``: a utilization above ``util_threshold`` (opens) / below ``util_clear`` (clears),
+  on both ends of a link: what one end sends (``if.out_util``) and what the other receives
+  (``if.in_util``, a collector's utilization of the received bits) measure the same direction,
+  so a congested direction is seen when either end's agent answers. On the lab's Marnet run
+  the sending end (a hub router with 17 links) gave no usable sample in the minute its link
+  was over capacity while the receiving end counted 0.99 of it (docs/lab.md).
 - ``errors``: input errors (a dirty fibre, a failing optic: the twin's ``packet_loss``) open
   when their rate reaches ``error_pps`` *or* their share of the packets received (``errors /
   (packets + errors)``, packets from :func:`packet_rate`) reaches ``error_harm_share``, and
@@ -50,6 +55,7 @@ SIGNAL_CHECKS: dict[str, tuple[str, ...]] = {
     "if.oper_status": ("status",),
     "reachability": ("status",),
     "if.out_util": ("threshold",),
+    "if.in_util": ("threshold",),  # the same direction seen from its receiving end
     "if.out_bps": ("deviation",),
     "if.in_bps": (),  # the far end's out_bps says the same
     "if.out_discards": (),

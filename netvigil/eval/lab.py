@@ -55,7 +55,7 @@ from netvigil.eval.lab_whatif import MEASURE_S, whatif_on_lab
 from netvigil.eval.loads import LoadRecorder
 from netvigil.eval.rescore import Recording, save_recording
 from netvigil.eval.scoreboard import Scoreboard, by_kind, scores
-from netvigil.events import Anomaly, Event, interface_id
+from netvigil.events import Anomaly, Event, Metric, interface_id
 from netvigil.graph.importers import load_topology
 from netvigil.lab import faults as lab_faults
 from netvigil.lab import runner
@@ -115,13 +115,15 @@ class LabBench:
     keep: bool = False
     """Leave the lab up afterwards."""
     record: str | None = None
-    """A folder to write each run's recording to (faults and anomalies, for rescoring)."""
+    """A folder to write each run's recording to (faults, anomalies and metrics, for
+    rescoring and detecting again: :mod:`netvigil.eval.rescore`)."""
     up_timeout_s: float = 300.0
 
 
 def twin_fault(f: LabFault, plan: LabPlan) -> Fault:
     """The twin's fault for a lab fault: same target, same times, same magnitude; a link the
-    lab takes down by shutting one end (``link_down``, ``flapping``) is that end shut."""
+    lab takes down by shutting one end (``link_down``, ``flapping``) is that end shut, and
+    the end whose MTU it lowers (``mtu_mismatch``) is the twin's lowered end."""
     kind = LAB_TO_TWIN[f.kind]
     magnitude = {
         "link_loss": lab_faults.LOSS_SHARE,
@@ -129,8 +131,8 @@ def twin_fault(f: LabFault, plan: LabPlan) -> Fault:
         "growth_ramp": lab_faults.RAMP_PEAK,
     }.get(f.kind, 1.0)
     direction = f.direction
-    if f.kind in ("link_down", "flapping"):
-        direction = plan.link(f.target).a  # lab.faults._end: the a end is the one shut
+    if f.kind in ("link_down", "flapping", "mtu_mismatch"):
+        direction = plan.link(f.target).a  # lab.faults._end: the a end is shut or lowered
     return Fault(
         kind,
         f.target,
@@ -170,7 +172,10 @@ class _Run:
     board: Scoreboard = field(default_factory=lambda: Scoreboard(grace_s=GRACE_S))
     loads: LoadRecorder = field(default_factory=LoadRecorder)
     anomalies: list[Anomaly] = field(default_factory=list)
+    metrics: list[Metric] = field(default_factory=list)
     scoring: bool = True
+    keep_metrics: bool = False
+    """Keep every metric for the recording (``LabBench.record``)."""
 
     def on_incident(self, topic: str, event: Event) -> None:
         if self.scoring:
@@ -180,10 +185,15 @@ class _Run:
         if self.scoring and isinstance(event, Anomaly):
             self.anomalies.append(event)
 
+    def on_metric(self, topic: str, event: Event) -> None:
+        self.loads.on_metric(topic, event)
+        if self.keep_metrics and self.scoring and isinstance(event, Metric):
+            self.metrics.append(event)
+
     def attach(self, svc: Service) -> None:
         svc.runtime.listen("netvigil.incidents", self.on_incident)
         svc.runtime.listen("netvigil.anomalies", self.on_anomaly)
-        svc.runtime.listen("netvigil.metrics", self.loads.on_metric)
+        svc.runtime.listen("netvigil.metrics", self.on_metric)
 
     def recording(
         self,
@@ -202,6 +212,7 @@ class _Run:
             harmful=[bool(r["harmful"]) for r in summary["per_fault"]],
             anomalies=self.anomalies,
             grace_s=GRACE_S,
+            metrics=self.metrics,
         )
 
 
@@ -293,7 +304,7 @@ def _lab_run(
     cfg: LabBench, state: LabState, say: Callable[[str], None]
 ) -> tuple[_Run, list[LabFault], dict[str, Any] | None, dict[str, Any] | None]:
     settings = lab_settings(_settings(cfg), log=say)
-    run = _Run()
+    run = _Run(keep_metrics=cfg.record is not None)
     plan = state.plan
     sched = lab_faults.schedule(
         plan,
@@ -348,7 +359,7 @@ def _lab_run(
 
 def _twin_run(cfg: LabBench, plan: LabPlan, seed: int, made: Sequence[LabFault]) -> _Run:
     settings = _settings(cfg)
-    run = _Run()
+    run = _Run(keep_metrics=cfg.record is not None)
     with tempfile.TemporaryDirectory(prefix="netvigil-labtwin-") as tmp:
         topo_file = Path(tmp) / "lab-topology.yaml"
         runner.write_topology(plan, topo_file)

@@ -8,6 +8,13 @@ would have opened. So one run of the lab (real time: an hour) scores every candi
 ``window_s``, which is how the window is chosen by cross-validation
 (``bench/lab_window_cv.py``). A recording is JSON lines: the faults as made, then the
 anomalies (msgspec's encoding of the event types).
+
+Recordings made before 2026-12-07 evening hold the anomalies only: a change of the detector
+cannot be replayed on them (what it would have seen beneath an anomaly, or where no anomaly
+came, is not there). Since then ``bench lab --record`` keeps the metrics too (the detector's
+input from the collectors, every sample), and :func:`redetect` runs a detector configuration
+over them: the metric series' anomalies again, beside the recorded ones of events (status
+changes, adjacencies, logs), which it keeps as they were.
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ from typing import Any
 
 import msgspec
 
+from netvigil.analytics.detector import DetectorConfig
 from netvigil.eval.scoreboard import Scoreboard
-from netvigil.events import Anomaly, Event, Sample
+from netvigil.events import Anomaly, Event, Metric, Sample
 from netvigil.graph.base import TopologyStore
 from netvigil.streams.correlate import CorrelationState, CorrelatorConfig, CorrelatorProcessor
+from netvigil.streams.detect import DetectorProcessor
 from netvigil.twin.faults import Fault
 
 __all__ = [
@@ -30,6 +39,7 @@ __all__ = [
     "Recording",
     "faults_of",
     "load_recording",
+    "redetect",
     "rescore",
     "save_recording",
 ]
@@ -50,6 +60,9 @@ class Recording(msgspec.Struct, frozen=True, kw_only=True):
     """Per fault, whether it did harm (:func:`netvigil.eval.lab.harmful`, on that run)."""
     anomalies: list[Anomaly]
     grace_s: float
+    metrics: list[Metric] = []
+    """Every metric the run's detector read, in order (empty in recordings made before the
+    metrics were kept: see the module docstring)."""
 
 
 class BenchRecording(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,6 +83,30 @@ def save_recording(path: Path, rec: Recording | BenchRecording) -> None:
 
 def load_recording(path: Path) -> Recording:
     return msgspec.json.decode(path.read_bytes(), type=Recording)
+
+
+def redetect(rec: Recording, cfg: DetectorConfig | None = None) -> list[Anomaly]:
+    """``rec``'s anomalies with those of its metric series detected again with ``cfg``: the
+    recorded anomalies of every signal the recorded metrics carry are replaced by the
+    detector's, the others (of events: status changes, adjacencies, logs) kept; in time order.
+    A recording without metrics is returned as it is."""
+    if not rec.metrics:
+        return list(rec.anomalies)
+    proc = DetectorProcessor(cfg)
+    states: dict[str, Any] = {}
+    found: list[Anomaly] = []
+
+    async def replay() -> None:
+        for m in rec.metrics:
+            state = states.get(m.device)
+            if state is None:
+                state = states[m.device] = proc.new_state()
+            found.extend(e for e in await proc.process(m, state) if isinstance(e, Anomaly))
+
+    asyncio.run(replay())
+    signals = {m.name for m in rec.metrics}
+    kept = [a for a in rec.anomalies if a.signal not in signals]
+    return sorted([*kept, *found], key=lambda a: a.ts)
 
 
 def faults_of(rec: Recording | BenchRecording) -> list[Fault]:

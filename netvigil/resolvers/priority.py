@@ -133,6 +133,21 @@ class IncidentQueue:
         return [(e.fingerprint, -e.neg_score) for e in sorted(self._live.values())]
 
 
+def _congested_source(incident: Incident, link: Link) -> str | None:
+    """The end a congested direction of ``link`` leaves from: the end whose sent share is
+    over the threshold, else the far end of the one whose received share is (its agent alone
+    answered); None if neither says."""
+    ends = {link.a_if, link.b_if}
+    hot = [a for a in incident.anomalies if a.entity in ends and a.state == "active"]
+    for a in hot:
+        if a.signal == "if.out_util":
+            return a.entity
+    for a in hot:
+        if a.signal == "if.in_util" and a.kind == "threshold":
+            return link.b_if if a.entity == link.a_if else link.a_if
+    return None
+
+
 def facts_of(topo: TopologyStore, incident: Incident, metric_of: dict[str, int]) -> Facts | None:
     """What the catalog needs to know about the incident's root cause; None if it has none.
 
@@ -155,14 +170,7 @@ def facts_of(topo: TopologyStore, incident: Incident, metric_of: dict[str, int])
         )
     link = topo.link(rc.entity)
     ends = {link.a_if, link.b_if}
-    src_if = next(
-        (
-            a.entity
-            for a in incident.anomalies
-            if a.entity in ends and a.signal == "if.out_util" and a.state == "active"
-        ),
-        link.a_if,
-    )
+    src_if = _congested_source(incident, link) or link.a_if
     down = any(
         a.entity in ends and a.signal == "if.oper_status" and a.state == "active"
         for a in incident.anomalies

@@ -167,6 +167,8 @@ class TwinNetwork:
         # out of routing with their interfaces up, and IGP metrics faults set (by _state)
         self._unrouted_links: frozenset[str] = frozenset()
         self._unrouted_devs: frozenset[str] = frozenset()
+        # the interfaces whose MTU a mismatch lowered: their routing daemon logs nothing
+        self._mtu_low: frozenset[str] = frozenset()
         self._fault_metric: dict[str, int] = {}
         # interfaces a fault shut down (administratively: its ``direction`` end), by _state
         self._shut: set[str] = set()
@@ -239,6 +241,11 @@ class TwinNetwork:
         self._unrouted_links = frozenset(
             {f.target for f in active if f.kind == "mtu_mismatch"}
             | {lk.id for d in self._unrouted_devs for lk in self.topo.links_of(d)}
+        )
+        self._mtu_low = frozenset(
+            self.topo.link(f.target).end(f.direction or self.topo.link(f.target).a)
+            for f in active
+            if f.kind == "mtu_mismatch"
         )
         self._fault_metric = {
             f.target: MISCONFIG_METRIC for f in active if f.kind == "cost_misconfig"
@@ -600,9 +607,16 @@ class TwinNetwork:
         ``Full -> Deleted (KillNbr)``, what the lab's ``routing_crash`` does) and Full again
         when it is back."""
         far = d.link.other(d.src)
+        # an MTU mismatch (the fault's ``direction`` end lowered, default the link's a end)
+        # is logged by the end that kept its MTU (its neighbour's hello no longer lists it:
+        # Full -> Init); the lowered end, stuck in ExStart, is not (the lab's one-sided form,
+        # docs/lab.md "The twin's MTU mismatch")
+        mismatched_quiet = d.out_if in self._mtu_low and not (
+            d.src in self._unrouted_devs or far in self._unrouted_devs
+        )
         full = (
             up
-            and d.link.id not in self._unrouted_links
+            and (d.link.id not in self._unrouted_links or mismatched_quiet)
             and far not in down_dev
             and far not in self._unrouted_devs
         )

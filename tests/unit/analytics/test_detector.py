@@ -98,3 +98,18 @@ def test_the_detector_set_is_a_setting_and_unknown_names_are_refused() -> None:
     assert default is not None and default.names == ("spike", "noise")
     with pytest.raises(ValidationError, match="oracle"):
         DetectorConfig(detectors=("spike", "oracle"))
+
+
+def test_a_received_share_over_the_threshold_opens_like_a_sent_one() -> None:
+    """The far end's view of a congested direction: its agent alone may answer."""
+    sent = SeriesDetector.for_signal("if.out_util", CFG)
+    received = SeriesDetector.for_signal("if.in_util", CFG)
+    vals = [0.2, 0.2, 0.99, 0.99, 0.99, 0.5, 0.5, 0.5, 0.5]
+    assert (
+        feed(received, vals)
+        == feed(sent, vals)
+        == [
+            (3, "active", "threshold"),
+            (7, "cleared", "threshold"),
+        ]
+    )

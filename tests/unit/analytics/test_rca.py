@@ -297,3 +297,16 @@ def test_the_walk_stops_at_the_first_step_under_its_tolerance(
     monkeypatch.setattr(rca, "WALK_ITERATIONS", 1)
     assert [rank(topo, c) for c in cases] == first
     assert first != full  # one step is not the converged walk: the case can tell them apart
+
+
+def test_a_direction_congested_seen_only_by_its_receiver_is_its_link(topo: TopologyStore) -> None:
+    # the sending end's agent gave no usable sample while its link was over capacity (the
+    # lab's Marnet run); the receiving end counts the link full, and a reroute elsewhere
+    # shows as side effects: the link is the cause
+    lk = topo.link("core2--core3")
+    anomalies = [
+        AnomalyRef(entity=lk.b_if, signal="if.in_util", kind="threshold", score=1.0, onset_ts=10.0),
+        ref("core2", kind="deviation", signal="cpu.util", score=0.6),
+    ]
+    causes = rank(topo, anomalies)
+    assert (causes[0].entity, causes[0].fault) == ("core2--core3", "congestion")

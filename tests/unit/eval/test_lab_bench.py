@@ -44,6 +44,8 @@ def test_the_twin_fault_has_the_lab_fault_s_target_times_and_magnitude() -> None
     assert f.direction == lk.a
     assert f.links_down(1.0) == (lk.id,) and f.links_down(10.0) == ()
     assert f.links_down(21.0) == (lk.id,)
+    # the lab lowers the a end's MTU: the twin's mismatch is lowered there too
+    assert twin_fault(LabFault("mtu_mismatch", lk.id, 0.0), plan).direction == lk.a
 
 
 def _util(rec: LoadRecorder, entity: str, ts: float, value: float) -> None:

@@ -160,7 +160,25 @@ def test_mtu_mismatch_and_cost_misconfig_move_traffic_off_a_link_that_stays_up()
         assert before[lk.a_if] > 0.01 and util[lk.a_if] == 0
         assert metrics(during, "if.oper_status")[lk.a_if] == 1
         got = kinds_by_entity(during, "ospf_down")
-        assert got == ({lk.a_if: adjacency, lk.b_if: adjacency} if adjacency else {})
+        # the mismatch is logged by the end that kept its MTU (b: a is lowered by default)
+        assert got == ({lk.b_if: adjacency} if adjacency else {})
+
+
+def test_an_mtu_mismatch_is_logged_by_the_end_that_kept_its_mtu_only() -> None:
+    """The lab's one-sided form: the lowered end sits in ExStart and logs nothing; both
+    directions leave routing; the end that logged it logs Full again after."""
+    topo = load_topology(None)
+    lk = topo.link("core1--core2")
+    for lowered, logging in ((lk.a, lk.b_if), (lk.b, lk.a_if)):
+        f = Fault("mtu_mismatch", lk.id, T0 + 100, T0 + 200, direction=lowered)
+        net = TwinNetwork(topo, [f], seed=1)
+        net.step(T0 + 90)
+        during = net.step(T0 + 100)
+        assert kinds_by_entity(during, "ospf_down", "ospf_up") == {logging: "ospf_down"}
+        util = metrics(during, "if.out_util")
+        assert util[lk.a_if] == util[lk.b_if] == 0
+        after = net.step(T0 + 200)
+        assert kinds_by_entity(after, "ospf_down", "ospf_up") == {logging: "ospf_up"}
 
 
 def test_a_link_shut_at_one_end_is_admin_down_there_and_down_at_the_other() -> None:
