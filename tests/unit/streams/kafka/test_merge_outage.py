@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, TopicPartition
 
 from netvigil.config import KafkaSettings
 from netvigil.events import Anomaly, DeviceEvent, Event, Metric
@@ -22,6 +22,7 @@ from netvigil.streams.kafka import admin, loop
 from netvigil.streams.kafka.loop import KafkaLoop
 from netvigil.streams.kafka.reorder import Merge
 from netvigil.streams.kafka.wire import Stamp
+from tests.unit.streams.kafka.test_end_offsets import answers
 
 M, E = "netvigil.metrics", "netvigil.events"
 
@@ -88,15 +89,7 @@ class Leaderless:
     def list_offsets(
         self, asked: dict[TopicPartition, Any], **_: Any
     ) -> dict[Any, Future[TopicPartition]]:
-        out: dict[Any, Future[TopicPartition]] = {}
-        for tp in asked:
-            fut: Future[TopicPartition] = Future()
-            if tp.topic == E:
-                fut.set_exception(KafkaException(KafkaError(KafkaError.LEADER_NOT_AVAILABLE)))
-            else:
-                fut.set_result(TopicPartition(tp.topic, tp.partition, 40))
-            out[tp] = fut
-        return out
+        return answers(asked, lambda tp: KafkaError.LEADER_NOT_AVAILABLE if tp.topic == E else None)
 
 
 def test_a_partition_is_caught_up_only_at_an_end_the_broker_gave_lately(
@@ -114,10 +107,10 @@ def test_a_partition_is_caught_up_only_at_an_end_the_broker_gave_lately(
         datadir=tmp_path,
     )
     try:
-        w._consumer = SimpleNamespace(get_watermark_offsets=lambda tp, cached: (0, 40))  # type: ignore[assignment]
+        w._consumer = SimpleNamespace(get_watermark_offsets=lambda tp, cached: (0, 7))  # type: ignore[assignment]
         w._end_offsets = admin.EndOffsets("127.0.0.1:1")
         w.assignment = [(M, 0), (E, 0)]
-        w._read = {(M, 0): 40, (E, 0): 40}
+        w._read = {(M, 0): 7, (E, 0): 7}
 
         def caught_up(topic: str) -> bool:
             w._caught.clear()
@@ -126,7 +119,7 @@ def test_a_partition_is_caught_up_only_at_an_end_the_broker_gave_lately(
         assert not caught_up(M) and not caught_up(E)  # the broker was not asked yet
         assert w._ends() is None  # no progress report while one partition does not answer
         assert caught_up(M) and not caught_up(E)  # the one it answered for is
-        w._fresh[(M, 0)] = (time.monotonic() - loop.FRESH_S - 1, 40)
+        w._fresh[(M, 0)] = (time.monotonic() - loop.FRESH_S - 1, 7)
         assert not caught_up(M)  # not answered lately: unknown again
     finally:
         w._pool.shutdown()
