@@ -216,12 +216,16 @@ class Merge:
             if held - len(out) <= self.max_held:
                 stamp = queues[topic][0][2]
                 for other in self.topics:
-                    if other == topic or queues.get(other):
-                        continue  # a non-empty queue's head is not older: it was not chosen
-                    if self.seen.get(other, float("-inf")) > ts:
+                    if other == topic:
+                        continue
+                    # a non-empty queue's head is not older (it was not chosen)
+                    if queues.get(other) or self.seen.get(other, float("-inf")) > ts:
+                        if idle:  # a wait for ``other`` that ended is not the next one's
+                            idle.pop(other, None)
                         continue
                     if not caught_up(other):
-                        idle.pop(other, None)
+                        if idle:
+                            idle.pop(other, None)
                         return out  # ``other`` may still bring something older: wait
                     if stamp is not None and stamp.before.get(other, 0) > self.through.get(
                         stamp.publisher, {}

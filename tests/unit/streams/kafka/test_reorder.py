@@ -211,6 +211,22 @@ def test_a_record_sent_first_is_waited_for_max_hold_of_its_topic_caught_up() -> 
     assert [e.ts for _, e in merge.release(lambda t: True, now=70.0)] == [100.0]
 
 
+def test_a_wait_that_ended_does_not_count_for_the_next_one() -> None:
+    """The metric of 100 waited for the events record its publisher sent first, which came:
+    the next metric waiting for another such record waits ``max_hold`` of its own (in the
+    three-broker test a link-down went before the metrics sent ahead of it, on the clock of
+    a wait that had ended 100 s before)."""
+    merge = Merge(("m", "e"), max_hold=5.0)
+    merge.push("m", metric(100.0), now=0.0, stamp=Stamp("p1", {"m": 0, "e": 1}))
+    assert merge.release(lambda t: True, now=0.0) == []
+    merge.push("e", metric(150.0), now=1.0, stamp=Stamp("p1", {"m": 0, "e": 0}))
+    assert [e.ts for _, e in merge.release(lambda t: True, now=1.0)] == [100.0, 150.0]
+    merge.push("m", metric(200.0), now=100.0, stamp=Stamp("p1", {"m": 1, "e": 2}))
+    assert merge.release(lambda t: True, now=100.0) == []
+    assert merge.release(lambda t: True, now=104.9) == []
+    assert [e.ts for _, e in merge.release(lambda t: True, now=105.0)] == [200.0]
+
+
 def test_a_restored_merge_counts_its_wait_again_from_the_restore() -> None:
     merge = Merge(("m", "e"), max_hold=5.0)
     merge.push("m", metric(100.0), now=0.0, stamp=Stamp("p1", {"m": 0, "e": 1}))
