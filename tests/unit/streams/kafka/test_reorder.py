@@ -215,7 +215,7 @@ def test_a_wait_that_ended_does_not_count_for_the_next_one() -> None:
     """The metric of 100 waited for the events record its publisher sent first, which came:
     the next metric waiting for another such record waits ``max_hold`` of its own (in the
     three-broker test a link-down went before the metrics sent ahead of it, on the clock of
-    a wait that had ended 100 s before)."""
+    an earlier wait that had ended)."""
     merge = Merge(("m", "e"), max_hold=5.0)
     merge.push("m", metric(100.0), now=0.0, stamp=Stamp("p1", {"m": 0, "e": 1}))
     assert merge.release(lambda t: True, now=0.0) == []
