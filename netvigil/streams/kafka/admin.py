@@ -254,11 +254,16 @@ class EndOffsets:
         self._admin = AdminClient(admin_config(bootstrap))
 
     def __call__(
-        self, tps: list[tuple[str, int]], committed_only: bool = False
+        self,
+        tps: list[tuple[str, int]],
+        committed_only: bool = False,
+        answered: dict[tuple[str, int], int | None] | None = None,
     ) -> dict[tuple[str, int], int | None]:
         """End offsets of ``tps`` now; ``committed_only``: the last stable offsets, which
         exclude open transactions. None for a partition the broker has no offset for.
-        Blocks; raises ``KafkaException`` when the broker does not answer within seconds."""
+        Blocks; raises ``KafkaException`` when the broker does not answer within seconds
+        for one of them; ``answered`` then still gets the ends of those it answered for (a
+        partition without a leader fails alone)."""
         if not tps:
             return {}
         latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
@@ -266,16 +271,20 @@ class EndOffsets:
         asked = self._admin.list_offsets(
             {TopicPartition(t, p): latest for t, p in tps}, isolation_level=level, request_timeout=5
         )
-        ends: dict[tuple[str, int], int | None] = {}
-        try:
-            for tp, future in asked.items():
+        ends: dict[tuple[str, int], int | None] = {} if answered is None else answered
+        failed: KafkaException | None = None
+        for tp, future in asked.items():
+            try:
                 end = future.result(timeout=10).offset
-                ends[(tp.topic, tp.partition)] = end if end >= 0 else None
-        except KafkaException as exc:
-            if exc.args[0].code() in _LEADER_ERRORS:
-                log.info("end offsets: %s; asking with a new client", exc.args[0])
+            except KafkaException as exc:
+                failed = failed or exc
+                continue
+            ends[(tp.topic, tp.partition)] = end if end >= 0 else None
+        if failed is not None:
+            if failed.args[0].code() in _LEADER_ERRORS:
+                log.info("end offsets: %s; asking with a new client", failed.args[0])
                 self._admin = AdminClient(admin_config(self.bootstrap))
-            raise
+            raise failed
         return ends
 
 

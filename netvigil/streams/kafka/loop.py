@@ -93,6 +93,15 @@ __all__ = ["KafkaLoop"]
 
 log = logging.getLogger(__name__)
 
+
+def _rows(states: dict[bytes, KeyState]) -> str:
+    """Per key, its partition and the input offsets applied to it (a debug log line)."""
+    return "; ".join(
+        f"{k!r} p{e.partition} applied={e.applied} held={len(e.buffer or ())}"
+        for k, e in sorted(states.items())
+    )
+
+
 T = TypeVar("T")
 
 
@@ -106,6 +115,12 @@ UNKNOWN_S = 30.0
 #: coordinator's broker went away (librdkafka issues 5456 and 5511), as it did in the
 #: broker-restart test. Per attempt, so a long outage (every attempt fails in time) is not one
 HUNG_S = 60.0
+
+#: how long an end offset the broker gave (:meth:`KafkaLoop._ends`, every ``REPORT_S``) says a
+#: partition can be caught up (seconds): after that its end is unknown, and the detector's
+#: merge waits for it (the consumer's own cached end stays as it was while the partition's
+#: leader is gone)
+FRESH_S = 5.0
 
 #: errors that say another producer took this transactional id: the loop stops
 _FENCED = frozenset(
@@ -187,6 +202,8 @@ class KafkaLoop(KeyedWorker):
         self._end_offsets: EndOffsets | None = None
         self._ends_failing = 0.0
         """When a failed end-offset query was last logged (wall time)."""
+        self._fresh: dict[tuple[str, int], tuple[float, int]] = {}
+        """Per input partition, when (monotonic) the broker last gave its end, and that end."""
         self._refused: list[tuple[str, bytes, str]] = []
         """Records the broker refused (topic, value, reason), at least once."""
         self.transactions = 0
@@ -314,7 +331,9 @@ class KafkaLoop(KeyedWorker):
         self.assignment = sorted((tp.topic, tp.partition) for tp in partitions)
         self._forget()
         self._restore()
-        self._start_at(self._starts(consumer, [(tp.topic, tp.partition) for tp in partitions]))
+        starts = self._starts(consumer, [(tp.topic, tp.partition) for tp in partitions])
+        log.debug("%s: reading from %s; restored %s", self.group, starts, _rows(self._states))
+        self._start_at(starts)
         self._announce()
         mine = [f"{t}[{p}]" for t, p in self.assignment]
         log.info(
@@ -376,6 +395,7 @@ class KafkaLoop(KeyedWorker):
                     pos = reader.position([TopicPartition(self.changelog_name, part)])[0].offset
                     if pos >= ends[part]:
                         left.discard(part)
+                log.debug("%s: changelog read to %s", self.group, ends)
             finally:
                 reader.close()
         self._states = states
@@ -616,13 +636,19 @@ class KafkaLoop(KeyedWorker):
         assert self._end_offsets is not None
         tps = [(t, p) for t, p in self.assignment if t in self.inputs]
         now = time.time()  # before asking: records written later are not covered
+        got: dict[tuple[str, int], int | None] = {}
         try:
-            got = self._end_offsets(tps, committed_only=True)
+            self._end_offsets(tps, committed_only=True, answered=got)
         except Exception as exc:  # the broker is away: no report, no mark meanwhile
             if now - self._ends_failing > 10.0:
                 self._ends_failing = now
                 log.warning("%s: no end offsets (%r): no progress report or mark", self.group, exc)
             return None
+        finally:  # the partitions it answered for, whichever did not answer
+            answered = time.monotonic()
+            for tp, end in got.items():
+                if end is not None:
+                    self._fresh[tp] = (answered, end)
         return now, got
 
     def _reports(self) -> list[Send]:
@@ -877,13 +903,18 @@ class KafkaLoop(KeyedWorker):
         return self._states
 
     def _end_offset(self, topic: str, partition: int) -> int | None:
-        """The consumer's last-fetched end (the last stable offset, read_committed)."""
-        if self._consumer is None:
+        """The partition's end as the broker gave it in the last ``FRESH_S`` (the later of
+        that answer and the consumer's last-fetched end); None when it has not answered for
+        so long: the consumer's cached end is kept as it was while the partition has no
+        leader (a broker killed), and read as the end it let the detector's merge apply a
+        key's events before the metrics the new leader took meanwhile."""
+        fresh = self._fresh.get((topic, partition))
+        if self._consumer is None or fresh is None or time.monotonic() - fresh[0] > FRESH_S:
             return None
         _, high = self._consumer.get_watermark_offsets(
             TopicPartition(topic, partition), cached=True
         )
-        return int(high) if high >= 0 else None
+        return max(fresh[1], int(high))
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,14 @@ partition on its own): so an event whose record carries a
 :class:`~netvigil.streams.kafka.wire.Stamp` also waits until the records its publisher sent
 to the other topics before it are read, which is exact for one publisher (events of
 different publishers have no order but their event times).
+No wall-clock bound lets an event overtake a topic that is not caught up (its end unknown,
+or records left to read), the rule of Kafka Streams' ``max.task.idle.ms`` since KIP-695: a
+topic whose partition has no leader (a broker killed) or a backlog (after a rebalance) may
+still bring an older record of the key, and going on without it applied a key's link-up
+before the link-down samples read after it (docs/kafka.md, the three-broker runs). The
+bound ``max_hold`` only ends the wait for a record the publisher sent first once the topic
+has stayed caught up that long without it (the publisher died before the record left it);
+``max_held`` bounds the memory.
 
 :class:`Reorder` is for a processor whose own key merges many partitions (the correlator
 keys everything to ``all``): its input arrives in the order consumers happened to read the
@@ -143,6 +151,10 @@ class Merge:
     number of its records of that topic read through: one more than the largest index read
     (a record's stamp gives its own index); a partition is read in order, so the ones before
     it were read too, or lie before where this consumer started."""
+    idle: dict[str, float] = field(default_factory=dict)
+    """Per topic, since when (wall time) the head event has waited for a record of it that
+    its publisher sent first while the topic was caught up (see :meth:`release`); not kept
+    across a restore (:meth:`__setstate__`)."""
 
     def __len__(self) -> int:
         return sum(len(q) for q in self.queues.values())
@@ -155,6 +167,9 @@ class Merge:
                 if q and len(q[0]) == 2:
                     queues[topic] = deque((at, ev, None) for at, ev in q)
         state.setdefault("through", {})
+        # a wait restored from a changelog started before the restore (an outage ago, maybe):
+        # counted from then, it would have run out before the topic was read again
+        state["idle"] = {}
         self.__dict__.update(state)
 
     def push(self, topic: str, event: Event, now: float = 0.0, stamp: Stamp | None = None) -> None:
@@ -175,13 +190,16 @@ class Merge:
         self, caught_up: Callable[[str], bool], now: float = 0.0
     ) -> list[tuple[str, Event]]:
         """Events that may go now, as (topic, event), oldest first. ``caught_up(topic)`` says
-        whether a topic has nothing more to read for now (its partition is at its end). An
-        event waits for another topic that may still bring something older: one read no
-        further than its time that is not caught up, or whose records sent before the
-        event's own (by its stamp) are not all read through yet. After ``max_hold`` seconds,
-        or with more than ``max_held`` events held, it goes anyway."""
+        whether a topic has nothing more to read for now (its partition is at an end the
+        broker gave lately; False when that is unknown). An event waits while another topic
+        may still bring something older: one read no further than its time that is not
+        caught up, however long that takes; or one whose records sent before the event's own
+        (by its stamp) are not all read through, for up to ``max_hold`` seconds (wall time
+        ``now``) of that topic caught up. With more than ``max_held`` events held, the
+        oldest go anyway."""
         out: list[tuple[str, Event]] = []
         queues = self.queues
+        idle = self.idle
         order = _order(self.topics)
         last = len(order)
         held = len(self)
@@ -194,20 +212,28 @@ class Merge:
                         best = head
             if best is None:
                 return out
-            ts, _, arrived, topic = best
-            if not (now - arrived >= self.max_hold or held - len(out) > self.max_held):
+            ts, _, _, topic = best
+            if held - len(out) <= self.max_held:
                 stamp = queues[topic][0][2]
                 for other in self.topics:
-                    if other == topic or queues.get(other):
-                        continue  # a non-empty queue's head is not older: it was not chosen
-                    if self.seen.get(other, float("-inf")) > ts:
+                    if other == topic:
                         continue
+                    # a non-empty queue's head is not older (it was not chosen)
+                    if queues.get(other) or self.seen.get(other, float("-inf")) > ts:
+                        if idle:  # a wait for ``other`` that ended is not the next one's
+                            idle.pop(other, None)
+                        continue
+                    if not caught_up(other):
+                        if idle:
+                            idle.pop(other, None)
+                        return out  # ``other`` may still bring something older: wait
                     if stamp is not None and stamp.before.get(other, 0) > self.through.get(
                         stamp.publisher, {}
-                    ).get(other, 0):
-                        return out  # its publisher sent ``other`` more before it: on its way
-                    if not caught_up(other):
-                        return out  # ``other`` may still bring something older: wait
+                    ).get(other, 0):  # its publisher sent ``other`` more before it
+                        if now - idle.setdefault(other, now) < self.max_hold:
+                            return out
+                    elif idle:
+                        idle.pop(other, None)
             out.append((topic, queues[topic].popleft()[1]))
 
 

@@ -8,6 +8,7 @@ stand-in because the broker's leaderless moment cannot be timed from a test."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -17,6 +18,22 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from netvigil.streams.kafka import admin
 
 TPS = [("t", 0), ("t", 1)]
+
+
+def answers(
+    asked: dict[TopicPartition, Any], error: Callable[[TopicPartition], int | None]
+) -> dict[Any, Future[TopicPartition]]:
+    """``list_offsets``' futures: the error ``error(tp)`` names, else the end 7 + partition."""
+    out: dict[Any, Future[TopicPartition]] = {}
+    for tp in asked:
+        fut: Future[TopicPartition] = Future()
+        code = error(tp)
+        if code is not None:
+            fut.set_exception(KafkaException(KafkaError(code)))
+        else:
+            fut.set_result(TopicPartition(tp.topic, tp.partition, 7 + tp.partition))
+        out[tp] = fut
+    return out
 
 
 class StuckThenFine:
@@ -32,15 +49,7 @@ class StuckThenFine:
     def list_offsets(
         self, asked: dict[TopicPartition, Any], **_: Any
     ) -> dict[Any, Future[TopicPartition]]:
-        out: dict[Any, Future[TopicPartition]] = {}
-        for tp in asked:
-            fut: Future[TopicPartition] = Future()
-            if self.stuck:
-                fut.set_exception(KafkaException(KafkaError(type(self).error)))
-            else:
-                fut.set_result(TopicPartition(tp.topic, tp.partition, 7 + tp.partition))
-            out[tp] = fut
-        return out
+        return answers(asked, lambda tp: type(self).error if self.stuck else None)
 
 
 @pytest.fixture
