@@ -16,18 +16,13 @@ from provision.servers import kafka as kafka_server
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test here ``integration``; leave out the ``cluster`` tests (three brokers
-    of their own, minutes on two cores) unless ``-m`` names them (``-m cluster``)."""
+    """Mark every test here ``integration``. The ``cluster`` tests (three brokers of their
+    own, a few minutes on two cores) run with the rest, CI included; ``-m "not cluster"``
+    leaves them out, ``-m cluster`` runs them alone."""
     here = Path(__file__).parent
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
-    if "cluster" in (config.option.markexpr or ""):
-        return
-    left_out = [item for item in items if item.get_closest_marker("cluster")]
-    if left_out:
-        config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if not item.get_closest_marker("cluster")]
 
 
 @pytest.fixture(scope="session")
