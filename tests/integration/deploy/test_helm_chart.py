@@ -28,12 +28,24 @@ def helm() -> Path:
     return ensure_helm()
 
 
-def render(helm: Path, *sets: str) -> list[dict[str, Any]]:
+def _template(helm: Path, sets: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
     args = [str(helm), "template", "nv", str(CHART), "--kube-version", KUBE]
     for s in sets:
         args += ["--set", s]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
+    return subprocess.run(args, capture_output=True, text=True)
+
+
+def render(helm: Path, *sets: str) -> list[dict[str, Any]]:
+    r = _template(helm, sets)
+    assert r.returncode == 0, r.stderr
+    return [d for d in yaml.safe_load_all(r.stdout) if d]
+
+
+def refused(helm: Path, *sets: str) -> str:
+    """What ``helm template`` says when it refuses to render with ``sets``."""
+    r = _template(helm, sets)
+    assert r.returncode != 0, "rendered, not refused"
+    return r.stderr
 
 
 def validate(docs: list[dict[str, Any]]) -> None:
@@ -110,13 +122,7 @@ def test_servicenow_credentials_and_ingress(helm: Path) -> None:
 
 
 def test_more_workers_than_partitions_is_refused(helm: Path) -> None:
-    sets = ["--set", "workers.replicas=20", "--set", "kafka.partitions=12"]
-    r = subprocess.run(
-        [str(helm), "template", "nv", str(CHART), "--kube-version", KUBE, *sets],
-        capture_output=True,
-        text=True,
-    )
-    assert r.returncode != 0 and "exceeds kafka.partitions" in r.stderr
+    assert "exceeds kafka.partitions" in refused(helm, "workers.replicas=20", "kafka.partitions=12")
 
 
 def test_the_schema_check_rejects_a_broken_manifest(helm: Path) -> None:
@@ -170,11 +176,8 @@ def test_workers_autoscale_on_consumer_lag_when_asked(helm: Path) -> None:
     ],
 )
 def test_autoscaling_bounds_are_checked(helm: Path, sets: list[str], message: str) -> None:
-    args = [str(helm), "template", "nv", str(CHART), "--kube-version", KUBE]
-    for s in ["workers.autoscaling.enabled=true", *sets]:
-        args += ["--set", s]
-    r = subprocess.run(args, capture_output=True, text=True)
-    assert r.returncode != 0 and message in r.stderr, r.stderr
+    said = refused(helm, "workers.autoscaling.enabled=true", *sets)
+    assert message in said, said
 
 
 def test_each_processor_runs_in_one_kind_of_pod_and_decisions_only_in_the_coordinator(
@@ -248,20 +251,5 @@ def test_coordinator_partitions_run_as_more_processes_in_the_coordinator_pod(
     assert dirs == {None, "/data/kafka-1", "/data/kafka-2"}  # each its own transactional id
     for c in extra:
         assert c["command"] == ["netvigil", "worker", "--processors", "coordinator"]
-    r = subprocess.run(
-        [
-            str(helm),
-            "template",
-            "nv",
-            str(CHART),
-            "--kube-version",
-            KUBE,
-            "--set",
-            "coordinator.partitions=2",
-            "--set",
-            "coordinator.extraWorkers=2",
-        ],
-        capture_output=True,
-        text=True,
-    )
-    assert r.returncode != 0 and "must be below coordinator.partitions" in r.stderr
+    said = refused(helm, "coordinator.partitions=2", "coordinator.extraWorkers=2")
+    assert "must be below coordinator.partitions" in said
