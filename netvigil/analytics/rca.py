@@ -44,6 +44,15 @@ Two views of the same evidence are combined:
    only) and the share of its predictions that came true. Interfaces on unreachable
    devices are unobservable and never counted as missed predictions.
 
+   A prediction is met by a symptom of the kind predicted. The failures (``_PREDICTS_DOWN``)
+   predict interfaces down; an interface over its utilization threshold and not down counts
+   its link full, which says the link and the device at its far end forward: that symptom
+   meets no such prediction and is not explained by it (the prediction counts as missed).
+   So a router whose agent times out while it congests a link (unreachable, the far end
+   receiving the link full: the lab's Marnet run) is that link's congestion, not a device
+   down. Input errors still meet a down prediction: a failing link or port shows them on
+   its way down.
+
 2. **Propagation** (a personalized PageRank on the device-interface-link graph around the
    anomalies, seeded by anomaly strength and discounted by onset order: earlier symptoms weigh
    more, because effects follow causes). It ranks where the anomalies concentrate, and it is
@@ -146,6 +155,11 @@ _SIMPLER = {
     "device_down": 2,
     "degraded": 3,
 }
+#: the hypotheses whose predictions of interfaces are downs: an interface over its
+#: utilization threshold (and not down) carries traffic, which meets none of them
+_PREDICTS_DOWN = frozenset(
+    {"link_down", "adjacency_down", "routing_down", "device_down", "linecard"}
+)
 #: the place of a hypothesis among those of its entity, in the order :func:`hypotheses` makes
 #: them (what broke a tie of score and simplicity before candidates were sorted by it)
 _PLACE = {
@@ -783,10 +797,11 @@ class GroupRanking:
       device's part kept for the topology object (:class:`_Parts`), numbered as
       :func:`rank` numbers it, so its arithmetic is the same; the power iteration runs at
       every call;
-    - a candidate's fit reads the strength of the symptom keys it predicts or explains and
-      the total: what it read of the first (:class:`_Fit`) is kept while the hypothesis is
-      the same object and none of those keys took a new strong symptom, and the recall
-      is that sum over this call's total, as :func:`rank` computes it;
+    - a candidate's fit reads the strength of the symptom keys it predicts or explains (and
+      whether a predicted interface runs full: a threshold, no down) and the total: what it
+      read of the first (:class:`_Fit`) is kept while the hypothesis is the same object and
+      none of those keys took a new strong symptom (a threshold makes all again), and the
+      recall is that sum over this call's total, as :func:`rank` computes it;
     - candidates are scored and sorted as :func:`rank` does, by a key under which no two
       candidates tie (:func:`_scored`), so the order they are kept in does not matter.
 
@@ -975,6 +990,8 @@ def _scored(
     weak_total = sum(ev.weak.values())
     scored: list[tuple[float, tuple[int, str, int], float, Hypothesis, Iterable[str]]] = []
     strength = ev.strength
+    # interfaces over their utilization threshold and not down: traffic flows through them
+    running = ev.congested - ev.down_ifaces if ev.congested else frozenset()
     kept = (fits if fits is not None else _Fits()).get
     at = walk.get
     for h in cands:
@@ -983,6 +1000,8 @@ def _scored(
             f = kept(id(h))
             if f is None or f.h is not h:
                 hit = h.predicts & strength.keys()
+                if running and h.kind in _PREDICTS_DOWN:
+                    hit -= running  # a down predicted, the link counted full instead
                 covered = hit | (h.explains & strength.keys())
                 f = _Fit(
                     h,

@@ -310,3 +310,26 @@ def test_a_direction_congested_seen_only_by_its_receiver_is_its_link(topo: Topol
     ]
     causes = rank(topo, anomalies)
     assert (causes[0].entity, causes[0].fault) == ("core2--core3", "congestion")
+
+
+@pytest.mark.parametrize(("dev", "lid"), [("edge1", "core1--edge1"), ("core2", "core2--core3")])
+def test_a_sender_unreachable_while_its_far_end_receives_the_link_full_is_its_link(
+    topo: TopologyStore, dev: str, lid: str
+) -> None:
+    """The lab's Marnet morning run: a router congests one of its links and its agent times
+    out (unreachable) while the far end counts the link full. Traffic arriving says the
+    router forwards: the link's congestion, not the device down that predicts that far end
+    down; the same far end seen down as well (the router failed) meets the prediction."""
+    lk = topo.link(lid)
+    far = lk.end(lk.other(dev))
+    unreachable = AnomalyRef(
+        entity=dev, signal="reachability", kind="down", score=1.0, onset_ts=10.0
+    )
+    full = AnomalyRef(entity=far, signal="if.in_util", kind="threshold", score=0.99, onset_ts=20.0)
+    causes = rank(topo, [unreachable, full])
+    assert (causes[0].entity, causes[0].fault) == (lid, "congestion"), causes
+    assert (causes[1].entity, causes[1].fault) == (dev, "down"), causes
+    assert f"{far} threshold (0.89)" not in causes[1].evidence  # not explained by it
+    down = AnomalyRef(entity=far, signal="if.oper_status", kind="down", score=1.0, onset_ts=30.0)
+    causes = rank(topo, [unreachable, full, down])
+    assert (causes[0].entity, causes[0].fault) == (dev, "down"), causes

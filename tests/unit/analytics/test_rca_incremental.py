@@ -234,3 +234,23 @@ def test_a_new_candidate_brings_its_devices_into_the_walk() -> None:
     assert got == rank(view, xs) == _as_before(store, xs)
     assert ranking._graph.key == ("core1", "core3", "edge1", "edge3")  # core1--edge1
     assert any(rc.entity == "core1--edge1" for rc in got)
+
+
+def test_a_far_end_counted_full_then_seen_down_is_ranked_again() -> None:
+    """A device down's fit reads whether each far end it predicts down runs full instead (a
+    threshold and no down): a down symptom joining such an end changes that fit, and the
+    kept ranking gives what ranking from scratch gives."""
+    store = STORES["demo"]
+    view = store.rank_view()
+    far = store.link("core1--edge1").end("core1")
+    xs = [
+        AnomalyRef(entity="edge1", signal="reachability", kind="down", score=1.0, onset_ts=0.0),
+        AnomalyRef(entity=far, signal="if.in_util", kind="threshold", score=1.0, onset_ts=1.0),
+    ]
+    ranking = GroupRanking()
+    first = ranking.rank(view, xs)
+    assert first == rank(view, xs) and first[0].entity == "core1--edge1"
+    xs.append(AnomalyRef(entity=far, signal="if.oper_status", kind="down", score=1.0, onset_ts=2.0))
+    got = ranking.rank(view, xs)
+    assert got == rank(view, xs) == _as_before(store, xs)
+    assert got[0].entity == "edge1" and got[0].fault == "down"
