@@ -35,7 +35,7 @@ def pick_topologies(n: int = 20, lo: int = 20, hi: int = 80) -> list[Path]:
 
 
 def run_one(
-    topology: Path, faults: int, seed: int, poll_timeouts: float = 0.0
+    topology: Path, faults: int, seed: int, poll_timeouts: float = 0.0, silent: bool = False
 ) -> dict[str, object]:
     cmd = [
         sys.executable,
@@ -53,6 +53,7 @@ def run_one(
         str(poll_timeouts),
         "--json",
         "--details",
+        *(["--silent-senders"] if silent else []),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO)
     report: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -74,12 +75,22 @@ def main() -> None:
         default=0.0,
         help="share of SNMP polls timing out alone (netvigil bench rca --poll-timeouts)",
     )
+    ap.add_argument(
+        "--silent-senders",
+        action="store_true",
+        help="congestions whose senders do not answer (netvigil bench rca --silent-senders)",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write every report here")
     args = ap.parse_args()
     tops = pick_topologies(args.count, args.min_nodes, args.max_nodes)
     with ThreadPoolExecutor(args.jobs) as pool:
         reports = list(
-            pool.map(lambda t: run_one(t, args.faults, args.seed, args.poll_timeouts), tops)
+            pool.map(
+                lambda t: run_one(
+                    t, args.faults, args.seed, args.poll_timeouts, args.silent_senders
+                ),
+                tops,
+            )
         )
     for r in reports:
         print(

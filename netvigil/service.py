@@ -173,6 +173,8 @@ class TwinPlan:
     """Share of the twin's telemetry lost before it reaches the pipeline."""
     poll_reachability: bool = False
     """The twin reports each device's reachability every step (a poller), not only changes."""
+    received_util: bool = False
+    """The twin reports each interface's received utilization (``if.in_util``) too."""
     poller: str | None = None
     """The device the management station sits behind: devices a failure cuts off from it are
     reported unreachable and go silent (:meth:`~netvigil.twin.network.TwinNetwork.cut_off`)."""
@@ -241,6 +243,7 @@ class Service:
                 poll_reachability=twin.poll_reachability,
                 poller=twin.poller,
                 down_after=settings.snmp.down_after,
+                received_util=twin.received_util,
             )
         clock: list[TwinSource] = []  # the twin source, once built: its clock is sim time
         coordinator, autonomy, action_store, prevention = build_coordinator(

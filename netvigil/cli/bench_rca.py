@@ -38,6 +38,12 @@ __all__ = ["bench_rca"]
     "loaded machine: 0.011); unreachable verdicts follow snmp.down_after.",
 )
 @click.option(
+    "--silent-senders",
+    is_flag=True,
+    help="Each congestion's sending router does not answer its polls while it lasts (the "
+    "lab's Marnet run) and interfaces report if.in_util: the far end shows the congestion.",
+)
+@click.option(
     "--record",
     type=click.Path(dir_okay=False, writable=True),
     default=None,
@@ -55,6 +61,7 @@ def bench_rca(
     seed: int,
     regions: int,
     poll_timeouts: float,
+    silent_senders: bool,
     record: str | None,
     as_json: bool,
     details: bool,
@@ -69,6 +76,7 @@ def bench_rca(
         seed,
         regions=regions,
         poll_timeouts=poll_timeouts,
+        silent_senders=silent_senders,
         record=Path(record) if record else None,
     )
     keys = ["faults", "top1", "top3", "mttd_p50_s", "false_incidents"]

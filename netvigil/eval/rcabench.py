@@ -6,8 +6,11 @@ congestion from a demand surge and a flapping link, one at a time (each lasts
 bursts below congestion) are injected at random times beside them, and the twin loses
 ``LOSS`` of its telemetry on the way to the pipeline. With ``poll_timeouts``, that share of
 SNMP polls also time out alone, the device fine (the lab's loaded machine), and the twin's
-poller says unreachable after ``snmp.down_after`` failed polls in a row. The pipeline sees
-only the telemetry.
+poller says unreachable after ``snmp.down_after`` failed polls in a row. With
+``silent_senders``, each congestion's sending router does not answer its polls while it lasts
+(``Fault.sender_answers``: the lab's Marnet morning run) and every interface reports its
+received utilization (``if.in_util``), so the far end is what shows the congestion. The
+pipeline sees only the telemetry.
 
 Scores: ``top1`` (share of faults whose incident ranks the true root cause first), ``top3``
 (within the first three), ``mttd_p50_s`` (median simulated seconds from injection to the
@@ -52,11 +55,13 @@ def run_rca_bench(
     *,
     regions: int = 1,
     poll_timeouts: float = 0.0,
+    silent_senders: bool = False,
     record: Path | None = None,
 ) -> dict[str, Any]:
     """Run the evaluation once, the correlator split into ``regions``, with ``poll_timeouts``
-    (that share of polls timing out alone, from start to end); returns the report (see the
-    module docstring). ``record``: write what the correlator read there
+    (that share of polls timing out alone, from start to end) and ``silent_senders``
+    (congestions whose senders do not answer); returns the report (see the module
+    docstring). ``record``: write what the correlator read there
     (:class:`~netvigil.eval.rescore.BenchRecording`), to correlate it again offline."""
     settings = load_settings()
     settings.correlator.regions = regions
@@ -73,6 +78,11 @@ def run_rca_bench(
         duration=FAULT_DURATION_S,
         seed=seed,
     )
+    if silent_senders:
+        plan_faults = [
+            dataclasses.replace(f, sender_answers=False) if f.kind == "congestion" else f
+            for f in plan_faults
+        ]
     last = first + faults * FAULT_INTERVAL_S
     benign = schedule_benign(
         topo,
@@ -92,6 +102,7 @@ def run_rca_bench(
         until=last + SETTLE_S,
         loss=LOSS,
         poll_reachability=True,
+        received_util=silent_senders,
     )
     board = Scoreboard(grace_s=3 * settings.twin.step_s)
     wall0 = time.monotonic()

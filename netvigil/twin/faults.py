@@ -26,7 +26,9 @@ a stalled ramp is to a growth ramp: the share of frames a link corrupts rises, t
 below the share that hurts anyone (a prediction of harm that does not come true).
 ``poller_overload`` (most devices' polls time out at once) and ``poll_timeouts`` (a device's
 poll times out now and then, alone: :mod:`netvigil.twin.poller`) are the monitoring's own
-noise: nothing in the network changes.
+noise: nothing in the network changes. A congestion whose sender does not answer
+(``sender_answers`` False) is the lab's form of one: the sending router's polls time out while
+it fills the link, so only the far end's received utilization shows it.
 """
 
 from __future__ import annotations
@@ -137,6 +139,12 @@ class Fault:
     flap_period_s: float = FLAP_PERIOD_S
     """For a flapping link: down for ``flap_down_s`` at the start of every period."""
     flap_down_s: float = FLAP_DOWN_S
+    sender_answers: bool = True
+    """For congestion: False, the sending device's agent does not answer its polls while the
+    surge lasts (the lab's Marnet morning run: the congested link's sender unreachable while
+    its far end counted the link full; why its agent did not answer is not known): it is
+    reported unreachable after ``down_after`` failed polls, its polled metrics are lost, what
+    it pushes still arrives, and it forwards as before."""
 
     def loss(self, t: float) -> float:
         """The share of frames this fault loses on its link at ``t`` (0 for other kinds): an

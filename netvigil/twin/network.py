@@ -22,9 +22,12 @@ are reported ``unreachable`` with the ``poller_overload`` mark the SNMP poller g
 verdicts when it is overloaded (:mod:`netvigil.collectors.snmp.health`); what devices push
 (traps, syslog) still arrives. The lab's overload bursts looked like that. Under
 ``poll_timeouts`` (benign too) single devices' polls time out now and then, as the lab's
-loaded machine showed between its bursts. Every verdict is the poller's rule
-(:mod:`netvigil.twin.poller`): ``unreachable`` after ``down_after`` failed polls in a row,
-the service's ``snmp.down_after``.
+loaded machine showed between its bursts, and a congestion whose sender does not answer
+(``Fault.sender_answers``) times out that sender's polls while it lasts: with
+``received_util`` (each interface's ``if.in_util`` reported, as the collectors derive it)
+the far end's received utilization is then what shows the congestion. Every verdict is the
+poller's rule (:mod:`netvigil.twin.poller`): ``unreachable`` after ``down_after`` failed
+polls in a row, the service's ``snmp.down_after``.
 """
 
 from __future__ import annotations
@@ -138,10 +141,14 @@ class TwinNetwork:
         poll_reachability: bool = False,
         poller: str | None = None,
         down_after: int = 1,
+        received_util: bool = False,
     ) -> None:
         self.topo = topo
         #: also report every device's reachability each step, as a poller does (1 up, 0 down)
         self.poll_reachability = poll_reachability
+        #: also report each interface's received utilization (``if.in_util``: its received
+        #: bits over the link's capacity), as the SNMP and gNMI collectors derive it
+        self.received_util = received_util
         #: the device the management station sits behind; None: every device that runs is
         #: seen. Set, a device with no working path to it is *cut off*: it is reported
         #: unreachable and none of its telemetry arrives (see :meth:`cut_off`)
@@ -170,6 +177,7 @@ class TwinNetwork:
         # the interfaces whose MTU a mismatch lowered: their routing daemon logs nothing
         self._mtu_low: frozenset[str] = frozenset()
         self._fault_metric: dict[str, int] = {}
+        self._mute: frozenset[str] = frozenset()  # senders whose polls time out (by _state)
         # interfaces a fault shut down (administratively: its ``direction`` end), by _state
         self._shut: set[str] = set()
         self._prev_shut: set[str] = set()
@@ -257,6 +265,12 @@ class TwinNetwork:
             and f.direction
             and f.target in f.links_down(t, since)
         }
+        # the senders of congestions whose agents do not answer (Fault.sender_answers)
+        self._mute = frozenset(
+            f.direction or self.topo.link(f.target).a
+            for f in active
+            if f.kind == "congestion" and not f.sender_answers
+        )
         return frozenset(down_links), down_dev, surges
 
     def cut_off(self, down_links: frozenset[str], down_dev: frozenset[str]) -> frozenset[str]:
@@ -478,6 +492,7 @@ class TwinNetwork:
         devices = self.verdicts.devices
         lone = lone_timeouts(self.active_faults(t), devices, t, self._prev_lone) - silent - late
         self._prev_lone = lone
+        lone |= self._mute - silent - late
         plain, overloaded = self.verdicts.step(t, silent, late, lone)
         out.extend(plain)
         out.extend(self._process_events(t, silent))
@@ -518,6 +533,18 @@ class TwinNetwork:
             if not shut:
                 out.append(
                     Metric(ts=t, device=d.src, name="if.oper_status", value=status, labels=labels)
+                )
+            if self.received_util:
+                util = in_bps / float(self._caps[rev])
+                out.append(
+                    Metric(
+                        ts=t,
+                        device=d.src,
+                        name="if.in_util",
+                        value=util,
+                        unit="ratio",
+                        labels=labels,
+                    )
                 )
             out += [
                 Metric(

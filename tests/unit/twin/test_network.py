@@ -76,6 +76,40 @@ def test_congestion_saturates_the_link_in_its_direction() -> None:
     assert util[lk.end("core2")] < 0.7
 
 
+def test_a_congestion_whose_sender_does_not_answer_shows_at_its_far_end_only() -> None:
+    """The lab's Marnet morning run: the congested link's sending router did not answer its
+    polls while the far end counted the link full. The twin's form: the sender unreachable
+    after ``down_after`` failed polls, none of its polled metrics, and the far end's
+    received utilization (reported with ``received_util``, as the collectors derive it)
+    at the link's capacity: the sender still forwards."""
+    topo = load_topology(None)
+    lk = topo.link("core2--core3")
+    far = lk.end("core2")
+    fault = Fault("congestion", lk.id, T0 + 20, T0 + 80, 1.3, "core3", sender_answers=False)
+    net = TwinNetwork(
+        topo, [fault], seed=1, poll_reachability=True, down_after=2, received_util=True
+    )
+    steps = [net.step(T0 + 10 * i) for i in range(10)]
+    said = [
+        (i, e.kind)
+        for i, ev in enumerate(steps)
+        for e in ev
+        if isinstance(e, DeviceEvent) and e.device == "core3"
+    ]
+    assert said == [(3, "unreachable"), (8, "reachable")]
+    for ev in steps[2:8]:
+        assert {m.name for m in ev if isinstance(m, Metric) and m.device == "core3"} <= {
+            "reachability"
+        }
+        assert metrics(ev, "if.in_util")[far] >= 0.99
+    before = steps[0]
+    assert metrics(before, "if.in_util")[far] < 0.7
+    for e, util in metrics(before, "if.in_util").items():
+        cap = topo.link(topo.interface(e).link or "").capacity_bps
+        assert util == metrics(before, "if.in_bps")[e] / cap
+    assert not metrics(TwinNetwork(topo, seed=1).step(T0), "if.in_util")  # not asked for
+
+
 def test_schedule_rotates_kinds_and_is_deterministic() -> None:
     topo = load_topology(None)
     kw = dict(
