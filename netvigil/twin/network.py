@@ -534,18 +534,9 @@ class TwinNetwork:
                 out.append(
                     Metric(ts=t, device=d.src, name="if.oper_status", value=status, labels=labels)
                 )
-            if self.received_util:
-                util = in_bps / float(self._caps[rev])
-                out.append(
-                    Metric(
-                        ts=t,
-                        device=d.src,
-                        name="if.in_util",
-                        value=util,
-                        unit="ratio",
-                        labels=labels,
-                    )
-                )
+            if self.received_util:  # as the collectors derive it from the received bits
+                u = in_bps / float(self._caps[rev])
+                out.append(Metric(ts=t, device=d.src, name="if.in_util", value=u, labels=labels))
             out += [
                 Metric(
                     ts=t, device=d.src, name="if.out_bps", value=out_bps, unit="bps", labels=labels
