@@ -125,17 +125,17 @@ def prefix(lab_host: None) -> Iterator[str]:
             run(["ip", "netns", "del", n.split()[0]], check=False)
 
 
-def _tear(names: dict[str, str]) -> None:
-    for ns in names.values():
-        run(["ip", "netns", "del", ns], check=False)
+def _split_counts(prefix: str, *, seeded: bool) -> dict[str, tuple[int, int]]:
+    names = _build(prefix, seeded)
+    try:
+        return _send_and_count(names)
+    finally:
+        for ns in names.values():
+            run(["ip", "netns", "del", ns], check=False)
 
 
 def test_each_router_splits_its_own_flows_with_the_labs_hash_seed(prefix: str) -> None:
-    names = _build(prefix, seeded=True)
-    try:
-        counts = _send_and_count(names)
-    finally:
-        _tear(names)
+    counts = _split_counts(prefix, seeded=True)
     assert sum(a + b for a, b in counts.values()) >= len(PORTS) * ROUNDS
     for m, (a, b) in counts.items():
         # 64 flows split over 4 links: each link of each router carries several flows
@@ -144,11 +144,7 @@ def test_each_router_splits_its_own_flows_with_the_labs_hash_seed(prefix: str) -
 
 def test_without_a_seed_each_router_repeats_the_first_split(prefix: str) -> None:
     """The control: what the lab did before (every flow takes the same branch at every split)."""
-    names = _build(prefix, seeded=False)
-    try:
-        counts = _send_and_count(names)
-    finally:
-        _tear(names)
+    counts = _split_counts(prefix, seeded=False)
     for m, (a, b) in counts.items():
         # only neighbour discovery's few packets on the branch the flows do not take
         assert min(a, b) < ROUNDS, (m, counts)
