@@ -64,11 +64,18 @@ from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import Any, Protocol
 
+import msgspec
 import numpy as np
 
 from netvigil.errors import TopologyError
 from netvigil.events import AnomalyRef, RootCause
 from netvigil.graph.base import Interface, Link, Subgraph, entity_devices, entity_kind
+
+try:  # scipy's CSR matrix-vector product itself: its public ``@`` costs more per call than
+    # a step of a walk of a few hundred nodes (checks, conversions, a new array)
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+except ImportError:  # pragma: no cover - a scipy without it: np.bincount, the same values
+    _csr_matvec = None
 
 __all__ = [
     "ADMIN_DOWN",
@@ -583,6 +590,9 @@ class _WalkGraph:
     """The dense step (n <= WALK_DENSE_MAX): ``WALK_ALPHA * (D^-1 A)^T`` in its first n
     rows and columns, 1 at [n, n]; the seeds' columns (the dangling ones, the last) are
     written at each walk."""
+    starts: np.ndarray[tuple[Any, ...], np.dtype[np.int64]] | None = None
+    """The edge-list step's rows (n > WALK_DENSE_MAX): node i's edges are
+    ``starts[i]:starts[i + 1]`` of ``src``, ``dst`` and ``share`` (a CSR matrix's indptr)."""
     targets: tuple[set[str], list[str], np.ndarray[tuple[Any, ...], np.dtype[np.int64]]] | None = (
         None
     )
@@ -640,16 +650,21 @@ def _walk_graph(
     # one entry per edge and direction (parallel edges collapse), sorted by (row, column)
     pairs = np.unique(np.concatenate((u * n + v, v * n + u)))
     src, dst = pairs // n if n else pairs, pairs % n if n else pairs
-    deg = np.bincount(src, minlength=n).astype(float)
+    count = np.bincount(src, minlength=n)
+    deg = count.astype(float)
     inv = 1.0 / np.maximum(deg, 1.0)
     dangling = deg == 0
-    m = None
+    m = starts = None
     if n <= WALK_DENSE_MAX:
         m = np.zeros((n + 1, n + 1))
         m[src, dst] = inv[dst]
         m *= WALK_ALPHA
         m[n, n] = 1.0
-    return _WalkGraph(tuple(key), index, src, dst, dangling, bool(dangling.any()), inv[dst], m)
+    else:
+        starts = np.zeros(n + 1, np.int64)
+        np.cumsum(count, out=starts[1:])
+    share = inv[dst]
+    return _WalkGraph(tuple(key), index, src, dst, dangling, bool(dangling.any()), share, m, starts)
 
 
 def _walk(topo: Topo, seeds: _Seeds, targets: set[str], graph: _WalkGraph) -> dict[str, float]:
@@ -700,14 +715,24 @@ def _walk(topo: Topo, seeds: _Seeds, targets: set[str], graph: _WalkGraph) -> di
         # whose L1 change is under WALK_TOL taken, as for the dense walk
         share, restart, back = graph.share, (1 - WALK_ALPHA) * p, WALK_ALPHA * p
         any_dangling = graph.any_dangling
-        xs = np.empty((WALK_ITERATIONS + 1, n))
+        xs = np.zeros((WALK_ITERATIONS + 1, n))
         xs[0] = x
+        starts = graph.starts
         for k in range(WALK_ITERATIONS):
             prev = xs[k]
             nxt = xs[k + 1]
-            np.multiply(
-                np.bincount(src, weights=share * prev.take(dst), minlength=n), WALK_ALPHA, out=nxt
-            )
+            if _csr_matvec is not None and starts is not None:
+                # scipy's CSR product, row by row in the edges' order from a zero: the sum
+                # np.bincount makes, in the same order (so the same values), without the
+                # array of products
+                _csr_matvec(n, n, starts, dst, share, prev, nxt)
+                nxt *= WALK_ALPHA
+            else:
+                np.multiply(
+                    np.bincount(src, weights=share * prev.take(dst), minlength=n),
+                    WALK_ALPHA,
+                    out=nxt,
+                )
             nxt += restart
             if any_dangling:
                 nxt += back * prev[dangling].sum()
@@ -809,9 +834,26 @@ class GroupRanking:
         self._stamp: tuple[object, ...] = ()
         self._targets: set[str] = set()
         self._fits = _Fits()
+        self._last: tuple[int, list[RootCause]] | None = None
 
     def rank(self, topo: Topo, anomalies: Sequence[AnomalyRef], top: int = 5) -> list[RootCause]:
         seen = [(a.entity, a.signal, a.kind, a.score, a.onset_ts) for a in anomalies]
+        last = self._last
+        if last is not None and last[0] == top and topo is self._topo and seen == self._seen:
+            # the symptoms as ranking reads them are the last call's (a revision that only
+            # cleared some): its result, each root cause a copy (callers may keep them)
+            return [msgspec.structs.replace(rc, evidence=list(rc.evidence)) for rc in last[1]]
+        out = self._rank(topo, anomalies, seen, top)
+        self._last = (top, [msgspec.structs.replace(rc, evidence=list(rc.evidence)) for rc in out])
+        return out
+
+    def _rank(
+        self,
+        topo: Topo,
+        anomalies: Sequence[AnomalyRef],
+        seen: list[tuple[str, str, str, float, float]],
+        top: int,
+    ) -> list[RootCause]:
         done = len(self._seen)
         if topo is not self._topo or seen[:done] != self._seen:
             graph = self._graph if topo is self._topo else None  # made of the topology only
