@@ -58,7 +58,7 @@ from __future__ import annotations
 import itertools
 import math
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
@@ -137,6 +137,9 @@ WALK_DENSE_MAX = 256
 #: a walk's scores of at most this many targets are read out in Python, of more in numpy
 #: (fewer calls against less work per target: the same values either way)
 WALK_FEW_TARGETS = 48
+#: a ranking of more than this many candidates on strong evidence scores them in numpy, of
+#: fewer in Python (fewer calls against less work per candidate: the same values either way)
+SCORE_FEW = 32
 #: onset discount of the propagation seed: weight * exp(-(onset - first onset) / ONSET_TAU_S)
 ONSET_TAU_S = 60.0
 W_RULE = 0.8
@@ -650,8 +653,8 @@ def _walk_graph(
     # one entry per edge and direction (parallel edges collapse), sorted by (row, column)
     pairs = np.unique(np.concatenate((u * n + v, v * n + u)))
     src, dst = pairs // n if n else pairs, pairs % n if n else pairs
-    count = np.bincount(src, minlength=n)
-    deg = count.astype(float)
+    degree = np.bincount(src, minlength=n)
+    deg = degree.astype(float)
     inv = 1.0 / np.maximum(deg, 1.0)
     dangling = deg == 0
     m = starts = None
@@ -662,7 +665,7 @@ def _walk_graph(
         m[n, n] = 1.0
     else:
         starts = np.zeros(n + 1, np.int64)
-        np.cumsum(count, out=starts[1:])
+        np.cumsum(degree, out=starts[1:])
     share = inv[dst]
     return _WalkGraph(tuple(key), index, src, dst, dangling, bool(dangling.any()), share, m, starts)
 
@@ -1014,6 +1017,55 @@ def _scored(
         return []
     strong_total = sum(ev.strength.values())
     walk = walk_of({c.entity for c in cands})
+    ranked: Iterable[tuple[float, Hypothesis, Iterable[str]]]
+    if strong_total > 0 and len(cands) > SCORE_FEW:
+        ranked = _ranked_many(ev, walk, cands, strong_total, fits)
+    else:
+        ranked = _ranked(ev, walk, cands, strong_total, fits)
+    out: list[RootCause] = []
+    seen: set[str] = set()
+    for score, h, shown in ranked:
+        if h.entity in seen:
+            continue  # one line per entity: its best hypothesis
+        seen.add(h.entity)
+        evidence = [f"{h.rule}" if h.rule else "weak evidence only"]
+        evidence += [_describe(k, ev) for k in sorted(shown)[:12]]
+        out.append(
+            RootCause(
+                entity=h.entity,
+                kind="link" if entity_kind(h.entity) == "link" else "device",
+                score=round(min(score, 1.0), 4),
+                fault=_FAULT[h.kind],
+                evidence=evidence,
+            )
+        )
+        if len(out) >= top:
+            break
+    return out
+
+
+def _fit(h: Hypothesis, strength: dict[str, float]) -> _Fit:
+    """What ``h``'s fit reads of the strong evidence (:class:`_Fit`)."""
+    hit = h.predicts & strength.keys()
+    covered = hit | (h.explains & strength.keys())
+    return _Fit(
+        h,
+        (_SIMPLER[h.kind], h.entity, _PLACE[h.kind]),
+        covered,
+        sum(strength[k] for k in covered),
+        len(hit) / len(h.predicts) if h.predicts else 0.0,
+    )
+
+
+def _ranked(
+    ev: _Evidence,
+    walk: dict[str, float],
+    cands: list[Hypothesis],
+    strong_total: float,
+    fits: _Fits | None,
+) -> list[tuple[float, Hypothesis, Iterable[str]]]:
+    """:func:`_scored`'s candidates that fit, each with its score and the symptoms it
+    shows, best first."""
     weak_total = sum(ev.weak.values())
     scored: list[tuple[float, tuple[int, str, int], float, Hypothesis, Iterable[str]]] = []
     strength = ev.strength
@@ -1024,15 +1076,7 @@ def _scored(
         if strong_total > 0:
             f = kept(id(h))
             if f is None or f.h is not h:
-                hit = h.predicts & strength.keys()
-                covered = hit | (h.explains & strength.keys())
-                f = _Fit(
-                    h,
-                    (_SIMPLER[h.kind], h.entity, _PLACE[h.kind]),
-                    covered,
-                    sum(strength[k] for k in covered),
-                    len(hit) / len(h.predicts) if h.predicts else 0.0,
-                )
+                f = _fit(h, strength)
                 if fits is not None:
                     fits.keep(f)
             recall = f.explained / strong_total
@@ -1052,26 +1096,52 @@ def _scored(
         order = (_SIMPLER[h.kind], h.entity, _PLACE[h.kind])
         scored.append((-round(score, 9), order, score, h, shown))
     scored.sort(key=_ORDER)
-    out: list[RootCause] = []
-    seen: set[str] = set()
-    for _, _, score, h, shown in scored:
-        if h.entity in seen:
-            continue  # one line per entity: its best hypothesis
-        seen.add(h.entity)
-        evidence = [f"{h.rule}" if h.rule else "weak evidence only"]
-        evidence += [_describe(k, ev) for k in sorted(shown)[:12]]
-        out.append(
-            RootCause(
-                entity=h.entity,
-                kind="link" if entity_kind(h.entity) == "link" else "device",
-                score=round(min(score, 1.0), 4),
-                fault=_FAULT[h.kind],
-                evidence=evidence,
-            )
-        )
-        if len(out) >= top:
-            break
-    return out
+    return [(score, h, shown) for _, _, score, h, shown in scored]
+
+
+def _ranked_many(
+    ev: _Evidence,
+    walk: dict[str, float],
+    cands: list[Hypothesis],
+    strong_total: float,
+    fits: _Fits | None,
+) -> Iterator[tuple[float, Hypothesis, Iterable[str]]]:
+    """:func:`_ranked` on strong evidence, in numpy: the same operations on the same
+    doubles (the recall, the harmonic mean, the weighted sum, each one IEEE operation as in
+    Python), so the same scores; sorted by score, then each run of candidates of one score
+    to 9 digits (neighbours in that order: rounding is monotone) by their place, rounded
+    only as far as the caller reads (the ``top`` best)."""
+    strength = ev.strength
+    kept = (fits if fits is not None else _Fits()).get
+    fs: list[_Fit] = []
+    for h in cands:
+        f = kept(id(h))
+        if f is None or f.h is not h:
+            f = _fit(h, strength)
+            if fits is not None:
+                fits.keep(f)
+        fs.append(f)
+    at = walk.get
+    recall = np.array([f.explained for f in fs]) / strong_total
+    precision = np.array([f.precision for f in fs])
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 where both are 0: dropped
+        fit = 2 * recall * precision / (recall + precision)
+    live = np.flatnonzero((recall != 0) & (precision != 0) & (fit > 0))
+    walked = np.array([at(fs[i].h.entity, 0.0) for i in live.tolist()])
+    score = W_RULE * fit[live] + W_WALK * walked
+    scores = score.tolist()
+    fitted = [fs[i] for i in live.tolist()]
+    by = np.argsort(-score, kind="stable").tolist()
+    i, n = 0, len(by)
+    while i < n:
+        r = round(scores[by[i]], 9)
+        j = i + 1
+        while j < n and round(scores[by[j]], 9) == r:
+            j += 1
+        run = by[i:j] if j == i + 1 else sorted(by[i:j], key=lambda c: fitted[c].order)
+        for c in run:
+            yield scores[c], fitted[c].h, fitted[c].covered
+        i = j
 
 
 def _describe(k: str, ev: _Evidence) -> str:
