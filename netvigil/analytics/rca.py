@@ -816,7 +816,10 @@ class GroupRanking:
       the same object and none of those keys took a new strong symptom, and the recall
       is that sum over this call's total, as :func:`rank` computes it;
     - candidates are scored and sorted as :func:`rank` does, by a key under which no two
-      candidates tie (:func:`_scored`), so the order they are kept in does not matter.
+      candidates tie (:func:`_scored`), so the order they are kept in does not matter;
+    - a call whose symptoms, as ranking reads them, are the last call's (a revision that
+      only cleared some: a symptom's state is not read) and whose ``top`` is the same
+      returns the last result, as copies.
 
     ``topo`` must answer as a neighbourhood :class:`View` of the symptoms would (an interface
     without a link is unknown), and the same for the object's life and for every
