@@ -1022,7 +1022,8 @@ def _scored(
     walk = walk_of({c.entity for c in cands})
     ranked: Iterable[tuple[float, Hypothesis, Iterable[str]]]
     if strong_total > 0 and len(cands) > SCORE_FEW:
-        ranked = _ranked_many(ev, walk, cands, strong_total, fits)
+        strength = ev.strength
+        ranked = _ranked_many([_fit_of(h, strength, fits) for h in cands], walk, strong_total)
     else:
         ranked = _ranked(ev, walk, cands, strong_total, fits)
     out: list[RootCause] = []
@@ -1060,6 +1061,16 @@ def _fit(h: Hypothesis, strength: dict[str, float]) -> _Fit:
     )
 
 
+def _fit_of(h: Hypothesis, strength: dict[str, float], fits: _Fits | None) -> _Fit:
+    """``h``'s :class:`_Fit`: kept in ``fits`` if there, else made (and kept there)."""
+    f = fits.get(id(h)) if fits is not None else None
+    if f is None or f.h is not h:
+        f = _fit(h, strength)
+        if fits is not None:
+            fits.keep(f)
+    return f
+
+
 def _ranked(
     ev: _Evidence,
     walk: dict[str, float],
@@ -1072,16 +1083,11 @@ def _ranked(
     weak_total = sum(ev.weak.values())
     scored: list[tuple[float, tuple[int, str, int], float, Hypothesis, Iterable[str]]] = []
     strength = ev.strength
-    kept = (fits if fits is not None else _Fits()).get
     at = walk.get
     for h in cands:
         shown: Iterable[str]
         if strong_total > 0:
-            f = kept(id(h))
-            if f is None or f.h is not h:
-                f = _fit(h, strength)
-                if fits is not None:
-                    fits.keep(f)
+            f = _fit_of(h, strength, fits)
             recall = f.explained / strong_total
             precision = f.precision
             fit = 2 * recall * precision / (recall + precision) if recall and precision else 0.0
@@ -1103,37 +1109,24 @@ def _ranked(
 
 
 def _ranked_many(
-    ev: _Evidence,
-    walk: dict[str, float],
-    cands: list[Hypothesis],
-    strong_total: float,
-    fits: _Fits | None,
+    fs: list[_Fit], walk: dict[str, float], strong_total: float
 ) -> Iterator[tuple[float, Hypothesis, Iterable[str]]]:
-    """:func:`_ranked` on strong evidence, in numpy: the same operations on the same
-    doubles (the recall, the harmonic mean, the weighted sum, each one IEEE operation as in
-    Python), so the same scores; sorted by score, then each run of candidates of one score
-    to 9 digits (neighbours in that order: rounding is monotone) by their place, rounded
-    only as far as the caller reads (the ``top`` best)."""
-    strength = ev.strength
-    kept = (fits if fits is not None else _Fits()).get
-    fs: list[_Fit] = []
-    for h in cands:
-        f = kept(id(h))
-        if f is None or f.h is not h:
-            f = _fit(h, strength)
-            if fits is not None:
-                fits.keep(f)
-        fs.append(f)
+    """:func:`_ranked` on strong evidence, of the candidates' fits ``fs``, in numpy: the
+    same operations on the same doubles (the recall, the harmonic mean, the weighted sum,
+    each one IEEE operation as in Python), so the same scores; sorted by score, then each
+    run of candidates of one score to 9 digits (neighbours in that order: rounding is
+    monotone) by their place, rounded only as far as the caller reads (the ``top``
+    best)."""
     at = walk.get
     recall = np.array([f.explained for f in fs]) / strong_total
     precision = np.array([f.precision for f in fs])
     with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 where both are 0: dropped
         fit = 2 * recall * precision / (recall + precision)
     live = np.flatnonzero((recall != 0) & (precision != 0) & (fit > 0))
-    walked = np.array([at(fs[i].h.entity, 0.0) for i in live.tolist()])
+    fitted = [fs[i] for i in live.tolist()]
+    walked = np.array([at(f.h.entity, 0.0) for f in fitted])
     score = W_RULE * fit[live] + W_WALK * walked
     scores = score.tolist()
-    fitted = [fs[i] for i in live.tolist()]
     by = np.argsort(-score, kind="stable").tolist()
     i, n = 0, len(by)
     while i < n:

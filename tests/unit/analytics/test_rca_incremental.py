@@ -299,7 +299,7 @@ def _same_ranked(view: rca.Topo, xs: list[AnomalyRef]) -> None:
     walk = rca._walk(view, seeds, targets, rca._walk_graph(view, seeds, targets, rca._Parts()))
     total = sum(ev.strength.values())
     python = rca._ranked(ev, walk, cands, total, None)
-    numpy = list(rca._ranked_many(ev, walk, cands, total, None))
+    numpy = list(rca._ranked_many([rca._fit_of(h, ev.strength, None) for h in cands], walk, total))
     assert [(s, h, set(c)) for s, h, c in numpy] == [(s, h, set(c)) for s, h, c in python]
 
 
