@@ -1022,8 +1022,12 @@ def _scored(
     walk = walk_of({c.entity for c in cands})
     ranked: Iterable[tuple[float, Hypothesis, Iterable[str]]]
     if strong_total > 0 and len(cands) > SCORE_FEW:
-        strength = ev.strength
-        ranked = _ranked_many([_fit_of(h, strength, fits) for h in cands], walk, strong_total)
+        strength, kept = ev.strength, (fits if fits is not None else _Fits()).get
+        fs = [
+            f if (f := kept(id(h))) is not None and f.h is h else _fit_of(h, strength, fits)
+            for h in cands
+        ]
+        ranked = _ranked_many(fs, walk, strong_total)
     else:
         ranked = _ranked(ev, walk, cands, strong_total, fits)
     out: list[RootCause] = []
