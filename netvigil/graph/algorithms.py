@@ -211,7 +211,11 @@ class Cuts:
             if not all(j in failed for j in g.adj[a][b]):
                 return None
             v, gone = None, 0
-            pieces = [b if tree.parent.get(b) == a else a]
+            # a bridge is an edge of the tree: the subtree below it is one part
+            below = b if tree.parent.get(b) == a else a if tree.parent.get(a) == b else None
+            if below is None:
+                return None
+            pieces = [below]
         i = tree.part_of[v if v is not None else pieces[0]]
         return tree.cut(self.parts, i, pieces, gone, v)
 
