@@ -849,8 +849,11 @@ class GroupRanking:
             # the symptoms as ranking reads them are the last call's (a revision that only
             # cleared some): its result, each root cause a copy (callers may keep them)
             return [msgspec.structs.replace(rc, evidence=list(rc.evidence)) for rc in last[1]]
-        self._last = None  # (a call that raises leaves no result to return again)
-        out = self._rank(topo, anomalies, seen, top)
+        try:
+            out = self._rank(topo, anomalies, seen, top)
+        except BaseException:
+            self.__init__()  # type: ignore[misc]  # half updated: the next call starts anew
+            raise
         self._last = (top, [msgspec.structs.replace(rc, evidence=list(rc.evidence)) for rc in out])
         return out
 

@@ -355,3 +355,25 @@ def test_the_edge_list_walk_through_scipy_is_the_walk_through_bincount(
         through_bincount = rca._walk(view, seeds, targets, graph)
     assert rca._csr_matvec is not None  # this scipy has it: the first walk went through it
     assert list(through_scipy.items()) == list(through_bincount.items())
+
+
+def test_a_ranking_that_raises_leaves_nothing_half_made() -> None:
+    """A call that fails midway (here: making a link's hypotheses again) leaves no evidence,
+    hypotheses or result of it behind: the next call ranks from scratch."""
+    store = STORES["demo"]
+    view = store.rank_view()
+    lk = store.link("core1--edge1")
+    xs = [_down(lk.a_if)]
+    ranking = GroupRanking()
+    assert ranking.rank(view, xs) == rank(view, xs)
+    ys = [*xs, _down(lk.b_if)]
+
+    def fails(*_: object) -> None:
+        raise RuntimeError("midway")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(GroupRanking, "_update", fails)
+        with pytest.raises(RuntimeError):
+            ranking.rank(view, ys)
+    assert ranking.rank(view, ys) == rank(view, ys)
+    assert ranking.rank(view, ys) == rank(view, ys)  # and again, the kept result
