@@ -67,17 +67,24 @@ from __future__ import annotations
 import itertools
 import math
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import Any, Protocol
 
+import msgspec
 import numpy as np
 
 from netvigil.errors import TopologyError
 from netvigil.events import AnomalyRef, RootCause
 from netvigil.graph.base import Interface, Link, Subgraph, entity_devices, entity_kind
+
+try:  # scipy's CSR matrix-vector product itself: its public ``@`` costs more per call than
+    # a step of a walk of a few hundred nodes (checks, conversions, a new array)
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+except ImportError:  # pragma: no cover - a scipy without it: np.bincount, the same values
+    _csr_matvec = None
 
 __all__ = [
     "ADMIN_DOWN",
@@ -139,6 +146,9 @@ WALK_DENSE_MAX = 256
 #: a walk's scores of at most this many targets are read out in Python, of more in numpy
 #: (fewer calls against less work per target: the same values either way)
 WALK_FEW_TARGETS = 48
+#: a ranking of more than this many candidates on strong evidence scores them in numpy, of
+#: fewer in Python (fewer calls against less work per candidate: the same values either way)
+SCORE_FEW = 32
 #: onset discount of the propagation seed: weight * exp(-(onset - first onset) / ONSET_TAU_S)
 ONSET_TAU_S = 60.0
 W_RULE = 0.8
@@ -270,6 +280,8 @@ class _Evidence:
     admin_down: set[str] = field(default_factory=set)
     """Interfaces shut down by an operator: not observed as down (the poller skips them)."""
     congested: set[str] = field(default_factory=set)
+    running: set[str] = field(default_factory=set)
+    """Congested interfaces never seen down: traffic flows through them (``_PREDICTS_DOWN``)."""
     lossy: set[str] = field(default_factory=set)
     unreachable: set[str] = field(default_factory=set)
     routing_dead: set[str] = field(default_factory=set)
@@ -318,10 +330,13 @@ def _fold(ev: _Evidence, a: AnomalyRef) -> None:
         ev.routing_dead.add(a.entity)
     elif a.kind == "down" and entity_kind(a.entity) == "interface":
         ev.down_ifaces.add(a.entity)
+        ev.running.discard(a.entity)
         if not a.signal.startswith(ROUTING_PREFIX):
             ev.oper_down.add(a.entity)
     elif a.kind == "threshold" and entity_kind(a.entity) == "interface":
         ev.congested.add(a.entity)
+        if a.entity not in ev.down_ifaces:
+            ev.running.add(a.entity)
     elif a.kind == "errors" and entity_kind(a.entity) == "interface":
         ev.lossy.add(a.entity)
 
@@ -597,6 +612,9 @@ class _WalkGraph:
     """The dense step (n <= WALK_DENSE_MAX): ``WALK_ALPHA * (D^-1 A)^T`` in its first n
     rows and columns, 1 at [n, n]; the seeds' columns (the dangling ones, the last) are
     written at each walk."""
+    starts: np.ndarray[tuple[Any, ...], np.dtype[np.int64]] | None = None
+    """The edge-list step's rows (n > WALK_DENSE_MAX): node i's edges are
+    ``starts[i]:starts[i + 1]`` of ``src``, ``dst`` and ``share`` (a CSR matrix's indptr)."""
     targets: tuple[set[str], list[str], np.ndarray[tuple[Any, ...], np.dtype[np.int64]]] | None = (
         None
     )
@@ -654,16 +672,21 @@ def _walk_graph(
     # one entry per edge and direction (parallel edges collapse), sorted by (row, column)
     pairs = np.unique(np.concatenate((u * n + v, v * n + u)))
     src, dst = pairs // n if n else pairs, pairs % n if n else pairs
-    deg = np.bincount(src, minlength=n).astype(float)
+    degree = np.bincount(src, minlength=n)
+    deg = degree.astype(float)
     inv = 1.0 / np.maximum(deg, 1.0)
     dangling = deg == 0
-    m = None
+    m = starts = None
     if n <= WALK_DENSE_MAX:
         m = np.zeros((n + 1, n + 1))
         m[src, dst] = inv[dst]
         m *= WALK_ALPHA
         m[n, n] = 1.0
-    return _WalkGraph(tuple(key), index, src, dst, dangling, bool(dangling.any()), inv[dst], m)
+    else:
+        starts = np.zeros(n + 1, np.int64)
+        np.cumsum(degree, out=starts[1:])
+    share = inv[dst]
+    return _WalkGraph(tuple(key), index, src, dst, dangling, bool(dangling.any()), share, m, starts)
 
 
 def _walk(topo: Topo, seeds: _Seeds, targets: set[str], graph: _WalkGraph) -> dict[str, float]:
@@ -714,14 +737,24 @@ def _walk(topo: Topo, seeds: _Seeds, targets: set[str], graph: _WalkGraph) -> di
         # whose L1 change is under WALK_TOL taken, as for the dense walk
         share, restart, back = graph.share, (1 - WALK_ALPHA) * p, WALK_ALPHA * p
         any_dangling = graph.any_dangling
-        xs = np.empty((WALK_ITERATIONS + 1, n))
+        xs = np.zeros((WALK_ITERATIONS + 1, n))
         xs[0] = x
+        starts = graph.starts
         for k in range(WALK_ITERATIONS):
             prev = xs[k]
             nxt = xs[k + 1]
-            np.multiply(
-                np.bincount(src, weights=share * prev.take(dst), minlength=n), WALK_ALPHA, out=nxt
-            )
+            if _csr_matvec is not None and starts is not None:
+                # scipy's CSR product, row by row in the edges' order from a zero: the sum
+                # np.bincount makes, in the same order (so the same values), without the
+                # array of products
+                _csr_matvec(n, n, starts, dst, share, prev, nxt)
+                nxt *= WALK_ALPHA
+            else:
+                np.multiply(
+                    np.bincount(src, weights=share * prev.take(dst), minlength=n),
+                    WALK_ALPHA,
+                    out=nxt,
+                )
             nxt += restart
             if any_dangling:
                 nxt += back * prev[dangling].sum()
@@ -803,7 +836,10 @@ class GroupRanking:
       none of those keys took a new strong symptom (a threshold makes all again), and the
       recall is that sum over this call's total, as :func:`rank` computes it;
     - candidates are scored and sorted as :func:`rank` does, by a key under which no two
-      candidates tie (:func:`_scored`), so the order they are kept in does not matter.
+      candidates tie (:func:`_scored`), so the order they are kept in does not matter;
+    - a call whose symptoms, as ranking reads them, are the last call's (a revision that
+      only cleared some: a symptom's state is not read) and whose ``top`` is the same
+      returns the last result, as copies.
 
     ``topo`` must answer as a neighbourhood :class:`View` of the symptoms would (an interface
     without a link is unknown), and the same for the object's life and for every
@@ -824,9 +860,30 @@ class GroupRanking:
         self._stamp: tuple[object, ...] = ()
         self._targets: set[str] = set()
         self._fits = _Fits()
+        self._last: tuple[int, list[RootCause]] | None = None
 
     def rank(self, topo: Topo, anomalies: Sequence[AnomalyRef], top: int = 5) -> list[RootCause]:
         seen = [(a.entity, a.signal, a.kind, a.score, a.onset_ts) for a in anomalies]
+        last = self._last
+        if last is not None and last[0] == top and topo is self._topo and seen == self._seen:
+            # the symptoms as ranking reads them are the last call's (a revision that only
+            # cleared some): its result, each root cause a copy (callers may keep them)
+            return [msgspec.structs.replace(rc, evidence=list(rc.evidence)) for rc in last[1]]
+        try:
+            out = self._rank(topo, anomalies, seen, top)
+        except BaseException:
+            self.__init__()  # type: ignore[misc]  # half updated: the next call starts anew
+            raise
+        self._last = (top, [msgspec.structs.replace(rc, evidence=list(rc.evidence)) for rc in out])
+        return out
+
+    def _rank(
+        self,
+        topo: Topo,
+        anomalies: Sequence[AnomalyRef],
+        seen: list[tuple[str, str, str, float, float]],
+        top: int,
+    ) -> list[RootCause]:
         done = len(self._seen)
         if topo is not self._topo or seen[:done] != self._seen:
             graph = self._graph if topo is self._topo else None  # made of the topology only
@@ -987,51 +1044,19 @@ def _scored(
         return []
     strong_total = sum(ev.strength.values())
     walk = walk_of({c.entity for c in cands})
-    weak_total = sum(ev.weak.values())
-    scored: list[tuple[float, tuple[int, str, int], float, Hypothesis, Iterable[str]]] = []
-    strength = ev.strength
-    # interfaces over their utilization threshold and not down: traffic flows through them
-    running = ev.congested - ev.down_ifaces if ev.congested else frozenset()
-    kept = (fits if fits is not None else _Fits()).get
-    at = walk.get
-    for h in cands:
-        shown: Iterable[str]
-        if strong_total > 0:
-            f = kept(id(h))
-            if f is None or f.h is not h:
-                hit = h.predicts & strength.keys()
-                if running and h.kind in _PREDICTS_DOWN:
-                    hit -= running  # a down predicted, the link counted full instead
-                covered = hit | (h.explains & strength.keys())
-                f = _Fit(
-                    h,
-                    (_SIMPLER[h.kind], h.entity, _PLACE[h.kind]),
-                    covered,
-                    sum(strength[k] for k in covered),
-                    len(hit) / len(h.predicts) if h.predicts else 0.0,
-                )
-                if fits is not None:
-                    fits.keep(f)
-            recall = f.explained / strong_total
-            precision = f.precision
-            fit = 2 * recall * precision / (recall + precision) if recall and precision else 0.0
-            if fit <= 0:
-                continue
-            score = W_RULE * fit + W_WALK * at(h.entity, 0.0)
-            scored.append((-round(score, 9), f.order, score, h, f.covered))
-            continue
-        near = {e: w for e, w in ev.weak.items() if h.entity in (e, *entity_devices(e))}
-        fit = sum(near.values()) / weak_total if weak_total else 0.0
-        shown = near
-        if fit <= 0:
-            continue
-        score = W_RULE * fit + W_WALK * at(h.entity, 0.0)
-        order = (_SIMPLER[h.kind], h.entity, _PLACE[h.kind])
-        scored.append((-round(score, 9), order, score, h, shown))
-    scored.sort(key=_ORDER)
+    ranked: Iterable[tuple[float, Hypothesis, Iterable[str]]]
+    if strong_total > 0 and len(cands) > SCORE_FEW:
+        kept = (fits if fits is not None else _Fits()).get
+        fs = [
+            f if (f := kept(id(h))) is not None and f.h is h else _fit_of(h, ev, fits)
+            for h in cands
+        ]
+        ranked = _ranked_many(fs, walk, strong_total)
+    else:
+        ranked = _ranked(ev, walk, cands, strong_total, fits)
     out: list[RootCause] = []
     seen: set[str] = set()
-    for _, _, score, h, shown in scored:
+    for score, h, shown in ranked:
         if h.entity in seen:
             continue  # one line per entity: its best hypothesis
         seen.add(h.entity)
@@ -1049,6 +1074,100 @@ def _scored(
         if len(out) >= top:
             break
     return out
+
+
+def _fit(h: Hypothesis, ev: _Evidence) -> _Fit:
+    """What ``h``'s fit reads of the strong evidence (:class:`_Fit`)."""
+    strength = ev.strength
+    hit = h.predicts & strength.keys()
+    if ev.running and h.kind in _PREDICTS_DOWN:
+        hit -= ev.running  # a down predicted, the link counted full instead
+    covered = hit | (h.explains & strength.keys())
+    return _Fit(
+        h,
+        (_SIMPLER[h.kind], h.entity, _PLACE[h.kind]),
+        covered,
+        sum(strength[k] for k in covered),
+        len(hit) / len(h.predicts) if h.predicts else 0.0,
+    )
+
+
+def _fit_of(h: Hypothesis, ev: _Evidence, fits: _Fits | None) -> _Fit:
+    """``h``'s :class:`_Fit`: kept in ``fits`` if there, else made (and kept there)."""
+    f = fits.get(id(h)) if fits is not None else None
+    if f is None or f.h is not h:
+        f = _fit(h, ev)
+        if fits is not None:
+            fits.keep(f)
+    return f
+
+
+def _ranked(
+    ev: _Evidence,
+    walk: dict[str, float],
+    cands: list[Hypothesis],
+    strong_total: float,
+    fits: _Fits | None,
+) -> list[tuple[float, Hypothesis, Iterable[str]]]:
+    """:func:`_scored`'s candidates that fit, each with its score and the symptoms it
+    shows, best first."""
+    weak_total = sum(ev.weak.values())
+    scored: list[tuple[float, tuple[int, str, int], float, Hypothesis, Iterable[str]]] = []
+    at = walk.get
+    for h in cands:
+        shown: Iterable[str]
+        if strong_total > 0:
+            f = _fit_of(h, ev, fits)
+            recall = f.explained / strong_total
+            precision = f.precision
+            fit = 2 * recall * precision / (recall + precision) if recall and precision else 0.0
+            if fit <= 0:
+                continue
+            score = W_RULE * fit + W_WALK * at(h.entity, 0.0)
+            scored.append((-round(score, 9), f.order, score, h, f.covered))
+            continue
+        near = {e: w for e, w in ev.weak.items() if h.entity in (e, *entity_devices(e))}
+        fit = sum(near.values()) / weak_total if weak_total else 0.0
+        shown = near
+        if fit <= 0:
+            continue
+        score = W_RULE * fit + W_WALK * at(h.entity, 0.0)
+        order = (_SIMPLER[h.kind], h.entity, _PLACE[h.kind])
+        scored.append((-round(score, 9), order, score, h, shown))
+    scored.sort(key=_ORDER)
+    return [(score, h, shown) for _, _, score, h, shown in scored]
+
+
+def _ranked_many(
+    fs: list[_Fit], walk: dict[str, float], strong_total: float
+) -> Iterator[tuple[float, Hypothesis, Iterable[str]]]:
+    """:func:`_ranked` on strong evidence, of the candidates' fits ``fs``, in numpy: the
+    same operations on the same doubles (the recall, the harmonic mean, the weighted sum,
+    each one IEEE operation as in Python), so the same scores; sorted by score, then each
+    run of candidates of one score to 9 digits (neighbours in that order: rounding is
+    monotone) by their place, rounded only as far as the caller reads (the ``top``
+    best)."""
+    at = walk.get
+    recall = np.array([f.explained for f in fs]) / strong_total
+    precision = np.array([f.precision for f in fs])
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 where both are 0: dropped
+        fit = 2 * recall * precision / (recall + precision)
+    live = np.flatnonzero((recall != 0) & (precision != 0) & (fit > 0))
+    fitted = [fs[i] for i in live.tolist()]
+    walked = np.array([at(f.h.entity, 0.0) for f in fitted])
+    score = W_RULE * fit[live] + W_WALK * walked
+    scores = score.tolist()
+    by = np.argsort(-score, kind="stable").tolist()
+    i, n = 0, len(by)
+    while i < n:
+        r = round(scores[by[i]], 9)
+        j = i + 1
+        while j < n and round(scores[by[j]], 9) == r:
+            j += 1
+        run = by[i:j] if j == i + 1 else sorted(by[i:j], key=lambda c: fitted[c].order)
+        for c in run:
+            yield scores[c], fitted[c].h, fitted[c].covered
+        i = j
 
 
 def _describe(k: str, ev: _Evidence) -> str:

@@ -65,7 +65,10 @@ def template_summary(incident: Incident) -> str:
     if incident.anomalies:
         first = min(a.onset_ts for a in incident.anomalies)
         active = sum(a.state == "active" for a in incident.anomalies)
-        kinds = sorted({f"{a.signal} {a.kind}" for a in incident.anomalies})
+        # each distinct (signal, kind) formatted once: a storm's incident has hundreds of
+        # symptoms of a few kinds, summarized at every revision
+        pairs = {(a.signal, a.kind) for a in incident.anomalies}
+        kinds = sorted({f"{signal} {kind}" for signal, kind in pairs})
         shown = ", ".join(kinds[:4]) + (f" and {len(kinds) - 4} more" if len(kinds) > 4 else "")
         parts.append(
             f"{len(incident.anomalies)} anomalies ({active} active) since {_when(first)}: {shown}."

@@ -15,7 +15,8 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 
 import networkx as nx
 
@@ -134,6 +135,8 @@ class Cuts:
     articulation: frozenset[str]
     bridges: frozenset[tuple[str, str]]
     parts: tuple[tuple[frozenset[str], str], ...]
+    tree: _Tree | None = field(default=None, compare=False)
+    """A depth-first tree of each part (:meth:`split`); None: every split is searched."""
 
     def splits(
         self, g: nx.MultiGraph, links: Mapping[str, Link], devices: set[str], failed: set[str]
@@ -170,16 +173,157 @@ class Cuts:
         keep = min(live, key=order)[0]
         return {n for p, _ in live if p is not keep for n in p} - devices
 
+    def split(
+        self, g: nx.MultiGraph, links: Mapping[str, Link], devices: set[str], failed: set[str]
+    ) -> set[str] | None:
+        """Devices outside the largest part once one device, or the links of one bridge (all
+        of them), are gone: the parts from the depth-first tree, in time proportional to
+        the device's links and the devices cut off, rather than a search of the graph.
+        None for another failure (two devices, a device and a link, two links: a search
+        answers it). The same answer as :func:`parts_without` and :func:`blast_radius`'s
+        ordering (size, then smallest name)."""
+        tree = self.tree
+        if tree is None or len(devices) > 1:
+            return None
+        own = [
+            lk
+            for lk in map(links.get, failed)
+            if lk is not None and lk.a not in devices and lk.b not in devices
+        ]
+        if devices:
+            if own:
+                return None
+            (v,) = devices
+            if v not in tree.disc:
+                return None
+            # a child's subtree is a part of its own without v unless it reaches above v
+            # (v the root: every child's subtree is)
+            top = tree.parent[v] is None
+            low, at = tree.low, tree.disc[v]
+            pieces = [
+                c for c in g.adj[v] if c != v and tree.parent.get(c) == v and (top or low[c] >= at)
+            ]
+            gone = 1
+        else:
+            if len(own) != 1 or (own[0].a, own[0].b) not in self.bridges:
+                return None
+            a, b = own[0].a, own[0].b
+            if not all(j in failed for j in g.adj[a][b]):
+                return None
+            v, gone = None, 0
+            # a bridge is an edge of the tree: the subtree below it is one part
+            below = b if tree.parent.get(b) == a else a if tree.parent.get(a) == b else None
+            if below is None:
+                return None
+            pieces = [below]
+        i = tree.part_of[v if v is not None else pieces[0]]
+        return tree.cut(self.parts, i, pieces, gone, v)
+
+
+@dataclass(frozen=True, eq=False)
+class _Tree:
+    """A depth-first tree of each connected part of a simple graph (rooted at the part's
+    smallest device name): each device's preorder number (``disc``), the smallest preorder
+    number its subtree reaches by one edge outside the tree (``low``), its subtree's size
+    (its subtree is ``order[disc : disc + size]``), its parent, and its part."""
+
+    order: list[str]
+    disc: dict[str, int]
+    low: dict[str, int]
+    size: dict[str, int]
+    parent: dict[str, str | None]
+    part_of: dict[str, int]
+
+    @classmethod
+    def of(cls, simple: nx.Graph, parts: tuple[tuple[frozenset[str], str], ...]) -> _Tree:
+        order: list[str] = []
+        disc: dict[str, int] = {}
+        low: dict[str, int] = {}
+        size: dict[str, int] = {}
+        parent: dict[str, str | None] = {}
+        part_of: dict[str, int] = {}
+        adj = simple.adj
+        for i, (part, root) in enumerate(parts):
+            part_of.update(dict.fromkeys(part, i))
+            disc[root] = low[root] = len(order)
+            order.append(root)
+            parent[root] = None
+            stack = [(root, iter(adj[root]))]
+            while stack:
+                u, todo = stack[-1]
+                for w in todo:
+                    if w not in disc:
+                        parent[w] = u
+                        disc[w] = low[w] = len(order)
+                        order.append(w)
+                        stack.append((w, iter(adj[w])))
+                        break
+                    if w != parent[u] and disc[w] < low[u]:
+                        low[u] = disc[w]
+                else:
+                    stack.pop()
+                    size[u] = len(order) - disc[u]
+                    if stack and low[u] < low[stack[-1][0]]:
+                        low[stack[-1][0]] = low[u]
+        return cls(order, disc, low, size, parent, part_of)
+
+    def cut(
+        self,
+        parts: tuple[tuple[frozenset[str], str], ...],
+        i: int,
+        pieces: list[str],
+        gone: int,
+        v: str | None,
+    ) -> set[str]:
+        """Devices outside the largest part when part ``i`` loses ``gone`` devices (``v``,
+        or none) and splits into the subtrees of ``pieces`` and the rest of it."""
+        order, disc, size = self.order, self.disc, self.size
+        spans = [(disc[c], disc[c] + size[c]) for c in pieces]
+        root = parts[i][1]
+        total = size[root]
+        rest = total - gone - sum(e - s for s, e in spans)
+        # every part after the failure: (size, its devices or None for the rest of part i)
+        cands: list[tuple[int, object]] = [(e - s, (s, e)) for s, e in spans]
+        if rest > 0:
+            cands.append((rest, None))
+        cands += [(len(p), j) for j, (p, _) in enumerate(parts) if j != i]
+        if not cands:
+            return set()
+        big = max(n for n, _ in cands)
+        rest_of: set[str] | None = None
+
+        def devices_of(x: object) -> AbstractSet[str] | list[str]:
+            nonlocal rest_of
+            if isinstance(x, tuple):
+                return order[x[0] : x[1]]
+            if isinstance(x, int):
+                return parts[x][0]
+            if rest_of is None:
+                s0 = disc[root]
+                rest_of = set(order[s0 : s0 + total]) - {n for s, e in spans for n in order[s:e]}
+                if v is not None:
+                    rest_of.discard(v)
+            return rest_of
+
+        def least(x: object) -> str:
+            return parts[x][1] if isinstance(x, int) else min(devices_of(x))
+
+        ties = [x for n, x in cands if n == big]
+        keep = ties[0] if len(ties) == 1 else min(ties, key=least)
+        return {n for _, x in cands if x is not keep for n in devices_of(x)}
+
 
 def cuts(g: nx.MultiGraph) -> Cuts:
     """The :class:`Cuts` of ``g`` (linear in its size; compute once per topology)."""
     simple = nx.Graph(g)
     simple.remove_edges_from(nx.selfloop_edges(simple))
     bridges = set(nx.bridges(simple))
+    parts = tuple((frozenset(c), min(c)) for c in nx.connected_components(simple))
     return Cuts(
         articulation=frozenset(nx.articulation_points(simple)),
         bridges=frozenset(bridges | {(v, u) for u, v in bridges}),
-        parts=tuple((frozenset(c), min(c)) for c in nx.connected_components(simple)),
+        parts=parts,
+        tree=_Tree.of(simple, parts),
     )
 
 
@@ -227,11 +371,15 @@ def blast_radius(
     point, no bridge) is answered from the parts as they are, without searching the graph:
     the same answer, in time proportional to the failure, not to the network.
     """
+    found = None
     if cuts is not None and not cuts.splits(g, links, failed_devices, failed_links):
-        cut = cuts.cut_off(failed_devices)
-    else:
+        found = cuts.cut_off(failed_devices)
+    elif cuts is not None:
+        found = cuts.split(g, links, failed_devices, failed_links)
+    if found is None:
         parts = sorted(parts_without(g, failed_devices, failed_links), key=_largest_first)
-        cut = {n for p in parts[1:] for n in p}
+        found = {n for p in parts[1:] for n in p}
+    cut = found
     down_devices = failed_devices | cut
     hit = []
     for svc in services:

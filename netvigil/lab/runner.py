@@ -70,7 +70,7 @@ from netvigil.lab.system import (
     stop_pids,
 )
 
-__all__ = ["down", "free_slot", "shape", "status", "up", "write_topology"]
+__all__ = ["down", "free_slot", "hash_seed_sysctl", "shape", "status", "up", "write_topology"]
 
 FRR_RUN = Path("/var/run/frr")
 #: held while a lab takes its management slot and puts the address on its bridge
@@ -310,6 +310,12 @@ def up(
             f"{len(plan.routers)} namespaces, {len(plan.links)} links shaped "
             f"(capacity x {plan.scale:g})"
         )
+        if not hash_seed_sysctl(0):
+            say(
+                "this kernel has no net.ipv4.fib_multipath_hash_seed (Linux 6.11+): every "
+                "router hashes a flow alike, so traffic split over equal-cost paths stays "
+                "on one branch at the next split (docs/lab.md, 'Equal-cost splits')"
+            )
         _start_daemons(state)
         if traffic:
             _start_traffic(state)
@@ -371,6 +377,25 @@ def _make_bridge(plan: LabPlan, bridge: str) -> None:
     run(["ip", "link", "set", bridge, "up"])
 
 
+HASH_SEED_SYSCTL = Path("/proc/sys/net/ipv4/fib_multipath_hash_seed")
+
+
+def hash_seed_sysctl(index: int, *, supported: bool | None = None) -> list[str]:
+    """The setting that gives router ``index`` a multipath hash of its own.
+
+    Every namespace shares one kernel, and with it the secret its flow hash is keyed with:
+    left alone, every router hashes a flow to the same value, so the flows one router sends
+    to its first equal-cost next hop all take the first next hop again at the next router
+    that splits (polarization; measured, docs/lab.md "Equal-cost splits"). Separate routers
+    hash independently, and the twin splits as they do. Linux 6.11 and later key the hash
+    per namespace with ``fib_multipath_hash_seed`` (0 keeps the shared secret, so router
+    ``index`` gets ``index + 1``); an older kernel has no such setting (nothing to set:
+    :func:`up` says so)."""
+    if supported is None:
+        supported = HASH_SEED_SYSCTL.exists()
+    return [f"net.ipv4.fib_multipath_hash_seed={index + 1}"] if supported else []
+
+
 def _build_network(plan: LabPlan, bridge: str) -> None:
     for r in plan.routers:
         ns = r.netns
@@ -390,6 +415,7 @@ def _build_network(plan: LabPlan, bridge: str) -> None:
                 "net.ipv4.conf.default.rp_filter=0",
                 # equal-cost paths share traffic flow by flow (ports included), see traffic.py
                 "net.ipv4.fib_multipath_hash_policy=1",
+                *hash_seed_sysctl(r.index),
             ]
         )
         host_end = r.host_veth

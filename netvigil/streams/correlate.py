@@ -225,7 +225,10 @@ class _Group:
     """Event time of its oldest change not yet emitted (None: nothing held back)."""
 
     def strong_active(self) -> bool:
-        return any(is_strong(a) and a.state == "active" for a in self.anomalies.values())
+        # newest first: a group's oldest symptoms are the first to clear, so in a storm an
+        # active one is found near the end (a scan from the start passed every cleared one,
+        # at every clear: O(n^2) over the storm)
+        return any(a.state == "active" and is_strong(a) for a in reversed(self.anomalies.values()))
 
 
 @dataclass

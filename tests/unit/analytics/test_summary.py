@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import msgspec
 import pytest
 
 from netvigil.analytics.summary import Summarizer, SummaryConfig, template_summary
@@ -186,3 +187,25 @@ def test_the_correlator_uses_a_configured_generator(stub: str) -> None:
     assert incidents
     assert all(inc.summary.startswith("STUB: ") for inc in incidents)
     assert len(_Stub.requests) == len(incidents)
+
+
+def test_the_template_names_the_first_four_kinds_of_many_symptoms_in_order() -> None:
+    """A storm's incident: many symptoms of six (signal, kind) pairs, repeated: each pair
+    once, sorted, the first four named and the rest counted."""
+    pairs = [
+        ("if.oper_status", "down"),
+        ("cpu.util", "deviation"),
+        ("if.oper", "down"),
+        ("reachability", "down"),
+        ("if.in_errors", "errors"),
+        ("if.util", "threshold"),
+    ]
+    refs = [
+        AnomalyRef(entity=f"d{i}", signal=s, kind=k, score=1.0, onset_ts=1_700_000_000.0 + i)  # type: ignore[arg-type]
+        for i, (s, k) in enumerate(pairs * 50)
+    ]
+    text = template_summary(msgspec.structs.replace(_incident(), anomalies=refs))
+    assert (
+        "300 anomalies (300 active) since 2023-11-14 22:13:20 UTC: cpu.util deviation, "
+        "if.in_errors errors, if.oper down, if.oper_status down and 2 more." in text
+    )

@@ -98,3 +98,62 @@ def test_the_search_finds_the_parts_networkx_finds() -> None:
         for devices, links in failures:
             got = sorted(alg.parts_without(t._g, devices, links), key=sorted)
             assert got == components(t, devices, links), (devices, links)
+
+
+def halves() -> tuple[MemoryTopology, MemoryTopology]:
+    """Failures that split a part into equal halves (the half with the smaller name is the
+    one kept): a path a - m - z, and two triangles joined by one link (a bridge)."""
+    path, bowtie = MemoryTopology(), MemoryTopology()
+    path.load(devices=[Device(n) for n in "amz"], links=[link("a", "m"), link("m", "z")])
+    bowtie.load(
+        devices=[Device(n) for n in ["t1", "t2", "t3", "u1", "u2", "u3"]],
+        links=[
+            *(link("t1", "t2"), link("t2", "t3"), link("t3", "t1")),
+            *(link("u1", "u2"), link("u2", "u3"), link("u3", "u1")),
+            link("t1", "u1"),
+        ],
+    )
+    return path, bowtie
+
+
+def star() -> MemoryTopology:
+    """A device ``a`` and three leaves linked in the order d, b, c: ``a`` failing leaves
+    three parts of one device; the one with the smallest name (b) is kept."""
+    t = MemoryTopology()
+    t.load(devices=[Device(n) for n in "abcd"], links=[link("a", x) for x in "dbc"])
+    return t
+
+
+def test_a_splitting_failure_is_answered_from_the_depth_first_tree() -> None:
+    """A device, or a bridge's links, whose loss splits a part: the parts from the
+    depth-first tree (no search) give the search's radius, on the shapes, equal halves, a
+    star, Cogentco and a generated carrier network; other splitting failures are
+    searched."""
+    from netvigil.twin.carrier import CarrierSpec, generate
+
+    carrier = MemoryTopology()
+    net = generate(CarrierSpec(devices=120, core_sites=3, regions=2, access_per_pop=6))
+    carrier.load(devices=net.devices, links=net.links)
+    path, bowtie = halves()
+    nets = {"shapes": shapes(), "path": path, "bowtie": bowtie, "star": star()}
+    nets["carrier"] = carrier
+    nets["Cogentco"] = load_topology(shared_data("topologies", "Cogentco.graphml"))
+    answered = dict.fromkeys(nets, 0)
+    for name, t in nets.items():
+        cuts = t.warm()
+        for e in every_entity(t):
+            devs, links = t._failed(e)
+            if cuts.splits(t._g, t._links, devs, links):
+                found = cuts.split(t._g, t._links, devs, links)
+                assert found is not None and found.isdisjoint(devs), (name, e)
+                answered[name] += 1
+            assert t.blast_radius(e) == search(t, e), (name, e)
+        lks = t.links()
+        two = (set(), {lks[0].id, lks[-1].id})  # two links: searched
+        assert cuts.split(t._g, t._links, *two) is None
+    assert all(answered[n] for n in nets if n != "carrier"), answered  # (dual-homed: none)
+    assert path.blast_radius("m").devices == ("m", "z")  # {a} and {z}: {a} is kept
+    assert bowtie.blast_radius("t1--u1#1").devices == ("u1", "u2", "u3")
+    assert bowtie.blast_radius("u1").devices == ("u1", "u2", "u3")
+    assert bowtie.blast_radius("t1").devices == ("t1", "t2", "t3")
+    assert star().blast_radius("a").devices == ("a", "c", "d")
