@@ -15,8 +15,8 @@ What runs, in one process:
 4. **The storm**: the twin runs the network through the whole pipeline (detector,
    correlator, coordinator, ...; embedded, or with ``bus`` kafka every processor's Kafka loop
    in this process, on a broker at ``kafka_bootstrap`` or one the provision code starts) as
-   fast as it goes, ``warmup_steps`` quiet steps, then both core routers of one core site
-   fail together and it runs ``storm_steps`` more. Both, because
+   fast as it goes (or at ``speed``), ``warmup_steps`` quiet steps, then both core routers of
+   one core site fail together and it runs ``storm_steps`` more. Both, because
    every aggregation router is dual-homed to a core *pair*: one router's failure isolates
    nothing (the generator guarantees no articulation point), the pair's isolates every POP
    behind it. The site chosen is the one whose pair isolates the most devices (about a tenth
