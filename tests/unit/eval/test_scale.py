@@ -4,6 +4,8 @@ pipeline's figures null with a reason, import and ranking measured on the genera
 
 from __future__ import annotations
 
+from typing import Any
+
 from netvigil.eval.scale import FIELDS, ScaleSpec, Storm, _storm_figures, _Watch, run_scale_bench
 from netvigil.events import Anomaly, Incident, RootCause
 
@@ -43,15 +45,9 @@ def _naming(storm_wall: float, named_wall: float, speed: float) -> float | None:
     watch = _Watch()
     first = Anomaly(ts=1230.0, device="ag1", entity="ag1", signal="reach", kind="down", score=1.0)
     watch.anomalies.append((storm_wall, first))
-    named = Incident(
-        ts=1240.0,
-        fingerprint="f1",
-        status="open",
-        revision=2,
-        opened_ts=1230.0,
-        title="storm",
-        root_causes=[RootCause(entity="cr1", kind="device", score=0.9)],
-    )
+    opened: dict[str, Any] = {"fingerprint": "f1", "status": "open", "opened_ts": 1230.0}
+    cause = RootCause(entity="cr1", kind="device", score=0.9)
+    named = Incident(ts=1240.0, revision=2, title="storm", root_causes=[cause], **opened)
     watch.incidents.append((named_wall, named))
     storm = Storm(failed=("cr1", "cr2"), poller="cr3", isolated=frozenset({"ag1"}))
     figures = _storm_figures(watch, storm, 1230.0, 10.0, 1, speed)
