@@ -79,6 +79,14 @@ __all__ = ["bench_scale"]
     help="Fault cases ranked for rank_p99_ms.",
 )
 @click.option(
+    "--speed",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="The twin's simulated seconds per wall second (0: as fast as the pipeline goes; 1: "
+    "the network's own pace, 10 s a step).",
+)
+@click.option(
     "--no-storm",
     is_flag=True,
     help="Generate, import and rank only (the pipeline's figures are null).",
@@ -95,6 +103,7 @@ def bench_scale(
     bus: str,
     kafka_bootstrap: str | None,
     rank_samples: int,
+    speed: float,
     no_storm: bool,
     as_json: bool,
 ) -> None:
@@ -118,6 +127,7 @@ def bench_scale(
         bus="kafka" if bus == "kafka" else "embedded",
         kafka_bootstrap=kafka_bootstrap,
         rank_samples=rank_samples,
+        speed=speed,
         storm=not no_storm,
     )
     with _progress() as progress:

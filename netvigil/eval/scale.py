@@ -15,8 +15,8 @@ What runs, in one process:
 4. **The storm**: the twin runs the network through the whole pipeline (detector,
    correlator, coordinator, ...; embedded, or with ``bus`` kafka every processor's Kafka loop
    in this process, on a broker at ``kafka_bootstrap`` or one the provision code starts) as
-   fast as it goes, ``warmup_steps`` quiet steps, then both core routers of one core site
-   fail together and it runs ``storm_steps`` more. Both, because
+   fast as it goes (or at ``speed``), ``warmup_steps`` quiet steps, then both core routers of
+   one core site fail together and it runs ``storm_steps`` more. Both, because
    every aggregation router is dual-homed to a core *pair*: one router's failure isolates
    nothing (the generator guarantees no articulation point), the pair's isolates every POP
    behind it. The site chosen is the one whose pair isolates the most devices (about a tenth
@@ -39,8 +39,9 @@ Reported (:data:`FIELDS`, the issue's contract, then extras), every figure measu
 - ``storm_incidents``: incidents opened from the failure on (the floor: exactly one, naming
   a failed router); ``storm_incident_s``: from the first anomaly of the storm to the first
   incident revision whose top root cause is a failed router, as simulated seconds between
-  them plus the wall seconds the pipeline took between publishing the two (an upper bound
-  on what a live network would see, where the pipeline's work overlaps the waiting);
+  them plus the wall seconds the pipeline took between publishing the two beyond the twin's
+  own pacing (at ``speed`` 0, all of them: an upper bound on what a live network would see,
+  where the pipeline's work overlaps the waiting; on Kafka mostly the consumers' backlog);
   ``storm_named_at_end`` (an extra) says whether every storm incident's last revision still
   names a failed router first (a later revision may rank others higher);
 - ``incident_latency_p99_s``: per incident revision, wall seconds from the detector's
@@ -137,6 +138,9 @@ class ScaleSpec:
     one."""
     drain_s: float = 1800.0
     """On Kafka: how long the pipeline may take after the twin's last step."""
+    speed: float = 0.0
+    """The twin's simulated seconds per wall second; 0: as fast as the pipeline takes them
+    (1: the network's own pace, where a pipeline that keeps up builds no backlog)."""
 
 
 @dataclass(frozen=True)
@@ -398,7 +402,7 @@ def _run_storm(
     fail_at = SIM_EPOCH + spec.warmup_steps * step
     until = fail_at + spec.storm_steps * step
     plan = TwinPlan(
-        speed=0.0,
+        speed=spec.speed,
         faults=[Fault("node_down", d, fail_at, until + step) for d in storm.failed],
         until=until,
         poll_reachability=True,
@@ -453,7 +457,7 @@ def _run_pipeline(
     wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
     metrics = watch.metrics
     return {
-        **_storm_figures(watch, storm, fail_at, step, spec.regions),
+        **_storm_figures(watch, storm, fail_at, step, spec.regions, spec.speed),
         "metrics": metrics,
         "metrics_per_s": round(metrics / wall),
         "metrics_per_cpu_s": round(metrics / cpu),
@@ -484,7 +488,7 @@ def _not_run(why: str) -> dict[str, Any]:
 
 
 def _storm_figures(
-    watch: _Watch, storm: Storm, fail_at: float, step: float, regions: int
+    watch: _Watch, storm: Storm, fail_at: float, step: float, regions: int, speed: float = 0.0
 ) -> dict[str, Any]:
     unmeasured: dict[str, str] = {}
     anomalies = [a for _, a in watch.anomalies]
@@ -507,7 +511,9 @@ def _storm_figures(
         unmeasured["storm_incident_s"] = "no incident named a failed router first"
     else:
         (w0, a0), (w1, inc) = storm_anoms[0], naming[0]
-        storm_s = round(max(inc.ts - a0.ts, 0.0) + (w1 - w0), 2)
+        simulated = max(inc.ts - a0.ts, 0.0)
+        paced = simulated / speed if speed > 0 else 0.0  # the twin's own wait between the two
+        storm_s = round(simulated + max(w1 - w0 - paced, 0.0), 2)
     latest = {inc.fingerprint: inc for _, inc in watch.incidents}
     busiest = max((v for k, v in watch.cpu.items() if k != "keys"), default=0.0)
     busiest += watch.cpu["keys"] / regions
