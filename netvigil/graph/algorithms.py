@@ -371,15 +371,14 @@ def blast_radius(
     point, no bridge) is answered from the parts as they are, without searching the graph:
     the same answer, in time proportional to the failure, not to the network.
     """
-    found = None
+    cut = None
     if cuts is not None and not cuts.splits(g, links, failed_devices, failed_links):
-        found = cuts.cut_off(failed_devices)
+        cut = cuts.cut_off(failed_devices)
     elif cuts is not None:
-        found = cuts.split(g, links, failed_devices, failed_links)
-    if found is None:
+        cut = cuts.split(g, links, failed_devices, failed_links)
+    if cut is None:
         parts = sorted(parts_without(g, failed_devices, failed_links), key=_largest_first)
-        found = {n for p in parts[1:] for n in p}
-    cut = found
+        cut = {n for p in parts[1:] for n in p}
     down_devices = failed_devices | cut
     hit = []
     for svc in services:

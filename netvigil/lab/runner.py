@@ -310,7 +310,7 @@ def up(
             f"{len(plan.routers)} namespaces, {len(plan.links)} links shaped "
             f"(capacity x {plan.scale:g})"
         )
-        if not hash_seed_sysctl(0):
+        if not HASH_SEED_SYSCTL.exists():
             say(
                 "this kernel has no net.ipv4.fib_multipath_hash_seed (Linux 6.11+): every "
                 "router hashes a flow alike, so traffic split over equal-cost paths stays "
@@ -380,7 +380,7 @@ def _make_bridge(plan: LabPlan, bridge: str) -> None:
 HASH_SEED_SYSCTL = Path("/proc/sys/net/ipv4/fib_multipath_hash_seed")
 
 
-def hash_seed_sysctl(index: int, *, supported: bool | None = None) -> list[str]:
+def hash_seed_sysctl(index: int) -> list[str]:
     """The setting that gives router ``index`` a multipath hash of its own.
 
     Every namespace shares one kernel, and with it the secret its flow hash is keyed with:
@@ -391,9 +391,7 @@ def hash_seed_sysctl(index: int, *, supported: bool | None = None) -> list[str]:
     per namespace with ``fib_multipath_hash_seed`` (0 keeps the shared secret, so router
     ``index`` gets ``index + 1``); an older kernel has no such setting (nothing to set:
     :func:`up` says so)."""
-    if supported is None:
-        supported = HASH_SEED_SYSCTL.exists()
-    return [f"net.ipv4.fib_multipath_hash_seed={index + 1}"] if supported else []
+    return [f"net.ipv4.fib_multipath_hash_seed={index + 1}"] if HASH_SEED_SYSCTL.exists() else []
 
 
 def _build_network(plan: LabPlan, bridge: str) -> None:
